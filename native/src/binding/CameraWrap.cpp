@@ -1,0 +1,252 @@
+#include "binding/CameraWrap.h"
+
+#include <chrono>
+#include <thread>
+
+#include "binding/AddonData.h"
+#include "binding/Convert.h"
+#include "binding/SnapshotWorker.h"
+
+namespace vigil {
+
+namespace {
+constexpr int kDefaultQueue = 32;
+
+const char* endReason(Status s) {
+  switch (s) {
+    case Status::Eos: return "eos";
+    case Status::Timeout: return "timeout";
+    case Status::Stopped: return "stopped";
+    default: return "error";
+  }
+}
+}  // namespace
+
+Napi::Function CameraWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Camera",
+                     {
+                         InstanceMethod<&CameraWrap::Open>("open"),
+                         InstanceMethod<&CameraWrap::Stop>("stop"),
+                         InstanceMethod<&CameraWrap::Close>("close"),
+                         InstanceMethod<&CameraWrap::Stats>("stats"),
+                         InstanceMethod<&CameraWrap::Snapshot>("snapshot"),
+                         InstanceAccessor<&CameraWrap::Running>("running"),
+                         InstanceAccessor<&CameraWrap::Closed>("closed"),
+                     });
+}
+
+CameraWrap::CameraWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CameraWrap>(info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw invalidParameter(env, "an options object", "options", info[0]);
+  if (!info[1].IsFunction()) throw invalidParameter(env, "a function", "onEvent", info[1]);
+  Napi::Object o = info[0].As<Napi::Object>();
+
+  CameraOptions opts;
+  opts.source = readSourceOptions(o);
+  opts.loop = optBool(o, "loop", false);
+  opts.poolSlots = static_cast<int>(optNumber(o, "poolSlots", 4, 2, 64));
+  opts.decoder.threads = static_cast<int>(optNumber(o, "decodeThreads", 0, 0, 64));
+  std::string pref = optString(o, "decoder", "auto");
+  if (pref == "auto") {
+    opts.decoder.preference = DecoderPreference::Auto;
+  } else if (pref == "software") {
+    opts.decoder.preference = DecoderPreference::Software;
+  } else {
+    throw invalidParameter(env, "'auto' or 'software'", "decoder", o.Get("decoder"));
+  }
+  size_t queue = static_cast<size_t>(optNumber(o, "queueSize", kDefaultQueue, 1, 4096));
+
+  pipeline_ = std::make_unique<CameraPipeline>(std::move(opts), this);
+  state_ = new EventState();
+  state_->tsfn = EventTsfn::New(env, info[1].As<Napi::Function>(), "vigil.camera", queue, 1, state_,
+                                [](Napi::Env, void*, EventState* s) { delete s; });
+  state_->tsfn.Unref(env);  // an idle camera does not keep the process alive
+  env.GetInstanceData<AddonData>()->cameras.insert(this);
+}
+
+CameraWrap::~CameraWrap() { closeNative(); }
+
+void CameraWrap::closeNative() {
+  if (closed_) return;
+  closed_ = true;
+  stopSession();
+  finalCounters_ = pipeline_->counters();
+  pipeline_.reset();
+  state_->closed = true;
+  state_->tsfn.Release();  // state_ is freed by the finalizer once the queue is done
+  if (auto* data = Env().GetInstanceData<AddonData>()) data->cameras.erase(this);
+}
+
+void CameraWrap::stopSession() {
+  stopping_.store(true);
+  pipeline_->stop();
+  if (state_->refed) {
+    state_->tsfn.Unref(Env());
+    state_->refed = false;
+  }
+}
+
+Napi::Value CameraWrap::Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) throw invalidState(env, "Camera is closed");
+  if (pipeline_->running()) throw invalidState(env, "Camera session is already running; call stop() first");
+  stopping_.store(false);
+  if (!state_->refed) {
+    state_->tsfn.Ref(env);
+    state_->refed = true;
+  }
+  state_->session = pipeline_->start();
+  return Napi::Number::New(env, static_cast<double>(state_->session));
+}
+
+Napi::Value CameraWrap::Stop(const Napi::CallbackInfo& info) {
+  if (closed_) throw invalidState(info.Env(), "Camera is closed");
+  stopSession();
+  return info.Env().Undefined();
+}
+
+Napi::Value CameraWrap::Close(const Napi::CallbackInfo& info) {
+  closeNative();
+  return info.Env().Undefined();
+}
+
+Napi::Value CameraWrap::Running(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !closed_ && pipeline_->running());
+}
+
+Napi::Value CameraWrap::Closed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), closed_);
+}
+
+Napi::Value CameraWrap::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CameraCounters c = closed_ ? finalCounters_ : pipeline_->counters();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("sessions", static_cast<double>(c.sessions));
+  o.Set("packets", static_cast<double>(c.packets));
+  o.Set("bytes", static_cast<double>(c.bytes));
+  o.Set("framesDecoded", static_cast<double>(c.framesDecoded));
+  o.Set("framesPublished", static_cast<double>(c.framesPublished));
+  o.Set("decodeErrors", static_cast<double>(c.decodeErrors));
+  o.Set("corruptFrames", static_cast<double>(c.corruptFrames));
+  o.Set("droppedPoolFull", static_cast<double>(c.droppedPoolFull));
+  o.Set("droppedQueueFull", static_cast<double>(c.droppedQueueFull));
+  o.Set("loops", static_cast<double>(c.loops));
+  o.Set("poolAllocations", static_cast<double>(c.poolAllocations));
+  o.Set("decoder", closed_ ? std::string() : pipeline_->decoderName());
+  return o;
+}
+
+Napi::Value CameraWrap::Snapshot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) throw invalidState(env, "Camera is closed");
+  int quality = 85;
+  if (!info[0].IsUndefined()) {
+    if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1 ||
+        info[0].As<Napi::Number>().Int32Value() > 100) {
+      throw invalidParameter(env, "an integer between 1 and 100", "quality", info[0]);
+    }
+    quality = info[0].As<Napi::Number>().Int32Value();
+  }
+  auto* worker = new SnapshotWorker(env, pipeline_->pool(), quality);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+bool CameraWrap::post(CameraEvent* ev, bool critical) {
+  for (int attempt = 0;; ++attempt) {
+    napi_status st = state_->tsfn.NonBlockingCall(ev);
+    if (st == napi_ok) return true;
+    if (st != napi_queue_full || !critical || stopping_.load() || attempt >= 200) {
+      delete ev;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void CameraWrap::onOpened(uint64_t session, const StreamInfo& info) {
+  auto* ev = new CameraEvent(CameraEvent::Kind::Opened);
+  ev->session = session;
+  ev->stream = info;
+  post(ev, true);
+}
+
+bool CameraWrap::onFrame(uint64_t session, const FrameInfo& info) {
+  auto* ev = new CameraEvent(CameraEvent::Kind::Frame);
+  ev->session = session;
+  ev->frame = info;
+  return post(ev, false);
+}
+
+void CameraWrap::onError(uint64_t session, const char* stage, const std::string& message, uint64_t count) {
+  auto* ev = new CameraEvent(CameraEvent::Kind::Error);
+  ev->session = session;
+  ev->stage = stage;
+  ev->message = message;
+  ev->count = count;
+  post(ev, false);
+}
+
+void CameraWrap::onEnded(uint64_t session, Status reason, const std::string& message) {
+  auto* ev = new CameraEvent(CameraEvent::Kind::Ended);
+  ev->session = session;
+  ev->reason = reason;
+  ev->message = message;
+  post(ev, true);
+}
+
+void callJsEvent(Napi::Env env, Napi::Function cb, EventState* state, CameraEvent* ev) {
+  std::unique_ptr<CameraEvent> owned(ev);
+  if (env == nullptr || cb == nullptr) return;  // environment shutting down
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("session", static_cast<double>(ev->session));
+  switch (ev->kind) {
+    case CameraEvent::Kind::Opened: {
+      const StreamInfo& s = ev->stream;
+      o.Set("type", "opened");
+      o.Set("codec", s.codec);
+      o.Set("decoder", s.decoder);
+      o.Set("hardware", s.hardware);
+      o.Set("format", s.format);
+      o.Set("width", s.width);
+      o.Set("height", s.height);
+      o.Set("fps", s.fps);
+      o.Set("openMs", s.openUs / 1000.0);
+      break;
+    }
+    case CameraEvent::Kind::Frame: {
+      const FrameInfo& f = ev->frame;
+      o.Set("type", "frame");
+      o.Set("seq", static_cast<double>(f.seq));
+      o.Set("pts", f.pts == AV_NOPTS_VALUE ? env.Null() : Napi::Value(Napi::Number::New(env, static_cast<double>(f.pts))));
+      o.Set("ptsUs", f.pts == AV_NOPTS_VALUE ? env.Null() : Napi::Value(Napi::Number::New(env, static_cast<double>(f.ptsUs))));
+      o.Set("recvUs", static_cast<double>(f.recvUs));
+      o.Set("decodedUs", static_cast<double>(f.decodedUs));
+      o.Set("width", f.width);
+      o.Set("height", f.height);
+      o.Set("keyframe", f.keyframe);
+      break;
+    }
+    case CameraEvent::Kind::Error:
+      o.Set("type", "error");
+      o.Set("stage", ev->stage);
+      o.Set("message", ev->message);
+      o.Set("count", static_cast<double>(ev->count));
+      break;
+    case CameraEvent::Kind::Ended:
+      o.Set("type", "ended");
+      o.Set("reason", endReason(ev->reason));
+      o.Set("message", ev->message);
+      // The newest session is over: an idle camera stops holding the event loop open.
+      if (ev->session == state->session && state->refed && !state->closed) {
+        state->tsfn.Unref(env);
+        state->refed = false;
+      }
+      break;
+  }
+  cb.Call({o});
+}
+
+}  // namespace vigil

@@ -1,0 +1,76 @@
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "pipeline/CameraPipeline.h"
+
+namespace vigil {
+
+// One event from a camera thread to JS. Heap-allocated by the camera thread, freed by CallJs
+// on the JS thread (or by the poster when the queue refuses it).
+struct CameraEvent {
+  enum class Kind { Opened, Frame, Error, Ended };
+  explicit CameraEvent(Kind k) : kind(k) {}
+  Kind kind;
+  uint64_t session = 0;
+  FrameInfo frame;
+  StreamInfo stream;
+  std::string stage;
+  std::string message;
+  uint64_t count = 0;
+  Status reason = Status::Ok;
+};
+
+struct EventState;
+void callJsEvent(Napi::Env env, Napi::Function cb, EventState* state, CameraEvent* ev);
+using EventTsfn = Napi::TypedThreadSafeFunction<EventState, CameraEvent, callJsEvent>;
+
+// JS-thread state shared by the wrap and its queued events. Owned by the ThreadSafeFunction
+// (deleted in its finalizer), so events still queued after the wrap is gone stay safe.
+struct EventState {
+  EventTsfn tsfn;
+  uint64_t session = 0;  // the newest session started
+  bool refed = false;    // the queue holds the event loop open while a session runs
+  bool closed = false;
+};
+
+// JS class `Camera`: new Camera(options, onEvent). The wrap is the pipeline's sink: camera
+// threads post events to one bounded ThreadSafeFunction and never touch N-API otherwise.
+class CameraWrap : public Napi::ObjectWrap<CameraWrap>, public PipelineSink {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit CameraWrap(const Napi::CallbackInfo& info);
+  ~CameraWrap() override;
+
+  // Stops the thread and releases the event queue. Idempotent; JS thread only.
+  void closeNative();
+
+  // PipelineSink (camera thread)
+  void onOpened(uint64_t session, const StreamInfo& info) override;
+  bool onFrame(uint64_t session, const FrameInfo& info) override;
+  void onError(uint64_t session, const char* stage, const std::string& message, uint64_t count) override;
+  void onEnded(uint64_t session, Status reason, const std::string& message) override;
+
+ private:
+  Napi::Value Open(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Snapshot(const Napi::CallbackInfo& info);
+  Napi::Value Running(const Napi::CallbackInfo& info);
+  Napi::Value Closed(const Napi::CallbackInfo& info);
+  // Posts without blocking; a critical event (session end) is retried briefly unless the
+  // owner is stopping us. Returns false when the event was dropped.
+  bool post(CameraEvent* ev, bool critical);
+  void stopSession();
+
+  std::unique_ptr<CameraPipeline> pipeline_;
+  EventState* state_ = nullptr;  // owned by the ThreadSafeFunction
+  std::atomic<bool> stopping_{false};
+  bool closed_ = false;
+  CameraCounters finalCounters_;
+};
+
+}  // namespace vigil

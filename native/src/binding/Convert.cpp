@@ -1,0 +1,112 @@
+#include "binding/Convert.h"
+
+namespace vigil {
+
+namespace {
+std::string describe(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsString()) return "string '" + v.As<Napi::String>().Utf8Value() + "'";
+  if (v.IsNumber()) return "number " + v.ToString().Utf8Value();
+  if (v.IsBoolean()) return std::string("boolean ") + (v.As<Napi::Boolean>().Value() ? "true" : "false");
+  if (v.IsArray()) return "array";
+  if (v.IsFunction()) return "function";
+  return "object";
+}
+}  // namespace
+
+Napi::TypeError invalidParameter(Napi::Env env, const std::string& what, const std::string& field,
+                                 const Napi::Value& got) {
+  return Napi::TypeError::New(env, "Expected " + what + " for " + field + " but received " + describe(got));
+}
+
+Napi::Error invalidState(Napi::Env env, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("name", Napi::String::New(env, "InvalidStateError"));
+  return e;
+}
+
+std::string optString(const Napi::Object& o, const char* key, const std::string& fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsString()) throw invalidParameter(o.Env(), "a string", key, v);
+  return v.As<Napi::String>().Utf8Value();
+}
+
+double optNumber(const Napi::Object& o, const char* key, double fallback, double min, double max) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
+  if (!v.IsNumber() || !(d >= min && d <= max)) {
+    throw invalidParameter(o.Env(),
+                           "a number between " + std::to_string(static_cast<long long>(min)) + " and " +
+                               std::to_string(static_cast<long long>(max)),
+                           key, v);
+  }
+  return d;
+}
+
+bool optBool(const Napi::Object& o, const char* key, bool fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) throw invalidParameter(o.Env(), "a boolean", key, v);
+  return v.As<Napi::Boolean>().Value();
+}
+
+SourceOptions readSourceOptions(const Napi::Object& o) {
+  SourceOptions s;
+  Napi::Value url = o.Get("url");
+  if (!url.IsString() || url.As<Napi::String>().Utf8Value().empty()) {
+    throw invalidParameter(o.Env(), "a non-empty string", "url", url);
+  }
+  s.url = url.As<Napi::String>().Utf8Value();
+  s.rtspTransport = optString(o, "transport", "tcp");
+  if (s.rtspTransport != "tcp" && s.rtspTransport != "udp") {
+    throw invalidParameter(o.Env(), "'tcp' or 'udp'", "transport", o.Get("transport"));
+  }
+  s.timeoutUs = static_cast<int64_t>(optNumber(o, "timeoutMs", 5000, 100, 600000) * 1000);
+  s.realtime = optBool(o, "realtime", false);
+  return s;
+}
+
+Napi::Object toJs(Napi::Env env, const BuildInfo& b) {
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Object cuda = Napi::Object::New(env);
+  cuda.Set("built", b.cuda);
+  cuda.Set("toolkit", b.cuda ? Napi::Value(Napi::String::New(env, b.cudaToolkit)) : env.Null());
+  cuda.Set("archs", b.cuda ? Napi::Value(Napi::String::New(env, b.cudaArchs)) : env.Null());
+  cuda.Set("devices", b.cudaDevices);
+  cuda.Set("reason", b.cudaError.empty() ? env.Null() : Napi::Value(Napi::String::New(env, b.cudaError)));
+  o.Set("cuda", cuda);
+  Napi::Object ff = Napi::Object::New(env);
+  ff.Set("avformat", b.avformat);
+  ff.Set("avcodec", b.avcodec);
+  ff.Set("avutil", b.avutil);
+  o.Set("ffmpeg", ff);
+  Napi::Object dec = Napi::Object::New(env);
+  dec.Set("h264", b.h264);
+  dec.Set("hevc", b.hevc);
+  dec.Set("nvdec", false);
+  o.Set("decoders", dec);
+  return o;
+}
+
+Napi::Object toJs(Napi::Env env, const ProbeResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ok", r.ok);
+  o.Set("status", r.status);
+  o.Set("error", r.ok ? env.Null() : Napi::Value(Napi::String::New(env, r.error)));
+  o.Set("format", r.format);
+  o.Set("codec", r.codec);
+  o.Set("profile", r.profile);
+  o.Set("decoder", r.decoder);
+  o.Set("width", r.width);
+  o.Set("height", r.height);
+  o.Set("fps", r.fps);
+  o.Set("bitRate", static_cast<double>(r.bitRate));
+  o.Set("openMs", r.openMs);
+  o.Set("firstFrameMs", r.ok ? Napi::Value(Napi::Number::New(env, r.firstFrameMs)) : env.Null());
+  return o;
+}
+
+}  // namespace vigil

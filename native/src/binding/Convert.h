@@ -1,0 +1,29 @@
+#pragma once
+#include <napi.h>
+
+#include <string>
+
+#include "core/BuildInfo.h"
+#include "ingest/Source.h"
+#include "pipeline/Probe.h"
+
+namespace vigil {
+
+// One error format everywhere: "Expected <what> for <field> but received <value>".
+Napi::TypeError invalidParameter(Napi::Env env, const std::string& what, const std::string& field,
+                                 const Napi::Value& got);
+// An operation on a closed or busy object.
+Napi::Error invalidState(Napi::Env env, const std::string& message);
+
+// Option readers: a missing key gives `fallback`; a wrong type throws invalidParameter.
+std::string optString(const Napi::Object& o, const char* key, const std::string& fallback);
+double optNumber(const Napi::Object& o, const char* key, double fallback, double min, double max);
+bool optBool(const Napi::Object& o, const char* key, bool fallback);
+
+// Source options shared by Camera and probe: url, transport, timeoutMs, realtime.
+SourceOptions readSourceOptions(const Napi::Object& o);
+
+Napi::Object toJs(Napi::Env env, const BuildInfo& b);
+Napi::Object toJs(Napi::Env env, const ProbeResult& r);
+
+}  // namespace vigil

@@ -1,0 +1,19 @@
+#pragma once
+#include <string>
+
+namespace vigil {
+
+struct BuildInfo {
+  bool cuda = false;           // compiled with CUDA code
+  std::string cudaToolkit;     // toolkit version it was compiled with, "" without CUDA
+  std::string cudaArchs;       // CMAKE_CUDA_ARCHITECTURES, "" without CUDA
+  int cudaDevices = 0;         // devices visible now (0 without CUDA or without a driver)
+  std::string cudaError;       // why no device is usable, "" when one is
+  std::string avformat, avcodec, avutil;  // FFmpeg library versions linked at run time
+  bool h264 = false, hevc = false;        // software decoders present
+};
+
+// What this build of the addon contains and what it finds on this machine. Any thread.
+BuildInfo buildInfo();
+
+}  // namespace vigil

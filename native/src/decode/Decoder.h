@@ -1,0 +1,43 @@
+#pragma once
+#include <memory>
+#include <string>
+
+#include "core/Status.h"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+}
+
+namespace vigil {
+
+// Which decoder a camera asks for. Auto takes the best one this build and machine offer;
+// NVDEC slots in here (a later stage) with software as the fallback.
+enum class DecoderPreference { Auto, Software };
+
+struct DecoderOptions {
+  DecoderPreference preference = DecoderPreference::Auto;
+  int threads = 0;  // software decode threads; 0 = libavcodec chooses (one per core + 1)
+};
+
+// One video decoder. Used by exactly one thread (the camera's).
+class Decoder {
+ public:
+  virtual ~Decoder() = default;
+  // Feeds one packet (nullptr = drain). Ok, Again (receive first), or Error with `err`:
+  // corrupt input is an Error for this packet only; the decoder stays usable.
+  virtual Status send(const AVPacket* pkt, std::string& err) = 0;
+  // Takes one decoded frame into `out` (unref'd first). Ok, Again (need input), Eos (drained),
+  // or Error.
+  virtual Status receive(AVFrame* out, std::string& err) = 0;
+  // Drops buffered frames: after a seek or loop, before decoding from a new keyframe.
+  virtual void flush() = 0;
+  // What is decoding, for health: "h264 (software, 3 threads)".
+  virtual std::string describe() const = 0;
+  virtual bool hardware() const = 0;
+};
+
+// Picks and opens a decoder for the stream; nullptr with `err` when none can decode it.
+std::unique_ptr<Decoder> createDecoder(const AVCodecParameters* par, const DecoderOptions& opts,
+                                       std::string& err);
+
+}  // namespace vigil

@@ -1,0 +1,66 @@
+#include "decode/SoftwareDecoder.h"
+
+extern "C" {
+#include <libavutil/error.h>
+}
+
+namespace vigil {
+
+namespace {
+std::string avErr(int code) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
+  av_strerror(code, buf, sizeof(buf));
+  return buf;
+}
+}  // namespace
+
+SoftwareDecoder::~SoftwareDecoder() { avcodec_free_context(&ctx_); }
+
+bool SoftwareDecoder::open(const AVCodecParameters* par, int threads, std::string& err) {
+  const AVCodec* codec = avcodec_find_decoder(par->codec_id);
+  if (!codec) {
+    err = std::string("no decoder for codec ") + avcodec_get_name(par->codec_id);
+    return false;
+  }
+  ctx_ = avcodec_alloc_context3(codec);
+  if (!ctx_ || avcodec_parameters_to_context(ctx_, par) < 0) {
+    err = "cannot set up the decoder context";
+    return false;
+  }
+  ctx_->thread_count = threads;
+  ctx_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  int rc = avcodec_open2(ctx_, codec, nullptr);
+  if (rc < 0) {
+    err = std::string("cannot open decoder ") + codec->name + ": " + avErr(rc);
+    return false;
+  }
+  return true;
+}
+
+Status SoftwareDecoder::send(const AVPacket* pkt, std::string& err) {
+  int rc = avcodec_send_packet(ctx_, pkt);
+  if (rc == 0) return Status::Ok;
+  if (rc == AVERROR(EAGAIN)) return Status::Again;
+  if (rc == AVERROR_EOF) return Status::Eos;
+  err = "decode failed: " + avErr(rc);
+  return Status::Error;
+}
+
+Status SoftwareDecoder::receive(AVFrame* out, std::string& err) {
+  av_frame_unref(out);
+  int rc = avcodec_receive_frame(ctx_, out);
+  if (rc == 0) return Status::Ok;
+  if (rc == AVERROR(EAGAIN)) return Status::Again;
+  if (rc == AVERROR_EOF) return Status::Eos;
+  err = "decode failed: " + avErr(rc);
+  return Status::Error;
+}
+
+void SoftwareDecoder::flush() { avcodec_flush_buffers(ctx_); }
+
+std::string SoftwareDecoder::describe() const {
+  return std::string(ctx_->codec->name) + " (software, " + std::to_string(ctx_->thread_count) +
+         (ctx_->thread_count == 1 ? " thread)" : " threads)");
+}
+
+}  // namespace vigil

@@ -1,0 +1,21 @@
+#pragma once
+#include "decode/Decoder.h"
+
+namespace vigil {
+
+// libavcodec on the CPU, frame + slice threads. Any codec libavcodec has (H.264, HEVC, ...).
+class SoftwareDecoder final : public Decoder {
+ public:
+  ~SoftwareDecoder() override;
+  bool open(const AVCodecParameters* par, int threads, std::string& err);
+  Status send(const AVPacket* pkt, std::string& err) override;
+  Status receive(AVFrame* out, std::string& err) override;
+  void flush() override;
+  std::string describe() const override;
+  bool hardware() const override { return false; }
+
+ private:
+  AVCodecContext* ctx_ = nullptr;
+};
+
+}  // namespace vigil

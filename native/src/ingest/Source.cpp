@@ -1,0 +1,182 @@
+#include "ingest/Source.h"
+
+#include <chrono>
+#include <thread>
+
+#include "core/Clock.h"
+
+extern "C" {
+#include <libavutil/error.h>
+#include <libavutil/opt.h>
+}
+
+namespace vigil {
+
+namespace {
+
+std::string avErr(int code) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
+  av_strerror(code, buf, sizeof(buf));
+  return buf;
+}
+
+bool isNetworkUrl(const std::string& url) {
+  for (const char* scheme : {"rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://"}) {
+    if (url.rfind(scheme, 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Source::Source(SourceOptions opts) : opts_(std::move(opts)), network_(isNetworkUrl(opts_.url)) {}
+
+Source::~Source() {
+  if (ctx_) avformat_close_input(&ctx_);
+}
+
+int64_t Source::nowPlusTimeout() const { return monoNowUs() + opts_.timeoutUs; }
+
+int Source::interruptCb(void* self) {
+  auto* s = static_cast<Source*>(self);
+  if (s->stop_.load()) return 1;
+  return monoNowUs() > s->deadlineUs_.load() ? 1 : 0;
+}
+
+Status Source::open(std::string& err) {
+  ctx_ = avformat_alloc_context();
+  if (!ctx_) {
+    err = "out of memory allocating the input context";
+    return Status::Error;
+  }
+  ctx_->interrupt_callback.callback = &Source::interruptCb;
+  ctx_->interrupt_callback.opaque = this;
+
+  AVDictionary* opts = nullptr;
+  if (opts_.url.rfind("rtsp", 0) == 0) {
+    av_dict_set(&opts, "rtsp_transport", opts_.rtspTransport.c_str(), 0);
+    // Socket I/O timeout (µs): a silent server fails the read instead of hanging.
+    av_dict_set_int(&opts, "timeout", opts_.timeoutUs, 0);
+  } else if (network_) {
+    av_dict_set_int(&opts, "rw_timeout", opts_.timeoutUs, 0);
+  }
+  // Keep probing short: cameras send SPS/PPS with the first keyframe.
+  av_dict_set_int(&opts, "analyzeduration", 2000000, 0);
+  av_dict_set_int(&opts, "probesize", 2 * 1024 * 1024, 0);
+
+  armDeadline();
+  int rc = avformat_open_input(&ctx_, opts_.url.c_str(), nullptr, &opts);
+  av_dict_free(&opts);
+  if (rc < 0) {  // avformat_open_input frees ctx_ on failure
+    ctx_ = nullptr;
+    if (stop_.load()) return Status::Stopped;
+    err = "cannot open input: " + avErr(rc);
+    return rc == AVERROR_EXIT ? Status::Timeout : Status::Error;
+  }
+  armDeadline();
+  rc = avformat_find_stream_info(ctx_, nullptr);
+  if (rc < 0) {
+    if (stop_.load()) return Status::Stopped;
+    err = "cannot read stream info: " + avErr(rc);
+    return rc == AVERROR_EXIT ? Status::Timeout : Status::Error;
+  }
+  stream_ = av_find_best_stream(ctx_, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  if (stream_ < 0) {
+    err = "input has no video stream";
+    return Status::Error;
+  }
+  for (unsigned i = 0; i < ctx_->nb_streams; ++i) {
+    if (static_cast<int>(i) != stream_) ctx_->streams[i]->discard = AVDISCARD_ALL;
+  }
+  return Status::Ok;
+}
+
+Status Source::read(AVPacket* pkt, std::string& err) {
+  for (;;) {
+    av_packet_unref(pkt);
+    armDeadline();
+    int rc = av_read_frame(ctx_, pkt);
+    if (stop_.load()) return Status::Stopped;
+    if (rc == AVERROR_EOF) return Status::Eos;
+    if (rc == AVERROR_EXIT) {
+      err = "no data from the source for " + std::to_string(opts_.timeoutUs / 1000) + " ms";
+      return Status::Timeout;
+    }
+    if (rc == AVERROR(EAGAIN)) continue;
+    if (rc < 0) {
+      // A network peer that goes away shows as EOF or an I/O error; both end the session.
+      if (ctx_->pb && avio_feof(ctx_->pb) && !network_) return Status::Eos;
+      err = "read failed: " + avErr(rc);
+      return Status::Error;
+    }
+    if (pkt->stream_index != stream_) continue;
+
+    const AVStream* st = ctx_->streams[stream_];
+    if (loopOffset_ != 0) {
+      if (pkt->pts != AV_NOPTS_VALUE) pkt->pts += loopOffset_;
+      if (pkt->dts != AV_NOPTS_VALUE) pkt->dts += loopOffset_;
+    }
+    int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+    if (ts != AV_NOPTS_VALUE) {
+      int64_t dur = pkt->duration > 0 ? pkt->duration : 0;
+      if (dur == 0 && st->avg_frame_rate.num > 0) {
+        dur = av_rescale_q(1, av_inv_q(st->avg_frame_rate), st->time_base);
+      }
+      if (ts + dur > passEnd_) passEnd_ = ts + dur;
+    }
+    if (opts_.realtime && !network_) pace(pkt);
+    return Status::Ok;
+  }
+}
+
+void Source::pace(const AVPacket* pkt) {
+  int64_t ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+  if (ts == AV_NOPTS_VALUE) return;
+  int64_t streamUs = toUs(ts);
+  if (paceWall0_ < 0) {
+    paceWall0_ = monoNowUs();
+    paceStream0_ = streamUs;
+    return;
+  }
+  int64_t due = paceWall0_ + (streamUs - paceStream0_);
+  // Sleep in short steps so a stop request is honoured promptly.
+  for (int64_t now = monoNowUs(); now < due && !stop_.load(); now = monoNowUs()) {
+    std::this_thread::sleep_for(std::chrono::microseconds(std::min<int64_t>(due - now, 20000)));
+  }
+}
+
+Status Source::rewind(std::string& err) {
+  if (network_) {
+    err = "cannot rewind a network source";
+    return Status::Error;
+  }
+  int rc = av_seek_frame(ctx_, stream_, 0, AVSEEK_FLAG_BACKWARD);
+  if (rc < 0) rc = avformat_seek_file(ctx_, -1, INT64_MIN, 0, 0, 0);
+  if (rc < 0) {
+    err = "cannot seek to the start: " + avErr(rc);
+    return Status::Error;
+  }
+  const AVStream* st = ctx_->streams[stream_];
+  int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+  // The next pass starts where this one ended on the continuous timeline.
+  loopOffset_ = passEnd_ - start;
+  return Status::Ok;
+}
+
+const AVCodecParameters* Source::codecpar() const { return ctx_->streams[stream_]->codecpar; }
+AVRational Source::timeBase() const { return ctx_->streams[stream_]->time_base; }
+
+double Source::fps() const {
+  const AVStream* st = ctx_->streams[stream_];
+  AVRational r = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
+  return r.num > 0 && r.den > 0 ? av_q2d(r) : 0.0;
+}
+
+std::string Source::formatName() const { return ctx_ && ctx_->iformat ? ctx_->iformat->name : ""; }
+
+int64_t Source::toUs(int64_t pts) const {
+  if (pts == AV_NOPTS_VALUE) return AV_NOPTS_VALUE;
+  return av_rescale_q(pts, timeBase(), AVRational{1, 1000000});
+}
+
+}  // namespace vigil

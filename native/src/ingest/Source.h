@@ -1,0 +1,67 @@
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "core/Status.h"
+
+extern "C" {
+#include <libavformat/avformat.h>
+}
+
+namespace vigil {
+
+struct SourceOptions {
+  std::string url;                    // rtsp://user:pass@host/path, or a file path
+  std::string rtspTransport = "tcp";  // "tcp" or "udp"
+  int64_t timeoutUs = 5000000;        // open, and every read: no data for this long = Timeout
+  bool realtime = false;              // files: deliver packets at the stream's pace
+};
+
+// One input (libavformat) with one video stream selected. Used by exactly one thread;
+// requestStop() is the only call that may come from another thread: it aborts blocking I/O.
+class Source {
+ public:
+  explicit Source(SourceOptions opts);
+  ~Source();
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
+
+  // Opens the input and finds its best video stream. Error/Timeout/Stopped fill `err`.
+  Status open(std::string& err);
+  // Next packet of the video stream into `pkt` (caller owns it; unref'd here first).
+  // Ok, Eos, Timeout, Stopped, or Error with `err` filled.
+  Status read(AVPacket* pkt, std::string& err);
+  // Files only: back to the start; later pts continue after the previous pass.
+  Status rewind(std::string& err);
+  void requestStop() { stop_.store(true); }
+
+  bool isNetwork() const { return network_; }
+  const AVCodecParameters* codecpar() const;
+  AVRational timeBase() const;
+  double fps() const;  // from the container/stream; 0 when unknown
+  std::string formatName() const;
+  // pts in microseconds on this session's continuous timeline (loop passes included).
+  int64_t toUs(int64_t pts) const;
+
+ private:
+  static int interruptCb(void* self);
+  void armDeadline() { deadlineUs_ = nowPlusTimeout(); }
+  int64_t nowPlusTimeout() const;
+  void pace(const AVPacket* pkt);
+
+  SourceOptions opts_;
+  AVFormatContext* ctx_ = nullptr;
+  int stream_ = -1;
+  bool network_ = false;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> deadlineUs_{0};
+  // Loop bookkeeping (files): offset added to every pts, and the furthest end seen this pass.
+  int64_t loopOffset_ = 0;
+  int64_t passEnd_ = 0;
+  // Real-time pacing: wall clock and stream time of the first paced packet.
+  int64_t paceWall0_ = -1;
+  int64_t paceStream0_ = 0;
+};
+
+}  // namespace vigil

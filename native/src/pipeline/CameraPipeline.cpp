@@ -1,0 +1,184 @@
+#include "pipeline/CameraPipeline.h"
+
+#include "core/Clock.h"
+
+namespace vigil {
+
+namespace {
+struct PacketDel { void operator()(AVPacket* p) const { av_packet_free(&p); } };
+struct FrameDel { void operator()(AVFrame* f) const { av_frame_free(&f); } };
+}  // namespace
+
+CameraPipeline::CameraPipeline(CameraOptions opts, PipelineSink* sink)
+    : opts_(std::move(opts)), sink_(sink), pool_(std::make_shared<FramePool>(opts_.poolSlots)) {}
+
+CameraPipeline::~CameraPipeline() { stop(); }
+
+uint64_t CameraPipeline::start() {
+  if (thread_.joinable()) thread_.join();  // a finished session not yet joined
+  uint64_t session = ++sessionCount_;
+  finished_.store(false);
+  thread_ = std::thread([this, session] { run(session); });
+  return session;
+}
+
+void CameraPipeline::stop() {
+  {
+    std::lock_guard<std::mutex> lock(sourceMutex_);
+    if (Source* s = activeSource_.load()) s->requestStop();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void CameraPipeline::run(uint64_t session) {
+  std::string err;
+  Status end = Status::Error;
+  {
+    Source src(opts_.source);
+    {
+      std::lock_guard<std::mutex> lock(sourceMutex_);
+      activeSource_.store(&src);
+    }
+    int64_t t0 = monoNowUs();
+    end = src.open(err);
+    std::unique_ptr<Decoder> dec;
+    if (end == Status::Ok) {
+      dec = createDecoder(src.codecpar(), opts_.decoder, err);
+      if (!dec) end = Status::Error;
+    }
+    if (end == Status::Ok) {
+      StreamInfo info;
+      const AVCodecParameters* par = src.codecpar();
+      info.codec = avcodec_get_name(par->codec_id);
+      info.decoder = dec->describe();
+      info.hardware = dec->hardware();
+      info.format = src.formatName();
+      info.width = par->width;
+      info.height = par->height;
+      info.fps = src.fps();
+      info.openUs = monoNowUs() - t0;
+      {
+        std::lock_guard<std::mutex> lock(nameMutex_);
+        decoderName_ = info.decoder;
+      }
+      sink_->onOpened(session, info);
+      end = stream(session, src, *dec, err);
+    }
+    std::lock_guard<std::mutex> lock(sourceMutex_);
+    activeSource_.store(nullptr);
+  }
+  finished_.store(true);
+  sink_->onEnded(session, end, err);
+}
+
+Status CameraPipeline::stream(uint64_t session, Source& src, Decoder& dec, std::string& err) {
+  std::unique_ptr<AVPacket, PacketDel> pkt(av_packet_alloc());
+  std::unique_ptr<AVFrame, FrameDel> frame(av_frame_alloc());
+  FrameConverter converter;
+  auto drainFrames = [&]() {
+    std::string derr;
+    for (;;) {
+      Status r = dec.receive(frame.get(), derr);
+      if (r == Status::Ok) {
+        deliver(session, src, converter, frame.get());
+      } else {
+        if (r == Status::Error) reportDecodeError(session, derr);
+        return;
+      }
+    }
+  };
+
+  for (;;) {
+    Status st = src.read(pkt.get(), err);
+    if (st == Status::Ok) {
+      ++packets_;
+      bytes_ += static_cast<uint64_t>(pkt->size);
+      int64_t key = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+      recvPts_[recvHead_] = key;
+      recvUs_[recvHead_] = monoNowUs();
+      recvHead_ = (recvHead_ + 1) % kRecvRing;
+      std::string derr;
+      if (dec.send(pkt.get(), derr) == Status::Error) reportDecodeError(session, derr);
+      drainFrames();
+      continue;
+    }
+    if (st != Status::Eos) return st;
+    // End of input: take what the decoder still holds.
+    std::string derr;
+    dec.send(nullptr, derr);
+    drainFrames();
+    if (!opts_.loop || src.isNetwork()) return Status::Eos;
+    if (src.rewind(err) != Status::Ok) return Status::Error;
+    dec.flush();
+    ++loops_;
+  }
+}
+
+void CameraPipeline::deliver(uint64_t session, Source& src, FrameConverter& converter,
+                             const AVFrame* frame) {
+  int64_t decodedUs = monoNowUs();
+  ++framesDecoded_;
+  if (frame->decode_error_flags != 0 || (frame->flags & AV_FRAME_FLAG_CORRUPT)) ++corruptFrames_;
+
+  int slot = pool_->acquire(frame->width, frame->height);
+  if (slot < 0) {
+    ++droppedPoolFull_;
+    return;
+  }
+  if (!converter.convert(frame, pool_->writable(slot))) {
+    pool_->abandon(slot);
+    reportDecodeError(session, "cannot convert the decoded frame");
+    return;
+  }
+  FrameInfo info;
+  info.seq = ++seq_;
+  info.pts = frame->best_effort_timestamp;
+  info.ptsUs = src.toUs(info.pts);
+  info.decodedUs = decodedUs;
+  info.recvUs = recvUs_[(recvHead_ + kRecvRing - 1) % kRecvRing];  // newest packet by default
+  for (int i = 0; i < kRecvRing; ++i) {
+    if (recvPts_[i] == info.pts && recvUs_[i] != 0) {
+      info.recvUs = recvUs_[i];
+      break;
+    }
+  }
+  info.width = frame->width;
+  info.height = frame->height;
+  info.keyframe = frame->key_frame != 0;
+  pool_->publish(slot, info);
+  ++framesPublished_;
+  if (!sink_->onFrame(session, info)) ++droppedQueueFull_;
+}
+
+void CameraPipeline::reportDecodeError(uint64_t session, const std::string& err) {
+  ++decodeErrors_;
+  ++errorsSinceReport_;
+  int64_t now = monoNowUs();
+  if (now - lastErrorReportUs_ < 1000000) return;
+  sink_->onError(session, "decode", err, errorsSinceReport_);
+  lastErrorReportUs_ = now;
+  errorsSinceReport_ = 0;
+}
+
+CameraCounters CameraPipeline::counters() const {
+  CameraCounters c;
+  c.sessions = sessionCount_;
+  c.packets = packets_.load();
+  c.bytes = bytes_.load();
+  c.framesDecoded = framesDecoded_.load();
+  c.framesPublished = framesPublished_.load();
+  c.decodeErrors = decodeErrors_.load();
+  c.corruptFrames = corruptFrames_.load();
+  c.droppedPoolFull = droppedPoolFull_.load();
+  c.droppedQueueFull = droppedQueueFull_.load();
+  c.loops = loops_.load();
+  c.poolAllocations = pool_->allocations();
+  return c;
+}
+
+std::string CameraPipeline::decoderName() const {
+  std::lock_guard<std::mutex> lock(nameMutex_);
+  return decoderName_;
+}
+
+}  // namespace vigil

@@ -1,0 +1,118 @@
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/FramePool.h"
+#include "core/Status.h"
+#include "decode/Decoder.h"
+#include "decode/FrameConverter.h"
+#include "ingest/Source.h"
+
+namespace vigil {
+
+struct CameraOptions {
+  SourceOptions source;
+  DecoderOptions decoder;
+  bool loop = false;   // files: start again at the end
+  int poolSlots = 4;
+};
+
+// What a session found when it opened the stream.
+struct StreamInfo {
+  std::string codec;      // "h264", "hevc", ...
+  std::string decoder;    // Decoder::describe()
+  bool hardware = false;
+  std::string format;     // container/protocol ("rtsp", "matroska,webm", ...)
+  int width = 0;
+  int height = 0;
+  double fps = 0;         // 0 when the stream does not say
+  int64_t openUs = 0;     // time spent opening (connect, DESCRIBE/SETUP/PLAY, probing)
+};
+
+// Counters since the camera was created (all sessions). Read from any thread.
+struct CameraCounters {
+  uint64_t sessions = 0;
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  uint64_t framesDecoded = 0;
+  uint64_t framesPublished = 0;  // written to the pool and posted to JS
+  uint64_t decodeErrors = 0;     // packets the decoder rejected
+  uint64_t corruptFrames = 0;    // frames decoded with concealed errors
+  uint64_t droppedPoolFull = 0;  // every pool slot was leased by a reader
+  uint64_t droppedQueueFull = 0; // the JS event queue was full
+  uint64_t loops = 0;            // file sources that started over
+  uint64_t poolAllocations = 0;
+};
+
+// Where a pipeline reports. Called on the camera thread; implementations must not block it
+// (the binding posts to a bounded ThreadSafeFunction queue).
+class PipelineSink {
+ public:
+  virtual ~PipelineSink() = default;
+  virtual void onOpened(uint64_t session, const StreamInfo& info) = 0;
+  // false = the event was dropped (queue full); the frame stays the pool's latest.
+  virtual bool onFrame(uint64_t session, const FrameInfo& info) = 0;
+  // A failure that did not end the session (decode errors, rate-limited with a count).
+  virtual void onError(uint64_t session, const char* stage, const std::string& message,
+                       uint64_t count) = 0;
+  // The session is over: Eos, Timeout, Error or Stopped. Always the last call of a session.
+  virtual void onEnded(uint64_t session, Status reason, const std::string& message) = 0;
+};
+
+// One camera: a preallocated frame pool that lives as long as the camera, and at most one
+// session (a thread: open the source, demux, decode into the pool) at a time. The owner
+// (the binding, on the JS thread) calls start/stop; reconnect policy lives in the daemon.
+class CameraPipeline {
+ public:
+  CameraPipeline(CameraOptions opts, PipelineSink* sink);
+  ~CameraPipeline();
+  CameraPipeline(const CameraPipeline&) = delete;
+  CameraPipeline& operator=(const CameraPipeline&) = delete;
+
+  // Starts a new session thread; returns its session number. Must not be running.
+  uint64_t start();
+  // Aborts the running session (blocking I/O included) and joins it. Idempotent.
+  void stop();
+  bool running() const { return thread_.joinable() && !finished_.load(); }
+  bool hasThread() const { return thread_.joinable(); }
+
+  CameraCounters counters() const;
+  std::string decoderName() const;
+  std::shared_ptr<FramePool> pool() const { return pool_; }
+
+ private:
+  void run(uint64_t session);
+  Status stream(uint64_t session, Source& src, Decoder& dec, std::string& err);
+  void deliver(uint64_t session, Source& src, FrameConverter& conv, const AVFrame* frame);
+  void reportDecodeError(uint64_t session, const std::string& err);
+
+  const CameraOptions opts_;
+  PipelineSink* const sink_;
+  std::shared_ptr<FramePool> pool_;
+  std::thread thread_;
+  std::atomic<bool> finished_{true};
+  std::atomic<Source*> activeSource_{nullptr};
+  std::mutex sourceMutex_;   // guards activeSource_ against stop() racing the session's end
+  uint64_t sessionCount_ = 0;
+  uint64_t seq_ = 0;          // camera thread only
+
+  mutable std::mutex nameMutex_;
+  std::string decoderName_;
+
+  std::atomic<uint64_t> packets_{0}, bytes_{0}, framesDecoded_{0}, framesPublished_{0},
+      decodeErrors_{0}, corruptFrames_{0}, droppedPoolFull_{0}, droppedQueueFull_{0}, loops_{0};
+  // Decode error reporting: at most one event a second, with the count since the last one.
+  int64_t lastErrorReportUs_ = 0;
+  uint64_t errorsSinceReport_ = 0;
+  // Packet receive stamps keyed by pts, so a reordered frame finds its own packet's stamp.
+  static constexpr int kRecvRing = 64;
+  int64_t recvPts_[kRecvRing] = {};
+  int64_t recvUs_[kRecvRing] = {};
+  int recvHead_ = 0;
+};
+
+}  // namespace vigil
