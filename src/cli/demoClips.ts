@@ -1,0 +1,58 @@
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import ffmpeg from 'fluent-ffmpeg';
+
+import { packageRoot } from '../native/addon.js';
+
+/** Real footage shipped by Debian's opencv-doc: pedestrians, 768×576, 10 fps, 795 frames. */
+export const VTEST_AVI = '/usr/share/doc/opencv-doc/examples/data/vtest.avi';
+
+export type ClipCodec = 'h264' | 'hevc';
+
+/** Where generated clips live: $VIGIL_CACHE/fixtures or <package>/.cache/fixtures. */
+export function clipDir(): string {
+  const dir = resolve(process.env.VIGIL_CACHE ?? join(packageRoot(), '.cache'), 'fixtures');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+const ENCODERS: Record<ClipCodec, { codec: string; options: string[] }> = {
+  // Keyframe every 2 s as cameras send them; no B-frames (IP cameras rarely use them).
+  h264: { codec: 'libx264', options: ['-preset', 'veryfast', '-g', '20', '-bf', '0', '-pix_fmt', 'yuv420p'] },
+  hevc: {
+    codec: 'libx265',
+    options: ['-preset', 'veryfast', '-x265-params', 'log-level=error:keyint=20:bframes=0', '-pix_fmt', 'yuv420p', '-tag:v', 'hvc1'],
+  },
+};
+
+/**
+ * Transcodes vtest.avi (or `source`) to `codec` in a Matroska file once and returns its path;
+ * `loops` > 1 concatenates the footage that many times (long runs without a restart).
+ * A child ffmpeg is the right tool here: a one-shot fixture job, never the frame path.
+ */
+export async function ensureClip(codec: ClipCodec, opts: { loops?: number; container?: 'mkv' | 'ts' } = {}): Promise<string> {
+  const loops = opts.loops ?? 1;
+  const container = opts.container ?? 'mkv';
+  const out = join(clipDir(), `vtest-${codec}${loops > 1 ? `-x${loops}` : ''}.${container}`);
+  if (existsSync(out)) return out;
+  if (!existsSync(VTEST_AVI)) {
+    throw new Error(`${VTEST_AVI} is missing: install Debian's opencv-doc package (scripts/setup.sh does).`);
+  }
+  const tmp = `${out}.partial.${process.pid}.${container}`;
+  const enc = ENCODERS[codec];
+  await new Promise<void>((resolvePromise, reject) => {
+    const cmd = ffmpeg(VTEST_AVI);
+    if (loops > 1) cmd.inputOptions(['-stream_loop', String(loops - 1)]);
+    cmd
+      .noAudio()
+      .videoCodec(enc.codec)
+      .outputOptions(enc.options)
+      .format(container === 'ts' ? 'mpegts' : 'matroska')
+      .on('error', (err: Error) => reject(new Error(`ffmpeg could not make ${out}: ${err.message}`)))
+      .on('end', () => resolvePromise())
+      .save(tmp);
+  });
+  renameSync(tmp, out);
+  return out;
+}

@@ -1,0 +1,162 @@
+/**
+ * The whole typed surface of the native addon (native/src/binding). Nothing outside
+ * src/native/ imports the .node file; everything else codes against these types.
+ * Stamps are monotonic microseconds on the same clock as process.hrtime (CLOCK_MONOTONIC).
+ */
+
+/** How a source is opened; shared by cameras and probe. */
+export interface SourceOptions {
+  /** rtsp://user:pass@host/path, or a file path (mp4, mkv, avi, ts). */
+  url: string;
+  /** RTSP lower transport. Default 'tcp'. */
+  transport?: 'tcp' | 'udp';
+  /** Open and every read: no data for this long ends the session with reason 'timeout'. Default 5000. */
+  timeoutMs?: number;
+  /** Files: deliver packets at the stream's own pace (a camera stand-in). Default false. */
+  realtime?: boolean;
+}
+
+export interface CameraOptions extends SourceOptions {
+  /** Files: start again at the end instead of ending the session. */
+  loop?: boolean;
+  /** 'auto' takes the best decoder this build and machine have; 'software' forces libavcodec on the CPU. */
+  decoder?: 'auto' | 'software';
+  /** Software decode threads; 0 lets libavcodec choose. */
+  decodeThreads?: number;
+  /** Frame pool slots (2..64), allocated once per frame size. Default 4. */
+  poolSlots?: number;
+  /** Bound of the event queue to JS; a full queue drops frame events and counts them. Default 32. */
+  queueSize?: number;
+}
+
+/** Why a session ended: expected outcomes, not exceptions. */
+export type EndReason = 'eos' | 'timeout' | 'stopped' | 'error';
+
+export interface OpenedEvent {
+  type: 'opened';
+  session: number;
+  codec: string;
+  decoder: string;
+  hardware: boolean;
+  format: string;
+  width: number;
+  height: number;
+  fps: number;
+  openMs: number;
+}
+
+export interface FrameEvent {
+  type: 'frame';
+  session: number;
+  /** +1 per frame published into the camera's pool, across sessions. */
+  seq: number;
+  /** Stream pts in the stream's time base; null when the stream has none. */
+  pts: number | null;
+  /** pts in microseconds on the session's continuous timeline (loops included). */
+  ptsUs: number | null;
+  recvUs: number;
+  decodedUs: number;
+  width: number;
+  height: number;
+  keyframe: boolean;
+}
+
+/** A failure that did not end the session (corrupt packets...), rate-limited with a count. */
+export interface ErrorEvent {
+  type: 'error';
+  session: number;
+  stage: string;
+  message: string;
+  count: number;
+}
+
+/** Always the last event of a session. */
+export interface EndedEvent {
+  type: 'ended';
+  session: number;
+  reason: EndReason;
+  message: string;
+}
+
+export type CameraEvent = OpenedEvent | FrameEvent | ErrorEvent | EndedEvent;
+
+export interface CameraCounters {
+  sessions: number;
+  packets: number;
+  bytes: number;
+  framesDecoded: number;
+  framesPublished: number;
+  decodeErrors: number;
+  corruptFrames: number;
+  droppedPoolFull: number;
+  droppedQueueFull: number;
+  loops: number;
+  poolAllocations: number;
+  /** What decodes the current session, e.g. "h264 (software, 3 threads)"; "" before the first. */
+  decoder: string;
+}
+
+export interface Snapshot {
+  jpeg: Buffer;
+  seq: number;
+  ptsUs: number;
+  decodedUs: number;
+  width: number;
+  height: number;
+}
+
+/** One camera in the addon: a frame pool and at most one running session (thread). */
+export interface NativeCamera {
+  /** Starts a session; returns its number. Throws InvalidStateError when closed or running. */
+  open(): number;
+  /** Aborts and joins the running session. Throws InvalidStateError when closed. */
+  stop(): void;
+  /** Stops and frees everything. Idempotent. */
+  close(): void;
+  stats(): CameraCounters;
+  /** JPEG of the newest decoded frame, encoded off the JS thread; null before the first frame. */
+  snapshot(quality?: number): Promise<Snapshot | null>;
+  readonly running: boolean;
+  readonly closed: boolean;
+}
+
+export interface NativeCameraConstructor {
+  new (options: CameraOptions, onEvent: (event: CameraEvent) => void): NativeCamera;
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  status: 'ok' | 'timeout' | 'eos' | 'stopped' | 'error';
+  error: string | null;
+  format: string;
+  codec: string;
+  profile: string;
+  decoder: string;
+  width: number;
+  height: number;
+  fps: number;
+  bitRate: number;
+  openMs: number;
+  firstFrameMs: number | null;
+}
+
+export interface BuildInfo {
+  cuda: {
+    built: boolean;
+    toolkit: string | null;
+    archs: string | null;
+    devices: number;
+    reason: string | null;
+  };
+  ffmpeg: { avformat: string; avcodec: string; avutil: string };
+  decoders: { h264: boolean; hevc: boolean; nvdec: boolean };
+}
+
+export type LibavLogLevel = 'quiet' | 'fatal' | 'error' | 'warning' | 'info' | 'debug';
+
+export interface NativeAddon {
+  Camera: NativeCameraConstructor;
+  probe(options: SourceOptions): Promise<ProbeResult>;
+  buildInfo(): BuildInfo;
+  setLibavLogLevel(level: LibavLogLevel): void;
+}

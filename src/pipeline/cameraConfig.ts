@@ -1,0 +1,44 @@
+import { z } from 'zod';
+
+/** Reconnect policy: exponential backoff with jitter and a cap. */
+export const backoffSchema = z
+  .strictObject({
+    initial_ms: z.int().min(10).max(600_000).default(500),
+    max_ms: z.int().min(10).max(3_600_000).default(30_000),
+    multiplier: z.number().min(1).max(10).default(2),
+    /** Fraction of each delay that is randomised (0 = none, 1 = anywhere in [0, delay]). */
+    jitter: z.number().min(0).max(1).default(0.5),
+  })
+  .refine((b) => b.initial_ms <= b.max_ms, {
+    message: 'initial_ms must not exceed max_ms',
+    path: ['initial_ms'],
+  });
+
+const RTSP_OR_FILE = /^(rtsps?:\/\/[^\s]+|[^:\s][^\s]*|file:[^\s]+)$/;
+
+/** One camera as written in the config file. The camera module owns these defaults. */
+export const cameraSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, {
+    message: 'an id of letters, digits, - and _ (at most 64, starting with a letter or digit)',
+  }),
+  name: z.string().min(1).max(200).optional(),
+  url: z.string().regex(RTSP_OR_FILE, {
+    message: 'an rtsp:// or rtsps:// URL, or a file path',
+  }),
+  enabled: z.boolean().default(true),
+  transport: z.enum(['tcp', 'udp']).default('tcp'),
+  /** No data for this long while opening or reading ends the session (then backoff). */
+  timeout_ms: z.int().min(100).max(600_000).default(5000),
+  /** No decoded frame for this long while streaming = stalled (then backoff, reconnect). */
+  stall_seconds: z.number().min(0.5).max(3600).default(5),
+  /** File sources: play at the stream's pace like a live camera. */
+  realtime: z.boolean().default(true),
+  /** File sources: start again at the end. */
+  loop: z.boolean().default(false),
+  decoder: z.enum(['auto', 'software']).default('auto'),
+  decode_threads: z.int().min(0).max(64).default(0),
+  backoff: backoffSchema.default({ initial_ms: 500, max_ms: 30_000, multiplier: 2, jitter: 0.5 }),
+});
+
+export type CameraConfig = z.output<typeof cameraSchema>;
+export type BackoffConfig = z.output<typeof backoffSchema>;

@@ -1,0 +1,21 @@
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { z } from 'zod';
+
+export const logSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** libav's own messages (per-packet decoder chatter); Vigil reports media errors itself. */
+  libav: z.enum(['quiet', 'fatal', 'error', 'warning', 'info', 'debug']).default('fatal'),
+});
+export type LogConfig = z.output<typeof logSchema>;
+
+/** The root logger: JSON lines on stdout (journald and log shippers read them as they are). */
+export function createLogger(level: LevelWithSilent = 'info'): Logger {
+  return pino({ level, base: { app: 'vigil' }, timestamp: pino.stdTimeFunctions.isoTime });
+}
+
+/** A tagged logger per module, e.g. moduleLogger(root, 'CameraSupervisor', { camera: 'door' }). */
+export function moduleLogger(root: Logger, module: string, bindings: Record<string, unknown> = {}): Logger {
+  return root.child({ module, ...bindings });
+}
+
+export type { Logger };
