@@ -60,8 +60,9 @@ Status Source::open(std::string& err) {
   } else if (network_) {
     av_dict_set_int(&opts, "rw_timeout", opts_.timeoutUs, 0);
   }
-  // Keep probing short: cameras send SPS/PPS with the first keyframe.
-  av_dict_set_int(&opts, "analyzeduration", 2000000, 0);
+  // Keep probing short (time to first frame): cameras send SPS/PPS with the first keyframe,
+  // and half a second of frames is enough to see the frame rate.
+  av_dict_set_int(&opts, "analyzeduration", 500000, 0);
   av_dict_set_int(&opts, "probesize", 2 * 1024 * 1024, 0);
 
   armDeadline();
