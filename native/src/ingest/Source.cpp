@@ -113,6 +113,8 @@ Status Source::read(AVPacket* pkt, std::string& err) {
     if (pkt->stream_index != stream_) continue;
 
     const AVStream* st = ctx_->streams[stream_];
+    int64_t raw = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+    if (raw != AV_NOPTS_VALUE && (passFirst_ == AV_NOPTS_VALUE || raw < passFirst_)) passFirst_ = raw;
     if (loopOffset_ != 0) {
       if (pkt->pts != AV_NOPTS_VALUE) pkt->pts += loopOffset_;
       if (pkt->dts != AV_NOPTS_VALUE) pkt->dts += loopOffset_;
@@ -157,10 +159,10 @@ Status Source::rewind(std::string& err) {
     err = "cannot seek to the start: " + avErr(rc);
     return Status::Error;
   }
-  const AVStream* st = ctx_->streams[stream_];
-  int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
-  // The next pass starts where this one ended on the continuous timeline.
-  loopOffset_ = passEnd_ - start;
+  // The next pass starts where this one ended on the continuous timeline. (The first pts
+  // actually read, not the container's start_time, which short probing can get wrong.)
+  loopOffset_ = passEnd_ - (passFirst_ == AV_NOPTS_VALUE ? 0 : passFirst_);
+  passFirst_ = AV_NOPTS_VALUE;
   return Status::Ok;
 }
 

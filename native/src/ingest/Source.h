@@ -59,6 +59,7 @@ class Source {
   // Loop bookkeeping (files): offset added to every pts, and the furthest end seen this pass.
   int64_t loopOffset_ = 0;
   int64_t passEnd_ = 0;
+  int64_t passFirst_ = AV_NOPTS_VALUE;  // smallest raw pts read in this pass
   // Real-time pacing: wall clock and stream time of the first paced packet.
   int64_t paceWall0_ = -1;
   int64_t paceStream0_ = 0;

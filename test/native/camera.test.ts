@@ -1,0 +1,206 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { clipDir } from '../../src/cli/demoClips.js';
+import { loadAddon } from '../../src/native/addon.js';
+import { RecordedCamera } from '../helpers/cameraEvents.js';
+import { corruptH264Clip, ensureClip, VTEST_FRAMES, type CorruptClip } from '../helpers/fixtures.js';
+
+/** Width and height from a baseline JPEG's SOF0 marker. */
+function jpegSize(buf: Buffer): { width: number; height: number } {
+  for (let i = 2; i + 9 < buf.length; ) {
+    if (buf[i] !== 0xff) throw new Error(`bad JPEG marker at ${i}`);
+    const marker = buf[i + 1] as number;
+    const len = buf.readUInt16BE(i + 2);
+    if (marker === 0xc0) return { height: buf.readUInt16BE(i + 5), width: buf.readUInt16BE(i + 7) };
+    i += 2 + len;
+  }
+  throw new Error('no SOF0 marker');
+}
+
+const cams: RecordedCamera[] = [];
+function camera(opts: ConstructorParameters<typeof RecordedCamera>[0]): RecordedCamera {
+  const c = new RecordedCamera(opts);
+  cams.push(c);
+  return c;
+}
+
+let h264 = '';
+let hevc = '';
+let corrupt: CorruptClip;
+beforeAll(async () => {
+  h264 = await ensureClip('h264');
+  hevc = await ensureClip('hevc');
+  corrupt = await corruptH264Clip();
+}, 300_000);
+
+afterEach(() => {
+  for (const c of cams.splice(0)) c.camera.close();
+});
+
+describe('native addon', () => {
+  it('reports what it was built with', () => {
+    const info = loadAddon().buildInfo();
+    expect(info.decoders.h264).toBe(true);
+    expect(info.decoders.hevc).toBe(true);
+    expect(info.ffmpeg.avcodec).toMatch(/^\d+\.\d+\.\d+$/);
+    if (info.cuda.built) {
+      expect(info.cuda.archs).toContain('89');
+      expect(info.cuda.archs).toContain('90');
+    }
+    // No GPU on CI: a CUDA build must say why no device is usable rather than pretend.
+    if (info.cuda.devices === 0) expect(info.cuda.reason).toBeTruthy();
+  });
+
+  it.each([
+    ['h264', () => h264],
+    ['hevc', () => hevc],
+  ])('decodes every frame of the %s clip with monotonic stamps', async (codec, file) => {
+    const cam = camera({ url: file(), realtime: false });
+    const session = cam.camera.open();
+    const ended = await cam.untilEnded(session);
+    expect(ended.reason).toBe('eos');
+    const opened = cam.events.find((e) => e.type === 'opened');
+    expect(opened).toMatchObject({ type: 'opened', codec, width: 768, height: 576, hardware: false });
+    const frames = cam.frames;
+    const stats = cam.camera.stats();
+    expect(stats.framesDecoded).toBe(VTEST_FRAMES);
+    // Every frame was either delivered to JS or counted as dropped.
+    expect(frames.length + stats.droppedQueueFull).toBe(stats.framesPublished);
+    expect(stats.framesPublished + stats.droppedPoolFull).toBe(VTEST_FRAMES);
+    expect(stats.decodeErrors).toBe(0);
+    expect(stats.poolAllocations).toBeLessThanOrEqual(4);  // preallocated, not per frame
+    let prev = frames[0]!;
+    for (const f of frames.slice(1)) {
+      expect(f.seq).toBeGreaterThan(prev.seq);
+      expect(f.ptsUs!).toBeGreaterThan(prev.ptsUs!);
+      expect(f.decodedUs).toBeGreaterThanOrEqual(prev.decodedUs);
+      expect(f.decodedUs).toBeGreaterThanOrEqual(f.recvUs);
+      prev = f;
+    }
+    // Stamps are on the clock process.hrtime reads.
+    const nowUs = Number(process.hrtime.bigint() / 1000n);
+    expect(nowUs - prev.decodedUs).toBeGreaterThanOrEqual(0);
+    expect(nowUs - prev.decodedUs).toBeLessThan(60_000_000);
+  });
+
+  it('paces a file source in real time', async () => {
+    const cam = camera({ url: h264, realtime: true });
+    cam.camera.open();
+    await cam.until((evs) => evs.filter((e) => e.type === 'frame').length >= 21, 10000, '21 frames');
+    const f = cam.frames;
+    const wallMs = (f[20]!.decodedUs - f[0]!.decodedUs) / 1000;
+    expect(wallMs).toBeGreaterThan(1800);  // 20 frame intervals at 10 fps = 2 s
+    expect(wallMs).toBeLessThan(2600);
+  });
+
+  it('loops a file with a continuous timeline', async () => {
+    const cam = camera({ url: h264, realtime: false, loop: true });
+    cam.camera.open();
+    await cam.until(() => cam.camera.stats().loops >= 1 && cam.frames.length > VTEST_FRAMES + 50, 20000, 'a loop');
+    cam.camera.stop();
+    const f = cam.frames;
+    for (let i = 1; i < f.length; i++) expect(f[i]!.ptsUs!).toBeGreaterThan(f[i - 1]!.ptsUs!);
+  });
+
+  it('snapshots the newest frame as a JPEG, and null before the first frame', async () => {
+    const cam = camera({ url: hevc, realtime: true });
+    expect(await cam.camera.snapshot()).toBeNull();
+    cam.camera.open();
+    await cam.until(() => cam.frames.length >= 3, 10000, '3 frames');
+    const snap = await cam.camera.snapshot(90);
+    expect(snap).not.toBeNull();
+    expect(snap!.jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    expect(snap!.jpeg.subarray(-2)).toEqual(Buffer.from([0xff, 0xd9]));
+    expect(jpegSize(snap!.jpeg)).toEqual({ width: 768, height: 576 });
+    expect(snap!.seq).toBeGreaterThanOrEqual(3);
+    expect(() => cam.camera.snapshot(0)).toThrow(/Expected an integer between 1 and 100 for quality but received number 0/);
+  });
+
+  it('ends a session on a missing file or a file that is not video, with a clear message', async () => {
+    const missing = camera({ url: '/nonexistent/clip.mkv' });
+    const ended = await missing.untilEnded(missing.camera.open());
+    expect(ended).toMatchObject({ reason: 'error' });
+    expect(ended.message).toMatch(/No such file or directory/);
+
+    const junk = join(clipDir(), 'junk.mkv');
+    writeFileSync(junk, Buffer.alloc(200_000, 0x5a));
+    const bad = camera({ url: junk });
+    const ended2 = await bad.untilEnded(bad.camera.open());
+    expect(ended2.reason).toBe('error');
+    expect(ended2.message).toMatch(/cannot open input|stream info|no video stream/);
+  });
+
+  it('survives a corrupted stream: errors counted, decoding resumes to the end', async () => {
+    const cam = camera({ url: corrupt.path, realtime: false });
+    const ended = await cam.untilEnded(cam.camera.open());
+    expect(ended.reason).toBe('eos');
+    const s = cam.camera.stats();
+    expect(corrupt.flipped + corrupt.truncated).toBeGreaterThan(50);
+    expect(s.decodeErrors + s.corruptFrames).toBeGreaterThan(0);
+    // Damage costs frames, not the stream: the decoder keeps going to the last frame.
+    expect(s.framesDecoded).toBeGreaterThan(VTEST_FRAMES * 0.9);
+    const lastPts = cam.frames[cam.frames.length - 1]!.ptsUs!;
+    expect(lastPts).toBeGreaterThan(75_000_000);  // the clip is 79.5 s long
+    expect(cam.events.some((e) => e.type === 'error' && e.stage === 'decode')).toBe(s.decodeErrors > 0);
+  });
+
+  it('stops a running session promptly, and close() is idempotent', async () => {
+    const cam = camera({ url: h264, realtime: true });
+    const session = cam.camera.open();
+    expect(() => cam.camera.open()).toThrow(/already running/);
+    await cam.until(() => cam.frames.length >= 2, 10000, '2 frames');
+    const t0 = performance.now();
+    cam.camera.stop();
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(cam.camera.running).toBe(false);
+    expect((await cam.untilEnded(session)).reason).toBe('stopped');
+    const again = cam.camera.open();  // the same camera reconnects
+    expect(again).toBe(session + 1);
+    await cam.until(() => cam.frames.some((f) => f.session === again), 10000, 'frames of session 2');
+    cam.camera.close();
+    cam.camera.close();
+    expect(cam.camera.closed).toBe(true);
+    let err: Error | undefined;
+    try {
+      cam.camera.open();
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err?.name).toBe('InvalidStateError');
+    expect(() => cam.camera.stop()).toThrow(/closed/);
+    expect(cam.camera.stats().sessions).toBe(2);
+  });
+
+  it('drops and counts frame events when JS falls behind (bounded queue)', async () => {
+    const cam = camera({ url: h264, realtime: false, queueSize: 2 });
+    const session = cam.camera.open();
+    // Hold the JS thread while the camera thread decodes at full speed.
+    const until = performance.now() + 400;
+    while (performance.now() < until) { /* busy */ }
+    await cam.untilEnded(session);
+    const s = cam.camera.stats();
+    expect(s.droppedQueueFull).toBeGreaterThan(0);
+    expect(cam.frames.length + s.droppedQueueFull).toBe(s.framesPublished);
+  });
+
+  it('rejects bad options with errors naming the field and value', () => {
+    const { Camera } = loadAddon();
+    expect(() => new Camera({ url: h264, transport: 'ftp' as 'tcp' }, () => {})).toThrow(
+      "Expected 'tcp' or 'udp' for transport but received string 'ftp'",
+    );
+    expect(() => new Camera({ url: '' }, () => {})).toThrow(/Expected a non-empty string for url/);
+    expect(() => new Camera({ url: h264, poolSlots: 1 }, () => {})).toThrow(/for poolSlots but received number 1/);
+    expect(() => new Camera({ url: h264 }, undefined as never)).toThrow(/Expected a function for onEvent/);
+  });
+
+  it('probes a file: codec, size, fps and time to first frame', async () => {
+    const r = await loadAddon().probe({ url: hevc });
+    expect(r).toMatchObject({ ok: true, codec: 'hevc', width: 768, height: 576, fps: 10 });
+    expect(r.firstFrameMs).toBeGreaterThan(0);
+    const bad = await loadAddon().probe({ url: '/nonexistent.mp4' });
+    expect(bad).toMatchObject({ ok: false, status: 'error' });
+  });
+});
