@@ -209,6 +209,8 @@ export class CameraSupervisor extends EventEmitter {
           ev.reason === 'eos' ? 'the stream ended' : ev.message || `the session ended (${ev.reason})`;
         this.recordError(ev.reason === 'eos' ? 'stream' : 'connect', message);
         this.log.warn({ session: ev.session, reason: ev.reason }, redactText(message, this.config.url));
+        // The source went silent mid-stream: the same fault as a stall, found by the I/O timeout.
+        if (ev.reason === 'timeout' && this.stateValue === 'streaming') this.setState('stalled');
         this.scheduleReconnect();
         break;
       }

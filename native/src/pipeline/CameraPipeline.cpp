@@ -118,7 +118,10 @@ void CameraPipeline::deliver(uint64_t session, Source& src, FrameConverter& conv
                              const AVFrame* frame) {
   int64_t decodedUs = monoNowUs();
   ++framesDecoded_;
-  if (frame->decode_error_flags != 0 || (frame->flags & AV_FRAME_FLAG_CORRUPT)) ++corruptFrames_;
+  if (frame->decode_error_flags != 0 || (frame->flags & AV_FRAME_FLAG_CORRUPT)) {
+    ++corruptFrames_;
+    reportError(session, "frame decoded with concealed errors (damaged input)");
+  }
 
   int slot = pool_->acquire(frame->width, frame->height);
   if (slot < 0) {
@@ -127,7 +130,8 @@ void CameraPipeline::deliver(uint64_t session, Source& src, FrameConverter& conv
   }
   if (!converter.convert(frame, pool_->writable(slot))) {
     pool_->abandon(slot);
-    reportDecodeError(session, "cannot convert the decoded frame");
+    ++decodeErrors_;
+    reportError(session, "cannot convert the decoded frame");
     return;
   }
   FrameInfo info;
@@ -152,6 +156,10 @@ void CameraPipeline::deliver(uint64_t session, Source& src, FrameConverter& conv
 
 void CameraPipeline::reportDecodeError(uint64_t session, const std::string& err) {
   ++decodeErrors_;
+  reportError(session, err);
+}
+
+void CameraPipeline::reportError(uint64_t session, const std::string& err) {
   ++errorsSinceReport_;
   int64_t now = monoNowUs();
   if (now - lastErrorReportUs_ < 1000000) return;

@@ -88,7 +88,9 @@ class CameraPipeline {
   void run(uint64_t session);
   Status stream(uint64_t session, Source& src, Decoder& dec, std::string& err);
   void deliver(uint64_t session, Source& src, FrameConverter& conv, const AVFrame* frame);
-  void reportDecodeError(uint64_t session, const std::string& err);
+  void reportDecodeError(uint64_t session, const std::string& err);  // counts, then reportError
+  // Decode-stage trouble to JS: at most one event a second, with the count since the last.
+  void reportError(uint64_t session, const std::string& err);
 
   const CameraOptions opts_;
   PipelineSink* const sink_;
@@ -105,7 +107,6 @@ class CameraPipeline {
 
   std::atomic<uint64_t> packets_{0}, bytes_{0}, framesDecoded_{0}, framesPublished_{0},
       decodeErrors_{0}, corruptFrames_{0}, droppedPoolFull_{0}, droppedQueueFull_{0}, loops_{0};
-  // Decode error reporting: at most one event a second, with the count since the last one.
   int64_t lastErrorReportUs_ = 0;
   uint64_t errorsSinceReport_ = 0;
   // Packet receive stamps keyed by pts, so a reordered frame finds its own packet's stamp.
