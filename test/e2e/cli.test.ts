@@ -1,0 +1,88 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { packageRoot } from '../../src/native/addon.js';
+import { ensureClip } from '../helpers/fixtures.js';
+import { freePort, RtspServer } from '../helpers/rtspServer.js';
+
+const CLI = join(packageRoot(), 'dist/src/cli/main.js');
+let server: RtspServer;
+const dir = mkdtempSync(join(tmpdir(), 'vigil-cli-'));
+
+function vigil(...args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30000 });
+}
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build:ts\` first (npm test does).`);
+  server = await RtspServer.start({ h264: { file: await ensureClip('h264'), codec: 'h264' } });
+}, 300_000);
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('vigil CLI', () => {
+  it('probe reports codec, size, fps and time to first frame of an RTSP camera', () => {
+    const r = vigil('probe', server.url('h264'));
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/codec\s+h264 \(High\)/);
+    expect(r.stdout).toMatch(/size\s+768x576/);
+    expect(r.stdout).toMatch(/fps\s+10\.00/);
+    const ttff = /time to first frame\s+([\d.]+) ms/.exec(r.stdout);
+    expect(Number(ttff?.[1])).toBeGreaterThan(0);
+    const json = JSON.parse(vigil('probe', '--json', server.url('h264')).stdout) as { ok: boolean; codec: string };
+    expect(json).toMatchObject({ ok: true, codec: 'h264' });
+  });
+
+  it('probe fails with the reason and exit code 1', () => {
+    const r = vigil('probe', '--timeout', '1000', `rtsp://127.0.0.1:${server.port}/nothing-here`);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/probe failed \(error\): cannot open input: .*404/);
+    const bad = vigil('probe', '--transport', 'sctp', server.url('h264'));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("Expected 'tcp' or 'udp' for --transport but received 'sctp'");
+  });
+
+  it('check-config accepts a good file and names each problem in a bad one (exit 2)', () => {
+    const good = join(dir, 'good.yaml');
+    writeFileSync(good, `cameras:\n  - id: lobby\n    url: ${server.url('h264')}\n`);
+    const ok = vigil('check-config', good);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain('OK (1 camera(s), 1 enabled');
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'server:\n  port: -1\ncameras:\n  - id: lobby\n    url: rtsp://x/y\n    transport: quic\n');
+    const r = vigil('check-config', bad);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('Expected a value of at least 0 for server.port but received number -1');
+    expect(r.stderr).toContain("Expected one of 'tcp', 'udp' for cameras[0].transport but received 'quic'");
+  });
+
+  it('run serves health for its cameras and exits cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const cfg = join(dir, 'run.yaml');
+    writeFileSync(cfg, `server:\n  port: ${port}\nlog:\n  level: warn\ncameras:\n  - id: lobby\n    url: ${server.url('h264')}\n`);
+    const child = spawn(process.execPath, [CLI, 'run', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      const t0 = Date.now();
+      let state = '';
+      while (Date.now() - t0 < 15000 && state !== 'streaming') {
+        await new Promise((r) => setTimeout(r, 200));
+        const res = await fetch(`http://127.0.0.1:${port}/api/health`).catch(() => null);
+        if (res?.ok) state = ((await res.json()) as { cameras: Array<{ state: string }> }).cameras[0]?.state ?? '';
+      }
+      expect(state).toBe('streaming');
+      expect(stderr).toContain(`Vigil is running: http://127.0.0.1:${port}/`);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
+});
