@@ -31,7 +31,7 @@ const ENCODERS: Record<ClipCodec, { codec: string; options: string[] }> = {
  * `loops` > 1 concatenates the footage that many times (long runs without a restart).
  * A child ffmpeg is the right tool here: a one-shot fixture job, never the frame path.
  */
-export async function ensureClip(codec: ClipCodec, opts: { loops?: number; container?: 'mkv' | 'ts' } = {}): Promise<string> {
+export async function ensureClip(codec: ClipCodec, opts: { loops?: number; container?: 'mkv' | 'ts' | 'mp4' } = {}): Promise<string> {
   const loops = opts.loops ?? 1;
   const container = opts.container ?? 'mkv';
   const out = join(clipDir(), `vtest-${codec}${loops > 1 ? `-x${loops}` : ''}.${container}`);
@@ -41,14 +41,16 @@ export async function ensureClip(codec: ClipCodec, opts: { loops?: number; conta
   }
   const tmp = `${out}.partial.${process.pid}.${container}`;
   const enc = ENCODERS[codec];
+  // Other containers of the same footage are remuxed from the Matroska clip (no re-encode).
+  const remuxFrom = container !== 'mkv' && loops === 1 ? await ensureClip(codec) : null;
   await new Promise<void>((resolvePromise, reject) => {
-    const cmd = ffmpeg(VTEST_AVI);
+    const cmd = ffmpeg(remuxFrom ?? VTEST_AVI);
     if (loops > 1) cmd.inputOptions(['-stream_loop', String(loops - 1)]);
+    if (remuxFrom) cmd.outputOptions(['-c:v', 'copy', ...(codec === 'hevc' && container === 'mp4' ? ['-tag:v', 'hvc1'] : [])]);
+    else cmd.videoCodec(enc.codec).outputOptions(enc.options);
     cmd
       .noAudio()
-      .videoCodec(enc.codec)
-      .outputOptions(enc.options)
-      .format(container === 'ts' ? 'mpegts' : 'matroska')
+      .format({ mkv: 'matroska', ts: 'mpegts', mp4: 'mp4' }[container])
       .on('error', (err: Error) => reject(new Error(`ffmpeg could not make ${out}: ${err.message}`)))
       .on('end', () => resolvePromise())
       .save(tmp);

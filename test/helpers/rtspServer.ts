@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'rtsp_server.py');
+import { packageRoot } from '../../src/native/addon.js';
+
+// From the source tree, also when this helper runs compiled from dist/ (the soak bench).
+const SCRIPT = join(packageRoot(), 'test', 'helpers', 'rtsp_server.py');
 // Debian's python has gi; the python3 first on PATH may be another one.
 const PYTHON = '/usr/bin/python3';
 

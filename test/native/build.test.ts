@@ -23,14 +23,16 @@ describe('native build variants', () => {
     if (hasNvcc) expect(info.cuda.toolkit).toMatch(/^\d+\.\d+/);
   });
 
-  it('builds and runs without CUDA, and says so at run time', () => {
+  it('builds and runs without CUDA, says so at run time, and passes the C++ core tests', () => {
     const out = join(root, 'build', 'native-nocuda');
-    execFileSync('npx', ['cmake-js', 'compile', '-d', 'native', '--out', out, '--CDVIGIL_CUDA=OFF'], {
-      cwd: root,
-      stdio: 'ignore',
-    });
+    // configure always (compile skips it when a cache exists), then build
+    for (const step of [['configure', '--CDVIGIL_CUDA=OFF', '--CDVIGIL_NATIVE_TESTS=ON'], ['build']]) {
+      execFileSync('npx', ['cmake-js', ...step, '-d', 'native', '--out', out], { cwd: root, stdio: 'ignore' });
+    }
     const info = buildInfoOf(join(out, 'Release', 'vigil.node'));
     expect(info.cuda).toEqual({ built: false, toolkit: null, archs: null, devices: 0, reason: 'built without CUDA' });
     expect(info.decoders.h264).toBe(true);
+    // The C++ tests of the frame pool and JPEG encoder (exit code 0 = all passed).
+    expect(execFileSync(join(out, 'vigil_core_test'), { encoding: 'utf8' })).toContain('core tests passed');
   }, 300_000);
 });
