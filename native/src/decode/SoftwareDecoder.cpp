@@ -1,18 +1,8 @@
 #include "decode/SoftwareDecoder.h"
 
-extern "C" {
-#include <libavutil/error.h>
-}
+#include "core/Libav.h"
 
 namespace vigil {
-
-namespace {
-std::string avErr(int code) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, buf, sizeof(buf));
-  return buf;
-}
-}  // namespace
 
 SoftwareDecoder::~SoftwareDecoder() { avcodec_free_context(&ctx_); }
 
@@ -31,7 +21,7 @@ bool SoftwareDecoder::open(const AVCodecParameters* par, int threads, std::strin
   ctx_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
   int rc = avcodec_open2(ctx_, codec, nullptr);
   if (rc < 0) {
-    err = std::string("cannot open decoder ") + codec->name + ": " + avErr(rc);
+    err = std::string("cannot open decoder ") + codec->name + ": " + avErrorText(rc);
     return false;
   }
   return true;
@@ -42,7 +32,7 @@ Status SoftwareDecoder::send(const AVPacket* pkt, std::string& err) {
   if (rc == 0) return Status::Ok;
   if (rc == AVERROR(EAGAIN)) return Status::Again;
   if (rc == AVERROR_EOF) return Status::Eos;
-  err = "decode failed: " + avErr(rc);
+  err = "decode failed: " + avErrorText(rc);
   return Status::Error;
 }
 
@@ -52,7 +42,7 @@ Status SoftwareDecoder::receive(AVFrame* out, std::string& err) {
   if (rc == 0) return Status::Ok;
   if (rc == AVERROR(EAGAIN)) return Status::Again;
   if (rc == AVERROR_EOF) return Status::Eos;
-  err = "decode failed: " + avErr(rc);
+  err = "decode failed: " + avErrorText(rc);
   return Status::Error;
 }
 

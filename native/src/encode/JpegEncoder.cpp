@@ -8,12 +8,11 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include "core/Libav.h"
+
 namespace vigil {
 
 namespace {
-struct CodecCtxDel { void operator()(AVCodecContext* c) const { avcodec_free_context(&c); } };
-struct FrameDel { void operator()(AVFrame* f) const { av_frame_free(&f); } };
-struct PacketDel { void operator()(AVPacket* p) const { av_packet_free(&p); } };
 struct SwsDel { void operator()(SwsContext* s) const { sws_freeContext(s); } };
 }  // namespace
 
@@ -23,7 +22,7 @@ bool encodeJpeg(const AVFrame* frame, int quality, std::vector<uint8_t>& out, st
     err = "this FFmpeg has no mjpeg encoder";
     return false;
   }
-  std::unique_ptr<AVFrame, FrameDel> full(av_frame_alloc());
+  FramePtr full(av_frame_alloc());
   full->format = AV_PIX_FMT_YUVJ420P;
   full->width = frame->width;
   full->height = frame->height;
@@ -41,7 +40,7 @@ bool encodeJpeg(const AVFrame* frame, int quality, std::vector<uint8_t>& out, st
   }
   sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, full->data, full->linesize);
 
-  std::unique_ptr<AVCodecContext, CodecCtxDel> ctx(avcodec_alloc_context3(codec));
+  CodecContextPtr ctx(avcodec_alloc_context3(codec));
   ctx->width = frame->width;
   ctx->height = frame->height;
   ctx->pix_fmt = AV_PIX_FMT_YUVJ420P;
@@ -57,7 +56,7 @@ bool encodeJpeg(const AVFrame* frame, int quality, std::vector<uint8_t>& out, st
     err = "cannot open the mjpeg encoder";
     return false;
   }
-  std::unique_ptr<AVPacket, PacketDel> pkt(av_packet_alloc());
+  PacketPtr pkt(av_packet_alloc());
   if (avcodec_send_frame(ctx.get(), full.get()) < 0 || avcodec_receive_packet(ctx.get(), pkt.get()) < 0) {
     err = "JPEG encoding failed";
     return false;

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "core/Clock.h"
+#include "core/Libav.h"
 
 extern "C" {
 #include <libavutil/error.h>
@@ -13,12 +14,6 @@ extern "C" {
 namespace vigil {
 
 namespace {
-
-std::string avErr(int code) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, buf, sizeof(buf));
-  return buf;
-}
 
 bool isNetworkUrl(const std::string& url) {
   for (const char* scheme : {"rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://"}) {
@@ -71,14 +66,14 @@ Status Source::open(std::string& err) {
   if (rc < 0) {  // avformat_open_input frees ctx_ on failure
     ctx_ = nullptr;
     if (stop_.load()) return Status::Stopped;
-    err = "cannot open input: " + avErr(rc);
+    err = "cannot open input: " + avErrorText(rc);
     return rc == AVERROR_EXIT ? Status::Timeout : Status::Error;
   }
   armDeadline();
   rc = avformat_find_stream_info(ctx_, nullptr);
   if (rc < 0) {
     if (stop_.load()) return Status::Stopped;
-    err = "cannot read stream info: " + avErr(rc);
+    err = "cannot read stream info: " + avErrorText(rc);
     return rc == AVERROR_EXIT ? Status::Timeout : Status::Error;
   }
   stream_ = av_find_best_stream(ctx_, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
@@ -107,7 +102,7 @@ Status Source::read(AVPacket* pkt, std::string& err) {
     if (rc < 0) {
       // A network peer that goes away shows as EOF or an I/O error; both end the session.
       if (ctx_->pb && avio_feof(ctx_->pb) && !network_) return Status::Eos;
-      err = "read failed: " + avErr(rc);
+      err = "read failed: " + avErrorText(rc);
       return Status::Error;
     }
     if (pkt->stream_index != stream_) continue;
@@ -156,7 +151,7 @@ Status Source::rewind(std::string& err) {
   int rc = av_seek_frame(ctx_, stream_, 0, AVSEEK_FLAG_BACKWARD);
   if (rc < 0) rc = avformat_seek_file(ctx_, -1, INT64_MIN, 0, 0, 0);
   if (rc < 0) {
-    err = "cannot seek to the start: " + avErr(rc);
+    err = "cannot seek to the start: " + avErrorText(rc);
     return Status::Error;
   }
   // The next pass starts where this one ended on the continuous timeline. (The first pts

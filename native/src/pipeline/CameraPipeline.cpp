@@ -1,13 +1,9 @@
 #include "pipeline/CameraPipeline.h"
 
 #include "core/Clock.h"
+#include "core/Libav.h"
 
 namespace vigil {
-
-namespace {
-struct PacketDel { void operator()(AVPacket* p) const { av_packet_free(&p); } };
-struct FrameDel { void operator()(AVFrame* f) const { av_frame_free(&f); } };
-}  // namespace
 
 CameraPipeline::CameraPipeline(CameraOptions opts, PipelineSink* sink)
     : opts_(std::move(opts)), sink_(sink), pool_(std::make_shared<FramePool>(opts_.poolSlots)) {}
@@ -72,8 +68,8 @@ void CameraPipeline::run(uint64_t session) {
 }
 
 Status CameraPipeline::stream(uint64_t session, Source& src, Decoder& dec, std::string& err) {
-  std::unique_ptr<AVPacket, PacketDel> pkt(av_packet_alloc());
-  std::unique_ptr<AVFrame, FrameDel> frame(av_frame_alloc());
+  PacketPtr pkt(av_packet_alloc());
+  FramePtr frame(av_frame_alloc());
   FrameConverter converter;
   auto drainFrames = [&]() {
     std::string derr;

@@ -3,14 +3,10 @@
 #include <memory>
 
 #include "core/Clock.h"
+#include "core/Libav.h"
 #include "decode/Decoder.h"
 
 namespace vigil {
-
-namespace {
-struct PacketDel { void operator()(AVPacket* p) const { av_packet_free(&p); } };
-struct FrameDel { void operator()(AVFrame* f) const { av_frame_free(&f); } };
-}  // namespace
 
 ProbeResult probeSource(const SourceOptions& opts) {
   ProbeResult r;
@@ -40,8 +36,8 @@ ProbeResult probeSource(const SourceOptions& opts) {
     return r;
   }
   r.decoder = dec->describe();
-  std::unique_ptr<AVPacket, PacketDel> pkt(av_packet_alloc());
-  std::unique_ptr<AVFrame, FrameDel> frame(av_frame_alloc());
+  PacketPtr pkt(av_packet_alloc());
+  FramePtr frame(av_frame_alloc());
   std::string derr;
   for (;;) {
     st = src.read(pkt.get(), r.error);
