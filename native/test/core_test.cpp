@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "core/FramePool.h"
+#include "core/Libav.h"
 #include "core/Status.h"
+#include "decode/FrameConverter.h"
 #include "encode/JpegEncoder.h"
 
 using namespace vigil;
@@ -118,7 +120,38 @@ static void jpegOfAFrame() {
   CHECK(jpeg.size() > 100 && jpeg[0] == 0xff && jpeg[1] == 0xd8 && jpeg[jpeg.size() - 1] == 0xd9);
 }
 
+// Full-range decoder output (yuvj420p, common on IP cameras) lands in the slot as limited
+// range, so every consumer (JPEG, later the detector) can assume one range.
+static void fullRangeIsCompressedToLimited() {
+  FramePtr src(av_frame_alloc());
+  src->format = AV_PIX_FMT_YUVJ420P;
+  src->width = 64;
+  src->height = 48;
+  CHECK(av_frame_get_buffer(src.get(), 0) == 0);
+  for (int y = 0; y < 48; ++y) {
+    std::fill(src->data[0] + y * src->linesize[0], src->data[0] + y * src->linesize[0] + 32, 0);
+    std::fill(src->data[0] + y * src->linesize[0] + 32, src->data[0] + y * src->linesize[0] + 64, 255);
+  }
+  for (int p = 1; p < 3; ++p)
+    for (int y = 0; y < 24; ++y) std::fill(src->data[p] + y * src->linesize[p], src->data[p] + y * src->linesize[p] + 32, 128);
+  FramePool pool(2);
+  int s = pool.acquire(64, 48);
+  FrameConverter conv;
+  CHECK(conv.convert(src.get(), pool.writable(s)));
+  const AVFrame* dst = pool.writable(s);
+  int black = dst->data[0][24 * dst->linesize[0] + 8];
+  int white = dst->data[0][24 * dst->linesize[0] + 56];
+  CHECK(black >= 15 && black <= 17);
+  CHECK(white >= 234 && white <= 236);
+  // limited-range input is copied as it is
+  src->format = AV_PIX_FMT_YUV420P;
+  CHECK(conv.convert(src.get(), pool.writable(s)));
+  CHECK(dst->data[0][24 * dst->linesize[0] + 8] == 0 && dst->data[0][24 * dst->linesize[0] + 56] == 255);
+  pool.abandon(s);
+}
+
 int main() {
+  fullRangeIsCompressedToLimited();
   poolPublishesTheNewestFrame();
   leasedSlotsAreNeverRewritten();
   buffersAreAllocatedPerSizeNotPerFrame();

@@ -186,6 +186,16 @@ describe('native addon', () => {
     expect(cam.camera.stats().sessions).toBe(2);
   });
 
+  it('close() right after open() returns promptly, even on a source that never ends', async () => {
+    for (let i = 0; i < 5; i++) {
+      const cam = camera({ url: h264, realtime: true, loop: true });
+      cam.camera.open();
+      const t0 = performance.now();
+      cam.camera.close();
+      expect(performance.now() - t0).toBeLessThan(1000);
+    }
+  });
+
   it('drops and counts frame events when JS falls behind (bounded queue)', async () => {
     const cam = camera({ url: h264, realtime: false, queueSize: 2 });
     const session = cam.camera.open();

@@ -1,8 +1,5 @@
 #include "binding/CameraWrap.h"
 
-#include <chrono>
-#include <thread>
-
 #include "binding/AddonData.h"
 #include "binding/Convert.h"
 #include "binding/SnapshotWorker.h"
@@ -56,9 +53,14 @@ CameraWrap::CameraWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Camera
   }
   size_t queue = static_cast<size_t>(optNumber(o, "queueSize", kDefaultQueue, 1, 4096));
 
-  pipeline_ = std::make_unique<CameraPipeline>(std::move(opts), this);
+  try {
+    pipeline_ = std::make_unique<CameraPipeline>(std::move(opts), this);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("cannot create the camera: ") + e.what());
+  }
   state_ = new EventState();
-  state_->tsfn = EventTsfn::New(env, info[1].As<Napi::Function>(), "vigil.camera", queue, 1, state_,
+  state_->maxInFlight = queue;
+  state_->tsfn = EventTsfn::New(env, info[1].As<Napi::Function>(), "vigil.camera", 0, 1, state_,
                                 [](Napi::Env, void*, EventState* s) { delete s; });
   state_->tsfn.Unref(env);  // an idle camera does not keep the process alive
   env.GetInstanceData<AddonData>()->cameras.insert(this);
@@ -78,7 +80,6 @@ void CameraWrap::closeNative() {
 }
 
 void CameraWrap::stopSession() {
-  stopping_.store(true);
   pipeline_->stop();
   if (state_->refed) {
     state_->tsfn.Unref(Env());
@@ -90,12 +91,15 @@ Napi::Value CameraWrap::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) throw invalidState(env, "Camera is closed");
   if (pipeline_->running()) throw invalidState(env, "Camera session is already running; call stop() first");
-  stopping_.store(false);
   if (!state_->refed) {
     state_->tsfn.Ref(env);
     state_->refed = true;
   }
-  state_->session = pipeline_->start();
+  try {
+    state_->session = pipeline_->start();
+  } catch (const std::exception& e) {  // e.g. std::system_error: no thread could be created
+    throw Napi::Error::New(env, std::string("cannot start the camera thread: ") + e.what());
+  }
   return Napi::Number::New(env, static_cast<double>(state_->session));
 }
 
@@ -154,30 +158,32 @@ Napi::Value CameraWrap::Snapshot(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-bool CameraWrap::post(CameraEvent* ev, bool critical) {
-  for (int attempt = 0;; ++attempt) {
-    napi_status st = state_->tsfn.NonBlockingCall(ev);
-    if (st == napi_ok) return true;
-    if (st != napi_queue_full || !critical || stopping_.load() || attempt >= 200) {
-      delete ev;
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+bool CameraWrap::post(CameraEvent* ev, bool bounded) {
+  if (bounded && state_->inFlight.fetch_add(1) >= state_->maxInFlight) {
+    state_->inFlight.fetch_sub(1);
+    delete ev;
+    return false;
   }
+  if (state_->tsfn.NonBlockingCall(ev) != napi_ok) {  // only while the queue is closing
+    if (bounded) state_->inFlight.fetch_sub(1);
+    delete ev;
+    return false;
+  }
+  return true;
 }
 
 void CameraWrap::onOpened(uint64_t session, const StreamInfo& info) {
   auto* ev = new CameraEvent(CameraEvent::Kind::Opened);
   ev->session = session;
   ev->stream = info;
-  post(ev, true);
+  post(ev, false);
 }
 
 bool CameraWrap::onFrame(uint64_t session, const FrameInfo& info) {
   auto* ev = new CameraEvent(CameraEvent::Kind::Frame);
   ev->session = session;
   ev->frame = info;
-  return post(ev, false);
+  return post(ev, true);
 }
 
 void CameraWrap::onError(uint64_t session, const char* stage, const std::string& message, uint64_t count) {
@@ -186,7 +192,7 @@ void CameraWrap::onError(uint64_t session, const char* stage, const std::string&
   ev->stage = stage;
   ev->message = message;
   ev->count = count;
-  post(ev, false);
+  post(ev, true);
 }
 
 void CameraWrap::onEnded(uint64_t session, Status reason, const std::string& message) {
@@ -194,12 +200,15 @@ void CameraWrap::onEnded(uint64_t session, Status reason, const std::string& mes
   ev->session = session;
   ev->reason = reason;
   ev->message = message;
-  post(ev, true);
+  post(ev, false);
 }
 
 void callJsEvent(Napi::Env env, Napi::Function cb, EventState* state, CameraEvent* ev) {
   std::unique_ptr<CameraEvent> owned(ev);
-  if (env == nullptr || cb == nullptr) return;  // environment shutting down
+  if (env == nullptr || cb == nullptr) return;  // environment shutting down: state may be gone
+  bool bounded = ev->kind == CameraEvent::Kind::Frame || ev->kind == CameraEvent::Kind::Error;
+  if (bounded) state->inFlight.fetch_sub(1);
+  if (state->closed && ev->kind != CameraEvent::Kind::Ended) return;  // nobody is listening
   Napi::Object o = Napi::Object::New(env);
   o.Set("session", static_cast<double>(ev->session));
   switch (ev->kind) {

@@ -31,6 +31,11 @@ using EventTsfn = Napi::TypedThreadSafeFunction<EventState, CameraEvent, callJsE
 // (deleted in its finalizer), so events still queued after the wrap is gone stay safe.
 struct EventState {
   EventTsfn tsfn;
+  // Frame and error events queued and not yet handled by JS, and their bound. The TSFN queue
+  // itself is unbounded so that a session's `ended` event is never refused; the bound on
+  // per-frame traffic is kept here (camera thread increments, JS thread decrements).
+  std::atomic<size_t> inFlight{0};
+  size_t maxInFlight = 32;
   uint64_t session = 0;  // the newest session started
   bool refed = false;    // the queue holds the event loop open while a session runs
   bool closed = false;
@@ -61,14 +66,13 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap>, public PipelineSink {
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
   Napi::Value Running(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
-  // Posts without blocking; a critical event (session end) is retried briefly unless the
-  // owner is stopping us. Returns false when the event was dropped.
-  bool post(CameraEvent* ev, bool critical);
+  // Posts without blocking. Bounded events (frames, errors) are dropped when maxInFlight are
+  // already queued; returns false then. Session ends are always queued.
+  bool post(CameraEvent* ev, bool bounded);
   void stopSession();
 
   std::unique_ptr<CameraPipeline> pipeline_;
   EventState* state_ = nullptr;  // owned by the ThreadSafeFunction
-  std::atomic<bool> stopping_{false};
   bool closed_ = false;
   CameraCounters finalCounters_;
 };

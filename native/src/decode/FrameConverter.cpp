@@ -11,7 +11,9 @@ FrameConverter::~FrameConverter() { sws_freeContext(sws_); }
 
 bool FrameConverter::convert(const AVFrame* src, AVFrame* dst) {
   auto fmt = static_cast<AVPixelFormat>(src->format);
-  if (fmt == AV_PIX_FMT_YUV420P || fmt == AV_PIX_FMT_YUVJ420P) {
+  // Slots hold limited-range YUV420P; full-range (yuvj420p, common on IP cameras) is
+  // compressed by swscale so every consumer can assume one range.
+  if (fmt == AV_PIX_FMT_YUV420P) {
     av_image_copy(dst->data, dst->linesize, const_cast<const uint8_t**>(src->data), src->linesize,
                   AV_PIX_FMT_YUV420P, src->width, src->height);
     return true;

@@ -6,8 +6,9 @@ struct SwsContext;
 
 namespace vigil {
 
-// Copies a decoded frame into a pool slot (YUV420P, same size): a plane copy when the format
-// already matches, swscale otherwise (10-bit HEVC, 4:2:2 sources...). One per camera thread.
+// Copies a decoded frame into a pool slot (limited-range YUV420P, same size): a plane copy when
+// the format already matches, swscale otherwise (full range, 10-bit HEVC, 4:2:2...).
+// One per camera thread.
 class FrameConverter {
  public:
   ~FrameConverter();

@@ -23,6 +23,12 @@ bool encodeJpeg(const AVFrame* frame, int quality, std::vector<uint8_t>& out, st
     return false;
   }
   FramePtr full(av_frame_alloc());
+  CodecContextPtr ctx(avcodec_alloc_context3(codec));
+  PacketPtr pkt(av_packet_alloc());
+  if (!full || !ctx || !pkt) {
+    err = "out of memory for the JPEG encoder";
+    return false;
+  }
   full->format = AV_PIX_FMT_YUVJ420P;
   full->width = frame->width;
   full->height = frame->height;
@@ -38,9 +44,11 @@ bool encodeJpeg(const AVFrame* frame, int quality, std::vector<uint8_t>& out, st
     err = "cannot convert the frame for JPEG";
     return false;
   }
-  sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, full->data, full->linesize);
+  if (sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, full->data, full->linesize) <= 0) {
+    err = "cannot convert the frame for JPEG";
+    return false;
+  }
 
-  CodecContextPtr ctx(avcodec_alloc_context3(codec));
   ctx->width = frame->width;
   ctx->height = frame->height;
   ctx->pix_fmt = AV_PIX_FMT_YUVJ420P;
@@ -56,7 +64,6 @@ bool encodeJpeg(const AVFrame* frame, int quality, std::vector<uint8_t>& out, st
     err = "cannot open the mjpeg encoder";
     return false;
   }
-  PacketPtr pkt(av_packet_alloc());
   if (avcodec_send_frame(ctx.get(), full.get()) < 0 || avcodec_receive_packet(ctx.get(), pkt.get()) < 0) {
     err = "JPEG encoding failed";
     return false;

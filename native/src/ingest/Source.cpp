@@ -24,7 +24,8 @@ bool isNetworkUrl(const std::string& url) {
 
 }  // namespace
 
-Source::Source(SourceOptions opts) : opts_(std::move(opts)), network_(isNetworkUrl(opts_.url)) {}
+Source::Source(SourceOptions opts, const std::atomic<bool>* stop)
+    : opts_(std::move(opts)), network_(isNetworkUrl(opts_.url)), extStop_(stop) {}
 
 Source::~Source() {
   if (ctx_) avformat_close_input(&ctx_);
@@ -34,7 +35,7 @@ int64_t Source::nowPlusTimeout() const { return monoNowUs() + opts_.timeoutUs; }
 
 int Source::interruptCb(void* self) {
   auto* s = static_cast<Source*>(self);
-  if (s->stop_.load()) return 1;
+  if (s->stopRequested()) return 1;
   return monoNowUs() > s->deadlineUs_.load() ? 1 : 0;
 }
 
@@ -65,14 +66,14 @@ Status Source::open(std::string& err) {
   av_dict_free(&opts);
   if (rc < 0) {  // avformat_open_input frees ctx_ on failure
     ctx_ = nullptr;
-    if (stop_.load()) return Status::Stopped;
+    if (stopRequested()) return Status::Stopped;
     err = "cannot open input: " + avErrorText(rc);
     return rc == AVERROR_EXIT ? Status::Timeout : Status::Error;
   }
   armDeadline();
   rc = avformat_find_stream_info(ctx_, nullptr);
   if (rc < 0) {
-    if (stop_.load()) return Status::Stopped;
+    if (stopRequested()) return Status::Stopped;
     err = "cannot read stream info: " + avErrorText(rc);
     return rc == AVERROR_EXIT ? Status::Timeout : Status::Error;
   }
@@ -88,11 +89,13 @@ Status Source::open(std::string& err) {
 }
 
 Status Source::read(AVPacket* pkt, std::string& err) {
+  // One deadline for the whole call: packets of other streams (RTSP ignores discard flags)
+  // must not keep a silent video stream from timing out.
+  armDeadline();
   for (;;) {
     av_packet_unref(pkt);
-    armDeadline();
     int rc = av_read_frame(ctx_, pkt);
-    if (stop_.load()) return Status::Stopped;
+    if (stopRequested()) return Status::Stopped;
     if (rc == AVERROR_EOF) return Status::Eos;
     if (rc == AVERROR_EXIT) {
       err = "no data from the source for " + std::to_string(opts_.timeoutUs / 1000) + " ms";
@@ -137,8 +140,16 @@ void Source::pace(const AVPacket* pkt) {
     return;
   }
   int64_t due = paceWall0_ + (streamUs - paceStream0_);
+  int64_t now = monoNowUs();
+  // A timestamp jump (damaged file) or a long hiccup: restart the pace from this packet
+  // instead of sleeping for the jump or bursting to catch up.
+  if (due - now > 1000000 || now - due > 1000000) {
+    paceWall0_ = now;
+    paceStream0_ = streamUs;
+    return;
+  }
   // Sleep in short steps so a stop request is honoured promptly.
-  for (int64_t now = monoNowUs(); now < due && !stop_.load(); now = monoNowUs()) {
+  for (; now < due && !stopRequested(); now = monoNowUs()) {
     std::this_thread::sleep_for(std::chrono::microseconds(std::min<int64_t>(due - now, 20000)));
   }
 }

@@ -22,7 +22,9 @@ struct SourceOptions {
 // requestStop() is the only call that may come from another thread: it aborts blocking I/O.
 class Source {
  public:
-  explicit Source(SourceOptions opts);
+  // `stop` (optional, owned by the caller, outlives the Source): when set, every blocking call
+  // returns Stopped. Lets an owner stop a session before or while the Source exists.
+  explicit Source(SourceOptions opts, const std::atomic<bool>* stop = nullptr);
   ~Source();
   Source(const Source&) = delete;
   Source& operator=(const Source&) = delete;
@@ -35,6 +37,7 @@ class Source {
   // Files only: back to the start; later pts continue after the previous pass.
   Status rewind(std::string& err);
   void requestStop() { stop_.store(true); }
+  bool stopRequested() const { return stop_.load() || (extStop_ && extStop_->load()); }
 
   bool isNetwork() const { return network_; }
   const AVCodecParameters* codecpar() const;
@@ -55,6 +58,7 @@ class Source {
   int stream_ = -1;
   bool network_ = false;
   std::atomic<bool> stop_{false};
+  const std::atomic<bool>* extStop_ = nullptr;
   std::atomic<int64_t> deadlineUs_{0};
   // Loop bookkeeping (files): offset added to every pts, and the furthest end seen this pass.
   int64_t loopOffset_ = 0;

@@ -13,76 +13,65 @@ CameraPipeline::~CameraPipeline() { stop(); }
 uint64_t CameraPipeline::start() {
   if (thread_.joinable()) thread_.join();  // a finished session not yet joined
   uint64_t session = ++sessionCount_;
+  stopRequested_.store(false);
   finished_.store(false);
   thread_ = std::thread([this, session] { run(session); });
   return session;
 }
 
 void CameraPipeline::stop() {
-  {
-    std::lock_guard<std::mutex> lock(sourceMutex_);
-    if (Source* s = activeSource_.load()) s->requestStop();
-  }
+  stopRequested_.store(true);
   if (thread_.joinable()) thread_.join();
 }
 
 void CameraPipeline::run(uint64_t session) {
   std::string err;
-  Status end = Status::Error;
-  {
-    Source src(opts_.source);
-    {
-      std::lock_guard<std::mutex> lock(sourceMutex_);
-      activeSource_.store(&src);
-    }
-    int64_t t0 = monoNowUs();
-    end = src.open(err);
-    std::unique_ptr<Decoder> dec;
-    if (end == Status::Ok) {
-      dec = createDecoder(src.codecpar(), opts_.decoder, err);
-      if (!dec) end = Status::Error;
-    }
-    if (end == Status::Ok) {
-      StreamInfo info;
-      const AVCodecParameters* par = src.codecpar();
-      info.codec = avcodec_get_name(par->codec_id);
-      info.decoder = dec->describe();
-      info.hardware = dec->hardware();
-      info.format = src.formatName();
-      info.width = par->width;
-      info.height = par->height;
-      info.fps = src.fps();
-      info.openUs = monoNowUs() - t0;
-      {
-        std::lock_guard<std::mutex> lock(nameMutex_);
-        decoderName_ = info.decoder;
-      }
-      sink_->onOpened(session, info);
-      end = stream(session, src, *dec, err);
-    }
-    std::lock_guard<std::mutex> lock(sourceMutex_);
-    activeSource_.store(nullptr);
+  Status end;
+  try {
+    end = this->session(session, err);
+  } catch (const std::exception& e) {  // bad_alloc and the like end the session, not the process
+    end = Status::Error;
+    err = std::string("internal error: ") + e.what();
   }
   finished_.store(true);
   sink_->onEnded(session, end, err);
 }
 
+Status CameraPipeline::session(uint64_t session, std::string& err) {
+  // Locals unwind in reverse: ~Source (RTSP TEARDOWN) runs last and stop() interrupts it too.
+  Source src(opts_.source, &stopRequested_);
+  int64_t t0 = monoNowUs();
+  Status st = src.open(err);
+  if (st != Status::Ok) return st;
+  std::unique_ptr<Decoder> dec = createDecoder(src.codecpar(), opts_.decoder, err);
+  if (!dec) return Status::Error;
+
+  StreamInfo info;
+  const AVCodecParameters* par = src.codecpar();
+  info.codec = avcodec_get_name(par->codec_id);
+  info.decoder = dec->describe();
+  info.hardware = dec->hardware();
+  info.format = src.formatName();
+  info.width = par->width;
+  info.height = par->height;
+  info.fps = src.fps();
+  info.openUs = monoNowUs() - t0;
+  {
+    std::lock_guard<std::mutex> lock(nameMutex_);
+    decoderName_ = info.decoder;
+  }
+  sink_->onOpened(session, info);
+  return stream(session, src, *dec, err);
+}
+
 Status CameraPipeline::stream(uint64_t session, Source& src, Decoder& dec, std::string& err) {
   PacketPtr pkt(av_packet_alloc());
   FramePtr frame(av_frame_alloc());
+  if (!pkt || !frame) {
+    err = "out of memory for packet/frame";
+    return Status::Error;
+  }
   FrameConverter converter;
-  auto drainFrames = [&]() {
-    std::string derr;
-    for (;;) {
-      Status r = dec.receive(frame.get(), derr);
-      if (r == Status::Ok) {
-        deliver(session, src, converter, frame.get());
-      } else {
-        if (r == Status::Error) reportDecodeError(session, derr);
-        return;
-      }
-    }
-  };
 
   for (;;) {
     Status st = src.read(pkt.get(), err);
@@ -94,19 +83,40 @@ Status CameraPipeline::stream(uint64_t session, Source& src, Decoder& dec, std::
       recvUs_[recvHead_] = monoNowUs();
       recvHead_ = (recvHead_ + 1) % kRecvRing;
       std::string derr;
-      if (dec.send(pkt.get(), derr) == Status::Error) reportDecodeError(session, derr);
-      drainFrames();
+      Status s = dec.send(pkt.get(), derr);
+      if (s == Status::Again) {  // decoder full: take its frames, then the packet fits
+        drain(session, src, dec, converter, frame.get());
+        s = dec.send(pkt.get(), derr);
+      }
+      if (s == Status::Error) reportDecodeError(session, derr);
+      drain(session, src, dec, converter, frame.get());
       continue;
     }
     if (st != Status::Eos) return st;
     // End of input: take what the decoder still holds.
     std::string derr;
     dec.send(nullptr, derr);
-    drainFrames();
+    drain(session, src, dec, converter, frame.get());
     if (!opts_.loop || src.isNetwork()) return Status::Eos;
     if (src.rewind(err) != Status::Ok) return Status::Error;
     dec.flush();
     ++loops_;
+  }
+}
+
+void CameraPipeline::drain(uint64_t session, Source& src, Decoder& dec, FrameConverter& conv, AVFrame* frame) {
+  std::string derr;
+  // A frame-threaded decoder can report an error for one frame and still hold others.
+  for (int errors = 0; errors < 8;) {
+    Status r = dec.receive(frame, derr);
+    if (r == Status::Ok) {
+      deliver(session, src, conv, frame);
+    } else if (r == Status::Error) {
+      reportDecodeError(session, derr);
+      ++errors;
+    } else {
+      return;  // Again or Eos
+    }
   }
 }
 

@@ -86,7 +86,9 @@ class CameraPipeline {
 
  private:
   void run(uint64_t session);
+  Status session(uint64_t session, std::string& err);
   Status stream(uint64_t session, Source& src, Decoder& dec, std::string& err);
+  void drain(uint64_t session, Source& src, Decoder& dec, FrameConverter& conv, AVFrame* frame);
   void deliver(uint64_t session, Source& src, FrameConverter& conv, const AVFrame* frame);
   void reportDecodeError(uint64_t session, const std::string& err);  // counts, then reportError
   // Decode-stage trouble to JS: at most one event a second, with the count since the last.
@@ -97,8 +99,9 @@ class CameraPipeline {
   std::shared_ptr<FramePool> pool_;
   std::thread thread_;
   std::atomic<bool> finished_{true};
-  std::atomic<Source*> activeSource_{nullptr};
-  std::mutex sourceMutex_;   // guards activeSource_ against stop() racing the session's end
+  // Set by stop() (any time, even before the session built its Source); read by the Source's
+  // interrupt callback, so opening, reading, pacing and teardown all return promptly.
+  std::atomic<bool> stopRequested_{false};
   uint64_t sessionCount_ = 0;
   uint64_t seq_ = 0;          // camera thread only
 

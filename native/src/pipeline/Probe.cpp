@@ -1,5 +1,6 @@
 #include "pipeline/Probe.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "core/Clock.h"
@@ -39,7 +40,14 @@ ProbeResult probeSource(const SourceOptions& opts) {
   PacketPtr pkt(av_packet_alloc());
   FramePtr frame(av_frame_alloc());
   std::string derr;
+  // Packets that never decode (bad parameter sets, wrong codec) must not keep a probe forever.
+  const int64_t limitUs = std::max<int64_t>(opts.timeoutUs, 10000000);
   for (;;) {
+    if (monoNowUs() - t0 > limitUs) {
+      r.error = "no frame decoded within " + std::to_string(limitUs / 1000000) + " s";
+      r.status = statusName(Status::Timeout);
+      return r;
+    }
     st = src.read(pkt.get(), r.error);
     if (st == Status::Eos) {
       dec->send(nullptr, derr);
