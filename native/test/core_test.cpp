@@ -8,6 +8,10 @@
 
 #include "core/FramePool.h"
 #include "core/Libav.h"
+
+extern "C" {
+#include <libavutil/log.h>
+}
 #include "core/Status.h"
 #include "decode/FrameConverter.h"
 #include "encode/JpegEncoder.h"
@@ -151,6 +155,7 @@ static void fullRangeIsCompressedToLimited() {
 }
 
 int main() {
+  av_log_set_level(AV_LOG_ERROR);  // swscale's yuvj notices are expected here
   fullRangeIsCompressedToLimited();
   poolPublishesTheNewestFrame();
   leasedSlotsAreNeverRewritten();

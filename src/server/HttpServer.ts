@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 
 import { packageRoot } from '../native/addon.js';
@@ -25,7 +25,8 @@ function badRequest(message: string) {
 export function createHttpServer(deps: HttpDeps): FastifyInstance {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger.child({ module: 'HttpServer' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Health probes and scrapes every few seconds would drown the log: no per-request lines.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   const indexHtml = readFileSync(join(packageRoot(), 'ui', 'index.html'));
 
