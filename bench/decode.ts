@@ -10,6 +10,7 @@ import { writeResult, type BenchRow } from './record.js';
 
 const FRAMES = 795;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const STREAMS = (process.env.BENCH_STREAMS ?? '1,4').split(',').map(Number);
 
 async function vigilRun(file: string, n: number): Promise<number> {
   const { Camera } = loadAddon();
@@ -49,7 +50,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const clips = { h264: await ensureClip('h264'), hevc: await ensureClip('hevc') };
 const rows: BenchRow[] = [];
 for (const [codec, file] of Object.entries(clips)) {
-  for (const n of [1, 4]) {
+  for (const n of STREAMS) {
     const v: number[] = [];
     const p: number[] = [];
     await vigilRun(file, 1);  // warm caches

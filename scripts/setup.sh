@@ -41,7 +41,7 @@ echo "setup: native addon"
 if [ -f build/native/CMakeCache.txt ]; then
   cmake --build build/native --config Release >/dev/null
 else
-  npx cmake-js compile -d native --out build/native >/dev/null
+  npx cmake-js compile --out build/native >/dev/null
 fi
 
 echo "setup: TypeScript"

@@ -27,12 +27,12 @@ describe('native build variants', () => {
     const out = join(root, 'build', 'native-nocuda');
     // configure always (compile skips it when a cache exists), then build
     for (const step of [['configure', '--CDVIGIL_CUDA=OFF', '--CDVIGIL_NATIVE_TESTS=ON'], ['build']]) {
-      execFileSync('npx', ['cmake-js', ...step, '-d', 'native', '--out', out], { cwd: root, stdio: 'ignore' });
+      execFileSync('npx', ['cmake-js', ...step, '--out', out], { cwd: root, stdio: 'ignore' });
     }
     const info = buildInfoOf(join(out, 'Release', 'vigil.node'));
     expect(info.cuda).toEqual({ built: false, toolkit: null, archs: null, devices: 0, reason: 'built without CUDA' });
     expect(info.decoders.h264).toBe(true);
     // The C++ tests of the frame pool and JPEG encoder (exit code 0 = all passed).
-    expect(execFileSync(join(out, 'vigil_core_test'), { encoding: 'utf8' })).toContain('core tests passed');
+    expect(execFileSync(join(out, 'native', 'vigil_core_test'), { encoding: 'utf8' })).toContain('core tests passed');
   }, 300_000);
 });
