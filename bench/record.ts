@@ -32,11 +32,14 @@ export function machineName(): string {
 export function writeResult(result: BenchResult): string {
   const date = new Date().toISOString().slice(0, 10);
   const machine = machineName();
-  let commit = 'unknown';
-  try {
-    commit = execSync('git rev-parse --short HEAD', { cwd: packageRoot(), encoding: 'utf8' }).trim();
-  } catch {
-    /* not a git checkout */
+  // VIGIL_COMMIT: runs from a copy without git history (the lent GPU box)
+  let commit = process.env.VIGIL_COMMIT ?? 'unknown';
+  if (!process.env.VIGIL_COMMIT) {
+    try {
+      commit = execSync('git rev-parse --short HEAD', { cwd: packageRoot(), encoding: 'utf8' }).trim();
+    } catch {
+      /* not a git checkout */
+    }
   }
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
