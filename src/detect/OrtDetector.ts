@@ -1,0 +1,64 @@
+import ort from 'onnxruntime-node';
+
+import type { Detection } from './Detection.js';
+import type { Letterbox } from './letterbox.js';
+import { decodeNanodet, type HeadLevel } from './nanodet/NanodetHead.js';
+import { NANODET_SPEC } from './nanodet/nanodetSpec.js';
+
+export interface DetectorOptions {
+  scoreThreshold?: number;
+  iouThreshold?: number;
+  maxDetections?: number;
+  /** ONNX Runtime intra-op threads; 0 = its default (one per core). */
+  threads?: number;
+}
+
+/**
+ * NanoDet on ONNX Runtime (CPU). `infer` runs on ONNX Runtime's own threads (the call is
+ * asynchronous: the JS thread only decodes the small head outputs).
+ */
+export class OrtDetector {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly opts: Required<DetectorOptions>,
+  ) {}
+
+  static async load(modelPath: string, opts: DetectorOptions = {}): Promise<OrtDetector> {
+    const session = await ort.InferenceSession.create(modelPath, {
+      intraOpNumThreads: opts.threads ?? 0,
+      graphOptimizationLevel: 'all',
+    });
+    return new OrtDetector(session, {
+      scoreThreshold: opts.scoreThreshold ?? 0.4,
+      iouThreshold: opts.iouThreshold ?? 0.6,
+      maxDetections: opts.maxDetections ?? 100,
+      threads: opts.threads ?? 0,
+    });
+  }
+
+  /** Raw head outputs for a [1,3,S,S] input tensor. */
+  async infer(input: Float32Array): Promise<HeadLevel[]> {
+    const s = NANODET_SPEC.inputSize;
+    const out = await this.session.run({ [NANODET_SPEC.inputName]: new ort.Tensor('float32', input, [1, 3, s, s]) });
+    return NANODET_SPEC.strides.map((stride) => ({
+      stride,
+      cls: out[`cls_s${stride}`]!.data as Float32Array,
+      reg: out[`reg_s${stride}`]!.data as Float32Array,
+    }));
+  }
+
+  async detect(input: Float32Array, lb: Letterbox): Promise<Detection[]> {
+    return decodeNanodet(await this.infer(input), lb, {
+      inputSize: NANODET_SPEC.inputSize,
+      numClasses: NANODET_SPEC.numClasses,
+      regMax: NANODET_SPEC.regMax,
+      scoreThreshold: this.opts.scoreThreshold,
+      iouThreshold: this.opts.iouThreshold,
+      maxDetections: this.opts.maxDetections,
+    });
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
