@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 
 import type { FastifyInstance } from 'fastify';
@@ -5,14 +6,26 @@ import type { FastifyInstance } from 'fastify';
 import type { VigilConfig } from '../config/schema.js';
 import { loadAddon } from '../native/addon.js';
 import type { NativeAddon } from '../native/types.js';
+import { DetectionService, type DetectionEvent } from '../detect/DetectionService.js';
+import { fp32OnnxPath } from '../detect/model/importModel.js';
+import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
+import { OrtDetector } from '../detect/OrtDetector.js';
+import type { FrameEvent } from '../native/types.js';
 import { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 import { createHttpServer } from '../server/HttpServer.js';
 import { createMetrics } from '../server/metrics.js';
 import { moduleLogger, type Logger } from '../util/logger.js';
 
 /** The running appliance: one supervisor per enabled camera, and the HTTP server. */
-export class Daemon {
+export class Daemon extends EventEmitter {
   readonly cameras = new Map<string, CameraSupervisor>();
+  /** Detections of every camera (the typed stream the live view publishes); null when off. */
+  detection: DetectionService | null = null;
+  /** The detector's state for /api/health. */
+  detector: { status: 'off' | 'ready' | 'unavailable'; backend: string; model: string | null; reason: string | null } = {
+    status: 'off', backend: 'cpu', model: null, reason: null,
+  };
+  private ortDetector: OrtDetector | null = null;
   private http: FastifyInstance | null = null;
   private closed = false;
   private readonly log: Logger;
@@ -22,6 +35,7 @@ export class Daemon {
     private readonly logger: Logger,
     private readonly addon: NativeAddon = loadAddon(),
   ) {
+    super();
     this.log = moduleLogger(logger, 'Daemon');
   }
 
@@ -39,9 +53,11 @@ export class Daemon {
       sup.on('state', (state: string, prev: string) => this.log.info({ camera: cam.id, state, prev }, 'camera state'));
       this.cameras.set(cam.id, sup);
     }
-    const metrics = createMetrics(() => this.cameras.values());
+    await this.startDetector();
+    const metrics = createMetrics(() => this.cameras.values(), this);
     this.http = createHttpServer({
       cameras: () => this.cameras,
+      daemon: this,
       metrics,
       build,
       logger: this.logger,
@@ -52,6 +68,35 @@ export class Daemon {
     const url = this.url();
     this.log.info({ url, cameras: this.cameras.size }, 'vigil is running');
     return url;
+  }
+
+  /** Loads the detector; a missing or broken model leaves cameras running and says why. */
+  private async startDetector(): Promise<void> {
+    const cfg = this.config.detect;
+    if (!cfg.enabled) return;
+    try {
+      const model = cfg.model ?? fp32OnnxPath();
+      this.ortDetector = await OrtDetector.load(model, {
+        scoreThreshold: cfg.score_threshold,
+        iouThreshold: cfg.iou_threshold,
+        maxDetections: cfg.max_detections,
+        threads: cfg.threads,
+      });
+      this.detector = { status: 'ready', backend: cfg.backend, model, reason: null };
+    } catch (err) {
+      this.detector = { status: 'unavailable', backend: cfg.backend, model: cfg.model ?? null, reason: (err as Error).message };
+      this.log.error({ reason: (err as Error).message }, 'detector unavailable; cameras run without detection');
+      return;
+    }
+    const service = new DetectionService(this.ortDetector, NANODET_SPEC.inputSize, NANODET_SPEC.normalize, moduleLogger(this.logger, 'DetectionService'));
+    for (const [id, sup] of this.cameras) {
+      if (!sup.config.detect) continue;
+      service.addCamera(id, sup);
+      sup.on('frame', (ev: FrameEvent) => service.frame(id, ev.seq));
+    }
+    service.on('detections', (ev: DetectionEvent) => this.emit('detections', ev));
+    this.detection = service;
+    this.log.info({ model: this.detector.model, backend: cfg.backend }, 'detector ready');
   }
 
   url(): string {
@@ -66,7 +111,9 @@ export class Daemon {
     if (this.closed) return;
     this.closed = true;
     for (const sup of this.cameras.values()) sup.close();
+    this.detection?.close();
     await this.http?.close();
+    await this.ortDetector?.release();
     this.log.info('vigil stopped');
   }
 }

@@ -105,6 +105,29 @@ export interface Snapshot {
   height: number;
 }
 
+/** Pixel normalisation of a model input: out = (px - mean[c]) / std[c], channels RGB or BGR. */
+export interface InputNorm {
+  mean: [number, number, number];
+  std: [number, number, number];
+  bgr: boolean;
+}
+
+/** The frame a letterbox() call wrote into the tensor, and where it landed in it. */
+export interface LetterboxResult {
+  seq: number;
+  ptsUs: number;
+  recvUs: number;
+  decodedUs: number;
+  width: number;
+  height: number;
+  scale: number;
+  padX: number;
+  padY: number;
+  /** Monotonic µs: the worker started, and finished writing the tensor. */
+  startUs: number;
+  doneUs: number;
+}
+
 /** One camera in the addon: a frame pool and at most one running session (thread). */
 export interface NativeCamera {
   /** Starts a session; returns its number. Throws InvalidStateError when closed or running. */
@@ -116,6 +139,12 @@ export interface NativeCamera {
   stats(): CameraCounters;
   /** JPEG of the newest decoded frame, encoded off the JS thread; null before the first frame. */
   snapshot(quality?: number): Promise<Snapshot | null>;
+  /**
+   * Writes the newest frame (if its seq ≥ minSeq) letterboxed into `dst` as a planar float
+   * [3, size, size] model input, natively (libswscale) on a worker thread. null when there is
+   * no such frame. dst must not be touched until the promise settles.
+   */
+  letterbox(dst: Float32Array, size: number, norm: InputNorm, minSeq?: number): Promise<LetterboxResult | null>;
   readonly running: boolean;
   readonly closed: boolean;
 }

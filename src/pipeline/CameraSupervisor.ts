@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 
-import type { CameraEvent, CameraOptions, NativeCamera, OpenedEvent, Snapshot } from '../native/types.js';
+import type { CameraEvent, CameraOptions, InputNorm, LetterboxResult, NativeCamera, OpenedEvent, Snapshot } from '../native/types.js';
 import type { Logger } from '../util/logger.js';
 import { redactText, redactUrl } from '../util/redact.js';
 import { backoffDelay } from './backoff.js';
@@ -138,6 +138,11 @@ export class CameraSupervisor extends EventEmitter {
 
   snapshot(quality?: number): Promise<Snapshot | null> {
     return this.camera.snapshot(quality);
+  }
+
+  /** The newest frame letterboxed into a model input (see NativeCamera.letterbox). */
+  letterbox(dst: Float32Array, size: number, norm: InputNorm, minSeq?: number): Promise<LetterboxResult | null> {
+    return this.camera.letterbox(dst, size, norm, minSeq);
   }
 
   health(): CameraHealth {

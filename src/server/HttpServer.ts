@@ -6,11 +6,13 @@ import type { Registry } from 'prom-client';
 
 import { packageRoot } from '../native/addon.js';
 import type { BuildInfo } from '../native/types.js';
+import type { Daemon } from '../daemon/Daemon.js';
 import type { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 import type { Logger } from '../util/logger.js';
 
 export interface HttpDeps {
   cameras: () => Map<string, CameraSupervisor>;
+  daemon: Daemon;
   metrics: Registry;
   build: BuildInfo;
   logger: Logger;
@@ -33,12 +35,14 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(indexHtml));
 
   app.get('/api/health', async () => {
-    const cameras = [...deps.cameras().values()].map((c) => c.health());
+    const cameras = [...deps.cameras().values()].map((c) => ({ ...c.health(), detect: deps.daemon.detection?.stats(c.id) ?? null }));
     const enabled = cameras.filter((c) => c.state !== 'stopped');
+    const detectorOk = deps.daemon.detector.status !== 'unavailable';
     return {
-      status: enabled.every((c) => c.state === 'streaming') ? 'ok' : 'degraded',
+      status: enabled.every((c) => c.state === 'streaming') && detectorOk ? 'ok' : 'degraded',
       uptimeS: Math.round((Date.now() - deps.startedAt) / 1000),
       build: deps.build,
+      detector: deps.daemon.detector,
       cameras,
     };
   });

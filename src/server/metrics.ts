@@ -1,4 +1,7 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+import type { Daemon } from '../daemon/Daemon.js';
+import type { DetectionEvent } from '../detect/DetectionService.js';
 
 import type { CameraState, CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 
@@ -8,7 +11,7 @@ const STATES: CameraState[] = ['connecting', 'streaming', 'stalled', 'backoff', 
  * Prometheus metrics. Values are read from the supervisors when scraped (no per-frame work);
  * native counters are cumulative since the camera was created, so they map onto counters.
  */
-export function createMetrics(cameras: () => Iterable<CameraSupervisor>): Registry {
+export function createMetrics(cameras: () => Iterable<CameraSupervisor>, daemon?: Daemon): Registry {
   const register = new Registry();
   collectDefaultMetrics({ register, prefix: 'vigil_' });
 
@@ -57,5 +60,45 @@ export function createMetrics(cameras: () => Iterable<CameraSupervisor>): Regist
       }
     },
   });
+  if (daemon) detectionMetrics(register, cameras, daemon);
   return register;
+}
+
+function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupervisor>, daemon: Daemon): void {
+  const detections = new Counter({
+    name: 'vigil_detections_total',
+    help: 'Objects detected, by camera and class',
+    labelNames: ['camera', 'label'],
+    registers: [register],
+  });
+  const infer = new Histogram({
+    name: 'vigil_infer_seconds',
+    help: 'Detector time per frame (inference + post-processing)',
+    labelNames: ['backend'],
+    buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1],
+    registers: [register],
+  });
+  daemon.on('detections', (ev: DetectionEvent) => {
+    for (const d of ev.detections) detections.inc({ camera: ev.camera, label: d.label });
+    infer.observe({ backend: daemon.detector.backend }, (ev.stamps.inferredUs - ev.stamps.preprocessedUs) / 1e6);
+  });
+  const perCamera: Array<[string, string, (s: NonNullable<ReturnType<NonNullable<Daemon['detection']>['stats']>>) => number]> = [
+    ['vigil_detect_frames_total', 'Frames the detector ran on', (s) => s.framesInferred],
+    ['vigil_detect_dropped_total', 'Decoded frames the detector skipped (the newest frame won)', (s) => s.dropped],
+  ];
+  for (const [name, help, read] of perCamera) {
+    new Counter({
+      name,
+      help,
+      labelNames: ['camera'],
+      registers: [register],
+      collect() {
+        this.reset();
+        for (const cam of cameras()) {
+          const s = daemon.detection?.stats(cam.id);
+          if (s) this.inc({ camera: cam.id }, read(s));
+        }
+      },
+    });
+  }
 }

@@ -10,9 +10,18 @@ export const FAST = {
   backoff: { initial_ms: 200, max_ms: 1000, multiplier: 2, jitter: 0.2 },
 };
 
-/** A real daemon (real addon, real HTTP server on an ephemeral loopback port). */
-export async function startDaemon(cameras: Array<Record<string, unknown>>): Promise<{ daemon: Daemon; url: string }> {
-  const config = validateConfig({ server: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' }, cameras }, 'test');
+/**
+ * A real daemon (real addon, real HTTP server on an ephemeral loopback port). The detector is
+ * off unless `extra.detect` turns it on: fault tests time reconnects, and 2 cores are few.
+ */
+export async function startDaemon(
+  cameras: Array<Record<string, unknown>>,
+  extra: Record<string, unknown> = {},
+): Promise<{ daemon: Daemon; url: string }> {
+  const config = validateConfig(
+    { server: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' }, detect: { enabled: false }, cameras, ...extra },
+    'test',
+  );
   const daemon = new Daemon(config, createLogger('silent'));
   const url = await daemon.start();
   return { daemon, url };

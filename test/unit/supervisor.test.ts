@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import type { CameraCounters, CameraEvent, CameraOptions, NativeCamera, Snapshot } from '../../src/native/types.js';
+import type { CameraCounters, CameraEvent, CameraOptions, LetterboxResult, NativeCamera, Snapshot } from '../../src/native/types.js';
 import { cameraSchema } from '../../src/pipeline/cameraConfig.js';
 import { CameraSupervisor, type CameraState } from '../../src/pipeline/CameraSupervisor.js';
 import { createLogger } from '../../src/util/logger.js';
@@ -32,6 +32,9 @@ class ScriptedCamera implements NativeCamera {
     return { sessions: this.session, packets: 0, bytes: 0, framesDecoded: 0, framesPublished: 0, decodeErrors: 0, corruptFrames: 0, droppedPoolFull: 0, droppedQueueFull: 0, loops: 0, poolAllocations: 0, decoder: '' };
   }
   snapshot(): Promise<Snapshot | null> {
+    return Promise.resolve(null);
+  }
+  letterbox(): Promise<LetterboxResult | null> {
     return Promise.resolve(null);
   }
   frame(session = this.session) {

@@ -2,6 +2,7 @@
 
 #include "binding/AddonData.h"
 #include "binding/Convert.h"
+#include "binding/LetterboxWorker.h"
 #include "binding/SnapshotWorker.h"
 
 namespace vigil {
@@ -27,6 +28,7 @@ Napi::Function CameraWrap::Define(Napi::Env env) {
                          InstanceMethod<&CameraWrap::Close>("close"),
                          InstanceMethod<&CameraWrap::Stats>("stats"),
                          InstanceMethod<&CameraWrap::Snapshot>("snapshot"),
+                         InstanceMethod<&CameraWrap::Letterbox>("letterbox"),
                          InstanceAccessor<&CameraWrap::Running>("running"),
                          InstanceAccessor<&CameraWrap::Closed>("closed"),
                      });
@@ -153,6 +155,39 @@ Napi::Value CameraWrap::Snapshot(const Napi::CallbackInfo& info) {
     quality = info[0].As<Napi::Number>().Int32Value();
   }
   auto* worker = new SnapshotWorker(env, pipeline_->pool(), quality);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value CameraWrap::Letterbox(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) throw invalidState(env, "Camera is closed");
+  if (!info[1].IsNumber()) throw invalidParameter(env, "an integer between 32 and 4096", "size", info[1]);
+  int size = info[1].As<Napi::Number>().Int32Value();
+  if (size < 32 || size > 4096) throw invalidParameter(env, "an integer between 32 and 4096", "size", info[1]);
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+      info[0].As<Napi::Float32Array>().ElementLength() < static_cast<size_t>(3) * size * size) {
+    throw invalidParameter(env, "a Float32Array of at least 3·size·size elements", "dst", info[0]);
+  }
+  if (!info[2].IsObject()) throw invalidParameter(env, "an object { mean, std, bgr }", "norm", info[2]);
+  Napi::Object n = info[2].As<Napi::Object>();
+  InputNorm norm;
+  for (const char* key : {"mean", "std"}) {
+    Napi::Value v = n.Get(key);
+    if (!v.IsArray() || v.As<Napi::Array>().Length() != 3) throw invalidParameter(env, "an array of 3 numbers", std::string("norm.") + key, v);
+    for (uint32_t c = 0; c < 3; ++c) {
+      Napi::Value x = v.As<Napi::Array>().Get(c);
+      if (!x.IsNumber()) throw invalidParameter(env, "an array of 3 numbers", std::string("norm.") + key, v);
+      (std::string(key) == "mean" ? norm.mean : norm.std)[c] = x.As<Napi::Number>().FloatValue();
+    }
+  }
+  for (float s : norm.std) {
+    if (!(s > 0)) throw invalidParameter(env, "positive numbers", "norm.std", n.Get("std"));
+  }
+  norm.bgr = optBool(n, "bgr", false);
+  uint64_t minSeq = info[3].IsNumber() ? static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value()) : 0;
+  auto* worker = new LetterboxWorker(env, pipeline_->pool(), info[0].As<Napi::Float32Array>(), size, norm, minSeq);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

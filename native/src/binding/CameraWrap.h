@@ -64,6 +64,7 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap>, public PipelineSink {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
+  Napi::Value Letterbox(const Napi::CallbackInfo& info);
   Napi::Value Running(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
   // Posts without blocking. Bounded events (frames, errors) are dropped when maxInFlight are

@@ -1,0 +1,56 @@
+#include "binding/LetterboxWorker.h"
+
+#include "core/Clock.h"
+
+namespace vigil {
+
+LetterboxWorker::LetterboxWorker(Napi::Env env, std::shared_ptr<FramePool> pool, Napi::Float32Array dst, int size,
+                                 InputNorm norm, uint64_t minSeq)
+    : Napi::AsyncWorker(env, "vigil.letterbox"),
+      deferred_(Napi::Promise::Deferred::New(env)),
+      pool_(std::move(pool)),
+      dstRef_(Napi::Persistent(dst)),
+      dst_(dst.Data()),
+      size_(size),
+      norm_(norm),
+      minSeq_(minSeq) {}
+
+void LetterboxWorker::Execute() {
+  startUs_ = monoNowUs();
+  FrameLease lease = pool_->latest();
+  if (!lease || lease.info().seq < minSeq_) {
+    empty_ = true;
+    return;
+  }
+  frame_ = lease.info();
+  // One scaler per pool thread: the libuv pool reuses its threads, so the cache pays off.
+  thread_local Letterboxer letterboxer;
+  std::string err;
+  if (!letterboxer.run(lease.frame(), size_, norm_, dst_, box_, err)) SetError(err);
+  doneUs_ = monoNowUs();
+}
+
+void LetterboxWorker::OnOK() {
+  Napi::Env env = Env();
+  if (empty_) {
+    deferred_.Resolve(env.Null());
+    return;
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("seq", static_cast<double>(frame_.seq));
+  o.Set("ptsUs", static_cast<double>(frame_.ptsUs));
+  o.Set("recvUs", static_cast<double>(frame_.recvUs));
+  o.Set("decodedUs", static_cast<double>(frame_.decodedUs));
+  o.Set("width", box_.width);
+  o.Set("height", box_.height);
+  o.Set("scale", box_.scale);
+  o.Set("padX", box_.padX);
+  o.Set("padY", box_.padY);
+  o.Set("startUs", static_cast<double>(startUs_));
+  o.Set("doneUs", static_cast<double>(doneUs_));
+  deferred_.Resolve(o);
+}
+
+void LetterboxWorker::OnError(const Napi::Error& e) { deferred_.Reject(e.Value()); }
+
+}  // namespace vigil

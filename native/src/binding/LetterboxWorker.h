@@ -1,0 +1,41 @@
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "core/FramePool.h"
+#include "infer/Letterbox.h"
+
+namespace vigil {
+
+// camera.letterbox(dst: Float32Array, size, {mean, std, bgr}): on a worker thread, leases the
+// newest frame and writes it letterboxed and normalised into dst (the model's input tensor,
+// owned by JS and held by a reference for the duration). Resolves { seq, ptsUs, decodedUs,
+// width, height, scale, padX, padY, startUs, doneUs }, or null before the first frame.
+class LetterboxWorker : public Napi::AsyncWorker {
+ public:
+  LetterboxWorker(Napi::Env env, std::shared_ptr<FramePool> pool, Napi::Float32Array dst, int size, InputNorm norm,
+                  uint64_t minSeq);
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override;
+  void OnOK() override;
+  void OnError(const Napi::Error& e) override;
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<FramePool> pool_;
+  Napi::Reference<Napi::Float32Array> dstRef_;
+  float* dst_;
+  int size_;
+  InputNorm norm_;
+  uint64_t minSeq_;
+  bool empty_ = false;
+  FrameInfo frame_;
+  LetterboxInfo box_;
+  int64_t startUs_ = 0;
+  int64_t doneUs_ = 0;
+};
+
+}  // namespace vigil

@@ -1,0 +1,16 @@
+import { z } from 'zod';
+
+/** The detector: one model for all cameras. The detect module owns these defaults. */
+export const detectSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  backend: z.enum(['cpu']).default('cpu'),
+  /** An ONNX file; default: the imported NanoDet in the model cache. */
+  model: z.string().min(1).optional(),
+  score_threshold: z.number().min(0.01).max(1).default(0.4),
+  iou_threshold: z.number().min(0.05).max(1).default(0.6),
+  max_detections: z.int().min(1).max(1000).default(100),
+  /** ONNX Runtime intra-op threads; 0 = one per core. */
+  threads: z.int().min(0).max(256).default(0),
+});
+
+export type DetectConfig = z.output<typeof detectSchema>;

@@ -1,0 +1,81 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import type { Daemon } from '../../src/daemon/Daemon.js';
+import type { DetectionEvent } from '../../src/detect/DetectionService.js';
+import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
+import { cameraHealth, health, startDaemon, waitFor } from '../helpers/daemon.js';
+import { ensureClip } from '../helpers/fixtures.js';
+
+let running: Daemon | null = null;
+let h264 = '';
+beforeAll(async () => {
+  h264 = await ensureClip('h264');
+  fp32OnnxPath();  // the setup step made it; fail early and clearly otherwise
+}, 300_000);
+
+afterEach(async () => {
+  await running?.close();
+  running = null;
+});
+
+describe('detection in the pipeline (ONNX Runtime CPU)', () => {
+  it('detects the people in vtest: events with stage stamps, health and metrics', async () => {
+    const { daemon, url } = await startDaemon([{ id: 'yard', url: h264, loop: true }], { detect: { enabled: true } });
+    running = daemon;
+    const events: DetectionEvent[] = [];
+    daemon.on('detections', (ev: DetectionEvent) => events.push(ev));
+    await waitFor(() => events.length >= 20, 20000, '20 detection events');
+
+    for (const ev of events) {
+      expect(ev.camera).toBe('yard');
+      const s = ev.stamps;
+      expect(s.recvUs).toBeLessThanOrEqual(s.decodedUs);
+      expect(s.decodedUs).toBeLessThanOrEqual(s.preprocessedUs);
+      expect(s.preprocessedUs).toBeLessThanOrEqual(s.inferredUs);
+      for (const d of ev.detections) {
+        expect(d.x1).toBeGreaterThanOrEqual(0);
+        expect(d.x2).toBeLessThanOrEqual(768);
+        expect(d.y2).toBeLessThanOrEqual(576);
+        expect(d.x2).toBeGreaterThan(d.x1);
+      }
+    }
+    for (let i = 1; i < events.length; i++) expect(events[i]!.seq).toBeGreaterThan(events[i - 1]!.seq);
+    const people = events.map((e) => e.detections.filter((d) => d.label === 'person' && d.score > 0.5).length);
+    expect(Math.max(...people)).toBeGreaterThanOrEqual(4);  // vtest has several pedestrians in view
+
+    const h = await health(url);
+    expect(h).toMatchObject({ detector: { status: 'ready', backend: 'cpu' } });
+    const cam = await cameraHealth(url, 'yard');
+    expect((cam as unknown as { detect: { framesInferred: number; lastObjects: Record<string, number> } }).detect.framesInferred).toBeGreaterThanOrEqual(20);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(Number(/vigil_detections_total\{camera="yard",label="person"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(20);
+    expect(metrics).toMatch(/vigil_infer_seconds_count\{backend="cpu"\} \d+/);
+  });
+
+  it('takes the newest frame when it falls behind, and counts every frame it skipped', async () => {
+    // A file decoded as fast as the CPU allows: far more frames than the detector can take.
+    const { daemon, url } = await startDaemon([{ id: 'flood', url: h264, realtime: false, loop: true }], { detect: { enabled: true } });
+    running = daemon;
+    const seqs: number[] = [];
+    daemon.on('detections', (ev: DetectionEvent) => seqs.push(ev.seq));
+    await waitFor(() => seqs.length >= 15, 20000, '15 detection events');
+    const stats = daemon.detection!.stats('flood')!;
+    expect(stats.dropped).toBeGreaterThan(100);
+    // Skipped = the gaps between consecutive inferred frames, exactly.
+    const gaps = seqs.slice(1).reduce((sum, s, i) => sum + (s - seqs[i]! - 1), 0);
+    expect(stats.dropped).toBeGreaterThanOrEqual(gaps);
+    expect(stats.dropped - gaps).toBeLessThanOrEqual(seqs[0]! + 1000);  // plus whatever came before the first event
+    const cam = await cameraHealth(url, 'flood');
+    expect(cam.state).toBe('streaming');
+  });
+
+  it('a missing model leaves the cameras streaming and says why in /api/health', async () => {
+    const { daemon, url } = await startDaemon([{ id: 'yard', url: h264, loop: true }], { detect: { enabled: true, model: '/nonexistent/model.onnx' } });
+    running = daemon;
+    await waitFor(async () => (await cameraHealth(url, 'yard')).state === 'streaming', 10000, 'streaming');
+    const h = (await health(url)) as unknown as { status: string; detector: { status: string; reason: string } };
+    expect(h.status).toBe('degraded');
+    expect(h.detector.status).toBe('unavailable');
+    expect(h.detector.reason).toMatch(/nonexistent\/model\.onnx/);
+  });
+});
