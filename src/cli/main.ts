@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { Command, InvalidArgumentError } from 'commander';
 
 import { ConfigError, loadConfigFile, validateConfig } from '../config/loadConfig.js';
@@ -8,12 +11,16 @@ import { loadAddon } from '../native/addon.js';
 import { createLogger } from '../util/logger.js';
 import { redactText, redactUrl } from '../util/redact.js';
 import { fetchNanodet, NANODET } from '../detect/model/ModelStore.js';
-import { fp32OnnxPath, importNanodet } from '../detect/model/importModel.js';
+import { evaluate } from '../detect/eval/Evaluator.js';
+import { modelInputs } from '../detect/eval/modelFrames.js';
+import { convertNanodet, fp32OnnxPath, importNanodet, INT8_ONNX, int8OnnxPath } from '../detect/model/importModel.js';
+import { modelDir } from '../detect/model/ModelStore.js';
+import { calibrate } from '../detect/quant/Calibrator.js';
 import { readImageRgb } from '../detect/imageFile.js';
 import { letterboxRgb } from '../detect/letterbox.js';
 import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
-import { ensureClip } from './demoClips.js';
+import { ensureClip, VTEST_AVI } from './demoClips.js';
 
 function intOption(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -164,6 +171,90 @@ model
           `  inputs  ${r.inputs.map((i) => `${i.name}[${i.shape}]`).join(' ')}\n` +
           `  outputs ${r.outputs.map((o) => `${o.name}[${o.shape}]`).join(' ')}\n  ops     ${ops}\n`,
       );
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+/** Calibration/evaluation frames from the CLI's --video/--images/--camera options. */
+async function framesFrom(opts: { video?: string; images?: string; camera?: string; config?: string; from: number; every: number; frames: number }): Promise<Float32Array[]> {
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  if ([opts.video, opts.images, opts.camera].filter(Boolean).length > 1) throw new Error('Give one of --video, --images or --camera');
+  if (opts.images) return modelInputs({ kind: 'images', dir: opts.images, count: opts.frames }, log);
+  if (opts.camera) {
+    if (!opts.config) throw new Error('--camera needs --config FILE (the camera is looked up there)');
+    const cam = loadConfigFile(opts.config).cameras.find((c) => c.id === opts.camera);
+    if (!cam) throw new Error(`No camera '${opts.camera}' in ${opts.config}`);
+    return modelInputs({ kind: 'camera', every: opts.every, count: opts.frames, camera: { url: cam.url, transport: cam.transport, timeoutMs: cam.timeout_ms, realtime: cam.realtime, loop: cam.loop } }, log);
+  }
+  return modelInputs({ kind: 'video', path: opts.video ?? VTEST_AVI, from: opts.from, every: opts.every, count: opts.frames }, log);
+}
+
+program
+  .command('calibrate')
+  .description('INT8 calibration: activation ranges from real frames, per-channel weights, a QDQ ONNX and a report')
+  .option('--video <file>', 'frames of a video (default: vtest.avi)')
+  .option('--images <dir>', 'a folder of images')
+  .option('--camera <id>', 'frames of a configured camera (with --config), through the real pipeline')
+  .option('--config <file>', 'the config that defines --camera')
+  .option('--frames <n>', 'how many frames', intOption('--frames', 1, 10000), 98)
+  .option('--from <n>', 'video: first frame index', intOption('--from', 0, 1e9), 0)
+  .option('--every <n>', 'video/camera: take every n-th frame', intOption('--every', 1, 10000), 4)
+  .option('--method <entropy|percentile>', 'how activation ranges are chosen', 'entropy')
+  .option('--percentile <p>', 'for --method percentile', Number, 99.99)
+  .option('--keep-fp32 <auto|none|LIST>', 'layers left in FP32: auto (sensitivity pass), none, or comma-separated node names', 'auto')
+  .option('-o, --out <file>', 'the QDQ ONNX to write (default: the model cache)')
+  .action(async (opts: { video?: string; images?: string; camera?: string; config?: string; frames: number; from: number; every: number; method: string; percentile: number; keepFp32: string; out?: string }) => {
+    try {
+      if (opts.method !== 'entropy' && opts.method !== 'percentile') {
+        throw new Error(`Expected 'entropy' or 'percentile' for --method but received '${opts.method}'`);
+      }
+      if (!(opts.percentile > 50 && opts.percentile <= 100)) throw new Error(`Expected a value in (50, 100] for --percentile but received '${opts.percentile}'`);
+      const keep = opts.keepFp32 === 'auto' || opts.keepFp32 === 'none' ? opts.keepFp32 : opts.keepFp32.split(',').map((s) => s.trim()).filter(Boolean);
+      const t0 = performance.now();
+      const frames = await framesFrom(opts);
+      const { graph, report } = await calibrate(convertNanodet(), frames, {
+        method: opts.method,
+        percentile: opts.percentile,
+        keepFp32: keep,
+        onProgress: (m) => process.stderr.write(`${m}\n`),
+      });
+      const out = opts.out ?? join(modelDir(), INT8_ONNX);
+      writeFileSync(out, graph.encode());
+      const reportPath = out.replace(/\.onnx$/, '') + '.calibration.json';
+      writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+      const worst = [...report.tensors].sort((a, b) => b.saturation - a.saturation)[0];
+      process.stdout.write(
+        `${out}: ${report.int8Layers}/${report.totalLayers} layers INT8 (${report.method}, ${report.frames} frames, ${((performance.now() - t0) / 1000).toFixed(0)} s)\n` +
+          `  kept FP32: ${report.keptFp32.join(', ') || 'none'}\n` +
+          `  ${report.tensors.length} activation ranges; most clipped: ${worst?.tensor} (${((worst?.saturation ?? 0) * 100).toFixed(3)} %)\n  report: ${reportPath}\n`,
+      );
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('eval')
+  .description('INT8 against FP32 on held-out frames: mAP@0.5, mAP@0.5:0.95, per-class deltas, speed; writes a report')
+  .option('--video <file>', 'frames of a video (default: vtest.avi)')
+  .option('--images <dir>', 'a folder of images')
+  .option('--frames <n>', 'how many frames', intOption('--frames', 1, 10000), 200)
+  .option('--from <n>', 'video: first frame index (default: after the calibration frames)', intOption('--from', 0, 1e9), 395)
+  .option('--every <n>', 'video: take every n-th frame', intOption('--every', 1, 10000), 2)
+  .option('--int8 <files...>', 'INT8 models to evaluate (default: the calibrated one in the cache)')
+  .option('--report <file>', 'where to write the report (JSON)', 'eval-report.json')
+  .action(async (opts: { video?: string; images?: string; frames: number; from: number; every: number; int8?: string[]; report: string }) => {
+    try {
+      const int8 = opts.int8 ?? [int8OnnxPath() ?? fail(new Error('No INT8 model: run `vigil calibrate` first, or pass --int8 FILE'))];
+      const frames = await framesFrom({ ...opts });
+      const r = await evaluate(fp32OnnxPath(), int8, frames, {}, (m) => process.stderr.write(`${m}\n`));
+      writeFileSync(opts.report, `${JSON.stringify(r, null, 2)}\n`);
+      process.stdout.write(`${r.frames} frames; FP32 ${r.reference.detectionsPerFrame} detections/frame, ${r.reference.latencyMs.p50} ms p50\n`);
+      for (const m of r.models) {
+        process.stdout.write(`${m.model}: mAP@0.5 ${m.map50.toFixed(4)}  mAP@0.5:0.95 ${m.map50_95.toFixed(4)}  ${m.detectionsPerFrame} detections/frame  ${m.latencyMs.p50} ms p50\n`);
+      }
+      process.stdout.write(`report: ${opts.report}\n`);
     } catch (err) {
       fail(err);
     }

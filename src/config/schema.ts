@@ -9,7 +9,7 @@ export const configSchema = z
   .strictObject({
     server: serverSchema.default({ host: '127.0.0.1', port: 8080 }),
     log: logSchema.default({ level: 'info', libav: 'fatal' }),
-    detect: detectSchema.default({ enabled: true, backend: 'cpu', score_threshold: 0.4, iou_threshold: 0.6, max_detections: 100, threads: 0 }),
+    detect: detectSchema.default({ enabled: true, backend: 'cpu', precision: 'auto', score_threshold: 0.4, iou_threshold: 0.6, max_detections: 100, threads: 0 }),
     cameras: z.array(cameraSchema).default([]),
   })
   .superRefine((cfg, ctx) => {

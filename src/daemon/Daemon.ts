@@ -7,7 +7,7 @@ import type { VigilConfig } from '../config/schema.js';
 import { loadAddon } from '../native/addon.js';
 import type { NativeAddon } from '../native/types.js';
 import { DetectionService, type DetectionEvent } from '../detect/DetectionService.js';
-import { fp32OnnxPath } from '../detect/model/importModel.js';
+import { fp32OnnxPath, int8OnnxPath } from '../detect/model/importModel.js';
 import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
 import type { FrameEvent } from '../native/types.js';
@@ -22,8 +22,8 @@ export class Daemon extends EventEmitter {
   /** Detections of every camera (the typed stream the live view publishes); null when off. */
   detection: DetectionService | null = null;
   /** The detector's state for /api/health. */
-  detector: { status: 'off' | 'ready' | 'unavailable'; backend: string; model: string | null; reason: string | null } = {
-    status: 'off', backend: 'cpu', model: null, reason: null,
+  detector: { status: 'off' | 'ready' | 'unavailable'; backend: string; precision: string | null; model: string | null; reason: string | null } = {
+    status: 'off', backend: 'cpu', precision: null, model: null, reason: null,
   };
   private ortDetector: OrtDetector | null = null;
   private http: FastifyInstance | null = null;
@@ -75,16 +75,18 @@ export class Daemon extends EventEmitter {
     const cfg = this.config.detect;
     if (!cfg.enabled) return;
     try {
-      const model = cfg.model ?? fp32OnnxPath();
+      const int8 = int8OnnxPath();
+      if (cfg.precision === 'int8' && !cfg.model && !int8) throw new Error('precision int8 was asked for, but no INT8 model exists: run `vigil calibrate`');
+      const model = cfg.model ?? (cfg.precision !== 'fp32' && int8 ? int8 : fp32OnnxPath());
       this.ortDetector = await OrtDetector.load(model, {
         scoreThreshold: cfg.score_threshold,
         iouThreshold: cfg.iou_threshold,
         maxDetections: cfg.max_detections,
         threads: cfg.threads,
       });
-      this.detector = { status: 'ready', backend: cfg.backend, model, reason: null };
+      this.detector = { status: 'ready', backend: cfg.backend, precision: this.ortDetector.precision, model, reason: null };
     } catch (err) {
-      this.detector = { status: 'unavailable', backend: cfg.backend, model: cfg.model ?? null, reason: (err as Error).message };
+      this.detector = { status: 'unavailable', backend: cfg.backend, precision: null, model: cfg.model ?? null, reason: (err as Error).message };
       this.log.error({ reason: (err as Error).message }, 'detector unavailable; cameras run without detection');
       return;
     }
@@ -96,7 +98,7 @@ export class Daemon extends EventEmitter {
     }
     service.on('detections', (ev: DetectionEvent) => this.emit('detections', ev));
     this.detection = service;
-    this.log.info({ model: this.detector.model, backend: cfg.backend }, 'detector ready');
+    this.log.info({ model: this.detector.model, backend: cfg.backend, precision: this.detector.precision }, 'detector ready');
   }
 
   url(): string {

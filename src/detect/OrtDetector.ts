@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
+
 import ort from 'onnxruntime-node';
 
 import type { Detection } from './Detection.js';
 import type { Letterbox } from './letterbox.js';
 import { decodeNanodet, type HeadLevel } from './nanodet/NanodetHead.js';
 import { NANODET_SPEC } from './nanodet/nanodetSpec.js';
+import { lowerQdqForOrtCpu } from './quant/ortLowering.js';
 
 export interface DetectorOptions {
   scoreThreshold?: number;
@@ -20,15 +23,23 @@ export interface DetectorOptions {
 export class OrtDetector {
   private constructor(
     private readonly session: ort.InferenceSession,
+    precision: 'fp32' | 'int8',
     private readonly opts: Required<DetectorOptions>,
-  ) {}
+  ) {
+    this.precision = precision;
+  }
+
+  /** The model's precision as loaded: 'int8' for a QDQ model, else 'fp32'. */
+  readonly precision: 'fp32' | 'int8';
 
   static async load(modelPath: string, opts: DetectorOptions = {}): Promise<OrtDetector> {
-    const session = await ort.InferenceSession.create(modelPath, {
+    const bytes = new Uint8Array(readFileSync(modelPath));
+    const lowered = lowerQdqForOrtCpu(bytes);
+    const session = await ort.InferenceSession.create(lowered ?? bytes, {
       intraOpNumThreads: opts.threads ?? 0,
       graphOptimizationLevel: 'all',
     });
-    return new OrtDetector(session, {
+    return new OrtDetector(session, lowered ? 'int8' : 'fp32', {
       scoreThreshold: opts.scoreThreshold ?? 0.4,
       iouThreshold: opts.iouThreshold ?? 0.6,
       maxDetections: opts.maxDetections ?? 100,

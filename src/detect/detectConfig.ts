@@ -4,8 +4,10 @@ import { z } from 'zod';
 export const detectSchema = z.strictObject({
   enabled: z.boolean().default(true),
   backend: z.enum(['cpu']).default('cpu'),
-  /** An ONNX file; default: the imported NanoDet in the model cache. */
+  /** An ONNX file (FP32 or QDQ INT8); default: from the model cache, as `precision` says. */
   model: z.string().min(1).optional(),
+  /** auto: the calibrated INT8 model when `vigil calibrate` has made one, else FP32. */
+  precision: z.enum(['auto', 'fp32', 'int8']).default('auto'),
   score_threshold: z.number().min(0.01).max(1).default(0.4),
   iou_threshold: z.number().min(0.05).max(1).default(0.6),
   max_detections: z.int().min(1).max(1000).default(100),

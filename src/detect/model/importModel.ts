@@ -4,21 +4,34 @@ import { join } from 'node:path';
 import { convertTfjsToOnnx } from '../convert/TfjsToOnnx.js';
 import { NANODET_SPEC } from '../nanodet/nanodetSpec.js';
 import { loadTfjsGraph } from '../tfjs/TfjsGraph.js';
+import type { OnnxGraph, OnnxValueInfo } from '../onnx/OnnxGraph.js';
 import { ModelError, modelDir, verifiedNanodet } from './ModelStore.js';
 
 export interface ImportResult {
   path: string;
   bytes: number;
   ops: Record<string, number>;
-  inputs: Array<{ name: string; shape: number[] }>;
-  outputs: Array<{ name: string; shape: number[] }>;
+  inputs: OnnxValueInfo[];
+  outputs: OnnxValueInfo[];
+}
+
+/** The verified TF.js NanoDet as an in-memory ONNX graph (FP32). */
+export function convertNanodet(modelJson = verifiedNanodet()): OnnxGraph {
+  return convertTfjsToOnnx(loadTfjsGraph(modelJson), { inputName: NANODET_SPEC.inputName, outputNames: NANODET_SPEC.outputNames });
 }
 
 export const FP32_ONNX = 'nanodet-fp32.onnx';
+export const INT8_ONNX = 'nanodet-int8.onnx';
+
+/** The calibrated INT8 (QDQ) model in the cache, or null when none was made. */
+export function int8OnnxPath(): string | null {
+  const path = join(modelDir(), INT8_ONNX);
+  return existsSync(path) && statSync(path).size > 0 ? path : null;
+}
 
 /** TF.js NanoDet (verified) → ONNX FP32 at `out` (default: the model cache). */
 export function importNanodet(out = join(modelDir(), FP32_ONNX), modelJson = verifiedNanodet()): ImportResult {
-  const g = convertTfjsToOnnx(loadTfjsGraph(modelJson), { inputName: NANODET_SPEC.inputName, outputNames: NANODET_SPEC.outputNames });
+  const g = convertNanodet(modelJson);
   const bytes = g.encode();
   writeFileSync(out, bytes);
   const ops: Record<string, number> = {};

@@ -16,15 +16,16 @@ export interface OnnxNode {
 
 export interface OnnxInitializer {
   name: string;
-  /** int64 initializers carry shape-like values (pads, sizes, shapes). */
-  dtype: 'float32' | 'int64';
+  /** int64: shape-like values (pads, sizes, shapes); int8: quantized weights and zero points. */
+  dtype: 'float32' | 'int64' | 'int8' | 'int32' | 'uint8';
   shape: number[];
   data: ArrayLike<number>;
 }
 
 export interface OnnxValueInfo {
   name: string;
-  shape: number[];
+  /** Omitted: shape left to the runtime (calibration taps). */
+  shape?: number[];
 }
 
 /** An ONNX graph being built: nodes in topological order, initializers, I/O. */
@@ -33,7 +34,7 @@ export class OnnxGraph {
   readonly initializers = new Map<string, OnnxInitializer>();
   readonly inputs: OnnxValueInfo[] = [];
   readonly outputs: OnnxValueInfo[] = [];
-  private counter = 0;
+  counter = 0;  // unique-name counter (copied by clone)
 
   uniqueName(base: string): string {
     return `${base}_${++this.counter}`;
@@ -60,6 +61,32 @@ export class OnnxGraph {
     return name;
   }
 
+  addInt32(name: string, values: ArrayLike<number>, shape: number[]): string {
+    this.initializers.set(name, { name, dtype: 'int32', shape, data: values });
+    return name;
+  }
+
+  addUint8(name: string, values: ArrayLike<number>, shape: number[]): string {
+    this.initializers.set(name, { name, dtype: 'uint8', shape, data: values });
+    return name;
+  }
+
+  addInt8(name: string, values: ArrayLike<number>, shape: number[]): string {
+    this.initializers.set(name, { name, dtype: 'int8', shape, data: values });
+    return name;
+  }
+
+  /** A deep copy (nodes, initializer records, I/O), for variants of one model. */
+  clone(): OnnxGraph {
+    const g = new OnnxGraph();
+    for (const n of this.nodes) g.nodes.push({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attrs: { ...n.attrs } });
+    for (const [k, v] of this.initializers) g.initializers.set(k, v);
+    g.inputs.push(...this.inputs.map((v) => ({ ...v })));
+    g.outputs.push(...this.outputs.map((v) => ({ ...v })));
+    g.counter = this.counter;
+    return g;
+  }
+
   addInt64(base: string, values: number[], shape: number[] = [values.length]): string {
     const name = this.uniqueName(base);
     this.initializers.set(name, { name, dtype: 'int64', shape, data: values });
@@ -77,19 +104,25 @@ export class OnnxGraph {
     };
     const valueInfo = (v: OnnxValueInfo) => ({
       name: v.name,
-      type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } },
+      type: {
+        tensorType: v.shape
+          ? { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: v.shape.map((d) => ({ dimValue: d })) } }
+          : { elemType: onnx.TensorProto.DataType.FLOAT },
+      },
     });
     const tensorProto = (t: OnnxInitializer) => {
-      const raw =
+      const T = onnx.TensorProto.DataType;
+      const [raw, dataType] =
         t.dtype === 'float32'
-          ? new Uint8Array(Float32Array.from(t.data).buffer)
-          : new Uint8Array(BigInt64Array.from(Array.from(t.data, (x) => BigInt(x))).buffer);
-      return {
-        name: t.name,
-        dims: t.shape,
-        dataType: t.dtype === 'float32' ? onnx.TensorProto.DataType.FLOAT : onnx.TensorProto.DataType.INT64,
-        rawData: raw,
-      };
+          ? [new Uint8Array(Float32Array.from(t.data).buffer), T.FLOAT]
+          : t.dtype === 'int8'
+            ? [new Uint8Array(Int8Array.from(t.data).buffer), T.INT8]
+            : t.dtype === 'uint8'
+              ? [Uint8Array.from(t.data), T.UINT8]
+              : t.dtype === 'int32'
+              ? [new Uint8Array(Int32Array.from(t.data).buffer), T.INT32]
+              : [new Uint8Array(BigInt64Array.from(Array.from(t.data, (x) => BigInt(x))).buffer), T.INT64];
+      return { name: t.name, dims: t.shape, dataType, rawData: raw };
     };
     const model = onnx.ModelProto.create({
       irVersion: 8,

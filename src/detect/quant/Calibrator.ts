@@ -1,0 +1,170 @@
+import ort from 'onnxruntime-node';
+
+import type { OnnxGraph } from '../onnx/OnnxGraph.js';
+import { NANODET_SPEC } from '../nanodet/nanodetSpec.js';
+import { ActivationStats } from './ActivationStats.js';
+import { lowerQdqForOrtCpu } from './ortLowering.js';
+import { planQdq, quantizableNodes, writeQdq } from './QdqWriter.js';
+
+export type CalibrationMethod = 'entropy' | 'percentile';
+
+export interface CalibrationOptions {
+  method: CalibrationMethod;
+  /** For 'percentile': the share of |x| kept unclipped. Default 99.99. */
+  percentile?: number;
+  /** 'auto': the most sensitive layers (sensitivity pass) stay FP32; a list: those layers; 'none'. */
+  keepFp32: 'auto' | 'none' | string[];
+  /** Frames used by the sensitivity pass. Default 12. */
+  sensitivityFrames?: number;
+  onProgress?: (msg: string) => void;
+}
+
+export interface TensorRange {
+  tensor: string;
+  absMax: number;
+  threshold: number;
+  scale: number;
+  /** Share of values beyond the threshold (clipped). */
+  saturation: number;
+}
+
+export interface CalibrationReport {
+  method: CalibrationMethod;
+  percentile: number | null;
+  frames: number;
+  tensors: TensorRange[];
+  weights: 'per-output-channel symmetric int8 (max |w| / 127)';
+  /** Every quantizable layer with the head-output error when it alone runs in INT8, worst first. */
+  sensitivity: Array<{ layer: string; op: string; error: number }> | null;
+  keptFp32: string[];
+  int8Layers: number;
+  totalLayers: number;
+}
+
+const sessionOf = (g: OnnxGraph) => {
+  const bytes = g.encode();
+  return ort.InferenceSession.create(lowerQdqForOrtCpu(bytes) ?? bytes, { graphOptimizationLevel: 'all' });
+};
+const feed = (t: Float32Array) => {
+  const s = NANODET_SPEC.inputSize;
+  return { [NANODET_SPEC.inputName]: new ort.Tensor('float32', t, [1, 3, s, s]) };
+};
+
+/** Runs the FP32 model with every activation to quantize as an extra output: |x| max, then histograms. */
+export async function collectStats(fp32: OnnxGraph, frames: Float32Array[], log = (_: string) => {}): Promise<Map<string, ActivationStats>> {
+  const plan = planQdq(fp32);
+  const tapped = fp32.clone();
+  const inputName = NANODET_SPEC.inputName;
+  const taps = plan.tensors.filter((t) => t !== inputName && !tapped.outputs.some((o) => o.name === t));
+  for (const t of taps) tapped.outputs.push({ name: t });
+  const session = await sessionOf(tapped);
+  const stats = new Map(plan.tensors.map((t) => [t, new ActivationStats()]));
+  for (const pass of ['max', 'histogram'] as const) {
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i]!;
+      const out = await session.run(feed(frame), taps);
+      for (const t of plan.tensors) {
+        const data = t === inputName ? frame : (out[t]!.data as Float32Array);
+        const s = stats.get(t)!;
+        if (pass === 'max') s.observeMax(data);
+        else s.observeHist(data);
+      }
+      if (i % 20 === 19) log(`calibration ${pass} pass: ${i + 1}/${frames.length} frames`);
+    }
+  }
+  await session.release();
+  return stats;
+}
+
+export function chooseRanges(stats: Map<string, ActivationStats>, method: CalibrationMethod, percentile = 99.99): TensorRange[] {
+  return [...stats].map(([tensor, s]) => {
+    // The network input is a normalised image with a known, bounded range: never clipped.
+    const chosen = tensor === NANODET_SPEC.inputName ? s.absMax : method === 'entropy' ? s.entropy() : s.percentile(percentile);
+    const threshold = Math.min(s.absMax, chosen) || 1e-8;
+    return { tensor, absMax: s.absMax, threshold, scale: threshold / 127, saturation: s.saturation(threshold) };
+  });
+}
+
+/** Relative L2 error of all head outputs of `g` against the FP32 reference outputs. */
+async function headError(g: OnnxGraph, frames: Float32Array[], reference: Array<Record<string, Float32Array>>): Promise<number> {
+  const session = await sessionOf(g);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < frames.length; i++) {
+    const out = await session.run(feed(frames[i]!));
+    for (const [name, ref] of Object.entries(reference[i]!)) {
+      const y = out[name]!.data as Float32Array;
+      for (let k = 0; k < y.length; k++) {
+        num += (y[k]! - ref[k]!) ** 2;
+        den += ref[k]! ** 2;
+      }
+    }
+  }
+  await session.release();
+  return Math.sqrt(num / den);
+}
+
+/**
+ * Runs one layer at a time in INT8 (its inputs, and its weights for a Conv) and measures how far
+ * the heads' outputs move: the layers whose INT8 costs the most come first.
+ */
+export async function sensitivity(fp32: OnnxGraph, scales: Map<string, number>, frames: Float32Array[], log = (_: string) => {}): Promise<Array<{ layer: string; op: string; error: number }>> {
+  const ref = await sessionOf(fp32);
+  const reference: Array<Record<string, Float32Array>> = [];
+  for (const f of frames) {
+    const out = await ref.run(feed(f));
+    reference.push(Object.fromEntries(fp32.outputs.map((o) => [o.name, out[o.name]!.data as Float32Array])));
+  }
+  await ref.release();
+  const ops = new Map(fp32.nodes.map((n) => [n.name, n.op]));
+  const layers = quantizableNodes(fp32);
+  const result: Array<{ layer: string; op: string; error: number }> = [];
+  for (const layer of layers) {
+    result.push({ layer, op: ops.get(layer) ?? '', error: await headError(writeQdq(fp32, scales, new Set([layer])), frames, reference) });
+    if (result.length % 20 === 0) log(`sensitivity: ${result.length}/${layers.length} layers`);
+  }
+  return result.sort((a, b) => b.error - a.error);
+}
+
+/** 'auto': layers at least twice the median sensitivity, at most a tenth of them, stay FP32. */
+export function autoKeep(ranked: Array<{ layer: string; error: number }>): string[] {
+  const errors = ranked.map((r) => r.error).sort((a, b) => a - b);
+  const median = errors[Math.floor(errors.length / 2)] ?? 0;
+  return ranked.filter((r) => r.error >= 2 * median).slice(0, Math.ceil(ranked.length / 10)).map((r) => r.layer);
+}
+
+/** FP32 graph + calibration frames (model inputs) → QDQ graph and its report. */
+export async function calibrate(fp32: OnnxGraph, frames: Float32Array[], opts: CalibrationOptions, stats?: Map<string, ActivationStats>): Promise<{ graph: OnnxGraph; report: CalibrationReport }> {
+  const log = opts.onProgress ?? (() => {});
+  if (frames.length === 0) throw new Error('Calibration needs at least one frame');
+  const s = stats ?? (await collectStats(fp32, frames, log));
+  const ranges = chooseRanges(s, opts.method, opts.percentile);
+  const scales = new Map(ranges.map((r) => [r.tensor, r.scale]));
+  const layers = quantizableNodes(fp32);
+  let ranked: Array<{ layer: string; op: string; error: number }> | null = null;
+  let keep: string[] = [];
+  if (opts.keepFp32 === 'auto') {
+    ranked = await sensitivity(fp32, scales, frames.slice(0, opts.sensitivityFrames ?? 12), log);
+    keep = autoKeep(ranked);
+  } else if (Array.isArray(opts.keepFp32)) {
+    const unknown = opts.keepFp32.filter((c) => !layers.includes(c));
+    if (unknown.length) throw new Error(`Unknown layer(s) for --keep-fp32: ${unknown.join(', ')} (layers are named like ${layers[0]})`);
+    keep = opts.keepFp32;
+  }
+  const int8 = new Set(layers.filter((c) => !keep.includes(c)));
+  const graph = writeQdq(fp32, scales, int8);
+  return {
+    graph,
+    report: {
+      method: opts.method,
+      percentile: opts.method === 'percentile' ? (opts.percentile ?? 99.99) : null,
+      frames: frames.length,
+      tensors: ranges,
+      weights: 'per-output-channel symmetric int8 (max |w| / 127)',
+      sensitivity: ranked,
+      keptFp32: keep,
+      int8Layers: int8.size,
+      totalLayers: layers.length,
+    },
+  };
+}
