@@ -201,7 +201,7 @@ program
   .option('--from <n>', 'video: first frame index', intOption('--from', 0, 1e9), 0)
   .option('--every <n>', 'video/camera: take every n-th frame', intOption('--every', 1, 10000), 4)
   .option('--method <entropy|percentile>', 'how activation ranges are chosen', 'entropy')
-  .option('--percentile <p>', 'for --method percentile', Number, 99.99)
+  .option('--percentile <p>', 'for --method percentile', Number, 99.999)
   .option('--keep-fp32 <auto|none|LIST>', 'layers left in FP32: auto (sensitivity pass), none, or comma-separated node names', 'auto')
   .option('-o, --out <file>', 'the QDQ ONNX to write (default: the model cache)')
   .action(async (opts: { video?: string; images?: string; camera?: string; config?: string; frames: number; from: number; every: number; method: string; percentile: number; keepFp32: string; out?: string }) => {

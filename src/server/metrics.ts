@@ -23,18 +23,7 @@ export function createMetrics(cameras: () => Iterable<CameraSupervisor>, daemon?
     ['vigil_camera_decode_errors_total', 'Packets the decoder rejected (corrupt input)', (c) => c.decodeErrors],
     ['vigil_camera_sessions_total', 'Sessions started (first connect plus reconnects)', (c) => c.sessions],
   ];
-  for (const [name, help, read] of totals) {
-    new Counter({
-      name,
-      help,
-      labelNames: ['camera'],
-      registers: [register],
-      collect() {
-        this.reset();
-        for (const cam of cameras()) this.inc({ camera: cam.id }, read(cam.counters()));
-      },
-    });
-  }
+  for (const [name, help, read] of totals) cumulativePerCamera(register, name, help, cameras, (cam) => read(cam.counters()));
 
   new Gauge({
     name: 'vigil_camera_state',
@@ -87,18 +76,32 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
     ['vigil_detect_dropped_total', 'Decoded frames the detector skipped (the newest frame won)', (s) => s.dropped],
   ];
   for (const [name, help, read] of perCamera) {
-    new Counter({
-      name,
-      help,
-      labelNames: ['camera'],
-      registers: [register],
-      collect() {
-        this.reset();
-        for (const cam of cameras()) {
-          const s = daemon.detection?.stats(cam.id);
-          if (s) this.inc({ camera: cam.id }, read(s));
-        }
-      },
+    cumulativePerCamera(register, name, help, cameras, (cam) => {
+      const s = daemon.detection?.stats(cam.id);
+      return s ? read(s) : null;
     });
   }
+}
+
+/** A counter per camera whose value is read from a cumulative native/JS count when scraped. */
+function cumulativePerCamera(
+  register: Registry,
+  name: string,
+  help: string,
+  cameras: () => Iterable<CameraSupervisor>,
+  read: (cam: CameraSupervisor) => number | null,
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames: ['camera'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const cam of cameras()) {
+        const v = read(cam);
+        if (v !== null) this.inc({ camera: cam.id }, v);
+      }
+    },
+  });
 }

@@ -12,6 +12,7 @@ import { calibrate } from '../../src/detect/quant/Calibrator.js';
 import { lowerQdqForOrtCpu } from '../../src/detect/quant/ortLowering.js';
 import { writeQdq } from '../../src/detect/quant/QdqWriter.js';
 import { OrtDetector } from '../../src/detect/OrtDetector.js';
+import { ensureClip } from '../helpers/fixtures.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +109,27 @@ describe('INT8 calibration and QDQ', () => {
     const kept = g.nodes.find((n) => n.name === conv)!;
     expect(kept.inputs[0]).toBe('input');
     expect(g.initializers.get(kept.inputs[1]!)?.dtype).toBe('float32');
+  });
+
+  it('takes calibration frames from a camera through the real pipeline (native letterbox)', async () => {
+    const clip = await ensureClip('h264');
+    const frames = await modelInputs({ kind: 'camera', camera: { url: clip, realtime: false, loop: true }, every: 5, count: 6 });
+    expect(frames).toHaveLength(6);
+    for (const f of frames) {
+      expect(f.length).toBe(3 * 416 * 416);
+      // NanoDet's normalisation: black is (0 - mean) / std, white (255 - mean) / std
+      let min = Infinity;
+      let max = -Infinity;
+      for (const v of f) {
+        min = Math.min(min, v);
+        max = Math.max(max, v);
+      }
+      expect(min).toBeGreaterThanOrEqual(-2.2);
+      expect(max).toBeLessThanOrEqual(2.7);
+      expect(max - min).toBeGreaterThan(2);  // a real picture, not a constant
+    }
+    // The letterbox border (rows above the 416×312 picture) holds black.
+    expect(frames[0]![0]).toBeCloseTo(-103.53 / 57.375, 3);
   });
 
   it('the daemon loads the cached INT8 model as int8 when asked', async () => {

@@ -48,6 +48,20 @@ describe('vigil CLI', () => {
     expect(bad.stderr).toContain("Expected 'tcp' or 'udp' for --transport but received 'sctp'");
   });
 
+  it('detect prints what the CPU detector finds; calibrate names a bad option', () => {
+    const r = vigil('detect', '/usr/share/doc/opencv-doc/examples/data/messi5.jpg');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/messi5\.jpg: 548x342, \d+ detection\(s\)/);
+    expect(r.stdout).toMatch(/person\s+0\.\d\d/);
+    expect(r.stdout).toMatch(/sports ball\s+0\.\d\d/);
+    const bad = vigil('calibrate', '--method', 'kl');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("Expected 'entropy' or 'percentile' for --method but received 'kl'");
+    const keep = vigil('calibrate', '--frames', '2', '--keep-fp32', 'conv_does_not_exist');
+    expect(keep.status).toBe(1);
+    expect(keep.stderr).toMatch(/Unknown layer\(s\) for --keep-fp32: conv_does_not_exist/);
+  });
+
   it('check-config accepts a good file and names each problem in a bad one (exit 2)', () => {
     const good = join(dir, 'good.yaml');
     writeFileSync(good, `cameras:\n  - id: lobby\n    url: ${server.url('h264')}\n`);

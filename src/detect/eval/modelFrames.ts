@@ -5,13 +5,13 @@ import { letterboxRgb } from '../letterbox.js';
 import { NANODET_SPEC } from '../nanodet/nanodetSpec.js';
 
 /** Where calibration or evaluation frames come from. */
-export type FrameSource =
+export type InputSource =
   | { kind: 'video'; path: string; from: number; every: number; count: number }
   | { kind: 'images'; dir: string; count: number }
   | { kind: 'camera'; camera: CameraOptions; every: number; count: number; timeoutMs?: number };
 
 /** Model inputs ([3, S, S] float, the detector's normalisation) from a frame source. */
-export async function modelInputs(src: FrameSource, log = (_: string) => {}): Promise<Float32Array[]> {
+export async function modelInputs(src: InputSource, log = (_: string) => {}): Promise<Float32Array[]> {
   const size = NANODET_SPEC.inputSize;
   const out: Float32Array[] = [];
   if (src.kind === 'video') {
