@@ -202,7 +202,7 @@ program
   .option('--every <n>', 'video/camera: take every n-th frame', intOption('--every', 1, 10000), 4)
   .option('--method <entropy|percentile>', 'how activation ranges are chosen', 'entropy')
   .option('--percentile <p>', 'for --method percentile', Number, 99.999)
-  .option('--keep-fp32 <auto|none|LIST>', 'layers left in FP32: auto (sensitivity pass), none, or comma-separated node names', 'auto')
+  .option('--keep-fp32 <auto|none|LIST>', 'layers left in FP32: auto[:SHARE] (sensitivity pass; at most SHARE of the layers, default 0.1), none, or comma-separated node names', 'auto')
   .option('-o, --out <file>', 'the QDQ ONNX to write (default: the model cache)')
   .action(async (opts: { video?: string; images?: string; camera?: string; config?: string; frames: number; from: number; every: number; method: string; percentile: number; keepFp32: string; out?: string }) => {
     try {
@@ -210,13 +210,17 @@ program
         throw new Error(`Expected 'entropy' or 'percentile' for --method but received '${opts.method}'`);
       }
       if (!(opts.percentile > 50 && opts.percentile <= 100)) throw new Error(`Expected a value in (50, 100] for --percentile but received '${opts.percentile}'`);
-      const keep = opts.keepFp32 === 'auto' || opts.keepFp32 === 'none' ? opts.keepFp32 : opts.keepFp32.split(',').map((s) => s.trim()).filter(Boolean);
+      const autoShare = /^auto(?::([\d.]+))?$/.exec(opts.keepFp32);
+      const share = autoShare?.[1] !== undefined ? Number(autoShare[1]) : 0.1;
+      if (!(share > 0 && share <= 1)) throw new Error(`Expected auto:SHARE with SHARE in (0, 1] for --keep-fp32 but received '${opts.keepFp32}'`);
+      const keep = autoShare ? 'auto' : opts.keepFp32 === 'none' ? 'none' : opts.keepFp32.split(',').map((s) => s.trim()).filter(Boolean);
       const t0 = performance.now();
       const frames = await framesFrom(opts);
       const { graph, report } = await calibrate(convertNanodet(), frames, {
         method: opts.method,
         percentile: opts.percentile,
         keepFp32: keep,
+        keepFp32Max: share,
         onProgress: (m) => process.stderr.write(`${m}\n`),
       });
       const out = opts.out ?? join(modelDir(), INT8_ONNX);

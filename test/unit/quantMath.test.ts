@@ -4,6 +4,7 @@ import { COCO_LABELS } from '../../src/detect/cocoLabels.js';
 import type { Detection } from '../../src/detect/Detection.js';
 import { averagePrecision, meanAp } from '../../src/detect/eval/meanAp.js';
 import { ActivationStats } from '../../src/detect/quant/ActivationStats.js';
+import { autoKeep } from '../../src/detect/quant/Calibrator.js';
 import { quantizeWeights } from '../../src/detect/quant/QdqWriter.js';
 
 const det = (classId: number, score: number, x1: number, y1: number, x2 = x1 + 10, y2 = y1 + 10): Detection => ({ classId, label: COCO_LABELS[classId]!, score, x1, y1, x2, y2 });
@@ -48,6 +49,14 @@ describe('calibration maths', () => {
     expect(Array.from(scales)).toEqual([expect.closeTo(1 / 127, 9), expect.closeTo(0.01 / 127, 9)]);
     expect(Array.from(q)).toEqual([127, -64, 32, -127, 127, -64, 32, -127]);
     for (let i = 0; i < w.length; i++) expect(Math.abs(q[i]! * scales[i < 4 ? 0 : 1]! - w[i]!)).toBeLessThanOrEqual(scales[i < 4 ? 0 : 1]! / 2 + 1e-9);
+  });
+
+  it('auto mixed precision keeps the clearly worst layers, capped at a share of all layers', () => {
+    const ranked = [0.09, 0.05, 0.031, 0.02, 0.011, 0.01, 0.01, 0.009, 0.009, 0.008].map((error, i) => ({ layer: `l${i}`, error }));
+    // median 0.0105 → at least 0.021 qualifies: l0, l1, l2
+    expect(autoKeep(ranked, 1)).toEqual(['l0', 'l1', 'l2']);
+    expect(autoKeep(ranked, 0.1)).toEqual(['l0']);  // at most 10 % of 10 layers
+    expect(autoKeep(ranked)).toEqual(['l0']);
   });
 
   it('mAP: identical detections score 1; misses, shifts and false positives cost', () => {

@@ -14,6 +14,8 @@ export interface CalibrationOptions {
   percentile?: number;
   /** 'auto': the most sensitive layers (sensitivity pass) stay FP32; a list: those layers; 'none'. */
   keepFp32: 'auto' | 'none' | string[];
+  /** With 'auto': the largest share of layers that may stay FP32. Default 0.1. */
+  keepFp32Max?: number;
   /** Frames used by the sensitivity pass. Default 12. */
   sensitivityFrames?: number;
   onProgress?: (msg: string) => void;
@@ -126,11 +128,11 @@ export async function sensitivity(fp32: OnnxGraph, scales: Map<string, number>, 
   return result.sort((a, b) => b.error - a.error);
 }
 
-/** 'auto': layers at least twice the median sensitivity, at most a tenth of them, stay FP32. */
-export function autoKeep(ranked: Array<{ layer: string; error: number }>): string[] {
+/** 'auto': layers at least twice the median sensitivity, at most `maxShare` of them, stay FP32. */
+export function autoKeep(ranked: Array<{ layer: string; error: number }>, maxShare = 0.1): string[] {
   const errors = ranked.map((r) => r.error).sort((a, b) => a - b);
   const median = errors[Math.floor(errors.length / 2)] ?? 0;
-  return ranked.filter((r) => r.error >= 2 * median).slice(0, Math.ceil(ranked.length / 10)).map((r) => r.layer);
+  return ranked.filter((r) => r.error >= 2 * median).slice(0, Math.ceil(ranked.length * maxShare)).map((r) => r.layer);
 }
 
 /** FP32 graph + calibration frames (model inputs) → QDQ graph and its report. */
@@ -145,7 +147,7 @@ export async function calibrate(fp32: OnnxGraph, frames: Float32Array[], opts: C
   let keep: string[] = [];
   if (opts.keepFp32 === 'auto') {
     ranked = await sensitivity(fp32, scales, frames.slice(0, opts.sensitivityFrames ?? 12), log);
-    keep = autoKeep(ranked);
+    keep = autoKeep(ranked, opts.keepFp32Max);
   } else if (Array.isArray(opts.keepFp32)) {
     const unknown = opts.keepFp32.filter((c) => !layers.includes(c));
     if (unknown.length) throw new Error(`Unknown layer(s) for --keep-fp32: ${unknown.join(', ')} (layers are named like ${layers[0]})`);
