@@ -154,10 +154,7 @@ Napi::Value CameraWrap::Snapshot(const Napi::CallbackInfo& info) {
     }
     quality = info[0].As<Napi::Number>().Int32Value();
   }
-  auto* worker = new SnapshotWorker(env, pipeline_->pool(), quality);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return PromiseWorker::Start(new SnapshotWorker(env, pipeline_->pool(), quality));
 }
 
 Napi::Value CameraWrap::Letterbox(const Napi::CallbackInfo& info) {
@@ -187,10 +184,7 @@ Napi::Value CameraWrap::Letterbox(const Napi::CallbackInfo& info) {
   }
   norm.bgr = optBool(n, "bgr", false);
   uint64_t minSeq = info[3].IsNumber() ? static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value()) : 0;
-  auto* worker = new LetterboxWorker(env, pipeline_->pool(), info[0].As<Napi::Float32Array>(), size, norm, minSeq);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return PromiseWorker::Start(new LetterboxWorker(env, pipeline_->pool(), info[0].As<Napi::Float32Array>(), size, norm, minSeq));
 }
 
 bool CameraWrap::post(CameraEvent* ev, bool bounded) {

@@ -6,8 +6,7 @@ namespace vigil {
 
 LetterboxWorker::LetterboxWorker(Napi::Env env, std::shared_ptr<FramePool> pool, Napi::Float32Array dst, int size,
                                  InputNorm norm, uint64_t minSeq)
-    : Napi::AsyncWorker(env, "vigil.letterbox"),
-      deferred_(Napi::Promise::Deferred::New(env)),
+    : PromiseWorker(env, "vigil.letterbox"),
       pool_(std::move(pool)),
       dstRef_(Napi::Persistent(dst)),
       dst_(dst.Data()),
@@ -30,12 +29,9 @@ void LetterboxWorker::Execute() {
   doneUs_ = monoNowUs();
 }
 
-void LetterboxWorker::OnOK() {
+Napi::Value LetterboxWorker::Result() {
   Napi::Env env = Env();
-  if (empty_) {
-    deferred_.Resolve(env.Null());
-    return;
-  }
+  if (empty_) return env.Null();
   Napi::Object o = Napi::Object::New(env);
   o.Set("seq", static_cast<double>(frame_.seq));
   o.Set("ptsUs", static_cast<double>(frame_.ptsUs));
@@ -48,9 +44,7 @@ void LetterboxWorker::OnOK() {
   o.Set("padY", box_.padY);
   o.Set("startUs", static_cast<double>(startUs_));
   o.Set("doneUs", static_cast<double>(doneUs_));
-  deferred_.Resolve(o);
+  return o;
 }
-
-void LetterboxWorker::OnError(const Napi::Error& e) { deferred_.Reject(e.Value()); }
 
 }  // namespace vigil

@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "binding/PromiseWorker.h"
 #include "core/FramePool.h"
 #include "infer/Letterbox.h"
 
@@ -12,19 +13,16 @@ namespace vigil {
 // newest frame and writes it letterboxed and normalised into dst (the model's input tensor,
 // owned by JS and held by a reference for the duration). Resolves { seq, ptsUs, decodedUs,
 // width, height, scale, padX, padY, startUs, doneUs }, or null before the first frame.
-class LetterboxWorker : public Napi::AsyncWorker {
+class LetterboxWorker : public PromiseWorker {
  public:
   LetterboxWorker(Napi::Env env, std::shared_ptr<FramePool> pool, Napi::Float32Array dst, int size, InputNorm norm,
                   uint64_t minSeq);
-  Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override;
-  void OnOK() override;
-  void OnError(const Napi::Error& e) override;
+  Napi::Value Result() override;
 
  private:
-  Napi::Promise::Deferred deferred_;
   std::shared_ptr<FramePool> pool_;
   Napi::Reference<Napi::Float32Array> dstRef_;
   float* dst_;

@@ -5,8 +5,7 @@
 namespace vigil {
 
 SnapshotWorker::SnapshotWorker(Napi::Env env, std::shared_ptr<FramePool> pool, int quality)
-    : Napi::AsyncWorker(env, "vigil.snapshot"),
-      deferred_(Napi::Promise::Deferred::New(env)),
+    : PromiseWorker(env, "vigil.snapshot"),
       pool_(std::move(pool)),
       quality_(quality) {}
 
@@ -21,12 +20,9 @@ void SnapshotWorker::Execute() {
   if (!encodeJpeg(lease.frame(), quality_, jpeg_, err)) SetError(err);
 }
 
-void SnapshotWorker::OnOK() {
+Napi::Value SnapshotWorker::Result() {
   Napi::Env env = Env();
-  if (empty_) {
-    deferred_.Resolve(env.Null());
-    return;
-  }
+  if (empty_) return env.Null();
   Napi::Object o = Napi::Object::New(env);
   o.Set("jpeg", Napi::Buffer<uint8_t>::Copy(env, jpeg_.data(), jpeg_.size()));
   o.Set("seq", static_cast<double>(info_.seq));
@@ -34,9 +30,7 @@ void SnapshotWorker::OnOK() {
   o.Set("decodedUs", static_cast<double>(info_.decodedUs));
   o.Set("width", info_.width);
   o.Set("height", info_.height);
-  deferred_.Resolve(o);
+  return o;
 }
-
-void SnapshotWorker::OnError(const Napi::Error& e) { deferred_.Reject(e.Value()); }
 
 }  // namespace vigil

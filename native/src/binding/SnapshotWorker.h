@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "binding/PromiseWorker.h"
 #include "core/FramePool.h"
 
 namespace vigil {
@@ -11,18 +12,15 @@ namespace vigil {
 // camera.snapshot(quality): leases the pool's latest frame on a worker thread, encodes it to
 // JPEG there, and resolves { jpeg: Buffer, seq, ptsUs, decodedUs, width, height }, or null
 // when the camera has not decoded a frame yet. Holds the pool (shared) for its duration.
-class SnapshotWorker : public Napi::AsyncWorker {
+class SnapshotWorker : public PromiseWorker {
  public:
   SnapshotWorker(Napi::Env env, std::shared_ptr<FramePool> pool, int quality);
-  Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override;
-  void OnOK() override;
-  void OnError(const Napi::Error& e) override;
+  Napi::Value Result() override;
 
  private:
-  Napi::Promise::Deferred deferred_;
   std::shared_ptr<FramePool> pool_;
   int quality_;
   bool empty_ = false;
