@@ -51,6 +51,7 @@ function recordStates(daemon: Daemon, id: string): CameraState[] {
 }
 
 const streaming = (url: string, id: string) => async () => (await cameraHealth(url, id)).state === 'streaming';
+const allStreaming = (url: string) => async () => (await health(url)).cameras.every((c) => c.state === 'streaming');
 
 describe('cameras over a real RTSP server', () => {
   it('streams H.264 (TCP) and HEVC (UDP) with credentials in the URL; bad cameras stay contained', async () => {
@@ -116,7 +117,7 @@ describe('cameras over a real RTSP server', () => {
       { id: 'victim', url: serverA.url('h264'), ...FAST },
       { id: 'bystander', url: serverB.url('h264'), ...FAST },
     ]);
-    await waitFor(async () => (await health(url)).cameras.every((c) => c.state === 'streaming'), 15000, 'both streaming');
+    await waitFor(allStreaming(url), 15000, 'both streaming');
     const bystanderStates = recordStates(daemon, 'bystander');
     const before = await cameraHealth(url, 'bystander');
     const t0 = performance.now();
@@ -146,7 +147,7 @@ describe('cameras over a real RTSP server', () => {
       { id: 'frozen', url: serverA.url('hevc'), ...FAST },
       { id: 'bystander', url: serverB.url('h264'), ...FAST },
     ]);
-    await waitFor(async () => (await health(url)).cameras.every((c) => c.state === 'streaming'), 15000, 'both streaming');
+    await waitFor(allStreaming(url), 15000, 'both streaming');
     const states = recordStates(daemon, 'frozen');
     const bystanderStates = recordStates(daemon, 'bystander');
 

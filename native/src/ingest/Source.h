@@ -18,8 +18,8 @@ struct SourceOptions {
   bool realtime = false;              // files: deliver packets at the stream's pace
 };
 
-// One input (libavformat) with one video stream selected. Used by exactly one thread;
-// requestStop() is the only call that may come from another thread: it aborts blocking I/O.
+// One input (libavformat) with one video stream selected. Used by exactly one thread; the
+// owner stops it from another thread through the `stop` flag, which aborts blocking I/O.
 class Source {
  public:
   // `stop` (optional, owned by the caller, outlives the Source): when set, every blocking call
@@ -36,8 +36,7 @@ class Source {
   Status read(AVPacket* pkt, std::string& err);
   // Files only: back to the start; later pts continue after the previous pass.
   Status rewind(std::string& err);
-  void requestStop() { stop_.store(true); }
-  bool stopRequested() const { return stop_.load() || (extStop_ && extStop_->load()); }
+  bool stopRequested() const { return extStop_ && extStop_->load(); }
 
   bool isNetwork() const { return network_; }
   const AVCodecParameters* codecpar() const;
@@ -57,7 +56,6 @@ class Source {
   AVFormatContext* ctx_ = nullptr;
   int stream_ = -1;
   bool network_ = false;
-  std::atomic<bool> stop_{false};
   const std::atomic<bool>* extStop_ = nullptr;
   std::atomic<int64_t> deadlineUs_{0};
   // Loop bookkeeping (files): offset added to every pts, and the furthest end seen this pass.

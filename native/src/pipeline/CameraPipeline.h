@@ -78,7 +78,6 @@ class CameraPipeline {
   // Aborts the running session (blocking I/O included) and joins it. Idempotent.
   void stop();
   bool running() const { return thread_.joinable() && !finished_.load(); }
-  bool hasThread() const { return thread_.joinable(); }
 
   CameraCounters counters() const;
   std::string decoderName() const;

@@ -80,6 +80,19 @@ export function writeQdq(fp32: OnnxGraph, scales: Map<string, number>, int8Nodes
     return { op: 'DequantizeLinear', name: g.uniqueName('DQ'), inputs: [q, scale, zp], outputs: [g.uniqueName(`${t}_dq`)], attrs: {} };
   };
 
+  // A per-output-channel constant (int8 weights or int32 bias) behind a DequantizeLinear (axis 0);
+  // returns the dequantized tensor's name. The float initializer it replaces is dropped.
+  const perChannelDq = (name: string, suffix: string, dtype: 'int8' | 'int32', values: ArrayLike<number>, shape: number[], chScales: Float32Array): string => {
+    const n = chScales.length;
+    const add = dtype === 'int8' ? g.addInt8.bind(g) : g.addInt32.bind(g);
+    const qName = add(`${name}_${suffix}`, values, shape);
+    const sName = g.addFloat(`${name}_scale`, { dtype: 'float32', shape: [n], data: chScales });
+    const zName = add(`${name}_zp`, dtype === 'int8' ? new Int8Array(n) : new Int32Array(n), [n]);
+    out.push({ op: 'DequantizeLinear', name: g.uniqueName('DQc'), inputs: [qName, sName, zName], outputs: [`${name}_dq`], attrs: { axis: 0 } });
+    g.initializers.delete(name);
+    return `${name}_dq`;
+  };
+
   const out: OnnxNode[] = [];
   for (const input of g.inputs) if (need.has(input.name)) out.push(qNode(input.name));
   for (const n of g.nodes) {
@@ -87,12 +100,7 @@ export function writeQdq(fp32: OnnxGraph, scales: Map<string, number>, int8Nodes
       const wName = n.inputs[1]!;
       const w = g.initializers.get(wName)!;
       const { q, scales: ws } = quantizeWeights(w.data, w.shape[0]!);
-      const qName = g.addInt8(`${wName}_int8`, q, w.shape);
-      const sName = g.addFloat(`${wName}_scale`, { dtype: 'float32', shape: [ws.length], data: ws });
-      const zName = g.addInt8(`${wName}_zp`, new Int8Array(ws.length), [ws.length]);
-      out.push({ op: 'DequantizeLinear', name: g.uniqueName('DQw'), inputs: [qName, sName, zName], outputs: [`${wName}_dq`], attrs: { axis: 0 } });
-      g.initializers.delete(wName);
-      n.inputs[1] = `${wName}_dq`;
+      n.inputs[1] = perChannelDq(wName, 'int8', 'int8', q, w.shape, ws);
       // Bias as int32 at scale s_x·s_w[o] behind a DequantizeLinear: the form ONNX Runtime
       // fuses into QLinearConv (and TensorRT reads as is).
       const bName = n.inputs[2];
@@ -101,12 +109,7 @@ export function writeQdq(fp32: OnnxGraph, scales: Map<string, number>, int8Nodes
       if (b && bName && sx !== undefined) {
         const bs = Float32Array.from(ws, (s) => s * sx);
         const bq = Int32Array.from(b.data, (v, o) => roundHalfEven(v / bs[o]!));
-        const bqName = g.addInt32(`${bName}_int32`, bq, b.shape);
-        const bsName = g.addFloat(`${bName}_scale`, { dtype: 'float32', shape: [bs.length], data: bs });
-        const bzName = g.addInt32(`${bName}_zp`, new Int32Array(bs.length), [bs.length]);
-        out.push({ op: 'DequantizeLinear', name: g.uniqueName('DQb'), inputs: [bqName, bsName, bzName], outputs: [`${bName}_dq`], attrs: { axis: 0 } });
-        g.initializers.delete(bName);
-        n.inputs[2] = `${bName}_dq`;
+        n.inputs[2] = perChannelDq(bName, 'int32', 'int32', bq, b.shape, bs);
       }
     }
     // INT8 consumers read the dequantized tensor; FP32-kept convs and other ops the float one.
