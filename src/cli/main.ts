@@ -203,8 +203,9 @@ program
   .option('--method <entropy|percentile>', 'how activation ranges are chosen', 'entropy')
   .option('--percentile <p>', 'for --method percentile', Number, 99.999)
   .option('--keep-fp32 <auto|none|LIST>', 'layers left in FP32: auto[:SHARE] (sensitivity pass; at most SHARE of the layers, default 0.1), none, or comma-separated node names', 'auto')
+  .option('--bias-correction', 'take the mean output shift INT8 adds to each conv out of its bias (measured on the frames)')
   .option('-o, --out <file>', 'the QDQ ONNX to write (default: the model cache)')
-  .action(async (opts: { video?: string; images?: string; camera?: string; config?: string; frames: number; from: number; every: number; method: string; percentile: number; keepFp32: string; out?: string }) => {
+  .action(async (opts: { video?: string; images?: string; camera?: string; config?: string; frames: number; from: number; every: number; method: string; percentile: number; keepFp32: string; biasCorrection?: boolean; out?: string }) => {
     try {
       if (opts.method !== 'entropy' && opts.method !== 'percentile') {
         throw new Error(`Expected 'entropy' or 'percentile' for --method but received '${opts.method}'`);
@@ -221,6 +222,7 @@ program
         percentile: opts.percentile,
         keepFp32: keep,
         keepFp32Max: share,
+        biasCorrection: opts.biasCorrection === true,
         onProgress: (m) => process.stderr.write(`${m}\n`),
       });
       const out = opts.out ?? join(modelDir(), INT8_ONNX);

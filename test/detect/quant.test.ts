@@ -111,6 +111,27 @@ describe('INT8 calibration and QDQ', () => {
     expect(g.initializers.get(kept.inputs[1]!)?.dtype).toBe('float32');
   });
 
+  it('bias correction takes the INT8 output shift out of the conv biases, and only the biases', async () => {
+    const { graph, report } = await calibrate(fp32, calib, { method: 'percentile', keepFp32: 'none', biasCorrection: true });
+    const shift = report.biasCorrection!.meanShift;
+    expect(shift).toHaveLength(3);
+    expect(shift[0]).toBeGreaterThan(0);
+    expect(shift[2]!).toBeLessThan(shift[0]! / 5);  // measured shift before vs after two rounds
+    // Same layout as without it; only the int32 biases moved.
+    const plain = onnx.ModelProto.decode(qdq.encode());
+    const corrected = onnx.ModelProto.decode(graph.encode());
+    expect(corrected.graph!.node!.map((n) => n.opType)).toEqual(plain.graph!.node!.map((n) => n.opType));
+    const changed = (suffix: string) => {
+      const pick = (m: typeof plain) => m.graph!.initializer!.filter((t) => t.name!.endsWith(suffix));
+      const before = pick(plain);
+      const after = pick(corrected);
+      expect(after.map((t) => t.name)).toEqual(before.map((t) => t.name));
+      return after.filter((t, i) => Buffer.compare(Buffer.from(t.rawData!), Buffer.from(before[i]!.rawData!)) !== 0).length;
+    };
+    expect(changed('_int8')).toBe(0);               // the same INT8 weights
+    expect(changed('_int32')).toBeGreaterThan(20);  // most of the 34 conv biases moved
+  });
+
   it('takes calibration frames from a camera through the real pipeline (native letterbox)', async () => {
     const clip = await ensureClip('h264');
     const frames = await modelInputs({ kind: 'camera', camera: { url: clip, realtime: false, loop: true }, every: 5, count: 6 });

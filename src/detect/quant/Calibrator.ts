@@ -18,6 +18,8 @@ export interface CalibrationOptions {
   keepFp32Max?: number;
   /** Frames used by the sensitivity pass. Default 12. */
   sensitivityFrames?: number;
+  /** Empirical bias correction of the INT8 convs (correctBiases), on up to 48 calibration frames. */
+  biasCorrection?: boolean;
   onProgress?: (msg: string) => void;
 }
 
@@ -39,6 +41,8 @@ export interface CalibrationReport {
   /** Every quantizable layer with the head-output error when it alone runs in INT8, worst first. */
   sensitivity: Array<{ layer: string; op: string; error: number }> | null;
   keptFp32: string[];
+  /** Mean |per-channel output shift| of the INT8 convs before and after each correction round. */
+  biasCorrection: { frames: number; meanShift: number[] } | null;
   int8Layers: number;
   totalLayers: number;
 }
@@ -128,6 +132,63 @@ export async function sensitivity(fp32: OnnxGraph, scales: Map<string, number>, 
   return result.sort((a, b) => b.error - a.error);
 }
 
+/**
+ * Empirical bias correction (after Nagel et al., "Data-Free Quantization", §4.2, with calibration
+ * data): INT8 rounding and clipping shift the mean of each INT8 conv's output channels. For each
+ * such conv the shift it adds itself is measured in the INT8 network: its output against an FP32
+ * shadow conv fed the same float input; the mean shift per channel over the calibration frames
+ * comes out of the conv's bias. Repeated `rounds` times, since each correction moves what the
+ * layers after it see. Returns a copy of `fp32` with corrected biases (for writeQdq) and the mean
+ * |shift| per round (the last one after the final correction).
+ */
+export async function correctBiases(fp32: OnnxGraph, scales: Map<string, number>, int8: Set<string>, frames: Float32Array[], rounds = 2, log = (_: string) => {}): Promise<{ graph: OnnxGraph; meanShift: number[] }> {
+  const g = fp32.clone();
+  const convs = g.nodes.filter((n) => n.op === 'Conv' && int8.has(n.name)).map((n) => {
+    const channels = g.initializers.get(n.inputs[1]!)!.shape[0]!;
+    if (!n.inputs[2]) n.inputs[2] = g.addFloat(g.uniqueName(`${n.name}_bias`), { dtype: 'float32', shape: [channels], data: new Float32Array(channels) });
+    return { node: n, out: n.outputs[0]!, ref: `${n.outputs[0]!}_fp32_shadow`, channels };
+  });
+  const meanShift: number[] = [];
+  for (let r = 0; r <= rounds; r++) {
+    const q = writeQdq(g, scales, int8);
+    for (const c of convs) {
+      const [x, w, b] = c.node.inputs as [string, string, string];
+      // The shadow has the FP32 weights and the original (uncorrected) bias.
+      const w0 = g.initializers.get(w)!;
+      const b0 = fp32.initializers.get(b) ?? { shape: [c.channels], data: new Float32Array(c.channels) };
+      const sw = q.addFloat(q.uniqueName('shadow_w'), { dtype: 'float32', shape: w0.shape, data: Float32Array.from(w0.data) });
+      const sb = q.addFloat(q.uniqueName('shadow_b'), { dtype: 'float32', shape: b0.shape, data: Float32Array.from(b0.data) });
+      q.addNode('Conv', [x, sw, sb], [c.ref], c.node.attrs);
+      q.outputs.push({ name: c.out }, { name: c.ref });
+    }
+    const session = await sessionOf(q);
+    const shift = convs.map((c) => new Float64Array(c.channels));
+    for (const f of frames) {
+      const out = await session.run(feed(f), convs.flatMap((c) => [c.out, c.ref]));
+      convs.forEach((c, i) => {
+        const y = out[c.out]!.data as Float32Array;
+        const y0 = out[c.ref]!.data as Float32Array;
+        const hw = y.length / c.channels;
+        for (let ch = 0; ch < c.channels; ch++) {
+          let d = 0;
+          for (let k = ch * hw; k < (ch + 1) * hw; k++) d += y[k]! - y0[k]!;
+          shift[i]![ch]! += d / hw / frames.length;
+        }
+      });
+    }
+    await session.release();
+    const mean = convs.reduce((s, c, i) => s + shift[i]!.reduce((a, v) => a + Math.abs(v), 0) / c.channels, 0) / Math.max(1, convs.length);
+    meanShift.push(mean);
+    log(`bias correction round ${r}: mean |channel shift| ${mean.toExponential(3)}`);
+    if (r === rounds) break;
+    convs.forEach((c, i) => {
+      const b = g.initializers.get(c.node.inputs[2]!)!;
+      g.initializers.set(b.name, { ...b, data: Float32Array.from(b.data, (v, ch) => v - shift[i]![ch]!) });
+    });
+  }
+  return { graph: g, meanShift };
+}
+
 /** 'auto': layers at least twice the median sensitivity, at most `maxShare` of them, stay FP32. */
 export function autoKeep(ranked: Array<{ layer: string; error: number }>, maxShare = 0.1): string[] {
   const errors = ranked.map((r) => r.error).sort((a, b) => a - b);
@@ -154,7 +215,15 @@ export async function calibrate(fp32: OnnxGraph, frames: Float32Array[], opts: C
     keep = opts.keepFp32;
   }
   const int8 = new Set(layers.filter((c) => !keep.includes(c)));
-  const graph = writeQdq(fp32, scales, int8);
+  let source = fp32;
+  let biasCorrection: CalibrationReport['biasCorrection'] = null;
+  if (opts.biasCorrection) {
+    const bcFrames = frames.slice(0, 48);
+    const bc = await correctBiases(fp32, scales, int8, bcFrames, 2, log);
+    source = bc.graph;
+    biasCorrection = { frames: bcFrames.length, meanShift: bc.meanShift.map((v) => Number(v.toPrecision(4))) };
+  }
+  const graph = writeQdq(source, scales, int8);
   return {
     graph,
     report: {
@@ -165,6 +234,7 @@ export async function calibrate(fp32: OnnxGraph, frames: Float32Array[], opts: C
       weights: 'per-output-channel symmetric int8 (max |w| / 127)',
       sensitivity: ranked,
       keptFp32: keep,
+      biasCorrection,
       int8Layers: int8.size,
       totalLayers: layers.length,
     },
