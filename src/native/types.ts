@@ -25,8 +25,14 @@ export interface CameraOptions extends SourceOptions {
   decodeThreads?: number;
   /** Frame pool slots (2..64), allocated once per frame size. Default 4. */
   poolSlots?: number;
-  /** Bound of the event queue to JS; a full queue drops frame events and counts them. Default 32. */
+  /** Bound of the event queue to JS (video fragments: twice this); a full queue drops events and counts them. Default 32. */
   queueSize?: number;
+  /**
+   * Remux H.264 packets (no re-encoding) into fragmented MP4 for browsers: `video` events, one
+   * fragment per packet. When the queue to JS is full a fragment is dropped and the stream
+   * skips to the next keyframe. Default false.
+   */
+  video?: boolean;
 }
 
 /** Why a session ended: expected outcomes, not exceptions. */
@@ -43,6 +49,24 @@ export interface OpenedEvent {
   height: number;
   fps: number;
   openMs: number;
+  /** With CameraOptions.video: 'passthrough', or why the stream cannot pass through. */
+  video?: string;
+}
+
+/** One packet remuxed to fMP4 (CameraOptions.video). */
+export interface VideoEvent {
+  type: 'video';
+  session: number;
+  /** The session's init segment (ftyp+moov), on its first fragment; a viewer needs it first. */
+  init?: Buffer;
+  /** With init: the MSE type, e.g. `video/mp4; codecs="avc1.64001f"`. */
+  mime?: string;
+  /** moof+mdat of this packet. */
+  data: Buffer;
+  keyframe: boolean;
+  /** The same timeline as FrameEvent.ptsUs (the fMP4 timestamps are ptsUs at 90 kHz). */
+  ptsUs: number;
+  recvUs: number;
 }
 
 export interface FrameEvent {
@@ -78,7 +102,7 @@ export interface EndedEvent {
   message: string;
 }
 
-export type CameraEvent = OpenedEvent | FrameEvent | ErrorEvent | EndedEvent;
+export type CameraEvent = OpenedEvent | FrameEvent | VideoEvent | ErrorEvent | EndedEvent;
 
 export interface CameraCounters {
   sessions: number;
@@ -91,6 +115,8 @@ export interface CameraCounters {
   droppedPoolFull: number;
   droppedQueueFull: number;
   loops: number;
+  videoFragments: number;
+  videoDropped: number;
   poolAllocations: number;
   /** What decodes the current session, e.g. "h264 (software, 3 threads)"; "" before the first. */
   decoder: string;

@@ -65,7 +65,8 @@ const RATE_WINDOW_MS = 5000;
 
 /**
  * Keeps one camera streaming: owns its native camera, follows its sessions, detects stalls,
- * and reconnects with exponential backoff. Emits 'state' (state, previous) and 'frame' (event).
+ * and reconnects with exponential backoff. Emits 'state' (state, previous), 'opened' (event),
+ * 'frame' (event) and 'video' (event: fMP4 fragments, when the camera remuxes for live view).
  */
 export class CameraSupervisor extends EventEmitter {
   readonly id: string;
@@ -195,6 +196,10 @@ export class CameraSupervisor extends EventEmitter {
           { session: ev.session, codec: ev.codec, width: ev.width, height: ev.height, fps: ev.fps, decoder: ev.decoder, openMs: ev.openMs },
           'stream opened',
         );
+        this.emit('opened', ev);
+        break;
+      case 'video':
+        this.emit('video', ev);
         break;
       case 'frame':
         this.lastFrameAt = this.now();

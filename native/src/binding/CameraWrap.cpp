@@ -44,6 +44,7 @@ CameraWrap::CameraWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Camera
   opts.source = readSourceOptions(o);
   opts.loop = optBool(o, "loop", false);
   opts.poolSlots = static_cast<int>(optNumber(o, "poolSlots", 4, 2, 64));
+  opts.video = optBool(o, "video", false);
   opts.decoder.threads = static_cast<int>(optNumber(o, "decodeThreads", 0, 0, 64));
   std::string pref = optString(o, "decoder", "auto");
   if (pref == "auto") {
@@ -62,6 +63,7 @@ CameraWrap::CameraWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Camera
   }
   state_ = new EventState();
   state_->maxInFlight = queue;
+  state_->maxVideoInFlight = 2 * queue;  // up to two fragments (packets) per frame event
   state_->tsfn = EventTsfn::New(env, info[1].As<Napi::Function>(), "vigil.camera", 0, 1, state_,
                                 [](Napi::Env, void*, EventState* s) { delete s; });
   state_->tsfn.Unref(env);  // an idle camera does not keep the process alive
@@ -138,6 +140,8 @@ Napi::Value CameraWrap::Stats(const Napi::CallbackInfo& info) {
   o.Set("droppedPoolFull", static_cast<double>(c.droppedPoolFull));
   o.Set("droppedQueueFull", static_cast<double>(c.droppedQueueFull));
   o.Set("loops", static_cast<double>(c.loops));
+  o.Set("videoFragments", static_cast<double>(c.videoFragments));
+  o.Set("videoDropped", static_cast<double>(c.videoDropped));
   o.Set("poolAllocations", static_cast<double>(c.poolAllocations));
   o.Set("decoder", closed_ ? std::string() : pipeline_->decoderName());
   return o;
@@ -187,14 +191,16 @@ Napi::Value CameraWrap::Letterbox(const Napi::CallbackInfo& info) {
   return PromiseWorker::Start(new LetterboxWorker(env, pipeline_->pool(), info[0].As<Napi::Float32Array>(), size, norm, minSeq));
 }
 
-bool CameraWrap::post(CameraEvent* ev, bool bounded) {
-  if (bounded && state_->inFlight.fetch_add(1) >= state_->maxInFlight) {
-    state_->inFlight.fetch_sub(1);
+bool CameraWrap::post(CameraEvent* ev) {
+  size_t max = 0;
+  std::atomic<size_t>* bound = state_->bound(ev->kind, max);
+  if (bound && bound->fetch_add(1) >= max) {
+    bound->fetch_sub(1);
     delete ev;
     return false;
   }
   if (state_->tsfn.NonBlockingCall(ev) != napi_ok) {  // only while the queue is closing
-    if (bounded) state_->inFlight.fetch_sub(1);
+    if (bound) bound->fetch_sub(1);
     delete ev;
     return false;
   }
@@ -205,14 +211,21 @@ void CameraWrap::onOpened(uint64_t session, const StreamInfo& info) {
   auto* ev = new CameraEvent(CameraEvent::Kind::Opened);
   ev->session = session;
   ev->stream = info;
-  post(ev, false);
+  post(ev);
 }
 
 bool CameraWrap::onFrame(uint64_t session, const FrameInfo& info) {
   auto* ev = new CameraEvent(CameraEvent::Kind::Frame);
   ev->session = session;
   ev->frame = info;
-  return post(ev, true);
+  return post(ev);
+}
+
+bool CameraWrap::onVideo(uint64_t session, VideoChunk&& chunk) {
+  auto* ev = new CameraEvent(CameraEvent::Kind::Video);
+  ev->session = session;
+  ev->video = std::move(chunk);
+  return post(ev);
 }
 
 void CameraWrap::onError(uint64_t session, const char* stage, const std::string& message, uint64_t count) {
@@ -221,7 +234,7 @@ void CameraWrap::onError(uint64_t session, const char* stage, const std::string&
   ev->stage = stage;
   ev->message = message;
   ev->count = count;
-  post(ev, true);
+  post(ev);
 }
 
 void CameraWrap::onEnded(uint64_t session, Status reason, const std::string& message) {
@@ -229,14 +242,14 @@ void CameraWrap::onEnded(uint64_t session, Status reason, const std::string& mes
   ev->session = session;
   ev->reason = reason;
   ev->message = message;
-  post(ev, false);
+  post(ev);
 }
 
 void callJsEvent(Napi::Env env, Napi::Function cb, EventState* state, CameraEvent* ev) {
   std::unique_ptr<CameraEvent> owned(ev);
   if (env == nullptr || cb == nullptr) return;  // environment shutting down: state may be gone
-  bool bounded = ev->kind == CameraEvent::Kind::Frame || ev->kind == CameraEvent::Kind::Error;
-  if (bounded) state->inFlight.fetch_sub(1);
+  size_t max = 0;
+  if (std::atomic<size_t>* bound = state->bound(ev->kind, max)) bound->fetch_sub(1);
   if (state->closed && ev->kind != CameraEvent::Kind::Ended) return;  // nobody is listening
   Napi::Object o = Napi::Object::New(env);
   o.Set("session", static_cast<double>(ev->session));
@@ -252,6 +265,7 @@ void callJsEvent(Napi::Env env, Napi::Function cb, EventState* state, CameraEven
       o.Set("height", s.height);
       o.Set("fps", s.fps);
       o.Set("openMs", s.openUs / 1000.0);
+      if (!s.video.empty()) o.Set("video", s.video);
       break;
     }
     case CameraEvent::Kind::Frame: {
@@ -265,6 +279,19 @@ void callJsEvent(Napi::Env env, Napi::Function cb, EventState* state, CameraEven
       o.Set("width", f.width);
       o.Set("height", f.height);
       o.Set("keyframe", f.keyframe);
+      break;
+    }
+    case CameraEvent::Kind::Video: {
+      VideoChunk& v = ev->video;
+      o.Set("type", "video");
+      if (!v.init.empty()) {
+        o.Set("init", Napi::Buffer<uint8_t>::Copy(env, v.init.data(), v.init.size()));
+        o.Set("mime", v.mime);
+      }
+      o.Set("data", Napi::Buffer<uint8_t>::Copy(env, v.fragment.data(), v.fragment.size()));
+      o.Set("keyframe", v.keyframe);
+      o.Set("ptsUs", static_cast<double>(v.ptsUs));
+      o.Set("recvUs", static_cast<double>(v.recvUs));
       break;
     }
     case CameraEvent::Kind::Error:

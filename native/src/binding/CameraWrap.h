@@ -11,11 +11,12 @@ namespace vigil {
 // One event from a camera thread to JS. Heap-allocated by the camera thread, freed by CallJs
 // on the JS thread (or by the poster when the queue refuses it).
 struct CameraEvent {
-  enum class Kind { Opened, Frame, Error, Ended };
+  enum class Kind { Opened, Frame, Video, Error, Ended };
   explicit CameraEvent(Kind k) : kind(k) {}
   Kind kind;
   uint64_t session = 0;
   FrameInfo frame;
+  VideoChunk video;
   StreamInfo stream;
   std::string stage;
   std::string message;
@@ -36,6 +37,15 @@ struct EventState {
   // per-frame traffic is kept here (camera thread increments, JS thread decrements).
   std::atomic<size_t> inFlight{0};
   size_t maxInFlight = 32;
+  // The same for video fragments, bounded apart so that video cannot starve frame events.
+  std::atomic<size_t> videoInFlight{0};
+  size_t maxVideoInFlight = 64;  // 2 × queueSize
+  // The counter that bounds events of kind `k` and its limit; nullptr for opened/ended (never dropped).
+  std::atomic<size_t>* bound(CameraEvent::Kind k, size_t& max) {
+    if (k == CameraEvent::Kind::Video) return max = maxVideoInFlight, &videoInFlight;
+    if (k == CameraEvent::Kind::Frame || k == CameraEvent::Kind::Error) return max = maxInFlight, &inFlight;
+    return nullptr;
+  }
   uint64_t session = 0;  // the newest session started
   bool refed = false;    // the queue holds the event loop open while a session runs
   bool closed = false;
@@ -55,6 +65,7 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap>, public PipelineSink {
   // PipelineSink (camera thread)
   void onOpened(uint64_t session, const StreamInfo& info) override;
   bool onFrame(uint64_t session, const FrameInfo& info) override;
+  bool onVideo(uint64_t session, VideoChunk&& chunk) override;
   void onError(uint64_t session, const char* stage, const std::string& message, uint64_t count) override;
   void onEnded(uint64_t session, Status reason, const std::string& message) override;
 
@@ -67,9 +78,9 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap>, public PipelineSink {
   Napi::Value Letterbox(const Napi::CallbackInfo& info);
   Napi::Value Running(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
-  // Posts without blocking. Bounded events (frames, errors) are dropped when maxInFlight are
-  // already queued; returns false then. Session ends are always queued.
-  bool post(CameraEvent* ev, bool bounded);
+  // Posts without blocking. Bounded events (frames, errors, video) are dropped when their
+  // bound is reached; returns false then. Session opens and ends are always queued.
+  bool post(CameraEvent* ev);
   void stopSession();
 
   std::unique_ptr<CameraPipeline> pipeline_;

@@ -56,15 +56,25 @@ Status CameraPipeline::session(uint64_t session, std::string& err) {
   info.height = par->height;
   info.fps = src.fps();
   info.openUs = monoNowUs() - t0;
+  Fmp4Muxer mux;
+  bool remuxing = false;
+  if (opts_.video) {
+    std::string why;
+    remuxing = mux.open(par, why) == Status::Ok;
+    info.video = remuxing ? "passthrough" : why;
+    videoWaitKey_ = false;
+    videoLastPtsUs_ = AV_NOPTS_VALUE;
+    videoLastDurUs_ = info.fps > 0 ? static_cast<int64_t>(1e6 / info.fps) : 40000;
+  }
   {
     std::lock_guard<std::mutex> lock(nameMutex_);
     decoderName_ = info.decoder;
   }
   sink_->onOpened(session, info);
-  return stream(session, src, *dec, err);
+  return stream(session, src, *dec, remuxing ? &mux : nullptr, err);
 }
 
-Status CameraPipeline::stream(uint64_t session, Source& src, Decoder& dec, std::string& err) {
+Status CameraPipeline::stream(uint64_t session, Source& src, Decoder& dec, Fmp4Muxer* mux, std::string& err) {
   PacketPtr pkt(av_packet_alloc());
   FramePtr frame(av_frame_alloc());
   if (!pkt || !frame) {
@@ -81,6 +91,7 @@ Status CameraPipeline::stream(uint64_t session, Source& src, Decoder& dec, std::
       int64_t key = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
       recvPts_[recvHead_] = key;
       recvUs_[recvHead_] = monoNowUs();
+      if (mux) remux(session, src, *mux, pkt.get(), recvUs_[recvHead_]);
       recvHead_ = (recvHead_ + 1) % kRecvRing;
       std::string derr;
       Status s = dec.send(pkt.get(), derr);
@@ -160,6 +171,44 @@ void CameraPipeline::deliver(uint64_t session, Source& src, FrameConverter& conv
   if (!sink_->onFrame(session, info)) ++droppedQueueFull_;
 }
 
+void CameraPipeline::remux(uint64_t session, Source& src, Fmp4Muxer& mux, const AVPacket* pkt, int64_t recvUs) {
+  const bool key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+  if (videoWaitKey_ && !key) {
+    ++videoDropped_;
+    return;
+  }
+  int64_t pts = src.toUs(pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts);
+  int64_t dts = src.toUs(pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts);
+  if (pts == AV_NOPTS_VALUE) return;  // nothing to place it on the timeline with
+  if (dts == AV_NOPTS_VALUE) dts = pts;
+  int64_t dur = pkt->duration > 0 ? src.toUs(pkt->duration) : 0;
+  if (dur <= 0 && videoLastPtsUs_ != AV_NOPTS_VALUE && pts > videoLastPtsUs_ && pts - videoLastPtsUs_ < 1000000) {
+    dur = pts - videoLastPtsUs_;
+  }
+  if (dur <= 0) dur = videoLastDurUs_;
+  videoLastDurUs_ = dur;
+  videoLastPtsUs_ = pts;
+
+  VideoChunk chunk;
+  std::string err;
+  if (mux.write(pkt, pts, dts, dur, chunk.init, chunk.fragment, err) != Status::Ok) {
+    reportError(session, err);
+    return;
+  }
+  if (chunk.fragment.empty()) return;  // waiting for the first keyframe / parameter sets
+  if (!chunk.init.empty()) chunk.mime = mux.mime();
+  chunk.keyframe = key;
+  chunk.ptsUs = pts;
+  chunk.recvUs = recvUs;
+  if (sink_->onVideo(session, std::move(chunk))) {
+    ++videoFragments_;
+    videoWaitKey_ = false;
+  } else {
+    ++videoDropped_;
+    videoWaitKey_ = true;
+  }
+}
+
 void CameraPipeline::reportDecodeError(uint64_t session, const std::string& err) {
   ++decodeErrors_;
   reportError(session, err);
@@ -186,6 +235,8 @@ CameraCounters CameraPipeline::counters() const {
   c.droppedPoolFull = droppedPoolFull_.load();
   c.droppedQueueFull = droppedQueueFull_.load();
   c.loops = loops_.load();
+  c.videoFragments = videoFragments_.load();
+  c.videoDropped = videoDropped_.load();
   c.poolAllocations = pool_->allocations();
   return c;
 }

@@ -11,6 +11,7 @@
 #include "decode/Decoder.h"
 #include "decode/FrameConverter.h"
 #include "ingest/Source.h"
+#include "mux/Fmp4Muxer.h"
 
 namespace vigil {
 
@@ -19,6 +20,7 @@ struct CameraOptions {
   DecoderOptions decoder;
   bool loop = false;   // files: start again at the end
   int poolSlots = 4;
+  bool video = false;  // remux H.264 packets into fMP4 fragments for browsers (onVideo)
 };
 
 // What a session found when it opened the stream.
@@ -31,6 +33,19 @@ struct StreamInfo {
   int height = 0;
   double fps = 0;         // 0 when the stream does not say
   int64_t openUs = 0;     // time spent opening (connect, DESCRIBE/SETUP/PLAY, probing)
+  // With CameraOptions::video: "passthrough" (H.264 remuxed to fMP4), or why not.
+  std::string video;
+};
+
+// One fMP4 piece for browsers: the init segment (first chunk of a session, and again if the
+// stream's parameters change) and/or one packet's fragment. Moved to the sink, which owns it.
+struct VideoChunk {
+  std::vector<uint8_t> init;
+  std::string mime;        // with init: the MSE type, e.g. video/mp4; codecs="avc1.640028"
+  std::vector<uint8_t> fragment;
+  bool keyframe = false;
+  int64_t ptsUs = 0;       // the session timeline, as FrameInfo::ptsUs
+  int64_t recvUs = 0;      // when the packet was received (monotonic)
 };
 
 // Counters since the camera was created (all sessions). Read from any thread.
@@ -45,6 +60,8 @@ struct CameraCounters {
   uint64_t droppedPoolFull = 0;  // every pool slot was leased by a reader
   uint64_t droppedQueueFull = 0; // the JS event queue was full
   uint64_t loops = 0;            // file sources that started over
+  uint64_t videoFragments = 0;   // fMP4 fragments posted (CameraOptions::video)
+  uint64_t videoDropped = 0;     // packets not remuxed: queue full, skipped to the next keyframe
   uint64_t poolAllocations = 0;
 };
 
@@ -56,6 +73,9 @@ class PipelineSink {
   virtual void onOpened(uint64_t session, const StreamInfo& info) = 0;
   // false = the event was dropped (queue full); the frame stays the pool's latest.
   virtual bool onFrame(uint64_t session, const FrameInfo& info) = 0;
+  // One remuxed packet (CameraOptions::video). false = dropped (queue full): the pipeline
+  // then skips to the next keyframe so the viewer's stream stays decodable.
+  virtual bool onVideo(uint64_t session, VideoChunk&& chunk) = 0;
   // A failure that did not end the session (decode errors, rate-limited with a count).
   virtual void onError(uint64_t session, const char* stage, const std::string& message,
                        uint64_t count) = 0;
@@ -86,9 +106,10 @@ class CameraPipeline {
  private:
   void run(uint64_t session);
   Status session(uint64_t session, std::string& err);
-  Status stream(uint64_t session, Source& src, Decoder& dec, std::string& err);
+  Status stream(uint64_t session, Source& src, Decoder& dec, Fmp4Muxer* mux, std::string& err);
   void drain(uint64_t session, Source& src, Decoder& dec, FrameConverter& conv, AVFrame* frame);
   void deliver(uint64_t session, Source& src, FrameConverter& conv, const AVFrame* frame);
+  void remux(uint64_t session, Source& src, Fmp4Muxer& mux, const AVPacket* pkt, int64_t recvUs);
   void reportDecodeError(uint64_t session, const std::string& err);  // counts, then reportError
   // Decode-stage trouble to JS: at most one event a second, with the count since the last.
   void reportError(uint64_t session, const std::string& err);
@@ -108,7 +129,13 @@ class CameraPipeline {
   std::string decoderName_;
 
   std::atomic<uint64_t> packets_{0}, bytes_{0}, framesDecoded_{0}, framesPublished_{0},
-      decodeErrors_{0}, corruptFrames_{0}, droppedPoolFull_{0}, droppedQueueFull_{0}, loops_{0};
+      decodeErrors_{0}, corruptFrames_{0}, droppedPoolFull_{0}, droppedQueueFull_{0}, loops_{0},
+      videoFragments_{0}, videoDropped_{0};
+  // Remux state (camera thread): skipping to a keyframe after a drop; the last packet's pts
+  // and duration (a packet without one lasts as long as the one before it).
+  bool videoWaitKey_ = false;
+  int64_t videoLastPtsUs_ = AV_NOPTS_VALUE;
+  int64_t videoLastDurUs_ = 40000;
   int64_t lastErrorReportUs_ = 0;
   uint64_t errorsSinceReport_ = 0;
   // Packet receive stamps keyed by pts, so a reordered frame finds its own packet's stamp.

@@ -1,0 +1,123 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import type { OpenedEvent, VideoEvent } from '../../src/native/types.js';
+import { RecordedCamera } from '../helpers/cameraEvents.js';
+import { ensureClip, VTEST_FRAMES } from '../helpers/fixtures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vigil-remux-'));
+const cams: RecordedCamera[] = [];
+afterEach(() => {
+  for (const c of cams.splice(0)) c.camera.close();
+});
+function camera(opts: ConstructorParameters<typeof RecordedCamera>[0]): RecordedCamera {
+  const c = new RecordedCamera(opts);
+  cams.push(c);
+  return c;
+}
+const boxType = (b: Buffer, at = 0) => b.subarray(at + 4, at + 8).toString('latin1');
+/** Frames ffprobe decodes from a file. */
+function probeFrames(file: string): number {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,codec_name,width,height', '-of', 'json', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const s = (JSON.parse(out) as { streams: Array<{ nb_read_frames: string; codec_name: string; width: number }> }).streams[0]!;
+  expect(s.codec_name).toBe('h264');
+  expect(s.width).toBe(768);
+  return Number(s.nb_read_frames);
+}
+
+let h264 = '';
+let hevc = '';
+beforeAll(async () => {
+  h264 = await ensureClip('h264');
+  hevc = await ensureClip('hevc');
+}, 300_000);
+
+describe('fMP4 remux for live view (no re-encoding)', () => {
+  it('turns every H.264 packet into one fragment that a real demuxer and decoder read back', async () => {
+    const cam = camera({ url: h264, realtime: false, video: true, queueSize: 4096 });
+    const session = cam.camera.open();
+    expect((await cam.untilEnded(session)).reason).toBe('eos');
+    const opened = cam.events.find((e): e is OpenedEvent => e.type === 'opened')!;
+    expect(opened.video).toBe('passthrough');
+    const video = cam.events.filter((e): e is VideoEvent => e.type === 'video');
+    const stats = cam.camera.stats();
+    // Every packet is accounted for: posted, or dropped while skipping to a keyframe.
+    expect(stats.videoFragments + stats.videoDropped).toBe(stats.packets);
+    expect(video.length).toBe(stats.videoFragments);
+
+    const first = video[0]!;
+    expect(first.keyframe).toBe(true);  // a viewer's stream starts on a keyframe
+    expect(first.mime).toMatch(/^video\/mp4; codecs="avc1\.[0-9a-f]{6}"$/);
+    expect(boxType(first.init!)).toBe('ftyp');
+    expect(video.filter((v) => v.init)).toHaveLength(1);  // one init segment per session
+    for (const v of video) expect(boxType(v.data)).toBe('moof');
+
+    // Same timeline as decoded frames: the overlay finds its frame by pts.
+    const videoPts = new Set(video.map((v) => v.ptsUs));
+    const frames = cam.frames;
+    expect(frames.length).toBeGreaterThan(100);
+    for (const f of frames) expect(videoPts.has(f.ptsUs!)).toBe(true);
+
+    const file = join(dir, 'all.mp4');
+    writeFileSync(file, Buffer.concat([first.init!, ...video.map((v) => v.data)]));
+    expect(probeFrames(file)).toBe(video.length);
+    if (stats.videoDropped === 0) expect(video.length).toBe(VTEST_FRAMES);
+  });
+
+  it('a viewer joining mid-stream decodes from the newest keyframe: init + that GOP', async () => {
+    const cam = camera({ url: h264, realtime: false, video: true, queueSize: 4096 });
+    expect((await cam.untilEnded(cam.camera.open())).reason).toBe('eos');
+    const video = cam.events.filter((e): e is VideoEvent => e.type === 'video');
+    const keys = video.map((v, i) => (v.keyframe ? i : -1)).filter((i) => i >= 0);
+    expect(keys.length).toBeGreaterThan(2);
+    const from = keys[keys.length - 2]!;  // a late joiner's GOP cache
+    const file = join(dir, 'late.mp4');
+    writeFileSync(file, Buffer.concat([video[0]!.init!, ...video.slice(from).map((v) => v.data)]));
+    expect(probeFrames(file)).toBe(video.length - from);
+  });
+
+  it('a bounded queue drops fragments only up to the next keyframe, so what arrives stays decodable', async () => {
+    const cam = camera({ url: h264, realtime: false, video: true, queueSize: 1 });
+    // Hold the JS thread now and then so the camera thread outruns it.
+    const session = cam.camera.open();
+    const busy = setInterval(() => {
+      const t = performance.now();
+      while (performance.now() - t < 30);
+    }, 5);
+    try {
+      expect((await cam.untilEnded(session, 60000)).reason).toBe('eos');
+    } finally {
+      clearInterval(busy);
+    }
+    const stats = cam.camera.stats();
+    const video = cam.events.filter((e): e is VideoEvent => e.type === 'video');
+    expect(stats.videoDropped).toBeGreaterThan(0);
+    expect(stats.videoFragments + stats.videoDropped).toBe(stats.packets);
+    const file = join(dir, 'dropped.mp4');
+    writeFileSync(file, Buffer.concat([video[0]!.init!, ...video.map((v) => v.data)]));
+    expect(probeFrames(file)).toBe(video.length);
+    // After every gap the next fragment is a keyframe.
+    const keyAfterGap = video.slice(1).every((v, i) => v.keyframe || v.ptsUs - video[i]!.ptsUs < 150_000);
+    expect(keyAfterGap).toBe(true);
+  });
+
+  it('says why an HEVC stream cannot pass through, and sends no fragments', async () => {
+    const cam = camera({ url: hevc, realtime: false, video: true });
+    expect((await cam.untilEnded(cam.camera.open())).reason).toBe('eos');
+    const opened = cam.events.find((e): e is OpenedEvent => e.type === 'opened')!;
+    expect(opened.video).toMatch(/no pass-through for hevc/);
+    expect(cam.events.some((e) => e.type === 'video')).toBe(false);
+    expect(cam.frames.length).toBeGreaterThan(0);  // decoding (and detection) go on as before
+  });
+
+  it('remuxes nothing unless asked', async () => {
+    const cam = camera({ url: h264, realtime: false });
+    expect((await cam.untilEnded(cam.camera.open())).reason).toBe('eos');
+    expect(cam.events.some((e) => e.type === 'video')).toBe(false);
+    expect(cam.events.find((e): e is OpenedEvent => e.type === 'opened')!.video).toBeUndefined();
+  });
+});
