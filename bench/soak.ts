@@ -1,24 +1,15 @@
 // npm run bench:soak — the daemon (`vigil run`, a child process) with 4 RTSP cameras from a
 // real gst-rtsp-server on loopback for SOAK_MINUTES (default 5): RSS at start and end.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import { ensureClip } from '../src/cli/demoClips.js';
-import { packageRoot } from '../src/native/addon.js';
 import type { CameraHealth } from '../src/pipeline/CameraSupervisor.js';
-import { freePort, RtspServer } from '../test/helpers/rtspServer.js';
+import { RtspServer } from '../test/helpers/rtspServer.js';
+import { startDaemonProcess } from './daemonProcess.js';
 import { writeResult } from './record.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 5);
 const WARMUP_S = 20;
 const SAMPLE_S = 10;
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1]) / 1024;
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // Clips long enough that no camera reaches the end of its file during the run.
@@ -26,16 +17,10 @@ const loops = Math.ceil((MINUTES * 60 + WARMUP_S + 30) / 79.5);
 const h264 = await ensureClip('h264', { loops });
 const hevc = await ensureClip('hevc', { loops });
 const server = await RtspServer.start({ h264: { file: h264, codec: 'h264' }, hevc: { file: hevc, codec: 'hevc' } });
-const port = await freePort();
-const dir = mkdtempSync(join(tmpdir(), 'vigil-soak-'));
-const cfg = join(dir, 'soak.yaml');
 const cams = ['h264', 'h264', 'hevc', 'hevc'].map((m, i) => `  - id: cam${i + 1}-${m}\n    url: ${server.url(m)}\n`);
 // The media path alone (decode, pool, events, HTTP): the detector has its own bench.
-writeFileSync(cfg, `server:\n  port: ${port}\nlog:\n  level: warn\ndetect:\n  enabled: false\ncameras:\n${cams.join('')}`);
-
-const daemon = spawn(process.execPath, [join(packageRoot(), 'dist/src/cli/main.js'), 'run', '--config', cfg], { stdio: 'ignore' });
-const health = async () =>
-  ((await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()) as { cameras: CameraHealth[] }).cameras;
+const daemon = await startDaemonProcess(`log:\n  level: warn\ndetect:\n  enabled: false\ncameras:\n${cams.join('')}`, 'soak');
+const health = async () => (await daemon.api<{ cameras: CameraHealth[] }>('/api/health')).cameras;
 
 try {
   for (let i = 0; ; i++) {
@@ -52,7 +37,7 @@ try {
   for (;;) {
     const t = (performance.now() - t0) / 1000;
     const h = await health();
-    samples.push({ t_s: Math.round(t), rss_mb: Math.round(rssMb(daemon.pid!) * 10) / 10, fps: h.map((c) => c.fps.decoded), states: h.map((c) => c.state) });
+    samples.push({ t_s: Math.round(t), rss_mb: daemon.rssMb(), fps: h.map((c) => c.fps.decoded), states: h.map((c) => c.state) });
     console.log(`t=${Math.round(t)}s rss=${samples.at(-1)!.rss_mb} MB fps=${samples.at(-1)!.fps.join('/')}`);
     if (t >= MINUTES * 60) break;
     await sleep(SAMPLE_S * 1000);
@@ -86,6 +71,6 @@ try {
   });
   console.log(`RSS ${start} MB -> ${last} MB (${growth}%) over ${(elapsed / 60).toFixed(1)} min; wrote ${file}`);
 } finally {
-  daemon.kill('SIGTERM');
+  await daemon.stop();
   await server.stop();
 }

@@ -21,6 +21,7 @@ PACKAGES=(
   opencv-doc                                                  # vtest.avi: real footage
   python3-gi gir1.2-gst-rtsp-server-1.0                        # the RTSP server of the tests
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  chromium                                                    # the live view's browser tests (playwright-core drives it)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -47,6 +48,9 @@ fi
 
 echo "setup: TypeScript"
 npx tsc -p tsconfig.json
+
+echo "setup: browser app"
+npm run --silent build:ui
 
 echo "setup: clips"
 node dist/scripts/make-fixtures.js

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Command, InvalidArgumentError } from 'commander';
@@ -7,7 +8,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfigFile, validateConfig } from '../config/loadConfig.js';
 import type { VigilConfig } from '../config/schema.js';
 import { Daemon } from '../daemon/Daemon.js';
-import { loadAddon } from '../native/addon.js';
+import { loadAddon, packageRoot } from '../native/addon.js';
 import { createLogger } from '../util/logger.js';
 import { redactText, redactUrl } from '../util/redact.js';
 import { fetchNanodet, NANODET } from '../detect/model/ModelStore.js';
@@ -33,7 +34,7 @@ function intOption(name: string, min: number, max: number) {
 }
 
 /** Runs the daemon until SIGINT/SIGTERM. */
-async function runDaemon(config: VigilConfig, banner: (url: string) => string): Promise<void> {
+async function runDaemon(config: VigilConfig, banner: (url: string) => string): Promise<Daemon> {
   const logger = createLogger(config.log.level);
   const daemon = new Daemon(config, logger);
   let stopping = false;
@@ -53,6 +54,10 @@ async function runDaemon(config: VigilConfig, banner: (url: string) => string): 
   process.on('SIGTERM', () => stop('SIGTERM'));
   const url = await daemon.start();
   process.stderr.write(banner(url));
+  if (daemon.generatedAdminPassword) {
+    process.stdout.write(`First run: log in as 'admin' with password ${daemon.generatedAdminPassword}\n(shown this once; it is stored hashed in ${daemon.users?.file})\n`);
+  }
+  return daemon;
 }
 
 function fail(err: unknown): never {
@@ -89,9 +94,20 @@ program
   .action(async (opts: { port: number; host: string }) => {
     try {
       const [h264, hevc] = [await ensureClip('h264'), await ensureClip('hevc')];
+      // The demo keeps its own state and a fixed admin password (in .cache, mode 0600) so it
+      // can print it on every start; a real install prints a generated one only once.
+      const dataDir = join(packageRoot(), '.cache', 'demo-state');
+      const pwFile = join(dataDir, 'admin-password');
+      if (!existsSync(pwFile)) {
+        mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        writeFileSync(pwFile, randomBytes(12).toString('base64url'), { mode: 0o600 });
+      }
+      const password = readFileSync(pwFile, 'utf8').trim();
       const config = validateConfig(
         {
           server: { host: opts.host, port: opts.port },
+          data_dir: dataDir,
+          auth: { admin_password: password },
           cameras: [
             { id: 'vtest-h264', name: 'vtest (H.264)', url: h264, loop: true, realtime: true },
             { id: 'vtest-hevc', name: 'vtest (HEVC)', url: hevc, loop: true, realtime: true },
@@ -99,7 +115,7 @@ program
         },
         'demo config',
       );
-      await runDaemon(config, (url) => `\nVigil demo is running. Open ${url}/ in a browser (Ctrl-C stops it).\n\n`);
+      await runDaemon(config, (url) => `\nVigil demo is running. Open ${url}/ in a browser and log in as admin / ${password} (Ctrl-C stops it).\n\n`);
     } catch (err) {
       fail(err);
     }

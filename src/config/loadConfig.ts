@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
 
+import { describeIssue } from '../util/zodIssues.js';
 import { configSchema, type VigilConfig } from './schema.js';
 
 /** A config that cannot be used; `problems` name each bad field and value. */
@@ -16,53 +16,11 @@ export class ConfigError extends Error {
   }
 }
 
-/** `cameras[1].backoff.max_ms` */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out ? `.${String(p)}` : String(p);
-  }
-  return out || '(top level)';
-}
-
-function describeValue(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (typeof v === 'string') return `'${v}'`;
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
-}
-
-function expectation(issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case 'invalid_type':
-      return issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`;
-    case 'too_small':
-      return `a ${issue.origin === 'array' ? 'list with at least' : 'value of at least'} ${String(issue.minimum)}${issue.origin === 'string' ? ' characters' : ''}`;
-    case 'too_big':
-      return `a ${issue.origin === 'array' ? 'list with at most' : 'value of at most'} ${String(issue.maximum)}${issue.origin === 'string' ? ' characters' : ''}`;
-    case 'invalid_value':
-      return `one of ${issue.values.map((v) => `'${String(v)}'`).join(', ')}`;
-    case 'invalid_format':
-      return issue.message.startsWith('Invalid') ? `a value in ${issue.format} format` : issue.message;
-    default:
-      return issue.message;
-  }
-}
-
 /** Validates parsed YAML/JSON; throws ConfigError naming every bad field and value. */
 export function validateConfig(raw: unknown, source = 'config'): VigilConfig {
   const result = configSchema.safeParse(raw ?? {}, { reportInput: true });
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const path = formatPath(issue.path);
-    if (issue.code === 'unrecognized_keys') {
-      return `Unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')} in ${path}`;
-    }
-    return `Expected ${expectation(issue)} for ${path} but received ${describeValue(issue.input)}`;
-  });
+  const problems = result.error.issues.map(describeIssue);
   throw new ConfigError(source, problems);
 }
 

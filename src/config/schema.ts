@@ -2,12 +2,16 @@ import { z } from 'zod';
 
 import { detectSchema } from '../detect/detectConfig.js';
 import { cameraSchema } from '../pipeline/cameraConfig.js';
+import { authSchema } from '../server/auth/authConfig.js';
 import { serverSchema } from '../server/serverConfig.js';
 import { logSchema } from '../util/logger.js';
 
 export const configSchema = z
   .strictObject({
-    server: serverSchema.default({ host: '127.0.0.1', port: 8080 }),
+    server: serverSchema.prefault({}),
+    /** Where state lives (users file). Default: $STATE_DIRECTORY under systemd, else ~/.local/state/vigil. */
+    data_dir: z.string().min(1).optional(),
+    auth: authSchema.prefault({}),
     log: logSchema.default({ level: 'info', libav: 'fatal' }),
     detect: detectSchema.default({ enabled: true, backend: 'cpu', precision: 'auto', score_threshold: 0.4, iou_threshold: 0.6, max_detections: 100, threads: 0 }),
     cameras: z.array(cameraSchema).default([]),

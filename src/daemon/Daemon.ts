@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 
 import type { FastifyInstance } from 'fastify';
 
@@ -12,7 +13,11 @@ import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
 import type { FrameEvent } from '../native/types.js';
 import { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
+import { defaultDataDir } from '../server/auth/authConfig.js';
+import { Sessions } from '../server/auth/Sessions.js';
+import { UserStore } from '../server/auth/UserStore.js';
 import { createHttpServer } from '../server/HttpServer.js';
+import { LiveServer } from '../server/live/LiveServer.js';
 import { createMetrics } from '../server/metrics.js';
 import { moduleLogger, type Logger } from '../util/logger.js';
 
@@ -25,8 +30,14 @@ export class Daemon extends EventEmitter {
   detector: { status: 'off' | 'ready' | 'unavailable'; backend: string; precision: string | null; model: string | null; reason: string | null } = {
     status: 'off', backend: 'cpu', precision: null, model: null, reason: null,
   };
+  /** The live view's WebSocket server (after start). */
+  live: LiveServer | null = null;
+  /** Set when this start created the admin account with a random password (print it once). */
+  generatedAdminPassword: string | null = null;
+  users: UserStore | null = null;
   private ortDetector: OrtDetector | null = null;
-  private http: FastifyInstance | null = null;
+  /** The HTTP server (after start). */
+  http: FastifyInstance | null = null;
   private closed = false;
   private readonly log: Logger;
 
@@ -53,15 +64,33 @@ export class Daemon extends EventEmitter {
       sup.on('state', (state: string, prev: string) => this.log.info({ camera: cam.id, state, prev }, 'camera state'));
       this.cameras.set(cam.id, sup);
     }
+    const auth = this.config.auth;
+    const usersFile = auth.users_file ?? join(this.config.data_dir ?? defaultDataDir(), 'users.json');
+    const { store, generatedPassword } = await UserStore.open(usersFile, auth.admin_password);
+    this.users = store;
+    this.generatedAdminPassword = generatedPassword;
+    if (generatedPassword) this.log.warn({ usersFile }, 'first run: created the admin account with a generated password (printed once on stdout)');
+    const sessions = new Sessions(auth.session_hours * 3_600_000, (name) => store.get(name));
     await this.startDetector();
     const metrics = createMetrics(() => this.cameras.values(), this);
-    this.http = createHttpServer({
+    this.http = await createHttpServer({
       cameras: () => this.cameras,
       daemon: this,
       metrics,
       build,
       logger: this.logger,
       startedAt: Date.now(),
+      auth: { config: auth, users: store, sessions },
+    });
+    this.live = new LiveServer(this.http.server, {
+      cameras: this.cameras,
+      detectStats: (id) => this.detection?.stats(id) ?? null,
+      onDetections: (fn) => this.on('detections', fn),
+      sessions,
+      auth,
+      queueBytes: this.config.server.live_queue_kb * 1024,
+      pingMs: this.config.server.live_ping_seconds * 1000,
+      logger: moduleLogger(this.logger, 'LiveServer'),
     });
     await this.http.listen({ host: this.config.server.host, port: this.config.server.port });
     for (const sup of this.cameras.values()) sup.start();
@@ -114,6 +143,7 @@ export class Daemon extends EventEmitter {
     this.closed = true;
     for (const sup of this.cameras.values()) sup.close();
     this.detection?.close();
+    this.live?.close();
     await this.http?.close();
     await this.ortDetector?.release();
     this.log.info('vigil stopped');

@@ -105,6 +105,7 @@ export class CameraSupervisor extends EventEmitter {
         loop: config.loop,
         decoder: config.decoder,
         decodeThreads: config.decode_threads,
+        video: config.live,
       },
       (ev) => this.onEvent(ev),
     );

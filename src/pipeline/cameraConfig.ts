@@ -38,6 +38,8 @@ export const cameraSchema = z.strictObject({
   decoder: z.enum(['auto', 'software']).default('auto'),
   /** Run the detector on this camera (when the detector is enabled). */
   detect: z.boolean().default(true),
+  /** Send video to the live view (H.264 passes through, remuxed to fMP4; no re-encoding). */
+  live: z.boolean().default(true),
   decode_threads: z.int().min(0).max(64).default(0),
   backoff: backoffSchema.default({ initial_ms: 500, max_ms: 30_000, multiplier: 2, jitter: 0.5 }),
 });

@@ -1,14 +1,21 @@
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
+import { z } from 'zod';
 
 import { packageRoot } from '../native/addon.js';
 import type { BuildInfo } from '../native/types.js';
 import type { Daemon } from '../daemon/Daemon.js';
 import type { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 import type { Logger } from '../util/logger.js';
+import { describeIssue } from '../util/zodIssues.js';
+import type { AuthConfig } from './auth/authConfig.js';
+import { sessionCookie, Sessions, tokenOf } from './auth/Sessions.js';
+import { canSee, type User, type UserStore } from './auth/UserStore.js';
 
 export interface HttpDeps {
   cameras: () => Map<string, CameraSupervisor>;
@@ -17,25 +24,122 @@ export interface HttpDeps {
   build: BuildInfo;
   logger: Logger;
   startedAt: number;
+  auth: { config: AuthConfig; users: UserStore; sessions: Sessions };
 }
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the auth hook on every /api and /metrics request that gets through. */
+    user: User | null;
+  }
+}
+
+/** The built browser app (vite build → dist/ui). */
+export function uiDir(): string {
+  return join(packageRoot(), 'dist', 'ui');
+}
+
+const routeTables = new WeakMap<FastifyInstance, Array<{ method: string; url: string }>>();
+/** Every route the server registered (method, path), for audits and tests. */
+export function routesOf(app: FastifyInstance): Array<{ method: string; url: string }> {
+  return routeTables.get(app) ?? [];
+}
+
+const loginSchema = z.strictObject({ user: z.string().min(1).max(64), password: z.string().min(1).max(256) });
 
 function badRequest(message: string) {
   return { error: 'bad_request', message };
 }
 
-/** GET /api/health, GET /metrics, GET /api/cameras/:id/snapshot.jpg and the status page. */
-export function createHttpServer(deps: HttpDeps): FastifyInstance {
+function unauthorized(reply: FastifyReply) {
+  return reply.code(401).header('WWW-Authenticate', 'Bearer realm="vigil"').send({ error: 'unauthorized', message: 'Log in first (POST /api/login), then send the session cookie or Authorization: Bearer <token>' });
+}
+
+function forbidden(reply: FastifyReply, message: string) {
+  return reply.code(403).send({ error: 'forbidden', message });
+}
+
+/**
+ * The daemon's HTTP API and the browser app. Every /api route but /api/login, and /metrics,
+ * need a logged-in user, whatever address the request comes from; admin-only routes say so.
+ * Nothing here runs a command or opens a URL a request names.
+ */
+export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger.child({ module: 'HttpServer' }) as FastifyBaseLogger,
     // Health probes and scrapes every few seconds would drown the log: no per-request lines.
     logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
   });
-  const indexHtml = readFileSync(join(packageRoot(), 'ui', 'index.html'));
+  const routes: Array<{ method: string; url: string }> = [];
+  routeTables.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url });
+  });
+  const { users, sessions, config: authConfig } = deps.auth;
+  app.decorateRequest('user', null);
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?')[0]!;
+    if (!(path.startsWith('/api/') || path === '/metrics') || path === '/api/login') return;
+    req.user = sessions.resolve(tokenOf(req.headers));
+    if (!req.user) return unauthorized(reply);
+  });
+  const adminOnly = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.user?.role !== 'admin') return forbidden(reply, 'Only an admin may do this');
+  };
+  await app.register(rateLimit, { global: false });
 
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(indexHtml));
+  app.post('/api/login', { config: { rateLimit: { max: authConfig.login_per_minute, timeWindow: 60_000 } } }, async (req, reply) => {
+    const body = loginSchema.safeParse(req.body, { reportInput: true });
+    if (!body.success) return reply.code(400).send(badRequest(describeIssue(body.error.issues[0]!)));
+    const user = await users.verify(body.data.user, body.data.password);
+    if (!user) {
+      deps.logger.warn({ module: 'HttpServer', user: body.data.user, ip: req.ip }, 'failed login');
+      return reply.code(401).send({ error: 'unauthorized', message: 'Wrong user name or password' });
+    }
+    const { token, expires } = sessions.create(user);
+    return reply.header('Set-Cookie', sessionCookie(token, expires)).send({ user, token, expires: new Date(expires).toISOString() });
+  });
 
-  app.get('/api/health', async () => {
-    const cameras = [...deps.cameras().values()].map((c) => ({ ...c.health(), detect: deps.daemon.detection?.stats(c.id) ?? null }));
+  app.post('/api/logout', async (req, reply) => {
+    const token = tokenOf(req.headers);
+    if (token) sessions.revoke(token);
+    return reply.header('Set-Cookie', sessionCookie('', 0)).send({ ok: true });
+  });
+
+  app.get('/api/me', async (req) => req.user);
+
+  app.get('/api/users', { preHandler: adminOnly }, async () => users.list());
+  app.put<{ Params: { name: string } }>('/api/users/:name', { preHandler: adminOnly }, async (req, reply) => {
+    const body = req.body && typeof req.body === 'object' ? req.body : {};
+    try {
+      const user = await users.put({ ...body, name: req.params.name });
+      sessions.revokeUser(user.name);  // a changed password or role takes effect now
+      return user;
+    } catch (err) {
+      return reply.code(400).send(badRequest((err as Error).message));
+    }
+  });
+  app.delete<{ Params: { name: string } }>('/api/users/:name', { preHandler: adminOnly }, async (req, reply) => {
+    try {
+      if (!users.remove(req.params.name)) return reply.code(404).send({ error: 'not_found', message: `No user '${req.params.name}'` });
+    } catch (err) {
+      return reply.code(400).send(badRequest((err as Error).message));
+    }
+    sessions.revokeUser(req.params.name);
+    return { ok: true };
+  });
+
+  const ui = uiDir();
+  if (existsSync(join(ui, 'index.html'))) {
+    await app.register(fastifyStatic, { root: ui, index: 'index.html', cacheControl: false });
+  } else {
+    app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('The browser app is not built: run `npm run build:ui` (scripts/setup.sh does).\n'));
+  }
+
+  app.get('/api/health', async (req) => {
+    const visible = [...deps.cameras().values()].filter((c) => canSee(req.user!, c.id));
+    const cameras = visible.map((c) => ({ ...c.health(), detect: deps.daemon.detection?.stats(c.id) ?? null }));
     const enabled = cameras.filter((c) => c.state !== 'stopped');
     const detectorOk = deps.daemon.detector.status !== 'unavailable';
     return {
@@ -43,11 +147,13 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
       uptimeS: Math.round((Date.now() - deps.startedAt) / 1000),
       build: deps.build,
       detector: deps.daemon.detector,
+      // Live view: clients, decode-to-send latency, per-client skips (other users' names: admin only).
+      live: req.user!.role === 'admin' ? (deps.daemon.live?.stats() ?? null) : null,
       cameras,
     };
   });
 
-  app.get('/metrics', async (_req, reply) =>
+  app.get('/metrics', { preHandler: adminOnly }, async (_req, reply) =>
     reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
   );
 
@@ -55,6 +161,7 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     '/api/cameras/:id/snapshot.jpg',
     async (req, reply) => {
       const cam = deps.cameras().get(req.params.id);
+      if (cam && !canSee(req.user!, cam.id)) return forbidden(reply, `User '${req.user!.name}' may not see camera '${cam.id}'`);
       if (!cam) return reply.code(404).send({ error: 'not_found', message: `No camera with id '${req.params.id}'` });
       let quality = 85;
       if (req.query.quality !== undefined) {

@@ -1,11 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../src/native/addon.js';
+import { login } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';
 import { freePort, RtspServer } from '../helpers/rtspServer.js';
 
@@ -79,20 +80,36 @@ describe('vigil CLI', () => {
   it('run serves health for its cameras and exits cleanly on SIGTERM', async () => {
     const port = await freePort();
     const cfg = join(dir, 'run.yaml');
-    writeFileSync(cfg, `server:\n  port: ${port}\nlog:\n  level: warn\ncameras:\n  - id: lobby\n    url: ${server.url('h264')}\n`);
+    const state = mkdtempSync(join(tmpdir(), 'vigil-run-state-'));
+    writeFileSync(cfg, `server:\n  port: ${port}\ndata_dir: ${state}\nlog:\n  level: warn\ncameras:\n  - id: lobby\n    url: ${server.url('h264')}\n`);
     const child = spawn(process.execPath, [CLI, 'run', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
+    let stdout = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
+      const base = `http://127.0.0.1:${port}`;
       const t0 = Date.now();
-      let state = '';
-      while (Date.now() - t0 < 15000 && state !== 'streaming') {
+      let camState = '';
+      let token = '';
+      while (Date.now() - t0 < 15000 && camState !== 'streaming') {
         await new Promise((r) => setTimeout(r, 200));
-        const res = await fetch(`http://127.0.0.1:${port}/api/health`).catch(() => null);
-        if (res?.ok) state = ((await res.json()) as { cameras: Array<{ state: string }> }).cameras[0]?.state ?? '';
+        // First run: the generated admin password is printed once on stdout, stored hashed.
+        const pw = /log in as 'admin' with password (\S+)/.exec(stdout)?.[1];
+        if (!pw) continue;
+        if (!token) {
+          expect((await fetch(`${base}/api/health`)).status).toBe(401);  // no login, no health: even from localhost
+          token = await login(base, 'admin', pw);
+        }
+        const res = await fetch(`${base}/api/health`, { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
+        if (res?.ok) camState = ((await res.json()) as { cameras: Array<{ state: string }> }).cameras[0]?.state ?? '';
       }
-      expect(state).toBe('streaming');
+      expect(camState).toBe('streaming');
+      const users = JSON.parse(readFileSync(join(state, 'users.json'), 'utf8')) as { users: Array<{ name: string; hash: string }> };
+      expect(users.users[0]!.name).toBe('admin');
+      expect(readFileSync(join(state, 'users.json'), 'utf8')).not.toContain(/password (\S+)/.exec(stdout)![1]!);
+      expect(statSync(join(state, 'users.json')).mode & 0o777).toBe(0o600);
       expect(stderr).toContain(`Vigil is running: http://127.0.0.1:${port}/`);
     } finally {
       child.kill('SIGTERM');

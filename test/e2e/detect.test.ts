@@ -3,7 +3,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Daemon } from '../../src/daemon/Daemon.js';
 import type { DetectionEvent } from '../../src/detect/DetectionService.js';
 import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
-import { cameraHealth, health, startDaemon, waitFor } from '../helpers/daemon.js';
+import { api, cameraHealth, health, startDaemon, waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';
 
 let running: Daemon | null = null;
@@ -47,7 +47,7 @@ describe('detection in the pipeline (ONNX Runtime CPU)', () => {
     expect(h).toMatchObject({ detector: { status: 'ready', backend: 'cpu' } });
     const cam = await cameraHealth(url, 'yard');
     expect((cam as unknown as { detect: { framesInferred: number; lastObjects: Record<string, number> } }).detect.framesInferred).toBeGreaterThanOrEqual(20);
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const metrics = await (await api(url, `/metrics`)).text();
     expect(Number(/vigil_detections_total\{camera="yard",label="person"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(20);
     expect(metrics).toMatch(/vigil_infer_seconds_count\{backend="cpu"\} \d+/);
   });

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { clipDir } from '../../src/cli/demoClips.js';
 import type { Daemon } from '../../src/daemon/Daemon.js';
 import type { CameraState } from '../../src/pipeline/CameraSupervisor.js';
-import { cameraHealth, FAST, health, startDaemon, waitFor } from '../helpers/daemon.js';
+import { api, cameraHealth, FAST, health, startDaemon, waitFor } from '../helpers/daemon.js';
 import { corruptH264Clip, ensureClip } from '../helpers/fixtures.js';
 import { RtspServer } from '../helpers/rtspServer.js';
 
@@ -92,20 +92,20 @@ describe('cameras over a real RTSP server', () => {
     expect(JSON.stringify(h)).not.toContain('s3cret');
     expect(byId.get('junk')!.lastError?.message).toMatch(/cannot open input|stream info/);
 
-    const snap = await fetch(`${url}/api/cameras/hevc/snapshot.jpg`);
+    const snap = await api(url, `/api/cameras/hevc/snapshot.jpg`);
     expect(snap.status).toBe(200);
     expect(snap.headers.get('content-type')).toBe('image/jpeg');
     const jpeg = Buffer.from(await snap.arrayBuffer());
     expect(jpeg.subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
-    expect((await fetch(`${url}/api/cameras/nope/snapshot.jpg`)).status).toBe(404);
-    const q = await fetch(`${url}/api/cameras/h264/snapshot.jpg?quality=500`);
+    expect((await api(url, `/api/cameras/nope/snapshot.jpg`)).status).toBe(404);
+    const q = await api(url, `/api/cameras/h264/snapshot.jpg?quality=500`);
     expect(q.status).toBe(400);
     expect(((await q.json()) as { message: string }).message).toBe(
       "Expected an integer between 1 and 100 for quality but received '500'",
     );
-    expect((await fetch(`${url}/api/cameras/badpass/snapshot.jpg`)).status).toBe(503);
+    expect((await api(url, `/api/cameras/badpass/snapshot.jpg`)).status).toBe(503);
 
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const metrics = await (await api(url, `/metrics`)).text();
     const decoded = /vigil_camera_frames_decoded_total\{camera="hevc"\} (\d+)/.exec(metrics);
     expect(Number(decoded?.[1])).toBeGreaterThan(20);
     expect(metrics).toMatch(/vigil_camera_state\{camera="h264",state="streaming"\} 1/);

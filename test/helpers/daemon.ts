@@ -1,3 +1,7 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { validateConfig } from '../../src/config/loadConfig.js';
 import { Daemon } from '../../src/daemon/Daemon.js';
 import type { CameraHealth } from '../../src/pipeline/CameraSupervisor.js';
@@ -17,18 +21,45 @@ export const FAST = {
 export async function startDaemon(
   cameras: Array<Record<string, unknown>>,
   extra: Record<string, unknown> = {},
-): Promise<{ daemon: Daemon; url: string }> {
+): Promise<{ daemon: Daemon; url: string; token: string }> {
   const config = validateConfig(
-    { server: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' }, detect: { enabled: false }, cameras, ...extra },
+    {
+      server: { host: '127.0.0.1', port: 0 },
+      log: { level: 'silent' },
+      detect: { enabled: false },
+      data_dir: mkdtempSync(join(tmpdir(), 'vigil-state-')),
+      auth: { admin_password: ADMIN_PASSWORD },
+      cameras,
+      ...extra,
+    },
     'test',
   );
   const daemon = new Daemon(config, createLogger('silent'));
   const url = await daemon.start();
-  return { daemon, url };
+  const token = await login(url, 'admin', ADMIN_PASSWORD);
+  tokens.set(url, token);
+  return { daemon, url, token };
+}
+
+export const ADMIN_PASSWORD = 'vigil-test-admin';
+const tokens = new Map<string, string>();
+
+/** Logs in through the real API; returns the bearer token. */
+export async function login(url: string, user: string, password: string): Promise<string> {
+  const res = await fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, password }) });
+  if (!res.ok) throw new Error(`login as ${user} answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
+/** fetch() as the admin of the daemon at `url` (started by startDaemon). */
+export function api(url: string, path: string, init: RequestInit = {}): Promise<Response> {
+  const token = tokens.get(url);
+  if (!token) throw new Error(`no login for ${url}`);
+  return fetch(`${url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } });
 }
 
 export async function health(url: string): Promise<{ status: string; cameras: CameraHealth[] }> {
-  const res = await fetch(`${url}/api/health`);
+  const res = await api(url, '/api/health');
   if (!res.ok) throw new Error(`/api/health answered ${res.status}`);
   return (await res.json()) as { status: string; cameras: CameraHealth[] };
 }

@@ -20,8 +20,10 @@ function problems(raw: unknown): string[] {
 describe('config', () => {
   it('applies defaults to a minimal camera', () => {
     const cfg = validateConfig({ cameras: [{ id: 'door', url: 'rtsp://10.0.0.2/s1' }] });
-    expect(cfg.server).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(cfg.server).toEqual({ host: '127.0.0.1', port: 8080, live_queue_kb: 1024, live_ping_seconds: 10 });
+    expect(cfg.auth).toEqual({ session_hours: 12, allowed_origins: [], login_per_minute: 10 });
     expect(cfg.cameras[0]).toMatchObject({
+      live: true,
       id: 'door',
       enabled: true,
       transport: 'tcp',
@@ -38,6 +40,12 @@ describe('config', () => {
     ]);
     expect(problems({ server: { port: 'eighty' } })).toEqual([
       "Expected a number for server.port but received 'eighty'",
+    ]);
+    expect(problems({ auth: { admin_password: 'short' } })).toEqual([
+      "Expected a value of at least 8 characters for auth.admin_password but received 'short'",
+    ]);
+    expect(problems({ auth: { allowed_origins: ['not a url'] } })).toEqual([
+      "Expected a value in url format for auth.allowed_origins[0] but received 'not a url'",
     ]);
     expect(problems({ server: { port: 70000 } })).toEqual([
       'Expected a value of at most 65535 for server.port but received number 70000',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { COCO_LABELS } from '../../src/detect/cocoLabels.js';
+import { COCO_LABELS } from '../../src/protocol/cocoLabels.js';
 import type { Detection } from '../../src/detect/Detection.js';
 import { averagePrecision, meanAp } from '../../src/detect/eval/meanAp.js';
 import { ActivationStats } from '../../src/detect/quant/ActivationStats.js';

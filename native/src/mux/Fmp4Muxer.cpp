@@ -128,13 +128,34 @@ Status Fmp4Muxer::writeHeader(const uint8_t* extradata, int size, std::string& e
   return Status::Ok;
 }
 
-Status Fmp4Muxer::write(const AVPacket* pkt, int64_t ptsUs, int64_t dtsUs, int64_t durUs,
+bool Fmp4Muxer::isKeyframe(const AVPacket* pkt) const {
+  if (pkt->flags & AV_PKT_FLAG_KEY) return true;
+  const uint8_t* d = pkt->data;
+  const int n = pkt->size;
+  // Length-prefixed NAL units (avcC streams: mp4/mkv), else Annex B start codes.
+  if (par_ && par_->extradata_size > 0 && par_->extradata[0] == 1) {
+    const int lenSize = (par_->extradata_size > 4 ? (par_->extradata[4] & 3) : 3) + 1;
+    for (int i = 0; i + lenSize < n;) {
+      uint32_t len = 0;
+      for (int k = 0; k < lenSize; ++k) len = (len << 8) | d[i + k];
+      if ((d[i + lenSize] & 0x1f) == 5) return true;
+      if (len == 0 || len > static_cast<uint32_t>(n)) break;
+      i += lenSize + static_cast<int>(len);
+    }
+    return false;
+  }
+  for (int i = 0; i + 3 < n; ++i) {
+    if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1 && (d[i + 3] & 0x1f) == 5) return true;
+  }
+  return false;
+}
+
+Status Fmp4Muxer::write(const AVPacket* pkt, bool key, int64_t ptsUs, int64_t dtsUs, int64_t durUs,
                         std::vector<uint8_t>& init, std::vector<uint8_t>& fragment, std::string& err) {
   if (!par_) {
     err = "muxer not open";
     return Status::Error;
   }
-  const bool key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
   if (!headerWritten_) {
     if (!key) return Status::Ok;  // a viewer's stream starts at a keyframe
     const uint8_t* ed = par_->extradata;
@@ -180,6 +201,7 @@ Status Fmp4Muxer::write(const AVPacket* pkt, int64_t ptsUs, int64_t dtsUs, int64
   scratch_->dts = lastDts_ = dts;
   scratch_->duration = std::max<int64_t>(1, av_rescale_q(durUs, kUs, kTimescale));
   scratch_->pos = -1;
+  if (key) scratch_->flags |= AV_PKT_FLAG_KEY;  // the sync-sample flag MSE starts from
   sink_ = &fragment;
   int rc = av_write_frame(ctx_, scratch_);
   if (rc >= 0) rc = av_write_frame(ctx_, nullptr);  // cut the fragment: moof+mdat of this packet

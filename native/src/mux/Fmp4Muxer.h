@@ -31,11 +31,16 @@ class Fmp4Muxer {
   // them only in-band) the header waits for the first keyframe that does.
   Status open(const AVCodecParameters* par, std::string& err);
 
-  // One packet; `ptsUs`/`dtsUs` on the session timeline, `durUs` its display time (> 0).
+  // Whether an H.264 packet starts a GOP: the demuxer's key flag, or an IDR slice in it (RTP
+  // depacketized streams do not always carry the flag on their first IDR).
+  bool isKeyframe(const AVPacket* pkt) const;
+
+  // One packet; `ptsUs`/`dtsUs` on the session timeline, `durUs` its display time (> 0),
+  // `key` from isKeyframe().
   // Fills `init` the first time a header could be written (and `mime`, e.g.
   // `video/mp4; codecs="avc1.64001f"`), and `fragment` with the packet's moof+mdat.
   // Ok with an empty fragment: still waiting for parameter sets or a keyframe.
-  Status write(const AVPacket* pkt, int64_t ptsUs, int64_t dtsUs, int64_t durUs,
+  Status write(const AVPacket* pkt, bool key, int64_t ptsUs, int64_t dtsUs, int64_t durUs,
                std::vector<uint8_t>& init, std::vector<uint8_t>& fragment, std::string& err);
 
   const std::string& mime() const { return mime_; }

@@ -172,14 +172,18 @@ void CameraPipeline::deliver(uint64_t session, Source& src, FrameConverter& conv
 }
 
 void CameraPipeline::remux(uint64_t session, Source& src, Fmp4Muxer& mux, const AVPacket* pkt, int64_t recvUs) {
-  const bool key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+  const bool key = mux.isKeyframe(pkt);
   if (videoWaitKey_ && !key) {
     ++videoDropped_;
     return;
   }
   int64_t pts = src.toUs(pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts);
   int64_t dts = src.toUs(pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts);
-  if (pts == AV_NOPTS_VALUE) return;  // nothing to place it on the timeline with
+  if (pts == AV_NOPTS_VALUE) {
+    // RTP streams can start with a packet that has no timestamp yet (often the first IDR):
+    // place it one frame after the previous packet, or at 0 on the session's first.
+    pts = videoLastPtsUs_ != AV_NOPTS_VALUE ? videoLastPtsUs_ + videoLastDurUs_ : 0;
+  }
   if (dts == AV_NOPTS_VALUE) dts = pts;
   int64_t dur = pkt->duration > 0 ? src.toUs(pkt->duration) : 0;
   if (dur <= 0 && videoLastPtsUs_ != AV_NOPTS_VALUE && pts > videoLastPtsUs_ && pts - videoLastPtsUs_ < 1000000) {
@@ -191,7 +195,7 @@ void CameraPipeline::remux(uint64_t session, Source& src, Fmp4Muxer& mux, const 
 
   VideoChunk chunk;
   std::string err;
-  if (mux.write(pkt, pts, dts, dur, chunk.init, chunk.fragment, err) != Status::Ok) {
+  if (mux.write(pkt, key, pts, dts, dur, chunk.init, chunk.fragment, err) != Status::Ok) {
     reportError(session, err);
     return;
   }

@@ -1,4 +1,4 @@
-import { COCO_LABELS } from '../cocoLabels.js';
+import { COCO_LABELS } from '../../protocol/cocoLabels.js';
 import type { Detection } from '../Detection.js';
 import { letterboxGeometry } from '../letterbox.js';
 import { decodeNanodet, type HeadLevel } from '../nanodet/NanodetHead.js';

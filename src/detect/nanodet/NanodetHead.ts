@@ -1,4 +1,4 @@
-import { COCO_LABELS } from '../cocoLabels.js';
+import { COCO_LABELS } from '../../protocol/cocoLabels.js';
 import { nms, type Detection } from '../Detection.js';
 import { toSource, type Letterbox } from '../letterbox.js';
 

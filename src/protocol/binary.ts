@@ -1,0 +1,121 @@
+/**
+ * Binary WebSocket messages (server → browser), little-endian. Shared by the daemon and ui/;
+ * no dependencies. Every message starts with one 16-byte header:
+ *
+ *   0  u8   kind      1 init segment, 2 video fragment, 3 detections
+ *   1  u8   flags     bit 0: keyframe (fragments)
+ *   2  u16  camera    index into the hello message's camera list
+ *   4  u32  session   the camera's session (a new one starts a new init segment)
+ *   8  f64  ptsUs     the frame's pts in µs on the session timeline (fMP4 time × 1e6)
+ *
+ * init:       u16 mime length, mime (UTF-8), the init segment (ftyp+moov)
+ * fragment:   moof+mdat of one packet
+ * detections: u32 seq, u16 frame width, u16 frame height, u16 count, u16 reserved, then
+ *             `count` records of DETECTION_RECORD_BYTES: f32 x1, y1, x2, y2 (frame pixels),
+ *             f32 score, u16 class id (COCO-80), u16 reserved
+ */
+export const MessageKind = { Init: 1, Fragment: 2, Detections: 3 } as const;
+export const HEADER_BYTES = 16;
+export const DETECTION_HEADER_BYTES = 12;
+export const DETECTION_RECORD_BYTES = 24;
+const FLAG_KEY = 1;
+
+export interface Header {
+  camera: number;
+  session: number;
+  ptsUs: number;
+}
+
+export interface BoxRecord {
+  classId: number;
+  score: number;
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+}
+
+export type BinaryMessage =
+  | (Header & { kind: 'init'; mime: string; data: Uint8Array })
+  | (Header & { kind: 'fragment'; keyframe: boolean; data: Uint8Array })
+  | (Header & { kind: 'detections'; seq: number; width: number; height: number; boxes: BoxRecord[] });
+
+function header(buf: Uint8Array, kind: number, flags: number, h: Header): DataView {
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  v.setUint8(0, kind);
+  v.setUint8(1, flags);
+  v.setUint16(2, h.camera, true);
+  v.setUint32(4, h.session >>> 0, true);
+  v.setFloat64(8, h.ptsUs, true);
+  return v;
+}
+
+export function encodeInit(h: Header, mime: string, init: Uint8Array): Uint8Array {
+  const m = new TextEncoder().encode(mime);
+  const buf = new Uint8Array(HEADER_BYTES + 2 + m.length + init.length);
+  header(buf, MessageKind.Init, 0, h).setUint16(HEADER_BYTES, m.length, true);
+  buf.set(m, HEADER_BYTES + 2);
+  buf.set(init, HEADER_BYTES + 2 + m.length);
+  return buf;
+}
+
+export function encodeFragment(h: Header, keyframe: boolean, data: Uint8Array): Uint8Array {
+  const buf = new Uint8Array(HEADER_BYTES + data.length);
+  header(buf, MessageKind.Fragment, keyframe ? FLAG_KEY : 0, h);
+  buf.set(data, HEADER_BYTES);
+  return buf;
+}
+
+export function encodeDetections(h: Header, frame: { seq: number; width: number; height: number }, boxes: readonly BoxRecord[]): Uint8Array {
+  const n = Math.min(boxes.length, 0xffff);
+  const buf = new Uint8Array(HEADER_BYTES + DETECTION_HEADER_BYTES + n * DETECTION_RECORD_BYTES);
+  const v = header(buf, MessageKind.Detections, 0, h);
+  let o = HEADER_BYTES;
+  v.setUint32(o, frame.seq >>> 0, true);
+  v.setUint16(o + 4, frame.width, true);
+  v.setUint16(o + 6, frame.height, true);
+  v.setUint16(o + 8, n, true);
+  o += DETECTION_HEADER_BYTES;
+  for (let i = 0; i < n; i++, o += DETECTION_RECORD_BYTES) {
+    const b = boxes[i]!;
+    v.setFloat32(o, b.x1, true);
+    v.setFloat32(o + 4, b.y1, true);
+    v.setFloat32(o + 8, b.x2, true);
+    v.setFloat32(o + 12, b.y2, true);
+    v.setFloat32(o + 16, b.score, true);
+    v.setUint16(o + 20, b.classId, true);
+  }
+  return buf;
+}
+
+/** Parses one binary message; throws an Error naming what is wrong with a malformed one. */
+export function decodeBinary(input: ArrayBuffer | Uint8Array): BinaryMessage {
+  const buf = input instanceof Uint8Array ? input : new Uint8Array(input);
+  if (buf.length < HEADER_BYTES) throw new Error(`Expected at least ${HEADER_BYTES} bytes for a binary message but received ${buf.length}`);
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const h: Header = { camera: v.getUint16(2, true), session: v.getUint32(4, true), ptsUs: v.getFloat64(8, true) };
+  const kind = v.getUint8(0);
+  if (kind === MessageKind.Init) {
+    const len = v.getUint16(HEADER_BYTES, true);
+    const start = HEADER_BYTES + 2;
+    if (start + len > buf.length) throw new Error(`Expected ${len} bytes of mime type in an init message but received ${buf.length - start}`);
+    return { kind: 'init', ...h, mime: new TextDecoder().decode(buf.subarray(start, start + len)), data: buf.subarray(start + len) };
+  }
+  if (kind === MessageKind.Fragment) return { kind: 'fragment', ...h, keyframe: (v.getUint8(1) & FLAG_KEY) !== 0, data: buf.subarray(HEADER_BYTES) };
+  if (kind === MessageKind.Detections) {
+    let o = HEADER_BYTES;
+    if (buf.length < o + DETECTION_HEADER_BYTES) throw new Error('Expected a detection header but the message ended');
+    const seq = v.getUint32(o, true);
+    const width = v.getUint16(o + 4, true);
+    const height = v.getUint16(o + 6, true);
+    const n = v.getUint16(o + 8, true);
+    o += DETECTION_HEADER_BYTES;
+    if (buf.length !== o + n * DETECTION_RECORD_BYTES) throw new Error(`Expected ${n} detection records (${n * DETECTION_RECORD_BYTES} bytes) but received ${buf.length - o} bytes`);
+    const boxes: BoxRecord[] = [];
+    for (let i = 0; i < n; i++, o += DETECTION_RECORD_BYTES) {
+      boxes.push({ x1: v.getFloat32(o, true), y1: v.getFloat32(o + 4, true), x2: v.getFloat32(o + 8, true), y2: v.getFloat32(o + 12, true), score: v.getFloat32(o + 16, true), classId: v.getUint16(o + 20, true) });
+    }
+    return { kind: 'detections', ...h, seq, width, height, boxes };
+  }
+  throw new Error(`Expected message kind 1, 2 or 3 but received ${kind}`);
+}

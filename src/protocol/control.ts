@@ -1,0 +1,81 @@
+/**
+ * JSON control messages of the live WebSocket (text frames). Client messages are validated
+ * here with zod on the server; a bad one gets an `error` reply and the connection stays open.
+ * ui/ imports only the types.
+ */
+import { z } from 'zod';
+
+import { describeIssue } from '../util/zodIssues.js';
+
+export const PROTOCOL_VERSION = 1;
+/** The WebSocket subprotocol a client offers. */
+export const SUBPROTOCOL = 'vigil.v1';
+
+const cameraId = z.string().min(1).max(64);
+
+export const clientMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('hello'), version: z.int() }),
+  z.strictObject({
+    type: z.literal('subscribe'),
+    camera: cameraId,
+    video: z.boolean().default(true),
+    detections: z.boolean().default(true),
+  }),
+  z.strictObject({ type: z.literal('unsubscribe'), camera: cameraId }),
+  // What the player sees: how far behind the newest fragment it plays, and what it did about it.
+  z.strictObject({
+    type: z.literal('player'),
+    camera: cameraId,
+    behindMs: z.number().min(0).max(3_600_000),
+    bufferedMs: z.number().min(0).max(3_600_000),
+    rate: z.number().min(0).max(16),
+    jumps: z.int().min(0),
+  }),
+]);
+
+export type ClientMessage = z.output<typeof clientMessageSchema>;
+export type ClientMessageInput = z.input<typeof clientMessageSchema>;
+
+export interface CameraInfo {
+  /** What binary messages carry in their `camera` field. */
+  index: number;
+  id: string;
+  name: string;
+  codec: string | null;
+  width: number | null;
+  height: number | null;
+  /** 'passthrough' (H.264 in fMP4), or why there is no video for this camera. */
+  video: string | null;
+}
+
+export interface CameraLive {
+  id: string;
+  state: string;
+  fps: number;
+  drops: number;
+  detectFps: number | null;
+  inferMs: number | null;
+  objects: Record<string, number>;
+}
+
+export type ErrorCode = 'bad_message' | 'version' | 'hello_first' | 'unknown_camera' | 'forbidden';
+
+export type ServerMessage =
+  | { type: 'hello'; version: number; user: { name: string; role: 'admin' | 'viewer' }; cameras: CameraInfo[] }
+  | { type: 'subscribed'; camera: string; index: number; video: boolean; detections: boolean }
+  | { type: 'unsubscribed'; camera: string }
+  | { type: 'health'; cameras: CameraLive[] }
+  | { type: 'error'; code: ErrorCode; message: string };
+
+/** Parses a client's text message; `error` is an "Expected … but received …" sentence. */
+export function parseClientMessage(text: string): { ok: true; message: ClientMessage } | { ok: false; error: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, error: `Expected a JSON object but received '${text.slice(0, 40)}'` };
+  }
+  const r = clientMessageSchema.safeParse(raw, { reportInput: true });
+  if (r.success) return { ok: true, message: r.data };
+  return { ok: false, error: describeIssue(r.error.issues[0]!) };
+}

@@ -1,0 +1,142 @@
+import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { promisify } from 'node:util';
+
+import { z } from 'zod';
+
+import { describeIssue } from '../../util/zodIssues.js';
+
+const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number) => Promise<Buffer>;
+const KEY_LEN = 32;
+
+export type Role = 'admin' | 'viewer';
+
+/** A user as the rest of the daemon sees it (no secrets). `cameras` null = every camera. */
+export interface User {
+  name: string;
+  role: Role;
+  cameras: string[] | null;
+}
+
+const userName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a user name of 1-64 letters, digits, _ . -');
+const storedUser = z.strictObject({
+  name: userName,
+  role: z.enum(['admin', 'viewer']),
+  cameras: z.array(z.string()).nullable(),
+  salt: z.string(),
+  hash: z.string(),
+});
+const fileSchema = z.strictObject({ version: z.literal(1), users: z.array(storedUser) });
+type StoredUser = z.output<typeof storedUser>;
+
+export const newUserSchema = z.strictObject({
+  name: userName,
+  password: z.string().min(8).max(256),
+  role: z.enum(['admin', 'viewer']),
+  cameras: z.array(z.string().min(1)).nullable().default(null),
+});
+export type NewUser = z.input<typeof newUserSchema>;
+
+export function canSee(user: User, camera: string): boolean {
+  return user.role === 'admin' || user.cameras === null || user.cameras.includes(camera);
+}
+
+async function hashPassword(password: string, salt = randomBytes(16)): Promise<{ salt: string; hash: string }> {
+  const key = await scrypt(password, salt, KEY_LEN);
+  return { salt: salt.toString('base64'), hash: key.toString('base64') };
+}
+
+/**
+ * Users and their scrypt password hashes in one JSON file (mode 0600), rewritten atomically
+ * (temp file + rename) on every change, so a crash never leaves half a file.
+ */
+export class UserStore {
+  private users: StoredUser[] = [];
+  // A hash to check unknown names against, so a wrong name costs as long as a wrong password.
+  private decoy: { salt: string; hash: string } | null = null;
+
+  private constructor(readonly file: string) {}
+
+  /**
+   * Opens the store, creating it with an admin on first run. `adminPassword` (config) sets the
+   * admin's password; otherwise a first run generates one and returns it (to print once).
+   */
+  static async open(file: string, adminPassword?: string): Promise<{ store: UserStore; generatedPassword: string | null }> {
+    const store = new UserStore(file);
+    let generated: string | null = null;
+    if (existsSync(file)) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(readFileSync(file, 'utf8'));
+      } catch (err) {
+        throw new Error(`Cannot read the users file ${file}: ${(err as Error).message}`);
+      }
+      const parsed = fileSchema.safeParse(raw, { reportInput: true });
+      if (!parsed.success) throw new Error(`Invalid users file ${file}: ${describeIssue(parsed.error.issues[0]!)}`);
+      store.users = parsed.data.users;
+    }
+    const admin = store.users.find((u) => u.name === 'admin');
+    if (!admin || adminPassword) {
+      const password = adminPassword ?? randomBytes(12).toString('base64url');
+      if (!adminPassword) generated = password;
+      const entry: StoredUser = { name: 'admin', role: 'admin', cameras: null, ...(await hashPassword(password)) };
+      store.users = [entry, ...store.users.filter((u) => u.name !== 'admin')];
+      store.save();
+    }
+    store.decoy = await hashPassword(randomBytes(12).toString('base64'));
+    return { store, generatedPassword: generated };
+  }
+
+  list(): User[] {
+    return this.users.map(({ name, role, cameras }) => ({ name, role, cameras }));
+  }
+
+  get(name: string): User | null {
+    return this.list().find((u) => u.name === name) ?? null;
+  }
+
+  /** The user when name and password match; null otherwise (same cost either way). */
+  async verify(name: string, password: string): Promise<User | null> {
+    const u = this.users.find((x) => x.name === name);
+    const ref = u ?? this.decoy!;
+    const key = await scrypt(password, Buffer.from(ref.salt, 'base64'), KEY_LEN);
+    const ok = timingSafeEqual(key, Buffer.from(ref.hash, 'base64'));
+    return ok && u ? { name: u.name, role: u.role, cameras: u.cameras } : null;
+  }
+
+  /** Adds or replaces a user; throws an "Expected …" error on bad input. */
+  async put(input: unknown): Promise<User> {
+    const parsed = newUserSchema.safeParse(input, { reportInput: true });
+    if (!parsed.success) throw new Error(describeIssue(parsed.error.issues[0]!));
+    const { name, password, role, cameras } = parsed.data;
+    if (name === 'admin' && role !== 'admin') throw new Error("Expected role 'admin' for the user 'admin' but received 'viewer'");
+    const entry: StoredUser = { name, role, cameras: role === 'admin' ? null : cameras, ...(await hashPassword(password)) };
+    const next = [...this.users.filter((u) => u.name !== name), entry];
+    this.write(next);
+    this.users = next;
+    return { name, role, cameras: entry.cameras };
+  }
+
+  /** Removes a user; false when there was none. The admin cannot be removed. */
+  remove(name: string): boolean {
+    if (name === 'admin') throw new Error("The user 'admin' cannot be removed");
+    const next = this.users.filter((u) => u.name !== name);
+    if (next.length === this.users.length) return false;
+    this.write(next);
+    this.users = next;
+    return true;
+  }
+
+  private save(): void {
+    this.write(this.users);
+  }
+
+  private write(users: StoredUser[]): void {
+    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify({ version: 1, users }, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, this.file);
+  }
+}

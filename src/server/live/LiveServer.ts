@@ -1,0 +1,214 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+
+import type { DetectionEvent } from '../../detect/DetectionService.js';
+import type { OpenedEvent, VideoEvent } from '../../native/types.js';
+import type { CameraSupervisor } from '../../pipeline/CameraSupervisor.js';
+import { parseClientMessage, PROTOCOL_VERSION, SUBPROTOCOL, type CameraInfo, type CameraLive } from '../../protocol/control.js';
+import type { Logger } from '../../util/logger.js';
+import type { AuthConfig } from '../auth/authConfig.js';
+import { tokenOf, type Sessions } from '../auth/Sessions.js';
+import { canSee, type User } from '../auth/UserStore.js';
+import { LiveClient } from './LiveClient.js';
+import { LiveFeed } from './LiveFeed.js';
+
+export const LIVE_PATH = '/api/live';
+const TICK_MS = 100;
+const HEALTH_EVERY = 10;        // ticks
+const LATENCY_WINDOW = 16384;  // recent sends the latency percentiles cover
+
+export interface LiveDeps {
+  cameras: Map<string, CameraSupervisor>;
+  /** Detection stats per camera (null when detection is off). */
+  detectStats: (id: string) => { fps: number; inferMs: { p50: number } | null; lastObjects: Record<string, number> } | null;
+  /** Subscribes to the detections stream. */
+  onDetections: (fn: (ev: DetectionEvent) => void) => void;
+  sessions: Sessions;
+  auth: AuthConfig;
+  /** Per-client send queue bound (bytes) and ping interval (ms): server.live_queue_kb, live_ping_seconds. */
+  queueBytes: number;
+  pingMs: number;
+  logger: Logger;
+}
+
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * The live WebSocket (/api/live): authenticated at the upgrade (session cookie or bearer token;
+ * a browser's Origin must be the daemon's own or allowed in config), JSON control messages,
+ * binary video fragments and detections (src/protocol). The pipeline never waits on a client.
+ */
+export class LiveServer {
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 64 * 1024,
+    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+  });
+  private readonly feeds = new Map<string, LiveFeed>();
+  private readonly clients = new Set<LiveClient>();
+  private readonly latencyUs: number[] = [];
+  private latencyNext = 0;
+  private ticks = 0;
+  private readonly timer: NodeJS.Timeout;
+  private readonly pinger: NodeJS.Timeout;
+  private readonly allowedOrigins: Set<string>;
+  private readonly upgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head);
+
+  constructor(
+    private readonly server: Server,
+    private readonly deps: LiveDeps,
+  ) {
+    this.allowedOrigins = new Set(deps.auth.allowed_origins.map((o) => new URL(o).origin));
+    let index = 0;
+    for (const [id, sup] of deps.cameras) {
+      const feed = new LiveFeed(index++, id, sup.config.name ?? id);
+      this.feeds.set(id, feed);
+      sup.on('opened', (ev: OpenedEvent) => feed.opened(ev));
+      sup.on('video', (ev: VideoEvent) => {
+        const { init, fragment } = feed.fragment(ev);
+        for (const c of this.clients) c.video(feed, init, fragment);
+      });
+    }
+    deps.onDetections((ev) => {
+      const feed = this.feeds.get(ev.camera);
+      if (!feed) return;
+      const msg = feed.detections(ev);
+      for (const c of this.clients) c.detections(feed, msg);
+    });
+    server.on('upgrade', this.upgradeListener);
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer.unref();
+    this.pinger = setInterval(() => this.ping(), deps.pingMs);
+    this.pinger.unref();
+  }
+
+  /** Clients, their counters and decode-to-send latency (packet received → handed to the socket). */
+  stats() {
+    const sorted = [...this.latencyUs].sort((a, b) => a - b);
+    const pct = (p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! / 100) / 10 : null);
+    return {
+      clients: this.clients.size,
+      sendLatencyMs: { p50: pct(50), p95: pct(95), p99: pct(99), n: sorted.length },
+      perClient: [...this.clients].map((c) => ({ user: c.user.name, queued: c.queued, ...c.counters, player: c.player })),
+    };
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    clearInterval(this.pinger);
+    this.server.off('upgrade', this.upgradeListener);
+    for (const c of this.clients) c.ws.close(1001, 'server shutting down');
+    this.wss.close();
+  }
+
+  private refuse(socket: Duplex, code: number, status: string, message: string): void {
+    const body = JSON.stringify({ error: status.toLowerCase().replace(/ /g, '_'), message });
+    socket.end(`HTTP/1.1 ${code} ${status}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== LIVE_PATH) return this.refuse(socket, 404, 'Not Found', `No WebSocket at ${path}; the live view is at ${LIVE_PATH}`);
+    // Cross-site WebSocket hijacking: a browser always sends Origin; it must be ours.
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) {
+      this.deps.logger.warn({ origin }, 'live WebSocket refused: foreign Origin');
+      return this.refuse(socket, 403, 'Forbidden', `Origin ${origin} may not open the live view`);
+    }
+    const user = this.deps.sessions.resolve(tokenOf(req.headers));
+    if (!user) return this.refuse(socket, 401, 'Unauthorized', 'Log in first: the session cookie or Authorization: Bearer <token>');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, user));
+  }
+
+  private originAllowed(origin: string, host: string | undefined): boolean {
+    if (this.allowedOrigins.has(origin)) return true;
+    try {
+      return host !== undefined && new URL(origin).host === host;
+    } catch {
+      return false;
+    }
+  }
+
+  private connected(ws: WebSocket, user: User): void {
+    const client = new LiveClient(ws, user, this.deps.queueBytes, (recvUs) => this.recordLatency(recvUs));
+    this.clients.add(client);
+    ws.on('pong', () => (client.alive = true));
+    ws.on('message', (data: RawData, isBinary: boolean) => this.message(client, data, isBinary));
+    ws.on('close', () => this.clients.delete(client));
+    ws.on('error', () => ws.terminate());
+  }
+
+  private message(client: LiveClient, data: RawData, isBinary: boolean): void {
+    if (isBinary) return client.json({ type: 'error', code: 'bad_message', message: 'Expected a JSON text message but received binary data' });
+    const parsed = parseClientMessage(data.toString());
+    if (!parsed.ok) return client.json({ type: 'error', code: 'bad_message', message: parsed.error });
+    const msg = parsed.message;
+    if (msg.type === 'hello') {
+      if (msg.version !== PROTOCOL_VERSION) {
+        client.json({ type: 'error', code: 'version', message: `Expected protocol version ${PROTOCOL_VERSION} but received ${msg.version}` });
+        return client.ws.close(4000, 'protocol version');
+      }
+      client.helloDone = true;
+      return client.json({ type: 'hello', version: PROTOCOL_VERSION, user: { name: client.user.name, role: client.user.role }, cameras: this.cameraList(client.user) });
+    }
+    if (!client.helloDone) return client.json({ type: 'error', code: 'hello_first', message: `Expected a hello message first but received ${msg.type}` });
+    const feed = this.feeds.get(msg.camera);
+    if (!feed) return client.json({ type: 'error', code: 'unknown_camera', message: `No camera with id '${msg.camera}'` });
+    if (!canSee(client.user, feed.id)) return client.json({ type: 'error', code: 'forbidden', message: `User '${client.user.name}' may not see camera '${feed.id}'` });
+    switch (msg.type) {
+      case 'subscribe':
+        client.json({ type: 'subscribed', camera: feed.id, index: feed.index, video: msg.video, detections: msg.detections });
+        client.subscribe(feed, msg.video, msg.detections);
+        break;
+      case 'unsubscribe':
+        client.subs.delete(feed.id);
+        client.json({ type: 'unsubscribed', camera: feed.id });
+        break;
+      case 'player':
+        client.player = { camera: feed.id, behindMs: msg.behindMs, bufferedMs: msg.bufferedMs, rate: msg.rate, jumps: msg.jumps };
+        break;
+    }
+  }
+
+  private cameraList(user: User): CameraInfo[] {
+    return [...this.feeds.values()]
+      .filter((f) => canSee(user, f.id))
+      .map((f) => ({ index: f.index, id: f.id, name: f.name, codec: f.codec, width: f.width, height: f.height, video: f.video }));
+  }
+
+  private recordLatency(recvUs: number): void {
+    const v = nowUs() - recvUs;
+    if (this.latencyUs.length < LATENCY_WINDOW) this.latencyUs.push(v);
+    else this.latencyUs[this.latencyNext++ % LATENCY_WINDOW] = v;
+  }
+
+  private tick(): void {
+    for (const c of this.clients) c.flush();
+    if (++this.ticks % HEALTH_EVERY !== 0) return;
+    const live = new Map<string, CameraLive>();
+    for (const [id, sup] of this.deps.cameras) {
+      const h = sup.health();
+      const d = this.deps.detectStats(id);
+      live.set(id, { id, state: h.state, fps: h.fps.decoded, drops: h.drops.total, detectFps: d?.fps ?? null, inferMs: d?.inferMs?.p50 ?? null, objects: d?.lastObjects ?? {} });
+    }
+    for (const c of this.clients) {
+      if (!c.helloDone) continue;
+      c.json({ type: 'health', cameras: [...live.values()].filter((x) => canSee(c.user, x.id)) });
+    }
+  }
+
+  private ping(): void {
+    for (const c of this.clients) {
+      if (!c.alive) {
+        this.deps.logger.info({ user: c.user.name }, 'live client reaped: no pong');
+        c.ws.terminate();
+        this.clients.delete(c);
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import { COCO_LABELS } from '../../src/protocol/cocoLabels.js';
+import type { BoxRecord } from '../../src/protocol/binary.js';
+
+interface Batch {
+  ptsUs: number;
+  width: number;
+  height: number;
+  boxes: BoxRecord[];
+}
+
+export interface OverlayStats {
+  /** Frames drawn with the detections of exactly that frame (pts within 2 ms). */
+  exact: number;
+  /** Frames drawn with an earlier frame's detections (the detector skipped this one). */
+  held: number;
+  /** Frames with no detections recent enough to draw. */
+  empty: number;
+  /** The last drawn frame: its pts, the pts of the detections drawn on it, and their boxes. */
+  last: { framePtsUs: number; batchPtsUs: number | null; boxes: number } | null;
+}
+
+const HOLD_US = 400_000;  // detections of an earlier frame stay drawn this long
+const EXACT_US = 2_000;
+const COLORS = ['#4f4', '#4cf', '#fc4', '#f6c', '#f84', '#8ff'];
+
+/**
+ * Detection boxes drawn over the video on the frame they belong to: each time the browser
+ * presents a frame (requestVideoFrameCallback), the batch whose pts equals that frame's pts is
+ * drawn, not the newest to arrive. An image tile (no video) draws the newest batch instead.
+ */
+export class Overlay {
+  readonly stats: OverlayStats = { exact: 0, held: 0, empty: 0, last: null };
+  private batches: Batch[] = [];
+  private readonly ctx: CanvasRenderingContext2D;
+  private stopped = false;
+
+  constructor(
+    private readonly canvas: HTMLCanvasElement,
+    private readonly video: HTMLVideoElement | null,
+  ) {
+    this.ctx = canvas.getContext('2d')!;
+    if (video && 'requestVideoFrameCallback' in video) {
+      const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
+        if (this.stopped) return;
+        this.drawFor(Math.round(meta.mediaTime * 1e6));
+        video.requestVideoFrameCallback(onFrame);
+      };
+      video.requestVideoFrameCallback(onFrame);
+    }
+  }
+
+  add(batch: Batch): void {
+    this.batches.push(batch);
+    this.batches.sort((a, b) => a.ptsUs - b.ptsUs);
+    if (this.batches.length > 120) this.batches.splice(0, this.batches.length - 120);
+    if (!this.video) this.draw(batch, batch.width, batch.height);
+  }
+
+  /** A new session: its timeline starts over. */
+  clear(): void {
+    this.batches = [];
+    this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private drawFor(framePtsUs: number): void {
+    let best: Batch | null = null;
+    for (const b of this.batches) if (b.ptsUs <= framePtsUs + EXACT_US) best = b;
+    const v = this.video!;
+    if (best && Math.abs(best.ptsUs - framePtsUs) <= EXACT_US) this.stats.exact++;
+    else if (best && framePtsUs - best.ptsUs <= HOLD_US) this.stats.held++;
+    else best = null;
+    if (!best) this.stats.empty++;
+    this.stats.last = { framePtsUs, batchPtsUs: best?.ptsUs ?? null, boxes: best?.boxes.length ?? 0 };
+    this.draw(best, v.videoWidth, v.videoHeight);
+  }
+
+  private draw(batch: Batch | null, width: number, height: number): void {
+    const { canvas, ctx } = this;
+    if (canvas.width !== width || canvas.height !== height) {
+      canvas.width = width;
+      canvas.height = height;
+    }
+    ctx.clearRect(0, 0, width, height);
+    if (!batch) return;
+    const sx = width / batch.width;
+    const sy = height / batch.height;
+    ctx.lineWidth = Math.max(2, width / 320);
+    ctx.font = `${Math.max(12, Math.round(width / 48))}px system-ui, sans-serif`;
+    ctx.textBaseline = 'bottom';
+    for (const b of batch.boxes) {
+      const color = COLORS[b.classId % COLORS.length]!;
+      const x = b.x1 * sx;
+      const y = b.y1 * sy;
+      ctx.strokeStyle = color;
+      ctx.strokeRect(x, y, (b.x2 - b.x1) * sx, (b.y2 - b.y1) * sy);
+      const label = `${COCO_LABELS[b.classId] ?? b.classId} ${Math.round(b.score * 100)}%`;
+      const w = ctx.measureText(label).width + 6;
+      const h = parseInt(ctx.font, 10) + 4;
+      ctx.fillStyle = color;
+      ctx.fillRect(x, Math.max(0, y - h), w, h);
+      ctx.fillStyle = '#000';
+      ctx.fillText(label, x + 3, Math.max(h, y) - 2);
+    }
+  }
+}

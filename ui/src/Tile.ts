@@ -1,0 +1,91 @@
+import type { BinaryMessage } from '../../src/protocol/binary.js';
+import type { CameraInfo, CameraLive } from '../../src/protocol/control.js';
+import { Overlay } from './Overlay.js';
+import { Player } from './Player.js';
+
+/** One camera in the grid: live video (or snapshots when it cannot pass through), overlay, health. */
+export class Tile {
+  readonly el: HTMLElement;
+  readonly player: Player | null;
+  readonly overlay: Overlay;
+  private readonly caption: HTMLElement;
+  private readonly img: HTMLImageElement | null = null;
+  private snapshotTimer = 0;
+  private health: CameraLive | null = null;
+
+  constructor(readonly info: CameraInfo) {
+    this.el = document.createElement('figure');
+    this.el.className = 'tile';
+    this.el.dataset.camera = info.id;
+    const stage = document.createElement('div');
+    stage.className = 'stage';
+    const canvas = document.createElement('canvas');
+    if (info.video === 'passthrough') {
+      const video = document.createElement('video');
+      stage.append(video);
+      this.player = new Player(video);
+      this.overlay = new Overlay(canvas, video);
+    } else {
+      // No pass-through (HEVC until the encode stage lands): the newest frame as a JPEG.
+      this.img = document.createElement('img');
+      this.img.alt = info.name;
+      stage.append(this.img);
+      this.player = null;
+      this.overlay = new Overlay(canvas, null);
+      const refresh = () => {
+        this.img!.src = `/api/cameras/${encodeURIComponent(info.id)}/snapshot.jpg?quality=80&t=${Date.now()}`;
+      };
+      refresh();
+      this.snapshotTimer = window.setInterval(refresh, 500);
+    }
+    stage.append(canvas);
+    this.caption = document.createElement('figcaption');
+    this.el.append(stage, this.caption);
+    this.render();
+  }
+
+  message(m: BinaryMessage): void {
+    if (m.kind === 'init') {
+      this.overlay.clear();
+      this.player?.init(m.session, m.mime, m.data);
+    } else if (m.kind === 'fragment') {
+      this.player?.fragment(m.session, m.ptsUs, m.data);
+    } else {
+      this.overlay.add({ ptsUs: m.ptsUs, width: m.width, height: m.height, boxes: m.boxes });
+    }
+  }
+
+  setHealth(h: CameraLive): void {
+    this.health = h;
+    this.render();
+  }
+
+  close(): void {
+    window.clearInterval(this.snapshotTimer);
+    this.player?.close();
+    this.overlay.stop();
+    this.el.remove();
+  }
+
+  private render(): void {
+    const h = this.health;
+    const p = this.player?.stats;
+    const parts: Array<[string, string]> = [['name', this.info.name]];
+    if (h) {
+      parts.push([`state-${h.state}`, h.state], ['', `${h.fps.toFixed(1)} fps`], ['', `${h.drops} drops`]);
+      if (h.detectFps !== null) parts.push(['', `detect ${h.detectFps.toFixed(1)}/s${h.inferMs !== null ? `, ${h.inferMs} ms` : ''}`]);
+      const objects = Object.entries(h.objects).map(([k, n]) => `${n} ${k}`).join(', ');
+      if (objects) parts.push(['', objects]);
+    }
+    if (p) parts.push(['', `live −${p.behindMs} ms${p.rate !== 1 ? ` ×${p.rate}` : ''}${p.jumps ? `, ${p.jumps} jumps` : ''}`]);
+    else if (this.info.video !== 'passthrough') parts.push(['note', `snapshots: ${this.info.video ?? 'no video'}`]);
+    this.caption.replaceChildren(
+      ...parts.map(([cls, text]) => {
+        const s = document.createElement('span');
+        s.className = cls;
+        s.textContent = text;
+        return s;
+      }),
+    );
+  }
+}
