@@ -1,7 +1,6 @@
 // npm run bench:ws — the daemon (`vigil run`, a child process) with 2 H.264 RTSP cameras from a
 // real gst-rtsp-server on loopback, detection on. Phase 1: no viewers. Phase 2: 50 WebSocket
-// viewers subscribed to both cameras, 5 of them deliberately slow (their socket reads 0.2 s of
-// every 2 s). Camera fps in both phases (the ratio), daemon RSS, decode-to-send latency.
+// viewers subscribed to both cameras, 5 of them stuck (their sockets stop reading). Camera fps in both phases (the ratio), daemon RSS, decode-to-send latency.
 import WebSocket from 'ws';
 
 import { ensureClip } from '../src/cli/demoClips.js';
@@ -13,7 +12,7 @@ import { writeResult } from './record.js';
 
 const CLIENTS = 50;
 const SLOW = 5;
-const PHASE_S = Number(process.env.BENCH_WS_SECONDS ?? 30);
+const PHASE_S = Number(process.env.BENCH_WS_SECONDS ?? 40);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Health {
@@ -72,17 +71,13 @@ try {
     ws.send(JSON.stringify({ type: 'subscribe', camera: 'cam2' }));
     viewers.push(ws);
   }
-  // The slow ones: their sockets read 0.2 s out of every 2 s.
+  // The slow ones stop reading altogether: on loopback the kernel's socket buffers absorb
+  // several MB per socket first, so a client that reads now and then never fills Vigil's queue.
   const slowSockets = viewers.slice(0, SLOW).map((ws) => (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket);
-  const slowTimer = setInterval(() => {
-    for (const s of slowSockets) s.resume();
-    setTimeout(() => slowSockets.forEach((s) => s.pause()), 200);
-  }, 2000);
   for (const s of slowSockets) s.pause();
   await sleep(3000);
   const loaded = await phase(`${CLIENTS} viewers (${SLOW} slow)`);
   const h = await health();
-  clearInterval(slowTimer);
   const live = h.live!;
   const per = live.perClient;
   const slowSkipped = per.slice(0, SLOW).reduce((a, c) => a + c.videoSkipped, 0);
@@ -91,7 +86,7 @@ try {
   const ratio = Math.round((loaded.fps / idle.fps) * 1000) / 1000;
   const file = writeResult({
     bench: 'ws',
-    setup: `vigil run (child process), 2 H.264 RTSP cameras (vtest.avi 768x576 10 fps) from gst-rtsp-server on 127.0.0.1, detection on (INT8, ONNX Runtime CPU); ${CLIENTS} WebSocket viewers on loopback subscribed to both cameras (video + detections), ${SLOW} of them reading only 0.2 s of every 2 s; per-client send queue bound 1 MB (video skips to the next keyframe above it); ${PHASE_S} s per phase`,
+    setup: `vigil run (child process), 2 H.264 RTSP cameras (vtest.avi 768x576 10 fps) from gst-rtsp-server on 127.0.0.1, detection on (INT8, ONNX Runtime CPU); ${CLIENTS} WebSocket viewers on loopback subscribed to both cameras (video + detections), ${SLOW} of them not reading at all (paused sockets); per-client send queue bound 1 MB (video skips to the next keyframe above it); ${PHASE_S} s per phase`,
     peer: 'the same daemon with 0 viewers, same run',
     rows: [
       { case: 'camera fps, 0 viewers', vigil: idle.fps, unit: 'fps per camera' },
@@ -99,7 +94,13 @@ try {
       { case: 'daemon RSS max, 0 viewers', vigil: idle.rssMax, unit: 'MB' },
       { case: `daemon RSS max, ${CLIENTS} viewers`, vigil: loaded.rssMax, unit: 'MB' },
       { case: 'decode-to-send latency (packet received → handed to the socket)', p50_ms: live.sendLatencyMs.p50, p95_ms: live.sendLatencyMs.p95, p99_ms: live.sendLatencyMs.p99, n: live.sendLatencyMs.n, unit: 'ms' },
-      { case: 'video fragments skipped', slow_clients: slowSkipped, reading_clients: normalSkipped, unit: 'fragments' },
+      {
+        case: 'video fragments skipped by the daemon',
+        slow_clients: slowSkipped,
+        reading_clients: normalSkipped,
+        unit: 'fragments',
+        note: `the stuck clients read ${received.slice(0, SLOW).join('/')} fragments, the reading ones ${Math.min(...received.slice(SLOW))}; their daemon-side queues held ${per.slice(0, SLOW).map((c) => c.queued).join('/')} bytes at the end: on loopback the kernel's socket buffers (tcp_rmem max 32 MB, tcp_wmem max 4 MB here) absorb a stuck client's backlog before Vigil's per-client bound is reached, so skipping shows only in longer stalls; test/e2e/live.test.ts forces it with a flat-out source`,
+      },
       { case: 'video fragments sent per reading client', min: Math.min(...normalSent), max: Math.max(...normalSent), unit: 'fragments' },
     ],
     summary: { ratio, rss_mb: loaded.rssMax, send_p99_ms: live.sendLatencyMs.p99, send_p50_ms: live.sendLatencyMs.p50 },

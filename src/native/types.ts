@@ -28,9 +28,11 @@ export interface CameraOptions extends SourceOptions {
   /** Bound of the event queue to JS (video fragments: twice this); a full queue drops events and counts them. Default 32. */
   queueSize?: number;
   /**
-   * Remux H.264 packets (no re-encoding) into fragmented MP4 for browsers: `video` events, one
-   * fragment per packet. When the queue to JS is full a fragment is dropped and the stream
-   * skips to the next keyframe. Default false.
+   * Video for browsers as fragmented MP4 (`video` events, one fragment per packet): H.264
+   * passes through (remuxed, no re-encoding); other codecs are re-encoded to H.264 from the
+   * decoded frames (NVENC where the GPU has one, else libx264). When the queue to JS is full a
+   * fragment is dropped and the stream skips to the next keyframe (an encoder makes one at
+   * once). Default false.
    */
   video?: boolean;
 }
@@ -49,7 +51,7 @@ export interface OpenedEvent {
   height: number;
   fps: number;
   openMs: number;
-  /** With CameraOptions.video: 'passthrough', or why the stream cannot pass through. */
+  /** With CameraOptions.video: 'passthrough', 'transcode (libx264)' / 'transcode (h264_nvenc)', or why there is no video. */
   video?: string;
 }
 
@@ -117,6 +119,8 @@ export interface CameraCounters {
   loops: number;
   videoFragments: number;
   videoDropped: number;
+  /** Frames re-encoded to H.264 for browsers (streams that cannot pass through). */
+  videoEncoded: number;
   poolAllocations: number;
   /** What decodes the current session, e.g. "h264 (software, 3 threads)"; "" before the first. */
   decoder: string;

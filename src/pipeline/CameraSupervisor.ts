@@ -33,6 +33,8 @@ export interface CameraHealth {
   width: number | null;
   height: number | null;
   decoder: string | null;
+  /** Live-view video: 'passthrough', 'transcode (libx264)' / 'transcode (h264_nvenc)', or why there is none; null while connecting or when off. */
+  video: string | null;
   fps: { received: number; decoded: number };
   frames: { received: number; decoded: number };
   drops: { queue: number; pool: number; total: number };
@@ -161,6 +163,7 @@ export class CameraSupervisor extends EventEmitter {
       width: this.stream?.width ?? null,
       height: this.stream?.height ?? null,
       decoder: c.decoder || null,
+      video: this.stream?.video ?? null,
       fps: rates,
       frames: { received: c.packets, decoded: c.framesDecoded },
       drops: { queue: c.droppedQueueFull, pool: c.droppedPoolFull, total: c.droppedQueueFull + c.droppedPoolFull },

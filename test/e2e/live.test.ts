@@ -100,8 +100,11 @@ describe('live WebSocket: protocol, video, detections', () => {
     expect(hello.user).toEqual({ name: 'admin', role: 'admin' });
     expect(hello.cameras.map((c) => [c.id, c.codec, c.video])).toEqual([
       ['lobby', 'h264', 'passthrough'],
-      ['yard', 'hevc', expect.stringContaining('no pass-through for hevc')],
+      ['yard', 'hevc', 'transcode (libx264)'],
     ]);
+    // The encoder chosen for the HEVC camera is reported in /api/health too.
+    const h = (await (await api(url, '/api/health')).json()) as { cameras: Array<{ id: string; video: string }> };
+    expect(h.cameras.map((c) => [c.id, c.video])).toEqual([['lobby', 'passthrough'], ['yard', 'transcode (libx264)']]);
     const t0 = performance.now();
     v.send({ type: 'subscribe', camera: 'lobby' });
     expect(await v.next('subscribed')).toMatchObject({ camera: 'lobby', index: 0, video: true, detections: true });

@@ -105,14 +105,26 @@ describe('fMP4 remux for live view (no re-encoding)', () => {
     expect(keyAfterGap).toBe(true);
   });
 
-  it('says why an HEVC stream cannot pass through, and sends no fragments', async () => {
-    const cam = camera({ url: hevc, realtime: false, video: true });
-    expect((await cam.untilEnded(cam.camera.open())).reason).toBe('eos');
+  it('re-encodes HEVC to H.264 (libx264 here) from the decoded frames: same timeline, readable fMP4', async () => {
+    const cam = camera({ url: hevc, realtime: false, video: true, queueSize: 4096 });
+    expect((await cam.untilEnded(cam.camera.open(), 60000)).reason).toBe('eos');
     const opened = cam.events.find((e): e is OpenedEvent => e.type === 'opened')!;
-    expect(opened.video).toMatch(/no pass-through for hevc/);
-    expect(cam.events.some((e) => e.type === 'video')).toBe(false);
-    expect(cam.frames.length).toBeGreaterThan(0);  // decoding (and detection) go on as before
-  });
+    expect(opened.video).toBe('transcode (libx264)');  // no NVENC on this machine
+    const video = cam.events.filter((e): e is VideoEvent => e.type === 'video');
+    const stats = cam.camera.stats();
+    expect(stats.videoEncoded).toBe(stats.framesPublished);
+    expect(stats.videoFragments + stats.videoDropped).toBe(stats.videoEncoded);
+    expect(video[0]!.keyframe).toBe(true);
+    expect(video[0]!.mime).toMatch(/^video\/mp4; codecs="avc1\.64[0-9a-f]{4}"$/);  // High profile
+    // Keyframes about every 2 s of stream time (a viewer joins within one GOP).
+    const keys = video.filter((v) => v.keyframe).map((v) => v.ptsUs);
+    for (let i = 1; i < keys.length; i++) expect(keys[i]! - keys[i - 1]!).toBeLessThanOrEqual(2_000_000);
+    const framePts = new Set(cam.frames.map((f) => f.ptsUs));
+    expect(video.every((v) => framePts.has(v.ptsUs))).toBe(true);
+    const file = join(dir, 'transcoded.mp4');
+    writeFileSync(file, Buffer.concat([video[0]!.init!, ...video.map((v) => v.data)]));
+    expect(probeFrames(file)).toBe(video.length);
+  }, 90_000);
 
   it('remuxes nothing unless asked', async () => {
     const cam = camera({ url: h264, realtime: false });

@@ -15,6 +15,8 @@ export interface OverlayStats {
   held: number;
   /** Frames with no detections recent enough to draw. */
   empty: number;
+  /** Of `exact`: frames whose detections arrived after the frame was presented (then drawn). */
+  late: number;
   /** The last drawn frame: its pts, the pts of the detections drawn on it, and their boxes. */
   last: { framePtsUs: number; batchPtsUs: number | null; boxes: number } | null;
 }
@@ -29,8 +31,10 @@ const COLORS = ['#4f4', '#4cf', '#fc4', '#f6c', '#f84', '#8ff'];
  * drawn, not the newest to arrive. An image tile (no video) draws the newest batch instead.
  */
 export class Overlay {
-  readonly stats: OverlayStats = { exact: 0, held: 0, empty: 0, last: null };
+  readonly stats: OverlayStats = { exact: 0, held: 0, empty: 0, late: 0, last: null };
   private batches: Batch[] = [];
+  /** The frame on screen and whether its own detections are drawn on it. */
+  private shown: { ptsUs: number; kind: 'exact' | 'held' | 'empty' } | null = null;
   private readonly ctx: CanvasRenderingContext2D;
   private stopped = false;
 
@@ -53,12 +57,23 @@ export class Overlay {
     this.batches.push(batch);
     this.batches.sort((a, b) => a.ptsUs - b.ptsUs);
     if (this.batches.length > 120) this.batches.splice(0, this.batches.length - 120);
-    if (!this.video) this.draw(batch, batch.width, batch.height);
+    if (!this.video) return this.draw(batch, batch.width, batch.height);
+    // The detections of the frame already on screen came in after it was presented: draw them now.
+    const shown = this.shown;
+    if (shown && shown.kind !== 'exact' && Math.abs(batch.ptsUs - shown.ptsUs) <= EXACT_US) {
+      this.stats[shown.kind]--;
+      this.stats.exact++;
+      this.stats.late++;
+      shown.kind = 'exact';
+      this.stats.last = { framePtsUs: shown.ptsUs, batchPtsUs: batch.ptsUs, boxes: batch.boxes.length };
+      this.draw(batch, this.video.videoWidth, this.video.videoHeight);
+    }
   }
 
   /** A new session: its timeline starts over. */
   clear(): void {
     this.batches = [];
+    this.shown = null;
     this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
   }
 
@@ -69,13 +84,14 @@ export class Overlay {
   private drawFor(framePtsUs: number): void {
     let best: Batch | null = null;
     for (const b of this.batches) if (b.ptsUs <= framePtsUs + EXACT_US) best = b;
-    const v = this.video!;
-    if (best && Math.abs(best.ptsUs - framePtsUs) <= EXACT_US) this.stats.exact++;
-    else if (best && framePtsUs - best.ptsUs <= HOLD_US) this.stats.held++;
+    let kind: 'exact' | 'held' | 'empty' = 'empty';
+    if (best && Math.abs(best.ptsUs - framePtsUs) <= EXACT_US) kind = 'exact';
+    else if (best && framePtsUs - best.ptsUs <= HOLD_US) kind = 'held';
     else best = null;
-    if (!best) this.stats.empty++;
+    this.stats[kind]++;
+    this.shown = { ptsUs: framePtsUs, kind };
     this.stats.last = { framePtsUs, batchPtsUs: best?.ptsUs ?? null, boxes: best?.boxes.length ?? 0 };
-    this.draw(best, v.videoWidth, v.videoHeight);
+    this.draw(best, this.video!.videoWidth, this.video!.videoHeight);
   }
 
   private draw(batch: Batch | null, width: number, height: number): void {

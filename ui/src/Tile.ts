@@ -20,13 +20,13 @@ export class Tile {
     const stage = document.createElement('div');
     stage.className = 'stage';
     const canvas = document.createElement('canvas');
-    if (info.video === 'passthrough') {
+    if (info.video === 'passthrough' || info.video?.startsWith('transcode')) {
       const video = document.createElement('video');
       stage.append(video);
       this.player = new Player(video);
       this.overlay = new Overlay(canvas, video);
     } else {
-      // No pass-through (HEVC until the encode stage lands): the newest frame as a JPEG.
+      // No video for this camera (no encoder available): the newest frame as a JPEG.
       this.img = document.createElement('img');
       this.img.alt = info.name;
       stage.append(this.img);
@@ -78,7 +78,7 @@ export class Tile {
       if (objects) parts.push(['', objects]);
     }
     if (p) parts.push(['', `live −${p.behindMs} ms${p.rate !== 1 ? ` ×${p.rate}` : ''}${p.jumps ? `, ${p.jumps} jumps` : ''}`]);
-    else if (this.info.video !== 'passthrough') parts.push(['note', `snapshots: ${this.info.video ?? 'no video'}`]);
+    if (this.info.video !== 'passthrough') parts.push(['note', this.player ? this.info.video! : `snapshots: ${this.info.video ?? 'no video'}`]);
     this.caption.replaceChildren(
       ...parts.map(([cls, text]) => {
         const s = document.createElement('span');

@@ -142,6 +142,7 @@ Napi::Value CameraWrap::Stats(const Napi::CallbackInfo& info) {
   o.Set("loops", static_cast<double>(c.loops));
   o.Set("videoFragments", static_cast<double>(c.videoFragments));
   o.Set("videoDropped", static_cast<double>(c.videoDropped));
+  o.Set("videoEncoded", static_cast<double>(c.videoEncoded));
   o.Set("poolAllocations", static_cast<double>(c.poolAllocations));
   o.Set("decoder", closed_ ? std::string() : pipeline_->decoderName());
   return o;

@@ -1,5 +1,8 @@
 #include "pipeline/CameraPipeline.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/Clock.h"
 #include "core/Libav.h"
 
@@ -56,13 +59,29 @@ Status CameraPipeline::session(uint64_t session, std::string& err) {
   info.height = par->height;
   info.fps = src.fps();
   info.openUs = monoNowUs() - t0;
-  Fmp4Muxer mux;
-  bool remuxing = false;
+  VideoOut video;
+  video_ = nullptr;
   if (opts_.video) {
     std::string why;
-    remuxing = mux.open(par, why) == Status::Ok;
-    info.video = remuxing ? "passthrough" : why;
+    if (Fmp4Muxer::supports(par, why)) {
+      if (video.mux.open(par, why) == Status::Ok) video_ = &video;
+      info.video = video_ ? "passthrough" : why;
+    } else {
+      auto enc = std::make_unique<H264Encoder>();
+      std::string ewhy;
+      const int gop = info.fps > 0 ? std::max(1, static_cast<int>(std::lround(info.fps * 2))) : 50;  // a keyframe every ~2 s
+      if (par->width <= 0 || par->height <= 0) {
+        ewhy = "the stream does not give its picture size";
+      } else if (enc->open(par->width, par->height, info.fps, gop, ewhy) == Status::Ok &&
+                 video.mux.open(enc->codecpar(), ewhy) == Status::Ok) {
+        info.video = "transcode (" + enc->name() + ")";
+        video.encoder = std::move(enc);
+        video_ = &video;
+      }
+      if (!video_) info.video = why + "; " + ewhy;
+    }
     videoWaitKey_ = false;
+    videoForceKey_ = false;
     videoLastPtsUs_ = AV_NOPTS_VALUE;
     videoLastDurUs_ = info.fps > 0 ? static_cast<int64_t>(1e6 / info.fps) : 40000;
   }
@@ -71,10 +90,12 @@ Status CameraPipeline::session(uint64_t session, std::string& err) {
     decoderName_ = info.decoder;
   }
   sink_->onOpened(session, info);
-  return stream(session, src, *dec, remuxing ? &mux : nullptr, err);
+  st = stream(session, src, *dec, err);
+  video_ = nullptr;  // `video` dies with this frame
+  return st;
 }
 
-Status CameraPipeline::stream(uint64_t session, Source& src, Decoder& dec, Fmp4Muxer* mux, std::string& err) {
+Status CameraPipeline::stream(uint64_t session, Source& src, Decoder& dec, std::string& err) {
   PacketPtr pkt(av_packet_alloc());
   FramePtr frame(av_frame_alloc());
   if (!pkt || !frame) {
@@ -91,7 +112,7 @@ Status CameraPipeline::stream(uint64_t session, Source& src, Decoder& dec, Fmp4M
       int64_t key = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
       recvPts_[recvHead_] = key;
       recvUs_[recvHead_] = monoNowUs();
-      if (mux) remux(session, src, *mux, pkt.get(), recvUs_[recvHead_]);
+      if (video_ && !video_->encoder) remux(session, src, pkt.get(), recvUs_[recvHead_]);
       recvHead_ = (recvHead_ + 1) % kRecvRing;
       std::string derr;
       Status s = dec.send(pkt.get(), derr);
@@ -168,11 +189,13 @@ void CameraPipeline::deliver(uint64_t session, Source& src, FrameConverter& conv
   info.keyframe = frame->key_frame != 0;
   pool_->publish(slot, info);
   ++framesPublished_;
+  // The slot is not rewritten before this thread acquires it again: safe to encode from.
+  if (video_ && video_->encoder) transcode(session, pool_->writable(slot), info);
   if (!sink_->onFrame(session, info)) ++droppedQueueFull_;
 }
 
-void CameraPipeline::remux(uint64_t session, Source& src, Fmp4Muxer& mux, const AVPacket* pkt, int64_t recvUs) {
-  const bool key = mux.isKeyframe(pkt);
+void CameraPipeline::remux(uint64_t session, Source& src, const AVPacket* pkt, int64_t recvUs) {
+  const bool key = video_->mux.isKeyframe(pkt);
   if (videoWaitKey_ && !key) {
     ++videoDropped_;
     return;
@@ -185,8 +208,33 @@ void CameraPipeline::remux(uint64_t session, Source& src, Fmp4Muxer& mux, const 
     pts = videoLastPtsUs_ != AV_NOPTS_VALUE ? videoLastPtsUs_ + videoLastDurUs_ : 0;
   }
   if (dts == AV_NOPTS_VALUE) dts = pts;
-  int64_t dur = pkt->duration > 0 ? src.toUs(pkt->duration) : 0;
-  if (dur <= 0 && videoLastPtsUs_ != AV_NOPTS_VALUE && pts > videoLastPtsUs_ && pts - videoLastPtsUs_ < 1000000) {
+  postVideo(session, pkt, key, pts, dts, recvUs);
+}
+
+void CameraPipeline::transcode(uint64_t session, const AVFrame* frame, const FrameInfo& info) {
+  int64_t pts = info.ptsUs;
+  if (info.pts == AV_NOPTS_VALUE) pts = videoLastPtsUs_ != AV_NOPTS_VALUE ? videoLastPtsUs_ + videoLastDurUs_ : 0;
+  std::vector<PacketPtr> packets;
+  std::string err;
+  if (video_->encoder->encode(frame, pts, videoForceKey_, packets, err) != Status::Ok) {
+    reportError(session, err);
+    return;
+  }
+  ++videoEncoded_;
+  for (const PacketPtr& p : packets) {
+    const bool key = (p->flags & AV_PKT_FLAG_KEY) != 0;
+    if (key) videoForceKey_ = false;
+    if (videoWaitKey_ && !key) {
+      ++videoDropped_;
+      continue;
+    }
+    postVideo(session, p.get(), key, p->pts, p->dts != AV_NOPTS_VALUE ? p->dts : p->pts, info.recvUs);
+  }
+}
+
+void CameraPipeline::postVideo(uint64_t session, const AVPacket* pkt, bool key, int64_t pts, int64_t dts, int64_t recvUs) {
+  int64_t dur = 0;
+  if (videoLastPtsUs_ != AV_NOPTS_VALUE && pts > videoLastPtsUs_ && pts - videoLastPtsUs_ < 1000000) {
     dur = pts - videoLastPtsUs_;
   }
   if (dur <= 0) dur = videoLastDurUs_;
@@ -195,12 +243,12 @@ void CameraPipeline::remux(uint64_t session, Source& src, Fmp4Muxer& mux, const 
 
   VideoChunk chunk;
   std::string err;
-  if (mux.write(pkt, key, pts, dts, dur, chunk.init, chunk.fragment, err) != Status::Ok) {
+  if (video_->mux.write(pkt, key, pts, dts, dur, chunk.init, chunk.fragment, err) != Status::Ok) {
     reportError(session, err);
     return;
   }
   if (chunk.fragment.empty()) return;  // waiting for the first keyframe / parameter sets
-  if (!chunk.init.empty()) chunk.mime = mux.mime();
+  if (!chunk.init.empty()) chunk.mime = video_->mux.mime();
   chunk.keyframe = key;
   chunk.ptsUs = pts;
   chunk.recvUs = recvUs;
@@ -210,6 +258,7 @@ void CameraPipeline::remux(uint64_t session, Source& src, Fmp4Muxer& mux, const 
   } else {
     ++videoDropped_;
     videoWaitKey_ = true;
+    videoForceKey_ = true;  // an encoder need not wait out its GOP
   }
 }
 
@@ -241,6 +290,7 @@ CameraCounters CameraPipeline::counters() const {
   c.loops = loops_.load();
   c.videoFragments = videoFragments_.load();
   c.videoDropped = videoDropped_.load();
+  c.videoEncoded = videoEncoded_.load();
   c.poolAllocations = pool_->allocations();
   return c;
 }

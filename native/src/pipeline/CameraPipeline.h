@@ -11,6 +11,7 @@
 #include "decode/Decoder.h"
 #include "decode/FrameConverter.h"
 #include "ingest/Source.h"
+#include "encode/H264Encoder.h"
 #include "mux/Fmp4Muxer.h"
 
 namespace vigil {
@@ -20,7 +21,9 @@ struct CameraOptions {
   DecoderOptions decoder;
   bool loop = false;   // files: start again at the end
   int poolSlots = 4;
-  bool video = false;  // remux H.264 packets into fMP4 fragments for browsers (onVideo)
+  // Video for browsers (onVideo): H.264 packets remuxed into fMP4 fragments; other codecs
+  // decoded frames re-encoded to H.264 (NVENC, else libx264) first.
+  bool video = false;
 };
 
 // What a session found when it opened the stream.
@@ -33,7 +36,8 @@ struct StreamInfo {
   int height = 0;
   double fps = 0;         // 0 when the stream does not say
   int64_t openUs = 0;     // time spent opening (connect, DESCRIBE/SETUP/PLAY, probing)
-  // With CameraOptions::video: "passthrough" (H.264 remuxed to fMP4), or why not.
+  // With CameraOptions::video: "passthrough" (H.264 remuxed to fMP4), "transcode (libx264)"
+  // (or h264_nvenc), or why there is no video.
   std::string video;
 };
 
@@ -61,7 +65,8 @@ struct CameraCounters {
   uint64_t droppedQueueFull = 0; // the JS event queue was full
   uint64_t loops = 0;            // file sources that started over
   uint64_t videoFragments = 0;   // fMP4 fragments posted (CameraOptions::video)
-  uint64_t videoDropped = 0;     // packets not remuxed: queue full, skipped to the next keyframe
+  uint64_t videoDropped = 0;     // packets not sent: queue full, skipped to the next keyframe
+  uint64_t videoEncoded = 0;     // frames re-encoded for browsers (streams that cannot pass through)
   uint64_t poolAllocations = 0;
 };
 
@@ -106,10 +111,14 @@ class CameraPipeline {
  private:
   void run(uint64_t session);
   Status session(uint64_t session, std::string& err);
-  Status stream(uint64_t session, Source& src, Decoder& dec, Fmp4Muxer* mux, std::string& err);
+  Status stream(uint64_t session, Source& src, Decoder& dec, std::string& err);
   void drain(uint64_t session, Source& src, Decoder& dec, FrameConverter& conv, AVFrame* frame);
   void deliver(uint64_t session, Source& src, FrameConverter& conv, const AVFrame* frame);
-  void remux(uint64_t session, Source& src, Fmp4Muxer& mux, const AVPacket* pkt, int64_t recvUs);
+  // Live-view video: a source packet passed through, or a decoded frame re-encoded; both end
+  // in postVideo (mux to fMP4, hand to the sink, skip to a keyframe after a drop).
+  void remux(uint64_t session, Source& src, const AVPacket* pkt, int64_t recvUs);
+  void transcode(uint64_t session, const AVFrame* frame, const FrameInfo& info);
+  void postVideo(uint64_t session, const AVPacket* pkt, bool key, int64_t ptsUs, int64_t dtsUs, int64_t recvUs);
   void reportDecodeError(uint64_t session, const std::string& err);  // counts, then reportError
   // Decode-stage trouble to JS: at most one event a second, with the count since the last.
   void reportError(uint64_t session, const std::string& err);
@@ -130,7 +139,15 @@ class CameraPipeline {
 
   std::atomic<uint64_t> packets_{0}, bytes_{0}, framesDecoded_{0}, framesPublished_{0},
       decodeErrors_{0}, corruptFrames_{0}, droppedPoolFull_{0}, droppedQueueFull_{0}, loops_{0},
-      videoFragments_{0}, videoDropped_{0};
+      videoFragments_{0}, videoDropped_{0}, videoEncoded_{0};
+  // The running session's live-view video (camera thread only; null when off or unavailable):
+  // the muxer, and the encoder when the stream cannot pass through.
+  struct VideoOut {
+    Fmp4Muxer mux;
+    std::unique_ptr<H264Encoder> encoder;
+  };
+  VideoOut* video_ = nullptr;
+  bool videoForceKey_ = false;  // the encoder's next frame is a keyframe (after a drop)
   // Remux state (camera thread): skipping to a keyframe after a drop; the last packet's pts
   // and duration (a packet without one lasts as long as the one before it).
   bool videoWaitKey_ = false;
