@@ -158,6 +158,17 @@ export interface LetterboxResult {
   doneUs: number;
 }
 
+/** One frame of a camera's annotated stream (boxes burned in, re-encoded to H.264 fMP4). */
+export interface AnnotatedFragment {
+  /** The stream's init segment: on its first frame, and again after a size change. */
+  init?: Buffer;
+  mime?: string;
+  data: Buffer;
+  keyframe: boolean;
+  ptsUs: number;
+  seq: number;
+}
+
 /** One camera in the addon: a frame pool and at most one running session (thread). */
 export interface NativeCamera {
   /** Starts a session; returns its number. Throws InvalidStateError when closed or running. */
@@ -175,6 +186,12 @@ export interface NativeCamera {
    * no such frame. dst must not be touched until the promise settles.
    */
   letterbox(dst: Float32Array, size: number, norm: InputNorm, minSeq?: number): Promise<LetterboxResult | null>;
+  /**
+   * Burns `boxes` ([x1, y1, x2, y2, classId] per box, frame pixels) into the frame `seq` (while
+   * the pool still holds it) and encodes it as the next frame of the annotated stream, on a
+   * worker thread. null when the frame is gone or not newer than the last one annotated.
+   */
+  annotate(seq: number, boxes: Float32Array): Promise<AnnotatedFragment | null>;
   readonly running: boolean;
   readonly closed: boolean;
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 
-import type { CameraEvent, CameraOptions, InputNorm, LetterboxResult, NativeCamera, OpenedEvent, Snapshot } from '../native/types.js';
+import type { AnnotatedFragment, CameraEvent, CameraOptions, InputNorm, LetterboxResult, NativeCamera, OpenedEvent, Snapshot } from '../native/types.js';
 import type { Logger } from '../util/logger.js';
 import { redactText, redactUrl } from '../util/redact.js';
 import { backoffDelay } from './backoff.js';
@@ -145,6 +145,12 @@ export class CameraSupervisor extends EventEmitter {
   }
 
   /** The newest frame letterboxed into a model input (see NativeCamera.letterbox). */
+  /** The annotated stream's next frame: boxes burned into frame `seq` (see NativeCamera.annotate). */
+  annotate(seq: number, boxes: Float32Array): Promise<AnnotatedFragment | null> {
+    if (this.closed) return Promise.resolve(null);
+    return this.camera.annotate(seq, boxes);
+  }
+
   letterbox(dst: Float32Array, size: number, norm: InputNorm, minSeq?: number): Promise<LetterboxResult | null> {
     return this.camera.letterbox(dst, size, norm, minSeq);
   }

@@ -3,7 +3,8 @@
  * no dependencies. Every message starts with one 16-byte header:
  *
  *   0  u8   kind      1 init segment, 2 video fragment, 3 detections
- *   1  u8   flags     bit 0: keyframe (fragments)
+ *   1  u8   flags     bit 0: keyframe (fragments); bit 1: the annotated stream (boxes burned
+ *                     in, re-encoded), not the camera's own video (init, fragments)
  *   2  u16  camera    index into the hello message's camera list
  *   4  u32  session   the camera's session (a new one starts a new init segment)
  *   8  f64  ptsUs     the frame's pts in µs on the session timeline (fMP4 time × 1e6)
@@ -19,6 +20,7 @@ export const HEADER_BYTES = 16;
 export const DETECTION_HEADER_BYTES = 12;
 export const DETECTION_RECORD_BYTES = 24;
 const FLAG_KEY = 1;
+const FLAG_ANNOTATED = 2;
 
 export interface Header {
   camera: number;
@@ -36,8 +38,8 @@ export interface BoxRecord {
 }
 
 export type BinaryMessage =
-  | (Header & { kind: 'init'; mime: string; data: Uint8Array })
-  | (Header & { kind: 'fragment'; keyframe: boolean; data: Uint8Array })
+  | (Header & { kind: 'init'; annotated: boolean; mime: string; data: Uint8Array })
+  | (Header & { kind: 'fragment'; annotated: boolean; keyframe: boolean; data: Uint8Array })
   | (Header & { kind: 'detections'; seq: number; width: number; height: number; boxes: BoxRecord[] });
 
 function header(buf: Uint8Array, kind: number, flags: number, h: Header): DataView {
@@ -50,18 +52,18 @@ function header(buf: Uint8Array, kind: number, flags: number, h: Header): DataVi
   return v;
 }
 
-export function encodeInit(h: Header, mime: string, init: Uint8Array): Uint8Array {
+export function encodeInit(h: Header, mime: string, init: Uint8Array, annotated = false): Uint8Array {
   const m = new TextEncoder().encode(mime);
   const buf = new Uint8Array(HEADER_BYTES + 2 + m.length + init.length);
-  header(buf, MessageKind.Init, 0, h).setUint16(HEADER_BYTES, m.length, true);
+  header(buf, MessageKind.Init, annotated ? FLAG_ANNOTATED : 0, h).setUint16(HEADER_BYTES, m.length, true);
   buf.set(m, HEADER_BYTES + 2);
   buf.set(init, HEADER_BYTES + 2 + m.length);
   return buf;
 }
 
-export function encodeFragment(h: Header, keyframe: boolean, data: Uint8Array): Uint8Array {
+export function encodeFragment(h: Header, keyframe: boolean, data: Uint8Array, annotated = false): Uint8Array {
   const buf = new Uint8Array(HEADER_BYTES + data.length);
-  header(buf, MessageKind.Fragment, keyframe ? FLAG_KEY : 0, h);
+  header(buf, MessageKind.Fragment, (keyframe ? FLAG_KEY : 0) | (annotated ? FLAG_ANNOTATED : 0), h);
   buf.set(data, HEADER_BYTES);
   return buf;
 }
@@ -95,13 +97,14 @@ export function decodeBinary(input: ArrayBuffer | Uint8Array): BinaryMessage {
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const h: Header = { camera: v.getUint16(2, true), session: v.getUint32(4, true), ptsUs: v.getFloat64(8, true) };
   const kind = v.getUint8(0);
+  const annotated = (v.getUint8(1) & FLAG_ANNOTATED) !== 0;
   if (kind === MessageKind.Init) {
     const len = v.getUint16(HEADER_BYTES, true);
     const start = HEADER_BYTES + 2;
     if (start + len > buf.length) throw new Error(`Expected ${len} bytes of mime type in an init message but received ${buf.length - start}`);
-    return { kind: 'init', ...h, mime: new TextDecoder().decode(buf.subarray(start, start + len)), data: buf.subarray(start + len) };
+    return { kind: 'init', ...h, annotated, mime: new TextDecoder().decode(buf.subarray(start, start + len)), data: buf.subarray(start + len) };
   }
-  if (kind === MessageKind.Fragment) return { kind: 'fragment', ...h, keyframe: (v.getUint8(1) & FLAG_KEY) !== 0, data: buf.subarray(HEADER_BYTES) };
+  if (kind === MessageKind.Fragment) return { kind: 'fragment', ...h, annotated, keyframe: (v.getUint8(1) & FLAG_KEY) !== 0, data: buf.subarray(HEADER_BYTES) };
   if (kind === MessageKind.Detections) {
     let o = HEADER_BYTES;
     if (buf.length < o + DETECTION_HEADER_BYTES) throw new Error('Expected a detection header but the message ended');

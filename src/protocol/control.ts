@@ -20,6 +20,8 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     camera: cameraId,
     video: z.boolean().default(true),
     detections: z.boolean().default(true),
+    /** The annotated stream (boxes burned in by the daemon, at the detector's rate) instead of the camera's video. */
+    annotated: z.boolean().default(false),
   }),
   z.strictObject({ type: z.literal('unsubscribe'), camera: cameraId }),
   // What the player sees: how far behind the newest fragment it plays, and what it did about it.
@@ -62,7 +64,7 @@ export type ErrorCode = 'bad_message' | 'version' | 'hello_first' | 'unknown_cam
 
 export type ServerMessage =
   | { type: 'hello'; version: number; user: { name: string; role: 'admin' | 'viewer' }; cameras: CameraInfo[] }
-  | { type: 'subscribed'; camera: string; index: number; video: boolean; detections: boolean }
+  | { type: 'subscribed'; camera: string; index: number; video: boolean; detections: boolean; annotated: boolean }
   | { type: 'unsubscribed'; camera: string }
   | { type: 'health'; cameras: CameraLive[] }
   | { type: 'error'; code: ErrorCode; message: string };

@@ -15,6 +15,7 @@ import { RtspServer } from '../helpers/rtspServer.js';
 const CHROMIUM = '/usr/bin/chromium';
 
 interface TileState {
+  mode: 'video' | 'annotated';
   player: { behindMs: number; bufferedMs: number; jumps: number; fragments: number; displayedPtsUs: number | null } | null;
   overlay: { exact: number; held: number; empty: number; late: number; last: { framePtsUs: number; batchPtsUs: number | null; boxes: number } | null };
   currentTime: number | null;
@@ -123,6 +124,19 @@ describe('live view in a real browser', () => {
     // The HEVC camera is re-encoded to H.264 (libx264 here) and plays too.
     await page.waitForFunction(() => (window.vigil.tiles().yard?.currentTime ?? 0) > 1, undefined, { timeout: 15_000 });
     expect(await page.textContent('figure.tile[data-camera=yard] figcaption')).toContain('transcode (libx264)');
+    // Boxes burned in by the daemon instead: the tile switches to the annotated stream and plays it.
+    const fragmentsBefore = (await tiles(page)).lobby!.player!.fragments;
+    await page.click('figure.tile[data-camera=lobby] button.mode');
+    await page.waitForFunction(() => window.vigil.tiles().lobby?.mode === 'annotated');
+    expect(await page.textContent('figure.tile[data-camera=lobby] button.mode')).toBe('boxes: burned in');
+    expect(await page.isVisible('figure.tile[data-camera=lobby] canvas')).toBe(false);
+    await page.waitForFunction((n) => {
+      const t = window.vigil.tiles().lobby!;
+      return t.player!.fragments > n + 10 && (t.currentTime ?? 0) > 0.5;
+    }, fragmentsBefore, { timeout: 20_000 });
+    expect(await page.isVisible('figure.tile[data-camera=lobby]')).toBe(true);
+    expect(errors).toEqual([]);
+
     if (process.env.VIGIL_SCREENSHOT) {
       await page.screenshot({ path: join(packageRoot(), 'docs', 'live-view.png') });
     }

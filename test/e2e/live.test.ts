@@ -144,6 +144,30 @@ describe('live WebSocket: protocol, video, detections', () => {
     v.close();
   }, 60_000);
 
+  it('streams the annotated video (boxes burned in by the daemon) to a viewer who asks for it', async () => {
+    const v = viewer(url, token);
+    await v.opened;
+    v.send({ type: 'hello', version: 1 });
+    await v.next('hello');
+    v.send({ type: 'subscribe', camera: 'lobby', annotated: true });
+    expect(await v.next('subscribed')).toMatchObject({ camera: 'lobby', annotated: true });
+    await waitFor(() => v.video(0).filter((m) => m.kind === 'fragment').length >= 15, 20000, '15 annotated frames');
+    const video = v.video(0);
+    expect(video.every((m) => (m.kind === 'init' || m.kind === 'fragment') && m.annotated)).toBe(true);  // not the camera's own video
+    expect(video[0]!.kind).toBe('init');
+    const file = join(dir, 'annotated.mp4');
+    writeFileSync(file, Buffer.concat(video.map((m) => (m.kind === 'init' || m.kind === 'fragment' ? m.data : Buffer.alloc(0)))));
+    const frames = Number(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim());
+    expect(frames).toBe(video.length - 1);
+    // Its frames are detected frames: each fragment's pts has a detection batch with the same pts.
+    const detPts = new Set(v.binary.filter((m) => m.kind === 'detections').map((m) => m.ptsUs));
+    const frags = video.filter((m) => m.kind === 'fragment');
+    expect(frags.filter((m) => detPts.has(m.ptsUs)).length).toBeGreaterThanOrEqual(frags.length - 2);
+    const stats = (daemon.live!.stats() as { annotated: { frames: number } }).annotated;
+    expect(stats.frames).toBeGreaterThanOrEqual(15);
+    v.close();
+  }, 60_000);
+
   it('answers bad messages with an error naming the problem, and keeps the connection', async () => {
     const v = viewer(url, token);
     await v.opened;

@@ -133,3 +133,52 @@ describe('fMP4 remux for live view (no re-encoding)', () => {
     expect(cam.events.find((e): e is OpenedEvent => e.type === 'opened')!.video).toBeUndefined();
   });
 });
+
+describe('annotated stream (boxes burned in, re-encoded)', () => {
+  it('burns boxes into the detected frame and encodes it: decodable fMP4, the box painted, the pool frame untouched', async () => {
+    const cam = camera({ url: h264, realtime: true, loop: true });
+    cam.camera.open();
+    await cam.until((evs) => evs.filter((e) => e.type === 'frame').length >= 3, 10000, 'frames');
+    const chunks = [];
+    // One green (person) box per frame, then a frame the pool no longer holds.
+    for (let i = 0; i < 12; i++) {
+      const f = cam.frames.at(-1)!;
+      const out = await cam.camera.annotate(f.seq, Float32Array.of(100, 100, 300, 400, 0));
+      if (out) chunks.push(out);
+      await new Promise((r) => setTimeout(r, 110));
+    }
+    // The pool's own frame has no box: annotation paints a copy (checked below).
+    let snap: Awaited<ReturnType<typeof cam.camera.snapshot>> = null;
+    for (let attempt = 0; attempt < 5 && !snap; attempt++) {
+      const n = cam.frames.length;
+      await cam.until(() => cam.frames.length > n, 2000, 'a new frame');
+      const latest = cam.frames.at(-1)!;
+      expect(await cam.camera.annotate(latest.seq, Float32Array.of(100, 100, 300, 400, 0))).not.toBeNull();
+      const s = (await cam.camera.snapshot(95))!;
+      if (s.seq === latest.seq) snap = s;  // the very frame just annotated (else a newer one came in between)
+    }
+    expect(snap).not.toBeNull();
+    expect(await cam.camera.annotate(1, new Float32Array(0))).toBeNull();
+    expect(() => cam.camera.annotate(5, Float32Array.of(1, 2, 3))).toThrow(/Expected a Float32Array of \[x1, y1, x2, y2, classId\] per box for boxes/);
+    expect(chunks.length).toBeGreaterThanOrEqual(10);
+    expect(chunks[0]!.init).toBeDefined();
+    expect(chunks[0]!.keyframe).toBe(true);
+    expect(chunks[0]!.mime).toMatch(/^video\/mp4; codecs="avc1\./);
+    for (let i = 1; i < chunks.length; i++) expect(chunks[i]!.ptsUs).toBeGreaterThan(chunks[i - 1]!.ptsUs);
+    const file = join(dir, 'annotated.mp4');
+    writeFileSync(file, Buffer.concat([chunks[0]!.init!, ...chunks.map((c) => c.data)]));
+    expect(probeFrames(file)).toBe(chunks.length);
+    // The first frame's pixels: the top edge of the box is the overlay's green, inside it is not.
+    const raw = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 8 << 20 });
+    const px = (x: number, y: number) => [raw[(y * 768 + x) * 3]!, raw[(y * 768 + x) * 3 + 1]!, raw[(y * 768 + x) * 3 + 2]!];
+    const [r, g, b] = px(200, 101);
+    expect(g).toBeGreaterThan(200);
+    expect(r).toBeLessThan(120);
+    expect(b).toBeLessThan(120);
+    const jpg = join(dir, 'pool.jpg');
+    writeFileSync(jpg, snap!.jpeg);
+    const plain = execFileSync('ffmpeg', ['-v', 'error', '-i', jpg, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 8 << 20 });
+    const at = (200 + 101 * 768) * 3;
+    expect(plain[at + 1]! > 200 && plain[at]! < 120 && plain[at + 2]! < 120).toBe(false);
+  }, 30_000);
+});

@@ -37,6 +37,9 @@ class ScriptedCamera implements NativeCamera {
   letterbox(): Promise<LetterboxResult | null> {
     return Promise.resolve(null);
   }
+  annotate(): Promise<null> {
+    return Promise.resolve(null);
+  }
   frame(session = this.session) {
     this.emit({ type: 'frame', session, seq: 1, pts: 0, ptsUs: 0, recvUs: 0, decodedUs: 0, width: 4, height: 4, keyframe: true });
   }

@@ -83,6 +83,14 @@ export class Player {
     this.reset();
   }
 
+  /** Drops the current stream: the next init segment starts a new one (switching streams). */
+  restart(): void {
+    this.reset();
+    this.session = -1;
+    this.mime = '';
+    this.video.removeAttribute('src');
+  }
+
   private reset(): void {
     if (this.media) this.stats.resets++;
     this.buffer = null;

@@ -12,14 +12,22 @@ export class Tile {
   private readonly img: HTMLImageElement | null = null;
   private snapshotTimer = 0;
   private health: CameraLive | null = null;
+  /** Boxes drawn by the browser over the camera's video, or burned in by the daemon. */
+  mode: 'video' | 'annotated' = 'video';
+  private readonly canvas: HTMLCanvasElement;
+  private readonly toggle: HTMLButtonElement;
 
-  constructor(readonly info: CameraInfo) {
+  /** `resubscribe` asks the daemon for the other stream when the viewer switches. */
+  constructor(
+    readonly info: CameraInfo,
+    private readonly resubscribe: (annotated: boolean) => void,
+  ) {
     this.el = document.createElement('figure');
     this.el.className = 'tile';
     this.el.dataset.camera = info.id;
     const stage = document.createElement('div');
     stage.className = 'stage';
-    const canvas = document.createElement('canvas');
+    const canvas = (this.canvas = document.createElement('canvas'));
     if (info.video === 'passthrough' || info.video?.startsWith('transcode')) {
       const video = document.createElement('video');
       stage.append(video);
@@ -40,18 +48,36 @@ export class Tile {
     }
     stage.append(canvas);
     this.caption = document.createElement('figcaption');
+    this.toggle = document.createElement('button');
+    this.toggle.className = 'mode';
+    this.toggle.hidden = !this.player;
+    this.toggle.addEventListener('click', (ev) => {
+      ev.stopPropagation();  // not a click on the tile (single view)
+      this.setMode(this.mode === 'video' ? 'annotated' : 'video');
+    });
     this.el.append(stage, this.caption);
     this.render();
   }
 
+  setMode(mode: 'video' | 'annotated'): void {
+    if (mode === this.mode) return;
+    this.mode = mode;
+    this.player?.restart();
+    this.overlay.clear();
+    this.canvas.hidden = mode === 'annotated';  // the boxes are in the picture
+    this.resubscribe(mode === 'annotated');
+    this.render();
+  }
+
   message(m: BinaryMessage): void {
+    if (m.kind !== 'detections' && m.annotated !== (this.mode === 'annotated')) return;  // the other stream, before the switch took
     if (m.kind === 'init') {
       this.overlay.clear();
       this.player?.init(m.session, m.mime, m.data);
     } else if (m.kind === 'fragment') {
       this.player?.fragment(m.session, m.ptsUs, m.data);
     } else {
-      this.overlay.add({ ptsUs: m.ptsUs, width: m.width, height: m.height, boxes: m.boxes });
+      if (this.mode === 'video') this.overlay.add({ ptsUs: m.ptsUs, width: m.width, height: m.height, boxes: m.boxes });
     }
   }
 
@@ -79,6 +105,8 @@ export class Tile {
     }
     if (p) parts.push(['', `live −${p.behindMs} ms${p.rate !== 1 ? ` ×${p.rate}` : ''}${p.jumps ? `, ${p.jumps} jumps` : ''}`]);
     if (this.info.video !== 'passthrough') parts.push(['note', this.player ? this.info.video! : `snapshots: ${this.info.video ?? 'no video'}`]);
+    this.toggle.textContent = this.mode === 'video' ? 'boxes: browser' : 'boxes: burned in';
+    this.toggle.title = 'Switch between boxes drawn by the browser and boxes burned into the video by the daemon';
     this.caption.replaceChildren(
       ...parts.map(([cls, text]) => {
         const s = document.createElement('span');
@@ -86,6 +114,7 @@ export class Tile {
         s.textContent = text;
         return s;
       }),
+      this.toggle,
     );
   }
 }

@@ -10,13 +10,13 @@ let conn: LiveConnection | null = null;
 // For tests and for anyone curious: live state of every tile.
 declare global {
   interface Window {
-    vigil: { tiles: () => Record<string, { player: unknown; overlay: unknown; currentTime: number | null }> };
+    vigil: { tiles: () => Record<string, { mode: string; player: unknown; overlay: unknown; currentTime: number | null }> };
   }
 }
 window.vigil = {
   tiles: () =>
     Object.fromEntries(
-      [...tiles.values()].map((t) => [t.info.id, { player: t.player?.stats ?? null, overlay: t.overlay.stats, currentTime: t.player?.video.currentTime ?? null }]),
+      [...tiles.values()].map((t) => [t.info.id, { mode: t.mode, player: t.player?.stats ?? null, overlay: t.overlay.stats, currentTime: t.player?.video.currentTime ?? null }]),
     ),
 };
 
@@ -37,7 +37,7 @@ function buildGrid(cameras: CameraInfo[]): void {
     for (const t of tiles.values()) t.close();
     tiles.clear();
     for (const c of cameras) {
-      const tile = new Tile(c);
+      const tile = new Tile(c, (annotated) => conn?.send({ type: 'subscribe', camera: c.id, annotated }));
       tile.el.addEventListener('click', () => {
         const single = !grid.classList.contains('single');
         grid.classList.toggle('single', single);
@@ -48,7 +48,8 @@ function buildGrid(cameras: CameraInfo[]): void {
     }
   }
   $('summary').textContent = `${cameras.length} camera${cameras.length === 1 ? '' : 's'}`;
-  for (const c of cameras) conn!.send({ type: 'subscribe', camera: c.id });
+  // After a reconnect each tile asks again for the stream it was showing.
+  for (const c of cameras) conn!.send({ type: 'subscribe', camera: c.id, annotated: tiles.get(c.index)?.mode === 'annotated' });
 }
 
 function start(user: { name: string; role: string }): void {

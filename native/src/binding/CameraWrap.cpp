@@ -1,6 +1,7 @@
 #include "binding/CameraWrap.h"
 
 #include "binding/AddonData.h"
+#include "binding/AnnotateWorker.h"
 #include "binding/Convert.h"
 #include "binding/LetterboxWorker.h"
 #include "binding/SnapshotWorker.h"
@@ -29,6 +30,7 @@ Napi::Function CameraWrap::Define(Napi::Env env) {
                          InstanceMethod<&CameraWrap::Stats>("stats"),
                          InstanceMethod<&CameraWrap::Snapshot>("snapshot"),
                          InstanceMethod<&CameraWrap::Letterbox>("letterbox"),
+                         InstanceMethod<&CameraWrap::Annotate>("annotate"),
                          InstanceAccessor<&CameraWrap::Running>("running"),
                          InstanceAccessor<&CameraWrap::Closed>("closed"),
                      });
@@ -190,6 +192,23 @@ Napi::Value CameraWrap::Letterbox(const Napi::CallbackInfo& info) {
   norm.bgr = optBool(n, "bgr", false);
   uint64_t minSeq = info[3].IsNumber() ? static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value()) : 0;
   return PromiseWorker::Start(new LetterboxWorker(env, pipeline_->pool(), info[0].As<Napi::Float32Array>(), size, norm, minSeq));
+}
+
+Napi::Value CameraWrap::Annotate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) throw invalidState(env, "Camera is closed");
+  if (!info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 1) throw invalidParameter(env, "a frame seq (an integer ≥ 1)", "seq", info[0]);
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+      info[1].As<Napi::Float32Array>().ElementLength() % 5 != 0) {
+    throw invalidParameter(env, "a Float32Array of [x1, y1, x2, y2, classId] per box", "boxes", info[1]);
+  }
+  Napi::Float32Array a = info[1].As<Napi::Float32Array>();
+  std::vector<PaintBox> boxes(a.ElementLength() / 5);
+  for (size_t i = 0; i < boxes.size(); ++i) {
+    boxes[i] = {a[i * 5], a[i * 5 + 1], a[i * 5 + 2], a[i * 5 + 3], static_cast<int>(a[i * 5 + 4])};
+  }
+  uint64_t seq = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  return PromiseWorker::Start(new AnnotateWorker(env, pipeline_->pool(), annotator_, seq, std::move(boxes)));
 }
 
 bool CameraWrap::post(CameraEvent* ev) {

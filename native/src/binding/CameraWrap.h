@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 
+#include "overlay/Annotator.h"
 #include "pipeline/CameraPipeline.h"
 
 namespace vigil {
@@ -76,6 +77,7 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap>, public PipelineSink {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
   Napi::Value Letterbox(const Napi::CallbackInfo& info);
+  Napi::Value Annotate(const Napi::CallbackInfo& info);
   Napi::Value Running(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
   // Posts without blocking. Bounded events (frames, errors, video) are dropped when their
@@ -84,6 +86,8 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap>, public PipelineSink {
   void stopSession();
 
   std::unique_ptr<CameraPipeline> pipeline_;
+  // The annotated stream (boxes burned in, re-encoded); shared with in-flight annotate workers.
+  std::shared_ptr<Annotator> annotator_ = std::make_shared<Annotator>();
   EventState* state_ = nullptr;  // owned by the ThreadSafeFunction
   bool closed_ = false;
   CameraCounters finalCounters_;

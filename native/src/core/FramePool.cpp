@@ -37,14 +37,12 @@ FramePool::~FramePool() {
 
 int FramePool::acquire(int width, int height) {
   std::lock_guard<std::mutex> lock(mutex_);
-  // Prefer any free slot other than the latest, so readers can still lease the newest frame.
+  // The oldest free slot other than the latest: readers can still lease the newest frame, and
+  // recent frames stay findable by seq (bySeq) for as long as the pool allows.
   int chosen = -1;
   for (int i = 0; i < size(); ++i) {
     const Slot& s = slots_[i];
-    if (s.readers == 0 && !s.writing && i != latest_) {
-      chosen = i;
-      break;
-    }
+    if (s.readers == 0 && !s.writing && i != latest_ && (chosen < 0 || s.info.seq < slots_[chosen].info.seq)) chosen = i;
   }
   if (chosen < 0) return -1;
   Slot& s = slots_[chosen];
@@ -79,6 +77,18 @@ FrameLease FramePool::latest() {
   if (latest_ < 0) return FrameLease();
   ++slots_[latest_].readers;
   return FrameLease(this, latest_);
+}
+
+FrameLease FramePool::bySeq(uint64_t seq) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (int i = 0; i < static_cast<int>(slots_.size()); ++i) {
+    Slot& s = slots_[i];
+    if (seq != 0 && s.frame && !s.writing && s.info.seq == seq) {
+      ++s.readers;
+      return FrameLease(this, i);
+    }
+  }
+  return FrameLease();
 }
 
 uint64_t FramePool::allocations() const {

@@ -66,6 +66,8 @@ class FramePool {
 
   // Any thread: the newest published frame, or an empty lease when there is none.
   FrameLease latest();
+  // Any thread: the published frame with this seq while the pool still holds it, else empty.
+  FrameLease bySeq(uint64_t seq);
   int size() const { return static_cast<int>(slots_.size()); }
   // Slot (re)allocations so far: stays at the slot count in steady state.
   uint64_t allocations() const;

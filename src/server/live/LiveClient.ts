@@ -2,12 +2,14 @@ import type { WebSocket } from 'ws';
 
 import type { ServerMessage } from '../../protocol/control.js';
 import type { User } from '../auth/UserStore.js';
-import type { LiveFeed, VideoMessage } from './LiveFeed.js';
+import type { LiveFeed, StreamKind, VideoMessage } from './LiveFeed.js';
 
 
 interface Subscription {
   feed: LiveFeed;
   video: boolean;
+  /** Which video: the camera's own, or the annotated stream. */
+  stream: StreamKind;
   detections: boolean;
   /** Video resumes only at a keyframe: after a skip, or before the first fragment. */
   needKey: boolean;
@@ -45,7 +47,7 @@ export class LiveClient {
     readonly ws: WebSocket,
     readonly user: User,
     private readonly highWater: number,
-    private readonly onSent: (recvUs: number) => void,
+    private readonly onSent: (recvUs: number | null) => void,
   ) {}
 
   get queued(): number {
@@ -61,14 +63,15 @@ export class LiveClient {
     this.counters.bytesSent += data.length;
   }
 
-  subscribe(feed: LiveFeed, video: boolean, detections: boolean): void {
-    const sub: Subscription = { feed, video, detections, needKey: true, initSession: -1, pendingDetections: null };
+  subscribe(feed: LiveFeed, video: boolean, detections: boolean, stream: StreamKind): void {
+    const sub: Subscription = { feed, video, stream, detections, needKey: true, initSession: -1, pendingDetections: null };
     this.subs.set(feed.id, sub);
     if (video) {
-      const start = feed.startOfStream();
+      const cache = feed.streams[stream];
+      const start = cache.startOfStream();
       if (start) {
         this.binary(start.init);
-        sub.initSession = feed.session;
+        sub.initSession = cache.session;
         for (const f of start.fragments) this.sendFragment(f);
         sub.needKey = false;
       }
@@ -76,10 +79,17 @@ export class LiveClient {
     if (detections && feed.latestDetections) this.sendDetections(sub, feed.latestDetections);
   }
 
-  /** A fragment of `feed` (and its session's init, when new). */
-  video(feed: LiveFeed, init: Uint8Array | null, fragment: VideoMessage): void {
+  /** Whether this client takes `stream` of camera `id`. */
+  wants(id: string, stream: StreamKind): boolean {
+    const sub = this.subs.get(id);
+    return !!sub?.video && sub.stream === stream;
+  }
+
+  /** A fragment of one of `feed`'s streams (and that stream's init, when new). */
+  video(feed: LiveFeed, stream: StreamKind, init: Uint8Array | null, fragment: VideoMessage): void {
     const sub = this.subs.get(feed.id);
-    if (!sub?.video || this.ws.readyState !== this.ws.OPEN) return;
+    if (!sub?.video || sub.stream !== stream || this.ws.readyState !== this.ws.OPEN) return;
+    const cache = feed.streams[stream];
     if (init) {
       sub.needKey = true;  // a new session: start over at its first keyframe with its init
       sub.initSession = -1;
@@ -89,10 +99,10 @@ export class LiveClient {
       this.counters.videoSkipped++;
       return;
     }
-    if (sub.initSession !== feed.session) {
-      if (!feed.init) return;
-      this.binary(feed.init);
-      sub.initSession = feed.session;
+    if (sub.initSession !== cache.session) {
+      if (!cache.init) return;
+      this.binary(cache.init);
+      sub.initSession = cache.session;
     }
     sub.needKey = false;
     this.sendFragment(fragment);

@@ -49,6 +49,9 @@ export class LiveServer {
   private readonly feeds = new Map<string, LiveFeed>();
   private readonly clients = new Set<LiveClient>();
   private readonly latencyUs: number[] = [];
+  /** Annotated stream: cameras with an annotate call in flight; frames encoded, and frames the pool had already dropped or skipped while busy. */
+  private readonly annotating = new Set<string>();
+  private readonly annotatedCounts = { frames: 0, missed: 0, busy: 0, errors: 0 };
   private latencyNext = 0;
   private ticks = 0;
   private readonly timer: NodeJS.Timeout;
@@ -68,7 +71,7 @@ export class LiveServer {
       sup.on('opened', (ev: OpenedEvent) => feed.opened(ev));
       sup.on('video', (ev: VideoEvent) => {
         const { init, fragment } = feed.fragment(ev);
-        for (const c of this.clients) c.video(feed, init, fragment);
+        for (const c of this.clients) c.video(feed, 'video', init, fragment);
       });
     }
     deps.onDetections((ev) => {
@@ -76,6 +79,7 @@ export class LiveServer {
       if (!feed) return;
       const msg = feed.detections(ev);
       for (const c of this.clients) c.detections(feed, msg);
+      this.annotate(feed, ev);
     });
     server.on('upgrade', this.upgradeListener);
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -91,6 +95,7 @@ export class LiveServer {
     return {
       clients: this.clients.size,
       sendLatencyMs: { p50: pct(50), p95: pct(95), p99: pct(99), n: sorted.length },
+      annotated: { ...this.annotatedCounts },
       perClient: [...this.clients].map((c) => ({ user: c.user.name, queued: c.queued, ...c.counters, player: c.player })),
     };
   }
@@ -159,8 +164,8 @@ export class LiveServer {
     if (!canSee(client.user, feed.id)) return client.json({ type: 'error', code: 'forbidden', message: `User '${client.user.name}' may not see camera '${feed.id}'` });
     switch (msg.type) {
       case 'subscribe':
-        client.json({ type: 'subscribed', camera: feed.id, index: feed.index, video: msg.video, detections: msg.detections });
-        client.subscribe(feed, msg.video, msg.detections);
+        client.json({ type: 'subscribed', camera: feed.id, index: feed.index, video: msg.video, detections: msg.detections, annotated: msg.annotated });
+        client.subscribe(feed, msg.video, msg.detections, msg.annotated ? 'annotated' : 'video');
         break;
       case 'unsubscribe':
         client.subs.delete(feed.id);
@@ -178,7 +183,43 @@ export class LiveServer {
       .map((f) => ({ index: f.index, id: f.id, name: f.name, codec: f.codec, width: f.width, height: f.height, video: f.video }));
   }
 
-  private recordLatency(recvUs: number): void {
+  /**
+   * The annotated stream of a camera, while someone watches it: the detected frame with its
+   * boxes burned in, encoded natively off the JS thread; one call at a time per camera (a frame
+   * that comes while one is running is skipped: the stream runs at what the encoder keeps up with).
+   */
+  private annotate(feed: LiveFeed, ev: DetectionEvent): void {
+    if (![...this.clients].some((c) => c.wants(feed.id, 'annotated'))) return;
+    if (this.annotating.has(feed.id)) {
+      this.annotatedCounts.busy++;
+      return;
+    }
+    const sup = this.deps.cameras.get(feed.id);
+    if (!sup) return;
+    const boxes = new Float32Array(ev.detections.length * 5);
+    ev.detections.forEach((d, i) => boxes.set([d.x1, d.y1, d.x2, d.y2, d.classId], i * 5));
+    this.annotating.add(feed.id);
+    sup.annotate(ev.seq, boxes).then(
+      (a) => {
+        this.annotating.delete(feed.id);
+        if (!a) {
+          this.annotatedCounts.missed++;
+          return;
+        }
+        this.annotatedCounts.frames++;
+        const { init, fragment } = feed.annotated(a);
+        for (const c of this.clients) c.video(feed, 'annotated', init, fragment);
+      },
+      (err: unknown) => {
+        this.annotating.delete(feed.id);
+        this.annotatedCounts.errors++;
+        this.deps.logger.warn({ camera: feed.id, err: (err as Error).message }, 'annotated stream: frame not encoded');
+      },
+    );
+  }
+
+  private recordLatency(recvUs: number | null): void {
+    if (recvUs === null) return;
     const v = nowUs() - recvUs;
     if (this.latencyUs.length < LATENCY_WINDOW) this.latencyUs.push(v);
     else this.latencyUs[this.latencyNext++ % LATENCY_WINDOW] = v;

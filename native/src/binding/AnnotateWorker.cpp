@@ -1,0 +1,39 @@
+#include "binding/AnnotateWorker.h"
+
+namespace vigil {
+
+AnnotateWorker::AnnotateWorker(Napi::Env env, std::shared_ptr<FramePool> pool, std::shared_ptr<Annotator> annotator,
+                               uint64_t seq, std::vector<PaintBox> boxes)
+    : PromiseWorker(env, "vigil.annotate"),
+      pool_(std::move(pool)),
+      annotator_(std::move(annotator)),
+      seq_(seq),
+      boxes_(std::move(boxes)) {}
+
+void AnnotateWorker::Execute() {
+  FrameLease lease = pool_->bySeq(seq_);
+  if (!lease) {
+    empty_ = true;
+    return;
+  }
+  std::string err;
+  if (annotator_->annotate(lease.frame(), lease.info(), boxes_, chunk_, err) != Status::Ok) SetError(err);
+  empty_ = chunk_.fragment.empty();
+}
+
+Napi::Value AnnotateWorker::Result() {
+  Napi::Env env = Env();
+  if (empty_) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  if (!chunk_.init.empty()) {
+    o.Set("init", Napi::Buffer<uint8_t>::Copy(env, chunk_.init.data(), chunk_.init.size()));
+    o.Set("mime", chunk_.mime);
+  }
+  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, chunk_.fragment.data(), chunk_.fragment.size()));
+  o.Set("keyframe", chunk_.keyframe);
+  o.Set("ptsUs", static_cast<double>(chunk_.ptsUs));
+  o.Set("seq", static_cast<double>(seq_));
+  return o;
+}
+
+}  // namespace vigil
