@@ -38,6 +38,13 @@ class Viewer {
     });
   }
 
+  /** Opens and says hello; resolves with the server's hello. */
+  async hello() {
+    await this.opened;
+    this.send({ type: 'hello', version: 1 });
+    return this.next('hello');
+  }
+
   send(msg: unknown): void {
     this.ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
   }
@@ -54,6 +61,13 @@ class Viewer {
   close(): void {
     this.ws.terminate();
   }
+}
+
+/** Writes a viewer's init + fragments to a file; the frames ffprobe decodes from it. */
+function decodedFrames(video: BinaryMessage[], name: string): number {
+  const file = join(dir, name);
+  writeFileSync(file, Buffer.concat(video.map((m) => (m.kind === 'init' || m.kind === 'fragment' ? m.data : Buffer.alloc(0)))));
+  return Number(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim());
 }
 
 const viewers: Viewer[] = [];
@@ -119,9 +133,7 @@ describe('live WebSocket: protocol, video, detections', () => {
     // Three more seconds of live video, read back by a real demuxer and decoder.
     await new Promise((r) => setTimeout(r, 3000));
     const video = v.video(0);
-    const file = join(dir, 'live.mp4');
-    writeFileSync(file, Buffer.concat(video.map((m) => (m.kind === 'init' || m.kind === 'fragment' ? m.data : Buffer.alloc(0)))));
-    const frames = Number(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim());
+    const frames = decodedFrames(video, 'live.mp4');
     expect(frames).toBe(video.length - 1);
     expect(frames).toBeGreaterThan(25);  // ≥ 3 s at 10 fps, plus the cached GOP
 
@@ -146,19 +158,14 @@ describe('live WebSocket: protocol, video, detections', () => {
 
   it('streams the annotated video (boxes burned in by the daemon) to a viewer who asks for it', async () => {
     const v = viewer(url, token);
-    await v.opened;
-    v.send({ type: 'hello', version: 1 });
-    await v.next('hello');
+    await v.hello();
     v.send({ type: 'subscribe', camera: 'lobby', annotated: true });
     expect(await v.next('subscribed')).toMatchObject({ camera: 'lobby', annotated: true });
     await waitFor(() => v.video(0).filter((m) => m.kind === 'fragment').length >= 15, 20000, '15 annotated frames');
     const video = v.video(0);
     expect(video.every((m) => (m.kind === 'init' || m.kind === 'fragment') && m.annotated)).toBe(true);  // not the camera's own video
     expect(video[0]!.kind).toBe('init');
-    const file = join(dir, 'annotated.mp4');
-    writeFileSync(file, Buffer.concat(video.map((m) => (m.kind === 'init' || m.kind === 'fragment' ? m.data : Buffer.alloc(0)))));
-    const frames = Number(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim());
-    expect(frames).toBe(video.length - 1);
+    expect(decodedFrames(video, 'annotated.mp4')).toBe(video.length - 1);
     // Its frames are detected frames: each fragment's pts has a detection batch with the same pts.
     const detPts = new Set(v.binary.filter((m) => m.kind === 'detections').map((m) => m.ptsUs));
     const frags = video.filter((m) => m.kind === 'fragment');
@@ -294,8 +301,7 @@ describe('backpressure', () => {
       const fast = viewer(u, t);
       await Promise.all([slow.opened, fast.opened]);
       for (const v of [slow, fast]) {
-        v.send({ type: 'hello', version: 1 });
-        await v.next('hello');
+        await v.hello();
         v.send({ type: 'subscribe', camera: 'fast' });
         await v.next('subscribed');
       }

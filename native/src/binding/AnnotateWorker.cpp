@@ -1,5 +1,7 @@
 #include "binding/AnnotateWorker.h"
 
+#include "binding/Convert.h"
+
 namespace vigil {
 
 AnnotateWorker::AnnotateWorker(Napi::Env env, std::shared_ptr<FramePool> pool, std::shared_ptr<Annotator> annotator,
@@ -25,13 +27,7 @@ Napi::Value AnnotateWorker::Result() {
   Napi::Env env = Env();
   if (empty_) return env.Null();
   Napi::Object o = Napi::Object::New(env);
-  if (!chunk_.init.empty()) {
-    o.Set("init", Napi::Buffer<uint8_t>::Copy(env, chunk_.init.data(), chunk_.init.size()));
-    o.Set("mime", chunk_.mime);
-  }
-  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, chunk_.fragment.data(), chunk_.fragment.size()));
-  o.Set("keyframe", chunk_.keyframe);
-  o.Set("ptsUs", static_cast<double>(chunk_.ptsUs));
+  setFragment(env, o, chunk_.init, chunk_.mime, chunk_.fragment, chunk_.keyframe, chunk_.ptsUs);
   o.Set("seq", static_cast<double>(seq_));
   return o;
 }

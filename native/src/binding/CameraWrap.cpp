@@ -304,13 +304,7 @@ void callJsEvent(Napi::Env env, Napi::Function cb, EventState* state, CameraEven
     case CameraEvent::Kind::Video: {
       VideoChunk& v = ev->video;
       o.Set("type", "video");
-      if (!v.init.empty()) {
-        o.Set("init", Napi::Buffer<uint8_t>::Copy(env, v.init.data(), v.init.size()));
-        o.Set("mime", v.mime);
-      }
-      o.Set("data", Napi::Buffer<uint8_t>::Copy(env, v.fragment.data(), v.fragment.size()));
-      o.Set("keyframe", v.keyframe);
-      o.Set("ptsUs", static_cast<double>(v.ptsUs));
+      setFragment(env, o, v.init, v.mime, v.fragment, v.keyframe, v.ptsUs);
       o.Set("recvUs", static_cast<double>(v.recvUs));
       break;
     }

@@ -69,6 +69,17 @@ SourceOptions readSourceOptions(const Napi::Object& o) {
   return s;
 }
 
+void setFragment(Napi::Env env, Napi::Object o, const std::vector<uint8_t>& init, const std::string& mime,
+                 const std::vector<uint8_t>& data, bool keyframe, int64_t ptsUs) {
+  if (!init.empty()) {
+    o.Set("init", Napi::Buffer<uint8_t>::Copy(env, init.data(), init.size()));
+    o.Set("mime", mime);
+  }
+  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, data.data(), data.size()));
+  o.Set("keyframe", keyframe);
+  o.Set("ptsUs", static_cast<double>(ptsUs));
+}
+
 Napi::Object toJs(Napi::Env env, const BuildInfo& b) {
   Napi::Object o = Napi::Object::New(env);
   Napi::Object cuda = Napi::Object::New(env);

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include <string>
+#include <vector>
 
 #include "core/BuildInfo.h"
 #include "ingest/Source.h"
@@ -22,6 +23,10 @@ bool optBool(const Napi::Object& o, const char* key, bool fallback);
 
 // Source options shared by Camera and probe: url, transport, timeoutMs, realtime.
 SourceOptions readSourceOptions(const Napi::Object& o);
+
+// Sets the fields of one fMP4 piece on `o`: init + mime (when `init` is not empty), data, keyframe, ptsUs.
+void setFragment(Napi::Env env, Napi::Object o, const std::vector<uint8_t>& init, const std::string& mime,
+                 const std::vector<uint8_t>& data, bool keyframe, int64_t ptsUs);
 
 Napi::Object toJs(Napi::Env env, const BuildInfo& b);
 Napi::Object toJs(Napi::Env env, const ProbeResult& r);
