@@ -16,6 +16,8 @@ namespace {
 
 Napi::Value BuildInfoJs(const Napi::CallbackInfo& info) { return toJs(info.Env(), buildInfo()); }
 
+Napi::Value DetectionRecordLayoutJs(const Napi::CallbackInfo& info) { return detectionRecordLayout(info.Env()); }
+
 // libav's own log level (process-wide in libav). Vigil reports media errors as events with
 // counts; libav's per-packet chatter stays off unless asked for ("error", "warning", "info").
 Napi::Value SetLibavLogLevel(const Napi::CallbackInfo& info) {
@@ -49,6 +51,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Camera", camera);
   exports.Set("probe", Napi::Function::New(env, ProbeWorker::Run, "probe"));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfoJs, "buildInfo"));
+  exports.Set("detectionRecordLayout", Napi::Function::New(env, DetectionRecordLayoutJs, "detectionRecordLayout"));
   exports.Set("setLibavLogLevel", Napi::Function::New(env, SetLibavLogLevel, "setLibavLogLevel"));
   return exports;
 }

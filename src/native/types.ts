@@ -187,11 +187,12 @@ export interface NativeCamera {
    */
   letterbox(dst: Float32Array, size: number, norm: InputNorm, minSeq?: number): Promise<LetterboxResult | null>;
   /**
-   * Burns `boxes` ([x1, y1, x2, y2, classId] per box, frame pixels) into the frame `seq` (while
-   * the pool still holds it) and encodes it as the next frame of the annotated stream, on a
-   * worker thread. null when the frame is gone or not newer than the last one annotated.
+   * Burns the boxes of `records` (packed 24-byte detection records, src/protocol/binary.ts)
+   * into the frame `seq` (while the pool still holds it) and encodes it as the next frame of
+   * the annotated stream, on a worker thread. null when the frame is gone or not newer than
+   * the last one annotated.
    */
-  annotate(seq: number, boxes: Float32Array): Promise<AnnotatedFragment | null>;
+  annotate(seq: number, records: Uint8Array): Promise<AnnotatedFragment | null>;
   readonly running: boolean;
   readonly closed: boolean;
 }
@@ -234,5 +235,7 @@ export interface NativeAddon {
   Camera: NativeCameraConstructor;
   probe(options: SourceOptions): Promise<ProbeResult>;
   buildInfo(): BuildInfo;
+  /** The native DetectionRecord's size and field offsets (the protocol mirrors them). */
+  detectionRecordLayout(): { bytes: number; x1: number; y1: number; x2: number; y2: number; score: number; classId: number };
   setLibavLogLevel(level: LibavLogLevel): void;
 }

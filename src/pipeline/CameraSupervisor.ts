@@ -146,9 +146,9 @@ export class CameraSupervisor extends EventEmitter {
 
   /** The newest frame letterboxed into a model input (see NativeCamera.letterbox). */
   /** The annotated stream's next frame: boxes burned into frame `seq` (see NativeCamera.annotate). */
-  annotate(seq: number, boxes: Float32Array): Promise<AnnotatedFragment | null> {
+  annotate(seq: number, records: Uint8Array): Promise<AnnotatedFragment | null> {
     if (this.closed) return Promise.resolve(null);
-    return this.camera.annotate(seq, boxes);
+    return this.camera.annotate(seq, records);
   }
 
   letterbox(dst: Float32Array, size: number, norm: InputNorm, minSeq?: number): Promise<LetterboxResult | null> {

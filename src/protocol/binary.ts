@@ -13,12 +13,17 @@
  * fragment:   moof+mdat of one packet
  * detections: u32 seq, u16 frame width, u16 frame height, u16 count, u16 reserved, then
  *             `count` records of DETECTION_RECORD_BYTES: f32 x1, y1, x2, y2 (frame pixels),
- *             f32 score, u16 class id (COCO-80), u16 reserved
+ *             f32 score, u16 class id (COCO-80), u16 reserved. The record mirrors the native
+ *             DetectionRecord (native/src/core/DetectionRecord.h; a test compares them), so
+ *             the daemon hands these bytes to the native overlay painter unchanged.
  */
 export const MessageKind = { Init: 1, Fragment: 2, Detections: 3 } as const;
 export const HEADER_BYTES = 16;
 export const DETECTION_HEADER_BYTES = 12;
 export const DETECTION_RECORD_BYTES = 24;
+/** Byte offsets of a record's fields (the native DetectionRecord's). */
+export const DETECTION_RECORD_OFFSETS = { x1: 0, y1: 4, x2: 8, y2: 12, score: 16, classId: 20 } as const;
+const R = DETECTION_RECORD_OFFSETS;
 const FLAG_KEY = 1;
 const FLAG_ANNOTATED = 2;
 
@@ -68,26 +73,39 @@ export function encodeFragment(h: Header, keyframe: boolean, data: Uint8Array, a
   return buf;
 }
 
-export function encodeDetections(h: Header, frame: { seq: number; width: number; height: number }, boxes: readonly BoxRecord[]): Uint8Array {
+/** `boxes` as packed detection records (the layout above). */
+export function encodeDetectionRecords(boxes: readonly BoxRecord[]): Uint8Array {
   const n = Math.min(boxes.length, 0xffff);
-  const buf = new Uint8Array(HEADER_BYTES + DETECTION_HEADER_BYTES + n * DETECTION_RECORD_BYTES);
-  const v = header(buf, MessageKind.Detections, 0, h);
-  let o = HEADER_BYTES;
-  v.setUint32(o, frame.seq >>> 0, true);
-  v.setUint16(o + 4, frame.width, true);
-  v.setUint16(o + 6, frame.height, true);
-  v.setUint16(o + 8, n, true);
-  o += DETECTION_HEADER_BYTES;
-  for (let i = 0; i < n; i++, o += DETECTION_RECORD_BYTES) {
+  const buf = new Uint8Array(n * DETECTION_RECORD_BYTES);
+  const v = new DataView(buf.buffer);
+  for (let i = 0; i < n; i++) {
     const b = boxes[i]!;
-    v.setFloat32(o, b.x1, true);
-    v.setFloat32(o + 4, b.y1, true);
-    v.setFloat32(o + 8, b.x2, true);
-    v.setFloat32(o + 12, b.y2, true);
-    v.setFloat32(o + 16, b.score, true);
-    v.setUint16(o + 20, b.classId, true);
+    const o = i * DETECTION_RECORD_BYTES;
+    v.setFloat32(o + R.x1, b.x1, true);
+    v.setFloat32(o + R.y1, b.y1, true);
+    v.setFloat32(o + R.x2, b.x2, true);
+    v.setFloat32(o + R.y2, b.y2, true);
+    v.setFloat32(o + R.score, b.score, true);
+    v.setUint16(o + R.classId, b.classId, true);
   }
   return buf;
+}
+
+export function encodeDetections(h: Header, frame: { seq: number; width: number; height: number }, boxes: readonly BoxRecord[]): Uint8Array {
+  const records = encodeDetectionRecords(boxes);
+  const buf = new Uint8Array(HEADER_BYTES + DETECTION_HEADER_BYTES + records.length);
+  const v = header(buf, MessageKind.Detections, 0, h);
+  v.setUint32(HEADER_BYTES, frame.seq >>> 0, true);
+  v.setUint16(HEADER_BYTES + 4, frame.width, true);
+  v.setUint16(HEADER_BYTES + 6, frame.height, true);
+  v.setUint16(HEADER_BYTES + 8, records.length / DETECTION_RECORD_BYTES, true);
+  buf.set(records, HEADER_BYTES + DETECTION_HEADER_BYTES);
+  return buf;
+}
+
+/** The records of an encoded detections message (a view, no copy). */
+export function detectionRecordsOf(message: Uint8Array): Uint8Array {
+  return message.subarray(HEADER_BYTES + DETECTION_HEADER_BYTES);
 }
 
 /** Parses one binary message; throws an Error naming what is wrong with a malformed one. */
@@ -116,7 +134,14 @@ export function decodeBinary(input: ArrayBuffer | Uint8Array): BinaryMessage {
     if (buf.length !== o + n * DETECTION_RECORD_BYTES) throw new Error(`Expected ${n} detection records (${n * DETECTION_RECORD_BYTES} bytes) but received ${buf.length - o} bytes`);
     const boxes: BoxRecord[] = [];
     for (let i = 0; i < n; i++, o += DETECTION_RECORD_BYTES) {
-      boxes.push({ x1: v.getFloat32(o, true), y1: v.getFloat32(o + 4, true), x2: v.getFloat32(o + 8, true), y2: v.getFloat32(o + 12, true), score: v.getFloat32(o + 16, true), classId: v.getUint16(o + 20, true) });
+      boxes.push({
+        x1: v.getFloat32(o + R.x1, true),
+        y1: v.getFloat32(o + R.y1, true),
+        x2: v.getFloat32(o + R.x2, true),
+        y2: v.getFloat32(o + R.y2, true),
+        score: v.getFloat32(o + R.score, true),
+        classId: v.getUint16(o + R.classId, true),
+      });
     }
     return { kind: 'detections', ...h, seq, width, height, boxes };
   }

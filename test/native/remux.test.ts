@@ -5,7 +5,9 @@ import { join } from 'node:path';
 
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
+import { loadAddon } from '../../src/native/addon.js';
 import type { OpenedEvent, VideoEvent } from '../../src/native/types.js';
+import { DETECTION_RECORD_BYTES, DETECTION_RECORD_OFFSETS, encodeDetectionRecords } from '../../src/protocol/binary.js';
 import { RecordedCamera } from '../helpers/cameraEvents.js';
 import { ensureClip, VTEST_FRAMES } from '../helpers/fixtures.js';
 
@@ -134,7 +136,14 @@ describe('fMP4 remux for live view (no re-encoding)', () => {
   });
 });
 
+// One person box (green in the overlay palette), packed as the protocol carries it.
+const GREEN_BOX = encodeDetectionRecords([{ x1: 100, y1: 100, x2: 300, y2: 400, score: 0.9, classId: 0 }]);
+
 describe('annotated stream (boxes burned in, re-encoded)', () => {
+  it('reads the same detection record layout as the protocol', () => {
+    expect(loadAddon().detectionRecordLayout()).toEqual({ bytes: DETECTION_RECORD_BYTES, ...DETECTION_RECORD_OFFSETS });
+  });
+
   it('burns boxes into the detected frame and encodes it: decodable fMP4, the box painted, the pool frame untouched', async () => {
     const cam = camera({ url: h264, realtime: true, loop: true });
     cam.camera.open();
@@ -143,7 +152,7 @@ describe('annotated stream (boxes burned in, re-encoded)', () => {
     // One green (person) box per frame, then a frame the pool no longer holds.
     for (let i = 0; i < 12; i++) {
       const f = cam.frames.at(-1)!;
-      const out = await cam.camera.annotate(f.seq, Float32Array.of(100, 100, 300, 400, 0));
+      const out = await cam.camera.annotate(f.seq, GREEN_BOX);
       if (out) chunks.push(out);
       await new Promise((r) => setTimeout(r, 110));
     }
@@ -153,13 +162,13 @@ describe('annotated stream (boxes burned in, re-encoded)', () => {
       const n = cam.frames.length;
       await cam.until(() => cam.frames.length > n, 2000, 'a new frame');
       const latest = cam.frames.at(-1)!;
-      expect(await cam.camera.annotate(latest.seq, Float32Array.of(100, 100, 300, 400, 0))).not.toBeNull();
+      expect(await cam.camera.annotate(latest.seq, GREEN_BOX)).not.toBeNull();
       const s = (await cam.camera.snapshot(95))!;
       if (s.seq === latest.seq) snap = s;  // the very frame just annotated (else a newer one came in between)
     }
     expect(snap).not.toBeNull();
-    expect(await cam.camera.annotate(1, new Float32Array(0))).toBeNull();
-    expect(() => cam.camera.annotate(5, Float32Array.of(1, 2, 3))).toThrow(/Expected a Float32Array of \[x1, y1, x2, y2, classId\] per box for boxes/);
+    expect(await cam.camera.annotate(1, new Uint8Array(0))).toBeNull();
+    expect(() => cam.camera.annotate(5, new Uint8Array(10))).toThrow(/Expected a Uint8Array of 24-byte detection records for records/);
     expect(chunks.length).toBeGreaterThanOrEqual(10);
     expect(chunks[0]!.init).toBeDefined();
     expect(chunks[0]!.keyframe).toBe(true);

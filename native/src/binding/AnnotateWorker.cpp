@@ -5,7 +5,7 @@
 namespace vigil {
 
 AnnotateWorker::AnnotateWorker(Napi::Env env, std::shared_ptr<FramePool> pool, std::shared_ptr<Annotator> annotator,
-                               uint64_t seq, std::vector<PaintBox> boxes)
+                               uint64_t seq, std::vector<DetectionRecord> boxes)
     : PromiseWorker(env, "vigil.annotate"),
       pool_(std::move(pool)),
       annotator_(std::move(annotator)),

@@ -17,7 +17,7 @@ namespace vigil {
 class AnnotateWorker : public PromiseWorker {
  public:
   AnnotateWorker(Napi::Env env, std::shared_ptr<FramePool> pool, std::shared_ptr<Annotator> annotator, uint64_t seq,
-                 std::vector<PaintBox> boxes);
+                 std::vector<DetectionRecord> boxes);
 
  protected:
   void Execute() override;
@@ -27,7 +27,7 @@ class AnnotateWorker : public PromiseWorker {
   std::shared_ptr<FramePool> pool_;
   std::shared_ptr<Annotator> annotator_;
   uint64_t seq_;
-  std::vector<PaintBox> boxes_;
+  std::vector<DetectionRecord> boxes_;
   AnnotatedChunk chunk_;
   bool empty_ = false;
 };

@@ -1,5 +1,7 @@
 #include "binding/CameraWrap.h"
 
+#include <cstring>
+
 #include "binding/AddonData.h"
 #include "binding/AnnotateWorker.h"
 #include "binding/Convert.h"
@@ -198,15 +200,14 @@ Napi::Value CameraWrap::Annotate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) throw invalidState(env, "Camera is closed");
   if (!info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 1) throw invalidParameter(env, "a frame seq (an integer ≥ 1)", "seq", info[0]);
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
-      info[1].As<Napi::Float32Array>().ElementLength() % 5 != 0) {
-    throw invalidParameter(env, "a Float32Array of [x1, y1, x2, y2, classId] per box", "boxes", info[1]);
+  // The detection records as the protocol carries them (24 bytes each, little-endian).
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      info[1].As<Napi::Uint8Array>().ByteLength() % sizeof(DetectionRecord) != 0) {
+    throw invalidParameter(env, "a Uint8Array of 24-byte detection records", "records", info[1]);
   }
-  Napi::Float32Array a = info[1].As<Napi::Float32Array>();
-  std::vector<PaintBox> boxes(a.ElementLength() / 5);
-  for (size_t i = 0; i < boxes.size(); ++i) {
-    boxes[i] = {a[i * 5], a[i * 5 + 1], a[i * 5 + 2], a[i * 5 + 3], static_cast<int>(a[i * 5 + 4])};
-  }
+  Napi::Uint8Array a = info[1].As<Napi::Uint8Array>();
+  std::vector<DetectionRecord> boxes(a.ByteLength() / sizeof(DetectionRecord));
+  if (!boxes.empty()) std::memcpy(boxes.data(), a.Data(), a.ByteLength());
   uint64_t seq = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   return PromiseWorker::Start(new AnnotateWorker(env, pipeline_->pool(), annotator_, seq, std::move(boxes)));
 }

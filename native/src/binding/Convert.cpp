@@ -1,5 +1,9 @@
 #include "binding/Convert.h"
 
+#include <cstddef>
+
+#include "core/DetectionRecord.h"
+
 namespace vigil {
 
 namespace {
@@ -67,6 +71,18 @@ SourceOptions readSourceOptions(const Napi::Object& o) {
   s.timeoutUs = static_cast<int64_t>(optNumber(o, "timeoutMs", 5000, 100, 600000) * 1000);
   s.realtime = optBool(o, "realtime", false);
   return s;
+}
+
+Napi::Object detectionRecordLayout(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("bytes", static_cast<double>(sizeof(DetectionRecord)));
+  o.Set("x1", static_cast<double>(offsetof(DetectionRecord, x1)));
+  o.Set("y1", static_cast<double>(offsetof(DetectionRecord, y1)));
+  o.Set("x2", static_cast<double>(offsetof(DetectionRecord, x2)));
+  o.Set("y2", static_cast<double>(offsetof(DetectionRecord, y2)));
+  o.Set("score", static_cast<double>(offsetof(DetectionRecord, score)));
+  o.Set("classId", static_cast<double>(offsetof(DetectionRecord, classId)));
+  return o;
 }
 
 void setFragment(Napi::Env env, Napi::Object o, const std::vector<uint8_t>& init, const std::string& mime,

@@ -28,6 +28,9 @@ SourceOptions readSourceOptions(const Napi::Object& o);
 void setFragment(Napi::Env env, Napi::Object o, const std::vector<uint8_t>& init, const std::string& mime,
                  const std::vector<uint8_t>& data, bool keyframe, int64_t ptsUs);
 
+// DetectionRecord's size and field offsets, for the test that holds the protocol's mirror to it.
+Napi::Object detectionRecordLayout(Napi::Env env);
+
 Napi::Object toJs(Napi::Env env, const BuildInfo& b);
 Napi::Object toJs(Napi::Env env, const ProbeResult& r);
 

@@ -9,7 +9,7 @@ std::string Annotator::encoderName() {
   return encoder_ ? encoder_->name() : "";
 }
 
-Status Annotator::annotate(const AVFrame* frame, const FrameInfo& info, const std::vector<PaintBox>& boxes,
+Status Annotator::annotate(const AVFrame* frame, const FrameInfo& info, const std::vector<DetectionRecord>& boxes,
                            AnnotatedChunk& out, std::string& err) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (info.ptsUs <= lastPtsUs_ && frame->width == width_ && frame->height == height_) return Status::Ok;

@@ -30,7 +30,7 @@ class Annotator {
  public:
   // Paints `boxes` on a copy of `frame` (the pool's stays untouched) and encodes it.
   // Ok with an empty fragment when the frame is not newer than the last one annotated.
-  Status annotate(const AVFrame* frame, const FrameInfo& info, const std::vector<PaintBox>& boxes,
+  Status annotate(const AVFrame* frame, const FrameInfo& info, const std::vector<DetectionRecord>& boxes,
                   AnnotatedChunk& out, std::string& err);
   std::string encoderName();
 

@@ -35,8 +35,8 @@ void fill(AVFrame* f, int x0, int y0, int x1, int y1, const Yuv& c) {
 }
 }  // namespace
 
-void paintBoxes(AVFrame* frame, const std::vector<PaintBox>& boxes, int thickness) {
-  for (const PaintBox& b : boxes) {
+void paintBoxes(AVFrame* frame, const std::vector<DetectionRecord>& boxes, int thickness) {
+  for (const DetectionRecord& b : boxes) {
     if (!(b.x2 > b.x1 && b.y2 > b.y1)) continue;  // NaN or empty: nothing to draw
     const Yuv c = colorOf(b.classId);
     const int x1 = static_cast<int>(std::lround(b.x1)), y1 = static_cast<int>(std::lround(b.y1));

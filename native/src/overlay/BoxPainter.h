@@ -2,20 +2,16 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/DetectionRecord.h"
+
 extern "C" {
 #include <libavutil/frame.h>
 }
 
 namespace vigil {
 
-// A detection box in frame pixels and its COCO class (colour).
-struct PaintBox {
-  float x1, y1, x2, y2;
-  int classId;
-};
-
 // Draws box outlines into a YUV420P frame in place (limited range), `thickness` pixels wide,
 // one colour per class (the same palette as the browser overlay). Any thread; touches only `frame`.
-void paintBoxes(AVFrame* frame, const std::vector<PaintBox>& boxes, int thickness);
+void paintBoxes(AVFrame* frame, const std::vector<DetectionRecord>& boxes, int thickness);
 
 }  // namespace vigil

@@ -6,6 +6,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { DetectionEvent } from '../../detect/DetectionService.js';
 import type { OpenedEvent, VideoEvent } from '../../native/types.js';
 import type { CameraSupervisor } from '../../pipeline/CameraSupervisor.js';
+import { detectionRecordsOf } from '../../protocol/binary.js';
 import { parseClientMessage, PROTOCOL_VERSION, SUBPROTOCOL, type CameraInfo, type CameraLive } from '../../protocol/control.js';
 import type { Logger } from '../../util/logger.js';
 import type { AuthConfig } from '../auth/authConfig.js';
@@ -79,7 +80,7 @@ export class LiveServer {
       if (!feed) return;
       const msg = feed.detections(ev);
       for (const c of this.clients) c.detections(feed, msg);
-      this.annotate(feed, ev);
+      this.annotate(feed, ev.seq, msg);
     });
     server.on('upgrade', this.upgradeListener);
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -188,7 +189,7 @@ export class LiveServer {
    * boxes burned in, encoded natively off the JS thread; one call at a time per camera (a frame
    * that comes while one is running is skipped: the stream runs at what the encoder keeps up with).
    */
-  private annotate(feed: LiveFeed, ev: DetectionEvent): void {
+  private annotate(feed: LiveFeed, seq: number, detectionsMessage: Uint8Array): void {
     if (![...this.clients].some((c) => c.wants(feed.id, 'annotated'))) return;
     if (this.annotating.has(feed.id)) {
       this.annotatedCounts.busy++;
@@ -196,10 +197,9 @@ export class LiveServer {
     }
     const sup = this.deps.cameras.get(feed.id);
     if (!sup) return;
-    const boxes = new Float32Array(ev.detections.length * 5);
-    ev.detections.forEach((d, i) => boxes.set([d.x1, d.y1, d.x2, d.y2, d.classId], i * 5));
     this.annotating.add(feed.id);
-    sup.annotate(ev.seq, boxes).then(
+    // The same detection records the viewers get, handed to the native painter as they are.
+    sup.annotate(seq, detectionRecordsOf(detectionsMessage)).then(
       (a) => {
         this.annotating.delete(feed.id);
         if (!a) {
