@@ -23,6 +23,11 @@ export interface CameraOptions extends SourceOptions {
   decoder?: 'auto' | 'software';
   /** Software decode threads; 0 lets libavcodec choose. */
   decodeThreads?: number;
+  /**
+   * Each packet's frame out before the next packet (slice threads only): what a live camera
+   * wants. Default false: frame threads, the most frames per second, threads−1 frames later.
+   */
+  lowDelay?: boolean;
   /** Frame pool slots (2..64), allocated once per frame size. Default 4. */
   poolSlots?: number;
   /** Bound of the event queue to JS (video fragments: twice this); a full queue drops events and counts them. Default 32. */

@@ -107,6 +107,7 @@ export class CameraSupervisor extends EventEmitter {
         loop: config.loop,
         decoder: config.decoder,
         decodeThreads: config.decode_threads,
+        lowDelay: config.decode_mode === 'low_latency',
         video: config.live,
       },
       (ev) => this.onEvent(ev),

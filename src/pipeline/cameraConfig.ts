@@ -41,6 +41,11 @@ export const cameraSchema = z.strictObject({
   /** Send video to the live view (H.264 passes through, remuxed to fMP4; no re-encoding). */
   live: z.boolean().default(true),
   decode_threads: z.int().min(0).max(64).default(0),
+  /**
+   * low_latency: every packet's frame is out before the next packet comes (slice threads);
+   * throughput: frame threads, more frames per second per core, threads−1 frames later.
+   */
+  decode_mode: z.enum(['low_latency', 'throughput']).default('low_latency'),
   backoff: backoffSchema.default({ initial_ms: 500, max_ms: 30_000, multiplier: 2, jitter: 0.5 }),
 });
 

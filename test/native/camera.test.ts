@@ -107,6 +107,24 @@ describe('native addon', () => {
     expect(wallMs).toBeLessThan(2600);
   });
 
+  it('low-delay decode hands out each packet\'s frame before the next packet; frame threads hold frames back', async () => {
+    const low = camera({ url: h264, realtime: true, lowDelay: true, decodeThreads: 4 });
+    const bulk = camera({ url: h264, realtime: true, decodeThreads: 4 });
+    low.camera.open();
+    bulk.camera.open();
+    await Promise.all([low, bulk].map((c) => c.until(() => c.frames.length >= 30, 10000, '30 frames')));
+    const median = (c: RecordedCamera) => {
+      const d = c.frames.slice(5, 30).map((f) => (f.decodedUs - f.recvUs) / 1000).sort((a, b) => a - b);
+      return d[Math.floor(d.length / 2)]!;
+    };
+    expect(low.camera.stats().decoder).toBe('h264 (software, 4 slice threads, low delay)');
+    expect(bulk.camera.stats().decoder).toBe('h264 (software, 4 threads)');
+    // At 10 fps a packet comes every 100 ms: low delay decodes it within that; 4 frame threads
+    // give each frame back 3 packets later.
+    expect(median(low)).toBeLessThan(100);
+    expect(median(bulk)).toBeGreaterThan(150);
+  });
+
   it('loops a file with a continuous timeline', async () => {
     const cam = camera({ url: h264, realtime: false, loop: true });
     cam.camera.open();

@@ -50,6 +50,7 @@ CameraWrap::CameraWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Camera
   opts.poolSlots = static_cast<int>(optNumber(o, "poolSlots", 4, 2, 64));
   opts.video = optBool(o, "video", false);
   opts.decoder.threads = static_cast<int>(optNumber(o, "decodeThreads", 0, 0, 64));
+  opts.decoder.lowDelay = optBool(o, "lowDelay", false);
   std::string pref = optString(o, "decoder", "auto");
   if (pref == "auto") {
     opts.decoder.preference = DecoderPreference::Auto;

@@ -8,7 +8,7 @@ std::unique_ptr<Decoder> createDecoder(const AVCodecParameters* par, const Decod
                                        std::string& err) {
   // Only software decoding exists in this build; Auto resolves to it.
   auto dec = std::make_unique<SoftwareDecoder>();
-  if (!dec->open(par, opts.threads, err)) return nullptr;
+  if (!dec->open(par, opts.threads, opts.lowDelay, err)) return nullptr;
   return dec;
 }
 

@@ -17,6 +17,10 @@ enum class DecoderPreference { Auto, Software };
 struct DecoderOptions {
   DecoderPreference preference = DecoderPreference::Auto;
   int threads = 0;  // software decode threads; 0 = libavcodec chooses (one per core + 1)
+  // Each packet's frame out before the next packet: slice threads only (frame threads hold
+  // threads−1 frames back: 300 ms at 10 fps with 4 threads). Live cameras want this; bulk
+  // decoding of files wants frame threads (throughput).
+  bool lowDelay = false;
 };
 
 // One video decoder. Used by exactly one thread (the camera's).

@@ -6,7 +6,7 @@ namespace vigil {
 
 SoftwareDecoder::~SoftwareDecoder() { avcodec_free_context(&ctx_); }
 
-bool SoftwareDecoder::open(const AVCodecParameters* par, int threads, std::string& err) {
+bool SoftwareDecoder::open(const AVCodecParameters* par, int threads, bool lowDelay, std::string& err) {
   const AVCodec* codec = avcodec_find_decoder(par->codec_id);
   if (!codec) {
     err = std::string("no decoder for codec ") + avcodec_get_name(par->codec_id);
@@ -18,7 +18,8 @@ bool SoftwareDecoder::open(const AVCodecParameters* par, int threads, std::strin
     return false;
   }
   ctx_->thread_count = threads;
-  ctx_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+  ctx_->thread_type = lowDelay ? FF_THREAD_SLICE : FF_THREAD_FRAME | FF_THREAD_SLICE;
+  if (lowDelay) ctx_->flags |= AV_CODEC_FLAG_LOW_DELAY;
   int rc = avcodec_open2(ctx_, codec, nullptr);
   if (rc < 0) {
     err = std::string("cannot open decoder ") + codec->name + ": " + avErrorText(rc);
@@ -49,8 +50,10 @@ Status SoftwareDecoder::receive(AVFrame* out, std::string& err) {
 void SoftwareDecoder::flush() { avcodec_flush_buffers(ctx_); }
 
 std::string SoftwareDecoder::describe() const {
+  const bool slices = ctx_->active_thread_type == FF_THREAD_SLICE || !(ctx_->thread_type & FF_THREAD_FRAME);
   return std::string(ctx_->codec->name) + " (software, " + std::to_string(ctx_->thread_count) +
-         (ctx_->thread_count == 1 ? " thread)" : " threads)");
+         (slices ? " slice" : "") + (ctx_->thread_count == 1 ? " thread" : " threads") +
+         ((ctx_->flags & AV_CODEC_FLAG_LOW_DELAY) ? ", low delay)" : ")");
 }
 
 }  // namespace vigil

@@ -3,11 +3,12 @@
 
 namespace vigil {
 
-// libavcodec on the CPU, frame + slice threads. Any codec libavcodec has (H.264, HEVC, ...).
+// libavcodec on the CPU: frame + slice threads, or slice threads only (low delay). Any codec
+// libavcodec has (H.264, HEVC, ...).
 class SoftwareDecoder final : public Decoder {
  public:
   ~SoftwareDecoder() override;
-  bool open(const AVCodecParameters* par, int threads, std::string& err);
+  bool open(const AVCodecParameters* par, int threads, bool lowDelay, std::string& err);
   Status send(const AVPacket* pkt, std::string& err) override;
   Status receive(AVFrame* out, std::string& err) override;
   void flush() override;

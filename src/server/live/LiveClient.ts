@@ -47,7 +47,7 @@ export class LiveClient {
     readonly ws: WebSocket,
     readonly user: User,
     private readonly highWater: number,
-    private readonly onSent: (recvUs: number | null) => void,
+    private readonly onSent: (recvUs: number | null, what: 'video' | 'detections') => void,
   ) {}
 
   get queued(): number {
@@ -111,10 +111,11 @@ export class LiveClient {
   private sendFragment(f: VideoMessage): void {
     this.binary(f.data);
     this.counters.videoSent++;
-    this.onSent(f.recvUs);
+    this.onSent(f.recvUs, 'video');
   }
 
-  detections(feed: LiveFeed, msg: Uint8Array): void {
+  /** `recvUs`: when the frame's first packet was received (for packet-to-send latency). */
+  detections(feed: LiveFeed, msg: Uint8Array, recvUs: number | null = null): void {
     const sub = this.subs.get(feed.id);
     if (!sub?.detections || this.ws.readyState !== this.ws.OPEN) return;
     if (this.queued > this.highWater) {
@@ -122,13 +123,14 @@ export class LiveClient {
       sub.pendingDetections = msg;
       return;
     }
-    this.sendDetections(sub, msg);
+    this.sendDetections(sub, msg, recvUs);
   }
 
-  private sendDetections(sub: Subscription, msg: Uint8Array): void {
+  private sendDetections(sub: Subscription, msg: Uint8Array, recvUs: number | null = null): void {
     sub.pendingDetections = null;
     this.binary(msg);
     this.counters.detectionsSent++;
+    this.onSent(recvUs, 'detections');
   }
 
   /** Sends coalesced detections once the client has caught up (called on a timer). */

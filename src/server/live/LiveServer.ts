@@ -36,6 +36,23 @@ export interface LiveDeps {
 
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
+/** The newest LATENCY_WINDOW samples (µs) and their percentiles in ms. */
+class LatencyWindow {
+  private readonly samples: number[] = [];
+  private next = 0;
+
+  add(us: number): void {
+    if (this.samples.length < LATENCY_WINDOW) this.samples.push(us);
+    else this.samples[this.next++ % LATENCY_WINDOW] = us;
+  }
+
+  percentiles(): { p50: number | null; p95: number | null; p99: number | null; n: number } {
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    const pct = (p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! / 100) / 10 : null);
+    return { p50: pct(50), p95: pct(95), p99: pct(99), n: sorted.length };
+  }
+}
+
 /**
  * The live WebSocket (/api/live): authenticated at the upgrade (session cookie or bearer token;
  * a browser's Origin must be the daemon's own or allowed in config), JSON control messages,
@@ -49,11 +66,11 @@ export class LiveServer {
   });
   private readonly feeds = new Map<string, LiveFeed>();
   private readonly clients = new Set<LiveClient>();
-  private readonly latencyUs: number[] = [];
+  /** Packet received → handed to a socket, µs: video fragments and detection batches. */
+  private readonly latency = { video: new LatencyWindow(), detections: new LatencyWindow() };
   /** Annotated stream: cameras with an annotate call in flight; frames encoded, and frames the pool had already dropped or skipped while busy. */
   private readonly annotating = new Set<string>();
   private readonly annotatedCounts = { frames: 0, missed: 0, busy: 0, errors: 0 };
-  private latencyNext = 0;
   private ticks = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly pinger: NodeJS.Timeout;
@@ -79,7 +96,7 @@ export class LiveServer {
       const feed = this.feeds.get(ev.camera);
       if (!feed) return;
       const msg = feed.detections(ev);
-      for (const c of this.clients) c.detections(feed, msg);
+      for (const c of this.clients) c.detections(feed, msg, ev.stamps.recvUs);
       this.annotate(feed, ev.seq, msg);
     });
     server.on('upgrade', this.upgradeListener);
@@ -89,13 +106,12 @@ export class LiveServer {
     this.pinger.unref();
   }
 
-  /** Clients, their counters and decode-to-send latency (packet received → handed to the socket). */
+  /** Clients, their counters, and packet-to-send latency (packet received → handed to the socket) of video and of detections. */
   stats() {
-    const sorted = [...this.latencyUs].sort((a, b) => a - b);
-    const pct = (p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! / 100) / 10 : null);
     return {
       clients: this.clients.size,
-      sendLatencyMs: { p50: pct(50), p95: pct(95), p99: pct(99), n: sorted.length },
+      sendLatencyMs: this.latency.video.percentiles(),
+      detectionSendLatencyMs: this.latency.detections.percentiles(),
       annotated: { ...this.annotatedCounts },
       perClient: [...this.clients].map((c) => ({ user: c.user.name, queued: c.queued, ...c.counters, player: c.player })),
     };
@@ -138,7 +154,9 @@ export class LiveServer {
   }
 
   private connected(ws: WebSocket, user: User): void {
-    const client = new LiveClient(ws, user, this.deps.queueBytes, (recvUs) => this.recordLatency(recvUs));
+    const client = new LiveClient(ws, user, this.deps.queueBytes, (recvUs, what) => {
+      if (recvUs !== null && recvUs > 0) this.latency[what].add(nowUs() - recvUs);
+    });
     this.clients.add(client);
     ws.on('pong', () => (client.alive = true));
     ws.on('message', (data: RawData, isBinary: boolean) => this.message(client, data, isBinary));
@@ -216,13 +234,6 @@ export class LiveServer {
         this.deps.logger.warn({ camera: feed.id, err: (err as Error).message }, 'annotated stream: frame not encoded');
       },
     );
-  }
-
-  private recordLatency(recvUs: number | null): void {
-    if (recvUs === null) return;
-    const v = nowUs() - recvUs;
-    if (this.latencyUs.length < LATENCY_WINDOW) this.latencyUs.push(v);
-    else this.latencyUs[this.latencyNext++ % LATENCY_WINDOW] = v;
   }
 
   private tick(): void {
