@@ -8,6 +8,7 @@ import type { VigilConfig } from '../config/schema.js';
 import { loadAddon } from '../native/addon.js';
 import type { NativeAddon } from '../native/types.js';
 import { DetectionService, type DetectionEvent } from '../detect/DetectionService.js';
+import { FrameLatency, stageTimes } from '../detect/FrameLatency.js';
 import { fp32OnnxPath, int8OnnxPath } from '../detect/model/importModel.js';
 import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
@@ -30,6 +31,8 @@ export class Daemon extends EventEmitter {
   detector: { status: 'off' | 'ready' | 'unavailable'; backend: string; precision: string | null; model: string | null; reason: string | null } = {
     status: 'off', backend: 'cpu', precision: null, model: null, reason: null,
   };
+  /** Per camera: recent per-stage latencies of detected frames, and cold starts. */
+  readonly latency = new Map<string, FrameLatency>();
   /** The live view's WebSocket server (after start). */
   live: LiveServer | null = null;
   /** Set when this start created the admin account with a random password (print it once). */
@@ -85,6 +88,10 @@ export class Daemon extends EventEmitter {
     this.live = new LiveServer(this.http.server, {
       cameras: this.cameras,
       detectStats: (id) => this.detection?.stats(id) ?? null,
+      latency: (id) => {
+        const t = this.latency.get(id)?.percentiles().total;
+        return t ? { p50: t.p50, p99: t.p99 } : null;
+      },
       onDetections: (fn) => this.on('detections', fn),
       sessions,
       auth,
@@ -124,8 +131,15 @@ export class Daemon extends EventEmitter {
       if (!sup.config.detect) continue;
       service.addCamera(id, sup);
       sup.on('frame', (ev: FrameEvent) => service.frame(id, ev.seq));
+      const lat = new FrameLatency();
+      this.latency.set(id, lat);
+      sup.on('opened', () => lat.opened(performance.now()));
     }
-    service.on('detections', (ev: DetectionEvent) => this.emit('detections', ev));
+    service.on('detections', (ev: DetectionEvent) => {
+      const emittedUs = Number(process.hrtime.bigint() / 1000n);
+      this.latency.get(ev.camera)?.add(stageTimes(ev, emittedUs), performance.now());
+      this.emit('detections', ev, emittedUs);
+    });
     this.detection = service;
     this.log.info({ model: this.detector.model, backend: cfg.backend, precision: this.detector.precision }, 'detector ready');
   }

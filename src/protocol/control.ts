@@ -57,6 +57,8 @@ export interface CameraLive {
   drops: number;
   detectFps: number | null;
   inferMs: number | null;
+  /** First packet → detections out, over recent frames (warm; cold starts apart). */
+  latencyMs: { p50: number; p99: number } | null;
   objects: Record<string, number>;
 }
 

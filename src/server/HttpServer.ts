@@ -139,7 +139,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
 
   app.get('/api/health', async (req) => {
     const visible = [...deps.cameras().values()].filter((c) => canSee(req.user!, c.id));
-    const cameras = visible.map((c) => ({ ...c.health(), detect: deps.daemon.detection?.stats(c.id) ?? null }));
+    const cameras = visible.map((c) => {
+      const lat = deps.daemon.latency.get(c.id);
+      return { ...c.health(), detect: deps.daemon.detection?.stats(c.id) ?? null, latencyMs: lat ? { ...lat.percentiles(), coldStart: lat.cold } : null };
+    });
     const enabled = cameras.filter((c) => c.state !== 'stopped');
     const detectorOk = deps.daemon.detector.status !== 'unavailable';
     return {

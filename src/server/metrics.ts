@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 import type { Daemon } from '../daemon/Daemon.js';
 import type { DetectionEvent } from '../detect/DetectionService.js';
+import { STAGES, stageTimes } from '../detect/FrameLatency.js';
 
 import type { CameraState, CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 
@@ -67,9 +68,18 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
     buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1],
     registers: [register],
   });
-  daemon.on('detections', (ev: DetectionEvent) => {
+  const stages = new Histogram({
+    name: 'vigil_frame_stage_seconds',
+    help: 'Where a detected frame\'s time went: decode (first packet → decoded), queue_preprocess (→ letterboxed), infer (→ detections), total (first packet → detections out)',
+    labelNames: ['camera', 'stage'],
+    buckets: [0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2],
+    registers: [register],
+  });
+  daemon.on('detections', (ev: DetectionEvent, emittedUs: number) => {
     for (const d of ev.detections) detections.inc({ camera: ev.camera, label: d.label });
     infer.observe({ backend: daemon.detector.backend }, (ev.stamps.inferredUs - ev.stamps.preprocessedUs) / 1e6);
+    const t = stageTimes(ev, emittedUs);
+    for (const s of STAGES) stages.observe({ camera: ev.camera, stage: s }, t[s] / 1000);
   });
   const perCamera: Array<[string, string, (s: NonNullable<ReturnType<NonNullable<Daemon['detection']>['stats']>>) => number]> = [
     ['vigil_detect_frames_total', 'Frames the detector ran on', (s) => s.framesInferred],

@@ -50,6 +50,18 @@ describe('detection in the pipeline (ONNX Runtime CPU)', () => {
     const metrics = await (await api(url, `/metrics`)).text();
     expect(Number(/vigil_detections_total\{camera="yard",label="person"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(20);
     expect(metrics).toMatch(/vigil_infer_seconds_count\{backend="cpu"\} \d+/);
+    // Where each detected frame's time went, per stage: histograms and percentiles.
+    for (const stage of ['decode', 'queue_preprocess', 'infer', 'total']) {
+      expect(Number(new RegExp(`vigil_frame_stage_seconds_count\\{camera="yard",stage="${stage}"\\} (\\d+)`).exec(metrics)?.[1])).toBeGreaterThanOrEqual(20);
+    }
+    type Pcts = { p50: number; p99: number; n: number };
+    const lat = (cam as unknown as { latencyMs: { decode: Pcts; total: Pcts; coldStart: { totalMs: number; openToDetectionMs: number } } }).latencyMs;
+    expect(lat.total.n).toBeGreaterThanOrEqual(19);  // the first (cold) detection is kept apart
+    expect(lat.total.p50).toBeGreaterThan(0);
+    expect(lat.total.p99).toBeGreaterThanOrEqual(lat.total.p50);
+    expect(lat.decode.p99).toBeLessThanOrEqual(lat.total.p99);
+    expect(lat.coldStart.totalMs).toBeGreaterThan(0);
+    expect(lat.coldStart.openToDetectionMs).toBeGreaterThan(0);
   });
 
   it('takes the newest frame when it falls behind, and counts every frame it skipped', async () => {

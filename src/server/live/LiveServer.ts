@@ -24,6 +24,8 @@ export interface LiveDeps {
   cameras: Map<string, CameraSupervisor>;
   /** Detection stats per camera (null when detection is off). */
   detectStats: (id: string) => { fps: number; inferMs: { p50: number } | null; lastObjects: Record<string, number> } | null;
+  /** Packet-to-detection latency of a camera's recent frames. */
+  latency: (id: string) => { p50: number; p99: number } | null;
   /** Subscribes to the detections stream. */
   onDetections: (fn: (ev: DetectionEvent) => void) => void;
   sessions: Sessions;
@@ -243,7 +245,7 @@ export class LiveServer {
     for (const [id, sup] of this.deps.cameras) {
       const h = sup.health();
       const d = this.deps.detectStats(id);
-      live.set(id, { id, state: h.state, fps: h.fps.decoded, drops: h.drops.total, detectFps: d?.fps ?? null, inferMs: d?.inferMs?.p50 ?? null, objects: d?.lastObjects ?? {} });
+      live.set(id, { id, state: h.state, fps: h.fps.decoded, drops: h.drops.total, detectFps: d?.fps ?? null, inferMs: d?.inferMs?.p50 ?? null, latencyMs: this.deps.latency(id), objects: d?.lastObjects ?? {} });
     }
     for (const c of this.clients) {
       if (!c.helloDone) continue;

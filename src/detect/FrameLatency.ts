@@ -1,0 +1,64 @@
+import type { DetectionEvent } from './DetectionService.js';
+
+/** The stages a detected frame goes through, as stamped (monotonic µs). */
+export const STAGES = ['decode', 'queue_preprocess', 'infer', 'total'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Each stage's time (ms) for one detected frame; `emittedUs` = when its detections came out. */
+export function stageTimes(ev: DetectionEvent, emittedUs: number): Record<Stage, number> {
+  const s = ev.stamps;
+  return {
+    decode: (s.decodedUs - s.recvUs) / 1000,             // first packet received → frame decoded
+    queue_preprocess: (s.preprocessedUs - s.decodedUs) / 1000,  // waiting for the detector, letterbox
+    infer: (s.inferredUs - s.preprocessedUs) / 1000,      // inference + post-processing
+    total: (emittedUs - s.recvUs) / 1000,                 // packet → detections out
+  };
+}
+
+const WINDOW = 1000;
+type Pcts = { p50: number; p95: number; p99: number; n: number };
+
+/**
+ * One camera's recent per-stage latencies (the newest WINDOW frames) and its cold starts: the
+ * first detection after the camera (re)connected is reported apart, not mixed into the warm
+ * percentiles.
+ */
+export class FrameLatency {
+  private readonly samples = new Map<Stage, number[]>(STAGES.map((s) => [s, []]));
+  private coldPending = true;
+  private openedAt: number | null = null;
+  cold: { totalMs: number; openToDetectionMs: number | null; at: string } | null = null;
+
+  /** A session opened (start or reconnect): its first detection is a cold start. */
+  opened(nowMs: number): void {
+    this.coldPending = true;
+    this.openedAt = nowMs;
+  }
+
+  add(t: Record<Stage, number>, nowMs: number): void {
+    if (this.coldPending) {
+      this.coldPending = false;
+      this.cold = {
+        totalMs: Math.round(t.total * 10) / 10,
+        openToDetectionMs: this.openedAt === null ? null : Math.round(nowMs - this.openedAt),
+        at: new Date().toISOString(),
+      };
+      return;
+    }
+    for (const s of STAGES) {
+      const xs = this.samples.get(s)!;
+      xs.push(t[s]);
+      if (xs.length > WINDOW) xs.shift();
+    }
+  }
+
+  percentiles(): Record<Stage, Pcts | null> {
+    const out = {} as Record<Stage, Pcts | null>;
+    for (const s of STAGES) {
+      const xs = [...this.samples.get(s)!].sort((a, b) => a - b);
+      const at = (p: number) => Math.round(xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! * 10) / 10;
+      out[s] = xs.length ? { p50: at(50), p95: at(95), p99: at(99), n: xs.length } : null;
+    }
+    return out;
+  }
+}
