@@ -59,8 +59,9 @@ bool Fmp4Muxer::supports(const AVCodecParameters* par, std::string& why) {
   return false;
 }
 
-Status Fmp4Muxer::open(const AVCodecParameters* par, std::string& err) {
+Status Fmp4Muxer::open(const AVCodecParameters* par, int64_t frameDurUs, std::string& err) {
   if (!supports(par, err)) return Status::Error;
+  if (frameDurUs > 0) lastDurUs_ = frameDurUs;
   par_ = avcodec_parameters_alloc();
   scratch_ = av_packet_alloc();
   if (!par_ || !scratch_ || avcodec_parameters_copy(par_, par) < 0) {
@@ -150,12 +151,14 @@ bool Fmp4Muxer::isKeyframe(const AVPacket* pkt) const {
   return false;
 }
 
-Status Fmp4Muxer::write(const AVPacket* pkt, bool key, int64_t ptsUs, int64_t dtsUs, int64_t durUs,
+Status Fmp4Muxer::write(const AVPacket* pkt, bool key, int64_t ptsUs, int64_t dtsUs,
                         std::vector<uint8_t>& init, std::vector<uint8_t>& fragment, std::string& err) {
   if (!par_) {
     err = "muxer not open";
     return Status::Error;
   }
+  if (lastPtsUs_ != AV_NOPTS_VALUE && ptsUs > lastPtsUs_ && ptsUs - lastPtsUs_ < 1000000) lastDurUs_ = ptsUs - lastPtsUs_;
+  lastPtsUs_ = ptsUs;
   if (!headerWritten_) {
     if (!key) return Status::Ok;  // a viewer's stream starts at a keyframe
     const uint8_t* ed = par_->extradata;
@@ -199,7 +202,7 @@ Status Fmp4Muxer::write(const AVPacket* pkt, bool key, int64_t ptsUs, int64_t dt
   if (lastDts_ != INT64_MIN && dts <= lastDts_) dts = lastDts_ + 1;  // the muxer needs rising dts
   if (scratch_->pts < dts) scratch_->pts = dts;
   scratch_->dts = lastDts_ = dts;
-  scratch_->duration = std::max<int64_t>(1, av_rescale_q(durUs, kUs, kTimescale));
+  scratch_->duration = std::max<int64_t>(1, av_rescale_q(lastDurUs_, kUs, kTimescale));
   scratch_->pos = -1;
   if (key) scratch_->flags |= AV_PKT_FLAG_KEY;  // the sync-sample flag MSE starts from
   sink_ = &fragment;

@@ -28,23 +28,25 @@ class Fmp4Muxer {
   static bool supports(const AVCodecParameters* par, std::string& why);
 
   // Sets up from the stream's parameters. When they carry no SPS/PPS (some RTSP cameras send
-  // them only in-band) the header waits for the first keyframe that does.
-  Status open(const AVCodecParameters* par, std::string& err);
+  // them only in-band) the header waits for the first keyframe that does. `frameDurUs`: how
+  // long a packet lasts until two packets have shown the stream's own interval.
+  Status open(const AVCodecParameters* par, int64_t frameDurUs, std::string& err);
 
   // Whether an H.264 packet starts a GOP: the demuxer's key flag, or an IDR slice in it (RTP
   // depacketized streams do not always carry the flag on their first IDR).
   bool isKeyframe(const AVPacket* pkt) const;
 
-  // One packet; `ptsUs`/`dtsUs` on the session timeline, `durUs` its display time (> 0),
-  // `key` from isKeyframe().
+  // One packet; `ptsUs`/`dtsUs` on the session timeline, `key` from isKeyframe(). It lasts as
+  // long as the interval before it (the next packet's pts is not known yet).
   // Fills `init` the first time a header could be written (and `mime`, e.g.
   // `video/mp4; codecs="avc1.64001f"`), and `fragment` with the packet's moof+mdat.
   // Ok with an empty fragment: still waiting for parameter sets or a keyframe.
-  Status write(const AVPacket* pkt, bool key, int64_t ptsUs, int64_t dtsUs, int64_t durUs,
+  Status write(const AVPacket* pkt, bool key, int64_t ptsUs, int64_t dtsUs,
                std::vector<uint8_t>& init, std::vector<uint8_t>& fragment, std::string& err);
 
+  // Where a packet without a timestamp goes: one interval after the last one written, or 0.
+  int64_t nextPtsUs() const { return lastPtsUs_ != AV_NOPTS_VALUE ? lastPtsUs_ + lastDurUs_ : 0; }
   const std::string& mime() const { return mime_; }
-  bool headerWritten() const { return headerWritten_; }
 
  private:
   Status writeHeader(const uint8_t* extradata, int size, std::string& err);
@@ -63,6 +65,8 @@ class Fmp4Muxer {
   AVCodecParameters* par_ = nullptr;
   bool headerWritten_ = false;
   int64_t lastDts_ = INT64_MIN;
+  int64_t lastPtsUs_ = AV_NOPTS_VALUE;  // the last packet written, and the interval before it
+  int64_t lastDurUs_ = 40000;
   std::vector<uint8_t>* sink_ = nullptr;  // where onWrite appends (the caller's buffer)
   std::string mime_;
 };

@@ -4,11 +4,6 @@
 
 namespace vigil {
 
-std::string Annotator::encoderName() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return encoder_ ? encoder_->name() : "";
-}
-
 Status Annotator::annotate(const AVFrame* frame, const FrameInfo& info, const std::vector<DetectionRecord>& boxes,
                            AnnotatedChunk& out, std::string& err) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -18,7 +13,7 @@ Status Annotator::annotate(const AVFrame* frame, const FrameInfo& info, const st
     auto enc = std::make_unique<H264Encoder>();
     auto mux = std::make_unique<Fmp4Muxer>();
     if (enc->open(frame->width, frame->height, 10, 20, err) != Status::Ok) return Status::Error;
-    if (mux->open(enc->codecpar(), err) != Status::Ok) return Status::Error;
+    if (mux->open(enc->codecpar(), 100000, err) != Status::Ok) return Status::Error;
     scratch_.reset(av_frame_alloc());
     if (!scratch_) {
       err = "out of memory for the annotated frame";
@@ -44,12 +39,11 @@ Status Annotator::annotate(const AVFrame* frame, const FrameInfo& info, const st
   paintBoxes(scratch_.get(), boxes, std::max(2, width_ / 320));
   std::vector<PacketPtr> packets;
   if (encoder_->encode(scratch_.get(), info.ptsUs, false, packets, err) != Status::Ok) return Status::Error;
-  if (lastPtsUs_ != INT64_MIN && info.ptsUs > lastPtsUs_ && info.ptsUs - lastPtsUs_ < 2000000) lastDurUs_ = info.ptsUs - lastPtsUs_;
   lastPtsUs_ = info.ptsUs;
   for (const PacketPtr& p : packets) {
     const bool key = (p->flags & AV_PKT_FLAG_KEY) != 0;
     std::vector<uint8_t> init;
-    if (mux_->write(p.get(), key, p->pts, p->dts != AV_NOPTS_VALUE ? p->dts : p->pts, lastDurUs_, init, out.fragment, err) != Status::Ok) {
+    if (mux_->write(p.get(), key, p->pts, p->dts != AV_NOPTS_VALUE ? p->dts : p->pts, init, out.fragment, err) != Status::Ok) {
       return Status::Error;
     }
     if (!init.empty()) {

@@ -32,7 +32,6 @@ class Annotator {
   // Ok with an empty fragment when the frame is not newer than the last one annotated.
   Status annotate(const AVFrame* frame, const FrameInfo& info, const std::vector<DetectionRecord>& boxes,
                   AnnotatedChunk& out, std::string& err);
-  std::string encoderName();
 
  private:
   std::mutex mutex_;
@@ -43,7 +42,6 @@ class Annotator {
   int width_ = 0;
   int height_ = 0;
   int64_t lastPtsUs_ = INT64_MIN;
-  int64_t lastDurUs_ = 100000;
 };
 
 }  // namespace vigil

@@ -63,8 +63,9 @@ Status CameraPipeline::session(uint64_t session, std::string& err) {
   video_ = nullptr;
   if (opts_.video) {
     std::string why;
+    const int64_t frameDurUs = info.fps > 0 ? static_cast<int64_t>(1e6 / info.fps) : 40000;
     if (Fmp4Muxer::supports(par, why)) {
-      if (video.mux.open(par, why) == Status::Ok) video_ = &video;
+      if (video.mux.open(par, frameDurUs, why) == Status::Ok) video_ = &video;
       info.video = video_ ? "passthrough" : why;
     } else {
       auto enc = std::make_unique<H264Encoder>();
@@ -73,7 +74,7 @@ Status CameraPipeline::session(uint64_t session, std::string& err) {
       if (par->width <= 0 || par->height <= 0) {
         ewhy = "the stream does not give its picture size";
       } else if (enc->open(par->width, par->height, info.fps, gop, ewhy) == Status::Ok &&
-                 video.mux.open(enc->codecpar(), ewhy) == Status::Ok) {
+                 video.mux.open(enc->codecpar(), frameDurUs, ewhy) == Status::Ok) {
         info.video = "transcode (" + enc->name() + ")";
         video.encoder = std::move(enc);
         video_ = &video;
@@ -82,8 +83,6 @@ Status CameraPipeline::session(uint64_t session, std::string& err) {
     }
     videoWaitKey_ = false;
     videoForceKey_ = false;
-    videoLastPtsUs_ = AV_NOPTS_VALUE;
-    videoLastDurUs_ = info.fps > 0 ? static_cast<int64_t>(1e6 / info.fps) : 40000;
   }
   {
     std::lock_guard<std::mutex> lock(nameMutex_);
@@ -205,7 +204,7 @@ void CameraPipeline::remux(uint64_t session, Source& src, const AVPacket* pkt, i
   if (pts == AV_NOPTS_VALUE) {
     // RTP streams can start with a packet that has no timestamp yet (often the first IDR):
     // place it one frame after the previous packet, or at 0 on the session's first.
-    pts = videoLastPtsUs_ != AV_NOPTS_VALUE ? videoLastPtsUs_ + videoLastDurUs_ : 0;
+    pts = video_->mux.nextPtsUs();
   }
   if (dts == AV_NOPTS_VALUE) dts = pts;
   postVideo(session, pkt, key, pts, dts, recvUs);
@@ -213,7 +212,7 @@ void CameraPipeline::remux(uint64_t session, Source& src, const AVPacket* pkt, i
 
 void CameraPipeline::transcode(uint64_t session, const AVFrame* frame, const FrameInfo& info) {
   int64_t pts = info.ptsUs;
-  if (info.pts == AV_NOPTS_VALUE) pts = videoLastPtsUs_ != AV_NOPTS_VALUE ? videoLastPtsUs_ + videoLastDurUs_ : 0;
+  if (info.pts == AV_NOPTS_VALUE) pts = video_->mux.nextPtsUs();
   std::vector<PacketPtr> packets;
   std::string err;
   if (video_->encoder->encode(frame, pts, videoForceKey_, packets, err) != Status::Ok) {
@@ -233,17 +232,9 @@ void CameraPipeline::transcode(uint64_t session, const AVFrame* frame, const Fra
 }
 
 void CameraPipeline::postVideo(uint64_t session, const AVPacket* pkt, bool key, int64_t pts, int64_t dts, int64_t recvUs) {
-  int64_t dur = 0;
-  if (videoLastPtsUs_ != AV_NOPTS_VALUE && pts > videoLastPtsUs_ && pts - videoLastPtsUs_ < 1000000) {
-    dur = pts - videoLastPtsUs_;
-  }
-  if (dur <= 0) dur = videoLastDurUs_;
-  videoLastDurUs_ = dur;
-  videoLastPtsUs_ = pts;
-
   VideoChunk chunk;
   std::string err;
-  if (video_->mux.write(pkt, key, pts, dts, dur, chunk.init, chunk.fragment, err) != Status::Ok) {
+  if (video_->mux.write(pkt, key, pts, dts, chunk.init, chunk.fragment, err) != Status::Ok) {
     reportError(session, err);
     return;
   }

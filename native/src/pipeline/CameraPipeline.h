@@ -148,11 +148,8 @@ class CameraPipeline {
   };
   VideoOut* video_ = nullptr;
   bool videoForceKey_ = false;  // the encoder's next frame is a keyframe (after a drop)
-  // Remux state (camera thread): skipping to a keyframe after a drop; the last packet's pts
-  // and duration (a packet without one lasts as long as the one before it).
+  // Live-view video state (camera thread): skipping to a keyframe after a drop.
   bool videoWaitKey_ = false;
-  int64_t videoLastPtsUs_ = AV_NOPTS_VALUE;
-  int64_t videoLastDurUs_ = 40000;
   int64_t lastErrorReportUs_ = 0;
   uint64_t errorsSinceReport_ = 0;
   // Packet receive stamps keyed by pts, so a reordered frame finds its own packet's stamp.
