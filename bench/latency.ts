@@ -17,7 +17,8 @@ import { Daemon } from '../src/daemon/Daemon.js';
 import type { DetectionEvent } from '../src/detect/DetectionService.js';
 import { createLogger } from '../src/util/logger.js';
 import { RtspServer } from '../test/helpers/rtspServer.js';
-import { writeResult, type BenchRow } from './record.js';
+import { monoNowUs } from '../src/util/LatencyWindow.js';
+import { percentile, writeResult, type BenchRow } from './record.js';
 
 const COUNTS = (process.env.BENCH_CAMERAS ?? '1,2,4,8').split(',').map(Number);
 // Each N with low-latency decode, and N=1 once more with frame-threaded decode for contrast.
@@ -28,11 +29,7 @@ const CASES: Array<{ n: number; mode: 'low_latency' | 'throughput' }> = [
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP_S = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const nowUs = () => Number(process.hrtime.bigint() / 1000n);
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? Math.round(s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! * 10) / 10 : null;
-};
+const pct = (xs: number[], p: number) => (xs.length ? Math.round(percentile([...xs].sort((a, b) => a - b), p) * 10) / 10 : null);
 
 const loops = Math.ceil((CASES.length * (SECONDS + WARMUP_S + 15)) / 79.5) + 1;
 const clip = await ensureClip('h264', { loops });
@@ -69,7 +66,7 @@ try {
     const toDetection: number[] = [];
     let measuring = false;
     daemon.on('detections', (ev: DetectionEvent) => {
-      if (measuring) toDetection.push((nowUs() - ev.stamps.recvUs) / 1000);
+      if (measuring) toDetection.push((monoNowUs() - ev.stamps.recvUs) / 1000);
     });
     for (let i = 0; i < 60 && ![...daemon.cameras.values()].every((c) => c.state === 'streaming'); i++) await sleep(500);
     await sleep(WARMUP_S * 1000);

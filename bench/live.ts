@@ -12,14 +12,11 @@ import { ensureClip } from '../src/cli/demoClips.js';
 import { packageRoot } from '../src/native/addon.js';
 import { RtspServer } from '../test/helpers/rtspServer.js';
 import { startDaemonProcess } from './daemonProcess.js';
-import { writeResult } from './record.js';
+import { percentile, writeResult } from './record.js';
 
 const MINUTES = Number(process.env.LIVE_MINUTES ?? 10);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
+const pct = (xs: number[], p: number) => percentile([...xs].sort((a, b) => a - b), p);
 
 interface TileState {
   player: { behindMs: number; jumps: number; rate: number } | null;

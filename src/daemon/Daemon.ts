@@ -20,6 +20,7 @@ import { UserStore } from '../server/auth/UserStore.js';
 import { createHttpServer } from '../server/HttpServer.js';
 import { LiveServer } from '../server/live/LiveServer.js';
 import { createMetrics } from '../server/metrics.js';
+import { monoNowUs } from '../util/LatencyWindow.js';
 import { moduleLogger, type Logger } from '../util/logger.js';
 
 /** The running appliance: one supervisor per enabled camera, and the HTTP server. */
@@ -89,7 +90,7 @@ export class Daemon extends EventEmitter {
       cameras: this.cameras,
       detectStats: (id) => this.detection?.stats(id) ?? null,
       latency: (id) => {
-        const t = this.latency.get(id)?.percentiles().total;
+        const t = this.latency.get(id)?.windows.total.percentiles();
         return t ? { p50: t.p50, p99: t.p99 } : null;
       },
       onDetections: (fn) => this.on('detections', fn),
@@ -136,7 +137,7 @@ export class Daemon extends EventEmitter {
       sup.on('opened', () => lat.opened(performance.now()));
     }
     service.on('detections', (ev: DetectionEvent) => {
-      const emittedUs = Number(process.hrtime.bigint() / 1000n);
+      const emittedUs = monoNowUs();
       this.latency.get(ev.camera)?.add(stageTimes(ev, emittedUs), performance.now());
       this.emit('detections', ev, emittedUs);
     });

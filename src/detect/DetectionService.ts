@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 
 import type { InputNorm, LetterboxResult } from '../native/types.js';
+import { monoNowUs } from '../util/LatencyWindow.js';
 import type { Logger } from '../util/logger.js';
 import type { Detection } from './Detection.js';
 import type { Letterbox } from './letterbox.js';
@@ -141,7 +142,7 @@ export class DetectionService extends EventEmitter {
       const detections = await this.detector.detect(this.input, {
         scale: lb.scale, padX: lb.padX, padY: lb.padY, srcWidth: lb.width, srcHeight: lb.height, size: this.size,
       });
-      const inferredUs = Number(process.hrtime.bigint() / 1000n);
+      const inferredUs = monoNowUs();
       const ms = performance.now() - t0;
       if (cam.doneSeq > 0 && lb.seq > cam.doneSeq + 1) cam.stats.dropped += lb.seq - cam.doneSeq - 1;
       cam.doneSeq = lb.seq;

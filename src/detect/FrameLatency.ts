@@ -1,3 +1,4 @@
+import { LatencyWindow, type Percentiles } from '../util/LatencyWindow.js';
 import type { DetectionEvent } from './DetectionService.js';
 
 /** The stages a detected frame goes through, as stamped (monotonic µs). */
@@ -16,7 +17,6 @@ export function stageTimes(ev: DetectionEvent, emittedUs: number): Record<Stage,
 }
 
 const WINDOW = 1000;
-type Pcts = { p50: number; p95: number; p99: number; n: number };
 
 /**
  * One camera's recent per-stage latencies (the newest WINDOW frames) and its cold starts: the
@@ -24,7 +24,8 @@ type Pcts = { p50: number; p95: number; p99: number; n: number };
  * percentiles.
  */
 export class FrameLatency {
-  private readonly samples = new Map<Stage, number[]>(STAGES.map((s) => [s, []]));
+  /** Each stage's newest WINDOW warm samples. */
+  readonly windows = Object.fromEntries(STAGES.map((s) => [s, new LatencyWindow(WINDOW)])) as Record<Stage, LatencyWindow>;
   private coldPending = true;
   private openedAt: number | null = null;
   cold: { totalMs: number; openToDetectionMs: number | null; at: string } | null = null;
@@ -45,20 +46,10 @@ export class FrameLatency {
       };
       return;
     }
-    for (const s of STAGES) {
-      const xs = this.samples.get(s)!;
-      xs.push(t[s]);
-      if (xs.length > WINDOW) xs.shift();
-    }
+    for (const s of STAGES) this.windows[s].add(t[s]);
   }
 
-  percentiles(): Record<Stage, Pcts | null> {
-    const out = {} as Record<Stage, Pcts | null>;
-    for (const s of STAGES) {
-      const xs = [...this.samples.get(s)!].sort((a, b) => a - b);
-      const at = (p: number) => Math.round(xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]! * 10) / 10;
-      out[s] = xs.length ? { p50: at(50), p95: at(95), p99: at(99), n: xs.length } : null;
-    }
-    return out;
+  percentiles(): Record<Stage, Percentiles | null> {
+    return Object.fromEntries(STAGES.map((s) => [s, this.windows[s].percentiles()])) as Record<Stage, Percentiles | null>;
   }
 }

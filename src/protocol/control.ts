@@ -46,7 +46,7 @@ export interface CameraInfo {
   codec: string | null;
   width: number | null;
   height: number | null;
-  /** 'passthrough' (H.264 in fMP4), or why there is no video for this camera. */
+  /** 'passthrough' (H.264 in fMP4), 'transcode (libx264)' / 'transcode (h264_nvenc)', or why there is no video for this camera. */
   video: string | null;
 }
 

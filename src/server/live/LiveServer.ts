@@ -8,6 +8,7 @@ import type { OpenedEvent, VideoEvent } from '../../native/types.js';
 import type { CameraSupervisor } from '../../pipeline/CameraSupervisor.js';
 import { detectionRecordsOf } from '../../protocol/binary.js';
 import { parseClientMessage, PROTOCOL_VERSION, SUBPROTOCOL, type CameraInfo, type CameraLive } from '../../protocol/control.js';
+import { LatencyWindow, monoNowUs } from '../../util/LatencyWindow.js';
 import type { Logger } from '../../util/logger.js';
 import type { AuthConfig } from '../auth/authConfig.js';
 import { tokenOf, type Sessions } from '../auth/Sessions.js';
@@ -18,7 +19,8 @@ import { LiveFeed } from './LiveFeed.js';
 export const LIVE_PATH = '/api/live';
 const TICK_MS = 100;
 const HEALTH_EVERY = 10;        // ticks
-const LATENCY_WINDOW = 16384;  // recent sends the latency percentiles cover
+const LATENCY_WINDOW = 16384;
+const NO_SAMPLES = { p50: null, p95: null, p99: null, n: 0 };  // recent sends the latency percentiles cover
 
 export interface LiveDeps {
   cameras: Map<string, CameraSupervisor>;
@@ -36,25 +38,6 @@ export interface LiveDeps {
   logger: Logger;
 }
 
-const nowUs = () => Number(process.hrtime.bigint() / 1000n);
-
-/** The newest LATENCY_WINDOW samples (µs) and their percentiles in ms. */
-class LatencyWindow {
-  private readonly samples: number[] = [];
-  private next = 0;
-
-  add(us: number): void {
-    if (this.samples.length < LATENCY_WINDOW) this.samples.push(us);
-    else this.samples[this.next++ % LATENCY_WINDOW] = us;
-  }
-
-  percentiles(): { p50: number | null; p95: number | null; p99: number | null; n: number } {
-    const sorted = [...this.samples].sort((a, b) => a - b);
-    const pct = (p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! / 100) / 10 : null);
-    return { p50: pct(50), p95: pct(95), p99: pct(99), n: sorted.length };
-  }
-}
-
 /**
  * The live WebSocket (/api/live): authenticated at the upgrade (session cookie or bearer token;
  * a browser's Origin must be the daemon's own or allowed in config), JSON control messages,
@@ -69,7 +52,7 @@ export class LiveServer {
   private readonly feeds = new Map<string, LiveFeed>();
   private readonly clients = new Set<LiveClient>();
   /** Packet received → handed to a socket, µs: video fragments and detection batches. */
-  private readonly latency = { video: new LatencyWindow(), detections: new LatencyWindow() };
+  private readonly latency = { video: new LatencyWindow(LATENCY_WINDOW), detections: new LatencyWindow(LATENCY_WINDOW) };
   /** Annotated stream: cameras with an annotate call in flight; frames encoded, and frames the pool had already dropped or skipped while busy. */
   private readonly annotating = new Set<string>();
   private readonly annotatedCounts = { frames: 0, missed: 0, busy: 0, errors: 0 };
@@ -112,8 +95,8 @@ export class LiveServer {
   stats() {
     return {
       clients: this.clients.size,
-      sendLatencyMs: this.latency.video.percentiles(),
-      detectionSendLatencyMs: this.latency.detections.percentiles(),
+      sendLatencyMs: this.latency.video.percentiles() ?? NO_SAMPLES,
+      detectionSendLatencyMs: this.latency.detections.percentiles() ?? NO_SAMPLES,
       annotated: { ...this.annotatedCounts },
       perClient: [...this.clients].map((c) => ({ user: c.user.name, queued: c.queued, ...c.counters, player: c.player })),
     };
@@ -157,7 +140,7 @@ export class LiveServer {
 
   private connected(ws: WebSocket, user: User): void {
     const client = new LiveClient(ws, user, this.deps.queueBytes, (recvUs, what) => {
-      if (recvUs !== null && recvUs > 0) this.latency[what].add(nowUs() - recvUs);
+      if (recvUs !== null && recvUs > 0) this.latency[what].add((monoNowUs() - recvUs) / 1000);
     });
     this.clients.add(client);
     ws.on('pong', () => (client.alive = true));
