@@ -67,5 +67,5 @@ fi
 # INT8: calibrated once on vtest frames 0–388 (evaluation uses 395–793), kept in the cache.
 int8_stamp=$(echo "$fp32_stamp $(stamp src/detect/quant/*.ts src/detect/eval/modelFrames.ts src/detect/letterbox.ts)" | sha256sum | cut -c1-16)
 if [ ! -s $m/nanodet-int8.onnx ] || [ "$(cat $m/nanodet-int8.stamp 2>/dev/null)" != "$int8_stamp" ]; then
-  node dist/src/cli/main.js calibrate --method percentile --keep-fp32 auto && echo "$int8_stamp" > $m/nanodet-int8.stamp
+  node dist/src/cli/main.js calibrate --method mse --keep-fp32 auto && echo "$int8_stamp" > $m/nanodet-int8.stamp
 fi

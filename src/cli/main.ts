@@ -216,15 +216,15 @@ program
   .option('--frames <n>', 'how many frames', intOption('--frames', 1, 10000), 98)
   .option('--from <n>', 'video: first frame index', intOption('--from', 0, 1e9), 0)
   .option('--every <n>', 'video/camera: take every n-th frame', intOption('--every', 1, 10000), 4)
-  .option('--method <entropy|percentile>', 'how activation ranges are chosen', 'entropy')
+  .option('--method <mse|entropy|percentile>', 'how activation ranges are chosen (mse: least squared error; bench:eval compares them)', 'mse')
   .option('--percentile <p>', 'for --method percentile', Number, 99.999)
   .option('--keep-fp32 <auto|none|LIST>', 'layers left in FP32: auto[:SHARE] (sensitivity pass; at most SHARE of the layers, default 0.1), none, or comma-separated node names', 'auto')
   .option('--bias-correction', 'take the mean output shift INT8 adds to each conv out of its bias (measured on the frames)')
   .option('-o, --out <file>', 'the QDQ ONNX to write (default: the model cache)')
   .action(async (opts: { video?: string; images?: string; camera?: string; config?: string; frames: number; from: number; every: number; method: string; percentile: number; keepFp32: string; biasCorrection?: boolean; out?: string }) => {
     try {
-      if (opts.method !== 'entropy' && opts.method !== 'percentile') {
-        throw new Error(`Expected 'entropy' or 'percentile' for --method but received '${opts.method}'`);
+      if (opts.method !== 'mse' && opts.method !== 'entropy' && opts.method !== 'percentile') {
+        throw new Error(`Expected 'mse', 'entropy' or 'percentile' for --method but received '${opts.method}'`);
       }
       if (!(opts.percentile > 50 && opts.percentile <= 100)) throw new Error(`Expected a value in (50, 100] for --percentile but received '${opts.percentile}'`);
       const autoShare = /^auto(?::([\d.]+))?$/.exec(opts.keepFp32);

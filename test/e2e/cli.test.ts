@@ -57,7 +57,7 @@ describe('vigil CLI', () => {
     expect(r.stdout).toMatch(/sports ball\s+0\.\d\d/);
     const bad = vigil('calibrate', '--method', 'kl');
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain("Expected 'entropy' or 'percentile' for --method but received 'kl'");
+    expect(bad.stderr).toContain("Expected 'mse', 'entropy' or 'percentile' for --method but received 'kl'");
     const keep = vigil('calibrate', '--frames', '2', '--keep-fp32', 'conv_does_not_exist');
     expect(keep.status).toBe(1);
     expect(keep.stderr).toMatch(/Unknown layer\(s\) for --keep-fp32: conv_does_not_exist/);

@@ -42,6 +42,24 @@ describe('calibration maths', () => {
     expect(s.saturation(t)).toBeLessThan(0.01);
   });
 
+  it('mse picks the threshold whose int8 round trip of the data has (near) the least squared error', () => {
+    const values: number[] = [];
+    for (let i = 1; i < 20000; i++) values.push(-Math.log(i / 20000) * (i % 2 ? 1 : -1) * 0.5);
+    for (let i = 0; i < 20; i++) values.push(10 + i * 1.5);
+    const s = stats(values);
+    // the real error of quantising every value with threshold t (symmetric int8, clipped)
+    const err = (t: number) => values.reduce((e, v) => {
+      const step = t / 127;
+      const q = Math.max(-127, Math.min(127, Math.round(v / step))) * step;
+      return e + (v - q) ** 2;
+    }, 0);
+    const t = s.mse();
+    let best = Infinity;
+    for (let k = 1; k <= 400; k++) best = Math.min(best, err((s.absMax * k) / 400));
+    expect(err(t)).toBeLessThan(best * 1.1);
+    expect(t).toBeLessThan(s.absMax);
+  });
+
   it('weights quantize per output channel, symmetric, exact at each channel maximum', () => {
     // channel 0 spans ±1, channel 1 spans ±0.01: per-channel scales keep both precise
     const w = [1, -0.5, 0.25, -1, 0.01, -0.005, 0.0025, -0.01];

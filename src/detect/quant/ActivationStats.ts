@@ -95,6 +95,40 @@ export class ActivationStats {
     return (best + 0.5) * this.binWidth;
   }
 
+  /**
+   * The threshold with the least expected squared error of the quantised values: the rounding
+   * noise of a step (step² / 12 for every value inside the range) plus the clipping error
+   * ((|x| − threshold)² for every value beyond it), from the histogram (bin centres).
+   */
+  mse(): number {
+    const h = this.hist;
+    const w = this.binWidth;
+    // suffix sums over bins beyond a cut: count, Σx, Σx²
+    const n = new Float64Array(BINS + 1);
+    const sx = new Float64Array(BINS + 1);
+    const sxx = new Float64Array(BINS + 1);
+    for (let j = BINS - 1; j >= 0; j--) {
+      const x = (j + 0.5) * w;
+      n[j] = n[j + 1]! + h[j]!;
+      sx[j] = sx[j + 1]! + h[j]! * x;
+      sxx[j] = sxx[j + 1]! + h[j]! * x * x;
+    }
+    let best = BINS;
+    let bestErr = Infinity;
+    for (let i = 16; i <= BINS; i++) {
+      const t = i * w;
+      const step = t / (LEVELS - 1);
+      const inside = n[0]! - n[i]!;
+      const clipped = sxx[i]! - 2 * t * sx[i]! + t * t * n[i]!;
+      const err = (inside * step * step) / 12 + clipped;
+      if (err < bestErr) {
+        bestErr = err;
+        best = i;
+      }
+    }
+    return best * w;
+  }
+
   /** Fraction of observed values beyond `threshold` (clipped by the quantiser). */
   saturation(threshold: number): number {
     if (this.count === 0) return 0;

@@ -6,7 +6,7 @@ import { ActivationStats } from './ActivationStats.js';
 import { lowerQdqForOrtCpu } from './ortLowering.js';
 import { planQdq, quantizableNodes, writeQdq } from './QdqWriter.js';
 
-export type CalibrationMethod = 'entropy' | 'percentile';
+export type CalibrationMethod = 'entropy' | 'percentile' | 'mse';
 
 export interface CalibrationOptions {
   method: CalibrationMethod;
@@ -85,7 +85,7 @@ export async function collectStats(fp32: OnnxGraph, frames: Float32Array[], log 
 export function chooseRanges(stats: Map<string, ActivationStats>, method: CalibrationMethod, percentile = 99.999): TensorRange[] {
   return [...stats].map(([tensor, s]) => {
     // The network input is a normalised image with a known, bounded range: never clipped.
-    const chosen = tensor === NANODET_SPEC.inputName ? s.absMax : method === 'entropy' ? s.entropy() : s.percentile(percentile);
+    const chosen = tensor === NANODET_SPEC.inputName ? s.absMax : method === 'entropy' ? s.entropy() : method === 'mse' ? s.mse() : s.percentile(percentile);
     const threshold = Math.min(s.absMax, chosen) || 1e-8;
     return { tensor, absMax: s.absMax, threshold, scale: threshold / 127, saturation: s.saturation(threshold) };
   });
