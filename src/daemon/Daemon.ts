@@ -4,6 +4,7 @@ import { join } from 'node:path';
 
 import type { FastifyInstance } from 'fastify';
 
+import type { BudgetEvent } from '../budget/BudgetGuard.js';
 import type { VigilConfig } from '../config/schema.js';
 import { loadAddon } from '../native/addon.js';
 import type { NativeAddon } from '../native/types.js';
@@ -21,6 +22,7 @@ import { createHttpServer } from '../server/HttpServer.js';
 import { LiveServer } from '../server/live/LiveServer.js';
 import { createMetrics } from '../server/metrics.js';
 import { monoNowUs } from '../util/LatencyWindow.js';
+import { Store } from '../store/Store.js';
 import { moduleLogger, type Logger } from '../util/logger.js';
 
 /** The running appliance: one supervisor per enabled camera, and the HTTP server. */
@@ -39,6 +41,8 @@ export class Daemon extends EventEmitter {
   /** Set when this start created the admin account with a random password (print it once). */
   generatedAdminPassword: string | null = null;
   users: UserStore | null = null;
+  /** The database (data_dir/vigil.db): budget events. */
+  store: Store | null = null;
   private ortDetector: OrtDetector | null = null;
   /** The HTTP server (after start). */
   http: FastifyInstance | null = null;
@@ -74,6 +78,7 @@ export class Daemon extends EventEmitter {
     this.users = store;
     this.generatedAdminPassword = generatedPassword;
     if (generatedPassword) this.log.warn({ usersFile }, 'first run: created the admin account with a generated password (printed once on stdout)');
+    this.store = new Store(join(this.config.data_dir ?? defaultDataDir(), 'vigil.db'));
     const sessions = new Sessions(auth.session_hours * 3_600_000, (name) => store.get(name));
     await this.startDetector();
     const metrics = createMetrics(() => this.cameras.values(), this);
@@ -89,11 +94,9 @@ export class Daemon extends EventEmitter {
     this.live = new LiveServer(this.http.server, {
       cameras: this.cameras,
       detectStats: (id) => this.detection?.stats(id) ?? null,
-      latency: (id) => {
-        const t = this.latency.get(id)?.windows.total.percentiles();
-        return t ? { p50: t.p50, p99: t.p99 } : null;
-      },
+      stages: (id) => this.latency.get(id)?.percentiles() ?? null,
       onDetections: (fn) => this.on('detections', fn),
+      onBudget: (fn) => this.on('budget', fn),
       sessions,
       auth,
       queueBytes: this.config.server.live_queue_kb * 1024,
@@ -130,8 +133,11 @@ export class Daemon extends EventEmitter {
     const service = new DetectionService(this.ortDetector, NANODET_SPEC.inputSize, NANODET_SPEC.normalize, moduleLogger(this.logger, 'DetectionService'));
     for (const [id, sup] of this.cameras) {
       if (!sup.config.detect) continue;
-      service.addCamera(id, sup);
-      sup.on('frame', (ev: FrameEvent) => service.frame(id, ev.seq));
+      const c = sup.config;
+      service.addCamera(id, sup, {
+        budgetMs: c.budget_ms ?? null, budget: c.budget, targetFps: c.target_fps ?? null, inferDelayMs: c.testing?.infer_delay_ms ?? 0,
+      });
+      sup.on('frame', (ev: FrameEvent) => service.frame(id, ev.seq, ev.recvUs));
       const lat = new FrameLatency();
       this.latency.set(id, lat);
       sup.on('opened', () => lat.opened(performance.now()));
@@ -140,6 +146,15 @@ export class Daemon extends EventEmitter {
       const emittedUs = monoNowUs();
       this.latency.get(ev.camera)?.add(stageTimes(ev, emittedUs), performance.now());
       this.emit('detections', ev, emittedUs);
+    });
+    service.on('budget', (ev: BudgetEvent) => {
+      (ev.kind === 'breach' ? this.log.warn : this.log.info).call(this.log, { ...ev }, `latency budget ${ev.kind === 'breach' ? 'breached' : 'kept again'}`);
+      try {
+        this.store?.addBudgetEvent(ev);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message, camera: ev.camera }, 'could not store a budget event');
+      }
+      this.emit('budget', ev);
     });
     this.detection = service;
     this.log.info({ model: this.detector.model, backend: cfg.backend, precision: this.detector.precision }, 'detector ready');
@@ -161,6 +176,7 @@ export class Daemon extends EventEmitter {
     this.live?.close();
     await this.http?.close();
     await this.ortDetector?.release();
+    this.store?.close();
     this.log.info('vigil stopped');
   }
 }

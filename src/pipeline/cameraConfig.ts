@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { BUDGET_DEFAULTS, budgetSchema } from '../budget/budgetConfig.js';
+
 /** Reconnect policy: exponential backoff with jitter and a cap. */
 export const backoffSchema = z
   .strictObject({
@@ -47,6 +49,14 @@ export const cameraSchema = z.strictObject({
    */
   decode_mode: z.enum(['low_latency', 'throughput']).default('low_latency'),
   backoff: backoffSchema.default({ initial_ms: 500, max_ms: 30_000, multiplier: 2, jitter: 0.5 }),
+  /** Latency budget: first packet received → detections out (ms). Unset = none. */
+  budget_ms: z.int().min(1).max(600_000).optional(),
+  /** Run the detector at most this many times a second on this camera. Unset = as often as it can. */
+  target_fps: z.number().min(0.1).max(1000).optional(),
+  /** What happens when budget_ms is breached, and the hysteresis (src/budget/budgetConfig.ts). */
+  budget: budgetSchema.default(BUDGET_DEFAULTS),
+  /** Test only: makes this camera's inference stage slower by infer_delay_ms (latency tests). */
+  testing: z.strictObject({ infer_delay_ms: z.int().min(0).max(60_000).default(0) }).optional(),
 });
 
 export type CameraConfig = z.output<typeof cameraSchema>;

@@ -33,6 +33,13 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     rate: z.number().min(0).max(16),
     jumps: z.int().min(0),
   }),
+  // When the browser drew each frame's overlay: ms from its detections arriving to the frame
+  // they belong to being drawn with them (browser clock; includes the player's live delay).
+  z.strictObject({
+    type: z.literal('overlay'),
+    camera: cameraId,
+    drawnMs: z.array(z.number().min(0).max(600_000)).min(1).max(500),
+  }),
 ]);
 
 export type ClientMessage = z.output<typeof clientMessageSchema>;
@@ -50,6 +57,43 @@ export interface CameraInfo {
   video: string | null;
 }
 
+/** p50/p95/p99 (ms) of a stage over recent frames; null before any. */
+export type StagePercentiles = { p50: number; p95: number; p99: number; n: number } | null;
+
+/** The stages of a detected frame, first packet → overlay drawn (src/detect/FrameLatency.ts). */
+export interface CameraStages {
+  decode: StagePercentiles;
+  queue_preprocess: StagePercentiles;
+  infer: StagePercentiles;
+  /** First packet → detections out. */
+  total: StagePercentiles;
+  /** Detections out → handed to a viewer's socket. */
+  send: StagePercentiles;
+  /** Detections received by a browser → drawn over their frame (browser clock). */
+  display: StagePercentiles;
+}
+
+export interface CameraBudget {
+  ms: number;
+  policy: string;
+  state: 'ok' | 'breach';
+  /** The policy acts now (breach, or within hold_seconds after the recovery). */
+  engaged: boolean;
+  breaches: number;
+}
+
+/** A latency budget breach or recovery (stored in the database, counted in /metrics). */
+export interface BudgetEventMessage {
+  camera: string;
+  kind: 'breach' | 'recovered';
+  at: string;
+  budgetMs: number;
+  policy: string;
+  latencyMs: number;
+  durationMs: number | null;
+  dropped: number | null;
+}
+
 export interface CameraLive {
   id: string;
   state: string;
@@ -60,6 +104,11 @@ export interface CameraLive {
   /** First packet → detections out, over recent frames (warm; cold starts apart). */
   latencyMs: { p50: number; p99: number } | null;
   objects: Record<string, number>;
+  /** Per-stage latencies (warm frames). */
+  stages: CameraStages | null;
+  budget: CameraBudget | null;
+  /** Frames the detector did not run on, by reason (src/detect/DetectionService.ts). */
+  dropReasons: Record<string, number> | null;
 }
 
 export type ErrorCode = 'bad_message' | 'version' | 'hello_first' | 'unknown_camera' | 'forbidden';
@@ -69,6 +118,7 @@ export type ServerMessage =
   | { type: 'subscribed'; camera: string; index: number; video: boolean; detections: boolean; annotated: boolean }
   | { type: 'unsubscribed'; camera: string }
   | { type: 'health'; cameras: CameraLive[] }
+  | { type: 'budget'; event: BudgetEventMessage }
   | { type: 'error'; code: ErrorCode; message: string };
 
 /** Parses a client's text message; `error` is an "Expected … but received …" sentence. */

@@ -45,6 +45,11 @@ export function routesOf(app: FastifyInstance): Array<{ method: string; url: str
   return routeTables.get(app) ?? [];
 }
 
+const budgetQuerySchema = z.strictObject({
+  camera: z.string().min(1).max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
 const loginSchema = z.strictObject({ user: z.string().min(1).max(64), password: z.string().min(1).max(256) });
 
 function badRequest(message: string) {
@@ -141,7 +146,12 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const visible = [...deps.cameras().values()].filter((c) => canSee(req.user!, c.id));
     const cameras = visible.map((c) => {
       const lat = deps.daemon.latency.get(c.id);
-      return { ...c.health(), detect: deps.daemon.detection?.stats(c.id) ?? null, latencyMs: lat ? { ...lat.percentiles(), coldStart: lat.cold } : null };
+      const live = deps.daemon.live?.cameraStages(c.id);
+      return {
+        ...c.health(),
+        detect: deps.daemon.detection?.stats(c.id) ?? null,
+        latencyMs: lat ? { ...lat.percentiles(), send: live?.send ?? null, display: live?.display ?? null, coldStart: lat.cold } : null,
+      };
     });
     const enabled = cameras.filter((c) => c.state !== 'stopped');
     const detectorOk = deps.daemon.detector.status !== 'unavailable';
@@ -154,6 +164,17 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       live: req.user!.role === 'admin' ? (deps.daemon.live?.stats() ?? null) : null,
       cameras,
     };
+  });
+
+  // Latency budget breaches and recoveries, newest first (the cameras this user may see).
+  app.get<{ Querystring: Record<string, string> }>('/api/budget-events', async (req, reply) => {
+    const q = budgetQuerySchema.safeParse(req.query, { reportInput: true });
+    if (!q.success) return reply.code(400).send(badRequest(describeIssue(q.error.issues[0]!)));
+    const { camera, limit } = q.data;
+    if (camera !== undefined && !deps.cameras().has(camera)) return reply.code(404).send({ error: 'not_found', message: `No camera with id '${camera}'` });
+    if (camera !== undefined && !canSee(req.user!, camera)) return forbidden(reply, `User '${req.user!.name}' may not see camera '${camera}'`);
+    const visible = new Set([...deps.cameras().keys()].filter((id) => canSee(req.user!, id)));
+    return { events: deps.daemon.store?.budgetEvents({ camera, cameras: visible, limit }) ?? [] };
   });
 
   app.get('/metrics', { preHandler: adminOnly }, async (_req, reply) =>

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { Daemon } from '../daemon/Daemon.js';
+import type { BudgetEvent } from '../budget/BudgetGuard.js';
 import type { DetectionEvent } from '../detect/DetectionService.js';
 import { STAGES, stageTimes } from '../detect/FrameLatency.js';
 
@@ -83,8 +84,40 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
   });
   const perCamera: Array<[string, string, (s: NonNullable<ReturnType<NonNullable<Daemon['detection']>['stats']>>) => number]> = [
     ['vigil_detect_frames_total', 'Frames the detector ran on', (s) => s.framesInferred],
-    ['vigil_detect_dropped_total', 'Decoded frames the detector skipped (the newest frame won)', (s) => s.dropped],
   ];
+  new Counter({
+    name: 'vigil_detect_dropped_total',
+    help: 'Decoded frames the detector did not run on, by reason: behind (a newer frame won while it was busy), stale (the budget policy: too old to make the budget), every_nth (the budget policy), fps (over target_fps), gone (left the pool first), error',
+    labelNames: ['camera', 'reason'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const cam of cameras()) {
+        const st = daemon.detection?.stats(cam.id);
+        if (st) for (const [reason, n] of Object.entries(st.dropReasons)) this.inc({ camera: cam.id, reason }, n);
+      }
+    },
+  });
+  const budgetEvents = new Counter({
+    name: 'vigil_budget_events_total',
+    help: 'Latency budget breaches and recoveries, by camera',
+    labelNames: ['camera', 'kind'],
+    registers: [register],
+  });
+  daemon.on('budget', (ev: BudgetEvent) => budgetEvents.inc({ camera: ev.camera, kind: ev.kind }));
+  new Gauge({
+    name: 'vigil_budget_breached',
+    help: '1 while the camera\'s latency budget is breached, else 0 (cameras with a budget)',
+    labelNames: ['camera'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const cam of cameras()) {
+        const b = daemon.detection?.stats(cam.id)?.budget;
+        if (b) this.set({ camera: cam.id }, b.state === 'breach' ? 1 : 0);
+      }
+    },
+  });
   for (const [name, help, read] of perCamera) {
     cumulativePerCamera(register, name, help, cameras, (cam) => {
       const s = daemon.detection?.stats(cam.id);

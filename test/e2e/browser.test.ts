@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Daemon } from '../../src/daemon/Daemon.js';
 import { packageRoot } from '../../src/native/addon.js';
 import { uiDir } from '../../src/server/HttpServer.js';
-import { ADMIN_PASSWORD, startDaemon, waitFor } from '../helpers/daemon.js';
+import { ADMIN_PASSWORD, api, startDaemon, waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';
 import { RtspServer } from '../helpers/rtspServer.js';
 
@@ -19,6 +19,7 @@ interface TileState {
   player: { behindMs: number; bufferedMs: number; jumps: number; fragments: number; displayedPtsUs: number | null } | null;
   overlay: { exact: number; held: number; empty: number; late: number; last: { framePtsUs: number; batchPtsUs: number | null; boxes: number } | null };
   currentTime: number | null;
+  latency: { points: number; budget: 'ok' | 'breach' | null; stages: number; lastEvent: unknown };
 }
 declare global {
   interface Window {
@@ -40,7 +41,7 @@ beforeAll(async () => {
   });
   ({ daemon, url } = await startDaemon(
     [
-      { id: 'lobby', name: 'Lobby (H.264)', url: server.url('h264') },
+      { id: 'lobby', name: 'Lobby (H.264)', url: server.url('h264'), budget_ms: 2000 },
       { id: 'yard', name: 'Yard (HEVC)', url: server.url('hevc'), detect: false },
     ],
     { detect: { enabled: true, precision: 'int8' } },
@@ -119,6 +120,20 @@ describe('live view in a real browser', () => {
     const p50 = behind[Math.floor(behind.length / 2)]!;
     console.log(`browser: first frame ${firstFrameMs} ms after login; live delay p50 ${p50} ms, max ${behind.at(-1)} ms; overlay exact ${s.overlay.exact} (late ${s.overlay.late}), held ${s.overlay.held}, empty ${s.overlay.empty}; jumps ${s.player!.jumps}`);
     expect(p50).toBeLessThan(1000);
+
+    // The latency panel: every stage of the frame path, first packet → overlay drawn; the
+    // browser's own "drawn" stamps reach the daemon (display stage in /api/health).
+    await page.waitForFunction(() => (window.vigil.tiles().lobby?.latency.stages ?? 0) === 5, undefined, { timeout: 10_000 });
+    const lat = (await tiles(page)).lobby!.latency;
+    expect(lat.points).toBeGreaterThan(3);
+    expect(lat.budget).toBe('ok');
+    const cam = ((await (await api(url, '/api/health')).json()) as { cameras: Array<{ id: string; latencyMs: Record<string, { p50: number; n: number } | null> }> }).cameras.find((c) => c.id === 'lobby')!;
+    expect(cam.latencyMs.display!.n).toBeGreaterThan(10);
+    expect(cam.latencyMs.display!.p50).toBeGreaterThanOrEqual(0);
+    expect(cam.latencyMs.display!.p50).toBeLessThan(5000);
+    expect(cam.latencyMs.send!.n).toBeGreaterThan(10);
+    expect(await page.textContent('figure.tile[data-camera=lobby] .latency .budget')).toMatch(/^budget 2000 ms: kept · newest wins/);
+    console.log(`browser: display stage (detections received → drawn) p50 ${cam.latencyMs.display!.p50} ms over ${cam.latencyMs.display!.n} frames; send p50 ${cam.latencyMs.send!.p50} ms`);
     expect(errors).toEqual([]);
 
     // The HEVC camera is re-encoded to H.264 (libx264 here) and plays too.

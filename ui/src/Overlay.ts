@@ -2,6 +2,10 @@ import { COCO_LABELS } from '../../src/protocol/cocoLabels.js';
 import type { BoxRecord } from '../../src/protocol/binary.js';
 
 interface Batch {
+  /** performance.now() when the detections arrived. */
+  receivedMs: number;
+  /** Drawn over their own frame already (its received → drawn time is reported once). */
+  drawn?: boolean;
   ptsUs: number;
   width: number;
   height: number;
@@ -37,6 +41,8 @@ export class Overlay {
   private shown: { ptsUs: number; kind: 'exact' | 'held' | 'empty' } | null = null;
   private readonly ctx: CanvasRenderingContext2D;
   private stopped = false;
+  /** Received → drawn over their own frame (ms), per batch, until taken by drawnSamples(). */
+  private drawnMs: number[] = [];
 
   constructor(
     private readonly canvas: HTMLCanvasElement,
@@ -53,11 +59,27 @@ export class Overlay {
     }
   }
 
+  /** The received → drawn times (ms) since the last call: the browser's stamp the daemon keeps per camera. */
+  drawnSamples(): number[] {
+    const out = this.drawnMs;
+    this.drawnMs = [];
+    return out;
+  }
+
+  private stamp(batch: Batch): void {
+    if (batch.drawn) return;
+    batch.drawn = true;
+    if (this.drawnMs.length < 500) this.drawnMs.push(Math.round((performance.now() - batch.receivedMs) * 10) / 10);
+  }
+
   add(batch: Batch): void {
     this.batches.push(batch);
     this.batches.sort((a, b) => a.ptsUs - b.ptsUs);
     if (this.batches.length > 120) this.batches.splice(0, this.batches.length - 120);
-    if (!this.video) return this.draw(batch, batch.width, batch.height);
+    if (!this.video) {
+      this.draw(batch, batch.width, batch.height);
+      return this.stamp(batch);
+    }
     // The detections of the frame already on screen came in after it was presented: draw them now.
     const shown = this.shown;
     if (shown && shown.kind !== 'exact' && Math.abs(batch.ptsUs - shown.ptsUs) <= EXACT_US) {
@@ -67,6 +89,7 @@ export class Overlay {
       shown.kind = 'exact';
       this.stats.last = { framePtsUs: shown.ptsUs, batchPtsUs: batch.ptsUs, boxes: batch.boxes.length };
       this.draw(batch, this.video.videoWidth, this.video.videoHeight);
+      this.stamp(batch);
     }
   }
 
@@ -92,6 +115,7 @@ export class Overlay {
     this.shown = { ptsUs: framePtsUs, kind };
     this.stats.last = { framePtsUs, batchPtsUs: best?.ptsUs ?? null, boxes: best?.boxes.length ?? 0 };
     this.draw(best, this.video!.videoWidth, this.video!.videoHeight);
+    if (kind === 'exact') this.stamp(best!);
   }
 
   private draw(batch: Batch | null, width: number, height: number): void {

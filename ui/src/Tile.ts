@@ -1,5 +1,6 @@
 import type { BinaryMessage } from '../../src/protocol/binary.js';
-import type { CameraInfo, CameraLive } from '../../src/protocol/control.js';
+import type { BudgetEventMessage, CameraInfo, CameraLive } from '../../src/protocol/control.js';
+import { LatencyPanel } from './LatencyPanel.js';
 import { Overlay } from './Overlay.js';
 import { Player } from './Player.js';
 
@@ -16,6 +17,7 @@ export class Tile {
   mode: 'video' | 'annotated' = 'video';
   private readonly canvas: HTMLCanvasElement;
   private readonly toggle: HTMLButtonElement;
+  readonly latency = new LatencyPanel();
 
   /** `resubscribe` asks the daemon for the other stream when the viewer switches. */
   constructor(
@@ -55,7 +57,7 @@ export class Tile {
       ev.stopPropagation();  // not a click on the tile (single view)
       this.setMode(this.mode === 'video' ? 'annotated' : 'video');
     });
-    this.el.append(stage, this.caption);
+    this.el.append(stage, this.caption, this.latency.el);
     this.render();
   }
 
@@ -77,13 +79,18 @@ export class Tile {
     } else if (m.kind === 'fragment') {
       this.player?.fragment(m.session, m.ptsUs, m.data);
     } else {
-      if (this.mode === 'video') this.overlay.add({ ptsUs: m.ptsUs, width: m.width, height: m.height, boxes: m.boxes });
+      if (this.mode === 'video') this.overlay.add({ receivedMs: performance.now(), ptsUs: m.ptsUs, width: m.width, height: m.height, boxes: m.boxes });
     }
   }
 
   setHealth(h: CameraLive): void {
     this.health = h;
+    this.latency.update(h);
     this.render();
+  }
+
+  budgetEvent(ev: BudgetEventMessage): void {
+    this.latency.event(ev);
   }
 
   close(): void {

@@ -10,13 +10,13 @@ let conn: LiveConnection | null = null;
 // For tests and for anyone curious: live state of every tile.
 declare global {
   interface Window {
-    vigil: { tiles: () => Record<string, { mode: string; player: unknown; overlay: unknown; currentTime: number | null }> };
+    vigil: { tiles: () => Record<string, { mode: string; player: unknown; overlay: unknown; currentTime: number | null; latency: unknown }> };
   }
 }
 window.vigil = {
   tiles: () =>
     Object.fromEntries(
-      [...tiles.values()].map((t) => [t.info.id, { mode: t.mode, player: t.player?.stats ?? null, overlay: t.overlay.stats, currentTime: t.player?.video.currentTime ?? null }]),
+      [...tiles.values()].map((t) => [t.info.id, { mode: t.mode, player: t.player?.stats ?? null, overlay: t.overlay.stats, currentTime: t.player?.video.currentTime ?? null, latency: t.latency.state() }]),
     ),
 };
 
@@ -68,7 +68,12 @@ function start(user: { name: string; role: string }): void {
           // The player's own view of the live edge goes back to the daemon's stats.
           const p = t.player?.stats;
           if (p) conn?.send({ type: 'player', camera: t.info.id, behindMs: p.behindMs, bufferedMs: p.bufferedMs, rate: p.rate, jumps: p.jumps });
+          // When this browser drew each frame's overlay: the last stage of the frame's latency.
+          const drawn = t.overlay.drawnSamples();
+          if (drawn.length) conn?.send({ type: 'overlay', camera: t.info.id, drawnMs: drawn });
         }
+      } else if (m.type === 'budget') {
+        for (const t of tiles.values()) if (t.info.id === m.event.camera) t.budgetEvent(m.event);
       } else if (m.type === 'error') {
         console.warn(`vigil: ${m.code}: ${m.message}`);
       }

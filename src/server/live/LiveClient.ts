@@ -47,7 +47,7 @@ export class LiveClient {
     readonly ws: WebSocket,
     readonly user: User,
     private readonly highWater: number,
-    private readonly onSent: (recvUs: number | null, what: 'video' | 'detections') => void,
+    private readonly onSent: (recvUs: number | null, what: 'video' | 'detections', camera?: string, outUs?: number) => void,
   ) {}
 
   get queued(): number {
@@ -115,7 +115,7 @@ export class LiveClient {
   }
 
   /** `recvUs`: when the frame's first packet was received (for packet-to-send latency). */
-  detections(feed: LiveFeed, msg: Uint8Array, recvUs: number | null = null): void {
+  detections(feed: LiveFeed, msg: Uint8Array, recvUs: number | null = null, outUs?: number): void {
     const sub = this.subs.get(feed.id);
     if (!sub?.detections || this.ws.readyState !== this.ws.OPEN) return;
     if (this.queued > this.highWater) {
@@ -123,14 +123,15 @@ export class LiveClient {
       sub.pendingDetections = msg;
       return;
     }
-    this.sendDetections(sub, msg, recvUs);
+    this.sendDetections(sub, msg, recvUs, outUs);
   }
 
-  private sendDetections(sub: Subscription, msg: Uint8Array, recvUs: number | null = null): void {
+  /** `outUs`: when the detections came out of the detector (for the send stage). */
+  private sendDetections(sub: Subscription, msg: Uint8Array, recvUs: number | null = null, outUs?: number): void {
     sub.pendingDetections = null;
     this.binary(msg);
     this.counters.detectionsSent++;
-    this.onSent(recvUs, 'detections');
+    this.onSent(recvUs, 'detections', sub.feed.id, outUs);
   }
 
   /** Sends coalesced detections once the client has caught up (called on a timer). */

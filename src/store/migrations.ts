@@ -1,0 +1,25 @@
+/**
+ * The database schema as numbered migrations, applied in order, each once, each in its own
+ * transaction; PRAGMA user_version is the number of the last one applied. Never edit a
+ * migration that has shipped: add the next one.
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'budget events',
+    sql: `
+      CREATE TABLE budget_events (
+        id          INTEGER PRIMARY KEY,
+        camera      TEXT    NOT NULL,
+        kind        TEXT    NOT NULL CHECK (kind IN ('breach', 'recovered')),
+        at          TEXT    NOT NULL,
+        budget_ms   REAL    NOT NULL,
+        policy      TEXT    NOT NULL,
+        latency_ms  REAL    NOT NULL,
+        duration_ms REAL,
+        dropped     INTEGER
+      );
+      CREATE INDEX budget_events_camera_at ON budget_events (camera, at);
+    `,
+  },
+];
