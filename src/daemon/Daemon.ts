@@ -34,7 +34,7 @@ export class Daemon extends EventEmitter {
   detector: { status: 'off' | 'ready' | 'unavailable'; backend: string; precision: string | null; model: string | null; reason: string | null } = {
     status: 'off', backend: 'cpu', precision: null, model: null, reason: null,
   };
-  /** Per camera: recent per-stage latencies of detected frames, and cold starts. */
+  /** Per camera: inter-frame interval and jitter; recent per-stage latencies of detected frames, and cold starts. */
   readonly latency = new Map<string, FrameLatency>();
   /** The live view's WebSocket server (after start). */
   live: LiveServer | null = null;
@@ -71,6 +71,10 @@ export class Daemon extends EventEmitter {
       });
       sup.on('state', (state: string, prev: string) => this.log.info({ camera: cam.id, state, prev }, 'camera state'));
       this.cameras.set(cam.id, sup);
+      const lat = new FrameLatency();
+      this.latency.set(cam.id, lat);
+      sup.on('opened', () => lat.opened(performance.now()));
+      sup.on('frame', (ev: FrameEvent) => lat.frame(ev));
     }
     const auth = this.config.auth;
     const usersFile = auth.users_file ?? join(this.config.data_dir ?? defaultDataDir(), 'users.json');
@@ -95,6 +99,7 @@ export class Daemon extends EventEmitter {
       cameras: this.cameras,
       detectStats: (id) => this.detection?.stats(id) ?? null,
       stages: (id) => this.latency.get(id)?.percentiles() ?? null,
+      timing: (id) => this.latency.get(id)?.timing() ?? null,
       onDetections: (fn) => this.on('detections', fn),
       onBudget: (fn) => this.on('budget', fn),
       sessions,
@@ -138,9 +143,6 @@ export class Daemon extends EventEmitter {
         budgetMs: c.budget_ms ?? null, budget: c.budget, targetFps: c.target_fps ?? null, inferDelayMs: c.testing?.infer_delay_ms ?? 0,
       });
       sup.on('frame', (ev: FrameEvent) => service.frame(id, ev.seq, ev.recvUs));
-      const lat = new FrameLatency();
-      this.latency.set(id, lat);
-      sup.on('opened', () => lat.opened(performance.now()));
     }
     service.on('detections', (ev: DetectionEvent) => {
       const emittedUs = monoNowUs();

@@ -1,3 +1,4 @@
+import type { FrameEvent } from '../native/types.js';
 import { LatencyWindow, type Percentiles } from '../util/LatencyWindow.js';
 import type { DetectionEvent } from './DetectionService.js';
 
@@ -29,11 +30,36 @@ export class FrameLatency {
   private coldPending = true;
   private openedAt: number | null = null;
   cold: { totalMs: number; openToDetectionMs: number | null; at: string } | null = null;
+  /** Arrival interval between consecutive decoded frames (first packet to first packet, ms). */
+  readonly interval = new LatencyWindow(WINDOW);
+  /**
+   * Interarrival jitter (ms) as RFC 3550 §6.4.1 defines it for RTP: the smoothed |difference|
+   * between two frames' arrival interval and their pts interval.
+   */
+  jitterMs = 0;
+  private prev: { session: number; recvUs: number; ptsUs: number } | null = null;
 
   /** A session opened (start or reconnect): its first detection is a cold start. */
   opened(nowMs: number): void {
     this.coldPending = true;
     this.openedAt = nowMs;
+  }
+
+  /** Every decoded frame of the camera (detected or not). */
+  frame(ev: FrameEvent): void {
+    if (ev.ptsUs === null) return;
+    const p = this.prev;
+    if (p && p.session === ev.session && ev.ptsUs > p.ptsUs) {
+      const arrival = (ev.recvUs - p.recvUs) / 1000;
+      this.interval.add(arrival);
+      this.jitterMs += (Math.abs(arrival - (ev.ptsUs - p.ptsUs) / 1000) - this.jitterMs) / 16;
+    }
+    this.prev = { session: ev.session, recvUs: ev.recvUs, ptsUs: ev.ptsUs };
+  }
+
+  /** Inter-frame interval percentiles and jitter (ms). */
+  timing(): { intervalMs: Percentiles | null; jitterMs: number } {
+    return { intervalMs: this.interval.percentiles(), jitterMs: Math.round(this.jitterMs * 10) / 10 };
   }
 
   add(t: Record<Stage, number>, nowMs: number): void {

@@ -109,6 +109,9 @@ export interface CameraLive {
   budget: CameraBudget | null;
   /** Frames the detector did not run on, by reason (src/detect/DetectionService.ts). */
   dropReasons: Record<string, number> | null;
+  /** Arrival interval between decoded frames (ms), and RFC 3550 interarrival jitter (ms). */
+  intervalMs: StagePercentiles;
+  jitterMs: number | null;
 }
 
 export type ErrorCode = 'bad_message' | 'version' | 'hello_first' | 'unknown_camera' | 'forbidden';

@@ -150,7 +150,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       return {
         ...c.health(),
         detect: deps.daemon.detection?.stats(c.id) ?? null,
-        latencyMs: lat ? { ...lat.percentiles(), send: live?.send ?? null, display: live?.display ?? null, coldStart: lat.cold } : null,
+        latencyMs: lat ? { ...lat.percentiles(), send: live?.send ?? null, display: live?.display ?? null, coldStart: lat.cold, ...lat.timing() } : null,
       };
     });
     const enabled = cameras.filter((c) => c.state !== 'stopped');

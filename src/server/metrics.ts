@@ -98,6 +98,19 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
       }
     },
   });
+  new Gauge({
+    name: 'vigil_frame_jitter_seconds',
+    help: 'Interarrival jitter of decoded frames (RFC 3550: smoothed |arrival interval − pts interval|)',
+    labelNames: ['camera'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const cam of cameras()) {
+        const t = daemon.latency.get(cam.id)?.timing();
+        if (t?.intervalMs) this.set({ camera: cam.id }, t.jitterMs / 1000);
+      }
+    },
+  });
   const budgetEvents = new Counter({
     name: 'vigil_budget_events_total',
     help: 'Latency budget breaches and recoveries, by camera',

@@ -24,10 +24,18 @@ export class Store {
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.migrate();
+    try {
+      const current = this.schemaVersion;
+      const latest = MIGRATIONS.at(-1)?.version ?? 0;
+      if (current > latest) throw new Error(`${path} has schema version ${current}, newer than this build knows (${latest}): upgrade Vigil or restore the database`);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      this.migrate(current);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
     this.insertBudget = this.db.prepare(
       'INSERT INTO budget_events (camera, kind, at, budget_ms, policy, latency_ms, duration_ms, dropped) VALUES (@camera, @kind, @at, @budgetMs, @policy, @latencyMs, @durationMs, @dropped)',
     );
@@ -37,10 +45,7 @@ export class Store {
     return this.db.pragma('user_version', { simple: true }) as number;
   }
 
-  private migrate(): void {
-    const current = this.schemaVersion;
-    const latest = MIGRATIONS.at(-1)?.version ?? 0;
-    if (current > latest) throw new Error(`${this.path} has schema version ${current}, newer than this build knows (${latest}): upgrade Vigil or restore the database`);
+  private migrate(current: number): void {
     for (const m of MIGRATIONS) {
       if (m.version <= current) continue;
       this.db.transaction(() => {

@@ -62,6 +62,13 @@ describe('detection in the pipeline (ONNX Runtime CPU)', () => {
     expect(lat.decode.p99).toBeLessThanOrEqual(lat.total.p99);
     expect(lat.coldStart.totalMs).toBeGreaterThan(0);
     expect(lat.coldStart.openToDetectionMs).toBeGreaterThan(0);
+    // Inter-frame timing: vtest is 10 fps, played at its own pace.
+    const timing = (cam as unknown as { latencyMs: { intervalMs: Pcts; jitterMs: number } }).latencyMs;
+    expect(timing.intervalMs.p50).toBeGreaterThan(80);
+    expect(timing.intervalMs.p50).toBeLessThan(120);
+    expect(timing.jitterMs).toBeGreaterThanOrEqual(0);
+    expect(timing.jitterMs).toBeLessThan(30);
+    expect(metrics).toMatch(/vigil_frame_jitter_seconds\{camera="yard"\} [\d.e-]+/);
   });
 
   it('takes the newest frame when it falls behind, and counts every frame it skipped', async () => {

@@ -49,7 +49,7 @@ export class LatencyPanel {
     this.history.push(st?.total ? { p50: st.total.p50, p99: st.total.p99 } : null);
     if (this.history.length > POINTS) this.history.shift();
     this.budgetMs = h.budget?.ms ?? null;
-    this.renderStages(st);
+    this.renderStages(h);
     this.renderChart();
     this.renderBudget(h);
   }
@@ -66,7 +66,8 @@ export class LatencyPanel {
     while (this.events.childElementCount > 3) this.events.lastElementChild!.remove();
   }
 
-  private renderStages(st: CameraStages | null): void {
+  private renderStages(h: CameraLive): void {
+    const st = h.stages;
     const shown = STAGES.filter((s) => st?.[s.key]);
     const sum = shown.reduce((a, s) => a + st![s.key]!.p50, 0) || 1;
     this.bar.replaceChildren(
@@ -87,6 +88,7 @@ export class LatencyPanel {
         return f;
       }),
       ...(st?.total ? [Object.assign(document.createElement('b'), { textContent: `packet→boxes ${st.total.p50}/${st.total.p95}/${st.total.p99} ms (p50/p95/p99)` })] : []),
+      ...(h.intervalMs ? [Object.assign(document.createElement('span'), { textContent: `frame interval ${h.intervalMs.p50}/${h.intervalMs.p99} ms, jitter ${h.jitterMs} ms` })] : []),
     );
   }
 

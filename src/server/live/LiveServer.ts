@@ -31,6 +31,8 @@ export interface LiveDeps {
   detectStats: (id: string) => CameraDetectStats | null;
   /** Per-stage latency of a camera's recent detected frames (null when it has none). */
   stages: (id: string) => Record<Stage, Percentiles | null> | null;
+  /** A camera's inter-frame interval and jitter. */
+  timing: (id: string) => { intervalMs: Percentiles | null; jitterMs: number } | null;
   /** Subscribes to the detections stream. */
   onDetections: (fn: (ev: DetectionEvent) => void) => void;
   /** Subscribes to latency budget breaches and recoveries. */
@@ -260,9 +262,11 @@ export class LiveServer {
         id, state: h.state, fps: h.fps.decoded, drops: h.drops.total, detectFps: d?.fps ?? null, inferMs: d?.inferMs?.p50 ?? null,
         latencyMs: total ? { p50: total.p50, p99: total.p99 } : null,
         objects: d?.lastObjects ?? {},
-        stages: st ? { ...st, send: cam?.send ?? null, display: cam?.display ?? null } : null,
+        stages: st?.total ? { ...st, send: cam?.send ?? null, display: cam?.display ?? null } : null,
         budget: d?.budget ?? null,
         dropReasons: d?.dropReasons ?? null,
+        intervalMs: this.deps.timing(id)?.intervalMs ?? null,
+        jitterMs: this.deps.timing(id)?.jitterMs ?? null,
       });
     }
     for (const c of this.clients) {
