@@ -56,7 +56,7 @@ async function pipeline(precision: 'fp32' | 'int8', realtime: boolean, seconds: 
   d.on('detections', (ev: DetectionEvent) => {
     events++;
     objects += ev.detections.length;
-    latency.push((ev.stamps.inferredUs - ev.stamps.recvUs) / 1000);
+    latency.push((ev.stamps.postprocessedUs - ev.stamps.recvUs) / 1000);
   });
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const dropped = [...d.cameras.keys()].reduce((n, id) => n + (d.detection?.stats(id)?.dropped ?? 0), 0);

@@ -15,7 +15,8 @@ export interface FrameSource {
 
 /** What it needs of a detector. */
 export interface Detector {
-  detect(input: Float32Array, lb: Letterbox): Promise<Detection[]>;
+  /** Sets `stamps.inferredUs` when the model's outputs are back, before post-processing. */
+  detect(input: Float32Array, lb: Letterbox, stamps?: { inferredUs?: number }): Promise<Detection[]>;
 }
 
 /** Detections of one frame, with the frame's stamps (monotonic µs) through every stage. */
@@ -25,7 +26,8 @@ export interface DetectionEvent {
   ptsUs: number;
   width: number;
   height: number;
-  stamps: { recvUs: number; decodedUs: number; preprocessedUs: number; inferredUs: number };
+  /** First packet received, decoded, letterboxed, model outputs back, boxes out of post-processing. */
+  stamps: { recvUs: number; decodedUs: number; preprocessedUs: number; inferredUs: number; postprocessedUs: number };
   detections: Detection[];
 }
 
@@ -267,15 +269,17 @@ export class DetectionService extends EventEmitter {
       }
       const t0 = performance.now();
       if (cam.opts.inferDelayMs > 0) await new Promise((r) => setTimeout(r, cam.opts.inferDelayMs));
+      const model: { inferredUs?: number } = {};
       const detections = await this.detector.detect(this.input, {
         scale: lb.scale, padX: lb.padX, padY: lb.padY, srcWidth: lb.width, srcHeight: lb.height, size: this.size,
-      });
-      const inferredUs = monoNowUs();
+      }, model);
+      const postprocessedUs = monoNowUs();
+      const inferredUs = model.inferredUs ?? postprocessedUs;
       const ms = performance.now() - t0;
       this.drop(cam, lb.seq, cam.waitReason);
       cam.waitReason = 'behind';
       cam.doneSeq = lb.seq;
-      cam.service.push((inferredUs - startUs) / 1000);
+      cam.service.push((postprocessedUs - startUs) / 1000);
       if (cam.service.length > 16) cam.service.shift();
       cam.decodeMs = (lb.decodedUs - lb.recvUs) / 1000;
       cam.stats.framesInferred++;
@@ -295,14 +299,14 @@ export class DetectionService extends EventEmitter {
         ptsUs: lb.ptsUs,
         width: lb.width,
         height: lb.height,
-        stamps: { recvUs: lb.recvUs, decodedUs: lb.decodedUs, preprocessedUs: lb.doneUs, inferredUs },
+        stamps: { recvUs: lb.recvUs, decodedUs: lb.decodedUs, preprocessedUs: lb.doneUs, inferredUs, postprocessedUs },
         detections,
       };
       this.emit('detections', ev);
       const g = cam.guard;
       if (g) {
         const policyDrops = cam.stats.dropReasons.stale + cam.stats.dropReasons.every_nth;
-        const change = g.observe((inferredUs - lb.recvUs) / 1000, performance.now(), policyDrops);
+        const change = g.observe((postprocessedUs - lb.recvUs) / 1000, performance.now(), policyDrops);
         if (change) this.emit('budget', change);
       }
     } catch (err) {

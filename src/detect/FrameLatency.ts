@@ -3,7 +3,7 @@ import { LatencyWindow, type Percentiles } from '../util/LatencyWindow.js';
 import type { DetectionEvent } from './DetectionService.js';
 
 /** The stages a detected frame goes through, as stamped (monotonic µs). */
-export const STAGES = ['decode', 'queue_preprocess', 'infer', 'total'] as const;
+export const STAGES = ['decode', 'queue_preprocess', 'infer', 'postprocess', 'total'] as const;
 export type Stage = (typeof STAGES)[number];
 
 /** Each stage's time (ms) for one detected frame; `emittedUs` = when its detections came out. */
@@ -12,7 +12,8 @@ export function stageTimes(ev: DetectionEvent, emittedUs: number): Record<Stage,
   return {
     decode: (s.decodedUs - s.recvUs) / 1000,             // first packet received → frame decoded
     queue_preprocess: (s.preprocessedUs - s.decodedUs) / 1000,  // waiting for the detector, letterbox
-    infer: (s.inferredUs - s.preprocessedUs) / 1000,      // inference + post-processing
+    infer: (s.inferredUs - s.preprocessedUs) / 1000,      // the model (ONNX Runtime's threads)
+    postprocess: (s.postprocessedUs - s.inferredUs) / 1000,  // head decode, NMS, letterbox undone
     total: (emittedUs - s.recvUs) / 1000,                 // packet → detections out
   };
 }

@@ -6,6 +6,7 @@ import type { Detection } from './Detection.js';
 import type { Letterbox } from './letterbox.js';
 import { decodeNanodet, type HeadLevel } from './nanodet/NanodetHead.js';
 import { NANODET_SPEC } from './nanodet/nanodetSpec.js';
+import { monoNowUs } from '../util/LatencyWindow.js';
 import { lowerQdqForOrtCpu } from './quant/ortLowering.js';
 
 export interface DetectorOptions {
@@ -58,8 +59,11 @@ export class OrtDetector {
     }));
   }
 
-  async detect(input: Float32Array, lb: Letterbox): Promise<Detection[]> {
-    return decodeNanodet(await this.infer(input), lb, {
+  /** `stamps.inferredUs` is set when the model's outputs are back (before post-processing). */
+  async detect(input: Float32Array, lb: Letterbox, stamps?: { inferredUs?: number }): Promise<Detection[]> {
+    const levels = await this.infer(input);
+    if (stamps) stamps.inferredUs = monoNowUs();
+    return decodeNanodet(levels, lb, {
       inputSize: NANODET_SPEC.inputSize,
       numClasses: NANODET_SPEC.numClasses,
       regMax: NANODET_SPEC.regMax,

@@ -65,6 +65,7 @@ export interface CameraStages {
   decode: StagePercentiles;
   queue_preprocess: StagePercentiles;
   infer: StagePercentiles;
+  postprocess: StagePercentiles;
   /** First packet → detections out. */
   total: StagePercentiles;
   /** Detections out → handed to a viewer's socket. */

@@ -25,7 +25,7 @@ export function createMetrics(cameras: () => Iterable<CameraSupervisor>, daemon?
     ['vigil_camera_decode_errors_total', 'Packets the decoder rejected (corrupt input)', (c) => c.decodeErrors],
     ['vigil_camera_sessions_total', 'Sessions started (first connect plus reconnects)', (c) => c.sessions],
   ];
-  for (const [name, help, read] of totals) cumulativePerCamera(register, name, help, cameras, (cam) => read(cam.counters()));
+  for (const [name, help, read] of totals) perCamera('counter', register, name, help, cameras, (cam) => read(cam.counters()));
 
   new Gauge({
     name: 'vigil_camera_state',
@@ -71,18 +71,18 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
   });
   const stages = new Histogram({
     name: 'vigil_frame_stage_seconds',
-    help: 'Where a detected frame\'s time went: decode (first packet → decoded), queue_preprocess (→ letterboxed), infer (→ detections), total (first packet → detections out)',
+    help: 'Where a detected frame\'s time went: decode (first packet → decoded), queue_preprocess (→ letterboxed), infer (→ model outputs), postprocess (→ boxes), total (first packet → detections out)',
     labelNames: ['camera', 'stage'],
     buckets: [0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2],
     registers: [register],
   });
   daemon.on('detections', (ev: DetectionEvent, emittedUs: number) => {
     for (const d of ev.detections) detections.inc({ camera: ev.camera, label: d.label });
-    infer.observe({ backend: daemon.detector.backend }, (ev.stamps.inferredUs - ev.stamps.preprocessedUs) / 1e6);
+    infer.observe({ backend: daemon.detector.backend }, (ev.stamps.postprocessedUs - ev.stamps.preprocessedUs) / 1e6);
     const t = stageTimes(ev, emittedUs);
     for (const s of STAGES) stages.observe({ camera: ev.camera, stage: s }, t[s] / 1000);
   });
-  const perCamera: Array<[string, string, (s: NonNullable<ReturnType<NonNullable<Daemon['detection']>['stats']>>) => number]> = [
+  const detectCounters: Array<[string, string, (s: NonNullable<ReturnType<NonNullable<Daemon['detection']>['stats']>>) => number]> = [
     ['vigil_detect_frames_total', 'Frames the detector ran on', (s) => s.framesInferred],
   ];
   new Counter({
@@ -98,18 +98,9 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
       }
     },
   });
-  new Gauge({
-    name: 'vigil_frame_jitter_seconds',
-    help: 'Interarrival jitter of decoded frames (RFC 3550: smoothed |arrival interval − pts interval|)',
-    labelNames: ['camera'],
-    registers: [register],
-    collect() {
-      this.reset();
-      for (const cam of cameras()) {
-        const t = daemon.latency.get(cam.id)?.timing();
-        if (t?.intervalMs) this.set({ camera: cam.id }, t.jitterMs / 1000);
-      }
-    },
+  perCamera('gauge', register, 'vigil_frame_jitter_seconds', 'Interarrival jitter of decoded frames (RFC 3550: smoothed |arrival interval − pts interval|)', cameras, (cam) => {
+    const t = daemon.latency.get(cam.id)?.timing();
+    return t?.intervalMs ? t.jitterMs / 1000 : null;
   });
   const budgetEvents = new Counter({
     name: 'vigil_budget_events_total',
@@ -118,46 +109,38 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
     registers: [register],
   });
   daemon.on('budget', (ev: BudgetEvent) => budgetEvents.inc({ camera: ev.camera, kind: ev.kind }));
-  new Gauge({
-    name: 'vigil_budget_breached',
-    help: '1 while the camera\'s latency budget is breached, else 0 (cameras with a budget)',
-    labelNames: ['camera'],
-    registers: [register],
-    collect() {
-      this.reset();
-      for (const cam of cameras()) {
-        const b = daemon.detection?.stats(cam.id)?.budget;
-        if (b) this.set({ camera: cam.id }, b.state === 'breach' ? 1 : 0);
-      }
-    },
+  perCamera('gauge', register, 'vigil_budget_breached', '1 while the camera\'s latency budget is breached, else 0 (cameras with a budget)', cameras, (cam) => {
+    const b = daemon.detection?.stats(cam.id)?.budget;
+    return b ? (b.state === 'breach' ? 1 : 0) : null;
   });
-  for (const [name, help, read] of perCamera) {
-    cumulativePerCamera(register, name, help, cameras, (cam) => {
+  for (const [name, help, read] of detectCounters) {
+    perCamera('counter', register, name, help, cameras, (cam) => {
       const s = daemon.detection?.stats(cam.id);
       return s ? read(s) : null;
     });
   }
 }
 
-/** A counter per camera whose value is read from a cumulative native/JS count when scraped. */
-function cumulativePerCamera(
+/**
+ * A counter (cumulative native/JS count) or gauge per camera, read when scraped; `read` gives
+ * null for a camera without a value.
+ */
+function perCamera(
+  kind: 'counter' | 'gauge',
   register: Registry,
   name: string,
   help: string,
   cameras: () => Iterable<CameraSupervisor>,
   read: (cam: CameraSupervisor) => number | null,
 ): void {
-  new Counter({
-    name,
-    help,
-    labelNames: ['camera'],
-    registers: [register],
-    collect() {
-      this.reset();
-      for (const cam of cameras()) {
-        const v = read(cam);
-        if (v !== null) this.inc({ camera: cam.id }, v);
-      }
-    },
+  const values = () => [...cameras()].flatMap((cam) => {
+    const v = read(cam);
+    return v === null ? [] : [{ camera: cam.id, v }];
   });
+  const common = { name, help, labelNames: ['camera'] as const, registers: [register] };
+  if (kind === 'counter') {
+    new Counter({ ...common, collect() { this.reset(); for (const { camera, v } of values()) this.inc({ camera }, v); } });
+  } else {
+    new Gauge({ ...common, collect() { this.reset(); for (const { camera, v } of values()) this.set({ camera }, v); } });
+  }
 }

@@ -123,7 +123,7 @@ describe('live view in a real browser', () => {
 
     // The latency panel: every stage of the frame path, first packet → overlay drawn; the
     // browser's own "drawn" stamps reach the daemon (display stage in /api/health).
-    await page.waitForFunction(() => (window.vigil.tiles().lobby?.latency.stages ?? 0) === 5, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => (window.vigil.tiles().lobby?.latency.stages ?? 0) === 6, undefined, { timeout: 10_000 });
     const lat = (await tiles(page)).lobby!.latency;
     expect(lat.points).toBeGreaterThan(3);
     expect(lat.budget).toBe('ok');

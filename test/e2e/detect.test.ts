@@ -32,6 +32,7 @@ describe('detection in the pipeline (ONNX Runtime CPU)', () => {
       expect(s.recvUs).toBeLessThanOrEqual(s.decodedUs);
       expect(s.decodedUs).toBeLessThanOrEqual(s.preprocessedUs);
       expect(s.preprocessedUs).toBeLessThanOrEqual(s.inferredUs);
+      expect(s.inferredUs).toBeLessThanOrEqual(s.postprocessedUs);
       for (const d of ev.detections) {
         expect(d.x1).toBeGreaterThanOrEqual(0);
         expect(d.x2).toBeLessThanOrEqual(768);
@@ -51,7 +52,7 @@ describe('detection in the pipeline (ONNX Runtime CPU)', () => {
     expect(Number(/vigil_detections_total\{camera="yard",label="person"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(20);
     expect(metrics).toMatch(/vigil_infer_seconds_count\{backend="cpu"\} \d+/);
     // Where each detected frame's time went, per stage: histograms and percentiles.
-    for (const stage of ['decode', 'queue_preprocess', 'infer', 'total']) {
+    for (const stage of ['decode', 'queue_preprocess', 'infer', 'postprocess', 'total']) {
       expect(Number(new RegExp(`vigil_frame_stage_seconds_count\\{camera="yard",stage="${stage}"\\} (\\d+)`).exec(metrics)?.[1])).toBeGreaterThanOrEqual(20);
     }
     type Pcts = { p50: number; p99: number; n: number };

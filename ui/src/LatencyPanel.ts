@@ -5,6 +5,7 @@ const STAGES: Array<{ key: keyof CameraStages; label: string; color: string }> =
   { key: 'decode', label: 'decode', color: '#4cf' },
   { key: 'queue_preprocess', label: 'queue+pre', color: '#fc4' },
   { key: 'infer', label: 'infer', color: '#f6c' },
+  { key: 'postprocess', label: 'post', color: '#c8f' },
   { key: 'send', label: 'send', color: '#8f8' },
   { key: 'display', label: 'display', color: '#bbb' },
 ];

@@ -91,7 +91,7 @@ export class LiveServer {
       const feed = this.feeds.get(ev.camera);
       if (!feed) return;
       const msg = feed.detections(ev);
-      const outUs = ev.stamps.inferredUs;
+      const outUs = ev.stamps.postprocessedUs;
       for (const c of this.clients) c.detections(feed, msg, ev.stamps.recvUs, outUs);
       this.annotate(feed, ev.seq, msg);
     });
