@@ -107,7 +107,6 @@ export class Tile {
     if (h) {
       parts.push([`state-${h.state}`, h.state], ['', `${h.fps.toFixed(1)} fps`], ['', `${h.drops} drops`]);
       if (h.detectFps !== null) parts.push(['', `detect ${h.detectFps.toFixed(1)}/s${h.inferMs !== null ? `, ${h.inferMs} ms` : ''}`]);
-      if (h.latencyMs) parts.push(['', `packet→boxes ${h.latencyMs.p50}/${h.latencyMs.p99} ms (p50/p99)`]);
       const objects = Object.entries(h.objects).map(([k, n]) => `${n} ${k}`).join(', ');
       if (objects) parts.push(['', objects]);
     }
