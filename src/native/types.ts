@@ -19,8 +19,12 @@ export interface SourceOptions {
 export interface CameraOptions extends SourceOptions {
   /** Files: start again at the end instead of ending the session. */
   loop?: boolean;
-  /** 'auto' takes the best decoder this build and machine have; 'software' forces libavcodec on the CPU. */
-  decoder?: 'auto' | 'software';
+  /**
+   * 'auto': NVDEC when this FFmpeg and machine have it (frames stay in GPU memory), else
+   * software with the reason in `decoder`; 'software': libavcodec on the CPU; 'nvdec': NVDEC or
+   * a session error saying why not.
+   */
+  decoder?: 'auto' | 'software' | 'nvdec';
   /** Software decode threads; 0 lets libavcodec choose. */
   decodeThreads?: number;
   /**
@@ -127,6 +131,10 @@ export interface CameraCounters {
   /** Frames re-encoded to H.264 for browsers (streams that cannot pass through). */
   videoEncoded: number;
   poolAllocations: number;
+  /** The session's frames stay in GPU memory (NVDEC). */
+  gpuFrames: boolean;
+  /** GPU frames copied to host memory, by consumer (0 on the GPU path's decode → letterbox). */
+  hostCopies: { letterbox: number; snapshot: number; annotate: number; encode: number };
   /** What decodes the current session, e.g. "h264 (software, 3 threads)"; "" before the first. */
   decoder: string;
 }
@@ -231,7 +239,8 @@ export interface BuildInfo {
     reason: string | null;
   };
   ffmpeg: { avformat: string; avcodec: string; avutil: string };
-  decoders: { h264: boolean; hevc: boolean; nvdec: boolean };
+  /** nvdec: this FFmpeg has NVDEC (CUDA hwaccel) for H.264 or HEVC; it runs only where a GPU and driver are. */
+  decoders: { h264: boolean; hevc: boolean; nvdec: boolean; nvdecCodecs: { h264: boolean; hevc: boolean } };
 }
 
 export type LibavLogLevel = 'quiet' | 'fatal' | 'error' | 'warning' | 'info' | 'debug';

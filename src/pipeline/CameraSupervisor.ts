@@ -33,6 +33,9 @@ export interface CameraHealth {
   width: number | null;
   height: number | null;
   decoder: string | null;
+  /** Frames stay in GPU memory (NVDEC); and GPU frames copied to the host so far, by consumer. */
+  gpuFrames: boolean;
+  hostCopies: { letterbox: number; snapshot: number; annotate: number; encode: number };
   /** Live-view video: 'passthrough', 'transcode (libx264)' / 'transcode (h264_nvenc)', or why there is none; null while connecting or when off. */
   video: string | null;
   fps: { received: number; decoded: number };
@@ -170,6 +173,8 @@ export class CameraSupervisor extends EventEmitter {
       width: this.stream?.width ?? null,
       height: this.stream?.height ?? null,
       decoder: c.decoder || null,
+      gpuFrames: c.gpuFrames,
+      hostCopies: c.hostCopies,
       video: this.stream?.video ?? null,
       fps: rates,
       frames: { received: c.packets, decoded: c.framesDecoded },

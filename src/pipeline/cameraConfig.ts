@@ -37,7 +37,8 @@ export const cameraSchema = z.strictObject({
   realtime: z.boolean().default(true),
   /** File sources: start again at the end. */
   loop: z.boolean().default(false),
-  decoder: z.enum(['auto', 'software']).default('auto'),
+  /** auto: NVDEC when the GPU and FFmpeg allow (else software, saying why); nvdec: required; software. */
+  decoder: z.enum(['auto', 'software', 'nvdec']).default('auto'),
   /** Run the detector on this camera (when the detector is enabled). */
   detect: z.boolean().default(true),
   /** Send video to the live view (H.264 passes through, remuxed to fMP4; no re-encoding). */

@@ -1,6 +1,7 @@
 #include "binding/AnnotateWorker.h"
 
 #include "binding/Convert.h"
+#include "decode/HostFrame.h"
 
 namespace vigil {
 
@@ -19,7 +20,9 @@ void AnnotateWorker::Execute() {
     return;
   }
   std::string err;
-  if (annotator_->annotate(lease.frame(), lease.info(), boxes_, chunk_, err) != Status::Ok) SetError(err);
+  // Boxes are painted on the CPU here (a CUDA painter on NV12 comes with NVENC): a GPU frame comes down.
+  const AVFrame* frame = hostPixels(*pool_, lease.frame(), HostCopy::Annotate, err);
+  if (!frame || annotator_->annotate(frame, lease.info(), boxes_, chunk_, err) != Status::Ok) SetError(err);
   empty_ = chunk_.fragment.empty();
 }
 

@@ -56,9 +56,12 @@ CameraWrap::CameraWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Camera
     opts.decoder.preference = DecoderPreference::Auto;
   } else if (pref == "software") {
     opts.decoder.preference = DecoderPreference::Software;
+  } else if (pref == "nvdec") {
+    opts.decoder.preference = DecoderPreference::Nvdec;
   } else {
-    throw invalidParameter(env, "'auto' or 'software'", "decoder", o.Get("decoder"));
+    throw invalidParameter(env, "'auto', 'software' or 'nvdec'", "decoder", o.Get("decoder"));
   }
+  opts.decoder.extraSurfaces = opts.poolSlots + 1;  // the pool's references + the frame being delivered
   size_t queue = static_cast<size_t>(optNumber(o, "queueSize", kDefaultQueue, 1, 4096));
 
   try {
@@ -149,6 +152,13 @@ Napi::Value CameraWrap::Stats(const Napi::CallbackInfo& info) {
   o.Set("videoDropped", static_cast<double>(c.videoDropped));
   o.Set("videoEncoded", static_cast<double>(c.videoEncoded));
   o.Set("poolAllocations", static_cast<double>(c.poolAllocations));
+  o.Set("gpuFrames", c.gpuFrames);
+  Napi::Object copies = Napi::Object::New(env);
+  copies.Set("letterbox", static_cast<double>(c.hostCopiesLetterbox));
+  copies.Set("snapshot", static_cast<double>(c.hostCopiesSnapshot));
+  copies.Set("annotate", static_cast<double>(c.hostCopiesAnnotate));
+  copies.Set("encode", static_cast<double>(c.hostCopiesEncode));
+  o.Set("hostCopies", copies);
   o.Set("decoder", closed_ ? std::string() : pipeline_->decoderName());
   return o;
 }

@@ -113,7 +113,11 @@ Napi::Object toJs(Napi::Env env, const BuildInfo& b) {
   Napi::Object dec = Napi::Object::New(env);
   dec.Set("h264", b.h264);
   dec.Set("hevc", b.hevc);
-  dec.Set("nvdec", false);
+  dec.Set("nvdec", b.nvdecH264 || b.nvdecHevc);
+  Napi::Object nv = Napi::Object::New(env);
+  nv.Set("h264", b.nvdecH264);
+  nv.Set("hevc", b.nvdecHevc);
+  dec.Set("nvdecCodecs", nv);
   o.Set("decoders", dec);
   return o;
 }

@@ -1,6 +1,8 @@
 #include "binding/LetterboxWorker.h"
 
 #include "core/Clock.h"
+#include "decode/HostFrame.h"
+#include "infer/Letterbox.h"
 
 namespace vigil {
 
@@ -25,7 +27,11 @@ void LetterboxWorker::Execute() {
   // One scaler per pool thread: the libuv pool reuses its threads, so the cache pays off.
   thread_local Letterboxer letterboxer;
   std::string err;
-  if (!letterboxer.run(lease.frame(), size_, norm_, dst_, box_, err)) SetError(err);
+  // A GPU frame is letterboxed on the GPU (only the tensor comes down); where this build
+  // cannot (no CUDA, a surface other than NV12), the frame comes down, counted.
+  const AVFrame* frame = lease.frame();
+  if (!Letterboxer::canRun(frame)) frame = hostPixels(*pool_, frame, HostCopy::Letterbox, err);
+  if (!frame || !letterboxer.run(frame, size_, norm_, dst_, box_, err)) SetError(err);
   doneUs_ = monoNowUs();
 }
 

@@ -1,5 +1,6 @@
 #include "binding/SnapshotWorker.h"
 
+#include "decode/HostFrame.h"
 #include "encode/JpegEncoder.h"
 
 namespace vigil {
@@ -17,7 +18,8 @@ void SnapshotWorker::Execute() {
   }
   info_ = lease.info();
   std::string err;
-  if (!encodeJpeg(lease.frame(), quality_, jpeg_, err)) SetError(err);
+  const AVFrame* frame = hostPixels(*pool_, lease.frame(), HostCopy::Snapshot, err);
+  if (!frame || !encodeJpeg(frame, quality_, jpeg_, err)) SetError(err);
 }
 
 Napi::Value SnapshotWorker::Result() {

@@ -1,5 +1,7 @@
 #include "core/BuildInfo.h"
 
+#include "decode/NvdecDecoder.h"
+
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -33,6 +35,8 @@ BuildInfo buildInfo() {
   b.avutil = ver(avutil_version());
   b.h264 = avcodec_find_decoder(AV_CODEC_ID_H264) != nullptr;
   b.hevc = avcodec_find_decoder(AV_CODEC_ID_HEVC) != nullptr;
+  b.nvdecH264 = nvdecSupports(AV_CODEC_ID_H264);
+  b.nvdecHevc = nvdecSupports(AV_CODEC_ID_HEVC);
   return b;
 }
 

@@ -11,6 +11,7 @@ struct BuildInfo {
   std::string cudaError;       // why no device is usable, "" when one is
   std::string avformat, avcodec, avutil;  // FFmpeg library versions linked at run time
   bool h264 = false, hevc = false;        // software decoders present
+  bool nvdecH264 = false, nvdecHevc = false;  // this FFmpeg has NVDEC (CUDA hwaccel) for them
 };
 
 // What this build of the addon contains and what it finds on this machine. Any thread.

@@ -35,8 +35,7 @@ FramePool::~FramePool() {
   for (auto& s : slots_) av_frame_free(&s.frame);
 }
 
-int FramePool::acquire(int width, int height) {
-  std::lock_guard<std::mutex> lock(mutex_);
+int FramePool::pickFree() const {
   // The oldest free slot other than the latest: readers can still lease the newest frame, and
   // recent frames stay findable by seq (bySeq) for as long as the pool allows.
   int chosen = -1;
@@ -44,9 +43,26 @@ int FramePool::acquire(int width, int height) {
     const Slot& s = slots_[i];
     if (s.readers == 0 && !s.writing && i != latest_ && (chosen < 0 || s.info.seq < slots_[chosen].info.seq)) chosen = i;
   }
+  return chosen;
+}
+
+int FramePool::acquireShared(const AVFrame* hw) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const int chosen = pickFree();
   if (chosen < 0) return -1;
   Slot& s = slots_[chosen];
-  if (s.frame->width != width || s.frame->height != height || !s.frame->data[0]) {
+  av_frame_unref(s.frame);  // a host slot's buffers, or the previous surface, go back
+  if (av_frame_ref(s.frame, hw) < 0) return -1;
+  s.writing = true;
+  return chosen;
+}
+
+int FramePool::acquire(int width, int height) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const int chosen = pickFree();
+  if (chosen < 0) return -1;
+  Slot& s = slots_[chosen];
+  if (s.frame->format != AV_PIX_FMT_YUV420P || s.frame->hw_frames_ctx || s.frame->width != width || s.frame->height != height || !s.frame->data[0]) {
     av_frame_unref(s.frame);
     s.frame->format = AV_PIX_FMT_YUV420P;
     s.frame->width = width;

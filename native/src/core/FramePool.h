@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -36,7 +37,8 @@ class FrameLease {
   ~FrameLease() { reset(); }
 
   explicit operator bool() const { return pool_ != nullptr; }
-  const AVFrame* frame() const;     // YUV420P, owned by the pool
+  // Host YUV420P, or AV_PIX_FMT_CUDA (an NVDEC surface in GPU memory); owned by the pool.
+  const AVFrame* frame() const;
   const FrameInfo& info() const;
   void reset();
 
@@ -45,8 +47,12 @@ class FrameLease {
   int slot_ = -1;
 };
 
-// A fixed set of host YUV420P frame slots, allocated once per frame size (a new size after a
-// reconnect reallocates a slot the next time it is written, never per frame).
+// Why a GPU frame's pixels were copied to host memory (the GPU path's frames otherwise stay there).
+enum class HostCopy { Letterbox, Snapshot, Annotate, Encode, Count };
+
+// A fixed set of frame slots: host YUV420P frames allocated once per frame size (a new size
+// after a reconnect reallocates a slot the next time it is written, never per frame), or
+// references to NVDEC surfaces (GPU memory, from the decoder's fixed surface pool: no copy).
 // One writer (the camera thread) and any number of readers (snapshot workers, later the
 // detector) on any thread. The pool owns every buffer; it must outlive its leases.
 class FramePool {
@@ -58,6 +64,9 @@ class FramePool {
 
   // Writer: a slot ready to be written, sized w×h; -1 when every slot is leased (drop the frame).
   int acquire(int width, int height);
+  // Writer: a slot that now references the GPU frame `hw` (its surface stays the decoder's
+  // until the slot is rewritten); -1 when every slot is leased. Publish or abandon it after.
+  int acquireShared(const AVFrame* hw);
   AVFrame* writable(int slot);
   // Writer: the written slot becomes the latest frame.
   void publish(int slot, const FrameInfo& info);
@@ -71,6 +80,9 @@ class FramePool {
   int size() const { return static_cast<int>(slots_.size()); }
   // Slot (re)allocations so far: stays at the slot count in steady state.
   uint64_t allocations() const;
+  // Any thread: a GPU frame's pixels were copied to the host, and why; the counts so far.
+  void countHostCopy(HostCopy why) { hostCopies_[static_cast<int>(why)].fetch_add(1, std::memory_order_relaxed); }
+  uint64_t hostCopies(HostCopy why) const { return hostCopies_[static_cast<int>(why)].load(std::memory_order_relaxed); }
 
  private:
   friend class FrameLease;
@@ -86,6 +98,8 @@ class FramePool {
   std::vector<Slot> slots_;
   int latest_ = -1;
   uint64_t allocations_ = 0;
+  std::atomic<uint64_t> hostCopies_[static_cast<int>(HostCopy::Count)] = {};
+  int pickFree() const;  // under mutex_
 };
 
 }  // namespace vigil

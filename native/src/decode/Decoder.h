@@ -10,9 +10,10 @@ extern "C" {
 
 namespace vigil {
 
-// Which decoder a camera asks for. Auto takes the best one this build and machine offer;
-// NVDEC slots in here (a later stage) with software as the fallback.
-enum class DecoderPreference { Auto, Software };
+// Which decoder a camera asks for. Auto takes NVDEC when this FFmpeg and machine have it
+// (frames stay in GPU memory), software otherwise, with the reason in describe(); Nvdec
+// requires it (an error saying why when it cannot); Software never tries it.
+enum class DecoderPreference { Auto, Software, Nvdec };
 
 struct DecoderOptions {
   DecoderPreference preference = DecoderPreference::Auto;
@@ -21,6 +22,8 @@ struct DecoderOptions {
   // threads−1 frames back: 300 ms at 10 fps with 4 threads). Live cameras want this; bulk
   // decoding of files wants frame threads (throughput).
   bool lowDelay = false;
+  // NVDEC: surfaces beyond the decoder's own that Vigil holds at once (the camera's frame pool).
+  int extraSurfaces = 4;
 };
 
 // One video decoder. Used by exactly one thread (the camera's).

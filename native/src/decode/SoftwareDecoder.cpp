@@ -53,7 +53,7 @@ std::string SoftwareDecoder::describe() const {
   const bool slices = ctx_->active_thread_type == FF_THREAD_SLICE || !(ctx_->thread_type & FF_THREAD_FRAME);
   return std::string(ctx_->codec->name) + " (software, " + std::to_string(ctx_->thread_count) +
          (slices ? " slice" : "") + (ctx_->thread_count == 1 ? " thread" : " threads") +
-         ((ctx_->flags & AV_CODEC_FLAG_LOW_DELAY) ? ", low delay)" : ")");
+         ((ctx_->flags & AV_CODEC_FLAG_LOW_DELAY) ? ", low delay" : "") + (note_.empty() ? "" : "; " + note_) + ")";
 }
 
 }  // namespace vigil

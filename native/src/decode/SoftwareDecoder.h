@@ -14,9 +14,12 @@ class SoftwareDecoder final : public Decoder {
   void flush() override;
   std::string describe() const override;
   bool hardware() const override { return false; }
+  // Appended to describe(): why a hardware decoder is not used.
+  void setNote(std::string note) { note_ = std::move(note); }
 
  private:
   AVCodecContext* ctx_ = nullptr;
+  std::string note_;
 };
 
 }  // namespace vigil

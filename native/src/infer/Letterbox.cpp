@@ -4,15 +4,59 @@
 #include <cmath>
 
 extern "C" {
+#include <libavutil/hwcontext.h>
 #include <libavutil/mem.h>
 #include <libswscale/swscale.h>
 }
 
+#if VIGIL_WITH_CUDA
+#include "cuda/GpuLetterboxer.h"
+#endif
+
 namespace vigil {
+
+Letterboxer::Letterboxer() = default;
 
 Letterboxer::~Letterboxer() {
   sws_freeContext(sws_);
   av_free(rgb_);
+}
+
+bool Letterboxer::canRun(const AVFrame* frame) {
+  if (frame->format != AV_PIX_FMT_CUDA) return true;
+#if VIGIL_WITH_CUDA
+  const auto* frames = frame->hw_frames_ctx ? reinterpret_cast<const AVHWFramesContext*>(frame->hw_frames_ctx->data) : nullptr;
+  return frames && frames->sw_format == AV_PIX_FMT_NV12;
+#else
+  return false;
+#endif
+}
+
+bool Letterboxer::runGpu(const AVFrame* frame, int size, const InputNorm& norm, float* dst, const LetterboxInfo& info,
+                         std::string& err) {
+#if VIGIL_WITH_CUDA
+  if (!gpu_) gpu_ = std::make_unique<GpuLetterboxer>();
+  Nv12Surface src;
+  src.y = frame->data[0];
+  src.uv = frame->data[1];
+  src.pitchY = frame->linesize[0];
+  src.pitchUV = frame->linesize[1];
+  src.width = frame->width;
+  src.height = frame->height;
+  src.fullRange = frame->color_range == AVCOL_RANGE_JPEG;
+  LetterboxRegion region{size, std::max(1, static_cast<int>(std::lround(info.width * info.scale))),
+                         std::max(1, static_cast<int>(std::lround(info.height * info.scale))), info.padX, info.padY};
+  ChannelNorm cn;
+  for (int c = 0; c < 3; ++c) {
+    cn.src[c] = norm.bgr ? 2 - c : c;
+    cn.mul[c] = 1.0f / norm.std[c];
+    cn.add[c] = -norm.mean[c] * cn.mul[c];
+  }
+  return gpu_->run(src, region, cn, dst, err);
+#else
+  err = "this addon was built without CUDA: a GPU frame cannot be letterboxed on the GPU";
+  return false;
+#endif
 }
 
 bool Letterboxer::run(const AVFrame* frame, int size, const InputNorm& norm, float* dst, LetterboxInfo& info,
@@ -23,6 +67,7 @@ bool Letterboxer::run(const AVFrame* frame, int size, const InputNorm& norm, flo
   const int w = std::max(1, static_cast<int>(std::lround(sw * scale)));
   const int h = std::max(1, static_cast<int>(std::lround(sh * scale)));
   info = LetterboxInfo{scale, (size - w) / 2, (size - h) / 2, sw, sh};
+  if (frame->format == AV_PIX_FMT_CUDA) return runGpu(frame, size, norm, dst, info, err);
 
   sws_ = sws_getCachedContext(sws_, sw, sh, static_cast<AVPixelFormat>(frame->format), w, h, AV_PIX_FMT_RGB24,
                               SWS_BILINEAR, nullptr, nullptr, nullptr);

@@ -1,4 +1,5 @@
 #pragma once
+#include <memory>
 #include <string>
 
 extern "C" {
@@ -26,15 +27,25 @@ struct LetterboxInfo {
   int height = 0;
 };
 
-// Scales a YUV420P frame (aspect kept, centred) into a planar float NCHW [3, size, size]
-// tensor at `dst`, normalised; the border gets the value of a black pixel. One per thread
-// (holds a cached swscale context and a scratch RGB buffer). dst must hold 3·size·size floats.
+class GpuLetterboxer;
+
+// Scales a frame (aspect kept, centred) into a planar float NCHW [3, size, size] tensor at
+// `dst` (host memory), normalised; the border gets the value of a black pixel. A host YUV420P
+// frame goes through swscale; an NVDEC frame (NV12 in GPU memory) through the CUDA kernel,
+// and only the tensor leaves the GPU. One per thread (cached scaler, scratch buffers, the GPU
+// path's device buffer and stream). dst must hold 3·size·size floats.
 class Letterboxer {
  public:
+  Letterboxer();
   ~Letterboxer();
+  // Whether this build can letterbox `frame` where it is (host frames always; GPU frames
+  // with the CUDA build and an NV12 surface).
+  static bool canRun(const AVFrame* frame);
   bool run(const AVFrame* frame, int size, const InputNorm& norm, float* dst, LetterboxInfo& info, std::string& err);
 
  private:
+  bool runGpu(const AVFrame* frame, int size, const InputNorm& norm, float* dst, const LetterboxInfo& info, std::string& err);
+  std::unique_ptr<GpuLetterboxer> gpu_;
   SwsContext* sws_ = nullptr;
   uint8_t* rgb_ = nullptr;
   size_t rgbBytes_ = 0;

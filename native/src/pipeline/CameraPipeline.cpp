@@ -160,12 +160,14 @@ void CameraPipeline::deliver(uint64_t session, Source& src, FrameConverter& conv
     reportError(session, "frame decoded with concealed errors (damaged input)");
   }
 
-  int slot = pool_->acquire(frame->width, frame->height);
+  const bool gpu = frame->format == AV_PIX_FMT_CUDA;  // NVDEC: the surface is referenced, never copied
+  gpuFrames_ = gpu;
+  int slot = gpu ? pool_->acquireShared(frame) : pool_->acquire(frame->width, frame->height);
   if (slot < 0) {
     ++droppedPoolFull_;
     return;
   }
-  if (!converter.convert(frame, pool_->writable(slot))) {
+  if (!gpu && !converter.convert(frame, pool_->writable(slot))) {
     pool_->abandon(slot);
     ++decodeErrors_;
     reportError(session, "cannot convert the decoded frame");
@@ -215,6 +217,17 @@ void CameraPipeline::transcode(uint64_t session, const AVFrame* frame, const Fra
   if (info.pts == AV_NOPTS_VALUE) pts = video_->mux.nextPtsUs();
   std::vector<PacketPtr> packets;
   std::string err;
+  if (frame->format == AV_PIX_FMT_CUDA) {
+    // A CPU encoder (libx264; NVENC would take the surface as it is): the frame comes down.
+    if (!encodeHost_) encodeHost_ = std::make_unique<HostFrame>();
+    bool copied = false;
+    frame = encodeHost_->of(frame, copied, err);
+    if (copied) pool_->countHostCopy(HostCopy::Encode);
+    if (!frame) {
+      reportError(session, err);
+      return;
+    }
+  }
   if (video_->encoder->encode(frame, pts, videoForceKey_, packets, err) != Status::Ok) {
     reportError(session, err);
     return;
@@ -283,6 +296,11 @@ CameraCounters CameraPipeline::counters() const {
   c.videoDropped = videoDropped_.load();
   c.videoEncoded = videoEncoded_.load();
   c.poolAllocations = pool_->allocations();
+  c.gpuFrames = gpuFrames_.load();
+  c.hostCopiesLetterbox = pool_->hostCopies(HostCopy::Letterbox);
+  c.hostCopiesSnapshot = pool_->hostCopies(HostCopy::Snapshot);
+  c.hostCopiesAnnotate = pool_->hostCopies(HostCopy::Annotate);
+  c.hostCopiesEncode = pool_->hostCopies(HostCopy::Encode);
   return c;
 }
 

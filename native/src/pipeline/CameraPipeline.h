@@ -10,6 +10,7 @@
 #include "core/Status.h"
 #include "decode/Decoder.h"
 #include "decode/FrameConverter.h"
+#include "decode/HostFrame.h"
 #include "ingest/Source.h"
 #include "encode/H264Encoder.h"
 #include "mux/Fmp4Muxer.h"
@@ -68,6 +69,10 @@ struct CameraCounters {
   uint64_t videoDropped = 0;     // packets not sent: queue full, skipped to the next keyframe
   uint64_t videoEncoded = 0;     // frames re-encoded for browsers (streams that cannot pass through)
   uint64_t poolAllocations = 0;
+  bool gpuFrames = false;        // the session's frames stay in GPU memory (NVDEC)
+  // GPU frames copied to host memory, by consumer: the GPU path's letterbox never copies a
+  // frame (only the model input tensor leaves the GPU, for a host detector).
+  uint64_t hostCopiesLetterbox = 0, hostCopiesSnapshot = 0, hostCopiesAnnotate = 0, hostCopiesEncode = 0;
 };
 
 // Where a pipeline reports. Called on the camera thread; implementations must not block it
@@ -147,6 +152,8 @@ class CameraPipeline {
     std::unique_ptr<H264Encoder> encoder;
   };
   VideoOut* video_ = nullptr;
+  std::unique_ptr<HostFrame> encodeHost_;  // NVDEC frames for a CPU encoder (camera thread)
+  std::atomic<bool> gpuFrames_{false};
   bool videoForceKey_ = false;  // the encoder's next frame is a keyframe (after a drop)
   // Live-view video state (camera thread): skipping to a keyframe after a drop.
   bool videoWaitKey_ = false;

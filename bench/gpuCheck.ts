@@ -1,0 +1,31 @@
+// The GPU checks of test/gpu/ run where vitest is not (the lent GPU box): NVDEC decode of
+// H.264/HEVC, and the CUDA letterbox of NVDEC frames against the CPU letterbox of the same
+// frames; writes bench/results/gpucheck-<machine>-<date>.json with the figures.
+import { ensureClip } from '../src/cli/demoClips.js';
+import { loadAddon } from '../src/native/addon.js';
+import { compareLetterbox, decodeFile, gpuHere } from '../test/gpu/checks.js';
+import { writeResult, type BenchRow } from './record.js';
+
+const here = gpuHere();
+if (!here.ok) throw new Error(`No GPU path here: ${here.reason}`);
+const rows: BenchRow[] = [];
+for (const codec of ['h264', 'hevc'] as const) {
+  const file = await ensureClip(codec);
+  const sw = await decodeFile(file, 'software');
+  const hw = await decodeFile(file, 'nvdec');
+  console.log(codec, JSON.stringify({ sw, hw }));
+  rows.push({ case: `${codec} decode, NVDEC vs software`, vigil: hw.frames, peer: sw.frames, unit: 'frames decoded', decoder: hw.decoder, ended: hw.ended, gpuFrames: hw.gpuFrames, hostCopies: hw.hostCopies });
+}
+for (const clip of (process.env.GPU_CHECK_CLIPS ?? '').split(',').filter(Boolean).concat([await ensureClip('h264')])) {
+  const r = await compareLetterbox(clip);
+  console.log('letterbox', JSON.stringify(r));
+  rows.push({ case: `letterbox ${clip.split('/').pop()}: CUDA (NVDEC frame) vs CPU (software frame)`, vigil: r.meanAbsPx, unit: 'mean |difference| in 0..255 pixel units', ...r });
+}
+const file = writeResult({
+  bench: 'gpucheck',
+  setup: `addon ${JSON.stringify(loadAddon().buildInfo())}`,
+  peer: 'software decode + swscale letterbox of the same frames (same seq of the same file), same run',
+  rows,
+  summary: { letterboxMeanAbsPx: rows.filter((r) => r.case.startsWith('letterbox')).map((r) => r.vigil) },
+});
+console.log(`wrote ${file}`);

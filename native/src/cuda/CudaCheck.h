@@ -1,0 +1,45 @@
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <string>
+
+namespace vigil {
+
+// Logs a failed CUDA runtime call with its text and file:line on stderr; returns the code.
+inline cudaError_t cudaCheck(cudaError_t rc, const char* call, const char* file, int line) {
+  if (rc != cudaSuccess) std::fprintf(stderr, "vigil: CUDA error %s (%s) in %s at %s:%d\n", cudaGetErrorName(rc), cudaGetErrorString(rc), call, file, line);
+  return rc;
+}
+
+inline std::string cudaErrorText(cudaError_t rc) { return std::string(cudaGetErrorName(rc)) + ": " + cudaGetErrorString(rc); }
+
+// Device memory owned by one object: allocated once (cudaMalloc), freed in the destructor.
+template <typename T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  ~DeviceBuffer() { cudaFree(ptr_); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  // Grows to at least `count` elements (contents not kept); a no-op when large enough.
+  cudaError_t reserve(size_t count) {
+    if (count <= count_) return cudaSuccess;
+    cudaFree(ptr_);
+    ptr_ = nullptr;
+    count_ = 0;
+    cudaError_t rc = cudaMalloc(reinterpret_cast<void**>(&ptr_), count * sizeof(T));
+    if (rc == cudaSuccess) count_ = count;
+    return rc;
+  }
+  T* get() const { return ptr_; }
+  size_t size() const { return count_; }
+
+ private:
+  T* ptr_ = nullptr;
+  size_t count_ = 0;
+};
+
+}  // namespace vigil
+
+#define CUDA(call) ::vigil::cudaCheck((call), #call, __FILE__, __LINE__)

@@ -1,0 +1,28 @@
+#pragma once
+#include <memory>
+#include <string>
+
+#include "cuda/LetterboxNv12.h"
+
+namespace vigil {
+
+// Letterboxes NV12 surfaces that live in GPU memory (NVDEC frames) into a model input tensor:
+// the kernel writes a preallocated device buffer on this object's own stream, then the tensor
+// (not the frame) is copied to `hostDst` for a host-side detector. One per thread; the device
+// buffer is allocated once per input size.
+class GpuLetterboxer {
+ public:
+  GpuLetterboxer();
+  ~GpuLetterboxer();
+  GpuLetterboxer(const GpuLetterboxer&) = delete;
+  GpuLetterboxer& operator=(const GpuLetterboxer&) = delete;
+
+  // Blocks until the tensor is in hostDst (3·size·size floats, host memory, caller's).
+  bool run(const Nv12Surface& src, const LetterboxRegion& region, const ChannelNorm& norm, float* hostDst, std::string& err);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vigil

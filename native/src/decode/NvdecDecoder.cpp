@@ -1,0 +1,106 @@
+#include "decode/NvdecDecoder.h"
+
+#include "core/Libav.h"
+
+extern "C" {
+#include <libavutil/hwcontext.h>
+}
+
+namespace vigil {
+
+namespace {
+bool hasCudaConfig(const AVCodec* codec) {
+  for (int i = 0;; ++i) {
+    const AVCodecHWConfig* cfg = avcodec_get_hw_config(codec, i);
+    if (!cfg) return false;
+    if ((cfg->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) && cfg->device_type == AV_HWDEVICE_TYPE_CUDA) return true;
+  }
+}
+}  // namespace
+
+bool nvdecSupports(AVCodecID id) {
+  const AVCodec* codec = avcodec_find_decoder(id);
+  return codec && hasCudaConfig(codec);
+}
+
+NvdecDecoder::~NvdecDecoder() {
+  avcodec_free_context(&ctx_);
+  av_buffer_unref(&device_);
+}
+
+AVPixelFormat NvdecDecoder::pickFormat(AVCodecContext* ctx, const AVPixelFormat* formats) {
+  auto* self = static_cast<NvdecDecoder*>(ctx->opaque);
+  for (const AVPixelFormat* f = formats; *f != AV_PIX_FMT_NONE; ++f) {
+    if (*f == AV_PIX_FMT_CUDA) {
+      self->softwareFallback_ = false;
+      return *f;
+    }
+  }
+  // NVDEC declined this stream (profile, chroma format, size): libavcodec offers software formats.
+  self->softwareFallback_ = true;
+  return formats[0];
+}
+
+bool NvdecDecoder::open(const AVCodecParameters* par, int extraSurfaces, bool lowDelay, std::string& err) {
+  const AVCodec* codec = avcodec_find_decoder(par->codec_id);
+  if (!codec) {
+    err = std::string("no decoder for codec ") + avcodec_get_name(par->codec_id);
+    return false;
+  }
+  if (!hasCudaConfig(codec)) {
+    err = std::string("this FFmpeg has no NVDEC (CUDA hwaccel) for ") + codec->name;
+    return false;
+  }
+  AVDictionary* opts = nullptr;
+  av_dict_set(&opts, "primary_ctx", "1", 0);  // share the device's primary context (cudart uses it too)
+  int rc = av_hwdevice_ctx_create(&device_, AV_HWDEVICE_TYPE_CUDA, nullptr, opts, 0);
+  av_dict_free(&opts);
+  if (rc < 0) {
+    err = "no CUDA device for NVDEC (" + avErrorText(rc) + ")";
+    return false;
+  }
+  ctx_ = avcodec_alloc_context3(codec);
+  if (!ctx_ || avcodec_parameters_to_context(ctx_, par) < 0) {
+    err = "cannot set up the decoder context";
+    return false;
+  }
+  ctx_->opaque = this;
+  ctx_->get_format = &NvdecDecoder::pickFormat;
+  ctx_->hw_device_ctx = av_buffer_ref(device_);
+  ctx_->extra_hw_frames = extraSurfaces;
+  if (lowDelay) ctx_->flags |= AV_CODEC_FLAG_LOW_DELAY;
+  rc = avcodec_open2(ctx_, codec, nullptr);
+  if (rc < 0) {
+    err = std::string("cannot open NVDEC decoder ") + codec->name + ": " + avErrorText(rc);
+    return false;
+  }
+  return true;
+}
+
+Status NvdecDecoder::send(const AVPacket* pkt, std::string& err) {
+  int rc = avcodec_send_packet(ctx_, pkt);
+  if (rc == 0) return Status::Ok;
+  if (rc == AVERROR(EAGAIN)) return Status::Again;
+  if (rc == AVERROR_EOF) return Status::Eos;
+  err = "decode failed: " + avErrorText(rc);
+  return Status::Error;
+}
+
+Status NvdecDecoder::receive(AVFrame* out, std::string& err) {
+  av_frame_unref(out);
+  int rc = avcodec_receive_frame(ctx_, out);
+  if (rc == 0) return Status::Ok;
+  if (rc == AVERROR(EAGAIN)) return Status::Again;
+  if (rc == AVERROR_EOF) return Status::Eos;
+  err = "decode failed: " + avErrorText(rc);
+  return Status::Error;
+}
+
+void NvdecDecoder::flush() { avcodec_flush_buffers(ctx_); }
+
+std::string NvdecDecoder::describe() const {
+  if (softwareFallback_) return std::string(ctx_->codec->name) + " (software: NVDEC declined this stream)";
+  return std::string(ctx_->codec->name) + " (NVDEC, frames in GPU memory)";
+}
+
+}  // namespace vigil

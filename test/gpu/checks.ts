@@ -1,0 +1,110 @@
+// GPU checks shared by test/gpu/*.test.ts (vitest, on a box with a GPU and Node) and
+// bench/gpuCheck.ts (the same checks run on the lent GPU box, which has Node but no vitest).
+import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
+import { loadAddon } from '../../src/native/addon.js';
+import type { CameraEvent, CameraCounters, LetterboxResult } from '../../src/native/types.js';
+
+/** Whether NVDEC can run here, and why not. */
+export function gpuHere(): { ok: boolean; reason: string | null } {
+  const b = loadAddon().buildInfo();
+  if (!b.decoders.nvdec) return { ok: false, reason: 'this FFmpeg has no NVDEC' };
+  if (b.cuda.devices === 0) return { ok: false, reason: b.cuda.reason ?? 'no CUDA device' };
+  return { ok: true, reason: null };
+}
+
+/** Decodes a whole file as fast as it goes with `decoder`; what it used and counted. */
+export async function decodeFile(file: string, decoder: 'auto' | 'nvdec' | 'software') {
+  const { Camera } = loadAddon();
+  const events: CameraEvent[] = [];
+  const cam = new Camera({ url: file, realtime: false, decoder, queueSize: 4096 }, (ev) => events.push(ev));
+  cam.open();
+  const t0 = performance.now();
+  while (!events.some((e) => e.type === 'ended') && performance.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 20));
+  const stats = cam.stats();
+  cam.close();
+  const opened = events.find((e) => e.type === 'opened');
+  const ended = events.find((e) => e.type === 'ended');
+  return {
+    decoder: opened?.type === 'opened' ? opened.decoder : null,
+    ended: ended?.type === 'ended' ? `${ended.reason}${ended.message ? `: ${ended.message}` : ''}` : null,
+    frames: events.filter((e) => e.type === 'frame').length,
+    gpuFrames: stats.gpuFrames,
+    hostCopies: stats.hostCopies,
+  };
+}
+
+/**
+ * The same frames letterboxed by the GPU path (NVDEC surface → CUDA kernel) and by the CPU
+ * path (software decode → swscale): two cameras play the same file in real time, and each
+ * frame both have (same seq = same picture) goes through both. Differences in 0..255 pixel
+ * units (the model input divided back by its scale).
+ */
+export async function compareLetterbox(file: string, pairs = 30, timeoutMs = 60_000) {
+  const { Camera } = loadAddon();
+  const size = NANODET_SPEC.inputSize;
+  const norm = NANODET_SPEC.normalize;
+  const newest = { gpu: 0, cpu: 0 };
+  const gpu = new Camera({ url: file, decoder: 'nvdec', loop: true }, (ev) => {
+    if (ev.type === 'frame') newest.gpu = ev.seq;
+  });
+  const cpu = new Camera({ url: file, decoder: 'software', loop: true }, (ev) => {
+    if (ev.type === 'frame') newest.cpu = ev.seq;
+  });
+  gpu.open();
+  cpu.open();
+  const a = new Float32Array(3 * size * size);
+  const b = new Float32Array(3 * size * size);
+  let matched = 0;
+  let maxAbs = 0;
+  let sumAbs = 0;
+  let over1 = 0;
+  let n = 0;
+  let next = 1;
+  const t0 = performance.now();
+  try {
+    while (matched < pairs && performance.now() - t0 < timeoutMs) {
+      if (Math.min(newest.gpu, newest.cpu) < next) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      const [ra, rb] = (await Promise.all([gpu.letterbox(a, size, norm, next), cpu.letterbox(b, size, norm, next)])) as [LetterboxResult | null, LetterboxResult | null];
+      next = Math.max(ra?.seq ?? next, rb?.seq ?? next) + 1;
+      if (!ra || !rb || ra.seq !== rb.seq) continue;
+      expectSameBox(ra, rb);
+      matched++;
+      const plane = size * size;
+      for (let i = 0; i < a.length; i++) {
+        const d = Math.abs(a[i]! - b[i]!) * norm.std[Math.floor(i / plane)]!;
+        if (d > maxAbs) maxAbs = d;
+        if (d > 1.5) over1++;
+        sumAbs += d;
+        n++;
+      }
+    }
+    const gpuStats: CameraCounters = gpu.stats();
+    // One snapshot of the GPU camera: the frame has to come down, and the count says so.
+    const snap = await gpu.snapshot(80);
+    const after = gpu.stats();
+    return {
+      file,
+      pairs: matched,
+      maxAbsPx: Math.round(maxAbs * 100) / 100,
+      meanAbsPx: Math.round((sumAbs / Math.max(1, n)) * 1000) / 1000,
+      shareOver1_5Px: Math.round((over1 / Math.max(1, n)) * 1e6) / 1e6,
+      gpuDecoder: gpuStats.decoder,
+      gpuFrames: gpuStats.gpuFrames,
+      hostCopiesWhileLetterboxing: gpuStats.hostCopies,
+      snapshotBytes: snap?.jpeg.length ?? 0,
+      hostCopiesAfterOneSnapshot: after.hostCopies,
+    };
+  } finally {
+    gpu.close();
+    cpu.close();
+  }
+}
+
+function expectSameBox(a: LetterboxResult, b: LetterboxResult): void {
+  if (a.scale !== b.scale || a.padX !== b.padX || a.padY !== b.padY || a.width !== b.width || a.height !== b.height) {
+    throw new Error(`letterbox geometry differs: GPU ${JSON.stringify(a)} vs CPU ${JSON.stringify(b)}`);
+  }
+}

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+
+import { ensureClip } from '../helpers/fixtures.js';
+import { compareLetterbox, decodeFile, gpuHere } from './checks.js';
+
+const gpu = gpuHere();
+
+// Needs an NVIDIA GPU (and an FFmpeg with NVDEC): skipped cleanly elsewhere. bench/gpuCheck.ts
+// runs the same checks on the lent GPU box and records the figures.
+describe.skipIf(!gpu.ok)(`NVDEC and the CUDA letterbox (GPU: ${gpu.ok ? 'yes' : gpu.reason})`, () => {
+  it('decodes H.264 and HEVC on NVDEC: every frame, in GPU memory, none copied to the host', async () => {
+    for (const codec of ['h264', 'hevc'] as const) {
+      const file = await ensureClip(codec);
+      const sw = await decodeFile(file, 'software');
+      const hw = await decodeFile(file, 'nvdec');
+      expect(hw.decoder).toMatch(/NVDEC/);
+      expect(hw.ended).toBe('eos');
+      expect(hw.frames).toBe(sw.frames);
+      expect(hw.gpuFrames).toBe(true);
+      expect(hw.hostCopies).toEqual({ letterbox: 0, snapshot: 0, annotate: 0, encode: 0 });
+    }
+  });
+
+  it('the CUDA letterbox of NVDEC frames matches the CPU letterbox of the same frames; no frame leaves the GPU', async () => {
+    const r = await compareLetterbox(await ensureClip('h264'));
+    expect(r.pairs).toBe(30);
+    expect(r.gpuFrames).toBe(true);
+    expect(r.meanAbsPx).toBeLessThan(1);
+    expect(r.maxAbsPx).toBeLessThan(24);
+    expect(r.shareOver1_5Px).toBeLessThan(0.05);
+    expect(r.hostCopiesWhileLetterboxing.letterbox).toBe(0);
+    expect(r.hostCopiesAfterOneSnapshot.snapshot).toBe(1);
+  }, 120_000);
+});
+
+describe('NVDEC where there is none', () => {
+  it.skipIf(gpu.ok)('auto falls back to software and says why; nvdec is an error that says why', async () => {
+    const file = await ensureClip('h264');
+    const auto = await decodeFile(file, 'auto');
+    expect(auto.ended).toBe('eos');
+    expect(auto.frames).toBe(795);
+    expect(auto.gpuFrames).toBe(false);
+    expect(auto.decoder).toMatch(/software.*NVDEC unavailable: /);
+    const hw = await decodeFile(file, 'nvdec');
+    expect(hw.frames).toBe(0);
+    expect(hw.ended).toMatch(/^error: NVDEC unavailable: /);
+  });
+});
