@@ -9,12 +9,14 @@ import { writeResult, type BenchRow } from './record.js';
 const here = gpuHere();
 if (!here.ok) throw new Error(`No GPU path here: ${here.reason}`);
 const rows: BenchRow[] = [];
-for (const codec of ['h264', 'hevc'] as const) {
-  const file = await ensureClip(codec);
+// GPU_CHECK_DECODE=a,b: the files to decode (default: the vtest H.264 and HEVC fixtures).
+const decodeFiles = process.env.GPU_CHECK_DECODE?.split(',') ?? [await ensureClip('h264'), await ensureClip('hevc')];
+for (const file of decodeFiles) {
+  const codec = file.split('/').pop()!;
   const sw = await decodeFile(file, 'software');
   const hw = await decodeFile(file, 'nvdec');
   console.log(codec, JSON.stringify({ sw, hw }));
-  rows.push({ case: `${codec} decode, NVDEC vs software`, vigil: hw.frames, peer: sw.frames, unit: 'frames decoded', decoder: hw.decoder, ended: hw.ended, gpuFrames: hw.gpuFrames, hostCopies: hw.hostCopies });
+  rows.push({ case: `${codec}: NVDEC vs software decode`, vigil: hw.frames, peer: sw.frames, unit: 'frames decoded', decoder: hw.decoder, ended: hw.ended, gpuFrames: hw.gpuFrames, hostCopies: hw.hostCopies });
 }
 for (const clip of (process.env.GPU_CHECK_CLIPS ?? '').split(',').filter(Boolean).concat([await ensureClip('h264')])) {
   const r = await compareLetterbox(clip);

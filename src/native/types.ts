@@ -195,10 +195,12 @@ export interface NativeCamera {
   snapshot(quality?: number): Promise<Snapshot | null>;
   /**
    * Writes the newest frame (if its seq ≥ minSeq) letterboxed into `dst` as a planar float
-   * [3, size, size] model input, natively (libswscale) on a worker thread. null when there is
-   * no such frame. dst must not be touched until the promise settles.
+   * [3, size, size] model input, natively on a worker thread (libswscale; a CUDA kernel for an
+   * NVDEC frame, which never leaves the GPU). `exact`: the frame with seq == minSeq, while the
+   * pool still holds it. null when there is no such frame. dst must not be touched until the
+   * promise settles.
    */
-  letterbox(dst: Float32Array, size: number, norm: InputNorm, minSeq?: number): Promise<LetterboxResult | null>;
+  letterbox(dst: Float32Array, size: number, norm: InputNorm, minSeq?: number, exact?: boolean): Promise<LetterboxResult | null>;
   /**
    * Burns the boxes of `records` (packed 24-byte detection records, src/protocol/binary.ts)
    * into the frame `seq` (while the pool still holds it) and encodes it as the next frame of

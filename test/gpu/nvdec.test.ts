@@ -25,9 +25,10 @@ describe.skipIf(!gpu.ok)(`NVDEC and the CUDA letterbox (GPU: ${gpu.ok ? 'yes' : 
     const r = await compareLetterbox(await ensureClip('h264'));
     expect(r.pairs).toBe(30);
     expect(r.gpuFrames).toBe(true);
-    expect(r.meanAbsPx).toBeLessThan(1);
-    expect(r.maxAbsPx).toBeLessThan(24);
-    expect(r.shareOver1_5Px).toBeLessThan(0.05);
+    // Not bit-exact: swscale works in fixed point (14-bit filters, table-driven YUV→RGB); a JS
+    // model of the kernel against swscale on a vtest frame: mean 0.77, max 4 levels of 255.
+    expect(r.meanAbsPx).toBeLessThan(1.25);
+    expect(r.maxAbsPx).toBeLessThanOrEqual(8);
     expect(r.hostCopiesWhileLetterboxing.letterbox).toBe(0);
     expect(r.hostCopiesAfterOneSnapshot.snapshot).toBe(1);
   }, 120_000);

@@ -204,7 +204,8 @@ Napi::Value CameraWrap::Letterbox(const Napi::CallbackInfo& info) {
   }
   norm.bgr = optBool(n, "bgr", false);
   uint64_t minSeq = info[3].IsNumber() ? static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value()) : 0;
-  return PromiseWorker::Start(new LetterboxWorker(env, pipeline_->pool(), info[0].As<Napi::Float32Array>(), size, norm, minSeq));
+  const bool exact = info.Length() > 4 && info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value();
+  return PromiseWorker::Start(new LetterboxWorker(env, pipeline_->pool(), info[0].As<Napi::Float32Array>(), size, norm, minSeq, exact));
 }
 
 Napi::Value CameraWrap::Annotate(const Napi::CallbackInfo& info) {

@@ -7,18 +7,19 @@
 namespace vigil {
 
 LetterboxWorker::LetterboxWorker(Napi::Env env, std::shared_ptr<FramePool> pool, Napi::Float32Array dst, int size,
-                                 InputNorm norm, uint64_t minSeq)
+                                 InputNorm norm, uint64_t minSeq, bool exact)
     : PromiseWorker(env, "vigil.letterbox"),
       pool_(std::move(pool)),
       dstRef_(Napi::Persistent(dst)),
       dst_(dst.Data()),
       size_(size),
       norm_(norm),
-      minSeq_(minSeq) {}
+      minSeq_(minSeq),
+      exact_(exact) {}
 
 void LetterboxWorker::Execute() {
   startUs_ = monoNowUs();
-  FrameLease lease = pool_->latest();
+  FrameLease lease = exact_ ? pool_->bySeq(minSeq_) : pool_->latest();
   if (!lease || lease.info().seq < minSeq_) {
     empty_ = true;
     return;

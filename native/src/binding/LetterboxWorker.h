@@ -16,7 +16,7 @@ namespace vigil {
 class LetterboxWorker : public PromiseWorker {
  public:
   LetterboxWorker(Napi::Env env, std::shared_ptr<FramePool> pool, Napi::Float32Array dst, int size, InputNorm norm,
-                  uint64_t minSeq);
+                  uint64_t minSeq, bool exact);
 
  protected:
   void Execute() override;
@@ -29,6 +29,7 @@ class LetterboxWorker : public PromiseWorker {
   int size_;
   InputNorm norm_;
   uint64_t minSeq_;
+  bool exact_;  // the frame with seq == minSeq (while the pool holds it), not the newest
   bool empty_ = false;
   FrameInfo frame_;
   LetterboxInfo box_;

@@ -3,20 +3,30 @@
 namespace vigil {
 namespace {
 
-__device__ float sampleBilinear(const uint8_t* plane, int pitch, int stride, int offset, int w, int h, float x, float y) {
-  x = fminf(fmaxf(x, 0.f), w - 1.f);
-  y = fminf(fmaxf(y, 0.f), h - 1.f);
-  const int x0 = static_cast<int>(x);
-  const int y0 = static_cast<int>(y);
-  const int x1 = min(x0 + 1, w - 1);
-  const int y1 = min(y0 + 1, h - 1);
-  const float fx = x - x0;
-  const float fy = y - y0;
-  const uint8_t* r0 = plane + static_cast<size_t>(y0) * pitch + offset;
-  const uint8_t* r1 = plane + static_cast<size_t>(y1) * pitch + offset;
-  const float top = r0[x0 * stride] + (r0[x1 * stride] - r0[x0 * stride]) * fx;
-  const float bottom = r1[x0 * stride] + (r1[x1 * stride] - r1[x0 * stride]) * fx;
-  return top + (bottom - top) * fy;
+// A tent ("bilinear") filter over the source footprint of one output sample, as swscale's
+// SWS_BILINEAR does: radius = the scale factor when shrinking (so every source pixel counts:
+// no aliasing), 1 when enlarging (plain bilinear). `pitch`/`stride`/`offset` address one
+// channel of a plane; coordinates are clamped at the edges.
+__device__ float sampleTent(const uint8_t* plane, int pitch, int stride, int offset, int w, int h, float cx, float cy,
+                            float rx, float ry) {
+  const int x0 = static_cast<int>(ceilf(cx - rx + 1e-4f));
+  const int x1 = static_cast<int>(floorf(cx + rx - 1e-4f));
+  const int y0 = static_cast<int>(ceilf(cy - ry + 1e-4f));
+  const int y1 = static_cast<int>(floorf(cy + ry - 1e-4f));
+  float acc = 0.f;
+  float wsum = 0.f;
+  for (int y = y0; y <= y1; ++y) {
+    const float wy = 1.f - fabsf(y - cy) / ry;
+    if (wy <= 0.f) continue;
+    const uint8_t* row = plane + static_cast<size_t>(min(max(y, 0), h - 1)) * pitch + offset;
+    for (int x = x0; x <= x1; ++x) {
+      const float wx = 1.f - fabsf(x - cx) / rx;
+      if (wx <= 0.f) continue;
+      acc += wx * wy * row[min(max(x, 0), w - 1) * stride];
+      wsum += wx * wy;
+    }
+  }
+  return wsum > 0.f ? acc / wsum : 0.f;
 }
 
 // One thread per output pixel of the square input.
@@ -32,35 +42,38 @@ __global__ void gpuLetterboxNv12(Nv12Surface src, LetterboxRegion region, Channe
     for (int c = 0; c < 3; ++c) dst[c * plane + at] = norm.add[c];
     return;
   }
-  // Pixel centres: output (rx + 0.5) maps to source (rx + 0.5) · sw / w.
-  const float sx = (rx + 0.5f) * src.width / region.w - 0.5f;
-  const float sy = (ry + 0.5f) * src.height / region.h - 0.5f;
-  const float luma = sampleBilinear(src.y, src.pitchY, 1, 0, src.width, src.height, sx, sy);
-  // 4:2:0 chroma, MPEG-2 siting: horizontally on the even luma column, vertically between rows.
+  // Luma: output pixel centre (rx + 0.5) maps to source (rx + 0.5) · sw / w.
+  const float fx = static_cast<float>(src.width) / region.w;
+  const float fy = static_cast<float>(src.height) / region.h;
+  const float luma = sampleTent(src.y, src.pitchY, 1, 0, src.width, src.height, (rx + 0.5f) * fx - 0.5f, (ry + 0.5f) * fy - 0.5f,
+                                fmaxf(fx, 1.f), fmaxf(fy, 1.f));
+  // Chroma (4:2:0 → RGB), as swscale's default RGB output makes it: horizontally at half the
+  // output width, each value shared by two pixels; vertically at the full output height.
   const int cw = (src.width + 1) / 2;
   const int ch = (src.height + 1) / 2;
-  const float cx = sx * 0.5f;
-  const float cy = (sy + 0.5f) * 0.5f - 0.5f;
-  const float u = sampleBilinear(src.uv, src.pitchUV, 2, 0, cw, ch, cx, cy) - 128.f;
-  const float v = sampleBilinear(src.uv, src.pitchUV, 2, 1, cw, ch, cx, cy) - 128.f;
+  const int halfW = (region.w + 1) / 2;
+  const float fcx = static_cast<float>(cw) / halfW;
+  const float fcy = static_cast<float>(ch) / region.h;
+  const float ccx = ((rx >> 1) + 0.5f) * fcx - 0.5f;
+  const float ccy = (ry + 0.5f) * fcy - 0.5f;
+  const float u = sampleTent(src.uv, src.pitchUV, 2, 0, cw, ch, ccx, ccy, fmaxf(fcx, 1.f), fmaxf(fcy, 1.f)) - 128.f;
+  const float v = sampleTent(src.uv, src.pitchUV, 2, 1, cw, ch, ccx, ccy, fmaxf(fcx, 1.f), fmaxf(fcy, 1.f)) - 128.f;
   float yy;
-  float ku;
-  float kv;
+  float k;
   if (src.fullRange) {
     yy = luma;
-    ku = 1.f;
-    kv = 1.f;
+    k = 1.f;
   } else {
     yy = 1.164383f * (luma - 16.f);
-    ku = 255.f / 224.f;
-    kv = 255.f / 224.f;
+    k = 255.f / 224.f;
   }
   float rgb[3];
-  rgb[0] = yy + 1.402f * kv * v;
-  rgb[1] = yy - 0.344136f * ku * u - 0.714136f * kv * v;
-  rgb[2] = yy + 1.772f * ku * u;
+  rgb[0] = yy + 1.402f * k * v;
+  rgb[1] = yy - 0.344136f * k * u - 0.714136f * k * v;
+  rgb[2] = yy + 1.772f * k * u;
   for (int c = 0; c < 3; ++c) {
-    const float px = fminf(fmaxf(rintf(rgb[norm.src[c]]), 0.f), 255.f);
+    // Truncated to 0..255 like swscale's RGB24 output (rounding instead leaves a +0.5 level bias).
+    const float px = fminf(fmaxf(floorf(rgb[norm.src[c]]), 0.f), 255.f);
     dst[c * plane + at] = px * norm.mul[c] + norm.add[c];
   }
 }

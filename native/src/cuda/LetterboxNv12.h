@@ -35,8 +35,9 @@ struct ChannelNorm {
 };
 
 // NV12 (BT.601) → letterboxed, normalised planar float [3, size, size] at `dst` (device
-// memory, 3·size·size floats), bilinear, each RGB value rounded to 0..255 first as the CPU
-// path's RGB24 stage does. Asynchronous on `stream`.
+// memory, 3·size·size floats), filtered as the CPU path's swscale SWS_BILINEAR (a tent over
+// the source footprint), each RGB value truncated to 0..255 as its RGB24 stage does.
+// Asynchronous on `stream`.
 cudaError_t cudaLetterboxNv12(const Nv12Surface& src, const LetterboxRegion& region, const ChannelNorm& norm, float* dst,
                               cudaStream_t stream);
 
