@@ -44,17 +44,17 @@ export async function compareLetterbox(file: string, pairs = 30, timeoutMs = 60_
   const size = NANODET_SPEC.inputSize;
   const norm = NANODET_SPEC.normalize;
   const newest = { gpu: 0, cpu: 0 };
-  // Deep pools (64 frames): the two cameras start a few frames apart (NVDEC's set-up), and
-  // each frame must still be there when the other camera has it too.
-  const opts = { url: file, loop: true, poolSlots: 64 };
-  const gpu = new Camera({ ...opts, decoder: 'nvdec' }, (ev) => {
-    if (ev.type === 'frame') newest.gpu = ev.seq;
-  });
-  const cpu = new Camera({ ...opts, decoder: 'software' }, (ev) => {
+  // The CPU camera starts first with a deep pool (64 frames, 2 s at 30 fps); the GPU camera
+  // (NVDEC takes a moment to set up) follows, and each frame it has is still in the CPU's pool.
+  const cpu = new Camera({ url: file, loop: true, poolSlots: 64, decoder: 'software' }, (ev) => {
     if (ev.type === 'frame') newest.cpu = ev.seq;
   });
-  gpu.open();
+  const gpu = new Camera({ url: file, loop: true, decoder: 'nvdec' }, (ev) => {
+    if (ev.type === 'frame') newest.gpu = ev.seq;
+  });
   cpu.open();
+  while (newest.cpu === 0) await new Promise((r) => setTimeout(r, 2));
+  gpu.open();
   const a = new Float32Array(3 * size * size);
   const b = new Float32Array(3 * size * size);
   let matched = 0;
@@ -66,10 +66,11 @@ export async function compareLetterbox(file: string, pairs = 30, timeoutMs = 60_
   const t0 = performance.now();
   try {
     while (matched < pairs && performance.now() - t0 < timeoutMs) {
-      if (Math.min(newest.gpu, newest.cpu) < seq) {
-        await new Promise((r) => setTimeout(r, 5));
+      if (newest.gpu < seq || newest.cpu < seq) {
+        await new Promise((r) => setTimeout(r, 2));
         continue;
       }
+      seq = newest.gpu;  // the GPU camera's newest: still in both pools
       const [ra, rb] = (await Promise.all([gpu.letterbox(a, size, norm, seq, true), cpu.letterbox(b, size, norm, seq, true)])) as [LetterboxResult | null, LetterboxResult | null];
       seq += 3;
       if (!ra || !rb) continue;  // left one pool already

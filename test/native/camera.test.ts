@@ -108,8 +108,8 @@ describe('native addon', () => {
   });
 
   it('low-delay decode hands out each packet\'s frame before the next packet; frame threads hold frames back', async () => {
-    const low = camera({ url: h264, realtime: true, lowDelay: true, decodeThreads: 4 });
-    const bulk = camera({ url: h264, realtime: true, decodeThreads: 4 });
+    const low = camera({ url: h264, realtime: true, lowDelay: true, decodeThreads: 4, decoder: 'software' });
+    const bulk = camera({ url: h264, realtime: true, decodeThreads: 4, decoder: 'software' });
     low.camera.open();
     bulk.camera.open();
     await Promise.all([low, bulk].map((c) => c.until(() => c.frames.length >= 30, 10000, '30 frames')));

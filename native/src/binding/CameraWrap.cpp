@@ -1,5 +1,6 @@
 #include "binding/CameraWrap.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "binding/AddonData.h"
@@ -61,7 +62,9 @@ CameraWrap::CameraWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Camera
   } else {
     throw invalidParameter(env, "'auto', 'software' or 'nvdec'", "decoder", o.Get("decoder"));
   }
-  opts.decoder.extraSurfaces = opts.poolSlots + 1;  // the pool's references + the frame being delivered
+  // NVDEC surfaces beyond the decoder's own: the pool's references + the frame being
+  // delivered, at most 12 (NVDEC takes about 32 in all, the reference frames included).
+  opts.decoder.extraSurfaces = std::min(opts.poolSlots + 1, 12);
   size_t queue = static_cast<size_t>(optNumber(o, "queueSize", kDefaultQueue, 1, 4096));
 
   try {

@@ -46,10 +46,26 @@ int FramePool::pickFree() const {
   return chosen;
 }
 
-int FramePool::acquireShared(const AVFrame* hw) {
+int FramePool::acquireShared(const AVFrame* hw, int maxShared) {
   std::lock_guard<std::mutex> lock(mutex_);
   const int chosen = pickFree();
   if (chosen < 0) return -1;
+  // The decoder's surface pool is fixed: free slots give their surfaces back (oldest first)
+  // so that at most maxShared are held, including the one taken now.
+  for (;;) {
+    int held = 0;
+    int oldest = -1;
+    for (int i = 0; i < size(); ++i) {
+      const Slot& o = slots_[i];
+      if (!o.frame->hw_frames_ctx) continue;
+      ++held;
+      if (i != chosen && i != latest_ && o.readers == 0 && !o.writing && (oldest < 0 || o.info.seq < slots_[oldest].info.seq)) oldest = i;
+    }
+    if (slots_[chosen].frame->hw_frames_ctx) --held;  // rewritten below
+    if (held < maxShared || oldest < 0) break;
+    av_frame_unref(slots_[oldest].frame);
+    slots_[oldest].info = FrameInfo{};  // seq 0: never found by bySeq
+  }
   Slot& s = slots_[chosen];
   av_frame_unref(s.frame);  // a host slot's buffers, or the previous surface, go back
   if (av_frame_ref(s.frame, hw) < 0) return -1;

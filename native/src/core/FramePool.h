@@ -65,8 +65,9 @@ class FramePool {
   // Writer: a slot ready to be written, sized w×h; -1 when every slot is leased (drop the frame).
   int acquire(int width, int height);
   // Writer: a slot that now references the GPU frame `hw` (its surface stays the decoder's
-  // until the slot is rewritten); -1 when every slot is leased. Publish or abandon it after.
-  int acquireShared(const AVFrame* hw);
+  // until the slot is rewritten); -1 when every slot is leased. At most `maxShared` slots hold
+  // surfaces (the decoder's pool is fixed): older free slots let theirs go. Publish or abandon it after.
+  int acquireShared(const AVFrame* hw, int maxShared);
   AVFrame* writable(int slot);
   // Writer: the written slot becomes the latest frame.
   void publish(int slot, const FrameInfo& info);

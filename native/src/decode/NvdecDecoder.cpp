@@ -36,12 +36,14 @@ AVPixelFormat NvdecDecoder::pickFormat(AVCodecContext* ctx, const AVPixelFormat*
       return *f;
     }
   }
-  // NVDEC declined this stream (profile, chroma format, size): libavcodec offers software formats.
+  // NVDEC declined this stream (profile, chroma format, size, surface count): libavcodec offers
+  // software formats; with NVDEC required, nothing is decoded (errors say so).
   self->softwareFallback_ = true;
-  return formats[0];
+  return self->required_ ? AV_PIX_FMT_NONE : formats[0];
 }
 
-bool NvdecDecoder::open(const AVCodecParameters* par, int extraSurfaces, bool lowDelay, std::string& err) {
+bool NvdecDecoder::open(const AVCodecParameters* par, int extraSurfaces, bool lowDelay, bool required, std::string& err) {
+  required_ = required;
   const AVCodec* codec = avcodec_find_decoder(par->codec_id);
   if (!codec) {
     err = std::string("no decoder for codec ") + avcodec_get_name(par->codec_id);

@@ -16,7 +16,8 @@ class NvdecDecoder final : public Decoder {
   ~NvdecDecoder() override;
   // false with `err` saying why NVDEC cannot decode this stream here (no GPU or driver, codec
   // without NVDEC support in this FFmpeg, open failure): the caller falls back to software.
-  bool open(const AVCodecParameters* par, int extraSurfaces, bool lowDelay, std::string& err);
+  // `required`: a stream NVDEC declines fails to decode instead of going to software.
+  bool open(const AVCodecParameters* par, int extraSurfaces, bool lowDelay, bool required, std::string& err);
   Status send(const AVPacket* pkt, std::string& err) override;
   Status receive(AVFrame* out, std::string& err) override;
   void flush() override;
@@ -30,6 +31,7 @@ class NvdecDecoder final : public Decoder {
   AVCodecContext* ctx_ = nullptr;
   AVBufferRef* device_ = nullptr;
   bool softwareFallback_ = false;
+  bool required_ = false;
 };
 
 // Whether this FFmpeg build can decode `codec` with NVDEC (CUDA hwaccel): any thread.

@@ -11,6 +11,10 @@ extern "C" {
 
 #if VIGIL_WITH_CUDA
 #include "cuda/GpuLetterboxer.h"
+#else
+namespace vigil {
+class GpuLetterboxer {};  // never made without CUDA; complete for the unique_ptr
+}  // namespace vigil
 #endif
 
 namespace vigil {

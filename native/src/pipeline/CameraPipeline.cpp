@@ -141,7 +141,7 @@ void CameraPipeline::drain(uint64_t session, Source& src, Decoder& dec, FrameCon
   for (int errors = 0; errors < 8;) {
     Status r = dec.receive(frame, derr);
     if (r == Status::Ok) {
-      deliver(session, src, conv, frame);
+      deliver(session, src, dec, conv, frame);
     } else if (r == Status::Error) {
       reportDecodeError(session, derr);
       ++errors;
@@ -151,7 +151,7 @@ void CameraPipeline::drain(uint64_t session, Source& src, Decoder& dec, FrameCon
   }
 }
 
-void CameraPipeline::deliver(uint64_t session, Source& src, FrameConverter& converter,
+void CameraPipeline::deliver(uint64_t session, Source& src, Decoder& dec, FrameConverter& converter,
                              const AVFrame* frame) {
   int64_t decodedUs = monoNowUs();
   ++framesDecoded_;
@@ -161,8 +161,13 @@ void CameraPipeline::deliver(uint64_t session, Source& src, FrameConverter& conv
   }
 
   const bool gpu = frame->format == AV_PIX_FMT_CUDA;  // NVDEC: the surface is referenced, never copied
-  gpuFrames_ = gpu;
-  int slot = gpu ? pool_->acquireShared(frame) : pool_->acquire(frame->width, frame->height);
+  int slot = gpu ? pool_->acquireShared(frame, opts_.decoder.extraSurfaces - 1) : pool_->acquire(frame->width, frame->height);
+  if (gpu != gpuFrames_.exchange(gpu)) {
+    // The first frame tells whether NVDEC took the stream (it can decline one at its first
+    // frame, then libavcodec decodes in software): the name says what really decodes.
+    std::lock_guard<std::mutex> lock(nameMutex_);
+    decoderName_ = dec.describe();
+  }
   if (slot < 0) {
     ++droppedPoolFull_;
     return;

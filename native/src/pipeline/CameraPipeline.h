@@ -118,7 +118,7 @@ class CameraPipeline {
   Status session(uint64_t session, std::string& err);
   Status stream(uint64_t session, Source& src, Decoder& dec, std::string& err);
   void drain(uint64_t session, Source& src, Decoder& dec, FrameConverter& conv, AVFrame* frame);
-  void deliver(uint64_t session, Source& src, FrameConverter& conv, const AVFrame* frame);
+  void deliver(uint64_t session, Source& src, Decoder& dec, FrameConverter& conv, const AVFrame* frame);
   // Live-view video: a source packet passed through, or a decoded frame re-encoded; both end
   // in postVideo (mux to fMP4, hand to the sink, skip to a keyframe after a drop).
   void remux(uint64_t session, Source& src, const AVPacket* pkt, int64_t recvUs);
