@@ -81,7 +81,7 @@ for (const [codec, file] of Object.entries(clips)) {
 const ffmpegVersion = execFileSync(FFMPEG, ['-version'], { encoding: 'utf8' }).split('\n')[0];
 const ratios = rows.map((r) => r.ratio as number);
 const file = writeResult({
-  bench: 'decode',
+  bench: DECODER === 'nvdec' ? 'decode-nvdec' : 'decode',
   setup: `${process.env.BENCH_CLIPS ? `clips ${Object.keys(clips).join(', ')} (${[...framesOf.values()].join('/')} frames)` : 'vtest.avi transcoded to H.264 (x264 veryfast, GOP 20, no B-frames) and HEVC (x265 veryfast), 768x576, 795 frames'}; N file sources decoded concurrently as fast as possible, ${DECODER === 'nvdec' ? 'NVDEC through libavcodec (frames stay in GPU memory, referenced by the frame pool)' : 'libavcodec software decode with its default thread count'}; median of ${REPEATS} interleaved runs`,
   peer: `${ffmpegVersion} CLI: N concurrent \`ffmpeg -benchmark ${DECODER === 'nvdec' ? '-hwaccel cuda -hwaccel_output_format cuda ' : ''}-i clip -an -f null -\`, same files, same run`,
   rows,

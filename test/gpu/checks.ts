@@ -44,8 +44,15 @@ export async function compareLetterbox(file: string, pairs = 30, timeoutMs = 60_
   const size = NANODET_SPEC.inputSize;
   const norm = NANODET_SPEC.normalize;
   const newest = { gpu: 0, cpu: 0 };
+  // CUDA's first use in a process takes a while (context, NVDEC, the letterbox's stream):
+  // done once up front, so that the two cameras below start close together.
+  const warm = new Camera({ url: file, decoder: 'nvdec' }, () => {});
+  warm.open();
+  const w0 = performance.now();
+  while (!(await warm.letterbox(new Float32Array(3 * size * size), size, norm)) && performance.now() - w0 < 30_000) await new Promise((r) => setTimeout(r, 10));
+  warm.close();
   // The CPU camera starts first with a deep pool (64 frames, 2 s at 30 fps); the GPU camera
-  // (NVDEC takes a moment to set up) follows, and each frame it has is still in the CPU's pool.
+  // follows, and each frame it has is still in the CPU's pool.
   const cpu = new Camera({ url: file, loop: true, poolSlots: 64, decoder: 'software' }, (ev) => {
     if (ev.type === 'frame') newest.cpu = ev.seq;
   });
