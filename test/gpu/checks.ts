@@ -53,10 +53,10 @@ export async function compareLetterbox(file: string, pairs = 30, timeoutMs = 60_
   warm.close();
   // The CPU camera starts first with a deep pool (64 frames, 2 s at 30 fps); the GPU camera
   // follows, and each frame it has is still in the CPU's pool.
-  const cpu = new Camera({ url: file, loop: true, poolSlots: 64, decoder: 'software' }, (ev) => {
+  const cpu = new Camera({ url: file, loop: true, realtime: true, poolSlots: 64, decoder: 'software' }, (ev) => {
     if (ev.type === 'frame') newest.cpu = ev.seq;
   });
-  const gpu = new Camera({ url: file, loop: true, decoder: 'nvdec' }, (ev) => {
+  const gpu = new Camera({ url: file, loop: true, realtime: true, decoder: 'nvdec' }, (ev) => {
     if (ev.type === 'frame') newest.gpu = ev.seq;
   });
   cpu.open();

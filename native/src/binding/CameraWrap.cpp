@@ -281,12 +281,29 @@ void CameraWrap::onEnded(uint64_t session, Status reason, const std::string& mes
   post(ev);
 }
 
+namespace {
+void deliverEvent(Napi::Env env, Napi::Function cb, EventState* state, CameraEvent* ev);
+}  // namespace
+
 void callJsEvent(Napi::Env env, Napi::Function cb, EventState* state, CameraEvent* ev) {
   std::unique_ptr<CameraEvent> owned(ev);
   if (env == nullptr || cb == nullptr) return;  // environment shutting down: state may be gone
   size_t max = 0;
   if (std::atomic<size_t>* bound = state->bound(ev->kind, max)) bound->fetch_sub(1);
   if (state->closed && ev->kind != CameraEvent::Kind::Ended) return;  // nobody is listening
+  try {
+    deliverEvent(env, cb, state, ev);
+  } catch (const Napi::Error& e) {
+    // A listener threw: it becomes an uncaught exception, as for any Node callback. While the
+    // environment is being torn down (events still queued at exit) JS cannot run any more and
+    // the event is dropped; an exception must never leave this callback (std::terminate).
+    napi_value v = e.Value();
+    if (v != nullptr) napi_fatal_exception(env, v);
+  }
+}
+
+namespace {
+void deliverEvent(Napi::Env env, Napi::Function cb, EventState* state, CameraEvent* ev) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("session", static_cast<double>(ev->session));
   switch (ev->kind) {
@@ -343,5 +360,6 @@ void callJsEvent(Napi::Env env, Napi::Function cb, EventState* state, CameraEven
   }
   cb.Call({o});
 }
+}  // namespace
 
 }  // namespace vigil
