@@ -8,6 +8,7 @@ extern "C" {
 #include "binding/AddonData.h"
 #include "binding/CameraWrap.h"
 #include "binding/Convert.h"
+#include "binding/GpuPost.h"
 #include "binding/ProbeWorker.h"
 
 namespace vigil {
@@ -53,6 +54,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfoJs, "buildInfo"));
   exports.Set("detectionRecordLayout", Napi::Function::New(env, DetectionRecordLayoutJs, "detectionRecordLayout"));
   exports.Set("setLibavLogLevel", Napi::Function::New(env, SetLibavLogLevel, "setLibavLogLevel"));
+  exports.Set("nanodetPostGpu", Napi::Function::New(env, NanodetPostGpu, "nanodetPostGpu"));
   return exports;
 }
 

@@ -252,6 +252,15 @@ export interface NativeAddon {
   probe(options: SourceOptions): Promise<ProbeResult>;
   buildInfo(): BuildInfo;
   /** The native DetectionRecord's size and field offsets (the protocol mirrors them). */
+  /**
+   * NanoDet head decode + NMS on the GPU from head outputs in JS memory (checks and tools):
+   * packed 24-byte detection records and the candidate count before NMS. Throws without CUDA
+   * or without a usable GPU.
+   */
+  nanodetPostGpu(
+    levels: Array<{ stride: number; cls: Float32Array; reg: Float32Array }>,
+    params: { inputSize: number; numClasses: number; regMax: number; scoreThreshold: number; iouThreshold: number; maxDetections: number; scale: number; padX: number; padY: number; srcWidth: number; srcHeight: number },
+  ): { records: Uint8Array; candidates: number };
   detectionRecordLayout(): { bytes: number; x1: number; y1: number; x2: number; y2: number; score: number; classId: number };
   setLibavLogLevel(level: LibavLogLevel): void;
 }

@@ -109,6 +109,24 @@ export function detectionRecordsOf(message: Uint8Array): Uint8Array {
 }
 
 /** Parses one binary message; throws an Error naming what is wrong with a malformed one. */
+/** Packed 24-byte detection records (as the native side writes them) → boxes. */
+export function decodeDetectionRecords(records: Uint8Array): BoxRecord[] {
+  if (records.length % DETECTION_RECORD_BYTES !== 0) throw new Error(`Expected whole ${DETECTION_RECORD_BYTES}-byte detection records but received ${records.length} bytes`);
+  const v = new DataView(records.buffer, records.byteOffset, records.byteLength);
+  const boxes: BoxRecord[] = [];
+  for (let o = 0; o < records.length; o += DETECTION_RECORD_BYTES) {
+    boxes.push({
+      x1: v.getFloat32(o + R.x1, true),
+      y1: v.getFloat32(o + R.y1, true),
+      x2: v.getFloat32(o + R.x2, true),
+      y2: v.getFloat32(o + R.y2, true),
+      score: v.getFloat32(o + R.score, true),
+      classId: v.getUint16(o + R.classId, true),
+    });
+  }
+  return boxes;
+}
+
 export function decodeBinary(input: ArrayBuffer | Uint8Array): BinaryMessage {
   const buf = input instanceof Uint8Array ? input : new Uint8Array(input);
   if (buf.length < HEADER_BYTES) throw new Error(`Expected at least ${HEADER_BYTES} bytes for a binary message but received ${buf.length}`);
@@ -132,18 +150,7 @@ export function decodeBinary(input: ArrayBuffer | Uint8Array): BinaryMessage {
     const n = v.getUint16(o + 8, true);
     o += DETECTION_HEADER_BYTES;
     if (buf.length !== o + n * DETECTION_RECORD_BYTES) throw new Error(`Expected ${n} detection records (${n * DETECTION_RECORD_BYTES} bytes) but received ${buf.length - o} bytes`);
-    const boxes: BoxRecord[] = [];
-    for (let i = 0; i < n; i++, o += DETECTION_RECORD_BYTES) {
-      boxes.push({
-        x1: v.getFloat32(o + R.x1, true),
-        y1: v.getFloat32(o + R.y1, true),
-        x2: v.getFloat32(o + R.x2, true),
-        y2: v.getFloat32(o + R.y2, true),
-        score: v.getFloat32(o + R.score, true),
-        classId: v.getUint16(o + R.classId, true),
-      });
-    }
-    return { kind: 'detections', ...h, seq, width, height, boxes };
+    return { kind: 'detections', ...h, seq, width, height, boxes: decodeDetectionRecords(buf.subarray(o)) };
   }
   throw new Error(`Expected message kind 1, 2 or 3 but received ${kind}`);
 }

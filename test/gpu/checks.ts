@@ -1,6 +1,11 @@
 // GPU checks shared by test/gpu/*.test.ts (vitest, on a box with a GPU and Node) and
 // bench/gpuCheck.ts (the same checks run on the lent GPU box, which has Node but no vitest).
+import { readFileSync, writeFileSync } from 'node:fs';
+
+import type { Letterbox } from '../../src/detect/letterbox.js';
+import { decodeNanodet, type HeadLevel } from '../../src/detect/nanodet/NanodetHead.js';
 import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
+import { decodeDetectionRecords } from '../../src/protocol/binary.js';
 import { loadAddon } from '../../src/native/addon.js';
 import type { CameraEvent, CameraCounters, LetterboxResult } from '../../src/native/types.js';
 
@@ -118,4 +123,64 @@ function expectSameBox(a: LetterboxResult, b: LetterboxResult): void {
   if (a.scale !== b.scale || a.padX !== b.padX || a.padY !== b.padY || a.width !== b.width || a.height !== b.height) {
     throw new Error(`letterbox geometry differs: GPU ${JSON.stringify(a)} vs CPU ${JSON.stringify(b)}`);
   }
+}
+
+/** Head outputs of real frames with their letterbox: the input of the post-processing checks. */
+export interface HeadFrame {
+  levels: HeadLevel[];
+  lb: Letterbox;
+}
+
+/** One file: a JSON line (per frame: strides, array lengths, letterbox), then the float32 data. */
+export function writeHeads(path: string, frames: HeadFrame[]): void {
+  const meta = frames.map((f) => ({ lb: f.lb, levels: f.levels.map((l) => ({ stride: l.stride, cls: l.cls.length, reg: l.reg.length })) }));
+  const arrays = frames.flatMap((f) => f.levels.flatMap((l) => [l.cls, l.reg]));
+  writeFileSync(path, Buffer.concat([Buffer.from(`${JSON.stringify(meta)}\n`), ...arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))]));
+}
+
+export function readHeads(path: string): HeadFrame[] {
+  const buf = readFileSync(path);
+  const nl = buf.indexOf(10);
+  const meta = JSON.parse(buf.subarray(0, nl).toString()) as Array<{ lb: Letterbox; levels: Array<{ stride: number; cls: number; reg: number }> }>;
+  let at = nl + 1;
+  const take = (n: number) => {
+    const a = new Float32Array(n);
+    Buffer.from(a.buffer).set(buf.subarray(at, at + 4 * n));
+    at += 4 * n;
+    return a;
+  };
+  return meta.map((m) => ({ lb: m.lb, levels: m.levels.map((l) => ({ stride: l.stride, cls: take(l.cls), reg: take(l.reg) })) }));
+}
+
+/**
+ * The GPU post-processing (head decode + NMS in CUDA) against the CPU one (NanodetHead.ts) on
+ * the same raw head outputs: the same boxes in the same order, classes and scores equal,
+ * coordinates within float rounding.
+ */
+export function comparePostprocess(frames: HeadFrame[], scoreThreshold: number) {
+  const addon = loadAddon();
+  let cpuCount = 0;
+  let gpuCount = 0;
+  let mismatches = 0;
+  let maxBoxDiff = 0;
+  let maxCandidates = 0;
+  for (const f of frames) {
+    const o = { inputSize: NANODET_SPEC.inputSize, numClasses: NANODET_SPEC.numClasses, regMax: NANODET_SPEC.regMax, scoreThreshold, iouThreshold: 0.6, maxDetections: 100 };
+    const cpu = decodeNanodet(f.levels, f.lb, o);
+    const r = addon.nanodetPostGpu(f.levels, { ...o, scale: f.lb.scale, padX: f.lb.padX, padY: f.lb.padY, srcWidth: f.lb.srcWidth, srcHeight: f.lb.srcHeight });
+    const gpu = decodeDetectionRecords(r.records);
+    cpuCount += cpu.length;
+    gpuCount += gpu.length;
+    maxCandidates = Math.max(maxCandidates, r.candidates);
+    for (let i = 0; i < Math.max(cpu.length, gpu.length); i++) {
+      const a = cpu[i];
+      const b = gpu[i];
+      if (!a || !b || a.classId !== b.classId || Math.fround(a.score) !== b.score) {
+        mismatches++;
+        continue;
+      }
+      maxBoxDiff = Math.max(maxBoxDiff, Math.abs(a.x1 - b.x1), Math.abs(a.y1 - b.y1), Math.abs(a.x2 - b.x2), Math.abs(a.y2 - b.y2));
+    }
+  }
+  return { scoreThreshold, frames: frames.length, cpuDetections: cpuCount, gpuDetections: gpuCount, mismatches, maxBoxDiffPx: maxBoxDiff, maxCandidates };
 }

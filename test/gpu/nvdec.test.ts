@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 
 import { ensureClip } from '../helpers/fixtures.js';
-import { compareLetterbox, decodeFile, gpuHere } from './checks.js';
+import { VTEST_AVI } from '../../src/cli/demoClips.js';
+import { modelInputs } from '../../src/detect/eval/modelFrames.js';
+import { letterboxGeometry } from '../../src/detect/letterbox.js';
+import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
+import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
+import { OrtDetector } from '../../src/detect/OrtDetector.js';
+import { loadAddon } from '../../src/native/addon.js';
+import { compareLetterbox, comparePostprocess, decodeFile, gpuHere, type HeadFrame } from './checks.js';
 
 const gpu = gpuHere();
 
@@ -34,7 +41,31 @@ describe.skipIf(!gpu.ok)(`NVDEC and the CUDA letterbox (GPU: ${gpu.ok ? 'yes' : 
   }, 120_000);
 });
 
+describe.skipIf(!gpu.ok)('GPU post-processing', () => {
+  it('NanoDet decode + NMS in CUDA equals the CPU post-processing on the same raw head outputs', async () => {
+    const inputs = await modelInputs({ kind: 'video', path: VTEST_AVI, from: 100, every: 150, count: 4 });
+    const det = await OrtDetector.load(fp32OnnxPath(), {});
+    const frames: HeadFrame[] = [];
+    for (const t of inputs) frames.push({ levels: await det.infer(t), lb: letterboxGeometry(768, 576, NANODET_SPEC.inputSize) });
+    await det.release();
+    for (const threshold of [0.4, 0.05]) {
+      const r = comparePostprocess(frames, threshold);
+      expect(r.cpuDetections).toBeGreaterThan(0);
+      expect(r.mismatches).toBe(0);
+      expect(r.gpuDetections).toBe(r.cpuDetections);
+      expect(r.maxBoxDiffPx).toBeLessThan(0.01);
+    }
+  });
+});
+
 describe('NVDEC where there is none', () => {
+  it.skipIf(gpu.ok)('GPU post-processing says why it cannot run', () => {
+    const cls = new Float32Array(52 * 52 * 80);
+    const reg = new Float32Array(52 * 52 * 44);
+    expect(() => loadAddon().nanodetPostGpu([{ stride: 8, cls, reg }], { inputSize: 416, numClasses: 80, regMax: 10, scoreThreshold: 0.4, iouThreshold: 0.6, maxDetections: 100, scale: 1, padX: 0, padY: 0, srcWidth: 416, srcHeight: 416 }))
+      .toThrow(/GPU post-processing: .*cuda|without CUDA/i);
+  });
+
   it.skipIf(gpu.ok)('auto falls back to software and says why; nvdec is an error that says why', async () => {
     const file = await ensureClip('h264');
     const auto = await decodeFile(file, 'auto');

@@ -1,0 +1,12 @@
+#pragma once
+#include <napi.h>
+
+namespace vigil {
+
+// nanodetPostGpu(levels, params): NanoDet head decode + NMS on the GPU from head outputs in JS
+// memory (Float32Arrays), for checks and tools; returns { records: Uint8Array (24-byte
+// DetectionRecords), candidates }. Synchronous (a few ms). Throws when the addon was built
+// without CUDA or no GPU is usable. The GPU inference path owns its own GpuNanodetPost.
+Napi::Value NanodetPostGpu(const Napi::CallbackInfo& info);
+
+}  // namespace vigil
