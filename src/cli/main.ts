@@ -312,6 +312,58 @@ program
   });
 
 program
+  .command('doctor')
+  .description('what this box can run: GPU, decoders, and every inference backend with its status (and why not)')
+  .option('--json', 'print JSON')
+  .action(async (opts: { json?: boolean }) => {
+    try {
+      const b = loadAddon().buildInfo();
+      // The CPU backend runs here always: a real detection on a real frame proves it.
+      let cpu: { status: 'ready' | 'unavailable'; precision: string | null; model: string | null; detections: number | null; ms: number | null; reason: string | null };
+      try {
+        const model = int8OnnxPath() ?? fp32OnnxPath();
+        const img = await readImageRgb(VTEST_AVI, 20);
+        const { tensor, box } = letterboxRgb(img.rgb, img.width, img.height, NANODET_SPEC.inputSize, NANODET_SPEC.normalize);
+        const det = await OrtDetector.load(model, {});
+        const t0 = performance.now();
+        const found = await det.detect(tensor, box);
+        cpu = { status: 'ready', precision: det.precision, model, detections: found.length, ms: Math.round(performance.now() - t0), reason: null };
+        await det.release();
+      } catch (err) {
+        cpu = { status: 'unavailable', precision: null, model: null, detections: null, ms: null, reason: (err as Error).message };
+      }
+      const report = {
+        gpu: { devices: b.cuda.devices, reason: b.cuda.devices ? null : b.cuda.reason, cudaBuilt: b.cuda.built, archs: b.cuda.archs },
+        decoders: { software: { h264: b.decoders.h264, hevc: b.decoders.hevc }, nvdec: { ffmpeg: b.decoders.nvdecCodecs, usable: b.decoders.nvdec && b.cuda.devices > 0 } },
+        backends: {
+          cpu,
+          tensorrt: {
+            status: !b.tensorrt.compiled ? 'not built' : b.tensorrt.available ? 'libraries found' : 'unavailable',
+            headers: b.tensorrt.headers,
+            library: b.tensorrt.library,
+            reason: b.tensorrt.reason,
+            // Not yet: the TensorRT engine feeds no detector; its detections cannot be compared with the CPU's here.
+            comparedWithCpu: null,
+          },
+          cuda: { status: 'not built', reason: "Vigil's own CUDA INT8 engine is not written yet", comparedWithCpu: null },
+        },
+      };
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return;
+      }
+      const line = (k: string, v: string) => process.stdout.write(`${k.padEnd(10)} ${v}\n`);
+      line('gpu', b.cuda.devices ? `${b.cuda.devices} device(s), CUDA code for sm ${b.cuda.archs}` : `none (${b.cuda.reason})`);
+      line('decode', `software h264/hevc; NVDEC ${report.decoders.nvdec.usable ? 'usable' : b.decoders.nvdec ? 'in FFmpeg, no GPU here' : 'not in this FFmpeg'}`);
+      line('cpu', cpu.status === 'ready' ? `ready: ONNX Runtime, ${cpu.precision}, ${cpu.detections} detections on a vtest frame in ${cpu.ms} ms` : `unavailable: ${cpu.reason}`);
+      line('tensorrt', `${report.backends.tensorrt.status}${b.tensorrt.headers ? ` (built against TensorRT ${b.tensorrt.headers} headers)` : ''}${b.tensorrt.reason ? `: ${b.tensorrt.reason}` : ''}`);
+      line('cuda', `not built: ${report.backends.cuda.reason}`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
   .command('check-config')
   .description('validate a config file and say what is wrong with it')
   .argument('<file>', 'YAML config file')

@@ -243,6 +243,11 @@ export interface BuildInfo {
   ffmpeg: { avformat: string; avcodec: string; avutil: string };
   /** nvdec: this FFmpeg has NVDEC (CUDA hwaccel) for H.264 or HEVC; it runs only where a GPU and driver are. */
   decoders: { h264: boolean; hevc: boolean; nvdec: boolean; nvdecCodecs: { h264: boolean; hevc: boolean } };
+  /**
+   * The TensorRT backend: compiled (against TensorRT's public headers, version `headers`), and
+   * whether libnvinfer/libnvonnxparser load on this machine (dlopen) — else `reason`.
+   */
+  tensorrt: { compiled: boolean; headers: string | null; available: boolean; library: number | null; reason: string | null };
 }
 
 export type LibavLogLevel = 'quiet' | 'fatal' | 'error' | 'warning' | 'info' | 'debug';

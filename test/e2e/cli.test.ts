@@ -63,6 +63,20 @@ describe('vigil CLI', () => {
     expect(keep.stderr).toMatch(/Unknown layer\(s\) for --keep-fp32: conv_does_not_exist/);
   });
 
+  it('doctor lists the GPU, the decoders and every backend with its status, and runs the CPU one', () => {
+    const r = vigil('doctor', '--json');
+    expect(r.status).toBe(0);
+    const d = JSON.parse(r.stdout) as { gpu: { devices: number }; backends: Record<string, { status: string; detections?: number; reason: string | null }> };
+    expect(d.backends.cpu!.status).toBe('ready');
+    expect(d.backends.cpu!.detections).toBeGreaterThan(0);
+    expect(['libraries found', 'unavailable', 'not built']).toContain(d.backends.tensorrt!.status);
+    if (d.backends.tensorrt!.status !== 'libraries found') expect(d.backends.tensorrt!.reason).toMatch(/TensorRT|libnvinfer/);
+    expect(d.backends.cuda!.status).toBe('not built');
+    const text = vigil('doctor');
+    expect(text.stdout).toMatch(/^cpu\s+ready: ONNX Runtime/m);
+    expect(text.stdout).toMatch(/^tensorrt\s+/m);
+  });
+
   it('check-config accepts a good file and names each problem in a bad one (exit 2)', () => {
     const good = join(dir, 'good.yaml');
     writeFileSync(good, `cameras:\n  - id: lobby\n    url: ${server.url('h264')}\n`);

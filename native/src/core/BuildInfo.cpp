@@ -1,6 +1,7 @@
 #include "core/BuildInfo.h"
 
 #include "decode/NvdecDecoder.h"
+#include "infer/TensorRtBackend.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -37,6 +38,12 @@ BuildInfo buildInfo() {
   b.hevc = avcodec_find_decoder(AV_CODEC_ID_HEVC) != nullptr;
   b.nvdecH264 = nvdecSupports(AV_CODEC_ID_H264);
   b.nvdecHevc = nvdecSupports(AV_CODEC_ID_HEVC);
+  const TrtStatus trt = tensorRtStatus();
+  b.trtCompiled = trt.compiled;
+  b.trtAvailable = trt.available;
+  b.trtHeaderVersion = trt.headerVersion;
+  b.trtLibraryVersion = trt.libraryVersion;
+  b.trtReason = trt.reason;
   return b;
 }
 

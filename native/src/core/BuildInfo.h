@@ -12,6 +12,9 @@ struct BuildInfo {
   std::string avformat, avcodec, avutil;  // FFmpeg library versions linked at run time
   bool h264 = false, hevc = false;        // software decoders present
   bool nvdecH264 = false, nvdecHevc = false;  // this FFmpeg has NVDEC (CUDA hwaccel) for them
+  bool trtCompiled = false, trtAvailable = false;  // TensorRT backend built; its libraries load here
+  int trtHeaderVersion = 0, trtLibraryVersion = 0;
+  std::string trtReason;
 };
 
 // What this build of the addon contains and what it finds on this machine. Any thread.
