@@ -24,7 +24,7 @@ bool nvdecSupports(AVCodecID id) {
 }
 
 NvdecDecoder::~NvdecDecoder() {
-  avcodec_free_context(&ctx_);
+  avcodec_free_context(&ctx_);  // before the device it references
   av_buffer_unref(&device_);
 }
 
@@ -78,27 +78,6 @@ bool NvdecDecoder::open(const AVCodecParameters* par, int extraSurfaces, bool lo
   }
   return true;
 }
-
-Status NvdecDecoder::send(const AVPacket* pkt, std::string& err) {
-  int rc = avcodec_send_packet(ctx_, pkt);
-  if (rc == 0) return Status::Ok;
-  if (rc == AVERROR(EAGAIN)) return Status::Again;
-  if (rc == AVERROR_EOF) return Status::Eos;
-  err = "decode failed: " + avErrorText(rc);
-  return Status::Error;
-}
-
-Status NvdecDecoder::receive(AVFrame* out, std::string& err) {
-  av_frame_unref(out);
-  int rc = avcodec_receive_frame(ctx_, out);
-  if (rc == 0) return Status::Ok;
-  if (rc == AVERROR(EAGAIN)) return Status::Again;
-  if (rc == AVERROR_EOF) return Status::Eos;
-  err = "decode failed: " + avErrorText(rc);
-  return Status::Error;
-}
-
-void NvdecDecoder::flush() { avcodec_flush_buffers(ctx_); }
 
 std::string NvdecDecoder::describe() const {
   if (softwareFallback_) return std::string(ctx_->codec->name) + " (software: NVDEC declined this stream)";

@@ -1,5 +1,5 @@
 #pragma once
-#include "decode/Decoder.h"
+#include "decode/LibavDecoder.h"
 
 extern "C" {
 #include <libavutil/buffer.h>
@@ -11,16 +11,13 @@ namespace vigil {
 // GPU memory) from a fixed surface pool that libavcodec allocates once (its own needs plus
 // `extraSurfaces`, the frames Vigil holds: the camera's frame pool). The device's primary CUDA
 // context is shared with the rest of the addon. Used by exactly one thread (the camera's).
-class NvdecDecoder final : public Decoder {
+class NvdecDecoder final : public LibavDecoder {
  public:
   ~NvdecDecoder() override;
   // false with `err` saying why NVDEC cannot decode this stream here (no GPU or driver, codec
   // without NVDEC support in this FFmpeg, open failure): the caller falls back to software.
   // `required`: a stream NVDEC declines fails to decode instead of going to software.
   bool open(const AVCodecParameters* par, int extraSurfaces, bool lowDelay, bool required, std::string& err);
-  Status send(const AVPacket* pkt, std::string& err) override;
-  Status receive(AVFrame* out, std::string& err) override;
-  void flush() override;
   std::string describe() const override;
   // True while frames come out in GPU memory (libavcodec may fall back to software for a
   // stream NVDEC refuses, e.g. an unsupported profile: then false, and describe() says so).
@@ -28,7 +25,6 @@ class NvdecDecoder final : public Decoder {
 
  private:
   static AVPixelFormat pickFormat(AVCodecContext* ctx, const AVPixelFormat* formats);
-  AVCodecContext* ctx_ = nullptr;
   AVBufferRef* device_ = nullptr;
   bool softwareFallback_ = false;
   bool required_ = false;

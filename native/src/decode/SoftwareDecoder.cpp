@@ -4,8 +4,6 @@
 
 namespace vigil {
 
-SoftwareDecoder::~SoftwareDecoder() { avcodec_free_context(&ctx_); }
-
 bool SoftwareDecoder::open(const AVCodecParameters* par, int threads, bool lowDelay, std::string& err) {
   const AVCodec* codec = avcodec_find_decoder(par->codec_id);
   if (!codec) {
@@ -27,27 +25,6 @@ bool SoftwareDecoder::open(const AVCodecParameters* par, int threads, bool lowDe
   }
   return true;
 }
-
-Status SoftwareDecoder::send(const AVPacket* pkt, std::string& err) {
-  int rc = avcodec_send_packet(ctx_, pkt);
-  if (rc == 0) return Status::Ok;
-  if (rc == AVERROR(EAGAIN)) return Status::Again;
-  if (rc == AVERROR_EOF) return Status::Eos;
-  err = "decode failed: " + avErrorText(rc);
-  return Status::Error;
-}
-
-Status SoftwareDecoder::receive(AVFrame* out, std::string& err) {
-  av_frame_unref(out);
-  int rc = avcodec_receive_frame(ctx_, out);
-  if (rc == 0) return Status::Ok;
-  if (rc == AVERROR(EAGAIN)) return Status::Again;
-  if (rc == AVERROR_EOF) return Status::Eos;
-  err = "decode failed: " + avErrorText(rc);
-  return Status::Error;
-}
-
-void SoftwareDecoder::flush() { avcodec_flush_buffers(ctx_); }
 
 std::string SoftwareDecoder::describe() const {
   const bool slices = ctx_->active_thread_type == FF_THREAD_SLICE || !(ctx_->thread_type & FF_THREAD_FRAME);
