@@ -61,8 +61,10 @@ export async function compareLetterbox(file: string, pairs = 30, timeoutMs = 60_
   const cpu = new Camera({ url: file, loop: true, realtime: true, poolSlots: 64, decoder: 'software' }, (ev) => {
     if (ev.type === 'frame') newest.cpu = ev.seq;
   });
+  let gpuEnded: string | null = null;
   const gpu = new Camera({ url: file, loop: true, realtime: true, decoder: 'nvdec' }, (ev) => {
     if (ev.type === 'frame') newest.gpu = ev.seq;
+    if (ev.type === 'ended') gpuEnded = `${ev.reason}: ${ev.message}`;
   });
   cpu.open();
   while (newest.cpu === 0) await new Promise((r) => setTimeout(r, 2));
@@ -108,6 +110,7 @@ export async function compareLetterbox(file: string, pairs = 30, timeoutMs = 60_
       meanAbsPx: Math.round((sumAbs / Math.max(1, n)) * 1000) / 1000,
       shareOver1_5Px: Math.round((over1 / Math.max(1, n)) * 1e6) / 1e6,
       gpuDecoder: gpuStats.decoder,
+      gpuEnded,
       gpuFrames: gpuStats.gpuFrames,
       hostCopiesWhileLetterboxing: gpuStats.hostCopies,
       snapshotBytes: snap?.jpeg.length ?? 0,

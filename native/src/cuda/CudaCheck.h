@@ -2,6 +2,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <mutex>
 #include <string>
 
 namespace vigil {
@@ -13,6 +14,18 @@ inline cudaError_t cudaCheck(cudaError_t rc, const char* call, const char* file,
 }
 
 inline std::string cudaErrorText(cudaError_t rc) { return std::string(cudaGetErrorName(rc)) + ": " + cudaGetErrorString(rc); }
+
+// The addon's CUDA runtime calls and libavcodec's NVDEC share the device's primary context.
+// libavcodec wants it with blocking-sync scheduling and refuses one already active with other
+// flags ("Primary context already active with incompatible flags"): whoever comes first, the
+// context gets those flags. Call before the first runtime call that creates the context.
+inline void usePrimaryContextFlags() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // cudaErrorSetOnActiveProcess: already active (NVDEC came first and set the same flags).
+    if (cudaSetDeviceFlags(cudaDeviceScheduleBlockingSync) != cudaSuccess) cudaGetLastError();
+  });
+}
 
 // Device memory owned by one object: allocated once (cudaMalloc), freed in the destructor.
 template <typename T>

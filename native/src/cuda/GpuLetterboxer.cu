@@ -18,6 +18,7 @@ GpuLetterboxer::~GpuLetterboxer() {
 bool GpuLetterboxer::run(const Nv12Surface& src, const LetterboxRegion& region, const ChannelNorm& norm, float* hostDst,
                          std::string& err) {
   cudaError_t rc = cudaSuccess;
+  usePrimaryContextFlags();
   if (!impl_->stream) rc = CUDA(cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking));
   const size_t count = 3 * static_cast<size_t>(region.size) * region.size;
   if (rc == cudaSuccess) rc = CUDA(impl_->tensor.reserve(count));

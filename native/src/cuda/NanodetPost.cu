@@ -161,6 +161,7 @@ bool GpuNanodetPost::run(const HeadLevelDevice* levels, int levelCount, const Na
   const int cap = m.maxCandidates;
   const int words = cap / 64;
   cudaError_t rc = cudaSuccess;
+  usePrimaryContextFlags();
   if (!m.stream) rc = CUDA(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
   if (rc == cudaSuccess && !m.pinnedCounts) rc = CUDA(cudaMallocHost(reinterpret_cast<void**>(&m.pinnedCounts), 2 * sizeof(uint32_t)));
   if (rc == cudaSuccess && m.pinnedOutCap < p.maxDetections) {
@@ -225,6 +226,7 @@ bool GpuNanodetPost::runFromHost(const float* const* cls, const float* const* re
     err = "GPU post-processing: 1 to 4 levels";
     return false;
   }
+  usePrimaryContextFlags();
   size_t total = 0;
   size_t sizes[kMaxLevels][2];
   for (int i = 0; i < levelCount; ++i) {

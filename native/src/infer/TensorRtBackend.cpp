@@ -186,6 +186,7 @@ std::unique_ptr<TrtEngine> TrtEngine::open(const TrtEngineOptions& opts, const s
     err = "cannot read the model " + opts.onnxPath;
     return nullptr;
   }
+  usePrimaryContextFlags();
   cudaDeviceProp prop{};
   int device = 0;
   if (CUDA(cudaGetDevice(&device)) != cudaSuccess || CUDA(cudaGetDeviceProperties(&prop, device)) != cudaSuccess) {
