@@ -7,8 +7,8 @@ import { z } from 'zod';
  *   newest_wins  drop a frame that can no longer make the budget (its age + the expected
  *                inference time > budget_ms) and take the next fresh one
  *   every_nth    infer only every `every_nth` decoded frame (lightens the shared detector)
- *   short_batch  halve the batch timeout of a batching backend (GPU); the CPU backend runs
- *                batch 1 with no batch wait, so there it only raises the alarm
+ *   short_batch  for a batching (GPU) backend, to halve its batch timeout; no backend
+ *                batches yet (the CPU one runs batch 1, no batch wait): today alarm only
  *   alarm_only   change nothing: events and metrics only
  */
 export const BUDGET_POLICIES = ['newest_wins', 'every_nth', 'short_batch', 'alarm_only'] as const;
