@@ -1,19 +1,9 @@
+import type { BudgetEventMessage } from '../protocol/control.js';
 import type { BudgetConfig, BudgetPolicy } from './budgetConfig.js';
 
-/** A breach or a recovery of one camera's latency budget: stored, published, counted. */
-export interface BudgetEvent {
-  camera: string;
-  kind: 'breach' | 'recovered';
-  /** Wall clock, ISO 8601. */
-  at: string;
-  budgetMs: number;
+/** A breach or a recovery of one camera's latency budget (the protocol's message, policy typed). */
+export interface BudgetEvent extends BudgetEventMessage {
   policy: BudgetPolicy;
-  /** breach: the median latency of the frames over budget that made it; recovered: of the frames within it. */
-  latencyMs: number;
-  /** recovered: how long the breach lasted. */
-  durationMs: number | null;
-  /** recovered: frames the policy dropped during the breach. */
-  dropped: number | null;
 }
 
 const median = (xs: number[]) => {

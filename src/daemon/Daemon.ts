@@ -77,12 +77,13 @@ export class Daemon extends EventEmitter {
       sup.on('frame', (ev: FrameEvent) => lat.frame(ev));
     }
     const auth = this.config.auth;
-    const usersFile = auth.users_file ?? join(this.config.data_dir ?? defaultDataDir(), 'users.json');
+    const dataDir = this.config.data_dir ?? defaultDataDir();
+    const usersFile = auth.users_file ?? join(dataDir, 'users.json');
     const { store, generatedPassword } = await UserStore.open(usersFile, auth.admin_password);
     this.users = store;
     this.generatedAdminPassword = generatedPassword;
     if (generatedPassword) this.log.warn({ usersFile }, 'first run: created the admin account with a generated password (printed once on stdout)');
-    this.store = new Store(join(this.config.data_dir ?? defaultDataDir(), 'vigil.db'));
+    this.store = new Store(join(dataDir, 'vigil.db'));
     const sessions = new Sessions(auth.session_hours * 3_600_000, (name) => store.get(name));
     await this.startDetector();
     const metrics = createMetrics(() => this.cameras.values(), this);
@@ -98,8 +99,7 @@ export class Daemon extends EventEmitter {
     this.live = new LiveServer(this.http.server, {
       cameras: this.cameras,
       detectStats: (id) => this.detection?.stats(id) ?? null,
-      stages: (id) => this.latency.get(id)?.percentiles() ?? null,
-      timing: (id) => this.latency.get(id)?.timing() ?? null,
+      latency: (id) => this.latency.get(id),
       onDetections: (fn) => this.on('detections', fn),
       onBudget: (fn) => this.on('budget', fn),
       sessions,
@@ -150,7 +150,8 @@ export class Daemon extends EventEmitter {
       this.emit('detections', ev, emittedUs);
     });
     service.on('budget', (ev: BudgetEvent) => {
-      (ev.kind === 'breach' ? this.log.warn : this.log.info).call(this.log, { ...ev }, `latency budget ${ev.kind === 'breach' ? 'breached' : 'kept again'}`);
+      if (ev.kind === 'breach') this.log.warn({ ...ev }, 'latency budget breached');
+      else this.log.info({ ...ev }, 'latency budget kept again');
       try {
         this.store?.addBudgetEvent(ev);
       } catch (err) {

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { BUDGET_DEFAULTS, type BudgetConfig } from '../budget/budgetConfig.js';
 import { BudgetGuard } from '../budget/BudgetGuard.js';
 import type { InputNorm, LetterboxResult } from '../native/types.js';
-import { monoNowUs } from '../util/LatencyWindow.js';
+import { LatencyWindow, monoNowUs } from '../util/LatencyWindow.js';
 import type { Logger } from '../util/logger.js';
 import type { Detection } from './Detection.js';
 import type { Letterbox } from './letterbox.js';
@@ -84,16 +84,17 @@ interface CamState {
   /** Why frames after doneSeq waited: the reason they get if a newer one is taken. */
   waitReason: DropReason;
   lastTakeMs: number;
-  /** Recent service times (letterbox → detections, ms) for the stale-frame test. */
+  /** The last SERVICE_FRAMES service times (letterbox → detections, ms) for the stale-frame test. */
   service: number[];
   /** The last inferred frame's first packet → decoded (ms). */
   decodeMs: number;
   stats: CameraDetectStats;
-  times: number[];   // recent inference times, ms
+  times: LatencyWindow;  // recent inference times, ms
   doneAt: number[];  // recent completion times (ms), for fps
 }
 
 const WINDOW = 200;
+const SERVICE_FRAMES = 4;
 
 /**
  * One detector shared by every camera: round-robin over cameras that have a frame newer than
@@ -135,7 +136,7 @@ export class DetectionService extends EventEmitter {
       lastTakeMs: -Infinity,
       service: [],
       decodeMs: 0,
-      times: [],
+      times: new LatencyWindow(WINDOW),
       doneAt: [],
       stats: {
         framesInferred: 0, dropped: 0, dropReasons: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>, pending: 0,
@@ -178,8 +179,7 @@ export class DetectionService extends EventEmitter {
     if (!cam) return null;
     const now = performance.now();
     const recent = cam.doneAt.filter((t) => now - t < 5000);
-    const sorted = [...cam.times].sort((a, b) => a - b);
-    const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+    const infer = cam.times.percentiles();
     const g = cam.guard;
     return {
       ...cam.stats,
@@ -187,7 +187,7 @@ export class DetectionService extends EventEmitter {
       pending: Math.max(0, cam.newestSeq - cam.doneSeq),
       budget: g ? { ms: g.budgetMs, policy: g.cfg.policy, state: g.state, engaged: g.engaged(now), breaches: g.breaches } : null,
       fps: recent.length > 1 ? Math.round(((recent.length - 1) / ((now - (recent[0] as number)) / 1000)) * 10) / 10 : 0,
-      inferMs: sorted.length ? { p50: Math.round(pct(50) * 10) / 10, p99: Math.round(pct(99) * 10) / 10 } : null,
+      inferMs: infer ? { p50: infer.p50, p99: infer.p99 } : null,
     };
   }
 
@@ -209,13 +209,13 @@ export class DetectionService extends EventEmitter {
 
   /**
    * newest_wins while engaged: the newest frame is stale when its age plus the camera's
-   * expected service time (the slowest of its last 4) would overrun the budget, and a fresh
+   * expected service time (the slowest of its last SERVICE_FRAMES) would overrun the budget, and a fresh
    * frame could still make it (otherwise dropping would only starve the camera).
    */
   private stale(cam: CamState, nowMs: number): boolean {
     const g = cam.guard;
     if (!g || g.cfg.policy !== 'newest_wins' || !g.engaged(nowMs) || cam.service.length === 0 || cam.newestRecvUs === 0) return false;
-    const expected = Math.max(...cam.service.slice(-4));
+    const expected = Math.max(...cam.service);
     const ageMs = (monoNowUs() - cam.newestRecvUs) / 1000;
     const fresh = cam.decodeMs + expected;
     return fresh < g.budgetMs && ageMs + expected > g.budgetMs;
@@ -280,11 +280,10 @@ export class DetectionService extends EventEmitter {
       cam.waitReason = 'behind';
       cam.doneSeq = lb.seq;
       cam.service.push((postprocessedUs - startUs) / 1000);
-      if (cam.service.length > 16) cam.service.shift();
+      if (cam.service.length > SERVICE_FRAMES) cam.service.shift();
       cam.decodeMs = (lb.decodedUs - lb.recvUs) / 1000;
       cam.stats.framesInferred++;
-      cam.times.push(ms);
-      if (cam.times.length > WINDOW) cam.times.shift();
+      cam.times.add(ms);
       cam.doneAt.push(performance.now());
       if (cam.doneAt.length > WINDOW) cam.doneAt.shift();
       const objects: Record<string, number> = {};

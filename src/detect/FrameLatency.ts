@@ -38,6 +38,11 @@ export class FrameLatency {
    * between two frames' arrival interval and their pts interval.
    */
   jitterMs = 0;
+  /**
+   * After the detector, per viewer: detections out → handed to a socket (the live server adds
+   * these), and received by a browser → drawn over their frame (the browsers' own reports).
+   */
+  readonly delivery = { send: new LatencyWindow(WINDOW), display: new LatencyWindow(WINDOW) };
   private prev: { session: number; recvUs: number; ptsUs: number } | null = null;
 
   /** A session opened (start or reconnect): its first detection is a cold start. */
@@ -76,7 +81,9 @@ export class FrameLatency {
     for (const s of STAGES) this.windows[s].add(t[s]);
   }
 
-  percentiles(): Record<Stage, Percentiles | null> {
-    return Object.fromEntries(STAGES.map((s) => [s, this.windows[s].percentiles()])) as Record<Stage, Percentiles | null>;
+  /** Every stage of the frame path, first packet → overlay drawn. */
+  percentiles(): Record<Stage | 'send' | 'display', Percentiles | null> {
+    const detector = Object.fromEntries(STAGES.map((s) => [s, this.windows[s].percentiles()])) as Record<Stage, Percentiles | null>;
+    return { ...detector, send: this.delivery.send.percentiles(), display: this.delivery.display.percentiles() };
   }
 }

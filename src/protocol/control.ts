@@ -83,15 +83,19 @@ export interface CameraBudget {
   breaches: number;
 }
 
-/** A latency budget breach or recovery (stored in the database, counted in /metrics). */
+/** A breach or a recovery of one camera's latency budget: stored, published, counted. */
 export interface BudgetEventMessage {
   camera: string;
   kind: 'breach' | 'recovered';
+  /** Wall clock, ISO 8601. */
   at: string;
   budgetMs: number;
   policy: string;
+  /** breach: the median latency of the frames over budget that made it; recovered: of the frames within it. */
   latencyMs: number;
+  /** recovered: how long the breach lasted. */
   durationMs: number | null;
+  /** recovered: frames the policy dropped during the breach. */
   dropped: number | null;
 }
 

@@ -146,11 +146,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const visible = [...deps.cameras().values()].filter((c) => canSee(req.user!, c.id));
     const cameras = visible.map((c) => {
       const lat = deps.daemon.latency.get(c.id);
-      const live = deps.daemon.live?.cameraStages(c.id);
       return {
         ...c.health(),
         detect: deps.daemon.detection?.stats(c.id) ?? null,
-        latencyMs: lat ? { ...lat.percentiles(), send: live?.send ?? null, display: live?.display ?? null, coldStart: lat.cold, ...lat.timing() } : null,
+        latencyMs: lat ? { ...lat.percentiles(), coldStart: lat.cold, ...lat.timing() } : null,
       };
     });
     const enabled = cameras.filter((c) => c.state !== 'stopped');

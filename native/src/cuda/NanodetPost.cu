@@ -87,8 +87,8 @@ __device__ float iouOf(const DetectionRecord& a, const DetectionRecord& b) {
   return uni > 0.f ? inter / uni : 0.f;
 }
 
-// Candidates in sorted order (index via keys' low bits → cand slot): bit j of row i set when j
-// comes after i, has i's class and overlaps it by more than the threshold.
+// Candidates in sorted order: bit j of row i set when j comes after i, has i's class and
+// overlaps it by more than the threshold.
 __global__ void gpuSuppressionMask(const DetectionRecord* sorted, int n, int words, float iouThreshold, uint64_t* mask) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   const int word = blockIdx.y;

@@ -36,7 +36,7 @@ bool Letterboxer::canRun(const AVFrame* frame) {
 #endif
 }
 
-bool Letterboxer::runGpu(const AVFrame* frame, int size, const InputNorm& norm, float* dst, const LetterboxInfo& info,
+bool Letterboxer::runGpu(const AVFrame* frame, int size, int w, int h, const InputNorm& norm, float* dst, const LetterboxInfo& info,
                          std::string& err) {
 #if VIGIL_WITH_CUDA
   if (!gpu_) gpu_ = std::make_unique<GpuLetterboxer>();
@@ -48,8 +48,7 @@ bool Letterboxer::runGpu(const AVFrame* frame, int size, const InputNorm& norm, 
   src.width = frame->width;
   src.height = frame->height;
   src.fullRange = frame->color_range == AVCOL_RANGE_JPEG;
-  LetterboxRegion region{size, std::max(1, static_cast<int>(std::lround(info.width * info.scale))),
-                         std::max(1, static_cast<int>(std::lround(info.height * info.scale))), info.padX, info.padY};
+  LetterboxRegion region{size, w, h, info.padX, info.padY};
   ChannelNorm cn;
   for (int c = 0; c < 3; ++c) {
     cn.src[c] = norm.bgr ? 2 - c : c;
@@ -71,7 +70,7 @@ bool Letterboxer::run(const AVFrame* frame, int size, const InputNorm& norm, flo
   const int w = std::max(1, static_cast<int>(std::lround(sw * scale)));
   const int h = std::max(1, static_cast<int>(std::lround(sh * scale)));
   info = LetterboxInfo{scale, (size - w) / 2, (size - h) / 2, sw, sh};
-  if (frame->format == AV_PIX_FMT_CUDA) return runGpu(frame, size, norm, dst, info, err);
+  if (frame->format == AV_PIX_FMT_CUDA) return runGpu(frame, size, w, h, norm, dst, info, err);
 
   sws_ = sws_getCachedContext(sws_, sw, sh, static_cast<AVPixelFormat>(frame->format), w, h, AV_PIX_FMT_RGB24,
                               SWS_BILINEAR, nullptr, nullptr, nullptr);

@@ -44,7 +44,8 @@ class Letterboxer {
   bool run(const AVFrame* frame, int size, const InputNorm& norm, float* dst, LetterboxInfo& info, std::string& err);
 
  private:
-  bool runGpu(const AVFrame* frame, int size, const InputNorm& norm, float* dst, const LetterboxInfo& info, std::string& err);
+  // The picture lands as a w×h region at (info.padX, info.padY) of the size×size input.
+  bool runGpu(const AVFrame* frame, int size, int w, int h, const InputNorm& norm, float* dst, const LetterboxInfo& info, std::string& err);
   std::unique_ptr<GpuLetterboxer> gpu_;
   SwsContext* sws_ = nullptr;
   uint8_t* rgb_ = nullptr;

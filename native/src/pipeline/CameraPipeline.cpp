@@ -5,6 +5,7 @@
 
 #include "core/Clock.h"
 #include "core/Libav.h"
+#include "decode/HostFrame.h"
 
 namespace vigil {
 
@@ -222,16 +223,11 @@ void CameraPipeline::transcode(uint64_t session, const AVFrame* frame, const Fra
   if (info.pts == AV_NOPTS_VALUE) pts = video_->mux.nextPtsUs();
   std::vector<PacketPtr> packets;
   std::string err;
-  if (frame->format == AV_PIX_FMT_CUDA) {
-    // A CPU encoder (libx264; NVENC would take the surface as it is): the frame comes down.
-    if (!encodeHost_) encodeHost_ = std::make_unique<HostFrame>();
-    bool copied = false;
-    frame = encodeHost_->of(frame, copied, err);
-    if (copied) pool_->countHostCopy(HostCopy::Encode);
-    if (!frame) {
-      reportError(session, err);
-      return;
-    }
+  // A CPU encoder (libx264; NVENC would take the surface as it is): a GPU frame comes down.
+  frame = hostPixels(*pool_, frame, HostCopy::Encode, err);
+  if (!frame) {
+    reportError(session, err);
+    return;
   }
   if (video_->encoder->encode(frame, pts, videoForceKey_, packets, err) != Status::Ok) {
     reportError(session, err);

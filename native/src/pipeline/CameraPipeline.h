@@ -10,7 +10,6 @@
 #include "core/Status.h"
 #include "decode/Decoder.h"
 #include "decode/FrameConverter.h"
-#include "decode/HostFrame.h"
 #include "ingest/Source.h"
 #include "encode/H264Encoder.h"
 #include "mux/Fmp4Muxer.h"
@@ -152,7 +151,6 @@ class CameraPipeline {
     std::unique_ptr<H264Encoder> encoder;
   };
   VideoOut* video_ = nullptr;
-  std::unique_ptr<HostFrame> encodeHost_;  // NVDEC frames for a CPU encoder (camera thread)
   std::atomic<bool> gpuFrames_{false};
   bool videoForceKey_ = false;  // the encoder's next frame is a keyframe (after a drop)
   // Live-view video state (camera thread): skipping to a keyframe after a drop.

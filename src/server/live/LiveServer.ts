@@ -5,12 +5,12 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 
 import type { BudgetEvent } from '../../budget/BudgetGuard.js';
 import type { CameraDetectStats, DetectionEvent } from '../../detect/DetectionService.js';
-import type { Stage } from '../../detect/FrameLatency.js';
+import type { FrameLatency } from '../../detect/FrameLatency.js';
 import type { OpenedEvent, VideoEvent } from '../../native/types.js';
 import type { CameraSupervisor } from '../../pipeline/CameraSupervisor.js';
 import { detectionRecordsOf } from '../../protocol/binary.js';
 import { parseClientMessage, PROTOCOL_VERSION, SUBPROTOCOL, type CameraInfo, type CameraLive } from '../../protocol/control.js';
-import { LatencyWindow, monoNowUs, type Percentiles } from '../../util/LatencyWindow.js';
+import { LatencyWindow, monoNowUs } from '../../util/LatencyWindow.js';
 import type { Logger } from '../../util/logger.js';
 import type { AuthConfig } from '../auth/authConfig.js';
 import { tokenOf, type Sessions } from '../auth/Sessions.js';
@@ -22,17 +22,14 @@ export const LIVE_PATH = '/api/live';
 const TICK_MS = 100;
 const HEALTH_EVERY = 10;        // ticks
 const LATENCY_WINDOW = 16384;
-const CAMERA_WINDOW = 1000;
 const NO_SAMPLES = { p50: null, p95: null, p99: null, n: 0 };  // recent sends the latency percentiles cover
 
 export interface LiveDeps {
   cameras: Map<string, CameraSupervisor>;
   /** Detection stats per camera (null when detection is off). */
   detectStats: (id: string) => CameraDetectStats | null;
-  /** Per-stage latency of a camera's recent detected frames (null when it has none). */
-  stages: (id: string) => Record<Stage, Percentiles | null> | null;
-  /** A camera's inter-frame interval and jitter. */
-  timing: (id: string) => { intervalMs: Percentiles | null; jitterMs: number } | null;
+  /** A camera's latency record: stage percentiles, interval and jitter; where send and display times go. */
+  latency: (id: string) => FrameLatency | undefined;
   /** Subscribes to the detections stream. */
   onDetections: (fn: (ev: DetectionEvent) => void) => void;
   /** Subscribes to latency budget breaches and recoveries. */
@@ -60,8 +57,6 @@ export class LiveServer {
   private readonly clients = new Set<LiveClient>();
   /** Packet received → handed to a socket, µs: video fragments and detection batches. */
   private readonly latency = { video: new LatencyWindow(LATENCY_WINDOW), detections: new LatencyWindow(LATENCY_WINDOW) };
-  /** Per camera: detections out → handed to a socket; and → drawn by a browser (its reports). */
-  private readonly cameraLatency = new Map<string, { send: LatencyWindow; display: LatencyWindow }>();
   /** Annotated stream: cameras with an annotate call in flight; frames encoded, and frames the pool had already dropped or skipped while busy. */
   private readonly annotating = new Set<string>();
   private readonly annotatedCounts = { frames: 0, missed: 0, busy: 0, errors: 0 };
@@ -80,7 +75,6 @@ export class LiveServer {
     for (const [id, sup] of deps.cameras) {
       const feed = new LiveFeed(index++, id, sup.config.name ?? id);
       this.feeds.set(id, feed);
-      this.cameraLatency.set(id, { send: new LatencyWindow(CAMERA_WINDOW), display: new LatencyWindow(CAMERA_WINDOW) });
       sup.on('opened', (ev: OpenedEvent) => feed.opened(ev));
       sup.on('video', (ev: VideoEvent) => {
         const { init, fragment } = feed.fragment(ev);
@@ -103,12 +97,6 @@ export class LiveServer {
     this.timer.unref();
     this.pinger = setInterval(() => this.ping(), deps.pingMs);
     this.pinger.unref();
-  }
-
-  /** A camera's detections-out → socket and → overlay-drawn latencies. */
-  cameraStages(id: string): { send: Percentiles | null; display: Percentiles | null } | null {
-    const w = this.cameraLatency.get(id);
-    return w ? { send: w.send.percentiles(), display: w.display.percentiles() } : null;
   }
 
   /** Clients, their counters, and packet-to-send latency (packet received → handed to the socket) of video and of detections. */
@@ -162,7 +150,7 @@ export class LiveServer {
     const client = new LiveClient(ws, user, this.deps.queueBytes, (recvUs, what, camera, outUs) => {
       const now = monoNowUs();
       if (recvUs !== null && recvUs > 0) this.latency[what].add((now - recvUs) / 1000);
-      if (camera !== undefined && outUs !== undefined) this.cameraLatency.get(camera)?.send.add((now - outUs) / 1000);
+      if (camera !== undefined && outUs !== undefined) this.deps.latency(camera)?.delivery.send.add((now - outUs) / 1000);
     });
     this.clients.add(client);
     ws.on('pong', () => (client.alive = true));
@@ -201,8 +189,8 @@ export class LiveServer {
         client.player = { camera: feed.id, behindMs: msg.behindMs, bufferedMs: msg.bufferedMs, rate: msg.rate, jumps: msg.jumps };
         break;
       case 'overlay': {
-        const w = this.cameraLatency.get(feed.id)!.display;
-        for (const ms of msg.drawnMs) w.add(ms);
+        const w = this.deps.latency(feed.id)?.delivery.display;
+        for (const ms of msg.drawnMs) w?.add(ms);
         break;
       }
     }
@@ -255,18 +243,19 @@ export class LiveServer {
     for (const [id, sup] of this.deps.cameras) {
       const h = sup.health();
       const d = this.deps.detectStats(id);
-      const st = this.deps.stages(id);
-      const cam = this.cameraStages(id);
+      const lat = this.deps.latency(id);
+      const st = lat?.percentiles() ?? null;
+      const timing = lat?.timing() ?? null;
       const total = st?.total ?? null;
       live.set(id, {
         id, state: h.state, fps: h.fps.decoded, drops: h.drops.total, detectFps: d?.fps ?? null, inferMs: d?.inferMs?.p50 ?? null,
         latencyMs: total ? { p50: total.p50, p99: total.p99 } : null,
         objects: d?.lastObjects ?? {},
-        stages: st?.total ? { ...st, send: cam?.send ?? null, display: cam?.display ?? null } : null,
+        stages: total ? st : null,
         budget: d?.budget ?? null,
         dropReasons: d?.dropReasons ?? null,
-        intervalMs: this.deps.timing(id)?.intervalMs ?? null,
-        jitterMs: this.deps.timing(id)?.jitterMs ?? null,
+        intervalMs: timing?.intervalMs ?? null,
+        jitterMs: timing?.jitterMs ?? null,
       });
     }
     for (const c of this.clients) {
