@@ -135,14 +135,16 @@ export class Daemon extends EventEmitter {
       this.log.error({ reason: (err as Error).message }, 'detector unavailable; cameras run without detection');
       return;
     }
-    const service = new DetectionService(this.ortDetector, NANODET_SPEC.inputSize, NANODET_SPEC.normalize, moduleLogger(this.logger, 'DetectionService'));
+    const service = new DetectionService(this.ortDetector, NANODET_SPEC.inputSize, NANODET_SPEC.normalize, moduleLogger(this.logger, 'DetectionService'), {
+      maxSize: cfg.batch.max_size, timeoutMs: cfg.batch.timeout_ms,
+    });
     for (const [id, sup] of this.cameras) {
       if (!sup.config.detect) continue;
       const c = sup.config;
       service.addCamera(id, sup, {
         budgetMs: c.budget_ms ?? null, budget: c.budget, targetFps: c.target_fps ?? null, inferDelayMs: c.testing?.infer_delay_ms ?? 0,
       });
-      sup.on('frame', (ev: FrameEvent) => service.frame(id, ev.seq, ev.recvUs));
+      sup.on('frame', (ev: FrameEvent) => service.frame(id, ev.seq, ev.recvUs, ev.ptsUs));
     }
     service.on('detections', (ev: DetectionEvent) => {
       const emittedUs = monoNowUs();

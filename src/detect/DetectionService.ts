@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { BUDGET_DEFAULTS, type BudgetConfig } from '../budget/budgetConfig.js';
 import { BudgetGuard } from '../budget/BudgetGuard.js';
 import type { InputNorm, LetterboxResult } from '../native/types.js';
-import { LatencyWindow, monoNowUs } from '../util/LatencyWindow.js';
+import { LatencyWindow, monoNowUs, type Percentiles } from '../util/LatencyWindow.js';
 import type { Logger } from '../util/logger.js';
 import type { Detection } from './Detection.js';
 import type { Letterbox } from './letterbox.js';
@@ -15,8 +15,48 @@ export interface FrameSource {
 
 /** What it needs of a detector. */
 export interface Detector {
-  /** Sets `stamps.inferredUs` when the model's outputs are back, before post-processing. */
-  detect(input: Float32Array, lb: Letterbox, stamps?: { inferredUs?: number }): Promise<Detection[]>;
+  /** The largest batch the model takes (1 for a model whose batch dimension is fixed). */
+  readonly maxBatch: number;
+  /**
+   * `boxes.length` letterboxed frames, one after the other in `input`; their detections in the
+   * same order. Sets `stamps.inferredUs` when the model's outputs are back, before post-processing.
+   */
+  detectBatch(input: Float32Array, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]>;
+}
+
+/**
+ * Cross-camera batching, like DeepStream's stream muxer: a batch goes when it is full, when
+ * every camera whose next frame is due before the batch's deadline has given one, or at the
+ * deadline (`timeoutMs` after the first frame waited, shortened so that no camera's budget is
+ * overrun by the wait). A camera that stopped sending (its frame is overdue by more than one
+ * interval) is not waited for: a dead or stalled camera never holds a batch back.
+ */
+export interface BatchOptions {
+  maxSize: number;
+  timeoutMs: number;
+}
+
+/** Why a batch went: full, every camera due had a frame (ready), or its deadline passed (timeout). */
+export const BATCH_LAUNCHES = ['full', 'ready', 'timeout'] as const;
+export type BatchLaunch = (typeof BATCH_LAUNCHES)[number];
+
+/** One batch launched: its cameras, why it went, how long its first frame waited for it. */
+export interface BatchEvent {
+  cameras: string[];
+  launch: BatchLaunch;
+  waitMs: number;
+}
+
+export interface BatchStats {
+  maxSize: number;
+  timeoutMs: number;
+  batches: number;
+  frames: number;
+  /** Frames per batch (mean). */
+  meanSize: number;
+  launches: Record<BatchLaunch, number>;
+  /** First frame waiting → batch launched (ms), over recent batches. */
+  waitMs: Percentiles | null;
 }
 
 /** Detections of one frame, with the frame's stamps (monotonic µs) through every stage. */
@@ -84,6 +124,11 @@ interface CamState {
   /** Why frames after doneSeq waited: the reason they get if a newer one is taken. */
   waitReason: DropReason;
   lastTakeMs: number;
+  /** When its newest frame event came (performance.now ms), and its pts. */
+  lastFrameMs: number;
+  lastPtsUs: number | null;
+  /** The camera's frame interval (ms), from its pts (arrival times jitter and burst). */
+  intervalMs: number | null;
   /** The last SERVICE_FRAMES service times (letterbox → detections, ms) for the stale-frame test. */
   service: number[];
   /** The last inferred frame's first packet → decoded (ms). */
@@ -95,11 +140,16 @@ interface CamState {
 
 const WINDOW = 200;
 const SERVICE_FRAMES = 4;
+/** A camera's frame is overdue (not waited for) this share of its interval late (at least 5 ms): jitter. */
+const OVERDUE_SHARE = 0.25;
+const overdueSlack = (intervalMs: number) => Math.max(5, intervalMs * OVERDUE_SHARE);
 
 /**
- * One detector shared by every camera: round-robin over cameras that have a frame newer than
- * their last inferred one; at most one inference in flight (it uses every core already). When
- * it falls behind, only each camera's newest frame is taken and the skipped ones are counted.
+ * One detector shared by every camera: batches of the newest frames of cameras that have one
+ * newer than their last inferred one, gathered round-robin (BatchOptions); at most one batch in
+ * flight (the detector uses every core, or its GPU, already). When it falls behind, only each
+ * camera's newest frame is taken and the skipped ones are counted. Emits 'batch' (BatchEvent)
+ * as each batch goes.
  * Emits 'detections' (DetectionEvent): the typed stream the live view publishes; 'budget'
  * (BudgetEvent) when a camera's latency budget is breached or recovers. Every decoded frame is
  * either inferred or counted as dropped, with the reason.
@@ -111,16 +161,28 @@ export class DetectionService extends EventEmitter {
   private busy = false;
   private closed = false;
   private readonly input: Float32Array;
+  private readonly frameLen: number;
+  private readonly batch: BatchOptions;
   private fpsTimer: NodeJS.Timeout | null = null;
+  private batchTimer: NodeJS.Timeout | null = null;
+  /** When the oldest frame of the batch being gathered became ready (performance.now ms). */
+  private waitSince: number | null = null;
+  private readonly batchCounts = { batches: 0, frames: 0, launches: { full: 0, ready: 0, timeout: 0 } as Record<BatchLaunch, number> };
+  private readonly batchWaits = new LatencyWindow(WINDOW);
 
   constructor(
     private readonly detector: Detector,
     private readonly size: number,
     private readonly norm: InputNorm,
     private readonly log: Logger,
+    batch: BatchOptions = { maxSize: 1, timeoutMs: 0 },
   ) {
     super();
-    this.input = new Float32Array(3 * size * size);  // the one preallocated input tensor
+    const maxSize = Math.max(1, Math.min(batch.maxSize, detector.maxBatch));
+    if (maxSize < batch.maxSize) log.warn({ asked: batch.maxSize, model: detector.maxBatch }, 'the model takes smaller batches than configured');
+    this.batch = { maxSize, timeoutMs: batch.timeoutMs };
+    this.frameLen = 3 * size * size;
+    this.input = new Float32Array(maxSize * this.frameLen);  // the one preallocated batch tensor
   }
 
   addCamera(id: string, source: FrameSource, opts: CameraDetectOptions = NO_BUDGET): void {
@@ -134,6 +196,9 @@ export class DetectionService extends EventEmitter {
       doneSeq: -1,
       waitReason: 'behind',
       lastTakeMs: -Infinity,
+      lastFrameMs: -Infinity,
+      lastPtsUs: null,
+      intervalMs: null,
       service: [],
       decodeMs: 0,
       times: new LatencyWindow(WINDOW),
@@ -153,11 +218,17 @@ export class DetectionService extends EventEmitter {
   }
 
   /** A camera decoded frame `seq` (called from its frame events). */
-  frame(id: string, seq: number, recvUs = 0): void {
+  frame(id: string, seq: number, recvUs = 0, ptsUs: number | null = null): void {
     const cam = this.cams.get(id);
     if (!cam) return;
     if (cam.doneSeq < 0) cam.doneSeq = seq - 1;  // counting starts at the first frame seen
     if (seq > cam.newestSeq) {
+      const now = performance.now();
+      // The pts step of consecutive frames; outside 2 ms..1 s it is a new session or a jump.
+      const step = ptsUs !== null && cam.lastPtsUs !== null && seq === cam.newestSeq + 1 ? (ptsUs - cam.lastPtsUs) / 1000 : NaN;
+      if (step >= 2 && step <= 1000) cam.intervalMs = cam.intervalMs === null ? step : cam.intervalMs * 0.9 + step * 0.1;
+      cam.lastPtsUs = ptsUs;
+      cam.lastFrameMs = now;
       cam.newestSeq = seq;
       cam.newestRecvUs = recvUs;
     }
@@ -191,9 +262,24 @@ export class DetectionService extends EventEmitter {
     };
   }
 
+  /** How batches were formed: sizes, why they went, how long their first frame waited. */
+  batchStats(): BatchStats {
+    const c = this.batchCounts;
+    const w = this.batchWaits.percentiles();
+    return {
+      ...this.batch,
+      batches: c.batches,
+      frames: c.frames,
+      meanSize: c.batches ? Math.round((c.frames / c.batches) * 100) / 100 : 0,
+      launches: { ...c.launches },
+      waitMs: w,
+    };
+  }
+
   close(): void {
     this.closed = true;
     if (this.fpsTimer) clearTimeout(this.fpsTimer);
+    if (this.batchTimer) clearTimeout(this.batchTimer);
   }
 
   /** Whether the camera may take a frame now; if not, why its waiting frames would be dropped. */
@@ -225,6 +311,7 @@ export class DetectionService extends EventEmitter {
     if (this.busy || this.closed) return;
     const now = performance.now();
     let retry = Infinity;
+    const ready: Array<{ cam: CamState; k: number }> = [];
     for (let k = 0; k < this.order.length; k++) {
       const id = this.order[(this.next + k) % this.order.length] as string;
       const cam = this.cams.get(id) as CamState;
@@ -241,77 +328,165 @@ export class DetectionService extends EventEmitter {
         cam.waitReason = 'behind';
         continue;
       }
-      this.next = (this.next + k + 1) % this.order.length;
-      this.busy = true;
-      cam.lastTakeMs = now;
-      this.run(cam).finally(() => {
-        this.busy = false;
-        this.pump();
-      });
+      ready.push({ cam, k });
+    }
+    if (ready.length === 0) {
+      if (retry < Infinity && !this.fpsTimer) {
+        this.fpsTimer = setTimeout(() => {
+          this.fpsTimer = null;
+          this.pump();
+        }, Math.max(1, Math.ceil(retry)));
+      }
       return;
     }
-    if (retry < Infinity && !this.fpsTimer) {
-      this.fpsTimer = setTimeout(() => {
-        this.fpsTimer = null;
-        this.pump();
-      }, Math.max(1, Math.ceil(retry)));
+    let launch: BatchLaunch = 'full';
+    if (ready.length < this.batch.maxSize) {
+      this.waitSince ??= now;
+      const deadline = this.waitSince + this.timeoutFor(ready.map((r) => r.cam), now);
+      if (now < deadline) {
+        const wake = this.dueBefore(deadline, now, new Set(ready.map((r) => r.cam)));
+        if (wake !== null) {
+          if (this.batchTimer) clearTimeout(this.batchTimer);
+          // Woken by the frames it waits for (frame() pumps), else when one of them is overdue.
+          this.batchTimer = setTimeout(() => {
+            this.batchTimer = null;
+            this.pump();
+          }, Math.max(1, Math.ceil(Math.min(wake, deadline) - now)));
+          return;
+        }
+        launch = 'ready';
+      } else {
+        launch = 'timeout';
+      }
     }
+    const taken = ready.slice(0, this.batch.maxSize);
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batchTimer = null;
+    const waitMs = this.waitSince === null ? 0 : now - this.waitSince;
+    this.batchWaits.add(waitMs);
+    this.waitSince = null;
+    this.batchCounts.batches++;
+    this.batchCounts.frames += taken.length;
+    this.batchCounts.launches[launch]++;
+    this.next = (this.next + (taken[taken.length - 1] as { k: number }).k + 1) % this.order.length;
+    this.busy = true;
+    for (const { cam } of taken) cam.lastTakeMs = now;
+    this.emit('batch', { cameras: taken.map((t) => t.cam.id), launch, waitMs } satisfies BatchEvent);
+    this.run(taken.map((t) => t.cam)).finally(() => {
+      this.busy = false;
+      this.pump();
+    });
   }
 
-  private async run(cam: CamState): Promise<void> {
-    try {
-      const startUs = monoNowUs();
-      const lb = await cam.source.letterbox(this.input, this.size, this.norm, cam.doneSeq + 1);
-      if (!lb || this.closed) {
-        this.drop(cam, cam.newestSeq, 'gone', true);  // the newer frame is gone (new session): wait for the next
+  /**
+   * How long a batch may wait for more frames: the configured timeout, less where a camera of
+   * the batch would overrun its budget (its frame's age plus its expected service time).
+   */
+  private timeoutFor(cams: CamState[], now: number): number {
+    let t = this.batch.timeoutMs;
+    const nowUs = monoNowUs();
+    for (const cam of cams) {
+      if (!cam.guard || cam.newestRecvUs === 0) continue;
+      const ageMs = (nowUs - cam.newestRecvUs) / 1000;
+      const expected = cam.service.length ? Math.max(...cam.service) : 0;
+      t = Math.min(t, cam.guard.budgetMs - ageMs - expected - (now - (this.waitSince ?? now)));
+    }
+    return Math.max(0, t);
+  }
+
+  /**
+   * Cameras not in the batch yet whose next frame is due before `deadline` and that may take
+   * it: the batch waits for them. Not a camera that is overdue (stalled, dead, reconnecting),
+   * has no frame interval yet, or would not be admitted (target fps, every_nth). Returns when
+   * to look again (the first of them turns overdue then), or null when none is due.
+   */
+  private dueBefore(deadline: number, now: number, inBatch: Set<CamState>): number | null {
+    let wake: number | null = null;
+    for (const cam of this.cams.values()) {
+      if (inBatch.has(cam) || cam.intervalMs === null) continue;
+      const due = cam.lastFrameMs + cam.intervalMs;
+      const late = due + overdueSlack(cam.intervalMs);
+      if (now > late || due > deadline || !this.admits(cam, due).ok) continue;
+      wake = Math.min(wake ?? Infinity, late);
+    }
+    return wake;
+  }
+
+  private async run(batch: CamState[]): Promise<void> {
+    const startUs = monoNowUs();
+    const got = await Promise.all(batch.map((cam, i) =>
+      cam.source.letterbox(this.input.subarray(i * this.frameLen, (i + 1) * this.frameLen), this.size, this.norm, cam.doneSeq + 1)
+        .catch((err: unknown) => err as Error)));
+    // Frames that left their pool (a new session) get no slot: the ones after them move up.
+    const frames: Array<{ cam: CamState; lb: LetterboxResult }> = [];
+    got.forEach((lb, i) => {
+      const cam = batch[i] as CamState;
+      if (lb instanceof Error || !lb || this.closed) {
+        if (lb instanceof Error) this.failed(cam, lb);
+        else this.drop(cam, cam.newestSeq, 'gone', true);  // the newer frame is gone (new session): wait for the next
         cam.waitReason = 'behind';
         return;
       }
+      if (frames.length !== i) this.input.copyWithin(frames.length * this.frameLen, i * this.frameLen, (i + 1) * this.frameLen);
+      frames.push({ cam, lb });
+    });
+    if (frames.length === 0) return;
+    try {
       const t0 = performance.now();
-      if (cam.opts.inferDelayMs > 0) await new Promise((r) => setTimeout(r, cam.opts.inferDelayMs));
+      const delay = Math.max(...frames.map((f) => f.cam.opts.inferDelayMs));
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       const model: { inferredUs?: number } = {};
-      const detections = await this.detector.detect(this.input, {
+      const found = await this.detector.detectBatch(this.input.subarray(0, frames.length * this.frameLen), frames.map(({ lb }) => ({
         scale: lb.scale, padX: lb.padX, padY: lb.padY, srcWidth: lb.width, srcHeight: lb.height, size: this.size,
-      }, model);
+      })), model);
       const postprocessedUs = monoNowUs();
       const inferredUs = model.inferredUs ?? postprocessedUs;
       const ms = performance.now() - t0;
-      this.drop(cam, lb.seq, cam.waitReason);
-      cam.waitReason = 'behind';
-      cam.doneSeq = lb.seq;
-      cam.service.push((postprocessedUs - startUs) / 1000);
-      if (cam.service.length > SERVICE_FRAMES) cam.service.shift();
-      cam.decodeMs = (lb.decodedUs - lb.recvUs) / 1000;
-      cam.stats.framesInferred++;
-      cam.times.add(ms);
-      cam.doneAt.push(performance.now());
-      if (cam.doneAt.length > WINDOW) cam.doneAt.shift();
-      const objects: Record<string, number> = {};
-      for (const d of detections) objects[d.label] = (objects[d.label] ?? 0) + 1;
-      cam.stats.lastObjects = objects;
-      cam.stats.lastDetections = detections;
-      cam.stats.lastSeq = lb.seq;
-      cam.stats.lastError = null;
-      const ev: DetectionEvent = {
-        camera: cam.id,
-        seq: lb.seq,
-        ptsUs: lb.ptsUs,
-        width: lb.width,
-        height: lb.height,
-        stamps: { recvUs: lb.recvUs, decodedUs: lb.decodedUs, preprocessedUs: lb.doneUs, inferredUs, postprocessedUs },
-        detections,
-      };
-      this.emit('detections', ev);
-      const g = cam.guard;
-      if (g) {
-        const policyDrops = cam.stats.dropReasons.stale + cam.stats.dropReasons.every_nth;
-        const change = g.observe((postprocessedUs - lb.recvUs) / 1000, performance.now(), policyDrops);
-        if (change) this.emit('budget', change);
-      }
+      frames.forEach(({ cam, lb }, i) => this.finish(cam, lb, found[i] ?? [], { startUs, inferredUs, postprocessedUs, ms }));
     } catch (err) {
-      this.drop(cam, cam.newestSeq, 'error', true);
-      cam.stats.lastError = (err as Error).message;
-      this.log.error({ camera: cam.id, err: (err as Error).message }, 'detection failed');
+      for (const { cam } of frames) this.failed(cam, err as Error);
+    }
+  }
+
+  private failed(cam: CamState, err: Error): void {
+    this.drop(cam, cam.newestSeq, 'error', true);
+    cam.stats.lastError = err.message;
+    this.log.error({ camera: cam.id, err: err.message }, 'detection failed');
+  }
+
+  /** One frame of a batch is done: its counters, service time, budget, and its event. */
+  private finish(cam: CamState, lb: LetterboxResult, detections: Detection[], t: { startUs: number; inferredUs: number; postprocessedUs: number; ms: number }): void {
+    this.drop(cam, lb.seq, cam.waitReason);
+    cam.waitReason = 'behind';
+    cam.doneSeq = lb.seq;
+    cam.service.push((t.postprocessedUs - t.startUs) / 1000);
+    if (cam.service.length > SERVICE_FRAMES) cam.service.shift();
+    cam.decodeMs = (lb.decodedUs - lb.recvUs) / 1000;
+    cam.stats.framesInferred++;
+    cam.times.add(t.ms);
+    cam.doneAt.push(performance.now());
+    if (cam.doneAt.length > WINDOW) cam.doneAt.shift();
+    const objects: Record<string, number> = {};
+    for (const d of detections) objects[d.label] = (objects[d.label] ?? 0) + 1;
+    cam.stats.lastObjects = objects;
+    cam.stats.lastDetections = detections;
+    cam.stats.lastSeq = lb.seq;
+    cam.stats.lastError = null;
+    const ev: DetectionEvent = {
+      camera: cam.id,
+      seq: lb.seq,
+      ptsUs: lb.ptsUs,
+      width: lb.width,
+      height: lb.height,
+      stamps: { recvUs: lb.recvUs, decodedUs: lb.decodedUs, preprocessedUs: lb.doneUs, inferredUs: t.inferredUs, postprocessedUs: t.postprocessedUs },
+      detections,
+    };
+    this.emit('detections', ev);
+    const g = cam.guard;
+    if (g) {
+      const policyDrops = cam.stats.dropReasons.stale + cam.stats.dropReasons.every_nth;
+      const change = g.observe((t.postprocessedUs - lb.recvUs) / 1000, performance.now(), policyDrops);
+      if (change) this.emit('budget', change);
     }
   }
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 
+import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 
 import type { Detection } from './Detection.js';
@@ -17,6 +18,16 @@ export interface DetectorOptions {
   threads?: number;
 }
 
+/** The batch sizes a model takes: its input's first dimension (symbolic: any; fixed: that one). */
+export function modelMaxBatch(bytes: Uint8Array, any = 64): number {
+  const input = onnxProto.onnx.ModelProto.decode(bytes).graph?.input?.[0];
+  const dim = input?.type?.tensorType?.shape?.dim?.[0];
+  if (!dim) return 1;
+  if (dim.dimParam) return any;
+  const n = Number(dim.dimValue ?? 1);
+  return n > 0 ? n : any;
+}
+
 /**
  * NanoDet on ONNX Runtime (CPU). `infer` runs on ONNX Runtime's own threads (the call is
  * asynchronous: the JS thread only decodes the small head outputs).
@@ -26,9 +37,14 @@ export class OrtDetector {
     private readonly session: ort.InferenceSession,
     precision: 'fp32' | 'int8',
     private readonly opts: Required<DetectorOptions>,
+    maxBatch: number,
   ) {
     this.precision = precision;
+    this.maxBatch = maxBatch;
   }
+
+  /** The largest batch the model takes (1 for a model imported with a fixed batch). */
+  readonly maxBatch: number;
 
   /** The model's precision as loaded: 'int8' for a QDQ model, else 'fp32'. */
   readonly precision: 'fp32' | 'int8';
@@ -45,32 +61,47 @@ export class OrtDetector {
       iouThreshold: opts.iouThreshold ?? 0.6,
       maxDetections: opts.maxDetections ?? 100,
       threads: opts.threads ?? 0,
-    });
+    }, modelMaxBatch(bytes));
   }
 
   /** Raw head outputs for a [1,3,S,S] input tensor. */
   async infer(input: Float32Array): Promise<HeadLevel[]> {
+    return (await this.inferBatch(input, 1))[0] as HeadLevel[];
+  }
+
+  /** Raw head outputs, per frame, for `n` frames in an [n,3,S,S] input tensor (views, no copies). */
+  async inferBatch(input: Float32Array, n: number): Promise<HeadLevel[][]> {
     const s = NANODET_SPEC.inputSize;
-    const out = await this.session.run({ [NANODET_SPEC.inputName]: new ort.Tensor('float32', input, [1, 3, s, s]) });
-    return NANODET_SPEC.strides.map((stride) => ({
-      stride,
-      cls: out[`cls_s${stride}`]!.data as Float32Array,
-      reg: out[`reg_s${stride}`]!.data as Float32Array,
+    if (n < 1 || n > this.maxBatch) throw new Error(`a batch of ${n} frames: this model takes 1 to ${this.maxBatch}`);
+    const out = await this.session.run({ [NANODET_SPEC.inputName]: new ort.Tensor('float32', input.subarray(0, n * 3 * s * s), [n, 3, s, s]) });
+    return Array.from({ length: n }, (_, i) => NANODET_SPEC.strides.map((stride) => {
+      const cls = out[`cls_s${stride}`]!.data as Float32Array;
+      const reg = out[`reg_s${stride}`]!.data as Float32Array;
+      return {
+        stride,
+        cls: cls.subarray((i * cls.length) / n, ((i + 1) * cls.length) / n),
+        reg: reg.subarray((i * reg.length) / n, ((i + 1) * reg.length) / n),
+      };
     }));
   }
 
   /** `stamps.inferredUs` is set when the model's outputs are back (before post-processing). */
   async detect(input: Float32Array, lb: Letterbox, stamps?: { inferredUs?: number }): Promise<Detection[]> {
-    const levels = await this.infer(input);
+    return (await this.detectBatch(input, [lb], stamps))[0] as Detection[];
+  }
+
+  /** Detections of each of `boxes.length` frames laid one after the other in `input`. */
+  async detectBatch(input: Float32Array, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]> {
+    const levels = await this.inferBatch(input, boxes.length);
     if (stamps) stamps.inferredUs = monoNowUs();
-    return decodeNanodet(levels, lb, {
+    return levels.map((l, i) => decodeNanodet(l, boxes[i] as Letterbox, {
       inputSize: NANODET_SPEC.inputSize,
       numClasses: NANODET_SPEC.numClasses,
       regMax: NANODET_SPEC.regMax,
       scoreThreshold: this.opts.scoreThreshold,
       iouThreshold: this.opts.iouThreshold,
       maxDetections: this.opts.maxDetections,
-    });
+    }));
   }
 
   async release(): Promise<void> {

@@ -13,6 +13,16 @@ export const detectSchema = z.strictObject({
   max_detections: z.int().min(1).max(1000).default(100),
   /** ONNX Runtime intra-op threads; 0 = one per core. */
   threads: z.int().min(0).max(256).default(0),
+  /**
+   * Cross-camera batching (src/detect/DetectionService.ts): up to `max_size` cameras' frames in
+   * one inference; a batch that is not full waits at most `timeout_ms` (less where a camera's
+   * budget needs it) and never for a camera that stopped sending. On the CPU a batch costs
+   * what its frames cost one by one (bench/results/batch-*.json), so the default is 1.
+   */
+  batch: z.strictObject({
+    max_size: z.int().min(1).max(64).default(1),
+    timeout_ms: z.number().min(0).max(1000).default(20),
+  }).default({ max_size: 1, timeout_ms: 20 }),
 });
 
 export type DetectConfig = z.output<typeof detectSchema>;

@@ -98,6 +98,27 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
       }
     },
   });
+  new Counter({
+    name: 'vigil_detect_batches_total',
+    help: 'Cross-camera batches the detector ran, by why they went: full, ready (every camera due had a frame), timeout',
+    labelNames: ['launch'],
+    registers: [register],
+    collect() {
+      this.reset();
+      const b = daemon.detection?.batchStats();
+      if (b) for (const [launch, n] of Object.entries(b.launches)) this.inc({ launch }, n);
+    },
+  });
+  new Counter({
+    name: 'vigil_detect_batch_frames_total',
+    help: 'Frames in the detector\'s batches (÷ vigil_detect_batches_total: the mean batch size)',
+    registers: [register],
+    collect() {
+      this.reset();
+      const b = daemon.detection?.batchStats();
+      if (b) this.inc(b.frames);
+    },
+  });
   perCamera('gauge', register, 'vigil_frame_jitter_seconds', 'Interarrival jitter of decoded frames (RFC 3550: smoothed |arrival interval − pts interval|)', cameras, (cam) => {
     const t = daemon.latency.get(cam.id)?.timing();
     return t?.intervalMs ? t.jitterMs / 1000 : null;

@@ -10,7 +10,7 @@ import { VTEST_AVI } from '../../src/cli/demoClips.js';
 import { convertTfjsToOnnx, UnsupportedOpError } from '../../src/detect/convert/TfjsToOnnx.js';
 import { readImageRgb } from '../../src/detect/imageFile.js';
 import { letterboxRgb } from '../../src/detect/letterbox.js';
-import { fp32OnnxPath, importNanodet } from '../../src/detect/model/importModel.js';
+import { fp32OnnxPath, importNanodet, int8OnnxPath } from '../../src/detect/model/importModel.js';
 import { fetchNanodet, ModelError, NANODET, verifiedNanodet } from '../../src/detect/model/ModelStore.js';
 import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../../src/detect/OrtDetector.js';
@@ -68,7 +68,8 @@ describe('detector model', () => {
 
   it('imports to a clean NCHW ONNX graph with named outputs', () => {
     const r = importNanodet(join(mkdtempSync(join(tmpdir(), 'vigil-onnx-')), 'm.onnx'));
-    expect(r.inputs).toEqual([{ name: 'input', shape: [1, 3, 416, 416] }]);
+    expect(r.inputs).toEqual([{ name: 'input', shape: ['N', 3, 416, 416] }]);  // batch: chosen at run time
+    expect(r.outputs.find((o) => o.name === 'cls_s8')?.shape).toEqual(['N', 2704, 80]);
     expect(r.outputs.map((o) => o.name).sort()).toEqual(['cls_s16', 'cls_s32', 'cls_s8', 'reg_s16', 'reg_s32', 'reg_s8']);
     // Every pad is folded into its conv/pool, every layout transpose cancelled, biases fused.
     expect(r.ops.Pad).toBeUndefined();
@@ -140,5 +141,29 @@ describe('detector model', () => {
     expect((ball!.y1 + ball!.y2) / 2).toBeGreaterThan(290);
     expect((ball!.y1 + ball!.y2) / 2).toBeLessThan(335);
     await detector.release();
+  });
+
+  it('takes a batch of frames of any size: each frame\'s detections equal its own run (FP32 and INT8)', async () => {
+    const frames = await Promise.all([[VTEST_AVI, 60], [join(DATA, 'messi5.jpg'), undefined], [VTEST_AVI, 20]]
+      .map(async ([path, at]) => {
+        const f = await readImageRgb(path as string, at as number | undefined);
+        return letterboxRgb(f.rgb, f.width, f.height, 416, NANODET_SPEC.normalize);
+      }));
+    const per = 3 * 416 * 416;
+    const batch = new Float32Array(frames.length * per);
+    frames.forEach((f, i) => batch.set(f.tensor, i * per));
+    for (const model of [fp32OnnxPath(), int8OnnxPath()]) {
+      if (!model) continue;  // no INT8 model made yet
+      const detector = await OrtDetector.load(model);
+      expect(detector.maxBatch).toBeGreaterThan(4);  // imported with a batch dimension the runtime chooses
+      const together = await detector.detectBatch(batch, frames.map((f) => f.box));
+      expect(together).toHaveLength(3);
+      for (const [i, f] of frames.entries()) {
+        const alone = await detector.detect(f.tensor, f.box);
+        expect(alone.length).toBeGreaterThan(0);
+        expect(together[i]).toEqual(alone);
+      }
+      await detector.release();
+    }
   });
 });

@@ -16,6 +16,12 @@ export interface ConvertOptions {
   /** TF output name ("Identity:0") → ONNX output name. Unnamed outputs keep a cleaned TF name. */
   outputNames?: Record<string, string>;
   inputName?: string;
+  /**
+   * A batch dimension the runtime chooses ('N'), where the TF graph fixed it to 1: the input's
+   * and outputs' first dim become symbolic, Reshapes copy it from their input (0), Resizes
+   * scale the spatial dims instead of naming every size. Default: as the TF graph says.
+   */
+  dynamicBatch?: boolean;
 }
 
 export class UnsupportedOpError extends Error {
@@ -66,6 +72,10 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
     }
     if (!v) throw new Error(`Output ${key} was not produced`);
     return v;
+  }
+
+  function batchDim(shape: number[]): Array<number | string> {
+    return opts.dynamicBatch && shape[0] === 1 ? ['N', ...shape.slice(1)] : shape;
   }
 
   function fail(msg: string): never {
@@ -155,7 +165,7 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
       case 'Placeholder': {
         const shape = (node.attr.shape?.shape?.dim ?? []).map((d) => Number(d.size ?? -1));
         const name = opts.inputName ?? node.name;
-        g.inputs.push({ name, shape });
+        g.inputs.push({ name, shape: batchDim(shape) });
         setOut(node, { shape, perm: identity(shape.length), name });
         return;
       }
@@ -277,7 +287,11 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
         const mode = node.attr.align_corners?.b ? 'align_corners' : node.attr.half_pixel_centers?.b ? 'half_pixel' : 'asymmetric';
         const n = x.shape[0] as number;
         const c = x.shape[3] as number;
-        emit(node, 'Resize', [as(x, NCHW_OF_NHWC), '', '', g.addInt64('sizes', [n, c, h, w])], { mode: 'linear', coordinate_transformation_mode: mode }, [n, h, w, c], NCHW_OF_NHWC);
+        const attrs = { mode: 'linear', coordinate_transformation_mode: mode };
+        const target = opts.dynamicBatch
+          ? ['', g.addFloat(g.uniqueName('scales'), { dtype: 'float32', shape: [4], data: Float32Array.of(1, 1, h / (x.shape[1] as number), w / (x.shape[2] as number)) }), '']
+          : ['', '', g.addInt64('sizes', [n, c, h, w])];
+        emit(node, 'Resize', [as(x, NCHW_OF_NHWC), ...target], attrs, [n, h, w, c], NCHW_OF_NHWC);
         return;
       }
       case 'SplitV': {
@@ -307,7 +321,9 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
           setOut(node, { shape, perm: identity(shape.length), value: { ...x.value, shape } });
           return;
         }
-        emit(node, 'Reshape', [as(x, identity(x.shape.length)), g.addInt64('shape', shape)], {}, shape, identity(shape.length));
+        // With a dynamic batch the leading 1 is the batch: 0 copies it from the input.
+        const onnxShape = opts.dynamicBatch && shape[0] === 1 && x.shape[0] === 1 ? [0, ...shape.slice(1)] : shape;
+        emit(node, 'Reshape', [as(x, identity(x.shape.length)), g.addInt64('shape', onnxShape)], {}, shape, identity(shape.length));
         return;
       }
       case 'SparseToDense': {
@@ -337,7 +353,7 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
     const name = opts.outputNames?.[out.name] ?? out.name.replace(/:0$/, '').replace(/[^A-Za-z0-9_]/g, '_');
     const src = as(v, identity(v.shape.length));
     g.addNode('Identity', [src], [name]);
-    g.outputs.push({ name, shape: v.shape });
+    g.outputs.push({ name, shape: batchDim(v.shape) });
   }
   return g;
 }

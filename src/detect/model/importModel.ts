@@ -15,9 +15,9 @@ export interface ImportResult {
   outputs: OnnxValueInfo[];
 }
 
-/** The verified TF.js NanoDet as an in-memory ONNX graph (FP32). */
+/** The verified TF.js NanoDet as an in-memory ONNX graph (FP32), batch size chosen at run time. */
 export function convertNanodet(modelJson = verifiedNanodet()): OnnxGraph {
-  return convertTfjsToOnnx(loadTfjsGraph(modelJson), { inputName: NANODET_SPEC.inputName, outputNames: NANODET_SPEC.outputNames });
+  return convertTfjsToOnnx(loadTfjsGraph(modelJson), { inputName: NANODET_SPEC.inputName, outputNames: NANODET_SPEC.outputNames, dynamicBatch: true });
 }
 
 export const FP32_ONNX = 'nanodet-fp32.onnx';

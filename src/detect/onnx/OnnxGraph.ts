@@ -24,8 +24,8 @@ export interface OnnxInitializer {
 
 export interface OnnxValueInfo {
   name: string;
-  /** Omitted: shape left to the runtime (calibration taps). */
-  shape?: number[];
+  /** Omitted: shape left to the runtime (calibration taps). A string is a symbolic dim ('N': the batch). */
+  shape?: Array<number | string>;
 }
 
 /** An ONNX graph being built: nodes in topological order, initializers, I/O. */
@@ -106,7 +106,7 @@ export class OnnxGraph {
       name: v.name,
       type: {
         tensorType: v.shape
-          ? { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: v.shape.map((d) => ({ dimValue: d })) } }
+          ? { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: v.shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } }
           : { elemType: onnx.TensorProto.DataType.FLOAT },
       },
     });
