@@ -3,7 +3,10 @@
 // frames; writes bench/results/gpucheck-<machine>-<date>.json with the figures.
 import { ensureClip } from '../src/cli/demoClips.js';
 import { loadAddon } from '../src/native/addon.js';
-import { compareLetterbox, comparePostprocess, decodeFile, gpuHere, readHeads } from '../test/gpu/checks.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { compareLetterbox, comparePaint, comparePostprocess, decodeFile, gpuEncode, gpuHere, readHeads } from '../test/gpu/checks.js';
 import { writeResult, type BenchRow } from './record.js';
 
 const here = gpuHere();
@@ -34,6 +37,22 @@ for (const clip of letterboxClips) {
   const r = await compareLetterbox(clip);
   console.log('letterbox', JSON.stringify(r));
   rows.push({ case: `letterbox ${clip.split('/').pop()}: CUDA (NVDEC frame) vs CPU (software frame)`, vigil: r.meanAbsPx, unit: 'mean |difference| in 0..255 pixel units', ...r });
+}
+// The CUDA box painter against the CPU one, and the encoders that take NVDEC frames. The
+// encoded streams go to GPU_CHECK_OUT (if set), to be decoded and looked at on another machine.
+if (only !== 'post') {
+  const clip = await ensureClip('h264');
+  const p = await comparePaint(clip);
+  console.log('paint', JSON.stringify(p));
+  rows.push({ case: 'box painter: CUDA on NV12 (NVDEC frame) vs CPU on YUV420P, same frames and boxes', vigil: p.mismatched, unit: 'differing bytes', ...p });
+  const e = await gpuEncode(clip, await ensureClip('hevc'));
+  const out = process.env.GPU_CHECK_OUT;
+  for (const [name, part] of [['annotate', e.annotate], ['transcode', e.transcode]] as const) {
+    const { mp4, ...figures } = part;
+    if (out && mp4) writeFileSync(join(out, `${name}-gpu.mp4`), mp4);
+    console.log(name, JSON.stringify(figures));
+    rows.push({ case: `${name} of NVDEC frames: encoder and host copies`, vigil: figures.hostCopies, unit: 'frames copied to the host', ...figures, mp4Bytes: mp4?.length ?? 0 });
+  }
 }
 const file = writeResult({
   bench: 'gpucheck',

@@ -137,6 +137,23 @@ export interface CameraCounters {
   hostCopies: { letterbox: number; snapshot: number; annotate: number; encode: number };
   /** What decodes the current session, e.g. "h264 (software, 3 threads)"; "" before the first. */
   decoder: string;
+  /**
+   * The live-view encoder when the session transcodes, with why not NVENC: "h264_nvenc (CUDA
+   * frames)", "libx264 (h264_nvenc: …)"; "" when it passes through or is off.
+   */
+  encoder: string;
+  /** The same for the annotated stream ("" before its first frame). */
+  annotateEncoder: string;
+}
+
+/** camera.paintCheck(): the GPU box painter against the CPU one on the same frame. */
+export interface PaintCheck {
+  width: number;
+  height: number;
+  /** YUV420P bytes compared; bytes the boxes changed (CPU); bytes where GPU and CPU differ. */
+  bytes: number;
+  painted: number;
+  mismatched: number;
 }
 
 export interface Snapshot {
@@ -208,6 +225,8 @@ export interface NativeCamera {
    * the last one annotated.
    */
   annotate(seq: number, records: Uint8Array): Promise<AnnotatedFragment | null>;
+  /** GPU frames only (CUDA builds): paints `records` on frame `seq` on the GPU and on the CPU and compares; null once the frame left the pool. */
+  paintCheck(seq: number, records: Uint8Array): Promise<PaintCheck | null>;
   readonly running: boolean;
   readonly closed: boolean;
 }

@@ -38,6 +38,12 @@ export interface CameraHealth {
   hostCopies: { letterbox: number; snapshot: number; annotate: number; encode: number };
   /** Live-view video: 'passthrough', 'transcode (libx264)' / 'transcode (h264_nvenc)', or why there is none; null while connecting or when off. */
   video: string | null;
+  /**
+   * The encoders at work, with why not NVENC where it fell back: the live view's when it
+   * transcodes ("h264_nvenc (CUDA frames)", "libx264 (h264_nvenc: …)") and the annotated
+   * stream's; null when none.
+   */
+  encoders: { live: string | null; annotated: string | null };
   fps: { received: number; decoded: number };
   frames: { received: number; decoded: number };
   drops: { queue: number; pool: number; total: number };
@@ -176,6 +182,7 @@ export class CameraSupervisor extends EventEmitter {
       gpuFrames: c.gpuFrames,
       hostCopies: c.hostCopies,
       video: this.stream?.video ?? null,
+      encoders: { live: c.encoder || null, annotated: c.annotateEncoder || null },
       fps: rates,
       frames: { received: c.packets, decoded: c.framesDecoded },
       drops: { queue: c.droppedQueueFull, pool: c.droppedPoolFull, total: c.droppedQueueFull + c.droppedPoolFull },

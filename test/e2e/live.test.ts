@@ -66,9 +66,11 @@ describe('live WebSocket: protocol, video, detections', () => {
       ['lobby', 'h264', 'passthrough'],
       ['yard', 'hevc', 'transcode (libx264)'],
     ]);
-    // The encoder chosen for the HEVC camera is reported in /api/health too.
-    const h = (await (await api(url, '/api/health')).json()) as { cameras: Array<{ id: string; video: string }> };
+    // The encoder chosen for the HEVC camera is reported in /api/health too, with why not NVENC.
+    const h = (await (await api(url, '/api/health')).json()) as { cameras: Array<{ id: string; video: string; encoders: { live: string | null } }> };
     expect(h.cameras.map((c) => [c.id, c.video])).toEqual([['lobby', 'passthrough'], ['yard', 'transcode (libx264)']]);
+    expect(h.cameras[0]!.encoders.live).toBeNull();
+    expect(h.cameras[1]!.encoders.live).toMatch(/^libx264 \(h264_nvenc: .+\)$/);  // no NVENC here: the fallback says why
     const t0 = performance.now();
     v.send({ type: 'subscribe', camera: 'lobby' });
     expect(await v.next('subscribed')).toMatchObject({ camera: 'lobby', index: 0, video: true, detections: true });

@@ -5,9 +5,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Letterbox } from '../../src/detect/letterbox.js';
 import { decodeNanodet, type HeadLevel } from '../../src/detect/nanodet/NanodetHead.js';
 import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
-import { decodeDetectionRecords } from '../../src/protocol/binary.js';
+import { decodeDetectionRecords, encodeDetectionRecords } from '../../src/protocol/binary.js';
 import { loadAddon } from '../../src/native/addon.js';
-import type { CameraEvent, CameraCounters, LetterboxResult } from '../../src/native/types.js';
+import type { AnnotatedFragment, CameraEvent, CameraCounters, LetterboxResult, VideoEvent } from '../../src/native/types.js';
 
 /** Whether NVDEC can run here, and why not. */
 export function gpuHere(): { ok: boolean; reason: string | null } {
@@ -186,4 +186,130 @@ export function comparePostprocess(frames: HeadFrame[], scoreThreshold: number) 
     }
   }
   return { scoreThreshold, frames: frames.length, cpuDetections: cpuCount, gpuDetections: gpuCount, mismatches, maxBoxDiffPx: maxBoxDiff, maxCandidates };
+}
+
+/**
+ * Boxes that exercise the painter: every class colour, overlaps of different classes (the
+ * last one drawn wins), boxes cut by every edge, odd and fractional coordinates, a box thinner
+ * than the line, an empty and a NaN one (nothing drawn), plus `random` seeded ones.
+ */
+export function paintBoxes(width: number, height: number, random = 40) {
+  const boxes = [
+    { x1: 100, y1: 100, x2: 300, y2: 400, score: 0.9, classId: 0 },
+    { x1: 150.4, y1: 151.6, x2: 351, y2: 301, score: 0.8, classId: 1 },
+    { x1: 149, y1: 150, x2: 249, y2: 250, score: 0.7, classId: 2 },
+    { x1: -40, y1: -30, x2: 60, y2: 80, score: 0.6, classId: 3 },
+    { x1: width - 51, y1: height - 61, x2: width + 40, y2: height + 30, score: 0.6, classId: 4 },
+    { x1: 11, y1: 401, x2: 13, y2: 409, score: 0.5, classId: 5 },
+    { x1: 500, y1: 300, x2: 500, y2: 340, score: 0.5, classId: 6 },
+    { x1: Number.NaN, y1: 10, x2: 20, y2: 30, score: 0.5, classId: 7 },
+  ];
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let i = 0; i < random; i++) {
+    const x = rnd() * width * 1.1 - width * 0.05;
+    const y = rnd() * height * 1.1 - height * 0.05;
+    boxes.push({ x1: x, y1: y, x2: x + rnd() * width * 0.4, y2: y + rnd() * height * 0.4, score: rnd(), classId: Math.floor(rnd() * 80) });
+  }
+  return encodeDetectionRecords(boxes);
+}
+
+/**
+ * The CUDA box painter (NV12 in GPU memory) against the CPU painter (YUV420P) on the same
+ * NVDEC frames: the same rectangles, so the pictures must be the same bytes.
+ */
+export async function comparePaint(file: string, frames = 20, timeoutMs = 60_000) {
+  const { Camera } = loadAddon();
+  let newest = 0;
+  const size = { w: 0, h: 0 };
+  const cam = new Camera({ url: file, loop: true, realtime: true, decoder: 'nvdec' }, (ev) => {
+    if (ev.type !== 'frame') return;
+    newest = ev.seq;
+    size.w = ev.width;
+    size.h = ev.height;
+  });
+  cam.open();
+  const t0 = performance.now();
+  const r = { file, frames: 0, bytes: 0, painted: 0, mismatched: 0, width: 0, height: 0, hostCopiesOfThePath: null as CameraCounters['hostCopies'] | null };
+  try {
+    let last = 0;
+    while (r.frames < frames && performance.now() - t0 < timeoutMs) {
+      if (newest <= last) {
+        await new Promise((res) => setTimeout(res, 5));
+        continue;
+      }
+      last = newest;
+      const c = await cam.paintCheck(last, paintBoxes(size.w, size.h, r.frames * 3));
+      if (!c) continue;
+      r.frames++;
+      r.bytes += c.bytes;
+      r.painted += c.painted;
+      r.mismatched += c.mismatched;
+      r.width = c.width;
+      r.height = c.height;
+    }
+    r.hostCopiesOfThePath = cam.stats().hostCopies;  // the checks' own copies are not the frame path's
+    return r;
+  } finally {
+    cam.close();
+  }
+}
+
+/**
+ * The annotated stream and the live-view transcode of NVDEC frames: the encoder each chose
+ * (NVENC from CUDA frames, else libx264 with the reason), what they produced, and how many
+ * frames came down to the host for it. Returns the fMP4 bytes too, for checking elsewhere.
+ */
+export async function gpuEncode(h264File: string, hevcFile: string, frames = 20, timeoutMs = 60_000) {
+  const { Camera } = loadAddon();
+  let newest = 0;
+  const cam = new Camera({ url: h264File, loop: true, realtime: true, decoder: 'nvdec' }, (ev) => {
+    if (ev.type === 'frame') newest = ev.seq;
+  });
+  cam.open();
+  const chunks: AnnotatedFragment[] = [];
+  let annotateError: string | null = null;
+  const t0 = performance.now();
+  try {
+    let last = 0;
+    while (chunks.length < frames && !annotateError && performance.now() - t0 < timeoutMs) {
+      if (newest <= last) {
+        await new Promise((res) => setTimeout(res, 5));
+        continue;
+      }
+      last = newest;
+      try {
+        const out = await cam.annotate(last, paintBoxes(768, 576, 0));
+        if (out) chunks.push(out);
+      } catch (err) {
+        annotateError = (err as Error).message;
+      }
+    }
+  } finally {
+    cam.close();
+  }
+  const a = cam.stats();
+  const video: VideoEvent[] = [];
+  let opened = '';
+  let ended = '';
+  const tc = new Camera({ url: hevcFile, realtime: false, video: true, decoder: 'nvdec', queueSize: 4096 }, (ev) => {
+    if (ev.type === 'video') video.push(ev);
+    if (ev.type === 'opened') opened = ev.video ?? '';
+    if (ev.type === 'ended') ended = `${ev.reason}${ev.message ? `: ${ev.message}` : ''}`;
+  });
+  tc.open();
+  const t1 = performance.now();
+  while (!ended && performance.now() - t1 < timeoutMs) await new Promise((res) => setTimeout(res, 20));
+  const t = tc.stats();
+  tc.close();
+  return {
+    annotate: {
+      encoder: a.annotateEncoder, error: annotateError, fragments: chunks.length, gpuFrames: a.gpuFrames, hostCopies: a.hostCopies.annotate,
+      mp4: chunks.length && chunks[0]!.init ? Buffer.concat([chunks[0]!.init, ...chunks.map((c) => c.data)]) : null,
+    },
+    transcode: {
+      video: opened, encoder: t.encoder, ended, framesDecoded: t.framesDecoded, encoded: t.videoEncoded, fragments: video.length, gpuFrames: t.gpuFrames, hostCopies: t.hostCopies.encode,
+      mp4: video.length && video[0]!.init ? Buffer.concat([video[0]!.init, ...video.map((v) => v.data)]) : null,
+    },
+  };
 }

@@ -8,7 +8,7 @@ import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
 import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../../src/detect/OrtDetector.js';
 import { loadAddon } from '../../src/native/addon.js';
-import { compareLetterbox, comparePostprocess, decodeFile, gpuHere, type HeadFrame } from './checks.js';
+import { compareLetterbox, comparePaint, comparePostprocess, decodeFile, gpuEncode, gpuHere, type HeadFrame } from './checks.js';
 
 const gpu = gpuHere();
 
@@ -39,6 +39,28 @@ describe.skipIf(!gpu.ok)(`NVDEC and the CUDA letterbox (GPU: ${gpu.ok ? 'yes' : 
     expect(r.hostCopiesWhileLetterboxing.letterbox).toBe(0);
     expect(r.hostCopiesAfterOneSnapshot.snapshot).toBe(1);
   }, 120_000);
+});
+
+describe.skipIf(!gpu.ok)('GPU overlay and encode', () => {
+  it('the CUDA box painter on NVDEC frames paints the same bytes as the CPU painter', async () => {
+    const r = await comparePaint(await ensureClip('h264'));
+    expect(r.frames).toBe(20);
+    expect(r.painted).toBeGreaterThan(0);
+    expect(r.mismatched).toBe(0);
+    expect(r.hostCopiesOfThePath?.annotate).toBe(0);
+  }, 120_000);
+
+  it('the annotated stream and the transcode take NVDEC frames: NVENC as they are, else libx264 with the reason and every copy counted', async () => {
+    const r = await gpuEncode(await ensureClip('h264'), await ensureClip('hevc'));
+    for (const [enc, copies, produced] of [[r.annotate.encoder, r.annotate.hostCopies, r.annotate.fragments], [r.transcode.encoder, r.transcode.hostCopies, r.transcode.encoded]] as const) {
+      expect(produced).toBeGreaterThan(0);
+      if (enc === 'h264_nvenc (CUDA frames)') expect(copies).toBe(0);
+      else {
+        expect(enc).toMatch(/^libx264 \(h264_nvenc \(CUDA frames\): .+\)$/);
+        expect(copies).toBe(produced);
+      }
+    }
+  }, 180_000);
 });
 
 describe.skipIf(!gpu.ok)('GPU post-processing', () => {

@@ -114,6 +114,7 @@ describe('fMP4 remux for live view (no re-encoding)', () => {
     expect(opened.video).toBe('transcode (libx264)');  // no NVENC on this machine
     const video = cam.events.filter((e): e is VideoEvent => e.type === 'video');
     const stats = cam.camera.stats();
+    expect(stats.encoder).toMatch(/^libx264 \(h264_nvenc: .+\)$/);  // why not NVENC, for /api/health
     expect(stats.videoEncoded).toBe(stats.framesPublished);
     expect(stats.videoFragments + stats.videoDropped).toBe(stats.videoEncoded);
     expect(video[0]!.keyframe).toBe(true);
@@ -168,6 +169,9 @@ describe('annotated stream (boxes burned in, re-encoded)', () => {
     }
     expect(snap).not.toBeNull();
     expect(await cam.camera.annotate(1, new Uint8Array(0))).toBeNull();
+    expect(cam.camera.stats().annotateEncoder).toMatch(/^libx264 \(h264_nvenc: .+\)$/);
+    // The GPU painter's check takes GPU frames only, and says so.
+    await expect(cam.camera.paintCheck(cam.frames.at(-1)!.seq, GREEN_BOX)).rejects.toThrow(/paintCheck: (frame \d+ is not in GPU memory|this addon was built without CUDA)/);
     expect(() => cam.camera.annotate(5, new Uint8Array(10))).toThrow(/Expected a Uint8Array of 24-byte detection records for records/);
     expect(chunks.length).toBeGreaterThanOrEqual(10);
     expect(chunks[0]!.init).toBeDefined();

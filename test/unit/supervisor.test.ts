@@ -29,7 +29,7 @@ class ScriptedCamera implements NativeCamera {
     this.closed = true;
   }
   stats(): CameraCounters {
-    return { sessions: this.session, packets: 0, bytes: 0, framesDecoded: 0, framesPublished: 0, decodeErrors: 0, corruptFrames: 0, droppedPoolFull: 0, droppedQueueFull: 0, loops: 0, videoFragments: 0, videoDropped: 0, videoEncoded: 0, poolAllocations: 0, gpuFrames: false, hostCopies: { letterbox: 0, snapshot: 0, annotate: 0, encode: 0 }, decoder: '' };
+    return { sessions: this.session, packets: 0, bytes: 0, framesDecoded: 0, framesPublished: 0, decodeErrors: 0, corruptFrames: 0, droppedPoolFull: 0, droppedQueueFull: 0, loops: 0, videoFragments: 0, videoDropped: 0, videoEncoded: 0, poolAllocations: 0, gpuFrames: false, hostCopies: { letterbox: 0, snapshot: 0, annotate: 0, encode: 0 }, decoder: '', encoder: '', annotateEncoder: '' };
   }
   snapshot(): Promise<Snapshot | null> {
     return Promise.resolve(null);
@@ -38,6 +38,9 @@ class ScriptedCamera implements NativeCamera {
     return Promise.resolve(null);
   }
   annotate(): Promise<null> {
+    return Promise.resolve(null);
+  }
+  paintCheck(): Promise<null> {
     return Promise.resolve(null);
   }
   frame(session = this.session) {

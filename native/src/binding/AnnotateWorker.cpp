@@ -1,7 +1,6 @@
 #include "binding/AnnotateWorker.h"
 
 #include "binding/Convert.h"
-#include "decode/HostFrame.h"
 
 namespace vigil {
 
@@ -20,9 +19,11 @@ void AnnotateWorker::Execute() {
     return;
   }
   std::string err;
-  // Boxes are painted on the CPU here (a CUDA painter on NV12 comes with NVENC): a GPU frame comes down.
-  const AVFrame* frame = hostPixels(*pool_, lease.frame(), HostCopy::Annotate, err);
-  if (!frame || annotator_->annotate(frame, lease.info(), boxes_, chunk_, err) != Status::Ok) SetError(err);
+  // A GPU frame is painted on the GPU; it comes down only for libx264 (no NVENC), and is counted.
+  bool copied = false;
+  const Status st = annotator_->annotate(lease.frame(), lease.info(), boxes_, chunk_, err, &copied);
+  if (copied) pool_->countHostCopy(HostCopy::Annotate);
+  if (st != Status::Ok) SetError(err);
   empty_ = chunk_.fragment.empty();
 }
 

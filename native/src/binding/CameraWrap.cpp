@@ -5,6 +5,7 @@
 
 #include "binding/AddonData.h"
 #include "binding/AnnotateWorker.h"
+#include "binding/PaintCheckWorker.h"
 #include "binding/Convert.h"
 #include "binding/LetterboxWorker.h"
 #include "binding/SnapshotWorker.h"
@@ -34,6 +35,7 @@ Napi::Function CameraWrap::Define(Napi::Env env) {
                          InstanceMethod<&CameraWrap::Snapshot>("snapshot"),
                          InstanceMethod<&CameraWrap::Letterbox>("letterbox"),
                          InstanceMethod<&CameraWrap::Annotate>("annotate"),
+                         InstanceMethod<&CameraWrap::PaintCheck>("paintCheck"),
                          InstanceAccessor<&CameraWrap::Running>("running"),
                          InstanceAccessor<&CameraWrap::Closed>("closed"),
                      });
@@ -163,6 +165,8 @@ Napi::Value CameraWrap::Stats(const Napi::CallbackInfo& info) {
   copies.Set("encode", static_cast<double>(c.hostCopiesEncode));
   o.Set("hostCopies", copies);
   o.Set("decoder", closed_ ? std::string() : pipeline_->decoderName());
+  o.Set("encoder", closed_ ? std::string() : pipeline_->encoderName());
+  o.Set("annotateEncoder", annotator_->encoderName());
   return o;
 }
 
@@ -211,20 +215,37 @@ Napi::Value CameraWrap::Letterbox(const Napi::CallbackInfo& info) {
   return PromiseWorker::Start(new LetterboxWorker(env, pipeline_->pool(), info[0].As<Napi::Float32Array>(), size, norm, minSeq, exact));
 }
 
-Napi::Value CameraWrap::Annotate(const Napi::CallbackInfo& info) {
+namespace {
+// annotate/paintCheck arguments: a frame seq and the detection records as the protocol
+// carries them (24 bytes each, little-endian).
+uint64_t seqAndBoxes(const Napi::CallbackInfo& info, std::vector<DetectionRecord>& boxes) {
   Napi::Env env = info.Env();
-  if (closed_) throw invalidState(env, "Camera is closed");
   if (!info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 1) throw invalidParameter(env, "a frame seq (an integer ≥ 1)", "seq", info[0]);
-  // The detection records as the protocol carries them (24 bytes each, little-endian).
   if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
       info[1].As<Napi::Uint8Array>().ByteLength() % sizeof(DetectionRecord) != 0) {
     throw invalidParameter(env, "a Uint8Array of 24-byte detection records", "records", info[1]);
   }
   Napi::Uint8Array a = info[1].As<Napi::Uint8Array>();
-  std::vector<DetectionRecord> boxes(a.ByteLength() / sizeof(DetectionRecord));
+  boxes.resize(a.ByteLength() / sizeof(DetectionRecord));
   if (!boxes.empty()) std::memcpy(boxes.data(), a.Data(), a.ByteLength());
-  uint64_t seq = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  return static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+}
+}  // namespace
+
+Napi::Value CameraWrap::Annotate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) throw invalidState(env, "Camera is closed");
+  std::vector<DetectionRecord> boxes;
+  const uint64_t seq = seqAndBoxes(info, boxes);
   return PromiseWorker::Start(new AnnotateWorker(env, pipeline_->pool(), annotator_, seq, std::move(boxes)));
+}
+
+Napi::Value CameraWrap::PaintCheck(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) throw invalidState(env, "Camera is closed");
+  std::vector<DetectionRecord> boxes;
+  const uint64_t seq = seqAndBoxes(info, boxes);
+  return PromiseWorker::Start(new PaintCheckWorker(env, pipeline_->pool(), seq, std::move(boxes)));
 }
 
 bool CameraWrap::post(CameraEvent* ev) {

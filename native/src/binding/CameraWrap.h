@@ -78,6 +78,7 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap>, public PipelineSink {
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
   Napi::Value Letterbox(const Napi::CallbackInfo& info);
   Napi::Value Annotate(const Napi::CallbackInfo& info);
+  Napi::Value PaintCheck(const Napi::CallbackInfo& info);
   Napi::Value Running(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
   // Posts without blocking. Bounded events (frames, errors, video) are dropped when their

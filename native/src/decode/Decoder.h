@@ -41,6 +41,9 @@ class Decoder {
   // What is decoding, for health: "h264 (software, 3 threads)".
   virtual std::string describe() const = 0;
   virtual bool hardware() const = 0;
+  // The CUDA device (AVHWDeviceContext) the frames live on while hardware(), else nullptr:
+  // for an encoder that takes them as they are. Owned by the decoder.
+  virtual AVBufferRef* hwDevice() const { return nullptr; }
 };
 
 // Picks and opens a decoder for the stream; nullptr with `err` when none can decode it.

@@ -22,6 +22,7 @@ class NvdecDecoder final : public LibavDecoder {
   // True while frames come out in GPU memory (libavcodec may fall back to software for a
   // stream NVDEC refuses, e.g. an unsupported profile: then false, and describe() says so).
   bool hardware() const override { return !softwareFallback_; }
+  AVBufferRef* hwDevice() const override { return softwareFallback_ ? nullptr : device_; }
 
  private:
   static AVPixelFormat pickFormat(AVCodecContext* ctx, const AVPixelFormat* formats);

@@ -3,7 +3,9 @@
 #include <cmath>
 
 extern "C" {
+#include <libavutil/hwcontext.h>
 #include <libavutil/opt.h>
+#include <libswscale/swscale.h>
 }
 
 namespace vigil {
@@ -11,7 +13,10 @@ namespace vigil {
 namespace {
 constexpr AVRational kUs{1, 1000000};
 
-CodecContextPtr tryOpen(const char* name, int width, int height, double fps, int gop, std::string& why) {
+// `cudaDevice`: NVENC takes NV12 frames in that device's memory (a frames context is made for
+// the encoder: NVENC reads any surface of its format and size, NVDEC's included).
+CodecContextPtr tryOpen(const char* name, int width, int height, double fps, int gop, AVBufferRef* cudaDevice,
+                        std::string& why) {
   const AVCodec* codec = avcodec_find_encoder_by_name(name);
   if (!codec) {
     why += std::string(why.empty() ? "" : "; ") + name + ": not in this FFmpeg build";
@@ -22,6 +27,23 @@ CodecContextPtr tryOpen(const char* name, int width, int height, double fps, int
   c->width = width;
   c->height = height;
   c->pix_fmt = AV_PIX_FMT_YUV420P;
+  if (cudaDevice) {
+    AVBufferRef* frames = av_hwframe_ctx_alloc(cudaDevice);
+    if (!frames) return nullptr;
+    auto* fc = reinterpret_cast<AVHWFramesContext*>(frames->data);
+    fc->format = AV_PIX_FMT_CUDA;
+    fc->sw_format = AV_PIX_FMT_NV12;
+    fc->width = width;
+    fc->height = height;
+    int rc = av_hwframe_ctx_init(frames);
+    if (rc < 0) {
+      av_buffer_unref(&frames);
+      why += std::string(why.empty() ? "" : "; ") + name + " (CUDA frames): " + avErrorText(rc);
+      return nullptr;
+    }
+    c->pix_fmt = AV_PIX_FMT_CUDA;
+    c->hw_frames_ctx = frames;  // the context owns it now
+  }
   c->time_base = kUs;
   c->framerate = fps > 0 ? av_d2q(fps, 1000) : AVRational{25, 1};
   c->gop_size = gop;
@@ -42,23 +64,29 @@ CodecContextPtr tryOpen(const char* name, int width, int height, double fps, int
   }
   int rc = avcodec_open2(c.get(), codec, nullptr);
   if (rc < 0) {
-    why += std::string(why.empty() ? "" : "; ") + name + ": " + avErrorText(rc);
+    why += std::string(why.empty() ? "" : "; ") + name + (cudaDevice ? " (CUDA frames)" : "") + ": " + avErrorText(rc);
     return nullptr;
   }
   return c;
 }
 }  // namespace
 
-Status H264Encoder::open(int width, int height, double fps, int gopFrames, std::string& why) {
+H264Encoder::~H264Encoder() { sws_freeContext(sws_); }
+
+Status H264Encoder::open(int width, int height, double fps, int gopFrames, AVBufferRef* cudaDevice, std::string& why) {
+  std::string tried;
   for (const char* name : {"h264_nvenc", "libx264"}) {
-    ctx_ = tryOpen(name, width, height, fps, gopFrames, why);
+    const bool cuda = cudaDevice && std::string(name) == "h264_nvenc";
+    ctx_ = tryOpen(name, width, height, fps, gopFrames, cuda ? cudaDevice : nullptr, tried);
     if (ctx_) {
       name_ = name;
+      cudaInput_ = cuda;
+      fallback_ = tried;
       break;
     }
   }
   if (!ctx_) {
-    why = "no H.264 encoder (" + why + ")";
+    why = "no H.264 encoder (" + tried + ")";
     return Status::Error;
   }
   par_.reset(avcodec_parameters_alloc());
@@ -71,7 +99,64 @@ Status H264Encoder::open(int width, int height, double fps, int gopFrames, std::
   return Status::Ok;
 }
 
-Status H264Encoder::encode(const AVFrame* frame, int64_t ptsUs, bool forceKey, std::vector<PacketPtr>& out, std::string& err) {
+std::string H264Encoder::describe() const {
+  if (cudaInput_) return name_ + " (CUDA frames)";
+  return fallback_.empty() ? name_ : name_ + " (" + fallback_ + ")";
+}
+
+AVBufferRef* H264Encoder::hwFrames() const { return cudaInput_ ? ctx_->hw_frames_ctx : nullptr; }
+
+const AVFrame* H264Encoder::input(const AVFrame* frame, bool* copiedToHost, std::string& err) {
+  const bool gpu = frame->format == AV_PIX_FMT_CUDA;
+  if (gpu == cudaInput_) {
+    if (gpu && reinterpret_cast<AVHWFramesContext*>(frame->hw_frames_ctx->data)->sw_format != AV_PIX_FMT_NV12) {
+      err = "NVENC takes 8-bit NV12 surfaces; this GPU frame is another format";
+      return nullptr;
+    }
+    return frame;
+  }
+  if (gpu) {  // libx264: the pixels come down
+    bool copied = false;
+    const AVFrame* host = host_.of(frame, copied, err);
+    if (copied && copiedToHost) *copiedToHost = true;
+    return host;
+  }
+  // A host frame for a CUDA-input NVENC (NVDEC left a stream to software): NV12, then up.
+  if (!nv12_) {
+    nv12_.reset(av_frame_alloc());
+    upload_.reset(av_frame_alloc());
+    if (!nv12_ || !upload_) {
+      err = "out of memory for the encoder's upload";
+      return nullptr;
+    }
+    nv12_->format = AV_PIX_FMT_NV12;
+    nv12_->width = ctx_->width;
+    nv12_->height = ctx_->height;
+    if (av_frame_get_buffer(nv12_.get(), 0) < 0) {
+      err = "out of memory for the encoder's upload";
+      return nullptr;
+    }
+  }
+  sws_ = sws_getCachedContext(sws_, frame->width, frame->height, static_cast<AVPixelFormat>(frame->format), ctx_->width,
+                              ctx_->height, AV_PIX_FMT_NV12, SWS_BILINEAR, nullptr, nullptr, nullptr);
+  if (!sws_ || sws_scale(sws_, frame->data, frame->linesize, 0, frame->height, nv12_->data, nv12_->linesize) <= 0) {
+    err = "cannot convert the frame to NV12 for NVENC";
+    return nullptr;
+  }
+  av_frame_unref(upload_.get());
+  int rc = av_hwframe_get_buffer(ctx_->hw_frames_ctx, upload_.get(), 0);
+  if (rc >= 0) rc = av_hwframe_transfer_data(upload_.get(), nv12_.get(), 0);
+  if (rc < 0) {
+    err = "cannot upload the frame to NVENC: " + avErrorText(rc);
+    return nullptr;
+  }
+  return upload_.get();
+}
+
+Status H264Encoder::encode(const AVFrame* frame, int64_t ptsUs, bool forceKey, std::vector<PacketPtr>& out, std::string& err,
+                           bool* copiedToHost) {
+  frame = input(frame, copiedToHost, err);
+  if (!frame) return Status::Error;
   if (av_frame_ref(frame_.get(), frame) < 0) {
     err = "cannot reference the frame to encode";
     return Status::Error;

@@ -2,18 +2,67 @@
 
 #include <algorithm>
 
+#if VIGIL_WITH_CUDA
+#include "cuda/PaintNv12.h"
+#endif
+
+extern "C" {
+#include <libavutil/hwcontext.h>
+}
+
 namespace vigil {
 
-Status Annotator::annotate(const AVFrame* frame, const FrameInfo& info, const std::vector<DetectionRecord>& boxes,
-                           AnnotatedChunk& out, std::string& err) {
+struct Annotator::Gpu {
+#if VIGIL_WITH_CUDA
+  GpuPainter painter;
+#endif
+  AVBufferRef* frames = nullptr;  // NV12 surfaces to paint on: the encoder's, or our own
+  FramePtr surface{av_frame_alloc()};
+  ~Gpu() { av_buffer_unref(&frames); }
+};
+
+Annotator::Annotator() = default;
+Annotator::~Annotator() = default;
+
+std::string Annotator::encoderName() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (info.ptsUs <= lastPtsUs_ && frame->width == width_ && frame->height == height_) return Status::Ok;
-  if (!encoder_ || frame->width != width_ || frame->height != height_) {
-    // First frame, or a new size (a reconnect): a new encoder, muxer and init segment.
-    auto enc = std::make_unique<H264Encoder>();
-    auto mux = std::make_unique<Fmp4Muxer>();
-    if (enc->open(frame->width, frame->height, 10, 20, err) != Status::Ok) return Status::Error;
-    if (mux->open(enc->codecpar(), 100000, err) != Status::Ok) return Status::Error;
+  return encoder_ ? encoder_->describe() : std::string();
+}
+
+Status Annotator::reopen(const AVFrame* frame, std::string& err) {
+  // First frame, a new size (a reconnect) or the other kind of frame: a new encoder, muxer and init segment.
+  const bool gpu = frame->format == AV_PIX_FMT_CUDA;
+  AVBufferRef* device = gpu ? reinterpret_cast<AVHWFramesContext*>(frame->hw_frames_ctx->data)->device_ref : nullptr;
+  auto enc = std::make_unique<H264Encoder>();
+  auto mux = std::make_unique<Fmp4Muxer>();
+  if (enc->open(frame->width, frame->height, 10, 20, device, err) != Status::Ok) return Status::Error;
+  if (mux->open(enc->codecpar(), 100000, err) != Status::Ok) return Status::Error;
+  std::unique_ptr<Gpu> g;
+  if (gpu) {
+#if VIGIL_WITH_CUDA
+    g = std::make_unique<Gpu>();
+    if (enc->hwFrames()) {
+      g->frames = av_buffer_ref(enc->hwFrames());
+    } else {  // libx264: surfaces of our own to paint on, copied down after
+      g->frames = av_hwframe_ctx_alloc(device);
+      if (g->frames) {
+        auto* fc = reinterpret_cast<AVHWFramesContext*>(g->frames->data);
+        fc->format = AV_PIX_FMT_CUDA;
+        fc->sw_format = AV_PIX_FMT_NV12;
+        fc->width = frame->width;
+        fc->height = frame->height;
+        if (av_hwframe_ctx_init(g->frames) < 0) av_buffer_unref(&g->frames);
+      }
+    }
+    if (!g->frames || !g->surface) {
+      err = "cannot allocate GPU surfaces for the annotated stream";
+      return Status::Error;
+    }
+#else
+    err = "a GPU frame, but this addon was built without CUDA";
+    return Status::Error;
+#endif
+  } else {
     scratch_.reset(av_frame_alloc());
     if (!scratch_) {
       err = "out of memory for the annotated frame";
@@ -26,19 +75,48 @@ Status Annotator::annotate(const AVFrame* frame, const FrameInfo& info, const st
       err = "out of memory for the annotated frame";
       return Status::Error;
     }
-    encoder_ = std::move(enc);
-    mux_ = std::move(mux);
-    width_ = frame->width;
-    height_ = frame->height;
-    lastPtsUs_ = INT64_MIN;
   }
-  if (av_frame_make_writable(scratch_.get()) < 0 || av_frame_copy(scratch_.get(), frame) < 0) {
-    err = "cannot copy the frame to annotate";
-    return Status::Error;
+  encoder_ = std::move(enc);
+  mux_ = std::move(mux);
+  gpu_ = std::move(g);
+  width_ = frame->width;
+  height_ = frame->height;
+  gpuFrames_ = gpu;
+  lastPtsUs_ = INT64_MIN;
+  return Status::Ok;
+}
+
+Status Annotator::annotate(const AVFrame* frame, const FrameInfo& info, const std::vector<DetectionRecord>& boxes,
+                           AnnotatedChunk& out, std::string& err, bool* copiedToHost) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const bool gpu = frame->format == AV_PIX_FMT_CUDA;
+  const bool same = encoder_ && frame->width == width_ && frame->height == height_ && gpu == gpuFrames_;
+  if (same && info.ptsUs <= lastPtsUs_) return Status::Ok;
+  if (!same && reopen(frame, err) != Status::Ok) return Status::Error;
+  const std::vector<PaintRect> rects = boxRects(boxes, std::max(2, width_ / 320), width_, height_);
+  const AVFrame* painted = nullptr;
+  if (gpu) {
+#if VIGIL_WITH_CUDA
+    AVFrame* surface = gpu_->surface.get();
+    av_frame_unref(surface);
+    int rc = av_hwframe_get_buffer(gpu_->frames, surface, 0);
+    if (rc < 0) {
+      err = "no GPU surface for the annotated frame: " + avErrorText(rc);
+      return Status::Error;
+    }
+    if (!gpu_->painter.paint(frame, surface, rects, err)) return Status::Error;
+    painted = surface;
+#endif
+  } else {
+    if (av_frame_make_writable(scratch_.get()) < 0 || av_frame_copy(scratch_.get(), frame) < 0) {
+      err = "cannot copy the frame to annotate";
+      return Status::Error;
+    }
+    paintRects(scratch_.get(), rects);
+    painted = scratch_.get();
   }
-  paintBoxes(scratch_.get(), boxes, std::max(2, width_ / 320));
   std::vector<PacketPtr> packets;
-  if (encoder_->encode(scratch_.get(), info.ptsUs, false, packets, err) != Status::Ok) return Status::Error;
+  if (encoder_->encode(painted, info.ptsUs, false, packets, err, copiedToHost) != Status::Ok) return Status::Error;
   lastPtsUs_ = info.ptsUs;
   for (const PacketPtr& p : packets) {
     const bool key = (p->flags & AV_PKT_FLAG_KEY) != 0;

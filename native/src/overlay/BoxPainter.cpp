@@ -20,32 +20,46 @@ Yuv colorOf(int classId) {
           clamp(128 + 0.439 * r - 0.368 * g - 0.071 * b)};
 }
 
-void fill(AVFrame* f, int x0, int y0, int x1, int y1, const Yuv& c) {
+// Clipped to the picture; nothing when empty.
+void addRect(std::vector<PaintRect>& out, int w, int h, int x0, int y0, int x1, int y1, const Yuv& c) {
   x0 = std::max(0, x0);
   y0 = std::max(0, y0);
-  x1 = std::min(f->width, x1);
-  y1 = std::min(f->height, y1);
+  x1 = std::min(w, x1);
+  y1 = std::min(h, y1);
   if (x0 >= x1 || y0 >= y1) return;
-  for (int y = y0; y < y1; ++y) std::fill_n(f->data[0] + y * f->linesize[0] + x0, x1 - x0, c.y);
-  // Chroma at half resolution: every 2x2 block the rectangle touches.
-  for (int y = y0 / 2; y < (y1 + 1) / 2; ++y) {
-    std::fill_n(f->data[1] + y * f->linesize[1] + x0 / 2, (x1 + 1) / 2 - x0 / 2, c.u);
-    std::fill_n(f->data[2] + y * f->linesize[2] + x0 / 2, (x1 + 1) / 2 - x0 / 2, c.v);
-  }
+  out.push_back({x0, y0, x1, y1, c.y, c.u, c.v, 0});
 }
 }  // namespace
 
-void paintBoxes(AVFrame* frame, const std::vector<DetectionRecord>& boxes, int thickness) {
+std::vector<PaintRect> boxRects(const std::vector<DetectionRecord>& boxes, int thickness, int width, int height) {
+  std::vector<PaintRect> rects;
+  rects.reserve(boxes.size() * 4);
   for (const DetectionRecord& b : boxes) {
     if (!(b.x2 > b.x1 && b.y2 > b.y1)) continue;  // NaN or empty: nothing to draw
     const Yuv c = colorOf(b.classId);
     const int x1 = static_cast<int>(std::lround(b.x1)), y1 = static_cast<int>(std::lround(b.y1));
     const int x2 = static_cast<int>(std::lround(b.x2)), y2 = static_cast<int>(std::lround(b.y2));
-    fill(frame, x1, y1, x2, y1 + thickness, c);  // top
-    fill(frame, x1, y2 - thickness, x2, y2, c);  // bottom
-    fill(frame, x1, y1, x1 + thickness, y2, c);  // left
-    fill(frame, x2 - thickness, y1, x2, y2, c);  // right
+    addRect(rects, width, height, x1, y1, x2, y1 + thickness, c);  // top
+    addRect(rects, width, height, x1, y2 - thickness, x2, y2, c);  // bottom
+    addRect(rects, width, height, x1, y1, x1 + thickness, y2, c);  // left
+    addRect(rects, width, height, x2 - thickness, y1, x2, y2, c);  // right
   }
+  return rects;
+}
+
+void paintRects(AVFrame* f, const std::vector<PaintRect>& rects) {
+  for (const PaintRect& r : rects) {
+    for (int y = r.y0; y < r.y1; ++y) std::fill_n(f->data[0] + y * f->linesize[0] + r.x0, r.x1 - r.x0, r.y);
+    // Chroma at half resolution: every 2x2 block the rectangle touches.
+    for (int y = r.y0 / 2; y < (r.y1 + 1) / 2; ++y) {
+      std::fill_n(f->data[1] + y * f->linesize[1] + r.x0 / 2, (r.x1 + 1) / 2 - r.x0 / 2, r.u);
+      std::fill_n(f->data[2] + y * f->linesize[2] + r.x0 / 2, (r.x1 + 1) / 2 - r.x0 / 2, r.v);
+    }
+  }
+}
+
+void paintBoxes(AVFrame* frame, const std::vector<DetectionRecord>& boxes, int thickness) {
+  paintRects(frame, boxRects(boxes, thickness, frame->width, frame->height));
 }
 
 }  // namespace vigil

@@ -62,6 +62,10 @@ Status CameraPipeline::session(uint64_t session, std::string& err) {
   info.openUs = monoNowUs() - t0;
   VideoOut video;
   video_ = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(nameMutex_);
+    encoderName_.clear();
+  }
   if (opts_.video) {
     std::string why;
     const int64_t frameDurUs = info.fps > 0 ? static_cast<int64_t>(1e6 / info.fps) : 40000;
@@ -74,9 +78,13 @@ Status CameraPipeline::session(uint64_t session, std::string& err) {
       const int gop = info.fps > 0 ? std::max(1, static_cast<int>(std::lround(info.fps * 2))) : 50;  // a keyframe every ~2 s
       if (par->width <= 0 || par->height <= 0) {
         ewhy = "the stream does not give its picture size";
-      } else if (enc->open(par->width, par->height, info.fps, gop, ewhy) == Status::Ok &&
+      } else if (enc->open(par->width, par->height, info.fps, gop, dec->hwDevice(), ewhy) == Status::Ok &&
                  video.mux.open(enc->codecpar(), frameDurUs, ewhy) == Status::Ok) {
         info.video = "transcode (" + enc->name() + ")";
+        {
+          std::lock_guard<std::mutex> lock(nameMutex_);
+          encoderName_ = enc->describe();
+        }
         video.encoder = std::move(enc);
         video_ = &video;
       }
@@ -223,13 +231,11 @@ void CameraPipeline::transcode(uint64_t session, const AVFrame* frame, const Fra
   if (info.pts == AV_NOPTS_VALUE) pts = video_->mux.nextPtsUs();
   std::vector<PacketPtr> packets;
   std::string err;
-  // A CPU encoder (libx264; NVENC would take the surface as it is): a GPU frame comes down.
-  frame = hostPixels(*pool_, frame, HostCopy::Encode, err);
-  if (!frame) {
-    reportError(session, err);
-    return;
-  }
-  if (video_->encoder->encode(frame, pts, videoForceKey_, packets, err) != Status::Ok) {
+  // NVENC opened on the decoder's device takes the surface as it is; libx264 gets it copied down.
+  bool copied = false;
+  const Status st = video_->encoder->encode(frame, pts, videoForceKey_, packets, err, &copied);
+  if (copied) pool_->countHostCopy(HostCopy::Encode);
+  if (st != Status::Ok) {
     reportError(session, err);
     return;
   }
@@ -308,6 +314,11 @@ CameraCounters CameraPipeline::counters() const {
 std::string CameraPipeline::decoderName() const {
   std::lock_guard<std::mutex> lock(nameMutex_);
   return decoderName_;
+}
+
+std::string CameraPipeline::encoderName() const {
+  std::lock_guard<std::mutex> lock(nameMutex_);
+  return encoderName_;
 }
 
 }  // namespace vigil

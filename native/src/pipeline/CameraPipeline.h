@@ -110,6 +110,9 @@ class CameraPipeline {
 
   CameraCounters counters() const;
   std::string decoderName() const;
+  // The live-view encoder of this session when it transcodes, with why not NVENC
+  // ("libx264 (h264_nvenc: …)", "h264_nvenc (CUDA frames)"); "" when it does not.
+  std::string encoderName() const;
   std::shared_ptr<FramePool> pool() const { return pool_; }
 
  private:
@@ -140,6 +143,7 @@ class CameraPipeline {
 
   mutable std::mutex nameMutex_;
   std::string decoderName_;
+  std::string encoderName_;
 
   std::atomic<uint64_t> packets_{0}, bytes_{0}, framesDecoded_{0}, framesPublished_{0},
       decodeErrors_{0}, corruptFrames_{0}, droppedPoolFull_{0}, droppedQueueFull_{0}, loops_{0},
