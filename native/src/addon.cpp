@@ -10,6 +10,7 @@ extern "C" {
 #include "binding/Convert.h"
 #include "binding/GpuPost.h"
 #include "binding/ProbeWorker.h"
+#include "core/LibavLog.h"
 
 namespace vigil {
 
@@ -46,6 +47,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     for (CameraWrap* c : cameras) c->closeNative();
   });
   av_log_set_level(AV_LOG_FATAL);
+  installLibavLogHook();
 
   Napi::Function camera = CameraWrap::Define(env);
   data->cameraCtor = Napi::Persistent(camera);

@@ -1,5 +1,7 @@
 #include "encode/H264Encoder.h"
 
+#include "core/LibavLog.h"
+
 #include <cmath>
 
 extern "C" {
@@ -62,9 +64,11 @@ CodecContextPtr tryOpen(const char* name, int width, int height, double fps, int
     av_opt_set(c->priv_data, "tune", "ll", 0);
     av_opt_set(c->priv_data, "zerolatency", "1", 0);
   }
+  LibavLogCapture log;  // FFmpeg logs the reason (a missing library, no encode device) behind the code
   int rc = avcodec_open2(c.get(), codec, nullptr);
   if (rc < 0) {
-    why += std::string(why.empty() ? "" : "; ") + name + (cudaDevice ? " (CUDA frames)" : "") + ": " + avErrorText(rc);
+    why += std::string(why.empty() ? "" : "; ") + name + (cudaDevice ? " (CUDA frames)" : "") + ": " + avErrorText(rc) +
+           (log.text().empty() ? "" : " (" + log.text() + ")");
     return nullptr;
   }
   return c;
