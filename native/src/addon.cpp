@@ -9,6 +9,7 @@ extern "C" {
 #include "binding/CameraWrap.h"
 #include "binding/Convert.h"
 #include "binding/GpuPost.h"
+#include "binding/TrtBinding.h"
 #include "binding/ProbeWorker.h"
 #include "core/LibavLog.h"
 
@@ -57,6 +58,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("detectionRecordLayout", Napi::Function::New(env, DetectionRecordLayoutJs, "detectionRecordLayout"));
   exports.Set("setLibavLogLevel", Napi::Function::New(env, SetLibavLogLevel, "setLibavLogLevel"));
   exports.Set("nanodetPostGpu", Napi::Function::New(env, NanodetPostGpu, "nanodetPostGpu"));
+  exports.Set("openTensorRt", Napi::Function::New(env, OpenTensorRt, "openTensorRt"));
+  exports.Set("tensorRtDetect", Napi::Function::New(env, TensorRtDetect, "tensorRtDetect"));
   return exports;
 }
 

@@ -21,6 +21,10 @@ import { readImageRgb } from '../detect/imageFile.js';
 import { letterboxRgb } from '../detect/letterbox.js';
 import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
+import { TrtDetector } from '../detect/TrtDetector.js';
+import { compareDetections, type DetectionAgreement } from '../detect/compareDetections.js';
+import type { Detection } from '../detect/Detection.js';
+import { defaultDataDir } from '../server/auth/authConfig.js';
 import { ensureClip, VTEST_AVI } from './demoClips.js';
 
 function intOption(name: string, min: number, max: number) {
@@ -313,37 +317,61 @@ program
 
 program
   .command('doctor')
-  .description('what this box can run: GPU, decoders, and every inference backend with its status (and why not)')
+  .description('what this box can run: GPU, decoders, and every inference backend with its status (and why not); each backend that runs is compared with the CPU reference on the same frames')
   .option('--json', 'print JSON')
-  .action(async (opts: { json?: boolean }) => {
+  .option('--engine-cache <dir>', 'where TensorRT engines are cached (default: <data dir>/engines)')
+  .action(async (opts: { json?: boolean; engineCache?: string }) => {
     try {
       const b = loadAddon().buildInfo();
-      // The CPU backend runs here always: a real detection on a real frame proves it.
+      // The same real frames through every backend that runs; the CPU one is the reference.
+      const frames = await Promise.all([2, 20, 40, 60].map(async (at) => {  // seconds (vtest: 79 s at 10 fps)
+        const img = await readImageRgb(VTEST_AVI, at);
+        return letterboxRgb(img.rgb, img.width, img.height, NANODET_SPEC.inputSize, NANODET_SPEC.normalize);
+      }));
+      const per = frames[0]!.tensor.length;
+      const batch = new Float32Array(frames.length * per);
+      frames.forEach((f, i) => batch.set(f.tensor, i * per));
+      const boxes = frames.map((f) => f.box);
+      let model: string | null = null;
+      let reference: Detection[][] | null = null;
       let cpu: { status: 'ready' | 'unavailable'; precision: string | null; model: string | null; detections: number | null; ms: number | null; reason: string | null };
       try {
-        const model = int8OnnxPath() ?? fp32OnnxPath();
-        const img = await readImageRgb(VTEST_AVI, 20);
-        const { tensor, box } = letterboxRgb(img.rgb, img.width, img.height, NANODET_SPEC.inputSize, NANODET_SPEC.normalize);
+        model = int8OnnxPath() ?? fp32OnnxPath();
         const det = await OrtDetector.load(model, {});
         const t0 = performance.now();
-        const found = await det.detect(tensor, box);
-        cpu = { status: 'ready', precision: det.precision, model, detections: found.length, ms: Math.round(performance.now() - t0), reason: null };
+        reference = await det.detectBatch(batch, boxes);
+        cpu = { status: 'ready', precision: det.precision, model, detections: reference.reduce((n, r) => n + r.length, 0), ms: Math.round((performance.now() - t0) / frames.length), reason: null };
         await det.release();
       } catch (err) {
         cpu = { status: 'unavailable', precision: null, model: null, detections: null, ms: null, reason: (err as Error).message };
       }
+      // TensorRT: where its libraries load, build (or load) the engine and compare.
+      let trtRun: { status: 'ready' | 'failed'; cacheKey?: string; builtNow?: boolean; ms?: number; comparedWithCpu: DetectionAgreement | null; reason: string | null } | null = null;
+      if (b.tensorrt.available && model && reference) {
+        try {
+          const trt = await TrtDetector.load(model, { cacheDir: opts.engineCache ?? join(defaultDataDir(), 'engines'), maxBatch: frames.length, onLog: (l) => process.stderr.write(`tensorrt: ${l}\n`) });
+          const t0 = performance.now();
+          const found = await trt.detectBatch(batch, boxes);
+          trtRun = { status: 'ready', cacheKey: trt.cacheKey, builtNow: trt.builtNow, ms: Math.round((performance.now() - t0) / frames.length), comparedWithCpu: compareDetections(reference, found), reason: null };
+        } catch (err) {
+          trtRun = { status: 'failed', comparedWithCpu: null, reason: (err as Error).message };
+        }
+      }
       const report = {
         gpu: { devices: b.cuda.devices, reason: b.cuda.devices ? null : b.cuda.reason, cudaBuilt: b.cuda.built, archs: b.cuda.archs },
         decoders: { software: { h264: b.decoders.h264, hevc: b.decoders.hevc }, nvdec: { ffmpeg: b.decoders.nvdecCodecs, usable: b.decoders.nvdec && b.cuda.devices > 0 } },
+        frames: frames.length,
         backends: {
           cpu,
           tensorrt: {
-            status: !b.tensorrt.compiled ? 'not built' : b.tensorrt.available ? 'libraries found' : 'unavailable',
+            status: trtRun?.status ?? (!b.tensorrt.compiled ? 'not built' : b.tensorrt.available ? 'libraries found' : 'unavailable'),
             headers: b.tensorrt.headers,
             library: b.tensorrt.library,
-            reason: b.tensorrt.reason,
-            // Not yet: the TensorRT engine feeds no detector; its detections cannot be compared with the CPU's here.
-            comparedWithCpu: null,
+            reason: trtRun?.reason ?? b.tensorrt.reason,
+            cacheKey: trtRun?.cacheKey ?? null,
+            ms: trtRun?.ms ?? null,
+            // Its detections against the CPU's on the same frames: only where it ran.
+            comparedWithCpu: trtRun?.comparedWithCpu ?? null,
           },
           cuda: { status: 'not built', reason: "Vigil's own CUDA INT8 engine is not written yet", comparedWithCpu: null },
         },
@@ -353,10 +381,14 @@ program
         return;
       }
       const line = (k: string, v: string) => process.stdout.write(`${k.padEnd(10)} ${v}\n`);
+      const t = report.backends.tensorrt;
       line('gpu', b.cuda.devices ? `${b.cuda.devices} device(s), CUDA code for sm ${b.cuda.archs}` : `none (${b.cuda.reason})`);
       line('decode', `software h264/hevc; NVDEC ${report.decoders.nvdec.usable ? 'usable' : b.decoders.nvdec ? 'in FFmpeg, no GPU here' : 'not in this FFmpeg'}`);
-      line('cpu', cpu.status === 'ready' ? `ready: ONNX Runtime, ${cpu.precision}, ${cpu.detections} detections on a vtest frame in ${cpu.ms} ms` : `unavailable: ${cpu.reason}`);
-      line('tensorrt', `${report.backends.tensorrt.status}${b.tensorrt.headers ? ` (built against TensorRT ${b.tensorrt.headers} headers)` : ''}${b.tensorrt.reason ? `: ${b.tensorrt.reason}` : ''}`);
+      line('cpu', cpu.status === 'ready' ? `ready: ONNX Runtime, ${cpu.precision}, ${cpu.detections} detections on ${frames.length} vtest frames, ${cpu.ms} ms a frame` : `unavailable: ${cpu.reason}`);
+      const c = t.comparedWithCpu;
+      line('tensorrt', c
+        ? `ready: ${c.matched}/${c.reference} CPU detections matched (mean IoU ${c.meanIou}, max score diff ${c.maxScoreDiff}), ${c.candidate} found, ${t.ms} ms a frame; engine ${t.cacheKey}`
+        : `${t.status}${b.tensorrt.headers ? ` (built against TensorRT ${b.tensorrt.headers} headers)` : ''}${t.reason ? `: ${t.reason}` : ''}`);
       line('cuda', `not built: ${report.backends.cuda.reason}`);
     } catch (err) {
       fail(err);

@@ -8,11 +8,12 @@ import type { BudgetEvent } from '../budget/BudgetGuard.js';
 import type { VigilConfig } from '../config/schema.js';
 import { loadAddon } from '../native/addon.js';
 import type { NativeAddon } from '../native/types.js';
-import { DetectionService, type DetectionEvent } from '../detect/DetectionService.js';
+import { DetectionService, type DetectionEvent, type Detector } from '../detect/DetectionService.js';
 import { FrameLatency, stageTimes } from '../detect/FrameLatency.js';
 import { fp32OnnxPath, int8OnnxPath } from '../detect/model/importModel.js';
 import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
+import { TrtDetector } from '../detect/TrtDetector.js';
 import type { FrameEvent } from '../native/types.js';
 import { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 import { defaultDataDir } from '../server/auth/authConfig.js';
@@ -31,9 +32,11 @@ export class Daemon extends EventEmitter {
   /** Detections of every camera (the typed stream the live view publishes); null when off. */
   detection: DetectionService | null = null;
   /** The detector's state for /api/health. */
-  detector: { status: 'off' | 'ready' | 'unavailable'; backend: string; precision: string | null; model: string | null; reason: string | null } = {
-    status: 'off', backend: 'cpu', precision: null, model: null, reason: null,
-  };
+  detector: {
+    status: 'off' | 'ready' | 'unavailable'; backend: string; precision: string | null; model: string | null; reason: string | null;
+    /** backend auto on the CPU: why not TensorRT. */
+    fallback: string | null;
+  } = { status: 'off', backend: 'cpu', precision: null, model: null, reason: null, fallback: null };
   /** Per camera: inter-frame interval and jitter; recent per-stage latencies of detected frames, and cold starts. */
   readonly latency = new Map<string, FrameLatency>();
   /** The live view's WebSocket server (after start). */
@@ -43,7 +46,7 @@ export class Daemon extends EventEmitter {
   users: UserStore | null = null;
   /** The database (data_dir/vigil.db): budget events. */
   store: Store | null = null;
-  private ortDetector: OrtDetector | null = null;
+  private model: (Detector & { precision: string; release(): Promise<void> }) | null = null;
   /** The HTTP server (after start). */
   http: FastifyInstance | null = null;
   private closed = false;
@@ -119,23 +122,34 @@ export class Daemon extends EventEmitter {
   private async startDetector(): Promise<void> {
     const cfg = this.config.detect;
     if (!cfg.enabled) return;
+    let fallback: string | null = null;
+    let backend: 'cpu' | 'tensorrt' = 'cpu';
+    let model: string | null = cfg.model ?? null;
     try {
       const int8 = int8OnnxPath();
       if (cfg.precision === 'int8' && !cfg.model && !int8) throw new Error('precision int8 was asked for, but no INT8 model exists: run `vigil calibrate`');
-      const model = cfg.model ?? (cfg.precision !== 'fp32' && int8 ? int8 : fp32OnnxPath());
-      this.ortDetector = await OrtDetector.load(model, {
-        scoreThreshold: cfg.score_threshold,
-        iouThreshold: cfg.iou_threshold,
-        maxDetections: cfg.max_detections,
-        threads: cfg.threads,
-      });
-      this.detector = { status: 'ready', backend: cfg.backend, precision: this.ortDetector.precision, model, reason: null };
+      model = cfg.model ?? (cfg.precision !== 'fp32' && int8 ? int8 : fp32OnnxPath());
+      const opts = { scoreThreshold: cfg.score_threshold, iouThreshold: cfg.iou_threshold, maxDetections: cfg.max_detections };
+      if (cfg.backend !== 'cpu') {
+        try {
+          const cacheDir = cfg.tensorrt.cache_dir ?? join(this.config.data_dir ?? defaultDataDir(), 'engines');
+          this.log.info({ model, cacheDir }, 'loading the TensorRT engine (a first build takes minutes)');
+          this.model = await TrtDetector.load(model, { ...opts, cacheDir, maxBatch: Math.max(cfg.tensorrt.max_batch, cfg.batch.max_size), onLog: (line) => this.log.info({ tensorrt: line }, 'TensorRT') });
+          backend = 'tensorrt';
+        } catch (err) {
+          if (cfg.backend === 'tensorrt') throw err;
+          fallback = `TensorRT unavailable: ${(err as Error).message}`;
+          this.log.warn({ reason: fallback }, 'backend auto: detecting on the CPU');
+        }
+      }
+      this.model ??= await OrtDetector.load(model, { ...opts, threads: cfg.threads });
+      this.detector = { status: 'ready', backend, precision: this.model.precision, model, reason: null, fallback };
     } catch (err) {
-      this.detector = { status: 'unavailable', backend: cfg.backend, precision: null, model: cfg.model ?? null, reason: (err as Error).message };
+      this.detector = { status: 'unavailable', backend: cfg.backend, precision: null, model, reason: (err as Error).message, fallback };
       this.log.error({ reason: (err as Error).message }, 'detector unavailable; cameras run without detection');
       return;
     }
-    const service = new DetectionService(this.ortDetector, NANODET_SPEC.inputSize, NANODET_SPEC.normalize, moduleLogger(this.logger, 'DetectionService'), {
+    const service = new DetectionService(this.model, NANODET_SPEC.inputSize, NANODET_SPEC.normalize, moduleLogger(this.logger, 'DetectionService'), {
       maxSize: cfg.batch.max_size, timeoutMs: cfg.batch.timeout_ms,
     });
     for (const [id, sup] of this.cameras) {
@@ -162,7 +176,7 @@ export class Daemon extends EventEmitter {
       this.emit('budget', ev);
     });
     this.detection = service;
-    this.log.info({ model: this.detector.model, backend: cfg.backend, precision: this.detector.precision }, 'detector ready');
+    this.log.info({ model: this.detector.model, backend, precision: this.detector.precision }, 'detector ready');
   }
 
   url(): string {
@@ -180,7 +194,7 @@ export class Daemon extends EventEmitter {
     this.detection?.close();
     this.live?.close();
     await this.http?.close();
-    await this.ortDetector?.release();
+    await this.model?.release();
     this.store?.close();
     this.log.info('vigil stopped');
   }

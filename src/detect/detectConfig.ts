@@ -3,7 +3,17 @@ import { z } from 'zod';
 /** The detector: one model for all cameras. The detect module owns these defaults. */
 export const detectSchema = z.strictObject({
   enabled: z.boolean().default(true),
-  backend: z.enum(['cpu']).default('cpu'),
+  /**
+   * cpu: ONNX Runtime on the CPU. tensorrt: TensorRT (required: the detector is unavailable, with
+   * the reason, where it cannot run). auto: TensorRT where it runs, else the CPU (health says why).
+   */
+  backend: z.enum(['cpu', 'tensorrt', 'auto']).default('cpu'),
+  tensorrt: z.strictObject({
+    /** Serialized engines; default <data_dir>/engines. */
+    cache_dir: z.string().min(1).optional(),
+    /** The engine's optimization profile covers batches of 1 to this. */
+    max_batch: z.int().min(1).max(64).default(8),
+  }).default({ max_batch: 8 }),
   /** An ONNX file (FP32 or QDQ INT8); default: from the model cache, as `precision` says. */
   model: z.string().min(1).optional(),
   /** auto: the calibrated INT8 model when `vigil calibrate` has made one, else FP32. */

@@ -287,4 +287,18 @@ export interface NativeAddon {
   ): { records: Uint8Array; candidates: number };
   detectionRecordLayout(): { bytes: number; x1: number; y1: number; x2: number; y2: number; score: number; classId: number };
   setLibavLogLevel(level: LibavLogLevel): void;
+  /** The TensorRT backend (src/detect/TrtDetector.ts): builds or loads the engine; rejects with the reason it cannot. */
+  openTensorRt(options: {
+    onnx: string; cacheDir: string; minBatch?: number; optBatch?: number; maxBatch?: number;
+    inputSize: number; numClasses: number; regMax: number; scoreThreshold: number; iouThreshold: number; maxDetections: number;
+  }): Promise<{ handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean; log: string[] }>;
+  /** One batch: packed 24-byte detection records per frame. */
+  tensorRtDetect(
+    handle: TensorRtHandle,
+    input: Float32Array,
+    boxes: Array<{ scale: number; padX: number; padY: number; srcWidth: number; srcHeight: number }>,
+  ): Promise<Uint8Array[]>;
 }
+
+/** An engine opened by openTensorRt (opaque; freed when collected). */
+export type TensorRtHandle = { readonly __tensorRt: unique symbol };

@@ -3,6 +3,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Daemon } from '../../src/daemon/Daemon.js';
 import type { DetectionEvent } from '../../src/detect/DetectionService.js';
 import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
+import { loadAddon } from '../../src/native/addon.js';
 import { api, cameraHealth, health, startDaemon, waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';
 
@@ -97,5 +98,23 @@ describe('detection in the pipeline (ONNX Runtime CPU)', () => {
     expect(h.status).toBe('degraded');
     expect(h.detector.status).toBe('unavailable');
     expect(h.detector.reason).toMatch(/nonexistent\/model\.onnx/);
+  });
+
+  it.skipIf(loadAddon().buildInfo().tensorrt.available)('backend tensorrt where TensorRT cannot run: unavailable with the reason; auto: the CPU, saying why not TensorRT', async () => {
+    const { daemon, url } = await startDaemon([{ id: 'yard', url: h264, loop: true }], { detect: { enabled: true, backend: 'tensorrt' } });
+    running = daemon;
+    await waitFor(async () => (await cameraHealth(url, 'yard')).state === 'streaming', 10000, 'streaming');
+    const h = (await health(url)) as unknown as { detector: { status: string; backend: string; reason: string } };
+    expect(h.detector).toMatchObject({ status: 'unavailable', backend: 'tensorrt' });
+    expect(h.detector.reason).toMatch(/libnvinfer|TensorRT|without CUDA/);
+    await daemon.close();
+    const auto = await startDaemon([{ id: 'yard', url: h264, loop: true }], { detect: { enabled: true, backend: 'auto' } });
+    running = auto.daemon;
+    const events: DetectionEvent[] = [];
+    auto.daemon.on('detections', (ev: DetectionEvent) => events.push(ev));
+    await waitFor(() => events.length >= 3, 20000, 'detections on the CPU');
+    const a = (await health(auto.url)) as unknown as { detector: { status: string; backend: string; fallback: string } };
+    expect(a.detector).toMatchObject({ status: 'ready', backend: 'cpu' });
+    expect(a.detector.fallback).toMatch(/^TensorRT unavailable: .*(libnvinfer|without CUDA)/);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { iou, nms, type Detection } from '../../src/detect/Detection.js';
+import { compareDetections } from '../../src/detect/compareDetections.js';
 import { letterboxGeometry, toSource } from '../../src/detect/letterbox.js';
 import { decodeNanodet, expectedDistance } from '../../src/detect/nanodet/NanodetHead.js';
 
@@ -57,5 +58,17 @@ describe('detection maths', () => {
     expect(lb.padY).toBe(52);  // 576 × 0.5417 = 312 rows, centred
     expect(toSource(lb, 208, 208)).toEqual([384, 288]);
     expect(toSource(lb, 0, 0)).toEqual([0, 0]);  // the pad clamps to the frame
+  });
+
+  it('compares a backend\'s detections with the reference: same class, IoU ≥ 0.5, each box used once', () => {
+    const ref = [[det(0, 0.9, 0, 0, 100, 100), det(0, 0.8, 200, 200, 300, 300), det(2, 0.7, 50, 50, 60, 60)], []];
+    const got = [[det(0, 0.85, 10, 0, 110, 100), det(1, 0.8, 200, 200, 300, 300), det(2, 0.7, 50, 50, 60, 60)], [det(0, 0.5, 0, 0, 10, 10)]];
+    const r = compareDetections(ref, got);
+    expect(r).toMatchObject({ frames: 2, reference: 3, candidate: 4, matched: 2 });  // the class-1 box does not match a person
+    expect(r.meanIou).toBeCloseTo((90 / 110 + 1) / 2, 3);
+    expect(r.maxScoreDiff).toBeCloseTo(0.05, 3);
+    expect(compareDetections(ref, ref)).toMatchObject({ matched: 3, meanIou: 1, maxScoreDiff: 0 });
+    // Two reference boxes cannot share one candidate.
+    expect(compareDetections([[det(0, 0.9, 0, 0, 100, 100), det(0, 0.8, 0, 0, 100, 100)]], [[det(0, 0.9, 0, 0, 100, 100)]]).matched).toBe(1);
   });
 });

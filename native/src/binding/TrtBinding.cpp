@@ -1,0 +1,136 @@
+#include "binding/TrtBinding.h"
+
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "binding/Convert.h"
+#include "binding/PromiseWorker.h"
+#include "infer/TrtDetector.h"
+
+namespace vigil {
+
+namespace {
+
+// What a JS handle holds: the detector and the lock that keeps it to one batch at a time.
+struct TrtHandle {
+  std::mutex mutex;
+  std::unique_ptr<TrtDetector> detector;
+};
+using HandlePtr = std::shared_ptr<TrtHandle>;
+
+class OpenWorker : public PromiseWorker {
+ public:
+  OpenWorker(Napi::Env env, TrtDetectorOptions opts) : PromiseWorker(env, "vigil.openTensorRt"), opts_(std::move(opts)) {}
+
+ protected:
+  void Execute() override {
+    std::string err;
+    auto handle = std::make_shared<TrtHandle>();
+    handle->detector = TrtDetector::open(opts_, [this](const std::string& line) { log_.push_back(line); }, err);
+    if (!handle->detector) return SetError(err);
+    handle_ = std::move(handle);
+  }
+  Napi::Value Result() override {
+    Napi::Env env = Env();
+    Napi::Object o = Napi::Object::New(env);
+    auto* owned = new HandlePtr(handle_);
+    o.Set("handle", Napi::External<HandlePtr>::New(env, owned, [](Napi::Env, HandlePtr* p) { delete p; }));
+    o.Set("maxBatch", handle_->detector->maxBatch());
+    o.Set("cacheKey", handle_->detector->cacheKey());
+    o.Set("builtNow", handle_->detector->builtNow());
+    Napi::Array log = Napi::Array::New(env, log_.size());
+    for (size_t i = 0; i < log_.size(); ++i) log.Set(i, log_[i]);
+    o.Set("log", log);
+    return o;
+  }
+
+ private:
+  TrtDetectorOptions opts_;
+  HandlePtr handle_;
+  std::vector<std::string> log_;  // TensorRT's build messages (the callback runs on this thread)
+};
+
+class DetectWorker : public PromiseWorker {
+ public:
+  DetectWorker(Napi::Env env, HandlePtr handle, Napi::Float32Array input, std::vector<FrameLetterbox> boxes)
+      : PromiseWorker(env, "vigil.tensorRtDetect"),
+        handle_(std::move(handle)),
+        inputRef_(Napi::Persistent(input)),
+        input_(input.Data()),
+        inputFloats_(input.ElementLength()),
+        boxes_(std::move(boxes)) {}
+
+ protected:
+  void Execute() override {
+    std::lock_guard<std::mutex> lock(handle_->mutex);
+    std::string err;
+    if (!handle_->detector->detect(input_, inputFloats_, boxes_, out_, err)) SetError(err);
+  }
+  Napi::Value Result() override {
+    Napi::Env env = Env();
+    Napi::Array frames = Napi::Array::New(env, out_.size());
+    for (size_t i = 0; i < out_.size(); ++i) {
+      const size_t bytes = out_[i].size() * sizeof(DetectionRecord);
+      Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, bytes);
+      if (bytes) std::memcpy(buf.Data(), out_[i].data(), bytes);
+      frames.Set(i, Napi::Uint8Array::New(env, bytes, buf, 0));
+    }
+    return frames;
+  }
+
+ private:
+  HandlePtr handle_;
+  Napi::Reference<Napi::Float32Array> inputRef_;  // JS owns the batch tensor; held for the duration
+  const float* input_;
+  size_t inputFloats_;
+  std::vector<FrameLetterbox> boxes_;
+  std::vector<std::vector<DetectionRecord>> out_;
+};
+
+}  // namespace
+
+Napi::Value OpenTensorRt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw invalidParameter(env, "an options object", "options", info[0]);
+  Napi::Object o = info[0].As<Napi::Object>();
+  TrtDetectorOptions opts;
+  opts.engine.onnxPath = optString(o, "onnx", "");
+  opts.engine.cacheDir = optString(o, "cacheDir", "");
+  if (opts.engine.onnxPath.empty()) throw invalidParameter(env, "the ONNX model's path", "onnx", o.Get("onnx"));
+  if (opts.engine.cacheDir.empty()) throw invalidParameter(env, "a directory for engine plans", "cacheDir", o.Get("cacheDir"));
+  opts.engine.maxBatch = static_cast<int>(optNumber(o, "maxBatch", 8, 1, 256));
+  opts.engine.minBatch = static_cast<int>(optNumber(o, "minBatch", 1, 1, opts.engine.maxBatch));
+  opts.engine.optBatch = static_cast<int>(optNumber(o, "optBatch", opts.engine.maxBatch, opts.engine.minBatch, opts.engine.maxBatch));
+  opts.inputSize = static_cast<int>(optNumber(o, "inputSize", 416, 32, 4096));
+  opts.numClasses = static_cast<int>(optNumber(o, "numClasses", 80, 1, 1000));
+  opts.regMax = static_cast<int>(optNumber(o, "regMax", 10, 1, 63));
+  opts.scoreThreshold = static_cast<float>(optNumber(o, "scoreThreshold", 0.4, 0, 1));
+  opts.iouThreshold = static_cast<float>(optNumber(o, "iouThreshold", 0.6, 0, 1));
+  opts.maxDetections = static_cast<int>(optNumber(o, "maxDetections", 100, 1, 10000));
+  return PromiseWorker::Start(new OpenWorker(env, std::move(opts)));
+}
+
+Napi::Value TensorRtDetect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsExternal()) throw invalidParameter(env, "a handle from openTensorRt()", "handle", info[0]);
+  HandlePtr handle = *info[0].As<Napi::External<HandlePtr>>().Data();
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw invalidParameter(env, "a Float32Array of letterboxed frames", "input", info[1]);
+  }
+  if (!info[2].IsArray()) throw invalidParameter(env, "an array of { scale, padX, padY, srcWidth, srcHeight }", "boxes", info[2]);
+  Napi::Array arr = info[2].As<Napi::Array>();
+  std::vector<FrameLetterbox> boxes(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    if (!arr.Get(i).IsObject()) throw invalidParameter(env, "an object", "boxes[]", arr.Get(i));
+    Napi::Object b = arr.Get(i).As<Napi::Object>();
+    boxes[i] = {static_cast<float>(optNumber(b, "scale", 1, 1e-6, 1e6)), static_cast<float>(optNumber(b, "padX", 0, 0, 1e6)),
+                static_cast<float>(optNumber(b, "padY", 0, 0, 1e6)), static_cast<float>(optNumber(b, "srcWidth", 1, 1, 1e6)),
+                static_cast<float>(optNumber(b, "srcHeight", 1, 1, 1e6))};
+  }
+  Napi::Float32Array input = info[1].As<Napi::Float32Array>();
+  return PromiseWorker::Start(new DetectWorker(env, std::move(handle), input, std::move(boxes)));
+}
+
+}  // namespace vigil

@@ -1,0 +1,138 @@
+#include "infer/TrtDetector.h"
+
+#if VIGIL_WITH_CUDA
+#include "cuda/CudaCheck.h"
+#include "cuda/NanodetPost.h"
+#endif
+
+namespace vigil {
+
+#if VIGIL_WITH_CUDA
+
+struct TrtDetector::Impl {
+  TrtDetectorOptions opts;
+  std::unique_ptr<TrtEngine> engine;
+  GpuNanodetPost post;
+  cudaStream_t stream = nullptr;
+  // Per stride: the engine outputs holding its class map and its box bins, and floats per frame.
+  struct Level {
+    int stride;
+    int cls, reg;
+    size_t clsPerFrame, regPerFrame;
+  };
+  std::vector<Level> levels;
+  ~Impl() {
+    if (stream) cudaStreamDestroy(stream);
+  }
+};
+
+TrtDetector::TrtDetector() : impl_(std::make_unique<Impl>()) {}
+TrtDetector::~TrtDetector() = default;
+
+std::unique_ptr<TrtDetector> TrtDetector::open(const TrtDetectorOptions& opts, const std::function<void(const std::string&)>& progress,
+                                               std::string& err) {
+  std::unique_ptr<TrtDetector> self(new TrtDetector());
+  Impl& m = *self->impl_;
+  m.opts = opts;
+  m.engine = TrtEngine::open(opts.engine, progress, err);
+  if (!m.engine) return nullptr;
+  const std::vector<std::string>& names = m.engine->outputNames();
+  auto find = [&](const std::string& name) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == name) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  for (int stride : opts.strides) {
+    const int cls = find("cls_s" + std::to_string(stride)), reg = find("reg_s" + std::to_string(stride));
+    if (cls < 0 || reg < 0) {
+      err = "the model has no outputs cls_s" + std::to_string(stride) + " and reg_s" + std::to_string(stride) + " (a NanoDet head is expected)";
+      return nullptr;
+    }
+    const size_t cells = static_cast<size_t>((opts.inputSize + stride - 1) / stride) * ((opts.inputSize + stride - 1) / stride);
+    m.levels.push_back({stride, cls, reg, cells * opts.numClasses, cells * 4 * (opts.regMax + 1)});
+  }
+  if (CUDA(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking)) != cudaSuccess) {
+    err = "cannot create the inference stream";
+    return nullptr;
+  }
+  return self;
+}
+
+int TrtDetector::maxBatch() const { return impl_->engine->maxBatch(); }
+const std::string& TrtDetector::cacheKey() const { return impl_->engine->cacheKey(); }
+bool TrtDetector::builtNow() const { return impl_->engine->builtNow(); }
+
+bool TrtDetector::detect(const float* input, size_t inputFloats, const std::vector<FrameLetterbox>& boxes,
+                         std::vector<std::vector<DetectionRecord>>& out, std::string& err) {
+  Impl& m = *impl_;
+  const int n = static_cast<int>(boxes.size());
+  if (n < 1 || n > m.engine->maxBatch()) {
+    err = "Expected a batch of 1.." + std::to_string(m.engine->maxBatch()) + " frames but received " + std::to_string(n);
+    return false;
+  }
+  const size_t perFrame = 3 * static_cast<size_t>(m.opts.inputSize) * m.opts.inputSize;
+  if (inputFloats < n * perFrame) {
+    err = "Expected " + std::to_string(n) + " frames of 3×" + std::to_string(m.opts.inputSize) + "² floats but the input holds " +
+          std::to_string(inputFloats) + " floats";
+    return false;
+  }
+  if (CUDA(cudaMemcpyAsync(m.engine->input(), input, n * perFrame * sizeof(float), cudaMemcpyHostToDevice, m.stream)) != cudaSuccess) {
+    err = "cannot copy the batch to the GPU";
+    return false;
+  }
+  if (!m.engine->enqueue(n, m.stream, err)) return false;
+  // The post-processing runs on its own stream: the batch's outputs must be complete first.
+  if (CUDA(cudaStreamSynchronize(m.stream)) != cudaSuccess) {
+    err = "TensorRT inference failed on the GPU";
+    return false;
+  }
+  out.assign(n, {});
+  NanodetPostParams p;
+  p.inputSize = m.opts.inputSize;
+  p.numClasses = m.opts.numClasses;
+  p.bins = m.opts.regMax + 1;
+  p.scoreThreshold = m.opts.scoreThreshold;
+  p.iouThreshold = m.opts.iouThreshold;
+  p.maxDetections = m.opts.maxDetections;
+  std::vector<HeadLevelDevice> levels(m.levels.size());
+  for (int i = 0; i < n; ++i) {
+    const FrameLetterbox& b = boxes[i];
+    p.scale = b.scale;
+    p.padX = b.padX;
+    p.padY = b.padY;
+    p.srcWidth = b.srcWidth;
+    p.srcHeight = b.srcHeight;
+    for (size_t k = 0; k < m.levels.size(); ++k) {
+      const Impl::Level& l = m.levels[k];
+      levels[k] = {m.engine->outputs()[l.cls] + i * l.clsPerFrame, m.engine->outputs()[l.reg] + i * l.regPerFrame, l.stride};
+    }
+    uint32_t candidates = 0;
+    if (!m.post.run(levels.data(), static_cast<int>(levels.size()), p, out[i], candidates, err)) return false;
+  }
+  return true;
+}
+
+#else
+
+struct TrtDetector::Impl {};
+TrtDetector::TrtDetector() = default;
+TrtDetector::~TrtDetector() = default;
+std::unique_ptr<TrtDetector> TrtDetector::open(const TrtDetectorOptions&, const std::function<void(const std::string&)>&, std::string& err) {
+  err = "this addon was built without CUDA: no TensorRT backend";
+  return nullptr;
+}
+int TrtDetector::maxBatch() const { return 0; }
+const std::string& TrtDetector::cacheKey() const {
+  static const std::string none;
+  return none;
+}
+bool TrtDetector::builtNow() const { return false; }
+bool TrtDetector::detect(const float*, size_t, const std::vector<FrameLetterbox>&, std::vector<std::vector<DetectionRecord>>&, std::string& err) {
+  err = "no TensorRT backend in this build";
+  return false;
+}
+
+#endif
+
+}  // namespace vigil

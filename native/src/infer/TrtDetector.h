@@ -1,0 +1,55 @@
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/DetectionRecord.h"
+#include "infer/TensorRtBackend.h"
+
+namespace vigil {
+
+// Where one frame sits in the model input, to map its boxes back to its pixels.
+struct FrameLetterbox {
+  float scale = 1, padX = 0, padY = 0, srcWidth = 0, srcHeight = 0;
+};
+
+struct TrtDetectorOptions {
+  TrtEngineOptions engine;
+  int inputSize = 416;
+  int numClasses = 80;
+  int regMax = 10;
+  std::vector<int> strides{8, 16, 32};  // outputs cls_s<stride> [N, cells, classes], reg_s<stride> [N, cells, 4·(regMax+1)]
+  float scoreThreshold = 0.4f, iouThreshold = 0.6f;
+  int maxDetections = 100;
+};
+
+// The `tensorrt` detector backend: a TensorRT engine (TrtEngine) and the CUDA post-processing
+// (GpuNanodetPost) on one stream. A batch of letterboxed frames goes up once, runs as one
+// enqueueV3, and each frame's head outputs are decoded and NMS'd where they lie in device
+// memory: only the detections come back. One batch at a time (callers serialise; the daemon's
+// detector has one batch in flight).
+class TrtDetector {
+ public:
+  // nullptr with `err` when TensorRT, CUDA or the model cannot serve (the reason as it is).
+  static std::unique_ptr<TrtDetector> open(const TrtDetectorOptions& opts, const std::function<void(const std::string&)>& progress,
+                                           std::string& err);
+  ~TrtDetector();
+  TrtDetector(const TrtDetector&) = delete;
+  TrtDetector& operator=(const TrtDetector&) = delete;
+
+  int maxBatch() const;
+  const std::string& cacheKey() const;
+  bool builtNow() const;
+  // `input`: `boxes.size()` frames of [3, S, S] floats, host memory, one after the other
+  // (`inputFloats` long at least).
+  bool detect(const float* input, size_t inputFloats, const std::vector<FrameLetterbox>& boxes, std::vector<std::vector<DetectionRecord>>& out,
+              std::string& err);
+
+ private:
+  TrtDetector();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vigil
