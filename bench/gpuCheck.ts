@@ -34,9 +34,11 @@ if (process.env.GPU_CHECK_HEADS) {
 }
 const letterboxClips = only === 'post' ? [] : (process.env.GPU_CHECK_CLIPS ?? '').split(',').filter(Boolean).concat([await ensureClip('h264')]);
 for (const clip of letterboxClips) {
-  const r = await compareLetterbox(clip);
-  console.log('letterbox', JSON.stringify(r));
-  rows.push({ case: `letterbox ${clip.split('/').pop()}: CUDA (NVDEC frame) vs CPU (software frame)`, vigil: r.meanAbsPx, unit: 'mean |difference| in 0..255 pixel units', ...r });
+  for (const into of ['host', 'device-batch'] as const) {
+    const r = await compareLetterbox(clip, 30, 60_000, into);
+    console.log('letterbox', JSON.stringify(r));
+    rows.push({ case: `letterbox ${clip.split('/').pop()} into ${into === 'host' ? 'a host tensor' : 'a GPU input batch slot'}: CUDA (NVDEC frame) vs CPU (software frame)`, vigil: r.meanAbsPx, unit: 'mean |difference| in 0..255 pixel units', ...r });
+  }
 }
 // The CUDA box painter against the CPU one, and the encoders that take NVDEC frames. The
 // encoded streams go to GPU_CHECK_OUT (if set), to be decoded and looked at on another machine.

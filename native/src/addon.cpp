@@ -10,6 +10,7 @@ extern "C" {
 #include "binding/Convert.h"
 #include "binding/GpuPost.h"
 #include "binding/TrtBinding.h"
+#include "binding/DeviceBatchBinding.h"
 #include "binding/ProbeWorker.h"
 #include "core/LibavLog.h"
 
@@ -58,6 +59,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("detectionRecordLayout", Napi::Function::New(env, DetectionRecordLayoutJs, "detectionRecordLayout"));
   exports.Set("setLibavLogLevel", Napi::Function::New(env, SetLibavLogLevel, "setLibavLogLevel"));
   exports.Set("nanodetPostGpu", Napi::Function::New(env, NanodetPostGpu, "nanodetPostGpu"));
+  exports.Set("createDeviceBatch", Napi::Function::New(env, CreateDeviceBatch, "createDeviceBatch"));
+  exports.Set("deviceBatchRead", Napi::Function::New(env, DeviceBatchRead, "deviceBatchRead"));
   exports.Set("openTensorRt", Napi::Function::New(env, OpenTensorRt, "openTensorRt"));
   exports.Set("tensorRtDetect", Napi::Function::New(env, TensorRtDetect, "tensorRtDetect"));
   return exports;

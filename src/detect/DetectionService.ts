@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 
 import { BUDGET_DEFAULTS, type BudgetConfig } from '../budget/budgetConfig.js';
 import { BudgetGuard } from '../budget/BudgetGuard.js';
-import type { InputNorm, LetterboxResult } from '../native/types.js';
+import type { DeviceBatchHandle, InputNorm, LetterboxResult, LetterboxTarget } from '../native/types.js';
 import { LatencyWindow, monoNowUs, type Percentiles } from '../util/LatencyWindow.js';
 import type { Logger } from '../util/logger.js';
 import type { Detection } from './Detection.js';
@@ -10,7 +10,7 @@ import type { Letterbox } from './letterbox.js';
 
 /** What the service needs of a camera: its newest frame, letterboxed natively. */
 export interface FrameSource {
-  letterbox(dst: Float32Array, size: number, norm: InputNorm, minSeq?: number): Promise<LetterboxResult | null>;
+  letterbox(dst: LetterboxTarget, size: number, norm: InputNorm, minSeq?: number): Promise<LetterboxResult | null>;
 }
 
 /** What it needs of a detector. */
@@ -18,10 +18,16 @@ export interface Detector {
   /** The largest batch the model takes (1 for a model whose batch dimension is fixed). */
   readonly maxBatch: number;
   /**
-   * `boxes.length` letterboxed frames, one after the other in `input`; their detections in the
-   * same order. Sets `stamps.inferredUs` when the model's outputs are back, before post-processing.
+   * A GPU input batch the cameras' letterboxes write straight into (frame i → slot i), for a
+   * GPU backend: the tensor never comes to the host. Absent or null: a host tensor.
    */
-  detectBatch(input: Float32Array, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]>;
+  readonly deviceInput?: DeviceBatchHandle | null;
+  /**
+   * `boxes.length` letterboxed frames, one after the other in `input` (null: in deviceInput);
+   * their detections in the same order. Sets `stamps.inferredUs` when the model's outputs are
+   * back, before post-processing.
+   */
+  detectBatch(input: Float32Array | null, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]>;
 }
 
 /**
@@ -414,11 +420,13 @@ export class DetectionService extends EventEmitter {
 
   private async run(batch: CamState[]): Promise<void> {
     const startUs = monoNowUs();
+    const device = this.detector.deviceInput ?? null;
+    const target = (i: number): LetterboxTarget => (device ? { batch: device, slot: i } : this.input.subarray(i * this.frameLen, (i + 1) * this.frameLen));
     const got = await Promise.all(batch.map((cam, i) =>
-      cam.source.letterbox(this.input.subarray(i * this.frameLen, (i + 1) * this.frameLen), this.size, this.norm, cam.doneSeq + 1)
-        .catch((err: unknown) => err as Error)));
-    // Frames that left their pool (a new session) get no slot: the ones after them move up.
-    const frames: Array<{ cam: CamState; lb: LetterboxResult }> = [];
+      cam.source.letterbox(target(i), this.size, this.norm, cam.doneSeq + 1).catch((err: unknown) => err as Error)));
+    // Frames that left their pool (a new session) get no slot: in a host tensor the ones after
+    // them move up; in a GPU batch their slot runs along and its result is dropped.
+    const frames: Array<{ cam: CamState; lb: LetterboxResult; slot: number }> = [];
     got.forEach((lb, i) => {
       const cam = batch[i] as CamState;
       if (lb instanceof Error || !lb || this.closed) {
@@ -427,8 +435,12 @@ export class DetectionService extends EventEmitter {
         cam.waitReason = 'behind';
         return;
       }
-      if (frames.length !== i) this.input.copyWithin(frames.length * this.frameLen, i * this.frameLen, (i + 1) * this.frameLen);
-      frames.push({ cam, lb });
+      let slot = i;
+      if (!device) {
+        slot = frames.length;
+        if (slot !== i) this.input.copyWithin(slot * this.frameLen, i * this.frameLen, (i + 1) * this.frameLen);
+      }
+      frames.push({ cam, lb, slot });
     });
     if (frames.length === 0) return;
     try {
@@ -436,13 +448,15 @@ export class DetectionService extends EventEmitter {
       const delay = Math.max(...frames.map((f) => f.cam.opts.inferDelayMs));
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       const model: { inferredUs?: number } = {};
-      const found = await this.detector.detectBatch(this.input.subarray(0, frames.length * this.frameLen), frames.map(({ lb }) => ({
-        scale: lb.scale, padX: lb.padX, padY: lb.padY, srcWidth: lb.width, srcHeight: lb.height, size: this.size,
-      })), model);
+      const box = (lb: LetterboxResult): Letterbox => ({ scale: lb.scale, padX: lb.padX, padY: lb.padY, srcWidth: lb.width, srcHeight: lb.height, size: this.size });
+      const slots = (frames[frames.length - 1] as { slot: number }).slot + 1;
+      const boxes: Letterbox[] = Array.from({ length: slots }, () => box((frames[0] as { lb: LetterboxResult }).lb));
+      for (const f of frames) boxes[f.slot] = box(f.lb);
+      const found = await this.detector.detectBatch(device ? null : this.input.subarray(0, slots * this.frameLen), boxes, model);
       const postprocessedUs = monoNowUs();
       const inferredUs = model.inferredUs ?? postprocessedUs;
       const ms = performance.now() - t0;
-      frames.forEach(({ cam, lb }, i) => this.finish(cam, lb, found[i] ?? [], { startUs, inferredUs, postprocessedUs, ms }));
+      for (const { cam, lb, slot } of frames) this.finish(cam, lb, found[slot] ?? [], { startUs, inferredUs, postprocessedUs, ms });
     } catch (err) {
       for (const { cam } of frames) this.failed(cam, err as Error);
     }

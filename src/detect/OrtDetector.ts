@@ -91,7 +91,8 @@ export class OrtDetector {
   }
 
   /** Detections of each of `boxes.length` frames laid one after the other in `input`. */
-  async detectBatch(input: Float32Array, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]> {
+  async detectBatch(input: Float32Array | null, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]> {
+    if (!input) throw new Error('ONNX Runtime (CPU) takes a host tensor, not a GPU input batch');
     const levels = await this.inferBatch(input, boxes.length);
     if (stamps) stamps.inferredUs = monoNowUs();
     return levels.map((l, i) => decodeNanodet(l, boxes[i] as Letterbox, {

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 
 import { loadAddon } from '../native/addon.js';
-import type { TensorRtHandle } from '../native/types.js';
+import type { DeviceBatchHandle, TensorRtHandle } from '../native/types.js';
 import { COCO_LABELS } from '../protocol/cocoLabels.js';
 import { decodeDetectionRecords } from '../protocol/binary.js';
 import { monoNowUs } from '../util/LatencyWindow.js';
@@ -33,6 +33,7 @@ export class TrtDetector {
     readonly precision: 'fp32' | 'int8',
     readonly cacheKey: string,
     readonly builtNow: boolean,
+    readonly deviceInput: DeviceBatchHandle,
   ) {}
 
   static async load(modelPath: string, opts: TrtDetectorOptions): Promise<TrtDetector> {
@@ -50,16 +51,18 @@ export class TrtDetector {
       maxDetections: opts.maxDetections ?? 100,
     });
     for (const line of r.log) opts.onLog?.(line);
-    return new TrtDetector(r.handle, r.maxBatch, int8 ? 'int8' : 'fp32', r.cacheKey, r.builtNow);
+    // The cameras' letterboxes write this batch on the GPU (NVDEC frames by the CUDA kernel).
+    const deviceInput = loadAddon().createDeviceBatch(r.maxBatch, NANODET_SPEC.inputSize);
+    return new TrtDetector(r.handle, r.maxBatch, int8 ? 'int8' : 'fp32', r.cacheKey, r.builtNow, deviceInput);
   }
 
   async detect(input: Float32Array, lb: Letterbox, stamps?: { inferredUs?: number }): Promise<Detection[]> {
     return (await this.detectBatch(input, [lb], stamps))[0] as Detection[];
   }
 
-  /** Detections of each of `boxes.length` frames laid one after the other in `input`. */
-  async detectBatch(input: Float32Array, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]> {
-    const records = await loadAddon().tensorRtDetect(this.handle, input, boxes);
+  /** Detections of each of `boxes.length` frames laid one after the other in `input` (null: in deviceInput). */
+  async detectBatch(input: Float32Array | null, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]> {
+    const records = await loadAddon().tensorRtDetect(this.handle, input ?? this.deviceInput, boxes);
     // Inference and post-processing end together on the GPU: one stamp for both.
     if (stamps) stamps.inferredUs = monoNowUs();
     return records.map((r) => decodeDetectionRecords(r).map((b) => ({ ...b, label: COCO_LABELS[b.classId] ?? `class ${b.classId}` })));

@@ -217,7 +217,8 @@ export interface NativeCamera {
    * pool still holds it. null when there is no such frame. dst must not be touched until the
    * promise settles.
    */
-  letterbox(dst: Float32Array, size: number, norm: InputNorm, minSeq?: number, exact?: boolean): Promise<LetterboxResult | null>;
+  /** dst: a host tensor, or a slot of a GPU input batch (an NVDEC frame is written there by the CUDA kernel, in place). */
+  letterbox(dst: LetterboxTarget, size: number, norm: InputNorm, minSeq?: number, exact?: boolean): Promise<LetterboxResult | null>;
   /**
    * Burns the boxes of `records` (packed 24-byte detection records, src/protocol/binary.ts)
    * into the frame `seq` (while the pool still holds it) and encodes it as the next frame of
@@ -292,13 +293,23 @@ export interface NativeAddon {
     onnx: string; cacheDir: string; minBatch?: number; optBatch?: number; maxBatch?: number;
     inputSize: number; numClasses: number; regMax: number; scoreThreshold: number; iouThreshold: number; maxDetections: number;
   }): Promise<{ handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean; log: string[] }>;
-  /** One batch: packed 24-byte detection records per frame. */
+  /** A GPU input batch for letterboxes to write into; throws without CUDA or a GPU. */
+  createDeviceBatch(maxBatch: number, size: number): DeviceBatchHandle;
+  /** Slots [first, first + count) of a GPU input batch, copied to the host (checks and tools). */
+  deviceBatchRead(batch: DeviceBatchHandle, first: number, count: number): Float32Array;
+  /** One batch (a host tensor, or a GPU input batch the letterboxes wrote): packed 24-byte detection records per frame. */
   tensorRtDetect(
     handle: TensorRtHandle,
-    input: Float32Array,
+    input: Float32Array | DeviceBatchHandle,
     boxes: Array<{ scale: number; padX: number; padY: number; srcWidth: number; srcHeight: number }>,
   ): Promise<Uint8Array[]>;
 }
+
+/** A GPU input batch [maxBatch, 3, size, size] made by createDeviceBatch (opaque; freed when collected). */
+export type DeviceBatchHandle = { readonly __deviceBatch: unique symbol };
+
+/** Where a letterboxed frame goes: a host tensor, or a slot of a GPU input batch. */
+export type LetterboxTarget = Float32Array | { batch: DeviceBatchHandle; slot: number };
 
 /** An engine opened by openTensorRt (opaque; freed when collected). */
 export type TensorRtHandle = { readonly __tensorRt: unique symbol };

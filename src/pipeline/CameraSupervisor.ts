@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 
-import type { AnnotatedFragment, CameraEvent, CameraOptions, InputNorm, LetterboxResult, NativeCamera, OpenedEvent, Snapshot } from '../native/types.js';
+import type { AnnotatedFragment, CameraEvent, CameraOptions, InputNorm, LetterboxResult, LetterboxTarget, NativeCamera, OpenedEvent, Snapshot } from '../native/types.js';
 import type { Logger } from '../util/logger.js';
 import { redactText, redactUrl } from '../util/redact.js';
 import { backoffDelay } from './backoff.js';
@@ -161,7 +161,7 @@ export class CameraSupervisor extends EventEmitter {
     return this.camera.annotate(seq, records);
   }
 
-  letterbox(dst: Float32Array, size: number, norm: InputNorm, minSeq?: number): Promise<LetterboxResult | null> {
+  letterbox(dst: LetterboxTarget, size: number, norm: InputNorm, minSeq?: number): Promise<LetterboxResult | null> {
     return this.camera.letterbox(dst, size, norm, minSeq);
   }
 

@@ -44,8 +44,12 @@ export async function decodeFile(file: string, decoder: 'auto' | 'nvdec' | 'soft
  * frame both have (same seq = same picture) goes through both. Differences in 0..255 pixel
  * units (the model input divided back by its scale).
  */
-export async function compareLetterbox(file: string, pairs = 30, timeoutMs = 60_000) {
-  const { Camera } = loadAddon();
+export async function compareLetterbox(file: string, pairs = 30, timeoutMs = 60_000, into: 'host' | 'device-batch' = 'host') {
+  const addon = loadAddon();
+  const { Camera } = addon;
+  // device-batch: the GPU camera writes its slot of a GPU input batch (as for a GPU backend),
+  // read back here only to compare.
+  const batch = into === 'device-batch' ? addon.createDeviceBatch(4, NANODET_SPEC.inputSize) : null;
   const size = NANODET_SPEC.inputSize;
   const norm = NANODET_SPEC.normalize;
   const newest = { gpu: 0, cpu: 0 };
@@ -85,9 +89,11 @@ export async function compareLetterbox(file: string, pairs = 30, timeoutMs = 60_
         continue;
       }
       seq = newest.gpu;  // the GPU camera's newest: still in both pools
-      const [ra, rb] = (await Promise.all([gpu.letterbox(a, size, norm, seq, true), cpu.letterbox(b, size, norm, seq, true)])) as [LetterboxResult | null, LetterboxResult | null];
+      const slot = matched % 4;
+      const [ra, rb] = (await Promise.all([gpu.letterbox(batch ? { batch, slot } : a, size, norm, seq, true), cpu.letterbox(b, size, norm, seq, true)])) as [LetterboxResult | null, LetterboxResult | null];
       seq += 3;
       if (!ra || !rb) continue;  // left one pool already
+      if (batch) a.set(addon.deviceBatchRead(batch, slot, 1));
       expectSameBox(ra, rb);
       matched++;
       const plane = size * size;
@@ -105,6 +111,7 @@ export async function compareLetterbox(file: string, pairs = 30, timeoutMs = 60_
     const after = gpu.stats();
     return {
       file,
+      into,
       pairs: matched,
       maxAbsPx: Math.round(maxAbs * 100) / 100,
       meanAbsPx: Math.round((sumAbs / Math.max(1, n)) * 1000) / 1000,

@@ -39,6 +39,14 @@ describe.skipIf(!gpu.ok)(`NVDEC and the CUDA letterbox (GPU: ${gpu.ok ? 'yes' : 
     expect(r.hostCopiesWhileLetterboxing.letterbox).toBe(0);
     expect(r.hostCopiesAfterOneSnapshot.snapshot).toBe(1);
   }, 120_000);
+
+  it('writes straight into a slot of a GPU input batch (a GPU backend\'s input): the same tensor as the CPU letterbox', async () => {
+    const r = await compareLetterbox(await ensureClip('h264'), 30, 60_000, 'device-batch');
+    expect(r.pairs).toBe(30);
+    expect(r.meanAbsPx).toBeLessThan(1.25);
+    expect(r.maxAbsPx).toBeLessThanOrEqual(8);
+    expect(r.hostCopiesWhileLetterboxing.letterbox).toBe(0);
+  }, 120_000);
 });
 
 describe.skipIf(!gpu.ok)('GPU overlay and encode', () => {
@@ -81,6 +89,10 @@ describe.skipIf(!gpu.ok)('GPU post-processing', () => {
 });
 
 describe('NVDEC where there is none', () => {
+  it.skipIf(gpu.ok)('a GPU input batch says why it cannot be made', () => {
+    expect(() => loadAddon().createDeviceBatch(4, 416)).toThrow(/GPU input batch|cuda|without CUDA/i);
+  });
+
   it.skipIf(gpu.ok)('GPU post-processing says why it cannot run', () => {
     const cls = new Float32Array(52 * 52 * 80);
     const reg = new Float32Array(52 * 52 * 44);

@@ -4,9 +4,13 @@
 #include <cstring>
 
 #include "binding/AddonData.h"
+#if VIGIL_WITH_CUDA
+#include "cuda/DeviceBatch.h"
+#endif
 #include "binding/AnnotateWorker.h"
 #include "binding/PaintCheckWorker.h"
 #include "binding/Convert.h"
+#include "binding/DeviceBatchBinding.h"
 #include "binding/LetterboxWorker.h"
 #include "binding/SnapshotWorker.h"
 
@@ -190,9 +194,23 @@ Napi::Value CameraWrap::Letterbox(const Napi::CallbackInfo& info) {
   if (!info[1].IsNumber()) throw invalidParameter(env, "an integer between 32 and 4096", "size", info[1]);
   int size = info[1].As<Napi::Number>().Int32Value();
   if (size < 32 || size > 4096) throw invalidParameter(env, "an integer between 32 and 4096", "size", info[1]);
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
-      info[0].As<Napi::Float32Array>().ElementLength() < static_cast<size_t>(3) * size * size) {
-    throw invalidParameter(env, "a Float32Array of at least 3·size·size elements", "dst", info[0]);
+  // dst: a Float32Array, or { batch, slot } (a GPU input batch of this size).
+  std::shared_ptr<DeviceBatch> batch;
+  int slot = 0;
+  if (info[0].IsObject() && !info[0].IsTypedArray()) {
+#if !VIGIL_WITH_CUDA
+    throw Napi::Error::New(env, "This addon was built without CUDA: no GPU input batch");
+#else
+    Napi::Object d = info[0].As<Napi::Object>();
+    batch = deviceBatchOf(d.Get("batch"));
+    if (!batch) throw invalidParameter(env, "a handle from createDeviceBatch()", "dst.batch", d.Get("batch"));
+    if (batch->size() != size) throw invalidParameter(env, "the batch's input size, " + std::to_string(batch->size()), "size", info[1]);
+    slot = static_cast<int>(optNumber(d, "slot", -1, 0, batch->maxBatch() - 1));
+    if (slot < 0) throw invalidParameter(env, "a slot of 0.." + std::to_string(batch->maxBatch() - 1), "dst.slot", d.Get("slot"));
+#endif
+  } else if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+             info[0].As<Napi::Float32Array>().ElementLength() < static_cast<size_t>(3) * size * size) {
+    throw invalidParameter(env, "a Float32Array of at least 3·size·size elements, or { batch, slot }", "dst", info[0]);
   }
   if (!info[2].IsObject()) throw invalidParameter(env, "an object { mean, std, bgr }", "norm", info[2]);
   Napi::Object n = info[2].As<Napi::Object>();
@@ -212,6 +230,7 @@ Napi::Value CameraWrap::Letterbox(const Napi::CallbackInfo& info) {
   norm.bgr = optBool(n, "bgr", false);
   uint64_t minSeq = info[3].IsNumber() ? static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value()) : 0;
   const bool exact = info.Length() > 4 && info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value();
+  if (batch) return PromiseWorker::Start(new LetterboxWorker(env, pipeline_->pool(), std::move(batch), slot, norm, minSeq, exact));
   return PromiseWorker::Start(new LetterboxWorker(env, pipeline_->pool(), info[0].As<Napi::Float32Array>(), size, norm, minSeq, exact));
 }
 

@@ -17,6 +17,17 @@ LetterboxWorker::LetterboxWorker(Napi::Env env, std::shared_ptr<FramePool> pool,
       minSeq_(minSeq),
       exact_(exact) {}
 
+LetterboxWorker::LetterboxWorker(Napi::Env env, std::shared_ptr<FramePool> pool, std::shared_ptr<DeviceBatch> batch, int slot,
+                                 InputNorm norm, uint64_t minSeq, bool exact)
+    : PromiseWorker(env, "vigil.letterbox"),
+      pool_(std::move(pool)),
+      batch_(std::move(batch)),
+      slot_(slot),
+      size_(0),
+      norm_(norm),
+      minSeq_(minSeq),
+      exact_(exact) {}
+
 void LetterboxWorker::Execute() {
   startUs_ = monoNowUs();
   FrameLease lease = exact_ ? pool_->bySeq(minSeq_) : pool_->latest();
@@ -32,7 +43,9 @@ void LetterboxWorker::Execute() {
   // cannot (no CUDA, a surface other than NV12), the frame comes down, counted.
   const AVFrame* frame = lease.frame();
   if (!Letterboxer::canRun(frame)) frame = hostPixels(*pool_, frame, HostCopy::Letterbox, err);
-  if (!frame || !letterboxer.run(frame, size_, norm_, dst_, box_, err)) SetError(err);
+  const bool ok = frame && (batch_ ? letterboxer.runInto(frame, *batch_, slot_, norm_, box_, err)
+                                   : letterboxer.run(frame, size_, norm_, dst_, box_, err));
+  if (!ok) SetError(err);
   doneUs_ = monoNowUs();
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "binding/Convert.h"
+#include "binding/DeviceBatchBinding.h"
 #include "binding/PromiseWorker.h"
 #include "infer/TrtDetector.h"
 
@@ -61,12 +62,16 @@ class DetectWorker : public PromiseWorker {
         input_(input.Data()),
         inputFloats_(input.ElementLength()),
         boxes_(std::move(boxes)) {}
+  DetectWorker(Napi::Env env, HandlePtr handle, std::shared_ptr<DeviceBatch> batch, std::vector<FrameLetterbox> boxes)
+      : PromiseWorker(env, "vigil.tensorRtDetect"), handle_(std::move(handle)), batch_(std::move(batch)), boxes_(std::move(boxes)) {}
 
  protected:
   void Execute() override {
     std::lock_guard<std::mutex> lock(handle_->mutex);
     std::string err;
-    if (!handle_->detector->detect(input_, inputFloats_, boxes_, out_, err)) SetError(err);
+    const bool ok = batch_ ? handle_->detector->detect(*batch_, boxes_, out_, err)
+                           : handle_->detector->detect(input_, inputFloats_, boxes_, out_, err);
+    if (!ok) SetError(err);
   }
   Napi::Value Result() override {
     Napi::Env env = Env();
@@ -83,8 +88,9 @@ class DetectWorker : public PromiseWorker {
  private:
   HandlePtr handle_;
   Napi::Reference<Napi::Float32Array> inputRef_;  // JS owns the batch tensor; held for the duration
-  const float* input_;
-  size_t inputFloats_;
+  const float* input_ = nullptr;
+  size_t inputFloats_ = 0;
+  std::shared_ptr<DeviceBatch> batch_;  // instead of input_: the letterboxes wrote it on the GPU
   std::vector<FrameLetterbox> boxes_;
   std::vector<std::vector<DetectionRecord>> out_;
 };
@@ -116,8 +122,9 @@ Napi::Value TensorRtDetect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsExternal()) throw invalidParameter(env, "a handle from openTensorRt()", "handle", info[0]);
   HandlePtr handle = *info[0].As<Napi::External<HandlePtr>>().Data();
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw invalidParameter(env, "a Float32Array of letterboxed frames", "input", info[1]);
+  std::shared_ptr<DeviceBatch> batch = deviceBatchOf(info[1]);
+  if (!batch && (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)) {
+    throw invalidParameter(env, "a Float32Array of letterboxed frames or a GPU input batch", "input", info[1]);
   }
   if (!info[2].IsArray()) throw invalidParameter(env, "an array of { scale, padX, padY, srcWidth, srcHeight }", "boxes", info[2]);
   Napi::Array arr = info[2].As<Napi::Array>();
@@ -129,6 +136,7 @@ Napi::Value TensorRtDetect(const Napi::CallbackInfo& info) {
                 static_cast<float>(optNumber(b, "padY", 0, 0, 1e6)), static_cast<float>(optNumber(b, "srcWidth", 1, 1, 1e6)),
                 static_cast<float>(optNumber(b, "srcHeight", 1, 1, 1e6))};
   }
+  if (batch) return PromiseWorker::Start(new DetectWorker(env, std::move(handle), std::move(batch), std::move(boxes)));
   Napi::Float32Array input = info[1].As<Napi::Float32Array>();
   return PromiseWorker::Start(new DetectWorker(env, std::move(handle), input, std::move(boxes)));
 }

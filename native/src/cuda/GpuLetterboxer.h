@@ -17,8 +17,10 @@ class GpuLetterboxer {
   GpuLetterboxer(const GpuLetterboxer&) = delete;
   GpuLetterboxer& operator=(const GpuLetterboxer&) = delete;
 
-  // Blocks until the tensor is in hostDst (3·size·size floats, host memory, caller's).
-  bool run(const Nv12Surface& src, const LetterboxRegion& region, const ChannelNorm& norm, float* hostDst, std::string& err);
+  // Blocks until the tensor is in `dst` (3·size·size floats, caller's): host memory, or with
+  // `dstOnDevice` device memory (a slot of a DeviceBatch), written by the kernel, no copy.
+  bool run(const Nv12Surface& src, const LetterboxRegion& region, const ChannelNorm& norm, float* dst, bool dstOnDevice,
+           std::string& err);
 
  private:
   struct Impl;

@@ -10,6 +10,7 @@ extern "C" {
 }
 
 #if VIGIL_WITH_CUDA
+#include "cuda/DeviceBatch.h"
 #include "cuda/GpuLetterboxer.h"
 #else
 namespace vigil {
@@ -36,8 +37,8 @@ bool Letterboxer::canRun(const AVFrame* frame) {
 #endif
 }
 
-bool Letterboxer::runGpu(const AVFrame* frame, int size, int w, int h, const InputNorm& norm, float* dst, const LetterboxInfo& info,
-                         std::string& err) {
+bool Letterboxer::runGpu(const AVFrame* frame, int size, int w, int h, const InputNorm& norm, float* dst, bool dstOnDevice,
+                         const LetterboxInfo& info, std::string& err) {
 #if VIGIL_WITH_CUDA
   if (!gpu_) gpu_ = std::make_unique<GpuLetterboxer>();
   Nv12Surface src;
@@ -55,9 +56,42 @@ bool Letterboxer::runGpu(const AVFrame* frame, int size, int w, int h, const Inp
     cn.mul[c] = 1.0f / norm.std[c];
     cn.add[c] = -norm.mean[c] * cn.mul[c];
   }
-  return gpu_->run(src, region, cn, dst, err);
+  return gpu_->run(src, region, cn, dst, dstOnDevice, err);
 #else
   err = "this addon was built without CUDA: a GPU frame cannot be letterboxed on the GPU";
+  return false;
+#endif
+}
+
+LetterboxInfo Letterboxer::geometry(const AVFrame* frame, int size, int& w, int& h) {
+  const int sw = frame->width;
+  const int sh = frame->height;
+  const float scale = std::min(static_cast<float>(size) / sw, static_cast<float>(size) / sh);
+  w = std::max(1, static_cast<int>(std::lround(sw * scale)));
+  h = std::max(1, static_cast<int>(std::lround(sh * scale)));
+  return LetterboxInfo{scale, (size - w) / 2, (size - h) / 2, sw, sh};
+}
+
+bool Letterboxer::runInto(const AVFrame* frame, DeviceBatch& batch, int slot, const InputNorm& norm, LetterboxInfo& info,
+                          std::string& err) {
+#if VIGIL_WITH_CUDA
+  if (slot < 0 || slot >= batch.maxBatch()) {
+    err = "Expected a batch slot of 0.." + std::to_string(batch.maxBatch() - 1) + " but received " + std::to_string(slot);
+    return false;
+  }
+  if (frame->format == AV_PIX_FMT_CUDA) {
+    int w = 0, h = 0;
+    info = geometry(frame, batch.size(), w, h);
+    return runGpu(frame, batch.size(), w, h, norm, batch.slot(slot), true, info, err);
+  }
+  if (stagingFloats_ < batch.slotFloats()) {
+    staging_ = std::make_unique<float[]>(batch.slotFloats());
+    stagingFloats_ = batch.slotFloats();
+  }
+  return run(frame, batch.size(), norm, staging_.get(), info, err) && batch.upload(slot, staging_.get(), err);
+#else
+  (void)frame, (void)batch, (void)slot, (void)norm, (void)info;
+  err = "this addon was built without CUDA: no GPU input batch";
   return false;
 #endif
 }
@@ -66,11 +100,9 @@ bool Letterboxer::run(const AVFrame* frame, int size, const InputNorm& norm, flo
                       std::string& err) {
   const int sw = frame->width;
   const int sh = frame->height;
-  const float scale = std::min(static_cast<float>(size) / sw, static_cast<float>(size) / sh);
-  const int w = std::max(1, static_cast<int>(std::lround(sw * scale)));
-  const int h = std::max(1, static_cast<int>(std::lround(sh * scale)));
-  info = LetterboxInfo{scale, (size - w) / 2, (size - h) / 2, sw, sh};
-  if (frame->format == AV_PIX_FMT_CUDA) return runGpu(frame, size, w, h, norm, dst, info, err);
+  int w = 0, h = 0;
+  info = geometry(frame, size, w, h);
+  if (frame->format == AV_PIX_FMT_CUDA) return runGpu(frame, size, w, h, norm, dst, false, info, err);
 
   sws_ = sws_getCachedContext(sws_, sw, sh, static_cast<AVPixelFormat>(frame->format), w, h, AV_PIX_FMT_RGB24,
                               SWS_BILINEAR, nullptr, nullptr, nullptr);

@@ -28,6 +28,7 @@ struct LetterboxInfo {
 };
 
 class GpuLetterboxer;
+class DeviceBatch;
 
 // Scales a frame (aspect kept, centred) into a planar float NCHW [3, size, size] tensor at
 // `dst` (host memory), normalised; the border gets the value of a black pixel. A host YUV420P
@@ -42,10 +43,17 @@ class Letterboxer {
   // with the CUDA build and an NV12 surface).
   static bool canRun(const AVFrame* frame);
   bool run(const AVFrame* frame, int size, const InputNorm& norm, float* dst, LetterboxInfo& info, std::string& err);
+  // Into slot `slot` of a GPU input batch (its size): an NVDEC frame by the CUDA kernel, in
+  // place; a host frame letterboxed on the CPU, then its tensor uploaded.
+  bool runInto(const AVFrame* frame, DeviceBatch& batch, int slot, const InputNorm& norm, LetterboxInfo& info, std::string& err);
 
  private:
   // The picture lands as a w×h region at (info.padX, info.padY) of the size×size input.
-  bool runGpu(const AVFrame* frame, int size, int w, int h, const InputNorm& norm, float* dst, const LetterboxInfo& info, std::string& err);
+  bool runGpu(const AVFrame* frame, int size, int w, int h, const InputNorm& norm, float* dst, bool dstOnDevice,
+              const LetterboxInfo& info, std::string& err);
+  static LetterboxInfo geometry(const AVFrame* frame, int size, int& w, int& h);
+  std::unique_ptr<float[]> staging_;  // a host frame's tensor on its way to a device batch
+  size_t stagingFloats_ = 0;
   std::unique_ptr<GpuLetterboxer> gpu_;
   SwsContext* sws_ = nullptr;
   uint8_t* rgb_ = nullptr;

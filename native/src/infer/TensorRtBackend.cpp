@@ -47,7 +47,7 @@ const std::string& TrtEngine::cacheKey() const {
   return none;
 }
 bool TrtEngine::builtNow() const { return false; }
-bool TrtEngine::enqueue(int, void*, std::string& err) {
+bool TrtEngine::enqueue(int, void*, std::string& err, const float*) {
   err = tensorRtStatus().reason;
   return false;
 }
@@ -309,7 +309,7 @@ int TrtEngine::maxBatch() const { return impl_->maxBatch; }
 const std::string& TrtEngine::cacheKey() const { return impl_->key; }
 bool TrtEngine::builtNow() const { return impl_->builtNow; }
 
-bool TrtEngine::enqueue(int batch, void* stream, std::string& err) {
+bool TrtEngine::enqueue(int batch, void* stream, std::string& err, const float* input) {
   Impl& m = *impl_;
   if (batch < 1 || batch > m.maxBatch) {
     err = "Expected a batch of 1.." + std::to_string(m.maxBatch) + " but received " + std::to_string(batch);
@@ -317,7 +317,7 @@ bool TrtEngine::enqueue(int batch, void* stream, std::string& err) {
   }
   nvinfer1::Dims d = m.inputDims;
   d.d[0] = batch;
-  bool ok = m.context->setInputShape(m.inputName.c_str(), d) && m.context->setTensorAddress(m.inputName.c_str(), m.inputBuf.get());
+  bool ok = m.context->setInputShape(m.inputName.c_str(), d) && m.context->setTensorAddress(m.inputName.c_str(), input ? const_cast<float*>(input) : m.inputBuf.get());
   for (size_t i = 0; ok && i < m.outputNames.size(); ++i) ok = m.context->setTensorAddress(m.outputNames[i].c_str(), m.outputPtrs[i]);
   if (ok) ok = m.context->enqueueV3(static_cast<cudaStream_t>(stream));
   if (!ok) err = "TensorRT inference failed: " + m.logger->errors;

@@ -48,8 +48,9 @@ class TrtEngine {
   int maxBatch() const;
   const std::string& cacheKey() const;
   bool builtNow() const;  // false: loaded from the cache
-  // Enqueues inference of `batch` frames on `stream` (a cudaStream_t); asynchronous.
-  bool enqueue(int batch, void* stream, std::string& err);
+  // Enqueues inference of `batch` frames on `stream` (a cudaStream_t); asynchronous. `input`:
+  // device memory holding the batch (a DeviceBatch the letterbox wrote), else input().
+  bool enqueue(int batch, void* stream, std::string& err, const float* input = nullptr);
 
  private:
   TrtEngine();

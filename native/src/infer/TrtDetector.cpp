@@ -2,6 +2,7 @@
 
 #if VIGIL_WITH_CUDA
 #include "cuda/CudaCheck.h"
+#include "cuda/DeviceBatch.h"
 #include "cuda/NanodetPost.h"
 #endif
 
@@ -66,12 +67,12 @@ bool TrtDetector::builtNow() const { return impl_->engine->builtNow(); }
 bool TrtDetector::detect(const float* input, size_t inputFloats, const std::vector<FrameLetterbox>& boxes,
                          std::vector<std::vector<DetectionRecord>>& out, std::string& err) {
   Impl& m = *impl_;
-  const int n = static_cast<int>(boxes.size());
-  if (n < 1 || n > m.engine->maxBatch()) {
+  const size_t n = boxes.size();
+  const size_t perFrame = 3 * static_cast<size_t>(m.opts.inputSize) * m.opts.inputSize;
+  if (n < 1 || n > static_cast<size_t>(m.engine->maxBatch())) {
     err = "Expected a batch of 1.." + std::to_string(m.engine->maxBatch()) + " frames but received " + std::to_string(n);
     return false;
   }
-  const size_t perFrame = 3 * static_cast<size_t>(m.opts.inputSize) * m.opts.inputSize;
   if (inputFloats < n * perFrame) {
     err = "Expected " + std::to_string(n) + " frames of 3×" + std::to_string(m.opts.inputSize) + "² floats but the input holds " +
           std::to_string(inputFloats) + " floats";
@@ -81,7 +82,28 @@ bool TrtDetector::detect(const float* input, size_t inputFloats, const std::vect
     err = "cannot copy the batch to the GPU";
     return false;
   }
-  if (!m.engine->enqueue(n, m.stream, err)) return false;
+  return run(m.engine->input(), boxes, out, err);
+}
+
+bool TrtDetector::detect(const DeviceBatch& batch, const std::vector<FrameLetterbox>& boxes, std::vector<std::vector<DetectionRecord>>& out,
+                         std::string& err) {
+  Impl& m = *impl_;
+  if (batch.size() != m.opts.inputSize || boxes.size() > static_cast<size_t>(batch.maxBatch())) {
+    err = "the GPU input batch does not fit this engine (input " + std::to_string(batch.size()) + ", " + std::to_string(batch.maxBatch()) + " slots)";
+    return false;
+  }
+  return run(batch.slot(0), boxes, out, err);
+}
+
+bool TrtDetector::run(const float* deviceInput, const std::vector<FrameLetterbox>& boxes, std::vector<std::vector<DetectionRecord>>& out,
+                      std::string& err) {
+  Impl& m = *impl_;
+  const int n = static_cast<int>(boxes.size());
+  if (n < 1 || n > m.engine->maxBatch()) {
+    err = "Expected a batch of 1.." + std::to_string(m.engine->maxBatch()) + " frames but received " + std::to_string(n);
+    return false;
+  }
+  if (!m.engine->enqueue(n, m.stream, err, deviceInput)) return false;
   // The post-processing runs on its own stream: the batch's outputs must be complete first.
   if (CUDA(cudaStreamSynchronize(m.stream)) != cudaSuccess) {
     err = "TensorRT inference failed on the GPU";
@@ -129,6 +151,10 @@ const std::string& TrtDetector::cacheKey() const {
 }
 bool TrtDetector::builtNow() const { return false; }
 bool TrtDetector::detect(const float*, size_t, const std::vector<FrameLetterbox>&, std::vector<std::vector<DetectionRecord>>&, std::string& err) {
+  err = "no TensorRT backend in this build";
+  return false;
+}
+bool TrtDetector::detect(const DeviceBatch&, const std::vector<FrameLetterbox>&, std::vector<std::vector<DetectionRecord>>&, std::string& err) {
   err = "no TensorRT backend in this build";
   return false;
 }

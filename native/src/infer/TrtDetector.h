@@ -9,6 +9,8 @@
 
 namespace vigil {
 
+class DeviceBatch;
+
 // Where one frame sits in the model input, to map its boxes back to its pixels.
 struct FrameLetterbox {
   float scale = 1, padX = 0, padY = 0, srcWidth = 0, srcHeight = 0;
@@ -45,9 +47,15 @@ class TrtDetector {
   // (`inputFloats` long at least).
   bool detect(const float* input, size_t inputFloats, const std::vector<FrameLetterbox>& boxes, std::vector<std::vector<DetectionRecord>>& out,
               std::string& err);
+  // The same from a GPU input batch the cameras' letterboxes wrote (slots 0..boxes.size()-1):
+  // nothing crosses to the host but the detections.
+  bool detect(const DeviceBatch& batch, const std::vector<FrameLetterbox>& boxes, std::vector<std::vector<DetectionRecord>>& out,
+              std::string& err);
 
  private:
   TrtDetector();
+  bool run(const float* deviceInput, const std::vector<FrameLetterbox>& boxes, std::vector<std::vector<DetectionRecord>>& out,
+           std::string& err);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

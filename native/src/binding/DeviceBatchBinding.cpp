@@ -1,0 +1,64 @@
+#include "binding/DeviceBatchBinding.h"
+
+#include <string>
+
+#include "binding/Convert.h"
+#if VIGIL_WITH_CUDA
+#include "cuda/DeviceBatch.h"
+#endif
+
+namespace vigil {
+
+namespace {
+using BatchPtr = std::shared_ptr<DeviceBatch>;
+// Tags the externals this file makes, so that another External is not taken for one.
+const napi_type_tag kBatchTag = {0x7669676c64657662ULL, 0x6261746368000001ULL};
+}  // namespace
+
+std::shared_ptr<DeviceBatch> deviceBatchOf(const Napi::Value& v) {
+  if (!v.IsExternal()) return nullptr;
+  bool tagged = false;
+  if (napi_check_object_type_tag(v.Env(), v, &kBatchTag, &tagged) != napi_ok || !tagged) return nullptr;
+  return *v.As<Napi::External<BatchPtr>>().Data();
+}
+
+Napi::Value CreateDeviceBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#if VIGIL_WITH_CUDA
+  if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1 || info[0].As<Napi::Number>().Int32Value() > 256) {
+    throw invalidParameter(env, "a batch size of 1..256", "maxBatch", info[0]);
+  }
+  if (!info[1].IsNumber() || info[1].As<Napi::Number>().Int32Value() < 32 || info[1].As<Napi::Number>().Int32Value() > 4096) {
+    throw invalidParameter(env, "an input size of 32..4096", "size", info[1]);
+  }
+  std::string err;
+  BatchPtr batch = DeviceBatch::create(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), err);
+  if (!batch) throw Napi::Error::New(env, err);
+  auto ext = Napi::External<BatchPtr>::New(env, new BatchPtr(std::move(batch)), [](Napi::Env, BatchPtr* p) { delete p; });
+  napi_type_tag_object(env, ext, &kBatchTag);
+  return ext;
+#else
+  throw Napi::Error::New(env, "This addon was built without CUDA: no GPU input batch");
+#endif
+}
+
+Napi::Value DeviceBatchRead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#if VIGIL_WITH_CUDA
+  BatchPtr batch = deviceBatchOf(info[0]);
+  if (!batch) throw invalidParameter(env, "a handle from createDeviceBatch()", "batch", info[0]);
+  const double first = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
+  const double count = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
+  if (first < 0 || count < 1 || first + count > batch->maxBatch() || first != static_cast<int>(first) || count != static_cast<int>(count)) {
+    throw invalidParameter(env, "slots first, count within 0.." + std::to_string(batch->maxBatch() - 1), "first/count", info[1]);
+  }
+  Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(count) * batch->slotFloats());
+  std::string err;
+  if (!batch->download(static_cast<int>(first), static_cast<int>(count), out.Data(), err)) throw Napi::Error::New(env, err);
+  return out;
+#else
+  throw Napi::Error::New(env, "This addon was built without CUDA: no GPU input batch");
+#endif
+}
+
+}  // namespace vigil

@@ -1,0 +1,35 @@
+#include "cuda/DeviceBatch.h"
+
+#include "cuda/CudaCheck.h"
+
+namespace vigil {
+
+std::shared_ptr<DeviceBatch> DeviceBatch::create(int maxBatch, int size, std::string& err) {
+  usePrimaryContextFlags();
+  std::shared_ptr<DeviceBatch> b(new DeviceBatch());
+  b->maxBatch_ = maxBatch;
+  b->size_ = size;
+  cudaError_t rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&b->data_), maxBatch * b->slotFloats() * sizeof(float)));
+  if (rc != cudaSuccess) {
+    b->data_ = nullptr;
+    err = "cannot allocate the GPU input batch: " + cudaErrorText(rc);
+    return nullptr;
+  }
+  return b;
+}
+
+DeviceBatch::~DeviceBatch() { cudaFree(data_); }
+
+bool DeviceBatch::upload(int i, const float* host, std::string& err) {
+  cudaError_t rc = CUDA(cudaMemcpy(slot(i), host, slotFloats() * sizeof(float), cudaMemcpyHostToDevice));
+  if (rc != cudaSuccess) err = "cannot upload to the GPU input batch: " + cudaErrorText(rc);
+  return rc == cudaSuccess;
+}
+
+bool DeviceBatch::download(int first, int count, float* host, std::string& err) const {
+  cudaError_t rc = CUDA(cudaMemcpy(host, slot(first), count * slotFloats() * sizeof(float), cudaMemcpyDeviceToHost));
+  if (rc != cudaSuccess) err = "cannot read the GPU input batch: " + cudaErrorText(rc);
+  return rc == cudaSuccess;
+}
+
+}  // namespace vigil
