@@ -6,7 +6,7 @@ import { loadAddon } from '../src/native/addon.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { compareLetterbox, comparePaint, comparePostprocess, decodeFile, gpuEncode, gpuHere, readHeads } from '../test/gpu/checks.js';
+import { compareLetterbox, comparePaint, compareUploadedSlot, comparePostprocess, decodeFile, gpuEncode, gpuHere, readHeads } from '../test/gpu/checks.js';
 import { writeResult, type BenchRow } from './record.js';
 
 const here = gpuHere();
@@ -39,6 +39,11 @@ for (const clip of letterboxClips) {
     console.log('letterbox', JSON.stringify(r));
     rows.push({ case: `letterbox ${clip.split('/').pop()} into ${into === 'host' ? 'a host tensor' : 'a GPU input batch slot'}: CUDA (NVDEC frame) vs CPU (software frame)`, vigil: r.meanAbsPx, unit: 'mean |difference| in 0..255 pixel units', ...r });
   }
+}
+if (only !== 'post') {
+  const u = await compareUploadedSlot(await ensureClip('h264'));
+  console.log('upload', JSON.stringify(u));
+  rows.push({ case: 'software-decoded frame letterboxed into a GPU input batch slot (uploaded) vs into a host tensor', vigil: u.differingFloats, unit: 'differing floats', ...u });
 }
 // The CUDA box painter against the CPU one, and the encoders that take NVDEC frames. The
 // encoded streams go to GPU_CHECK_OUT (if set), to be decoded and looked at on another machine.

@@ -337,6 +337,11 @@ export class DetectionService extends EventEmitter {
       ready.push({ cam, k });
     }
     if (ready.length === 0) {
+      // Nothing to gather (its frames were dropped as stale, or a policy holds them): a later
+      // frame starts a new wait.
+      this.waitSince = null;
+      if (this.batchTimer) clearTimeout(this.batchTimer);
+      this.batchTimer = null;
       if (retry < Infinity && !this.fpsTimer) {
         this.fpsTimer = setTimeout(() => {
           this.fpsTimer = null;
@@ -378,24 +383,28 @@ export class DetectionService extends EventEmitter {
     this.busy = true;
     for (const { cam } of taken) cam.lastTakeMs = now;
     this.emit('batch', { cameras: taken.map((t) => t.cam.id), launch, waitMs } satisfies BatchEvent);
-    this.run(taken.map((t) => t.cam)).finally(() => {
-      this.busy = false;
-      this.pump();
-    });
+    this.run(taken.map((t) => t.cam))
+      .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'detection batch failed'))
+      .finally(() => {
+        this.busy = false;
+        this.pump();
+      });
   }
 
   /**
-   * How long a batch may wait for more frames: the configured timeout, less where a camera of
-   * the batch would overrun its budget (its frame's age plus its expected service time).
+   * How long after waitSince a batch may wait for more frames: the configured timeout, less
+   * where a camera of the batch would overrun its budget (launched at the deadline, its frame's
+   * age then plus its expected service time must fit).
    */
   private timeoutFor(cams: CamState[], now: number): number {
     let t = this.batch.timeoutMs;
     const nowUs = monoNowUs();
+    const waited = now - (this.waitSince ?? now);
     for (const cam of cams) {
       if (!cam.guard || cam.newestRecvUs === 0) continue;
-      const ageMs = (nowUs - cam.newestRecvUs) / 1000;
+      const ageMs = (nowUs - cam.newestRecvUs) / 1000;  // now: it has waited `waited` of it
       const expected = cam.service.length ? Math.max(...cam.service) : 0;
-      t = Math.min(t, cam.guard.budgetMs - ageMs - expected - (now - (this.waitSince ?? now)));
+      t = Math.min(t, waited + cam.guard.budgetMs - ageMs - expected);
     }
     return Math.max(0, t);
   }
@@ -422,8 +431,9 @@ export class DetectionService extends EventEmitter {
     const startUs = monoNowUs();
     const device = this.detector.deviceInput ?? null;
     const target = (i: number): LetterboxTarget => (device ? { batch: device, slot: i } : this.input.subarray(i * this.frameLen, (i + 1) * this.frameLen));
+    // A letterbox that throws at once (a closed camera) settles like one that rejects.
     const got = await Promise.all(batch.map((cam, i) =>
-      cam.source.letterbox(target(i), this.size, this.norm, cam.doneSeq + 1).catch((err: unknown) => err as Error)));
+      Promise.resolve().then(() => cam.source.letterbox(target(i), this.size, this.norm, cam.doneSeq + 1)).catch((err: unknown) => err as Error)));
     // Frames that left their pool (a new session) get no slot: in a host tensor the ones after
     // them move up; in a GPU batch their slot runs along and its result is dropped.
     const frames: Array<{ cam: CamState; lb: LetterboxResult; slot: number }> = [];

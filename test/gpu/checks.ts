@@ -320,3 +320,42 @@ export async function gpuEncode(h264File: string, hevcFile: string, frames = 20,
     },
   };
 }
+
+/**
+ * A software-decoded camera's letterbox into a slot of a GPU input batch (the tensor is made on
+ * the CPU, then uploaded) against the same frame into a host tensor: the same floats.
+ */
+export async function compareUploadedSlot(file: string, frames = 10, timeoutMs = 30_000) {
+  const addon = loadAddon();
+  const size = NANODET_SPEC.inputSize;
+  const norm = NANODET_SPEC.normalize;
+  const batch = addon.createDeviceBatch(4, size);
+  let newest = 0;
+  const cam = new addon.Camera({ url: file, loop: true, realtime: true, decoder: 'software', poolSlots: 16 }, (ev) => {
+    if (ev.type === 'frame') newest = ev.seq;
+  });
+  cam.open();
+  const host = new Float32Array(3 * size * size);
+  let compared = 0;
+  let differing = 0;
+  const t0 = performance.now();
+  try {
+    let last = 0;
+    while (compared < frames && performance.now() - t0 < timeoutMs) {
+      if (newest <= last) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      last = newest;
+      const slot = compared % 4;
+      const [a, b] = await Promise.all([cam.letterbox({ batch, slot }, size, norm, last, true), cam.letterbox(host, size, norm, last, true)]);
+      if (!a || !b) continue;
+      const back = addon.deviceBatchRead(batch, slot, 1);
+      for (let i = 0; i < back.length; i++) if (back[i] !== host[i]) differing++;
+      compared++;
+    }
+    return { file, frames: compared, differingFloats: differing };
+  } finally {
+    cam.close();
+  }
+}

@@ -8,7 +8,7 @@ import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
 import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../../src/detect/OrtDetector.js';
 import { loadAddon } from '../../src/native/addon.js';
-import { compareLetterbox, comparePaint, comparePostprocess, decodeFile, gpuEncode, gpuHere, type HeadFrame } from './checks.js';
+import { compareLetterbox, comparePaint, compareUploadedSlot, comparePostprocess, decodeFile, gpuEncode, gpuHere, type HeadFrame } from './checks.js';
 
 const gpu = gpuHere();
 
@@ -46,6 +46,10 @@ describe.skipIf(!gpu.ok)(`NVDEC and the CUDA letterbox (GPU: ${gpu.ok ? 'yes' : 
     expect(r.meanAbsPx).toBeLessThan(1.25);
     expect(r.maxAbsPx).toBeLessThanOrEqual(8);
     expect(r.hostCopiesWhileLetterboxing.letterbox).toBe(0);
+    // A software-decoded camera's tensor is uploaded into its slot: the same floats as on the host.
+    const u = await compareUploadedSlot(await ensureClip('h264'));
+    expect(u.frames).toBe(10);
+    expect(u.differingFloats).toBe(0);
   }, 120_000);
 });
 

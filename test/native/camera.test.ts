@@ -147,7 +147,7 @@ describe('native addon', () => {
     expect(snap!.seq).toBeGreaterThanOrEqual(3);
     expect(() => cam.camera.snapshot(0)).toThrow(/Expected an integer between 1 and 100 for quality but received number 0/);
     // A letterbox target that is neither a tensor nor a GPU input batch's slot is named.
-    const norm = { mean: [0, 0, 0], std: [1, 1, 1] };
+    const norm = { mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number], bgr: false };
     expect(() => cam.camera.letterbox({ batch: {} as never, slot: 0 }, 416, norm)).toThrow(/Expected a handle from createDeviceBatch\(\) for dst\.batch|built without CUDA/);
     expect(() => cam.camera.letterbox(new Float32Array(10), 416, norm)).toThrow(/Expected a Float32Array of at least 3·size·size elements, or \{ batch, slot \} for dst/);
   });

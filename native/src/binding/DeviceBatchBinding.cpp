@@ -35,7 +35,7 @@ Napi::Value CreateDeviceBatch(const Napi::CallbackInfo& info) {
   BatchPtr batch = DeviceBatch::create(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), err);
   if (!batch) throw Napi::Error::New(env, err);
   auto ext = Napi::External<BatchPtr>::New(env, new BatchPtr(std::move(batch)), [](Napi::Env, BatchPtr* p) { delete p; });
-  napi_type_tag_object(env, ext, &kBatchTag);
+  NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, ext, &kBatchTag), env.Null());
   return ext;
 #else
   throw Napi::Error::New(env, "This addon was built without CUDA: no GPU input batch");

@@ -11,9 +11,7 @@
 #include "cuda/PaintNv12.h"
 #endif
 
-extern "C" {
-#include <libavutil/hwcontext.h>
-}
+#include "core/HwFrames.h"
 
 namespace vigil {
 
@@ -59,18 +57,10 @@ void PaintCheckWorker::Execute() {
   paintRects(cpu.get(), rects);
   const std::vector<uint8_t> cpuBytes = planes(cpu.get());
   // GPU: a surface on the frame's device (not from NVDEC's fixed pool) is painted, then comes down.
-  AVBufferRef* frames = av_hwframe_ctx_alloc(reinterpret_cast<AVHWFramesContext*>(frame->hw_frames_ctx->data)->device_ref);
-  int rc = AVERROR(ENOMEM);
-  if (frames) {
-    auto* fc = reinterpret_cast<AVHWFramesContext*>(frames->data);
-    fc->format = AV_PIX_FMT_CUDA;
-    fc->sw_format = AV_PIX_FMT_NV12;
-    fc->width = width_;
-    fc->height = height_;
-    rc = av_hwframe_ctx_init(frames);
-  }
+  int rc = 0;
+  AVBufferRef* frames = nv12FramesOn(cudaDeviceOf(frame), width_, height_, rc);
   FramePtr surface(av_frame_alloc());
-  if (rc >= 0) rc = surface ? av_hwframe_get_buffer(frames, surface.get(), 0) : AVERROR(ENOMEM);
+  if (frames) rc = surface ? av_hwframe_get_buffer(frames, surface.get(), 0) : AVERROR(ENOMEM);
   av_buffer_unref(&frames);  // the surface keeps its context alive
   if (rc < 0) return SetError("no GPU surface for the check: " + avErrorText(rc));
   GpuPainter painter;

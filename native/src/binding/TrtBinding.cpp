@@ -20,6 +20,8 @@ struct TrtHandle {
   std::unique_ptr<TrtDetector> detector;
 };
 using HandlePtr = std::shared_ptr<TrtHandle>;
+// Tags the externals openTensorRt makes, so that another External is not taken for one.
+const napi_type_tag kTrtTag = {0x7669676c74727464ULL, 0x6574656374000001ULL};
 
 class OpenWorker : public PromiseWorker {
  public:
@@ -36,8 +38,9 @@ class OpenWorker : public PromiseWorker {
   Napi::Value Result() override {
     Napi::Env env = Env();
     Napi::Object o = Napi::Object::New(env);
-    auto* owned = new HandlePtr(handle_);
-    o.Set("handle", Napi::External<HandlePtr>::New(env, owned, [](Napi::Env, HandlePtr* p) { delete p; }));
+    auto ext = Napi::External<HandlePtr>::New(env, new HandlePtr(handle_), [](Napi::Env, HandlePtr* p) { delete p; });
+    NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, ext, &kTrtTag), env.Null());
+    o.Set("handle", ext);
     o.Set("maxBatch", handle_->detector->maxBatch());
     o.Set("cacheKey", handle_->detector->cacheKey());
     o.Set("builtNow", handle_->detector->builtNow());
@@ -120,7 +123,10 @@ Napi::Value OpenTensorRt(const Napi::CallbackInfo& info) {
 
 Napi::Value TensorRtDetect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsExternal()) throw invalidParameter(env, "a handle from openTensorRt()", "handle", info[0]);
+  bool tagged = false;
+  if (!info[0].IsExternal() || napi_check_object_type_tag(env, info[0], &kTrtTag, &tagged) != napi_ok || !tagged) {
+    throw invalidParameter(env, "a handle from openTensorRt()", "handle", info[0]);
+  }
   HandlePtr handle = *info[0].As<Napi::External<HandlePtr>>().Data();
   std::shared_ptr<DeviceBatch> batch = deviceBatchOf(info[1]);
   if (!batch && (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)) {

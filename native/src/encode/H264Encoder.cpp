@@ -1,5 +1,6 @@
 #include "encode/H264Encoder.h"
 
+#include "core/HwFrames.h"
 #include "core/LibavLog.h"
 
 #include <cmath>
@@ -30,16 +31,9 @@ CodecContextPtr tryOpen(const char* name, int width, int height, double fps, int
   c->height = height;
   c->pix_fmt = AV_PIX_FMT_YUV420P;
   if (cudaDevice) {
-    AVBufferRef* frames = av_hwframe_ctx_alloc(cudaDevice);
-    if (!frames) return nullptr;
-    auto* fc = reinterpret_cast<AVHWFramesContext*>(frames->data);
-    fc->format = AV_PIX_FMT_CUDA;
-    fc->sw_format = AV_PIX_FMT_NV12;
-    fc->width = width;
-    fc->height = height;
-    int rc = av_hwframe_ctx_init(frames);
-    if (rc < 0) {
-      av_buffer_unref(&frames);
+    int rc = 0;
+    AVBufferRef* frames = nv12FramesOn(cudaDevice, width, height, rc);
+    if (!frames) {
       why += std::string(why.empty() ? "" : "; ") + name + " (CUDA frames): " + avErrorText(rc);
       return nullptr;
     }
@@ -63,6 +57,9 @@ CodecContextPtr tryOpen(const char* name, int width, int height, double fps, int
     av_opt_set(c->priv_data, "preset", "p3", 0);
     av_opt_set(c->priv_data, "tune", "ll", 0);
     av_opt_set(c->priv_data, "zerolatency", "1", 0);
+    // Each frame's packet out of its own encode call: NVENC otherwise runs up to its surface
+    // count behind, holding that many input surfaces (NVDEC's, with CUDA input) meanwhile.
+    av_opt_set(c->priv_data, "delay", "0", 0);
   }
   LibavLogCapture log;  // FFmpeg logs the reason (a missing library, no encode device) behind the code
   int rc = avcodec_open2(c.get(), codec, nullptr);
@@ -112,23 +109,19 @@ AVBufferRef* H264Encoder::hwFrames() const { return cudaInput_ ? ctx_->hw_frames
 
 const AVFrame* H264Encoder::input(const AVFrame* frame, bool* copiedToHost, std::string& err) {
   const bool gpu = frame->format == AV_PIX_FMT_CUDA;
-  if (gpu == cudaInput_) {
-    if (gpu && reinterpret_cast<AVHWFramesContext*>(frame->hw_frames_ctx->data)->sw_format != AV_PIX_FMT_NV12) {
-      err = "NVENC takes 8-bit NV12 surfaces; this GPU frame is another format";
-      return nullptr;
-    }
-    return frame;
-  }
-  if (gpu) {  // libx264: the pixels come down
+  const bool nv12 = gpu && reinterpret_cast<AVHWFramesContext*>(frame->hw_frames_ctx->data)->sw_format == AV_PIX_FMT_NV12;
+  if (gpu && cudaInput_ && nv12) return frame;  // NVENC takes the surface as it is
+  if (gpu) {  // libx264, or a surface NVENC cannot take (P010: 10-bit HEVC): the pixels come down
     bool copied = false;
-    const AVFrame* host = host_.of(frame, copied, err);
+    frame = host_.of(frame, copied, err);
     if (copied && copiedToHost) *copiedToHost = true;
-    return host;
+    if (!frame) return nullptr;
   }
-  // A host frame for a CUDA-input NVENC (NVDEC left a stream to software): NV12, then up.
-  if (!nv12_) {
+  if (!cudaInput_) return frame;
+  // A host frame for a CUDA-input NVENC (NVDEC left a stream to software, or the above): NV12, then up.
+  if (!nv12_ || !nv12_->buf[0]) {
     nv12_.reset(av_frame_alloc());
-    upload_.reset(av_frame_alloc());
+    if (!upload_) upload_.reset(av_frame_alloc());
     if (!nv12_ || !upload_) {
       err = "out of memory for the encoder's upload";
       return nullptr;
@@ -137,6 +130,7 @@ const AVFrame* H264Encoder::input(const AVFrame* frame, bool* copiedToHost, std:
     nv12_->width = ctx_->width;
     nv12_->height = ctx_->height;
     if (av_frame_get_buffer(nv12_.get(), 0) < 0) {
+      nv12_.reset();
       err = "out of memory for the encoder's upload";
       return nullptr;
     }

@@ -24,9 +24,10 @@ class H264Encoder {
   // Opens an encoder for frames of this size; `why` says why none could be opened.
   // `cudaDevice` (an AVHWDeviceContext of type CUDA, or nullptr): frames will come in its memory.
   Status open(int width, int height, double fps, int gopFrames, AVBufferRef* cudaDevice, std::string& why);
-  // One frame in (ptsUs on the session timeline); the packets it completes out (usually one:
-  // no B-frames, no lookahead, so nothing waits for later frames), pts/dts in µs. The encoder
-  // is done with `frame` when this returns (it copies what it keeps).
+  // One frame in (ptsUs on the session timeline); the packets it completes out (one: no
+  // B-frames, no lookahead, NVENC's output delay 0), pts/dts in µs. libx264 copies what it
+  // keeps; NVENC with CUDA input holds a reference to the surface until its packet is out
+  // (within this call), so the surface may be reused once this returns.
   // `forceKey`: make this frame a keyframe (a viewer dropped fragments and waits for one).
   // Either kind of frame: a host frame is uploaded for a CUDA-input NVENC, a GPU frame copied
   // down for libx264 (`copiedToHost` set: the caller counts it).

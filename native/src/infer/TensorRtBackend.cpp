@@ -11,6 +11,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <utility>
 
 #include "cuda/CudaCheck.h"
 #endif
@@ -110,13 +111,26 @@ const TrtLibrary& library() {
 class Logger final : public nvinfer1::ILogger {
  public:
   explicit Logger(std::function<void(const std::string&)> progress) : progress_(std::move(progress)) {}
+  // TensorRT logs from whichever thread calls it (build, enqueue, teardown): one lock.
   void log(Severity severity, const char* msg) noexcept override {
-    if (severity <= Severity::kERROR) errors += std::string(errors.empty() ? "" : "; ") + msg;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (severity <= Severity::kERROR) errors_ += std::string(errors_.empty() ? "" : "; ") + msg;
     if (severity <= Severity::kINFO && progress_) progress_(msg);
   }
-  std::string errors;
+  // The errors logged since the last call (and forgets them).
+  std::string takeErrors() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return std::exchange(errors_, std::string());
+  }
+  // The caller's progress callback lives only as long as open(): dropped when it returns.
+  void stopProgress() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    progress_ = nullptr;
+  }
 
  private:
+  std::mutex mutex_;
+  std::string errors_;
   std::function<void(const std::string&)> progress_;
 };
 
@@ -176,6 +190,13 @@ TrtEngine::~TrtEngine() {
 
 std::unique_ptr<TrtEngine> TrtEngine::open(const TrtEngineOptions& opts, const std::function<void(const std::string&)>& progress,
                                            std::string& err) {
+  std::unique_ptr<TrtEngine> engine = openWith(opts, progress, err);
+  if (engine) engine->impl_->logger->stopProgress();
+  return engine;
+}
+
+std::unique_ptr<TrtEngine> TrtEngine::openWith(const TrtEngineOptions& opts, const std::function<void(const std::string&)>& progress,
+                                               std::string& err) {
   const TrtLibrary& lib = library();
   if (!lib.reason.empty()) {
     err = lib.reason;
@@ -211,7 +232,7 @@ std::unique_ptr<TrtEngine> TrtEngine::open(const TrtEngineOptions& opts, const s
     if (progress) progress("building the TensorRT engine (" + m.key + "): this takes a few minutes, once");
     std::unique_ptr<nvinfer1::IBuilder> builder(static_cast<nvinfer1::IBuilder*>(lib.createBuilder(m.logger.get(), NV_TENSORRT_VERSION)));
     if (!builder) {
-      err = "TensorRT could not create a builder: " + m.logger->errors;
+      err = "TensorRT could not create a builder: " + m.logger->takeErrors();
       return nullptr;
     }
     std::unique_ptr<nvinfer1::INetworkDefinition> network(builder->createNetworkV2(0));
@@ -237,7 +258,7 @@ std::unique_ptr<TrtEngine> TrtEngine::open(const TrtEngineOptions& opts, const s
     config->setMemoryPoolLimit(nvinfer1::MemoryPoolType::kWORKSPACE, size_t(1) << 30);
     std::unique_ptr<nvinfer1::IHostMemory> serialized(builder->buildSerializedNetwork(*network, *config));
     if (!serialized) {
-      err = "TensorRT could not build the engine: " + m.logger->errors;
+      err = "TensorRT could not build the engine: " + m.logger->takeErrors();
       return nullptr;
     }
     plan.assign(static_cast<const char*>(serialized->data()), serialized->size());
@@ -254,7 +275,7 @@ std::unique_ptr<TrtEngine> TrtEngine::open(const TrtEngineOptions& opts, const s
   if (m.runtime) m.engine.reset(m.runtime->deserializeCudaEngine(plan.data(), plan.size()));
   if (m.engine) m.context.reset(m.engine->createExecutionContext());
   if (!m.context) {
-    err = "TensorRT could not load the engine " + cachePath + ": " + m.logger->errors;
+    err = "TensorRT could not load the engine " + cachePath + ": " + m.logger->takeErrors();
     return nullptr;
   }
   for (int i = 0; i < m.engine->getNbIOTensors(); ++i) {
@@ -315,12 +336,13 @@ bool TrtEngine::enqueue(int batch, void* stream, std::string& err, const float* 
     err = "Expected a batch of 1.." + std::to_string(m.maxBatch) + " but received " + std::to_string(batch);
     return false;
   }
+  m.logger->takeErrors();  // this call's errors only
   nvinfer1::Dims d = m.inputDims;
   d.d[0] = batch;
   bool ok = m.context->setInputShape(m.inputName.c_str(), d) && m.context->setTensorAddress(m.inputName.c_str(), input ? const_cast<float*>(input) : m.inputBuf.get());
   for (size_t i = 0; ok && i < m.outputNames.size(); ++i) ok = m.context->setTensorAddress(m.outputNames[i].c_str(), m.outputPtrs[i]);
   if (ok) ok = m.context->enqueueV3(static_cast<cudaStream_t>(stream));
-  if (!ok) err = "TensorRT inference failed: " + m.logger->errors;
+  if (!ok) err = "TensorRT inference failed: " + m.logger->takeErrors();
   return ok;
 }
 

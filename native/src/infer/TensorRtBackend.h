@@ -34,7 +34,8 @@ struct TrtEngineOptions {
 class TrtEngine {
  public:
   // nullptr with `err` when TensorRT is unavailable, the model does not parse or build, or the
-  // cache cannot be written. `progress` gets build messages (a build takes minutes).
+  // cache cannot be written. `progress` gets build messages (a build takes minutes), on the
+  // calling thread, until open() returns.
   static std::unique_ptr<TrtEngine> open(const TrtEngineOptions& opts, const std::function<void(const std::string&)>& progress,
                                          std::string& err);
   ~TrtEngine();
@@ -54,6 +55,8 @@ class TrtEngine {
 
  private:
   TrtEngine();
+  static std::unique_ptr<TrtEngine> openWith(const TrtEngineOptions& opts, const std::function<void(const std::string&)>& progress,
+                                             std::string& err);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -6,9 +6,7 @@
 #include "cuda/PaintNv12.h"
 #endif
 
-extern "C" {
-#include <libavutil/hwcontext.h>
-}
+#include "core/HwFrames.h"
 
 namespace vigil {
 
@@ -25,14 +23,24 @@ Annotator::Annotator() = default;
 Annotator::~Annotator() = default;
 
 std::string Annotator::encoderName() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return encoder_ ? encoder_->describe() : std::string();
+  std::lock_guard<std::mutex> lock(nameMutex_);  // not mutex_: an encode may hold it for a while
+  return encoderName_;
 }
+
+#if VIGIL_WITH_CUDA
+namespace {
+// A frame the GPU painter takes: an NV12 surface in GPU memory (not P010, 10-bit HEVC).
+bool paintableOnGpu(const AVFrame* frame) {
+  return frame->format == AV_PIX_FMT_CUDA &&
+         reinterpret_cast<const AVHWFramesContext*>(frame->hw_frames_ctx->data)->sw_format == AV_PIX_FMT_NV12;
+}
+}  // namespace
+#endif
 
 Status Annotator::reopen(const AVFrame* frame, std::string& err) {
   // First frame, a new size (a reconnect) or the other kind of frame: a new encoder, muxer and init segment.
   const bool gpu = frame->format == AV_PIX_FMT_CUDA;
-  AVBufferRef* device = gpu ? reinterpret_cast<AVHWFramesContext*>(frame->hw_frames_ctx->data)->device_ref : nullptr;
+  AVBufferRef* device = gpu ? cudaDeviceOf(frame) : nullptr;
   auto enc = std::make_unique<H264Encoder>();
   auto mux = std::make_unique<Fmp4Muxer>();
   if (enc->open(frame->width, frame->height, 10, 20, device, err) != Status::Ok) return Status::Error;
@@ -44,15 +52,8 @@ Status Annotator::reopen(const AVFrame* frame, std::string& err) {
     if (enc->hwFrames()) {
       g->frames = av_buffer_ref(enc->hwFrames());
     } else {  // libx264: surfaces of our own to paint on, copied down after
-      g->frames = av_hwframe_ctx_alloc(device);
-      if (g->frames) {
-        auto* fc = reinterpret_cast<AVHWFramesContext*>(g->frames->data);
-        fc->format = AV_PIX_FMT_CUDA;
-        fc->sw_format = AV_PIX_FMT_NV12;
-        fc->width = frame->width;
-        fc->height = frame->height;
-        if (av_hwframe_ctx_init(g->frames) < 0) av_buffer_unref(&g->frames);
-      }
+      int rc = 0;
+      g->frames = nv12FramesOn(device, frame->width, frame->height, rc);
     }
     if (!g->frames || !g->surface) {
       err = "cannot allocate GPU surfaces for the annotated stream";
@@ -76,6 +77,10 @@ Status Annotator::reopen(const AVFrame* frame, std::string& err) {
       return Status::Error;
     }
   }
+  {
+    std::lock_guard<std::mutex> lock(nameMutex_);
+    encoderName_ = enc->describe();
+  }
   encoder_ = std::move(enc);
   mux_ = std::move(mux);
   gpu_ = std::move(g);
@@ -89,7 +94,17 @@ Status Annotator::reopen(const AVFrame* frame, std::string& err) {
 Status Annotator::annotate(const AVFrame* frame, const FrameInfo& info, const std::vector<DetectionRecord>& boxes,
                            AnnotatedChunk& out, std::string& err, bool* copiedToHost) {
   std::lock_guard<std::mutex> lock(mutex_);
-  const bool gpu = frame->format == AV_PIX_FMT_CUDA;
+#if VIGIL_WITH_CUDA
+  const bool gpu = paintableOnGpu(frame);
+#else
+  const bool gpu = false;
+#endif
+  if (frame->format == AV_PIX_FMT_CUDA && !gpu) {  // a surface the painter cannot take: painted on the CPU
+    bool copied = false;
+    frame = host_.of(frame, copied, err);
+    if (copied && copiedToHost) *copiedToHost = true;
+    if (!frame) return Status::Error;
+  }
   const bool same = encoder_ && frame->width == width_ && frame->height == height_ && gpu == gpuFrames_;
   if (same && info.ptsUs <= lastPtsUs_) return Status::Ok;
   if (!same && reopen(frame, err) != Status::Ok) return Status::Error;

@@ -8,6 +8,7 @@
 #include "core/FramePool.h"
 #include "core/Libav.h"
 #include "core/Status.h"
+#include "decode/HostFrame.h"
 #include "encode/H264Encoder.h"
 #include "mux/Fmp4Muxer.h"
 #include "overlay/BoxPainter.h"
@@ -46,7 +47,10 @@ class Annotator {
  private:
   struct Gpu;
   Status reopen(const AVFrame* frame, std::string& err);
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
+  mutable std::mutex nameMutex_;
+  std::string encoderName_;
+  HostFrame host_;  // GPU frames the painter cannot take (P010), brought down
   std::unique_ptr<Gpu> gpu_;  // the GPU painter and its surfaces, for CUDA frames
   std::unique_ptr<H264Encoder> encoder_;
   std::unique_ptr<Fmp4Muxer> mux_;
