@@ -14,6 +14,9 @@ import { fp32OnnxPath, int8OnnxPath } from '../detect/model/importModel.js';
 import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
 import { TrtDetector } from '../detect/TrtDetector.js';
+import { EventLog } from '../events/EventLog.js';
+import { Tracker } from '../events/Tracker.js';
+import { ZoneWatcher, type ZoneEvent } from '../events/ZoneWatcher.js';
 import type { FrameEvent } from '../native/types.js';
 import { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 import { defaultDataDir } from '../server/auth/authConfig.js';
@@ -46,6 +49,9 @@ export class Daemon extends EventEmitter {
   users: UserStore | null = null;
   /** The database (data_dir/vigil.db): budget events. */
   store: Store | null = null;
+  /** Zone events on their way to the store (after start). */
+  events: EventLog | null = null;
+  private readonly tracking = new Map<string, { tracker: Tracker; watcher: ZoneWatcher | null }>();
   private model: (Detector & { precision: string; release(): Promise<void> }) | null = null;
   /** The HTTP server (after start). */
   http: FastifyInstance | null = null;
@@ -87,6 +93,7 @@ export class Daemon extends EventEmitter {
     this.generatedAdminPassword = generatedPassword;
     if (generatedPassword) this.log.warn({ usersFile }, 'first run: created the admin account with a generated password (printed once on stdout)');
     this.store = new Store(join(dataDir, 'vigil.db'));
+    this.events = new EventLog(this.store, moduleLogger(this.logger, 'EventLog'));
     const sessions = new Sessions(auth.session_hours * 3_600_000, (name) => store.get(name));
     await this.startDetector();
     const metrics = createMetrics(() => this.cameras.values(), this);
@@ -160,7 +167,30 @@ export class Daemon extends EventEmitter {
       });
       sup.on('frame', (ev: FrameEvent) => service.frame(id, ev.seq, ev.recvUs, ev.ptsUs));
     }
+    // Tracking on every detected camera (ids reach the overlay); events where zones are set.
+    for (const [id, sup] of this.cameras) {
+      if (!sup.config.detect) continue;
+      const t = cfg.tracker;
+      const tracker = new Tracker({ iouThreshold: t.iou_threshold, highScore: t.high_score, minHits: t.min_hits, maxAge: t.max_age });
+      const events = this.events;
+      const watcher = sup.config.zones.length > 0 && events
+        ? new ZoneWatcher(id, sup.config.zones, () => events.newId(), (ev) => this.zoneEvent('open', ev), (ev) => this.zoneEvent('close', ev))
+        : null;
+      this.tracking.set(id, { tracker, watcher });
+      // A session that ends takes its tracks along: their events close.
+      sup.on('state', (next: string) => {
+        if (next === 'streaming') return;
+        tracker.clear();
+        watcher?.closeAll(Date.now());
+      });
+    }
     service.on('detections', (ev: DetectionEvent) => {
+      const tr = this.tracking.get(ev.camera);
+      if (tr) {
+        const r = tr.tracker.update(ev.detections);
+        ev.detections = r.detections;
+        tr.watcher?.update(ev.seq, r.detections, r.ended, Date.now());
+      }
       const emittedUs = monoNowUs();
       this.latency.get(ev.camera)?.add(stageTimes(ev, emittedUs), performance.now());
       this.emit('detections', ev, emittedUs);
@@ -179,6 +209,12 @@ export class Daemon extends EventEmitter {
     this.log.info({ model: this.detector.model, backend, precision: this.detector.precision }, 'detector ready');
   }
 
+  /** An event opened or closed: stored (batched), then announced ('event'). */
+  private zoneEvent(kind: 'open' | 'close', ev: ZoneEvent): void {
+    this.events?.record(ev);
+    this.emit('event', kind, ev);
+  }
+
   url(): string {
     const addr = this.http?.server.address() as AddressInfo | null;
     if (!addr) throw new Error('The HTTP server is not listening');
@@ -195,6 +231,8 @@ export class Daemon extends EventEmitter {
     this.live?.close();
     await this.http?.close();
     await this.model?.release();
+    for (const { watcher } of this.tracking.values()) watcher?.closeAll(Date.now());
+    this.events?.close();
     this.store?.close();
     this.log.info('vigil stopped');
   }

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { trackerSchema } from '../events/eventsConfig.js';
+
 /** The detector: one model for all cameras. The detect module owns these defaults. */
 export const detectSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -29,6 +31,8 @@ export const detectSchema = z.strictObject({
    * budget needs it) and never for a camera that stopped sending. On the CPU a batch costs
    * what its frames cost one by one (bench/results/batch-*.json), so the default is 1.
    */
+  /** Per-camera object tracking (src/events/Tracker.ts): ids in the overlay, events in zones. */
+  tracker: trackerSchema.default({ iou_threshold: 0.3, high_score: 0.5, min_hits: 3, max_age: 15 }),
   batch: z.strictObject({
     max_size: z.int().min(1).max(64).default(1),
     timeout_ms: z.number().min(0).max(1000).default(20),

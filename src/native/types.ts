@@ -286,7 +286,7 @@ export interface NativeAddon {
     levels: Array<{ stride: number; cls: Float32Array; reg: Float32Array }>,
     params: { inputSize: number; numClasses: number; regMax: number; scoreThreshold: number; iouThreshold: number; maxDetections: number; scale: number; padX: number; padY: number; srcWidth: number; srcHeight: number },
   ): { records: Uint8Array; candidates: number };
-  detectionRecordLayout(): { bytes: number; x1: number; y1: number; x2: number; y2: number; score: number; classId: number };
+  detectionRecordLayout(): { bytes: number; x1: number; y1: number; x2: number; y2: number; score: number; classId: number; trackId: number };
   setLibavLogLevel(level: LibavLogLevel): void;
   /** The TensorRT backend (src/detect/TrtDetector.ts): builds or loads the engine; rejects with the reason it cannot. */
   openTensorRt(options: {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { BUDGET_DEFAULTS, budgetSchema } from '../budget/budgetConfig.js';
+import { zoneSchema } from '../events/eventsConfig.js';
 
 /** Reconnect policy: exponential backoff with jitter and a cap. */
 export const backoffSchema = z
@@ -56,6 +57,8 @@ export const cameraSchema = z.strictObject({
   target_fps: z.number().min(0.1).max(1000).optional(),
   /** What happens when budget_ms is breached, and the hysteresis (src/budget/budgetConfig.ts). */
   budget: budgetSchema.default(BUDGET_DEFAULTS),
+  /** Zones (polygons in source pixels): a tracked object inside one is an event (src/events/). */
+  zones: z.array(zoneSchema).max(64).default([]).refine((zs) => new Set(zs.map((z) => z.id)).size === zs.length, { message: 'zone ids must be unique on a camera' }),
   /** Test only: makes this camera's inference stage slower by infer_delay_ms (latency tests). */
   testing: z.strictObject({ infer_delay_ms: z.int().min(0).max(60_000).default(0) }).optional(),
 });

@@ -13,7 +13,7 @@
  * fragment:   moof+mdat of one packet
  * detections: u32 seq, u16 frame width, u16 frame height, u16 count, u16 reserved, then
  *             `count` records of DETECTION_RECORD_BYTES: f32 x1, y1, x2, y2 (frame pixels),
- *             f32 score, u16 class id (COCO-80), u16 reserved. The record mirrors the native
+ *             f32 score, u16 class id (COCO-80), u16 track id (0 = none). The record mirrors the native
  *             DetectionRecord (native/src/core/DetectionRecord.h; a test compares them), so
  *             the daemon hands these bytes to the native overlay painter unchanged.
  */
@@ -22,7 +22,7 @@ export const HEADER_BYTES = 16;
 export const DETECTION_HEADER_BYTES = 12;
 export const DETECTION_RECORD_BYTES = 24;
 /** Byte offsets of a record's fields (the native DetectionRecord's). */
-export const DETECTION_RECORD_OFFSETS = { x1: 0, y1: 4, x2: 8, y2: 12, score: 16, classId: 20 } as const;
+export const DETECTION_RECORD_OFFSETS = { x1: 0, y1: 4, x2: 8, y2: 12, score: 16, classId: 20, trackId: 22 } as const;
 const R = DETECTION_RECORD_OFFSETS;
 const FLAG_KEY = 1;
 const FLAG_ANNOTATED = 2;
@@ -35,6 +35,8 @@ export interface Header {
 
 export interface BoxRecord {
   classId: number;
+  /** The object's track on its camera (src/events/Tracker.ts); 0 or absent = none. Wraps at 65535. */
+  trackId?: number | null;
   score: number;
   x1: number;
   y1: number;
@@ -87,6 +89,7 @@ export function encodeDetectionRecords(boxes: readonly BoxRecord[]): Uint8Array 
     v.setFloat32(o + R.y2, b.y2, true);
     v.setFloat32(o + R.score, b.score, true);
     v.setUint16(o + R.classId, b.classId, true);
+    v.setUint16(o + R.trackId, b.trackId ? ((b.trackId - 1) % 65535) + 1 : 0, true);
   }
   return buf;
 }
@@ -122,6 +125,7 @@ export function decodeDetectionRecords(records: Uint8Array): BoxRecord[] {
       y2: v.getFloat32(o + R.y2, true),
       score: v.getFloat32(o + R.score, true),
       classId: v.getUint16(o + R.classId, true),
+      trackId: v.getUint16(o + R.trackId, true) || null,
     });
   }
   return boxes;

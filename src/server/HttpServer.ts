@@ -50,6 +50,18 @@ const budgetQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
+const isoTime = z.string().refine((t) => !Number.isNaN(Date.parse(t)), { message: 'an ISO 8601 time (2026-11-25T10:00:00Z)' }).transform((t) => new Date(t).toISOString());
+const eventQuerySchema = z.strictObject({
+  camera: z.string().min(1).max(64).optional(),
+  label: z.string().min(1).max(64).optional(),
+  zone: z.string().min(1).max(64).optional(),
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+  before: z.coerce.number().int().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+const eventIdSchema = z.coerce.number().int().min(1);
+
 const loginSchema = z.strictObject({ user: z.string().min(1).max(64), password: z.string().min(1).max(256) });
 
 function badRequest(message: string) {
@@ -174,6 +186,42 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     if (camera !== undefined && !canSee(req.user!, camera)) return forbidden(reply, `User '${req.user!.name}' may not see camera '${camera}'`);
     const visible = new Set([...deps.cameras().keys()].filter((id) => canSee(req.user!, id)));
     return { events: deps.daemon.store?.budgetEvents({ camera, cameras: visible, limit }) ?? [] };
+  });
+
+  // Zone events, newest first, of the cameras this user may see; `before` pages (the last id seen).
+  app.get<{ Querystring: Record<string, string> }>('/api/events', async (req, reply) => {
+    const q = eventQuerySchema.safeParse(req.query, { reportInput: true });
+    if (!q.success) return reply.code(400).send(badRequest(describeIssue(q.error.issues[0]!)));
+    const { camera } = q.data;
+    if (camera !== undefined && !deps.cameras().has(camera)) return reply.code(404).send({ error: 'not_found', message: `No camera with id '${camera}'` });
+    if (camera !== undefined && !canSee(req.user!, camera)) return forbidden(reply, `User '${req.user!.name}' may not see camera '${camera}'`);
+    deps.daemon.events?.flush();  // what happened up to now, not up to the last flush
+    const visible = new Set([...deps.cameras().keys()].filter((id) => canSee(req.user!, id)));
+    const events = deps.daemon.store?.events({ ...q.data, cameras: visible }) ?? [];
+    return { events, next: events.length === q.data.limit ? (events.at(-1)?.id ?? null) : null };
+  });
+
+  const eventById = (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+    const id = eventIdSchema.safeParse(req.params.id);
+    if (!id.success) {
+      void reply.code(400).send(badRequest(`Expected an event id (a positive integer) for id but received '${req.params.id}'`));
+      return null;
+    }
+    deps.daemon.events?.flush();
+    const ev = deps.daemon.store?.event(id.data) ?? null;
+    if (!ev || !canSee(req.user!, ev.camera)) {  // another camera's event is as absent as a missing one
+      void reply.code(404).send({ error: 'not_found', message: `No event ${id.data}` });
+      return null;
+    }
+    return ev;
+  };
+  app.get<{ Params: { id: string } }>('/api/events/:id', async (req, reply) => eventById(req, reply) ?? reply);
+  app.delete<{ Params: { id: string } }>('/api/events/:id', { preHandler: adminOnly }, async (req, reply) => {
+    const ev = eventById(req, reply);
+    if (!ev) return reply;
+    deps.daemon.events?.forget(ev.id);
+    deps.daemon.store?.deleteEvent(ev.id);
+    return reply.code(204).send();
   });
 
   app.get('/metrics', { preHandler: adminOnly }, async (_req, reply) =>

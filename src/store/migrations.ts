@@ -22,4 +22,26 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX budget_events_camera_at ON budget_events (camera, at);
     `,
   },
+  {
+    version: 2,
+    name: 'zone events',
+    sql: `
+      CREATE TABLE events (
+        id          INTEGER PRIMARY KEY,
+        camera      TEXT    NOT NULL,
+        zone        TEXT    NOT NULL,
+        track_id    INTEGER NOT NULL,
+        class_id    INTEGER NOT NULL,
+        label       TEXT    NOT NULL,
+        started_at  TEXT    NOT NULL,
+        ended_at    TEXT,
+        best_score  REAL    NOT NULL,
+        best_box    TEXT    NOT NULL,
+        best_seq    INTEGER NOT NULL,
+        frames      INTEGER NOT NULL
+      );
+      CREATE INDEX events_started ON events (started_at);
+      CREATE INDEX events_camera_started ON events (camera, started_at);
+    `,
+  },
 ];

@@ -137,7 +137,7 @@ export class Overlay {
       const y = b.y1 * sy;
       ctx.strokeStyle = color;
       ctx.strokeRect(x, y, (b.x2 - b.x1) * sx, (b.y2 - b.y1) * sy);
-      const label = `${COCO_LABELS[b.classId] ?? b.classId} ${Math.round(b.score * 100)}%`;
+      const label = `${COCO_LABELS[b.classId] ?? b.classId}${b.trackId ? ` #${b.trackId}` : ''} ${Math.round(b.score * 100)}%`;
       const w = ctx.measureText(label).width + 6;
       const h = parseInt(ctx.font, 10) + 4;
       ctx.fillStyle = color;

@@ -82,6 +82,7 @@ Napi::Object detectionRecordLayout(Napi::Env env) {
   o.Set("y2", static_cast<double>(offsetof(DetectionRecord, y2)));
   o.Set("score", static_cast<double>(offsetof(DetectionRecord, score)));
   o.Set("classId", static_cast<double>(offsetof(DetectionRecord, classId)));
+  o.Set("trackId", static_cast<double>(offsetof(DetectionRecord, trackId)));
   return o;
 }
 

@@ -62,7 +62,7 @@ __global__ void gpuNanodetCandidates(Levels lv, NanodetPostParams p, Scratch s) 
   d.y1 = src(cy - t, p.padY, p.srcHeight);
   d.x2 = src(cx + r, p.padX, p.srcWidth);
   d.y2 = src(cy + b, p.padY, p.srcHeight);
-  d.reserved = 0;
+  d.trackId = 0;
   for (int c = 0; c < p.numClasses; ++c) {
     const float score = cls[c];
     if (!(score > p.scoreThreshold)) continue;
