@@ -12,6 +12,8 @@ const ADMIN_PASSWORD = 'vigil-bench-admin';
 
 export interface DaemonProcess {
   child: ChildProcess;
+  /** The data dir (and config's folder). */
+  dir: string;
   url: string;
   token: string;
   api<T>(path: string): Promise<T>;
@@ -19,10 +21,9 @@ export interface DaemonProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `vigil run` with `body` (YAML after server/data_dir/auth) and logs in. */
-export async function startDaemonProcess(body: string, name: string): Promise<DaemonProcess> {
+/** Starts `vigil run` with `body` (YAML after server/data_dir/auth) and logs in; `dir`: reuse a data dir. */
+export async function startDaemonProcess(body: string, name: string, dir = mkdtempSync(join(tmpdir(), `vigil-${name}-`))): Promise<DaemonProcess> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), `vigil-${name}-`));
   const cfg = join(dir, `${name}.yaml`);
   writeFileSync(cfg, `server:\n  port: ${port}\ndata_dir: ${dir}\nauth:\n  admin_password: ${ADMIN_PASSWORD}\n${body}`);
   const child = spawn(process.execPath, [join(packageRoot(), 'dist/src/cli/main.js'), 'run', '--config', cfg], { stdio: 'ignore' });
@@ -36,6 +37,7 @@ export async function startDaemonProcess(body: string, name: string): Promise<Da
   }
   return {
     child,
+    dir,
     url,
     token,
     async api<T>(path: string) {

@@ -22,6 +22,7 @@ PACKAGES=(
   python3-gi gir1.2-gst-rtsp-server-1.0                        # the RTSP server of the tests
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   chromium                                                    # the live view's browser tests (playwright-core drives it)
+  mosquitto                                                   # the MQTT broker of the tests
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

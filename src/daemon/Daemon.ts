@@ -15,6 +15,7 @@ import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
 import { TrtDetector } from '../detect/TrtDetector.js';
 import { EventLog } from '../events/EventLog.js';
+import { MqttPublisher } from '../mqtt/MqttPublisher.js';
 import { Tracker } from '../events/Tracker.js';
 import { ZoneWatcher, type ZoneEvent } from '../events/ZoneWatcher.js';
 import type { FrameEvent } from '../native/types.js';
@@ -49,6 +50,8 @@ export class Daemon extends EventEmitter {
   users: UserStore | null = null;
   /** The database (data_dir/vigil.db): budget events. */
   store: Store | null = null;
+  /** The MQTT publisher (config.mqtt), after start. */
+  mqtt: MqttPublisher | null = null;
   /** Zone events on their way to the store (after start). */
   events: EventLog | null = null;
   private readonly tracking = new Map<string, { tracker: Tracker; watcher: ZoneWatcher | null }>();
@@ -93,7 +96,22 @@ export class Daemon extends EventEmitter {
     this.generatedAdminPassword = generatedPassword;
     if (generatedPassword) this.log.warn({ usersFile }, 'first run: created the admin account with a generated password (printed once on stdout)');
     this.store = new Store(join(dataDir, 'vigil.db'));
-    this.events = new EventLog(this.store, moduleLogger(this.logger, 'EventLog'));
+    const dangling = this.store.closeOpenEvents(new Date().toISOString());
+    if (dangling > 0) this.log.warn({ events: dangling }, 'closed events the previous run left open (it did not stop cleanly)');
+    // 'event' (ZoneEvent): an event's state as committed to the database, open (endedAt null)
+    // or closed. One that opened and closed within one write is announced closed only.
+    if (this.config.mqtt) this.startMqtt(this.config.mqtt);
+    this.events = new EventLog(this.store, moduleLogger(this.logger, 'EventLog'), (evs) => {
+      for (const ev of evs) {
+        const kind = ev.endedAt === null ? 'open' : 'close';
+        this.mqtt?.publish(`events/${ev.camera}`, { kind, ...ev });
+        try {
+          this.emit('event', kind, ev);
+        } catch (err) {  // a listener's failure is not the store's
+          this.log.error({ err: (err as Error).message, event: ev.id }, 'an event listener failed');
+        }
+      }
+    });
     const sessions = new Sessions(auth.session_hours * 3_600_000, (name) => store.get(name));
     await this.startDetector();
     const metrics = createMetrics(() => this.cameras.values(), this);
@@ -209,10 +227,20 @@ export class Daemon extends EventEmitter {
     this.log.info({ model: this.detector.model, backend, precision: this.detector.precision }, 'detector ready');
   }
 
-  /** An event opened or closed: stored (batched), then announced ('event'). */
-  private zoneEvent(kind: 'open' | 'close', ev: ZoneEvent): void {
+  /** Publishes events (once stored) and each camera's state (retained) to the broker. */
+  private startMqtt(cfg: NonNullable<VigilConfig['mqtt']>): void {
+    const mqtt = new MqttPublisher(cfg, moduleLogger(this.logger, 'MQTT'));
+    this.mqtt = mqtt;
+    for (const [id, sup] of this.cameras) {
+      const publishState = () => mqtt.publish(`cameras/${id}/state`, { camera: id, state: sup.state, since: new Date().toISOString() }, true);
+      publishState();
+      sup.on('state', publishState);
+    }
+  }
+
+  /** An event opened or closed: stored (batched); announced once committed (see EventLog). */
+  private zoneEvent(_kind: 'open' | 'close', ev: ZoneEvent): void {
     this.events?.record(ev);
-    this.emit('event', kind, ev);
   }
 
   url(): string {
@@ -233,6 +261,7 @@ export class Daemon extends EventEmitter {
     await this.model?.release();
     for (const { watcher } of this.tracking.values()) watcher?.closeAll(Date.now());
     this.events?.close();
+    await this.mqtt?.close();
     this.store?.close();
     this.log.info('vigil stopped');
   }

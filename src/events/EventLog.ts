@@ -6,7 +6,8 @@ import type { ZoneEvent } from './ZoneWatcher.js';
  * Zone events on their way to SQLite: each event's newest state waits here and is written with
  * the others in one transaction every `flushMs` (or at once when `maxPending` wait), on the
  * main thread. Ids are numbered here, after the largest stored one, so an event can be closed
- * before its opening was written. A failed write keeps the states for the next flush.
+ * before its opening was written. A failed write keeps the states for the next flush. States
+ * are announced (onWritten) only once committed: what anyone was told is in the database.
  */
 export class EventLog {
   private readonly pending = new Map<number, ZoneEvent>();
@@ -17,6 +18,8 @@ export class EventLog {
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
+    /** Called with the event states a transaction has just committed (in id order of recording). */
+    private readonly onWritten: (events: ZoneEvent[]) => void = () => {},
     private readonly flushMs = 100,
     private readonly maxPending = 1000,
   ) {
@@ -55,6 +58,7 @@ export class EventLog {
     }
     // Only the states written: a newer state recorded meanwhile is a different object.
     for (const ev of batch) if (this.pending.get(ev.id) === ev) this.pending.delete(ev.id);
+    this.onWritten(batch);
     return batch.length;
   }
 

@@ -171,6 +171,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       uptimeS: Math.round((Date.now() - deps.startedAt) / 1000),
       build: deps.build,
       detector: { ...deps.daemon.detector, batch: deps.daemon.detection?.batchStats() ?? null },
+      mqtt: deps.daemon.mqtt?.stats() ?? null,
       // Live view: clients, decode-to-send latency, per-client skips (other users' names: admin only).
       live: req.user!.role === 'admin' ? (deps.daemon.live?.stats() ?? null) : null,
       cameras,

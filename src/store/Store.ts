@@ -71,6 +71,14 @@ export class Store {
     );
   }
 
+  /**
+   * Events a previous run left open (it stopped without closing them: a crash) are closed as
+   * of `at`; returns how many.
+   */
+  closeOpenEvents(at: string): number {
+    return this.db.prepare('UPDATE events SET ended_at = ? WHERE ended_at IS NULL').run(at).changes;
+  }
+
   /** The largest event id stored (new events are numbered after it). */
   maxEventId(): number {
     return (this.db.prepare('SELECT MAX(id) AS m FROM events').get() as { m: number | null }).m ?? 0;
