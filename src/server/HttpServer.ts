@@ -13,6 +13,7 @@ import type { Daemon } from '../daemon/Daemon.js';
 import type { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 import type { Logger } from '../util/logger.js';
 import { describeIssue } from '../util/zodIssues.js';
+import { OPENAPI } from './openapi.js';
 import type { AuthConfig } from './auth/authConfig.js';
 import { sessionCookie, Sessions, tokenOf } from './auth/Sessions.js';
 import { canSee, type User, type UserStore } from './auth/UserStore.js';
@@ -224,6 +225,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     deps.daemon.store?.deleteEvent(ev.id);
     return reply.code(204).send();
   });
+
+  app.get('/api/openapi.json', async () => OPENAPI);
 
   app.get('/metrics', { preHandler: adminOnly }, async (_req, reply) =>
     reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),

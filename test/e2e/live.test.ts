@@ -175,9 +175,14 @@ describe('auth', () => {
       const res = await fetch(`${url}${path}`, { method: r.method, headers: { 'content-type': 'application/json' }, body: r.method === 'GET' ? undefined : '{}' });
       expect(res.status, `${r.method} ${r.url}`).toBe(401);
     }
+    // The OpenAPI description covers exactly these routes.
+    const spec = (await (await fetch(`${url}/api/openapi.json`, { headers: { authorization: `Bearer ${token}` } })).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(spec.openapi).toBe('3.1.0');
+    const described = Object.entries(spec.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`)).sort();
+    expect(described).toEqual(routes.map((r) => `${r.method} ${r.url}`).filter((r) => !r.startsWith('HEAD')).sort());
     // No route takes a command, a URL to fetch, or a file path: the surface is this list.
     expect(routes.map((r) => `${r.method} ${r.url}`).filter((r) => !r.startsWith('HEAD')).sort()).toEqual([
-      'DELETE /api/events/:id', 'DELETE /api/users/:name', 'GET /api/budget-events', 'GET /api/cameras/:id/snapshot.jpg', 'GET /api/events', 'GET /api/events/:id', 'GET /api/health', 'GET /api/me', 'GET /api/users', 'GET /metrics', 'POST /api/login', 'POST /api/logout', 'PUT /api/users/:name',
+      'DELETE /api/events/:id', 'DELETE /api/users/:name', 'GET /api/budget-events', 'GET /api/cameras/:id/snapshot.jpg', 'GET /api/events', 'GET /api/events/:id', 'GET /api/health', 'GET /api/me', 'GET /api/openapi.json', 'GET /api/users', 'GET /metrics', 'POST /api/login', 'POST /api/logout', 'PUT /api/users/:name',
     ]);
   });
 

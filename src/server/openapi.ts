@@ -1,0 +1,72 @@
+// The HTTP API described for clients (OpenAPI 3.1), served at GET /api/openapi.json. A test
+// checks that every route the server registers is described here, and nothing else.
+
+const bearer = [{ bearer: [] }, { cookie: [] }];
+const error = { $ref: '#/components/responses/Error' };
+const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+const query = (name: string, schema: object, description: string) => ({ name, in: 'query', required: false, schema, description });
+const path = (name: string, schema: object) => ({ name, in: 'path', required: true, schema });
+
+const zoneEvent = {
+  type: 'object',
+  required: ['id', 'camera', 'zone', 'trackId', 'classId', 'label', 'startedAt', 'endedAt', 'bestScore', 'bestBox', 'bestSeq', 'frames'],
+  properties: {
+    id: { type: 'integer' },
+    camera: { type: 'string' },
+    zone: { type: 'string' },
+    trackId: { type: 'integer', description: "the object's track on its camera" },
+    classId: { type: 'integer', description: 'COCO-80 class index' },
+    label: { type: 'string' },
+    startedAt: { type: 'string', format: 'date-time', description: 'entry into the zone, after its dwell' },
+    endedAt: { type: ['string', 'null'], format: 'date-time', description: 'exit, or the end of the track; null while open' },
+    bestScore: { type: 'number' },
+    bestBox: { type: 'object', properties: { x1: { type: 'number' }, y1: { type: 'number' }, x2: { type: 'number' }, y2: { type: 'number' } } },
+    bestSeq: { type: 'integer', description: 'the frame of the best score' },
+    frames: { type: 'integer', description: 'detector runs that saw it inside' },
+  },
+};
+
+export const OPENAPI = {
+  openapi: '3.1.0',
+  info: { title: 'Vigil', version: '1', description: 'Edge video analytics: cameras, detections, events. Every route but POST /api/login needs a session (cookie) or a bearer token.' },
+  security: bearer,
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, cookie: { type: 'apiKey', in: 'cookie', name: 'vigil_session' } },
+    responses: { Error: { description: 'what is wrong', ...json({ type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } }) } },
+    schemas: { ZoneEvent: zoneEvent },
+  },
+  paths: {
+    '/api/login': { post: { summary: 'Log in: a session cookie and a bearer token', security: [], requestBody: json({ type: 'object', required: ['user', 'password'], properties: { user: { type: 'string' }, password: { type: 'string' } } }), responses: { 200: { description: 'logged in' }, 400: error, 401: error, 429: error } } },
+    '/api/logout': { post: { summary: 'End this session', responses: { 200: { description: 'logged out' } } } },
+    '/api/me': { get: { summary: 'The logged-in user', responses: { 200: { description: 'name, role, cameras' }, 401: error } } },
+    '/api/users': { get: { summary: 'Users (admin)', responses: { 200: { description: 'the users' }, 403: error } } },
+    '/api/users/{name}': {
+      put: { summary: 'Create or change a user (admin)', parameters: [path('name', { type: 'string' })], requestBody: json({ type: 'object', properties: { password: { type: 'string', minLength: 8 }, role: { enum: ['admin', 'viewer'] }, cameras: { type: ['array', 'null'], items: { type: 'string' } } } }), responses: { 200: { description: 'the user' }, 400: error, 403: error } },
+      delete: { summary: 'Delete a user (admin)', parameters: [path('name', { type: 'string' })], responses: { 200: { description: 'deleted' }, 403: error, 404: error } },
+    },
+    '/api/health': { get: { summary: 'Cameras, detector, batching, MQTT, live view', responses: { 200: { description: 'health' } } } },
+    '/api/budget-events': { get: { summary: 'Latency budget breaches and recoveries, newest first', parameters: [query('camera', { type: 'string' }, 'one camera'), query('limit', { type: 'integer', minimum: 1, maximum: 1000 }, 'at most this many')], responses: { 200: { description: '{ events }' }, 400: error, 403: error, 404: error } } },
+    '/api/events': {
+      get: {
+        summary: 'Zone events of the cameras this user may see, newest first',
+        parameters: [
+          query('camera', { type: 'string' }, 'one camera'),
+          query('zone', { type: 'string' }, 'one zone'),
+          query('label', { type: 'string' }, 'one class (COCO name)'),
+          query('from', { type: 'string', format: 'date-time' }, 'started at or after'),
+          query('to', { type: 'string', format: 'date-time' }, 'started before'),
+          query('before', { type: 'integer', minimum: 1 }, 'paging: the previous page\'s `next`'),
+          query('limit', { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, 'page size'),
+        ],
+        responses: { 200: { description: 'a page', ...json({ type: 'object', properties: { events: { type: 'array', items: { $ref: '#/components/schemas/ZoneEvent' } }, next: { type: ['integer', 'null'] } } }) }, 400: error, 403: error, 404: error },
+      },
+    },
+    '/api/events/{id}': {
+      get: { summary: 'One event', parameters: [path('id', { type: 'integer' })], responses: { 200: { description: 'the event', ...json({ $ref: '#/components/schemas/ZoneEvent' }) }, 400: error, 404: error } },
+      delete: { summary: 'Delete an event (admin)', parameters: [path('id', { type: 'integer' })], responses: { 204: { description: 'deleted' }, 400: error, 403: error, 404: error } },
+    },
+    '/api/cameras/{id}/snapshot.jpg': { get: { summary: "The camera's newest frame as JPEG", parameters: [path('id', { type: 'string' }), query('quality', { type: 'integer', minimum: 1, maximum: 100 }, 'JPEG quality')], responses: { 200: { description: 'image/jpeg' }, 400: error, 403: error, 404: error, 503: error } } },
+    '/api/openapi.json': { get: { summary: 'This description', responses: { 200: { description: 'OpenAPI 3.1' } } } },
+    '/metrics': { get: { summary: 'Prometheus metrics (admin)', responses: { 200: { description: 'text/plain' }, 403: error } } },
+  },
+} as const;
