@@ -17,7 +17,7 @@ import { TrtDetector } from '../detect/TrtDetector.js';
 import { EventLog } from '../events/EventLog.js';
 import { MqttPublisher } from '../mqtt/MqttPublisher.js';
 import { Tracker } from '../events/Tracker.js';
-import { ZoneWatcher, type ZoneEvent } from '../events/ZoneWatcher.js';
+import { ZoneWatcher } from '../events/ZoneWatcher.js';
 import type { FrameEvent } from '../native/types.js';
 import { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 import { defaultDataDir } from '../server/auth/authConfig.js';
@@ -192,7 +192,7 @@ export class Daemon extends EventEmitter {
       const tracker = new Tracker({ iouThreshold: t.iou_threshold, highScore: t.high_score, minHits: t.min_hits, maxAge: t.max_age });
       const events = this.events;
       const watcher = sup.config.zones.length > 0 && events
-        ? new ZoneWatcher(id, sup.config.zones, () => events.newId(), (ev) => this.zoneEvent('open', ev), (ev) => this.zoneEvent('close', ev))
+        ? new ZoneWatcher(id, sup.config.zones, () => events.newId(), (ev) => events.record(ev), (ev) => events.record(ev))
         : null;
       this.tracking.set(id, { tracker, watcher });
       // A session that ends takes its tracks along: their events close.
@@ -236,11 +236,6 @@ export class Daemon extends EventEmitter {
       publishState();
       sup.on('state', publishState);
     }
-  }
-
-  /** An event opened or closed: stored (batched); announced once committed (see EventLog). */
-  private zoneEvent(_kind: 'open' | 'close', ev: ZoneEvent): void {
-    this.events?.record(ev);
   }
 
   url(): string {

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 
-import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 
 import type { Detection } from './Detection.js';
@@ -18,14 +17,12 @@ export interface DetectorOptions {
   threads?: number;
 }
 
-/** The batch sizes a model takes: its input's first dimension (symbolic: any; fixed: that one). */
-export function modelMaxBatch(bytes: Uint8Array, any = 64): number {
-  const input = onnxProto.onnx.ModelProto.decode(bytes).graph?.input?.[0];
-  const dim = input?.type?.tensorType?.shape?.dim?.[0];
-  if (!dim) return 1;
-  if (dim.dimParam) return any;
-  const n = Number(dim.dimValue ?? 1);
-  return n > 0 ? n : any;
+/** The largest batch a session takes: its input's first dimension (symbolic: any, up to `any`; fixed: that one). */
+function sessionMaxBatch(session: ort.InferenceSession, any = 64): number {
+  const input = session.inputMetadata[0];
+  if (!input?.isTensor || input.shape.length === 0) return 1;  // no shape given: one frame at a time
+  const dim = input.shape[0];
+  return typeof dim === 'number' && dim > 0 ? dim : any;
 }
 
 /**
@@ -61,7 +58,7 @@ export class OrtDetector {
       iouThreshold: opts.iouThreshold ?? 0.6,
       maxDetections: opts.maxDetections ?? 100,
       threads: opts.threads ?? 0,
-    }, modelMaxBatch(bytes));
+    }, sessionMaxBatch(session));
   }
 
   /** Raw head outputs for a [1,3,S,S] input tensor. */

@@ -11,7 +11,7 @@ import type { ZoneEvent } from './ZoneWatcher.js';
  */
 export class EventLog {
   private readonly pending = new Map<number, ZoneEvent>();
-  private readonly deleted = new Set<number>();  // deleted while open: a later close must not bring it back
+  private readonly deleted = new Set<number>();  // deleted while open: its close must not bring it back
   private timer: NodeJS.Timeout | null = null;
   private lastId: number;
 
@@ -31,16 +31,19 @@ export class EventLog {
   }
 
   record(ev: ZoneEvent): void {
-    if (this.deleted.has(ev.id)) return;
+    if (this.deleted.has(ev.id)) {
+      if (ev.endedAt !== null) this.deleted.delete(ev.id);  // its last state: nothing more will come
+      return;
+    }
     this.pending.set(ev.id, ev);
     if (this.pending.size >= this.maxPending) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.flushMs);
   }
 
-  /** The event was deleted (API): its pending state is dropped, later ones ignored. */
-  forget(id: number): void {
-    this.pending.delete(id);
-    if (id > this.lastId - 100_000) this.deleted.add(id);  // only ids that can still be open
+  /** The event was deleted (API): its pending state is dropped; if it was open, its close is ignored. */
+  forget(ev: ZoneEvent): void {
+    this.pending.delete(ev.id);
+    if (ev.endedAt === null) this.deleted.add(ev.id);
   }
 
   /** Writes what waits; returns how many event states were written. */

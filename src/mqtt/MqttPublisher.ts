@@ -64,7 +64,7 @@ export class MqttPublisher {
 
   private scheduleReconnect(): void {
     if (this.closed || this.retry) return;
-    const delay = backoffDelay({ ...this.cfg.backoff }, this.attempt++);
+    const delay = backoffDelay(this.cfg.backoff, this.attempt++);
     this.log.warn({ url: redactUrl(this.cfg.url), retryMs: Math.round(delay), err: this.lastError }, 'MQTT broker unreachable; retrying');
     this.retry = setTimeout(() => {
       this.retry = null;

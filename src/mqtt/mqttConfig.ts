@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { backoffSchema } from '../pipeline/cameraConfig.js';
+
 /** MQTT for the rest of the building (src/mqtt/MqttPublisher.ts); absent = off. */
 export const mqttSchema = z.strictObject({
   url: z.string().regex(/^mqtts?:\/\/[^\s]+$/, { message: 'an mqtt:// or mqtts:// URL' }),
@@ -11,13 +13,8 @@ export const mqttSchema = z.strictObject({
   qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
   /** Messages kept while the broker is away; beyond this the oldest are dropped (and counted). */
   queue_max: z.int().min(1).max(1_000_000).default(10_000),
-  /** Reconnect with exponential backoff and jitter. */
-  backoff: z.strictObject({
-    initial_ms: z.int().min(10).max(600_000).default(500),
-    max_ms: z.int().min(10).max(3_600_000).default(30_000),
-    multiplier: z.number().min(1).max(10).default(2),
-    jitter: z.number().min(0).max(1).default(0.5),
-  }).default({ initial_ms: 500, max_ms: 30_000, multiplier: 2, jitter: 0.5 }),
+  /** Reconnect with exponential backoff and jitter (the cameras' policy). */
+  backoff: backoffSchema.default({ initial_ms: 500, max_ms: 30_000, multiplier: 2, jitter: 0.5 }),
 });
 
 export type MqttConfig = z.output<typeof mqttSchema>;

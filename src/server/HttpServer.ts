@@ -221,7 +221,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.delete<{ Params: { id: string } }>('/api/events/:id', { preHandler: adminOnly }, async (req, reply) => {
     const ev = eventById(req, reply);
     if (!ev) return reply;
-    deps.daemon.events?.forget(ev.id);
+    deps.daemon.events?.forget(ev);
     deps.daemon.store?.deleteEvent(ev.id);
     return reply.code(204).send();
   });

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "binding/Convert.h"
+#include "binding/TaggedHandle.h"
 #if VIGIL_WITH_CUDA
 #include "cuda/DeviceBatch.h"
 #endif
@@ -15,12 +16,7 @@ using BatchPtr = std::shared_ptr<DeviceBatch>;
 const napi_type_tag kBatchTag = {0x7669676c64657662ULL, 0x6261746368000001ULL};
 }  // namespace
 
-std::shared_ptr<DeviceBatch> deviceBatchOf(const Napi::Value& v) {
-  if (!v.IsExternal()) return nullptr;
-  bool tagged = false;
-  if (napi_check_object_type_tag(v.Env(), v, &kBatchTag, &tagged) != napi_ok || !tagged) return nullptr;
-  return *v.As<Napi::External<BatchPtr>>().Data();
-}
+std::shared_ptr<DeviceBatch> deviceBatchOf(const Napi::Value& v) { return handleOf<DeviceBatch>(v, kBatchTag); }
 
 Napi::Value CreateDeviceBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -34,9 +30,7 @@ Napi::Value CreateDeviceBatch(const Napi::CallbackInfo& info) {
   std::string err;
   BatchPtr batch = DeviceBatch::create(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), err);
   if (!batch) throw Napi::Error::New(env, err);
-  auto ext = Napi::External<BatchPtr>::New(env, new BatchPtr(std::move(batch)), [](Napi::Env, BatchPtr* p) { delete p; });
-  NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, ext, &kBatchTag), env.Null());
-  return ext;
+  return newHandle(env, std::move(batch), kBatchTag);
 #else
   throw Napi::Error::New(env, "This addon was built without CUDA: no GPU input batch");
 #endif

@@ -8,6 +8,7 @@
 #include "binding/Convert.h"
 #include "binding/DeviceBatchBinding.h"
 #include "binding/PromiseWorker.h"
+#include "binding/TaggedHandle.h"
 #include "infer/TrtDetector.h"
 
 namespace vigil {
@@ -38,9 +39,7 @@ class OpenWorker : public PromiseWorker {
   Napi::Value Result() override {
     Napi::Env env = Env();
     Napi::Object o = Napi::Object::New(env);
-    auto ext = Napi::External<HandlePtr>::New(env, new HandlePtr(handle_), [](Napi::Env, HandlePtr* p) { delete p; });
-    NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, ext, &kTrtTag), env.Null());
-    o.Set("handle", ext);
+    o.Set("handle", newHandle(env, handle_, kTrtTag));
     o.Set("maxBatch", handle_->detector->maxBatch());
     o.Set("cacheKey", handle_->detector->cacheKey());
     o.Set("builtNow", handle_->detector->builtNow());
@@ -123,11 +122,8 @@ Napi::Value OpenTensorRt(const Napi::CallbackInfo& info) {
 
 Napi::Value TensorRtDetect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  bool tagged = false;
-  if (!info[0].IsExternal() || napi_check_object_type_tag(env, info[0], &kTrtTag, &tagged) != napi_ok || !tagged) {
-    throw invalidParameter(env, "a handle from openTensorRt()", "handle", info[0]);
-  }
-  HandlePtr handle = *info[0].As<Napi::External<HandlePtr>>().Data();
+  HandlePtr handle = handleOf<TrtHandle>(info[0], kTrtTag);
+  if (!handle) throw invalidParameter(env, "a handle from openTensorRt()", "handle", info[0]);
   std::shared_ptr<DeviceBatch> batch = deviceBatchOf(info[1]);
   if (!batch && (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)) {
     throw invalidParameter(env, "a Float32Array of letterboxed frames or a GPU input batch", "input", info[1]);
