@@ -12,7 +12,7 @@ import { writeResult } from './record.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
 const event = (id: number, closed: boolean): ZoneEvent => ({
-  id, camera: `cam${id % 8}`, zone: 'door', trackId: id, classId: 0, label: 'person',
+  id, camera: `cam${id % 8}`, type: 'zone', zone: 'door', direction: null, trackId: id, classId: 0, label: 'person',
   startedAt: new Date(1_764_000_000_000 + id * 100).toISOString(), endedAt: closed ? new Date(1_764_000_000_000 + id * 100 + 5000).toISOString() : null,
   bestScore: 0.8, bestBox: { x1: 10, y1: 20, x2: 110, y2: 220 }, bestSeq: id, frames: 12,
 });

@@ -12,6 +12,7 @@ extern "C" {
 #include "binding/TrtBinding.h"
 #include "binding/DeviceBatchBinding.h"
 #include "binding/ProbeWorker.h"
+#include "binding/RemuxWorker.h"
 #include "core/LibavLog.h"
 
 namespace vigil {
@@ -55,6 +56,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->cameraCtor = Napi::Persistent(camera);
   exports.Set("Camera", camera);
   exports.Set("probe", Napi::Function::New(env, ProbeWorker::Run, "probe"));
+  exports.Set("remuxToMp4", Napi::Function::New(env, RemuxWorker::Run, "remuxToMp4"));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfoJs, "buildInfo"));
   exports.Set("detectionRecordLayout", Napi::Function::New(env, DetectionRecordLayoutJs, "detectionRecordLayout"));
   exports.Set("setLibavLogLevel", Napi::Function::New(env, SetLibavLogLevel, "setLibavLogLevel"));

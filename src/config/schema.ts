@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { detectSchema } from '../detect/detectConfig.js';
+import { mediaSchema } from '../media/mediaConfig.js';
 import { mqttSchema } from '../mqtt/mqttConfig.js';
 import { cameraSchema } from '../pipeline/cameraConfig.js';
 import { authSchema } from '../server/auth/authConfig.js';
@@ -15,6 +16,8 @@ export const configSchema = z
     auth: authSchema.prefault({}),
     log: logSchema.default({ level: 'info', libav: 'fatal' }),
     detect: detectSchema.default({ enabled: true, backend: 'cpu', precision: 'auto', score_threshold: 0.4, iou_threshold: 0.6, max_detections: 100, threads: 0, batch: { max_size: 1, timeout_ms: 20 }, tensorrt: { max_batch: 8 }, tracker: { iou_threshold: 0.3, high_score: 0.5, min_hits: 3, max_age: 15 } }),
+    /** Event snapshots and clips, and their retention (src/media/). */
+    media: mediaSchema.prefault({}),
     /** Events and camera states to an MQTT broker; absent = off. */
     mqtt: mqttSchema.optional(),
     cameras: z.array(cameraSchema).default([]),

@@ -15,10 +15,12 @@ import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
 import { TrtDetector } from '../detect/TrtDetector.js';
 import { EventLog } from '../events/EventLog.js';
+import { EventMedia } from '../media/EventMedia.js';
+import { reconcileMedia, removeMedia, Retention } from '../media/Retention.js';
 import { MqttPublisher } from '../mqtt/MqttPublisher.js';
 import { Tracker } from '../events/Tracker.js';
 import { ZoneWatcher } from '../events/ZoneWatcher.js';
-import type { FrameEvent } from '../native/types.js';
+import type { FrameEvent, VideoEvent } from '../native/types.js';
 import { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 import { defaultDataDir } from '../server/auth/authConfig.js';
 import { Sessions } from '../server/auth/Sessions.js';
@@ -54,6 +56,9 @@ export class Daemon extends EventEmitter {
   mqtt: MqttPublisher | null = null;
   /** Zone events on their way to the store (after start). */
   events: EventLog | null = null;
+  /** Events' snapshots and clips, and their retention (after start). */
+  media: EventMedia | null = null;
+  retention: Retention | null = null;
   private readonly tracking = new Map<string, { tracker: Tracker; watcher: ZoneWatcher | null }>();
   private model: (Detector & { precision: string; release(): Promise<void> }) | null = null;
   /** The HTTP server (after start). */
@@ -75,11 +80,14 @@ export class Daemon extends EventEmitter {
     this.addon.setLibavLogLevel(this.config.log.libav);
     const build = this.addon.buildInfo();
     this.log.info({ cuda: build.cuda, ffmpeg: build.ffmpeg }, 'native addon loaded');
+    const media = this.config.media;
     for (const cam of this.config.cameras) {
       if (!cam.enabled) continue;
+      const hasRules = cam.detect && cam.zones.length + cam.lines.length > 0;
       const sup = new CameraSupervisor(cam, {
         createCamera: (opts, onEvent) => new this.addon.Camera(opts, onEvent),
         logger: moduleLogger(this.logger, 'CameraSupervisor', { camera: cam.id }),
+        recordVideo: hasRules && media.clips.enabled,
       });
       sup.on('state', (state: string, prev: string) => this.log.info({ camera: cam.id, state, prev }, 'camera state'));
       this.cameras.set(cam.id, sup);
@@ -91,13 +99,16 @@ export class Daemon extends EventEmitter {
     const auth = this.config.auth;
     const dataDir = this.config.data_dir ?? defaultDataDir();
     const usersFile = auth.users_file ?? join(dataDir, 'users.json');
-    const { store, generatedPassword } = await UserStore.open(usersFile, auth.admin_password);
-    this.users = store;
+    const { store: users, generatedPassword } = await UserStore.open(usersFile, auth.admin_password);
+    this.users = users;
     this.generatedAdminPassword = generatedPassword;
     if (generatedPassword) this.log.warn({ usersFile }, 'first run: created the admin account with a generated password (printed once on stdout)');
     this.store = new Store(join(dataDir, 'vigil.db'));
     const dangling = this.store.closeOpenEvents(new Date().toISOString());
     if (dangling > 0) this.log.warn({ events: dangling }, 'closed events the previous run left open (it did not stop cleanly)');
+    const mediaDir = media.dir ?? join(dataDir, 'media');
+    const fixed = await reconcileMedia(this.store, mediaDir);
+    if (fixed.orphanFiles + fixed.missingFiles > 0) this.log.warn({ ...fixed, dir: mediaDir }, 'media files and the database disagreed (the previous run did not stop cleanly): made them agree');
     // 'event' (ZoneEvent): an event's state as committed to the database, open (endedAt null)
     // or closed. One that opened and closed within one write is announced closed only.
     if (this.config.mqtt) this.startMqtt(this.config.mqtt);
@@ -112,7 +123,15 @@ export class Daemon extends EventEmitter {
         }
       }
     });
-    const sessions = new Sessions(auth.session_hours * 3_600_000, (name) => store.get(name));
+    const store = this.store;
+    this.media = new EventMedia(mediaDir, media, store, this.events, this.addon, (camera, quality, seq) => {
+      const sup = this.cameras.get(camera);
+      return sup && sup.state !== 'stopped' ? sup.snapshot(quality, seq) : Promise.resolve(null);
+    }, moduleLogger(this.logger, 'EventMedia'));
+    this.retention = new Retention(store, mediaDir, media.retention, (id) => this.media?.busy(id) ?? false, moduleLogger(this.logger, 'Retention'));
+    await this.retention.sweep();
+    this.retention.start();
+    const sessions = new Sessions(auth.session_hours * 3_600_000, (name) => users.get(name));
     await this.startDetector();
     const metrics = createMetrics(() => this.cameras.values(), this);
     this.http = await createHttpServer({
@@ -122,7 +141,7 @@ export class Daemon extends EventEmitter {
       build,
       logger: this.logger,
       startedAt: Date.now(),
-      auth: { config: auth, users: store, sessions },
+      auth: { config: auth, users, sessions },
     });
     this.live = new LiveServer(this.http.server, {
       cameras: this.cameras,
@@ -191,15 +210,30 @@ export class Daemon extends EventEmitter {
       const t = cfg.tracker;
       const tracker = new Tracker({ iouThreshold: t.iou_threshold, highScore: t.high_score, minHits: t.min_hits, maxAge: t.max_age });
       const events = this.events;
-      const watcher = sup.config.zones.length > 0 && events
-        ? new ZoneWatcher(id, sup.config.zones, () => events.newId(), (ev) => events.record(ev), (ev) => events.record(ev))
+      const media = this.media;
+      const watcher = sup.config.zones.length + sup.config.lines.length > 0 && events
+        ? new ZoneWatcher(id, { zones: sup.config.zones, lines: sup.config.lines }, {
+          nextId: () => events.newId(),
+          onOpen: (ev) => {
+            events.record(ev);
+            media?.opened(ev);
+          },
+          onClose: (ev) => {
+            events.record(ev);
+            media?.closed(ev);
+          },
+          onBest: (ev) => media?.best(ev),
+        })
         : null;
       this.tracking.set(id, { tracker, watcher });
-      // A session that ends takes its tracks along: their events close.
+      const clips = watcher ? media?.camera(id) : null;
+      if (clips) sup.on('video', (ev: VideoEvent) => clips.video(ev));
+      // A session that ends takes its tracks along: their events close (and their clips end).
       sup.on('state', (next: string) => {
         if (next === 'streaming') return;
         tracker.clear();
         watcher?.closeAll(Date.now());
+        clips?.ended();
       });
     }
     service.on('detections', (ev: DetectionEvent) => {
@@ -238,6 +272,16 @@ export class Daemon extends EventEmitter {
     }
   }
 
+  /** Deletes an event (the API): its row and media rows, then its files; its clip stops if recording. false when there was none. */
+  async deleteEvent(ev: { id: number; camera: string; endedAt: string | null }): Promise<boolean> {
+    if (!this.store) return false;
+    this.events?.forget(ev);
+    await this.media?.forget(ev);
+    const { deleted, paths } = this.store.deleteEvents([ev.id]);
+    if (this.media) await removeMedia(this.media.dir, paths);
+    return deleted.length > 0;
+  }
+
   url(): string {
     const addr = this.http?.server.address() as AddressInfo | null;
     if (!addr) throw new Error('The HTTP server is not listening');
@@ -254,8 +298,11 @@ export class Daemon extends EventEmitter {
     this.live?.close();
     await this.http?.close();
     await this.model?.release();
+    this.retention?.stop();
     for (const { watcher } of this.tracking.values()) watcher?.closeAll(Date.now());
+    await this.media?.close();
     this.events?.close();
+    await this.retention?.sweep().catch((err: Error) => this.log.error({ err: err.message }, 'retention sweep failed'));
     await this.mqtt?.close();
     this.store?.close();
     this.log.info('vigil stopped');

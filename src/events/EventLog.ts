@@ -41,7 +41,7 @@ export class EventLog {
   }
 
   /** The event was deleted (API): its pending state is dropped; if it was open, its close is ignored. */
-  forget(ev: ZoneEvent): void {
+  forget(ev: Pick<ZoneEvent, 'id' | 'endedAt'>): void {
     this.pending.delete(ev.id);
     if (ev.endedAt === null) this.deleted.add(ev.id);
   }

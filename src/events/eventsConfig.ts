@@ -17,6 +17,19 @@ export const zoneSchema = z.strictObject({
   min_dwell_ms: z.int().min(0).max(3_600_000).default(0),
 });
 
+/**
+ * A tripwire of one camera: a segment A→B in source-frame pixels. A confirmed track whose anchor
+ * (the bottom centre of its box) crosses it makes an instant event. `direction`, as seen
+ * standing at A looking at B: left_to_right, right_to_left, or any.
+ */
+export const lineSchema = z.strictObject({
+  id: zoneSchema.shape.id,
+  points: z.tuple([z.tuple([z.number().min(0).max(100_000), z.number().min(0).max(100_000)]), z.tuple([z.number().min(0).max(100_000), z.number().min(0).max(100_000)])])
+    .refine(([a, b]) => a[0] !== b[0] || a[1] !== b[1], { message: 'two different points' }),
+  classes: z.array(label).max(80).default([]),
+  direction: z.enum(['any', 'left_to_right', 'right_to_left']).default('any'),
+});
+
 /** Tracking settings (src/events/Tracker.ts), for every camera. */
 export const trackerSchema = z.strictObject({
   iou_threshold: z.number().min(0.05).max(0.95).default(0.3),
@@ -26,4 +39,5 @@ export const trackerSchema = z.strictObject({
 });
 
 export type ZoneConfig = z.output<typeof zoneSchema>;
+export type LineConfig = z.output<typeof lineSchema>;
 export type TrackerConfig = z.output<typeof trackerSchema>;

@@ -208,8 +208,11 @@ export interface NativeCamera {
   /** Stops and frees everything. Idempotent. */
   close(): void;
   stats(): CameraCounters;
-  /** JPEG of the newest decoded frame, encoded off the JS thread; null before the first frame. */
-  snapshot(quality?: number): Promise<Snapshot | null>;
+  /**
+   * JPEG of the newest decoded frame (or of frame `seq` while the pool still holds it), encoded
+   * off the JS thread; null when there is no such frame.
+   */
+  snapshot(quality?: number, seq?: number): Promise<Snapshot | null>;
   /**
    * Writes the newest frame (if its seq ≥ minSeq) letterboxed into `dst` as a planar float
    * [3, size, size] model input, natively on a worker thread (libswscale; a CUDA kernel for an
@@ -275,6 +278,11 @@ export type LibavLogLevel = 'quiet' | 'fatal' | 'error' | 'warning' | 'info' | '
 export interface NativeAddon {
   Camera: NativeCameraConstructor;
   probe(options: SourceOptions): Promise<ProbeResult>;
+  /**
+   * Rewrites a fragmented MP4 (an event clip as recorded) as a plain MP4 with its index first
+   * and time from 0, without re-encoding, on a worker thread. Rejects with why, leaving no output.
+   */
+  remuxToMp4(input: string, output: string): Promise<{ packets: number; skipped: number; durationUs: number; startUs: number }>;
   buildInfo(): BuildInfo;
   /** The native DetectionRecord's size and field offsets (the protocol mirrors them). */
   /**

@@ -63,6 +63,8 @@ export interface SupervisorDeps {
   /** Monotonic ms. */
   now?: () => number;
   random?: () => number;
+  /** Encoded video even without the live view (event clips record it). */
+  recordVideo?: boolean;
 }
 
 interface RateSample {
@@ -117,7 +119,7 @@ export class CameraSupervisor extends EventEmitter {
         decoder: config.decoder,
         decodeThreads: config.decode_threads,
         lowDelay: config.decode_mode === 'low_latency',
-        video: config.live,
+        video: config.live || deps.recordVideo === true,
       },
       (ev) => this.onEvent(ev),
     );
@@ -150,11 +152,10 @@ export class CameraSupervisor extends EventEmitter {
     this.setState('stopped');
   }
 
-  snapshot(quality?: number): Promise<Snapshot | null> {
-    return this.camera.snapshot(quality);
+  snapshot(quality?: number, seq?: number): Promise<Snapshot | null> {
+    return this.camera.snapshot(quality, seq);
   }
 
-  /** The newest frame letterboxed into a model input (see NativeCamera.letterbox). */
   /** The annotated stream's next frame: boxes burned into frame `seq` (see NativeCamera.annotate). */
   annotate(seq: number, records: Uint8Array): Promise<AnnotatedFragment | null> {
     if (this.closed) return Promise.resolve(null);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { BUDGET_DEFAULTS, budgetSchema } from '../budget/budgetConfig.js';
-import { zoneSchema } from '../events/eventsConfig.js';
+import { lineSchema, zoneSchema } from '../events/eventsConfig.js';
 
 /** Reconnect policy: exponential backoff with jitter and a cap. */
 export const backoffSchema = z
@@ -58,9 +58,20 @@ export const cameraSchema = z.strictObject({
   /** What happens when budget_ms is breached, and the hysteresis (src/budget/budgetConfig.ts). */
   budget: budgetSchema.default(BUDGET_DEFAULTS),
   /** Zones (polygons in source pixels): a tracked object inside one is an event (src/events/). */
-  zones: z.array(zoneSchema).max(64).default([]).refine((zs) => new Set(zs.map((z) => z.id)).size === zs.length, { message: 'zone ids must be unique on a camera' }),
+  zones: z.array(zoneSchema).max(64).default([]),
+  /** Tripwires (segments in source pixels): a tracked object crossing one is an event. */
+  lines: z.array(lineSchema).max(64).default([]),
   /** Test only: makes this camera's inference stage slower by infer_delay_ms (latency tests). */
   testing: z.strictObject({ infer_delay_ms: z.int().min(0).max(60_000).default(0) }).optional(),
+}).superRefine((cam, ctx) => {
+  // Zones and lines share one id space: an event names the rule that made it.
+  const seen = new Set<string>();
+  for (const [kind, rules] of [['zones', cam.zones], ['lines', cam.lines]] as const) {
+    rules.forEach((r, i) => {
+      if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: [kind, i, 'id'], input: r.id, message: 'a rule id not already used by another zone or line of this camera' });
+      seen.add(r.id);
+    });
+  }
 });
 
 export type CameraConfig = z.output<typeof cameraSchema>;

@@ -11,6 +11,7 @@ import { packageRoot } from '../native/addon.js';
 import type { BuildInfo } from '../native/types.js';
 import type { Daemon } from '../daemon/Daemon.js';
 import type { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
+import type { StoredEvent } from '../store/Store.js';
 import type { Logger } from '../util/logger.js';
 import { describeIssue } from '../util/zodIssues.js';
 import { OPENAPI } from './openapi.js';
@@ -41,6 +42,16 @@ export function uiDir(): string {
 }
 
 const routeTables = new WeakMap<FastifyInstance, Array<{ method: string; url: string }>>();
+/** An event as the API shows it: its files as URLs (their place on disk is the daemon's business). */
+function present(ev: StoredEvent) {
+  const { snapshot, clip, ...rest } = ev;
+  return {
+    ...rest,
+    snapshot: snapshot && { url: `/api/events/${ev.id}/snapshot.jpg`, seq: snapshot.seq, score: snapshot.score, box: snapshot.box, width: snapshot.width, height: snapshot.height, bytes: snapshot.bytes },
+    clip: clip && { url: `/api/events/${ev.id}/clip.mp4`, durationMs: clip.durationMs, startedAt: clip.startedAt, packets: clip.packets, bytes: clip.bytes },
+  };
+}
+
 /** Every route the server registered (method, path), for audits and tests. */
 export function routesOf(app: FastifyInstance): Array<{ method: string; url: string }> {
   return routeTables.get(app) ?? [];
@@ -55,6 +66,7 @@ const isoTime = z.string().refine((t) => !Number.isNaN(Date.parse(t)), { message
 const eventQuerySchema = z.strictObject({
   camera: z.string().min(1).max(64).optional(),
   label: z.string().min(1).max(64).optional(),
+  type: z.enum(['zone', 'line']).optional(),
   zone: z.string().min(1).max(64).optional(),
   from: isoTime.optional(),
   to: isoTime.optional(),
@@ -148,9 +160,11 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     return { ok: true };
   });
 
+  // Event snapshots and clips: reply.sendFile from the media directory (ranges, for seeking in clips).
+  await app.register(fastifyStatic, { root: deps.daemon.media?.dir ?? uiDir(), serve: false });
   const ui = uiDir();
   if (existsSync(join(ui, 'index.html'))) {
-    await app.register(fastifyStatic, { root: ui, index: 'index.html', cacheControl: false });
+    await app.register(fastifyStatic, { root: ui, index: 'index.html', cacheControl: false, decorateReply: false });
   } else {
     app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('The browser app is not built: run `npm run build:ui` (scripts/setup.sh does).\n'));
   }
@@ -173,6 +187,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       build: deps.build,
       detector: { ...deps.daemon.detector, batch: deps.daemon.detection?.batchStats() ?? null },
       mqtt: deps.daemon.mqtt?.stats() ?? null,
+      // Event snapshots and clips: written, recording, failures; retention so far (admin only: paths).
+      media: req.user!.role === 'admin' && deps.daemon.media
+        ? { ...deps.daemon.media.stats(), bytes: deps.daemon.store?.mediaBytes() ?? 0, retention: deps.daemon.retention?.totals ?? null }
+        : null,
       // Live view: clients, decode-to-send latency, per-client skips (other users' names: admin only).
       live: req.user!.role === 'admin' ? (deps.daemon.live?.stats() ?? null) : null,
       cameras,
@@ -200,7 +218,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     deps.daemon.events?.flush();  // what happened up to now, not up to the last flush
     const visible = new Set([...deps.cameras().keys()].filter((id) => canSee(req.user!, id)));
     const events = deps.daemon.store?.events({ ...q.data, cameras: visible }) ?? [];
-    return { events, next: events.length === q.data.limit ? (events.at(-1)?.id ?? null) : null };
+    return { events: events.map(present), next: events.length === q.data.limit ? (events.at(-1)?.id ?? null) : null };
   });
 
   const eventById = (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
@@ -217,12 +235,24 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     }
     return ev;
   };
-  app.get<{ Params: { id: string } }>('/api/events/:id', async (req, reply) => eventById(req, reply) ?? reply);
+  app.get<{ Params: { id: string } }>('/api/events/:id', async (req, reply) => {
+    const ev = eventById(req, reply);
+    return ev ? present(ev) : reply;
+  });
+  for (const [file, kind] of [['snapshot.jpg', 'snapshot'], ['clip.mp4', 'clip']] as const) {
+    app.get<{ Params: { id: string } }>(`/api/events/:id/${file}`, async (req, reply) => {
+      const ev = eventById(req, reply);
+      if (!ev) return reply;
+      const media = ev[kind];
+      const dir = deps.daemon.media?.dir;
+      if (!media || !dir) return reply.code(404).send({ error: 'not_found', message: `Event ${ev.id} has no ${kind}` });
+      return reply.header('Cache-Control', 'private, max-age=60').sendFile(media.path, dir);
+    });
+  }
   app.delete<{ Params: { id: string } }>('/api/events/:id', { preHandler: adminOnly }, async (req, reply) => {
     const ev = eventById(req, reply);
     if (!ev) return reply;
-    deps.daemon.events?.forget(ev);
-    deps.daemon.store?.deleteEvent(ev.id);
+    await deps.daemon.deleteEvent(ev);
     return reply.code(204).send();
   });
 

@@ -9,11 +9,13 @@ const path = (name: string, schema: object) => ({ name, in: 'path', required: tr
 
 const zoneEvent = {
   type: 'object',
-  required: ['id', 'camera', 'zone', 'trackId', 'classId', 'label', 'startedAt', 'endedAt', 'bestScore', 'bestBox', 'bestSeq', 'frames'],
+  required: ['id', 'camera', 'type', 'zone', 'direction', 'trackId', 'classId', 'label', 'startedAt', 'endedAt', 'bestScore', 'bestBox', 'bestSeq', 'frames', 'snapshot', 'clip'],
   properties: {
     id: { type: 'integer' },
     camera: { type: 'string' },
-    zone: { type: 'string' },
+    type: { enum: ['zone', 'line'], description: 'in a zone (entry to exit), or across a line (an instant)' },
+    zone: { type: 'string', description: "the zone's or line's id" },
+    direction: { enum: ['left_to_right', 'right_to_left', null], description: "line events: the way across, seen from the line's first point to its second" },
     trackId: { type: 'integer', description: "the object's track on its camera" },
     classId: { type: 'integer', description: 'COCO-80 class index' },
     label: { type: 'string' },
@@ -23,6 +25,14 @@ const zoneEvent = {
     bestBox: { type: 'object', properties: { x1: { type: 'number' }, y1: { type: 'number' }, x2: { type: 'number' }, y2: { type: 'number' } } },
     bestSeq: { type: 'integer', description: 'the frame of the best score' },
     frames: { type: 'integer', description: 'detector runs that saw it inside' },
+    snapshot: {
+      type: ['object', 'null'], description: 'JPEG of the best-scored frame the camera still held',
+      properties: { url: { type: 'string' }, seq: { type: 'integer' }, score: { type: 'number' }, box: { type: 'object' }, width: { type: 'integer' }, height: { type: 'integer' }, bytes: { type: 'integer' } },
+    },
+    clip: {
+      type: ['object', 'null'], description: 'MP4 of the camera around the event (pre- and post-roll); null until the post-roll is recorded',
+      properties: { url: { type: 'string' }, durationMs: { type: 'integer' }, startedAt: { type: 'string', format: 'date-time' }, packets: { type: 'integer' }, bytes: { type: 'integer' } },
+    },
   },
 };
 
@@ -48,10 +58,11 @@ export const OPENAPI = {
     '/api/budget-events': { get: { summary: 'Latency budget breaches and recoveries, newest first', parameters: [query('camera', { type: 'string' }, 'one camera'), query('limit', { type: 'integer', minimum: 1, maximum: 1000 }, 'at most this many')], responses: { 200: { description: '{ events }' }, 400: error, 403: error, 404: error } } },
     '/api/events': {
       get: {
-        summary: 'Zone events of the cameras this user may see, newest first',
+        summary: 'Zone and line events of the cameras this user may see, newest first',
         parameters: [
           query('camera', { type: 'string' }, 'one camera'),
-          query('zone', { type: 'string' }, 'one zone'),
+          query('type', { enum: ['zone', 'line'] }, 'zone or line events'),
+          query('zone', { type: 'string' }, 'one zone or line'),
           query('label', { type: 'string' }, 'one class (COCO name)'),
           query('from', { type: 'string', format: 'date-time' }, 'started at or after'),
           query('to', { type: 'string', format: 'date-time' }, 'started before'),
@@ -63,8 +74,10 @@ export const OPENAPI = {
     },
     '/api/events/{id}': {
       get: { summary: 'One event', parameters: [path('id', { type: 'integer' })], responses: { 200: { description: 'the event', ...json({ $ref: '#/components/schemas/ZoneEvent' }) }, 400: error, 404: error } },
-      delete: { summary: 'Delete an event (admin)', parameters: [path('id', { type: 'integer' })], responses: { 204: { description: 'deleted' }, 400: error, 403: error, 404: error } },
+      delete: { summary: 'Delete an event with its snapshot and clip (admin)', parameters: [path('id', { type: 'integer' })], responses: { 204: { description: 'deleted' }, 400: error, 403: error, 404: error } },
     },
+    '/api/events/{id}/snapshot.jpg': { get: { summary: "The event's snapshot", parameters: [path('id', { type: 'integer' })], responses: { 200: { description: 'image/jpeg' }, 400: error, 404: error } } },
+    '/api/events/{id}/clip.mp4': { get: { summary: "The event's clip (byte ranges for seeking)", parameters: [path('id', { type: 'integer' })], responses: { 200: { description: 'video/mp4' }, 206: { description: 'a byte range' }, 400: error, 404: error } } },
     '/api/cameras/{id}/snapshot.jpg': { get: { summary: "The camera's newest frame as JPEG", parameters: [path('id', { type: 'string' }), query('quality', { type: 'integer', minimum: 1, maximum: 100 }, 'JPEG quality')], responses: { 200: { description: 'image/jpeg' }, 400: error, 403: error, 404: error, 503: error } } },
     '/api/openapi.json': { get: { summary: 'This description', responses: { 200: { description: 'OpenAPI 3.1' } } } },
     '/metrics': { get: { summary: 'Prometheus metrics (admin)', responses: { 200: { description: 'text/plain' }, 403: error } } },

@@ -19,6 +19,7 @@ export interface EventQuery {
   /** Only cameras in this set (a viewer's cameras). */
   cameras: Set<string>;
   label?: string;
+  type?: 'zone' | 'line';
   zone?: string;
   /** ISO times: started at or after `from`, before `to`. */
   from?: string;
@@ -28,11 +29,45 @@ export interface EventQuery {
   limit: number;
 }
 
-const EVENT_COLUMNS = `id, camera, zone, track_id AS trackId, class_id AS classId, label, started_at AS startedAt,
+const EVENT_COLUMNS = `id, camera, type, zone, direction, track_id AS trackId, class_id AS classId, label, started_at AS startedAt,
   ended_at AS endedAt, best_score AS bestScore, best_box AS bestBox, best_seq AS bestSeq, frames`;
+
+/** A snapshot's facts: the frame it shows, and the detection it was taken for. */
+export interface SnapshotInfo {
+  seq: number;
+  score: number;
+  box: ZoneEvent['bestBox'];
+  width: number;
+  height: number;
+}
+
+/** A clip's facts: its length, and where it starts on the wall clock. */
+export interface ClipInfo {
+  durationMs: number;
+  startedAt: string;
+  packets: number;
+}
+
+/** A file of an event under the media directory (`path` relative to it). */
+export type EventMedia =
+  | { eventId: number; kind: 'snapshot'; path: string; bytes: number; info: SnapshotInfo }
+  | { eventId: number; kind: 'clip'; path: string; bytes: number; info: ClipInfo };
+
+/** An event as stored, with its snapshot and clip when it has them. */
+export type StoredEvent = ZoneEvent & {
+  snapshot: (SnapshotInfo & { path: string; bytes: number }) | null;
+  clip: (ClipInfo & { path: string; bytes: number }) | null;
+};
 
 function eventOf(row: Record<string, unknown>): ZoneEvent {
   return { ...(row as unknown as ZoneEvent), bestBox: JSON.parse(row.bestBox as string) as ZoneEvent['bestBox'] };
+}
+
+/** An event a retention pass may delete, with the bytes its files hold. */
+export interface RetentionCandidate {
+  id: number;
+  startedAt: string;
+  bytes: number;
 }
 
 /**
@@ -64,8 +99,8 @@ export class Store {
     );
     // An event's whole state: inserted when it opens, updated as it closes (one statement for both).
     this.upsertEvent = this.db.prepare(
-      `INSERT INTO events (id, camera, zone, track_id, class_id, label, started_at, ended_at, best_score, best_box, best_seq, frames)
-       VALUES (@id, @camera, @zone, @trackId, @classId, @label, @startedAt, @endedAt, @bestScore, @bestBox, @bestSeq, @frames)
+      `INSERT INTO events (id, camera, type, zone, direction, track_id, class_id, label, started_at, ended_at, best_score, best_box, best_seq, frames)
+       VALUES (@id, @camera, @type, @zone, @direction, @trackId, @classId, @label, @startedAt, @endedAt, @bestScore, @bestBox, @bestSeq, @frames)
        ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at, best_score = excluded.best_score, best_box = excluded.best_box,
          best_seq = excluded.best_seq, frames = excluded.frames`,
     );
@@ -91,12 +126,12 @@ export class Store {
     })();
   }
 
-  events(q: EventQuery): ZoneEvent[] {
+  events(q: EventQuery): StoredEvent[] {
     const cams = [...q.cameras].filter((c) => q.camera === undefined || c === q.camera);
     if (cams.length === 0) return [];
     const where = [`camera IN (${cams.map(() => '?').join(', ')})`];
     const args: Array<string | number> = [...cams];
-    for (const [col, v] of [['label', q.label], ['zone', q.zone]] as const) {
+    for (const [col, v] of [['label', q.label], ['type', q.type], ['zone', q.zone]] as const) {
       if (v !== undefined) {
         where.push(`${col} = ?`);
         args.push(v);
@@ -115,17 +150,86 @@ export class Store {
       args.push(q.before);
     }
     const rows = this.db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`).all(...args, q.limit);
-    return (rows as Array<Record<string, unknown>>).map(eventOf);
+    return this.withMedia((rows as Array<Record<string, unknown>>).map(eventOf));
   }
 
-  event(id: number): ZoneEvent | null {
+  event(id: number): StoredEvent | null {
     const row = this.db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
-    return row ? eventOf(row) : null;
+    return row ? this.withMedia([eventOf(row)])[0]! : null;
   }
 
-  /** true when it existed. */
-  deleteEvent(id: number): boolean {
-    return this.db.prepare('DELETE FROM events WHERE id = ?').run(id).changes > 0;
+  private withMedia(events: ZoneEvent[]): StoredEvent[] {
+    const out: StoredEvent[] = events.map((ev) => ({ ...ev, snapshot: null, clip: null }));
+    if (out.length === 0) return out;
+    const byId = new Map(out.map((ev) => [ev.id, ev]));
+    const rows = this.db.prepare(`SELECT event_id AS eventId, kind, path, bytes, info FROM event_media WHERE event_id IN (${out.map(() => '?').join(', ')})`)
+      .all(...byId.keys()) as Array<{ eventId: number; kind: 'snapshot' | 'clip'; path: string; bytes: number; info: string }>;
+    for (const r of rows) {
+      const ev = byId.get(r.eventId)!;
+      const info = JSON.parse(r.info) as SnapshotInfo & ClipInfo;
+      if (r.kind === 'snapshot') ev.snapshot = { ...info, path: r.path, bytes: r.bytes };
+      else ev.clip = { ...info, path: r.path, bytes: r.bytes };
+    }
+    return out;
+  }
+
+  /**
+   * Deletes events (rows and media rows) in one transaction; returns the media paths they
+   * held, for the caller to delete after (a crash between leaves files no row names, which
+   * reconcileMedia removes) and the ids that existed.
+   */
+  deleteEvents(ids: readonly number[]): { deleted: number[]; paths: string[] } {
+    const deleted: number[] = [];
+    const paths: string[] = [];
+    const mediaOf = this.db.prepare('SELECT path FROM event_media WHERE event_id = ?').pluck();
+    const del = this.db.prepare('DELETE FROM events WHERE id = ?');
+    this.db.transaction(() => {
+      for (const id of ids) {
+        const p = mediaOf.all(id) as string[];
+        if (del.run(id).changes > 0) {
+          deleted.push(id);
+          paths.push(...p);
+        }
+      }
+    })();
+    return { deleted, paths };
+  }
+
+  /** Records an event's snapshot or clip (the file is already whole on disk); replaces the previous one of its kind. Throws when the event is gone. */
+  putMedia(m: EventMedia): void {
+    this.db.prepare(
+      `INSERT INTO event_media (event_id, kind, path, bytes, info, written_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (event_id, kind) DO UPDATE SET path = excluded.path, bytes = excluded.bytes, info = excluded.info, written_at = excluded.written_at`,
+    ).run(m.eventId, m.kind, m.path, m.bytes, JSON.stringify(m.info), new Date().toISOString());
+  }
+
+  /** Every media row's path and bytes (reconciling the media directory). */
+  mediaFiles(): Map<string, number> {
+    const rows = this.db.prepare('SELECT path, bytes FROM event_media').all() as Array<{ path: string; bytes: number }>;
+    return new Map(rows.map((r) => [r.path, r.bytes]));
+  }
+
+  /** Removes media rows by path (their files are gone); returns how many. */
+  forgetMedia(paths: readonly string[]): number {
+    const del = this.db.prepare('DELETE FROM event_media WHERE path = ?');
+    let n = 0;
+    this.db.transaction(() => {
+      for (const p of paths) n += del.run(p).changes;
+    })();
+    return n;
+  }
+
+  /** Bytes of every snapshot and clip. */
+  mediaBytes(): number {
+    return (this.db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM event_media').get() as { b: number }).b;
+  }
+
+  /** Closed events, oldest first (by id: numbered as they open), with their media bytes; `before` pages. */
+  oldestEvents(limit: number, afterId = 0): RetentionCandidate[] {
+    return this.db.prepare(
+      `SELECT e.id, e.started_at AS startedAt, COALESCE(SUM(m.bytes), 0) AS bytes FROM events e LEFT JOIN event_media m ON m.event_id = e.id
+       WHERE e.ended_at IS NOT NULL AND e.id > ? GROUP BY e.id ORDER BY e.id LIMIT ?`,
+    ).all(afterId, limit) as RetentionCandidate[];
   }
 
   get schemaVersion(): number {

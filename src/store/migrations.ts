@@ -44,4 +44,24 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX events_camera_started ON events (camera, started_at);
     `,
   },
+  {
+    version: 3,
+    name: 'line events, event snapshots and clips',
+    sql: `
+      ALTER TABLE events ADD COLUMN type TEXT NOT NULL DEFAULT 'zone' CHECK (type IN ('zone', 'line'));
+      ALTER TABLE events ADD COLUMN direction TEXT;
+      CREATE INDEX events_zone ON events (zone);
+      -- A file under the media directory (path relative to it), written before its row is
+      -- inserted and deleted after its row: a row always names a whole file.
+      CREATE TABLE event_media (
+        event_id   INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+        kind       TEXT    NOT NULL CHECK (kind IN ('snapshot', 'clip')),
+        path       TEXT    NOT NULL UNIQUE,
+        bytes      INTEGER NOT NULL,
+        info       TEXT    NOT NULL,
+        written_at TEXT    NOT NULL,
+        PRIMARY KEY (event_id, kind)
+      );
+    `,
+  },
 ];

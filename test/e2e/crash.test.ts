@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +8,7 @@ import { startDaemonProcess, type DaemonProcess } from '../../bench/daemonProces
 import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
 import { waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';
+import { filesUnder, mediaRows } from '../helpers/media.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 
 let daemon: DaemonProcess | null = null;
@@ -36,6 +39,7 @@ describe('crash safety', () => {
         'log:\n  level: warn',
         'detect:\n  tracker: { min_hits: 1, max_age: 1 }',
         `mqtt:\n  url: ${broker.url}`,
+        'media:\n  clips: { pre_roll_seconds: 0.5, post_roll_seconds: 0.5, max_seconds: 2 }\n  retention: { min_free_mb: 0 }',
         `cameras:\n  - id: yard\n    url: ${h264}\n    realtime: false\n    loop: true\n    zones:\n      - { id: all, polygon: [[0, 0], [768, 0], [768, 576], [0, 576]] }`,
       ].join('\n');
       daemon = await startDaemonProcess(`${body}\n`, 'crash');
@@ -54,6 +58,9 @@ describe('crash safety', () => {
         if (m.kind === 'close') expect(row!.endedAt, `event ${m.id} was published closed`).not.toBeNull();
       }
       console.log(`crash test: ${messages} event messages published before SIGKILL, all ${new Set(acked.map((m) => m.id)).size} events in the database (${rows.size} rows)`);
+      // The kill cut files on their way: clips still recording (part files), maybe files before their rows.
+      const cut = [...filesUnder(`${dir}/media`).keys()].filter((p) => !mediaRows(dir).has(p));
+      expect(cut.some((p) => p.endsWith('.mp4.part'))).toBe(true);
 
       // Restart on the same data: events left open by the crash are closed, new ids follow the old ones.
       const maxBefore = Math.max(...rows.keys());
@@ -65,6 +72,14 @@ describe('crash safety', () => {
       const stillOpen = after.prepare('SELECT COUNT(*) AS n FROM events WHERE id <= ? AND ended_at IS NULL').get(maxBefore) as { n: number };
       after.close();
       expect(stillOpen.n).toBe(0);
+      // The restart made the media directory and the database agree (cut files deleted), and
+      // after a clean stop they still do, file for file and byte for byte.
+      for (const p of cut) expect(existsSync(`${dir}/media/${p}`), p).toBe(false);
+      await daemon.stop();
+      const rowsAfter = mediaRows(dir);
+      expect(rowsAfter.size).toBeGreaterThan(0);
+      expect(filesUnder(`${dir}/media`)).toEqual(rowsAfter);
+      console.log(`crash test: ${cut.length} cut media files (${cut.filter((p) => p.endsWith('.part')).length} clip parts) removed at restart; ${rowsAfter.size} files agree with the database after`);
     } finally {
       await sub.endAsync();
     }

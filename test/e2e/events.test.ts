@@ -112,6 +112,9 @@ describe('tracks, zones and events', () => {
   it('rejects bad zones in the config with the field named', async () => {
     await expect(startDaemon([{ id: 'yard', url: h264, zones: [{ id: 'z', polygon: [[0, 0], [1, 1]] }] }])).rejects.toThrow(/cameras\[0\]\.zones\[0\]\.polygon/);
     await expect(startDaemon([{ id: 'yard', url: h264, zones: [{ id: 'z', polygon: [[0, 0], [9, 0], [9, 9]], classes: ['unicorn'] }] }])).rejects.toThrow(/COCO class name .*unicorn|cameras\[0\]\.zones\[0\]\.classes\[0\]/);
-    await expect(startDaemon([{ id: 'yard', url: h264, zones: [{ id: 'z', polygon: [[0, 0], [9, 0], [9, 9]] }, { id: 'z', polygon: [[0, 0], [9, 0], [9, 9]] }] }])).rejects.toThrow(/zone ids must be unique/);
+    await expect(startDaemon([{ id: 'yard', url: h264, zones: [{ id: 'z', polygon: [[0, 0], [9, 0], [9, 9]] }, { id: 'z', polygon: [[0, 0], [9, 0], [9, 9]] }] }])).rejects.toThrow(/rule id not already used by another zone or line of this camera for cameras\[0\]\.zones\[1\]\.id/);
+    await expect(startDaemon([{ id: 'yard', url: h264, zones: [{ id: 'z', polygon: [[0, 0], [9, 0], [9, 9]] }], lines: [{ id: 'z', points: [[0, 0], [9, 9]] }] }])).rejects.toThrow(/cameras\[0\]\.lines\[0\]\.id/);
+    await expect(startDaemon([{ id: 'yard', url: h264, lines: [{ id: 'l', points: [[5, 5], [5, 5]] }] }])).rejects.toThrow(/two different points .*cameras\[0\]\.lines\[0\]\.points/);
+    await expect(startDaemon([{ id: 'yard', url: h264, lines: [{ id: 'l', points: [[0, 0], [9, 9]], direction: 'up' }] }])).rejects.toThrow(/cameras\[0\]\.lines\[0\]\.direction/);
   });
 });

@@ -182,7 +182,7 @@ describe('auth', () => {
     expect(described).toEqual(routes.map((r) => `${r.method} ${r.url}`).filter((r) => !r.startsWith('HEAD')).sort());
     // No route takes a command, a URL to fetch, or a file path: the surface is this list.
     expect(routes.map((r) => `${r.method} ${r.url}`).filter((r) => !r.startsWith('HEAD')).sort()).toEqual([
-      'DELETE /api/events/:id', 'DELETE /api/users/:name', 'GET /api/budget-events', 'GET /api/cameras/:id/snapshot.jpg', 'GET /api/events', 'GET /api/events/:id', 'GET /api/health', 'GET /api/me', 'GET /api/openapi.json', 'GET /api/users', 'GET /metrics', 'POST /api/login', 'POST /api/logout', 'PUT /api/users/:name',
+      'DELETE /api/events/:id', 'DELETE /api/users/:name', 'GET /api/budget-events', 'GET /api/cameras/:id/snapshot.jpg', 'GET /api/events', 'GET /api/events/:id', 'GET /api/events/:id/clip.mp4', 'GET /api/events/:id/snapshot.jpg', 'GET /api/health', 'GET /api/me', 'GET /api/openapi.json', 'GET /api/users', 'GET /metrics', 'POST /api/login', 'POST /api/logout', 'PUT /api/users/:name',
     ]);
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { Detection } from '../../src/detect/Detection.js';
 import { Tracker } from '../../src/events/Tracker.js';
-import { insidePolygon, ZoneWatcher, type ZoneEvent } from '../../src/events/ZoneWatcher.js';
+import { crossing, insidePolygon, ZoneWatcher, type ZoneEvent } from '../../src/events/ZoneWatcher.js';
 
 const person = (x: number, y: number, score = 0.9, w = 40, h = 100): Detection => ({ classId: 0, label: 'person', score, x1: x, y1: y, x2: x + w, y2: y + h });
 
@@ -65,15 +65,19 @@ describe('zones', () => {
     const opened: ZoneEvent[] = [];
     const closed: ZoneEvent[] = [];
     let n = 0;
-    const w = new ZoneWatcher('cam', [{ id: 'door', polygon: square, classes: ['person'], min_dwell_ms: 1000 }], () => ++n, (e) => opened.push(e), (e) => closed.push(e));
+    const best: ZoneEvent[] = [];
+    const w = new ZoneWatcher('cam', { zones: [{ id: 'door', polygon: square, classes: ['person'], min_dwell_ms: 1000 }] }, {
+      nextId: () => ++n, onOpen: (e) => opened.push(e), onClose: (e) => closed.push(e), onBest: (e) => best.push(e),
+    });
     const at = (x: number, score: number, trackId = 7) => [{ ...person(x, 50, score), trackId }];  // anchor at (x + 20, 150)
     w.update(1, at(50, 0.6), [], 0);
     w.update(2, at(60, 0.8), [], 500);
     expect(opened).toEqual([]);  // not dwelt long enough
     w.update(3, at(70, 0.7), [], 1000);
     expect(opened).toHaveLength(1);
-    expect(opened[0]).toMatchObject({ id: 1, camera: 'cam', zone: 'door', trackId: 7, label: 'person', endedAt: null, bestScore: 0.7, bestSeq: 3 });
+    expect(opened[0]).toMatchObject({ id: 1, camera: 'cam', type: 'zone', zone: 'door', direction: null, trackId: 7, label: 'person', endedAt: null, bestScore: 0.7, bestSeq: 3 });
     w.update(4, at(80, 0.95), [], 1500);
+    expect(best.map((e) => [e.id, e.bestSeq, e.bestScore])).toEqual([[1, 4, 0.95]]);  // a better detection of the open event
     w.update(5, [], [], 1700);  // not detected this run: still inside
     expect(closed).toEqual([]);
     w.update(6, at(400, 0.9), [], 2000);  // walked out
@@ -89,5 +93,39 @@ describe('zones', () => {
     w.update(10, [{ ...person(10, 50), classId: 2, label: 'car', trackId: 9 }], [], 6000);
     w.update(11, [{ ...person(10, 50), classId: 2, label: 'car', trackId: 9 }], [], 8000);
     expect(opened).toHaveLength(2);
+  });
+
+  it('line crossing: the move between two anchors crosses the segment, with its direction', () => {
+    // Line A(100,0) → B(100,200): looking from A (top) to B (bottom), left is +x (image y points down).
+    expect(crossing([100, 0], [100, 200], 150, 100, 50, 100)).toBe('left_to_right');
+    expect(crossing([100, 0], [100, 200], 50, 100, 150, 100)).toBe('right_to_left');
+    expect(crossing([100, 0], [100, 200], 50, 300, 150, 300)).toBeNull();  // beside the segment's end
+    expect(crossing([100, 0], [100, 200], 50, 100, 90, 100)).toBeNull();  // not over it
+    expect(crossing([100, 0], [100, 200], 50, 100, 100, 100)).toBeNull();  // onto it is not across
+  });
+
+  it('line events: an instant event per crossing, direction filter, per track, classes', () => {
+    const opened: ZoneEvent[] = [];
+    const closed: ZoneEvent[] = [];
+    let n = 0;
+    const w = new ZoneWatcher('cam', {
+      zones: [],
+      lines: [
+        { id: 'gate', points: [[100, 0], [100, 400]], classes: ['person'], direction: 'any' },
+        { id: 'in', points: [[100, 0], [100, 400]], classes: [], direction: 'right_to_left' },
+      ],
+    }, { nextId: () => ++n, onOpen: (e) => opened.push(e), onClose: (e) => closed.push(e) });
+    const at = (x: number, trackId: number, label = 'person') => ({ ...person(x, 50), classId: label === 'car' ? 2 : 0, label, trackId });  // anchor (x + 20, 150)
+    w.update(1, [at(10, 1), at(200, 2)], [], 0);
+    expect(opened).toEqual([]);  // a first sighting crosses nothing
+    w.update(2, [at(150, 1), at(190, 2)], [], 100);  // track 1: x 30 → 170 crosses (right to left); track 2 stays right
+    expect(closed.map((e) => [e.zone, e.trackId, e.direction])).toEqual([['gate', 1, 'right_to_left'], ['in', 1, 'right_to_left']]);
+    expect(closed[0]).toMatchObject({ type: 'line', startedAt: new Date(100).toISOString(), endedAt: new Date(100).toISOString(), frames: 1, bestSeq: 2 });
+    expect(opened.map((e) => e.id)).toEqual(closed.map((e) => e.id));  // opened and closed at once
+    w.update(3, [at(20, 1), at(10, 2, 'car')], [], 200);  // both cross left to right; the car only matters to 'in', which wants the other way
+    expect(closed.slice(2).map((e) => [e.zone, e.trackId, e.direction])).toEqual([['gate', 1, 'left_to_right']]);
+    w.update(4, [], [{ id: 1 } as never], 300);  // track 1 ends: its next sighting is a first one again
+    w.update(5, [at(150, 1)], [], 400);
+    expect(closed).toHaveLength(3);
   });
 });

@@ -1,4 +1,5 @@
 import type { CameraInfo } from '../../src/protocol/control.js';
+import { EventsView, type UiEvent } from './EventsView.js';
 import { LiveConnection } from './LiveConnection.js';
 import { Tile } from './Tile.js';
 
@@ -6,11 +7,26 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const grid = $<HTMLElement>('grid');
 const tiles = new Map<number, Tile>();
 let conn: LiveConnection | null = null;
+let role = '';
+let cameraList: CameraInfo[] = [];
+const eventsView = new EventsView(() => role === 'admin');
+grid.after(eventsView.el);
+
+/** #events shows the events page, anything else the live grid. */
+function route(): void {
+  const events = location.hash === '#events' && role !== '';
+  grid.hidden = events;
+  eventsView.el.hidden = !events;
+  $('nav-live').classList.toggle('current', !events);
+  $('nav-events').classList.toggle('current', events);
+  if (events) void eventsView.open(cameraList.map((c) => ({ id: c.id, name: c.name })));
+}
+window.addEventListener('hashchange', route);
 
 // For tests and for anyone curious: live state of every tile.
 declare global {
   interface Window {
-    vigil: { tiles: () => Record<string, { mode: string; player: unknown; overlay: unknown; currentTime: number | null; latency: unknown }> };
+    vigil: { tiles: () => Record<string, { mode: string; player: unknown; overlay: unknown; currentTime: number | null; latency: unknown }>; events: () => UiEvent[] };
   }
 }
 window.vigil = {
@@ -18,6 +34,7 @@ window.vigil = {
     Object.fromEntries(
       [...tiles.values()].map((t) => [t.info.id, { mode: t.mode, player: t.player?.stats ?? null, overlay: t.overlay.stats, currentTime: t.player?.video.currentTime ?? null, latency: t.latency.state() }]),
     ),
+  events: () => eventsView.shown,
 };
 
 function showLogin(message = ''): void {
@@ -25,6 +42,9 @@ function showLogin(message = ''): void {
   conn = null;
   for (const t of tiles.values()) t.close();
   tiles.clear();
+  role = '';
+  route();
+  $('nav').hidden = true;
   $('login').hidden = false;
   $('logout').hidden = true;
   $('who').textContent = '';
@@ -32,6 +52,9 @@ function showLogin(message = ''): void {
 }
 
 function buildGrid(cameras: CameraInfo[]): void {
+  const first = cameraList.length === 0;
+  cameraList = cameras;
+  if (first && location.hash === '#events') route();
   const same = cameras.length === tiles.size && cameras.every((c) => tiles.get(c.index)?.info.video === c.video);
   if (!same) {
     for (const t of tiles.values()) t.close();
@@ -55,7 +78,10 @@ function buildGrid(cameras: CameraInfo[]): void {
 function start(user: { name: string; role: string }): void {
   $('login').hidden = true;
   $('logout').hidden = false;
+  $('nav').hidden = false;
   $('who').textContent = `${user.name} (${user.role})`;
+  role = user.role;
+  route();
   conn = new LiveConnection({
     hello: (_u, cameras) => buildGrid(cameras),
     binary: (m) => tiles.get(m.camera)?.message(m),

@@ -185,7 +185,15 @@ Napi::Value CameraWrap::Snapshot(const Napi::CallbackInfo& info) {
     }
     quality = info[0].As<Napi::Number>().Int32Value();
   }
-  return PromiseWorker::Start(new SnapshotWorker(env, pipeline_->pool(), quality));
+  int64_t seq = -1;
+  if (!info[1].IsUndefined()) {
+    double v = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
+    if (!(v >= 0 && v <= 9007199254740991.0) || v != static_cast<double>(static_cast<int64_t>(v))) {
+      throw invalidParameter(env, "a frame seq (a non-negative integer)", "seq", info[1]);
+    }
+    seq = static_cast<int64_t>(v);
+  }
+  return PromiseWorker::Start(new SnapshotWorker(env, pipeline_->pool(), quality, seq));
 }
 
 Napi::Value CameraWrap::Letterbox(const Napi::CallbackInfo& info) {

@@ -9,12 +9,13 @@
 
 namespace vigil {
 
-// camera.snapshot(quality): leases the pool's latest frame on a worker thread, encodes it to
-// JPEG there, and resolves { jpeg: Buffer, seq, ptsUs, decodedUs, width, height }, or null
-// when the camera has not decoded a frame yet. Holds the pool (shared) for its duration.
+// camera.snapshot(quality, seq?): leases the pool's latest frame (or the frame `seq`, while the
+// pool still holds it) on a worker thread, encodes it to JPEG there, and resolves
+// { jpeg: Buffer, seq, ptsUs, decodedUs, width, height }, or null when there is no such frame.
+// Holds the pool (shared) for its duration.
 class SnapshotWorker : public PromiseWorker {
  public:
-  SnapshotWorker(Napi::Env env, std::shared_ptr<FramePool> pool, int quality);
+  SnapshotWorker(Napi::Env env, std::shared_ptr<FramePool> pool, int quality, int64_t seq = -1);
 
  protected:
   void Execute() override;
@@ -23,6 +24,7 @@ class SnapshotWorker : public PromiseWorker {
  private:
   std::shared_ptr<FramePool> pool_;
   int quality_;
+  int64_t seq_;  // -1: the latest
   bool empty_ = false;
   FrameInfo info_;
   std::vector<uint8_t> jpeg_;

@@ -77,6 +77,7 @@ export class LiveServer {
       this.feeds.set(id, feed);
       sup.on('opened', (ev: OpenedEvent) => feed.opened(ev));
       sup.on('video', (ev: VideoEvent) => {
+        if (!sup.config.live) return;  // video for event clips only
         const { init, fragment } = feed.fragment(ev);
         for (const c of this.clients) c.video(feed, 'video', init, fragment);
       });

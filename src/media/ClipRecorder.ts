@@ -1,0 +1,181 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+
+import type { VideoEvent } from '../native/types.js';
+
+interface Fragment {
+  data: Buffer;
+  keyframe: boolean;
+  ptsUs: number;
+}
+
+/** Bytes of encoded video a camera's pre-roll may hold (past it, it restarts at the next keyframe). */
+const RING_MAX_BYTES = 64 * 1024 * 1024;
+
+/** One event's clip being written: the camera's fMP4 (init segment, then fragments) to a part file. */
+export class ClipWriter {
+  private readonly out: WriteStream;
+  /** Camera-timeline µs: the first fragment written, and the newest. */
+  firstPtsUs: number | null = null;
+  lastPtsUs = 0;
+  /** Set by stop(): the clip ends with the first fragment at or past this. */
+  stopAtUs = Number.POSITIVE_INFINITY;
+  fragments = 0;
+  private failed: Error | null = null;
+
+  constructor(
+    readonly eventId: number,
+    readonly partPath: string,
+    /** Wall clock (ms) of the clip's first frame. */
+    readonly startedAtMs: number,
+    readonly maxUs: number,
+  ) {
+    this.out = createWriteStream(partPath, { flags: 'wx' });
+    this.out.on('error', (err) => {
+      this.failed ??= err;
+    });
+  }
+
+  write(f: Fragment): void {
+    this.firstPtsUs ??= f.ptsUs;
+    this.lastPtsUs = f.ptsUs;
+    this.fragments++;
+    this.out.write(f.data);
+  }
+
+  writeInit(init: Buffer): void {
+    this.out.write(init);
+  }
+
+  /** Whether the clip has what it needs: past its stop (post-roll), or at its longest. */
+  full(): boolean {
+    return this.firstPtsUs !== null && (this.lastPtsUs >= this.stopAtUs || this.lastPtsUs - this.firstPtsUs >= this.maxUs);
+  }
+
+  /** Closes the part file; rejects when any write failed. */
+  end(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.out.end(() => (this.failed ? reject(this.failed) : resolve()));
+    });
+  }
+
+  /** Closes and deletes the part file. */
+  async abort(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.out.destroy();
+      this.out.once('close', () => resolve());
+    });
+    await rm(this.partPath, { force: true });
+  }
+}
+
+/**
+ * One camera's event clips: a pre-roll of its encoded video (whole GOPs: from the newest
+ * keyframe at least `preRollUs` old) and the clips being written. A clip starts with the
+ * session's init segment and the pre-roll and follows the live fragments until its stop
+ * (post-roll), its longest, or the session's end (a new init segment).
+ */
+export class ClipRecorder {
+  private init: Buffer | null = null;
+  private ring: Fragment[] = [];
+  private ringBytes = 0;
+  private readonly active = new Map<number, ClipWriter>();
+  /** Camera-timeline µs of the newest fragment, and the wall clock (ms) it arrived. */
+  private lastPtsUs: number | null = null;
+  private lastAtMs = 0;
+
+  constructor(
+    private readonly preRollUs: number,
+    private readonly maxUs: number,
+    /** A clip that has what it needs (or whose session ended): finish it. */
+    private readonly onFull: (w: ClipWriter) => void,
+  ) {}
+
+  video(ev: VideoEvent): void {
+    if (ev.init) {
+      for (const w of [...this.active.values()]) this.release(w);  // the session changed: clips end here
+      this.init = ev.init;
+      this.ring = [];
+      this.ringBytes = 0;
+    }
+    if (!this.init) return;
+    const f: Fragment = { data: ev.data, keyframe: ev.keyframe, ptsUs: ev.ptsUs };
+    this.lastPtsUs = ev.ptsUs;
+    this.lastAtMs = Date.now();
+    this.remember(f);
+    for (const w of [...this.active.values()]) {
+      w.write(f);
+      if (w.full()) this.release(w);
+    }
+  }
+
+  /** The session ended: clips end with what they have. */
+  ended(): void {
+    for (const w of [...this.active.values()]) this.release(w);
+    this.init = null;
+    this.ring = [];
+    this.ringBytes = 0;
+    this.lastPtsUs = null;
+  }
+
+  /** Starts event `eventId`'s clip into `partPath` (pre-roll first); null when there is no video to record. */
+  start(eventId: number, partPath: string): ClipWriter | null {
+    if (!this.init || this.ring.length === 0 || this.lastPtsUs === null || this.active.has(eventId)) return null;
+    const first = this.ring[0]!;
+    const w = new ClipWriter(eventId, partPath, this.lastAtMs - (this.lastPtsUs - first.ptsUs) / 1000, this.maxUs);
+    w.writeInit(this.init);
+    for (const f of this.ring) w.write(f);
+    this.active.set(eventId, w);
+    return w;
+  }
+
+  /** The event ended: its clip goes on for `postRollUs` of video more. */
+  stop(eventId: number, postRollUs: number): void {
+    const w = this.active.get(eventId);
+    if (!w) return;
+    w.stopAtUs = (this.lastPtsUs ?? w.lastPtsUs) + postRollUs;
+    if (w.full()) this.release(w);
+  }
+
+  /** Ends every clip now (the daemon stops). */
+  releaseAll(): void {
+    for (const w of [...this.active.values()]) this.release(w);
+  }
+
+  /** Takes a clip away unfinished (its event was deleted); the caller aborts it. */
+  take(eventId: number): ClipWriter | null {
+    const w = this.active.get(eventId) ?? null;
+    this.active.delete(eventId);
+    return w;
+  }
+
+  has(eventId: number): boolean {
+    return this.active.has(eventId);
+  }
+
+  get recording(): number {
+    return this.active.size;
+  }
+
+  private release(w: ClipWriter): void {
+    this.active.delete(w.eventId);
+    this.onFull(w);
+  }
+
+  private remember(f: Fragment): void {
+    if (this.ring.length === 0 && !f.keyframe) return;  // a pre-roll starts at a keyframe
+    this.ring.push(f);
+    this.ringBytes += f.data.length;
+    // Drop whole GOPs from the front while the next GOP still starts at least preRoll ago.
+    const horizon = f.ptsUs - this.preRollUs;
+    for (;;) {
+      const next = this.ring.findIndex((x, i) => i > 0 && x.keyframe);
+      if (next < 0 || this.ring[next]!.ptsUs > horizon) break;
+      for (const x of this.ring.splice(0, next)) this.ringBytes -= x.data.length;
+    }
+    if (this.ringBytes > RING_MAX_BYTES) {
+      this.ring = [];
+      this.ringBytes = 0;
+    }
+  }
+}

@@ -1,0 +1,174 @@
+import { readdir, rm, rmdir, stat, statfs } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+
+import type { Store } from '../store/Store.js';
+import type { Logger } from '../util/logger.js';
+import type { MediaConfig } from './mediaConfig.js';
+
+const MB = 1024 * 1024;
+
+export interface SweepResult {
+  /** Events deleted for their age, and to keep the quota / free space. */
+  aged: number;
+  quota: number;
+  freedBytes: number;
+  mediaBytes: number;
+}
+
+export interface ReconcileResult {
+  /** Files no row named (a crash between a file and its row, or left-over parts), deleted. */
+  orphanFiles: number;
+  /** Rows whose file was missing, removed. */
+  missingFiles: number;
+}
+
+/** Deletes the files of deleted rows, and the directories they leave empty (not `root` itself). */
+export async function removeMedia(root: string, paths: readonly string[]): Promise<void> {
+  const dirs = new Set<string>();
+  for (const p of paths) {
+    await rm(join(root, p), { force: true });
+    dirs.add(dirname(join(root, p)));
+  }
+  for (const d of dirs) {
+    // <camera>/<day>, then <camera>: stop at the first that is not empty.
+    for (let dir = d; dir.startsWith(root + sep); dir = dirname(dir)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        break;
+      }
+    }
+  }
+}
+
+/**
+ * Makes the media directory and the database agree (at start, before anything records): files
+ * no row names are deleted (part files of clips cut by a crash, snapshots written just before
+ * it), and rows whose file is gone are removed.
+ */
+export async function reconcileMedia(store: Store, root: string): Promise<ReconcileResult> {
+  const rows = store.mediaFiles();
+  const onDisk = new Set<string>();
+  const orphans: string[] = [];
+  let entries: Array<{ name: string; parentPath: string; isFile(): boolean }> = [];
+  try {
+    entries = await readdir(root, { recursive: true, withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const rel = relative(root, join(e.parentPath, e.name)).split(sep).join('/');
+    if (rows.has(rel)) onDisk.add(rel);
+    else orphans.push(rel);
+  }
+  await removeMedia(root, orphans);
+  const missing = [...rows.keys()].filter((p) => !onDisk.has(p));
+  store.forgetMedia(missing);
+  return { orphanFiles: orphans.length, missingFiles: missing.length };
+}
+
+/**
+ * Retention: events older than max_age_days go, then the oldest events with files go while
+ * snapshots and clips exceed max_mb or the filesystem has less than min_free_mb free. An event
+ * goes whole (row, snapshot, clip): its rows in one transaction, then its files. Events still
+ * open or still writing files stay.
+ */
+export class Retention {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<SweepResult> | null = null;
+  /** Since start: sweeps, events deleted for age / quota, bytes freed. */
+  readonly totals = { sweeps: 0, aged: 0, quota: 0, freedBytes: 0 };
+
+  constructor(
+    private readonly store: Store,
+    private readonly root: string,
+    private readonly cfg: MediaConfig['retention'],
+    private readonly busy: (eventId: number) => boolean,
+    private readonly log: Logger,
+    /** Bytes free on the media filesystem (tests replace it). */
+    private readonly freeBytes: () => Promise<number> = async () => {
+      const s = await statfs(root);
+      return s.bavail * s.bsize;
+    },
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep().catch((err: Error) => this.log.error({ err: err.message }, 'retention sweep failed')), this.cfg.check_seconds * 1000);
+    this.timer.unref();
+  }
+
+  /** One pass; concurrent calls share it. */
+  sweep(): Promise<SweepResult> {
+    this.running ??= this.pass().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private async pass(): Promise<SweepResult> {
+    const res: SweepResult = { aged: 0, quota: 0, freedBytes: 0, mediaBytes: 0 };
+    if (this.cfg.max_age_days > 0) {
+      const cutoff = new Date(Date.now() - this.cfg.max_age_days * 86_400_000).toISOString();
+      for (let after = 0; ;) {
+        const page = this.store.oldestEvents(500, after);
+        if (page.length === 0) break;
+        after = page.at(-1)!.id;
+        const old = page.filter((c) => c.startedAt < cutoff && !this.busy(c.id));
+        const { deleted, bytes } = await this.delete(old.map((c) => c.id), old);
+        res.aged += deleted;
+        res.freedBytes += bytes;
+        if (page.every((c) => c.startedAt >= cutoff)) break;  // ids follow time: nothing older beyond
+      }
+    }
+    let total = this.store.mediaBytes();
+    const quota = this.cfg.max_mb > 0 ? this.cfg.max_mb * MB : Number.POSITIVE_INFINITY;
+    let need = total - quota;
+    if (this.cfg.min_free_mb > 0) {
+      try {
+        await stat(this.root);
+        need = Math.max(need, this.cfg.min_free_mb * MB - (await this.freeBytes()));
+      } catch {
+        // no media directory yet: nothing to free
+      }
+    }
+    for (let after = 0; need > 0;) {
+      const page = this.store.oldestEvents(500, after);
+      if (page.length === 0) break;
+      after = page.at(-1)!.id;
+      const pick: typeof page = [];
+      let sum = 0;
+      for (const c of page) {
+        if (c.bytes === 0 || this.busy(c.id)) continue;  // deleting it frees nothing / it is still being written
+        pick.push(c);
+        sum += c.bytes;
+        if (sum >= need) break;
+      }
+      const { deleted, bytes } = await this.delete(pick.map((c) => c.id), pick);
+      res.quota += deleted;
+      res.freedBytes += bytes;
+      need -= bytes;
+      total -= bytes;
+    }
+    res.mediaBytes = this.store.mediaBytes();
+    this.totals.sweeps++;
+    this.totals.aged += res.aged;
+    this.totals.quota += res.quota;
+    this.totals.freedBytes += res.freedBytes;
+    if (res.aged + res.quota > 0) this.log.info({ ...res }, 'retention deleted the oldest events');
+    return res;
+  }
+
+  private async delete(ids: number[], candidates: Array<{ id: number; bytes: number }>): Promise<{ deleted: number; bytes: number }> {
+    if (ids.length === 0) return { deleted: 0, bytes: 0 };
+    const { deleted, paths } = this.store.deleteEvents(ids);
+    await removeMedia(this.root, paths);
+    const gone = new Set(deleted);
+    return { deleted: deleted.length, bytes: candidates.filter((c) => gone.has(c.id)).reduce((a, c) => a + c.bytes, 0) };
+  }
+}
