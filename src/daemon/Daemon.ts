@@ -149,6 +149,7 @@ export class Daemon extends EventEmitter {
       latency: (id) => this.latency.get(id),
       onDetections: (fn) => this.on('detections', fn),
       onBudget: (fn) => this.on('budget', fn),
+      onEvent: (fn) => this.on('event', fn),
       sessions,
       auth,
       queueBytes: this.config.server.live_queue_kb * 1024,

@@ -99,6 +99,24 @@ export interface BudgetEventMessage {
   dropped: number | null;
 }
 
+/** A zone or line event as committed to the database (the REST API has it, with its files, at /api/events/:id). */
+export interface EventMessage {
+  id: number;
+  camera: string;
+  type: 'zone' | 'line';
+  zone: string;
+  direction: 'left_to_right' | 'right_to_left' | null;
+  trackId: number;
+  classId: number;
+  label: string;
+  startedAt: string;
+  endedAt: string | null;
+  bestScore: number;
+  bestBox: { x1: number; y1: number; x2: number; y2: number };
+  bestSeq: number;
+  frames: number;
+}
+
 export interface CameraLive {
   id: string;
   state: string;
@@ -127,6 +145,7 @@ export type ServerMessage =
   | { type: 'unsubscribed'; camera: string }
   | { type: 'health'; cameras: CameraLive[] }
   | { type: 'budget'; event: BudgetEventMessage }
+  | { type: 'event'; kind: 'open' | 'close'; event: EventMessage }
   | { type: 'error'; code: ErrorCode; message: string };
 
 /** Parses a client's text message; `error` is an "Expected … but received …" sentence. */

@@ -102,6 +102,10 @@ describe('events page in a real browser', () => {
     expect(Math.abs(video.duration * 1000 - withClip.clip!.durationMs)).toBeLessThan(250);
     if (process.env.VIGIL_SCREENSHOT) await page.screenshot({ path: join(packageRoot(), 'docs', 'events-page.png') });
 
+    // New events arrive over the live WebSocket: the page offers them.
+    await page.waitForSelector('#events .fresh:not([hidden])', { timeout: 30_000 });
+    expect(await page.textContent('#events .fresh')).toMatch(/^\d+ new events?: show$/);
+
     // Delete it (admin): gone from the page and the API.
     page.once('dialog', (d) => void d.accept());
     await page.click('.event-player button');

@@ -8,8 +8,10 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Daemon } from '../../src/daemon/Daemon.js';
 import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
 import type { ZoneEvent } from '../../src/events/ZoneWatcher.js';
+import type { ServerMessage } from '../../src/protocol/control.js';
 import { api, startDaemon, waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';
+import { Viewer } from '../helpers/viewer.js';
 import { filesUnder, mediaRows } from '../helpers/media.js';
 
 let running: Daemon | null = null;
@@ -37,7 +39,7 @@ const events = async (url: string, query = '') => ((await (await api(url, `/api/
 
 describe('event snapshots and clips', () => {
   it('writes a snapshot and an MP4 clip (pre- and post-roll) per event, serves them, deletes them with the event; line events too', async () => {
-    const { daemon, url } = await startDaemon(
+    const { daemon, url, token } = await startDaemon(
       [{
         id: 'yard', url: h264, loop: true,
         zones: [{ id: 'all', polygon: [[0, 0], [768, 0], [768, 576], [0, 576]], classes: ['person'] }],
@@ -47,6 +49,8 @@ describe('event snapshots and clips', () => {
     );
     running = daemon;
     const dir = daemon.media!.dir;
+    const viewer = new Viewer(url, token);  // events reach the live WebSocket once committed
+    await viewer.hello();
     await waitFor(async () => {
       const evs = await events(url);
       return evs.filter((e) => e.type === 'zone' && e.clip).length >= 2 && evs.some((e) => e.type === 'line' && e.clip);
@@ -59,6 +63,12 @@ describe('event snapshots and clips', () => {
     expect(['left_to_right', 'right_to_left']).toContain(lineEv.direction);
     expect(lineEv.startedAt).toBe(lineEv.endedAt);
     expect((await events(url, '?type=line')).every((e) => e.type === 'line')).toBe(true);
+    // Over the WebSocket: each event opened and closed, as stored.
+    const sent = viewer.json.filter((m): m is Extract<ServerMessage, { type: 'event' }> => m.type === 'event');
+    const closedLine = sent.find((m) => m.kind === 'close' && m.event.id === lineEv.id)!;
+    expect(closedLine.event).toMatchObject({ type: 'line', zone: 'middle', direction: lineEv.direction, endedAt: lineEv.endedAt, trackId: lineEv.trackId });
+    expect(sent.some((m) => m.kind === 'open' && m.event.id === zoneEv.id)).toBe(true);
+    viewer.close();
 
     // The snapshot: a JPEG of the camera's frame, a frame the event saw.
     const snap = zoneEv.snapshot!;

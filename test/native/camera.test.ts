@@ -146,6 +146,14 @@ describe('native addon', () => {
     expect(jpegSize(snap!.jpeg)).toEqual({ width: 768, height: 576 });
     expect(snap!.seq).toBeGreaterThanOrEqual(3);
     expect(() => cam.camera.snapshot(0)).toThrow(/Expected an integer between 1 and 100 for quality but received number 0/);
+    // A given frame (an event's best one) while the pool holds it; null once it is gone.
+    const last = cam.frames.at(-1)!.seq;
+    const exact = await cam.camera.snapshot(80, last);
+    expect(exact === null || exact.seq === last).toBe(true);
+    expect(exact?.seq ?? last).toBe(last);
+    await cam.until(() => cam.frames.length >= 12, 10000, '12 frames');
+    expect(await cam.camera.snapshot(80, 1)).toBeNull();  // long since rewritten (4 slots)
+    expect(() => cam.camera.snapshot(80, -1)).toThrow(/Expected a frame seq \(a non-negative integer\) for seq/);
     // A letterbox target that is neither a tensor nor a GPU input batch's slot is named.
     const norm = { mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number], bgr: false };
     expect(() => cam.camera.letterbox({ batch: {} as never, slot: 0 }, 416, norm)).toThrow(/Expected a handle from createDeviceBatch\(\) for dst\.batch|built without CUDA/);

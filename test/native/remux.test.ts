@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -68,6 +68,37 @@ describe('fMP4 remux for live view (no re-encoding)', () => {
     writeFileSync(file, Buffer.concat([first.init!, ...video.map((v) => v.data)]));
     expect(probeFrames(file)).toBe(video.length);
     if (stats.videoDropped === 0) expect(video.length).toBe(VTEST_FRAMES);
+  });
+
+  it('an event clip: init + fragments from a keyframe mid-stream become a plain MP4 from 0 (remuxToMp4); bad input is refused', async () => {
+    const cam = camera({ url: h264, realtime: false, video: true, queueSize: 4096 });
+    expect((await cam.untilEnded(cam.camera.open())).reason).toBe('eos');
+    const video = cam.events.filter((e): e is VideoEvent => e.type === 'video');
+    const k = video.findIndex((v, i) => i > 100 && v.keyframe);
+    expect(k).toBeGreaterThan(100);
+    const slice = video.slice(k, k + 40);
+    const part = join(dir, 'clip.mp4.part');
+    const out = join(dir, 'clip.mp4');
+    writeFileSync(part, Buffer.concat([video[0]!.init!, ...slice.map((v) => v.data)]));
+    const addon = loadAddon();
+    const r = await addon.remuxToMp4(part, out);
+    expect(r).toMatchObject({ packets: 40, skipped: 0 });
+    expect(Math.abs(r.startUs - slice[0]!.ptsUs)).toBeLessThan(1000);  // what became 0
+    expect(Math.abs(r.durationUs - 40 * 100_000)).toBeLessThan(1000);  // 40 frames at 10 fps
+    expect(probeFrames(out)).toBe(40);
+    const fmt = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=start_time,duration', '-of', 'json', out], { encoding: 'utf8' })) as { format: { start_time: string; duration: string } };
+    expect(Number(fmt.format.start_time)).toBe(0);
+    expect(Number(fmt.format.duration)).toBeCloseTo(4, 1);
+    const bytes = readFileSync(out);
+    expect(bytes.indexOf('moov')).toBeLessThan(bytes.indexOf('mdat'));  // faststart
+    expect(bytes.indexOf('moof')).toBe(-1);  // not fragmented
+
+    const junk = join(dir, 'junk.part');
+    writeFileSync(junk, Buffer.alloc(4096, 7));
+    await expect(addon.remuxToMp4(junk, join(dir, 'junk.mp4'))).rejects.toThrow(/cannot open .*junk\.part/);
+    expect(existsSync(join(dir, 'junk.mp4'))).toBe(false);
+    await expect(addon.remuxToMp4(join(dir, 'missing.part'), join(dir, 'm.mp4'))).rejects.toThrow(/cannot open .*missing\.part: No such file/);
+    expect(() => addon.remuxToMp4(42 as never, out)).toThrow(/Expected a file path for input/);
   });
 
   it('a viewer joining mid-stream decodes from the newest keyframe: init + that GOP', async () => {

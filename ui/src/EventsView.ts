@@ -60,6 +60,8 @@ export class EventsView {
   private readonly player: HTMLElement;
   private readonly status: HTMLElement;
   private next: number | null = null;
+  private fresh = 0;
+  private readonly freshButton: HTMLButtonElement;
   private query = '';
   /** What the list shows (tests read it through window.vigil). */
   shown: UiEvent[] = [];
@@ -76,10 +78,12 @@ export class EventsView {
       el('button', { type: 'submit' }, 'Show'),
     );
     this.status = el('p', { className: 'note', role: 'status' });
+    this.freshButton = el('button', { className: 'fresh', hidden: true });
+    this.freshButton.addEventListener('click', () => void this.load());
     this.list = el('ol', { className: 'event-list' });
     this.more = el('button', { hidden: true }, 'More');
     this.player = el('aside', { className: 'event-player', hidden: true });
-    this.el = el('section', { id: 'events', hidden: true }, this.form, this.status, el('div', { className: 'events-body' }, el('div', {}, this.list, this.more), this.player));
+    this.el = el('section', { id: 'events', hidden: true }, this.form, el('div', { className: 'statusbar' }, this.status, this.freshButton), el('div', { className: 'events-body' }, el('div', {}, this.list, this.more), this.player));
     this.form.addEventListener('submit', (e) => {
       e.preventDefault();
       void this.load();
@@ -96,7 +100,16 @@ export class EventsView {
     await this.load();
   }
 
+  /** An event opened (live WebSocket): offer to show it. */
+  announce(): void {
+    this.fresh++;
+    this.freshButton.textContent = `${this.fresh} new event${this.fresh === 1 ? '' : 's'}: show`;
+    this.freshButton.hidden = false;
+  }
+
   private async load(): Promise<void> {
+    this.fresh = 0;
+    this.freshButton.hidden = true;
     const f = new FormData(this.form);
     const q = new URLSearchParams();
     for (const k of ['camera', 'type', 'zone', 'label']) {

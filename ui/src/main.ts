@@ -100,6 +100,8 @@ function start(user: { name: string; role: string }): void {
         }
       } else if (m.type === 'budget') {
         for (const t of tiles.values()) if (t.info.id === m.event.camera) t.budgetEvent(m.event);
+      } else if (m.type === 'event') {
+        if (m.kind === 'open') eventsView.announce();
       } else if (m.type === 'error') {
         console.warn(`vigil: ${m.code}: ${m.message}`);
       }

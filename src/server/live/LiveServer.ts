@@ -9,7 +9,7 @@ import type { FrameLatency } from '../../detect/FrameLatency.js';
 import type { OpenedEvent, VideoEvent } from '../../native/types.js';
 import type { CameraSupervisor } from '../../pipeline/CameraSupervisor.js';
 import { detectionRecordsOf } from '../../protocol/binary.js';
-import { parseClientMessage, PROTOCOL_VERSION, SUBPROTOCOL, type CameraInfo, type CameraLive } from '../../protocol/control.js';
+import { parseClientMessage, PROTOCOL_VERSION, SUBPROTOCOL, type CameraInfo, type CameraLive, type EventMessage } from '../../protocol/control.js';
 import { LatencyWindow, monoNowUs } from '../../util/LatencyWindow.js';
 import type { Logger } from '../../util/logger.js';
 import type { AuthConfig } from '../auth/authConfig.js';
@@ -34,6 +34,8 @@ export interface LiveDeps {
   onDetections: (fn: (ev: DetectionEvent) => void) => void;
   /** Subscribes to latency budget breaches and recoveries. */
   onBudget: (fn: (ev: BudgetEvent) => void) => void;
+  /** Subscribes to zone and line events, once committed to the database. */
+  onEvent?: (fn: (kind: 'open' | 'close', ev: EventMessage) => void) => void;
   sessions: Sessions;
   auth: AuthConfig;
   /** Per-client send queue bound (bytes) and ping interval (ms): server.live_queue_kb, live_ping_seconds. */
@@ -92,6 +94,9 @@ export class LiveServer {
     });
     deps.onBudget((event) => {
       for (const c of this.clients) if (c.helloDone && canSee(c.user, event.camera)) c.json({ type: 'budget', event });
+    });
+    deps.onEvent?.((kind, event) => {
+      for (const c of this.clients) if (c.helloDone && canSee(c.user, event.camera)) c.json({ type: 'event', kind, event });
     });
     server.on('upgrade', this.upgradeListener);
     this.timer = setInterval(() => this.tick(), TICK_MS);
