@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import type { FastifyInstance } from 'fastify';
 
@@ -59,6 +59,8 @@ export class Daemon extends EventEmitter {
   /** Events' snapshots and clips, and their retention (after start). */
   media: EventMedia | null = null;
   retention: Retention | null = null;
+  /** Why events have no snapshots or clips this run (the media directory could not be trusted); null when they do. */
+  mediaError: string | null = null;
   private readonly tracking = new Map<string, { tracker: Tracker; watcher: ZoneWatcher | null }>();
   private model: (Detector & { precision: string; release(): Promise<void> }) | null = null;
   /** The HTTP server (after start). */
@@ -106,9 +108,12 @@ export class Daemon extends EventEmitter {
     this.store = new Store(join(dataDir, 'vigil.db'));
     const dangling = this.store.closeOpenEvents(new Date().toISOString());
     if (dangling > 0) this.log.warn({ events: dangling }, 'closed events the previous run left open (it did not stop cleanly)');
-    const mediaDir = media.dir ?? join(dataDir, 'media');
+    const mediaDir = resolve(media.dir ?? join(dataDir, 'media'));
     const fixed = await reconcileMedia(this.store, mediaDir);
-    if (fixed.orphanFiles + fixed.missingFiles > 0) this.log.warn({ ...fixed, dir: mediaDir }, 'media files and the database disagreed (the previous run did not stop cleanly): made them agree');
+    if (fixed.skipped) {
+      this.mediaError = fixed.skipped;
+      this.log.error({ dir: mediaDir, reason: fixed.skipped }, 'media directory not reconciled: events get no snapshots or clips this run, and retention is off');
+    } else if (fixed.orphanFiles + fixed.missingFiles > 0) this.log.warn({ ...fixed, dir: mediaDir }, 'media files and the database disagreed (the previous run did not stop cleanly): made them agree');
     // 'event' (ZoneEvent): an event's state as committed to the database, open (endedAt null)
     // or closed. One that opened and closed within one write is announced closed only.
     if (this.config.mqtt) this.startMqtt(this.config.mqtt);
@@ -124,13 +129,15 @@ export class Daemon extends EventEmitter {
       }
     });
     const store = this.store;
-    this.media = new EventMedia(mediaDir, media, store, this.events, this.addon, (camera, quality, seq) => {
-      const sup = this.cameras.get(camera);
-      return sup && sup.state !== 'stopped' ? sup.snapshot(quality, seq) : Promise.resolve(null);
-    }, moduleLogger(this.logger, 'EventMedia'));
-    this.retention = new Retention(store, mediaDir, media.retention, (id) => this.media?.busy(id) ?? false, moduleLogger(this.logger, 'Retention'));
-    await this.retention.sweep();
-    this.retention.start();
+    if (!this.mediaError) {
+      this.media = new EventMedia(mediaDir, media, store, this.events, this.addon, (camera, quality, seq) => {
+        const sup = this.cameras.get(camera);
+        return sup && sup.state !== 'stopped' ? sup.snapshot(quality, seq) : Promise.resolve(null);
+      }, moduleLogger(this.logger, 'EventMedia'));
+      this.retention = new Retention(store, mediaDir, media.retention, (id) => this.media?.busy(id) ?? false, moduleLogger(this.logger, 'Retention'));
+      await this.retention.sweep();
+      this.retention.start();
+    }
     const sessions = new Sessions(auth.session_hours * 3_600_000, (name) => users.get(name));
     await this.startDetector();
     const metrics = createMetrics(() => this.cameras.values(), this);

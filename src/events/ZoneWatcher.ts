@@ -78,7 +78,8 @@ interface Presence {
  */
 export class ZoneWatcher {
   private readonly presence = new Map<string, Presence>();  // `${zone}/${trackId}`
-  private readonly anchors = new Map<number, [number, number]>();  // trackId → last anchor (lines)
+  /** Per track, per line: the last anchor off the line, and when the track last crossed it. */
+  private readonly anchors = new Map<number, Map<string, { x: number; y: number; crossedAt: number }>>();
 
   constructor(
     private readonly camera: string,
@@ -149,13 +150,21 @@ export class ZoneWatcher {
   private lines(seq: number, d: TrackedDetection, trackId: number, ax: number, ay: number, nowMs: number): void {
     const lines = this.rules.lines ?? [];
     if (lines.length === 0) return;
-    const prev = this.anchors.get(trackId);
-    this.anchors.set(trackId, [ax, ay]);
-    if (!prev) return;
+    let mine = this.anchors.get(trackId);
+    if (!mine) this.anchors.set(trackId, (mine = new Map()));
     for (const l of lines) {
       if (l.classes.length > 0 && !l.classes.includes(d.label)) continue;
-      const dir = crossing(l.points[0], l.points[1], prev[0], prev[1], ax, ay);
-      if (!dir || (l.direction !== 'any' && l.direction !== dir)) continue;
+      // An anchor on the line itself is no side: the move is judged from the last one off it.
+      if (side(l.points[0], l.points[1], ax, ay) === 0) continue;
+      const prev = mine.get(l.id);
+      mine.set(l.id, { x: ax, y: ay, crossedAt: prev?.crossedAt ?? Number.NEGATIVE_INFINITY });
+      if (!prev) continue;
+      const dir = crossing(l.points[0], l.points[1], prev.x, prev.y, ax, ay);
+      if (!dir) continue;
+      // A box jittering over the line crosses it back and forth: one event per cooldown.
+      if (nowMs - prev.crossedAt < l.cooldown_ms) continue;
+      mine.get(l.id)!.crossedAt = nowMs;
+      if (l.direction !== 'any' && l.direction !== dir) continue;
       const ev = this.newEvent('line', l.id, dir, seq, d, trackId, nowMs);
       ev.frames = 1;
       this.hooks.onOpen({ ...ev });

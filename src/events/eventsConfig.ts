@@ -28,6 +28,8 @@ export const lineSchema = z.strictObject({
     .refine(([a, b]) => a[0] !== b[0] || a[1] !== b[1], { message: 'two different points' }),
   classes: z.array(label).max(80).default([]),
   direction: z.enum(['any', 'left_to_right', 'right_to_left']).default('any'),
+  /** A track crossing this line again within this long (a box jittering over it) makes no new event. */
+  cooldown_ms: z.int().min(0).max(3_600_000).default(1000),
 });
 
 /** Tracking settings (src/events/Tracker.ts), for every camera. */

@@ -1,7 +1,9 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
 
 import type { VideoEvent } from '../native/types.js';
+import { openNewSync } from './files.js';
 
 interface Fragment {
   data: Buffer;
@@ -11,6 +13,8 @@ interface Fragment {
 
 /** Bytes of encoded video a camera's pre-roll may hold (past it, it restarts at the next keyframe). */
 const RING_MAX_BYTES = 64 * 1024 * 1024;
+/** A stopped clip whose post-roll has not come this long after it was due ends anyway. */
+const STOP_GRACE_MS = 5000;
 
 /** One event's clip being written: the camera's fMP4 (init segment, then fragments) to a part file. */
 export class ClipWriter {
@@ -23,14 +27,20 @@ export class ClipWriter {
   fragments = 0;
   private failed: Error | null = null;
 
+  /** Wall clock (ms) past which the clip ends even without video (set by stop()). */
+  deadlineMs = Number.POSITIVE_INFINITY;
+
   constructor(
     readonly eventId: number,
+    /** The finished clip's path relative to the media directory, and the part file's absolute path. */
+    readonly rel: string,
     readonly partPath: string,
     /** Wall clock (ms) of the clip's first frame. */
     readonly startedAtMs: number,
     readonly maxUs: number,
   ) {
-    this.out = createWriteStream(partPath, { flags: 'wx' });
+    // Opened synchronously: the file exists before the event can close (a line event closes at once).
+    this.out = createWriteStream('', { fd: openNewSync(partPath) });
     this.out.on('error', (err) => {
       this.failed ??= err;
     });
@@ -61,10 +71,8 @@ export class ClipWriter {
 
   /** Closes and deletes the part file. */
   async abort(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.out.destroy();
-      this.out.once('close', () => resolve());
-    });
+    this.out.destroy();
+    await finished(this.out).catch(() => {});  // settles at once when the stream had already failed and closed
     await rm(this.partPath, { force: true });
   }
 }
@@ -118,23 +126,29 @@ export class ClipRecorder {
     this.lastPtsUs = null;
   }
 
-  /** Starts event `eventId`'s clip into `partPath` (pre-roll first); null when there is no video to record. */
-  start(eventId: number, partPath: string): ClipWriter | null {
+  /** Starts event `eventId`'s clip into `partPath` (pre-roll first); null when there is no video to record. Throws when the file cannot be made. */
+  start(eventId: number, rel: string, partPath: string): ClipWriter | null {
     if (!this.init || this.ring.length === 0 || this.lastPtsUs === null || this.active.has(eventId)) return null;
     const first = this.ring[0]!;
-    const w = new ClipWriter(eventId, partPath, this.lastAtMs - (this.lastPtsUs - first.ptsUs) / 1000, this.maxUs);
+    const w = new ClipWriter(eventId, rel, partPath, this.lastAtMs - (this.lastPtsUs - first.ptsUs) / 1000, this.maxUs);
     w.writeInit(this.init);
     for (const f of this.ring) w.write(f);
     this.active.set(eventId, w);
     return w;
   }
 
-  /** The event ended: its clip goes on for `postRollUs` of video more. */
+  /** The event ended: its clip goes on for `postRollUs` of video more (and ends by the wall clock if video stops coming). */
   stop(eventId: number, postRollUs: number): void {
     const w = this.active.get(eventId);
     if (!w) return;
     w.stopAtUs = (this.lastPtsUs ?? w.lastPtsUs) + postRollUs;
+    w.deadlineMs = Date.now() + postRollUs / 1000 + STOP_GRACE_MS;
     if (w.full()) this.release(w);
+  }
+
+  /** Ends clips whose post-roll the video never delivered (the camera sends frames but no video, or nothing). */
+  expire(nowMs = Date.now()): void {
+    for (const w of [...this.active.values()]) if (nowMs >= w.deadlineMs) this.release(w);
   }
 
   /** Ends every clip now (the daemon stops). */
@@ -173,9 +187,11 @@ export class ClipRecorder {
       if (next < 0 || this.ring[next]!.ptsUs > horizon) break;
       for (const x of this.ring.splice(0, next)) this.ringBytes -= x.data.length;
     }
-    if (this.ringBytes > RING_MAX_BYTES) {
-      this.ring = [];
-      this.ringBytes = 0;
+    // Over the cap: the oldest GOPs go (the pre-roll gets shorter); one GOP alone over it: none is kept.
+    while (this.ringBytes > RING_MAX_BYTES) {
+      const next = this.ring.findIndex((x, i) => i > 0 && x.keyframe);
+      const drop = this.ring.splice(0, next < 0 ? this.ring.length : next);
+      for (const x of drop) this.ringBytes -= x.data.length;
     }
   }
 }

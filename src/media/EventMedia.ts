@@ -1,5 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import type { EventLog } from '../events/EventLog.js';
@@ -8,17 +7,24 @@ import type { NativeAddon, Snapshot, VideoEvent } from '../native/types.js';
 import type { EventMedia as MediaRow, Store } from '../store/Store.js';
 import type { Logger } from '../util/logger.js';
 import { ClipRecorder, type ClipWriter } from './ClipRecorder.js';
+import { syncDir, syncFile, writeDurable } from './files.js';
 import type { MediaConfig } from './mediaConfig.js';
 
-/** Where an event's files go, relative to the media directory: <camera>/<UTC day>/<id>.<ext>. */
-export function mediaPath(ev: Pick<ZoneEvent, 'id' | 'camera' | 'startedAt'>, ext: 'jpg' | 'mp4'): string {
-  return `${ev.camera}/${ev.startedAt.slice(0, 10)}/${ev.id}.${ext}`;
+/**
+ * Where an event's files go, relative to the media directory: <camera>/<UTC day>/<id>.mp4 for
+ * its clip, <id>-<frame seq>.jpg for a snapshot (each version its own name: the row always names
+ * a whole file, and a URL names one frame).
+ */
+export function mediaPath(ev: Pick<ZoneEvent, 'id' | 'camera' | 'startedAt'>, ext: 'jpg' | 'mp4', seq?: number): string {
+  return `${ev.camera}/${ev.startedAt.slice(0, 10)}/${ev.id}${seq === undefined ? '' : `-${seq}`}.${ext}`;
 }
 
 interface SnapshotState {
   lastAt: number;
   inFlight: boolean;
   seq: number | null;
+  /** The file its row names now. */
+  path: string | null;
 }
 
 export interface MediaStats {
@@ -53,7 +59,14 @@ export class EventMedia {
     private readonly addon: Pick<NativeAddon, 'remuxToMp4'>,
     private readonly snapshot: (camera: string, quality: number, seq: number) => Promise<Snapshot | null>,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.tick = setInterval(() => {
+      for (const r of this.recorders.values()) r.expire();
+    }, 1000);
+    this.tick.unref();
+  }
+
+  private readonly tick: NodeJS.Timeout;
 
   /** Records `camera`'s encoded video for clips (call with every 'video' event, and ended()). */
   camera(camera: string): { video: (ev: VideoEvent) => void; ended: () => void } | null {
@@ -65,19 +78,17 @@ export class EventMedia {
 
   opened(ev: ZoneEvent): void {
     if (this.cfg.snapshots.enabled) {
-      this.snaps.set(ev.id, { lastAt: 0, inFlight: false, seq: null });
+      this.snaps.set(ev.id, { lastAt: 0, inFlight: false, seq: null, path: null });
       this.takeSnapshot(ev);
     }
     const rec = this.recorders.get(ev.camera);
     if (!rec) return;
-    const part = join(this.dir, `${mediaPath(ev, 'mp4')}.part`);
+    const rel = mediaPath(ev, 'mp4');
     try {
-      mkdirSync(dirname(part), { recursive: true });  // synchronously: a line event closes right after it opens
+      if (!rec.start(ev.id, rel, join(this.dir, `${rel}.part`))) this.logger.debug({ event: ev.id, camera: ev.camera }, 'no video to record a clip from');
     } catch (err) {
       this.failure(ev.id, err as Error);
-      return;
     }
-    if (!rec.start(ev.id, part)) this.logger.debug({ event: ev.id, camera: ev.camera }, 'no video to record a clip from');
   }
 
 
@@ -102,6 +113,7 @@ export class EventMedia {
     this.snaps.delete(ev.id);
     const w = this.recorders.get(ev.camera)?.take(ev.id);
     if (w) await w.abort();
+    if (!this.busy(ev.id)) this.gone.delete(ev.id);
   }
 
   /** Whether the event's files are still being written (retention leaves it alone). */
@@ -119,28 +131,31 @@ export class EventMedia {
 
   /** Ends every clip where it is and waits for the files (the daemon stops). */
   async close(): Promise<void> {
+    clearInterval(this.tick);
     for (const r of this.recorders.values()) r.releaseAll();
     while (this.work.size > 0) await Promise.allSettled([...this.work]);
   }
 
   private takeSnapshot(ev: ZoneEvent): void {
-    const s = this.snaps.get(ev.id) ?? { lastAt: 0, inFlight: false, seq: null };
+    const s = this.snaps.get(ev.id);
+    if (!s) return;
     s.inFlight = true;
     s.lastAt = Date.now();
     this.track(ev.id, (async () => {
       try {
         const snap = await this.snapshot(ev.camera, this.cfg.snapshots.quality, ev.bestSeq);
-        if (!snap) return;  // the frame left the pool: the snapshot taken before stays
-        const rel = mediaPath(ev, 'jpg');
-        const file = join(this.dir, rel);
-        await mkdir(dirname(file), { recursive: true });
-        await writeFile(`${file}.tmp`, snap.jpeg);
-        await rename(`${file}.tmp`, file);
-        s.seq = snap.seq;
+        if (!snap || snap.seq === s.seq) return;  // the frame left the pool: the snapshot taken before stays
+        const rel = mediaPath(ev, 'jpg', snap.seq);
+        await writeDurable(join(this.dir, rel), snap.jpeg);
         this.commit({
           eventId: ev.id, kind: 'snapshot', path: rel, bytes: snap.jpeg.length,
           info: { seq: snap.seq, score: ev.bestScore, box: ev.bestBox, width: snap.width, height: snap.height },
         });
+        // The row names the new file now: the old one can go.
+        const old = s.path;
+        s.path = rel;
+        s.seq = snap.seq;
+        if (old && old !== rel) await rm(join(this.dir, old), { force: true });
         this.counts.snapshots++;
       } finally {
         s.inFlight = false;
@@ -150,20 +165,27 @@ export class EventMedia {
 
   private async finishClip(w: ClipWriter): Promise<void> {
     const part = w.partPath;
-    const file = part.slice(0, -'.part'.length);
+    const file = join(this.dir, w.rel);
     try {
       await w.end();
       if (this.gone.has(w.eventId)) return;
       const r = await this.addon.remuxToMp4(part, file);
+      await syncFile(file);  // whole on the disk before its row
+      await syncDir(dirname(file));
       const { size } = await stat(file);
       this.commit({
-        eventId: w.eventId, kind: 'clip', path: file.slice(this.dir.length + 1), bytes: size,
+        eventId: w.eventId, kind: 'clip', path: w.rel, bytes: size,
         info: { durationMs: Math.round(r.durationUs / 1000), startedAt: new Date(w.startedAtMs).toISOString(), packets: r.packets },
       });
       this.counts.clips++;
     } finally {
       await rm(part, { force: true });
     }
+  }
+
+  /** Deletes a file no row names (best effort: reconcile removes what is left). */
+  private discard(rel: string): void {
+    rm(join(this.dir, rel), { force: true }).catch((err: Error) => this.logger.warn({ err: err.message, path: rel }, 'could not delete a media file'));
   }
 
   /** Inserts a whole file's row; when that fails (its event was deleted meanwhile), the file goes. */
@@ -173,7 +195,7 @@ export class EventMedia {
       this.log.flush();  // the event's row before its media's
       this.store.putMedia(m);
     } catch (err) {
-      void rm(join(this.dir, m.path), { force: true });
+      this.discard(m.path);
       if (!this.gone.has(m.eventId)) throw err;
     }
   }
@@ -191,7 +213,10 @@ export class EventMedia {
       this.work.delete(t);
       const n = (this.writing.get(id) ?? 1) - 1;
       if (n > 0) this.writing.set(id, n);
-      else this.writing.delete(id);
+      else {
+        this.writing.delete(id);
+        if (!this.busy(id)) this.gone.delete(id);  // nothing of it is on its way any more
+      }
     });
     this.work.add(t);
   }

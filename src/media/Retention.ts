@@ -1,8 +1,9 @@
-import { readdir, rm, rmdir, stat, statfs } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, stat, statfs, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 
 import type { Store } from '../store/Store.js';
 import type { Logger } from '../util/logger.js';
+import { MEDIA_FILE, MEDIA_MARKER } from './files.js';
 import type { MediaConfig } from './mediaConfig.js';
 
 const MB = 1024 * 1024;
@@ -18,8 +19,10 @@ export interface SweepResult {
 export interface ReconcileResult {
   /** Files no row named (a crash between a file and its row, or left-over parts), deleted. */
   orphanFiles: number;
-  /** Rows whose file was missing, removed. */
+  /** Rows whose file was missing (or not the size written), removed. */
   missingFiles: number;
+  /** Why nothing was reconciled; null when it was. */
+  skipped: string | null;
 }
 
 /** Deletes the files of deleted rows, and the directories they leave empty (not `root` itself). */
@@ -43,29 +46,38 @@ export async function removeMedia(root: string, paths: readonly string[]): Promi
 
 /**
  * Makes the media directory and the database agree (at start, before anything records): files
- * no row names are deleted (part files of clips cut by a crash, snapshots written just before
- * it), and rows whose file is gone are removed.
+ * no row names are deleted (part files of clips cut by a crash, a snapshot written just before
+ * its row), and rows whose file is missing or not the size written are removed (with the file).
+ * Only Vigil's own names are touched, and only in a directory marked as Vigil's: a directory
+ * that is missing or unmarked while the database has media rows (a disk not mounted yet, a
+ * wrong `media.dir`) is left alone, rows included, and `skipped` says why.
  */
 export async function reconcileMedia(store: Store, root: string): Promise<ReconcileResult> {
   const rows = store.mediaFiles();
-  const onDisk = new Set<string>();
-  const orphans: string[] = [];
-  let entries: Array<{ name: string; parentPath: string; isFile(): boolean }> = [];
-  try {
-    entries = await readdir(root, { recursive: true, withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  const marked = await stat(join(root, MEDIA_MARKER)).then(() => true, () => false);
+  if (!marked) {
+    const entries = await readdir(root).catch(() => null);
+    if (rows.size > 0) {
+      return { orphanFiles: 0, missingFiles: 0, skipped: `${root} is ${entries === null ? 'missing' : 'not marked as Vigil\'s media directory'} but the database names ${rows.size} media files: not mounted, or media.dir changed? Nothing was deleted` };
+    }
+    await mkdir(root, { recursive: true });
+    await writeFile(join(root, MEDIA_MARKER), 'Vigil event snapshots and clips: files here are deleted when the database does not name them.\n');
   }
+  const onDisk = new Map<string, number>();
+  const orphans: string[] = [];
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
   for (const e of entries) {
     if (!e.isFile()) continue;
-    const rel = relative(root, join(e.parentPath, e.name)).split(sep).join('/');
-    if (rows.has(rel)) onDisk.add(rel);
+    const parent = (e as { parentPath?: string; path?: string }).parentPath ?? (e as { path?: string }).path ?? root;
+    const rel = relative(root, join(parent, e.name)).split(sep).join('/');
+    if (!MEDIA_FILE.test(rel)) continue;  // not a name Vigil writes: not ours to delete
+    if (rows.has(rel)) onDisk.set(rel, (await stat(join(root, rel))).size);
     else orphans.push(rel);
   }
-  await removeMedia(root, orphans);
-  const missing = [...rows.keys()].filter((p) => !onDisk.has(p));
-  store.forgetMedia(missing);
-  return { orphanFiles: orphans.length, missingFiles: missing.length };
+  const bad = [...rows].filter(([p, bytes]) => onDisk.get(p) !== bytes).map(([p]) => p);  // missing, or cut short
+  store.forgetMedia(bad);
+  await removeMedia(root, [...orphans, ...bad.filter((p) => onDisk.has(p))]);
+  return { orphanFiles: orphans.length, missingFiles: bad.length, skipped: null };
 }
 
 /**

@@ -47,7 +47,7 @@ function present(ev: StoredEvent) {
   const { snapshot, clip, ...rest } = ev;
   return {
     ...rest,
-    snapshot: snapshot && { url: `/api/events/${ev.id}/snapshot.jpg`, seq: snapshot.seq, score: snapshot.score, box: snapshot.box, width: snapshot.width, height: snapshot.height, bytes: snapshot.bytes },
+    snapshot: snapshot && { url: `/api/events/${ev.id}/snapshot.jpg?seq=${snapshot.seq}`, seq: snapshot.seq, score: snapshot.score, box: snapshot.box, width: snapshot.width, height: snapshot.height, bytes: snapshot.bytes },
     clip: clip && { url: `/api/events/${ev.id}/clip.mp4`, durationMs: clip.durationMs, startedAt: clip.startedAt, packets: clip.packets, bytes: clip.bytes },
   };
 }
@@ -161,7 +161,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   });
 
   // Event snapshots and clips: reply.sendFile from the media directory (ranges, for seeking in clips).
-  await app.register(fastifyStatic, { root: deps.daemon.media?.dir ?? uiDir(), serve: false });
+  await app.register(fastifyStatic, { root: deps.daemon.media?.dir ?? uiDir(), serve: false, cacheControl: false });
   const ui = uiDir();
   if (existsSync(join(ui, 'index.html'))) {
     await app.register(fastifyStatic, { root: ui, index: 'index.html', cacheControl: false, decorateReply: false });
@@ -188,9 +188,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       detector: { ...deps.daemon.detector, batch: deps.daemon.detection?.batchStats() ?? null },
       mqtt: deps.daemon.mqtt?.stats() ?? null,
       // Event snapshots and clips: written, recording, failures; retention so far (admin only: paths).
-      media: req.user!.role === 'admin' && deps.daemon.media
-        ? { ...deps.daemon.media.stats(), bytes: deps.daemon.store?.mediaBytes() ?? 0, retention: deps.daemon.retention?.totals ?? null }
-        : null,
+      media: req.user!.role !== 'admin' ? null
+        : deps.daemon.media
+          ? { ...deps.daemon.media.stats(), bytes: deps.daemon.store?.mediaBytes() ?? 0, retention: deps.daemon.retention?.totals ?? null, error: null }
+          : { error: deps.daemon.mediaError },
       // Live view: clients, decode-to-send latency, per-client skips (other users' names: admin only).
       live: req.user!.role === 'admin' ? (deps.daemon.live?.stats() ?? null) : null,
       cameras,
@@ -246,7 +247,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       const media = ev[kind];
       const dir = deps.daemon.media?.dir;
       if (!media || !dir) return reply.code(404).send({ error: 'not_found', message: `Event ${ev.id} has no ${kind}` });
-      return reply.header('Cache-Control', 'private, max-age=60').sendFile(media.path, dir);
+      // A snapshot is replaced while its event runs (a better frame): revalidate (ETag) every time.
+      return reply.header('Cache-Control', kind === 'snapshot' ? 'private, no-cache' : 'private, max-age=60').sendFile(media.path, dir);
     });
   }
   app.delete<{ Params: { id: string } }>('/api/events/:id', { preHandler: adminOnly }, async (req, reply) => {

@@ -59,7 +59,7 @@ describe('crash safety', () => {
       }
       console.log(`crash test: ${messages} event messages published before SIGKILL, all ${new Set(acked.map((m) => m.id)).size} events in the database (${rows.size} rows)`);
       // The kill cut files on their way: clips still recording (part files), maybe files before their rows.
-      const cut = [...filesUnder(`${dir}/media`).keys()].filter((p) => !mediaRows(dir).has(p));
+      const cut = [...filesUnder(`${dir}/media`, true).keys()].filter((p) => !mediaRows(dir).has(p));
       expect(cut.some((p) => p.endsWith('.mp4.part'))).toBe(true);
 
       // Restart on the same data: events left open by the crash are closed, new ids follow the old ones.
@@ -78,7 +78,7 @@ describe('crash safety', () => {
       await daemon.stop();
       const rowsAfter = mediaRows(dir);
       expect(rowsAfter.size).toBeGreaterThan(0);
-      expect(filesUnder(`${dir}/media`)).toEqual(rowsAfter);
+      expect(filesUnder(`${dir}/media`, true)).toEqual(rowsAfter);
       console.log(`crash test: ${cut.length} cut media files (${cut.filter((p) => p.endsWith('.part')).length} clip parts) removed at restart; ${rowsAfter.size} files agree with the database after`);
     } finally {
       await sub.endAsync();

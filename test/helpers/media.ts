@@ -3,8 +3,8 @@ import { join, relative, sep } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-/** Every file under `root`, relative, with its size. */
-export function filesUnder(root: string): Map<string, number> {
+/** Every file under `root`, relative, with its size; `ownOnly`: without the directory's marker file. */
+export function filesUnder(root: string, ownOnly = false): Map<string, number> {
   const out = new Map<string, number>();
   let entries: Array<{ name: string; parentPath: string; isFile(): boolean }> = [];
   try {
@@ -13,7 +13,7 @@ export function filesUnder(root: string): Map<string, number> {
     return out;
   }
   for (const e of entries) {
-    if (!e.isFile()) continue;
+    if (!e.isFile() || (ownOnly && e.name === '.vigil-media' && e.parentPath === root)) continue;
     const p = join(e.parentPath, e.name);
     out.set(relative(root, p).split(sep).join('/'), statSync(p).size);
   }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { ZoneEvent } from '../../src/events/ZoneWatcher.js';
 import { mediaPath } from '../../src/media/EventMedia.js';
+import { MEDIA_MARKER } from '../../src/media/files.js';
 import { mediaSchema } from '../../src/media/mediaConfig.js';
 import { reconcileMedia, Retention } from '../../src/media/Retention.js';
 import { Store } from '../../src/store/Store.js';
@@ -20,6 +21,8 @@ function fixture(n: number, opts: { openLast?: boolean; ageDays?: (id: number) =
   const root = mkdtempSync(join(tmpdir(), 'vigil-retention-'));
   const store = new Store(join(root, 'vigil.db'));
   const media = join(root, 'media');
+  mkdirSync(media);
+  writeFileSync(join(media, MEDIA_MARKER), '');  // as the daemon leaves it
   for (let id = 1; id <= n; id++) {
     const started = new Date(Date.now() - (opts.ageDays?.(id) ?? 0) * DAY - (n - id) * 1000).toISOString();
     const ev: ZoneEvent = {
@@ -51,7 +54,7 @@ describe('retention', () => {
     expect(res).toMatchObject({ quota: 7, aged: 0, freedBytes: 700 * KB, mediaBytes: 500 * KB });
     expect(ids(store)).toEqual([2, 9, 10, 11, 12]);
     expect(store.mediaBytes()).toBeLessThanOrEqual(500 * KB);
-    expect(filesUnder(media)).toEqual(store.mediaFiles());  // file for file, byte for byte
+    expect(filesUnder(media, true)).toEqual(store.mediaFiles());  // file for file, byte for byte
     // Nothing more to do within the quota.
     expect((await r.sweep()).quota).toBe(0);
     store.close();
@@ -69,7 +72,7 @@ describe('retention', () => {
     expect(ids(store)).toEqual([5, 6]);
     free = 2 * 1024 * KB;
     expect((await r2.sweep()).quota).toBe(0);
-    expect(filesUnder(media)).toEqual(store.mediaFiles());
+    expect(filesUnder(media, true)).toEqual(store.mediaFiles());
     store.close();
   });
 
@@ -80,10 +83,29 @@ describe('retention', () => {
     writeFileSync(join(media, 'b', day, '8.jpg'), Buffer.alloc(1000));  // a snapshot written just before its row
     const gone = [...store.mediaFiles().keys()][0]!;
     rmSync(join(media, gone));
-    expect(await reconcileMedia(store, media)).toEqual({ orphanFiles: 2, missingFiles: 1 });
-    expect(filesUnder(media)).toEqual(store.mediaFiles());
-    expect(store.mediaFiles().size).toBe(5);
-    expect(await reconcileMedia(store, media)).toEqual({ orphanFiles: 0, missingFiles: 0 });
+    const cutShort = [...store.mediaFiles().keys()][1]!;
+    writeFileSync(join(media, cutShort), Buffer.alloc(10));  // a power cut kept the row, not the data
+    writeFileSync(join(media, 'a', day, 'notes.txt'), 'not ours');
+    expect(await reconcileMedia(store, media)).toEqual({ orphanFiles: 2, missingFiles: 2, skipped: null });
+    expect(filesUnder(media).has(`a/${day}/notes.txt`)).toBe(true);  // not a name Vigil writes: left alone
+    rmSync(join(media, 'a', day, 'notes.txt'));
+    expect(filesUnder(media, true)).toEqual(store.mediaFiles());
+    expect(store.mediaFiles().size).toBe(4);
+    expect(await reconcileMedia(store, media)).toEqual({ orphanFiles: 0, missingFiles: 0, skipped: null });
+    store.close();
+  });
+
+  it('reconcile leaves a missing or unmarked directory alone while the database names files (a disk not mounted yet)', async () => {
+    const { store, media } = fixture(2);
+    const rows = store.mediaFiles();
+    const elsewhere = join(media, '..', 'unmounted');
+    const r = await reconcileMedia(store, elsewhere);
+    expect(r.skipped).toMatch(/unmounted is missing but the database names 4 media files/);
+    mkdirSync(elsewhere);
+    writeFileSync(join(elsewhere, 'vigil.db'), 'precious');
+    expect((await reconcileMedia(store, elsewhere)).skipped).toMatch(/not marked as Vigil's media directory/);
+    expect(store.mediaFiles()).toEqual(rows);  // no row forgotten
+    expect(filesUnder(elsewhere).has('vigil.db')).toBe(true);
     store.close();
   });
 });

@@ -111,8 +111,8 @@ describe('zones', () => {
     const w = new ZoneWatcher('cam', {
       zones: [],
       lines: [
-        { id: 'gate', points: [[100, 0], [100, 400]], classes: ['person'], direction: 'any' },
-        { id: 'in', points: [[100, 0], [100, 400]], classes: [], direction: 'right_to_left' },
+        { id: 'gate', points: [[100, 0], [100, 400]], classes: ['person'], direction: 'any', cooldown_ms: 50 },
+        { id: 'in', points: [[100, 0], [100, 400]], classes: [], direction: 'right_to_left', cooldown_ms: 50 },
       ],
     }, { nextId: () => ++n, onOpen: (e) => opened.push(e), onClose: (e) => closed.push(e) });
     const at = (x: number, trackId: number, label = 'person') => ({ ...person(x, 50), classId: label === 'car' ? 2 : 0, label, trackId });  // anchor (x + 20, 150)
@@ -127,5 +127,22 @@ describe('zones', () => {
     w.update(4, [], [{ id: 1 } as never], 300);  // track 1 ends: its next sighting is a first one again
     w.update(5, [at(150, 1)], [], 400);
     expect(closed).toHaveLength(3);
+  });
+
+  it('line events: an anchor on the line is no side, and a track jittering over it makes one event per cooldown', () => {
+    const closed: ZoneEvent[] = [];
+    let n = 0;
+    const w = new ZoneWatcher('cam', { zones: [], lines: [{ id: 'gate', points: [[100, 0], [100, 400]], classes: [], direction: 'any', cooldown_ms: 1000 }] },
+      { nextId: () => ++n, onOpen: () => {}, onClose: (e) => closed.push(e) });
+    const at = (ax: number) => [{ ...person(ax - 20, 50), trackId: 1 }];  // anchor (ax, 150)
+    w.update(1, at(90), [], 0);
+    w.update(2, at(100), [], 100);  // onto the line: not across
+    w.update(3, at(110), [], 200);  // off it on the other side: across, judged from 90
+    expect(closed.map((e) => e.direction)).toEqual(['right_to_left']);
+    w.update(4, at(95), [], 300);  // jitter back within the cooldown: nothing
+    w.update(5, at(105), [], 400);
+    expect(closed).toHaveLength(1);
+    w.update(6, at(90), [], 1300);  // back across after the cooldown: an event
+    expect(closed.map((e) => e.direction)).toEqual(['right_to_left', 'left_to_right']);
   });
 });

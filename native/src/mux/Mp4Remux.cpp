@@ -24,16 +24,18 @@ struct OutputDeleter {
   }
 };
 
-Status fail(const std::string& output, std::string& err, const std::string& what, int rc) {
-  err = what + (rc < 0 ? ": " + avErrorText(rc) : std::string());
-  std::remove(output.c_str());
-  return Status::Error;
-}
-
 }  // namespace
 
 Status remuxToMp4(const std::string& input, const std::string& output, RemuxResult& result, std::string& err) {
   result = RemuxResult{};
+  std::unique_ptr<AVFormatContext, OutputDeleter> out;
+  // Closes the output (if any) before removing its file, and says why.
+  auto fail = [&](const std::string&, std::string& e, const std::string& what, int rc) {
+    e = what + (rc < 0 ? ": " + avErrorText(rc) : std::string());
+    out.reset();
+    std::remove(output.c_str());
+    return Status::Error;
+  };
   AVFormatContext* raw = nullptr;
   int rc = avformat_open_input(&raw, input.c_str(), nullptr, nullptr);
   if (rc < 0) return fail(output, err, "cannot open " + input, rc);
@@ -45,7 +47,7 @@ Status remuxToMp4(const std::string& input, const std::string& output, RemuxResu
   raw = nullptr;
   rc = avformat_alloc_output_context2(&raw, nullptr, "mp4", output.c_str());
   if (rc < 0 || !raw) return fail(output, err, "no mp4 muxer", rc);
-  std::unique_ptr<AVFormatContext, OutputDeleter> out(raw);
+  out.reset(raw);
   AVStream* os = avformat_new_stream(out.get(), nullptr);
   if (!os) return fail(output, err, "out of memory for the output stream", 0);
   rc = avcodec_parameters_copy(os->codecpar, is->codecpar);
