@@ -1,33 +1,15 @@
+import type { EventMessage } from '../protocol/control.js';
 import type { Track, TrackedDetection } from './Tracker.js';
 import type { LineConfig, ZoneConfig } from './eventsConfig.js';
 
-export type CrossDirection = 'left_to_right' | 'right_to_left';
+export type CrossDirection = NonNullable<EventMessage['direction']>;
 
 /**
  * An event: a tracked object in a zone, from its entry (after the dwell) to its exit; or a
- * tracked object crossing a line (an instant: it opens and closes at once).
+ * tracked object crossing a line (an instant: it opens and closes at once). The same shape goes
+ * to the database, the REST API, MQTT and the live WebSocket (src/protocol/control.ts).
  */
-export interface ZoneEvent {
-  id: number;
-  camera: string;
-  type: 'zone' | 'line';
-  /** The zone's or line's id. */
-  zone: string;
-  /** Line events: which way it crossed, as seen from the line's first point towards its second. */
-  direction: CrossDirection | null;
-  trackId: number;
-  classId: number;
-  label: string;
-  /** ISO times: opened (entry + dwell), closed (exit, or the track's end); null while open. */
-  startedAt: string;
-  endedAt: string | null;
-  /** The best-scored detection while inside: score, box (frame pixels) and frame seq. */
-  bestScore: number;
-  bestBox: { x1: number; y1: number; x2: number; y2: number };
-  bestSeq: number;
-  /** Detector runs that saw it inside. */
-  frames: number;
-}
+export type ZoneEvent = EventMessage;
 
 /** Ray casting: whether (x, y) is inside the polygon. */
 export function insidePolygon(x: number, y: number, poly: ReadonlyArray<readonly [number, number]>): boolean {

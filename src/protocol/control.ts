@@ -99,21 +99,30 @@ export interface BudgetEventMessage {
   dropped: number | null;
 }
 
-/** A zone or line event as committed to the database (the REST API has it, with its files, at /api/events/:id). */
+/**
+ * A zone or line event as committed to the database (the REST API has it, with its files, at
+ * /api/events/:id): a tracked object in a zone from its entry (after the dwell) to its exit, or
+ * across a line (an instant).
+ */
 export interface EventMessage {
   id: number;
   camera: string;
   type: 'zone' | 'line';
+  /** The zone's or line's id. */
   zone: string;
+  /** Line events: which way it crossed, as seen from the line's first point towards its second. */
   direction: 'left_to_right' | 'right_to_left' | null;
   trackId: number;
   classId: number;
   label: string;
+  /** ISO times: opened (entry + dwell), closed (exit, or the track's end); null while open. */
   startedAt: string;
   endedAt: string | null;
+  /** The best-scored detection while inside: score, box (frame pixels) and frame seq. */
   bestScore: number;
   bestBox: { x1: number; y1: number; x2: number; y2: number };
   bestSeq: number;
+  /** Detector runs that saw it inside. */
   frames: number;
 }
 

@@ -1,21 +1,11 @@
 // The events page: filters (camera, kind, zone/line, class, time range), a list of events with
 // their snapshot (best box drawn over it), and the clip of the one chosen, played in place.
 
-interface Box { x1: number; y1: number; x2: number; y2: number }
+import type { EventMessage } from '../../src/protocol/control.js';
 
-export interface UiEvent {
-  id: number;
-  camera: string;
-  type: 'zone' | 'line';
-  zone: string;
-  direction: string | null;
-  trackId: number;
-  label: string;
-  startedAt: string;
-  endedAt: string | null;
-  bestScore: number;
-  frames: number;
-  snapshot: { url: string; box: Box; width: number; height: number; score: number } | null;
+/** An event as GET /api/events gives it: the event, with its files as URLs. */
+export interface UiEvent extends EventMessage {
+  snapshot: { url: string; box: EventMessage['bestBox']; width: number; height: number; score: number } | null;
   clip: { url: string; durationMs: number; startedAt: string } | null;
 }
 
