@@ -113,9 +113,15 @@ program
           data_dir: dataDir,
           auth: { admin_password: password },
           cameras: [
-            { id: 'vtest-h264', name: 'vtest (H.264)', url: h264, loop: true, realtime: true },
+            {
+              id: 'vtest-h264', name: 'vtest (H.264)', url: h264, loop: true, realtime: true,
+              // Events for the Events page: people on the lower half of the yard, and crossing its middle.
+              zones: [{ id: 'lower-yard', polygon: [[0, 288], [768, 288], [768, 576], [0, 576]], classes: ['person'], min_dwell_ms: 1000 }],
+              lines: [{ id: 'middle', points: [[384, 0], [384, 576]], classes: ['person'] }],
+            },
             { id: 'vtest-hevc', name: 'vtest (HEVC)', url: hevc, loop: true, realtime: true },
           ],
+          media: { retention: { max_mb: 500 } },
         },
         'demo config',
       );
