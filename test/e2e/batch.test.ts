@@ -74,10 +74,11 @@ describe('cross-camera batching', () => {
     const resumedAt = performance.now();
     await waitFor(() => batches.some((x) => x.at > resumedAt && x.cameras.length === 3), 30_000, 'a batch of all three again');
 
-    // What /api/health and /metrics say about it.
+    // What /api/health and /metrics say about it (batches seen before asking: more launch while the answer is on its way).
+    const seen = batches.length;
     const health = (await (await api(url, '/api/health')).json()) as { detector: { batch: BatchStats } };
     expect(health.detector.batch).toMatchObject({ maxSize: 3, timeoutMs: TIMEOUT_MS });
-    expect(health.detector.batch.batches).toBeGreaterThanOrEqual(batches.length);
+    expect(health.detector.batch.batches).toBeGreaterThanOrEqual(seen);
     expect(health.detector.batch.meanSize).toBeGreaterThan(1.5);
     const metrics = await (await api(url, '/metrics')).text();
     expect(metrics).toMatch(/vigil_detect_batches_total\{launch="full"\} [1-9]/);
