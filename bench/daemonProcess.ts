@@ -21,12 +21,17 @@ export interface DaemonProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `vigil run` with `body` (YAML after server/data_dir/auth) and logs in; `dir`: reuse a data dir. */
-export async function startDaemonProcess(body: string, name: string, dir = mkdtempSync(join(tmpdir(), `vigil-${name}-`))): Promise<DaemonProcess> {
-  const port = await freePort();
+/**
+ * Starts `vigil run` with `body` (YAML after server/data_dir/auth) and logs in; `dir`: reuse a
+ * data dir; `env`: added to the daemon's environment; `port`: the HTTP port (default: a free one).
+ */
+export async function startDaemonProcess(
+  body: string, name: string, dir = mkdtempSync(join(tmpdir(), `vigil-${name}-`)), opts: { env?: NodeJS.ProcessEnv; port?: number } = {},
+): Promise<DaemonProcess> {
+  const port = opts.port ?? (await freePort());
   const cfg = join(dir, `${name}.yaml`);
   writeFileSync(cfg, `server:\n  port: ${port}\ndata_dir: ${dir}\nauth:\n  admin_password: ${ADMIN_PASSWORD}\n${body}`);
-  const child = spawn(process.execPath, [join(packageRoot(), 'dist/src/cli/main.js'), 'run', '--config', cfg], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [join(packageRoot(), 'dist/src/cli/main.js'), 'run', '--config', cfg], { stdio: 'ignore', env: { ...process.env, ...opts.env } });
   const url = `http://127.0.0.1:${port}`;
   let token = '';
   for (let i = 0; !token; i++) {

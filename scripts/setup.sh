@@ -23,6 +23,7 @@ PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   chromium                                                    # the live view's browser tests (playwright-core drives it)
   mosquitto                                                   # the MQTT broker of the tests
+  systemd                                                     # systemd-analyze and systemd-sysusers (the unit and installer tests)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

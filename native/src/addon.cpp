@@ -14,6 +14,7 @@ extern "C" {
 #include "binding/ProbeWorker.h"
 #include "binding/RemuxWorker.h"
 #include "core/LibavLog.h"
+#include "core/SdNotify.h"
 
 namespace vigil {
 
@@ -39,6 +40,16 @@ Napi::Value SetLibavLogLevel(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// sdNotify(state): true when sent, false when there is no $NOTIFY_SOCKET; throws when sending failed.
+Napi::Value SdNotifyJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw invalidParameter(env, "a notification such as 'READY=1'", "state", info[0]);
+  bool sent = false;
+  std::string err;
+  if (!sdNotify(info[0].As<Napi::String>().Utf8Value(), sent, err)) throw Napi::Error::New(env, err);
+  return Napi::Boolean::New(env, sent);
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -57,6 +68,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Camera", camera);
   exports.Set("probe", Napi::Function::New(env, ProbeWorker::Run, "probe"));
   exports.Set("remuxToMp4", Napi::Function::New(env, RemuxWorker::Run, "remuxToMp4"));
+  exports.Set("sdNotify", Napi::Function::New(env, SdNotifyJs, "sdNotify"));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfoJs, "buildInfo"));
   exports.Set("detectionRecordLayout", Napi::Function::New(env, DetectionRecordLayoutJs, "detectionRecordLayout"));
   exports.Set("setLibavLogLevel", Napi::Function::New(env, SetLibavLogLevel, "setLibavLogLevel"));

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import { Command, InvalidArgumentError } from 'commander';
 
@@ -9,7 +9,9 @@ import { ConfigError, loadConfigFile, validateConfig } from '../config/loadConfi
 import type { VigilConfig } from '../config/schema.js';
 import { Daemon } from '../daemon/Daemon.js';
 import { loadAddon, packageRoot } from '../native/addon.js';
-import { createLogger } from '../util/logger.js';
+import { install, uninstall } from '../service/install.js';
+import { ServiceNotifier } from '../service/ServiceNotifier.js';
+import { createLogger, moduleLogger } from '../util/logger.js';
 import { redactText, redactUrl } from '../util/redact.js';
 import { fetchNanodet, NANODET } from '../detect/model/ModelStore.js';
 import { evaluate } from '../detect/eval/Evaluator.js';
@@ -37,17 +39,35 @@ function intOption(name: string, min: number, max: number) {
   };
 }
 
-/** Runs the daemon until SIGINT/SIGTERM. */
+/**
+ * Runs the daemon until SIGINT/SIGTERM. Under a service manager: READY=1 once it serves,
+ * STATUS= every status_seconds, WATCHDOG=1 while the pipeline makes progress, STOPPING=1 and a
+ * bounded shutdown on SIGTERM.
+ */
 async function runDaemon(config: VigilConfig, banner: (url: string) => string): Promise<Daemon> {
   const logger = createLogger(config.log.level);
-  const daemon = new Daemon(config, logger);
+  const addon = loadAddon();
+  const daemon = new Daemon(config, logger, addon);
+  const service = new ServiceNotifier((state) => addon.sdNotify(state), moduleLogger(logger, 'Service'));
+  let statusTimer: NodeJS.Timeout | null = null;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    if (statusTimer) clearInterval(statusTimer);
+    service.stopping();
     logger.info({ signal }, 'shutting down');
+    const boundMs = config.service.stop_timeout_seconds * 1000;
+    const overdue = setTimeout(() => {
+      logger.error({ boundMs }, 'shutdown did not finish within service.stop_timeout_seconds: exiting anyway');
+      process.exit(1);
+    }, boundMs);
     daemon.close().then(
-      () => process.exit(0),
+      () => {
+        clearTimeout(overdue);
+        logger.info('shutdown complete');
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
         process.exit(1);
@@ -56,10 +76,22 @@ async function runDaemon(config: VigilConfig, banner: (url: string) => string): 
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  service.status('starting: cameras, detector, database');
   const url = await daemon.start();
   process.stderr.write(banner(url));
   if (daemon.generatedAdminPassword) {
     process.stdout.write(`First run: log in as 'admin' with password ${daemon.generatedAdminPassword}\n(shown this once; it is stored hashed in ${daemon.users?.file})\n`);
+  }
+  if (!stopping) {
+    // Serving (HTTP listening, every camera started): the service manager may go on.
+    service.ready(`${url}: ${daemon.statusLine()}`);
+    service.startWatchdog(() => daemon.liveness());
+    if (service.managed) {
+      statusTimer = setInterval(() => {
+        if (service.stuckReason === null) service.status(`${url}: ${daemon.statusLine()}`);
+      }, config.service.status_seconds * 1000);
+      statusTimer.unref();
+    }
   }
   return daemon;
 }
@@ -401,6 +433,37 @@ program
         ? `ready: ${c.matched}/${c.reference} CPU detections matched (mean IoU ${c.meanIou}, max score diff ${c.maxScoreDiff}), ${c.candidate} found, ${t.ms} ms a frame; engine ${t.cacheKey}`
         : `${t.status}${b.tensorrt.headers ? ` (built against TensorRT ${b.tensorrt.headers} headers)` : ''}${t.reason ? `: ${t.reason}` : ''}`);
       line('cuda', `not built: ${report.backends.cuda.reason}`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('install')
+  .description('install Vigil as a systemd service: the app under --prefix, the unit, the vigil user, an example /etc/vigil/vigil.yaml; upgrades keep config and data')
+  .option('--root <dir>', 'install into this tree instead of the running system', '/')
+  .option('--prefix <dir>', 'where the application goes', '/opt/vigil')
+  .option('--node <path>', 'the Node binary the service runs', process.execPath)
+  .option('--no-start', 'do not enable or (re)start the service')
+  .action((opts: { root: string; prefix: string; node: string; start: boolean }) => {
+    try {
+      if (opts.root === '/' && process.getuid?.() !== 0) throw new Error('installing into the running system needs root (sudo), or give --root <dir>');
+      install({ root: resolve(opts.root), prefix: opts.prefix, node: opts.node, start: opts.start }, (l) => process.stdout.write(`${l}\n`));
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('uninstall')
+  .description('remove the service and the application; /etc/vigil and /var/lib/vigil stay unless --purge')
+  .option('--root <dir>', 'the tree it was installed into', '/')
+  .option('--prefix <dir>', 'where the application is', '/opt/vigil')
+  .option('--purge', 'also delete the configuration and all state (database, users, snapshots, clips)', false)
+  .action((opts: { root: string; prefix: string; purge: boolean }) => {
+    try {
+      if (opts.root === '/' && process.getuid?.() !== 0) throw new Error('uninstalling from the running system needs root (sudo), or give --root <dir>');
+      uninstall({ root: resolve(opts.root), prefix: opts.prefix, purge: opts.purge }, (l) => process.stdout.write(`${l}\n`));
     } catch (err) {
       fail(err);
     }

@@ -280,6 +280,29 @@ export class Daemon extends EventEmitter {
     }
   }
 
+  /**
+   * Whether the pipeline makes progress (what the service manager's watchdog is fed on): null
+   * when it does, else why not. Cameras that cannot stream are the supervisors' business (they
+   * reconnect); a stuck detector is not, and only a restart clears it.
+   */
+  liveness(): string | null {
+    if (this.closed) return null;
+    return this.detection?.stuck(this.config.service.watchdog_stuck_seconds * 1000) ?? null;
+  }
+
+  /** One line for the service manager's STATUS=: cameras, detector, events. */
+  statusLine(): string {
+    const sups = [...this.cameras.values()];
+    const streaming = sups.filter((s) => s.state === 'streaming').length;
+    let fps = 0;
+    for (const id of this.cameras.keys()) fps += this.detection?.stats(id)?.fps ?? 0;
+    const d = this.detector;
+    const detector = d.status === 'ready' ? `detector ${d.backend} ${d.precision}, ${fps.toFixed(1)} inferences/s`
+      : d.status === 'off' ? 'detector off' : `detector unavailable: ${d.reason}`;
+    const media = this.media?.stats();
+    return `${streaming}/${sups.length} cameras streaming; ${detector}${media ? `; ${media.recording} clips recording` : ''}${this.mediaError ? '; no event media: see the log' : ''}`;
+  }
+
   /** Deletes an event (the API): its row and media rows, then its files; its clip stops if recording. false when there was none. */
   async deleteEvent(ev: { id: number; camera: string; endedAt: string | null }): Promise<boolean> {
     if (!this.store) return false;

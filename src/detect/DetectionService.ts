@@ -165,6 +165,10 @@ export class DetectionService extends EventEmitter {
   private readonly order: string[] = [];
   private next = 0;
   private busy = false;
+  /** performance.now(): when the running batch launched (null: none running), and when the last one finished. */
+  private busySince: number | null = null;
+  /** When frames started waiting with none finished since (null: nothing waiting since the last batch). */
+  private waitingFrom: number | null = null;
   private closed = false;
   private readonly input: Float32Array;
   private readonly frameLen: number;
@@ -217,6 +221,15 @@ export class DetectionService extends EventEmitter {
     this.order.push(id);
   }
 
+  /** Stops detecting on a camera (config reload); a batch running with its frame finishes and is emitted. */
+  removeCamera(id: string): void {
+    if (!this.cams.delete(id)) return;
+    const i = this.order.indexOf(id);
+    this.order.splice(i, 1);
+    if (this.next > i) this.next--;
+    if (this.next >= this.order.length) this.next = 0;
+  }
+
   /** Test only: slows this camera's inference stage by `ms` from now on. */
   setInferDelay(id: string, ms: number): void {
     const cam = this.cams.get(id);
@@ -230,6 +243,7 @@ export class DetectionService extends EventEmitter {
     if (cam.doneSeq < 0) cam.doneSeq = seq - 1;  // counting starts at the first frame seen
     if (seq > cam.newestSeq) {
       const now = performance.now();
+      this.waitingFrom ??= now;
       // The pts step of consecutive frames; outside 2 ms..1 s it is a new session or a jump.
       const step = ptsUs !== null && cam.lastPtsUs !== null && seq === cam.newestSeq + 1 ? (ptsUs - cam.lastPtsUs) / 1000 : NaN;
       if (step >= 2 && step <= 1000) cam.intervalMs = cam.intervalMs === null ? step : cam.intervalMs * 0.9 + step * 0.1;
@@ -313,6 +327,24 @@ export class DetectionService extends EventEmitter {
     return fresh < g.budgetMs && ageMs + expected > g.budgetMs;
   }
 
+  /**
+   * Whether inference makes progress: null when it does, else why not. Stuck: a batch has run
+   * longer than `stuckMs`, or frames have waited that long with no batch finishing (what the
+   * service manager's watchdog is told).
+   */
+  stuck(stuckMs: number, now = performance.now()): string | null {
+    if (this.closed) return null;
+    if (this.busySince !== null && now - this.busySince > stuckMs) {
+      return `inference has been running one batch for ${((now - this.busySince) / 1000).toFixed(1)} s`;
+    }
+    const waiting = [...this.cams.values()].filter((c) => c.newestSeq > c.doneSeq).map((c) => c.id);
+    if (waiting.length === 0) this.waitingFrom = null;  // caught up (frames dropped by a policy count)
+    if (this.busySince === null && this.waitingFrom !== null && waiting.length > 0 && now - this.waitingFrom > stuckMs) {
+      return `frames of ${waiting.join(', ')} waiting ${((now - this.waitingFrom) / 1000).toFixed(1)} s, no inference launched`;
+    }
+    return null;
+  }
+
   private pump(): void {
     if (this.busy || this.closed) return;
     const now = performance.now();
@@ -381,12 +413,15 @@ export class DetectionService extends EventEmitter {
     this.batchCounts.launches[launch]++;
     this.next = (this.next + (taken[taken.length - 1] as { k: number }).k + 1) % this.order.length;
     this.busy = true;
+    this.busySince = now;
     for (const { cam } of taken) cam.lastTakeMs = now;
     this.emit('batch', { cameras: taken.map((t) => t.cam.id), launch, waitMs } satisfies BatchEvent);
     this.run(taken.map((t) => t.cam))
       .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'detection batch failed'))
       .finally(() => {
         this.busy = false;
+        this.busySince = null;
+        this.waitingFrom = null;
         this.pump();
       });
   }

@@ -284,6 +284,11 @@ export interface NativeAddon {
    */
   remuxToMp4(input: string, output: string): Promise<{ packets: number; skipped: number; durationUs: number; startUs: number }>;
   buildInfo(): BuildInfo;
+  /**
+   * Sends a service-manager notification (sd_notify(3): "READY=1", "WATCHDOG=1", "STATUS=…",
+   * "STOPPING=1") to $NOTIFY_SOCKET; false when there is none. Throws when sending failed.
+   */
+  sdNotify(state: string): boolean;
   /** The native DetectionRecord's size and field offsets (the protocol mirrors them). */
   /**
    * NanoDet head decode + NMS on the GPU from head outputs in JS memory (checks and tools):

@@ -56,6 +56,7 @@ export class LiveServer {
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
   private readonly feeds = new Map<string, LiveFeed>();
+  private nextIndex = 0;
   private readonly clients = new Set<LiveClient>();
   /** Packet received → handed to a socket, µs: video fragments and detection batches. */
   private readonly latency = { video: new LatencyWindow(LATENCY_WINDOW), detections: new LatencyWindow(LATENCY_WINDOW) };
@@ -73,17 +74,7 @@ export class LiveServer {
     private readonly deps: LiveDeps,
   ) {
     this.allowedOrigins = new Set(deps.auth.allowed_origins.map((o) => new URL(o).origin));
-    let index = 0;
-    for (const [id, sup] of deps.cameras) {
-      const feed = new LiveFeed(index++, id, sup.config.name ?? id);
-      this.feeds.set(id, feed);
-      sup.on('opened', (ev: OpenedEvent) => feed.opened(ev));
-      sup.on('video', (ev: VideoEvent) => {
-        if (!sup.config.live) return;  // video for event clips only
-        const { init, fragment } = feed.fragment(ev);
-        for (const c of this.clients) c.video(feed, 'video', init, fragment);
-      });
-    }
+    for (const [id, sup] of deps.cameras) this.addCamera(id, sup);
     deps.onDetections((ev) => {
       const feed = this.feeds.get(ev.camera);
       if (!feed) return;
@@ -106,6 +97,38 @@ export class LiveServer {
   }
 
   /** Clients, their counters, and packet-to-send latency (packet received → handed to the socket) of video and of detections. */
+  /**
+   * A camera joins the live view (at start, or a config reload); its index is new (never reused
+   * in this run: binary messages name cameras by index). Clients that said hello get the new list.
+   */
+  addCamera(id: string, sup: CameraSupervisor): void {
+    const feed = new LiveFeed(this.nextIndex++, id, sup.config.name ?? id);
+    this.feeds.set(id, feed);
+    sup.on('opened', (ev: OpenedEvent) => feed.opened(ev));
+    sup.on('video', (ev: VideoEvent) => {
+      if (!sup.config.live || this.feeds.get(id) !== feed) return;  // video for event clips only; or a removed camera's
+      const { init, fragment } = feed.fragment(ev);
+      for (const c of this.clients) c.video(feed, 'video', init, fragment);
+    });
+    this.announceCameras();
+  }
+
+  /** A camera leaves (config reload): its subscribers are told, and every client gets the new list. */
+  removeCamera(id: string): void {
+    if (!this.feeds.delete(id)) return;
+    this.annotating.delete(id);
+    for (const c of this.clients) {
+      if (c.subs.delete(id)) c.json({ type: 'unsubscribed', camera: id });
+    }
+    this.announceCameras();
+  }
+
+  private announceCameras(): void {
+    for (const c of this.clients) {
+      if (c.helloDone) c.json({ type: 'hello', version: PROTOCOL_VERSION, user: { name: c.user.name, role: c.user.role }, cameras: this.cameraList(c.user) });
+    }
+  }
+
   stats() {
     return {
       clients: this.clients.size,

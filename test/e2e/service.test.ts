@@ -1,0 +1,112 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import Database from 'better-sqlite3';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { startDaemonProcess, type DaemonProcess } from '../../bench/daemonProcess.js';
+import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
+import type { ServerMessage } from '../../src/protocol/control.js';
+import { waitFor } from '../helpers/daemon.js';
+import { ensureClip } from '../helpers/fixtures.js';
+import { filesUnder, mediaRows } from '../helpers/media.js';
+import { NotifySocket } from '../helpers/notifySocket.js';
+import { freePort } from '../helpers/rtspServer.js';
+import { Viewer } from '../helpers/viewer.js';
+
+let daemon: DaemonProcess | null = null;
+let sock: NotifySocket | null = null;
+let h264 = '';
+beforeAll(async () => {
+  h264 = await ensureClip('h264');
+  fp32OnnxPath();
+}, 300_000);
+
+afterEach(async () => {
+  if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) await daemon.stop();
+  daemon = null;
+  sock?.stop();
+  sock = null;
+});
+
+const exited = (d: DaemonProcess) => new Promise<{ code: number | null; at: number }>((r) => d.child.once('exit', (code) => r({ code, at: Date.now() })));
+
+describe('under a service manager (sd_notify on a real notification socket)', () => {
+  it('READY=1 only once it serves, STATUS lines, WATCHDOG=1 while the pipeline makes progress', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-notify-'));
+    const port = await freePort();
+    sock = await NotifySocket.start(dir, `http://127.0.0.1:${port}/api/login`);
+    const body = `log:\n  level: warn\ncameras:\n  - id: yard\n    url: ${h264}\n    loop: true\n`;
+    daemon = await startDaemonProcess(body, 'notify', dir, { port, env: { NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '1000000' } });
+    await waitFor(() => sock!.with('READY=1').length > 0 && sock!.with('WATCHDOG=1').length >= 4, 20_000, 'READY=1 and watchdog pings');
+    const ready = sock.with('READY=1');
+    expect(ready).toHaveLength(1);
+    // The moment it said ready, it answered HTTP (a login route: 4xx without a body, not "refused").
+    expect(ready[0]!.probe).toBeGreaterThanOrEqual(400);
+    expect(ready[0]!.state).toMatch(new RegExp(`MAINPID=${daemon.child.pid}`));
+    // Before READY only a "starting" status; the READY status names cameras and the detector.
+    const before = sock.messages.slice(0, sock.messages.indexOf(ready[0]!));
+    expect(before.map((m) => m.state)).toEqual(['STATUS=starting: cameras, detector, database']);
+    expect(ready[0]!.state).toMatch(/STATUS=http:\/\/127\.0\.0\.1:\d+: \d\/1 cameras streaming; detector cpu (fp32|int8)/);
+    // Pings at half of WATCHDOG_USEC (1 s): ~2 a second.
+    const pings = sock.with('WATCHDOG=1').map((m) => m.at);
+    const gaps = pings.slice(1).map((t, i) => t - pings[i]!);
+    expect(Math.max(...gaps)).toBeLessThan(900);
+  }, 60_000);
+
+  it('stops feeding the watchdog when inference is stuck, and says why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-stuck-'));
+    sock = await NotifySocket.start(dir);
+    // Each inference on this camera takes 60 s: after watchdog_stuck_seconds the pipeline is stuck.
+    const body = `log:\n  level: warn\nservice:\n  watchdog_stuck_seconds: 2\ncameras:\n  - id: yard\n    url: ${h264}\n    loop: true\n    testing: { infer_delay_ms: 60000 }\n`;
+    daemon = await startDaemonProcess(body, 'stuck', dir, { env: { NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '400000' } });
+    await waitFor(() => sock!.statuses().some((s) => s.startsWith('stuck: ')), 20_000, 'a stuck status');
+    const stuckAt = sock.messages.find((m) => m.state.startsWith('STATUS=stuck: '))!;
+    expect(stuckAt.state).toMatch(/^STATUS=stuck: inference has been running one batch for [2-9]\.\d s$/);
+    const pingsThen = sock.with('WATCHDOG=1').length;
+    expect(pingsThen).toBeGreaterThan(0);  // it was fed while the batch was young
+    await new Promise((r) => setTimeout(r, 1500));  // ~7 intervals of 200 ms
+    expect(sock.with('WATCHDOG=1').length).toBe(pingsThen);
+    expect(sock.with('WATCHDOG=1').every((m) => m.at <= stuckAt.at)).toBe(true);
+  }, 60_000);
+
+  it('SIGTERM: STOPPING=1, exit 0 within the bound, every event told to a viewer stored and closed, clips whole', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-term-'));
+    sock = await NotifySocket.start(dir);
+    const body = [
+      'log:\n  level: warn',
+      'service:\n  stop_timeout_seconds: 10',
+      'detect:\n  tracker: { min_hits: 1, max_age: 2 }',
+      'media:\n  clips: { pre_roll_seconds: 1, post_roll_seconds: 30 }',  // clips still recording at the stop
+      `cameras:\n  - id: yard\n    url: ${h264}\n    loop: true\n    realtime: false\n    zones:\n      - { id: all, polygon: [[0, 0], [768, 0], [768, 576], [0, 576]] }`,
+    ].join('\n');
+    daemon = await startDaemonProcess(`${body}\n`, 'term', dir, { env: { NOTIFY_SOCKET: sock.path } });
+    const viewer = new Viewer(daemon.url, daemon.token);
+    await viewer.hello();
+    const told = () => viewer.json.filter((m): m is Extract<ServerMessage, { type: 'event' }> => m.type === 'event');
+    await waitFor(() => told().length >= 30, 60_000, '30 event messages');
+    const recording = (await daemon.api<{ media: { recording: number } }>('/api/health')).media.recording;
+    expect(recording).toBeGreaterThan(0);
+    const d = daemon;
+    const exit = exited(d);
+    const t0 = Date.now();
+    d.child.kill('SIGTERM');
+    const { code, at } = await exit;
+    viewer.close();
+    expect(code).toBe(0);
+    expect(at - t0).toBeLessThan(10_000);
+    expect(sock.with('STOPPING=1')).toHaveLength(1);
+    // Everything a viewer was told is in the database, and every event is closed.
+    const db = new Database(join(dir, 'vigil.db'), { readonly: true });
+    const rows = new Map((db.prepare('SELECT id, ended_at AS endedAt FROM events').all() as Array<{ id: number; endedAt: string | null }>).map((r) => [r.id, r]));
+    const clips = db.prepare("SELECT COUNT(*) AS n FROM event_media WHERE kind = 'clip'").get() as { n: number };
+    db.close();
+    for (const m of told()) expect(rows.has(m.event.id), `event ${m.event.id} (${m.kind})`).toBe(true);
+    expect([...rows.values()].filter((r) => r.endedAt === null)).toEqual([]);
+    // The clips still recording were cut at the stop and finished: the database and the disk agree.
+    expect(clips.n).toBeGreaterThanOrEqual(recording);
+    expect(filesUnder(join(dir, 'media'), true)).toEqual(mediaRows(dir));
+    console.log(`SIGTERM: exit 0 after ${at - t0} ms with ${recording} clips recording; ${told().length} event messages, ${rows.size} events stored and closed, ${clips.n} clips`);
+  }, 120_000);
+});
