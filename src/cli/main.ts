@@ -42,9 +42,10 @@ function intOption(name: string, min: number, max: number) {
 /**
  * Runs the daemon until SIGINT/SIGTERM. Under a service manager: READY=1 once it serves,
  * STATUS= every status_seconds, WATCHDOG=1 while the pipeline makes progress, STOPPING=1 and a
- * bounded shutdown on SIGTERM.
+ * bounded shutdown on SIGTERM. With a config file, SIGHUP reloads it: RELOADING=1, the cameras'
+ * changes applied (a bad file changes nothing), READY=1.
  */
-async function runDaemon(config: VigilConfig, banner: (url: string) => string): Promise<Daemon> {
+async function runDaemon(config: VigilConfig, banner: (url: string) => string, configFile: string | null = null): Promise<Daemon> {
   const logger = createLogger(config.log.level);
   const addon = loadAddon();
   const daemon = new Daemon(config, logger, addon);
@@ -76,8 +77,29 @@ async function runDaemon(config: VigilConfig, banner: (url: string) => string): 
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  let url: string | null = null;
+  let reloading = Promise.resolve();
+  const reload = async () => {
+    if (!url || stopping || !configFile) return;
+    service.notify(`RELOADING=1\nMONOTONIC_USEC=${process.hrtime.bigint() / 1000n}\nSTATUS=reloading ${configFile}`);
+    let summary: string;
+    try {
+      const r = daemon.reload(loadConfigFile(configFile));
+      logger.info({ ...r }, 'configuration reloaded');
+      summary = `reloaded: cameras +${r.added.length} -${r.removed.length} ~${r.changed.length}`
+        + (r.failed.length ? `, ${r.failed.length} could not start (${r.failed.map((f) => `${f.camera}: ${f.reason}`).join('; ')})` : '')
+        + (r.restartNeeded.length ? `; restart to apply ${r.restartNeeded.join(', ')}` : '');
+    } catch (err) {
+      summary = `reload failed, the previous configuration stays: ${(err as Error).message.replace(/\s+/g, ' ')}`;
+      logger.error({ err: (err as Error).message }, 'configuration reload failed; nothing changed');
+    }
+    service.ready(`${url}: ${summary}; ${daemon.statusLine()}`);
+  };
+  if (configFile) process.on('SIGHUP', () => {
+    reloading = reloading.then(reload);  // one at a time, in order
+  });
   service.status('starting: cameras, detector, database');
-  const url = await daemon.start();
+  url = await daemon.start();
   process.stderr.write(banner(url));
   if (daemon.generatedAdminPassword) {
     process.stdout.write(`First run: log in as 'admin' with password ${daemon.generatedAdminPassword}\n(shown this once; it is stored hashed in ${daemon.users?.file})\n`);
@@ -116,7 +138,7 @@ program
   .requiredOption('-c, --config <file>', 'YAML config file')
   .action(async (opts: { config: string }) => {
     try {
-      await runDaemon(loadConfigFile(opts.config), (url) => `Vigil is running: ${url}/\n`);
+      await runDaemon(loadConfigFile(opts.config), (url) => `Vigil is running: ${url}/\n`, opts.config);
     } catch (err) {
       fail(err);
     }

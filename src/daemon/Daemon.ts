@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 
 import type { BudgetEvent } from '../budget/BudgetGuard.js';
 import type { VigilConfig } from '../config/schema.js';
+import type { CameraConfig } from '../pipeline/cameraConfig.js';
 import { loadAddon } from '../native/addon.js';
 import type { NativeAddon } from '../native/types.js';
 import { DetectionService, type DetectionEvent, type Detector } from '../detect/DetectionService.js';
@@ -31,6 +32,15 @@ import { createMetrics } from '../server/metrics.js';
 import { monoNowUs } from '../util/LatencyWindow.js';
 import { Store } from '../store/Store.js';
 import { moduleLogger, type Logger } from '../util/logger.js';
+
+/** What a configuration reload did (camera ids), and which other sections need a restart. */
+export interface ReloadResult {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  failed: Array<{ camera: string; reason: string }>;
+  restartNeeded: string[];
+}
 
 /** The running appliance: one supervisor per enabled camera, and the HTTP server. */
 export class Daemon extends EventEmitter {
@@ -66,10 +76,12 @@ export class Daemon extends EventEmitter {
   /** The HTTP server (after start). */
   http: FastifyInstance | null = null;
   private closed = false;
+  private serving = false;
   private readonly log: Logger;
 
   constructor(
-    readonly config: VigilConfig,
+    /** The configuration in force: a reload replaces its cameras. */
+    public config: VigilConfig,
     private readonly logger: Logger,
     private readonly addon: NativeAddon = loadAddon(),
   ) {
@@ -83,21 +95,7 @@ export class Daemon extends EventEmitter {
     const build = this.addon.buildInfo();
     this.log.info({ cuda: build.cuda, ffmpeg: build.ffmpeg }, 'native addon loaded');
     const media = this.config.media;
-    for (const cam of this.config.cameras) {
-      if (!cam.enabled) continue;
-      const hasRules = cam.detect && cam.zones.length + cam.lines.length > 0;
-      const sup = new CameraSupervisor(cam, {
-        createCamera: (opts, onEvent) => new this.addon.Camera(opts, onEvent),
-        logger: moduleLogger(this.logger, 'CameraSupervisor', { camera: cam.id }),
-        recordVideo: hasRules && media.clips.enabled,
-      });
-      sup.on('state', (state: string, prev: string) => this.log.info({ camera: cam.id, state, prev }, 'camera state'));
-      this.cameras.set(cam.id, sup);
-      const lat = new FrameLatency();
-      this.latency.set(cam.id, lat);
-      sup.on('opened', () => lat.opened(performance.now()));
-      sup.on('frame', (ev: FrameEvent) => lat.frame(ev));
-    }
+    for (const cam of this.config.cameras) if (cam.enabled) this.addCamera(cam);
     const auth = this.config.auth;
     const dataDir = this.config.data_dir ?? defaultDataDir();
     const usersFile = auth.users_file ?? join(dataDir, 'users.json');
@@ -164,6 +162,7 @@ export class Daemon extends EventEmitter {
       logger: moduleLogger(this.logger, 'LiveServer'),
     });
     await this.http.listen({ host: this.config.server.host, port: this.config.server.port });
+    this.serving = true;
     for (const sup of this.cameras.values()) sup.start();
     const url = this.url();
     this.log.info({ url, cameras: this.cameras.size }, 'vigil is running');
@@ -204,46 +203,8 @@ export class Daemon extends EventEmitter {
     const service = new DetectionService(this.model, NANODET_SPEC.inputSize, NANODET_SPEC.normalize, moduleLogger(this.logger, 'DetectionService'), {
       maxSize: cfg.batch.max_size, timeoutMs: cfg.batch.timeout_ms,
     });
-    for (const [id, sup] of this.cameras) {
-      if (!sup.config.detect) continue;
-      const c = sup.config;
-      service.addCamera(id, sup, {
-        budgetMs: c.budget_ms ?? null, budget: c.budget, targetFps: c.target_fps ?? null, inferDelayMs: c.testing?.infer_delay_ms ?? 0,
-      });
-      sup.on('frame', (ev: FrameEvent) => service.frame(id, ev.seq, ev.recvUs, ev.ptsUs));
-    }
-    // Tracking on every detected camera (ids reach the overlay); events where zones are set.
-    for (const [id, sup] of this.cameras) {
-      if (!sup.config.detect) continue;
-      const t = cfg.tracker;
-      const tracker = new Tracker({ iouThreshold: t.iou_threshold, highScore: t.high_score, minHits: t.min_hits, maxAge: t.max_age });
-      const events = this.events;
-      const media = this.media;
-      const watcher = sup.config.zones.length + sup.config.lines.length > 0 && events
-        ? new ZoneWatcher(id, { zones: sup.config.zones, lines: sup.config.lines }, {
-          nextId: () => events.newId(),
-          onOpen: (ev) => {
-            events.record(ev);
-            media?.opened(ev);
-          },
-          onClose: (ev) => {
-            events.record(ev);
-            media?.closed(ev);
-          },
-          onBest: (ev) => media?.best(ev),
-        })
-        : null;
-      this.tracking.set(id, { tracker, watcher });
-      const clips = watcher ? media?.camera(id) : null;
-      if (clips) sup.on('video', (ev: VideoEvent) => clips.video(ev));
-      // A session that ends takes its tracks along: their events close (and their clips end).
-      sup.on('state', (next: string) => {
-        if (next === 'streaming') return;
-        tracker.clear();
-        watcher?.closeAll(Date.now());
-        clips?.ended();
-      });
-    }
+    this.detection = service;
+    for (const [id, sup] of this.cameras) this.attachDetection(id, sup);
     service.on('detections', (ev: DetectionEvent) => {
       const tr = this.tracking.get(ev.camera);
       if (tr) {
@@ -265,19 +226,127 @@ export class Daemon extends EventEmitter {
       }
       this.emit('budget', ev);
     });
-    this.detection = service;
     this.log.info({ model: this.detector.model, backend, precision: this.detector.precision }, 'detector ready');
+  }
+
+  /** Detection, tracking, zones and lines, snapshots and clips for one camera (when it detects). */
+  private attachDetection(id: string, sup: CameraSupervisor): void {
+    const service = this.detection;
+    if (!service || !sup.config.detect) return;
+    const c = sup.config;
+    service.addCamera(id, sup, {
+      budgetMs: c.budget_ms ?? null, budget: c.budget, targetFps: c.target_fps ?? null, inferDelayMs: c.testing?.infer_delay_ms ?? 0,
+    });
+    sup.on('frame', (ev: FrameEvent) => service.frame(id, ev.seq, ev.recvUs, ev.ptsUs));
+    // Tracking (ids reach the overlay); events where zones or lines are set.
+    const t = this.config.detect.tracker;
+    const tracker = new Tracker({ iouThreshold: t.iou_threshold, highScore: t.high_score, minHits: t.min_hits, maxAge: t.max_age });
+    const events = this.events;
+    const media = this.media;
+    const watcher = c.zones.length + c.lines.length > 0 && events
+      ? new ZoneWatcher(id, { zones: c.zones, lines: c.lines }, {
+        nextId: () => events.newId(),
+        onOpen: (ev) => {
+          events.record(ev);
+          media?.opened(ev);
+        },
+        onClose: (ev) => {
+          events.record(ev);
+          media?.closed(ev);
+        },
+        onBest: (ev) => media?.best(ev),
+      })
+      : null;
+    this.tracking.set(id, { tracker, watcher });
+    const clips = watcher ? media?.camera(id) : null;
+    if (clips) sup.on('video', (ev: VideoEvent) => clips.video(ev));
+    // A session that ends takes its tracks along: their events close (and their clips end).
+    sup.on('state', (next: string) => {
+      if (next === 'streaming') return;
+      tracker.clear();
+      watcher?.closeAll(Date.now());
+      clips?.ended();
+    });
   }
 
   /** Publishes events (once stored) and each camera's state (retained) to the broker. */
   private startMqtt(cfg: NonNullable<VigilConfig['mqtt']>): void {
-    const mqtt = new MqttPublisher(cfg, moduleLogger(this.logger, 'MQTT'));
-    this.mqtt = mqtt;
-    for (const [id, sup] of this.cameras) {
-      const publishState = () => mqtt.publish(`cameras/${id}/state`, { camera: id, state: sup.state, since: new Date().toISOString() }, true);
-      publishState();
-      sup.on('state', publishState);
+    this.mqtt = new MqttPublisher(cfg, moduleLogger(this.logger, 'MQTT'));
+    for (const [id, sup] of this.cameras) this.publishStates(id, sup);
+  }
+
+  private publishStates(id: string, sup: CameraSupervisor): void {
+    const mqtt = this.mqtt;
+    if (!mqtt) return;
+    const publishState = () => mqtt.publish(`cameras/${id}/state`, { camera: id, state: sup.state, since: new Date().toISOString() }, true);
+    publishState();
+    sup.on('state', publishState);
+  }
+
+  /**
+   * One camera and everything that hangs off it: its supervisor and latency record, and (once
+   * they exist) detection, tracking, events, MQTT state and the live view; started when the
+   * daemon serves. Throws when the native camera cannot be made.
+   */
+  private addCamera(cam: CameraConfig): void {
+    const media = this.config.media;
+    const hasRules = cam.detect && cam.zones.length + cam.lines.length > 0;
+    const sup = new CameraSupervisor(cam, {
+      createCamera: (opts, onEvent) => new this.addon.Camera(opts, onEvent),
+      logger: moduleLogger(this.logger, 'CameraSupervisor', { camera: cam.id }),
+      recordVideo: hasRules && media.clips.enabled,
+    });
+    sup.on('state', (state: string, prev: string) => this.log.info({ camera: cam.id, state, prev }, 'camera state'));
+    this.cameras.set(cam.id, sup);
+    const lat = new FrameLatency();
+    this.latency.set(cam.id, lat);
+    sup.on('opened', () => lat.opened(performance.now()));
+    sup.on('frame', (ev: FrameEvent) => lat.frame(ev));
+    this.attachDetection(cam.id, sup);
+    this.publishStates(cam.id, sup);
+    this.live?.addCamera(cam.id, sup);
+    if (this.serving) sup.start();
+  }
+
+  /** Stops a camera and takes it out everywhere: its open events close, its clips end. */
+  private removeCamera(id: string): void {
+    const sup = this.cameras.get(id);
+    if (!sup) return;
+    sup.close();
+    this.detection?.removeCamera(id);
+    this.tracking.delete(id);
+    this.live?.removeCamera(id);
+    this.latency.delete(id);
+    this.cameras.delete(id);
+  }
+
+  /**
+   * Applies a new configuration's cameras without a restart (SIGHUP): removed cameras stop,
+   * added ones start, changed ones restart with their new settings, the others go on untouched.
+   * Other sections need a restart: they are named in the result and left as they were. The new
+   * configuration is validated before this (a bad one changes nothing).
+   */
+  reload(next: VigilConfig): ReloadResult {
+    const restartNeeded = (Object.keys(next) as Array<keyof VigilConfig>)
+      .filter((k) => k !== 'cameras' && JSON.stringify(next[k]) !== JSON.stringify(this.config[k]));
+    const enabled = (cfg: VigilConfig) => new Map(cfg.cameras.filter((c) => c.enabled).map((c) => [c.id, c]));
+    const before = enabled(this.config);
+    const after = enabled(next);
+    const removed = [...before.keys()].filter((id) => !after.has(id));
+    const added = [...after.keys()].filter((id) => !before.has(id));
+    const changed = [...after.keys()].filter((id) => before.has(id) && JSON.stringify(before.get(id)) !== JSON.stringify(after.get(id)));
+    for (const id of [...removed, ...changed]) this.removeCamera(id);
+    this.config = { ...this.config, cameras: next.cameras };
+    const failed: Array<{ camera: string; reason: string }> = [];
+    for (const id of [...changed, ...added]) {
+      try {
+        this.addCamera(after.get(id)!);
+      } catch (err) {
+        failed.push({ camera: id, reason: (err as Error).message });
+        this.log.error({ camera: id, err: (err as Error).message }, 'reload: could not start a camera');
+      }
     }
+    return { added, removed, changed, failed, restartNeeded };
   }
 
   /**

@@ -64,7 +64,8 @@ describe('events page in a real browser', () => {
     // The list is the API's first page, newest first; every snapshot thumbnail is a decoded image with the box placed on it.
     const shown = await page.evaluate(shownOf);
     const fromApi = ((await (await api(url, '/api/events?limit=50')).json()) as { events: PageEvent[] }).events;
-    expect(shown.map((e) => e.id).slice(0, 10)).toEqual(fromApi.map((e) => e.id).slice(0, 10));
+    // (events newer than the page's load are left out: the camera keeps making them)
+    expect(shown.map((e) => e.id).slice(0, 10)).toEqual(fromApi.map((e) => e.id).filter((id) => id <= shown[0]!.id).slice(0, 10));
     await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('.event .thumb img')].slice(0, 4).every((i) => i.complete && i.naturalWidth > 0));
     const thumb = await page.evaluate(() => {
       const li = document.querySelector<HTMLElement>('.event .thumb img')!.closest('li')!;
@@ -84,7 +85,7 @@ describe('events page in a real browser', () => {
     });
     const lines = (await page.evaluate(shownOf)).map((e) => e.id);
     const linesApi = ((await (await api(url, '/api/events?type=line&limit=50')).json()) as { events: PageEvent[] }).events.map((e) => e.id);
-    expect(lines.slice(0, 3)).toEqual(linesApi.slice(0, 3));
+    expect(lines.slice(0, 3)).toEqual(linesApi.filter((id) => id <= lines[0]!).slice(0, 3));
 
     // Play a clip: the video loads, its length is the clip's, and it plays.
     const withClip = (await page.evaluate(shownOf)).find((e) => e.clip)!;

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -109,4 +109,58 @@ describe('under a service manager (sd_notify on a real notification socket)', ()
     expect(filesUnder(join(dir, 'media'), true)).toEqual(mediaRows(dir));
     console.log(`SIGTERM: exit 0 after ${at - t0} ms with ${recording} clips recording; ${told().length} event messages, ${rows.size} events stored and closed, ${clips.n} clips`);
   }, 120_000);
+
+  it('SIGHUP reloads the config: cameras added, removed and changed without a restart; a bad file changes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-reload-'));
+    sock = await NotifySocket.start(dir);
+    const cams = (list: string) => `log:\n  level: warn\ndetect:\n  enabled: false\ncameras:\n${list}`;
+    const cam = (id: string, name = id) => `  - { id: ${id}, name: ${name}, url: ${h264}, loop: true }\n`;
+    daemon = await startDaemonProcess(cams(cam('a') + cam('b')), 'reload', dir, { env: { NOTIFY_SOCKET: sock.path } });
+    const d = daemon;
+    const cfgFile = join(dir, 'reload.yaml');
+    const head = readFileSync(cfgFile, 'utf8').split('log:')[0]!;  // server, data_dir, auth as the helper wrote them
+    const viewer = new Viewer(d.url, d.token);
+    await viewer.hello();
+    const health = () => d.api<{ cameras: Array<{ id: string; name: string; state: string }> }>('/api/health');
+    await waitFor(async () => (await health()).cameras.every((c) => c.state === 'streaming'), 20_000, 'a and b streaming');
+    const hellos = () => viewer.json.filter((m): m is Extract<ServerMessage, { type: 'hello' }> => m.type === 'hello');
+    const readies = () => sock!.with('READY=1').length;
+
+    // a renamed (changed: restarted), b removed, c added.
+    writeFileSync(cfgFile, head + cams(cam('a', 'Gate') + cam('c')));
+    const before = readies();
+    d.child.kill('SIGHUP');
+    await waitFor(() => readies() > before, 10_000, 'READY=1 after the reload');
+    const reloading = sock.messages.filter((m) => m.state.includes('RELOADING=1')).at(-1)!;
+    expect(reloading.state).toMatch(/MONOTONIC_USEC=\d+/);
+    expect(sock.with('READY=1').at(-1)!.state).toMatch(/STATUS=.*reloaded: cameras \+1 -1 ~1/);
+    await waitFor(async () => {
+      const h = await health();
+      return h.cameras.map((c) => c.id).sort().join() === 'a,c' && h.cameras.every((c) => c.state === 'streaming');
+    }, 20_000, 'a and c streaming');
+    expect((await health()).cameras.find((c) => c.id === 'a')!.name).toBe('Gate');
+    expect(hellos().at(-1)!.cameras.map((c) => [c.id, c.name])).toEqual([['a', 'Gate'], ['c', 'c']]);  // viewers get the new list
+    expect(d.child.exitCode).toBeNull();  // the same process: no restart
+
+    // A bad file: nothing changes, and the status says what is wrong.
+    writeFileSync(cfgFile, head + cams(`  - { id: z, urll: rtsp://x }\n`));
+    const n = readies();
+    d.child.kill('SIGHUP');
+    await waitFor(() => readies() > n, 10_000, 'READY=1 after the failed reload');
+    expect(sock.statuses().at(-1)).toMatch(/reload failed, the previous configuration stays: .*cameras\[0\]/);
+    expect((await health()).cameras.map((c) => c.id).sort()).toEqual(['a', 'c']);
+
+    // Outside cameras: named as needing a restart, cameras still applied; a, unchanged, goes on untouched.
+    const aBefore = (await health()).cameras.find((c) => c.id === 'a') as unknown as { since: string; frames: { decoded: number } };
+    writeFileSync(cfgFile, head + cams(cam('a', 'Gate')).replace('level: warn', 'level: error'));
+    const m = readies();
+    d.child.kill('SIGHUP');
+    await waitFor(() => readies() > m, 10_000, 'READY=1 after the third reload');
+    expect(sock.statuses().at(-1)).toMatch(/reloaded: cameras \+0 -1 ~0; restart to apply log/);
+    const aAfter = (await health()).cameras as unknown as Array<{ id: string; since: string; frames: { decoded: number } }>;
+    expect(aAfter.map((c) => c.id)).toEqual(['a']);
+    expect(aAfter[0]!.since).toBe(aBefore.since);  // the same session: streaming since before the reload
+    expect(aAfter[0]!.frames.decoded).toBeGreaterThanOrEqual(aBefore.frames.decoded);
+    viewer.close();
+  }, 90_000);
 });
