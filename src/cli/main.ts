@@ -460,6 +460,13 @@ program
     }
   });
 
+/** The tree to (un)install into; the running system ('/') needs root. */
+function systemRoot(root: string, doing: string): string {
+  if (root === '/' && process.getuid?.() !== 0) throw new Error(`${doing} the running system needs root (sudo), or give --root <dir>`);
+  return resolve(root);
+}
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
 program
   .command('install')
   .description('install Vigil as a systemd service: the app under --prefix, the unit, the vigil user, an example /etc/vigil/vigil.yaml; upgrades keep config and data')
@@ -469,8 +476,7 @@ program
   .option('--no-start', 'do not enable or (re)start the service')
   .action((opts: { root: string; prefix: string; node: string; start: boolean }) => {
     try {
-      if (opts.root === '/' && process.getuid?.() !== 0) throw new Error('installing into the running system needs root (sudo), or give --root <dir>');
-      install({ root: resolve(opts.root), prefix: opts.prefix, node: opts.node, start: opts.start }, (l) => process.stdout.write(`${l}\n`));
+      install({ root: systemRoot(opts.root, 'installing into'), prefix: opts.prefix, node: opts.node, start: opts.start }, say);
     } catch (err) {
       fail(err);
     }
@@ -484,8 +490,7 @@ program
   .option('--purge', 'also delete the configuration and all state (database, users, snapshots, clips)', false)
   .action((opts: { root: string; prefix: string; purge: boolean }) => {
     try {
-      if (opts.root === '/' && process.getuid?.() !== 0) throw new Error('uninstalling from the running system needs root (sudo), or give --root <dir>');
-      uninstall({ root: resolve(opts.root), prefix: opts.prefix, purge: opts.purge }, (l) => process.stdout.write(`${l}\n`));
+      uninstall({ root: systemRoot(opts.root, 'uninstalling from'), prefix: opts.prefix, purge: opts.purge }, say);
     } catch (err) {
       fail(err);
     }
