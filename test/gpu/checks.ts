@@ -359,3 +359,34 @@ export async function compareUploadedSlot(file: string, frames = 10, timeoutMs =
     cam.close();
   }
 }
+
+/**
+ * An event snapshot of an NVDEC frame: camera.snapshot(quality, seq) for a frame the pool still
+ * holds (copied down from GPU memory, counted) and null for one it no longer holds; the same seq
+ * of a software-decoded camera of the same file is the reference picture. Returns both JPEGs.
+ */
+export async function snapshotBySeq(file: string, timeoutMs = 30_000) {
+  const { Camera } = loadAddon();
+  const seqs = { nvdec: [] as number[], software: [] as number[] };
+  const cams = (['nvdec', 'software'] as const).map((decoder) => new Camera({ url: file, realtime: true, decoder, poolSlots: 8 }, (ev) => {
+    if (ev.type === 'frame') seqs[decoder].push(ev.seq);
+  }));
+  try {
+    for (const c of cams) c.open();
+    const t0 = performance.now();
+    while (Math.min(seqs.nvdec.length, seqs.software.length) < 12 && performance.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 10));
+    const seq = Math.min(seqs.nvdec.at(-1) ?? 0, seqs.software.at(-1) ?? 0);
+    const [gpu, cpu] = await Promise.all(cams.map((c) => c.snapshot(95, seq)));
+    const gone = await cams[0]!.snapshot(95, 1);  // long since rewritten
+    const stats = cams[0]!.stats();
+    return {
+      seq, gpuFrames: stats.gpuFrames, hostCopiesSnapshot: stats.hostCopies.snapshot,
+      gpu: gpu && { seq: gpu.seq, width: gpu.width, height: gpu.height, bytes: gpu.jpeg.length },
+      cpu: cpu && { seq: cpu.seq, width: cpu.width, height: cpu.height, bytes: cpu.jpeg.length },
+      goneIsNull: gone === null,
+      jpegs: { gpu: gpu?.jpeg ?? null, cpu: cpu?.jpeg ?? null },
+    };
+  } finally {
+    for (const c of cams) c.close();
+  }
+}
