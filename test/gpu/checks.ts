@@ -375,8 +375,15 @@ export async function snapshotBySeq(file: string, timeoutMs = 30_000) {
     for (const c of cams) c.open();
     const t0 = performance.now();
     while (Math.min(seqs.nvdec.length, seqs.software.length) < 12 && performance.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 10));
-    const seq = Math.min(seqs.nvdec.at(-1) ?? 0, seqs.software.at(-1) ?? 0);
-    const [gpu, cpu] = await Promise.all(cams.map((c) => c.snapshot(95, seq)));
+    // The newest NVDEC frame at once; the software camera's frame of that seq when it has it.
+    const seq = seqs.nvdec.at(-1) ?? 0;
+    const gpu = await cams[0]!.snapshot(95, seq);
+    while (!seqs.software.includes(seq) && performance.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 5));
+    const cpu = await cams[1]!.snapshot(95, seq);
+    // How far back the NVDEC pool still holds frames (an event's best frame is a few frames old).
+    const newest = seqs.nvdec.at(-1) ?? 0;
+    const held: number[] = [];
+    for (let k = 0; k < 8; k++) if (await cams[0]!.snapshot(50, newest - k)) held.push(k);
     const gone = await cams[0]!.snapshot(95, 1);  // long since rewritten
     const stats = cams[0]!.stats();
     return {
@@ -384,6 +391,8 @@ export async function snapshotBySeq(file: string, timeoutMs = 30_000) {
       gpu: gpu && { seq: gpu.seq, width: gpu.width, height: gpu.height, bytes: gpu.jpeg.length },
       cpu: cpu && { seq: cpu.seq, width: cpu.width, height: cpu.height, bytes: cpu.jpeg.length },
       goneIsNull: gone === null,
+      /** Frames back from the newest that the NVDEC pool still held (0 = the newest). */
+      heldBack: held,
       jpegs: { gpu: gpu?.jpeg ?? null, cpu: cpu?.jpeg ?? null },
     };
   } finally {
