@@ -1,0 +1,189 @@
+import { roundHalfEven } from '../quant/QdqWriter.js';
+import type { Int8Plan, PlanStep, PlanTensor } from './plan.js';
+
+/** A tensor's values: int8 codes (value = q · scale) or floats, row-major over its per-image shape. */
+export type RefValue = { shape: number[]; q: Int8Array; scale: number } | { shape: number[]; f: Float32Array };
+
+const sat = (v: number) => (v > 127 ? 127 : v < -128 ? -128 : v);
+const quantize = (x: number, s: number) => sat(roundHalfEven(x / s));
+
+/**
+ * Runs a plan on one image on the CPU, in plain TypeScript: the arithmetic the CUDA kernels must
+ * reproduce. INT8 convolution: int32 accumulation of int8 × int8 plus the int32 bias, times
+ * s_in·s_w[o] as float, then the epilogue in order (requantize = round half to even onto the
+ * int8 grid, saturate, back to float). Other ops compute in float on their dequantized inputs
+ * and requantize when they write int8. Slow (seconds an image): a reference, not an engine.
+ */
+export function runReference(
+  plan: Int8Plan,
+  image: Float32Array,
+  /** Teacher forcing: a step reads this value of an input instead of the one computed (checking each layer alone). */
+  given?: (tensor: string) => RefValue | undefined,
+): Map<string, RefValue> {
+  const vals = new Map<string, RefValue>();
+  const inT = plan.tensors.get(plan.input)!;
+  vals.set(plan.input, { shape: inT.shape, f: image });
+  // What a step reads: the given value (teacher forcing) or the one computed; outputs are never replaced.
+  const read = (name: string): RefValue => given?.(name) ?? vals.get(name)!;
+  const floats = (name: string): Float32Array => {
+    const v = read(name);
+    if ('f' in v) return v.f;
+    const out = new Float32Array(v.q.length);
+    for (let i = 0; i < out.length; i++) out[i] = v.q[i]! * v.scale;
+    return out;
+  };
+  const put = (name: string, t: PlanTensor, f: Float32Array) => {
+    if (t.dtype === 'int8') {
+      const q = new Int8Array(f.length);
+      for (let i = 0; i < f.length; i++) q[i] = quantize(f[i]!, t.scale!);
+      vals.set(name, { shape: t.shape, q, scale: t.scale! });
+    } else {
+      vals.set(name, { shape: t.shape, f });
+    }
+  };
+  for (const s of plan.steps) step(s);
+  return vals;
+
+  function step(s: PlanStep): void {
+    const tOut = 'output' in s ? plan.tensors.get(s.output)! : null;
+    switch (s.op) {
+      case 'conv': return put(s.output, tOut!, conv(s));
+      case 'quantize': return put(s.output, tOut!, floats(s.input));
+      case 'dequantize':
+      case 'identity':
+      case 'reshape': return put(s.output, tOut!, floats(s.input));
+      case 'leaky_relu': return put(s.output, tOut!, floats(s.input).map((x) => (x < 0 ? x * s.alpha : x)));
+      case 'relu': return put(s.output, tOut!, floats(s.input).map((x) => Math.max(0, x)));
+      case 'sigmoid': return put(s.output, tOut!, floats(s.input).map((x) => 1 / (1 + Math.exp(-x))));
+      case 'add': {
+        const [a, b] = [floats(s.inputs[0]), floats(s.inputs[1])];
+        return put(s.output, tOut!, a.map((x, i) => x + b[i]!));
+      }
+      case 'concat': {
+        const parts = s.inputs.map(floats);
+        const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const p of parts) {
+          out.set(p, at);
+          at += p.length;
+        }
+        return put(s.output, tOut!, out);
+      }
+      case 'maxpool': {
+        const x = floats(s.input);
+        const [C, H, W] = read(s.input).shape as [number, number, number];
+        const [, Ho, Wo] = tOut!.shape as [number, number, number];
+        const out = new Float32Array(C * Ho * Wo);
+        for (let c = 0; c < C; c++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) {
+          let m = -Infinity;
+          for (let ky = 0; ky < s.kernel[0]; ky++) for (let kx = 0; kx < s.kernel[1]; kx++) {
+            const iy = oy * s.stride[0] - s.pads[0] + ky;
+            const ix = ox * s.stride[1] - s.pads[1] + kx;
+            if (iy >= 0 && iy < H && ix >= 0 && ix < W) m = Math.max(m, x[(c * H + iy) * W + ix]!);
+          }
+          out[(c * Ho + oy) * Wo + ox] = m;
+        }
+        return put(s.output, tOut!, out);
+      }
+      case 'resize': {
+        if (s.mode !== 'linear' || s.coordinates !== 'half_pixel') throw new Error(`reference: resize ${s.mode}/${s.coordinates} is not written`);
+        const x = floats(s.input);
+        const [C, H, W] = read(s.input).shape as [number, number, number];
+        const [, Ho, Wo] = tOut!.shape as [number, number, number];
+        const out = new Float32Array(C * Ho * Wo);
+        const axis = (o: number, scale: number, n: number) => {
+          const v = Math.min(Math.max((o + 0.5) / scale - 0.5, 0), n - 1);
+          const i0 = Math.floor(v);
+          return { i0, i1: Math.min(i0 + 1, n - 1), t: v - i0 };
+        };
+        for (let oy = 0; oy < Ho; oy++) {
+          const ay = axis(oy, s.scale[0], H);
+          for (let ox = 0; ox < Wo; ox++) {
+            const ax = axis(ox, s.scale[1], W);
+            for (let c = 0; c < C; c++) {
+              const p = (yy: number, xx: number) => x[(c * H + yy) * W + xx]!;
+              const top = p(ay.i0, ax.i0) * (1 - ax.t) + p(ay.i0, ax.i1) * ax.t;
+              const bottom = p(ay.i1, ax.i0) * (1 - ax.t) + p(ay.i1, ax.i1) * ax.t;
+              out[(c * Ho + oy) * Wo + ox] = top * (1 - ay.t) + bottom * ay.t;
+            }
+          }
+        }
+        return put(s.output, tOut!, out);
+      }
+      case 'pad': {
+        const x = floats(s.input);
+        const [C, H, W] = read(s.input).shape as [number, number, number];
+        const [, Ho, Wo] = tOut!.shape as [number, number, number];
+        const out = new Float32Array(C * Ho * Wo).fill(s.value);
+        for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) out.set(x.subarray((c * H + y) * W, (c * H + y + 1) * W), (c * Ho + y + s.pads[0]) * Wo + s.pads[1]);
+        return put(s.output, tOut!, out);
+      }
+      case 'split': {
+        const x = floats(s.input);
+        const per = x.length / s.sizes.reduce((a, b) => a + b, 0);
+        let at = 0;
+        s.outputs.forEach((o, i) => {
+          const n = s.sizes[i]! * per;
+          put(o, plan.tensors.get(o)!, x.slice(at, at + n));
+          at += n;
+        });
+        return;
+      }
+      case 'transpose': {
+        const x = floats(s.input);
+        const shape = read(s.input).shape;
+        if (shape.length !== 2 || s.perm.join() !== '1,0') throw new Error('reference: only 2-D transposes are written');
+        const [R, Cc] = shape as [number, number];
+        const out = new Float32Array(x.length);
+        for (let r = 0; r < R; r++) for (let c = 0; c < Cc; c++) out[c * R + r] = x[r * Cc + c]!;
+        return put(s.output, tOut!, out);
+      }
+    }
+  }
+
+  function conv(s: Extract<PlanStep, { op: 'conv' }>): Float32Array {
+    const xin = read(s.input);
+    const [C, H, W] = xin.shape as [number, number, number];
+    const [, Ho, Wo] = plan.tensors.get(s.output)!.shape as [number, number, number];
+    const O = s.outChannels;
+    const cpg = C / s.group;
+    const opg = O / s.group;
+    const [kh, kw] = s.kernel;
+    const out = new Float32Array(O * Ho * Wo);
+    const int8 = s.precision === 'int8';
+    const x: Int8Array | Float32Array = int8 ? (xin as { q: Int8Array }).q : floats(s.input);
+    const acc = int8 ? new Int32Array(Ho * Wo) : new Float32Array(Ho * Wo);
+    for (let o = 0; o < O; o++) {
+      acc.fill(s.bias ? s.bias[o]! : 0);
+      const g = Math.floor(o / opg);
+      for (let ci = 0; ci < cpg; ci++) {
+        const c = g * cpg + ci;
+        for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+          const w = s.weight[((o * cpg + ci) * kh + ky) * kw + kx]!;
+          if (w === 0) continue;
+          for (let oy = 0; oy < Ho; oy++) {
+            const iy = oy * s.stride[0] - s.pads[0] + ky * s.dilation[0];
+            if (iy < 0 || iy >= H) continue;
+            const row = (c * H + iy) * W;
+            for (let ox = 0; ox < Wo; ox++) {
+              const ix = ox * s.stride[1] - s.pads[1] + kx * s.dilation[1];
+              if (ix >= 0 && ix < W) acc[oy * Wo + ox] = acc[oy * Wo + ox]! + x[row + ix]! * w;
+            }
+          }
+        }
+      }
+      const mult = int8 ? Math.fround((xin as { scale: number }).scale * s.weightScales![o]!) : 1;
+      for (let i = 0; i < Ho * Wo; i++) {
+        let y = Math.fround(acc[i]! * mult);
+        for (const e of s.epilogue) {
+          if (e.op === 'requantize') y = quantize(y, e.scale) * e.scale;
+          else if (e.op === 'leaky_relu') y = y < 0 ? y * e.alpha : y;
+          else if (e.op === 'relu') y = Math.max(0, y);
+          else y = 1 / (1 + Math.exp(-y));
+        }
+        out[o * Ho * Wo + i] = y;
+      }
+    }
+    return out;
+  }
+}

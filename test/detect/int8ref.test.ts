@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+
+import ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { VTEST_AVI } from '../../src/cli/demoClips.js';
+import { compareDetections } from '../../src/detect/compareDetections.js';
+import type { Detection } from '../../src/detect/Detection.js';
+import { modelInputs } from '../../src/detect/eval/modelFrames.js';
+import { planInt8 } from '../../src/detect/int8/plan.js';
+import { runReference } from '../../src/detect/int8/reference.js';
+import { int8OnnxPath } from '../../src/detect/model/importModel.js';
+import { decodeNanodet, type HeadLevel } from '../../src/detect/nanodet/NanodetHead.js';
+import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
+import { readOnnx } from '../../src/detect/onnx/readOnnx.js';
+import { lowerQdqForOrtCpu } from '../../src/detect/quant/ortLowering.js';
+
+const S = NANODET_SPEC.inputSize;
+let frames: Float32Array[] = [];
+beforeAll(async () => {
+  frames = await modelInputs({ kind: 'video', path: VTEST_AVI, from: 300, every: 60, count: 2 });
+}, 120_000);
+
+const session = async (bytes: Uint8Array) => ort.InferenceSession.create(lowerQdqForOrtCpu(bytes) ?? bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
+const detect = (levels: HeadLevel[]): Detection[] => decodeNanodet(levels, { scale: 1, padX: 0, padY: 0, srcWidth: S, srcHeight: S, size: S }, {
+  inputSize: S, numClasses: NANODET_SPEC.numClasses, regMax: NANODET_SPEC.regMax, scoreThreshold: 0.3, iouThreshold: 0.6, maxDetections: 100,
+});
+const levelsOf = (get: (name: string) => Float32Array): HeadLevel[] => [8, 16, 32].map((stride) => ({ stride, cls: get(`cls_s${stride}`), reg: get(`reg_s${stride}`) }));
+
+/**
+ * The plan's semantics (src/detect/int8/reference.ts, what the CUDA kernels are to reproduce)
+ * against ONNX Runtime CPU running the same QDQ ONNX on the same real frames.
+ */
+/** |difference| in int8 steps between our codes and ONNX Runtime's dequantized values. */
+function steps(ours: Int8Array, theirs: Float32Array, scale: number, acc: { n: number; exact: number; within1: number; worst: number }) {
+  for (let i = 0; i < ours.length; i++) {
+    const d = Math.abs(Math.round(theirs[i]! / scale) - ours[i]!);
+    acc.n++;
+    if (d === 0) acc.exact++;
+    if (d <= 1) acc.within1++;
+    acc.worst = Math.max(acc.worst, d);
+  }
+}
+
+describe("the CUDA INT8 engine's reference arithmetic against ONNX Runtime", () => {
+  it('each layer, given the same int8 inputs, within one int8 step of ONNX Runtime; the whole network makes the same detections', async () => {
+    const path = int8OnnxPath();
+    if (!path) throw new Error('no INT8 model: `npm run setup` calibrates it');
+    const bytes = new Uint8Array(readFileSync(path));
+    const g = readOnnx(bytes);
+    const plan = planInt8(g);
+    // Every int8 tensor of the plan as a graph output (the DequantizeLinear that reads it): the
+    // QDQ model's values as ONNX Runtime computes them.
+    const probes = new Map<string, string>();
+    for (const t of plan.tensors.values()) {
+      if (t.dtype !== 'int8') continue;
+      const dq = g.nodes.find((n) => n.op === 'DequantizeLinear' && n.inputs[0] === t.name);
+      if (dq) probes.set(t.name, dq.outputs[0]!);
+    }
+    const probed = g.clone();
+    for (const o of probes.values()) probed.outputs.push({ name: o });
+    const [plain, withProbes] = [await session(bytes), await session(probed.encode())];
+
+    // 1. Layer by layer: each step reads ONNX Runtime's values of its int8 inputs (teacher
+    //    forcing), so a difference is this layer's own, not one carried from the layers before.
+    const input = new ort.Tensor('float32', frames[0]!, [1, 3, S, S]);
+    const b = await withProbes.run({ [plan.input]: input });
+    const theirs = (t: string) => {
+      const o = probes.get(t);
+      const tensor = plan.tensors.get(t)!;
+      if (!o || t === plan.input) return undefined;
+      const x = b[o]!.data as Float32Array;
+      return { shape: tensor.shape, q: Int8Array.from(x, (v) => Math.round(v / tensor.scale!)), scale: tensor.scale! };
+    };
+    const forced = runReference(plan, frames[0]!, theirs);
+    const layer = { n: 0, exact: 0, within1: 0, worst: 0 };
+    for (const [t, o] of probes) {
+      const v = forced.get(t)!;
+      if (!('q' in v)) throw new Error(`${t} is not int8 in the reference`);
+      steps(v.q, b[o]!.data as Float32Array, v.scale, layer);
+    }
+    // 2. The whole network, free running, on two frames: its int8 tensors drift (one-step
+    //    differences carried through 30 layers), its detections do not.
+    const drift = { n: 0, exact: 0, within1: 0, worst: 0 };
+    const ours: Detection[][] = [];
+    const ort8: Detection[][] = [];
+    let maxClsDiff = 0;
+    let refMs = 0;
+    for (const frame of frames) {
+      const t0 = performance.now();
+      const ref = runReference(plan, frame);
+      refMs = performance.now() - t0;
+      const x = new ort.Tensor('float32', frame, [1, 3, S, S]);
+      const bb = await withProbes.run({ [plan.input]: x });
+      for (const [t, o] of probes) {
+        const v = ref.get(t)!;
+        if ('q' in v) steps(v.q, bb[o]!.data as Float32Array, v.scale, drift);
+      }
+      const a = await plain.run({ [plan.input]: x });  // ONNX Runtime's fused INT8 kernels
+      const refOut = (name: string) => {
+        const v = ref.get(name)!;
+        return 'f' in v ? v.f : Float32Array.from(v.q, (q) => q * v.scale);
+      };
+      for (const s of [8, 16, 32]) {
+        const r = refOut(`cls_s${s}`);
+        const o = a[`cls_s${s}`]!.data as Float32Array;
+        for (let i = 0; i < r.length; i++) maxClsDiff = Math.max(maxClsDiff, Math.abs(r[i]! - o[i]!));
+      }
+      ours.push(detect(levelsOf(refOut)));
+      ort8.push(detect(levelsOf((n) => a[n]!.data as Float32Array)));
+    }
+    const agreement = compareDetections(ort8, ours);
+    const pct = (x: number, n: number) => `${((100 * x) / n).toFixed(3)} %`;
+    console.log(`int8 reference vs ONNX Runtime, ${probes.size} int8 tensors: layer by layer ${layer.n} values ${pct(layer.exact, layer.n)} equal, ${pct(layer.within1, layer.n)} within one step (worst ${layer.worst}); free running over ${frames.length} frames ${pct(drift.within1, drift.n)} within one step (worst ${drift.worst}); cls max |diff| ${maxClsDiff.toFixed(4)}; detections ${JSON.stringify(agreement)}; ${refMs.toFixed(0)} ms a frame in TypeScript`);
+    expect(probes.size).toBeGreaterThan(40);
+    expect(layer.within1 / layer.n).toBeGreaterThanOrEqual(0.999);
+    expect(agreement.reference).toBeGreaterThan(3);
+    expect(agreement.matched / agreement.reference).toBeGreaterThanOrEqual(0.99);
+    expect(agreement.meanIou).toBeGreaterThan(0.95);
+  }, 300_000);
+});
