@@ -63,7 +63,8 @@ async function runDaemon(config: VigilConfig, banner: (url: string) => string, c
       logger.error({ boundMs }, 'shutdown did not finish within service.stop_timeout_seconds: exiting anyway');
       process.exit(1);
     }, boundMs);
-    daemon.close().then(
+    // A stop during start-up waits for the start to settle, then closes what it opened.
+    starting.catch(() => {}).then(() => daemon.close()).then(
       () => {
         clearTimeout(overdue);
         logger.info('shutdown complete');
@@ -99,7 +100,8 @@ async function runDaemon(config: VigilConfig, banner: (url: string) => string, c
     reloading = reloading.then(reload);  // one at a time, in order
   });
   service.status('starting: cameras, detector, database');
-  url = await daemon.start();
+  const starting = daemon.start();
+  url = await starting;
   process.stderr.write(banner(url));
   if (daemon.generatedAdminPassword) {
     process.stdout.write(`First run: log in as 'admin' with password ${daemon.generatedAdminPassword}\n(shown this once; it is stored hashed in ${daemon.users?.file})\n`);

@@ -336,7 +336,6 @@ export class Daemon extends EventEmitter {
     const added = [...after.keys()].filter((id) => !before.has(id));
     const changed = [...after.keys()].filter((id) => before.has(id) && JSON.stringify(before.get(id)) !== JSON.stringify(after.get(id)));
     for (const id of [...removed, ...changed]) this.removeCamera(id);
-    this.config = { ...this.config, cameras: next.cameras };
     const failed: Array<{ camera: string; reason: string }> = [];
     for (const id of [...changed, ...added]) {
       try {
@@ -346,6 +345,8 @@ export class Daemon extends EventEmitter {
         this.log.error({ camera: id, err: (err as Error).message }, 'reload: could not start a camera');
       }
     }
+    // A camera that could not start is not in force: the next reload tries it again.
+    this.config = { ...this.config, cameras: next.cameras.filter((c) => !failed.some((f) => f.camera === c.id)) };
     return { added, removed, changed, failed, restartNeeded };
   }
 
@@ -393,18 +394,33 @@ export class Daemon extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const sup of this.cameras.values()) sup.close();
-    this.detection?.close();
-    this.live?.close();
-    await this.http?.close();
-    await this.model?.release();
+    // What must be written comes first (events, clips, the store), each step on its own: one
+    // that fails does not keep the others from running. The HTTP server goes last, its
+    // connections cut (a slow clip download must not hold the shutdown).
+    const step = async (what: string, fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, `shutdown: ${what} failed`);
+      }
+    };
+    for (const sup of this.cameras.values()) await step('closing a camera', () => sup.close());
+    await step('stopping detection', () => this.detection?.close());
     this.retention?.stop();
-    for (const { watcher } of this.tracking.values()) watcher?.closeAll(Date.now());
-    await this.media?.close();
-    this.events?.close();
-    await this.retention?.sweep().catch((err: Error) => this.log.error({ err: err.message }, 'retention sweep failed'));
-    await this.mqtt?.close();
-    this.store?.close();
+    await step('closing events', () => {
+      for (const { watcher } of this.tracking.values()) watcher?.closeAll(Date.now());
+    });
+    await step('finishing clips', () => this.media?.close());
+    await step('writing events', () => this.events?.close());
+    await step('retention', () => this.retention?.sweep());
+    await step('the live view', () => this.live?.close());
+    await step('the HTTP server', async () => {
+      this.http?.server.closeAllConnections();
+      await this.http?.close();
+    });
+    await step('releasing the detector', () => this.model?.release());
+    await step('MQTT', () => this.mqtt?.close());
+    await step('the database', () => this.store?.close());
     this.log.info('vigil stopped');
   }
 }

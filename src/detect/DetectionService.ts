@@ -169,6 +169,8 @@ export class DetectionService extends EventEmitter {
   private busySince: number | null = null;
   /** When frames started waiting with none finished since (null: nothing waiting since the last batch). */
   private waitingFrom: number | null = null;
+  /** Batches have failed since this performance.now() with none detecting since (null: the last one did), and why. */
+  private failing: { since: number; message: string } | null = null;
   private closed = false;
   private readonly input: Float32Array;
   private readonly frameLen: number;
@@ -337,8 +339,12 @@ export class DetectionService extends EventEmitter {
     if (this.busySince !== null && now - this.busySince > stuckMs) {
       return `inference has been running one batch for ${((now - this.busySince) / 1000).toFixed(1)} s`;
     }
-    const waiting = [...this.cams.values()].filter((c) => c.newestSeq > c.doneSeq).map((c) => c.id);
-    if (waiting.length === 0) this.waitingFrom = null;  // caught up (frames dropped by a policy count)
+    // A batch fails over and over (a detector in a broken state): only a restart helps.
+    const f = this.failing;
+    if (f && now - f.since > stuckMs) return `inference has failed for ${((now - f.since) / 1000).toFixed(1)} s: ${f.message}`;
+    // Frames a policy holds back (target_fps, every_nth) are not waiting on the detector.
+    const waiting = [...this.cams.values()].filter((c) => c.newestSeq > c.doneSeq && this.admits(c, now).ok).map((c) => c.id);
+    if (waiting.length === 0) this.waitingFrom = null;  // caught up, or held by a policy
     if (this.busySince === null && this.waitingFrom !== null && waiting.length > 0 && now - this.waitingFrom > stuckMs) {
       return `frames of ${waiting.join(', ')} waiting ${((now - this.waitingFrom) / 1000).toFixed(1)} s, no inference launched`;
     }
@@ -508,6 +514,8 @@ export class DetectionService extends EventEmitter {
   }
 
   private failed(cam: CamState, err: Error): void {
+    this.failing = { since: this.failing?.since ?? performance.now(), message: err.message };
+    if (this.cams.get(cam.id) !== cam) return;
     this.drop(cam, cam.newestSeq, 'error', true);
     cam.stats.lastError = err.message;
     this.log.error({ camera: cam.id, err: err.message }, 'detection failed');
@@ -515,6 +523,8 @@ export class DetectionService extends EventEmitter {
 
   /** One frame of a batch is done: its counters, service time, budget, and its event. */
   private finish(cam: CamState, lb: LetterboxResult, detections: Detection[], t: { startUs: number; inferredUs: number; postprocessedUs: number; ms: number }): void {
+    this.failing = null;
+    if (this.cams.get(cam.id) !== cam) return;  // removed (or replaced by a reload) while its batch ran
     this.drop(cam, lb.seq, cam.waitReason);
     cam.waitReason = 'behind';
     cam.doneSeq = lb.seq;

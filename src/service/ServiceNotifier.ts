@@ -1,4 +1,11 @@
 import type { Logger } from '../util/logger.js';
+import { redactSecrets } from '../util/redact.js';
+
+/** One line for STATUS= (what `systemctl status` shows to anyone): credentials out, at most 400 characters, so a notification stays one small datagram. */
+function statusText(line: string): string {
+  const one = redactSecrets(line.replace(/\s+/g, ' '));
+  return one.length > 400 ? `${one.slice(0, 399)}…` : one;
+}
 
 /**
  * Tells the service manager (sd_notify(3) through the addon) how the daemon is: READY=1 once it
@@ -41,11 +48,11 @@ export class ServiceNotifier {
   }
 
   status(line: string): void {
-    this.notify(`STATUS=${line.replace(/\n/g, ' ')}`);
+    this.notify(`STATUS=${statusText(line)}`);
   }
 
   ready(status: string): void {
-    this.notify(`READY=1\nSTATUS=${status.replace(/\n/g, ' ')}\nMAINPID=${process.pid}`);
+    this.notify(`READY=1\nSTATUS=${statusText(status)}\nMAINPID=${process.pid}`);
   }
 
   stopping(): void {

@@ -11,3 +11,13 @@ export function redactText(text: string, url: string): string {
   if (!cred || !cred.includes(':')) return text;
   return text.split(`${cred}@`).join(`${cred.split(':')[0] ?? ''}:***@`);
 }
+
+/**
+ * Masks every URL's password and every `…password: value` in free text (a config error quoting
+ * its source line, before it goes anywhere others can read it).
+ */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*):([^/@\s]*)@/gi, (_m, scheme: string, user: string) => `${scheme}${user}:***@`)
+    .replace(/(password["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,}]+)/gi, '$1***');
+}

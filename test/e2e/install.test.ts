@@ -39,7 +39,8 @@ describe('the systemd unit', () => {
   });
 });
 
-describe('vigil install / uninstall (into a tree: packaging, images, tests)', () => {
+// It sets the config's group (chown): root only.
+describe.skipIf(process.getuid?.() !== 0)('vigil install / uninstall (into a tree: packaging, images, tests)', () => {
   it('installs app, unit, user and config; the installed app runs as the unit starts it; upgrades keep config and data; uninstall keeps them unless --purge', async () => {
     const root = mkdtempSync(join(tmpdir(), 'vigil-root-'));
     const out = vigil('install', '--root', root);
@@ -90,6 +91,10 @@ describe('vigil install / uninstall (into a tree: packaging, images, tests)', ()
     expect(existsSync(join(root, 'opt/vigil/stale.txt'))).toBe(false);
     expect(existsSync(join(root, 'opt/vigil/dist/src/cli/main.js'))).toBe(true);
 
+    // A prefix that is not a Vigil install is refused, nothing removed.
+    expect(() => execFileSync(process.execPath, [CLI, 'uninstall', '--root', root, '--prefix', '/etc'], { stdio: 'pipe' })).toThrow(/must be an absolute directory of its own|is not a Vigil install/);
+    expect(() => execFileSync(process.execPath, [CLI, 'uninstall', '--root', root, '--prefix', '/usr/lib'], { stdio: 'pipe' })).toThrow(/is not a Vigil install \(no \.vigil-app\): nothing removed/);
+    expect(existsSync(join(root, 'usr/lib/sysusers.d/vigil.conf'))).toBe(true);
     vigil('uninstall', '--root', root);
     expect(existsSync(join(root, 'etc/systemd/system/vigil.service'))).toBe(false);
     expect(existsSync(join(root, 'opt/vigil'))).toBe(false);
