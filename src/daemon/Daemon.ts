@@ -315,6 +315,8 @@ export class Daemon extends EventEmitter {
     sup.close();
     this.detection?.removeCamera(id);
     this.tracking.delete(id);
+    this.media?.dropCamera(id);
+    this.mqtt?.publish(`cameras/${id}/state`, null, true);  // no retained state left for a camera that is gone
     this.live?.removeCamera(id);
     this.latency.delete(id);
     this.cameras.delete(id);

@@ -298,6 +298,7 @@ export class DetectionService extends EventEmitter {
     };
   }
 
+  /** No more batches start, and a running one's results are not emitted. */
   close(): void {
     this.closed = true;
     if (this.fpsTimer) clearTimeout(this.fpsTimer);
@@ -524,7 +525,9 @@ export class DetectionService extends EventEmitter {
   /** One frame of a batch is done: its counters, service time, budget, and its event. */
   private finish(cam: CamState, lb: LetterboxResult, detections: Detection[], t: { startUs: number; inferredUs: number; postprocessedUs: number; ms: number }): void {
     this.failing = null;
-    if (this.cams.get(cam.id) !== cam) return;  // removed (or replaced by a reload) while its batch ran
+    // Closed (the daemon stops: its events are already closed), or the camera removed or
+    // replaced by a reload while its batch ran: the result goes nowhere.
+    if (this.closed || this.cams.get(cam.id) !== cam) return;
     this.drop(cam, lb.seq, cam.waitReason);
     cam.waitReason = 'behind';
     cam.doneSeq = lb.seq;

@@ -76,6 +76,12 @@ export class EventMedia {
     return { video: (ev) => rec.video(ev), ended: () => rec.ended() };
   }
 
+  /** A camera left (config reload): its recorder goes (its clips were ended when it stopped). */
+  dropCamera(camera: string): void {
+    this.recorders.get(camera)?.releaseAll();
+    this.recorders.delete(camera);
+  }
+
   opened(ev: ZoneEvent): void {
     if (this.cfg.snapshots.enabled) {
       this.snaps.set(ev.id, { lastAt: 0, inFlight: false, seq: null, path: null });

@@ -72,9 +72,9 @@ export class MqttPublisher {
     }, delay);
   }
 
-  /** Queues a message (JSON payload) and sends what it can. */
+  /** Queues a JSON message; `payload` null with `retain` clears the topic's retained message (an empty payload). */
   publish(topic: string, payload: unknown, retain = false): void {
-    this.queue.push({ topic: `${this.cfg.topic_prefix}/${topic}`, payload: JSON.stringify(payload), retain });
+    this.queue.push({ topic: `${this.cfg.topic_prefix}/${topic}`, payload: payload === null && retain ? '' : JSON.stringify(payload), retain });
     while (this.queue.length > this.cfg.queue_max) {
       this.queue.shift();
       this.counts.dropped++;
