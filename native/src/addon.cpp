@@ -73,6 +73,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("detectionRecordLayout", Napi::Function::New(env, DetectionRecordLayoutJs, "detectionRecordLayout"));
   exports.Set("setLibavLogLevel", Napi::Function::New(env, SetLibavLogLevel, "setLibavLogLevel"));
   exports.Set("nanodetPostGpu", Napi::Function::New(env, NanodetPostGpu, "nanodetPostGpu"));
+  exports.Set("int8ConvGpu", Napi::Function::New(env, Int8ConvGpu, "int8ConvGpu"));
   exports.Set("createDeviceBatch", Napi::Function::New(env, CreateDeviceBatch, "createDeviceBatch"));
   exports.Set("deviceBatchRead", Napi::Function::New(env, DeviceBatchRead, "deviceBatchRead"));
   exports.Set("openTensorRt", Napi::Function::New(env, OpenTensorRt, "openTensorRt"));

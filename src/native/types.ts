@@ -301,6 +301,15 @@ export interface NativeAddon {
   ): { records: Uint8Array; candidates: number };
   detectionRecordLayout(): { bytes: number; x1: number; y1: number; x2: number; y2: number; score: number; classId: number; trackId: number };
   setLibavLogLevel(level: LibavLogLevel): void;
+  /**
+   * One INT8 engine convolution on the GPU from JS memory (checks): NCHW int8 x, OIHW int8 w,
+   * int32 bias at s_in·s_w, float multiplier per output channel, epilogue ops (0 requantize
+   * (arg: scale), 1 leaky (alpha), 2 relu, 3 sigmoid). Throws without CUDA or a GPU.
+   */
+  int8ConvGpu(layer: {
+    C: number; H: number; W: number; O: number; Ho: number; Wo: number; kh: number; kw: number; sh: number; sw: number; pt: number; pl: number; dh: number; dw: number; group: number;
+    x: Int8Array; w: Int8Array; bias: Int32Array | null; mult: Float32Array; epilogue: Array<{ op: number; arg: number }>; int8Out: boolean;
+  }): Int8Array | Float32Array;
   /** The TensorRT backend (src/detect/TrtDetector.ts): builds or loads the engine; rejects with the reason it cannot. */
   openTensorRt(options: {
     onnx: string; cacheDir: string; minBatch?: number; optBatch?: number; maxBatch?: number;

@@ -9,4 +9,8 @@ namespace vigil {
 // without CUDA or no GPU is usable. The GPU inference path owns its own GpuNanodetPost.
 Napi::Value NanodetPostGpu(const Napi::CallbackInfo& info);
 
+// int8ConvGpu(layer): one INT8 engine convolution on the GPU from JS memory (cuda/Int8Conv.h),
+// for checks; returns the output codes (Int8Array) or values (Float32Array). Synchronous.
+Napi::Value Int8ConvGpu(const Napi::CallbackInfo& info);
+
 }  // namespace vigil
