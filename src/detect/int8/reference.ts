@@ -5,7 +5,9 @@ import type { Int8Plan, PlanStep, PlanTensor } from './plan.js';
 export type RefValue = { shape: number[]; q: Int8Array; scale: number } | { shape: number[]; f: Float32Array };
 
 const sat = (v: number) => (v > 127 ? 127 : v < -128 ? -128 : v);
-const quantize = (x: number, s: number) => sat(roundHalfEven(x / s));
+// float32 arithmetic throughout (as the GPU kernels and ONNX Runtime compute): each result rounded to float32.
+const f32 = Math.fround;
+const quantize = (x: number, s: number) => sat(roundHalfEven(f32(x / s)));
 
 /**
  * Runs a plan on one image on the CPU, in plain TypeScript: the arithmetic the CUDA kernels must
@@ -172,12 +174,12 @@ export function runReference(
           }
         }
       }
-      const mult = int8 ? Math.fround((xin as { scale: number }).scale * s.weightScales![o]!) : 1;
+      const mult = int8 ? f32((xin as { scale: number }).scale * s.weightScales![o]!) : 1;
       for (let i = 0; i < Ho * Wo; i++) {
-        let y = Math.fround(acc[i]! * mult);
+        let y = f32(acc[i]! * mult);
         for (const e of s.epilogue) {
-          if (e.op === 'requantize') y = quantize(y, e.scale) * e.scale;
-          else if (e.op === 'leaky_relu') y = y < 0 ? y * e.alpha : y;
+          if (e.op === 'requantize') y = f32(quantize(y, e.scale) * e.scale);
+          else if (e.op === 'leaky_relu') y = y < 0 ? f32(y * e.alpha) : y;
           else if (e.op === 'relu') y = Math.max(0, y);
           else y = 1 / (1 + Math.exp(-y));
         }
