@@ -33,6 +33,11 @@ import { monoNowUs } from '../util/LatencyWindow.js';
 import { Store } from '../store/Store.js';
 import { moduleLogger, type Logger } from '../util/logger.js';
 
+/** Whether a camera makes events: it detects, and has zones or lines. */
+function hasRules(c: CameraConfig): boolean {
+  return c.detect && c.zones.length + c.lines.length > 0;
+}
+
 /** What a configuration reload did (camera ids), and which other sections need a restart. */
 export interface ReloadResult {
   added: string[];
@@ -243,7 +248,7 @@ export class Daemon extends EventEmitter {
     const tracker = new Tracker({ iouThreshold: t.iou_threshold, highScore: t.high_score, minHits: t.min_hits, maxAge: t.max_age });
     const events = this.events;
     const media = this.media;
-    const watcher = c.zones.length + c.lines.length > 0 && events
+    const watcher = hasRules(c) && events
       ? new ZoneWatcher(id, { zones: c.zones, lines: c.lines }, {
         nextId: () => events.newId(),
         onOpen: (ev) => {
@@ -289,12 +294,10 @@ export class Daemon extends EventEmitter {
    * daemon serves. Throws when the native camera cannot be made.
    */
   private addCamera(cam: CameraConfig): void {
-    const media = this.config.media;
-    const hasRules = cam.detect && cam.zones.length + cam.lines.length > 0;
     const sup = new CameraSupervisor(cam, {
       createCamera: (opts, onEvent) => new this.addon.Camera(opts, onEvent),
       logger: moduleLogger(this.logger, 'CameraSupervisor', { camera: cam.id }),
-      recordVideo: hasRules && media.clips.enabled,
+      recordVideo: hasRules(cam) && this.config.media.clips.enabled,
     });
     sup.on('state', (state: string, prev: string) => this.log.info({ camera: cam.id, state, prev }, 'camera state'));
     this.cameras.set(cam.id, sup);
@@ -406,12 +409,10 @@ export class Daemon extends EventEmitter {
         this.log.error({ err: (err as Error).message }, `shutdown: ${what} failed`);
       }
     };
+    // A camera that stops closes its open events (its 'state' listener, attachDetection).
     for (const sup of this.cameras.values()) await step('closing a camera', () => sup.close());
     await step('stopping detection', () => this.detection?.close());
     this.retention?.stop();
-    await step('closing events', () => {
-      for (const { watcher } of this.tracking.values()) watcher?.closeAll(Date.now());
-    });
     await step('finishing clips', () => this.media?.close());
     await step('writing events', () => this.events?.close());
     await step('retention', () => this.retention?.sweep());

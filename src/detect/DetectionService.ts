@@ -164,8 +164,7 @@ export class DetectionService extends EventEmitter {
   private readonly cams = new Map<string, CamState>();
   private readonly order: string[] = [];
   private next = 0;
-  private busy = false;
-  /** performance.now(): when the running batch launched (null: none running), and when the last one finished. */
+  /** performance.now() when the running batch launched; null: none runs. */
   private busySince: number | null = null;
   /** When frames started waiting with none finished since (null: nothing waiting since the last batch). */
   private waitingFrom: number | null = null;
@@ -223,7 +222,7 @@ export class DetectionService extends EventEmitter {
     this.order.push(id);
   }
 
-  /** Stops detecting on a camera (config reload); a batch running with its frame finishes and is emitted. */
+  /** Stops detecting on a camera (config reload); a batch running with its frame finishes, its result for this camera not emitted. */
   removeCamera(id: string): void {
     if (!this.cams.delete(id)) return;
     const i = this.order.indexOf(id);
@@ -353,7 +352,7 @@ export class DetectionService extends EventEmitter {
   }
 
   private pump(): void {
-    if (this.busy || this.closed) return;
+    if (this.busySince !== null || this.closed) return;
     const now = performance.now();
     let retry = Infinity;
     const ready: Array<{ cam: CamState; k: number }> = [];
@@ -419,14 +418,12 @@ export class DetectionService extends EventEmitter {
     this.batchCounts.frames += taken.length;
     this.batchCounts.launches[launch]++;
     this.next = (this.next + (taken[taken.length - 1] as { k: number }).k + 1) % this.order.length;
-    this.busy = true;
     this.busySince = now;
     for (const { cam } of taken) cam.lastTakeMs = now;
     this.emit('batch', { cameras: taken.map((t) => t.cam.id), launch, waitMs } satisfies BatchEvent);
     this.run(taken.map((t) => t.cam))
       .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'detection batch failed'))
       .finally(() => {
-        this.busy = false;
         this.busySince = null;
         this.waitingFrom = null;
         this.pump();

@@ -69,10 +69,6 @@ export class ZoneWatcher {
     private readonly hooks: WatcherHooks,
   ) {}
 
-  private get zones(): readonly ZoneConfig[] {
-    return this.rules.zones;
-  }
-
   /** One detector run (`nowMs`: Date.now()), and the tracks that ended with it. */
   update(seq: number, detections: readonly TrackedDetection[], ended: readonly Track[], nowMs: number): void {
     const seen = new Set<string>();
@@ -82,7 +78,7 @@ export class ZoneWatcher {
       const ax = (d.x1 + d.x2) / 2;
       const ay = d.y2;
       this.lines(seq, d, trackId, ax, ay, nowMs);
-      for (const z of this.zones) {
+      for (const z of this.rules.zones) {
         if (z.classes.length > 0 && !z.classes.includes(d.label)) continue;
         if (!insidePolygon(ax, ay, z.polygon)) continue;
         const key = `${z.id}/${trackId}`;

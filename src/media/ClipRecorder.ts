@@ -11,7 +11,7 @@ interface Fragment {
   ptsUs: number;
 }
 
-/** Bytes of encoded video a camera's pre-roll may hold (past it, it restarts at the next keyframe). */
+/** Bytes of encoded video a camera's pre-roll may hold (past it, its oldest GOPs go). */
 const RING_MAX_BYTES = 64 * 1024 * 1024;
 /** A stopped clip whose post-roll has not come this long after it was due ends anyway. */
 const STOP_GRACE_MS = 5000;
@@ -182,16 +182,20 @@ export class ClipRecorder {
     this.ringBytes += f.data.length;
     // Drop whole GOPs from the front while the next GOP still starts at least preRoll ago.
     const horizon = f.ptsUs - this.preRollUs;
-    for (;;) {
-      const next = this.ring.findIndex((x, i) => i > 0 && x.keyframe);
-      if (next < 0 || this.ring[next]!.ptsUs > horizon) break;
-      for (const x of this.ring.splice(0, next)) this.ringBytes -= x.data.length;
-    }
+    for (let next = this.nextGop(); next > 0 && this.ring[next]!.ptsUs <= horizon; next = this.nextGop()) this.dropFront(next);
     // Over the cap: the oldest GOPs go (the pre-roll gets shorter); one GOP alone over it: none is kept.
     while (this.ringBytes > RING_MAX_BYTES) {
-      const next = this.ring.findIndex((x, i) => i > 0 && x.keyframe);
-      const drop = this.ring.splice(0, next < 0 ? this.ring.length : next);
-      for (const x of drop) this.ringBytes -= x.data.length;
+      const next = this.nextGop();
+      this.dropFront(next < 0 ? this.ring.length : next);
     }
+  }
+
+  /** Where the ring's second GOP starts (its next keyframe); -1 when it holds one GOP. */
+  private nextGop(): number {
+    return this.ring.findIndex((x, i) => i > 0 && x.keyframe);
+  }
+
+  private dropFront(n: number): void {
+    for (const x of this.ring.splice(0, n)) this.ringBytes -= x.data.length;
   }
 }

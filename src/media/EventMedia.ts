@@ -97,7 +97,6 @@ export class EventMedia {
     }
   }
 
-
   /** A better detection of an open event: a new snapshot, at most every min_interval_ms. */
   best(ev: ZoneEvent): void {
     const s = this.snaps.get(ev.id);

@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm, rmdir, stat, statfs, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 
-import type { Store } from '../store/Store.js';
+import type { RetentionCandidate, Store } from '../store/Store.js';
 import type { Logger } from '../util/logger.js';
 import { MEDIA_FILE, MEDIA_MARKER } from './files.js';
 import type { MediaConfig } from './mediaConfig.js';
@@ -131,16 +131,14 @@ export class Retention {
         const page = this.store.oldestEvents(500, after);
         if (page.length === 0) break;
         after = page.at(-1)!.id;
-        const old = page.filter((c) => c.startedAt < cutoff && !this.busy(c.id));
-        const { deleted, bytes } = await this.delete(old.map((c) => c.id), old);
+        const { deleted, bytes } = await this.delete(page.filter((c) => c.startedAt < cutoff && !this.busy(c.id)));
         res.aged += deleted;
         res.freedBytes += bytes;
         if (page.every((c) => c.startedAt >= cutoff)) break;  // ids follow time: nothing older beyond
       }
     }
-    let total = this.store.mediaBytes();
     const quota = this.cfg.max_mb > 0 ? this.cfg.max_mb * MB : Number.POSITIVE_INFINITY;
-    let need = total - quota;
+    let need = this.store.mediaBytes() - quota;
     if (this.cfg.min_free_mb > 0) {
       try {
         await stat(this.root);
@@ -161,11 +159,10 @@ export class Retention {
         sum += c.bytes;
         if (sum >= need) break;
       }
-      const { deleted, bytes } = await this.delete(pick.map((c) => c.id), pick);
+      const { deleted, bytes } = await this.delete(pick);
       res.quota += deleted;
       res.freedBytes += bytes;
       need -= bytes;
-      total -= bytes;
     }
     res.mediaBytes = this.store.mediaBytes();
     this.totals.sweeps++;
@@ -176,9 +173,10 @@ export class Retention {
     return res;
   }
 
-  private async delete(ids: number[], candidates: Array<{ id: number; bytes: number }>): Promise<{ deleted: number; bytes: number }> {
-    if (ids.length === 0) return { deleted: 0, bytes: 0 };
-    const { deleted, paths } = this.store.deleteEvents(ids);
+  /** Deletes these events (rows, then files); how many existed, and the bytes their files held. */
+  private async delete(candidates: RetentionCandidate[]): Promise<{ deleted: number; bytes: number }> {
+    if (candidates.length === 0) return { deleted: 0, bytes: 0 };
+    const { deleted, paths } = this.store.deleteEvents(candidates.map((c) => c.id));
     await removeMedia(this.root, paths);
     const gone = new Set(deleted);
     return { deleted: deleted.length, bytes: candidates.filter((c) => gone.has(c.id)).reduce((a, c) => a + c.bytes, 0) };

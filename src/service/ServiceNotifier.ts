@@ -15,8 +15,6 @@ function statusText(line: string): string {
 export class ServiceNotifier {
   private watchdog: NodeJS.Timeout | null = null;
   private stuck: string | null = null;
-  /** WATCHDOG=1 pings sent (tests, health). */
-  pings = 0;
 
   constructor(
     private readonly send: (state: string) => boolean,
@@ -77,7 +75,6 @@ export class ServiceNotifier {
       if (reason === null) {
         if (this.stuck !== null) this.log.warn({ was: this.stuck }, 'the pipeline makes progress again: feeding the watchdog');
         this.stuck = null;
-        this.pings++;
         this.notify('WATCHDOG=1');
         return;
       }

@@ -85,7 +85,7 @@ function copyApp(src: string, dest: string): void {
 
 /**
  * Installs Vigil as a systemd service: the application under `prefix` (an upgrade replaces it
- * whole, atomically by rename), the unit, the `vigil` user (systemd-sysusers), an example
+ * whole: staged beside it, swapped in by two renames, the old one put back if the second fails), the unit, the `vigil` user (systemd-sysusers), an example
  * /etc/vigil/vigil.yaml unless one exists (upgrades keep it), and /var/lib/vigil is left to the
  * unit's StateDirectory (kept). With systemd running: daemon-reload, enable, (re)start.
  */

@@ -78,6 +78,7 @@ export class Store {
   private readonly db: Database.Database;
   private readonly insertBudget: Database.Statement;
   private readonly upsertEvent: Database.Statement;
+  private readonly upsertMedia: Database.Statement;
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
@@ -103,6 +104,10 @@ export class Store {
        VALUES (@id, @camera, @type, @zone, @direction, @trackId, @classId, @label, @startedAt, @endedAt, @bestScore, @bestBox, @bestSeq, @frames)
        ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at, best_score = excluded.best_score, best_box = excluded.best_box,
          best_seq = excluded.best_seq, frames = excluded.frames`,
+    );
+    this.upsertMedia = this.db.prepare(
+      `INSERT INTO event_media (event_id, kind, path, bytes, info, written_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (event_id, kind) DO UPDATE SET path = excluded.path, bytes = excluded.bytes, info = excluded.info, written_at = excluded.written_at`,
     );
   }
 
@@ -197,10 +202,7 @@ export class Store {
 
   /** Records an event's snapshot or clip (the file is already whole on disk); replaces the previous one of its kind. Throws when the event is gone. */
   putMedia(m: EventMedia): void {
-    this.db.prepare(
-      `INSERT INTO event_media (event_id, kind, path, bytes, info, written_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (event_id, kind) DO UPDATE SET path = excluded.path, bytes = excluded.bytes, info = excluded.info, written_at = excluded.written_at`,
-    ).run(m.eventId, m.kind, m.path, m.bytes, JSON.stringify(m.info), new Date().toISOString());
+    this.upsertMedia.run(m.eventId, m.kind, m.path, m.bytes, JSON.stringify(m.info), new Date().toISOString());
   }
 
   /** Every media row's path and bytes (reconciling the media directory). */

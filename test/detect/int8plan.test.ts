@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
-import { planInt8, type Int8Plan } from '../../src/detect/int8/plan.js';
+import { planInt8, stepInputs, stepOutputs, type Int8Plan } from '../../src/detect/int8/plan.js';
 import { fp32OnnxPath, int8OnnxPath } from '../../src/detect/model/importModel.js';
 import { readOnnx } from '../../src/detect/onnx/readOnnx.js';
 
@@ -16,10 +16,8 @@ const int8Path = () => {
 function checkOrder(plan: Int8Plan): void {
   const made = new Set([plan.input]);
   for (const s of plan.steps) {
-    const ins = 'inputs' in s ? s.inputs : [s.input];
-    for (const i of ins) expect(made.has(i), `${s.op} reads ${i} before it is made`).toBe(true);
-    const outs = 'outputs' in s ? s.outputs : [s.output];
-    for (const o of outs) {
+    for (const i of stepInputs(s)) expect(made.has(i), `${s.op} reads ${i} before it is made`).toBe(true);
+    for (const o of stepOutputs(s)) {
       expect(made.has(o), `${o} made twice`).toBe(false);
       expect(plan.tensors.has(o), `${o} has no tensor record`).toBe(true);
       made.add(o);
@@ -47,7 +45,7 @@ describe("the CUDA INT8 engine's planner", () => {
     // What a standalone quantize remains for: the input, and tensors read both as float and as int8.
     const quantizes = plan.steps.filter((s) => s.op === 'quantize');
     for (const q of quantizes) {
-      const readers = plan.steps.filter((s) => ('inputs' in s ? s.inputs : [s.input]).includes(q.input));
+      const readers = plan.steps.filter((s) => stepInputs(s).includes(q.input));
       expect(q.input === plan.input || readers.length > 1, `quantize of ${q.input}`).toBe(true);
     }
     for (const s of plan.steps) {

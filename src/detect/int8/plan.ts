@@ -59,6 +59,21 @@ export interface Int8Plan {
   stats: { int8Convs: number; floatConvs: number; fusedActivations: number; foldedQdq: number; requantizedOps: number };
 }
 
+/** The tensors a step reads. */
+export function stepInputs(s: PlanStep): string[] {
+  return 'inputs' in s ? s.inputs : [s.input];
+}
+
+/** The tensors a step writes. */
+export function stepOutputs(s: PlanStep): string[] {
+  return 'outputs' in s ? s.outputs : [s.output];
+}
+
+/** The steps that read `name`. */
+function readersOf(steps: PlanStep[], name: string): PlanStep[] {
+  return steps.filter((s) => stepInputs(s).includes(name));
+}
+
 /** The ops the engine runs; anything else is refused by name. */
 export const SUPPORTED_OPS = ['QuantizeLinear', 'DequantizeLinear', 'Conv', 'LeakyRelu', 'Relu', 'Sigmoid', 'Add', 'Concat', 'MaxPool', 'Resize', 'Pad', 'Split', 'Reshape', 'Transpose', 'Identity'] as const;
 
@@ -282,11 +297,7 @@ export function planInt8(g: OnnxGraph): Int8Plan {
       }
     }
   }
-  // The ops read int8 tensors where a DequantizeLinear stood: resolve the aliases.
-  for (const s of steps) {
-    if ('input' in s && s.op !== 'quantize') s.input = value(s.input);
-    if ('inputs' in s) s.inputs = s.inputs.map(value) as typeof s.inputs;
-  }
+  // Steps already name the int8 tensor where a DequantizeLinear stood (tensor() resolves it); the graph's outputs may name one.
   const outputs = g.outputs.map((o) => value(o.name));
   const fused = fuse(steps, tensors, outputs);
   const requantizedOps = fuseRequantize(steps, tensors, outputs);
@@ -306,13 +317,12 @@ export function planInt8(g: OnnxGraph): Int8Plan {
  * conv → quantize → LeakyReLU → quantize is one kernel. Returns the activations fused.
  */
 function fuse(steps: PlanStep[], tensors: Map<string, PlanTensor>, outputs: string[]): number {
-  const readers = (name: string) => steps.filter((s) => ('input' in s && s.input === name) || ('inputs' in s && s.inputs.includes(name)));
   let activations = 0;
   for (const conv of steps) {
     if (conv.op !== 'conv') continue;
     for (;;) {
       if (outputs.includes(conv.output)) break;
-      const r = readers(conv.output);
+      const r = readersOf(steps, conv.output);
       if (r.length !== 1) break;
       const next = r[0]!;
       if (next.op === 'quantize') {
@@ -344,7 +354,7 @@ function fuseRequantize(steps: PlanStep[], tensors: Map<string, PlanTensor>, out
   for (const step of [...steps]) {
     if (step.op === 'conv' || step.op === 'quantize' || step.op === 'dequantize' || step.op === 'split' || step.op === 'reshape' || step.op === 'transpose') continue;
     if (outputs.includes(step.output)) continue;
-    const r = steps.filter((s) => ('input' in s && s.input === step.output) || ('inputs' in s && s.inputs.includes(step.output)));
+    const r = readersOf(steps, step.output);
     const q = r[0];
     if (r.length !== 1 || q?.op !== 'quantize') continue;
     step.outScale = tensors.get(q.output)!.scale!;

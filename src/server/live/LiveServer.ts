@@ -9,7 +9,7 @@ import type { FrameLatency } from '../../detect/FrameLatency.js';
 import type { OpenedEvent, VideoEvent } from '../../native/types.js';
 import type { CameraSupervisor } from '../../pipeline/CameraSupervisor.js';
 import { detectionRecordsOf } from '../../protocol/binary.js';
-import { parseClientMessage, PROTOCOL_VERSION, SUBPROTOCOL, type CameraInfo, type CameraLive, type EventMessage } from '../../protocol/control.js';
+import { parseClientMessage, PROTOCOL_VERSION, SUBPROTOCOL, type CameraInfo, type CameraLive, type EventMessage, type ServerMessage } from '../../protocol/control.js';
 import { LatencyWindow, monoNowUs } from '../../util/LatencyWindow.js';
 import type { Logger } from '../../util/logger.js';
 import type { AuthConfig } from '../auth/authConfig.js';
@@ -84,10 +84,10 @@ export class LiveServer {
       this.annotate(feed, ev.seq, msg);
     });
     deps.onBudget((event) => {
-      for (const c of this.clients) if (c.helloDone && canSee(c.user, event.camera)) c.json({ type: 'budget', event });
+      this.toViewersOf(event.camera, { type: 'budget', event });
     });
     deps.onEvent?.((kind, event) => {
-      for (const c of this.clients) if (c.helloDone && canSee(c.user, event.camera)) c.json({ type: 'event', kind, event });
+      this.toViewersOf(event.camera, { type: 'event', kind, event });
     });
     server.on('upgrade', this.upgradeListener);
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -125,7 +125,7 @@ export class LiveServer {
 
   private announceCameras(): void {
     for (const c of this.clients) {
-      if (c.helloDone) c.json({ type: 'hello', version: PROTOCOL_VERSION, user: { name: c.user.name, role: c.user.role }, cameras: this.cameraList(c.user) });
+      if (c.helloDone) c.json(this.hello(c.user));
     }
   }
 
@@ -199,7 +199,7 @@ export class LiveServer {
         return client.ws.close(4000, 'protocol version');
       }
       client.helloDone = true;
-      return client.json({ type: 'hello', version: PROTOCOL_VERSION, user: { name: client.user.name, role: client.user.role }, cameras: this.cameraList(client.user) });
+      return client.json(this.hello(client.user));
     }
     if (!client.helloDone) return client.json({ type: 'error', code: 'hello_first', message: `Expected a hello message first but received ${msg.type}` });
     const feed = this.feeds.get(msg.camera);
@@ -223,6 +223,15 @@ export class LiveServer {
         break;
       }
     }
+  }
+
+  /** A JSON message to every client that said hello and may see `camera`. */
+  private toViewersOf(camera: string, msg: ServerMessage): void {
+    for (const c of this.clients) if (c.helloDone && canSee(c.user, camera)) c.json(msg);
+  }
+
+  private hello(user: User): ServerMessage {
+    return { type: 'hello', version: PROTOCOL_VERSION, user: { name: user.name, role: user.role }, cameras: this.cameraList(user) };
   }
 
   private cameraList(user: User): CameraInfo[] {
