@@ -18,6 +18,7 @@ export interface DaemonProcess {
   token: string;
   api<T>(path: string): Promise<T>;
   rssMb(): number;
+  /** SIGTERM and wait for the exit; nothing when the process has already exited. */
   stop(): Promise<void>;
 }
 
@@ -55,6 +56,7 @@ export async function startDaemonProcess(
       return Math.round((Number(m?.[1]) / 1024) * 10) / 10;
     },
     async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;  // already gone (killed, or stopped before)
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await exited;

@@ -20,7 +20,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterEach(async () => {
-  if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) await daemon.stop();
+  await daemon?.stop();
   daemon = null;
   await broker?.stop();
   broker = null;
