@@ -78,6 +78,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("deviceBatchRead", Napi::Function::New(env, DeviceBatchRead, "deviceBatchRead"));
   exports.Set("openTensorRt", Napi::Function::New(env, OpenTensorRt, "openTensorRt"));
   exports.Set("tensorRtDetect", Napi::Function::New(env, TensorRtDetect, "tensorRtDetect"));
+  exports.Set("openInt8Engine", Napi::Function::New(env, OpenInt8Engine, "openInt8Engine"));
+  exports.Set("int8EngineRun", Napi::Function::New(env, Int8EngineRun, "int8EngineRun"));
+  exports.Set("int8EngineRead", Napi::Function::New(env, Int8EngineRead, "int8EngineRead"));
   return exports;
 }
 

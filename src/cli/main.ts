@@ -23,7 +23,7 @@ import { readImageRgb } from '../detect/imageFile.js';
 import { letterboxRgb } from '../detect/letterbox.js';
 import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
-import { TrtDetector } from '../detect/TrtDetector.js';
+import { GpuDetector } from '../detect/GpuDetector.js';
 import { compareDetections, type DetectionAgreement } from '../detect/compareDetections.js';
 import type { Detection } from '../detect/Detection.js';
 import { defaultDataDir } from '../server/auth/authConfig.js';
@@ -416,12 +416,28 @@ program
       let trtRun: { status: 'ready' | 'failed'; cacheKey?: string; builtNow?: boolean; ms?: number; comparedWithCpu: DetectionAgreement | null; reason: string | null } | null = null;
       if (b.tensorrt.available && model && reference) {
         try {
-          const trt = await TrtDetector.load(model, { cacheDir: opts.engineCache ?? join(defaultDataDir(), 'engines'), maxBatch: frames.length, onLog: (l) => process.stderr.write(`tensorrt: ${l}\n`) });
+          const trt = await GpuDetector.loadTensorRt(model, { cacheDir: opts.engineCache ?? join(defaultDataDir(), 'engines'), maxBatch: frames.length, onLog: (l) => process.stderr.write(`tensorrt: ${l}\n`) });
           const t0 = performance.now();
           const found = await trt.detectBatch(batch, boxes);
           trtRun = { status: 'ready', cacheKey: trt.cacheKey, builtNow: trt.builtNow, ms: Math.round((performance.now() - t0) / frames.length), comparedWithCpu: compareDetections(reference, found), reason: null };
         } catch (err) {
           trtRun = { status: 'failed', comparedWithCpu: null, reason: (err as Error).message };
+        }
+      }
+      // Vigil's own INT8 engine: wherever there is a GPU and the INT8 model.
+      let cudaRun: { status: string; kernels?: string; ms?: number; comparedWithCpu: DetectionAgreement | null; reason: string | null };
+      const int8Model = int8OnnxPath();
+      if (!b.cuda.built) cudaRun = { status: 'not built', comparedWithCpu: null, reason: 'this addon was built without CUDA' };
+      else if (!b.cuda.devices) cudaRun = { status: 'unavailable', comparedWithCpu: null, reason: b.cuda.reason ?? 'no CUDA device' };
+      else if (!int8Model) cudaRun = { status: 'unavailable', comparedWithCpu: null, reason: 'no INT8 model: run `vigil calibrate`' };
+      else {
+        try {
+          const det = await GpuDetector.loadCuda(int8Model, { maxBatch: frames.length });
+          const t0 = performance.now();
+          const found = await det.detectBatch(batch, boxes);
+          cudaRun = { status: 'ready', kernels: det.cacheKey, ms: Math.round((performance.now() - t0) / frames.length), comparedWithCpu: reference ? compareDetections(reference, found) : null, reason: null };
+        } catch (err) {
+          cudaRun = { status: 'failed', comparedWithCpu: null, reason: (err as Error).message };
         }
       }
       const report = {
@@ -440,7 +456,7 @@ program
             // Its detections against the CPU's on the same frames: only where it ran.
             comparedWithCpu: trtRun?.comparedWithCpu ?? null,
           },
-          cuda: { status: 'not built', reason: "Vigil's own CUDA INT8 engine is not written yet", comparedWithCpu: null },
+          cuda: cudaRun,
         },
       };
       if (opts.json) {
@@ -456,7 +472,10 @@ program
       line('tensorrt', c
         ? `ready: ${c.matched}/${c.reference} CPU detections matched (mean IoU ${c.meanIou}, max score diff ${c.maxScoreDiff}), ${c.candidate} found, ${t.ms} ms a frame; engine ${t.cacheKey}`
         : `${t.status}${b.tensorrt.headers ? ` (built against TensorRT ${b.tensorrt.headers} headers)` : ''}${t.reason ? `: ${t.reason}` : ''}`);
-      line('cuda', `not built: ${report.backends.cuda.reason}`);
+      const cc = cudaRun.comparedWithCpu;
+      line('cuda', cudaRun.status === 'ready'
+        ? `ready: Vigil's INT8 engine (${cudaRun.kernels})${cc ? `, ${cc.matched}/${cc.reference} CPU detections matched (mean IoU ${cc.meanIou}, max score diff ${cc.maxScoreDiff}), ${cc.candidate} found` : ''}, ${cudaRun.ms} ms a frame (first batch)`
+        : `${cudaRun.status}: ${cudaRun.reason}`);
     } catch (err) {
       fail(err);
     }

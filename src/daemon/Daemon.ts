@@ -14,7 +14,7 @@ import { FrameLatency, stageTimes } from '../detect/FrameLatency.js';
 import { fp32OnnxPath, int8OnnxPath } from '../detect/model/importModel.js';
 import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
-import { TrtDetector } from '../detect/TrtDetector.js';
+import { GpuDetector } from '../detect/GpuDetector.js';
 import { EventLog } from '../events/EventLog.js';
 import { EventMedia } from '../media/EventMedia.js';
 import { reconcileMedia, removeMedia, Retention } from '../media/Retention.js';
@@ -55,7 +55,7 @@ export class Daemon extends EventEmitter {
   /** The detector's state for /api/health. */
   detector: {
     status: 'off' | 'ready' | 'unavailable'; backend: string; precision: string | null; model: string | null; reason: string | null;
-    /** backend auto on the CPU: why not TensorRT. */
+    /** backend auto: why not the backends before the one it runs on (TensorRT, cuda). */
     fallback: string | null;
   } = { status: 'off', backend: 'cpu', precision: null, model: null, reason: null, fallback: null };
   /** Per camera: inter-frame interval and jitter; recent per-stage latencies of detected frames, and cold starts. */
@@ -179,24 +179,42 @@ export class Daemon extends EventEmitter {
     const cfg = this.config.detect;
     if (!cfg.enabled) return;
     let fallback: string | null = null;
-    let backend: 'cpu' | 'tensorrt' = 'cpu';
+    let backend: 'cpu' | 'tensorrt' | 'cuda' = 'cpu';
     let model: string | null = cfg.model ?? null;
     try {
       const int8 = int8OnnxPath();
       if (cfg.precision === 'int8' && !cfg.model && !int8) throw new Error('precision int8 was asked for, but no INT8 model exists: run `vigil calibrate`');
       model = cfg.model ?? (cfg.precision !== 'fp32' && int8 ? int8 : fp32OnnxPath());
       const opts = { scoreThreshold: cfg.score_threshold, iouThreshold: cfg.iou_threshold, maxDetections: cfg.max_detections };
-      if (cfg.backend !== 'cpu') {
+      const maxBatch = Math.max(cfg.tensorrt.max_batch, cfg.batch.max_size);
+      const why: string[] = [];
+      if (cfg.backend === 'tensorrt' || cfg.backend === 'auto') {
         try {
           const cacheDir = cfg.tensorrt.cache_dir ?? join(this.config.data_dir ?? defaultDataDir(), 'engines');
           this.log.info({ model, cacheDir }, 'loading the TensorRT engine (a first build takes minutes)');
-          this.model = await TrtDetector.load(model, { ...opts, cacheDir, maxBatch: Math.max(cfg.tensorrt.max_batch, cfg.batch.max_size), onLog: (line) => this.log.info({ tensorrt: line }, 'TensorRT') });
+          this.model = await GpuDetector.loadTensorRt(model, { ...opts, cacheDir, maxBatch, onLog: (line) => this.log.info({ tensorrt: line }, 'TensorRT') });
           backend = 'tensorrt';
         } catch (err) {
           if (cfg.backend === 'tensorrt') throw err;
-          fallback = `TensorRT unavailable: ${(err as Error).message}`;
-          this.log.warn({ reason: fallback }, 'backend auto: detecting on the CPU');
+          why.push(`TensorRT unavailable: ${(err as Error).message}`);
         }
+      }
+      if (!this.model && (cfg.backend === 'cuda' || cfg.backend === 'auto')) {
+        try {
+          // Vigil's own engine runs the INT8 model; FP32 asked for explicitly stays elsewhere.
+          const int8Model = cfg.model ?? (cfg.precision !== 'fp32' ? int8 : null);
+          if (!int8Model) throw new Error('no INT8 model (run `vigil calibrate`; precision fp32 keeps the cuda engine off)');
+          this.model = await GpuDetector.loadCuda(int8Model, { ...opts, maxBatch });
+          model = int8Model;
+          backend = 'cuda';
+        } catch (err) {
+          if (cfg.backend === 'cuda') throw err;
+          why.push(`CUDA INT8 engine unavailable: ${(err as Error).message}`);
+        }
+      }
+      if (why.length) {
+        fallback = why.join('; ');
+        this.log.warn({ reason: fallback }, this.model ? `backend auto: detecting with ${backend}` : 'backend auto: detecting on the CPU');
       }
       this.model ??= await OrtDetector.load(model, { ...opts, threads: cfg.threads });
       this.detector = { status: 'ready', backend, precision: this.model.precision, model, reason: null, fallback };

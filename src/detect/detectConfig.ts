@@ -6,14 +6,16 @@ import { trackerSchema } from '../events/eventsConfig.js';
 export const detectSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /**
-   * cpu: ONNX Runtime on the CPU. tensorrt: TensorRT (required: the detector is unavailable, with
-   * the reason, where it cannot run). auto: TensorRT where it runs, else the CPU (health says why).
+   * cpu: ONNX Runtime on the CPU. tensorrt: TensorRT. cuda: Vigil's own INT8 engine on any NVIDIA
+   * GPU (the INT8 model; no TensorRT needed). tensorrt and cuda are required where asked for: the
+   * detector is unavailable, with the reason, where they cannot run. auto: TensorRT where it
+   * runs, else cuda where a GPU and the INT8 model are, else the CPU (health says why).
    */
-  backend: z.enum(['cpu', 'tensorrt', 'auto']).default('cpu'),
+  backend: z.enum(['cpu', 'tensorrt', 'cuda', 'auto']).default('cpu'),
   tensorrt: z.strictObject({
     /** Serialized engines; default <data_dir>/engines. */
     cache_dir: z.string().min(1).optional(),
-    /** The engine's optimization profile covers batches of 1 to this. */
+    /** The engine's optimization profile covers batches of 1 to this (the cuda engine's buffers too). */
     max_batch: z.int().min(1).max(64).default(8),
   }).default({ max_batch: 8 }),
   /** An ONNX file (FP32 or QDQ INT8); default: from the model cache, as `precision` says. */

@@ -3,6 +3,7 @@
  * src/native/ imports the .node file; everything else codes against these types.
  * Stamps are monotonic microseconds on the same clock as process.hrtime (CLOCK_MONOTONIC).
  */
+import type { GpuProgram } from '../detect/int8/program.js';
 
 /** How a source is opened; shared by cameras and probe. */
 export interface SourceOptions {
@@ -310,11 +311,24 @@ export interface NativeAddon {
     C: number; H: number; W: number; O: number; Ho: number; Wo: number; kh: number; kw: number; sh: number; sw: number; pt: number; pl: number; dh: number; dw: number; group: number;
     x: Int8Array; w: Int8Array; bias: Int32Array | null; mult: Float32Array; epilogue: Array<{ op: number; arg: number }>; int8Out: boolean;
   }): Int8Array | Float32Array;
-  /** The TensorRT backend (src/detect/TrtDetector.ts): builds or loads the engine; rejects with the reason it cannot. */
+  /** The TensorRT backend (src/detect/GpuDetector.ts): builds or loads the engine; rejects with the reason it cannot. */
   openTensorRt(options: {
     onnx: string; cacheDir: string; minBatch?: number; optBatch?: number; maxBatch?: number;
     inputSize: number; numClasses: number; regMax: number; scoreThreshold: number; iouThreshold: number; maxDetections: number;
   }): Promise<{ handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean; log: string[] }>;
+  /**
+   * The `cuda` backend: Vigil's own INT8 engine running a lowered program
+   * (src/detect/int8/program.ts); the handle goes to tensorRtDetect like TensorRT's. Rejects
+   * without CUDA, a GPU, or with what is wrong in the program.
+   */
+  openInt8Engine(options: {
+    program: GpuProgram; maxBatch: number;
+    inputSize: number; numClasses: number; regMax: number; scoreThreshold: number; iouThreshold: number; maxDetections: number;
+  }): Promise<{ handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean; log: string[] }>;
+  /** The INT8 engine alone (checks, bench:infer): `iterations` runs of a batch, each run's GPU and wall milliseconds. */
+  int8EngineRun(handle: TensorRtHandle, options: { input?: Float32Array; batch: number; iterations: number; graphs: boolean }): Promise<{ gpuMs: Float64Array; wallMs: Float64Array }>;
+  /** One image of an INT8 engine buffer after the last run, as stored (NHWC; int8 or float32 bytes). */
+  int8EngineRead(handle: TensorRtHandle, buffer: string, image: number): Uint8Array;
   /** A GPU input batch for letterboxes to write into; throws without CUDA or a GPU. */
   createDeviceBatch(maxBatch: number, size: number): DeviceBatchHandle;
   /** Slots [first, first + count) of a GPU input batch, copied to the host (checks and tools). */
@@ -333,5 +347,5 @@ export type DeviceBatchHandle = { readonly __deviceBatch: unique symbol };
 /** Where a letterboxed frame goes: a host tensor, or a slot of a GPU input batch. */
 export type LetterboxTarget = Float32Array | { batch: DeviceBatchHandle; slot: number };
 
-/** An engine opened by openTensorRt (opaque; freed when collected). */
+/** An engine opened by openTensorRt or openInt8Engine (opaque; freed when collected). */
 export type TensorRtHandle = { readonly __tensorRt: unique symbol };

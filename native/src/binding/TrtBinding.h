@@ -13,4 +13,14 @@ namespace vigil {
 Napi::Value OpenTensorRt(const Napi::CallbackInfo& info);
 Napi::Value TensorRtDetect(const Napi::CallbackInfo& info);
 
+// The `cuda` backend, Vigil's own INT8 engine (native/src/cuda/Int8Engine.h):
+// openInt8Engine({ program, maxBatch, inputSize, numClasses, regMax, scoreThreshold,
+//   iouThreshold, maxDetections }) → Promise<{ handle, maxBatch, cacheKey, builtNow, log }>: a
+//   handle tensorRtDetect takes as well. For checks and bench:infer, on that handle:
+// int8EngineRun(handle, { input?, batch, iterations, graphs }) → Promise<{ gpuMs, wallMs }>;
+// int8EngineRead(handle, bufferName, image) → Uint8Array (the buffer as stored, NHWC).
+Napi::Value OpenInt8Engine(const Napi::CallbackInfo& info);
+Napi::Value Int8EngineRun(const Napi::CallbackInfo& info);
+Napi::Value Int8EngineRead(const Napi::CallbackInfo& info);
+
 }  // namespace vigil

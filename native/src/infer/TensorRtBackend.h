@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "infer/GpuEngine.h"
+
 namespace vigil {
 
 // What this build and machine say about TensorRT. `compiled`: the backend was built (against
@@ -31,27 +33,27 @@ struct TrtEngineOptions {
 // shape, and loaded from there when the key matches. I/O buffers in device memory, allocated
 // once for maxBatch; enqueue() runs on the caller's CUDA stream (enqueueV3). Used by one thread
 // (the GPU's inference thread).
-class TrtEngine {
+class TrtEngine final : public GpuEngine {
  public:
   // nullptr with `err` when TensorRT is unavailable, the model does not parse or build, or the
   // cache cannot be written. `progress` gets build messages (a build takes minutes), on the
   // calling thread, until open() returns.
   static std::unique_ptr<TrtEngine> open(const TrtEngineOptions& opts, const std::function<void(const std::string&)>& progress,
                                          std::string& err);
-  ~TrtEngine();
+  ~TrtEngine() override;
   TrtEngine(const TrtEngine&) = delete;
   TrtEngine& operator=(const TrtEngine&) = delete;
 
   // Device buffers: the input [maxBatch, 3, S, S] and each output, in engine order.
-  float* input() const;
-  const std::vector<float*>& outputs() const;
-  const std::vector<std::string>& outputNames() const;
-  int maxBatch() const;
-  const std::string& cacheKey() const;
-  bool builtNow() const;  // false: loaded from the cache
+  float* input() const override;
+  const std::vector<float*>& outputs() const override;
+  const std::vector<std::string>& outputNames() const override;
+  int maxBatch() const override;
+  const std::string& cacheKey() const override;
+  bool builtNow() const override;  // false: loaded from the cache
   // Enqueues inference of `batch` frames on `stream` (a cudaStream_t); asynchronous. `input`:
   // device memory holding the batch (a DeviceBatch the letterbox wrote), else input().
-  bool enqueue(int batch, void* stream, std::string& err, const float* input = nullptr);
+  bool enqueue(int batch, void* stream, std::string& err, const float* input = nullptr) override;
 
  private:
   TrtEngine();

@@ -93,20 +93,20 @@ export function runReference(
         const [C, H, W] = read(s.input).shape as [number, number, number];
         const [, Ho, Wo] = tOut!.shape as [number, number, number];
         const out = new Float32Array(C * Ho * Wo);
+        // Every step one float32 operation, in the kernel's order (cuda/Int8Engine.cu resizeTap).
         const axis = (o: number, scale: number, n: number) => {
-          const v = Math.min(Math.max((o + 0.5) / scale - 0.5, 0), n - 1);
+          const v = Math.min(Math.max(f32(f32(f32(o + 0.5) / scale) - 0.5), 0), n - 1);
           const i0 = Math.floor(v);
-          return { i0, i1: Math.min(i0 + 1, n - 1), t: v - i0 };
+          return { i0, i1: Math.min(i0 + 1, n - 1), t: f32(v - i0) };
         };
+        const lerp = (a: number, b: number, t: number) => f32(f32(a * f32(1 - t)) + f32(b * t));
         for (let oy = 0; oy < Ho; oy++) {
           const ay = axis(oy, s.scale[0], H);
           for (let ox = 0; ox < Wo; ox++) {
             const ax = axis(ox, s.scale[1], W);
             for (let c = 0; c < C; c++) {
               const p = (yy: number, xx: number) => x[(c * H + yy) * W + xx]!;
-              const top = p(ay.i0, ax.i0) * (1 - ax.t) + p(ay.i0, ax.i1) * ax.t;
-              const bottom = p(ay.i1, ax.i0) * (1 - ax.t) + p(ay.i1, ax.i1) * ax.t;
-              out[(c * Ho + oy) * Wo + ox] = top * (1 - ay.t) + bottom * ay.t;
+              out[(c * Ho + oy) * Wo + ox] = lerp(lerp(p(ay.i0, ax.i0), p(ay.i0, ax.i1), ax.t), lerp(p(ay.i1, ax.i0), p(ay.i1, ax.i1), ax.t), ay.t);
             }
           }
         }
@@ -176,7 +176,7 @@ export function runReference(
       }
       const mult = int8 ? f32((xin as { scale: number }).scale * s.weightScales![o]!) : 1;
       for (let i = 0; i < Ho * Wo; i++) {
-        let y = f32(acc[i]! * mult);
+        let y = int8 ? f32(f32(acc[i]!) * mult) : acc[i]!;  // the accumulator as float32, then the product
         for (const e of s.epilogue) {
           if (e.op === 'requantize') y = f32(quantize(y, e.scale) * e.scale);
           else if (e.op === 'leaky_relu') y = y < 0 ? f32(y * e.alpha) : y;

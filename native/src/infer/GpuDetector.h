@@ -16,7 +16,7 @@ struct FrameLetterbox {
   float scale = 1, padX = 0, padY = 0, srcWidth = 0, srcHeight = 0;
 };
 
-struct TrtDetectorOptions {
+struct GpuDetectorOptions {
   TrtEngineOptions engine;
   int inputSize = 416;
   int numClasses = 80;
@@ -26,19 +26,21 @@ struct TrtDetectorOptions {
   int maxDetections = 100;
 };
 
-// The `tensorrt` detector backend: a TensorRT engine (TrtEngine) and the CUDA post-processing
-// (GpuNanodetPost) on one stream. A batch of letterboxed frames goes up once, runs as one
+// The GPU detector backends (`tensorrt`, `cuda`): an inference engine (TrtEngine, or Vigil's own
+// Int8Engine) and the CUDA post-processing (GpuNanodetPost) on one stream. A batch of letterboxed frames goes up once, runs as one
 // enqueueV3, and each frame's head outputs are decoded and NMS'd where they lie in device
 // memory: only the detections come back. One batch at a time (callers serialise; the daemon's
 // detector has one batch in flight).
-class TrtDetector {
+class GpuDetector {
  public:
   // nullptr with `err` when TensorRT, CUDA or the model cannot serve (the reason as it is).
-  static std::unique_ptr<TrtDetector> open(const TrtDetectorOptions& opts, const std::function<void(const std::string&)>& progress,
+  static std::unique_ptr<GpuDetector> open(const GpuDetectorOptions& opts, const std::function<void(const std::string&)>& progress,
                                            std::string& err);
-  ~TrtDetector();
-  TrtDetector(const TrtDetector&) = delete;
-  TrtDetector& operator=(const TrtDetector&) = delete;
+  // The same around an engine already made (`opts.engine` unused).
+  static std::unique_ptr<GpuDetector> openWith(const GpuDetectorOptions& opts, std::unique_ptr<GpuEngine> engine, std::string& err);
+  ~GpuDetector();
+  GpuDetector(const GpuDetector&) = delete;
+  GpuDetector& operator=(const GpuDetector&) = delete;
 
   int maxBatch() const;
   const std::string& cacheKey() const;
@@ -53,7 +55,7 @@ class TrtDetector {
               std::string& err);
 
  private:
-  TrtDetector();
+  GpuDetector();
   bool run(const float* deviceInput, const std::vector<FrameLetterbox>& boxes, std::vector<std::vector<DetectionRecord>>& out,
            std::string& err);
   struct Impl;

@@ -1,4 +1,4 @@
-#include "infer/TrtDetector.h"
+#include "infer/GpuDetector.h"
 
 #if VIGIL_WITH_CUDA
 #include "cuda/CudaCheck.h"
@@ -10,9 +10,9 @@ namespace vigil {
 
 #if VIGIL_WITH_CUDA
 
-struct TrtDetector::Impl {
-  TrtDetectorOptions opts;
-  std::unique_ptr<TrtEngine> engine;
+struct GpuDetector::Impl {
+  GpuDetectorOptions opts;
+  std::unique_ptr<GpuEngine> engine;
   GpuNanodetPost post;
   cudaStream_t stream = nullptr;
   // Per stride: the engine outputs holding its class map and its box bins, and floats per frame.
@@ -27,16 +27,21 @@ struct TrtDetector::Impl {
   }
 };
 
-TrtDetector::TrtDetector() : impl_(std::make_unique<Impl>()) {}
-TrtDetector::~TrtDetector() = default;
+GpuDetector::GpuDetector() : impl_(std::make_unique<Impl>()) {}
+GpuDetector::~GpuDetector() = default;
 
-std::unique_ptr<TrtDetector> TrtDetector::open(const TrtDetectorOptions& opts, const std::function<void(const std::string&)>& progress,
+std::unique_ptr<GpuDetector> GpuDetector::open(const GpuDetectorOptions& opts, const std::function<void(const std::string&)>& progress,
                                                std::string& err) {
-  std::unique_ptr<TrtDetector> self(new TrtDetector());
+  std::unique_ptr<TrtEngine> engine = TrtEngine::open(opts.engine, progress, err);
+  if (!engine) return nullptr;
+  return openWith(opts, std::move(engine), err);
+}
+
+std::unique_ptr<GpuDetector> GpuDetector::openWith(const GpuDetectorOptions& opts, std::unique_ptr<GpuEngine> engine, std::string& err) {
+  std::unique_ptr<GpuDetector> self(new GpuDetector());
   Impl& m = *self->impl_;
   m.opts = opts;
-  m.engine = TrtEngine::open(opts.engine, progress, err);
-  if (!m.engine) return nullptr;
+  m.engine = std::move(engine);
   const std::vector<std::string>& names = m.engine->outputNames();
   auto find = [&](const std::string& name) {
     for (size_t i = 0; i < names.size(); ++i) {
@@ -60,11 +65,11 @@ std::unique_ptr<TrtDetector> TrtDetector::open(const TrtDetectorOptions& opts, c
   return self;
 }
 
-int TrtDetector::maxBatch() const { return impl_->engine->maxBatch(); }
-const std::string& TrtDetector::cacheKey() const { return impl_->engine->cacheKey(); }
-bool TrtDetector::builtNow() const { return impl_->engine->builtNow(); }
+int GpuDetector::maxBatch() const { return impl_->engine->maxBatch(); }
+const std::string& GpuDetector::cacheKey() const { return impl_->engine->cacheKey(); }
+bool GpuDetector::builtNow() const { return impl_->engine->builtNow(); }
 
-bool TrtDetector::detect(const float* input, size_t inputFloats, const std::vector<FrameLetterbox>& boxes,
+bool GpuDetector::detect(const float* input, size_t inputFloats, const std::vector<FrameLetterbox>& boxes,
                          std::vector<std::vector<DetectionRecord>>& out, std::string& err) {
   Impl& m = *impl_;
   const size_t n = boxes.size();
@@ -85,7 +90,7 @@ bool TrtDetector::detect(const float* input, size_t inputFloats, const std::vect
   return run(m.engine->input(), boxes, out, err);
 }
 
-bool TrtDetector::detect(const DeviceBatch& batch, const std::vector<FrameLetterbox>& boxes, std::vector<std::vector<DetectionRecord>>& out,
+bool GpuDetector::detect(const DeviceBatch& batch, const std::vector<FrameLetterbox>& boxes, std::vector<std::vector<DetectionRecord>>& out,
                          std::string& err) {
   Impl& m = *impl_;
   if (batch.size() != m.opts.inputSize || boxes.size() > static_cast<size_t>(batch.maxBatch())) {
@@ -95,7 +100,7 @@ bool TrtDetector::detect(const DeviceBatch& batch, const std::vector<FrameLetter
   return run(batch.slot(0), boxes, out, err);
 }
 
-bool TrtDetector::run(const float* deviceInput, const std::vector<FrameLetterbox>& boxes, std::vector<std::vector<DetectionRecord>>& out,
+bool GpuDetector::run(const float* deviceInput, const std::vector<FrameLetterbox>& boxes, std::vector<std::vector<DetectionRecord>>& out,
                       std::string& err) {
   Impl& m = *impl_;
   const int n = static_cast<int>(boxes.size());
@@ -106,7 +111,7 @@ bool TrtDetector::run(const float* deviceInput, const std::vector<FrameLetterbox
   if (!m.engine->enqueue(n, m.stream, err, deviceInput)) return false;
   // The post-processing runs on its own stream: the batch's outputs must be complete first.
   if (CUDA(cudaStreamSynchronize(m.stream)) != cudaSuccess) {
-    err = "TensorRT inference failed on the GPU";
+    err = "inference failed on the GPU";
     return false;
   }
   out.assign(n, {});
@@ -137,25 +142,29 @@ bool TrtDetector::run(const float* deviceInput, const std::vector<FrameLetterbox
 
 #else
 
-struct TrtDetector::Impl {};
-TrtDetector::TrtDetector() = default;
-TrtDetector::~TrtDetector() = default;
-std::unique_ptr<TrtDetector> TrtDetector::open(const TrtDetectorOptions&, const std::function<void(const std::string&)>&, std::string& err) {
+struct GpuDetector::Impl {};
+GpuDetector::GpuDetector() = default;
+GpuDetector::~GpuDetector() = default;
+std::unique_ptr<GpuDetector> GpuDetector::open(const GpuDetectorOptions&, const std::function<void(const std::string&)>&, std::string& err) {
   err = "this addon was built without CUDA: no TensorRT backend";
   return nullptr;
 }
-int TrtDetector::maxBatch() const { return 0; }
-const std::string& TrtDetector::cacheKey() const {
+std::unique_ptr<GpuDetector> GpuDetector::openWith(const GpuDetectorOptions&, std::unique_ptr<GpuEngine>, std::string& err) {
+  err = "this addon was built without CUDA: no GPU detector";
+  return nullptr;
+}
+int GpuDetector::maxBatch() const { return 0; }
+const std::string& GpuDetector::cacheKey() const {
   static const std::string none;
   return none;
 }
-bool TrtDetector::builtNow() const { return false; }
-bool TrtDetector::detect(const float*, size_t, const std::vector<FrameLetterbox>&, std::vector<std::vector<DetectionRecord>>&, std::string& err) {
-  err = "no TensorRT backend in this build";
+bool GpuDetector::builtNow() const { return false; }
+bool GpuDetector::detect(const float*, size_t, const std::vector<FrameLetterbox>&, std::vector<std::vector<DetectionRecord>>&, std::string& err) {
+  err = "no GPU detector in this build";
   return false;
 }
-bool TrtDetector::detect(const DeviceBatch&, const std::vector<FrameLetterbox>&, std::vector<std::vector<DetectionRecord>>&, std::string& err) {
-  err = "no TensorRT backend in this build";
+bool GpuDetector::detect(const DeviceBatch&, const std::vector<FrameLetterbox>&, std::vector<std::vector<DetectionRecord>>&, std::string& err) {
+  err = "no GPU detector in this build";
   return false;
 }
 

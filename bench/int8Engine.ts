@@ -1,0 +1,170 @@
+// On a GPU box: Vigil's CUDA INT8 engine (the `cuda` backend) checked end to end on the real
+// frames and ONNX Runtime results bench/int8Prepare.ts wrote to .cache/int8check/:
+// 1. every tensor of the plan on the GPU against the reference arithmetic
+//    (src/detect/int8/reference.ts) on one frame: int8 codes equal, floats within float error;
+//    the same with the dp4a kernels (VIGIL_INT8_KERNEL=dp4a) and with the CUDA graph;
+// 2. a batch of all frames: each image equal to its batch-1 run; every int8 tensor of the first
+//    frames against ONNX Runtime CPU running the same QDQ ONNX (within one int8 step), and the
+//    head outputs;
+// 3. the detector (engine + GPU decode/NMS) against the CPU backend's detections: matched boxes
+//    and mAP@0.5 with the CPU result as the reference.
+// Writes bench/results/int8engine-<machine>-<date>.json.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { compareDetections } from '../src/detect/compareDetections.js';
+import type { Detection } from '../src/detect/Detection.js';
+import { meanAp } from '../src/detect/eval/meanAp.js';
+import { cudaProgram, GpuDetector } from '../src/detect/GpuDetector.js';
+import { planInt8 } from '../src/detect/int8/plan.js';
+import { tensorFromBuffer } from '../src/detect/int8/program.js';
+import { runReference } from '../src/detect/int8/reference.js';
+import type { Letterbox } from '../src/detect/letterbox.js';
+import { int8OnnxPath } from '../src/detect/model/importModel.js';
+import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
+import { readOnnx } from '../src/detect/onnx/readOnnx.js';
+import { loadAddon, packageRoot } from '../src/native/addon.js';
+import { writeResult, type BenchRow } from './record.js';
+
+const S = NANODET_SPEC.inputSize;
+const PER = 3 * S * S;
+const dir = join(packageRoot(), '.cache', 'int8check');
+const model = int8OnnxPath();
+if (!model) throw new Error('no INT8 model');
+const meta = JSON.parse(readFileSync(join(dir, 'ort.json'), 'utf8')) as {
+  frames: number; ortFrames: number; letterbox: Letterbox;
+  index: Array<{ frame: number; tensor: string; offset: number; length: number; kind: 'int8' | 'float32'; shape: number[] }>;
+  detections: Detection[][];
+};
+const framesBuf = readFileSync(join(dir, 'frames.f32'));
+const frames = new Float32Array(framesBuf.buffer, framesBuf.byteOffset, framesBuf.byteLength / 4);
+const ortBlob = readFileSync(join(dir, 'ort-codes.bin'));
+const N = meta.frames;
+const frame = (i: number) => frames.subarray(i * PER, (i + 1) * PER);
+const addon = loadAddon();
+const plan = planInt8(readOnnx(readFileSync(model)));
+const program = cudaProgram(model);
+const log = (s: string) => process.stdout.write(`${s}\n`);
+
+const det = await GpuDetector.loadCuda(model, { maxBatch: Math.max(64, N), scoreThreshold: 0.4 });
+log(`engine ${det.cacheKey}, ${program.ops.length} ops, ${program.buffers.length} buffers`);
+const read = (d: GpuDetector, name: string, image: number) => tensorFromBuffer(program, name, addon.int8EngineRead(d.engine, program.buffers[program.tensors.get(name)!.buffer]!.name, image));
+
+// 1. Every tensor against the reference, frame 0.
+const t0 = performance.now();
+const ref = runReference(plan, frame(0));
+const refMs = performance.now() - t0;
+interface Cmp { tensors: number; int8Values: number; int8Equal: number; int8Worst: number; floatValues: number; floatMaxAbs: number; floatMaxRel: number; firstBad: string | null }
+const compareWithReference = (d: GpuDetector, image: number): Cmp => {
+  const c: Cmp = { tensors: 0, int8Values: 0, int8Equal: 0, int8Worst: 0, floatValues: 0, floatMaxAbs: 0, floatMaxRel: 0, firstBad: null };
+  for (const s of plan.steps) {
+    for (const name of 'outputs' in s ? s.outputs : [s.output]) {
+      const want = ref.get(name);
+      if (!want || !program.tensors.has(name)) continue;
+      const got = read(d, name, image);
+      c.tensors++;
+      if ('q' in want) {
+        let bad = 0;
+        for (let i = 0; i < want.q.length; i++) {
+          const diff = Math.abs(want.q[i]! - got[i]!);
+          if (diff === 0) c.int8Equal++;
+          else bad++;
+          c.int8Worst = Math.max(c.int8Worst, diff);
+        }
+        c.int8Values += want.q.length;
+        if (bad && !c.firstBad) c.firstBad = `${s.op} ${name}: ${bad} of ${want.q.length} int8 codes differ`;
+      } else {
+        for (let i = 0; i < want.f.length; i++) {
+          const a = Math.abs(want.f[i]! - got[i]!);
+          c.floatMaxAbs = Math.max(c.floatMaxAbs, a);
+          c.floatMaxRel = Math.max(c.floatMaxRel, a / Math.max(1e-3, Math.abs(want.f[i]!)));
+        }
+        c.floatValues += want.f.length;
+      }
+    }
+  }
+  return c;
+};
+await addon.int8EngineRun(det.engine, { input: frame(0), batch: 1, iterations: 1, graphs: false });
+const mmaVsRef = compareWithReference(det, 0);
+log(`mma, no graph, vs reference: ${JSON.stringify(mmaVsRef)}`);
+await addon.int8EngineRun(det.engine, { input: frame(0), batch: 1, iterations: 1, graphs: true });
+const graphVsRef = compareWithReference(det, 0);
+log(`mma, CUDA graph, vs reference: ${JSON.stringify(graphVsRef)}`);
+
+process.env.VIGIL_INT8_KERNEL = 'dp4a';
+const dp4a = await GpuDetector.loadCuda(model, { maxBatch: 1 });
+delete process.env.VIGIL_INT8_KERNEL;
+await addon.int8EngineRun(dp4a.engine, { input: frame(0), batch: 1, iterations: 1, graphs: true });
+const dp4aVsRef = compareWithReference(dp4a, 0);
+log(`${dp4a.cacheKey} vs reference: ${JSON.stringify(dp4aVsRef)}`);
+
+// 2. The batch of all frames: each image as alone; ONNX Runtime on the first frames.
+const single = new Map<string, Int8Array | Float32Array>();
+for (const o of plan.outputs) single.set(o, read(det, o, 0));
+await addon.int8EngineRun(det.engine, { input: frames.subarray(0, N * PER), batch: N, iterations: 1, graphs: true });
+let batchEqual = true;
+for (const o of plan.outputs) {
+  const a = single.get(o)!;
+  const b = read(det, o, 0);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) batchEqual = false;
+}
+const ort = { int8Values: 0, equal: 0, within1: 0, worst: 0, perFrame: [] as number[] };
+const outDiff = new Map<string, { maxAbs: number; values: number; within: number }>();
+for (let f = 0; f < meta.ortFrames; f++) {
+  let n = 0;
+  let w1 = 0;
+  for (const e of meta.index.filter((x) => x.frame === f)) {
+    if (!program.tensors.has(e.tensor)) continue;
+    const got = read(det, e.tensor, f);
+    if (e.kind === 'int8') {
+      const want = new Int8Array(ortBlob.buffer, ortBlob.byteOffset + e.offset, e.length);
+      for (let i = 0; i < e.length; i++) {
+        const d = Math.abs(want[i]! - got[i]!);
+        if (d === 0) ort.equal++;
+        if (d <= 1) w1++;
+        ort.worst = Math.max(ort.worst, d);
+      }
+      n += e.length;
+    } else {
+      const want = new Float32Array(ortBlob.buffer.slice(ortBlob.byteOffset + e.offset, ortBlob.byteOffset + e.offset + e.length * 4));
+      const o = outDiff.get(e.tensor) ?? { maxAbs: 0, values: 0, within: 0 };
+      for (let i = 0; i < e.length; i++) {
+        const d = Math.abs(want[i]! - got[i]!);
+        o.maxAbs = Math.max(o.maxAbs, d);
+        if (d <= 0.01) o.within++;
+      }
+      o.values += e.length;
+      outDiff.set(e.tensor, o);
+    }
+  }
+  ort.int8Values += n;
+  ort.within1 += w1;
+  ort.perFrame.push(w1 / n);
+}
+log(`batch of ${N}: image 0 equal to its batch-1 run: ${batchEqual}; vs ONNX Runtime (${meta.ortFrames} frames): ${JSON.stringify(ort)}; outputs ${JSON.stringify(Object.fromEntries(outDiff))}`);
+
+// 3. Detections: the engine + GPU post-processing against the CPU backend.
+const boxes = Array.from({ length: N }, () => meta.letterbox);
+const found = await det.detectBatch(frames.subarray(0, N * PER), boxes);
+const agreement = compareDetections(meta.detections, found);
+const map = meanAp(meta.detections.map((r, i) => ({ reference: r, candidate: found[i]! })), 0.4);
+log(`detections vs the CPU backend: ${JSON.stringify(agreement)}; mAP@0.5 ${map.map50.toFixed(4)} (0.5:0.95 ${map.map50_95.toFixed(4)})`);
+
+const pct = (x: number) => Number((100 * x).toFixed(4));
+const rows: BenchRow[] = [
+  { case: 'int8 codes equal to the reference arithmetic, mma + CUDA graph (frame 0, every tensor)', vigil: pct(graphVsRef.int8Equal / graphVsRef.int8Values), unit: '%', values: graphVsRef.int8Values, worst: graphVsRef.int8Worst },
+  { case: 'int8 codes equal to the reference arithmetic, dp4a', vigil: pct(dp4aVsRef.int8Equal / dp4aVsRef.int8Values), unit: '%', values: dp4aVsRef.int8Values, worst: dp4aVsRef.int8Worst },
+  { case: 'float tensors vs the reference, max relative difference', vigil: graphVsRef.floatMaxRel, unit: 'ratio', values: graphVsRef.floatValues },
+  { case: `int8 tensors within one step of ONNX Runtime CPU (${meta.ortFrames} frames, free running)`, vigil: pct(ort.within1 / ort.int8Values), peer: 100, unit: '%', values: ort.int8Values, equal: pct(ort.equal / ort.int8Values), worst: ort.worst },
+  { case: `detections matched to the CPU backend's (${N} frames)`, vigil: agreement.matched, peer: agreement.reference, unit: 'boxes', meanIou: agreement.meanIou, maxScoreDiff: agreement.maxScoreDiff },
+  { case: 'mAP@0.5 with the CPU backend as reference', vigil: Number(map.map50.toFixed(4)), peer: 1, unit: 'mAP' },
+];
+const file = writeResult({
+  bench: 'int8engine',
+  setup: `Vigil's CUDA INT8 engine (${det.cacheKey}; dp4a: ${dp4a.cacheKey}) on the calibrated NanoDet QDQ ONNX; ${N} real vtest frames; ONNX Runtime CPU values from bench/int8Prepare.ts on the same frames and model`,
+  peer: 'the reference arithmetic (src/detect/int8/reference.ts, TypeScript) and ONNX Runtime CPU (same QDQ ONNX)',
+  rows,
+  summary: { mmaNoGraph: mmaVsRef, mmaGraph: graphVsRef, dp4a: dp4aVsRef, batchImageEqualsSingle: batchEqual, ort, outputs: Object.fromEntries(outDiff), detections: agreement, map50: map.map50, map50_95: map.map50_95, referenceMsPerFrame: Math.round(refMs) },
+});
+log(`wrote ${file}`);

@@ -1,0 +1,690 @@
+#include "cuda/Int8Engine.h"
+
+#include <cuda_runtime.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "cuda/CudaCheck.h"
+
+namespace vigil {
+
+namespace {
+
+// ---- arithmetic shared by every kernel: the reference's (src/detect/int8/reference.ts) -------
+
+__device__ __forceinline__ int quantizeCode(float x, float s) {
+  const float q = rintf(__fdiv_rn(x, s));  // round half to even (the default rounding mode)
+  return static_cast<int>(fminf(127.f, fmaxf(-128.f, q)));
+}
+
+// A stored element as float: int8 codes dequantized (q·s, one float32 product), floats as they are.
+__device__ __forceinline__ float loadValue(const void* p, long i, bool int8, float s) {
+  return int8 ? __fmul_rn(static_cast<float>(static_cast<const int8_t*>(p)[i]), s) : static_cast<const float*>(p)[i];
+}
+
+__device__ __forceinline__ void storeValue(void* p, long i, bool int8, float s, float v) {
+  if (int8) static_cast<int8_t*>(p)[i] = static_cast<int8_t>(quantizeCode(v, s));
+  else static_cast<float*>(p)[i] = v;
+}
+
+__device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
+
+// A convolution's accumulator (int32 with the bias, or float) through its epilogue; `code` is the
+// int8 code of the last requantize.
+__device__ __forceinline__ float epilogue(float y, const Int8ConvEpilogue& e, int* code) {
+  for (int k = 0; k < e.n; ++k) {
+    switch (e.op[k]) {
+      case EpilogueOp::Requantize:
+        *code = quantizeCode(y, e.arg[k]);
+        y = __fmul_rn(static_cast<float>(*code), e.arg[k]);
+        break;
+      case EpilogueOp::LeakyRelu: y = y < 0.f ? __fmul_rn(y, e.arg[k]) : y; break;
+      case EpilogueOp::Relu: y = fmaxf(0.f, y); break;
+      case EpilogueOp::Sigmoid: y = sigmoid(y); break;
+    }
+  }
+  return y;
+}
+
+// ---- element-wise and pooling ops (memory bound: one thread per output element) -------------
+
+struct Tensor {
+  void* p = nullptr;
+  bool int8 = false;
+  float scale = 0;
+  int H = 0, W = 0, C = 0;  // stored channels
+  int off = 0;              // the view's first channel
+};
+
+__global__ void quantizeInputKernel(const float* __restrict__ x, int8_t* __restrict__ y, int n, int C, int S, int Cs, float s) {
+  const long total = static_cast<long>(n) * S * S * Cs;
+  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
+    const int c = static_cast<int>(i % Cs);
+    const long pix = i / Cs;  // image·S² + y·S + x
+    const long img = pix / (static_cast<long>(S) * S);
+    const long p = pix - img * S * S;
+    y[i] = c < C ? static_cast<int8_t>(quantizeCode(x[(img * C + c) * S * S + p], s)) : 0;
+  }
+}
+
+__global__ void unaryKernel(Tensor in, Tensor out, long pixels, int channels, UnaryAct act, float alpha) {
+  const long total = pixels * channels;
+  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
+    const long p = i / channels;
+    const int c = static_cast<int>(i - p * channels);
+    float v = loadValue(in.p, p * in.C + in.off + c, in.int8, in.scale);
+    if (act == UnaryAct::LeakyRelu) v = v < 0.f ? __fmul_rn(v, alpha) : v;
+    else if (act == UnaryAct::Relu) v = fmaxf(0.f, v);
+    else if (act == UnaryAct::Sigmoid) v = sigmoid(v);
+    storeValue(out.p, p * out.C + out.off + c, out.int8, out.scale, v);
+  }
+}
+
+__global__ void addKernel(Tensor a, Tensor b, Tensor out, long pixels, int channels) {
+  const long total = pixels * channels;
+  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
+    const long p = i / channels;
+    const int c = static_cast<int>(i - p * channels);
+    const float v = __fadd_rn(loadValue(a.p, p * a.C + a.off + c, a.int8, a.scale), loadValue(b.p, p * b.C + b.off + c, b.int8, b.scale));
+    storeValue(out.p, p * out.C + out.off + c, out.int8, out.scale, v);
+  }
+}
+
+// Output element i of an [n, Ho, Wo, channels] op: its image, row, column and channel.
+struct Pos {
+  long img;
+  int y, x, c;
+};
+__device__ __forceinline__ Pos position(long i, int Ho, int Wo, int channels) {
+  Pos q;
+  q.c = static_cast<int>(i % channels);
+  long r = i / channels;
+  q.x = static_cast<int>(r % Wo);
+  r /= Wo;
+  q.y = static_cast<int>(r % Ho);
+  q.img = r / Ho;
+  return q;
+}
+
+__global__ void maxPoolKernel(Tensor in, Tensor out, int n, int channels, int kh, int kw, int sh, int sw, int pt, int pl) {
+  const long total = static_cast<long>(n) * out.H * out.W * channels;
+  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
+    const Pos q = position(i, out.H, out.W, channels);
+    float m = -INFINITY;
+    for (int ky = 0; ky < kh; ++ky) {
+      const int iy = q.y * sh - pt + ky;
+      if (iy < 0 || iy >= in.H) continue;
+      for (int kx = 0; kx < kw; ++kx) {
+        const int ix = q.x * sw - pl + kx;
+        if (ix < 0 || ix >= in.W) continue;
+        m = fmaxf(m, loadValue(in.p, ((q.img * in.H + iy) * in.W + ix) * in.C + in.off + q.c, in.int8, in.scale));
+      }
+    }
+    storeValue(out.p, ((q.img * out.H + q.y) * out.W + q.x) * out.C + out.off + q.c, out.int8, out.scale, m);
+  }
+}
+
+// Bilinear, half_pixel: source coordinate (o + 0.5) / scale − 0.5, clamped; every step one float32 op.
+struct Tap {
+  int i0, i1;
+  float t;
+};
+__device__ __forceinline__ Tap resizeTap(int o, float scale, int n) {
+  float v = __fsub_rn(__fdiv_rn(__fadd_rn(static_cast<float>(o), 0.5f), scale), 0.5f);
+  v = fminf(fmaxf(v, 0.f), static_cast<float>(n - 1));
+  Tap t;
+  t.i0 = static_cast<int>(floorf(v));
+  t.i1 = min(t.i0 + 1, n - 1);
+  t.t = __fsub_rn(v, static_cast<float>(t.i0));
+  return t;
+}
+
+__global__ void resizeKernel(Tensor in, Tensor out, int n, int channels, float scaleY, float scaleX) {
+  const long total = static_cast<long>(n) * out.H * out.W * channels;
+  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
+    const Pos q = position(i, out.H, out.W, channels);
+    const Tap ty = resizeTap(q.y, scaleY, in.H), tx = resizeTap(q.x, scaleX, in.W);
+    auto at = [&](int y, int x) { return loadValue(in.p, ((q.img * in.H + y) * in.W + x) * in.C + in.off + q.c, in.int8, in.scale); };
+    const float top = __fadd_rn(__fmul_rn(at(ty.i0, tx.i0), __fsub_rn(1.f, tx.t)), __fmul_rn(at(ty.i0, tx.i1), tx.t));
+    const float bottom = __fadd_rn(__fmul_rn(at(ty.i1, tx.i0), __fsub_rn(1.f, tx.t)), __fmul_rn(at(ty.i1, tx.i1), tx.t));
+    const float v = __fadd_rn(__fmul_rn(top, __fsub_rn(1.f, ty.t)), __fmul_rn(bottom, ty.t));
+    storeValue(out.p, ((q.img * out.H + q.y) * out.W + q.x) * out.C + out.off + q.c, out.int8, out.scale, v);
+  }
+}
+
+__global__ void padKernel(Tensor in, Tensor out, int n, int channels, int pt, int pl, float value) {
+  const long total = static_cast<long>(n) * out.H * out.W * channels;
+  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
+    const Pos q = position(i, out.H, out.W, channels);
+    const int iy = q.y - pt, ix = q.x - pl;
+    const float v = iy >= 0 && iy < in.H && ix >= 0 && ix < in.W
+                        ? loadValue(in.p, ((q.img * in.H + iy) * in.W + ix) * in.C + in.off + q.c, in.int8, in.scale)
+                        : value;
+    storeValue(out.p, ((q.img * out.H + q.y) * out.W + q.x) * out.C + out.off + q.c, out.int8, out.scale, v);
+  }
+}
+
+// ---- convolutions -----------------------------------------------------------------------------
+
+struct ConvArgs {
+  Tensor in, out;
+  long M;  // output pixels of the batch: n·Ho·Wo
+  int O, C, kh, kw, sh, sw, pt, pl;
+  int Kpad;  // int8: the packed K (taps · stored channels), a multiple of 32
+  const int8_t* w8;     // [O, Kpad], k = tap·Cs + c
+  const float* wf;      // [C, kh, kw, O] (float)
+  const int32_t* bias8;
+  const float* biasf;
+  const float* mult;
+  Int8ConvEpilogue e;
+};
+
+__device__ __forceinline__ void convStore(const ConvArgs& a, long m, int o, float y) {
+  int code = 0;
+  y = epilogue(y, a.e, &code);
+  const long at = m * a.out.C + a.out.off + o;
+  if (a.e.int8Out) static_cast<int8_t*>(a.out.p)[at] = static_cast<int8_t>(code);
+  else static_cast<float*>(a.out.p)[at] = y;
+}
+
+// Where output pixel m reads from: its image's first input pixel and the top-left tap.
+struct Origin {
+  long base;  // img·H·W
+  int iy0, ix0;
+};
+__device__ __forceinline__ Origin originOf(const ConvArgs& a, long m) {
+  const long hw = static_cast<long>(a.out.H) * a.out.W;
+  const long img = m / hw;
+  const int p = static_cast<int>(m - img * hw);
+  const int oy = p / a.out.W, ox = p - oy * a.out.W;
+  return {img * a.in.H * a.in.W, oy * a.sh - a.pt, ox * a.sw - a.pl};
+}
+
+// The 16 input bytes of packed-K segment `s` (tap, 16 channels) for an output pixel; false: zeros.
+__device__ __forceinline__ bool segmentSource(const ConvArgs& a, const Origin& o, int s, const int8_t** src) {
+  const int cseg = a.in.C >> 4;
+  const int tap = s / cseg;
+  if (tap >= a.kh * a.kw) return false;
+  const int c0 = (s - tap * cseg) << 4;
+  const int ky = tap / a.kw, kx = tap - ky * a.kw;
+  const int iy = o.iy0 + ky, ix = o.ix0 + kx;
+  if (iy < 0 || iy >= a.in.H || ix < 0 || ix >= a.in.W) return false;
+  *src = static_cast<const int8_t*>(a.in.p) + (o.base + static_cast<long>(iy) * a.in.W + ix) * a.in.C + c0;
+  return true;
+}
+
+__device__ __forceinline__ int dp4a16(int4 x, int4 w, int acc) {
+  acc = __dp4a(x.x, w.x, acc);
+  acc = __dp4a(x.y, w.y, acc);
+  acc = __dp4a(x.z, w.z, acc);
+  return __dp4a(x.w, w.w, acc);
+}
+
+// dp4a: one thread per (output pixel, output channel), 16 bytes of K at a time. Any GPU from sm_61.
+__global__ void convDp4aKernel(ConvArgs a) {
+  const long total = a.M * a.O;
+  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
+    const long m = i / a.O;
+    const int o = static_cast<int>(i - m * a.O);
+    const Origin org = originOf(a, m);
+    const int4* w = reinterpret_cast<const int4*>(a.w8 + static_cast<long>(o) * a.Kpad);
+    int acc = a.bias8 ? a.bias8[o] : 0;
+    for (int s = 0; s < a.Kpad / 16; ++s) {
+      const int8_t* src;
+      if (segmentSource(a, org, s, &src)) acc = dp4a16(__ldg(reinterpret_cast<const int4*>(src)), __ldg(w + s), acc);
+    }
+    convStore(a, m, o, __fmul_rn(static_cast<float>(acc), a.mult[o]));
+  }
+}
+
+__device__ __forceinline__ void cpAsync16(void* smem, const void* src, bool ok) {
+#if __CUDA_ARCH__ >= 800
+  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(ok ? 16 : 0));
+#endif
+}
+
+// Tensor cores: an implicit GEMM, M = output pixels of the batch, N = output channels, K = taps ·
+// stored channels (packed weights [O, Kpad]); 128×BN tiles, 32 of K a step, double-buffered with
+// cp.async (zero-filled outside the image), four warps of 32×BN, mma.sync m16n8k32 s8·s8 → s32.
+constexpr int kMmaBM = 128, kMmaLds = 48;  // smem row: 32 bytes of K + 16 of padding (no bank conflicts)
+
+template <int BN>
+__global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
+#if __CUDA_ARCH__ >= 800
+  __shared__ __align__(16) int8_t As[2][kMmaBM * kMmaLds];
+  __shared__ __align__(16) int8_t Bs[2][BN * kMmaLds];
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const long m0 = static_cast<long>(blockIdx.x) * kMmaBM;
+  const int n0 = blockIdx.y * BN;
+  const int seg = tid & 1;
+  Origin org[2];
+  bool rowOk[2];
+  for (int i = 0; i < 2; ++i) {
+    const long m = m0 + (tid >> 1) + i * 64;
+    rowOk[i] = m < a.M;
+    org[i] = originOf(a, rowOk[i] ? m : 0);
+  }
+  auto load = [&](int kc, int stage) {
+    for (int i = 0; i < 2; ++i) {
+      const int8_t* src = a.w8;  // any valid address when zero-filling
+      const bool ok = rowOk[i] && segmentSource(a, org[i], kc * 2 + seg, &src);
+      cpAsync16(&As[stage][((tid >> 1) + i * 64) * kMmaLds + seg * 16], ok ? src : a.w8, ok);
+    }
+    for (int c = tid; c < BN * 2; c += 128) {
+      const int row = c >> 1, sg = c & 1;
+      const bool ok = n0 + row < a.O;
+      cpAsync16(&Bs[stage][row * kMmaLds + sg * 16], ok ? a.w8 + static_cast<long>(n0 + row) * a.Kpad + kc * 32 + sg * 16 : a.w8, ok);
+    }
+    asm volatile("cp.async.commit_group;\n" ::);
+  };
+  int acc[2][BN / 8][4];
+  for (int mt = 0; mt < 2; ++mt)
+    for (int nt = 0; nt < BN / 8; ++nt)
+      for (int r = 0; r < 4; ++r) acc[mt][nt][r] = 0;
+  const int nk = a.Kpad / 32;
+  const int g = lane >> 2, t = lane & 3;
+  load(0, 0);
+  for (int kc = 0; kc < nk; ++kc) {
+    if (kc + 1 < nk) {
+      load(kc + 1, (kc + 1) & 1);
+      asm volatile("cp.async.wait_group 1;\n" ::);
+    } else {
+      asm volatile("cp.async.wait_group 0;\n" ::);
+    }
+    __syncthreads();
+    const int8_t* A = As[kc & 1];
+    const int8_t* B = Bs[kc & 1];
+    int af[2][4];
+    for (int mt = 0; mt < 2; ++mt) {
+      const int r = warp * 32 + mt * 16 + g;
+      af[mt][0] = *reinterpret_cast<const int*>(A + r * kMmaLds + t * 4);
+      af[mt][1] = *reinterpret_cast<const int*>(A + (r + 8) * kMmaLds + t * 4);
+      af[mt][2] = *reinterpret_cast<const int*>(A + r * kMmaLds + 16 + t * 4);
+      af[mt][3] = *reinterpret_cast<const int*>(A + (r + 8) * kMmaLds + 16 + t * 4);
+    }
+    for (int nt = 0; nt < BN / 8; ++nt) {
+      const int b0 = *reinterpret_cast<const int*>(B + (nt * 8 + g) * kMmaLds + t * 4);
+      const int b1 = *reinterpret_cast<const int*>(B + (nt * 8 + g) * kMmaLds + 16 + t * 4);
+      for (int mt = 0; mt < 2; ++mt) {
+        int* d = acc[mt][nt];
+        asm volatile(
+            "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+            : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+            : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(b0), "r"(b1));
+      }
+    }
+    __syncthreads();
+  }
+  for (int mt = 0; mt < 2; ++mt) {
+    for (int half = 0; half < 2; ++half) {
+      const long m = m0 + warp * 32 + mt * 16 + g + half * 8;
+      if (m >= a.M) continue;
+      for (int nt = 0; nt < BN / 8; ++nt) {
+        for (int j = 0; j < 2; ++j) {
+          const int o = n0 + nt * 8 + t * 2 + j;
+          if (o >= a.O) continue;
+          const int v = acc[mt][nt][half * 2 + j] + (a.bias8 ? a.bias8[o] : 0);
+          convStore(a, m, o, __fmul_rn(static_cast<float>(v), a.mult[o]));
+        }
+      }
+    }
+  }
+#else
+  __trap();  // never launched: the host picks dp4a where this architecture's code lacks mma
+#endif
+}
+
+// Float convolution (the layers the calibration kept in FP32): one thread per (output pixel, 4
+// output channels), weights [C, kh, kw, O]; summed in the reference's order (input channel, then
+// taps), one fused multiply-add a term.
+__global__ void convFloatKernel(ConvArgs a) {
+  const int og = (a.O + 3) / 4;
+  const long total = a.M * og;
+  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
+    const long m = i / og;
+    const int o0 = static_cast<int>(i - m * og) * 4;
+    const Origin org = originOf(a, m);
+    float acc[4];
+    for (int j = 0; j < 4; ++j) acc[j] = a.biasf && o0 + j < a.O ? a.biasf[o0 + j] : 0.f;
+    for (int c = 0; c < a.C; ++c) {
+      for (int ky = 0; ky < a.kh; ++ky) {
+        const int iy = org.iy0 + ky;
+        if (iy < 0 || iy >= a.in.H) continue;
+        for (int kx = 0; kx < a.kw; ++kx) {
+          const int ix = org.ix0 + kx;
+          if (ix < 0 || ix >= a.in.W) continue;
+          const float x = loadValue(a.in.p, (org.base + static_cast<long>(iy) * a.in.W + ix) * a.in.C + a.in.off + c, a.in.int8, a.in.scale);
+          const float* w = a.wf + ((static_cast<long>(c) * a.kh + ky) * a.kw + kx) * a.O + o0;
+          for (int j = 0; j < 4; ++j) {
+            if (o0 + j < a.O) acc[j] = fmaf(x, __ldg(w + j), acc[j]);
+          }
+        }
+      }
+    }
+    for (int j = 0; j < 4 && o0 + j < a.O; ++j) convStore(a, m, o0 + j, acc[j]);
+  }
+}
+
+unsigned gridFor(long total, int threads) {
+  const long blocks = (total + threads - 1) / threads;
+  return static_cast<unsigned>(blocks < 1 ? 1 : blocks > (1L << 30) ? (1L << 30) : blocks);
+}
+
+}  // namespace
+
+// ---- the engine ---------------------------------------------------------------------------------
+
+struct Int8Engine::Impl {
+  Int8Program prog;
+  int maxBatch = 0;
+  bool mma = false;
+  bool graphs = true;
+  std::string key;
+  float* input = nullptr;
+  std::vector<void*> buffers;
+  std::vector<float*> outputPtrs;
+  std::vector<std::string> outputNames;
+  // Per op: its packed weights, bias and multipliers in device memory.
+  struct OpDevice {
+    void* w = nullptr;
+    void* bias = nullptr;
+    float* mult = nullptr;
+    int Kpad = 0;
+  };
+  std::vector<OpDevice> opDev;
+  std::map<std::pair<int, const float*>, cudaGraphExec_t> graphExecs;
+
+  ~Impl() {
+    for (auto& [k, g] : graphExecs) cudaGraphExecDestroy(g);
+    for (OpDevice& d : opDev) {
+      cudaFree(d.w);
+      cudaFree(d.bias);
+      cudaFree(d.mult);
+    }
+    for (void* b : buffers) cudaFree(b);
+    cudaFree(input);
+  }
+
+  size_t bytesPerImage(const ProgramBuffer& b) const { return static_cast<size_t>(b.H) * b.W * b.C * (b.int8 ? 1 : 4); }
+
+  Tensor view(const BufferView& v) const {
+    const ProgramBuffer& b = prog.buffers[v.buffer];
+    Tensor t;
+    t.p = buffers[v.buffer];
+    t.int8 = b.int8;
+    t.scale = b.scale;
+    t.H = b.H;
+    t.W = b.W;
+    t.C = b.C;
+    t.off = v.offset;
+    return t;
+  }
+
+  bool launchAll(int n, const float* in, cudaStream_t st, std::string& err) {
+    constexpr int T = 256;
+    for (size_t k = 0; k < prog.ops.size(); ++k) {
+      const ProgramOp& op = prog.ops[k];
+      const Tensor out = view(op.out);
+      const long pixels = static_cast<long>(n) * out.H * out.W;
+      switch (op.kind) {
+        case ProgramOpKind::QuantizeInput:
+          quantizeInputKernel<<<gridFor(pixels * out.C, T), T, 0, st>>>(in, static_cast<int8_t*>(out.p), n, op.channels, prog.inputSize, out.C, out.scale);
+          break;
+        case ProgramOpKind::Unary:
+          unaryKernel<<<gridFor(pixels * op.channels, T), T, 0, st>>>(view(op.in), out, pixels, op.channels, op.act, op.alpha);
+          break;
+        case ProgramOpKind::Add:
+          addKernel<<<gridFor(pixels * op.channels, T), T, 0, st>>>(view(op.in), view(op.in2), out, pixels, op.channels);
+          break;
+        case ProgramOpKind::MaxPool:
+          maxPoolKernel<<<gridFor(pixels * op.channels, T), T, 0, st>>>(view(op.in), out, n, op.channels, op.kh, op.kw, op.sh, op.sw, op.pt, op.pl);
+          break;
+        case ProgramOpKind::Resize:
+          resizeKernel<<<gridFor(pixels * op.channels, T), T, 0, st>>>(view(op.in), out, n, op.channels, op.scaleY, op.scaleX);
+          break;
+        case ProgramOpKind::Pad:
+          padKernel<<<gridFor(pixels * op.channels, T), T, 0, st>>>(view(op.in), out, n, op.channels, op.pt, op.pl, op.value);
+          break;
+        case ProgramOpKind::ConvInt8:
+        case ProgramOpKind::ConvFloat: {
+          const OpDevice& d = opDev[k];
+          ConvArgs a;
+          a.in = view(op.in);
+          a.out = out;
+          a.M = pixels;
+          a.O = op.O;
+          a.C = op.C;
+          a.kh = op.kh;
+          a.kw = op.kw;
+          a.sh = op.sh;
+          a.sw = op.sw;
+          a.pt = op.pt;
+          a.pl = op.pl;
+          a.Kpad = d.Kpad;
+          a.e = op.epilogue;
+          a.mult = d.mult;
+          if (op.kind == ProgramOpKind::ConvFloat) {
+            a.w8 = nullptr;
+            a.bias8 = nullptr;
+            a.wf = static_cast<const float*>(d.w);
+            a.biasf = static_cast<const float*>(d.bias);
+            convFloatKernel<<<gridFor(pixels * ((op.O + 3) / 4), 128), 128, 0, st>>>(a);
+          } else {
+            a.wf = nullptr;
+            a.biasf = nullptr;
+            a.w8 = static_cast<const int8_t*>(d.w);
+            a.bias8 = static_cast<const int32_t*>(d.bias);
+            if (!mma) {
+              convDp4aKernel<<<gridFor(pixels * op.O, 128), 128, 0, st>>>(a);
+            } else {
+              const unsigned gx = static_cast<unsigned>((pixels + kMmaBM - 1) / kMmaBM);
+              if (op.O <= 32) convMmaKernel<32><<<dim3(gx, 1), 128, 0, st>>>(a);
+              else convMmaKernel<64><<<dim3(gx, (op.O + 63) / 64), 128, 0, st>>>(a);
+            }
+          }
+          break;
+        }
+      }
+      const cudaError_t rc = cudaGetLastError();
+      if (rc != cudaSuccess) {
+        err = "INT8 engine: launching op " + std::to_string(k) + " failed: " + cudaErrorText(rc);
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+Int8Engine::Int8Engine() : impl_(std::make_unique<Impl>()) {}
+Int8Engine::~Int8Engine() = default;
+
+std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, std::string& err) {
+  usePrimaryContextFlags();
+  std::unique_ptr<Int8Engine> self(new Int8Engine());
+  Impl& m = *self->impl_;
+  m.prog = std::move(program);
+  m.maxBatch = maxBatch;
+  const Int8Program& p = m.prog;
+  int device = 0;
+  cudaDeviceProp prop{};
+  if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&prop, device) != cudaSuccess) {
+    cudaGetLastError();
+    err = "no CUDA device for the INT8 engine";
+    return nullptr;
+  }
+  const int cc = prop.major * 10 + prop.minor;
+  if (cc < 61) {
+    err = "the INT8 engine needs a GPU with dp4a (sm_61 or newer); this one is sm_" + std::to_string(cc);
+    return nullptr;
+  }
+  // Tensor cores where the GPU has mma.sync int8 and this build carries code for it.
+  cudaFuncAttributes attr{};
+  const bool mmaCode = cudaFuncGetAttributes(&attr, convMmaKernel<64>) == cudaSuccess && attr.binaryVersion >= 80;
+  cudaGetLastError();
+  const char* force = std::getenv("VIGIL_INT8_KERNEL");
+  m.mma = cc >= 80 && mmaCode && !(force && std::strcmp(force, "dp4a") == 0);
+  m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + " sm_" + std::to_string(cc);
+
+  // Check the program before allocating anything.
+  auto bad = [&](size_t k, const std::string& why) {
+    err = "INT8 program op " + std::to_string(k) + ": " + why;
+    return nullptr;
+  };
+  const int nb = static_cast<int>(p.buffers.size());
+  for (size_t k = 0; k < p.ops.size(); ++k) {
+    const ProgramOp& op = p.ops[k];
+    const bool needsIn = op.kind != ProgramOpKind::QuantizeInput;
+    if (op.out.buffer < 0 || op.out.buffer >= nb || (needsIn && (op.in.buffer < 0 || op.in.buffer >= nb)) ||
+        (op.kind == ProgramOpKind::Add && (op.in2.buffer < 0 || op.in2.buffer >= nb))) {
+      return bad(k, "a buffer index is out of range");
+    }
+    if (op.kind == ProgramOpKind::ConvInt8) {
+      const ProgramBuffer& in = p.buffers[op.in.buffer];
+      if (!in.int8 || in.C % 16 != 0 || op.in.offset != 0) return bad(k, "an INT8 convolution reads a whole int8 buffer of 16·k channels");
+      if (op.w8.size() != static_cast<size_t>(op.O) * op.C * op.kh * op.kw || op.mult.size() != static_cast<size_t>(op.O) ||
+          (!op.bias8.empty() && op.bias8.size() != static_cast<size_t>(op.O)) || op.C > in.C) {
+        return bad(k, "weights, bias or multipliers do not match the shape");
+      }
+    }
+    if (op.kind == ProgramOpKind::ConvFloat && (op.wf.size() != static_cast<size_t>(op.O) * op.C * op.kh * op.kw ||
+                                                (!op.biasf.empty() && op.biasf.size() != static_cast<size_t>(op.O)))) {
+      return bad(k, "weights or bias do not match the shape");
+    }
+    if (op.epilogue.int8Out != p.buffers[op.out.buffer].int8 && (op.kind == ProgramOpKind::ConvInt8 || op.kind == ProgramOpKind::ConvFloat)) {
+      return bad(k, "the epilogue's output type is not its buffer's");
+    }
+  }
+  for (const ProgramOutput& o : p.outputs) {
+    if (o.buffer < 0 || o.buffer >= nb || p.buffers[o.buffer].int8) {
+      err = "INT8 program output " + o.name + " is not a float buffer";
+      return nullptr;
+    }
+  }
+
+  auto fail = [&](cudaError_t rc, const std::string& what) {
+    err = "INT8 engine: " + what + ": " + cudaErrorText(rc);
+    return nullptr;
+  };
+  cudaError_t rc;
+  const size_t inFloats = static_cast<size_t>(maxBatch) * 3 * p.inputSize * p.inputSize;
+  if ((rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&m.input), inFloats * sizeof(float)))) != cudaSuccess) return fail(rc, "input buffer");
+  for (const ProgramBuffer& b : p.buffers) {
+    void* d = nullptr;
+    const size_t bytes = m.bytesPerImage(b) * maxBatch;
+    if ((rc = CUDA(cudaMalloc(&d, bytes))) != cudaSuccess) return fail(rc, "buffer " + b.name + " (" + std::to_string(bytes >> 20) + " MiB)");
+    m.buffers.push_back(d);
+    // Padding channels stay zero (their weights are zero too).
+    if ((rc = CUDA(cudaMemset(d, 0, bytes))) != cudaSuccess) return fail(rc, "clearing buffer " + b.name);
+  }
+  // Weights: int8 packed [O, Kpad] with k = tap·Cs + c (zeros for padded channels and the K tail);
+  // float transposed to [C, kh, kw, O].
+  m.opDev.resize(p.ops.size());
+  for (size_t k = 0; k < p.ops.size(); ++k) {
+    const ProgramOp& op = p.ops[k];
+    Impl::OpDevice& d = m.opDev[k];
+    auto upload = [&](void** dst, const void* src, size_t bytes) {
+      if (bytes == 0) return cudaSuccess;
+      cudaError_t r = CUDA(cudaMalloc(dst, bytes));
+      return r == cudaSuccess ? CUDA(cudaMemcpy(*dst, src, bytes, cudaMemcpyHostToDevice)) : r;
+    };
+    if (op.kind == ProgramOpKind::ConvInt8) {
+      const int Cs = p.buffers[op.in.buffer].C;
+      const int taps = op.kh * op.kw;
+      d.Kpad = (taps * Cs + 31) / 32 * 32;
+      std::vector<int8_t> packed(static_cast<size_t>(op.O) * d.Kpad, 0);
+      for (int o = 0; o < op.O; ++o)
+        for (int c = 0; c < op.C; ++c)
+          for (int t = 0; t < taps; ++t) packed[static_cast<size_t>(o) * d.Kpad + t * Cs + c] = op.w8[(static_cast<size_t>(o) * op.C + c) * taps + t];
+      if ((rc = upload(&d.w, packed.data(), packed.size())) != cudaSuccess || (rc = upload(&d.bias, op.bias8.data(), op.bias8.size() * 4)) != cudaSuccess ||
+          (rc = upload(reinterpret_cast<void**>(&d.mult), op.mult.data(), op.mult.size() * 4)) != cudaSuccess) {
+        return fail(rc, "uploading weights");
+      }
+    } else if (op.kind == ProgramOpKind::ConvFloat) {
+      const int taps = op.kh * op.kw;
+      std::vector<float> t(op.wf.size());
+      for (int o = 0; o < op.O; ++o)
+        for (int c = 0; c < op.C; ++c)
+          for (int j = 0; j < taps; ++j) t[(static_cast<size_t>(c) * taps + j) * op.O + o] = op.wf[(static_cast<size_t>(o) * op.C + c) * taps + j];
+      if ((rc = upload(&d.w, t.data(), t.size() * 4)) != cudaSuccess || (rc = upload(&d.bias, op.biasf.data(), op.biasf.size() * 4)) != cudaSuccess) {
+        return fail(rc, "uploading weights");
+      }
+    }
+  }
+  for (const ProgramOutput& o : p.outputs) {
+    m.outputNames.push_back(o.name);
+    m.outputPtrs.push_back(static_cast<float*>(m.buffers[o.buffer]));
+  }
+  return self;
+}
+
+float* Int8Engine::input() const { return impl_->input; }
+const std::vector<float*>& Int8Engine::outputs() const { return impl_->outputPtrs; }
+const std::vector<std::string>& Int8Engine::outputNames() const { return impl_->outputNames; }
+int Int8Engine::maxBatch() const { return impl_->maxBatch; }
+const std::string& Int8Engine::cacheKey() const { return impl_->key; }
+void Int8Engine::useGraphs(bool graphs) { impl_->graphs = graphs; }
+const Int8Program& Int8Engine::program() const { return impl_->prog; }
+
+bool Int8Engine::enqueue(int batch, void* stream, std::string& err, const float* input) {
+  Impl& m = *impl_;
+  if (batch < 1 || batch > m.maxBatch) {
+    err = "Expected a batch of 1.." + std::to_string(m.maxBatch) + " frames but received " + std::to_string(batch);
+    return false;
+  }
+  const float* in = input ? input : m.input;
+  cudaStream_t st = static_cast<cudaStream_t>(stream);
+  if (!m.graphs) return m.launchAll(batch, in, st, err);
+  // One CUDA graph per batch size (and input buffer), captured the first time it runs.
+  auto it = m.graphExecs.find({batch, in});
+  if (it == m.graphExecs.end()) {
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    cudaError_t rc = CUDA(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+    if (rc != cudaSuccess) {
+      err = "INT8 engine: cannot capture a CUDA graph: " + cudaErrorText(rc);
+      return false;
+    }
+    const bool launched = m.launchAll(batch, in, st, err);
+    rc = CUDA(cudaStreamEndCapture(st, &graph));
+    if (!launched) {
+      if (graph) cudaGraphDestroy(graph);
+      return false;
+    }
+    if (rc == cudaSuccess) rc = CUDA(cudaGraphInstantiate(&exec, graph, 0));
+    if (graph) cudaGraphDestroy(graph);
+    if (rc != cudaSuccess) {
+      err = "INT8 engine: cannot build the CUDA graph for batch " + std::to_string(batch) + ": " + cudaErrorText(rc);
+      return false;
+    }
+    it = m.graphExecs.emplace(std::make_pair(batch, in), exec).first;
+  }
+  const cudaError_t rc = CUDA(cudaGraphLaunch(it->second, st));
+  if (rc != cudaSuccess) {
+    err = "INT8 engine: graph launch failed: " + cudaErrorText(rc);
+    return false;
+  }
+  return true;
+}
+
+bool Int8Engine::readBuffer(const std::string& name, int image, std::vector<uint8_t>& bytes, std::string& err) {
+  Impl& m = *impl_;
+  for (size_t i = 0; i < m.prog.buffers.size(); ++i) {
+    if (m.prog.buffers[i].name != name) continue;
+    if (image < 0 || image >= m.maxBatch) {
+      err = "image " + std::to_string(image) + " is outside the batch";
+      return false;
+    }
+    const size_t per = m.bytesPerImage(m.prog.buffers[i]);
+    bytes.resize(per);
+    const cudaError_t rc = CUDA(cudaMemcpy(bytes.data(), static_cast<uint8_t*>(m.buffers[i]) + per * image, per, cudaMemcpyDeviceToHost));
+    if (rc != cudaSuccess) err = "reading buffer " + name + ": " + cudaErrorText(rc);
+    return rc == cudaSuccess;
+  }
+  err = "the INT8 program has no buffer " + name;
+  return false;
+}
+
+}  // namespace vigil

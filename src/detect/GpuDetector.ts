@@ -1,0 +1,109 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+
+import { loadAddon } from '../native/addon.js';
+import type { DeviceBatchHandle, TensorRtHandle } from '../native/types.js';
+import { COCO_LABELS } from '../protocol/cocoLabels.js';
+import { decodeDetectionRecords } from '../protocol/binary.js';
+import { monoNowUs } from '../util/LatencyWindow.js';
+import type { Detection } from './Detection.js';
+import type { Letterbox } from './letterbox.js';
+import { lowerPlan, type GpuProgram } from './int8/program.js';
+import { planInt8 } from './int8/plan.js';
+import { NANODET_SPEC } from './nanodet/nanodetSpec.js';
+import { readOnnx } from './onnx/readOnnx.js';
+import type { DetectorOptions } from './OrtDetector.js';
+
+export interface TrtDetectorOptions extends DetectorOptions {
+  /** Serialized engines, one per key (GPU, TensorRT version, model hash, precision, batch shape). */
+  cacheDir: string;
+  /** The optimization profile's largest batch (the engine's I/O buffers are sized for it). */
+  maxBatch: number;
+  /** TensorRT's build messages (an engine build takes minutes, once per key). */
+  onLog?: (line: string) => void;
+}
+
+export interface CudaDetectorOptions extends DetectorOptions {
+  /** The engine's buffers are sized for this batch. */
+  maxBatch: number;
+}
+
+/**
+ * NanoDet on the GPU, one of two engines behind the same detector (native/src/infer/GpuDetector):
+ * a batch of letterboxed frames goes up once (or the cameras' letterboxes write it on the GPU),
+ * the engine runs it, and the head decode + NMS run in CUDA where the outputs lie: only the
+ * detections come back.
+ * - `tensorrt`: the QDQ ONNX becomes an explicit-quantization INT8 TensorRT engine, built on
+ *   first use and cached. Compiled against TensorRT's headers, the libraries loaded at run time:
+ *   where they are missing, loadTensorRt() rejects with the reason.
+ * - `cuda`: Vigil's own INT8 engine (native/src/cuda/Int8Engine.h), from the same QDQ ONNX on
+ *   any NVIDIA GPU from sm_61 (tensor cores from sm_80): the model is planned
+ *   (src/detect/int8/plan.ts) and lowered (program.ts) here, in a second, nothing to build.
+ */
+export class GpuDetector {
+  private constructor(
+    private readonly handle: TensorRtHandle,
+    readonly backend: 'tensorrt' | 'cuda',
+    readonly maxBatch: number,
+    readonly precision: 'fp32' | 'int8',
+    readonly cacheKey: string,
+    readonly builtNow: boolean,
+    readonly deviceInput: DeviceBatchHandle,
+  ) {}
+
+  static async loadTensorRt(modelPath: string, opts: TrtDetectorOptions): Promise<GpuDetector> {
+    const int8 = readFileSync(modelPath).includes('QuantizeLinear');
+    mkdirSync(opts.cacheDir, { recursive: true });
+    const r = await loadAddon().openTensorRt({ onnx: modelPath, cacheDir: opts.cacheDir, maxBatch: opts.maxBatch, ...postOptions(opts) });
+    for (const line of r.log) opts.onLog?.(line);
+    return GpuDetector.around(r, 'tensorrt', int8 ? 'int8' : 'fp32');
+  }
+
+  /** Vigil's own engine on the QDQ ONNX at `modelPath`; rejects naming what it cannot run. */
+  static async loadCuda(modelPath: string, opts: CudaDetectorOptions): Promise<GpuDetector> {
+    const program = cudaProgram(modelPath);
+    const r = await loadAddon().openInt8Engine({ program, maxBatch: opts.maxBatch, ...postOptions(opts) });
+    return GpuDetector.around(r, 'cuda', 'int8');
+  }
+
+  private static around(r: { handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean }, backend: 'tensorrt' | 'cuda', precision: 'fp32' | 'int8') {
+    // The cameras' letterboxes write this batch on the GPU (NVDEC frames by the CUDA kernel).
+    const deviceInput = loadAddon().createDeviceBatch(r.maxBatch, NANODET_SPEC.inputSize);
+    return new GpuDetector(r.handle, backend, r.maxBatch, precision, r.cacheKey, r.builtNow, deviceInput);
+  }
+
+  /** The engine handle, for checks and bench:infer (int8EngineRun/int8EngineRead on `cuda`). */
+  get engine(): TensorRtHandle {
+    return this.handle;
+  }
+
+  async detect(input: Float32Array, lb: Letterbox, stamps?: { inferredUs?: number }): Promise<Detection[]> {
+    return (await this.detectBatch(input, [lb], stamps))[0] as Detection[];
+  }
+
+  /** Detections of each of `boxes.length` frames laid one after the other in `input` (null: in deviceInput). */
+  async detectBatch(input: Float32Array | null, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]> {
+    const records = await loadAddon().tensorRtDetect(this.handle, input ?? this.deviceInput, boxes);
+    // Inference and post-processing end together on the GPU: one stamp for both.
+    if (stamps) stamps.inferredUs = monoNowUs();
+    return records.map((r) => decodeDetectionRecords(r).map((b) => ({ ...b, label: COCO_LABELS[b.classId] ?? `class ${b.classId}` })));
+  }
+
+  /** The engine is freed with its handle (garbage collection); nothing to wait for. */
+  async release(): Promise<void> {}
+}
+
+const postOptions = (opts: DetectorOptions) => ({
+  inputSize: NANODET_SPEC.inputSize,
+  numClasses: NANODET_SPEC.numClasses,
+  regMax: NANODET_SPEC.regMax,
+  scoreThreshold: opts.scoreThreshold ?? 0.4,
+  iouThreshold: opts.iouThreshold ?? 0.6,
+  maxDetections: opts.maxDetections ?? 100,
+});
+
+/** The `cuda` engine's program for a QDQ ONNX: planned and lowered; throws naming what it cannot run. */
+export function cudaProgram(modelPath: string): GpuProgram {
+  const bytes = readFileSync(modelPath);
+  if (!bytes.includes('QuantizeLinear')) throw new Error(`the cuda backend runs INT8 (QDQ) models; ${modelPath} has no QuantizeLinear: run \`vigil calibrate\` or set detect.precision int8`);
+  return lowerPlan(planInt8(readOnnx(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength))));
+}

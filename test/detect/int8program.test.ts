@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+
+import { describe, expect, it } from 'vitest';
+
+import { cudaProgram } from '../../src/detect/GpuDetector.js';
+import { planInt8 } from '../../src/detect/int8/plan.js';
+import { Act, activationBytes, lowerPlan, OpKind, tensorFromBuffer } from '../../src/detect/int8/program.js';
+import { fp32OnnxPath, int8OnnxPath } from '../../src/detect/model/importModel.js';
+import { readOnnx } from '../../src/detect/onnx/readOnnx.js';
+
+const model = () => {
+  const path = int8OnnxPath();
+  if (!path) throw new Error('no INT8 model: `npm run setup` calibrates it');
+  return path;
+};
+
+/** The plan lowered for the GPU engine (src/detect/int8/program.ts): layout, buffers, views. */
+describe("the CUDA INT8 engine's program", () => {
+  it('lowers the calibrated NanoDet: NHWC buffers, int8 convolutions on 16-channel multiples, concat slices, the head as views', () => {
+    const plan = planInt8(readOnnx(readFileSync(model())));
+    const p = lowerPlan(plan);
+    const count = (k: number) => p.ops.filter((o) => o.kind === k).length;
+    expect(count(OpKind.quantizeInput)).toBe(1);
+    expect(count(OpKind.convInt8)).toBe(plan.stats.int8Convs);
+    expect(count(OpKind.convFloat)).toBe(plan.stats.floatConvs);
+    expect(count(OpKind.add)).toBe(4);
+    expect(count(OpKind.resize)).toBe(4);
+    // Every INT8 convolution reads a whole int8 buffer whose stored channels are a multiple of
+    // 16 (the tensor cores' K step), with one multiplier per output channel.
+    for (const op of p.ops.filter((o) => o.kind === OpKind.convInt8)) {
+      const b = p.buffers[op.in!.buffer]!;
+      expect(b.int8).toBe(true);
+      expect(b.C % 16).toBe(0);
+      expect(op.in!.offset).toBe(0);
+      expect(op.mult!.length).toBe(op.O);
+      expect(op.w8!.length).toBe(op.O! * op.C! * op.kh! * op.kw!);
+    }
+    // Concat parts tile their output's channels in order.
+    for (const s of plan.steps.filter((x) => x.op === 'concat')) {
+      const out = p.tensors.get(s.output)!;
+      const parts = p.ops.filter((o) => o.kind === OpKind.unary && o.out.buffer === out.buffer);
+      let at = 0;
+      for (const part of parts) {
+        expect(part.out.offset).toBe(at);
+        at += part.channels!;
+      }
+      expect(at).toBe(plan.tensors.get(s.output)!.shape[0]);
+    }
+    // The head: cls = sigmoid of the first 80 channels written densely (reshape and transpose are
+    // free in NHWC), reg = the last 44 channels of the same convolution, copied out.
+    for (const [i, name] of plan.outputs.entries()) {
+      const o = p.outputs[i]!;
+      expect(o.name).toBe(name);
+      const b = p.buffers[o.buffer]!;
+      const [rows, cols] = plan.tensors.get(name)!.shape as [number, number];
+      expect([b.int8, b.H * b.W, b.C]).toEqual([false, rows, cols]);
+      expect(p.tensors.get(name)!.layout).toBe('n_c');
+    }
+    expect(p.ops.filter((o) => o.kind === OpKind.unary && o.act === Act.sigmoid).length).toBe(3);
+    expect(p.ops.filter((o) => o.step === 'output').length).toBe(3);
+    expect(p.tensors.get('onnx_tf_prefix_Split_153_1_241')).toMatchObject({ offset: 80, channels: 44 });
+    expect(activationBytes(p)).toBeGreaterThan(10e6);
+    expect(activationBytes(p)).toBeLessThan(40e6);
+  });
+
+  it('reads a tensor back from its NHWC buffer into the plan layout: a channel view, a transposed head map', () => {
+    const p = lowerPlan(planInt8(readOnnx(readFileSync(model()))));
+    // reg_s8: channels 80..123 of a [52·52, 124] float buffer, as [2704, 44] rows.
+    const place = p.tensors.get('onnx_tf_prefix_Split_153_1_241')!;
+    const b = p.buffers[place.buffer]!;
+    const stored = new Float32Array(b.H * b.W * b.C).map((_, i) => i);
+    const split = tensorFromBuffer(p, 'onnx_tf_prefix_Split_153_1_241', new Uint8Array(stored.buffer)) as Float32Array;
+    // Plan layout [C, H, W]: channel 1 of pixel 2 is stored at 2·124 + 80 + 1.
+    expect(split[1 * b.H * b.W + 2]).toBe(2 * 124 + 81);
+    // The int8 input: 3 real channels of 16 stored, [C, H, W].
+    const inPlace = p.tensors.get('input_q')!;
+    const ib = p.buffers[inPlace.buffer]!;
+    expect([ib.C, inPlace.channels]).toEqual([16, 3]);
+    const codes = new Int8Array(ib.H * ib.W * ib.C).map((_, i) => (i % 16) - 8);
+    const back = tensorFromBuffer(p, 'input_q', new Uint8Array(codes.buffer)) as Int8Array;
+    expect([back[0], back[ib.H * ib.W], back[2 * ib.H * ib.W]]).toEqual([-8, -7, -6]);
+  });
+
+  it('refuses what it has no kernel for, naming the step; the cuda backend wants a QDQ model', () => {
+    const plan = planInt8(readOnnx(readFileSync(model())));
+    const grouped = { ...plan, steps: plan.steps.map((s) => (s.op === 'conv' && s.output === 'onnx_tf_prefix_LeakyRelu_8_28_q' ? { ...s, group: 2 } : s)) };
+    expect(() => lowerPlan(grouped)).toThrow(/step conv → onnx_tf_prefix_LeakyRelu_8_28_q: group 2/);
+    const nearest = { ...plan, steps: plan.steps.map((s) => (s.op === 'resize' ? { ...s, mode: 'nearest' as const } : s)) };
+    expect(() => lowerPlan(nearest)).toThrow(/step resize → resize_ResizeBilinear_174_q: resize nearest/);
+    expect(() => cudaProgram(fp32OnnxPath())).toThrow(/runs INT8 \(QDQ\) models/);
+  });
+});
