@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { GpuDetector } from '../src/detect/GpuDetector.js';
+import { cudaProgram, GpuDetector } from '../src/detect/GpuDetector.js';
 import type { Letterbox } from '../src/detect/letterbox.js';
 import { int8OnnxPath } from '../src/detect/model/importModel.js';
 import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
@@ -68,6 +68,20 @@ for (const batch of BATCHES) {
   process.stdout.write(`batch ${batch}: engine p50 ${wall.p50.toFixed(3)} ms (GPU ${gpu.p50.toFixed(3)}), p99 ${wall.p99.toFixed(3)} ms, ${m.engine.perSecond.toFixed(0)} inferences/s; detector (upload + engine + NMS) p50 ${d.p50.toFixed(2)} ms, ${m.detector.perSecond.toFixed(0)}/s\n`);
 }
 
+// Where the time goes: each op launched alone and timed on the GPU (no graph), at batch 1 and 32.
+const program = cudaProgram(model);
+const KIND = ['quantize input', 'conv int8', 'conv float', 'maxpool', 'unary', 'add', 'resize', 'pad'];
+const profiles: Record<string, Array<{ op: number; kind: string; output: string; ms: number }>> = {};
+for (const batch of [1, 32].filter((b) => b <= maxBatch)) {
+  const r = await addon.int8EngineRun(det.engine, { input: batchOf(batch), batch, iterations: 20, graphs: false, profile: true });
+  const ops = [...r.opMs].map((ms, i) => ({ op: i, kind: KIND[program.ops[i]!.kind]!, output: program.buffers[program.ops[i]!.out.buffer]!.name, ms: Number(ms.toFixed(4)) }));
+  profiles[`batch${batch}`] = ops;
+  const byKind = new Map<string, number>();
+  for (const o of ops) byKind.set(o.kind, (byKind.get(o.kind) ?? 0) + o.ms);
+  process.stdout.write(`profile batch ${batch}: total ${ops.reduce((a, o) => a + o.ms, 0).toFixed(3)} ms; ${[...byKind].map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}\n`);
+  for (const o of [...ops].sort((a, b) => b.ms - a.ms).slice(0, 8)) process.stdout.write(`  ${o.ms.toFixed(3)} ms  #${o.op} ${o.kind} → ${o.output}\n`);
+}
+
 type PeerRow = { batch: number; p50: number; p99: number; perSecond: number };
 const peersFile = process.env.PEERS_JSON;
 const peers = peersFile && existsSync(peersFile)
@@ -90,6 +104,6 @@ const file = writeResult({
   setup: `NanoDet 416×416 (2.09 GMAC) on real vtest frames. Vigil: ${det.cacheKey}, each batch size one CUDA graph; latency = enqueue to done on the host, one run at a time. Peers in the same device session (bench/peers/infer_peers.py): ONNX Runtime ${peers?.ort?.version ?? '?'} CPU on the QDQ INT8 ONNX (${peers?.ort?.threads ?? '?'} threads); PyTorch ${peers?.torch?.version ?? '?'} FP16, cuDNN ${peers?.torch?.cudnn ?? '?'} (benchmark mode), channels_last, the FP32 ONNX's weights, eager and in a CUDA graph`,
   peer: 'PyTorch FP16 cuDNN channels_last (GPU); ONNX Runtime CPU INT8',
   rows,
-  summary: { measured, peers },
+  summary: { measured, peers, profiles },
 });
 process.stdout.write(`wrote ${file}\n`);

@@ -325,8 +325,14 @@ export interface NativeAddon {
     program: GpuProgram; maxBatch: number;
     inputSize: number; numClasses: number; regMax: number; scoreThreshold: number; iouThreshold: number; maxDetections: number;
   }): Promise<{ handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean; log: string[] }>;
-  /** The INT8 engine alone (checks, bench:infer): `iterations` runs of a batch, each run's GPU and wall milliseconds. */
-  int8EngineRun(handle: TensorRtHandle, options: { input?: Float32Array; batch: number; iterations: number; graphs: boolean }): Promise<{ gpuMs: Float64Array; wallMs: Float64Array }>;
+  /**
+   * The INT8 engine alone (checks, bench:infer): `iterations` runs of a batch, each run's GPU and
+   * wall milliseconds; with `profile`, each op launched and timed alone instead (mean ms per op).
+   */
+  int8EngineRun(
+    handle: TensorRtHandle,
+    options: { input?: Float32Array; batch: number; iterations: number; graphs: boolean; profile?: boolean },
+  ): Promise<{ gpuMs: Float64Array; wallMs: Float64Array; opMs: Float64Array }>;
   /** One image of an INT8 engine buffer after the last run, as stored (NHWC; int8 or float32 bytes). */
   int8EngineRead(handle: TensorRtHandle, buffer: string, image: number): Uint8Array;
   /** A GPU input batch for letterboxes to write into; throws without CUDA or a GPU. */

@@ -286,8 +286,14 @@ HandlePtr int8HandleOf(const Napi::Value& v) {
 // run (CUDA events) and its wall time (enqueue to done), for checks and bench:infer.
 class Int8RunWorker : public PromiseWorker {
  public:
-  Int8RunWorker(Napi::Env env, HandlePtr handle, std::vector<float> input, int batch, int iterations, bool graphs)
-      : PromiseWorker(env, "vigil.int8EngineRun"), handle_(std::move(handle)), input_(std::move(input)), batch_(batch), iterations_(iterations), graphs_(graphs) {}
+  Int8RunWorker(Napi::Env env, HandlePtr handle, std::vector<float> input, int batch, int iterations, bool graphs, bool profile)
+      : PromiseWorker(env, "vigil.int8EngineRun"),
+        handle_(std::move(handle)),
+        input_(std::move(input)),
+        batch_(batch),
+        iterations_(iterations),
+        graphs_(graphs),
+        profile_(profile) {}
 
  protected:
   void Execute() override {
@@ -301,6 +307,14 @@ class Int8RunWorker : public PromiseWorker {
       err = "cannot create a stream or events";
     } else if (!input_.empty() && cudaMemcpy(e.input(), input_.data(), input_.size() * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess) {
       err = "cannot copy the input to the GPU";
+    } else if (profile_) {
+      // Each op alone, timed on the GPU; the mean over the iterations.
+      std::vector<float> ms;
+      for (int i = 0; i < iterations_ && err.empty(); ++i) {
+        if (!e.profile(batch_, st, ms, err)) break;
+        opMs_.resize(ms.size(), 0.0);
+        for (size_t k = 0; k < ms.size(); ++k) opMs_[k] += ms[k] / iterations_;
+      }
     } else {
       for (int i = 0; i < iterations_ && err.empty(); ++i) {
         const auto t0 = std::chrono::steady_clock::now();
@@ -331,6 +345,9 @@ class Int8RunWorker : public PromiseWorker {
     for (size_t i = 0; i < wallMs_.size(); ++i) w[i] = wallMs_[i];
     o.Set("gpuMs", g);
     o.Set("wallMs", w);
+    Napi::Float64Array p = Napi::Float64Array::New(env, opMs_.size());
+    for (size_t i = 0; i < opMs_.size(); ++i) p[i] = opMs_[i];
+    o.Set("opMs", p);
     return o;
   }
 
@@ -338,8 +355,8 @@ class Int8RunWorker : public PromiseWorker {
   HandlePtr handle_;
   std::vector<float> input_;
   int batch_, iterations_;
-  bool graphs_;
-  std::vector<double> gpuMs_, wallMs_;
+  bool graphs_, profile_;
+  std::vector<double> gpuMs_, wallMs_, opMs_;
 };
 
 }  // namespace
@@ -372,7 +389,7 @@ Napi::Value Int8EngineRun(const Napi::CallbackInfo& info) {
     Napi::Float32Array f = in.As<Napi::Float32Array>();
     input.assign(f.Data(), f.Data() + f.ElementLength());
   }
-  return PromiseWorker::Start(new Int8RunWorker(env, std::move(handle), std::move(input), batch, iterations, optBool(o, "graphs", true)));
+  return PromiseWorker::Start(new Int8RunWorker(env, std::move(handle), std::move(input), batch, iterations, optBool(o, "graphs", true), optBool(o, "profile", false)));
 }
 
 Napi::Value Int8EngineRead(const Napi::CallbackInfo& info) {

@@ -17,7 +17,8 @@ Napi::Value TensorRtDetect(const Napi::CallbackInfo& info);
 // openInt8Engine({ program, maxBatch, inputSize, numClasses, regMax, scoreThreshold,
 //   iouThreshold, maxDetections }) → Promise<{ handle, maxBatch, cacheKey, builtNow, log }>: a
 //   handle tensorRtDetect takes as well. For checks and bench:infer, on that handle:
-// int8EngineRun(handle, { input?, batch, iterations, graphs }) → Promise<{ gpuMs, wallMs }>;
+// int8EngineRun(handle, { input?, batch, iterations, graphs, profile }) → Promise<{ gpuMs, wallMs,
+//   opMs }> (profile: each op timed alone, the mean per op);
 // int8EngineRead(handle, bufferName, image) → Uint8Array (the buffer as stored, NHWC).
 Napi::Value OpenInt8Engine(const Napi::CallbackInfo& info);
 Napi::Value Int8EngineRun(const Napi::CallbackInfo& info);

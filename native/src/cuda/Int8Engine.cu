@@ -2,8 +2,11 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <initializer_list>
 #include <utility>
 
 #include "cuda/CudaCheck.h"
@@ -20,21 +23,41 @@ __device__ __forceinline__ int quantizeCode(float x, float s) {
 }
 
 // A stored element as float: int8 codes dequantized (q·s, one float32 product), floats as they are.
-__device__ __forceinline__ float loadValue(const void* p, long i, bool int8, float s) {
+__device__ __forceinline__ float loadValue(const void* p, int i, bool int8, float s) {
   return int8 ? __fmul_rn(static_cast<float>(static_cast<const int8_t*>(p)[i]), s) : static_cast<const float*>(p)[i];
 }
 
-__device__ __forceinline__ void storeValue(void* p, long i, bool int8, float s, float v) {
+__device__ __forceinline__ void storeValue(void* p, int i, bool int8, float s, float v) {
   if (int8) static_cast<int8_t*>(p)[i] = static_cast<int8_t>(quantizeCode(v, s));
   else static_cast<float*>(p)[i] = v;
+}
+
+// Four consecutive channels at once (element i a multiple of 4): one 4-byte or 16-byte access.
+__device__ __forceinline__ float4 load4(const void* p, int i, bool int8, float s) {
+  if (int8) {
+    const char4 q = *reinterpret_cast<const char4*>(static_cast<const int8_t*>(p) + i);
+    return make_float4(__fmul_rn(q.x, s), __fmul_rn(q.y, s), __fmul_rn(q.z, s), __fmul_rn(q.w, s));
+  }
+  return *reinterpret_cast<const float4*>(static_cast<const float*>(p) + i);
+}
+
+__device__ __forceinline__ void store4(void* p, int i, bool int8, float s, float4 v) {
+  if (int8) {
+    *reinterpret_cast<char4*>(static_cast<int8_t*>(p) + i) =
+        make_char4(quantizeCode(v.x, s), quantizeCode(v.y, s), quantizeCode(v.z, s), quantizeCode(v.w, s));
+  } else {
+    *reinterpret_cast<float4*>(static_cast<float*>(p) + i) = v;
+  }
 }
 
 __device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
 
 // A convolution's accumulator (int32 with the bias, or float) through its epilogue; `code` is the
-// int8 code of the last requantize.
+// int8 code of the last requantize. Unrolled over the fixed maximum: no local-memory indexing.
 __device__ __forceinline__ float epilogue(float y, const Int8ConvEpilogue& e, int* code) {
-  for (int k = 0; k < e.n; ++k) {
+#pragma unroll
+  for (int k = 0; k < kMaxEpilogue; ++k) {
+    if (k >= e.n) break;
     switch (e.op[k]) {
       case EpilogueOp::Requantize:
         *code = quantizeCode(y, e.arg[k]);
@@ -48,7 +71,8 @@ __device__ __forceinline__ float epilogue(float y, const Int8ConvEpilogue& e, in
   return y;
 }
 
-// ---- element-wise and pooling ops (memory bound: one thread per output element) -------------
+// ---- element-wise and pooling ops (memory bound: one thread per output element, or per four
+// channels where the layout allows; 32-bit indices, checked at open) ---------------------------
 
 struct Tensor {
   void* p = nullptr;
@@ -58,59 +82,77 @@ struct Tensor {
   int off = 0;              // the view's first channel
 };
 
+#define GRID_STRIDE(i, total) for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (total); i += gridDim.x * blockDim.x)
+
 __global__ void quantizeInputKernel(const float* __restrict__ x, int8_t* __restrict__ y, int n, int C, int S, int Cs, float s) {
-  const long total = static_cast<long>(n) * S * S * Cs;
-  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
-    const int c = static_cast<int>(i % Cs);
-    const long pix = i / Cs;  // image·S² + y·S + x
-    const long img = pix / (static_cast<long>(S) * S);
-    const long p = pix - img * S * S;
-    y[i] = c < C ? static_cast<int8_t>(quantizeCode(x[(img * C + c) * S * S + p], s)) : 0;
+  const int pixels = n * S * S;
+  GRID_STRIDE(pix, pixels) {
+    const int img = pix / (S * S);
+    const int p = pix - img * S * S;
+    int8_t* out = y + pix * Cs;
+    for (int c = 0; c < Cs; ++c) out[c] = c < C ? static_cast<int8_t>(quantizeCode(__ldg(x + (img * C + c) * S * S + p), s)) : 0;
   }
 }
 
-__global__ void unaryKernel(Tensor in, Tensor out, long pixels, int channels, UnaryAct act, float alpha) {
-  const long total = pixels * channels;
-  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
-    const long p = i / channels;
-    const int c = static_cast<int>(i - p * channels);
-    float v = loadValue(in.p, p * in.C + in.off + c, in.int8, in.scale);
-    if (act == UnaryAct::LeakyRelu) v = v < 0.f ? __fmul_rn(v, alpha) : v;
-    else if (act == UnaryAct::Relu) v = fmaxf(0.f, v);
-    else if (act == UnaryAct::Sigmoid) v = sigmoid(v);
-    storeValue(out.p, p * out.C + out.off + c, out.int8, out.scale, v);
+__device__ __forceinline__ float activate(float v, UnaryAct act, float alpha) {
+  if (act == UnaryAct::LeakyRelu) return v < 0.f ? __fmul_rn(v, alpha) : v;
+  if (act == UnaryAct::Relu) return fmaxf(0.f, v);
+  if (act == UnaryAct::Sigmoid) return sigmoid(v);
+  return v;
+}
+
+// `vec`: channels, offsets and strides are multiples of 4: four channels a thread.
+__global__ void unaryKernel(Tensor in, Tensor out, int pixels, int channels, UnaryAct act, float alpha, bool vec) {
+  if (vec) {
+    const int groups = channels >> 2;
+    GRID_STRIDE(i, pixels * groups) {
+      const int p = i / groups, c = (i - p * groups) << 2;
+      float4 v = load4(in.p, p * in.C + in.off + c, in.int8, in.scale);
+      v = make_float4(activate(v.x, act, alpha), activate(v.y, act, alpha), activate(v.z, act, alpha), activate(v.w, act, alpha));
+      store4(out.p, p * out.C + out.off + c, out.int8, out.scale, v);
+    }
+    return;
+  }
+  GRID_STRIDE(i, pixels * channels) {
+    const int p = i / channels, c = i - p * channels;
+    storeValue(out.p, p * out.C + out.off + c, out.int8, out.scale, activate(loadValue(in.p, p * in.C + in.off + c, in.int8, in.scale), act, alpha));
   }
 }
 
-__global__ void addKernel(Tensor a, Tensor b, Tensor out, long pixels, int channels) {
-  const long total = pixels * channels;
-  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
-    const long p = i / channels;
-    const int c = static_cast<int>(i - p * channels);
-    const float v = __fadd_rn(loadValue(a.p, p * a.C + a.off + c, a.int8, a.scale), loadValue(b.p, p * b.C + b.off + c, b.int8, b.scale));
-    storeValue(out.p, p * out.C + out.off + c, out.int8, out.scale, v);
+__global__ void addKernel(Tensor a, Tensor b, Tensor out, int pixels, int channels, bool vec) {
+  if (vec) {
+    const int groups = channels >> 2;
+    GRID_STRIDE(i, pixels * groups) {
+      const int p = i / groups, c = (i - p * groups) << 2;
+      const float4 x = load4(a.p, p * a.C + a.off + c, a.int8, a.scale), y = load4(b.p, p * b.C + b.off + c, b.int8, b.scale);
+      store4(out.p, p * out.C + out.off + c, out.int8, out.scale, make_float4(__fadd_rn(x.x, y.x), __fadd_rn(x.y, y.y), __fadd_rn(x.z, y.z), __fadd_rn(x.w, y.w)));
+    }
+    return;
+  }
+  GRID_STRIDE(i, pixels * channels) {
+    const int p = i / channels, c = i - p * channels;
+    storeValue(out.p, p * out.C + out.off + c, out.int8, out.scale,
+               __fadd_rn(loadValue(a.p, p * a.C + a.off + c, a.int8, a.scale), loadValue(b.p, p * b.C + b.off + c, b.int8, b.scale)));
   }
 }
 
 // Output element i of an [n, Ho, Wo, channels] op: its image, row, column and channel.
 struct Pos {
-  long img;
-  int y, x, c;
+  int img, y, x, c;
 };
-__device__ __forceinline__ Pos position(long i, int Ho, int Wo, int channels) {
+__device__ __forceinline__ Pos position(int i, int Ho, int Wo, int channels) {
   Pos q;
-  q.c = static_cast<int>(i % channels);
-  long r = i / channels;
-  q.x = static_cast<int>(r % Wo);
+  q.c = i % channels;
+  int r = i / channels;
+  q.x = r % Wo;
   r /= Wo;
-  q.y = static_cast<int>(r % Ho);
+  q.y = r % Ho;
   q.img = r / Ho;
   return q;
 }
 
 __global__ void maxPoolKernel(Tensor in, Tensor out, int n, int channels, int kh, int kw, int sh, int sw, int pt, int pl) {
-  const long total = static_cast<long>(n) * out.H * out.W * channels;
-  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
+  GRID_STRIDE(i, n * out.H * out.W * channels) {
     const Pos q = position(i, out.H, out.W, channels);
     float m = -INFINITY;
     for (int ky = 0; ky < kh; ++ky) {
@@ -141,22 +183,20 @@ __device__ __forceinline__ Tap resizeTap(int o, float scale, int n) {
   return t;
 }
 
+__device__ __forceinline__ float lerp(float a, float b, float t) { return __fadd_rn(__fmul_rn(a, __fsub_rn(1.f, t)), __fmul_rn(b, t)); }
+
 __global__ void resizeKernel(Tensor in, Tensor out, int n, int channels, float scaleY, float scaleX) {
-  const long total = static_cast<long>(n) * out.H * out.W * channels;
-  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
+  GRID_STRIDE(i, n * out.H * out.W * channels) {
     const Pos q = position(i, out.H, out.W, channels);
     const Tap ty = resizeTap(q.y, scaleY, in.H), tx = resizeTap(q.x, scaleX, in.W);
     auto at = [&](int y, int x) { return loadValue(in.p, ((q.img * in.H + y) * in.W + x) * in.C + in.off + q.c, in.int8, in.scale); };
-    const float top = __fadd_rn(__fmul_rn(at(ty.i0, tx.i0), __fsub_rn(1.f, tx.t)), __fmul_rn(at(ty.i0, tx.i1), tx.t));
-    const float bottom = __fadd_rn(__fmul_rn(at(ty.i1, tx.i0), __fsub_rn(1.f, tx.t)), __fmul_rn(at(ty.i1, tx.i1), tx.t));
-    const float v = __fadd_rn(__fmul_rn(top, __fsub_rn(1.f, ty.t)), __fmul_rn(bottom, ty.t));
+    const float v = lerp(lerp(at(ty.i0, tx.i0), at(ty.i0, tx.i1), tx.t), lerp(at(ty.i1, tx.i0), at(ty.i1, tx.i1), tx.t), ty.t);
     storeValue(out.p, ((q.img * out.H + q.y) * out.W + q.x) * out.C + out.off + q.c, out.int8, out.scale, v);
   }
 }
 
 __global__ void padKernel(Tensor in, Tensor out, int n, int channels, int pt, int pl, float value) {
-  const long total = static_cast<long>(n) * out.H * out.W * channels;
-  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
+  GRID_STRIDE(i, n * out.H * out.W * channels) {
     const Pos q = position(i, out.H, out.W, channels);
     const int iy = q.y - pt, ix = q.x - pl;
     const float v = iy >= 0 && iy < in.H && ix >= 0 && ix < in.W
@@ -170,34 +210,40 @@ __global__ void padKernel(Tensor in, Tensor out, int n, int channels, int pt, in
 
 struct ConvArgs {
   Tensor in, out;
-  long M;  // output pixels of the batch: n·Ho·Wo
+  int M;  // output pixels of the batch: n·Ho·Wo
   int O, C, kh, kw, sh, sw, pt, pl;
   int Kpad;  // int8: the packed K (taps · stored channels), a multiple of 32
   const int8_t* w8;     // [O, Kpad], k = tap·Cs + c
-  const float* wf;      // [C, kh, kw, O] (float)
+  const float* wf;      // [K = taps·C, O], k = tap·C + c (float)
   const int32_t* bias8;
   const float* biasf;
   const float* mult;
+  int32_t* partial;  // split-K: int32 sums [M, O] the splits add into (then convEpilogueKernel)
+  int chunksPerSplit;
   Int8ConvEpilogue e;
 };
 
-__device__ __forceinline__ void convStore(const ConvArgs& a, long m, int o, float y) {
+__device__ __forceinline__ void convStore(const ConvArgs& a, int m, int o, float y) {
   int code = 0;
   y = epilogue(y, a.e, &code);
-  const long at = m * a.out.C + a.out.off + o;
+  const int at = m * a.out.C + a.out.off + o;
   if (a.e.int8Out) static_cast<int8_t*>(a.out.p)[at] = static_cast<int8_t>(code);
   else static_cast<float*>(a.out.p)[at] = y;
 }
 
+__device__ __forceinline__ void convStoreInt(const ConvArgs& a, int m, int o, int acc) {
+  convStore(a, m, o, __fmul_rn(static_cast<float>(acc + (a.bias8 ? a.bias8[o] : 0)), a.mult[o]));
+}
+
 // Where output pixel m reads from: its image's first input pixel and the top-left tap.
 struct Origin {
-  long base;  // img·H·W
+  int base;  // img·H·W
   int iy0, ix0;
 };
-__device__ __forceinline__ Origin originOf(const ConvArgs& a, long m) {
-  const long hw = static_cast<long>(a.out.H) * a.out.W;
-  const long img = m / hw;
-  const int p = static_cast<int>(m - img * hw);
+__device__ __forceinline__ Origin originOf(const ConvArgs& a, int m) {
+  const int hw = a.out.H * a.out.W;
+  const int img = m / hw;
+  const int p = m - img * hw;
   const int oy = p / a.out.W, ox = p - oy * a.out.W;
   return {img * a.in.H * a.in.W, oy * a.sh - a.pt, ox * a.sw - a.pl};
 }
@@ -211,7 +257,7 @@ __device__ __forceinline__ bool segmentSource(const ConvArgs& a, const Origin& o
   const int ky = tap / a.kw, kx = tap - ky * a.kw;
   const int iy = o.iy0 + ky, ix = o.ix0 + kx;
   if (iy < 0 || iy >= a.in.H || ix < 0 || ix >= a.in.W) return false;
-  *src = static_cast<const int8_t*>(a.in.p) + (o.base + static_cast<long>(iy) * a.in.W + ix) * a.in.C + c0;
+  *src = static_cast<const int8_t*>(a.in.p) + (o.base + iy * a.in.W + ix) * a.in.C + c0;
   return true;
 }
 
@@ -224,18 +270,24 @@ __device__ __forceinline__ int dp4a16(int4 x, int4 w, int acc) {
 
 // dp4a: one thread per (output pixel, output channel), 16 bytes of K at a time. Any GPU from sm_61.
 __global__ void convDp4aKernel(ConvArgs a) {
-  const long total = a.M * a.O;
-  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
-    const long m = i / a.O;
-    const int o = static_cast<int>(i - m * a.O);
+  GRID_STRIDE(i, a.M * a.O) {
+    const int m = i / a.O, o = i - m * a.O;
     const Origin org = originOf(a, m);
-    const int4* w = reinterpret_cast<const int4*>(a.w8 + static_cast<long>(o) * a.Kpad);
-    int acc = a.bias8 ? a.bias8[o] : 0;
+    const int4* w = reinterpret_cast<const int4*>(a.w8 + o * a.Kpad);
+    int acc = 0;
     for (int s = 0; s < a.Kpad / 16; ++s) {
       const int8_t* src;
       if (segmentSource(a, org, s, &src)) acc = dp4a16(__ldg(reinterpret_cast<const int4*>(src)), __ldg(w + s), acc);
     }
-    convStore(a, m, o, __fmul_rn(static_cast<float>(acc), a.mult[o]));
+    convStoreInt(a, m, o, acc);
+  }
+}
+
+// Split-K's last step: the summed int32 accumulators through bias, multiplier and epilogue.
+__global__ void convEpilogueKernel(ConvArgs a) {
+  GRID_STRIDE(i, a.M * a.O) {
+    const int m = i / a.O, o = i - m * a.O;
+    convStoreInt(a, m, o, a.partial[i]);
   }
 }
 
@@ -247,9 +299,11 @@ __device__ __forceinline__ void cpAsync16(void* smem, const void* src, bool ok) 
 }
 
 // Tensor cores: an implicit GEMM, M = output pixels of the batch, N = output channels, K = taps ·
-// stored channels (packed weights [O, Kpad]); 128×BN tiles, 32 of K a step, double-buffered with
-// cp.async (zero-filled outside the image), four warps of 32×BN, mma.sync m16n8k32 s8·s8 → s32.
-constexpr int kMmaBM = 128, kMmaLds = 48;  // smem row: 32 bytes of K + 16 of padding (no bank conflicts)
+// stored channels (packed weights [O, Kpad]); 128×BN tiles, 64 of K a stage, double-buffered
+// with cp.async (zero-filled outside the image and past K), four warps of 32×BN, mma.sync
+// m16n8k32 s8·s8 → s32. gridDim.z splits K (small grids: batch 1, 13×13 layers): each split
+// adds its int32 sums into `partial`, exact in any order, and convEpilogueKernel finishes.
+constexpr int kMmaBM = 128, kMmaBK = 64, kMmaLds = 80;  // smem row: 64 bytes of K + 16 of padding (no bank conflicts)
 
 template <int BN>
 __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
@@ -257,77 +311,97 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
   __shared__ __align__(16) int8_t As[2][kMmaBM * kMmaLds];
   __shared__ __align__(16) int8_t Bs[2][BN * kMmaLds];
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const long m0 = static_cast<long>(blockIdx.x) * kMmaBM;
+  const int m0 = blockIdx.x * kMmaBM;
   const int n0 = blockIdx.y * BN;
-  const int seg = tid & 1;
-  Origin org[2];
-  bool rowOk[2];
-  for (int i = 0; i < 2; ++i) {
-    const long m = m0 + (tid >> 1) + i * 64;
+  const int nkAll = (a.Kpad + kMmaBK - 1) / kMmaBK;
+  const int k0 = blockIdx.z * a.chunksPerSplit;
+  const int k1 = min(nkAll, k0 + a.chunksPerSplit);
+  const int seg = tid & 3;
+  Origin org[4];
+  bool rowOk[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int m = m0 + (tid >> 2) + i * 32;
     rowOk[i] = m < a.M;
     org[i] = originOf(a, rowOk[i] ? m : 0);
   }
   auto load = [&](int kc, int stage) {
-    for (int i = 0; i < 2; ++i) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
       const int8_t* src = a.w8;  // any valid address when zero-filling
-      const bool ok = rowOk[i] && segmentSource(a, org[i], kc * 2 + seg, &src);
-      cpAsync16(&As[stage][((tid >> 1) + i * 64) * kMmaLds + seg * 16], ok ? src : a.w8, ok);
+      const bool ok = rowOk[i] && segmentSource(a, org[i], kc * 4 + seg, &src);
+      cpAsync16(&As[stage][((tid >> 2) + i * 32) * kMmaLds + seg * 16], ok ? src : a.w8, ok);
     }
-    for (int c = tid; c < BN * 2; c += 128) {
-      const int row = c >> 1, sg = c & 1;
-      const bool ok = n0 + row < a.O;
-      cpAsync16(&Bs[stage][row * kMmaLds + sg * 16], ok ? a.w8 + static_cast<long>(n0 + row) * a.Kpad + kc * 32 + sg * 16 : a.w8, ok);
+    for (int c = tid; c < BN * 4; c += 128) {
+      const int row = c >> 2, sg = c & 3;
+      const int k = kc * kMmaBK + sg * 16;
+      const bool ok = n0 + row < a.O && k < a.Kpad;
+      cpAsync16(&Bs[stage][row * kMmaLds + sg * 16], ok ? a.w8 + (n0 + row) * a.Kpad + k : a.w8, ok);
     }
     asm volatile("cp.async.commit_group;\n" ::);
   };
   int acc[2][BN / 8][4];
+#pragma unroll
   for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
     for (int nt = 0; nt < BN / 8; ++nt)
+#pragma unroll
       for (int r = 0; r < 4; ++r) acc[mt][nt][r] = 0;
-  const int nk = a.Kpad / 32;
   const int g = lane >> 2, t = lane & 3;
-  load(0, 0);
-  for (int kc = 0; kc < nk; ++kc) {
-    if (kc + 1 < nk) {
-      load(kc + 1, (kc + 1) & 1);
+  if (k0 < k1) load(k0, 0);
+  for (int kc = k0; kc < k1; ++kc) {
+    const int stage = (kc - k0) & 1;
+    if (kc + 1 < k1) {
+      load(kc + 1, stage ^ 1);
       asm volatile("cp.async.wait_group 1;\n" ::);
     } else {
       asm volatile("cp.async.wait_group 0;\n" ::);
     }
     __syncthreads();
-    const int8_t* A = As[kc & 1];
-    const int8_t* B = Bs[kc & 1];
-    int af[2][4];
-    for (int mt = 0; mt < 2; ++mt) {
-      const int r = warp * 32 + mt * 16 + g;
-      af[mt][0] = *reinterpret_cast<const int*>(A + r * kMmaLds + t * 4);
-      af[mt][1] = *reinterpret_cast<const int*>(A + (r + 8) * kMmaLds + t * 4);
-      af[mt][2] = *reinterpret_cast<const int*>(A + r * kMmaLds + 16 + t * 4);
-      af[mt][3] = *reinterpret_cast<const int*>(A + (r + 8) * kMmaLds + 16 + t * 4);
-    }
-    for (int nt = 0; nt < BN / 8; ++nt) {
-      const int b0 = *reinterpret_cast<const int*>(B + (nt * 8 + g) * kMmaLds + t * 4);
-      const int b1 = *reinterpret_cast<const int*>(B + (nt * 8 + g) * kMmaLds + 16 + t * 4);
+    const int8_t* A = As[stage];
+    const int8_t* B = Bs[stage];
+#pragma unroll
+    for (int kk = 0; kk < kMmaBK; kk += 32) {
+      int af[2][4];
+#pragma unroll
       for (int mt = 0; mt < 2; ++mt) {
-        int* d = acc[mt][nt];
-        asm volatile(
-            "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-            : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-            : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(b0), "r"(b1));
+        const int r = warp * 32 + mt * 16 + g;
+        af[mt][0] = *reinterpret_cast<const int*>(A + r * kMmaLds + kk + t * 4);
+        af[mt][1] = *reinterpret_cast<const int*>(A + (r + 8) * kMmaLds + kk + t * 4);
+        af[mt][2] = *reinterpret_cast<const int*>(A + r * kMmaLds + kk + 16 + t * 4);
+        af[mt][3] = *reinterpret_cast<const int*>(A + (r + 8) * kMmaLds + kk + 16 + t * 4);
+      }
+#pragma unroll
+      for (int nt = 0; nt < BN / 8; ++nt) {
+        const int b0 = *reinterpret_cast<const int*>(B + (nt * 8 + g) * kMmaLds + kk + t * 4);
+        const int b1 = *reinterpret_cast<const int*>(B + (nt * 8 + g) * kMmaLds + kk + 16 + t * 4);
+#pragma unroll
+        for (int mt = 0; mt < 2; ++mt) {
+          int* d = acc[mt][nt];
+          asm volatile(
+              "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+              : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+              : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(b0), "r"(b1));
+        }
       }
     }
     __syncthreads();
   }
+#pragma unroll
   for (int mt = 0; mt < 2; ++mt) {
+#pragma unroll
     for (int half = 0; half < 2; ++half) {
-      const long m = m0 + warp * 32 + mt * 16 + g + half * 8;
+      const int m = m0 + warp * 32 + mt * 16 + g + half * 8;
       if (m >= a.M) continue;
+#pragma unroll
       for (int nt = 0; nt < BN / 8; ++nt) {
+#pragma unroll
         for (int j = 0; j < 2; ++j) {
           const int o = n0 + nt * 8 + t * 2 + j;
           if (o >= a.O) continue;
-          const int v = acc[mt][nt][half * 2 + j] + (a.bias8 ? a.bias8[o] : 0);
-          convStore(a, m, o, __fmul_rn(static_cast<float>(v), a.mult[o]));
+          const int v = acc[mt][nt][half * 2 + j];
+          if (a.partial) atomicAdd(a.partial + m * a.O + o, v);
+          else convStoreInt(a, m, o, v);
         }
       }
     }
@@ -337,34 +411,73 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
 #endif
 }
 
-// Float convolution (the layers the calibration kept in FP32): one thread per (output pixel, 4
-// output channels), weights [C, kh, kw, O]; summed in the reference's order (input channel, then
-// taps), one fused multiply-add a term.
-__global__ void convFloatKernel(ConvArgs a) {
-  const int og = (a.O + 3) / 4;
-  const long total = a.M * og;
-  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total; i += static_cast<long>(gridDim.x) * blockDim.x) {
-    const long m = i / og;
-    const int o0 = static_cast<int>(i - m * og) * 4;
-    const Origin org = originOf(a, m);
-    float acc[4];
-    for (int j = 0; j < 4; ++j) acc[j] = a.biasf && o0 + j < a.O ? a.biasf[o0 + j] : 0.f;
-    for (int c = 0; c < a.C; ++c) {
-      for (int ky = 0; ky < a.kh; ++ky) {
-        const int iy = org.iy0 + ky;
-        if (iy < 0 || iy >= a.in.H) continue;
-        for (int kx = 0; kx < a.kw; ++kx) {
-          const int ix = org.ix0 + kx;
-          if (ix < 0 || ix >= a.in.W) continue;
-          const float x = loadValue(a.in.p, (org.base + static_cast<long>(iy) * a.in.W + ix) * a.in.C + a.in.off + c, a.in.int8, a.in.scale);
-          const float* w = a.wf + ((static_cast<long>(c) * a.kh + ky) * a.kw + kx) * a.O + o0;
-          for (int j = 0; j < 4; ++j) {
-            if (o0 + j < a.O) acc[j] = fmaf(x, __ldg(w + j), acc[j]);
-          }
-        }
+// Float convolution (the layers the calibration kept in FP32): an implicit GEMM on the CUDA cores,
+// 64 pixels × BN channels a block of 256 threads, 16 of K (k = tap·C + c) a step through shared
+// memory, each thread 4 pixels × BN/16 channels. Each output sums its terms in K order, one fused
+// multiply-add a term (the reference's order); taps outside the image add nothing.
+constexpr int kFloatBM = 64, kFloatBK = 16;
+
+template <int BN>
+__global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
+  constexpr int TN = BN / 16;
+  __shared__ __align__(16) float As[kFloatBK][kFloatBM];
+  __shared__ __align__(16) float Bs[kFloatBK][BN];
+  const int tid = threadIdx.x;
+  const int m0 = blockIdx.x * kFloatBM, n0 = blockIdx.y * BN;
+  const int K = a.kh * a.kw * a.C;
+  // This thread's loads: pixel m0 + tid/4, K quarter (tid%4)·4 of each step.
+  const int lm = tid >> 2, lk = (tid & 3) << 2;
+  const bool lmOk = m0 + lm < a.M;
+  const Origin org = originOf(a, lmOk ? m0 + lm : 0);
+  // Its outputs: pixels (tid%16)·4.., channels (tid/16)·TN...
+  const int tm = (tid & 15) << 2, tn = (tid >> 4) * TN;
+  float acc[4][TN];  // each starts at its bias, as in the reference
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < TN; ++j) acc[i][j] = a.biasf && n0 + tn + j < a.O ? a.biasf[n0 + tn + j] : 0.f;
+  for (int k0 = 0; k0 < K; k0 += kFloatBK) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int k = k0 + lk + j;
+      float v = 0.f;
+      if (lmOk && k < K) {
+        const int tap = k / a.C, c = k - tap * a.C;
+        const int ky = tap / a.kw, kx = tap - ky * a.kw;
+        const int iy = org.iy0 + ky, ix = org.ix0 + kx;
+        if (iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W) v = loadValue(a.in.p, (org.base + iy * a.in.W + ix) * a.in.C + a.in.off + c, a.in.int8, a.in.scale);
       }
+      As[lk + j][lm] = v;
     }
-    for (int j = 0; j < 4 && o0 + j < a.O; ++j) convStore(a, m, o0 + j, acc[j]);
+    for (int e = tid; e < kFloatBK * BN; e += 256) {
+      const int kr = e / BN, n = e - kr * BN;
+      Bs[kr][n] = k0 + kr < K && n0 + n < a.O ? __ldg(a.wf + (k0 + kr) * a.O + n0 + n) : 0.f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kFloatBK; ++kk) {
+      if (k0 + kk >= K) break;
+      const float4 x = *reinterpret_cast<const float4*>(&As[kk][tm]);
+      float w[TN];
+#pragma unroll
+      for (int j = 0; j < TN; ++j) w[j] = Bs[kk][tn + j];
+      const float xs[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(xs[i], w[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int m = m0 + tm + i;
+    if (m >= a.M) continue;
+#pragma unroll
+    for (int j = 0; j < TN; ++j) {
+      const int o = n0 + tn + j;
+      if (o < a.O) convStore(a, m, o, acc[i][j]);
+    }
   }
 }
 
@@ -396,6 +509,9 @@ struct Int8Engine::Impl {
   };
   std::vector<OpDevice> opDev;
   std::map<std::pair<int, const float*>, cudaGraphExec_t> graphExecs;
+  int sms = 1;
+  int32_t* partial = nullptr;  // split-K sums, the largest M·O of the INT8 convolutions at maxBatch
+  size_t partialCount = 0;
 
   ~Impl() {
     for (auto& [k, g] : graphExecs) cudaGraphExecDestroy(g);
@@ -406,6 +522,7 @@ struct Int8Engine::Impl {
     }
     for (void* b : buffers) cudaFree(b);
     cudaFree(input);
+    cudaFree(partial);
   }
 
   size_t bytesPerImage(const ProgramBuffer& b) const { return static_cast<size_t>(b.H) * b.W * b.C * (b.int8 ? 1 : 4); }
@@ -423,22 +540,36 @@ struct Int8Engine::Impl {
     return t;
   }
 
-  bool launchAll(int n, const float* in, cudaStream_t st, std::string& err) {
+  // Four channels a thread where every channel count, offset and stride is a multiple of 4.
+  static bool vec4(int channels, std::initializer_list<Tensor> ts) {
+    if (channels % 4) return false;
+    for (const Tensor& t : ts)
+      if (t.C % 4 || t.off % 4) return false;
+    return true;
+  }
+
+  bool launchAll(int n, const float* in, cudaStream_t st, std::string& err, const std::function<void(size_t)>& after = nullptr) {
     constexpr int T = 256;
     for (size_t k = 0; k < prog.ops.size(); ++k) {
       const ProgramOp& op = prog.ops[k];
       const Tensor out = view(op.out);
-      const long pixels = static_cast<long>(n) * out.H * out.W;
+      const int pixels = n * out.H * out.W;
       switch (op.kind) {
         case ProgramOpKind::QuantizeInput:
-          quantizeInputKernel<<<gridFor(pixels * out.C, T), T, 0, st>>>(in, static_cast<int8_t*>(out.p), n, op.channels, prog.inputSize, out.C, out.scale);
+          quantizeInputKernel<<<gridFor(pixels, T), T, 0, st>>>(in, static_cast<int8_t*>(out.p), n, op.channels, prog.inputSize, out.C, out.scale);
           break;
-        case ProgramOpKind::Unary:
-          unaryKernel<<<gridFor(pixels * op.channels, T), T, 0, st>>>(view(op.in), out, pixels, op.channels, op.act, op.alpha);
+        case ProgramOpKind::Unary: {
+          const Tensor x = view(op.in);
+          const bool v = vec4(op.channels, {x, out});
+          unaryKernel<<<gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, 0, st>>>(x, out, pixels, op.channels, op.act, op.alpha, v);
           break;
-        case ProgramOpKind::Add:
-          addKernel<<<gridFor(pixels * op.channels, T), T, 0, st>>>(view(op.in), view(op.in2), out, pixels, op.channels);
+        }
+        case ProgramOpKind::Add: {
+          const Tensor a = view(op.in), b = view(op.in2);
+          const bool v = vec4(op.channels, {a, b, out});
+          addKernel<<<gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, 0, st>>>(a, b, out, pixels, op.channels, v);
           break;
+        }
         case ProgramOpKind::MaxPool:
           maxPoolKernel<<<gridFor(pixels * op.channels, T), T, 0, st>>>(view(op.in), out, n, op.channels, op.kh, op.kw, op.sh, op.sw, op.pt, op.pl);
           break;
@@ -451,7 +582,7 @@ struct Int8Engine::Impl {
         case ProgramOpKind::ConvInt8:
         case ProgramOpKind::ConvFloat: {
           const OpDevice& d = opDev[k];
-          ConvArgs a;
+          ConvArgs a{};
           a.in = view(op.in);
           a.out = out;
           a.M = pixels;
@@ -471,18 +602,35 @@ struct Int8Engine::Impl {
             a.bias8 = nullptr;
             a.wf = static_cast<const float*>(d.w);
             a.biasf = static_cast<const float*>(d.bias);
-            convFloatKernel<<<gridFor(pixels * ((op.O + 3) / 4), 128), 128, 0, st>>>(a);
+            const unsigned gx = static_cast<unsigned>((pixels + kFloatBM - 1) / kFloatBM);
+            if (op.O <= 32) convFloatKernel<32><<<dim3(gx, 1), 256, 0, st>>>(a);
+            else convFloatKernel<64><<<dim3(gx, (op.O + 63) / 64), 256, 0, st>>>(a);
           } else {
             a.wf = nullptr;
             a.biasf = nullptr;
             a.w8 = static_cast<const int8_t*>(d.w);
             a.bias8 = static_cast<const int32_t*>(d.bias);
             if (!mma) {
-              convDp4aKernel<<<gridFor(pixels * op.O, 128), 128, 0, st>>>(a);
+              convDp4aKernel<<<gridFor(static_cast<long>(pixels) * op.O, 128), 128, 0, st>>>(a);
             } else {
-              const unsigned gx = static_cast<unsigned>((pixels + kMmaBM - 1) / kMmaBM);
-              if (op.O <= 32) convMmaKernel<32><<<dim3(gx, 1), 128, 0, st>>>(a);
-              else convMmaKernel<64><<<dim3(gx, (op.O + 63) / 64), 128, 0, st>>>(a);
+              const int bn = op.O <= 32 ? 32 : 64;
+              const unsigned gx = static_cast<unsigned>((pixels + kMmaBM - 1) / kMmaBM), gy = static_cast<unsigned>((op.O + bn - 1) / bn);
+              // Too few tiles to fill the GPU (small batches, late layers): split K, at least
+              // two stages a split, for about two blocks per SM.
+              const int chunks = (d.Kpad + kMmaBK - 1) / kMmaBK;
+              const long tiles = static_cast<long>(gx) * gy;
+              int splits = tiles >= 2L * sms ? 1 : static_cast<int>(std::min<long>(chunks / 2, (2L * sms + tiles - 1) / tiles));
+              if (splits < 1 || static_cast<size_t>(pixels) * op.O > partialCount) splits = 1;
+              a.chunksPerSplit = (chunks + splits - 1) / splits;
+              splits = (chunks + a.chunksPerSplit - 1) / a.chunksPerSplit;
+              if (splits > 1) {
+                a.partial = partial;
+                cudaMemsetAsync(partial, 0, static_cast<size_t>(pixels) * op.O * sizeof(int32_t), st);
+              }
+              const dim3 grid(gx, gy, splits);
+              if (bn == 32) convMmaKernel<32><<<grid, 128, 0, st>>>(a);
+              else convMmaKernel<64><<<grid, 128, 0, st>>>(a);
+              if (splits > 1) convEpilogueKernel<<<gridFor(static_cast<long>(pixels) * op.O, T), T, 0, st>>>(a);
             }
           }
           break;
@@ -493,6 +641,7 @@ struct Int8Engine::Impl {
         err = "INT8 engine: launching op " + std::to_string(k) + " failed: " + cudaErrorText(rc);
         return false;
       }
+      if (after) after(k);
     }
     return true;
   }
@@ -516,6 +665,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     return nullptr;
   }
   const int cc = prop.major * 10 + prop.minor;
+  m.sms = prop.multiProcessorCount;
   if (cc < 61) {
     err = "the INT8 engine needs a GPU with dp4a (sm_61 or newer); this one is sm_" + std::to_string(cc);
     return nullptr;
@@ -555,6 +705,12 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     }
     if (op.epilogue.int8Out != p.buffers[op.out.buffer].int8 && (op.kind == ProgramOpKind::ConvInt8 || op.kind == ProgramOpKind::ConvFloat)) {
       return bad(k, "the epilogue's output type is not its buffer's");
+    }
+  }
+  for (const ProgramBuffer& b : p.buffers) {
+    if (static_cast<long>(maxBatch) * b.H * b.W * b.C >= (1L << 31)) {
+      err = "INT8 program buffer " + b.name + " is too large for batch " + std::to_string(maxBatch) + " (32-bit indices)";
+      return nullptr;
     }
   }
   for (const ProgramOutput& o : p.outputs) {
@@ -613,6 +769,16 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
       }
     }
   }
+  // Split-K sums: room for the largest INT8 convolution output at maxBatch.
+  size_t most = 0;
+  for (const ProgramOp& op : p.ops) {
+    if (op.kind == ProgramOpKind::ConvInt8) most = std::max(most, static_cast<size_t>(p.buffers[op.out.buffer].H) * p.buffers[op.out.buffer].W * op.O);
+  }
+  m.partialCount = most * maxBatch;
+  if (m.mma && m.partialCount && (rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&m.partial), m.partialCount * sizeof(int32_t)))) != cudaSuccess) {
+    return fail(rc, "split-K workspace");
+  }
+  if (!m.mma) m.partialCount = 0;
   for (const ProgramOutput& o : p.outputs) {
     m.outputNames.push_back(o.name);
     m.outputPtrs.push_back(static_cast<float*>(m.buffers[o.buffer]));
@@ -667,6 +833,27 @@ bool Int8Engine::enqueue(int batch, void* stream, std::string& err, const float*
     return false;
   }
   return true;
+}
+
+bool Int8Engine::profile(int batch, void* stream, std::vector<float>& msPerOp, std::string& err) {
+  Impl& m = *impl_;
+  if (batch < 1 || batch > m.maxBatch) {
+    err = "Expected a batch of 1.." + std::to_string(m.maxBatch) + " frames but received " + std::to_string(batch);
+    return false;
+  }
+  cudaStream_t st = static_cast<cudaStream_t>(stream);
+  std::vector<cudaEvent_t> ev(m.prog.ops.size() + 1);
+  for (cudaEvent_t& e : ev) cudaEventCreate(&e);
+  cudaEventRecord(ev[0], st);
+  const bool ok = m.launchAll(batch, m.input, st, err, [&](size_t k) { cudaEventRecord(ev[k + 1], st); });
+  if (ok && CUDA(cudaStreamSynchronize(st)) == cudaSuccess) {
+    msPerOp.assign(m.prog.ops.size(), 0.f);
+    for (size_t k = 0; k < m.prog.ops.size(); ++k) cudaEventElapsedTime(&msPerOp[k], ev[k], ev[k + 1]);
+  } else if (ok) {
+    err = "INT8 engine: profiling run failed";
+  }
+  for (cudaEvent_t& e : ev) cudaEventDestroy(e);
+  return ok && err.empty();
 }
 
 bool Int8Engine::readBuffer(const std::string& name, int image, std::vector<uint8_t>& bytes, std::string& err) {

@@ -92,6 +92,8 @@ class Int8Engine final : public GpuEngine {
 
   // Checks and benches: runs without a graph (each op launched) when `graphs` is false.
   void useGraphs(bool graphs);
+  // Each op launched alone on `stream` (no graph, input()), timed with events: milliseconds per op.
+  bool profile(int batch, void* stream, std::vector<float>& msPerOp, std::string& err);
   // Image `image` of buffer `name` after the last run, as stored (NHWC, C channels), to the host.
   bool readBuffer(const std::string& name, int image, std::vector<uint8_t>& bytes, std::string& err);
   const Int8Program& program() const;

@@ -158,9 +158,10 @@ export function runReference(
     for (let o = 0; o < O; o++) {
       acc.fill(s.bias ? s.bias[o]! : 0);
       const g = Math.floor(o / opg);
-      for (let ci = 0; ci < cpg; ci++) {
-        const c = g * cpg + ci;
-        for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+      // Taps outer, input channels inner: the order the float kernel sums in (K = tap · C + c).
+      for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+        for (let ci = 0; ci < cpg; ci++) {
+          const c = g * cpg + ci;
           const w = s.weight[((o * cpg + ci) * kh + ky) * kw + kx]!;
           if (w === 0) continue;
           for (let oy = 0; oy < Ho; oy++) {
