@@ -90,7 +90,12 @@ __global__ void quantizeInputKernel(const float* __restrict__ x, int8_t* __restr
     const int img = pix / (S * S);
     const int p = pix - img * S * S;
     int8_t* out = y + pix * Cs;
-    for (int c = 0; c < Cs; ++c) out[c] = c < C ? static_cast<int8_t>(quantizeCode(__ldg(x + (img * C + c) * S * S + p), s)) : 0;
+    for (int c0 = 0; c0 < Cs; c0 += 16) {  // Cs is a multiple of 16: one 16-byte store each
+      alignas(16) int8_t q[16];
+#pragma unroll
+      for (int j = 0; j < 16; ++j) q[j] = c0 + j < C ? static_cast<int8_t>(quantizeCode(__ldg(x + (img * C + c0 + j) * S * S + p), s)) : 0;
+      *reinterpret_cast<int4*>(out + c0) = *reinterpret_cast<const int4*>(q);
+    }
   }
 }
 
@@ -151,20 +156,31 @@ __device__ __forceinline__ Pos position(int i, int Ho, int Wo, int channels) {
   return q;
 }
 
-__global__ void maxPoolKernel(Tensor in, Tensor out, int n, int channels, int kh, int kw, int sh, int sw, int pt, int pl) {
-  GRID_STRIDE(i, n * out.H * out.W * channels) {
-    const Pos q = position(i, out.H, out.W, channels);
-    float m = -INFINITY;
+__global__ void maxPoolKernel(Tensor in, Tensor out, int n, int channels, int kh, int kw, int sh, int sw, int pt, int pl, bool vec) {
+  const int step = vec ? 4 : 1;
+  const int groups = channels / step;
+  GRID_STRIDE(i, n * out.H * out.W * groups) {
+    Pos q = position(i, out.H, out.W, groups);
+    q.c *= step;
+    float4 m = make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
     for (int ky = 0; ky < kh; ++ky) {
       const int iy = q.y * sh - pt + ky;
       if (iy < 0 || iy >= in.H) continue;
       for (int kx = 0; kx < kw; ++kx) {
         const int ix = q.x * sw - pl + kx;
         if (ix < 0 || ix >= in.W) continue;
-        m = fmaxf(m, loadValue(in.p, ((q.img * in.H + iy) * in.W + ix) * in.C + in.off + q.c, in.int8, in.scale));
+        const int at = ((q.img * in.H + iy) * in.W + ix) * in.C + in.off + q.c;
+        if (vec) {
+          const float4 v = load4(in.p, at, in.int8, in.scale);
+          m = make_float4(fmaxf(m.x, v.x), fmaxf(m.y, v.y), fmaxf(m.z, v.z), fmaxf(m.w, v.w));
+        } else {
+          m.x = fmaxf(m.x, loadValue(in.p, at, in.int8, in.scale));
+        }
       }
     }
-    storeValue(out.p, ((q.img * out.H + q.y) * out.W + q.x) * out.C + out.off + q.c, out.int8, out.scale, m);
+    const int at = ((q.img * out.H + q.y) * out.W + q.x) * out.C + out.off + q.c;
+    if (vec) store4(out.p, at, out.int8, out.scale, m);
+    else storeValue(out.p, at, out.int8, out.scale, m.x);
   }
 }
 
@@ -185,13 +201,25 @@ __device__ __forceinline__ Tap resizeTap(int o, float scale, int n) {
 
 __device__ __forceinline__ float lerp(float a, float b, float t) { return __fadd_rn(__fmul_rn(a, __fsub_rn(1.f, t)), __fmul_rn(b, t)); }
 
-__global__ void resizeKernel(Tensor in, Tensor out, int n, int channels, float scaleY, float scaleX) {
-  GRID_STRIDE(i, n * out.H * out.W * channels) {
-    const Pos q = position(i, out.H, out.W, channels);
+__global__ void resizeKernel(Tensor in, Tensor out, int n, int channels, float scaleY, float scaleX, bool vec) {
+  const int step = vec ? 4 : 1;
+  const int groups = channels / step;
+  GRID_STRIDE(i, n * out.H * out.W * groups) {
+    Pos q = position(i, out.H, out.W, groups);
+    q.c *= step;
     const Tap ty = resizeTap(q.y, scaleY, in.H), tx = resizeTap(q.x, scaleX, in.W);
-    auto at = [&](int y, int x) { return loadValue(in.p, ((q.img * in.H + y) * in.W + x) * in.C + in.off + q.c, in.int8, in.scale); };
-    const float v = lerp(lerp(at(ty.i0, tx.i0), at(ty.i0, tx.i1), tx.t), lerp(at(ty.i1, tx.i0), at(ty.i1, tx.i1), tx.t), ty.t);
-    storeValue(out.p, ((q.img * out.H + q.y) * out.W + q.x) * out.C + out.off + q.c, out.int8, out.scale, v);
+    auto at = [&](int y, int x) { return ((q.img * in.H + y) * in.W + x) * in.C + in.off + q.c; };
+    const int o = ((q.img * out.H + q.y) * out.W + q.x) * out.C + out.off + q.c;
+    if (vec) {
+      const float4 a = load4(in.p, at(ty.i0, tx.i0), in.int8, in.scale), b = load4(in.p, at(ty.i0, tx.i1), in.int8, in.scale);
+      const float4 c = load4(in.p, at(ty.i1, tx.i0), in.int8, in.scale), d = load4(in.p, at(ty.i1, tx.i1), in.int8, in.scale);
+      store4(out.p, o, out.int8, out.scale,
+             make_float4(lerp(lerp(a.x, b.x, tx.t), lerp(c.x, d.x, tx.t), ty.t), lerp(lerp(a.y, b.y, tx.t), lerp(c.y, d.y, tx.t), ty.t),
+                         lerp(lerp(a.z, b.z, tx.t), lerp(c.z, d.z, tx.t), ty.t), lerp(lerp(a.w, b.w, tx.t), lerp(c.w, d.w, tx.t), ty.t)));
+    } else {
+      auto v = [&](int y, int x) { return loadValue(in.p, at(y, x), in.int8, in.scale); };
+      storeValue(out.p, o, out.int8, out.scale, lerp(lerp(v(ty.i0, tx.i0), v(ty.i0, tx.i1), tx.t), lerp(v(ty.i1, tx.i0), v(ty.i1, tx.i1), tx.t), ty.t));
+    }
   }
 }
 
@@ -298,39 +326,66 @@ __device__ __forceinline__ void cpAsync16(void* smem, const void* src, bool ok) 
 #endif
 }
 
+__device__ __forceinline__ void ldmatrix4(const int8_t* smem, int* r) {
+#if __CUDA_ARCH__ >= 800
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+#endif
+}
+
 // Tensor cores: an implicit GEMM, M = output pixels of the batch, N = output channels, K = taps ·
-// stored channels (packed weights [O, Kpad]); 128×BN tiles, 64 of K a stage, double-buffered
-// with cp.async (zero-filled outside the image and past K), four warps of 32×BN, mma.sync
-// m16n8k32 s8·s8 → s32. gridDim.z splits K (small grids: batch 1, 13×13 layers): each split
-// adds its int32 sums into `partial`, exact in any order, and convEpilogueKernel finishes.
-constexpr int kMmaBM = 128, kMmaBK = 64, kMmaLds = 80;  // smem row: 64 bytes of K + 16 of padding (no bank conflicts)
+// stored channels (packed weights [O, Kpad]); 128×BN tiles, 64 of K a stage, three stages in
+// flight with cp.async (zero-filled outside the image and past K), four warps of 32×BN,
+// fragments by ldmatrix, mma.sync m16n8k32 s8·s8 → s32. gridDim.z splits K (small grids: batch
+// 1, 13×13 layers): each split adds its int32 sums into `partial`, exact in any order, and
+// convEpilogueKernel finishes.
+constexpr int kMmaBM = 128, kMmaBK = 64, kMmaLds = 80, kMmaStages = 3;  // smem row: 64 bytes of K + 16 of padding (no bank conflicts)
 
 template <int BN>
 __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
 #if __CUDA_ARCH__ >= 800
-  __shared__ __align__(16) int8_t As[2][kMmaBM * kMmaLds];
-  __shared__ __align__(16) int8_t Bs[2][BN * kMmaLds];
+  __shared__ __align__(16) int8_t As[kMmaStages][kMmaBM * kMmaLds];
+  __shared__ __align__(16) int8_t Bs[kMmaStages][BN * kMmaLds];
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int m0 = blockIdx.x * kMmaBM;
   const int n0 = blockIdx.y * BN;
   const int nkAll = (a.Kpad + kMmaBK - 1) / kMmaBK;
   const int k0 = blockIdx.z * a.chunksPerSplit;
   const int k1 = min(nkAll, k0 + a.chunksPerSplit);
+  const int taps = a.kh * a.kw;
+  // This thread loads 16-byte segment `seg` of K for rows tid/4 + 32·i: where each row's pixel
+  // reads from, and the segment's tap and channel, advanced stage by stage (no divisions).
   const int seg = tid & 3;
-  Origin org[4];
-  bool rowOk[4];
+  const int8_t* rowBase[4];
+  int iy0[4], ix0[4];
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int m = m0 + (tid >> 2) + i * 32;
-    rowOk[i] = m < a.M;
-    org[i] = originOf(a, rowOk[i] ? m : 0);
+    const Origin o = originOf(a, m < a.M ? m : 0);
+    rowBase[i] = static_cast<const int8_t*>(a.in.p) + static_cast<long>(o.base) * a.in.C;
+    iy0[i] = m < a.M ? o.iy0 : -(1 << 20);  // rows past M read nothing
+    ix0[i] = o.ix0;
   }
+  const int cseg = a.in.C >> 4;
+  const int s0 = k0 * 4 + seg;
+  int tap = s0 / cseg, c0 = (s0 - tap * cseg) << 4;
+  int ky = tap / a.kw, kx = tap - ky * a.kw;
   auto load = [&](int kc, int stage) {
+    const bool tapOk = tap < taps;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const int8_t* src = a.w8;  // any valid address when zero-filling
-      const bool ok = rowOk[i] && segmentSource(a, org[i], kc * 4 + seg, &src);
-      cpAsync16(&As[stage][((tid >> 2) + i * 32) * kMmaLds + seg * 16], ok ? src : a.w8, ok);
+      const int iy = iy0[i] + ky, ix = ix0[i] + kx;
+      const bool ok = tapOk && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
+      cpAsync16(&As[stage][((tid >> 2) + i * 32) * kMmaLds + seg * 16], ok ? rowBase[i] + (iy * a.in.W + ix) * a.in.C + c0 : a.w8, ok);
+    }
+    c0 += kMmaBK;
+    while (c0 >= a.in.C) {
+      c0 -= a.in.C;
+      ++tap;
+      if (++kx == a.kw) {
+        kx = 0;
+        ++ky;
+      }
     }
     for (int c = tid; c < BN * 4; c += 128) {
       const int row = c >> 2, sg = c & 3;
@@ -338,7 +393,6 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
       const bool ok = n0 + row < a.O && k < a.Kpad;
       cpAsync16(&Bs[stage][row * kMmaLds + sg * 16], ok ? a.w8 + (n0 + row) * a.Kpad + k : a.w8, ok);
     }
-    asm volatile("cp.async.commit_group;\n" ::);
   };
   int acc[2][BN / 8][4];
 #pragma unroll
@@ -347,46 +401,48 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
     for (int nt = 0; nt < BN / 8; ++nt)
 #pragma unroll
       for (int r = 0; r < 4; ++r) acc[mt][nt][r] = 0;
-  const int g = lane >> 2, t = lane & 3;
-  if (k0 < k1) load(k0, 0);
+#pragma unroll
+  for (int st = 0; st < kMmaStages - 1; ++st) {
+    if (k0 + st < k1) load(k0 + st, st);
+    asm volatile("cp.async.commit_group;\n" ::);
+  }
+  // ldmatrix addresses: A rows of this lane's 8×8 matrix, B rows (output channels) likewise.
+  const int aRow = warp * 32 + (lane & 7) + ((lane >> 3) & 1) * 8, aCol = (lane >> 4) * 16;
+  const int bRow = ((lane >> 4) * 8) + (lane & 7), bCol = ((lane >> 3) & 1) * 16;
   for (int kc = k0; kc < k1; ++kc) {
-    const int stage = (kc - k0) & 1;
-    if (kc + 1 < k1) {
-      load(kc + 1, stage ^ 1);
-      asm volatile("cp.async.wait_group 1;\n" ::);
-    } else {
-      asm volatile("cp.async.wait_group 0;\n" ::);
-    }
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(kMmaStages - 2));
     __syncthreads();
+    const int stage = (kc - k0) % kMmaStages;
     const int8_t* A = As[stage];
     const int8_t* B = Bs[stage];
 #pragma unroll
     for (int kk = 0; kk < kMmaBK; kk += 32) {
       int af[2][4];
 #pragma unroll
-      for (int mt = 0; mt < 2; ++mt) {
-        const int r = warp * 32 + mt * 16 + g;
-        af[mt][0] = *reinterpret_cast<const int*>(A + r * kMmaLds + kk + t * 4);
-        af[mt][1] = *reinterpret_cast<const int*>(A + (r + 8) * kMmaLds + kk + t * 4);
-        af[mt][2] = *reinterpret_cast<const int*>(A + r * kMmaLds + kk + 16 + t * 4);
-        af[mt][3] = *reinterpret_cast<const int*>(A + (r + 8) * kMmaLds + kk + 16 + t * 4);
-      }
+      for (int mt = 0; mt < 2; ++mt) ldmatrix4(A + (aRow + mt * 16) * kMmaLds + kk + aCol, af[mt]);
 #pragma unroll
-      for (int nt = 0; nt < BN / 8; ++nt) {
-        const int b0 = *reinterpret_cast<const int*>(B + (nt * 8 + g) * kMmaLds + kk + t * 4);
-        const int b1 = *reinterpret_cast<const int*>(B + (nt * 8 + g) * kMmaLds + kk + 16 + t * 4);
+      for (int nt = 0; nt < BN / 8; nt += 2) {
+        int b[4];  // b0, b1 of n-tile nt, then of nt + 1
+        ldmatrix4(B + (nt * 8 + bRow) * kMmaLds + kk + bCol, b);
 #pragma unroll
-        for (int mt = 0; mt < 2; ++mt) {
-          int* d = acc[mt][nt];
-          asm volatile(
-              "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-              : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-              : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(b0), "r"(b1));
+        for (int h = 0; h < 2; ++h) {
+#pragma unroll
+          for (int mt = 0; mt < 2; ++mt) {
+            int* d = acc[mt][nt + h];
+            asm volatile(
+                "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+                : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(b[2 * h]), "r"(b[2 * h + 1]));
+          }
         }
       }
     }
-    __syncthreads();
+    const int next = kc + kMmaStages - 1;
+    if (next < k1) load(next, (next - k0) % kMmaStages);
+    asm volatile("cp.async.commit_group;\n" ::);
   }
+  asm volatile("cp.async.wait_group 0;\n" ::);
+  const int g = lane >> 2, t = lane & 3;
 #pragma unroll
   for (int mt = 0; mt < 2; ++mt) {
 #pragma unroll
@@ -412,33 +468,35 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
 }
 
 // Float convolution (the layers the calibration kept in FP32): an implicit GEMM on the CUDA cores,
-// 64 pixels × BN channels a block of 256 threads, 16 of K (k = tap·C + c) a step through shared
-// memory, each thread 4 pixels × BN/16 channels. Each output sums its terms in K order, one fused
-// multiply-add a term (the reference's order); taps outside the image add nothing.
-constexpr int kFloatBM = 64, kFloatBK = 16;
+// BM pixels × BN channels a block of 256 threads (BM·BN = 4096: 128×32 or 64×64), 16 of K
+// (k = tap·C + c) a step through shared memory, each thread 4 pixels × 4 channels. Each output
+// sums its terms in K order from its bias, one fused multiply-add a term (the reference's
+// order); taps outside the image add nothing.
+constexpr int kFloatBK = 16;
 
-template <int BN>
+template <int BM, int BN>
 __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
-  constexpr int TN = BN / 16;
-  __shared__ __align__(16) float As[kFloatBK][kFloatBM];
+  static_assert(BM * BN == 4096, "256 threads of 4×4 outputs");
+  constexpr int KPT = 16 * BM / 256;  // K values a thread loads a step, for one pixel
+  __shared__ __align__(16) float As[kFloatBK][BM];
   __shared__ __align__(16) float Bs[kFloatBK][BN];
   const int tid = threadIdx.x;
-  const int m0 = blockIdx.x * kFloatBM, n0 = blockIdx.y * BN;
+  const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
   const int K = a.kh * a.kw * a.C;
-  // This thread's loads: pixel m0 + tid/4, K quarter (tid%4)·4 of each step.
-  const int lm = tid >> 2, lk = (tid & 3) << 2;
+  // This thread's loads: pixel m0 + tid·BM/256…, KPT consecutive K values of each step.
+  const int lm = tid % BM, lk = (tid / BM) * KPT;
   const bool lmOk = m0 + lm < a.M;
   const Origin org = originOf(a, lmOk ? m0 + lm : 0);
-  // Its outputs: pixels (tid%16)·4.., channels (tid/16)·TN...
-  const int tm = (tid & 15) << 2, tn = (tid >> 4) * TN;
-  float acc[4][TN];  // each starts at its bias, as in the reference
+  // Its outputs: pixels tm…tm+3, channels tn…tn+3.
+  const int tm = (tid % (BM / 4)) * 4, tn = (tid / (BM / 4)) * 4;
+  float acc[4][4];  // each starts at its bias, as in the reference
 #pragma unroll
   for (int i = 0; i < 4; ++i)
 #pragma unroll
-    for (int j = 0; j < TN; ++j) acc[i][j] = a.biasf && n0 + tn + j < a.O ? a.biasf[n0 + tn + j] : 0.f;
+    for (int j = 0; j < 4; ++j) acc[i][j] = a.biasf && n0 + tn + j < a.O ? a.biasf[n0 + tn + j] : 0.f;
   for (int k0 = 0; k0 < K; k0 += kFloatBK) {
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
+    for (int j = 0; j < KPT; ++j) {
       const int k = k0 + lk + j;
       float v = 0.f;
       if (lmOk && k < K) {
@@ -458,14 +516,12 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
     for (int kk = 0; kk < kFloatBK; ++kk) {
       if (k0 + kk >= K) break;
       const float4 x = *reinterpret_cast<const float4*>(&As[kk][tm]);
-      float w[TN];
-#pragma unroll
-      for (int j = 0; j < TN; ++j) w[j] = Bs[kk][tn + j];
-      const float xs[4] = {x.x, x.y, x.z, x.w};
+      const float4 w = *reinterpret_cast<const float4*>(&Bs[kk][tn]);
+      const float xs[4] = {x.x, x.y, x.z, x.w}, ws[4] = {w.x, w.y, w.z, w.w};
 #pragma unroll
       for (int i = 0; i < 4; ++i)
 #pragma unroll
-        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(xs[i], w[j], acc[i][j]);
+        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(xs[i], ws[j], acc[i][j]);
     }
     __syncthreads();
   }
@@ -474,7 +530,7 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
     const int m = m0 + tm + i;
     if (m >= a.M) continue;
 #pragma unroll
-    for (int j = 0; j < TN; ++j) {
+    for (int j = 0; j < 4; ++j) {
       const int o = n0 + tn + j;
       if (o < a.O) convStore(a, m, o, acc[i][j]);
     }
@@ -570,12 +626,18 @@ struct Int8Engine::Impl {
           addKernel<<<gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, 0, st>>>(a, b, out, pixels, op.channels, v);
           break;
         }
-        case ProgramOpKind::MaxPool:
-          maxPoolKernel<<<gridFor(pixels * op.channels, T), T, 0, st>>>(view(op.in), out, n, op.channels, op.kh, op.kw, op.sh, op.sw, op.pt, op.pl);
+        case ProgramOpKind::MaxPool: {
+          const Tensor x = view(op.in);
+          const bool v = vec4(op.channels, {x, out});
+          maxPoolKernel<<<gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, 0, st>>>(x, out, n, op.channels, op.kh, op.kw, op.sh, op.sw, op.pt, op.pl, v);
           break;
-        case ProgramOpKind::Resize:
-          resizeKernel<<<gridFor(pixels * op.channels, T), T, 0, st>>>(view(op.in), out, n, op.channels, op.scaleY, op.scaleX);
+        }
+        case ProgramOpKind::Resize: {
+          const Tensor x = view(op.in);
+          const bool v = vec4(op.channels, {x, out});
+          resizeKernel<<<gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, 0, st>>>(x, out, n, op.channels, op.scaleY, op.scaleX, v);
           break;
+        }
         case ProgramOpKind::Pad:
           padKernel<<<gridFor(pixels * op.channels, T), T, 0, st>>>(view(op.in), out, n, op.channels, op.pt, op.pl, op.value);
           break;
@@ -602,9 +664,8 @@ struct Int8Engine::Impl {
             a.bias8 = nullptr;
             a.wf = static_cast<const float*>(d.w);
             a.biasf = static_cast<const float*>(d.bias);
-            const unsigned gx = static_cast<unsigned>((pixels + kFloatBM - 1) / kFloatBM);
-            if (op.O <= 32) convFloatKernel<32><<<dim3(gx, 1), 256, 0, st>>>(a);
-            else convFloatKernel<64><<<dim3(gx, (op.O + 63) / 64), 256, 0, st>>>(a);
+            if (op.O <= 32) convFloatKernel<128, 32><<<dim3((pixels + 127) / 128, 1), 256, 0, st>>>(a);
+            else convFloatKernel<64, 64><<<dim3((pixels + 63) / 64, (op.O + 63) / 64), 256, 0, st>>>(a);
           } else {
             a.wf = nullptr;
             a.biasf = nullptr;
@@ -736,7 +797,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     if ((rc = CUDA(cudaMemset(d, 0, bytes))) != cudaSuccess) return fail(rc, "clearing buffer " + b.name);
   }
   // Weights: int8 packed [O, Kpad] with k = tap·Cs + c (zeros for padded channels and the K tail);
-  // float transposed to [C, kh, kw, O].
+  // float transposed to [kh, kw, C, O] (K = tap·C + c, the order it sums in).
   m.opDev.resize(p.ops.size());
   for (size_t k = 0; k < p.ops.size(); ++k) {
     const ProgramOp& op = p.ops[k];
@@ -763,7 +824,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
       std::vector<float> t(op.wf.size());
       for (int o = 0; o < op.O; ++o)
         for (int c = 0; c < op.C; ++c)
-          for (int j = 0; j < taps; ++j) t[(static_cast<size_t>(c) * taps + j) * op.O + o] = op.wf[(static_cast<size_t>(o) * op.C + c) * taps + j];
+          for (int j = 0; j < taps; ++j) t[(static_cast<size_t>(j) * op.C + c) * op.O + o] = op.wf[(static_cast<size_t>(o) * op.C + c) * taps + j];
       if ((rc = upload(&d.w, t.data(), t.size() * 4)) != cudaSuccess || (rc = upload(&d.bias, op.biasf.data(), op.biasf.size() * 4)) != cudaSuccess) {
         return fail(rc, "uploading weights");
       }
