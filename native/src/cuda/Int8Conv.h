@@ -23,6 +23,7 @@ struct Int8ConvEpilogue {
   int n = 0;
   EpilogueOp op[kMaxEpilogue];
   float arg[kMaxEpilogue];  // requantize: scale; leaky: alpha
+  float inv[kMaxEpilogue];  // requantize: 1/scale (the fast path of Int8Engine's requantize; checked against the division)
   bool int8Out = false;     // the last op is a requantize: write its codes
 };
 

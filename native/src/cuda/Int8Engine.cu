@@ -22,13 +22,23 @@ __device__ __forceinline__ int quantizeCode(float x, float s) {
   return static_cast<int>(fminf(127.f, fmaxf(-128.f, q)));
 }
 
+// The same code from x·(1/s) where that cannot round differently: the product is within a few
+// ulps of x/s, so unless it lies that close to a half-way point its nearest integer is the
+// quotient's. Near one (rare), the correctly rounded division decides. `inv` = 1/s.
+__device__ __forceinline__ int quantizeCodeFast(float x, float s, float inv) {
+  const float y = x * inv;
+  const float r = rintf(y);
+  if (fabsf(fabsf(y - r) - 0.5f) < 1e-3f) return quantizeCode(x, s);
+  return static_cast<int>(fminf(127.f, fmaxf(-128.f, r)));
+}
+
 // A stored element as float: int8 codes dequantized (q·s, one float32 product), floats as they are.
 __device__ __forceinline__ float loadValue(const void* p, int i, bool int8, float s) {
   return int8 ? __fmul_rn(static_cast<float>(static_cast<const int8_t*>(p)[i]), s) : static_cast<const float*>(p)[i];
 }
 
-__device__ __forceinline__ void storeValue(void* p, int i, bool int8, float s, float v) {
-  if (int8) static_cast<int8_t*>(p)[i] = static_cast<int8_t>(quantizeCode(v, s));
+__device__ __forceinline__ void storeValue(void* p, int i, bool int8, float s, float inv, float v) {
+  if (int8) static_cast<int8_t*>(p)[i] = static_cast<int8_t>(quantizeCodeFast(v, s, inv));
   else static_cast<float*>(p)[i] = v;
 }
 
@@ -41,10 +51,10 @@ __device__ __forceinline__ float4 load4(const void* p, int i, bool int8, float s
   return *reinterpret_cast<const float4*>(static_cast<const float*>(p) + i);
 }
 
-__device__ __forceinline__ void store4(void* p, int i, bool int8, float s, float4 v) {
+__device__ __forceinline__ void store4(void* p, int i, bool int8, float s, float inv, float4 v) {
   if (int8) {
     *reinterpret_cast<char4*>(static_cast<int8_t*>(p) + i) =
-        make_char4(quantizeCode(v.x, s), quantizeCode(v.y, s), quantizeCode(v.z, s), quantizeCode(v.w, s));
+        make_char4(quantizeCodeFast(v.x, s, inv), quantizeCodeFast(v.y, s, inv), quantizeCodeFast(v.z, s, inv), quantizeCodeFast(v.w, s, inv));
   } else {
     *reinterpret_cast<float4*>(static_cast<float*>(p) + i) = v;
   }
@@ -60,7 +70,7 @@ __device__ __forceinline__ float epilogue(float y, const Int8ConvEpilogue& e, in
     if (k >= e.n) break;
     switch (e.op[k]) {
       case EpilogueOp::Requantize:
-        *code = quantizeCode(y, e.arg[k]);
+        *code = quantizeCodeFast(y, e.arg[k], e.inv[k]);
         y = __fmul_rn(static_cast<float>(*code), e.arg[k]);
         break;
       case EpilogueOp::LeakyRelu: y = y < 0.f ? __fmul_rn(y, e.arg[k]) : y; break;
@@ -77,14 +87,14 @@ __device__ __forceinline__ float epilogue(float y, const Int8ConvEpilogue& e, in
 struct Tensor {
   void* p = nullptr;
   bool int8 = false;
-  float scale = 0;
-  int H = 0, W = 0, C = 0;  // stored channels
-  int off = 0;              // the view's first channel
+  float scale = 0, inv = 0;  // int8: value = q·scale; inv = 1/scale
+  int H = 0, W = 0, C = 0;   // stored channels
+  int off = 0;               // the view's first channel
 };
 
 #define GRID_STRIDE(i, total) for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (total); i += gridDim.x * blockDim.x)
 
-__global__ void quantizeInputKernel(const float* __restrict__ x, int8_t* __restrict__ y, int n, int C, int S, int Cs, float s) {
+__global__ void quantizeInputKernel(const float* __restrict__ x, int8_t* __restrict__ y, int n, int C, int S, int Cs, float s, float inv) {
   const int pixels = n * S * S;
   GRID_STRIDE(pix, pixels) {
     const int img = pix / (S * S);
@@ -93,7 +103,7 @@ __global__ void quantizeInputKernel(const float* __restrict__ x, int8_t* __restr
     for (int c0 = 0; c0 < Cs; c0 += 16) {  // Cs is a multiple of 16: one 16-byte store each
       alignas(16) int8_t q[16];
 #pragma unroll
-      for (int j = 0; j < 16; ++j) q[j] = c0 + j < C ? static_cast<int8_t>(quantizeCode(__ldg(x + (img * C + c0 + j) * S * S + p), s)) : 0;
+      for (int j = 0; j < 16; ++j) q[j] = c0 + j < C ? static_cast<int8_t>(quantizeCodeFast(__ldg(x + (img * C + c0 + j) * S * S + p), s, inv)) : 0;
       *reinterpret_cast<int4*>(out + c0) = *reinterpret_cast<const int4*>(q);
     }
   }
@@ -114,13 +124,13 @@ __global__ void unaryKernel(Tensor in, Tensor out, int pixels, int channels, Una
       const int p = i / groups, c = (i - p * groups) << 2;
       float4 v = load4(in.p, p * in.C + in.off + c, in.int8, in.scale);
       v = make_float4(activate(v.x, act, alpha), activate(v.y, act, alpha), activate(v.z, act, alpha), activate(v.w, act, alpha));
-      store4(out.p, p * out.C + out.off + c, out.int8, out.scale, v);
+      store4(out.p, p * out.C + out.off + c, out.int8, out.scale, out.inv, v);
     }
     return;
   }
   GRID_STRIDE(i, pixels * channels) {
     const int p = i / channels, c = i - p * channels;
-    storeValue(out.p, p * out.C + out.off + c, out.int8, out.scale, activate(loadValue(in.p, p * in.C + in.off + c, in.int8, in.scale), act, alpha));
+    storeValue(out.p, p * out.C + out.off + c, out.int8, out.scale, out.inv, activate(loadValue(in.p, p * in.C + in.off + c, in.int8, in.scale), act, alpha));
   }
 }
 
@@ -130,13 +140,13 @@ __global__ void addKernel(Tensor a, Tensor b, Tensor out, int pixels, int channe
     GRID_STRIDE(i, pixels * groups) {
       const int p = i / groups, c = (i - p * groups) << 2;
       const float4 x = load4(a.p, p * a.C + a.off + c, a.int8, a.scale), y = load4(b.p, p * b.C + b.off + c, b.int8, b.scale);
-      store4(out.p, p * out.C + out.off + c, out.int8, out.scale, make_float4(__fadd_rn(x.x, y.x), __fadd_rn(x.y, y.y), __fadd_rn(x.z, y.z), __fadd_rn(x.w, y.w)));
+      store4(out.p, p * out.C + out.off + c, out.int8, out.scale, out.inv, make_float4(__fadd_rn(x.x, y.x), __fadd_rn(x.y, y.y), __fadd_rn(x.z, y.z), __fadd_rn(x.w, y.w)));
     }
     return;
   }
   GRID_STRIDE(i, pixels * channels) {
     const int p = i / channels, c = i - p * channels;
-    storeValue(out.p, p * out.C + out.off + c, out.int8, out.scale,
+    storeValue(out.p, p * out.C + out.off + c, out.int8, out.scale, out.inv,
                __fadd_rn(loadValue(a.p, p * a.C + a.off + c, a.int8, a.scale), loadValue(b.p, p * b.C + b.off + c, b.int8, b.scale)));
   }
 }
@@ -179,8 +189,8 @@ __global__ void maxPoolKernel(Tensor in, Tensor out, int n, int channels, int kh
       }
     }
     const int at = ((q.img * out.H + q.y) * out.W + q.x) * out.C + out.off + q.c;
-    if (vec) store4(out.p, at, out.int8, out.scale, m);
-    else storeValue(out.p, at, out.int8, out.scale, m.x);
+    if (vec) store4(out.p, at, out.int8, out.scale, out.inv, m);
+    else storeValue(out.p, at, out.int8, out.scale, out.inv, m.x);
   }
 }
 
@@ -213,12 +223,12 @@ __global__ void resizeKernel(Tensor in, Tensor out, int n, int channels, float s
     if (vec) {
       const float4 a = load4(in.p, at(ty.i0, tx.i0), in.int8, in.scale), b = load4(in.p, at(ty.i0, tx.i1), in.int8, in.scale);
       const float4 c = load4(in.p, at(ty.i1, tx.i0), in.int8, in.scale), d = load4(in.p, at(ty.i1, tx.i1), in.int8, in.scale);
-      store4(out.p, o, out.int8, out.scale,
+      store4(out.p, o, out.int8, out.scale, out.inv,
              make_float4(lerp(lerp(a.x, b.x, tx.t), lerp(c.x, d.x, tx.t), ty.t), lerp(lerp(a.y, b.y, tx.t), lerp(c.y, d.y, tx.t), ty.t),
                          lerp(lerp(a.z, b.z, tx.t), lerp(c.z, d.z, tx.t), ty.t), lerp(lerp(a.w, b.w, tx.t), lerp(c.w, d.w, tx.t), ty.t)));
     } else {
       auto v = [&](int y, int x) { return loadValue(in.p, at(y, x), in.int8, in.scale); };
-      storeValue(out.p, o, out.int8, out.scale, lerp(lerp(v(ty.i0, tx.i0), v(ty.i0, tx.i1), tx.t), lerp(v(ty.i1, tx.i0), v(ty.i1, tx.i1), tx.t), ty.t));
+      storeValue(out.p, o, out.int8, out.scale, out.inv, lerp(lerp(v(ty.i0, tx.i0), v(ty.i0, tx.i1), tx.t), lerp(v(ty.i1, tx.i0), v(ty.i1, tx.i1), tx.t), ty.t));
     }
   }
 }
@@ -230,7 +240,7 @@ __global__ void padKernel(Tensor in, Tensor out, int n, int channels, int pt, in
     const float v = iy >= 0 && iy < in.H && ix >= 0 && ix < in.W
                         ? loadValue(in.p, ((q.img * in.H + iy) * in.W + ix) * in.C + in.off + q.c, in.int8, in.scale)
                         : value;
-    storeValue(out.p, ((q.img * out.H + q.y) * out.W + q.x) * out.C + out.off + q.c, out.int8, out.scale, v);
+    storeValue(out.p, ((q.img * out.H + q.y) * out.W + q.x) * out.C + out.off + q.c, out.int8, out.scale, out.inv, v);
   }
 }
 
@@ -483,8 +493,10 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
   const int tid = threadIdx.x;
   const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
   const int K = a.kh * a.kw * a.C;
-  // This thread's loads: pixel m0 + tid·BM/256…, KPT consecutive K values of each step.
-  const int lm = tid % BM, lk = (tid / BM) * KPT;
+  // This thread's loads: KPT consecutive K values (channels of one tap, mostly) of one pixel,
+  // neighbouring threads the rest of that pixel's 16: reads along NHWC's channels.
+  constexpr int TPR = 16 / KPT;  // threads a pixel
+  const int lm = tid / TPR, lk = (tid % TPR) * KPT;
   const bool lmOk = m0 + lm < a.M;
   const Origin org = originOf(a, lmOk ? m0 + lm : 0);
   // Its outputs: pixels tm…tm+3, channels tn…tn+3.
@@ -495,17 +507,26 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
 #pragma unroll
     for (int j = 0; j < 4; ++j) acc[i][j] = a.biasf && n0 + tn + j < a.O ? a.biasf[n0 + tn + j] : 0.f;
   for (int k0 = 0; k0 < K; k0 += kFloatBK) {
+    {
+      int k = k0 + lk;
+      int tap = k / a.C, c = k - tap * a.C;
+      int ky = tap / a.kw, kx = tap - ky * a.kw;
 #pragma unroll
-    for (int j = 0; j < KPT; ++j) {
-      const int k = k0 + lk + j;
-      float v = 0.f;
-      if (lmOk && k < K) {
-        const int tap = k / a.C, c = k - tap * a.C;
-        const int ky = tap / a.kw, kx = tap - ky * a.kw;
+      for (int j = 0; j < KPT; ++j, ++k) {
+        float v = 0.f;
         const int iy = org.iy0 + ky, ix = org.ix0 + kx;
-        if (iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W) v = loadValue(a.in.p, (org.base + iy * a.in.W + ix) * a.in.C + a.in.off + c, a.in.int8, a.in.scale);
+        if (lmOk && k < K && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W) {
+          v = loadValue(a.in.p, (org.base + iy * a.in.W + ix) * a.in.C + a.in.off + c, a.in.int8, a.in.scale);
+        }
+        As[lk + j][lm] = v;
+        if (++c == a.C) {
+          c = 0;
+          if (++kx == a.kw) {
+            kx = 0;
+            ++ky;
+          }
+        }
       }
-      As[lk + j][lm] = v;
     }
     for (int e = tid; e < kFloatBK * BN; e += 256) {
       const int kr = e / BN, n = e - kr * BN;
@@ -589,6 +610,7 @@ struct Int8Engine::Impl {
     t.p = buffers[v.buffer];
     t.int8 = b.int8;
     t.scale = b.scale;
+    t.inv = b.int8 ? 1.f / b.scale : 0.f;
     t.H = b.H;
     t.W = b.W;
     t.C = b.C;
@@ -612,7 +634,7 @@ struct Int8Engine::Impl {
       const int pixels = n * out.H * out.W;
       switch (op.kind) {
         case ProgramOpKind::QuantizeInput:
-          quantizeInputKernel<<<gridFor(pixels, T), T, 0, st>>>(in, static_cast<int8_t*>(out.p), n, op.channels, prog.inputSize, out.C, out.scale);
+          quantizeInputKernel<<<gridFor(pixels, T), T, 0, st>>>(in, static_cast<int8_t*>(out.p), n, op.channels, prog.inputSize, out.C, out.scale, out.inv);
           break;
         case ProgramOpKind::Unary: {
           const Tensor x = view(op.in);
@@ -795,6 +817,9 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     m.buffers.push_back(d);
     // Padding channels stay zero (their weights are zero too).
     if ((rc = CUDA(cudaMemset(d, 0, bytes))) != cudaSuccess) return fail(rc, "clearing buffer " + b.name);
+  }
+  for (ProgramOp& op : m.prog.ops) {
+    for (int k = 0; k < op.epilogue.n; ++k) op.epilogue.inv[k] = op.epilogue.op[k] == EpilogueOp::Requantize ? 1.f / op.epilogue.arg[k] : 0.f;
   }
   // Weights: int8 packed [O, Kpad] with k = tap·Cs + c (zeros for padded channels and the K tail);
   // float transposed to [kh, kw, C, O] (K = tap·C + c, the order it sums in).
