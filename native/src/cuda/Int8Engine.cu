@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -64,10 +65,10 @@ __device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)
 
 // A convolution's accumulator (int32 with the bias, or float) through its epilogue; `code` is the
 // int8 code of the last requantize. Unrolled over the fixed maximum: no local-memory indexing.
-__device__ __forceinline__ float epilogue(float y, const Int8ConvEpilogue& e, int* code) {
+__device__ __forceinline__ float epilogue(float y, const Int8ConvEpilogue& e, int n, int* code) {
 #pragma unroll
   for (int k = 0; k < kMaxEpilogue; ++k) {
-    if (k >= e.n) break;
+    if (k >= n) break;
     switch (e.op[k]) {
       case EpilogueOp::Requantize:
         *code = quantizeCodeFast(y, e.arg[k], e.inv[k]);
@@ -259,18 +260,32 @@ struct ConvArgs {
   int32_t* partial;  // split-K: int32 sums [M, O] the splits add into (then convEpilogueKernel)
   int chunksPerSplit;
   Int8ConvEpilogue e;
+  // The epilogue's ops after its requantize number `lutAt` depend only on that int8 code: they
+  // are a 256-entry table (results as float; int8 codes exactly), made on the host with the same
+  // float32 operations. null: every op computed.
+  const float* lut;
+  int lutAt;
 };
 
-__device__ __forceinline__ void convStore(const ConvArgs& a, int m, int o, float y) {
-  int code = 0;
-  y = epilogue(y, a.e, &code);
+// The epilogue from the accumulator as float to the stored value; `lut`: the table (shared or
+// global memory) when there is one.
+__device__ __forceinline__ void convStore(const ConvArgs& a, const float* lut, int m, int o, float y) {
   const int at = m * a.out.C + a.out.off + o;
+  int code = 0;
+  if (lut) {
+    y = epilogue(y, a.e, a.lutAt, &code);
+    const float v = lut[quantizeCodeFast(y, a.e.arg[a.lutAt], a.e.inv[a.lutAt]) + 128];
+    if (a.e.int8Out) static_cast<int8_t*>(a.out.p)[at] = static_cast<int8_t>(v);
+    else static_cast<float*>(a.out.p)[at] = v;
+    return;
+  }
+  y = epilogue(y, a.e, a.e.n, &code);
   if (a.e.int8Out) static_cast<int8_t*>(a.out.p)[at] = static_cast<int8_t>(code);
   else static_cast<float*>(a.out.p)[at] = y;
 }
 
 __device__ __forceinline__ void convStoreInt(const ConvArgs& a, int m, int o, int acc) {
-  convStore(a, m, o, __fmul_rn(static_cast<float>(acc + (a.bias8 ? a.bias8[o] : 0)), a.mult[o]));
+  convStore(a, a.lut, m, o, __fmul_rn(static_cast<float>(acc + (a.bias8 ? a.bias8[o] : 0)), a.mult[o]));
 }
 
 // Where output pixel m reads from: its image's first input pixel and the top-left tap.
@@ -356,6 +371,7 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
 #if __CUDA_ARCH__ >= 800
   __shared__ __align__(16) int8_t As[kMmaStages][kMmaBM * kMmaLds];
   __shared__ __align__(16) int8_t Bs[kMmaStages][BN * kMmaLds];
+  __shared__ float lutS[256];
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int m0 = blockIdx.x * kMmaBM;
   const int n0 = blockIdx.y * BN;
@@ -363,38 +379,37 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
   const int k0 = blockIdx.z * a.chunksPerSplit;
   const int k1 = min(nkAll, k0 + a.chunksPerSplit);
   const int taps = a.kh * a.kw;
-  // This thread loads 16-byte segment `seg` of K for rows tid/4 + 32·i: where each row's pixel
-  // reads from, and the segment's tap and channel, advanced stage by stage (no divisions).
-  const int seg = tid & 3;
-  const int8_t* rowBase[4];
-  int iy0[4], ix0[4];
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const int m = m0 + (tid >> 2) + i * 32;
-    const Origin o = originOf(a, m < a.M ? m : 0);
-    rowBase[i] = static_cast<const int8_t*>(a.in.p) + static_cast<long>(o.base) * a.in.C;
-    iy0[i] = m < a.M ? o.iy0 : -(1 << 20);  // rows past M read nothing
-    ix0[i] = o.ix0;
+  if (a.lut && !a.partial) {
+    lutS[tid] = a.lut[tid];
+    lutS[tid + 128] = a.lut[tid + 128];
   }
-  const int cseg = a.in.C >> 4;
-  const int s0 = k0 * 4 + seg;
-  int tap = s0 / cseg, c0 = (s0 - tap * cseg) << 4;
+  // This thread loads row (pixel) m0 + tid of each A stage: 64 bytes of K, a run of channels of
+  // one tap or several (stored channels < 64); the tap and channel advance stage by stage, the
+  // same for every thread (no divisions in the loop).
+  const int m = m0 + tid;
+  const bool rowOk = m < a.M;
+  const Origin org = originOf(a, rowOk ? m : 0);
+  const int8_t* rowBase = static_cast<const int8_t*>(a.in.p) + static_cast<long>(org.base) * a.in.C;
+  int tap = (k0 * kMmaBK) / a.in.C, c0 = k0 * kMmaBK - tap * a.in.C;
   int ky = tap / a.kw, kx = tap - ky * a.kw;
   auto load = [&](int kc, int stage) {
-    const bool tapOk = tap < taps;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int iy = iy0[i] + ky, ix = ix0[i] + kx;
-      const bool ok = tapOk && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
-      cpAsync16(&As[stage][((tid >> 2) + i * 32) * kMmaLds + seg * 16], ok ? rowBase[i] + (iy * a.in.W + ix) * a.in.C + c0 : a.w8, ok);
-    }
-    c0 += kMmaBK;
-    while (c0 >= a.in.C) {
-      c0 -= a.in.C;
-      ++tap;
-      if (++kx == a.kw) {
-        kx = 0;
-        ++ky;
+    int8_t* dst = &As[stage][tid * kMmaLds];
+#pragma unroll 1
+    for (int done = 0; done < kMmaBK;) {
+      const int len = min(kMmaBK - done, a.in.C - c0);
+      const int iy = org.iy0 + ky, ix = org.ix0 + kx;
+      const bool ok = rowOk && tap < taps && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
+      const int8_t* src = ok ? rowBase + (iy * a.in.W + ix) * a.in.C + c0 : a.w8;
+      for (int b = 0; b < len; b += 16) cpAsync16(dst + done + b, ok ? src + b : a.w8, ok);
+      done += len;
+      c0 += len;
+      if (c0 == a.in.C) {
+        c0 = 0;
+        ++tap;
+        if (++kx == a.kw) {
+          kx = 0;
+          ++ky;
+        }
       }
     }
     for (int c = tid; c < BN * 4; c += 128) {
@@ -452,22 +467,49 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
     asm volatile("cp.async.commit_group;\n" ::);
   }
   asm volatile("cp.async.wait_group 0;\n" ::);
+  __syncthreads();  // the table is in shared memory even where this block had no K to run
   const int g = lane >> 2, t = lane & 3;
+  if (a.partial) {
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int mm = m0 + warp * 32 + mt * 16 + g + half * 8;
+        if (mm >= a.M) continue;
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; ++nt)
+#pragma unroll
+          for (int j = 0; j < 2; ++j) {
+            const int o = n0 + nt * 8 + t * 2 + j;
+            if (o < a.O) atomicAdd(a.partial + mm * a.O + o, acc[mt][nt][half * 2 + j]);
+          }
+      }
+    return;
+  }
+  // This thread's output channels: their bias and multiplier once.
+  int biasR[BN / 8][2];
+  float multR[BN / 8][2];
+#pragma unroll
+  for (int nt = 0; nt < BN / 8; ++nt)
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      const int o = n0 + nt * 8 + t * 2 + j;
+      biasR[nt][j] = o < a.O && a.bias8 ? a.bias8[o] : 0;
+      multR[nt][j] = o < a.O ? a.mult[o] : 0.f;
+    }
+  const float* lut = a.lut ? lutS : nullptr;
 #pragma unroll
   for (int mt = 0; mt < 2; ++mt) {
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      const int m = m0 + warp * 32 + mt * 16 + g + half * 8;
-      if (m >= a.M) continue;
+      const int mm = m0 + warp * 32 + mt * 16 + g + half * 8;
+      if (mm >= a.M) continue;
 #pragma unroll
       for (int nt = 0; nt < BN / 8; ++nt) {
 #pragma unroll
         for (int j = 0; j < 2; ++j) {
           const int o = n0 + nt * 8 + t * 2 + j;
-          if (o >= a.O) continue;
-          const int v = acc[mt][nt][half * 2 + j];
-          if (a.partial) atomicAdd(a.partial + m * a.O + o, v);
-          else convStoreInt(a, m, o, v);
+          if (o < a.O) convStore(a, lut, mm, o, __fmul_rn(static_cast<float>(acc[mt][nt][half * 2 + j] + biasR[nt][j]), multR[nt][j]));
         }
       }
     }
@@ -553,7 +595,7 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const int o = n0 + tn + j;
-      if (o < a.O) convStore(a, m, o, acc[i][j]);
+      if (o < a.O) convStore(a, a.lut, m, o, acc[i][j]);
     }
   }
 }
@@ -582,6 +624,8 @@ struct Int8Engine::Impl {
     void* w = nullptr;
     void* bias = nullptr;
     float* mult = nullptr;
+    float* lut = nullptr;  // the epilogue's table (ConvArgs::lut), or null
+    int lutAt = -1;
     int Kpad = 0;
   };
   std::vector<OpDevice> opDev;
@@ -593,6 +637,7 @@ struct Int8Engine::Impl {
   ~Impl() {
     for (auto& [k, g] : graphExecs) cudaGraphExecDestroy(g);
     for (OpDevice& d : opDev) {
+      cudaFree(d.lut);
       cudaFree(d.w);
       cudaFree(d.bias);
       cudaFree(d.mult);
@@ -681,6 +726,8 @@ struct Int8Engine::Impl {
           a.Kpad = d.Kpad;
           a.e = op.epilogue;
           a.mult = d.mult;
+          a.lut = d.lut;
+          a.lutAt = d.lutAt;
           if (op.kind == ProgramOpKind::ConvFloat) {
             a.w8 = nullptr;
             a.bias8 = nullptr;
@@ -854,6 +901,42 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
         return fail(rc, "uploading weights");
       }
     }
+  }
+  // Epilogue tables: what follows a convolution's first requantize is a function of its int8
+  // code, computed here once per code with the same float32 operations the kernels use.
+  for (size_t k = 0; k < p.ops.size(); ++k) {
+    const ProgramOp& op = p.ops[k];
+    if (op.kind != ProgramOpKind::ConvInt8 && op.kind != ProgramOpKind::ConvFloat) continue;
+    const Int8ConvEpilogue& e = op.epilogue;
+    int at = -1;
+    for (int i = 0; i < e.n && at < 0; ++i)
+      if (e.op[i] == EpilogueOp::Requantize) at = i;
+    bool tabulable = at >= 0 && at < e.n - 1;
+    for (int i = at + 1; i < e.n && tabulable; ++i) tabulable = e.op[i] != EpilogueOp::Sigmoid;  // expf differs host/device
+    if (!tabulable) continue;
+    float table[256];
+    for (int q = -128; q < 128; ++q) {
+      float y = static_cast<float>(q) * e.arg[at];
+      int code = q;
+      for (int i = at + 1; i < e.n; ++i) {
+        switch (e.op[i]) {
+          case EpilogueOp::Requantize:
+            code = static_cast<int>(std::fmin(127.f, std::fmax(-128.f, std::nearbyint(y / e.arg[i]))));
+            y = static_cast<float>(code) * e.arg[i];
+            break;
+          case EpilogueOp::LeakyRelu: y = y < 0.f ? y * e.arg[i] : y; break;
+          case EpilogueOp::Relu: y = std::fmax(0.f, y); break;
+          case EpilogueOp::Sigmoid: break;
+        }
+      }
+      table[q + 128] = e.int8Out ? static_cast<float>(code) : y;
+    }
+    Impl::OpDevice& d = m.opDev[k];
+    if ((rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&d.lut), sizeof table))) != cudaSuccess ||
+        (rc = CUDA(cudaMemcpy(d.lut, table, sizeof table, cudaMemcpyHostToDevice))) != cudaSuccess) {
+      return fail(rc, "epilogue table");
+    }
+    d.lutAt = at;
   }
   // Split-K sums: room for the largest INT8 convolution output at maxBatch.
   size_t most = 0;
