@@ -72,13 +72,53 @@ describe("the CUDA INT8 engine's program", () => {
     const split = tensorFromBuffer(p, 'onnx_tf_prefix_Split_153_1_241', new Uint8Array(stored.buffer)) as Float32Array;
     // Plan layout [C, H, W]: channel 1 of pixel 2 is stored at 2·124 + 80 + 1.
     expect(split[1 * b.H * b.W + 2]).toBe(2 * 124 + 81);
-    // The int8 input: 3 real channels of 16 stored, [C, H, W].
+    // The int8 input, space to depth: a stored pixel holds a 2×2 block, 12 channels of 16.
     const inPlace = p.tensors.get('input_q')!;
     const ib = p.buffers[inPlace.buffer]!;
-    expect([ib.C, inPlace.channels]).toEqual([16, 3]);
+    expect([ib.H, ib.C, inPlace.channels, inPlace.layout]).toEqual([208, 16, 3, 's2d']);
     const codes = new Int8Array(ib.H * ib.W * ib.C).map((_, i) => (i % 16) - 8);
     const back = tensorFromBuffer(p, 'input_q', new Uint8Array(codes.buffer)) as Int8Array;
-    expect([back[0], back[ib.H * ib.W], back[2 * ib.H * ib.W]]).toEqual([-8, -7, -6]);
+    const plane = 416 * 416;
+    // Pixel (0, 0): cell 0, channels 0..2; pixel (0, 1): cell 1; pixel (1, 0): cell 2.
+    expect([back[0], back[plane], back[2 * plane], back[1], back[plane + 1], back[416], back[2 * plane + 416]]).toEqual([-8, -7, -6, -5, -4, -2, 0]);
+  });
+
+  it('runs the first 3×3 stride-2 convolution as a 2×2 one over the space-to-depth input: every integer sum the same', () => {
+    const plan = planInt8(readOnnx(readFileSync(model())));
+    const p = lowerPlan(plan);
+    const conv = plan.steps.find((s) => s.op === 'conv' && s.input === 'input_q')!;
+    if (conv.op !== 'conv') throw new Error('no first convolution');
+    const op = p.ops.find((o) => o.kind === OpKind.convInt8 && o.in!.buffer === p.tensors.get('input_q')!.buffer)!;
+    expect([op.kh, op.kw, op.sh, op.pt, op.C]).toEqual([2, 2, 1, 1, 12]);
+    const S = 416;
+    const x = new Int8Array(3 * S * S).map(() => Math.floor(Math.random() * 256) - 128);
+    // x laid out as the quantize kernel stores it: [S/2, S/2, 16], channel (dy·2 + dx)·3 + c.
+    const packed = new Int8Array((S / 2) * (S / 2) * 16);
+    for (let c = 0; c < 3; c++) for (let y = 0; y < S; y++) for (let xx = 0; xx < S; xx++) {
+      packed[((y >> 1) * (S / 2) + (xx >> 1)) * 16 + ((y & 1) * 2 + (xx & 1)) * 3 + c] = x[(c * S + y) * S + xx]!;
+    }
+    const w = conv.weight as Int8Array;
+    let checked = 0;
+    for (let n = 0; n < 3000; n++) {
+      const o = n % conv.outChannels;
+      const oy = n < 600 ? n % 3 : Math.floor(Math.random() * 208);  // the padded top rows, then anywhere
+      const ox = n < 600 ? Math.floor(n / 3) % 208 : Math.floor(Math.random() * 208);
+      let direct = 0;
+      for (let c = 0; c < 3; c++) for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) {
+        const iy = oy * 2 - 1 + ky;
+        const ix = ox * 2 - 1 + kx;
+        if (iy >= 0 && iy < S && ix >= 0 && ix < S) direct += x[(c * S + iy) * S + ix]! * w[((o * 3 + c) * 3 + ky) * 3 + kx]!;
+      }
+      let viaS2d = 0;
+      for (let ty = 0; ty < 2; ty++) for (let tx = 0; tx < 2; tx++) for (let c = 0; c < 12; c++) {
+        const by = oy - 1 + ty;
+        const bx = ox - 1 + tx;
+        if (by >= 0 && bx >= 0) viaS2d += packed[(by * (S / 2) + bx) * 16 + c]! * op.w8![((o * 12 + c) * 2 + ty) * 2 + tx]!;
+      }
+      expect(viaS2d).toBe(direct);
+      checked++;
+    }
+    expect(checked).toBe(3000);
   });
 
   it('refuses what it has no kernel for, naming the step; the cuda backend wants a QDQ model', () => {

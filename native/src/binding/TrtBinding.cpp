@@ -233,6 +233,7 @@ Int8Program readProgram(Napi::Env env, const Napi::Object& o) {
     op.in2 = viewOf(x, "in2");
     op.out = viewOf(x, "out");
     op.channels = static_cast<int>(optNumber(x, "channels", 0, 0, 1 << 16));
+    op.space = static_cast<int>(optNumber(x, "space", 1, 1, 2));
     op.O = static_cast<int>(optNumber(x, "O", 0, 0, 1 << 16));
     op.C = static_cast<int>(optNumber(x, "C", 0, 0, 1 << 16));
     op.kh = static_cast<int>(optNumber(x, "kh", 1, 1, 64));

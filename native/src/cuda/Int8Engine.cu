@@ -95,16 +95,29 @@ struct Tensor {
 
 #define GRID_STRIDE(i, total) for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (total); i += gridDim.x * blockDim.x)
 
-__global__ void quantizeInputKernel(const float* __restrict__ x, int8_t* __restrict__ y, int n, int C, int S, int Cs, float s, float inv) {
-  const int pixels = n * S * S;
+// The engine input, float NCHW [n, C, S, S], to int8 NHWC. space 2 (space to depth): each output
+// pixel holds a 2×2 block of input pixels, channel (dy·2 + dx)·C + c, so that a 3×3 stride-2
+// first convolution becomes a 2×2 stride-1 one over 12 channels (one K step instead of three).
+__global__ void quantizeInputKernel(const float* __restrict__ x, int8_t* __restrict__ y, int n, int C, int S, int Cs, float s, float inv, int space) {
+  const int So = S / space;
+  const int pixels = n * So * So;
   GRID_STRIDE(pix, pixels) {
-    const int img = pix / (S * S);
-    const int p = pix - img * S * S;
+    const int img = pix / (So * So);
+    const int p = pix - img * So * So;
+    const int by = p / So, bx = p - by * So;
     int8_t* out = y + pix * Cs;
     for (int c0 = 0; c0 < Cs; c0 += 16) {  // Cs is a multiple of 16: one 16-byte store each
       alignas(16) int8_t q[16];
 #pragma unroll
-      for (int j = 0; j < 16; ++j) q[j] = c0 + j < C ? static_cast<int8_t>(quantizeCodeFast(__ldg(x + (img * C + c0 + j) * S * S + p), s, inv)) : 0;
+      for (int j = 0; j < 16; ++j) {
+        const int ch = c0 + j;
+        q[j] = 0;
+        if (ch < C * space * space) {
+          const int cell = ch / C, c = ch - cell * C;
+          const int dy = cell / space, dx = cell - dy * space;
+          q[j] = static_cast<int8_t>(quantizeCodeFast(__ldg(x + ((img * C + c) * S + by * space + dy) * S + bx * space + dx), s, inv));
+        }
+      }
       *reinterpret_cast<int4*>(out + c0) = *reinterpret_cast<const int4*>(q);
     }
   }
@@ -361,16 +374,17 @@ __device__ __forceinline__ void ldmatrix4(const int8_t* smem, int* r) {
 // Tensor cores: an implicit GEMM, M = output pixels of the batch, N = output channels, K = taps ·
 // stored channels (packed weights [O, Kpad]); 128×BN tiles, 64 of K a stage, three stages in
 // flight with cp.async (zero-filled outside the image and past K), four warps of 32×BN,
-// fragments by ldmatrix, mma.sync m16n8k32 s8·s8 → s32. gridDim.z splits K (small grids: batch
+// fragments by ldmatrix, mma.sync m16n8k32 s8·s8 → s32. STAGES: 3 in flight for long K, 2 (less
+// shared memory: more blocks an SM to hide the first loads) for short. gridDim.z splits K (small grids: batch
 // 1, 13×13 layers): each split adds its int32 sums into `partial`, exact in any order, and
 // convEpilogueKernel finishes.
-constexpr int kMmaBM = 128, kMmaBK = 64, kMmaLds = 80, kMmaStages = 3;  // smem row: 64 bytes of K + 16 of padding (no bank conflicts)
+constexpr int kMmaBM = 128, kMmaBK = 64, kMmaLds = 80;  // smem row: 64 bytes of K + 16 of padding (no bank conflicts)
 
-template <int BN>
+template <int BN, int STAGES>
 __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
 #if __CUDA_ARCH__ >= 800
-  __shared__ __align__(16) int8_t As[kMmaStages][kMmaBM * kMmaLds];
-  __shared__ __align__(16) int8_t Bs[kMmaStages][BN * kMmaLds];
+  __shared__ __align__(16) int8_t As[STAGES][kMmaBM * kMmaLds];
+  __shared__ __align__(16) int8_t Bs[STAGES][BN * kMmaLds];
   __shared__ float lutS[256];
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int m0 = blockIdx.x * kMmaBM;
@@ -427,7 +441,7 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
 #pragma unroll
       for (int r = 0; r < 4; ++r) acc[mt][nt][r] = 0;
 #pragma unroll
-  for (int st = 0; st < kMmaStages - 1; ++st) {
+  for (int st = 0; st < STAGES - 1; ++st) {
     if (k0 + st < k1) load(k0 + st, st);
     asm volatile("cp.async.commit_group;\n" ::);
   }
@@ -435,9 +449,9 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
   const int aRow = warp * 32 + (lane & 7) + ((lane >> 3) & 1) * 8, aCol = (lane >> 4) * 16;
   const int bRow = ((lane >> 4) * 8) + (lane & 7), bCol = ((lane >> 3) & 1) * 16;
   for (int kc = k0; kc < k1; ++kc) {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(kMmaStages - 2));
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(STAGES - 2));
     __syncthreads();
-    const int stage = (kc - k0) % kMmaStages;
+    const int stage = (kc - k0) % STAGES;
     const int8_t* A = As[stage];
     const int8_t* B = Bs[stage];
 #pragma unroll
@@ -462,8 +476,8 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
         }
       }
     }
-    const int next = kc + kMmaStages - 1;
-    if (next < k1) load(next, (next - k0) % kMmaStages);
+    const int next = kc + STAGES - 1;
+    if (next < k1) load(next, (next - k0) % STAGES);
     asm volatile("cp.async.commit_group;\n" ::);
   }
   asm volatile("cp.async.wait_group 0;\n" ::);
@@ -541,8 +555,11 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
   const int lm = tid / TPR, lk = (tid % TPR) * KPT;
   const bool lmOk = m0 + lm < a.M;
   const Origin org = originOf(a, lmOk ? m0 + lm : 0);
-  // Its outputs: pixels tm…tm+3, channels tn…tn+3.
-  const int tm = (tid % (BM / 4)) * 4, tn = (tid / (BM / 4)) * 4;
+  // Its outputs: pixels tm…tm+3, channels tn…tn+3. A warp spans 8 pixel groups × 4 channel
+  // groups, so its shared-memory reads are 8 distinct float4 of A and 4 of B (broadcasts).
+  constexpr int MG = BM / 4, WM = MG / 8;  // pixel groups; warps along the pixels
+  const int warp = tid >> 5, lane = tid & 31;
+  const int tm = ((warp % WM) * 8 + (lane & 7)) * 4, tn = ((warp / WM) * 4 + (lane >> 3)) * 4;
   float acc[4][4];  // each starts at its bias, as in the reference
 #pragma unroll
   for (int i = 0; i < 4; ++i)
@@ -679,7 +696,7 @@ struct Int8Engine::Impl {
       const int pixels = n * out.H * out.W;
       switch (op.kind) {
         case ProgramOpKind::QuantizeInput:
-          quantizeInputKernel<<<gridFor(pixels, T), T, 0, st>>>(in, static_cast<int8_t*>(out.p), n, op.channels, prog.inputSize, out.C, out.scale, out.inv);
+          quantizeInputKernel<<<gridFor(pixels, T), T, 0, st>>>(in, static_cast<int8_t*>(out.p), n, op.channels, prog.inputSize, out.C, out.scale, out.inv, op.space);
           break;
         case ProgramOpKind::Unary: {
           const Tensor x = view(op.in);
@@ -758,8 +775,9 @@ struct Int8Engine::Impl {
                 cudaMemsetAsync(partial, 0, static_cast<size_t>(pixels) * op.O * sizeof(int32_t), st);
               }
               const dim3 grid(gx, gy, splits);
-              if (bn == 32) convMmaKernel<32><<<grid, 128, 0, st>>>(a);
-              else convMmaKernel<64><<<grid, 128, 0, st>>>(a);
+              const bool longK = a.chunksPerSplit > 8;
+              if (bn == 32) longK ? convMmaKernel<32, 3><<<grid, 128, 0, st>>>(a) : convMmaKernel<32, 2><<<grid, 128, 0, st>>>(a);
+              else longK ? convMmaKernel<64, 3><<<grid, 128, 0, st>>>(a) : convMmaKernel<64, 2><<<grid, 128, 0, st>>>(a);
               if (splits > 1) convEpilogueKernel<<<gridFor(static_cast<long>(pixels) * op.O, T), T, 0, st>>>(a);
             }
           }
@@ -802,7 +820,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   }
   // Tensor cores where the GPU has mma.sync int8 and this build carries code for it.
   cudaFuncAttributes attr{};
-  const bool mmaCode = cudaFuncGetAttributes(&attr, convMmaKernel<64>) == cudaSuccess && attr.binaryVersion >= 80;
+  const bool mmaCode = cudaFuncGetAttributes(&attr, convMmaKernel<64, 3>) == cudaSuccess && attr.binaryVersion >= 80;
   cudaGetLastError();
   const char* force = std::getenv("VIGIL_INT8_KERNEL");
   m.mma = cc >= 80 && mmaCode && !(force && std::strcmp(force, "dp4a") == 0);

@@ -48,6 +48,7 @@ struct ProgramOp {
   ProgramOpKind kind = ProgramOpKind::Unary;
   BufferView in, in2, out;
   int channels = 0;  // channels read (Unary, Add, MaxPool, Resize, Pad, QuantizeInput)
+  int space = 1;     // QuantizeInput: 2 = space to depth (each output pixel a 2×2 block)
   // Convolutions: O output channels, C input channels (real, not stored), OIHW weights.
   int O = 0, C = 0, kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0;
   std::vector<int8_t> w8;   // ConvInt8: [O, C, kh, kw]

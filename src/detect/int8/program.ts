@@ -1,4 +1,4 @@
-import type { EpilogueOp, Int8Plan, PlanStep } from './plan.js';
+import { stepInputs, type EpilogueOp, type Int8Plan, type PlanStep } from './plan.js';
 
 /**
  * The plan lowered for the GPU (native/src/cuda/Int8Engine.h): activation buffers laid out NHWC
@@ -17,6 +17,8 @@ export interface ProgramBuffer { name: string; int8: boolean; scale: number; H: 
 export interface BufferView { buffer: number; offset: number }
 export interface ProgramOp {
   kind: number;
+  /** quantizeInput: 2 = space to depth (a pixel holds a 2×2 block of the input). */
+  space?: number;
   in?: BufferView; in2?: BufferView; out: BufferView;
   channels?: number;
   O?: number; C?: number; kh?: number; kw?: number; sh?: number; sw?: number; pt?: number; pl?: number;
@@ -34,12 +36,13 @@ export interface GpuProgram {
   /**
    * Where each plan tensor lives (checks read them back): channels [offset, offset + channels)
    * of every pixel of a buffer; `layout` maps the tensor's own shape onto that: chw [C, H, W],
-   * c_n [C, H·W], n_c [H·W, C].
+   * c_n [C, H·W], n_c [H·W, C]; s2d [C, 2H, 2W] stored space to depth (a pixel holds a 2×2
+   * block, channel (dy·2 + dx)·C + c).
    */
   tensors: Map<string, TensorPlace>;
 }
 
-export interface TensorPlace { buffer: number; offset: number; channels: number; layout: 'chw' | 'c_n' | 'n_c' }
+export interface TensorPlace { buffer: number; offset: number; channels: number; layout: 'chw' | 'c_n' | 'n_c' | 's2d' }
 /** A plan tensor on the GPU: channels [offset, offset + C) of a buffer; `layout` says how its logical shape maps onto NHWC. */
 interface View { buffer: number; offset: number; C: number; H: number; W: number; layout: TensorPlace['layout'] }
 
@@ -90,6 +93,19 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
     switch (s.op) {
       case 'quantize': {
         if (s.input === plan.input) {
+          // A first 3×3 stride-2 convolution reads the input space to depth: a 2×2 convolution
+          // over 12 channels, one K step of the tensor-core kernel instead of three.
+          const readers = plan.steps.filter((r) => stepInputs(r).includes(s.output));
+          const first = readers.length === 1 && readers[0]!.op === 'conv' ? readers[0] : null;
+          if (first?.op === 'conv' && first.precision === 'int8' && first.kernel.join() === '3,3' && first.stride.join() === '2,2' && first.pads.join() === '1,1,1,1' &&
+              first.group === 1 && first.dilation.join() === '1,1' && S % 2 === 0) {
+            const t = tensor(s.output);
+            buffers.push({ name: s.output, int8: true, scale: t.scale!, H: S / 2, W: S / 2, C: roundUp(4 * inC, 16) });
+            const v: View = { buffer: buffers.length - 1, offset: 0, C: inC, H: S / 2, W: S / 2, layout: 's2d' };
+            views.set(s.output, v);
+            ops.push({ kind: OpKind.quantizeInput, out: bv(v), channels: inC, space: 2, step: s.op });
+            break;
+          }
           const out = newBuffer(s.output);
           ops.push({ kind: OpKind.quantizeInput, out: bv(out), channels: inC, step: s.op });
         } else {
@@ -98,7 +114,12 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
         break;
       }
       case 'conv': {
-        const x = spatial(s, viewOf(s, s.input));
+        const x0 = viewOf(s, s.input);
+        if (x0.layout === 's2d') {
+          ops.push(spaceToDepthConv(s, x0, newBuffer(s.output), tensor(s.input).scale!, tensor(s.output)));
+          break;
+        }
+        const x = spatial(s, x0);
         if (s.group !== 1 || s.dilation[0] !== 1 || s.dilation[1] !== 1) throw new ProgramError(s, `group ${s.group}, dilation ${s.dilation}: the engine runs dense, undilated convolutions`);
         const outT = tensor(s.output);
         const out = newBuffer(s.output);
@@ -216,6 +237,35 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
   return { inputSize: S, buffers, ops, outputs, tensors };
 }
 
+/**
+ * The first convolution (3×3, stride 2, pads 1) over a space-to-depth input: 2×2, stride 1,
+ * top/left pad 1, over the 4·C channels of each 2×2 block. Block row oy−1 holds input row 2oy−1
+ * (its dy 1: kernel row 0); block row oy holds 2oy and 2oy+1 (dy 0 and 1: kernel rows 1 and 2).
+ * The same products and integer sums: the results are bit for bit the 3×3 convolution's.
+ */
+function spaceToDepthConv(s: Extract<PlanStep, { op: 'conv' }>, x: View, out: View, inScale: number, outT: { dtype: string; scale: number | null }): ProgramOp {
+  const C = s.inChannels;
+  const O = s.outChannels;
+  const w = s.weight as Int8Array;
+  const w2 = new Int8Array(O * 4 * C * 4);
+  const kernelRow = (t: number, d: number) => (t === 0 ? (d === 1 ? 0 : -1) : 1 + d);
+  for (let o = 0; o < O; o++) for (let c = 0; c < C; c++) for (let ty = 0; ty < 2; ty++) for (let tx = 0; tx < 2; tx++) for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
+    const ky = kernelRow(ty, dy);
+    const kx = kernelRow(tx, dx);
+    if (ky < 0 || kx < 0) continue;
+    w2[((o * 4 * C + (dy * 2 + dx) * C + c) * 2 + ty) * 2 + tx] = w[((o * C + c) * 3 + ky) * 3 + kx]!;
+  }
+  const last = s.epilogue[s.epilogue.length - 1];
+  const int8Out = outT.dtype === 'int8';
+  if (int8Out && (last?.op !== 'requantize' || last.scale !== outT.scale)) throw new ProgramError(s, 'an int8 output needs its requantize last');
+  return {
+    kind: OpKind.convInt8, in: { buffer: x.buffer, offset: 0 }, out: { buffer: out.buffer, offset: 0 },
+    O, C: 4 * C, kh: 2, kw: 2, sh: 1, sw: 1, pt: 1, pl: 1,
+    w8: w2, ...(s.bias ? { bias8: s.bias as Int32Array } : {}), mult: Float32Array.from(s.weightScales!, (v) => f32(inScale * v)),
+    epilogue: s.epilogue.map(epilogueCode), int8Out, step: s.op,
+  };
+}
+
 function epilogueCode(e: EpilogueOp): { op: number; arg: number } {
   return { op: EPILOGUE_CODE[e.op], arg: e.op === 'requantize' ? e.scale : e.op === 'leaky_relu' ? e.alpha : 0 };
 }
@@ -236,6 +286,15 @@ export function tensorFromBuffer(p: GpuProgram, name: string, stored: Uint8Array
   const pixels = b.H * b.W;
   const src = b.int8 ? new Int8Array(stored.buffer, stored.byteOffset, stored.byteLength) : new Float32Array(stored.buffer.slice(stored.byteOffset, stored.byteOffset + stored.byteLength));
   const out = b.int8 ? new Int8Array(pixels * place.channels) : new Float32Array(pixels * place.channels);
+  if (place.layout === 's2d') {
+    const C = place.channels;
+    const S = 2 * b.W;
+    const back = b.int8 ? new Int8Array(C * 4 * pixels) : new Float32Array(C * 4 * pixels);
+    for (let by = 0; by < b.H; by++) for (let bx = 0; bx < b.W; bx++) for (let cell = 0; cell < 4; cell++) for (let c = 0; c < C; c++) {
+      back[(c * S + 2 * by + (cell >> 1)) * S + 2 * bx + (cell & 1)] = src[(by * b.W + bx) * b.C + cell * C + c]!;
+    }
+    return back;
+  }
   for (let px = 0; px < pixels; px++) {
     for (let c = 0; c < place.channels; c++) {
       const v = src[px * b.C + place.offset + c]!;
