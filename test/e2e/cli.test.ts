@@ -71,10 +71,19 @@ describe('vigil CLI', () => {
     expect(d.backends.cpu!.detections).toBeGreaterThan(0);
     expect(['libraries found', 'unavailable', 'not built']).toContain(d.backends.tensorrt!.status);
     if (d.backends.tensorrt!.status !== 'libraries found') expect(d.backends.tensorrt!.reason).toMatch(/TensorRT|libnvinfer/);
-    expect(d.backends.cuda!.status).toBe('not built');
+    // Vigil's own INT8 engine: runs wherever there is a GPU, and says why not elsewhere.
+    const cuda = d.backends.cuda as { status: string; reason: string | null; comparedWithCpu: { matched: number; reference: number } | null };
+    if (d.gpu.devices > 0) {
+      expect(cuda.status).toBe('ready');
+      expect(cuda.comparedWithCpu!.matched).toBe(cuda.comparedWithCpu!.reference);
+    } else {
+      expect(['unavailable', 'not built']).toContain(cuda.status);
+      expect(cuda.reason).toMatch(/CUDA|device|driver/i);
+    }
     const text = vigil('doctor');
     expect(text.stdout).toMatch(/^cpu\s+ready: ONNX Runtime/m);
     expect(text.stdout).toMatch(/^tensorrt\s+/m);
+    expect(text.stdout).toMatch(d.gpu.devices > 0 ? /^cuda\s+ready: Vigil's INT8 engine/m : /^cuda\s+(unavailable|not built): /m);
   });
 
   it('check-config accepts a good file and names each problem in a bad one (exit 2)', () => {

@@ -544,8 +544,8 @@ template <int BM, int BN>
 __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
   static_assert(BM * BN == 4096, "256 threads of 4×4 outputs");
   constexpr int KPT = 16 * BM / 256;  // K values a thread loads a step, for one pixel
-  __shared__ __align__(16) float As[kFloatBK][BM];
-  __shared__ __align__(16) float Bs[kFloatBK][BN];
+  __shared__ __align__(16) float As[2][kFloatBK][BM];
+  __shared__ __align__(16) float Bs[2][kFloatBK][BN];
   const int tid = threadIdx.x;
   const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
   const int K = a.kh * a.kw * a.C;
@@ -565,45 +565,65 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
   for (int i = 0; i < 4; ++i)
 #pragma unroll
     for (int j = 0; j < 4; ++j) acc[i][j] = a.biasf && n0 + tn + j < a.O ? a.biasf[n0 + tn + j] : 0.f;
-  for (int k0 = 0; k0 < K; k0 += kFloatBK) {
-    {
-      int k = k0 + lk;
-      int tap = k / a.C, c = k - tap * a.C;
-      int ky = tap / a.kw, kx = tap - ky * a.kw;
+  // Two shared-memory stages: the next step's values are fetched into registers while this
+  // step computes, then stored into the other stage (one barrier a step).
+  constexpr int BPT = kFloatBK * BN / 256;  // B values a thread loads a step
+  float ra[KPT], rb[BPT];
+  auto fetch = [&](int k0) {
+    int k = k0 + lk;
+    int tap = k / a.C, c = k - tap * a.C;
+    int ky = tap / a.kw, kx = tap - ky * a.kw;
 #pragma unroll
-      for (int j = 0; j < KPT; ++j, ++k) {
-        float v = 0.f;
-        const int iy = org.iy0 + ky, ix = org.ix0 + kx;
-        if (lmOk && k < K && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W) {
-          v = loadValue(a.in.p, (org.base + iy * a.in.W + ix) * a.in.C + a.in.off + c, a.in.int8, a.in.scale);
-        }
-        As[lk + j][lm] = v;
-        if (++c == a.C) {
-          c = 0;
-          if (++kx == a.kw) {
-            kx = 0;
-            ++ky;
-          }
+    for (int j = 0; j < KPT; ++j, ++k) {
+      const int iy = org.iy0 + ky, ix = org.ix0 + kx;
+      ra[j] = lmOk && k < K && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W
+                  ? loadValue(a.in.p, (org.base + iy * a.in.W + ix) * a.in.C + a.in.off + c, a.in.int8, a.in.scale)
+                  : 0.f;
+      if (++c == a.C) {
+        c = 0;
+        if (++kx == a.kw) {
+          kx = 0;
+          ++ky;
         }
       }
     }
-    for (int e = tid; e < kFloatBK * BN; e += 256) {
+#pragma unroll
+    for (int j = 0; j < BPT; ++j) {
+      const int e = tid + j * 256;
       const int kr = e / BN, n = e - kr * BN;
-      Bs[kr][n] = k0 + kr < K && n0 + n < a.O ? __ldg(a.wf + (k0 + kr) * a.O + n0 + n) : 0.f;
+      rb[j] = k0 + kr < K && n0 + n < a.O ? __ldg(a.wf + (k0 + kr) * a.O + n0 + n) : 0.f;
     }
-    __syncthreads();
+  };
+  auto put = [&](int stage) {
+#pragma unroll
+    for (int j = 0; j < KPT; ++j) As[stage][lk + j][lm] = ra[j];
+#pragma unroll
+    for (int j = 0; j < BPT; ++j) {
+      const int e = tid + j * 256;
+      Bs[stage][e / BN][e % BN] = rb[j];
+    }
+  };
+  fetch(0);
+  put(0);
+  __syncthreads();
+  int cur = 0;
+  for (int k0 = 0; k0 < K; k0 += kFloatBK) {
+    const bool more = k0 + kFloatBK < K;
+    if (more) fetch(k0 + kFloatBK);
 #pragma unroll
     for (int kk = 0; kk < kFloatBK; ++kk) {
       if (k0 + kk >= K) break;
-      const float4 x = *reinterpret_cast<const float4*>(&As[kk][tm]);
-      const float4 w = *reinterpret_cast<const float4*>(&Bs[kk][tn]);
+      const float4 x = *reinterpret_cast<const float4*>(&As[cur][kk][tm]);
+      const float4 w = *reinterpret_cast<const float4*>(&Bs[cur][kk][tn]);
       const float xs[4] = {x.x, x.y, x.z, x.w}, ws[4] = {w.x, w.y, w.z, w.w};
 #pragma unroll
       for (int i = 0; i < 4; ++i)
 #pragma unroll
         for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(xs[i], ws[j], acc[i][j]);
     }
+    if (more) put(cur ^ 1);
     __syncthreads();
+    cur ^= 1;
   }
 #pragma unroll
   for (int i = 0; i < 4; ++i) {

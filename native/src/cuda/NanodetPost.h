@@ -18,6 +18,11 @@ struct HeadLevelDevice {
   int stride = 0;
 };
 
+// Where one frame sits in the model input (boxes come out in its source pixels).
+struct FrameLetterboxParams {
+  float scale = 1, padX = 0, padY = 0, srcWidth = 0, srcHeight = 0;
+};
+
 // The decode's parameters and the letterbox to undo (boxes come out in source-frame pixels).
 struct NanodetPostParams {
   int inputSize = 416;
@@ -44,6 +49,11 @@ class GpuNanodetPost {
   // `candidates` = boxes over the threshold before NMS (beyond maxCandidates they are dropped).
   bool run(const HeadLevelDevice* levels, int levelCount, const NanodetPostParams& p, std::vector<DetectionRecord>& out,
            uint32_t& candidates, std::string& err);
+  // A batch: frame f's level i at levels[i].cls + f·clsStride[i] (reg likewise), its letterbox
+  // frameBoxes[f] (p's own letterbox unused). Two waits for the whole batch, not two a frame.
+  bool runBatch(const HeadLevelDevice* levels, int levelCount, const size_t* clsStride, const size_t* regStride,
+                const FrameLetterboxParams* frameBoxes, int frames, const NanodetPostParams& p,
+                std::vector<std::vector<DetectionRecord>>& out, std::vector<uint32_t>& candidates, std::string& err);
   // The same from head outputs in host memory (copied to the device first): tests, host backends.
   bool runFromHost(const float* const* cls, const float* const* reg, const int* strides, int levelCount, const NanodetPostParams& p,
                    std::vector<DetectionRecord>& out, uint32_t& candidates, std::string& err);

@@ -114,7 +114,6 @@ bool GpuDetector::run(const float* deviceInput, const std::vector<FrameLetterbox
     err = "inference failed on the GPU";
     return false;
   }
-  out.assign(n, {});
   NanodetPostParams p;
   p.inputSize = m.opts.inputSize;
   p.numClasses = m.opts.numClasses;
@@ -122,20 +121,20 @@ bool GpuDetector::run(const float* deviceInput, const std::vector<FrameLetterbox
   p.scoreThreshold = m.opts.scoreThreshold;
   p.iouThreshold = m.opts.iouThreshold;
   p.maxDetections = m.opts.maxDetections;
+  // The whole batch's decode and NMS at once: frame i's outputs lie i frames into each buffer.
   std::vector<HeadLevelDevice> levels(m.levels.size());
-  for (int i = 0; i < n; ++i) {
-    const FrameLetterbox& b = boxes[i];
-    p.scale = b.scale;
-    p.padX = b.padX;
-    p.padY = b.padY;
-    p.srcWidth = b.srcWidth;
-    p.srcHeight = b.srcHeight;
-    for (size_t k = 0; k < m.levels.size(); ++k) {
-      const Impl::Level& l = m.levels[k];
-      levels[k] = {m.engine->outputs()[l.cls] + i * l.clsPerFrame, m.engine->outputs()[l.reg] + i * l.regPerFrame, l.stride};
-    }
-    uint32_t candidates = 0;
-    if (!m.post.run(levels.data(), static_cast<int>(levels.size()), p, out[i], candidates, err)) return false;
+  std::vector<size_t> clsStride(m.levels.size()), regStride(m.levels.size());
+  for (size_t k = 0; k < m.levels.size(); ++k) {
+    const Impl::Level& l = m.levels[k];
+    levels[k] = {m.engine->outputs()[l.cls], m.engine->outputs()[l.reg], l.stride};
+    clsStride[k] = l.clsPerFrame;
+    regStride[k] = l.regPerFrame;
+  }
+  std::vector<FrameLetterboxParams> frameBoxes(n);
+  for (int i = 0; i < n; ++i) frameBoxes[i] = {boxes[i].scale, boxes[i].padX, boxes[i].padY, boxes[i].srcWidth, boxes[i].srcHeight};
+  std::vector<uint32_t> candidates;
+  if (!m.post.runBatch(levels.data(), static_cast<int>(levels.size()), clsStride.data(), regStride.data(), frameBoxes.data(), n, p, out, candidates, err)) {
+    return false;
   }
   return true;
 }
