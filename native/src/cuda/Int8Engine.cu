@@ -280,21 +280,29 @@ struct ConvArgs {
   int lutAt;
 };
 
-// The epilogue from the accumulator as float to the stored value; `lut`: the table (shared or
-// global memory) when there is one.
-__device__ __forceinline__ void convStore(const ConvArgs& a, const float* lut, int m, int o, float y) {
-  const int at = m * a.out.C + a.out.off + o;
+// The epilogue from the accumulator as float to the value stored (an int8 output's code as a
+// float); `lut`: the table (shared or global memory) when there is one.
+__device__ __forceinline__ float convValue(const ConvArgs& a, const float* lut, float y) {
   int code = 0;
   if (lut) {
     y = epilogue(y, a.e, a.lutAt, &code);
-    const float v = lut[quantizeCodeFast(y, a.e.arg[a.lutAt], a.e.inv[a.lutAt]) + 128];
-    if (a.e.int8Out) static_cast<int8_t*>(a.out.p)[at] = static_cast<int8_t>(v);
-    else static_cast<float*>(a.out.p)[at] = v;
-    return;
+    return lut[quantizeCodeFast(y, a.e.arg[a.lutAt], a.e.inv[a.lutAt]) + 128];
   }
   y = epilogue(y, a.e, a.e.n, &code);
-  if (a.e.int8Out) static_cast<int8_t*>(a.out.p)[at] = static_cast<int8_t>(code);
-  else static_cast<float*>(a.out.p)[at] = y;
+  return a.e.int8Out ? static_cast<float>(code) : y;
+}
+
+__device__ __forceinline__ void convStore(const ConvArgs& a, const float* lut, int m, int o, float y) {
+  const int at = m * a.out.C + a.out.off + o;
+  const float v = convValue(a, lut, y);
+  if (a.e.int8Out) static_cast<int8_t*>(a.out.p)[at] = static_cast<int8_t>(v);
+  else static_cast<float*>(a.out.p)[at] = v;
+}
+
+// Output channels o and o + 1 of pixel m in one 2- or 8-byte store (`at` even).
+__device__ __forceinline__ void convStorePair(const ConvArgs& a, int at, float v0, float v1) {
+  if (a.e.int8Out) *reinterpret_cast<char2*>(static_cast<int8_t*>(a.out.p) + at) = make_char2(static_cast<signed char>(v0), static_cast<signed char>(v1));
+  else *reinterpret_cast<float2*>(static_cast<float*>(a.out.p) + at) = make_float2(v0, v1);
 }
 
 __device__ __forceinline__ void convStoreInt(const ConvArgs& a, int m, int o, int acc) {
@@ -512,6 +520,7 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
       multR[nt][j] = o < a.O ? a.mult[o] : 0.f;
     }
   const float* lut = a.lut ? lutS : nullptr;
+  const bool pairs = ((a.out.C | a.out.off) & 1) == 0;  // channel pairs (o even) start at even elements
 #pragma unroll
   for (int mt = 0; mt < 2; ++mt) {
 #pragma unroll
@@ -520,10 +529,14 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
       if (mm >= a.M) continue;
 #pragma unroll
       for (int nt = 0; nt < BN / 8; ++nt) {
-#pragma unroll
-        for (int j = 0; j < 2; ++j) {
-          const int o = n0 + nt * 8 + t * 2 + j;
-          if (o < a.O) convStore(a, lut, mm, o, __fmul_rn(static_cast<float>(acc[mt][nt][half * 2 + j] + biasR[nt][j]), multR[nt][j]));
+        const int o = n0 + nt * 8 + t * 2;
+        const float y0 = __fmul_rn(static_cast<float>(acc[mt][nt][half * 2] + biasR[nt][0]), multR[nt][0]);
+        const float y1 = __fmul_rn(static_cast<float>(acc[mt][nt][half * 2 + 1] + biasR[nt][1]), multR[nt][1]);
+        if (pairs && o + 1 < a.O) {
+          convStorePair(a, mm * a.out.C + a.out.off + o, convValue(a, lut, y0), convValue(a, lut, y1));
+        } else {
+          if (o < a.O) convStore(a, lut, mm, o, y0);
+          if (o + 1 < a.O) convStore(a, lut, mm, o + 1, y1);
         }
       }
     }
