@@ -638,10 +638,22 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
     __syncthreads();
     cur ^= 1;
   }
+  const bool quads = ((a.out.C | a.out.off) & 3) == 0 && n0 + tn + 3 < a.O;  // four channels in one store
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int m = m0 + tm + i;
     if (m >= a.M) continue;
+    if (quads) {
+      const float4 v = make_float4(convValue(a, a.lut, acc[i][0]), convValue(a, a.lut, acc[i][1]), convValue(a, a.lut, acc[i][2]), convValue(a, a.lut, acc[i][3]));
+      const int at = m * a.out.C + a.out.off + n0 + tn;
+      if (a.e.int8Out) {
+        *reinterpret_cast<char4*>(static_cast<int8_t*>(a.out.p) + at) =
+            make_char4(static_cast<signed char>(v.x), static_cast<signed char>(v.y), static_cast<signed char>(v.z), static_cast<signed char>(v.w));
+      } else {
+        *reinterpret_cast<float4*>(static_cast<float*>(a.out.p) + at) = v;
+      }
+      continue;
+    }
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const int o = n0 + tn + j;
