@@ -17,36 +17,48 @@ export function clipDir(): string {
   return dir;
 }
 
-const ENCODERS: Record<ClipCodec, { codec: string; options: string[] }> = {
-  // Keyframe every 2 s as cameras send them; no B-frames (IP cameras rarely use them).
-  h264: { codec: 'libx264', options: ['-preset', 'veryfast', '-g', '20', '-bf', '0', '-pix_fmt', 'yuv420p'] },
-  hevc: {
-    codec: 'libx265',
-    options: ['-preset', 'veryfast', '-x265-params', 'log-level=error:keyint=20:bframes=0', '-pix_fmt', 'yuv420p', '-tag:v', 'hvc1'],
-  },
+/** Keyframe every `keyint` frames (2 s, as cameras send them); no B-frames (IP cameras rarely use them). */
+const encoder = (codec: ClipCodec, keyint: number): { codec: string; options: string[] } =>
+  codec === 'h264'
+    ? { codec: 'libx264', options: ['-preset', 'veryfast', '-g', String(keyint), '-bf', '0', '-pix_fmt', 'yuv420p'] }
+    : { codec: 'libx265', options: ['-preset', 'veryfast', '-x265-params', `log-level=error:keyint=${keyint}:bframes=0`, '-pix_fmt', 'yuv420p', '-tag:v', 'hvc1'] };
+
+/**
+ * The GPU benches' camera: vtest upscaled to 1920×1080 and played at 30 fps (each source frame
+ * one output frame, so every frame differs), 4 Mb/s, a keyframe every 2 s, 300 frames (10 s).
+ * The input is read at 30 fps (`-r` before `-i`): a setpts retime in the AVI's 1/10 s time base
+ * would round the timestamps to 0, 33, 100, 133 ms…, 20 frames a second.
+ */
+const HD_1080P30 = {
+  input: ['-r', '30'],
+  filter: 'scale=1920:1080:flags=bicubic',
+  options: ['-frames:v', '300', '-b:v', '4M', '-maxrate', '4M', '-bufsize', '8M'],
 };
 
 /**
  * Transcodes vtest.avi (or `source`) to `codec` in a Matroska file once and returns its path;
- * `loops` > 1 concatenates the footage that many times (long runs without a restart).
+ * `loops` > 1 concatenates the footage that many times (long runs without a restart); `hd`:
+ * the 1080p30 form above.
  * A child ffmpeg is the right tool here: a one-shot fixture job, never the frame path.
  */
-export async function ensureClip(codec: ClipCodec, opts: { loops?: number; container?: 'mkv' | 'ts' | 'mp4' } = {}): Promise<string> {
+export async function ensureClip(codec: ClipCodec, opts: { loops?: number; container?: 'mkv' | 'ts' | 'mp4'; hd?: boolean } = {}): Promise<string> {
   const loops = opts.loops ?? 1;
   const container = opts.container ?? 'mkv';
-  const out = join(clipDir(), `vtest-${codec}${loops > 1 ? `-x${loops}` : ''}.${container}`);
+  const out = join(clipDir(), `vtest-${codec}${opts.hd ? '-1080p30' : ''}${loops > 1 ? `-x${loops}` : ''}.${container}`);
   if (existsSync(out)) return out;
   if (!existsSync(VTEST_AVI)) {
     throw new Error(`${VTEST_AVI} is missing: install Debian's opencv-doc package (scripts/setup.sh does).`);
   }
   const tmp = `${out}.partial.${process.pid}.${container}`;
-  const enc = ENCODERS[codec];
+  const enc = encoder(codec, opts.hd ? 60 : 20);
   // Other containers of the same footage are remuxed from the Matroska clip (no re-encode).
-  const remuxFrom = container !== 'mkv' && loops === 1 ? await ensureClip(codec) : null;
+  const remuxFrom = container !== 'mkv' && loops === 1 ? await ensureClip(codec, { hd: opts.hd }) : null;
   await new Promise<void>((resolvePromise, reject) => {
     const cmd = ffmpeg(remuxFrom ?? VTEST_AVI);
     if (loops > 1) cmd.inputOptions(['-stream_loop', String(loops - 1)]);
+    if (opts.hd && !remuxFrom) cmd.inputOptions(HD_1080P30.input);
     if (remuxFrom) cmd.outputOptions(['-c:v', 'copy', ...(codec === 'hevc' && container === 'mp4' ? ['-tag:v', 'hvc1'] : [])]);
+    else if (opts.hd) cmd.videoCodec(enc.codec).videoFilters(HD_1080P30.filter).outputOptions([...enc.options, ...HD_1080P30.options]);
     else cmd.videoCodec(enc.codec).outputOptions(enc.options);
     cmd
       .noAudio()

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# On the lent GPU box, from the repository root, with device-carry/ carried
+# (scripts/device-carry.sh made it here): unpacks Node, lays the model and inputs where the
+# benches look, runs each bench named, and copies their results to $OUT.
+# usage: bash bench/device.sh BENCH...     (e2e, int8, infer; their env variables pass through)
+set -uo pipefail
+carry=$PWD/device-carry
+xz -dc "$carry/node.xz" > /tmp/node && chmod +x /tmp/node
+export VIGIL_ADDON=$carry/vigil.node VIGIL_COMMIT=$(cat "$carry/commit") UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE:-16}
+export VIGIL_BENCH_MACHINE=${VIGIL_BENCH_MACHINE:-$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | grep -oiE 'h100|h200|l4|a100' | tr A-Z a-z || echo gpu)}
+mkdir -p .cache && cp -r "$carry/cache/." .cache/
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+rc=0
+for bench in "$@"; do
+  echo "== $bench"
+  if [ "$bench" = infer ]; then
+    # The peers first, in the same session: ONNX Runtime CPU and PyTorch FP16 (no part of Vigil).
+    PYTHONUNBUFFERED=1 python3 "$carry/infer_peers.py" .cache/int8check /tmp/peers.json "${INFER_BATCHES:-1,8,32,64}" || rc=1
+    export PEERS_JSON=/tmp/peers.json
+  fi
+  /tmp/node "$carry/$bench.mjs" || rc=1
+done
+mkdir -p "$OUT" && cp bench/results/*-"$VIGIL_BENCH_MACHINE"-* "$OUT/" 2>/dev/null
+[ -f /tmp/peers.json ] && cp /tmp/peers.json "$OUT/peers-$VIGIL_BENCH_MACHINE.json"
+exit $rc
