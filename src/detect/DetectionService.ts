@@ -18,16 +18,17 @@ export interface Detector {
   /** The largest batch the model takes (1 for a model whose batch dimension is fixed). */
   readonly maxBatch: number;
   /**
-   * A GPU input batch the cameras' letterboxes write straight into (frame i → slot i), for a
-   * GPU backend: the tensor never comes to the host. Absent or null: a host tensor.
+   * GPU input batches the cameras' letterboxes write straight into (frame i → slot i), for a
+   * GPU backend: the tensor never comes to the host. With two, the next batch is letterboxed
+   * while the one before it is inferred. Absent or empty: one host tensor, a batch at a time.
    */
-  readonly deviceInput?: DeviceBatchHandle | null;
+  readonly deviceInputs?: readonly DeviceBatchHandle[];
   /**
-   * `boxes.length` letterboxed frames, one after the other in `input` (null: in deviceInput);
-   * their detections in the same order. Sets `stamps.inferredUs` when the model's outputs are
-   * back, before post-processing.
+   * `boxes.length` letterboxed frames, one after the other in `input` (a host tensor or one of
+   * deviceInputs); their detections in the same order. Sets `stamps.inferredUs` when the
+   * model's outputs are back, before post-processing.
    */
-  detectBatch(input: Float32Array | null, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]>;
+  detectBatch(input: Float32Array | DeviceBatchHandle, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]>;
 }
 
 /**
@@ -105,7 +106,7 @@ export interface CameraDetectStats {
    * error: the detector failed on it.
    */
   dropReasons: Record<DropReason, number>;
-  /** Decoded frames not yet inferred nor dropped (the newest, waiting for its turn). */
+  /** Decoded frames waiting for their turn (not dropped, nor in a batch yet). */
   pending: number;
   /** The latency budget: null without one. */
   budget: { ms: number; policy: string; state: 'ok' | 'breach'; engaged: boolean; breaches: number } | null;
@@ -125,7 +126,7 @@ interface CamState {
   newestSeq: number;
   /** recvUs of the newest frame (its first packet, monotonic µs). */
   newestRecvUs: number;
-  /** Every frame up to this seq was inferred or counted as dropped. */
+  /** Every frame up to this seq was taken into a batch or counted as dropped. */
   doneSeq: number;
   /** Why frames after doneSeq waited: the reason they get if a newer one is taken. */
   waitReason: DropReason;
@@ -145,6 +146,12 @@ interface CamState {
 }
 
 const WINDOW = 200;
+/** A camera's frame in a batch: its letterbox and its slot in the batch's input. */
+interface Taken {
+  cam: CamState;
+  lb: LetterboxResult;
+  slot: number;
+}
 const SERVICE_FRAMES = 4;
 /** A camera's frame is overdue (not waited for) this share of its interval late (at least 5 ms): jitter. */
 const OVERDUE_SHARE = 0.25;
@@ -164,8 +171,14 @@ export class DetectionService extends EventEmitter {
   private readonly cams = new Map<string, CamState>();
   private readonly order: string[] = [];
   private next = 0;
-  /** performance.now() when the running batch launched; null: none runs. */
-  private busySince: number | null = null;
+  /** Batches launched and not finished, with when each launched (performance.now()). */
+  private readonly inFlight = new Set<{ since: number }>();
+  /** A batch is letterboxing its frames (one at a time; the next may start once it infers). */
+  private gathering = false;
+  /** Input buffers no batch holds: the GPU input batches, or null for the one host tensor. */
+  private readonly free: Array<DeviceBatchHandle | null>;
+  /** Settles when the last batch queued for inference is done: batches infer in launch order. */
+  private inferTail: Promise<void> = Promise.resolve();
   /** When frames started waiting with none finished since (null: nothing waiting since the last batch). */
   private waitingFrom: number | null = null;
   /** Batches have failed since this performance.now() with none detecting since (null: the last one did), and why. */
@@ -193,7 +206,9 @@ export class DetectionService extends EventEmitter {
     if (maxSize < batch.maxSize) log.warn({ asked: batch.maxSize, model: detector.maxBatch }, 'the model takes smaller batches than configured');
     this.batch = { maxSize, timeoutMs: batch.timeoutMs };
     this.frameLen = 3 * size * size;
-    this.input = new Float32Array(maxSize * this.frameLen);  // the one preallocated batch tensor
+    const device = detector.deviceInputs ?? [];
+    this.free = device.length ? [...device] : [null];
+    this.input = new Float32Array(device.length ? 0 : maxSize * this.frameLen);  // the one preallocated host tensor
   }
 
   addCamera(id: string, source: FrameSource, opts: CameraDetectOptions = NO_BUDGET): void {
@@ -256,7 +271,7 @@ export class DetectionService extends EventEmitter {
     this.pump();
   }
 
-  /** Frames (doneSeq, upTo) were not inferred, for `reason`; doneSeq moves to upTo. */
+  /** Frames (doneSeq, upTo) were not taken, for `reason`; doneSeq moves to upTo. */
   private drop(cam: CamState, upTo: number, reason: DropReason, inclusive = false): void {
     const n = upTo - cam.doneSeq - (inclusive ? 0 : 1);
     if (n > 0) {
@@ -336,23 +351,22 @@ export class DetectionService extends EventEmitter {
    */
   stuck(stuckMs: number, now = performance.now()): string | null {
     if (this.closed) return null;
-    if (this.busySince !== null && now - this.busySince > stuckMs) {
-      return `inference has been running one batch for ${((now - this.busySince) / 1000).toFixed(1)} s`;
-    }
+    const oldest = Math.min(...[...this.inFlight].map((b) => b.since));
+    if (now - oldest > stuckMs) return `inference has been running one batch for ${((now - oldest) / 1000).toFixed(1)} s`;
     // A batch fails over and over (a detector in a broken state): only a restart helps.
     const f = this.failing;
     if (f && now - f.since > stuckMs) return `inference has failed for ${((now - f.since) / 1000).toFixed(1)} s: ${f.message}`;
     // Frames a policy holds back (target_fps, every_nth) are not waiting on the detector.
     const waiting = [...this.cams.values()].filter((c) => c.newestSeq > c.doneSeq && this.admits(c, now).ok).map((c) => c.id);
     if (waiting.length === 0) this.waitingFrom = null;  // caught up, or held by a policy
-    if (this.busySince === null && this.waitingFrom !== null && waiting.length > 0 && now - this.waitingFrom > stuckMs) {
+    if (this.inFlight.size === 0 && this.waitingFrom !== null && waiting.length > 0 && now - this.waitingFrom > stuckMs) {
       return `frames of ${waiting.join(', ')} waiting ${((now - this.waitingFrom) / 1000).toFixed(1)} s, no inference launched`;
     }
     return null;
   }
 
   private pump(): void {
-    if (this.busySince !== null || this.closed) return;
+    if (this.gathering || this.free.length === 0 || this.closed) return;
     const now = performance.now();
     let retry = Infinity;
     const ready: Array<{ cam: CamState; k: number }> = [];
@@ -418,13 +432,16 @@ export class DetectionService extends EventEmitter {
     this.batchCounts.frames += taken.length;
     this.batchCounts.launches[launch]++;
     this.next = (this.next + (taken[taken.length - 1] as { k: number }).k + 1) % this.order.length;
-    this.busySince = now;
+    const batch = { since: now };
+    this.inFlight.add(batch);
+    const buffer = this.free.pop() as DeviceBatchHandle | null;
     for (const { cam } of taken) cam.lastTakeMs = now;
     this.emit('batch', { cameras: taken.map((t) => t.cam.id), launch, waitMs } satisfies BatchEvent);
-    this.run(taken.map((t) => t.cam))
+    this.run(taken.map((t) => t.cam), buffer)
       .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'detection batch failed'))
       .finally(() => {
-        this.busySince = null;
+        this.inFlight.delete(batch);
+        this.free.push(buffer);
         this.waitingFrom = null;
         this.pump();
       });
@@ -466,16 +483,40 @@ export class DetectionService extends EventEmitter {
     return wake;
   }
 
-  private async run(batch: CamState[]): Promise<void> {
+  /**
+   * One batch: its frames letterboxed into `buffer` (the letterbox stage: the next batch may
+   * gather into another buffer as soon as this one leaves it), then inferred in its turn.
+   */
+  private async run(batch: CamState[], buffer: DeviceBatchHandle | null): Promise<void> {
     const startUs = monoNowUs();
-    const device = this.detector.deviceInput ?? null;
-    const target = (i: number): LetterboxTarget => (device ? { batch: device, slot: i } : this.input.subarray(i * this.frameLen, (i + 1) * this.frameLen));
+    this.gathering = true;
+    let frames: Taken[];
+    try {
+      frames = await this.letterboxAll(batch, buffer);
+    } finally {
+      this.gathering = false;
+    }
+    const turn = this.inferTail;
+    let done!: () => void;
+    this.inferTail = new Promise<void>((r) => (done = r));
+    this.pump();
+    try {
+      await turn;
+      if (frames.length) await this.infer(frames, buffer, startUs);
+    } finally {
+      done();
+    }
+  }
+
+  /** Letterboxes each camera's newest frame into its slot; the frames taken (their skipped ones are dropped now). */
+  private async letterboxAll(batch: CamState[], buffer: DeviceBatchHandle | null): Promise<Taken[]> {
+    const target = (i: number): LetterboxTarget => (buffer ? { batch: buffer, slot: i } : this.input.subarray(i * this.frameLen, (i + 1) * this.frameLen));
     // A letterbox that throws at once (a closed camera) settles like one that rejects.
     const got = await Promise.all(batch.map((cam, i) =>
       Promise.resolve().then(() => cam.source.letterbox(target(i), this.size, this.norm, cam.doneSeq + 1)).catch((err: unknown) => err as Error)));
     // Frames that left their pool (a new session) get no slot: in a host tensor the ones after
     // them move up; in a GPU batch their slot runs along and its result is dropped.
-    const frames: Array<{ cam: CamState; lb: LetterboxResult; slot: number }> = [];
+    const frames: Taken[] = [];
     got.forEach((lb, i) => {
       const cam = batch[i] as CamState;
       if (lb instanceof Error || !lb || this.closed) {
@@ -484,36 +525,46 @@ export class DetectionService extends EventEmitter {
         cam.waitReason = 'behind';
         return;
       }
+      // Taken: the frames it skipped are dropped for why they waited; it is no longer waiting.
+      this.drop(cam, lb.seq, cam.waitReason);
+      cam.doneSeq = Math.max(cam.doneSeq, lb.seq);
+      cam.waitReason = 'behind';
       let slot = i;
-      if (!device) {
+      if (!buffer) {
         slot = frames.length;
         if (slot !== i) this.input.copyWithin(slot * this.frameLen, i * this.frameLen, (i + 1) * this.frameLen);
       }
       frames.push({ cam, lb, slot });
     });
-    if (frames.length === 0) return;
+    return frames;
+  }
+
+  private async infer(frames: Taken[], buffer: DeviceBatchHandle | null, startUs: number): Promise<void> {
     try {
       const t0 = performance.now();
       const delay = Math.max(...frames.map((f) => f.cam.opts.inferDelayMs));
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       const model: { inferredUs?: number } = {};
       const box = (lb: LetterboxResult): Letterbox => ({ scale: lb.scale, padX: lb.padX, padY: lb.padY, srcWidth: lb.width, srcHeight: lb.height, size: this.size });
-      const slots = (frames[frames.length - 1] as { slot: number }).slot + 1;
-      const boxes: Letterbox[] = Array.from({ length: slots }, () => box((frames[0] as { lb: LetterboxResult }).lb));
+      const slots = (frames[frames.length - 1] as Taken).slot + 1;
+      const boxes: Letterbox[] = Array.from({ length: slots }, () => box((frames[0] as Taken).lb));
       for (const f of frames) boxes[f.slot] = box(f.lb);
-      const found = await this.detector.detectBatch(device ? null : this.input.subarray(0, slots * this.frameLen), boxes, model);
+      const found = await this.detector.detectBatch(buffer ?? this.input.subarray(0, slots * this.frameLen), boxes, model);
       const postprocessedUs = monoNowUs();
       const inferredUs = model.inferredUs ?? postprocessedUs;
       const ms = performance.now() - t0;
       for (const { cam, lb, slot } of frames) this.finish(cam, lb, found[slot] ?? [], { startUs, inferredUs, postprocessedUs, ms });
     } catch (err) {
-      for (const { cam } of frames) this.failed(cam, err as Error);
+      for (const { cam } of frames) this.failed(cam, err as Error, 1);
     }
   }
 
-  private failed(cam: CamState, err: Error): void {
+  /** The detector failed on the camera: its `taken` frames in the batch and those waiting are dropped. */
+  private failed(cam: CamState, err: Error, taken = 0): void {
     this.failing = { since: this.failing?.since ?? performance.now(), message: err.message };
     if (this.cams.get(cam.id) !== cam) return;
+    cam.stats.dropReasons.error += taken;
+    cam.stats.dropped += taken;
     this.drop(cam, cam.newestSeq, 'error', true);
     cam.stats.lastError = err.message;
     this.log.error({ camera: cam.id, err: err.message }, 'detection failed');
@@ -525,9 +576,6 @@ export class DetectionService extends EventEmitter {
     // Closed (the daemon stops: its events are already closed), or the camera removed or
     // replaced by a reload while its batch ran: the result goes nowhere.
     if (this.closed || this.cams.get(cam.id) !== cam) return;
-    this.drop(cam, lb.seq, cam.waitReason);
-    cam.waitReason = 'behind';
-    cam.doneSeq = lb.seq;
     cam.service.push((t.postprocessedUs - t.startUs) / 1000);
     if (cam.service.length > SERVICE_FRAMES) cam.service.shift();
     cam.decodeMs = (lb.decodedUs - lb.recvUs) / 1000;

@@ -47,7 +47,7 @@ export class GpuDetector {
     readonly precision: 'fp32' | 'int8',
     readonly cacheKey: string,
     readonly builtNow: boolean,
-    readonly deviceInput: DeviceBatchHandle,
+    readonly deviceInputs: readonly DeviceBatchHandle[],
   ) {}
 
   static async loadTensorRt(modelPath: string, opts: TrtDetectorOptions): Promise<GpuDetector> {
@@ -62,13 +62,28 @@ export class GpuDetector {
   static async loadCuda(modelPath: string, opts: CudaDetectorOptions): Promise<GpuDetector> {
     const program = cudaProgram(modelPath);
     const r = await loadAddon().openInt8Engine({ program, maxBatch: opts.maxBatch, ...postOptions(opts) });
-    return GpuDetector.around(r, 'cuda', 'int8');
+    const det = GpuDetector.around(r, 'cuda', 'int8');
+    await det.warmUp();
+    return det;
   }
 
   private static around(r: { handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean }, backend: 'tensorrt' | 'cuda', precision: 'fp32' | 'int8') {
-    // The cameras' letterboxes write this batch on the GPU (NVDEC frames by the CUDA kernel).
-    const deviceInput = loadAddon().createDeviceBatch(r.maxBatch, NANODET_SPEC.inputSize);
-    return new GpuDetector(r.handle, backend, r.maxBatch, precision, r.cacheKey, r.builtNow, deviceInput);
+    // The cameras' letterboxes write these batches on the GPU (NVDEC frames by the CUDA kernel):
+    // two, so that one batch is letterboxed while the one before it is inferred.
+    const deviceInputs = [0, 1].map(() => loadAddon().createDeviceBatch(r.maxBatch, NANODET_SPEC.inputSize));
+    return new GpuDetector(r.handle, backend, r.maxBatch, precision, r.cacheKey, r.builtNow, deviceInputs);
+  }
+
+  /**
+   * Runs every batch size once on each input batch: the engine captures its CUDA graph for each
+   * (size, input) now, before cameras run. A capture while other threads launch kernels (a
+   * camera's letterbox, a module loaded on first use) can be invalidated, failing that batch.
+   */
+  private async warmUp(): Promise<void> {
+    const box: Letterbox = { scale: 1, padX: 0, padY: 0, srcWidth: NANODET_SPEC.inputSize, srcHeight: NANODET_SPEC.inputSize, size: NANODET_SPEC.inputSize };
+    for (const input of this.deviceInputs) {
+      for (let n = 1; n <= this.maxBatch; n++) await this.detectBatch(input, Array(n).fill(box));
+    }
   }
 
   /** The engine handle, for checks and bench:infer (int8EngineRun/int8EngineRead on `cuda`). */
@@ -80,9 +95,9 @@ export class GpuDetector {
     return (await this.detectBatch(input, [lb], stamps))[0] as Detection[];
   }
 
-  /** Detections of each of `boxes.length` frames laid one after the other in `input` (null: in deviceInput). */
-  async detectBatch(input: Float32Array | null, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]> {
-    const records = await loadAddon().tensorRtDetect(this.handle, input ?? this.deviceInput, boxes);
+  /** Detections of each of `boxes.length` frames laid one after the other in `input` (a host tensor or one of deviceInputs). */
+  async detectBatch(input: Float32Array | DeviceBatchHandle, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]> {
+    const records = await loadAddon().tensorRtDetect(this.handle, input, boxes);
     // Inference and post-processing end together on the GPU: one stamp for both.
     if (stamps) stamps.inferredUs = monoNowUs();
     return records.map((r) => decodeDetectionRecords(r).map((b) => ({ ...b, label: COCO_LABELS[b.classId] ?? `class ${b.classId}` })));

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 
 import ort from 'onnxruntime-node';
 
+import type { DeviceBatchHandle } from '../native/types.js';
 import type { Detection } from './Detection.js';
 import type { Letterbox } from './letterbox.js';
 import { decodeNanodet, type HeadLevel } from './nanodet/NanodetHead.js';
@@ -88,8 +89,8 @@ export class OrtDetector {
   }
 
   /** Detections of each of `boxes.length` frames laid one after the other in `input`. */
-  async detectBatch(input: Float32Array | null, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]> {
-    if (!input) throw new Error('ONNX Runtime (CPU) takes a host tensor, not a GPU input batch');
+  async detectBatch(input: Float32Array | DeviceBatchHandle, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]> {
+    if (!(input instanceof Float32Array)) throw new Error('ONNX Runtime (CPU) takes a host tensor, not a GPU input batch');
     const levels = await this.inferBatch(input, boxes.length);
     if (stamps) stamps.inferredUs = monoNowUs();
     return levels.map((l, i) => decodeNanodet(l, boxes[i] as Letterbox, {
