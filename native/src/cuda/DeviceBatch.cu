@@ -10,7 +10,10 @@ std::shared_ptr<DeviceBatch> DeviceBatch::create(int maxBatch, int size, std::st
   b->maxBatch_ = maxBatch;
   b->size_ = size;
   cudaError_t rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&b->data_), maxBatch * b->slotFloats() * sizeof(float)));
+  // Zeroed: a slot no letterbox wrote (a warm-up run, a frame gone from its pool) holds a blank image, not stale bits.
+  if (rc == cudaSuccess) rc = CUDA(cudaMemset(b->data_, 0, maxBatch * b->slotFloats() * sizeof(float)));
   if (rc != cudaSuccess) {
+    cudaFree(b->data_);
     b->data_ = nullptr;
     err = "cannot allocate the GPU input batch: " + cudaErrorText(rc);
     return nullptr;
