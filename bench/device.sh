@@ -4,11 +4,12 @@
 # benches look, runs each bench named, and copies their results to $OUT.
 # usage: bash bench/device.sh BENCH...     (e2e, int8, infer; their env variables pass through)
 set -uo pipefail
-carry=$PWD/device-carry
-xz -dc "$carry/node.xz" > /tmp/node && chmod +x /tmp/node
-export VIGIL_ADDON=$carry/vigil.node VIGIL_COMMIT=$(cat "$carry/commit") UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE:-16}
+carry=/tmp/carry
+mkdir -p $carry && xz -dc device-carry/payload.tar.xz | tar -x -C $carry
+xz -dc device-carry/node.xz > /tmp/node && chmod +x /tmp/node
+export VIGIL_ADDON=$carry/vigil.node VIGIL_COMMIT=$(cat device-carry/commit) UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE:-16}
 export VIGIL_BENCH_MACHINE=${VIGIL_BENCH_MACHINE:-$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | grep -oiE 'h100|h200|l4|a100' | tr A-Z a-z || echo gpu)}
-mkdir -p .cache && xz -dc "$carry/cache.tar.xz" | tar -x -C .cache
+mkdir -p .cache && cp -r $carry/cache/. .cache/
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 rc=0
 for bench in "$@"; do

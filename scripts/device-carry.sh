@@ -3,7 +3,8 @@
 # box has no Node, npm or FFmpeg, and at most 64 MiB travels): Node (../shared/device/node-bin.sh),
 # the addon linked against a minimal static FFmpeg (../shared/device/ffmpeg-min.sh) with CUDA for
 # CUDA_ARCHS (90: H100/H200), each bench bundled with its JavaScript dependencies (esbuild), the
-# INT8 model, and each bench's inputs. Then `run` on the device: bash bench/device.sh BENCH...
+# INT8 model, and each bench's inputs, all but Node in one xz stream. Then `run` on the device,
+# carrying device-carry: bash bench/device.sh BENCH...
 # usage: scripts/device-carry.sh BENCH...     (e2e, int8, infer)
 # env: FFMPEG_MIN (default /work/ffmpeg-min: made by ffmpeg-min.sh when missing), CUDA_ARCHS
 set -euo pipefail
@@ -40,7 +41,8 @@ for bench in "$@"; do
     --outfile="$out/$bench.mjs"
 done
 echo "$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +)" > "$out/commit"
-du -sh "$out"/cache/*
-# The inputs as one xz stream: letterboxed frames and int8 codes shrink several times.
-tar -C "$out/cache" -cf - . | xz -T0 -6 > "$out/cache.tar.xz" && rm -rf "$out/cache"
-du -sh "$out"/* | sort -h; du -sh "$out"
+du -sh "$out"/* "$out"/cache/* | sort -h
+# All but Node as one xz stream (the addon, letterboxed frames and int8 codes shrink several times).
+tar -C "$out" --exclude=node.xz --exclude=commit -cf - . | xz -T0 -6 > "$out.tar.xz"
+find "$out" -mindepth 1 -maxdepth 1 ! -name node.xz ! -name commit -exec rm -rf {} + && mv "$out.tar.xz" "$out/payload.tar.xz"
+ls -l "$out"; du -sh "$out"
