@@ -65,7 +65,20 @@ describe("the CUDA INT8 engine's planner", () => {
       // An int8 output comes from a requantize at its scale, last in the epilogue.
       if (out.dtype === 'int8') expect(s.epilogue.at(-1)).toEqual({ op: 'requantize', scale: out.scale });
       expect(out.shape[0]).toBe(s.outChannels);
+      // int32 sums exactly where ONNX Runtime fuses a QLinearConv (requantized first), float ones elsewhere.
+      expect(s.floatSum === null).toBe(s.precision === 'int8' && s.epilogue[0]?.op === 'requantize');
     }
+    // The float sums, in ONNX Runtime's MLAS order on AVX-512: the first convolution (DQ → Conv:
+    // im2col, channel then tap, 27 terms one chain), the FP32 3×3 one (NCHWc: 16-channel blocks
+    // of 9 taps), the int8 heads of stride 32 and 16 (1×1 SGEMM), the FP32 head of stride 8
+    // (pointwise NCHWc, 128 channels a call).
+    expect(plan.steps.flatMap((s) => (s.op === 'conv' && s.floatSum ? [[s.output, s.precision, s.floatSum]] : []))).toEqual([
+      ['onnx_tf_prefix_LeakyRelu_1_6', 'int8', { block: 1, restart: 27 }],
+      ['onnx_tf_prefix_LeakyRelu_4_16_q', 'float32', { block: 16, restart: 144 }],
+      ['convolution_33_195', 'int8', { block: 1, restart: 128 }],
+      ['convolution_31_219', 'int8', { block: 1, restart: 128 }],
+      ['convolution_29_238', 'float32', { block: 128, restart: 128 }],
+    ]);
     // The first convolution: stride 2 on 416×416; its int8 weights are the model's own.
     const first = plan.steps.find((s) => s.op === 'conv')!;
     expect(first.op === 'conv' && plan.tensors.get(first.output)!.shape.slice(1)).toEqual([208, 208]);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { cudaProgram } from '../../src/detect/GpuDetector.js';
-import { planInt8 } from '../../src/detect/int8/plan.js';
+import { planInt8, type Int8Plan } from '../../src/detect/int8/plan.js';
 import { Act, activationBytes, lowerPlan, OpKind, tensorFromBuffer } from '../../src/detect/int8/program.js';
 import { fp32OnnxPath, int8OnnxPath } from '../../src/detect/model/importModel.js';
 import { readOnnx } from '../../src/detect/onnx/readOnnx.js';
@@ -14,6 +14,12 @@ const model = () => {
   return path;
 };
 
+/** The plan with its first convolution's output requantized first: the int32 sum the space-to-depth lowering takes. */
+const withRequantizedFirstConv = (plan: Int8Plan): Int8Plan => ({
+  ...plan,
+  steps: plan.steps.map((s) => (s.op === 'conv' && s.input === 'input_q' ? { ...s, epilogue: [{ op: 'requantize' as const, scale: 0.05 }, ...s.epilogue], floatSum: null } : s)),
+});
+
 /** The plan lowered for the GPU engine (src/detect/int8/program.ts): layout, buffers, views. */
 describe("the CUDA INT8 engine's program", () => {
   it('lowers the calibrated NanoDet: NHWC buffers, int8 convolutions on 16-channel multiples, concat slices, the head as views', () => {
@@ -21,8 +27,13 @@ describe("the CUDA INT8 engine's program", () => {
     const p = lowerPlan(plan);
     const count = (k: number) => p.ops.filter((o) => o.kind === k).length;
     expect(count(OpKind.quantizeInput)).toBe(1);
-    expect(count(OpKind.convInt8)).toBe(plan.stats.int8Convs);
-    expect(count(OpKind.convFloat)).toBe(plan.stats.floatConvs);
+    // INT8 convolutions whose output stays float (the first, two heads) sum in float, as ONNX
+    // Runtime runs them: on their dequantized int8 input, weights and bias.
+    const floatOut = plan.steps.filter((s) => s.op === 'conv' && s.precision === 'int8' && s.floatSum).length;
+    expect(floatOut).toBe(3);
+    expect(count(OpKind.convInt8)).toBe(plan.stats.int8Convs - floatOut);
+    expect(count(OpKind.convFloat)).toBe(plan.stats.floatConvs + floatOut);
+    for (const op of p.ops.filter((o) => o.kind === OpKind.convFloat)) expect(op.wf!.length).toBe(op.O! * op.C! * op.kh! * op.kw!);
     expect(count(OpKind.add)).toBe(4);
     expect(count(OpKind.resize)).toBe(4);
     // Every INT8 convolution reads a whole int8 buffer whose stored channels are a multiple of
@@ -72,19 +83,22 @@ describe("the CUDA INT8 engine's program", () => {
     const split = tensorFromBuffer(p, 'onnx_tf_prefix_Split_153_1_241', new Uint8Array(stored.buffer)) as Float32Array;
     // Plan layout [C, H, W]: channel 1 of pixel 2 is stored at 2·124 + 80 + 1.
     expect(split[1 * b.H * b.W + 2]).toBe(2 * 124 + 81);
-    // The int8 input, space to depth: a stored pixel holds a 2×2 block, 12 channels of 16.
-    const inPlace = p.tensors.get('input_q')!;
-    const ib = p.buffers[inPlace.buffer]!;
+    // The int8 input of a first convolution summed in int32: space to depth, a stored pixel holds
+    // a 2×2 block, 12 channels of 16. (NanoDet's first convolution sums in float: plain NHWC.)
+    expect(p.tensors.get('input_q')!.layout).toBe('chw');
+    const s2d = lowerPlan(withRequantizedFirstConv(planInt8(readOnnx(readFileSync(model())))));
+    const inPlace = s2d.tensors.get('input_q')!;
+    const ib = s2d.buffers[inPlace.buffer]!;
     expect([ib.H, ib.C, inPlace.channels, inPlace.layout]).toEqual([208, 16, 3, 's2d']);
     const codes = new Int8Array(ib.H * ib.W * ib.C).map((_, i) => (i % 16) - 8);
-    const back = tensorFromBuffer(p, 'input_q', new Uint8Array(codes.buffer)) as Int8Array;
+    const back = tensorFromBuffer(s2d, 'input_q', new Uint8Array(codes.buffer)) as Int8Array;
     const plane = 416 * 416;
     // Pixel (0, 0): cell 0, channels 0..2; pixel (0, 1): cell 1; pixel (1, 0): cell 2.
     expect([back[0], back[plane], back[2 * plane], back[1], back[plane + 1], back[416], back[2 * plane + 416]]).toEqual([-8, -7, -6, -5, -4, -2, 0]);
   });
 
-  it('runs the first 3×3 stride-2 convolution as a 2×2 one over the space-to-depth input: every integer sum the same', () => {
-    const plan = planInt8(readOnnx(readFileSync(model())));
+  it('runs a first 3×3 stride-2 convolution summed in int32 as a 2×2 one over the space-to-depth input: every integer sum the same', () => {
+    const plan = withRequantizedFirstConv(planInt8(readOnnx(readFileSync(model()))));
     const p = lowerPlan(plan);
     const conv = plan.steps.find((s) => s.op === 'conv' && s.input === 'input_q')!;
     if (conv.op !== 'conv') throw new Error('no first convolution');
@@ -127,6 +141,10 @@ describe("the CUDA INT8 engine's program", () => {
     expect(() => lowerPlan(grouped)).toThrow(/step conv → onnx_tf_prefix_LeakyRelu_8_28_q: group 2/);
     const nearest = { ...plan, steps: plan.steps.map((s) => (s.op === 'resize' ? { ...s, mode: 'nearest' as const } : s)) };
     expect(() => lowerPlan(nearest)).toThrow(/step resize → resize_ResizeBilinear_174_q: resize nearest/);
+    // A 1×1 FP32 convolution padded only below and right: ONNX Runtime's NCHWc order, which the
+    // engine cannot tell from the op (it carries the top and left pads).
+    const padded = { ...plan, steps: plan.steps.map((s) => (s.op === 'conv' && s.output === 'convolution_29_238' ? { ...s, pads: [0, 0, 1, 1] as [number, number, number, number], floatSum: { block: 16, restart: 16 } } : s)) };
+    expect(() => lowerPlan(padded)).toThrow(/step conv → convolution_29_238: the engine would sum it in blocks of 128/);
     expect(() => cudaProgram(fp32OnnxPath())).toThrow(/runs INT8 \(QDQ\) models/);
   });
 });

@@ -8,7 +8,7 @@ import { compareDetections } from '../../src/detect/compareDetections.js';
 import type { Detection } from '../../src/detect/Detection.js';
 import { modelInputs } from '../../src/detect/eval/modelFrames.js';
 import { planInt8 } from '../../src/detect/int8/plan.js';
-import { runReference } from '../../src/detect/int8/reference.js';
+import { fmaf, runReference } from '../../src/detect/int8/reference.js';
 import { int8OnnxPath } from '../../src/detect/model/importModel.js';
 import { decodeNanodet, type HeadLevel } from '../../src/detect/nanodet/NanodetHead.js';
 import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
@@ -16,6 +16,15 @@ import { readOnnx } from '../../src/detect/onnx/readOnnx.js';
 import { lowerQdqForOrtCpu } from '../../src/detect/quant/ortLowering.js';
 
 const S = NANODET_SPEC.inputSize;
+// The reference sums float convolutions in ONNX Runtime's order on AVX-512 (16-channel NCHWc
+// blocks); on an AVX2-only CPU ONNX Runtime blocks by 8, and the FP32 layer's floats differ.
+const avx512 = (() => {
+  try {
+    return /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
+})();
 let frames: Float32Array[] = [];
 beforeAll(async () => {
   frames = await modelInputs({ kind: 'video', path: VTEST_AVI, from: 300, every: 60, count: 2 });
@@ -43,6 +52,18 @@ function steps(ours: Int8Array, theirs: Float32Array, scale: number, acc: { n: n
 }
 
 describe("the CUDA INT8 engine's reference arithmetic against ONNX Runtime", () => {
+  it('fmaf rounds a·b + c once, where the double sum would round twice', () => {
+    // c + a·b = 1 + 2⁻²³ + 2⁻²⁴ − 2⁻⁶⁰: just below the half-way point between 1 + 2⁻²³ and
+    // 1 + 2⁻²², so 1 + 2⁻²³; in a double the 2⁻⁶⁰ is lost and the tie goes to the even 1 + 2⁻²².
+    const [a, b, c] = [1 + 2 ** -18, 2 ** -24 * (1 - 2 ** -18), 1 + 2 ** -23];
+    expect([a, b, c].every((v) => Math.fround(v) === v)).toBe(true);
+    expect(Math.fround(a * b + c)).toBe(1 + 2 ** -22);
+    expect(fmaf(a, b, c)).toBe(1 + 2 ** -23);
+    expect(fmaf(-a, b, -c)).toBe(-(1 + 2 ** -23));
+    expect(fmaf(a, -b, 1 + 2 ** -22)).toBe(1 + 2 ** -22);
+    expect(fmaf(3, 5, 7)).toBe(22);
+  });
+
   it('each layer, given the same int8 inputs, within one int8 step of ONNX Runtime; the whole network makes the same detections', async () => {
     const path = int8OnnxPath();
     if (!path) throw new Error('no INT8 model: `npm run setup` calibrates it');
@@ -79,8 +100,8 @@ describe("the CUDA INT8 engine's reference arithmetic against ONNX Runtime", () 
       if (!('q' in v)) throw new Error(`${t} is not int8 in the reference`);
       steps(v.q, b[o]!.data as Float32Array, v.scale, layer);
     }
-    // 2. The whole network, free running, on two frames: its int8 tensors drift (one-step
-    //    differences carried through 30 layers), its detections do not.
+    // 2. The whole network, free running, on two frames: with the float convolutions summed in
+    //    ONNX Runtime's order (the FP32 prefix's floats equal bit for bit), nothing drifts.
     const drift = { n: 0, exact: 0, within1: 0, worst: 0 };
     const ours: Detection[][] = [];
     const ort8: Detection[][] = [];
@@ -109,9 +130,9 @@ describe("the CUDA INT8 engine's reference arithmetic against ONNX Runtime", () 
       ours.push(detect(levelsOf(refOut)));
       ort8.push(detect(levelsOf((n) => a[n]!.data as Float32Array)));
     }
-    // 3. Where the free-running drift comes from: the FP32 prefix (the first convolution's float
-    //    output, max-pool, the FP32 convolution), which ONNX Runtime sums in its own order. Given
-    //    only the first int8 tensor after it from ONNX Runtime, everything downstream agrees.
+    // 3. Downstream of the FP32 prefix (the first convolution's float output, max-pool, the FP32
+    //    convolution): given only the first int8 tensor after it from ONNX Runtime, everything
+    //    agrees (before the prefix summed in ONNX Runtime's order, free running drifted to 98 %).
     const boundary = plan.steps.find((s) => s.op === 'conv' && s.precision === 'float32')!;
     const bName = 'output' in boundary ? boundary.output : '';
     const downstream = { n: 0, exact: 0, within1: 0, worst: 0 };
@@ -128,12 +149,21 @@ describe("the CUDA INT8 engine's reference arithmetic against ONNX Runtime", () 
       }
     }
     const agreement = compareDetections(ort8, ours);
-    const pct = (x: number, n: number) => `${((100 * x) / n).toFixed(3)} %`;
-    console.log(`int8 reference vs ONNX Runtime, ${probes.size} int8 tensors: layer by layer ${layer.n} values ${pct(layer.exact, layer.n)} equal, ${pct(layer.within1, layer.n)} within one step (worst ${layer.worst}); free running over ${frames.length} frames ${pct(drift.within1, drift.n)} within one step (worst ${drift.worst}); after the FP32 prefix (${bName} from ONNX Runtime) ${pct(downstream.within1, downstream.n)} within one step, ${pct(downstream.exact, downstream.n)} equal; cls max |diff| ${maxClsDiff.toFixed(4)}; detections ${JSON.stringify(agreement)}; ${refMs.toFixed(0)} ms a frame in TypeScript`);
+    const pct = (x: number, n: number) => `${((100 * x) / n).toFixed(4)} %`;
+    console.log(`int8 reference vs ONNX Runtime, ${probes.size} int8 tensors: layer by layer ${layer.n} values ${pct(layer.exact, layer.n)} equal, ${pct(layer.within1, layer.n)} within one step (worst ${layer.worst}); free running over ${frames.length} frames ${drift.n} values ${pct(drift.within1, drift.n)} within one step, ${pct(drift.exact, drift.n)} equal (worst ${drift.worst}); after the FP32 prefix (${bName} from ONNX Runtime) ${pct(downstream.within1, downstream.n)} within one step, ${pct(downstream.exact, downstream.n)} equal; cls max |diff| ${maxClsDiff.toFixed(4)}; detections ${JSON.stringify(agreement)}; ${refMs.toFixed(0)} ms a frame in TypeScript`);
     expect(probes.size).toBeGreaterThan(40);
     expect(layer.within1 / layer.n).toBeGreaterThanOrEqual(0.999);
     expect(downstream.n).toBeGreaterThan(5e6);
     expect(downstream.within1 / downstream.n).toBeGreaterThanOrEqual(0.999);
+    expect(drift.n).toBeGreaterThan(1e7);
+    if (avx512) {
+      // Every float the same as ONNX Runtime's: what is left is a few codes one step off (its
+      // fixed-point QLinearAdd, layer by layer), nothing carried further.
+      expect(drift.worst).toBeLessThanOrEqual(1);
+      expect(drift.exact / drift.n).toBeGreaterThanOrEqual(0.9999);
+    } else {
+      expect(drift.within1 / drift.n).toBeGreaterThanOrEqual(0.97);  // another order in the FP32 prefix: 98 % here before
+    }
     expect(agreement.reference).toBeGreaterThan(3);
     expect(agreement.matched / agreement.reference).toBeGreaterThanOrEqual(0.99);
     expect(agreement.meanIou).toBeGreaterThan(0.95);

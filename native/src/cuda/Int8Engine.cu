@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <initializer_list>
+#include <tuple>
 #include <utility>
 
 #include "cuda/CudaCheck.h"
@@ -265,8 +266,11 @@ struct ConvArgs {
   int M;  // output pixels of the batch: n·Ho·Wo
   int O, C, kh, kw, sh, sw, pt, pl;
   int Kpad;  // int8: the packed K (taps · stored channels), a multiple of 32
+  // Float: K walks blocks of sumBlock channels, the taps within a block, the block's channels
+  // within a tap; the partial sum restarts from zero every sumRestart terms (FloatSum in plan.ts).
+  int sumBlock, sumRestart;
   const int8_t* w8;     // [O, Kpad], k = tap·Cs + c
-  const float* wf;      // [K = taps·C, O], k = tap·C + c (float)
+  const float* wf;      // [K = taps·C, O] in the float sum's K order
   const int32_t* bias8;
   const float* biasf;
   const float* mult;
@@ -546,11 +550,31 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
 #endif
 }
 
-// Float convolution (the layers the calibration kept in FP32): an implicit GEMM on the CUDA cores,
-// BM pixels × BN channels a block of 256 threads (BM·BN = 4096: 128×32 or 64×64), 16 of K
-// (k = tap·C + c) a step through shared memory, each thread 4 pixels × 4 channels. Each output
-// sums its terms in K order from its bias, one fused multiply-add a term (the reference's
-// order); taps outside the image add nothing.
+// Where float K index k reads: channel c of tap (ky, kx), in the float sum's K order (blocks of
+// sumBlock channels, taps, the block's channels; only the last block may be short, and then
+// only with one tap).
+struct FloatTerm {
+  int blk, n, tap, ci;  // block, its channels, tap, channel within the block
+};
+__device__ __forceinline__ FloatTerm floatTermOf(const ConvArgs& a, int k) {
+  const int taps = a.kh * a.kw;
+  FloatTerm t;
+  t.blk = k / (a.sumBlock * taps);
+  t.n = max(1, min(a.sumBlock, a.C - t.blk * a.sumBlock));  // 1 past K (never read)
+  const int r = k - t.blk * a.sumBlock * taps;
+  t.tap = r / t.n;
+  t.ci = r - t.tap * t.n;
+  return t;
+}
+
+// Float convolution (FP32 layers, and int8 ones whose output stays float: dequantized input,
+// weights and bias): an implicit GEMM on the CUDA cores, BM pixels × BN channels a block of 256
+// threads (BM·BN = 4096: 128×32 or 64×64), 16 of K a step through shared memory, each thread 4
+// pixels × 4 channels. Each output sums as ONNX Runtime's MLAS does (plan.ts FloatSum, the
+// reference's order): one fused multiply-add a term in K order into a partial sum from zero,
+// added into the total every sumRestart terms, the bias added last; taps outside the image add
+// nothing. The order only decides which K index a step reads and adds a flush every sumRestart
+// terms: the work is spread over the outputs as before.
 constexpr int kFloatBK = 16;
 
 template <int BM, int BN>
@@ -562,8 +586,9 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
   const int tid = threadIdx.x;
   const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
   const int K = a.kh * a.kw * a.C;
-  // This thread's loads: KPT consecutive K values (channels of one tap, mostly) of one pixel,
-  // neighbouring threads the rest of that pixel's 16: reads along NHWC's channels.
+  // This thread's loads: KPT consecutive K values of one pixel (a block's channels of one tap:
+  // reads along NHWC's channels; or one channel's taps where blocks are one channel),
+  // neighbouring threads the rest of that pixel's 16.
   constexpr int TPR = 16 / KPT;  // threads a pixel
   const int lm = tid / TPR, lk = (tid % TPR) * KPT;
   const bool lmOk = m0 + lm < a.M;
@@ -573,30 +598,37 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
   constexpr int MG = BM / 4, WM = MG / 8;  // pixel groups; warps along the pixels
   const int warp = tid >> 5, lane = tid & 31;
   const int tm = ((warp % WM) * 8 + (lane & 7)) * 4, tn = ((warp / WM) * 4 + (lane >> 3)) * 4;
-  float acc[4][4];  // each starts at its bias, as in the reference
+  float acc[4][4], total[4][4];  // the partial sum since the last restart; the sum of the partials
 #pragma unroll
   for (int i = 0; i < 4; ++i)
 #pragma unroll
-    for (int j = 0; j < 4; ++j) acc[i][j] = a.biasf && n0 + tn + j < a.O ? a.biasf[n0 + tn + j] : 0.f;
+    for (int j = 0; j < 4; ++j) acc[i][j] = total[i][j] = 0.f;
   // Two shared-memory stages: the next step's values are fetched into registers while this
   // step computes, then stored into the other stage (one barrier a step).
   constexpr int BPT = kFloatBK * BN / 256;  // B values a thread loads a step
   float ra[KPT], rb[BPT];
+  const int taps = a.kh * a.kw;
   auto fetch = [&](int k0) {
     int k = k0 + lk;
-    int tap = k / a.C, c = k - tap * a.C;
-    int ky = tap / a.kw, kx = tap - ky * a.kw;
+    FloatTerm t = floatTermOf(a, k);
+    int ky = t.tap / a.kw, kx = t.tap - ky * a.kw;
 #pragma unroll
     for (int j = 0; j < KPT; ++j, ++k) {
       const int iy = org.iy0 + ky, ix = org.ix0 + kx;
+      const int c = t.blk * a.sumBlock + t.ci;
       ra[j] = lmOk && k < K && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W
                   ? loadValue(a.in.p, (org.base + iy * a.in.W + ix) * a.in.C + a.in.off + c, a.in.int8, a.in.scale)
                   : 0.f;
-      if (++c == a.C) {
-        c = 0;
+      if (++t.ci == t.n) {
+        t.ci = 0;
         if (++kx == a.kw) {
           kx = 0;
           ++ky;
+        }
+        if (++t.tap == taps) {
+          t.tap = ky = kx = 0;
+          ++t.blk;
+          t.n = max(1, min(a.sumBlock, a.C - t.blk * a.sumBlock));
         }
       }
     }
@@ -620,6 +652,7 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
   put(0);
   __syncthreads();
   int cur = 0;
+  int restartAt = min(a.sumRestart, K);  // uniform over the block: no divergence
   for (int k0 = 0; k0 < K; k0 += kFloatBK) {
     const bool more = k0 + kFloatBK < K;
     if (more) fetch(k0 + kFloatBK);
@@ -632,11 +665,28 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
 #pragma unroll
       for (int i = 0; i < 4; ++i)
 #pragma unroll
-        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(xs[i], ws[j], acc[i][j]);
+        for (int j = 0; j < 4; ++j) acc[i][j] = __fmaf_rn(xs[i], ws[j], acc[i][j]);
+      if (k0 + kk + 1 == restartAt) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            total[i][j] = __fadd_rn(total[i][j], acc[i][j]);
+            acc[i][j] = 0.f;
+          }
+        restartAt = min(restartAt + a.sumRestart, K);
+      }
     }
     if (more) put(cur ^ 1);
     __syncthreads();
     cur ^= 1;
+  }
+  // The bias last, as MLAS adds it (after the last partial, before the activation).
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const float b = a.biasf && n0 + tn + j < a.O ? a.biasf[n0 + tn + j] : 0.f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) total[i][j] = __fadd_rn(total[i][j], b);
   }
   const bool quads = ((a.out.C | a.out.off) & 3) == 0 && n0 + tn + 3 < a.O;  // four channels in one store
 #pragma unroll
@@ -644,7 +694,7 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
     const int m = m0 + tm + i;
     if (m >= a.M) continue;
     if (quads) {
-      const float4 v = make_float4(convValue(a, a.lut, acc[i][0]), convValue(a, a.lut, acc[i][1]), convValue(a, a.lut, acc[i][2]), convValue(a, a.lut, acc[i][3]));
+      const float4 v = make_float4(convValue(a, a.lut, total[i][0]), convValue(a, a.lut, total[i][1]), convValue(a, a.lut, total[i][2]), convValue(a, a.lut, total[i][3]));
       const int at = m * a.out.C + a.out.off + n0 + tn;
       if (a.e.int8Out) {
         *reinterpret_cast<char4*>(static_cast<int8_t*>(a.out.p) + at) =
@@ -657,9 +707,23 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const int o = n0 + tn + j;
-      if (o < a.O) convStore(a, a.lut, m, o, acc[i][j]);
+      if (o < a.O) convStore(a, a.lut, m, o, total[i][j]);
     }
   }
+}
+
+// The float sum's order for a float convolution, as src/detect/int8/plan.ts (ortFloatSum) gives
+// it for the step, from what the op carries (program.ts checks the two agree): ONNX Runtime's
+// MLAS order on AVX-512. An int8 input means a DequantizeLinear → Conv (MlasConv: im2col, channel
+// then tap, slices of 128); a float one an NCHWc convolution with 16-channel blocks (fewer than
+// 16 channels: one channel a call; 1×1 unpadded: 128 channels a call), or MlasConv where the
+// channels are not a multiple of 16.
+std::pair<int, int> floatSumOf(const ProgramOp& op, bool int8In) {
+  const int taps = op.kh * op.kw;
+  if (int8In || (op.C > 16 && op.C % 16 != 0)) return {1, std::min(op.C * taps, 128)};
+  if (op.C < 16) return {1, taps};
+  if (taps == 1 && op.pt == 0 && op.pl == 0) return {128, 128};
+  return {16, 16 * taps};
 }
 
 unsigned gridFor(long total, int threads) {
@@ -689,6 +753,7 @@ struct Int8Engine::Impl {
     float* lut = nullptr;  // the epilogue's table (ConvArgs::lut), or null
     int lutAt = -1;
     int Kpad = 0;
+    int sumBlock = 1, sumRestart = 1;  // ConvFloat: floatSumOf
   };
   std::vector<OpDevice> opDev;
   std::map<std::pair<int, const float*>, cudaGraphExec_t> graphExecs;
@@ -790,6 +855,8 @@ struct Int8Engine::Impl {
           a.mult = d.mult;
           a.lut = d.lut;
           a.lutAt = d.lutAt;
+          a.sumBlock = d.sumBlock;
+          a.sumRestart = d.sumRestart;
           if (op.kind == ProgramOpKind::ConvFloat) {
             a.w8 = nullptr;
             a.bias8 = nullptr;
@@ -932,7 +999,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     for (int k = 0; k < op.epilogue.n; ++k) op.epilogue.inv[k] = op.epilogue.op[k] == EpilogueOp::Requantize ? 1.f / op.epilogue.arg[k] : 0.f;
   }
   // Weights: int8 packed [O, Kpad] with k = tap·Cs + c (zeros for padded channels and the K tail);
-  // float transposed to [kh, kw, C, O] (K = tap·C + c, the order it sums in).
+  // float transposed to [K, O] in the order the float sum runs (floatSumOf).
   m.opDev.resize(p.ops.size());
   for (size_t k = 0; k < p.ops.size(); ++k) {
     const ProgramOp& op = p.ops[k];
@@ -956,10 +1023,13 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
       }
     } else if (op.kind == ProgramOpKind::ConvFloat) {
       const int taps = op.kh * op.kw;
+      std::tie(d.sumBlock, d.sumRestart) = floatSumOf(op, p.buffers[op.in.buffer].int8);
       std::vector<float> t(op.wf.size());
-      for (int o = 0; o < op.O; ++o)
-        for (int c = 0; c < op.C; ++c)
-          for (int j = 0; j < taps; ++j) t[(static_cast<size_t>(j) * op.C + c) * op.O + o] = op.wf[(static_cast<size_t>(o) * op.C + c) * taps + j];
+      size_t k = 0;
+      for (int c0 = 0; c0 < op.C; c0 += d.sumBlock)
+        for (int j = 0; j < taps; ++j)
+          for (int c = c0; c < std::min(c0 + d.sumBlock, op.C); ++c, ++k)
+            for (int o = 0; o < op.O; ++o) t[k * op.O + o] = op.wf[(static_cast<size_t>(o) * op.C + c) * taps + j];
       if ((rc = upload(&d.w, t.data(), t.size() * 4)) != cudaSuccess || (rc = upload(&d.bias, op.biasf.data(), op.biasf.size() * 4)) != cudaSuccess) {
         return fail(rc, "uploading weights");
       }

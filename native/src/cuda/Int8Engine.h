@@ -34,7 +34,7 @@ struct BufferView {
 enum class ProgramOpKind : int {
   QuantizeInput = 0,  // the engine input, float NCHW [3, S, S] → int8 NHWC
   ConvInt8 = 1,
-  ConvFloat = 2,
+  ConvFloat = 2,  // summed in float in ONNX Runtime's order: FP32 layers, and int8 ones whose output stays float (int8 input read dequantized)
   MaxPool = 3,
   Unary = 4,  // per element: read (dequantize), activation, write (requantize): concat parts, quantize, sigmoid, copies
   Add = 5,

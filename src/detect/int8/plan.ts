@@ -24,6 +24,16 @@ export type EpilogueOp =
   | { op: 'relu' }
   | { op: 'sigmoid' };
 
+/**
+ * How a convolution sums in float: the order of ONNX Runtime's CPU kernels (MLAS on x86-64 with
+ * AVX-512), which the reference and the CUDA kernels reproduce term for term. K walks blocks of
+ * `block` input channels, within a block the kernel taps (row-major), within a tap the block's
+ * channels; each term is one fused multiply-add (rounded once); the partial sum starts from zero
+ * and every `restart` terms is added (one rounding) to the total, which starts at zero; the bias
+ * is added to the total last. Taps outside the image add nothing.
+ */
+export interface FloatSum { block: number; restart: number }
+
 /** Ops other than conv compute in float from their (dequantized) inputs; with `outScale` they write int8 at that scale. */
 type Requantized = { outScale?: number };
 
@@ -35,7 +45,16 @@ export type PlanStep =
     weight: Int8Array | Float32Array; weightScales: Float32Array | null;
     /** int8: int32 at s_in·s_w[o] (added to the accumulator); float32: float. */
     bias: Int32Array | Float32Array | null;
+    /** int8: the bias's own DequantizeLinear scales [O] (within 1e-5 of s_in·s_w[o], not always equal), for a float sum. */
+    biasScales: Float32Array | null;
     epilogue: EpilogueOp[];
+    /**
+     * null: an exact int32 sum (int8 weights, output requantized first: ONNX Runtime's
+     * QLinearConv). Otherwise the float sum's order: FP32 layers, and int8 convolutions whose
+     * output stays float (the graph's DequantizeLinear → Conv, which ONNX Runtime runs in float on
+     * the dequantized input, weights and bias).
+     */
+    floatSum: FloatSum | null;
   }
   | { op: 'quantize'; input: string; output: string }
   | { op: 'dequantize'; input: string; output: string }
@@ -173,6 +192,7 @@ export function planInt8(g: OnnxGraph): Int8Plan {
         const Ho = Math.floor((H + pads[0] + pads[2] - dilation[0] * (kh - 1) - 1) / stride[0]) + 1;
         const Wo = Math.floor((W + pads[1] + pads[3] - dilation[1] * (kw - 1) - 1) / stride[1]) + 1;
         let bias: Int32Array | Float32Array | null = null;
+        let biasScales: Float32Array | null = null;
         if (n.inputs[2]) {
           const bq = consts.get(n.inputs[2]);
           const bf = init.get(n.inputs[2]);
@@ -184,6 +204,7 @@ export function planInt8(g: OnnxGraph): Int8Plan {
               if (Math.abs(bq.scales[o]! - want) > 1e-5 * want) throw new PlanError(n, `bias scale of channel ${o} is ${bq.scales[o]}, not input scale × weight scale (${want})`);
             }
             bias = Int32Array.from(bq.q.data);
+            biasScales = Float32Array.from({ length: O }, (_, o) => bq.scales[bq.scales.length === 1 ? 0 : o]!);
           } else {
             if (!bf || bf.dtype !== 'float32') throw new PlanError(n, 'a float convolution needs a float bias');
             bias = Float32Array.from(bf.data);
@@ -194,7 +215,7 @@ export function planInt8(g: OnnxGraph): Int8Plan {
         steps.push({
           op: 'conv', input: x.name, output: n.outputs[0]!, precision: int8 ? 'int8' : 'float32',
           outChannels: O, inChannels: C, kernel: [kh, kw], stride, pads, dilation, group,
-          weight: int8 ? Int8Array.from(wq.q.data) : Float32Array.from(w.data), weightScales: int8 ? wq.scales : null, bias, epilogue: [],
+          weight: int8 ? Int8Array.from(wq.q.data) : Float32Array.from(w.data), weightScales: int8 ? wq.scales : null, bias, biasScales, epilogue: [], floatSum: null,
         });
         break;
       }
@@ -301,6 +322,7 @@ export function planInt8(g: OnnxGraph): Int8Plan {
   const outputs = g.outputs.map((o) => value(o.name));
   const fused = fuse(steps, tensors, outputs);
   const requantizedOps = fuseRequantize(steps, tensors, outputs);
+  for (const s of steps) if (s.op === 'conv') s.floatSum = ortFloatSum(s);
   return {
     input: input.name, tensors, steps, outputs,
     stats: {
@@ -364,4 +386,58 @@ function fuseRequantize(steps: PlanStep[], tensors: Map<string, PlanTensor>, out
     n++;
   }
   return n;
+}
+
+/**
+ * The order ONNX Runtime (CPU, graphOptimizationLevel 'all') sums a convolution in float on an
+ * x86-64 CPU with AVX-512; null where it sums int8 in int32 (QLinearConv: an int8 convolution
+ * whose output is requantized first). From onnxruntime/core (MLAS):
+ * - An int8 convolution whose output stays float is DequantizeLinear → Conv (→ FusedConv with its
+ *   activation): the weights are DequantizeLinear outputs, not initializers, so the NCHWc
+ *   transformer leaves it, and MlasConv (mlas/lib/convolve.cpp) runs it as im2col, K = channel
+ *   then tap (MlasConvIm2Col), times the weights in an SGEMM whose kernel keeps one accumulator
+ *   per output and adds the terms in K order with vfmadd231ps (FgemmKernelAvx512FCommon.h),
+ *   slices of MLAS_SGEMM_STRIDEK (128) terms added into the output (beta 1); then MlasActivation
+ *   adds the bias and applies the activation. Up to 128 terms are one chain whatever the
+ *   threading (threads split the output pixels); above, 128 holds while each thread has at least
+ *   K pixels (MLAS widens the K slice for narrower ones).
+ * - An FP32 convolution (float initializer weights) becomes an NCHWc Conv (optimizer/
+ *   nchwc_transformer.cc) run by MlasNchwcConv (mlas/lib/snchwc.cpp) with the AVX-512 block of 16
+ *   channels (8 on AVX2-only CPUs: another order): fewer than 16 input channels, the NCHW
+ *   algorithm, one input channel a kernel call (its taps from zero, added into the output); 1×1
+ *   unpadded, the pointwise algorithm, 128 channels a kernel call in order; otherwise one
+ *   16-channel block a call, taps then the block's channels (SconvKernelCommon.h), added into the
+ *   output; depthwise, the taps. The bias is added after the last call, then the activation.
+ *   Input channels not a multiple of 16 keep the plain MlasConv path (the first case's order).
+ *   (Not modelled: an FP32 convolution whose one reader is an Add, which ONNX Runtime fuses into
+ *   the NCHWc sum; NanoDet has none.)
+ */
+function ortFloatSum(s: Extract<PlanStep, { op: 'conv' }>): FloatSum | null {
+  const taps = s.kernel[0] * s.kernel[1];
+  const cpg = s.inChannels / s.group;
+  const opg = s.outChannels / s.group;
+  const sgemm: FloatSum = { block: 1, restart: Math.min(cpg * taps, 128) };
+  if (s.precision === 'int8') return s.epilogue[0]?.op === 'requantize' ? null : sgemm;
+  const B = 16;  // MlasNchwcGetBlockSize() on AVX-512F
+  if (s.group > 1) {
+    if (cpg === 1 && opg === 1) return s.outChannels % B === 0 ? { block: 1, restart: taps } : sgemm;  // depthwise
+    if (cpg % B !== 0 || opg % B !== 0) return sgemm;
+  } else {
+    if (cpg < B) return { block: 1, restart: taps };
+    if (cpg % B !== 0) return sgemm;
+  }
+  return taps === 1 && s.pads.every((p) => p === 0) ? { block: 128, restart: 128 } : { block: B, restart: B * taps };
+}
+
+/** An int8 convolution's weights as ONNX Runtime's DequantizeLinear makes them: q·s_w[o], one float32 product. */
+export function dequantizedWeights(s: Extract<PlanStep, { op: 'conv' }>): Float32Array {
+  if (s.precision !== 'int8') return s.weight as Float32Array;
+  const per = s.weight.length / s.outChannels;
+  return Float32Array.from(s.weight, (q, i) => q * s.weightScales![Math.floor(i / per)]!);
+}
+
+/** An int8 convolution's int32 bias dequantized with its own scales: float32(b)·s_b[o], one float32 product. */
+export function dequantizedBias(s: Extract<PlanStep, { op: 'conv' }>): Float32Array | null {
+  if (!s.bias || s.precision !== 'int8') return s.bias as Float32Array | null;
+  return Float32Array.from(s.bias, (b, o) => Math.fround(b) * s.biasScales![o]!);
 }

@@ -1,4 +1,4 @@
-import { stepInputs, type EpilogueOp, type Int8Plan, type PlanStep } from './plan.js';
+import { dequantizedBias, dequantizedWeights, stepInputs, type EpilogueOp, type FloatSum, type Int8Plan, type PlanStep } from './plan.js';
 
 /**
  * The plan lowered for the GPU (native/src/cuda/Int8Engine.h): activation buffers laid out NHWC
@@ -97,7 +97,7 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
           // over 12 channels, one K step of the tensor-core kernel instead of three.
           const readers = plan.steps.filter((r) => stepInputs(r).includes(s.output));
           const first = readers.length === 1 && readers[0]!.op === 'conv' ? readers[0] : null;
-          if (first?.op === 'conv' && first.precision === 'int8' && first.kernel.join() === '3,3' && first.stride.join() === '2,2' && first.pads.join() === '1,1,1,1' &&
+          if (first?.op === 'conv' && first.precision === 'int8' && !first.floatSum && first.kernel.join() === '3,3' && first.stride.join() === '2,2' && first.pads.join() === '1,1,1,1' &&
               first.group === 1 && first.dilation.join() === '1,1' && S % 2 === 0) {
             const t = tensor(s.output);
             buffers.push({ name: s.output, int8: true, scale: t.scale!, H: S / 2, W: S / 2, C: roundUp(4 * inC, 16) });
@@ -130,13 +130,23 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
           out: bv(out), O: s.outChannels, C: s.inChannels, kh: s.kernel[0], kw: s.kernel[1], sh: s.stride[0], sw: s.stride[1], pt: s.pads[0], pl: s.pads[1],
           epilogue: s.epilogue.map(epilogueCode), int8Out, step: s.op,
         };
-        if (s.precision === 'int8') {
+        if (s.floatSum) {
+          // On the CUDA cores in ONNX Runtime's order; an int8 input is read dequantized (q·s_in,
+          // as DequantizeLinear), with the weights and bias dequantized as ONNX Runtime does.
+          const bias = dequantizedBias(s);
+          const op: ProgramOp = { kind: OpKind.convFloat, in: bv(x), ...common, wf: dequantizedWeights(s), ...(bias ? { biasf: bias } : {}) };
+          const gpu = gpuFloatSum(op, tensor(s.input).dtype === 'int8');
+          if (gpu.block !== s.floatSum.block || gpu.restart !== s.floatSum.restart) {
+            throw new ProgramError(s, `the engine would sum it in blocks of ${gpu.block} restarting every ${gpu.restart} terms, not ${s.floatSum.block} and ${s.floatSum.restart} (ONNX Runtime's order)`);
+          }
+          ops.push(op);
+        } else if (s.precision === 'int8') {
           const inT2 = tensor(s.input);
           if (inT2.dtype !== 'int8' || x.offset !== 0) throw new ProgramError(s, 'an INT8 convolution reads a whole int8 tensor');
           const mult = Float32Array.from(s.weightScales!, (w) => f32(inT2.scale! * w));
           ops.push({ kind: OpKind.convInt8, in: bv(x), ...common, w8: s.weight as Int8Array, ...(s.bias ? { bias8: s.bias as Int32Array } : {}), mult });
         } else {
-          ops.push({ kind: OpKind.convFloat, in: bv(x), ...common, wf: s.weight as Float32Array, ...(s.bias ? { biasf: s.bias as Float32Array } : {}) });
+          throw new ProgramError(s, 'a float convolution without its float sum order');
         }
         break;
       }
@@ -264,6 +274,18 @@ function spaceToDepthConv(s: Extract<PlanStep, { op: 'conv' }>, x: View, out: Vi
     w8: w2, ...(s.bias ? { bias8: s.bias as Int32Array } : {}), mult: Float32Array.from(s.weightScales!, (v) => f32(inScale * v)),
     epilogue: s.epilogue.map(epilogueCode), int8Out, step: s.op,
   };
+}
+
+/**
+ * The float sum order native/src/cuda/Int8Engine.cu (floatSumOf) takes for a float convolution
+ * from what the op carries (the op has no field for it): lowering checks it is the plan's.
+ */
+function gpuFloatSum(op: ProgramOp, int8In: boolean): FloatSum {
+  const taps = op.kh! * op.kw!;
+  const C = op.C!;
+  if (int8In || (C > 16 && C % 16 !== 0)) return { block: 1, restart: Math.min(C * taps, 128) };
+  if (C < 16) return { block: 1, restart: taps };
+  return taps === 1 && op.pt === 0 && op.pl === 0 ? { block: 128, restart: 128 } : { block: 16, restart: 16 * taps };
 }
 
 function epilogueCode(e: EpilogueOp): { op: number; arg: number } {

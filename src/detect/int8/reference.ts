@@ -1,5 +1,5 @@
 import { roundHalfEven } from '../quant/QdqWriter.js';
-import type { Int8Plan, PlanStep, PlanTensor } from './plan.js';
+import { dequantizedBias, dequantizedWeights, type Int8Plan, type PlanStep, type PlanTensor } from './plan.js';
 
 /** A tensor's values: int8 codes (value = q · scale) or floats, row-major over its per-image shape. */
 export type RefValue = { shape: number[]; q: Int8Array; scale: number } | { shape: number[]; f: Float32Array };
@@ -9,12 +9,46 @@ const sat = (v: number) => (v > 127 ? 127 : v < -128 ? -128 : v);
 const f32 = Math.fround;
 const quantize = (x: number, s: number) => sat(roundHalfEven(f32(x / s)));
 
+const fmaBits = new Float64Array(1);
+const fmaWords = new Uint32Array(fmaBits.buffer);
+/**
+ * fmaf(a, b, c) for float32 a, b, c: a·b + c rounded once to float32, as x86 vfmadd231ps and
+ * CUDA's __fmaf_rn compute it. a·b is exact in a double (24 + 24 bits); the double sum s plus its
+ * exact error e (TwoSum) is the exact result. Rounding s to float directly could round twice
+ * (s may sit on a float half-way point that s + e does not), so s is first rounded to odd at 53
+ * bits (its last bit set when e is not zero): a value 2 bits wider than float rounded to odd
+ * rounds to nearest float correctly (Boldo & Melquiond, "Emulation of FMA and correctly rounded
+ * sums: proved algorithms using rounding to odd", 2008).
+ */
+export function fmaf(a: number, b: number, c: number): number {
+  const p = a * b;
+  const s = p + c;
+  const t = s - p;
+  const e = (p - (s - t)) + (c - t);
+  if (e === 0) return f32(s);
+  fmaBits[0] = s;
+  if ((fmaWords[0]! & 1) === 0) {
+    // |s| one unit in the last place towards s + e: up when e has s's sign (s is not zero here).
+    if ((e > 0) === (s > 0)) {
+      fmaWords[0] = fmaWords[0]! + 1;
+      if (fmaWords[0] === 0) fmaWords[1] = fmaWords[1]! + 1;
+    } else {
+      if (fmaWords[0] === 0) fmaWords[1] = fmaWords[1]! - 1;
+      fmaWords[0] = fmaWords[0]! - 1;
+    }
+  }
+  return f32(fmaBits[0]!);
+}
+
 /**
  * Runs a plan on one image on the CPU, in plain TypeScript: the arithmetic the CUDA kernels must
  * reproduce. INT8 convolution: int32 accumulation of int8 × int8 plus the int32 bias, times
  * s_in·s_w[o] as float, then the epilogue in order (requantize = round half to even onto the
- * int8 grid, saturate, back to float). Other ops compute in float on their dequantized inputs
- * and requantize when they write int8. Slow (seconds an image): a reference, not an engine.
+ * int8 grid, saturate, back to float). Float convolutions (FP32 layers, and int8 ones whose
+ * output stays float, on dequantized input, weights and bias) sum in ONNX Runtime's order
+ * (PlanStep `floatSum`), so that their floats are ONNX Runtime's bit for bit. Other ops compute
+ * in float on their dequantized inputs and requantize when they write int8. Slow (seconds an
+ * image): a reference, not an engine.
  */
 export function runReference(
   plan: Int8Plan,
@@ -152,32 +186,55 @@ export function runReference(
     const opg = O / s.group;
     const [kh, kw] = s.kernel;
     const out = new Float32Array(O * Ho * Wo);
-    const int8 = s.precision === 'int8';
-    const x: Int8Array | Float32Array = int8 ? (xin as { q: Int8Array }).q : floats(s.input);
-    const acc = int8 ? new Int32Array(Ho * Wo) : new Float32Array(Ho * Wo);
+    const sum = s.floatSum;
+    const x: Int8Array | Float32Array = sum ? floats(s.input) : (xin as { q: Int8Array }).q;
+    const weight = sum ? dequantizedWeights(s) : s.weight;
+    const bias = sum ? dequantizedBias(s) : s.bias;
+    const acc = sum ? new Float32Array(Ho * Wo) : new Int32Array(Ho * Wo);
+    const total = new Float32Array(Ho * Wo);
+    // Adds input channel c's tap (ky, kx) times w to every output's accumulator (w = 0 adds a zero: nothing).
+    const term = (c: number, ky: number, kx: number, w: number) => {
+      if (w === 0) return;
+      for (let oy = 0; oy < Ho; oy++) {
+        const iy = oy * s.stride[0] - s.pads[0] + ky * s.dilation[0];
+        if (iy < 0 || iy >= H) continue;
+        const row = (c * H + iy) * W;
+        for (let ox = 0; ox < Wo; ox++) {
+          const ix = ox * s.stride[1] - s.pads[1] + kx * s.dilation[1];
+          if (ix < 0 || ix >= W) continue;
+          const at = oy * Wo + ox;
+          acc[at] = sum ? fmaf(x[row + ix]!, w, acc[at]!) : acc[at]! + x[row + ix]! * w;
+        }
+      }
+    };
     for (let o = 0; o < O; o++) {
-      acc.fill(s.bias ? s.bias[o]! : 0);
       const g = Math.floor(o / opg);
-      // Taps outer, input channels inner: the order the float kernel sums in (K = tap · C + c).
-      for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
-        for (let ci = 0; ci < cpg; ci++) {
-          const c = g * cpg + ci;
-          const w = s.weight[((o * cpg + ci) * kh + ky) * kw + kx]!;
-          if (w === 0) continue;
-          for (let oy = 0; oy < Ho; oy++) {
-            const iy = oy * s.stride[0] - s.pads[0] + ky * s.dilation[0];
-            if (iy < 0 || iy >= H) continue;
-            const row = (c * H + iy) * W;
-            for (let ox = 0; ox < Wo; ox++) {
-              const ix = ox * s.stride[1] - s.pads[1] + kx * s.dilation[1];
-              if (ix >= 0 && ix < W) acc[oy * Wo + ox] = acc[oy * Wo + ox]! + x[row + ix]! * w;
+      const wAt = (ci: number, ky: number, kx: number) => weight[((o * cpg + ci) * kh + ky) * kw + kx]!;
+      if (!sum) {
+        // int32: exact in any order.
+        acc.fill(bias ? bias[o]! : 0);
+        for (let ci = 0; ci < cpg; ci++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) term(g * cpg + ci, ky, kx, wAt(ci, ky, kx));
+      } else {
+        // Blocks of channels, taps, the block's channels; a partial sum from zero every `restart` terms.
+        acc.fill(0);
+        total.fill(0);
+        let k = 0;
+        const K = cpg * kh * kw;
+        for (let c0 = 0; c0 < cpg; c0 += sum.block) {
+          const n = Math.min(sum.block, cpg - c0);
+          for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let ci = c0; ci < c0 + n; ci++) {
+            term(g * cpg + ci, ky, kx, wAt(ci, ky, kx));
+            if (++k % sum.restart === 0 || k === K) {
+              for (let i = 0; i < total.length; i++) total[i] = total[i]! + acc[i]!;
+              acc.fill(0);
             }
           }
         }
       }
-      const mult = int8 ? f32((xin as { scale: number }).scale * s.weightScales![o]!) : 1;
+      const mult = sum ? 1 : f32((xin as { scale: number }).scale * s.weightScales![o]!);
       for (let i = 0; i < Ho * Wo; i++) {
-        let y = int8 ? f32(f32(acc[i]!) * mult) : acc[i]!;  // the accumulator as float32, then the product
+        // int32: the accumulator as float32, then the product; float: the bias added last.
+        let y = sum ? f32(total[i]! + (bias ? bias[o]! : 0)) : f32(f32(acc[i]!) * mult);
         for (const e of s.epilogue) {
           if (e.op === 'requantize') y = f32(quantize(y, e.scale) * e.scale);
           else if (e.op === 'leaky_relu') y = y < 0 ? f32(y * e.alpha) : y;
