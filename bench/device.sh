@@ -4,7 +4,7 @@
 # benches look, runs each bench named, and copies their results to $OUT.
 # usage: bash bench/device.sh BENCH...     (e2e, int8, infer; their env variables pass through)
 set -uo pipefail
-carry=/tmp/carry
+carry=$PWD/device-carry/unpacked  # inside the checkout: the benches find the package root above them
 mkdir -p $carry && xz -dc device-carry/payload.tar.xz | tar -x -C $carry
 xz -dc device-carry/node.xz > /tmp/node && chmod +x /tmp/node
 export VIGIL_ADDON=$carry/vigil.node VIGIL_COMMIT=$(cat device-carry/commit) UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE:-16}
