@@ -104,6 +104,6 @@ const file = writeResult({
   setup: `NanoDet 416×416 (2.09 GMAC) on real vtest frames. Vigil: ${det.cacheKey}, each batch size one CUDA graph; latency = enqueue to done on the host, one run at a time. Peers in the same device session (bench/peers/infer_peers.py): ONNX Runtime ${peers?.ort?.version ?? '?'} CPU on the QDQ INT8 ONNX (${peers?.ort?.threads ?? '?'} threads); PyTorch ${peers?.torch?.version ?? '?'} FP16, cuDNN ${peers?.torch?.cudnn ?? '?'} (benchmark mode), channels_last, the FP32 ONNX's weights, eager and in a CUDA graph`,
   peer: 'PyTorch FP16 cuDNN channels_last (GPU); ONNX Runtime CPU INT8',
   rows,
-  summary: { measured, peers, profiles },
+  summary: { batch1_ms: measured.find((m) => m.batch === 1)?.engine.p50 ?? null, measured, peers, profiles },
 });
 process.stdout.write(`wrote ${file}\n`);
