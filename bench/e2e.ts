@@ -124,6 +124,7 @@ async function runN(n: number, serial = false): Promise<BenchRow & { pass: boole
   const camDrops = sum((s) => s.camDrops);
   const detDrops = sum((s) => s.detDrops);
   const total = pcts(stage.total);
+  const stages = { decode: pcts(stage.decode), queuePre: pcts(stage.queuePre), infer: pcts(stage.infer), toJs: pcts(stage.toJs) };
   const batches = batch1.batches - batch0.batches;
   const pass = streaming === n && camDrops === 0 && detDrops === 0 && total.p99 < P99_MS && sum((s) => s.decodeErrors) === 0;
   const row = {
@@ -133,8 +134,8 @@ async function runN(n: number, serial = false): Promise<BenchRow & { pass: boole
     pass,
     streaming,
     frame_to_detection: total,
-    stages_p99: { decode: pcts(stage.decode).p99, queue_letterbox: pcts(stage.queuePre).p99, infer_nms: pcts(stage.infer).p99, to_js: pcts(stage.toJs).p99 },
-    stages_p50: { decode: pcts(stage.decode).p50, queue_letterbox: pcts(stage.queuePre).p50, infer_nms: pcts(stage.infer).p50, to_js: pcts(stage.toJs).p50 },
+    stages_p99: { decode: stages.decode.p99, queue_letterbox: stages.queuePre.p99, infer_nms: stages.infer.p99, to_js: stages.toJs.p99 },
+    stages_p50: { decode: stages.decode.p50, queue_letterbox: stages.queuePre.p50, infer_nms: stages.infer.p50, to_js: stages.toJs.p50 },
     offered_fps: round(n * clipFps),
     received_fps: round(sum((s) => s.received) / seconds),
     decoded_fps: round(decoded / seconds),
