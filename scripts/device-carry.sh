@@ -6,12 +6,12 @@
 # INT8 model, and each bench's inputs, all but Node in one xz stream. Then `run` on the device,
 # carrying device-carry: bash bench/device.sh BENCH...
 # usage: scripts/device-carry.sh BENCH...     (e2e, int8, infer)
-# env: FFMPEG_MIN (default /work/ffmpeg-min: made by ffmpeg-min.sh when missing), CUDA_ARCHS
+# env: FFMPEG_MIN (default build/ffmpeg-min: made by ffmpeg-min.sh when missing), CUDA_ARCHS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || { echo "usage: scripts/device-carry.sh BENCH... (e2e, int8, infer)" >&2; exit 2; }
 shared=$(cd .. && pwd)/shared/device
-ffmpeg_min=${FFMPEG_MIN:-/work/ffmpeg-min}
+ffmpeg_min=${FFMPEG_MIN:-$PWD/build/ffmpeg-min}
 archs=${CUDA_ARCHS:-90}
 out=device-carry
 rm -rf "$out" && mkdir -p "$out/cache/models"

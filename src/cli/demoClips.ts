@@ -56,10 +56,11 @@ export async function ensureClip(codec: ClipCodec, opts: { loops?: number; conta
   await new Promise<void>((resolvePromise, reject) => {
     const cmd = ffmpeg(remuxFrom ?? VTEST_AVI);
     if (loops > 1) cmd.inputOptions(['-stream_loop', String(loops - 1)]);
-    if (opts.hd && !remuxFrom) cmd.inputOptions(HD_1080P30.input);
     if (remuxFrom) cmd.outputOptions(['-c:v', 'copy', ...(codec === 'hevc' && container === 'mp4' ? ['-tag:v', 'hvc1'] : [])]);
-    else if (opts.hd) cmd.videoCodec(enc.codec).videoFilters(HD_1080P30.filter).outputOptions([...enc.options, ...HD_1080P30.options]);
-    else cmd.videoCodec(enc.codec).outputOptions(enc.options);
+    else {
+      cmd.videoCodec(enc.codec).outputOptions(enc.options);
+      if (opts.hd) cmd.inputOptions(HD_1080P30.input).videoFilters(HD_1080P30.filter).outputOptions(HD_1080P30.options);
+    }
     cmd
       .noAudio()
       .format({ mkv: 'matroska', ts: 'mpegts', mp4: 'mp4' }[container])

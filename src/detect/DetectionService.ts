@@ -146,21 +146,23 @@ interface CamState {
 }
 
 const WINDOW = 200;
+const SERVICE_FRAMES = 4;
+/** A camera's frame is overdue (not waited for) this share of its interval late (at least 5 ms): jitter. */
+const OVERDUE_SHARE = 0.25;
+const overdueSlack = (intervalMs: number) => Math.max(5, intervalMs * OVERDUE_SHARE);
+
 /** A camera's frame in a batch: its letterbox and its slot in the batch's input. */
 interface Taken {
   cam: CamState;
   lb: LetterboxResult;
   slot: number;
 }
-const SERVICE_FRAMES = 4;
-/** A camera's frame is overdue (not waited for) this share of its interval late (at least 5 ms): jitter. */
-const OVERDUE_SHARE = 0.25;
-const overdueSlack = (intervalMs: number) => Math.max(5, intervalMs * OVERDUE_SHARE);
 
 /**
  * One detector shared by every camera: batches of the newest frames of cameras that have one
- * newer than their last inferred one, gathered round-robin (BatchOptions); at most one batch in
- * flight (the detector uses every core, or its GPU, already). When it falls behind, only each
+ * newer than their last inferred one, gathered round-robin (BatchOptions); one batch inferred at
+ * a time (the detector uses every core, or its GPU, already), and with two GPU input batches the
+ * next one is letterboxed meanwhile. When it falls behind, only each
  * camera's newest frame is taken and the skipped ones are counted. Emits 'batch' (BatchEvent)
  * as each batch goes.
  * Emits 'detections' (DetectionEvent): the typed stream the live view publishes; 'budget'
