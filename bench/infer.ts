@@ -70,7 +70,7 @@ for (const batch of BATCHES) {
 
 // Where the time goes: each op launched alone and timed on the GPU (no graph), at batch 1 and 32.
 const program = cudaProgram(model);
-const KIND = ['quantize input', 'conv int8', 'conv float', 'maxpool', 'unary', 'add', 'resize', 'pad'];
+const KIND = ['quantize input', 'conv int8', 'conv float', 'maxpool', 'unary', 'add', 'resize', 'pad', 'stem'];
 const profiles: Record<string, Array<{ op: number; kind: string; output: string; ms: number }>> = {};
 for (const batch of [1, 32].filter((b) => b <= maxBatch)) {
   const r = await addon.int8EngineRun(det.engine, { input: batchOf(batch), batch, iterations: 20, graphs: false, profile: true });

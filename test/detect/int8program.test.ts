@@ -26,13 +26,17 @@ describe("the CUDA INT8 engine's program", () => {
     const plan = planInt8(readOnnx(readFileSync(model())));
     const p = lowerPlan(plan);
     const count = (k: number) => p.ops.filter((o) => o.kind === k).length;
-    expect(count(OpKind.quantizeInput)).toBe(1);
+    // The stem (quantize → first convolution → max-pool) is one op: the input is never stored as int8.
+    expect(count(OpKind.quantizeInput)).toBe(0);
+    expect(count(OpKind.stem)).toBe(1);
+    expect(count(OpKind.maxPool)).toBe(0);
+    expect(p.tensors.has('input_q')).toBe(false);
     // INT8 convolutions whose output stays float (the first, two heads) sum in float, as ONNX
     // Runtime runs them: on their dequantized int8 input, weights and bias.
     const floatOut = plan.steps.filter((s) => s.op === 'conv' && s.precision === 'int8' && s.floatSum).length;
     expect(floatOut).toBe(3);
     expect(count(OpKind.convInt8)).toBe(plan.stats.int8Convs - floatOut);
-    expect(count(OpKind.convFloat)).toBe(plan.stats.floatConvs + floatOut);
+    expect(count(OpKind.convFloat)).toBe(plan.stats.floatConvs + floatOut - 1);
     for (const op of p.ops.filter((o) => o.kind === OpKind.convFloat)) expect(op.wf!.length).toBe(op.O! * op.C! * op.kh! * op.kw!);
     expect(count(OpKind.add)).toBe(4);
     expect(count(OpKind.resize)).toBe(4);
@@ -46,16 +50,25 @@ describe("the CUDA INT8 engine's program", () => {
       expect(op.mult!.length).toBe(op.O);
       expect(op.w8!.length).toBe(op.O! * op.C! * op.kh! * op.kw!);
     }
-    // Concat parts tile their output's channels in order.
+    // Concat parts tile their output's channels. Every part here is a convolution's output: the
+    // convolutions write their slices themselves (as their output, or as a second, aux output
+    // where another op also reads the part), so no copy runs.
     for (const s of plan.steps.filter((x) => x.op === 'concat')) {
       const out = p.tensors.get(s.output)!;
-      const parts = p.ops.filter((o) => o.kind === OpKind.unary && o.out.buffer === out.buffer);
+      const slices = p.ops.flatMap((o) => [o.out, o.aux].filter((v) => v?.buffer === out.buffer).map((v) => [v!.offset, o.kind === OpKind.unary ? o.channels! : o.O!] as const));
+      slices.sort((a, b) => a[0] - b[0]);
       let at = 0;
-      for (const part of parts) {
-        expect(part.out.offset).toBe(at);
-        at += part.channels!;
+      for (const [offset, channels] of slices) {
+        expect(offset).toBe(at);
+        at += channels;
       }
       expect(at).toBe(plan.tensors.get(s.output)!.shape[0]);
+    }
+    expect(p.ops.filter((o) => o.kind === OpKind.unary && o.act === Act.none && o.step !== 'output')).toEqual([]);
+    // An aux output is the value the folded copy read: its point is within the epilogue.
+    for (const o of p.ops.filter((x) => x.aux)) {
+      expect(p.buffers[o.aux!.buffer]!.int8).toBe(true);
+      expect(o.auxAt).toBeLessThanOrEqual(o.epilogue!.length);
     }
     // The head: cls = sigmoid of the first 80 channels written densely (reshape and transpose are
     // free in NHWC), reg = the last 44 channels of the same convolution, copied out.
@@ -85,7 +98,6 @@ describe("the CUDA INT8 engine's program", () => {
     expect(split[1 * b.H * b.W + 2]).toBe(2 * 124 + 81);
     // The int8 input of a first convolution summed in int32: space to depth, a stored pixel holds
     // a 2×2 block, 12 channels of 16. (NanoDet's first convolution sums in float: plain NHWC.)
-    expect(p.tensors.get('input_q')!.layout).toBe('chw');
     const s2d = lowerPlan(withRequantizedFirstConv(planInt8(readOnnx(readFileSync(model())))));
     const inPlace = s2d.tensors.get('input_q')!;
     const ib = s2d.buffers[inPlace.buffer]!;

@@ -228,10 +228,23 @@ Int8Program readProgram(Napi::Env env, const Napi::Object& o) {
     if (!ops.Get(i).IsObject()) throw invalidParameter(env, "an object", "program.ops[]", ops.Get(i));
     Napi::Object x = ops.Get(i).As<Napi::Object>();
     ProgramOp op;
-    op.kind = static_cast<ProgramOpKind>(static_cast<int>(optNumber(x, "kind", -1, 0, 7)));
+    op.kind = static_cast<ProgramOpKind>(static_cast<int>(optNumber(x, "kind", -1, 0, 8)));
     op.in = viewOf(x, "in");
     op.in2 = viewOf(x, "in2");
     op.out = viewOf(x, "out");
+    op.aux = viewOf(x, "aux");
+    op.auxAt = static_cast<int>(optNumber(x, "auxAt", 0, 0, kMaxEpilogue));
+    Napi::Value pool = x.Get("pool");
+    if (!pool.IsUndefined()) {
+      if (!pool.IsObject()) throw invalidParameter(env, "{ kh, kw, sh, sw, pt, pl }", "program.ops[].pool", pool);
+      Napi::Object q = pool.As<Napi::Object>();
+      op.pkh = static_cast<int>(optNumber(q, "kh", 1, 1, 64));
+      op.pkw = static_cast<int>(optNumber(q, "kw", 1, 1, 64));
+      op.psh = static_cast<int>(optNumber(q, "sh", 1, 1, 64));
+      op.psw = static_cast<int>(optNumber(q, "sw", 1, 1, 64));
+      op.ppt = static_cast<int>(optNumber(q, "pt", 0, 0, 64));
+      op.ppl = static_cast<int>(optNumber(q, "pl", 0, 0, 64));
+    }
     op.channels = static_cast<int>(optNumber(x, "channels", 0, 0, 1 << 16));
     op.space = static_cast<int>(optNumber(x, "space", 1, 1, 2));
     op.O = static_cast<int>(optNumber(x, "O", 0, 0, 1 << 16));
@@ -247,6 +260,7 @@ Int8Program readProgram(Napi::Env env, const Napi::Object& o) {
     op.value = static_cast<float>(optNumber(x, "value", 0, -1e30, 1e30));
     op.act = static_cast<UnaryAct>(static_cast<int>(optNumber(x, "act", 0, 0, 3)));
     op.alpha = static_cast<float>(optNumber(x, "alpha", 0, -1e30, 1e30));
+    op.inScale = static_cast<float>(optNumber(x, "inScale", 0, 0, 1e30));
     copy(x, "w8", napi_int8_array, op.w8);
     copy(x, "wf", napi_float32_array, op.wf);
     copy(x, "bias8", napi_int32_array, op.bias8);

@@ -66,9 +66,14 @@ __device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)
 
 // A convolution's accumulator (int32 with the bias, or float) through its epilogue; `code` is the
 // int8 code of the last requantize. Unrolled over the fixed maximum: no local-memory indexing.
-__device__ __forceinline__ float epilogue(float y, const Int8ConvEpilogue& e, int n, int* code) {
+// With `wantAux`, `aux` gets the value after the first `auxAt` ops requantized to (auxScale,
+// auxInv) (a convolution's aux output). One expansion of the ops per call site (compile time);
+// `code` and `aux` always point at the caller's locals (registers, not local memory).
+__device__ __forceinline__ float epilogue(float y, const Int8ConvEpilogue& e, int n, int* code, int* aux = nullptr, bool wantAux = false, int auxAt = 0,
+                                          float auxScale = 0, float auxInv = 0) {
 #pragma unroll
   for (int k = 0; k < kMaxEpilogue; ++k) {
+    if (wantAux && k == auxAt) *aux = quantizeCodeFast(y, auxScale, auxInv);
     if (k >= n) break;
     switch (e.op[k]) {
       case EpilogueOp::Requantize:
@@ -80,6 +85,7 @@ __device__ __forceinline__ float epilogue(float y, const Int8ConvEpilogue& e, in
       case EpilogueOp::Sigmoid: y = sigmoid(y); break;
     }
   }
+  if (wantAux && auxAt == kMaxEpilogue) *aux = quantizeCodeFast(y, auxScale, auxInv);
   return y;
 }
 
@@ -269,6 +275,9 @@ struct ConvArgs {
   // Float: K walks blocks of sumBlock channels, the taps within a block, the block's channels
   // within a tap; the partial sum restarts from zero every sumRestart terms (FloatSum in plan.ts).
   int sumBlock, sumRestart;
+  // Float: every 16 of K are one tap's 16 consecutive channels (blocks of 16·k channels, or one
+  // tap), stored 4-aligned: a thread's loads are whole float4 / char4 runs.
+  bool vec;
   const int8_t* w8;     // [O, Kpad], k = tap·Cs + c
   const float* wf;      // [K = taps·C, O] in the float sum's K order
   const int32_t* bias8;
@@ -282,25 +291,34 @@ struct ConvArgs {
   // float32 operations. null: every op computed.
   const float* lut;
   int lutAt;
+  // A second int8 output (aux.p null: none): the value after the first auxAt epilogue ops,
+  // requantized to aux's scale; with a table, auxLut holds that code for each code at lutAt.
+  Tensor aux;
+  int auxAt;
+  const float* auxLut;
 };
 
 // The epilogue from the accumulator as float to the value stored (an int8 output's code as a
-// float); `lut`: the table (shared or global memory) when there is one.
-__device__ __forceinline__ float convValue(const ConvArgs& a, const float* lut, float y) {
+// float), and with an aux output its code in `aux`; `lut`, `auxLut`: the tables (shared or
+// global memory) when there are.
+__device__ __forceinline__ float convValue(const ConvArgs& a, const float* lut, const float* auxLut, float y, int* aux) {
   int code = 0;
+  y = epilogue(y, a.e, lut ? a.lutAt : a.e.n, &code, aux, a.aux.p && !lut, a.auxAt, a.aux.scale, a.aux.inv);
   if (lut) {
-    y = epilogue(y, a.e, a.lutAt, &code);
-    return lut[quantizeCodeFast(y, a.e.arg[a.lutAt], a.e.inv[a.lutAt]) + 128];
+    const int q = quantizeCodeFast(y, a.e.arg[a.lutAt], a.e.inv[a.lutAt]) + 128;
+    if (a.aux.p) *aux = static_cast<int>(auxLut[q]);
+    return lut[q];
   }
-  y = epilogue(y, a.e, a.e.n, &code);
   return a.e.int8Out ? static_cast<float>(code) : y;
 }
 
-__device__ __forceinline__ void convStore(const ConvArgs& a, const float* lut, int m, int o, float y) {
+__device__ __forceinline__ void convStore(const ConvArgs& a, const float* lut, const float* auxLut, int m, int o, float y) {
   const int at = m * a.out.C + a.out.off + o;
-  const float v = convValue(a, lut, y);
+  int aux = 0;
+  const float v = convValue(a, lut, auxLut, y, &aux);
   if (a.e.int8Out) static_cast<int8_t*>(a.out.p)[at] = static_cast<int8_t>(v);
   else static_cast<float*>(a.out.p)[at] = v;
+  if (a.aux.p) static_cast<int8_t*>(a.aux.p)[m * a.aux.C + a.aux.off + o] = static_cast<int8_t>(aux);
 }
 
 // Output channels o and o + 1 of pixel m in one 2- or 8-byte store (`at` even).
@@ -310,7 +328,7 @@ __device__ __forceinline__ void convStorePair(const ConvArgs& a, int at, float v
 }
 
 __device__ __forceinline__ void convStoreInt(const ConvArgs& a, int m, int o, int acc) {
-  convStore(a, a.lut, m, o, __fmul_rn(static_cast<float>(acc + (a.bias8 ? a.bias8[o] : 0)), a.mult[o]));
+  convStore(a, a.lut, a.auxLut, m, o, __fmul_rn(static_cast<float>(acc + (a.bias8 ? a.bias8[o] : 0)), a.mult[o]));
 }
 
 // Where output pixel m reads from: its image's first input pixel and the top-left tap.
@@ -397,7 +415,7 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
 #if __CUDA_ARCH__ >= 800
   __shared__ __align__(16) int8_t As[STAGES][kMmaBM * kMmaLds];
   __shared__ __align__(16) int8_t Bs[STAGES][BN * kMmaLds];
-  __shared__ float lutS[256];
+  __shared__ float lutS[256], auxS[256];
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int m0 = blockIdx.x * kMmaBM;
   const int n0 = blockIdx.y * BN;
@@ -408,6 +426,10 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
   if (a.lut && !a.partial) {
     lutS[tid] = a.lut[tid];
     lutS[tid + 128] = a.lut[tid + 128];
+  }
+  if (a.auxLut && !a.partial) {
+    auxS[tid] = a.auxLut[tid];
+    auxS[tid + 128] = a.auxLut[tid + 128];
   }
   // This thread loads row (pixel) m0 + tid of each A stage: 64 bytes of K, a run of channels of
   // one tap or several (stored channels < 64); the tap and channel advance stage by stage, the
@@ -524,7 +546,8 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
       multR[nt][j] = o < a.O ? a.mult[o] : 0.f;
     }
   const float* lut = a.lut ? lutS : nullptr;
-  const bool pairs = ((a.out.C | a.out.off) & 1) == 0;  // channel pairs (o even) start at even elements
+  const float* auxLut = a.auxLut ? auxS : nullptr;
+  const bool pairs = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 1) == 0;  // channel pairs (o even) start at even elements
 #pragma unroll
   for (int mt = 0; mt < 2; ++mt) {
 #pragma unroll
@@ -537,10 +560,13 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
         const float y0 = __fmul_rn(static_cast<float>(acc[mt][nt][half * 2] + biasR[nt][0]), multR[nt][0]);
         const float y1 = __fmul_rn(static_cast<float>(acc[mt][nt][half * 2 + 1] + biasR[nt][1]), multR[nt][1]);
         if (pairs && o + 1 < a.O) {
-          convStorePair(a, mm * a.out.C + a.out.off + o, convValue(a, lut, y0), convValue(a, lut, y1));
+          int x0 = 0, x1 = 0;
+          const float v0 = convValue(a, lut, auxLut, y0, &x0), v1 = convValue(a, lut, auxLut, y1, &x1);
+          convStorePair(a, mm * a.out.C + a.out.off + o, v0, v1);
+          if (a.aux.p) *reinterpret_cast<char2*>(static_cast<int8_t*>(a.aux.p) + mm * a.aux.C + a.aux.off + o) = make_char2(static_cast<signed char>(x0), static_cast<signed char>(x1));
         } else {
-          if (o < a.O) convStore(a, lut, mm, o, y0);
-          if (o + 1 < a.O) convStore(a, lut, mm, o + 1, y1);
+          if (o < a.O) convStore(a, lut, auxLut, mm, o, y0);
+          if (o + 1 < a.O) convStore(a, lut, auxLut, mm, o + 1, y1);
         }
       }
     }
@@ -609,26 +635,42 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
   float ra[KPT], rb[BPT];
   const int taps = a.kh * a.kw;
   auto fetch = [&](int k0) {
-    int k = k0 + lk;
-    FloatTerm t = floatTermOf(a, k);
-    int ky = t.tap / a.kw, kx = t.tap - ky * a.kw;
-#pragma unroll
-    for (int j = 0; j < KPT; ++j, ++k) {
+    if (a.vec) {
+      const FloatTerm t = floatTermOf(a, k0);
+      const int ky = t.tap / a.kw, kx = t.tap - ky * a.kw;
       const int iy = org.iy0 + ky, ix = org.ix0 + kx;
-      const int c = t.blk * a.sumBlock + t.ci;
-      ra[j] = lmOk && k < K && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W
-                  ? loadValue(a.in.p, (org.base + iy * a.in.W + ix) * a.in.C + a.in.off + c, a.in.int8, a.in.scale)
-                  : 0.f;
-      if (++t.ci == t.n) {
-        t.ci = 0;
-        if (++kx == a.kw) {
-          kx = 0;
-          ++ky;
-        }
-        if (++t.tap == taps) {
-          t.tap = ky = kx = 0;
-          ++t.blk;
-          t.n = max(1, min(a.sumBlock, a.C - t.blk * a.sumBlock));
+      const bool ok = lmOk && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
+      const int at = (org.base + iy * a.in.W + ix) * a.in.C + a.in.off + t.blk * a.sumBlock + t.ci + lk;
+#pragma unroll
+      for (int j = 0; j < KPT; j += 4) {
+        const float4 v = ok ? load4(a.in.p, at + j, a.in.int8, a.in.scale) : make_float4(0.f, 0.f, 0.f, 0.f);
+        ra[j] = v.x;
+        ra[j + 1] = v.y;
+        ra[j + 2] = v.z;
+        ra[j + 3] = v.w;
+      }
+    } else {
+      int k = k0 + lk;
+      FloatTerm t = floatTermOf(a, k);
+      int ky = t.tap / a.kw, kx = t.tap - ky * a.kw;
+#pragma unroll
+      for (int j = 0; j < KPT; ++j, ++k) {
+        const int iy = org.iy0 + ky, ix = org.ix0 + kx;
+        const int c = t.blk * a.sumBlock + t.ci;
+        ra[j] = lmOk && k < K && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W
+                    ? loadValue(a.in.p, (org.base + iy * a.in.W + ix) * a.in.C + a.in.off + c, a.in.int8, a.in.scale)
+                    : 0.f;
+        if (++t.ci == t.n) {
+          t.ci = 0;
+          if (++kx == a.kw) {
+            kx = 0;
+            ++ky;
+          }
+          if (++t.tap == taps) {
+            t.tap = ky = kx = 0;
+            ++t.blk;
+            t.n = max(1, min(a.sumBlock, a.C - t.blk * a.sumBlock));
+          }
         }
       }
     }
@@ -688,13 +730,16 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) total[i][j] = __fadd_rn(total[i][j], b);
   }
-  const bool quads = ((a.out.C | a.out.off) & 3) == 0 && n0 + tn + 3 < a.O;  // four channels in one store
+  const bool quads = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 3) == 0 && n0 + tn + 3 < a.O;  // four channels in one store
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int m = m0 + tm + i;
     if (m >= a.M) continue;
     if (quads) {
-      const float4 v = make_float4(convValue(a, a.lut, total[i][0]), convValue(a, a.lut, total[i][1]), convValue(a, a.lut, total[i][2]), convValue(a, a.lut, total[i][3]));
+      int x[4] = {0, 0, 0, 0};
+      const float4 v = make_float4(convValue(a, a.lut, a.auxLut, total[i][0], &x[0]), convValue(a, a.lut, a.auxLut, total[i][1], &x[1]),
+                                   convValue(a, a.lut, a.auxLut, total[i][2], &x[2]), convValue(a, a.lut, a.auxLut, total[i][3], &x[3]));
+      if (a.aux.p) *reinterpret_cast<char4*>(static_cast<int8_t*>(a.aux.p) + m * a.aux.C + a.aux.off + n0 + tn) = make_char4(x[0], x[1], x[2], x[3]);
       const int at = m * a.out.C + a.out.off + n0 + tn;
       if (a.e.int8Out) {
         *reinterpret_cast<char4*>(static_cast<int8_t*>(a.out.p) + at) =
@@ -707,8 +752,112 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const int o = n0 + tn + j;
-      if (o < a.O) convStore(a, a.lut, m, o, total[i][j]);
+      if (o < a.O) convStore(a, a.lut, a.auxLut, m, o, total[i][j]);
     }
+  }
+}
+
+// ---- the stem: NanoDet's first layers in one kernel (program.ts stemOf) ---------------------------
+// The float input quantized (QuantizeInput's codes) and read back dequantized (q·s), a 3×3
+// stride-2 convolution of 3 → 32 channels summed as convFloatKernel sums it (one chain of 27
+// fused multiply-adds, channel then tap, taps outside the image adding zero products; added to
+// zero, then the bias), its epilogue, then the 3×3 stride-2 max-pool (pads 1: taps outside
+// skipped, the rest in order). Neither the int8 input nor the convolution's float output is
+// stored. A block makes 7×8 pooled pixels of one image from the 15×17 convolution outputs under
+// them (shared memory; those outside the image are −∞, which the max leaves out), which read
+// 31×35 input pixels.
+constexpr int kStemPY = 7, kStemPX = 8;
+constexpr int kStemCY = 2 * kStemPY + 1, kStemCX = 2 * kStemPX + 1;  // 255 convolution outputs: one a thread
+constexpr int kStemIY = 2 * kStemCY + 1, kStemIX = 2 * kStemCX + 1;
+constexpr int kStemC = 3, kStemO = 32, kStemLd = kStemO + 1;  // a row of 32 outputs and one float of padding (no bank conflicts)
+
+struct StemArgs {
+  const float* x;  // the engine input, float NCHW [n, 3, S, S]
+  int S;
+  float s, inv;  // the input's quantize scale, 1/scale
+  int convH, convW;
+  const float* w;     // [27, 32], k = channel·9 + tap (the float sum's order)
+  const float* bias;  // [32] or null
+  Int8ConvEpilogue e;
+  Tensor out;  // the max-pool's output, float
+};
+
+__global__ void __launch_bounds__(256) stemKernel(StemArgs a) {
+  __shared__ int8_t xq[kStemC][kStemIY][kStemIX + 1];
+  __shared__ float conv[kStemCY * kStemCX * kStemLd];
+  __shared__ __align__(16) float ws[kStemC * 9 * kStemO];
+  const int tid = threadIdx.x, img = blockIdx.z;
+  const int py0 = blockIdx.y * kStemPY, px0 = blockIdx.x * kStemPX;
+  const int iy0 = 4 * py0 - 3, ix0 = 4 * px0 - 3;  // input under convolution output (2·py0 − 1, 2·px0 − 1)'s first tap
+  const float* x = a.x + static_cast<size_t>(img) * kStemC * a.S * a.S;
+  // Every load of the block issued before any is used (latency: one round trip, not thirteen);
+  // outside the image 0, whose code is 0.
+  constexpr int kIn = kStemC * kStemIY * kStemIX, kPer = (kIn + 255) / 256, kW = kStemC * 9 * kStemO;
+  float v[kPer], wv[(kW + 255) / 256];
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    const int i = tid + j * 256;
+    const int c = i / (kStemIY * kStemIX), r = i - c * (kStemIY * kStemIX);
+    const int yy = r / kStemIX, xx = r - yy * kStemIX;
+    const int gy = iy0 + yy, gx = ix0 + xx;
+    v[j] = i < kIn && gy >= 0 && gy < a.S && gx >= 0 && gx < a.S ? __ldg(x + (c * a.S + gy) * a.S + gx) : 0.f;
+  }
+#pragma unroll
+  for (int j = 0; j < (kW + 255) / 256; ++j) wv[j] = tid + j * 256 < kW ? __ldg(a.w + tid + j * 256) : 0.f;
+#pragma unroll
+  for (int j = 0; j < kPer; ++j) {
+    const int i = tid + j * 256;
+    if (i < kIn) (&xq[0][0][0])[(i / kStemIX) * (kStemIX + 1) + i % kStemIX] = static_cast<int8_t>(quantizeCodeFast(v[j], a.s, a.inv));
+  }
+#pragma unroll
+  for (int j = 0; j < (kW + 255) / 256; ++j)
+    if (tid + j * 256 < kW) ws[tid + j * 256] = wv[j];
+  __syncthreads();
+  if (tid < kStemCY * kStemCX) {
+    const int cy = tid / kStemCX, cx = tid - cy * kStemCX;
+    const int gy = 2 * py0 - 1 + cy, gx = 2 * px0 - 1 + cx;
+    float* dst = conv + tid * kStemLd;
+    if (gy < 0 || gy >= a.convH || gx < 0 || gx >= a.convW) {
+#pragma unroll
+      for (int o = 0; o < kStemO; ++o) dst[o] = -INFINITY;
+    } else {
+      float acc[kStemO];
+#pragma unroll
+      for (int o = 0; o < kStemO; ++o) acc[o] = 0.f;
+#pragma unroll
+      for (int c = 0; c < kStemC; ++c)
+#pragma unroll
+        for (int t = 0; t < 9; ++t) {
+          const float v = __fmul_rn(static_cast<float>(xq[c][2 * cy + t / 3][2 * cx + t % 3]), a.s);
+          const float4* w4 = reinterpret_cast<const float4*>(ws + (c * 9 + t) * kStemO);
+#pragma unroll
+          for (int q = 0; q < kStemO / 4; ++q) {
+            const float4 w = w4[q];
+            acc[4 * q] = __fmaf_rn(v, w.x, acc[4 * q]);
+            acc[4 * q + 1] = __fmaf_rn(v, w.y, acc[4 * q + 1]);
+            acc[4 * q + 2] = __fmaf_rn(v, w.z, acc[4 * q + 2]);
+            acc[4 * q + 3] = __fmaf_rn(v, w.w, acc[4 * q + 3]);
+          }
+        }
+#pragma unroll
+      for (int o = 0; o < kStemO; ++o) {
+        int code = 0;
+        dst[o] = epilogue(__fadd_rn(__fadd_rn(0.f, acc[o]), a.bias ? a.bias[o] : 0.f), a.e, a.e.n, &code);
+      }
+    }
+  }
+  __syncthreads();
+  for (int i = tid; i < kStemPY * kStemPX * kStemO; i += 256) {
+    const int o = i % kStemO, p = i / kStemO;
+    const int py = p / kStemPX, px = p - py * kStemPX;
+    const int gy = py0 + py, gx = px0 + px;
+    if (gy >= a.out.H || gx >= a.out.W) continue;
+    float m = -INFINITY;
+#pragma unroll
+    for (int ky = 0; ky < 3; ++ky)
+#pragma unroll
+      for (int kx = 0; kx < 3; ++kx) m = fmaxf(m, conv[((2 * py + ky) * kStemCX + 2 * px + kx) * kStemLd + o]);
+    static_cast<float*>(a.out.p)[((img * a.out.H + gy) * a.out.W + gx) * a.out.C + a.out.off + o] = m;
   }
 }
 
@@ -751,6 +900,7 @@ struct Int8Engine::Impl {
     void* bias = nullptr;
     float* mult = nullptr;
     float* lut = nullptr;  // the epilogue's table (ConvArgs::lut), or null
+    float* auxLut = nullptr;  // the aux output's table (ConvArgs::auxLut), or null
     int lutAt = -1;
     int Kpad = 0;
     int sumBlock = 1, sumRestart = 1;  // ConvFloat: floatSumOf
@@ -765,6 +915,7 @@ struct Int8Engine::Impl {
     for (auto& [k, g] : graphExecs) cudaGraphExecDestroy(g);
     for (OpDevice& d : opDev) {
       cudaFree(d.lut);
+      cudaFree(d.auxLut);
       cudaFree(d.w);
       cudaFree(d.bias);
       cudaFree(d.mult);
@@ -832,6 +983,21 @@ struct Int8Engine::Impl {
           resizeKernel<<<gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, 0, st>>>(x, out, n, op.channels, op.scaleY, op.scaleX, v);
           break;
         }
+        case ProgramOpKind::Stem: {
+          StemArgs sa{};
+          sa.x = in;
+          sa.S = prog.inputSize;
+          sa.s = op.inScale;
+          sa.inv = 1.f / op.inScale;
+          sa.convH = (prog.inputSize + 2 * op.pt - op.kh) / op.sh + 1;
+          sa.convW = (prog.inputSize + 2 * op.pl - op.kw) / op.sw + 1;
+          sa.w = static_cast<const float*>(opDev[k].w);
+          sa.bias = static_cast<const float*>(opDev[k].bias);
+          sa.e = op.epilogue;
+          sa.out = out;
+          stemKernel<<<dim3((out.W + kStemPX - 1) / kStemPX, (out.H + kStemPY - 1) / kStemPY, n), 256, 0, st>>>(sa);
+          break;
+        }
         case ProgramOpKind::Pad:
           padKernel<<<gridFor(pixels * op.channels, T), T, 0, st>>>(view(op.in), out, n, op.channels, op.pt, op.pl, op.value);
           break;
@@ -855,6 +1021,9 @@ struct Int8Engine::Impl {
           a.mult = d.mult;
           a.lut = d.lut;
           a.lutAt = d.lutAt;
+          if (op.aux.buffer >= 0) a.aux = view(op.aux);
+          a.auxAt = op.auxAt;
+          a.auxLut = d.auxLut;
           a.sumBlock = d.sumBlock;
           a.sumRestart = d.sumRestart;
           if (op.kind == ProgramOpKind::ConvFloat) {
@@ -862,6 +1031,7 @@ struct Int8Engine::Impl {
             a.bias8 = nullptr;
             a.wf = static_cast<const float*>(d.w);
             a.biasf = static_cast<const float*>(d.bias);
+            a.vec = op.C % 16 == 0 && a.in.C % 4 == 0 && a.in.off % 4 == 0 && (d.sumBlock % 16 == 0 || op.kh * op.kw == 1);
             if (op.O <= 32) convFloatKernel<128, 32><<<dim3((pixels + 127) / 128, 1), 256, 0, st>>>(a);
             else convFloatKernel<64, 64><<<dim3((pixels + 63) / 64, (op.O + 63) / 64), 256, 0, st>>>(a);
           } else {
@@ -946,7 +1116,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   const int nb = static_cast<int>(p.buffers.size());
   for (size_t k = 0; k < p.ops.size(); ++k) {
     const ProgramOp& op = p.ops[k];
-    const bool needsIn = op.kind != ProgramOpKind::QuantizeInput;
+    const bool needsIn = op.kind != ProgramOpKind::QuantizeInput && op.kind != ProgramOpKind::Stem;
     if (op.out.buffer < 0 || op.out.buffer >= nb || (needsIn && (op.in.buffer < 0 || op.in.buffer >= nb)) ||
         (op.kind == ProgramOpKind::Add && (op.in2.buffer < 0 || op.in2.buffer >= nb))) {
       return bad(k, "a buffer index is out of range");
@@ -963,8 +1133,25 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
                                                 (!op.biasf.empty() && op.biasf.size() != static_cast<size_t>(op.O)))) {
       return bad(k, "weights or bias do not match the shape");
     }
-    if (op.epilogue.int8Out != p.buffers[op.out.buffer].int8 && (op.kind == ProgramOpKind::ConvInt8 || op.kind == ProgramOpKind::ConvFloat)) {
+    const bool conv = op.kind == ProgramOpKind::ConvInt8 || op.kind == ProgramOpKind::ConvFloat;
+    if (op.epilogue.int8Out != p.buffers[op.out.buffer].int8 && (conv || op.kind == ProgramOpKind::Stem)) {
       return bad(k, "the epilogue's output type is not its buffer's");
+    }
+    if (op.aux.buffer >= 0) {
+      if (!conv || op.aux.buffer >= nb || !p.buffers[op.aux.buffer].int8 || op.auxAt > op.epilogue.n || op.aux.offset + op.O > p.buffers[op.aux.buffer].C) {
+        return bad(k, "an aux output needs a convolution, an int8 buffer with room for its channels and an epilogue point");
+      }
+    }
+    if (op.kind == ProgramOpKind::Stem) {
+      const ProgramBuffer& out = p.buffers[op.out.buffer];
+      const int convS = (p.inputSize + 2 * op.pt - op.kh) / op.sh + 1;
+      if (op.C != kStemC || op.O != kStemO || op.kh != 3 || op.kw != 3 || op.sh != 2 || op.sw != 2 || op.pt != 1 || op.pl != 1 || op.pkh != 3 || op.pkw != 3 ||
+          op.psh != 2 || op.psw != 2 || op.ppt != 1 || op.ppl != 1 || !(op.inScale > 0) || out.H != (convS + 2 - 3) / 2 + 1 || out.W != out.H ||
+          op.out.offset + op.O > out.C || op.wf.size() != static_cast<size_t>(op.O) * op.C * 9 || (!op.biasf.empty() && op.biasf.size() != static_cast<size_t>(op.O))) {
+        return bad(k, "the stem kernel runs a 3×3 stride-2 convolution of 3 → 32 channels (pads 1) and a 3×3 stride-2 max-pool (pads 1) into a float buffer");
+      }
+      for (int i = 0; i < op.epilogue.n; ++i)
+        if (op.epilogue.op[i] == EpilogueOp::Requantize || op.epilogue.op[i] == EpilogueOp::Sigmoid) return bad(k, "the stem's epilogue is ReLU or LeakyReLU");
     }
   }
   for (const ProgramBuffer& b : p.buffers) {
@@ -1021,9 +1208,10 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
           (rc = upload(reinterpret_cast<void**>(&d.mult), op.mult.data(), op.mult.size() * 4)) != cudaSuccess) {
         return fail(rc, "uploading weights");
       }
-    } else if (op.kind == ProgramOpKind::ConvFloat) {
+    } else if (op.kind == ProgramOpKind::ConvFloat || op.kind == ProgramOpKind::Stem) {
       const int taps = op.kh * op.kw;
-      std::tie(d.sumBlock, d.sumRestart) = floatSumOf(op, p.buffers[op.in.buffer].int8);
+      // The stem reads the quantized input: one channel a block, its taps (27 terms, one chain).
+      std::tie(d.sumBlock, d.sumRestart) = floatSumOf(op, op.kind == ProgramOpKind::Stem || p.buffers[op.in.buffer].int8);
       std::vector<float> t(op.wf.size());
       size_t k = 0;
       for (int c0 = 0; c0 < op.C; c0 += d.sumBlock)
@@ -1046,15 +1234,21 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
       if (e.op[i] == EpilogueOp::Requantize) at = i;
     bool tabulable = at >= 0 && at < e.n - 1;
     for (int i = at + 1; i < e.n && tabulable; ++i) tabulable = e.op[i] != EpilogueOp::Sigmoid;  // expf differs host/device
+    const bool aux = op.aux.buffer >= 0;
+    if (aux && op.auxAt <= at) tabulable = false;  // the aux value comes before the code the table is indexed by
     if (!tabulable) continue;
-    float table[256];
+    const float auxScale = aux ? p.buffers[op.aux.buffer].scale : 1.f;
+    auto quantize = [](float y, float s) { return static_cast<int>(std::fmin(127.f, std::fmax(-128.f, std::nearbyint(y / s)))); };
+    float table[256], auxTable[256];
     for (int q = -128; q < 128; ++q) {
       float y = static_cast<float>(q) * e.arg[at];
       int code = q;
-      for (int i = at + 1; i < e.n; ++i) {
+      for (int i = at + 1; i <= e.n; ++i) {
+        if (aux && i == op.auxAt) auxTable[q + 128] = static_cast<float>(quantize(y, auxScale));
+        if (i == e.n) break;
         switch (e.op[i]) {
           case EpilogueOp::Requantize:
-            code = static_cast<int>(std::fmin(127.f, std::fmax(-128.f, std::nearbyint(y / e.arg[i]))));
+            code = quantize(y, e.arg[i]);
             y = static_cast<float>(code) * e.arg[i];
             break;
           case EpilogueOp::LeakyRelu: y = y < 0.f ? y * e.arg[i] : y; break;
@@ -1066,7 +1260,9 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     }
     Impl::OpDevice& d = m.opDev[k];
     if ((rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&d.lut), sizeof table))) != cudaSuccess ||
-        (rc = CUDA(cudaMemcpy(d.lut, table, sizeof table, cudaMemcpyHostToDevice))) != cudaSuccess) {
+        (rc = CUDA(cudaMemcpy(d.lut, table, sizeof table, cudaMemcpyHostToDevice))) != cudaSuccess ||
+        (aux && ((rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&d.auxLut), sizeof auxTable))) != cudaSuccess ||
+                 (rc = CUDA(cudaMemcpy(d.auxLut, auxTable, sizeof auxTable, cudaMemcpyHostToDevice))) != cudaSuccess))) {
       return fail(rc, "epilogue table");
     }
     d.lutAt = at;

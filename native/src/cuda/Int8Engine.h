@@ -40,6 +40,7 @@ enum class ProgramOpKind : int {
   Add = 5,
   Resize = 6,  // bilinear, half_pixel
   Pad = 7,
+  Stem = 8,  // QuantizeInput → a 3×3 stride-2 ConvFloat of 3 → 32 channels → 3×3 stride-2 MaxPool in one kernel (the convolution's output is never stored)
 };
 
 enum class UnaryAct : int { None = 0, LeakyRelu = 1, Relu = 2, Sigmoid = 3 };
@@ -57,6 +58,13 @@ struct ProgramOp {
   std::vector<float> biasf;
   std::vector<float> mult;  // ConvInt8: s_in·s_w[o]
   Int8ConvEpilogue epilogue;
+  // Convolutions: a second int8 output where aux.buffer ≥ 0 (a concat part or a quantize folded
+  // in): the value after the first auxAt epilogue ops, requantized to that buffer's scale.
+  BufferView aux;
+  int auxAt = 0;
+  // Stem: the max-pool after the convolution (kernel, stride, top/left pads).
+  int pkh = 1, pkw = 1, psh = 1, psw = 1, ppt = 0, ppl = 0;
+  float inScale = 0;  // Stem: the input's quantize scale
   // MaxPool: kernel kh×kw, stride sh×sw, pads pt/pl. Resize: scale factors. Pad: value.
   float scaleY = 1, scaleX = 1, value = 0;
   UnaryAct act = UnaryAct::None;

@@ -9,7 +9,7 @@ import { dequantizedBias, dequantizedWeights, stepInputs, type EpilogueOp, type 
  */
 
 /** Op kinds and activation codes as native/src/cuda/Int8Engine.h numbers them. */
-export const OpKind = { quantizeInput: 0, convInt8: 1, convFloat: 2, maxPool: 3, unary: 4, add: 5, resize: 6, pad: 7 } as const;
+export const OpKind = { quantizeInput: 0, convInt8: 1, convFloat: 2, maxPool: 3, unary: 4, add: 5, resize: 6, pad: 7, stem: 8 } as const;
 export const Act = { none: 0, leakyRelu: 1, relu: 2, sigmoid: 3 } as const;
 const EPILOGUE_CODE = { requantize: 0, leaky_relu: 1, relu: 2, sigmoid: 3 } as const;
 
@@ -24,6 +24,16 @@ export interface ProgramOp {
   O?: number; C?: number; kh?: number; kw?: number; sh?: number; sw?: number; pt?: number; pl?: number;
   w8?: Int8Array; wf?: Float32Array; bias8?: Int32Array; biasf?: Float32Array; mult?: Float32Array;
   epilogue?: Array<{ op: number; arg: number }>; int8Out?: boolean;
+  /**
+   * Convolutions: a second int8 output (a concat part or a quantize that read this op's output,
+   * folded in): the value after the first `auxAt` epilogue ops (what the original output held),
+   * requantized to the aux buffer's scale.
+   */
+  aux?: BufferView; auxAt?: number;
+  /** stem: the max-pool that reads the convolution (the convolution's output is never stored). */
+  pool?: { kh: number; kw: number; sh: number; sw: number; pt: number; pl: number };
+  /** stem: the input's quantize scale. */
+  inScale?: number;
   scaleY?: number; scaleX?: number; value?: number; act?: number; alpha?: number;
   /** The plan step this op comes from (errors, checks). */
   step: string;
@@ -89,9 +99,26 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
   const unary = (s: PlanStep, input: View, out: View, act: number, alpha = 0) =>
     ops.push({ kind: OpKind.unary, in: bv(input), out: bv(out), channels: input.C, act, alpha, step: s.op });
 
+  const fused = new Set<PlanStep>();  // steps an earlier op already runs
   for (const s of plan.steps) {
+    if (fused.has(s)) continue;
     switch (s.op) {
       case 'quantize': {
+        const stem = s.input === plan.input ? stemOf(plan, s) : null;
+        if (stem) {
+          // quantize → first convolution → max-pool as one kernel: neither the int8 input nor
+          // the convolution's float output is stored.
+          const { conv, pool } = stem;
+          ops.push({
+            kind: OpKind.stem, out: bv(newBuffer(pool.output)), channels: inC, inScale: tensor(s.output).scale!,
+            O: conv.outChannels, C: conv.inChannels, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1,
+            wf: dequantizedWeights(conv), ...(conv.bias ? { biasf: dequantizedBias(conv)! } : {}),
+            epilogue: conv.epilogue.map(epilogueCode), int8Out: false,
+            pool: { kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1 }, step: 'stem',
+          });
+          fused.add(conv).add(pool);
+          break;
+        }
         if (s.input === plan.input) {
           // A first 3×3 stride-2 convolution reads the input space to depth: a 2×2 convolution
           // over 12 channels, one K step of the tensor-core kernel instead of three.
@@ -242,9 +269,78 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
     ops.push({ kind: OpKind.unary, in: bv(v), out: { buffer: buffers.length - 1, offset: 0 }, channels: v.C, act: Act.none, alpha: 0, step: 'output' });
     return { name, buffer: buffers.length - 1 };
   });
+  foldCopies(buffers, ops, outputs);
+  const kept = dropUnused(buffers, ops, outputs);
   const tensors = new Map<string, TensorPlace>();
-  for (const [name, v] of views) tensors.set(name, { buffer: v.buffer, offset: v.offset, channels: v.C, layout: v.layout });
+  for (const [name, v] of views) {
+    const b = kept.get(v.buffer);
+    if (b !== undefined) tensors.set(name, { buffer: b, offset: v.offset, channels: v.C, layout: v.layout });
+  }
   return { inputSize: S, buffers, ops, outputs, tensors };
+}
+
+/**
+ * NanoDet's stem, quantize → 3×3 stride-2 convolution (3 → 32 channels, summed in float on the
+ * dequantized input: ONNX Runtime's order, one chain of 27 terms) with a ReLU-family epilogue
+ * → 3×3 stride-2 max-pool, as one kernel (Int8Engine.cu stemKernel); null for anything else,
+ * which runs op by op.
+ */
+function stemOf(plan: Int8Plan, q: Extract<PlanStep, { op: 'quantize' }>) {
+  const readers = (name: string) => (plan.outputs.includes(name) ? [] : plan.steps.filter((r) => stepInputs(r).includes(name)));
+  const [conv, ...more] = readers(q.output);
+  if (more.length || conv?.op !== 'conv' || conv.precision !== 'int8' || !conv.floatSum || conv.floatSum.block !== 1 || conv.floatSum.restart !== 27) return null;
+  if (conv.inChannels !== 3 || conv.outChannels !== 32 || conv.kernel.join() !== '3,3' || conv.stride.join() !== '2,2' || conv.pads.join() !== '1,1,1,1' ||
+      conv.group !== 1 || conv.dilation.join() !== '1,1' || !conv.epilogue.every((e) => e.op === 'leaky_relu' || e.op === 'relu')) return null;
+  const [pool, ...others] = readers(conv.output);
+  if (others.length || pool?.op !== 'maxpool' || pool.outScale !== undefined || pool.kernel.join() !== '3,3' || pool.stride.join() !== '2,2' || pool.pads.join() !== '1,1,1,1') return null;
+  return { conv, pool };
+}
+
+/**
+ * A copy that requantizes a convolution's whole output into an int8 buffer (a concat part, or a
+ * quantize of a float output) becomes part of that convolution: where the copy is the output's
+ * only reader, the convolution's epilogue ends with the copy's requantize and writes the copy's
+ * place (the output is no longer stored); otherwise the copy is the convolution's aux output.
+ * The same float32 operations in the same order: the stored codes are the copies'.
+ */
+function foldCopies(buffers: ProgramBuffer[], ops: ProgramOp[], outputs: GpuProgram['outputs']): void {
+  const isConv = (o: ProgramOp) => o.kind === OpKind.convInt8 || o.kind === OpKind.convFloat;
+  for (let i = 0; i < ops.length; i++) {
+    const u = ops[i]!;
+    if (u.kind !== OpKind.unary || u.act !== Act.none || !buffers[u.out.buffer]!.int8) continue;
+    const src = u.in!.buffer;
+    const writers = ops.filter((o) => o.out.buffer === src || o.aux?.buffer === src);
+    const p = writers[0]!;
+    if (writers.length !== 1 || !isConv(p) || p.out.buffer !== src || p.out.offset !== 0 || u.in!.offset !== 0 || u.channels !== p.O) continue;
+    const readers = ops.filter((o, j) => j !== i && (o.in?.buffer === src || o.in2?.buffer === src)).length + outputs.filter((o) => o.buffer === src).length;
+    if (readers > 0) {
+      if (p.aux) continue;
+      p.aux = u.out;
+      p.auxAt = p.epilogue!.length;
+    } else {
+      p.epilogue = [...p.epilogue!, { op: EPILOGUE_CODE.requantize, arg: buffers[u.out.buffer]!.scale }];
+      p.int8Out = true;
+      p.out = u.out;
+    }
+    ops.splice(i--, 1);
+  }
+}
+
+/** Removes buffers no op or output touches; returns the old index → new index of those kept. */
+function dropUnused(buffers: ProgramBuffer[], ops: ProgramOp[], outputs: GpuProgram['outputs']): Map<number, number> {
+  const used = new Set<number>(outputs.map((o) => o.buffer));
+  for (const o of ops) for (const v of [o.in, o.in2, o.out, o.aux]) if (v) used.add(v.buffer);
+  const kept = new Map<number, number>();
+  const all = buffers.splice(0, buffers.length);
+  all.forEach((b, i) => {
+    if (!used.has(i)) return;
+    kept.set(i, buffers.length);
+    buffers.push(b);
+  });
+  const remap = (v: BufferView | undefined) => v && (v.buffer = kept.get(v.buffer)!);
+  for (const o of ops) [o.in, o.in2, o.out, o.aux].forEach(remap);
+  for (const o of outputs) o.buffer = kept.get(o.buffer)!;
+  return kept;
 }
 
 /**
