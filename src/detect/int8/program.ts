@@ -57,6 +57,8 @@ export interface TensorPlace { buffer: number; offset: number; channels: number;
 interface View { buffer: number; offset: number; C: number; H: number; W: number; layout: TensorPlace['layout'] }
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+/** Epilogue ops a convolution carries at most (native/src/cuda/Int8Conv.h kMaxEpilogue). */
+const MAX_EPILOGUE = 8;
 const f32 = Math.fround;
 
 export class ProgramError extends Error {
@@ -312,6 +314,7 @@ function foldCopies(buffers: ProgramBuffer[], ops: ProgramOp[], outputs: GpuProg
     const writers = ops.filter((o) => o.out.buffer === src || o.aux?.buffer === src);
     const p = writers[0]!;
     if (writers.length !== 1 || !isConv(p) || p.out.buffer !== src || p.out.offset !== 0 || u.in!.offset !== 0 || u.channels !== p.O) continue;
+    if (p.epilogue!.length >= MAX_EPILOGUE) continue;  // no room for one more op (the engine's kMaxEpilogue)
     const readers = ops.filter((o, j) => j !== i && (o.in?.buffer === src || o.in2?.buffer === src)).length + outputs.filter((o) => o.buffer === src).length;
     if (readers > 0) {
       if (p.aux) continue;
