@@ -908,6 +908,9 @@ struct Int8Engine::Impl {
   std::vector<OpDevice> opDev;
   std::map<std::pair<int, const float*>, cudaGraphExec_t> graphExecs;
   int sms = 1;
+  // At least this many K splits a convolution (VIGIL_INT8_MIN_SPLIT, for benches comparing the
+  // mma kernel's own epilogue with the separate one): 1 by default.
+  int minSplit = 1;
   int32_t* partial = nullptr;  // split-K sums, the largest M·O of the INT8 convolutions at maxBatch
   size_t partialCount = 0;
 
@@ -1045,10 +1048,13 @@ struct Int8Engine::Impl {
               const int bn = op.O <= 32 ? 32 : 64;
               const unsigned gx = static_cast<unsigned>((pixels + kMmaBM - 1) / kMmaBM), gy = static_cast<unsigned>((op.O + bn - 1) / bn);
               // Too few tiles to fill the GPU (small batches, late layers): split K, at least
-              // two stages a split, for about two blocks per SM.
+              // two stages a split (one where K is two or three stages: a 1×1 of 128 channels at
+              // batch 1 took 70 µs unsplit on the H200, 19 µs split), for about two blocks per SM.
               const int chunks = (d.Kpad + kMmaBK - 1) / kMmaBK;
               const long tiles = static_cast<long>(gx) * gy;
-              int splits = tiles >= 2L * sms ? 1 : static_cast<int>(std::min<long>(chunks / 2, (2L * sms + tiles - 1) / tiles));
+              const int most = chunks < 4 ? chunks : chunks / 2;
+              int splits = tiles >= 2L * sms ? 1 : static_cast<int>(std::min<long>(most, (2L * sms + tiles - 1) / tiles));
+              splits = std::max(splits, std::min(minSplit, chunks));  // VIGIL_INT8_MIN_SPLIT (benches)
               if (splits < 1 || static_cast<size_t>(pixels) * op.O > partialCount) splits = 1;
               a.chunksPerSplit = (chunks + splits - 1) / splits;
               splits = (chunks + a.chunksPerSplit - 1) / a.chunksPerSplit;
@@ -1107,6 +1113,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   const char* force = std::getenv("VIGIL_INT8_KERNEL");
   m.mma = cc >= 80 && mmaCode && !(force && std::strcmp(force, "dp4a") == 0);
   m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + " sm_" + std::to_string(cc);
+  if (const char* v = std::getenv("VIGIL_INT8_MIN_SPLIT")) m.minSplit = std::max(1, std::atoi(v));
 
   // Check the program before allocating anything.
   auto bad = [&](size_t k, const std::string& why) {
