@@ -36,7 +36,7 @@ enum class ProgramOpKind : int {
   ConvInt8 = 1,
   ConvFloat = 2,  // summed in float in ONNX Runtime's order: FP32 layers, and int8 ones whose output stays float (int8 input read dequantized)
   MaxPool = 3,
-  Unary = 4,  // per element: read (dequantize), activation, write (requantize): concat parts, quantize, sigmoid, copies
+  Unary = 4,  // per element: read (dequantize), activation, write (requantize): concat parts and quantizes not folded into a convolution, sigmoid, copies
   Add = 5,
   Resize = 6,  // bilinear, half_pixel
   Pad = 7,

@@ -3,9 +3,11 @@ import { dequantizedBias, dequantizedWeights, stepInputs, type EpilogueOp, type 
 /**
  * The plan lowered for the GPU (native/src/cuda/Int8Engine.h): activation buffers laid out NHWC
  * per image (int8 channels padded to 16 for the tensor cores, float as they are) and the kernel
- * ops that fill them. Concat parts write their slice of one buffer, a split is a view of its
- * input's channels, and reshape + transpose of a head's [C, H·W] map are free: NHWC already
- * stores it as [H·W, C]. What the engine has no kernel for is refused, naming the step.
+ * ops that fill them. Concat parts write their slice of one buffer (a convolution writes its
+ * own: foldCopies), a split is a view of its input's channels, and reshape + transpose of a
+ * head's [C, H·W] map are free: NHWC already stores it as [H·W, C]. A tensor that no buffer
+ * holds any more (folded away) has no place in `tensors`. What the engine has no kernel for is
+ * refused, naming the step.
  */
 
 /** Op kinds and activation codes as native/src/cuda/Int8Engine.h numbers them. */
