@@ -223,6 +223,15 @@ Int8Program readProgram(Napi::Env env, const Napi::Object& o) {
     const T* data = reinterpret_cast<const T*>(static_cast<const uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
     dst.assign(data, data + a.ElementLength());
   };
+  // A kernel window: size, stride and top/left pads (a convolution's or max-pool's, a stem's pool).
+  auto window = [](const Napi::Object& q, int& kh, int& kw, int& sh, int& sw, int& pt, int& pl) {
+    kh = static_cast<int>(optNumber(q, "kh", 1, 1, 64));
+    kw = static_cast<int>(optNumber(q, "kw", 1, 1, 64));
+    sh = static_cast<int>(optNumber(q, "sh", 1, 1, 64));
+    sw = static_cast<int>(optNumber(q, "sw", 1, 1, 64));
+    pt = static_cast<int>(optNumber(q, "pt", 0, 0, 64));
+    pl = static_cast<int>(optNumber(q, "pl", 0, 0, 64));
+  };
   Napi::Array ops = arrayOf(o, "ops");
   for (uint32_t i = 0; i < ops.Length(); ++i) {
     if (!ops.Get(i).IsObject()) throw invalidParameter(env, "an object", "program.ops[]", ops.Get(i));
@@ -237,24 +246,13 @@ Int8Program readProgram(Napi::Env env, const Napi::Object& o) {
     Napi::Value pool = x.Get("pool");
     if (!pool.IsUndefined()) {
       if (!pool.IsObject()) throw invalidParameter(env, "{ kh, kw, sh, sw, pt, pl }", "program.ops[].pool", pool);
-      Napi::Object q = pool.As<Napi::Object>();
-      op.pkh = static_cast<int>(optNumber(q, "kh", 1, 1, 64));
-      op.pkw = static_cast<int>(optNumber(q, "kw", 1, 1, 64));
-      op.psh = static_cast<int>(optNumber(q, "sh", 1, 1, 64));
-      op.psw = static_cast<int>(optNumber(q, "sw", 1, 1, 64));
-      op.ppt = static_cast<int>(optNumber(q, "pt", 0, 0, 64));
-      op.ppl = static_cast<int>(optNumber(q, "pl", 0, 0, 64));
+      window(pool.As<Napi::Object>(), op.pkh, op.pkw, op.psh, op.psw, op.ppt, op.ppl);
     }
     op.channels = static_cast<int>(optNumber(x, "channels", 0, 0, 1 << 16));
     op.space = static_cast<int>(optNumber(x, "space", 1, 1, 2));
     op.O = static_cast<int>(optNumber(x, "O", 0, 0, 1 << 16));
     op.C = static_cast<int>(optNumber(x, "C", 0, 0, 1 << 16));
-    op.kh = static_cast<int>(optNumber(x, "kh", 1, 1, 64));
-    op.kw = static_cast<int>(optNumber(x, "kw", 1, 1, 64));
-    op.sh = static_cast<int>(optNumber(x, "sh", 1, 1, 64));
-    op.sw = static_cast<int>(optNumber(x, "sw", 1, 1, 64));
-    op.pt = static_cast<int>(optNumber(x, "pt", 0, 0, 64));
-    op.pl = static_cast<int>(optNumber(x, "pl", 0, 0, 64));
+    window(x, op.kh, op.kw, op.sh, op.sw, op.pt, op.pl);
     op.scaleY = static_cast<float>(optNumber(x, "scaleY", 1, 1e-6, 1e6));
     op.scaleX = static_cast<float>(optNumber(x, "scaleX", 1, 1e-6, 1e6));
     op.value = static_cast<float>(optNumber(x, "value", 0, -1e30, 1e30));

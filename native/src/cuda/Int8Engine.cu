@@ -861,6 +861,9 @@ __global__ void __launch_bounds__(256) stemKernel(StemArgs a) {
   }
 }
 
+// The stem convolution's output size (square: the engine input is square).
+int stemConvSize(const Int8Program& p, const ProgramOp& op) { return (p.inputSize + 2 * op.pt - op.kh) / op.sh + 1; }
+
 // The float sum's order for a float convolution, as src/detect/int8/plan.ts (ortFloatSum) gives
 // it for the step, from what the op carries (program.ts checks the two agree): ONNX Runtime's
 // MLAS order on AVX-512. An int8 input means a DequantizeLinear → Conv (MlasConv: im2col, channel
@@ -992,8 +995,7 @@ struct Int8Engine::Impl {
           sa.S = prog.inputSize;
           sa.s = op.inScale;
           sa.inv = 1.f / op.inScale;
-          sa.convH = (prog.inputSize + 2 * op.pt - op.kh) / op.sh + 1;
-          sa.convW = (prog.inputSize + 2 * op.pl - op.kw) / op.sw + 1;
+          sa.convH = sa.convW = stemConvSize(prog, op);
           sa.w = static_cast<const float*>(opDev[k].w);
           sa.bias = static_cast<const float*>(opDev[k].bias);
           sa.e = op.epilogue;
@@ -1151,7 +1153,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     }
     if (op.kind == ProgramOpKind::Stem) {
       const ProgramBuffer& out = p.buffers[op.out.buffer];
-      const int convS = (p.inputSize + 2 * op.pt - op.kh) / op.sh + 1;
+      const int convS = stemConvSize(p, op);
       if (op.C != kStemC || op.O != kStemO || op.kh != 3 || op.kw != 3 || op.sh != 2 || op.sw != 2 || op.pt != 1 || op.pl != 1 || op.pkh != 3 || op.pkw != 3 ||
           op.psh != 2 || op.psw != 2 || op.ppt != 1 || op.ppl != 1 || !(op.inScale > 0) || out.H != (convS + 2 - 3) / 2 + 1 || out.W != out.H ||
           op.out.offset + op.O > out.C || op.wf.size() != static_cast<size_t>(op.O) * op.C * 9 || (!op.biasf.empty() && op.biasf.size() != static_cast<size_t>(op.O))) {
