@@ -2,7 +2,8 @@
 # On the lent GPU box, from the repository root, with device-carry/ carried
 # (scripts/device-carry.sh made it here): unpacks Node, lays the model and inputs where the
 # benches look, runs each bench named, and copies their results to $OUT.
-# usage: bash bench/device.sh BENCH...     (e2e, int8, infer; their env variables pass through)
+# usage: bash bench/device.sh BENCH...     (e2e, int8, infer, kernels; their env variables pass through)
+# BENCH_WRAP: a command line put before each bench (a profiler: ncu ... --).
 set -uo pipefail
 carry=$PWD/device-carry/unpacked  # inside the checkout: the benches find the package root above them
 mkdir -p $carry && xz -dc device-carry/payload.tar.xz | tar -x -C $carry
@@ -19,7 +20,7 @@ for bench in "$@"; do
     PYTHONUNBUFFERED=1 python3 "$carry/infer_peers.py" .cache/int8check /tmp/peers.json "${INFER_BATCHES:-1,8,32,64}" || rc=1
     export PEERS_JSON=/tmp/peers.json
   fi
-  /tmp/node "$carry/$bench.mjs" || rc=1
+  ${BENCH_WRAP:-} /tmp/node "$carry/$bench.mjs" || rc=1
 done
 mkdir -p "$OUT" && cp bench/results/*-"$VIGIL_BENCH_MACHINE"-* "$OUT/" 2>/dev/null
 [ -f /tmp/peers.json ] && cp /tmp/peers.json "$OUT/peers-$VIGIL_BENCH_MACHINE.json"

@@ -534,42 +534,49 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
       }
     return;
   }
-  // This thread's output channels: their bias and multiplier once.
-  int biasR[BN / 8][2];
-  float multR[BN / 8][2];
-#pragma unroll
-  for (int nt = 0; nt < BN / 8; ++nt)
-#pragma unroll
-    for (int j = 0; j < 2; ++j) {
-      const int o = n0 + nt * 8 + t * 2 + j;
-      biasR[nt][j] = o < a.O && a.bias8 ? a.bias8[o] : 0;
-      multR[nt][j] = o < a.O ? a.mult[o] : 0.f;
-    }
+  // The epilogue runs from shared memory in one compact loop, not unrolled over this thread's 64
+  // fragment values: each unrolled copy of the epilogue is large, and 64 of them made this kernel
+  // 2 MB of machine code that every block streamed through the instruction cache (the 1×1
+  // convolutions, short K, ran at 5–7 TMAC/s). Half the tile at a time (rows of warps 2h, 2h + 1:
+  // 64 × BN int32 in the A stages), then two channels a thread, a warp along a pixel's channels.
+  int* Ys = reinterpret_cast<int*>(&As[0][0]);
+  constexpr int LDY = BN + 8;  // int32 a row: 8 of padding, no bank conflicts for the fragments' int2 stores
+  static_assert(64 * LDY * 4 <= STAGES * kMmaBM * kMmaLds, "half the accumulator tile fits in the A stages");
   const float* lut = a.lut ? lutS : nullptr;
   const float* auxLut = a.auxLut ? auxS : nullptr;
   const bool pairs = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 1) == 0;  // channel pairs (o even) start at even elements
+#pragma unroll 1
+  for (int h = 0; h < 2; ++h) {
+    if ((warp >> 1) == h) {
 #pragma unroll
-  for (int mt = 0; mt < 2; ++mt) {
+      for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int mm = m0 + warp * 32 + mt * 16 + g + half * 8;
-      if (mm >= a.M) continue;
+        for (int half = 0; half < 2; ++half)
 #pragma unroll
-      for (int nt = 0; nt < BN / 8; ++nt) {
-        const int o = n0 + nt * 8 + t * 2;
-        const float y0 = __fmul_rn(static_cast<float>(acc[mt][nt][half * 2] + biasR[nt][0]), multR[nt][0]);
-        const float y1 = __fmul_rn(static_cast<float>(acc[mt][nt][half * 2 + 1] + biasR[nt][1]), multR[nt][1]);
-        if (pairs && o + 1 < a.O) {
-          int x0 = 0, x1 = 0;
-          const float v0 = convValue(a, lut, auxLut, y0, &x0), v1 = convValue(a, lut, auxLut, y1, &x1);
-          convStorePair(a, mm * a.out.C + a.out.off + o, v0, v1);
-          if (a.aux.p) *reinterpret_cast<char2*>(static_cast<int8_t*>(a.aux.p) + mm * a.aux.C + a.aux.off + o) = make_char2(static_cast<signed char>(x0), static_cast<signed char>(x1));
-        } else {
-          if (o < a.O) convStore(a, lut, auxLut, mm, o, y0);
-          if (o + 1 < a.O) convStore(a, lut, auxLut, mm, o + 1, y1);
-        }
+          for (int nt = 0; nt < BN / 8; ++nt)
+            *reinterpret_cast<int2*>(Ys + ((warp & 1) * 32 + mt * 16 + g + half * 8) * LDY + nt * 8 + t * 2) =
+                make_int2(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
+    }
+    __syncthreads();
+#pragma unroll 1
+    for (int i = tid; i < 64 * (BN / 2); i += 128) {
+      const int r = i / (BN / 2), c = (i - r * (BN / 2)) * 2;
+      const int mm = m0 + h * 64 + r, o = n0 + c;
+      if (mm >= a.M || o >= a.O) continue;
+      const int2 v = *reinterpret_cast<const int2*>(Ys + r * LDY + c);
+      const float y0 = __fmul_rn(static_cast<float>(v.x + (a.bias8 ? __ldg(a.bias8 + o) : 0)), __ldg(a.mult + o));
+      if (pairs && o + 1 < a.O) {
+        const float y1 = __fmul_rn(static_cast<float>(v.y + (a.bias8 ? __ldg(a.bias8 + o + 1) : 0)), __ldg(a.mult + o + 1));
+        int x0 = 0, x1 = 0;
+        const float v0 = convValue(a, lut, auxLut, y0, &x0), v1 = convValue(a, lut, auxLut, y1, &x1);
+        convStorePair(a, mm * a.out.C + a.out.off + o, v0, v1);
+        if (a.aux.p) *reinterpret_cast<char2*>(static_cast<int8_t*>(a.aux.p) + mm * a.aux.C + a.aux.off + o) = make_char2(static_cast<signed char>(x0), static_cast<signed char>(x1));
+      } else {
+        convStore(a, lut, auxLut, mm, o, y0);
+        if (o + 1 < a.O) convStore(a, lut, auxLut, mm, o + 1, __fmul_rn(static_cast<float>(v.y + (a.bias8 ? __ldg(a.bias8 + o + 1) : 0)), __ldg(a.mult + o + 1)));
       }
     }
+    __syncthreads();
   }
 #else
   __trap();  // never launched: the host picks dp4a where this architecture's code lacks mma
@@ -607,8 +614,11 @@ template <int BM, int BN>
 __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
   static_assert(BM * BN == 4096, "256 threads of 4×4 outputs");
   constexpr int KPT = 16 * BM / 256;  // K values a thread loads a step, for one pixel
-  __shared__ __align__(16) float As[2][kFloatBK][BM];
-  __shared__ __align__(16) float Bs[2][kFloatBK][BN];
+  // The two stages of A and B, and after the last step the output tile (the epilogue's staging).
+  constexpr int kStages = 2 * kFloatBK * (BM + BN), kSmem = kStages > BM * BN ? kStages : BM * BN;
+  __shared__ __align__(16) float smem[kSmem];
+  float(*As)[kFloatBK][BM] = reinterpret_cast<float(*)[kFloatBK][BM]>(smem);
+  float(*Bs)[kFloatBK][BN] = reinterpret_cast<float(*)[kFloatBK][BN]>(smem + 2 * kFloatBK * BM);
   const int tid = threadIdx.x;
   const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
   const int K = a.kh * a.kw * a.C;
@@ -730,17 +740,25 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) total[i][j] = __fadd_rn(total[i][j], b);
   }
-  const bool quads = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 3) == 0 && n0 + tn + 3 < a.O;  // four channels in one store
+  // The epilogue from shared memory in one compact loop (not unrolled over this thread's 16
+  // outputs: 16 unrolled copies of the epilogue made this kernel half a megabyte of machine code),
+  // four channels a thread, a warp along a pixel's channels.
 #pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const int m = m0 + tm + i;
-    if (m >= a.M) continue;
-    if (quads) {
+  for (int i = 0; i < 4; ++i) *reinterpret_cast<float4*>(smem + (tm + i) * BN + tn) = make_float4(total[i][0], total[i][1], total[i][2], total[i][3]);
+  __syncthreads();
+  const bool quadsOk = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 3) == 0;  // four channels in one store
+#pragma unroll 1
+  for (int i = tid; i < BM * BN / 4; i += 256) {
+    const int r = i / (BN / 4), c = (i - r * (BN / 4)) * 4;
+    const int m = m0 + r, o = n0 + c;
+    if (m >= a.M || o >= a.O) continue;
+    const float4 y = *reinterpret_cast<const float4*>(smem + r * BN + c);
+    if (quadsOk && o + 3 < a.O) {
       int x[4] = {0, 0, 0, 0};
-      const float4 v = make_float4(convValue(a, a.lut, a.auxLut, total[i][0], &x[0]), convValue(a, a.lut, a.auxLut, total[i][1], &x[1]),
-                                   convValue(a, a.lut, a.auxLut, total[i][2], &x[2]), convValue(a, a.lut, a.auxLut, total[i][3], &x[3]));
-      if (a.aux.p) *reinterpret_cast<char4*>(static_cast<int8_t*>(a.aux.p) + m * a.aux.C + a.aux.off + n0 + tn) = make_char4(x[0], x[1], x[2], x[3]);
-      const int at = m * a.out.C + a.out.off + n0 + tn;
+      const float4 v = make_float4(convValue(a, a.lut, a.auxLut, y.x, &x[0]), convValue(a, a.lut, a.auxLut, y.y, &x[1]),
+                                   convValue(a, a.lut, a.auxLut, y.z, &x[2]), convValue(a, a.lut, a.auxLut, y.w, &x[3]));
+      if (a.aux.p) *reinterpret_cast<char4*>(static_cast<int8_t*>(a.aux.p) + m * a.aux.C + a.aux.off + o) = make_char4(x[0], x[1], x[2], x[3]);
+      const int at = m * a.out.C + a.out.off + o;
       if (a.e.int8Out) {
         *reinterpret_cast<char4*>(static_cast<int8_t*>(a.out.p) + at) =
             make_char4(static_cast<signed char>(v.x), static_cast<signed char>(v.y), static_cast<signed char>(v.z), static_cast<signed char>(v.w));
@@ -749,11 +767,9 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
       }
       continue;
     }
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int o = n0 + tn + j;
-      if (o < a.O) convStore(a, a.lut, a.auxLut, m, o, total[i][j]);
-    }
+    const float ys[4] = {y.x, y.y, y.z, y.w};
+#pragma unroll 1
+    for (int j = 0; j < 4 && o + j < a.O; ++j) convStore(a, a.lut, a.auxLut, m, o + j, ys[j]);
   }
 }
 
@@ -840,11 +856,21 @@ __global__ void __launch_bounds__(256) stemKernel(StemArgs a) {
           }
         }
 #pragma unroll
-      for (int o = 0; o < kStemO; ++o) {
-        int code = 0;
-        dst[o] = epilogue(__fadd_rn(__fadd_rn(0.f, acc[o]), a.bias ? a.bias[o] : 0.f), a.e, a.e.n, &code);
-      }
+      for (int o = 0; o < kStemO; ++o) dst[o] = __fadd_rn(__fadd_rn(0.f, acc[o]), a.bias ? a.bias[o] : 0.f);
     }
+  }
+  __syncthreads();
+  // The epilogue in one compact loop over the tile (32 unrolled copies of it made this kernel
+  // large machine code); outputs outside the convolution stay −∞.
+#pragma unroll 1
+  for (int i = tid; i < kStemCY * kStemCX * kStemO; i += 256) {
+    const int p = i / kStemO, o = i - p * kStemO;
+    const int cy = p / kStemCX, cx = p - cy * kStemCX;
+    const int gy = 2 * py0 - 1 + cy, gx = 2 * px0 - 1 + cx;
+    if (gy < 0 || gy >= a.convH || gx < 0 || gx >= a.convW) continue;
+    int code = 0;
+    float* v = conv + p * kStemLd + o;
+    *v = epilogue(*v, a.e, a.e.n, &code);
   }
   __syncthreads();
   for (int i = tid; i < kStemPY * kStemPX * kStemO; i += 256) {

@@ -1,0 +1,26 @@
+// The INT8 engine's kernels for a profiler (ncu on the lent GPU box: bench/device.sh with
+// BENCH_WRAP): loads the cuda detector, runs one batch of KERNELS_BATCH (default 32) real vtest
+// frames once, op by op (no CUDA graph: each kernel launched as the engine launches it), and exits. Writes nothing:
+// the profiler's report is the result.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { GpuDetector } from '../src/detect/GpuDetector.js';
+import { int8OnnxPath } from '../src/detect/model/importModel.js';
+import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
+import { loadAddon, packageRoot } from '../src/native/addon.js';
+
+const S = NANODET_SPEC.inputSize;
+const PER = 3 * S * S;
+const batch = Number(process.env.KERNELS_BATCH ?? 32);
+const model = int8OnnxPath();
+if (!model) throw new Error('no INT8 model');
+const framesBuf = readFileSync(join(packageRoot(), '.cache', 'int8check', 'frames.f32'));
+const frames = new Float32Array(framesBuf.buffer, framesBuf.byteOffset, framesBuf.byteLength / 4);
+const nFrames = frames.length / PER;
+const input = new Float32Array(batch * PER);
+for (let i = 0; i < batch; i++) input.set(frames.subarray((i % nFrames) * PER, (i % nFrames + 1) * PER), i * PER);
+const addon = loadAddon();
+const det = await GpuDetector.loadCuda(model, { maxBatch: batch, scoreThreshold: 0.4 });
+const r = await addon.int8EngineRun(det.engine, { input, batch, iterations: 1, graphs: false });
+process.stdout.write(`int8 kernels: batch ${batch}, GPU ${[...r.gpuMs][0]?.toFixed(3)} ms\n`);
