@@ -795,8 +795,22 @@ struct StemArgs {
   const float* w;     // [27, 32], k = channel·9 + tap (the float sum's order)
   const float* bias;  // [32] or null
   Int8ConvEpilogue e;
+  // The epilogue is monotone (requantize, ReLU, LeakyReLU with alpha ≥ 0): max(f(x)) = f(max(x))
+  // exactly, so it runs on the pooled values (a quarter as many) rather than on every convolution
+  // output. Otherwise every convolution output goes through it before the pool.
+  bool poolFirst;
   Tensor out;  // the max-pool's output, float
 };
+
+// Whether every op of the epilogue is monotone non-decreasing in float32 as the kernels compute it
+// (the stem may then pool first).
+bool monotone(const Int8ConvEpilogue& e) {
+  for (int k = 0; k < e.n; ++k) {
+    if (e.op[k] == EpilogueOp::Sigmoid) return false;
+    if (e.op[k] == EpilogueOp::LeakyRelu && !(e.arg[k] >= 0.f)) return false;
+  }
+  return true;
+}
 
 __global__ void __launch_bounds__(256) stemKernel(StemArgs a) {
   __shared__ int8_t xq[kStemC][kStemIY][kStemIX + 1];
@@ -860,10 +874,10 @@ __global__ void __launch_bounds__(256) stemKernel(StemArgs a) {
     }
   }
   __syncthreads();
-  // The epilogue in one compact loop over the tile (32 unrolled copies of it made this kernel
-  // large machine code); outputs outside the convolution stay −∞.
+  // Unless it runs after the pool: the epilogue in one compact loop over the tile (32 unrolled
+  // copies of it made this kernel large machine code); outputs outside the convolution stay −∞.
 #pragma unroll 1
-  for (int i = tid; i < kStemCY * kStemCX * kStemO; i += 256) {
+  for (int i = tid; i < (a.poolFirst ? 0 : kStemCY * kStemCX * kStemO); i += 256) {
     const int p = i / kStemO, o = i - p * kStemO;
     const int cy = p / kStemCX, cx = p - cy * kStemCX;
     const int gy = 2 * py0 - 1 + cy, gx = 2 * px0 - 1 + cx;
@@ -883,6 +897,10 @@ __global__ void __launch_bounds__(256) stemKernel(StemArgs a) {
     for (int ky = 0; ky < 3; ++ky)
 #pragma unroll
       for (int kx = 0; kx < 3; ++kx) m = fmaxf(m, conv[((2 * py + ky) * kStemCX + 2 * px + kx) * kStemLd + o]);
+    if (a.poolFirst) {
+      int code = 0;
+      m = epilogue(m, a.e, a.e.n, &code);
+    }
     static_cast<float*>(a.out.p)[((img * a.out.H + gy) * a.out.W + gx) * a.out.C + a.out.off + o] = m;
   }
 }
@@ -1025,6 +1043,7 @@ struct Int8Engine::Impl {
           sa.w = static_cast<const float*>(opDev[k].w);
           sa.bias = static_cast<const float*>(opDev[k].bias);
           sa.e = op.epilogue;
+          sa.poolFirst = monotone(op.epilogue);
           sa.out = out;
           stemKernel<<<dim3((out.W + kStemPX - 1) / kStemPX, (out.H + kStemPY - 1) / kStemPY, n), 256, 0, st>>>(sa);
           break;
