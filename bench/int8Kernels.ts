@@ -1,11 +1,14 @@
 // The INT8 engine's kernels for a profiler (ncu on the lent GPU box: bench/device.sh with
-// BENCH_WRAP): loads the cuda detector, runs one batch of KERNELS_BATCH (default 32) real vtest
-// frames once, op by op (no CUDA graph: each kernel launched as the engine launches it), and exits. Writes nothing:
-// the profiler's report is the result.
+// BENCH_WRAP): opens the INT8 engine alone (not the cuda detector, whose warm-up runs every batch
+// size from 1 up: a profiler's launch counts would include those), runs one batch of
+// KERNELS_BATCH (default 32) real vtest frames once, op by op (no CUDA graph: each kernel
+// launched as the engine launches it), and exits. The only kernels launched are that batch's
+// (ncu: --kernel-name regex:^conv --launch-skip K counts from its first convolution). Writes
+// nothing: the profiler's report is the result.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { GpuDetector } from '../src/detect/GpuDetector.js';
+import { cudaProgram } from '../src/detect/GpuDetector.js';
 import { int8OnnxPath } from '../src/detect/model/importModel.js';
 import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
 import { loadAddon, packageRoot } from '../src/native/addon.js';
@@ -21,6 +24,9 @@ const nFrames = frames.length / PER;
 const input = new Float32Array(batch * PER);
 for (let i = 0; i < batch; i++) input.set(frames.subarray((i % nFrames) * PER, (i % nFrames + 1) * PER), i * PER);
 const addon = loadAddon();
-const det = await GpuDetector.loadCuda(model, { maxBatch: batch, scoreThreshold: 0.4 });
-const r = await addon.int8EngineRun(det.engine, { input, batch, iterations: 1, graphs: false });
+const { handle } = await addon.openInt8Engine({
+  program: cudaProgram(model), maxBatch: batch,
+  inputSize: S, numClasses: NANODET_SPEC.numClasses, regMax: NANODET_SPEC.regMax, scoreThreshold: 0.4, iouThreshold: 0.6, maxDetections: 100,
+});
+const r = await addon.int8EngineRun(handle, { input, batch, iterations: 1, graphs: false });
 process.stdout.write(`int8 kernels: batch ${batch}, GPU ${[...r.gpuMs][0]?.toFixed(3)} ms\n`);
