@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { cudaProgram } from '../src/detect/GpuDetector.js';
+import { cudaProgram, postOptions } from '../src/detect/GpuDetector.js';
 import { int8OnnxPath } from '../src/detect/model/importModel.js';
 import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
 import { loadAddon, packageRoot } from '../src/native/addon.js';
@@ -24,9 +24,6 @@ const nFrames = frames.length / PER;
 const input = new Float32Array(batch * PER);
 for (let i = 0; i < batch; i++) input.set(frames.subarray((i % nFrames) * PER, (i % nFrames + 1) * PER), i * PER);
 const addon = loadAddon();
-const { handle } = await addon.openInt8Engine({
-  program: cudaProgram(model), maxBatch: batch,
-  inputSize: S, numClasses: NANODET_SPEC.numClasses, regMax: NANODET_SPEC.regMax, scoreThreshold: 0.4, iouThreshold: 0.6, maxDetections: 100,
-});
+const { handle } = await addon.openInt8Engine({ program: cudaProgram(model), maxBatch: batch, ...postOptions({}) });
 const r = await addon.int8EngineRun(handle, { input, batch, iterations: 1, graphs: false });
 process.stdout.write(`int8 kernels: batch ${batch}, GPU ${[...r.gpuMs][0]?.toFixed(3)} ms\n`);

@@ -107,7 +107,8 @@ export class GpuDetector {
   async release(): Promise<void> {}
 }
 
-const postOptions = (opts: DetectorOptions) => ({
+/** The post-processing settings every GPU engine opens with (the defaults where `opts` has none). */
+export const postOptions = (opts: DetectorOptions) => ({
   inputSize: NANODET_SPEC.inputSize,
   numClasses: NANODET_SPEC.numClasses,
   regMax: NANODET_SPEC.regMax,
