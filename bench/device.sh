@@ -3,7 +3,8 @@
 # (scripts/device-carry.sh made it here): unpacks Node, lays the model and inputs where the
 # benches look, runs each bench named, and copies their results to $OUT.
 # usage: bash bench/device.sh BENCH...     (e2e, int8, infer, kernels; their env variables pass through)
-# BENCH_WRAP: a command line put before each bench (a profiler: ncu ... --).
+# BENCH_WRAP: a command line put before each bench (a profiler: ncu ... --). INFER_PEERS=0: infer
+# without its peers (sweeps of engine settings; the figures to report need them).
 set -uo pipefail
 carry=$PWD/device-carry/unpacked  # inside the checkout: the benches find the package root above them
 mkdir -p $carry && xz -dc device-carry/payload.tar.xz | tar -x -C $carry
@@ -15,7 +16,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 rc=0
 for bench in "$@"; do
   echo "== $bench"
-  if [ "$bench" = infer ]; then
+  if [ "$bench" = infer ] && [ "${INFER_PEERS:-1}" != 0 ]; then
     # The peers first, in the same session: ONNX Runtime CPU and PyTorch FP16 (no part of Vigil).
     PYTHONUNBUFFERED=1 python3 "$carry/infer_peers.py" .cache/int8check /tmp/peers.json "${INFER_BATCHES:-1,8,32,64}" || rc=1
     export PEERS_JSON=/tmp/peers.json

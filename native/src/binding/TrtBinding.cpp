@@ -15,6 +15,7 @@
 
 #include <chrono>
 
+#include "cuda/CudaCheck.h"
 #include "cuda/Int8Engine.h"
 #endif
 
@@ -334,7 +335,7 @@ class Int8RunWorker : public PromiseWorker {
         cudaEventRecord(a, st);
         if (!e.enqueue(batch_, st, err)) break;
         cudaEventRecord(b, st);
-        if (cudaStreamSynchronize(st) != cudaSuccess) {
+        if (waitStream(st) != cudaSuccess) {
           err = "the INT8 engine failed on the GPU: " + std::string(cudaGetErrorString(cudaGetLastError()));
           break;
         }

@@ -958,6 +958,9 @@ struct Int8Engine::Impl {
   // At least this many K splits a convolution (VIGIL_INT8_MIN_SPLIT, for benches comparing the
   // mma kernel's own epilogue with the separate one): 1 by default.
   int minSplit = 1;
+  // Blocks an SM that split-K aims for where the tiles alone are fewer (VIGIL_INT8_SPLIT_BLOCKS,
+  // default 2; EXPERIMENT: ncu saw small grids at 6–24 % achieved occupancy, not yet measured).
+  int splitBlocks = 2;
   int32_t* partial = nullptr;  // split-K sums, the largest M·O of the INT8 convolutions at maxBatch
   size_t partialCount = 0;
 
@@ -1100,7 +1103,8 @@ struct Int8Engine::Impl {
               const int chunks = (d.Kpad + kMmaBK - 1) / kMmaBK;
               const long tiles = static_cast<long>(gx) * gy;
               const int most = chunks < 4 ? chunks : chunks / 2;
-              int splits = tiles >= 2L * sms ? 1 : static_cast<int>(std::min<long>(most, (2L * sms + tiles - 1) / tiles));
+              const long want = static_cast<long>(splitBlocks) * sms;
+              int splits = tiles >= want ? 1 : static_cast<int>(std::min<long>(most, (want + tiles - 1) / tiles));
               splits = std::max(splits, std::min(minSplit, chunks));  // VIGIL_INT8_MIN_SPLIT (benches)
               if (splits < 1 || static_cast<size_t>(pixels) * op.O > partialCount) splits = 1;
               a.chunksPerSplit = (chunks + splits - 1) / splits;
@@ -1161,6 +1165,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   m.mma = cc >= 80 && mmaCode && !(force && std::strcmp(force, "dp4a") == 0);
   m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + " sm_" + std::to_string(cc);
   if (const char* v = std::getenv("VIGIL_INT8_MIN_SPLIT")) m.minSplit = std::max(1, std::atoi(v));
+  if (const char* v = std::getenv("VIGIL_INT8_SPLIT_BLOCKS")) m.splitBlocks = std::max(1, std::atoi(v));
 
   // Check the program before allocating anything.
   auto bad = [&](size_t k, const std::string& why) {

@@ -110,7 +110,7 @@ bool GpuDetector::run(const float* deviceInput, const std::vector<FrameLetterbox
   }
   if (!m.engine->enqueue(n, m.stream, err, deviceInput)) return false;
   // The post-processing runs on its own stream: the batch's outputs must be complete first.
-  if (CUDA(cudaStreamSynchronize(m.stream)) != cudaSuccess) {
+  if (CUDA(waitStream(m.stream)) != cudaSuccess) {
     err = "inference failed on the GPU";
     return false;
   }
