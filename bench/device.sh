@@ -2,7 +2,7 @@
 # On the lent GPU box, from the repository root, with device-carry/ carried
 # (scripts/device-carry.sh made it here): unpacks Node, lays the model and inputs where the
 # benches look, runs each bench named, and copies their results to $OUT.
-# usage: bash bench/device.sh BENCH...     (e2e, int8, infer, kernels; their env variables pass through)
+# usage: bash bench/device.sh BENCH...     (e2e, int8, infer, kernels, sweep; their env variables pass through)
 # BENCH_WRAP: a command line put before each bench (a profiler: ncu ... --). INFER_PEERS=0: infer
 # without its peers (sweeps of engine settings; the figures to report need them).
 set -uo pipefail

@@ -5,11 +5,11 @@
 # CUDA_ARCHS (90: H100/H200), each bench bundled with its JavaScript dependencies (esbuild), the
 # INT8 model, and each bench's inputs, all but Node in one xz stream. Then `run` on the device,
 # carrying device-carry: bash bench/device.sh BENCH...
-# usage: scripts/device-carry.sh BENCH...     (e2e, int8, infer, kernels)
+# usage: scripts/device-carry.sh BENCH...     (e2e, int8, infer, kernels, sweep)
 # env: FFMPEG_MIN (default build/ffmpeg-min: made by ffmpeg-min.sh when missing), CUDA_ARCHS
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -gt 0 ] || { echo "usage: scripts/device-carry.sh BENCH... (e2e, int8, infer, kernels)" >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: scripts/device-carry.sh BENCH... (e2e, int8, infer, kernels, sweep)" >&2; exit 2; }
 shared=$(cd .. && pwd)/shared/device
 ffmpeg_min=${FFMPEG_MIN:-$PWD/build/ffmpeg-min}
 archs=${CUDA_ARCHS:-90}
@@ -28,7 +28,7 @@ for bench in "$@"; do
   case "$bench" in
     e2e) node --input-type=module -e "import { ensureClip } from './dist/src/cli/demoClips.js'; await ensureClip('hevc', { hd: true });"
          mkdir -p "$out/cache/fixtures" && cp .cache/fixtures/vtest-hevc-1080p30.mkv "$out/cache/fixtures/" ;;
-    int8|infer|kernels) [ -f .cache/int8check/ort.json ] || node dist/bench/int8Prepare.js
+    int8|infer|kernels|sweep) [ -f .cache/int8check/ort.json ] || node dist/bench/int8Prepare.js
          mkdir -p "$out/cache/int8check" && cp -r .cache/int8check/. "$out/cache/int8check/"
          cp bench/peers/infer_peers.py bench/peers/torch_kernels.py "$out/" ;;
     *) echo "unknown bench $bench" >&2; exit 2 ;;
@@ -36,6 +36,7 @@ for bench in "$@"; do
   src=bench/$bench.ts
   [ "$bench" = int8 ] && src=bench/int8Engine.ts
   [ "$bench" = kernels ] && src=bench/int8Kernels.ts
+  [ "$bench" = sweep ] && src=bench/int8Sweep.ts
   # One file per bench: its npm dependencies inlined (the box has no node_modules).
   npx esbuild "$src" --bundle --platform=node --format=esm --target=node20 --log-level=warning \
     --banner:js="import { createRequire as vigilRequire } from 'node:module'; const require = vigilRequire(import.meta.url);" \

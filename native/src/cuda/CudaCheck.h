@@ -24,11 +24,8 @@ inline std::string cudaErrorText(cudaError_t rc) { return std::string(cudaGetErr
 // a tenth of the engine's time. 0 (the default): block at once, as cudaStreamSynchronize.
 // EXPERIMENT, not yet measured on a GPU.
 inline int streamSpinUs() {
-  static const int us = [] {
-    const char* v = std::getenv("VIGIL_CUDA_SPIN_US");
-    return v ? std::max(0, std::atoi(v)) : 0;
-  }();
-  return us;
+  const char* v = std::getenv("VIGIL_CUDA_SPIN_US");  // read each wait: a sweep changes it between runs
+  return v ? std::max(0, std::atoi(v)) : 0;
 }
 inline cudaError_t waitStream(cudaStream_t st) {
   const int spin = streamSpinUs();

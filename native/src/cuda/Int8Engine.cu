@@ -296,6 +296,11 @@ struct ConvArgs {
   Tensor aux;
   int auxAt;
   const float* auxLut;
+  // Tensor-core loads (EXPERIMENT knobs, Impl::open): A and B through L1 (cp.async.ca: a 3×3's
+  // taps re-read their neighbours' pixels) or past it (.cg); A by rows (a thread a pixel's 64
+  // bytes of K) or coalesced (four threads a pixel, a warp 8 pixels' whole runs: the kernel's
+  // COAL template argument).
+  bool aCa, bCa;
 };
 
 // The epilogue from the accumulator as float to the value stored (an int8 output's code as a
@@ -387,10 +392,12 @@ __global__ void convEpilogueKernel(ConvArgs a) {
   }
 }
 
-__device__ __forceinline__ void cpAsync16(void* smem, const void* src, bool ok) {
+// 16 bytes global → shared, zero-filled where !ok; `ca`: cached in L1 (else L2 only).
+__device__ __forceinline__ void cpAsync16(void* smem, const void* src, bool ok, bool ca = false) {
 #if __CUDA_ARCH__ >= 800
   const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(ok ? 16 : 0));
+  if (ca) asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(ok ? 16 : 0));
+  else asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(ok ? 16 : 0));
 #endif
 }
 
@@ -410,7 +417,7 @@ __device__ __forceinline__ void ldmatrix4(const int8_t* smem, int* r) {
 // convEpilogueKernel finishes.
 constexpr int kMmaBM = 128, kMmaBK = 64, kMmaLds = 80;  // smem row: 64 bytes of K + 16 of padding (no bank conflicts)
 
-template <int BN, int STAGES>
+template <int BN, int STAGES, bool COAL>
 __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
 #if __CUDA_ARCH__ >= 800
   __shared__ __align__(16) int8_t As[STAGES][kMmaBM * kMmaLds];
@@ -431,40 +438,66 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
     auxS[tid] = a.auxLut[tid];
     auxS[tid + 128] = a.auxLut[tid + 128];
   }
-  // This thread loads row (pixel) m0 + tid of each A stage: 64 bytes of K, a run of channels of
-  // one tap or several (stored channels < 64); the tap and channel advance stage by stage, the
-  // same for every thread (no divisions in the loop).
-  const int m = m0 + tid;
-  const bool rowOk = m < a.M;
-  const Origin org = originOf(a, rowOk ? m : 0);
-  const int8_t* rowBase = static_cast<const int8_t*>(a.in.p) + static_cast<long>(org.base) * a.in.C;
-  int tap = (k0 * kMmaBK) / a.in.C, c0 = k0 * kMmaBK - tap * a.in.C;
+  // A, by rows: this thread loads row (pixel) m0 + tid of each stage, 64 bytes of K, a run of
+  // channels of one tap or several (stored channels < 64). Coalesced: it loads 16 bytes (piece
+  // tid & 3 of the 64) of rows tid / 4 + 32·j, j < 4, so a warp reads 8 pixels' whole runs (with
+  // a thread a row, each 16-byte load of a warp touched 32 sectors and used half of each). Either
+  // way the tap and channel advance stage by stage, the same for every row (no divisions in the
+  // loop).
+  constexpr bool coalesced = COAL;
+  const int piece = coalesced ? (tid & 3) * 16 : 0;
+  int rowBase[4], rowY[4], rowX[4];  // per row: first input element of its image, top-left tap; rowY INT_MIN: past M
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    if (!coalesced && j > 0) break;  // (compile time)
+    const int m = m0 + (coalesced ? (tid >> 2) + 32 * j : tid);
+    const Origin org = originOf(a, m < a.M ? m : 0);
+    rowBase[j] = org.base * a.in.C;
+    rowY[j] = m < a.M ? org.iy0 : -(1 << 30);
+    rowX[j] = org.ix0;
+  }
+  const int8_t* inP = static_cast<const int8_t*>(a.in.p);
+  int tap = (k0 * kMmaBK + piece) / a.in.C, c0 = k0 * kMmaBK + piece - tap * a.in.C;
   int ky = tap / a.kw, kx = tap - ky * a.kw;
+  auto advance = [&](int by) {
+    c0 += by;
+    while (c0 >= a.in.C) {
+      c0 -= a.in.C;
+      ++tap;
+      if (++kx == a.kw) {
+        kx = 0;
+        ++ky;
+      }
+    }
+  };
   auto load = [&](int kc, int stage) {
-    int8_t* dst = &As[stage][tid * kMmaLds];
+    if (coalesced) {
+      const bool tapOk = tap < taps;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int iy = rowY[j] + ky, ix = rowX[j] + kx;
+        const bool ok = tapOk && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
+        cpAsync16(&As[stage][((tid >> 2) + 32 * j) * kMmaLds + piece], ok ? inP + rowBase[j] + (iy * a.in.W + ix) * a.in.C + c0 : a.w8, ok, a.aCa);
+      }
+      advance(kMmaBK);
+    } else {
+      int8_t* dst = &As[stage][tid * kMmaLds];
 #pragma unroll 1
-    for (int done = 0; done < kMmaBK;) {
-      const int len = min(kMmaBK - done, a.in.C - c0);
-      const int iy = org.iy0 + ky, ix = org.ix0 + kx;
-      const bool ok = rowOk && tap < taps && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
-      const int8_t* src = ok ? rowBase + (iy * a.in.W + ix) * a.in.C + c0 : a.w8;
-      for (int b = 0; b < len; b += 16) cpAsync16(dst + done + b, ok ? src + b : a.w8, ok);
-      done += len;
-      c0 += len;
-      if (c0 == a.in.C) {
-        c0 = 0;
-        ++tap;
-        if (++kx == a.kw) {
-          kx = 0;
-          ++ky;
-        }
+      for (int done = 0; done < kMmaBK;) {
+        const int len = min(kMmaBK - done, a.in.C - c0);
+        const int iy = rowY[0] + ky, ix = rowX[0] + kx;
+        const bool ok = tap < taps && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
+        const int8_t* src = ok ? inP + rowBase[0] + (iy * a.in.W + ix) * a.in.C + c0 : a.w8;
+        for (int b = 0; b < len; b += 16) cpAsync16(dst + done + b, ok ? src + b : a.w8, ok, a.aCa);
+        done += len;
+        advance(len);
       }
     }
     for (int c = tid; c < BN * 4; c += 128) {
       const int row = c >> 2, sg = c & 3;
       const int k = kc * kMmaBK + sg * 16;
       const bool ok = n0 + row < a.O && k < a.Kpad;
-      cpAsync16(&Bs[stage][row * kMmaLds + sg * 16], ok ? a.w8 + (n0 + row) * a.Kpad + k : a.w8, ok);
+      cpAsync16(&Bs[stage][row * kMmaLds + sg * 16], ok ? a.w8 + (n0 + row) * a.Kpad + k : a.w8, ok, a.bCa);
     }
   };
   int acc[2][BN / 8][4];
@@ -610,9 +643,9 @@ __device__ __forceinline__ FloatTerm floatTermOf(const ConvArgs& a, int k) {
 // terms: the work is spread over the outputs as before.
 constexpr int kFloatBK = 16;
 
-template <int BM, int BN>
+template <int BM, int BN, int TM>
 __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
-  static_assert(BM * BN == 4096, "256 threads of 4×4 outputs");
+  static_assert((BM / TM) * (BN / 4) == 256 && (TM == 4 || TM == 8), "256 threads of TM×4 outputs");
   constexpr int KPT = 16 * BM / 256;  // K values a thread loads a step, for one pixel
   // The two stages of A and B, and after the last step the output tile (the epilogue's staging).
   constexpr int kStages = 2 * kFloatBK * (BM + BN), kSmem = kStages > BM * BN ? kStages : BM * BN;
@@ -629,14 +662,16 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
   const int lm = tid / TPR, lk = (tid % TPR) * KPT;
   const bool lmOk = m0 + lm < a.M;
   const Origin org = originOf(a, lmOk ? m0 + lm : 0);
-  // Its outputs: pixels tm…tm+3, channels tn…tn+3. A warp spans 8 pixel groups × 4 channel
-  // groups, so its shared-memory reads are 8 distinct float4 of A and 4 of B (broadcasts).
-  constexpr int MG = BM / 4, WM = MG / 8;  // pixel groups; warps along the pixels
+  // Its outputs: channels tn…tn+3 of TM pixels, runs of four from tm, RUN apart (TM 8: tm…tm+3
+  // and tm+BM/2…; consecutive runs of a warp's lanes keep its float4 reads of A conflict-free). A
+  // warp spans 8 pixel groups × 4 channel groups, so its shared-memory reads are 8 distinct
+  // float4 of A a run and 4 of B (broadcasts).
+  constexpr int MG = BM / TM, WM = MG / 8, RUN = BM * 4 / TM;  // pixel groups; warps along the pixels; run stride
   const int warp = tid >> 5, lane = tid & 31;
   const int tm = ((warp % WM) * 8 + (lane & 7)) * 4, tn = ((warp / WM) * 4 + (lane >> 3)) * 4;
-  float acc[4][4], total[4][4];  // the partial sum since the last restart; the sum of the partials
+  float acc[TM][4], total[TM][4];  // the partial sum since the last restart; the sum of the partials
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < TM; ++i)
 #pragma unroll
     for (int j = 0; j < 4; ++j) acc[i][j] = total[i][j] = 0.f;
   // Two shared-memory stages: the next step's values are fetched into registers while this
@@ -711,16 +746,24 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
 #pragma unroll
     for (int kk = 0; kk < kFloatBK; ++kk) {
       if (k0 + kk >= K) break;
-      const float4 x = *reinterpret_cast<const float4*>(&As[cur][kk][tm]);
-      const float4 w = *reinterpret_cast<const float4*>(&Bs[cur][kk][tn]);
-      const float xs[4] = {x.x, x.y, x.z, x.w}, ws[4] = {w.x, w.y, w.z, w.w};
+      float xs[TM];
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
+      for (int r = 0; r < TM / 4; ++r) {
+        const float4 x = *reinterpret_cast<const float4*>(&As[cur][kk][tm + r * RUN]);
+        xs[4 * r] = x.x;
+        xs[4 * r + 1] = x.y;
+        xs[4 * r + 2] = x.z;
+        xs[4 * r + 3] = x.w;
+      }
+      const float4 w = *reinterpret_cast<const float4*>(&Bs[cur][kk][tn]);
+      const float ws[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
 #pragma unroll
         for (int j = 0; j < 4; ++j) acc[i][j] = __fmaf_rn(xs[i], ws[j], acc[i][j]);
       if (k0 + kk + 1 == restartAt) {
 #pragma unroll
-        for (int i = 0; i < 4; ++i)
+        for (int i = 0; i < TM; ++i)
 #pragma unroll
           for (int j = 0; j < 4; ++j) {
             total[i][j] = __fadd_rn(total[i][j], acc[i][j]);
@@ -738,13 +781,13 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
   for (int j = 0; j < 4; ++j) {
     const float b = a.biasf && n0 + tn + j < a.O ? a.biasf[n0 + tn + j] : 0.f;
 #pragma unroll
-    for (int i = 0; i < 4; ++i) total[i][j] = __fadd_rn(total[i][j], b);
+    for (int i = 0; i < TM; ++i) total[i][j] = __fadd_rn(total[i][j], b);
   }
   // The epilogue from shared memory in one compact loop (not unrolled over this thread's 16
   // outputs: 16 unrolled copies of the epilogue made this kernel half a megabyte of machine code),
   // four channels a thread, a warp along a pixel's channels.
 #pragma unroll
-  for (int i = 0; i < 4; ++i) *reinterpret_cast<float4*>(smem + (tm + i) * BN + tn) = make_float4(total[i][0], total[i][1], total[i][2], total[i][3]);
+  for (int i = 0; i < TM; ++i) *reinterpret_cast<float4*>(smem + (tm + (i & 3) + (i >> 2) * RUN) * BN + tn) = make_float4(total[i][0], total[i][1], total[i][2], total[i][3]);
   __syncthreads();
   const bool quadsOk = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 3) == 0;  // four channels in one store
 #pragma unroll 1
@@ -961,6 +1004,11 @@ struct Int8Engine::Impl {
   // Blocks an SM that split-K aims for where the tiles alone are fewer (VIGIL_INT8_SPLIT_BLOCKS,
   // default 2; EXPERIMENT: ncu saw small grids at 6–24 % achieved occupancy, not yet measured).
   int splitBlocks = 2;
+  // Tensor-core load variants (EXPERIMENT, ConvArgs): VIGIL_INT8_ACACHE / _BCACHE=ca (through
+  // L1), VIGIL_INT8_ALOAD=coalesced.
+  bool aCa = false, bCa = false, aCoalesced = false;
+  // Float convolution outputs a thread (EXPERIMENT, VIGIL_INT8_FLOAT_TM): 4 (4×4) or 8 (8×4).
+  int floatTm = 4;
   int32_t* partial = nullptr;  // split-K sums, the largest M·O of the INT8 convolutions at maxBatch
   size_t partialCount = 0;
 
@@ -1085,13 +1133,21 @@ struct Int8Engine::Impl {
             a.wf = static_cast<const float*>(d.w);
             a.biasf = static_cast<const float*>(d.bias);
             a.vec = op.C % 16 == 0 && a.in.C % 4 == 0 && a.in.off % 4 == 0 && (d.sumBlock % 16 == 0 || op.kh * op.kw == 1);
-            if (op.O <= 32) convFloatKernel<128, 32><<<dim3((pixels + 127) / 128, 1), 256, 0, st>>>(a);
-            else convFloatKernel<64, 64><<<dim3((pixels + 63) / 64, (op.O + 63) / 64), 256, 0, st>>>(a);
+            if (floatTm == 8) {
+              if (op.O <= 32) convFloatKernel<256, 32, 8><<<dim3((pixels + 255) / 256, 1), 256, 0, st>>>(a);
+              else convFloatKernel<128, 64, 8><<<dim3((pixels + 127) / 128, (op.O + 63) / 64), 256, 0, st>>>(a);
+            } else if (op.O <= 32) {
+              convFloatKernel<128, 32, 4><<<dim3((pixels + 127) / 128, 1), 256, 0, st>>>(a);
+            } else {
+              convFloatKernel<64, 64, 4><<<dim3((pixels + 63) / 64, (op.O + 63) / 64), 256, 0, st>>>(a);
+            }
           } else {
             a.wf = nullptr;
             a.biasf = nullptr;
             a.w8 = static_cast<const int8_t*>(d.w);
             a.bias8 = static_cast<const int32_t*>(d.bias);
+            a.aCa = aCa;
+            a.bCa = bCa;
             if (!mma) {
               convDp4aKernel<<<gridFor(static_cast<long>(pixels) * op.O, 128), 128, 0, st>>>(a);
             } else {
@@ -1115,8 +1171,15 @@ struct Int8Engine::Impl {
               }
               const dim3 grid(gx, gy, splits);
               const bool longK = a.chunksPerSplit > 8;
-              if (bn == 32) longK ? convMmaKernel<32, 3><<<grid, 128, 0, st>>>(a) : convMmaKernel<32, 2><<<grid, 128, 0, st>>>(a);
-              else longK ? convMmaKernel<64, 3><<<grid, 128, 0, st>>>(a) : convMmaKernel<64, 2><<<grid, 128, 0, st>>>(a);
+              auto launch = [&](auto kernel) { kernel<<<grid, 128, 0, st>>>(a); };
+              if (aCoalesced) {
+                if (bn == 32) longK ? launch(convMmaKernel<32, 3, true>) : launch(convMmaKernel<32, 2, true>);
+                else longK ? launch(convMmaKernel<64, 3, true>) : launch(convMmaKernel<64, 2, true>);
+              } else if (bn == 32) {
+                longK ? launch(convMmaKernel<32, 3, false>) : launch(convMmaKernel<32, 2, false>);
+              } else {
+                longK ? launch(convMmaKernel<64, 3, false>) : launch(convMmaKernel<64, 2, false>);
+              }
               if (splits > 1) convEpilogueKernel<<<gridFor(static_cast<long>(pixels) * op.O, T), T, 0, st>>>(a);
             }
           }
@@ -1159,13 +1222,21 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   }
   // Tensor cores where the GPU has mma.sync int8 and this build carries code for it.
   cudaFuncAttributes attr{};
-  const bool mmaCode = cudaFuncGetAttributes(&attr, convMmaKernel<64, 3>) == cudaSuccess && attr.binaryVersion >= 80;
+  const bool mmaCode = cudaFuncGetAttributes(&attr, convMmaKernel<64, 3, false>) == cudaSuccess && attr.binaryVersion >= 80;
   cudaGetLastError();
   const char* force = std::getenv("VIGIL_INT8_KERNEL");
   m.mma = cc >= 80 && mmaCode && !(force && std::strcmp(force, "dp4a") == 0);
   m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + " sm_" + std::to_string(cc);
   if (const char* v = std::getenv("VIGIL_INT8_MIN_SPLIT")) m.minSplit = std::max(1, std::atoi(v));
   if (const char* v = std::getenv("VIGIL_INT8_SPLIT_BLOCKS")) m.splitBlocks = std::max(1, std::atoi(v));
+  auto envIs = [](const char* name, const char* value) {
+    const char* v = std::getenv(name);
+    return v && std::strcmp(v, value) == 0;
+  };
+  m.aCa = envIs("VIGIL_INT8_ACACHE", "ca");
+  m.bCa = envIs("VIGIL_INT8_BCACHE", "ca");
+  m.aCoalesced = envIs("VIGIL_INT8_ALOAD", "coalesced");
+  if (envIs("VIGIL_INT8_FLOAT_TM", "8")) m.floatTm = 8;
 
   // Check the program before allocating anything.
   auto bad = [&](size_t k, const std::string& why) {

@@ -1,0 +1,107 @@
+// bench:int8-sweep — the INT8 engine's experiment knobs measured against its defaults in one
+// process on a GPU box: each variant (a set of VIGIL_* environment variables, read when an engine
+// opens or, VIGIL_CUDA_SPIN_US, at each wait) opens its own engine and runs batch 1, 8, 32 and 64
+// in CUDA graphs (wall and GPU p50), then one batch-32 run op by op (where the time moved). Every
+// variant must compute the same bytes: all tensors of a batch of 8 real frames, images 0 and 7,
+// compared with the default variant's (int32 sums are exact in any order and no float sum's order
+// changes, so any difference is a bug). The peer is the default variant, measured in the same run.
+// SWEEP: a JSON object {name: {VAR: value}} replacing the built-in list; SWEEP_BATCHES.
+// Writes bench/results/int8sweep-<machine>-<date>.json.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { cudaProgram, postOptions } from '../src/detect/GpuDetector.js';
+import { int8OnnxPath } from '../src/detect/model/importModel.js';
+import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
+import { loadAddon, packageRoot } from '../src/native/addon.js';
+import type { TensorRtHandle } from '../src/native/types.js';
+import { percentile, writeResult, type BenchRow } from './record.js';
+
+const KNOBS = ['VIGIL_INT8_ACACHE', 'VIGIL_INT8_BCACHE', 'VIGIL_INT8_ALOAD', 'VIGIL_INT8_FLOAT_TM', 'VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_CUDA_SPIN_US'];
+const VARIANTS: Record<string, Record<string, string>> = process.env.SWEEP
+  ? (JSON.parse(process.env.SWEEP) as Record<string, Record<string, string>>)
+  : {
+      default: {},
+      'A via L1': { VIGIL_INT8_ACACHE: 'ca' },
+      'A+B via L1': { VIGIL_INT8_ACACHE: 'ca', VIGIL_INT8_BCACHE: 'ca' },
+      'A coalesced': { VIGIL_INT8_ALOAD: 'coalesced' },
+      'A coalesced via L1': { VIGIL_INT8_ALOAD: 'coalesced', VIGIL_INT8_ACACHE: 'ca' },
+      'A coalesced, A+B via L1': { VIGIL_INT8_ALOAD: 'coalesced', VIGIL_INT8_ACACHE: 'ca', VIGIL_INT8_BCACHE: 'ca' },
+      'float 8×4 a thread': { VIGIL_INT8_FLOAT_TM: '8' },
+      'split-K for 1 block an SM': { VIGIL_INT8_SPLIT_BLOCKS: '1' },
+      'split-K for 4 blocks an SM': { VIGIL_INT8_SPLIT_BLOCKS: '4' },
+      'spin 300 µs before blocking': { VIGIL_CUDA_SPIN_US: '300' },
+    };
+const BATCHES = (process.env.SWEEP_BATCHES ?? '1,8,32,64').split(',').map(Number);
+const S = NANODET_SPEC.inputSize;
+const PER = 3 * S * S;
+const model = int8OnnxPath();
+if (!model) throw new Error('no INT8 model');
+const framesBuf = readFileSync(join(packageRoot(), '.cache', 'int8check', 'frames.f32'));
+const frames = new Float32Array(framesBuf.buffer, framesBuf.byteOffset, framesBuf.byteLength / 4);
+const nFrames = frames.length / PER;
+const batchOf = (n: number) => {
+  const b = new Float32Array(n * PER);
+  for (let i = 0; i < n; i++) b.set(frames.subarray((i % nFrames) * PER, (i % nFrames + 1) * PER), i * PER);
+  return b;
+};
+const addon = loadAddon();
+const program = cudaProgram(model);
+const maxBatch = Math.max(8, ...BATCHES);
+const p50 = (xs: Float64Array) => percentile([...xs].sort((a, b) => a - b), 50);
+const log = (s: string) => process.stdout.write(`${s}\n`);
+
+// Every buffer of images 0 and 7 after a batch of 8 frames, as bytes.
+const snapshot = async (handle: TensorRtHandle) => {
+  await addon.int8EngineRun(handle, { input: batchOf(8), batch: 8, iterations: 1, graphs: true });
+  return program.buffers.flatMap((b) => [0, 7].map((image) => ({ name: `${b.name}[${image}]`, bytes: addon.int8EngineRead(handle, b.name, image) })));
+};
+
+interface Result { name: string; env: Record<string, string>; cacheKey: string; batches: Array<{ batch: number; wallP50: number; gpuP50: number; perSecond: number }>; opsMs: number[]; equal: boolean; firstDiff: string | null }
+const results: Result[] = [];
+let reference: Array<{ name: string; bytes: Uint8Array }> | null = null;
+for (const [name, env] of Object.entries(VARIANTS)) {
+  for (const k of KNOBS) delete process.env[k];
+  Object.assign(process.env, env);
+  const opened = await addon.openInt8Engine({ program, maxBatch, ...postOptions({}) });
+  const batches: Result['batches'] = [];
+  for (const batch of BATCHES) {
+    const input = batchOf(batch);
+    await addon.int8EngineRun(opened.handle, { input, batch, iterations: 20, graphs: true });  // capture + warm-up
+    const r = await addon.int8EngineRun(opened.handle, { batch, iterations: batch >= 32 ? 150 : 400, graphs: true });
+    const mean = [...r.wallMs].reduce((a, b) => a + b, 0) / r.wallMs.length;
+    batches.push({ batch, wallP50: p50(r.wallMs), gpuP50: p50(r.gpuMs), perSecond: (batch * 1000) / mean });
+  }
+  const prof = await addon.int8EngineRun(opened.handle, { input: batchOf(32), batch: 32, iterations: 10, graphs: false, profile: true });
+  const snap = await snapshot(opened.handle);
+  let firstDiff: string | null = null;
+  if (!reference) reference = snap;
+  else {
+    for (let i = 0; i < snap.length && !firstDiff; i++) {
+      const a = reference[i]!.bytes, b = snap[i]!.bytes;
+      if (a.length !== b.length) firstDiff = `${snap[i]!.name}: ${b.length} bytes, not ${a.length}`;
+      else for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) { firstDiff = `${snap[i]!.name} byte ${j}`; break; }
+    }
+  }
+  for (const k of KNOBS) delete process.env[k];
+  const res: Result = { name, env, cacheKey: opened.cacheKey, batches, opsMs: [...prof.opMs].map((x) => Number(x.toFixed(4))), equal: !firstDiff, firstDiff };
+  results.push(res);
+  log(`${name}: ${batches.map((b) => `b${b.batch} ${b.wallP50.toFixed(3)} ms (GPU ${b.gpuP50.toFixed(3)}) ${b.perSecond.toFixed(0)}/s`).join('; ')}; ops at 32 ${res.opsMs.reduce((a, b) => a + b, 0).toFixed(3)} ms; ${res.equal ? 'same bytes' : `DIFFERS: ${firstDiff}`}`);
+}
+
+const base = results[0]!;
+const rows: BenchRow[] = [];
+for (const r of results.slice(1)) {
+  for (const b of r.batches) {
+    const p = base.batches.find((x) => x.batch === b.batch)!;
+    rows.push({ case: `${r.name}: batch ${b.batch} throughput (vs the defaults)`, vigil: b.perSecond, peer: p.perSecond, ratio: b.perSecond / p.perSecond, unit: 'inferences/s', gpuP50: b.gpuP50, peerGpuP50: p.gpuP50, wallP50: b.wallP50, peerWallP50: p.wallP50, sameBytes: r.equal });
+  }
+}
+const file = writeResult({
+  bench: 'int8sweep',
+  setup: `Vigil's CUDA INT8 engine (${base.cacheKey}), NanoDet 416×416 on real vtest frames, each batch size one CUDA graph; each variant its own engine in one process, its knobs set as environment variables; exactness: every buffer of images 0 and 7 of a batch of 8 against the default variant's bytes`,
+  peer: 'the same engine with its default settings, same run',
+  rows,
+  summary: { ops: program.ops.map((o, i) => ({ op: i, kind: o.kind, output: program.buffers[o.out.buffer]!.name })), results },
+});
+log(`wrote ${file}`);
