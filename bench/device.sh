@@ -14,6 +14,7 @@ export VIGIL_BENCH_MACHINE=${VIGIL_BENCH_MACHINE:-$(nvidia-smi --query-gpu=name 
 mkdir -p .cache && cp -r $carry/cache/. .cache/
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 rc=0
+touch /tmp/device-start
 for bench in "$@"; do
   echo "== $bench"
   if [ "$bench" = infer ] && [ "${INFER_PEERS:-1}" != 0 ]; then
@@ -23,6 +24,7 @@ for bench in "$@"; do
   fi
   ${BENCH_WRAP:-} /tmp/node "$carry/$bench.mjs" || rc=1
 done
-mkdir -p "$OUT" && cp bench/results/*-"$VIGIL_BENCH_MACHINE"-* "$OUT/" 2>/dev/null
+# Only what this run wrote ($OUT takes 8 files; the committed results are already here).
+mkdir -p "$OUT" && find bench/results -newer /tmp/device-start -name "*-$VIGIL_BENCH_MACHINE-*" -exec cp {} "$OUT/" \;
 [ -f /tmp/peers.json ] && cp /tmp/peers.json "$OUT/peers-$VIGIL_BENCH_MACHINE.json"
 exit $rc
