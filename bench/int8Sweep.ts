@@ -17,20 +17,18 @@ import { loadAddon, packageRoot } from '../src/native/addon.js';
 import type { TensorRtHandle } from '../src/native/types.js';
 import { percentile, writeResult, type BenchRow } from './record.js';
 
-const KNOBS = ['VIGIL_INT8_ACACHE', 'VIGIL_INT8_BCACHE', 'VIGIL_INT8_ALOAD', 'VIGIL_INT8_FLOAT_TM', 'VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_CUDA_SPIN_US'];
+const KNOBS = ['VIGIL_INT8_ACACHE', 'VIGIL_INT8_BCACHE', 'VIGIL_INT8_ALOAD', 'VIGIL_INT8_FLOAT_TM', 'VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_INT8_BN128', 'VIGIL_INT8_SPLIT_FUSED', 'VIGIL_CUDA_SPIN_US'];
 const VARIANTS: Record<string, Record<string, string>> = process.env.SWEEP
   ? (JSON.parse(process.env.SWEEP) as Record<string, Record<string, string>>)
   : {
       default: {},
-      'A via L1': { VIGIL_INT8_ACACHE: 'ca' },
-      'A+B via L1': { VIGIL_INT8_ACACHE: 'ca', VIGIL_INT8_BCACHE: 'ca' },
-      'A coalesced': { VIGIL_INT8_ALOAD: 'coalesced' },
-      'A coalesced via L1': { VIGIL_INT8_ALOAD: 'coalesced', VIGIL_INT8_ACACHE: 'ca' },
-      'A coalesced, A+B via L1': { VIGIL_INT8_ALOAD: 'coalesced', VIGIL_INT8_ACACHE: 'ca', VIGIL_INT8_BCACHE: 'ca' },
-      'float 8×4 a thread': { VIGIL_INT8_FLOAT_TM: '8' },
-      'split-K for 1 block an SM': { VIGIL_INT8_SPLIT_BLOCKS: '1' },
-      'split-K for 4 blocks an SM': { VIGIL_INT8_SPLIT_BLOCKS: '4' },
-      'spin 300 µs before blocking': { VIGIL_CUDA_SPIN_US: '300' },
+      'A by rows past L1 (before sweep 1)': { VIGIL_INT8_ALOAD: 'rows', VIGIL_INT8_ACACHE: 'cg' },
+      'BN 128 (8 warps)': { VIGIL_INT8_BN128: '1' },
+      'split-K fused': { VIGIL_INT8_SPLIT_FUSED: '1' },
+      'split-K fused, 1 block an SM': { VIGIL_INT8_SPLIT_FUSED: '1', VIGIL_INT8_SPLIT_BLOCKS: '1' },
+      'BN 128 + split-K fused': { VIGIL_INT8_BN128: '1', VIGIL_INT8_SPLIT_FUSED: '1' },
+      'BN 128 + split-K fused + B via L1': { VIGIL_INT8_BN128: '1', VIGIL_INT8_SPLIT_FUSED: '1', VIGIL_INT8_BCACHE: 'ca' },
+      'BN 128 + split-K fused + spin 300 µs': { VIGIL_INT8_BN128: '1', VIGIL_INT8_SPLIT_FUSED: '1', VIGIL_CUDA_SPIN_US: '300' },
     };
 const BATCHES = (process.env.SWEEP_BATCHES ?? '1,8,32,64').split(',').map(Number);
 const S = NANODET_SPEC.inputSize;
@@ -86,6 +84,12 @@ for (const [name, env] of Object.entries(VARIANTS)) {
   for (const k of KNOBS) delete process.env[k];
   const res: Result = { name, env, cacheKey: opened.cacheKey, batches, opsMs: [...prof.opMs].map((x) => Number(x.toFixed(4))), equal: !firstDiff, firstDiff };
   results.push(res);
+  if (results.length > 1) {
+    const d = res.opsMs.map((ms, op) => ({ op, ms, was: results[0]!.opsMs[op]! })).sort((x, y) => Math.abs(y.ms - y.was) - Math.abs(x.ms - x.was)).slice(0, 6);
+    log(`  ops moved most at 32: ${d.map((x) => `#${x.op} ${x.was.toFixed(3)}→${x.ms.toFixed(3)}`).join(', ')}`);
+  } else {
+    log(`  ops at 32: ${res.opsMs.map((ms, op) => `#${op} ${ms.toFixed(3)}`).join(' ')}`);
+  }
   log(`${name}: ${batches.map((b) => `b${b.batch} ${b.wallP50.toFixed(3)} ms (GPU ${b.gpuP50.toFixed(3)}) ${b.perSecond.toFixed(0)}/s`).join('; ')}; ops at 32 ${res.opsMs.reduce((a, b) => a + b, 0).toFixed(3)} ms; ${res.equal ? 'same bytes' : `DIFFERS: ${firstDiff}`}`);
 }
 
