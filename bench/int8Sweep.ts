@@ -17,18 +17,12 @@ import { loadAddon, packageRoot } from '../src/native/addon.js';
 import type { TensorRtHandle } from '../src/native/types.js';
 import { percentile, writeResult, type BenchRow } from './record.js';
 
-const KNOBS = ['VIGIL_INT8_ACACHE', 'VIGIL_INT8_BCACHE', 'VIGIL_INT8_ALOAD', 'VIGIL_INT8_FLOAT_TM', 'VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_INT8_BN128', 'VIGIL_INT8_SPLIT_FUSED', 'VIGIL_CUDA_SPIN_US'];
+const KNOBS = ['VIGIL_INT8_ACACHE', 'VIGIL_INT8_BCACHE', 'VIGIL_INT8_ALOAD', 'VIGIL_INT8_FLOAT_TM', 'VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_CUDA_SPIN_US'];
 const VARIANTS: Record<string, Record<string, string>> = process.env.SWEEP
   ? (JSON.parse(process.env.SWEEP) as Record<string, Record<string, string>>)
   : {
       default: {},
       'A by rows past L1 (before sweep 1)': { VIGIL_INT8_ALOAD: 'rows', VIGIL_INT8_ACACHE: 'cg' },
-      'BN 128 (8 warps)': { VIGIL_INT8_BN128: '1' },
-      'split-K fused': { VIGIL_INT8_SPLIT_FUSED: '1' },
-      'split-K fused, 1 block an SM': { VIGIL_INT8_SPLIT_FUSED: '1', VIGIL_INT8_SPLIT_BLOCKS: '1' },
-      'BN 128 + split-K fused': { VIGIL_INT8_BN128: '1', VIGIL_INT8_SPLIT_FUSED: '1' },
-      'BN 128 + split-K fused + B via L1': { VIGIL_INT8_BN128: '1', VIGIL_INT8_SPLIT_FUSED: '1', VIGIL_INT8_BCACHE: 'ca' },
-      'BN 128 + split-K fused + spin 300 µs': { VIGIL_INT8_BN128: '1', VIGIL_INT8_SPLIT_FUSED: '1', VIGIL_CUDA_SPIN_US: '300' },
     };
 const BATCHES = (process.env.SWEEP_BATCHES ?? '1,8,32,64').split(',').map(Number);
 const S = NANODET_SPEC.inputSize;

@@ -284,11 +284,6 @@ struct ConvArgs {
   const float* biasf;
   const float* mult;
   int32_t* partial;  // split-K: int32 sums [M, O] the splits add into (then convEpilogueKernel)
-  // Split-K finished in the kernel: a count a tile of the splits done; the last split of a tile
-  // reads the sums back, runs the epilogue, and leaves the sums and count at zero for the next
-  // convolution (no memset, no epilogue kernel: two graph nodes fewer a split convolution).
-  // null: convEpilogueKernel finishes.
-  int* counters;
   int chunksPerSplit;
   Int8ConvEpilogue e;
   // The epilogue's ops after its requantize number `lutAt` depend only on that int8 code: they
@@ -422,43 +417,40 @@ __device__ __forceinline__ void ldmatrix4(const int8_t* smem, int* r) {
 // convEpilogueKernel finishes.
 constexpr int kMmaBM = 128, kMmaBK = 64, kMmaLds = 80;  // smem row: 64 bytes of K + 16 of padding (no bank conflicts)
 
-// BN 128: eight warps (4 along M × 2 along N, each 32×64), A read once for 128 channels.
-template <int BN>
-__host__ __device__ constexpr int mmaThreads() { return BN > 64 ? 256 : 128; }
-
 template <int BN, int STAGES, bool COAL>
-__global__ void __launch_bounds__(mmaThreads<BN>()) convMmaKernel(ConvArgs a) {
+__global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
 #if __CUDA_ARCH__ >= 800
-  constexpr int NT = mmaThreads<BN>(), WBN = BN > 64 ? 64 : BN;  // threads; a warp's channels
-  static_assert(COAL || NT == 128, "a thread a row needs one thread a row");
   __shared__ __align__(16) int8_t As[STAGES][kMmaBM * kMmaLds];
   __shared__ __align__(16) int8_t Bs[STAGES][BN * kMmaLds];
   __shared__ float lutS[256], auxS[256];
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int warpM = warp & 3, warpN = warp >> 2;
   const int m0 = blockIdx.x * kMmaBM;
   const int n0 = blockIdx.y * BN;
   const int nkAll = (a.Kpad + kMmaBK - 1) / kMmaBK;
   const int k0 = blockIdx.z * a.chunksPerSplit;
   const int k1 = min(nkAll, k0 + a.chunksPerSplit);
   const int taps = a.kh * a.kw;
-  for (int i = tid; i < 256; i += NT) {
-    if (a.lut && (!a.partial || a.counters)) lutS[i] = a.lut[i];
-    if (a.auxLut && (!a.partial || a.counters)) auxS[i] = a.auxLut[i];
+  if (a.lut && !a.partial) {
+    lutS[tid] = a.lut[tid];
+    lutS[tid + 128] = a.lut[tid + 128];
+  }
+  if (a.auxLut && !a.partial) {
+    auxS[tid] = a.auxLut[tid];
+    auxS[tid + 128] = a.auxLut[tid + 128];
   }
   // A, by rows: this thread loads row (pixel) m0 + tid of each stage, 64 bytes of K, a run of
   // channels of one tap or several (stored channels < 64). Coalesced: it loads 16 bytes (piece
-  // tid & 3 of the 64) of rows tid / 4 + (NT / 4)·j, j < RPT, so a warp reads 8 pixels' whole runs (with
+  // tid & 3 of the 64) of rows tid / 4 + 32·j, j < 4, so a warp reads 8 pixels' whole runs (with
   // a thread a row, each 16-byte load of a warp touched 32 sectors and used half of each). Either
   // way the tap and channel advance stage by stage, the same for every row (no divisions in the
   // loop).
   constexpr bool coalesced = COAL;
-  constexpr int RPT = COAL ? kMmaBM * 4 / NT : 1;  // rows a thread loads
   const int piece = coalesced ? (tid & 3) * 16 : 0;
-  int rowBase[RPT], rowY[RPT], rowX[RPT];  // per row: first input element of its image, top-left tap; rowY far negative: past M
+  int rowBase[4], rowY[4], rowX[4];  // per row: first input element of its image, top-left tap; rowY INT_MIN: past M
 #pragma unroll
-  for (int j = 0; j < RPT; ++j) {
-    const int m = m0 + (coalesced ? (tid >> 2) + (NT / 4) * j : tid);
+  for (int j = 0; j < 4; ++j) {
+    if (!coalesced && j > 0) break;  // (compile time)
+    const int m = m0 + (coalesced ? (tid >> 2) + 32 * j : tid);
     const Origin org = originOf(a, m < a.M ? m : 0);
     rowBase[j] = org.base * a.in.C;
     rowY[j] = m < a.M ? org.iy0 : -(1 << 30);
@@ -482,10 +474,10 @@ __global__ void __launch_bounds__(mmaThreads<BN>()) convMmaKernel(ConvArgs a) {
     if (coalesced) {
       const bool tapOk = tap < taps;
 #pragma unroll
-      for (int j = 0; j < RPT; ++j) {
+      for (int j = 0; j < 4; ++j) {
         const int iy = rowY[j] + ky, ix = rowX[j] + kx;
         const bool ok = tapOk && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
-        cpAsync16(&As[stage][((tid >> 2) + (NT / 4) * j) * kMmaLds + piece], ok ? inP + rowBase[j] + (iy * a.in.W + ix) * a.in.C + c0 : a.w8, ok, a.aCa);
+        cpAsync16(&As[stage][((tid >> 2) + 32 * j) * kMmaLds + piece], ok ? inP + rowBase[j] + (iy * a.in.W + ix) * a.in.C + c0 : a.w8, ok, a.aCa);
       }
       advance(kMmaBK);
     } else {
@@ -501,18 +493,18 @@ __global__ void __launch_bounds__(mmaThreads<BN>()) convMmaKernel(ConvArgs a) {
         advance(len);
       }
     }
-    for (int c = tid; c < BN * 4; c += NT) {
+    for (int c = tid; c < BN * 4; c += 128) {
       const int row = c >> 2, sg = c & 3;
       const int k = kc * kMmaBK + sg * 16;
       const bool ok = n0 + row < a.O && k < a.Kpad;
       cpAsync16(&Bs[stage][row * kMmaLds + sg * 16], ok ? a.w8 + (n0 + row) * a.Kpad + k : a.w8, ok, a.bCa);
     }
   };
-  int acc[2][WBN / 8][4];
+  int acc[2][BN / 8][4];
 #pragma unroll
   for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
-    for (int nt = 0; nt < WBN / 8; ++nt)
+    for (int nt = 0; nt < BN / 8; ++nt)
 #pragma unroll
       for (int r = 0; r < 4; ++r) acc[mt][nt][r] = 0;
 #pragma unroll
@@ -521,8 +513,8 @@ __global__ void __launch_bounds__(mmaThreads<BN>()) convMmaKernel(ConvArgs a) {
     asm volatile("cp.async.commit_group;\n" ::);
   }
   // ldmatrix addresses: A rows of this lane's 8×8 matrix, B rows (output channels) likewise.
-  const int aRow = warpM * 32 + (lane & 7) + ((lane >> 3) & 1) * 8, aCol = (lane >> 4) * 16;
-  const int bRow = warpN * WBN + ((lane >> 4) * 8) + (lane & 7), bCol = ((lane >> 3) & 1) * 16;
+  const int aRow = warp * 32 + (lane & 7) + ((lane >> 3) & 1) * 8, aCol = (lane >> 4) * 16;
+  const int bRow = ((lane >> 4) * 8) + (lane & 7), bCol = ((lane >> 3) & 1) * 16;
   for (int kc = k0; kc < k1; ++kc) {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(STAGES - 2));
     __syncthreads();
@@ -535,7 +527,7 @@ __global__ void __launch_bounds__(mmaThreads<BN>()) convMmaKernel(ConvArgs a) {
 #pragma unroll
       for (int mt = 0; mt < 2; ++mt) ldmatrix4(A + (aRow + mt * 16) * kMmaLds + kk + aCol, af[mt]);
 #pragma unroll
-      for (int nt = 0; nt < WBN / 8; nt += 2) {
+      for (int nt = 0; nt < BN / 8; nt += 2) {
         int b[4];  // b0, b1 of n-tile nt, then of nt + 1
         ldmatrix4(B + (nt * 8 + bRow) * kMmaLds + kk + bCol, b);
 #pragma unroll
@@ -563,72 +555,46 @@ __global__ void __launch_bounds__(mmaThreads<BN>()) convMmaKernel(ConvArgs a) {
     for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        const int mm = m0 + warpM * 32 + mt * 16 + g + half * 8;
+        const int mm = m0 + warp * 32 + mt * 16 + g + half * 8;
         if (mm >= a.M) continue;
 #pragma unroll
-        for (int nt = 0; nt < WBN / 8; ++nt)
+        for (int nt = 0; nt < BN / 8; ++nt)
 #pragma unroll
           for (int j = 0; j < 2; ++j) {
-            const int o = n0 + warpN * WBN + nt * 8 + t * 2 + j;
+            const int o = n0 + nt * 8 + t * 2 + j;
             if (o < a.O) atomicAdd(a.partial + mm * a.O + o, acc[mt][nt][half * 2 + j]);
           }
       }
-    if (!a.counters) return;
-    __shared__ bool lastSplit;
-    __threadfence();  // this block's sums reach L2 before its count
-    __syncthreads();
-    int* count = a.counters + blockIdx.y * gridDim.x + blockIdx.x;
-    if (tid == 0) lastSplit = atomicAdd(count, 1) == static_cast<int>(gridDim.z) - 1;
-    __syncthreads();
-    if (!lastSplit) return;
-    __threadfence();
-#pragma unroll
-    for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const int mm = m0 + warpM * 32 + mt * 16 + g + half * 8;
-#pragma unroll
-        for (int nt = 0; nt < WBN / 8; ++nt)
-#pragma unroll
-          for (int j = 0; j < 2; ++j) {
-            const int o = n0 + warpN * WBN + nt * 8 + t * 2 + j;
-            int* sum = a.partial + mm * a.O + o;
-            acc[mt][nt][half * 2 + j] = mm < a.M && o < a.O ? __ldcg(sum) : 0;
-            if (mm < a.M && o < a.O) __stcg(sum, 0);
-          }
-      }
-    if (tid == 0) *count = 0;
+    return;
   }
   // The epilogue runs from shared memory in one compact loop, not unrolled over this thread's 64
   // fragment values: each unrolled copy of the epilogue is large, and 64 of them made this kernel
   // 2 MB of machine code that every block streamed through the instruction cache (the 1×1
-  // convolutions, short K, ran at 5–7 TMAC/s). ROWS of the tile at a time (half: rows of warps
-  // 2h, 2h + 1 along M; BN 128, a quarter), ROWS × BN int32 in the A stages, then two channels a
-  // thread, a warp along a pixel's channels.
+  // convolutions, short K, ran at 5–7 TMAC/s). Half the tile at a time (rows of warps 2h, 2h + 1:
+  // 64 × BN int32 in the A stages), then two channels a thread, a warp along a pixel's channels.
   int* Ys = reinterpret_cast<int*>(&As[0][0]);
   constexpr int LDY = BN + 8;  // int32 a row: 8 of padding, no bank conflicts for the fragments' int2 stores
-  constexpr int ROWS = BN > 64 ? 32 : 64, PASSES = kMmaBM / ROWS;
-  static_assert(ROWS * LDY * 4 <= STAGES * kMmaBM * kMmaLds, "a pass's accumulators fit in the A stages");
+  static_assert(64 * LDY * 4 <= STAGES * kMmaBM * kMmaLds, "half the accumulator tile fits in the A stages");
   const float* lut = a.lut ? lutS : nullptr;
   const float* auxLut = a.auxLut ? auxS : nullptr;
   const bool pairs = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 1) == 0;  // channel pairs (o even) start at even elements
 #pragma unroll 1
-  for (int h = 0; h < PASSES; ++h) {
-    if (warpM / (ROWS / 32) == h) {
+  for (int h = 0; h < 2; ++h) {
+    if ((warp >> 1) == h) {
 #pragma unroll
       for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
         for (int half = 0; half < 2; ++half)
 #pragma unroll
-          for (int nt = 0; nt < WBN / 8; ++nt)
-            *reinterpret_cast<int2*>(Ys + ((warpM % (ROWS / 32)) * 32 + mt * 16 + g + half * 8) * LDY + warpN * WBN + nt * 8 + t * 2) =
+          for (int nt = 0; nt < BN / 8; ++nt)
+            *reinterpret_cast<int2*>(Ys + ((warp & 1) * 32 + mt * 16 + g + half * 8) * LDY + nt * 8 + t * 2) =
                 make_int2(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
     }
     __syncthreads();
 #pragma unroll 1
-    for (int i = tid; i < ROWS * (BN / 2); i += NT) {
+    for (int i = tid; i < 64 * (BN / 2); i += 128) {
       const int r = i / (BN / 2), c = (i - r * (BN / 2)) * 2;
-      const int mm = m0 + h * ROWS + r, o = n0 + c;
+      const int mm = m0 + h * 64 + r, o = n0 + c;
       if (mm >= a.M || o >= a.O) continue;
       const int2 v = *reinterpret_cast<const int2*>(Ys + r * LDY + c);
       const float y0 = __fmul_rn(static_cast<float>(v.x + (a.bias8 ? __ldg(a.bias8 + o) : 0)), __ldg(a.mult + o));
@@ -1042,17 +1008,10 @@ struct Int8Engine::Impl {
   // GPU 2.146 ms against 2.355 with a thread a row past L1): A coalesced and through L1, B past
   // it. VIGIL_INT8_ALOAD=rows, VIGIL_INT8_ACACHE=cg, VIGIL_INT8_BCACHE=ca: the others.
   bool aCa = true, bCa = false, aCoalesced = true;
-  // 128-channel tiles of 8 warps for convolutions of more than 64 channels (EXPERIMENT,
-  // VIGIL_INT8_BN128=1): A read once, not once a 64 channels.
-  bool bn128 = false;
   // Float convolution outputs a thread (EXPERIMENT, VIGIL_INT8_FLOAT_TM): 4 (4×4) or 8 (8×4).
   int floatTm = 4;
   int32_t* partial = nullptr;  // split-K sums, the largest M·O of the INT8 convolutions at maxBatch
   size_t partialCount = 0;
-  // Split-K finished by each tile's last split (ConvArgs::counters; EXPERIMENT, VIGIL_INT8_SPLIT_FUSED=1).
-  bool splitFused = false;
-  int* counters = nullptr;  // a count a tile, zero between convolutions
-  long counterCount = 0;
 
   ~Impl() {
     for (auto& [k, g] : graphExecs) cudaGraphExecDestroy(g);
@@ -1066,7 +1025,6 @@ struct Int8Engine::Impl {
     for (void* b : buffers) cudaFree(b);
     cudaFree(input);
     cudaFree(partial);
-    cudaFree(counters);
   }
 
   size_t bytesPerImage(const ProgramBuffer& b) const { return static_cast<size_t>(b.H) * b.W * b.C * (b.int8 ? 1 : 4); }
@@ -1194,7 +1152,7 @@ struct Int8Engine::Impl {
             if (!mma) {
               convDp4aKernel<<<gridFor(static_cast<long>(pixels) * op.O, 128), 128, 0, st>>>(a);
             } else {
-              const int bn = op.O <= 32 ? 32 : op.O <= 64 || !bn128 || !aCoalesced ? 64 : 128;
+              const int bn = op.O <= 32 ? 32 : 64;
               const unsigned gx = static_cast<unsigned>((pixels + kMmaBM - 1) / kMmaBM), gy = static_cast<unsigned>((op.O + bn - 1) / bn);
               // Too few tiles to fill the GPU (small batches, late layers): split K, at least
               // two stages a split (one where K is two or three stages: a 1×1 of 128 channels at
@@ -1210,15 +1168,12 @@ struct Int8Engine::Impl {
               splits = (chunks + a.chunksPerSplit - 1) / a.chunksPerSplit;
               if (splits > 1) {
                 a.partial = partial;
-                if (splitFused && static_cast<long>(gx) * gy <= counterCount) a.counters = counters;
-                else cudaMemsetAsync(partial, 0, static_cast<size_t>(pixels) * op.O * sizeof(int32_t), st);
+                cudaMemsetAsync(partial, 0, static_cast<size_t>(pixels) * op.O * sizeof(int32_t), st);
               }
               const dim3 grid(gx, gy, splits);
               const bool longK = a.chunksPerSplit > 8;
-              auto launch = [&](auto kernel) { kernel<<<grid, bn > 64 ? 256 : 128, 0, st>>>(a); };
-              if (bn == 128) {
-                launch(convMmaKernel<128, 2, true>);
-              } else if (aCoalesced) {
+              auto launch = [&](auto kernel) { kernel<<<grid, 128, 0, st>>>(a); };
+              if (aCoalesced) {
                 if (bn == 32) longK ? launch(convMmaKernel<32, 3, true>) : launch(convMmaKernel<32, 2, true>);
                 else longK ? launch(convMmaKernel<64, 3, true>) : launch(convMmaKernel<64, 2, true>);
               } else if (bn == 32) {
@@ -1226,7 +1181,7 @@ struct Int8Engine::Impl {
               } else {
                 longK ? launch(convMmaKernel<64, 3, false>) : launch(convMmaKernel<64, 2, false>);
               }
-              if (splits > 1 && !a.counters) convEpilogueKernel<<<gridFor(static_cast<long>(pixels) * op.O, T), T, 0, st>>>(a);
+              if (splits > 1) convEpilogueKernel<<<gridFor(static_cast<long>(pixels) * op.O, T), T, 0, st>>>(a);
             }
           }
           break;
@@ -1283,8 +1238,6 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   m.bCa = envIs("VIGIL_INT8_BCACHE", "ca");
   m.aCoalesced = !envIs("VIGIL_INT8_ALOAD", "rows");
   if (envIs("VIGIL_INT8_FLOAT_TM", "8")) m.floatTm = 8;
-  m.bn128 = envIs("VIGIL_INT8_BN128", "1");
-  m.splitFused = envIs("VIGIL_INT8_SPLIT_FUSED", "1");
 
   // Check the program before allocating anything.
   auto bad = [&](size_t k, const std::string& why) {
@@ -1451,16 +1404,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     if (op.kind == ProgramOpKind::ConvInt8) most = std::max(most, static_cast<size_t>(p.buffers[op.out.buffer].H) * p.buffers[op.out.buffer].W * op.O);
   }
   m.partialCount = most * maxBatch;
-  // Tiles a convolution at most (32-channel tiles: the most), a count each.
-  for (const ProgramOp& op : p.ops) {
-    const ProgramBuffer& b = p.buffers[op.out.buffer];
-    if (op.kind == ProgramOpKind::ConvInt8) m.counterCount = std::max(m.counterCount, (static_cast<long>(b.H) * b.W * maxBatch + kMmaBM - 1) / kMmaBM * ((op.O + 31) / 32));
-  }
-  if (m.mma && m.partialCount &&
-      ((rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&m.partial), m.partialCount * sizeof(int32_t)))) != cudaSuccess ||
-       (rc = CUDA(cudaMemset(m.partial, 0, m.partialCount * sizeof(int32_t)))) != cudaSuccess ||
-       (rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&m.counters), m.counterCount * sizeof(int)))) != cudaSuccess ||
-       (rc = CUDA(cudaMemset(m.counters, 0, m.counterCount * sizeof(int)))) != cudaSuccess)) {
+  if (m.mma && m.partialCount && (rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&m.partial), m.partialCount * sizeof(int32_t)))) != cudaSuccess) {
     return fail(rc, "split-K workspace");
   }
   if (!m.mma) m.partialCount = 0;
