@@ -68,11 +68,11 @@ for (const batch of BATCHES) {
   process.stdout.write(`batch ${batch}: engine p50 ${wall.p50.toFixed(3)} ms (GPU ${gpu.p50.toFixed(3)}), p99 ${wall.p99.toFixed(3)} ms, ${m.engine.perSecond.toFixed(0)} inferences/s; detector (upload + engine + NMS) p50 ${d.p50.toFixed(2)} ms, ${m.detector.perSecond.toFixed(0)}/s\n`);
 }
 
-// Where the time goes: each op launched alone and timed on the GPU (no graph), at batch 1 and 32.
+// Where the time goes: each op launched alone and timed on the GPU (no graph), at batch 1, 8 and 32.
 const program = cudaProgram(model);
 const KIND = ['quantize input', 'conv int8', 'conv float', 'maxpool', 'unary', 'add', 'resize', 'pad', 'stem'];
 const profiles: Record<string, Array<{ op: number; kind: string; output: string; ms: number }>> = {};
-for (const batch of [1, 32].filter((b) => b <= maxBatch)) {
+for (const batch of [1, 8, 32].filter((b) => b <= maxBatch)) {
   const r = await addon.int8EngineRun(det.engine, { input: batchOf(batch), batch, iterations: 20, graphs: false, profile: true });
   const ops = [...r.opMs].map((ms, i) => ({ op: i, kind: KIND[program.ops[i]!.kind]!, output: program.buffers[program.ops[i]!.out.buffer]!.name, ms: Number(ms.toFixed(4)) }));
   profiles[`batch${batch}`] = ops;

@@ -23,6 +23,9 @@ const VARIANTS: Record<string, Record<string, string>> = process.env.SWEEP
   : {
       default: {},
       'A by rows past L1 (before sweep 1)': { VIGIL_INT8_ALOAD: 'rows', VIGIL_INT8_ACACHE: 'cg' },
+      'float 8×4 a thread': { VIGIL_INT8_FLOAT_TM: '8' },
+      'split-K for 1 block an SM': { VIGIL_INT8_SPLIT_BLOCKS: '1' },
+      'blocking wait (no polling)': { VIGIL_CUDA_SPIN_US: '0' },
     };
 const BATCHES = (process.env.SWEEP_BATCHES ?? '1,8,32,64').split(',').map(Number);
 const S = NANODET_SPEC.inputSize;

@@ -276,8 +276,9 @@ struct ConvArgs {
   // within a tap; the partial sum restarts from zero every sumRestart terms (FloatSum in plan.ts).
   int sumBlock, sumRestart;
   // Float: every 16 of K are one tap's 16 consecutive channels (blocks of 16·k channels, or one
-  // tap), stored 4-aligned: a thread's loads are whole float4 / char4 runs.
-  bool vec;
+  // tap), stored 4-aligned: a thread's loads are whole float4 / char4 runs. taps1: one tap (K is
+  // the channels in order, whatever the blocks).
+  bool vec, taps1;
   const int8_t* w8;     // [O, Kpad], k = tap·Cs + c
   const float* wf;      // [K = taps·C, O] in the float sum's K order
   const int32_t* bias8;
@@ -644,7 +645,7 @@ __device__ __forceinline__ FloatTerm floatTermOf(const ConvArgs& a, int k) {
 constexpr int kFloatBK = 16;
 
 template <int BM, int BN, int TM>
-__global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
+__global__ void __launch_bounds__(256, TM == 4 ? 3 : 2) convFloatKernel(ConvArgs a) {
   static_assert((BM / TM) * (BN / 4) == 256 && (TM == 4 || TM == 8), "256 threads of TM×4 outputs");
   constexpr int KPT = 16 * BM / 256;  // K values a thread loads a step, for one pixel
   // The two stages of A and B, and after the last step the output tile (the epilogue's staging).
@@ -679,13 +680,27 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
   constexpr int BPT = kFloatBK * BN / 256;  // B values a thread loads a step
   float ra[KPT], rb[BPT];
   const int taps = a.kh * a.kw;
+  // Vec: where step k0's 16 K values read (one tap's 16 consecutive channels), advanced a step
+  // at a time (no divisions): channel vc0 + vci of tap (vky, vkx); vn: the block's channels.
+  int vc0 = 0, vci = 0, vn = a.taps1 ? a.C : min(a.sumBlock, a.C), vtap = 0, vky = 0, vkx = 0;
   auto fetch = [&](int k0) {
     if (a.vec) {
-      const FloatTerm t = floatTermOf(a, k0);
-      const int ky = t.tap / a.kw, kx = t.tap - ky * a.kw;
-      const int iy = org.iy0 + ky, ix = org.ix0 + kx;
+      const int iy = org.iy0 + vky, ix = org.ix0 + vkx;
       const bool ok = lmOk && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
-      const int at = (org.base + iy * a.in.W + ix) * a.in.C + a.in.off + t.blk * a.sumBlock + t.ci + lk;
+      const int at = (org.base + iy * a.in.W + ix) * a.in.C + a.in.off + vc0 + vci + lk;
+      vci += kFloatBK;
+      if (vci == vn) {  // the block's channels done for this tap: the next tap, or the next block
+        vci = 0;
+        if (++vkx == a.kw) {
+          vkx = 0;
+          ++vky;
+        }
+        if (++vtap == taps) {
+          vtap = vky = vkx = 0;
+          vc0 += vn;
+          vn = min(a.sumBlock, a.C - vc0);
+        }
+      }
 #pragma unroll
       for (int j = 0; j < KPT; j += 4) {
         const float4 v = ok ? load4(a.in.p, at + j, a.in.int8, a.in.scale) : make_float4(0.f, 0.f, 0.f, 0.f);
@@ -740,37 +755,53 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
   __syncthreads();
   int cur = 0;
   int restartAt = min(a.sumRestart, K);  // uniform over the block: no divergence
+  // Whole steps (K and the restart both multiples of 16, the vec layouts): the step's 16 terms
+  // with no checks between them, the restart checked once a step.
+  const bool whole = a.vec && a.sumRestart % kFloatBK == 0;
+  auto flush = [&]() {
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        total[i][j] = __fadd_rn(total[i][j], acc[i][j]);
+        acc[i][j] = 0.f;
+      }
+    restartAt = min(restartAt + a.sumRestart, K);
+  };
+  auto term = [&](int kk) {
+    float xs[TM];
+#pragma unroll
+    for (int r = 0; r < TM / 4; ++r) {
+      const float4 x = *reinterpret_cast<const float4*>(&As[cur][kk][tm + r * RUN]);
+      xs[4 * r] = x.x;
+      xs[4 * r + 1] = x.y;
+      xs[4 * r + 2] = x.z;
+      xs[4 * r + 3] = x.w;
+    }
+    const float4 w = *reinterpret_cast<const float4*>(&Bs[cur][kk][tn]);
+    const float ws[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) acc[i][j] = __fmaf_rn(xs[i], ws[j], acc[i][j]);
+  };
   for (int k0 = 0; k0 < K; k0 += kFloatBK) {
     const bool more = k0 + kFloatBK < K;
     if (more) fetch(k0 + kFloatBK);
+    if (whole) {
 #pragma unroll
+      for (int kk = 0; kk < kFloatBK; ++kk) term(kk);
+      if (k0 + kFloatBK == restartAt) flush();
+      if (more) put(cur ^ 1);
+      __syncthreads();
+      cur ^= 1;
+      continue;
+    }
+#pragma unroll 1
     for (int kk = 0; kk < kFloatBK; ++kk) {
       if (k0 + kk >= K) break;
-      float xs[TM];
-#pragma unroll
-      for (int r = 0; r < TM / 4; ++r) {
-        const float4 x = *reinterpret_cast<const float4*>(&As[cur][kk][tm + r * RUN]);
-        xs[4 * r] = x.x;
-        xs[4 * r + 1] = x.y;
-        xs[4 * r + 2] = x.z;
-        xs[4 * r + 3] = x.w;
-      }
-      const float4 w = *reinterpret_cast<const float4*>(&Bs[cur][kk][tn]);
-      const float ws[4] = {w.x, w.y, w.z, w.w};
-#pragma unroll
-      for (int i = 0; i < TM; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) acc[i][j] = __fmaf_rn(xs[i], ws[j], acc[i][j]);
-      if (k0 + kk + 1 == restartAt) {
-#pragma unroll
-        for (int i = 0; i < TM; ++i)
-#pragma unroll
-          for (int j = 0; j < 4; ++j) {
-            total[i][j] = __fadd_rn(total[i][j], acc[i][j]);
-            acc[i][j] = 0.f;
-          }
-        restartAt = min(restartAt + a.sumRestart, K);
-      }
+      term(kk);
+      if (k0 + kk + 1 == restartAt) flush();
     }
     if (more) put(cur ^ 1);
     __syncthreads();
@@ -810,9 +841,8 @@ __global__ void __launch_bounds__(256) convFloatKernel(ConvArgs a) {
       }
       continue;
     }
-    const float ys[4] = {y.x, y.y, y.z, y.w};
 #pragma unroll 1
-    for (int j = 0; j < 4 && o + j < a.O; ++j) convStore(a, a.lut, a.auxLut, m, o + j, ys[j]);
+    for (int j = 0; j < 4 && o + j < a.O; ++j) convStore(a, a.lut, a.auxLut, m, o + j, j == 0 ? y.x : j == 1 ? y.y : j == 2 ? y.z : y.w);
   }
 }
 
@@ -1134,6 +1164,7 @@ struct Int8Engine::Impl {
             a.wf = static_cast<const float*>(d.w);
             a.biasf = static_cast<const float*>(d.bias);
             a.vec = op.C % 16 == 0 && a.in.C % 4 == 0 && a.in.off % 4 == 0 && (d.sumBlock % 16 == 0 || op.kh * op.kw == 1);
+            a.taps1 = op.kh * op.kw == 1;
             if (floatTm == 8) {
               if (op.O <= 32) convFloatKernel<256, 32, 8><<<dim3((pixels + 255) / 256, 1), 256, 0, st>>>(a);
               else convFloatKernel<128, 64, 8><<<dim3((pixels + 127) / 128, (op.O + 63) / 64), 256, 0, st>>>(a);
