@@ -17,13 +17,11 @@ import { loadAddon, packageRoot } from '../src/native/addon.js';
 import type { TensorRtHandle } from '../src/native/types.js';
 import { percentile, writeResult, type BenchRow } from './record.js';
 
-const KNOBS = ['VIGIL_INT8_ACACHE', 'VIGIL_INT8_BCACHE', 'VIGIL_INT8_ALOAD', 'VIGIL_INT8_FLOAT_TM', 'VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_CUDA_SPIN_US'];
+const KNOBS = ['VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_INT8_MIN_SPLIT', 'VIGIL_CUDA_SPIN_US'];
 const VARIANTS: Record<string, Record<string, string>> = process.env.SWEEP
   ? (JSON.parse(process.env.SWEEP) as Record<string, Record<string, string>>)
   : {
       default: {},
-      'A by rows past L1 (before sweep 1)': { VIGIL_INT8_ALOAD: 'rows', VIGIL_INT8_ACACHE: 'cg' },
-      'float 8×4 a thread': { VIGIL_INT8_FLOAT_TM: '8' },
       'split-K for 1 block an SM': { VIGIL_INT8_SPLIT_BLOCKS: '1' },
       'blocking wait (no polling)': { VIGIL_CUDA_SPIN_US: '0' },
     };

@@ -297,11 +297,6 @@ struct ConvArgs {
   Tensor aux;
   int auxAt;
   const float* auxLut;
-  // Tensor-core loads (EXPERIMENT knobs, Impl::open): A and B through L1 (cp.async.ca: a 3×3's
-  // taps re-read their neighbours' pixels) or past it (.cg); A by rows (a thread a pixel's 64
-  // bytes of K) or coalesced (four threads a pixel, a warp 8 pixels' whole runs: the kernel's
-  // COAL template argument).
-  bool aCa, bCa;
 };
 
 // The epilogue from the accumulator as float to the value stored (an int8 output's code as a
@@ -418,7 +413,7 @@ __device__ __forceinline__ void ldmatrix4(const int8_t* smem, int* r) {
 // convEpilogueKernel finishes.
 constexpr int kMmaBM = 128, kMmaBK = 64, kMmaLds = 80;  // smem row: 64 bytes of K + 16 of padding (no bank conflicts)
 
-template <int BN, int STAGES, bool COAL>
+template <int BN, int STAGES>
 __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
 #if __CUDA_ARCH__ >= 800
   __shared__ __align__(16) int8_t As[STAGES][kMmaBM * kMmaLds];
@@ -439,19 +434,18 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
     auxS[tid] = a.auxLut[tid];
     auxS[tid + 128] = a.auxLut[tid + 128];
   }
-  // A, by rows: this thread loads row (pixel) m0 + tid of each stage, 64 bytes of K, a run of
-  // channels of one tap or several (stored channels < 64). Coalesced: it loads 16 bytes (piece
-  // tid & 3 of the 64) of rows tid / 4 + 32·j, j < 4, so a warp reads 8 pixels' whole runs (with
-  // a thread a row, each 16-byte load of a warp touched 32 sectors and used half of each). Either
-  // way the tap and channel advance stage by stage, the same for every row (no divisions in the
-  // loop).
-  constexpr bool coalesced = COAL;
-  const int piece = coalesced ? (tid & 3) * 16 : 0;
-  int rowBase[4], rowY[4], rowX[4];  // per row: first input element of its image, top-left tap; rowY INT_MIN: past M
+  // A: this thread loads 16 bytes (piece tid & 3 of the stage's 64 bytes of K) of rows
+  // tid / 4 + 32·j, j < 4, so a warp reads 8 pixels' whole runs (a thread a row: each 16-byte load
+  // of a warp touched 32 sectors and used half of each), through L1 (cp.async.ca: a 3×3's taps
+  // re-read their neighbours' pixels). On the H200 this took batch 32 from 2.355 to 2.146 ms of
+  // GPU time (bench/results/int8sweep-h200-2026-12-04-run1.txt). The piece's tap and channel
+  // advance stage by stage, the same for every row (no divisions in the loop); a piece lies in one
+  // tap (stored channels are a multiple of 16).
+  const int piece = (tid & 3) * 16;
+  int rowBase[4], rowY[4], rowX[4];  // per row: first input element of its image, top-left tap; rowY far negative: past M
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
-    if (!coalesced && j > 0) break;  // (compile time)
-    const int m = m0 + (coalesced ? (tid >> 2) + 32 * j : tid);
+    const int m = m0 + (tid >> 2) + 32 * j;
     const Origin org = originOf(a, m < a.M ? m : 0);
     rowBase[j] = org.base * a.in.C;
     rowY[j] = m < a.M ? org.iy0 : -(1 << 30);
@@ -460,8 +454,15 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
   const int8_t* inP = static_cast<const int8_t*>(a.in.p);
   int tap = (k0 * kMmaBK + piece) / a.in.C, c0 = k0 * kMmaBK + piece - tap * a.in.C;
   int ky = tap / a.kw, kx = tap - ky * a.kw;
-  auto advance = [&](int by) {
-    c0 += by;
+  auto load = [&](int kc, int stage) {
+    const bool tapOk = tap < taps;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int iy = rowY[j] + ky, ix = rowX[j] + kx;
+      const bool ok = tapOk && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
+      cpAsync16(&As[stage][((tid >> 2) + 32 * j) * kMmaLds + piece], ok ? inP + rowBase[j] + (iy * a.in.W + ix) * a.in.C + c0 : a.w8, ok, true);
+    }
+    c0 += kMmaBK;
     while (c0 >= a.in.C) {
       c0 -= a.in.C;
       ++tap;
@@ -470,35 +471,11 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
         ++ky;
       }
     }
-  };
-  auto load = [&](int kc, int stage) {
-    if (coalesced) {
-      const bool tapOk = tap < taps;
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int iy = rowY[j] + ky, ix = rowX[j] + kx;
-        const bool ok = tapOk && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
-        cpAsync16(&As[stage][((tid >> 2) + 32 * j) * kMmaLds + piece], ok ? inP + rowBase[j] + (iy * a.in.W + ix) * a.in.C + c0 : a.w8, ok, a.aCa);
-      }
-      advance(kMmaBK);
-    } else {
-      int8_t* dst = &As[stage][tid * kMmaLds];
-#pragma unroll 1
-      for (int done = 0; done < kMmaBK;) {
-        const int len = min(kMmaBK - done, a.in.C - c0);
-        const int iy = rowY[0] + ky, ix = rowX[0] + kx;
-        const bool ok = tap < taps && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
-        const int8_t* src = ok ? inP + rowBase[0] + (iy * a.in.W + ix) * a.in.C + c0 : a.w8;
-        for (int b = 0; b < len; b += 16) cpAsync16(dst + done + b, ok ? src + b : a.w8, ok, a.aCa);
-        done += len;
-        advance(len);
-      }
-    }
     for (int c = tid; c < BN * 4; c += 128) {
       const int row = c >> 2, sg = c & 3;
       const int k = kc * kMmaBK + sg * 16;
       const bool ok = n0 + row < a.O && k < a.Kpad;
-      cpAsync16(&Bs[stage][row * kMmaLds + sg * 16], ok ? a.w8 + (n0 + row) * a.Kpad + k : a.w8, ok, a.bCa);
+      cpAsync16(&Bs[stage][row * kMmaLds + sg * 16], ok ? a.w8 + (n0 + row) * a.Kpad + k : a.w8, ok, false);
     }
   };
   int acc[2][BN / 8][4];
@@ -646,6 +623,8 @@ constexpr int kFloatBK = 16;
 
 template <int BM, int BN, int TM>
 __global__ void __launch_bounds__(256, TM == 4 ? 3 : 2) convFloatKernel(ConvArgs a) {
+  // TM: 4 (used) or 8 pixels a thread; 8×4 measured slower on the H200 (2 blocks an SM at 128
+  // registers: the FP32 3×3 0.33 → 0.39 ms at batch 32, bench/results/int8sweep-h200-2026-12-04.json).
   static_assert((BM / TM) * (BN / 4) == 256 && (TM == 4 || TM == 8), "256 threads of TM×4 outputs");
   constexpr int KPT = 16 * BM / 256;  // K values a thread loads a step, for one pixel
   // The two stages of A and B, and after the last step the output tile (the epilogue's staging).
@@ -1032,14 +1011,8 @@ struct Int8Engine::Impl {
   // mma kernel's own epilogue with the separate one): 1 by default.
   int minSplit = 1;
   // Blocks an SM that split-K aims for where the tiles alone are fewer (VIGIL_INT8_SPLIT_BLOCKS,
-  // default 2; EXPERIMENT: ncu saw small grids at 6–24 % achieved occupancy, not yet measured).
+  // default 2; on the H200 1 was 2.5 % faster at batch 8 and no better at 1, 32 or 64; 4 slower).
   int splitBlocks = 2;
-  // Tensor-core load variants (ConvArgs). Defaults measured best on the H200 (sweep 1: batch 32
-  // GPU 2.146 ms against 2.355 with a thread a row past L1): A coalesced and through L1, B past
-  // it. VIGIL_INT8_ALOAD=rows, VIGIL_INT8_ACACHE=cg, VIGIL_INT8_BCACHE=ca: the others.
-  bool aCa = true, bCa = false, aCoalesced = true;
-  // Float convolution outputs a thread (EXPERIMENT, VIGIL_INT8_FLOAT_TM): 4 (4×4) or 8 (8×4).
-  int floatTm = 4;
   int32_t* partial = nullptr;  // split-K sums, the largest M·O of the INT8 convolutions at maxBatch
   size_t partialCount = 0;
 
@@ -1165,10 +1138,7 @@ struct Int8Engine::Impl {
             a.biasf = static_cast<const float*>(d.bias);
             a.vec = op.C % 16 == 0 && a.in.C % 4 == 0 && a.in.off % 4 == 0 && (d.sumBlock % 16 == 0 || op.kh * op.kw == 1);
             a.taps1 = op.kh * op.kw == 1;
-            if (floatTm == 8) {
-              if (op.O <= 32) convFloatKernel<256, 32, 8><<<dim3((pixels + 255) / 256, 1), 256, 0, st>>>(a);
-              else convFloatKernel<128, 64, 8><<<dim3((pixels + 127) / 128, (op.O + 63) / 64), 256, 0, st>>>(a);
-            } else if (op.O <= 32) {
+            if (op.O <= 32) {
               convFloatKernel<128, 32, 4><<<dim3((pixels + 127) / 128, 1), 256, 0, st>>>(a);
             } else {
               convFloatKernel<64, 64, 4><<<dim3((pixels + 63) / 64, (op.O + 63) / 64), 256, 0, st>>>(a);
@@ -1178,8 +1148,6 @@ struct Int8Engine::Impl {
             a.biasf = nullptr;
             a.w8 = static_cast<const int8_t*>(d.w);
             a.bias8 = static_cast<const int32_t*>(d.bias);
-            a.aCa = aCa;
-            a.bCa = bCa;
             if (!mma) {
               convDp4aKernel<<<gridFor(static_cast<long>(pixels) * op.O, 128), 128, 0, st>>>(a);
             } else {
@@ -1204,14 +1172,8 @@ struct Int8Engine::Impl {
               const dim3 grid(gx, gy, splits);
               const bool longK = a.chunksPerSplit > 8;
               auto launch = [&](auto kernel) { kernel<<<grid, 128, 0, st>>>(a); };
-              if (aCoalesced) {
-                if (bn == 32) longK ? launch(convMmaKernel<32, 3, true>) : launch(convMmaKernel<32, 2, true>);
-                else longK ? launch(convMmaKernel<64, 3, true>) : launch(convMmaKernel<64, 2, true>);
-              } else if (bn == 32) {
-                longK ? launch(convMmaKernel<32, 3, false>) : launch(convMmaKernel<32, 2, false>);
-              } else {
-                longK ? launch(convMmaKernel<64, 3, false>) : launch(convMmaKernel<64, 2, false>);
-              }
+              if (bn == 32) longK ? launch(convMmaKernel<32, 3>) : launch(convMmaKernel<32, 2>);
+              else longK ? launch(convMmaKernel<64, 3>) : launch(convMmaKernel<64, 2>);
               if (splits > 1) convEpilogueKernel<<<gridFor(static_cast<long>(pixels) * op.O, T), T, 0, st>>>(a);
             }
           }
@@ -1254,21 +1216,13 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   }
   // Tensor cores where the GPU has mma.sync int8 and this build carries code for it.
   cudaFuncAttributes attr{};
-  const bool mmaCode = cudaFuncGetAttributes(&attr, convMmaKernel<64, 3, false>) == cudaSuccess && attr.binaryVersion >= 80;
+  const bool mmaCode = cudaFuncGetAttributes(&attr, convMmaKernel<64, 3>) == cudaSuccess && attr.binaryVersion >= 80;
   cudaGetLastError();
   const char* force = std::getenv("VIGIL_INT8_KERNEL");
   m.mma = cc >= 80 && mmaCode && !(force && std::strcmp(force, "dp4a") == 0);
   m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + " sm_" + std::to_string(cc);
   if (const char* v = std::getenv("VIGIL_INT8_MIN_SPLIT")) m.minSplit = std::max(1, std::atoi(v));
   if (const char* v = std::getenv("VIGIL_INT8_SPLIT_BLOCKS")) m.splitBlocks = std::max(1, std::atoi(v));
-  auto envIs = [](const char* name, const char* value) {
-    const char* v = std::getenv(name);
-    return v && std::strcmp(v, value) == 0;
-  };
-  m.aCa = !envIs("VIGIL_INT8_ACACHE", "cg");
-  m.bCa = envIs("VIGIL_INT8_BCACHE", "ca");
-  m.aCoalesced = !envIs("VIGIL_INT8_ALOAD", "rows");
-  if (envIs("VIGIL_INT8_FLOAT_TM", "8")) m.floatTm = 8;
 
   // Check the program before allocating anything.
   auto bad = [&](size_t k, const std::string& why) {
