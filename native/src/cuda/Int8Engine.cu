@@ -624,7 +624,7 @@ constexpr int kFloatBK = 16;
 template <int BM, int BN, int TM>
 __global__ void __launch_bounds__(256, TM == 4 ? 3 : 2) convFloatKernel(ConvArgs a) {
   // TM: 4 (used) or 8 pixels a thread; 8×4 measured slower on the H200 (2 blocks an SM at 128
-  // registers: the FP32 3×3 0.33 → 0.39 ms at batch 32, bench/results/int8sweep-h200-2026-12-04.json).
+  // registers: the FP32 3×3 0.33 → 0.39 ms at batch 32, bench/results/int8sweep-h200-2026-12-04-run3.json).
   static_assert((BM / TM) * (BN / 4) == 256 && (TM == 4 || TM == 8), "256 threads of TM×4 outputs");
   constexpr int KPT = 16 * BM / 256;  // K values a thread loads a step, for one pixel
   // The two stages of A and B, and after the last step the output tile (the epilogue's staging).
