@@ -11,28 +11,18 @@ import { join } from 'node:path';
 import { cudaProgram, GpuDetector } from '../src/detect/GpuDetector.js';
 import type { Letterbox } from '../src/detect/letterbox.js';
 import { int8OnnxPath } from '../src/detect/model/importModel.js';
-import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
-import { loadAddon, packageRoot } from '../src/native/addon.js';
+import { loadAddon } from '../src/native/addon.js';
+import { CHECK_DIR, loadCheckFrames } from './checkFrames.js';
 import { percentile, writeResult, type BenchRow } from './record.js';
 
-const S = NANODET_SPEC.inputSize;
-const PER = 3 * S * S;
 const BATCHES = (process.env.INFER_BATCHES ?? '1,8,32,64').split(',').map(Number);
-const dir = join(packageRoot(), '.cache', 'int8check');
 const model = int8OnnxPath();
 if (!model) throw new Error('no INT8 model');
-const framesBuf = readFileSync(join(dir, 'frames.f32'));
-const frames = new Float32Array(framesBuf.buffer, framesBuf.byteOffset, framesBuf.byteLength / 4);
-const nFrames = frames.length / PER;
-const meta = JSON.parse(readFileSync(join(dir, 'ort.json'), 'utf8')) as { letterbox: Letterbox };
+const { batchOf } = loadCheckFrames();
+const meta = JSON.parse(readFileSync(join(CHECK_DIR, 'ort.json'), 'utf8')) as { letterbox: Letterbox };
 const addon = loadAddon();
 const maxBatch = Math.max(...BATCHES);
 const det = await GpuDetector.loadCuda(model, { maxBatch, scoreThreshold: 0.4 });
-const batchOf = (n: number) => {
-  const b = new Float32Array(n * PER);
-  for (let i = 0; i < n; i++) b.set(frames.subarray((i % nFrames) * PER, (i % nFrames + 1) * PER), i * PER);
-  return b;
-};
 const stats = (ms: number[]) => {
   const s = [...ms].sort((a, b) => a - b);
   const mean = ms.reduce((a, b) => a + b, 0) / ms.length;

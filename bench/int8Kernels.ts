@@ -5,24 +5,15 @@
 // launched as the engine launches it), and exits. The only kernels launched are that batch's
 // (ncu: --kernel-name regex:^conv --launch-skip K counts from its first convolution). Writes
 // nothing: the profiler's report is the result.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
 import { cudaProgram, postOptions } from '../src/detect/GpuDetector.js';
 import { int8OnnxPath } from '../src/detect/model/importModel.js';
-import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
-import { loadAddon, packageRoot } from '../src/native/addon.js';
+import { loadAddon } from '../src/native/addon.js';
+import { loadCheckFrames } from './checkFrames.js';
 
-const S = NANODET_SPEC.inputSize;
-const PER = 3 * S * S;
 const batch = Number(process.env.KERNELS_BATCH ?? 32);
 const model = int8OnnxPath();
 if (!model) throw new Error('no INT8 model');
-const framesBuf = readFileSync(join(packageRoot(), '.cache', 'int8check', 'frames.f32'));
-const frames = new Float32Array(framesBuf.buffer, framesBuf.byteOffset, framesBuf.byteLength / 4);
-const nFrames = frames.length / PER;
-const input = new Float32Array(batch * PER);
-for (let i = 0; i < batch; i++) input.set(frames.subarray((i % nFrames) * PER, (i % nFrames + 1) * PER), i * PER);
+const input = loadCheckFrames().batchOf(batch);
 const addon = loadAddon();
 const { handle } = await addon.openInt8Engine({ program: cudaProgram(model), maxBatch: batch, ...postOptions({}) });
 const r = await addon.int8EngineRun(handle, { input, batch, iterations: 1, graphs: false });

@@ -1,20 +1,18 @@
 // bench:int8-sweep — the INT8 engine's experiment knobs measured against its defaults in one
 // process on a GPU box: each variant (a set of VIGIL_* environment variables, read when an engine
 // opens or, VIGIL_CUDA_SPIN_US, at each wait) opens its own engine and runs batch 1, 8, 32 and 64
-// in CUDA graphs (wall and GPU p50), then one batch-32 run op by op (where the time moved). Every
-// variant must compute the same bytes: all tensors of a batch of 8 real frames, images 0 and 7,
+// in CUDA graphs (wall and GPU p50), then one batch-32 run (smaller if the batches are) op by
+// op, printed after its line: where the time moved. Every variant must compute the same bytes:
+// all tensors of a batch of 8 real frames, images 0 and 7,
 // compared with the default variant's (int32 sums are exact in any order and no float sum's order
 // changes, so any difference is a bug). The peer is the default variant, measured in the same run.
 // SWEEP: a JSON object {name: {VAR: value}} replacing the built-in list; SWEEP_BATCHES.
 // Writes bench/results/int8sweep-<machine>-<date>.json.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
 import { cudaProgram, postOptions } from '../src/detect/GpuDetector.js';
 import { int8OnnxPath } from '../src/detect/model/importModel.js';
-import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
-import { loadAddon, packageRoot } from '../src/native/addon.js';
+import { loadAddon } from '../src/native/addon.js';
 import type { TensorRtHandle } from '../src/native/types.js';
+import { loadCheckFrames } from './checkFrames.js';
 import { percentile, writeResult, type BenchRow } from './record.js';
 
 const KNOBS = ['VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_INT8_MIN_SPLIT', 'VIGIL_CUDA_SPIN_US'];
@@ -26,21 +24,13 @@ const VARIANTS: Record<string, Record<string, string>> = process.env.SWEEP
       'blocking wait (no polling)': { VIGIL_CUDA_SPIN_US: '0' },
     };
 const BATCHES = (process.env.SWEEP_BATCHES ?? '1,8,32,64').split(',').map(Number);
-const S = NANODET_SPEC.inputSize;
-const PER = 3 * S * S;
 const model = int8OnnxPath();
 if (!model) throw new Error('no INT8 model');
-const framesBuf = readFileSync(join(packageRoot(), '.cache', 'int8check', 'frames.f32'));
-const frames = new Float32Array(framesBuf.buffer, framesBuf.byteOffset, framesBuf.byteLength / 4);
-const nFrames = frames.length / PER;
-const batchOf = (n: number) => {
-  const b = new Float32Array(n * PER);
-  for (let i = 0; i < n; i++) b.set(frames.subarray((i % nFrames) * PER, (i % nFrames + 1) * PER), i * PER);
-  return b;
-};
+const { batchOf } = loadCheckFrames();
 const addon = loadAddon();
 const program = cudaProgram(model);
 const maxBatch = Math.max(8, ...BATCHES);
+const PROFILE_BATCH = Math.min(32, maxBatch);  // the op-by-op run (the engine holds at most maxBatch)
 const p50 = (xs: Float64Array) => percentile([...xs].sort((a, b) => a - b), 50);
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -65,7 +55,7 @@ for (const [name, env] of Object.entries(VARIANTS)) {
     const mean = [...r.wallMs].reduce((a, b) => a + b, 0) / r.wallMs.length;
     batches.push({ batch, wallP50: p50(r.wallMs), gpuP50: p50(r.gpuMs), perSecond: (batch * 1000) / mean });
   }
-  const prof = await addon.int8EngineRun(opened.handle, { input: batchOf(32), batch: 32, iterations: 10, graphs: false, profile: true });
+  const prof = await addon.int8EngineRun(opened.handle, { input: batchOf(PROFILE_BATCH), batch: PROFILE_BATCH, iterations: 10, graphs: false, profile: true });
   const snap = await snapshot(opened.handle);
   let firstDiff: string | null = null;
   if (!reference) reference = snap;
@@ -79,13 +69,13 @@ for (const [name, env] of Object.entries(VARIANTS)) {
   for (const k of KNOBS) delete process.env[k];
   const res: Result = { name, env, cacheKey: opened.cacheKey, batches, opsMs: [...prof.opMs].map((x) => Number(x.toFixed(4))), equal: !firstDiff, firstDiff };
   results.push(res);
+  log(`${name}: ${batches.map((b) => `b${b.batch} ${b.wallP50.toFixed(3)} ms (GPU ${b.gpuP50.toFixed(3)}) ${b.perSecond.toFixed(0)}/s`).join('; ')}; ops at ${PROFILE_BATCH} ${res.opsMs.reduce((a, b) => a + b, 0).toFixed(3)} ms; ${res.equal ? 'same bytes' : `DIFFERS: ${firstDiff}`}`);
   if (results.length > 1) {
     const d = res.opsMs.map((ms, op) => ({ op, ms, was: results[0]!.opsMs[op]! })).sort((x, y) => Math.abs(y.ms - y.was) - Math.abs(x.ms - x.was)).slice(0, 6);
-    log(`  ops moved most at 32: ${d.map((x) => `#${x.op} ${x.was.toFixed(3)}→${x.ms.toFixed(3)}`).join(', ')}`);
+    log(`  ops moved most at ${PROFILE_BATCH}: ${d.map((x) => `#${x.op} ${x.was.toFixed(3)}→${x.ms.toFixed(3)}`).join(', ')}`);
   } else {
-    log(`  ops at 32: ${res.opsMs.map((ms, op) => `#${op} ${ms.toFixed(3)}`).join(' ')}`);
+    log(`  ops at ${PROFILE_BATCH}: ${res.opsMs.map((ms, op) => `#${op} ${ms.toFixed(3)}`).join(' ')}`);
   }
-  log(`${name}: ${batches.map((b) => `b${b.batch} ${b.wallP50.toFixed(3)} ms (GPU ${b.gpuP50.toFixed(3)}) ${b.perSecond.toFixed(0)}/s`).join('; ')}; ops at 32 ${res.opsMs.reduce((a, b) => a + b, 0).toFixed(3)} ms; ${res.equal ? 'same bytes' : `DIFFERS: ${firstDiff}`}`);
 }
 
 const base = results[0]!;
