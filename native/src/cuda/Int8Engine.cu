@@ -328,9 +328,13 @@ __device__ __forceinline__ void convStorePair(const ConvArgs& a, int at, float v
   else *reinterpret_cast<float2*>(static_cast<float*>(a.out.p) + at) = make_float2(v0, v1);
 }
 
-__device__ __forceinline__ void convStoreInt(const ConvArgs& a, int m, int o, int acc) {
-  convStore(a, a.lut, a.auxLut, m, o, __fmul_rn(static_cast<float>(acc + (a.bias8 ? a.bias8[o] : 0)), a.mult[o]));
+// An INT8 convolution's int32 sum for output channel o with its bias, times its multiplier: the
+// float the epilogue starts from.
+__device__ __forceinline__ float convAccValue(const ConvArgs& a, int o, int acc) {
+  return __fmul_rn(static_cast<float>(acc + (a.bias8 ? __ldg(a.bias8 + o) : 0)), __ldg(a.mult + o));
 }
+
+__device__ __forceinline__ void convStoreInt(const ConvArgs& a, int m, int o, int acc) { convStore(a, a.lut, a.auxLut, m, o, convAccValue(a, o, acc)); }
 
 // Where output pixel m reads from: its image's first input pixel and the top-left tap.
 struct Origin {
@@ -575,16 +579,16 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
       const int mm = m0 + h * 64 + r, o = n0 + c;
       if (mm >= a.M || o >= a.O) continue;
       const int2 v = *reinterpret_cast<const int2*>(Ys + r * LDY + c);
-      const float y0 = __fmul_rn(static_cast<float>(v.x + (a.bias8 ? __ldg(a.bias8 + o) : 0)), __ldg(a.mult + o));
+      const float y0 = convAccValue(a, o, v.x);
       if (pairs && o + 1 < a.O) {
-        const float y1 = __fmul_rn(static_cast<float>(v.y + (a.bias8 ? __ldg(a.bias8 + o + 1) : 0)), __ldg(a.mult + o + 1));
+        const float y1 = convAccValue(a, o + 1, v.y);
         int x0 = 0, x1 = 0;
         const float v0 = convValue(a, lut, auxLut, y0, &x0), v1 = convValue(a, lut, auxLut, y1, &x1);
         convStorePair(a, mm * a.out.C + a.out.off + o, v0, v1);
         if (a.aux.p) *reinterpret_cast<char2*>(static_cast<int8_t*>(a.aux.p) + mm * a.aux.C + a.aux.off + o) = make_char2(static_cast<signed char>(x0), static_cast<signed char>(x1));
       } else {
         convStore(a, lut, auxLut, mm, o, y0);
-        if (o + 1 < a.O) convStore(a, lut, auxLut, mm, o + 1, __fmul_rn(static_cast<float>(v.y + (a.bias8 ? __ldg(a.bias8 + o + 1) : 0)), __ldg(a.mult + o + 1)));
+        if (o + 1 < a.O) convStore(a, lut, auxLut, mm, o + 1, convAccValue(a, o + 1, v.y));
       }
     }
     __syncthreads();
