@@ -625,11 +625,11 @@ __device__ __forceinline__ FloatTerm floatTermOf(const ConvArgs& a, int k) {
 // terms: the work is spread over the outputs as before.
 constexpr int kFloatBK = 16;
 
-template <int BM, int BN, int TM>
-__global__ void __launch_bounds__(256, TM == 4 ? 3 : 2) convFloatKernel(ConvArgs a) {
-  // TM: 4 (used) or 8 pixels a thread; 8×4 measured slower on the H200 (2 blocks an SM at 128
-  // registers: the FP32 3×3 0.33 → 0.39 ms at batch 32, bench/results/int8sweep-h200-2026-12-04-run3.json).
-  static_assert((BM / TM) * (BN / 4) == 256 && (TM == 4 || TM == 8), "256 threads of TM×4 outputs");
+// Three blocks an SM (79 registers). 8×4 outputs a thread measured slower on the H200 (2 blocks an
+// SM at 128 registers: the FP32 3×3 0.33 → 0.39 ms at batch 32, int8sweep-h200-2026-12-04-run3.json).
+template <int BM, int BN>
+__global__ void __launch_bounds__(256, 3) convFloatKernel(ConvArgs a) {
+  static_assert(BM * BN == 4096, "256 threads of 4×4 outputs");
   constexpr int KPT = 16 * BM / 256;  // K values a thread loads a step, for one pixel
   // The two stages of A and B, and after the last step the output tile (the epilogue's staging).
   constexpr int kStages = 2 * kFloatBK * (BM + BN), kSmem = kStages > BM * BN ? kStages : BM * BN;
@@ -646,16 +646,14 @@ __global__ void __launch_bounds__(256, TM == 4 ? 3 : 2) convFloatKernel(ConvArgs
   const int lm = tid / TPR, lk = (tid % TPR) * KPT;
   const bool lmOk = m0 + lm < a.M;
   const Origin org = originOf(a, lmOk ? m0 + lm : 0);
-  // Its outputs: channels tn…tn+3 of TM pixels, runs of four from tm, RUN apart (TM 8: tm…tm+3
-  // and tm+BM/2…; consecutive runs of a warp's lanes keep its float4 reads of A conflict-free). A
-  // warp spans 8 pixel groups × 4 channel groups, so its shared-memory reads are 8 distinct
-  // float4 of A a run and 4 of B (broadcasts).
-  constexpr int MG = BM / TM, WM = MG / 8, RUN = BM * 4 / TM;  // pixel groups; warps along the pixels; run stride
+  // Its outputs: pixels tm…tm+3, channels tn…tn+3. A warp spans 8 pixel groups × 4 channel
+  // groups, so its shared-memory reads are 8 distinct float4 of A and 4 of B (broadcasts).
+  constexpr int MG = BM / 4, WM = MG / 8;  // pixel groups; warps along the pixels
   const int warp = tid >> 5, lane = tid & 31;
   const int tm = ((warp % WM) * 8 + (lane & 7)) * 4, tn = ((warp / WM) * 4 + (lane >> 3)) * 4;
-  float acc[TM][4], total[TM][4];  // the partial sum since the last restart; the sum of the partials
+  float acc[4][4], total[4][4];  // the partial sum since the last restart; the sum of the partials
 #pragma unroll
-  for (int i = 0; i < TM; ++i)
+  for (int i = 0; i < 4; ++i)
 #pragma unroll
     for (int j = 0; j < 4; ++j) acc[i][j] = total[i][j] = 0.f;
   // Two shared-memory stages: the next step's values are fetched into registers while this
@@ -743,7 +741,7 @@ __global__ void __launch_bounds__(256, TM == 4 ? 3 : 2) convFloatKernel(ConvArgs
   const bool whole = a.vec && a.sumRestart % kFloatBK == 0;
   auto flush = [&]() {
 #pragma unroll
-    for (int i = 0; i < TM; ++i)
+    for (int i = 0; i < 4; ++i)
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         total[i][j] = __fadd_rn(total[i][j], acc[i][j]);
@@ -752,19 +750,11 @@ __global__ void __launch_bounds__(256, TM == 4 ? 3 : 2) convFloatKernel(ConvArgs
     restartAt = min(restartAt + a.sumRestart, K);
   };
   auto term = [&](int kk) {
-    float xs[TM];
-#pragma unroll
-    for (int r = 0; r < TM / 4; ++r) {
-      const float4 x = *reinterpret_cast<const float4*>(&As[cur][kk][tm + r * RUN]);
-      xs[4 * r] = x.x;
-      xs[4 * r + 1] = x.y;
-      xs[4 * r + 2] = x.z;
-      xs[4 * r + 3] = x.w;
-    }
+    const float4 x = *reinterpret_cast<const float4*>(&As[cur][kk][tm]);
     const float4 w = *reinterpret_cast<const float4*>(&Bs[cur][kk][tn]);
-    const float ws[4] = {w.x, w.y, w.z, w.w};
+    const float xs[4] = {x.x, x.y, x.z, x.w}, ws[4] = {w.x, w.y, w.z, w.w};
 #pragma unroll
-    for (int i = 0; i < TM; ++i)
+    for (int i = 0; i < 4; ++i)
 #pragma unroll
       for (int j = 0; j < 4; ++j) acc[i][j] = __fmaf_rn(xs[i], ws[j], acc[i][j]);
   };
@@ -795,13 +785,13 @@ __global__ void __launch_bounds__(256, TM == 4 ? 3 : 2) convFloatKernel(ConvArgs
   for (int j = 0; j < 4; ++j) {
     const float b = a.biasf && n0 + tn + j < a.O ? a.biasf[n0 + tn + j] : 0.f;
 #pragma unroll
-    for (int i = 0; i < TM; ++i) total[i][j] = __fadd_rn(total[i][j], b);
+    for (int i = 0; i < 4; ++i) total[i][j] = __fadd_rn(total[i][j], b);
   }
   // The epilogue from shared memory in one compact loop (not unrolled over this thread's 16
   // outputs: 16 unrolled copies of the epilogue made this kernel half a megabyte of machine code),
   // four channels a thread, a warp along a pixel's channels.
 #pragma unroll
-  for (int i = 0; i < TM; ++i) *reinterpret_cast<float4*>(smem + (tm + (i & 3) + (i >> 2) * RUN) * BN + tn) = make_float4(total[i][0], total[i][1], total[i][2], total[i][3]);
+  for (int i = 0; i < 4; ++i) *reinterpret_cast<float4*>(smem + (tm + i) * BN + tn) = make_float4(total[i][0], total[i][1], total[i][2], total[i][3]);
   __syncthreads();
   const bool quadsOk = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 3) == 0;  // four channels in one store
 #pragma unroll 1
@@ -1143,9 +1133,9 @@ struct Int8Engine::Impl {
             a.vec = op.C % 16 == 0 && a.in.C % 4 == 0 && a.in.off % 4 == 0 && (d.sumBlock % 16 == 0 || op.kh * op.kw == 1);
             a.taps1 = op.kh * op.kw == 1;
             if (op.O <= 32) {
-              convFloatKernel<128, 32, 4><<<dim3((pixels + 127) / 128, 1), 256, 0, st>>>(a);
+              convFloatKernel<128, 32><<<dim3((pixels + 127) / 128, 1), 256, 0, st>>>(a);
             } else {
-              convFloatKernel<64, 64, 4><<<dim3((pixels + 63) / 64, (op.O + 63) / 64), 256, 0, st>>>(a);
+              convFloatKernel<64, 64><<<dim3((pixels + 63) / 64, (op.O + 63) / 64), 256, 0, st>>>(a);
             }
           } else {
             a.wf = nullptr;
