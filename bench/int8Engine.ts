@@ -21,26 +21,21 @@ import { tensorFromBuffer } from '../src/detect/int8/program.js';
 import { runReference } from '../src/detect/int8/reference.js';
 import type { Letterbox } from '../src/detect/letterbox.js';
 import { int8OnnxPath } from '../src/detect/model/importModel.js';
-import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
 import { readOnnx } from '../src/detect/onnx/readOnnx.js';
-import { loadAddon, packageRoot } from '../src/native/addon.js';
+import { loadAddon } from '../src/native/addon.js';
+import { CHECK_DIR, FRAME_FLOATS, loadCheckFrames } from './checkFrames.js';
 import { writeResult, type BenchRow } from './record.js';
 
-const S = NANODET_SPEC.inputSize;
-const PER = 3 * S * S;
-const dir = join(packageRoot(), '.cache', 'int8check');
 const model = int8OnnxPath();
 if (!model) throw new Error('no INT8 model');
-const meta = JSON.parse(readFileSync(join(dir, 'ort.json'), 'utf8')) as {
+const meta = JSON.parse(readFileSync(join(CHECK_DIR, 'ort.json'), 'utf8')) as {
   frames: number; ortFrames: number; letterbox: Letterbox;
   index: Array<{ frame: number; tensor: string; offset: number; length: number; kind: 'int8' | 'float32'; shape: number[] }>;
   detections: Detection[][];
 };
-const framesBuf = readFileSync(join(dir, 'frames.f32'));
-const frames = new Float32Array(framesBuf.buffer, framesBuf.byteOffset, framesBuf.byteLength / 4);
-const ortBlob = readFileSync(join(dir, 'ort-codes.bin'));
+const { frames, frame } = loadCheckFrames();
+const ortBlob = readFileSync(join(CHECK_DIR, 'ort-codes.bin'));
 const N = meta.frames;
-const frame = (i: number) => frames.subarray(i * PER, (i + 1) * PER);
 const addon = loadAddon();
 const plan = planInt8(readOnnx(readFileSync(model)));
 const program = cudaProgram(model);
@@ -102,7 +97,7 @@ log(`${dp4a.cacheKey} vs reference: ${JSON.stringify(dp4aVsRef)}`);
 // 2. The batch of all frames: each image as alone; ONNX Runtime on the first frames.
 const single = new Map<string, Int8Array | Float32Array>();
 for (const o of plan.outputs) single.set(o, read(det, o, 0));
-await addon.int8EngineRun(det.engine, { input: frames.subarray(0, N * PER), batch: N, iterations: 1, graphs: true });
+await addon.int8EngineRun(det.engine, { input: frames.subarray(0, N * FRAME_FLOATS), batch: N, iterations: 1, graphs: true });
 let batchEqual = true;
 for (const o of plan.outputs) {
   const a = single.get(o)!;
@@ -146,7 +141,7 @@ log(`batch of ${N}: image 0 equal to its batch-1 run: ${batchEqual}; vs ONNX Run
 
 // 3. Detections: the engine + GPU post-processing against the CPU backend.
 const boxes = Array.from({ length: N }, () => meta.letterbox);
-const found = await det.detectBatch(frames.subarray(0, N * PER), boxes);
+const found = await det.detectBatch(frames.subarray(0, N * FRAME_FLOATS), boxes);
 const agreement = compareDetections(meta.detections, found);
 // The same frames one at a time (the batch of one through the same decode + NMS).
 const oneByOne: Detection[][] = [];
