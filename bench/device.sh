@@ -3,8 +3,7 @@
 # (scripts/device-carry.sh made it here): unpacks Node, lays the model and inputs where the
 # benches look, runs each bench named, and copies their results to $OUT.
 # usage: bash bench/device.sh BENCH...     (e2e, int8, infer, kernels, sweep; their env variables pass through)
-# BENCH_WRAP: a command line put before each bench (a profiler: ncu ... --). INFER_PEERS=0: infer
-# without its peers (sweeps of engine settings; the figures to report need them).
+# BENCH_WRAP: a command line put before each bench (a profiler: ncu ... --).
 set -uo pipefail
 carry=$PWD/device-carry/unpacked  # inside the checkout: the benches find the package root above them
 mkdir -p $carry && xz -dc device-carry/payload.tar.xz | tar -x -C $carry
@@ -17,7 +16,7 @@ rc=0
 touch /tmp/device-start
 for bench in "$@"; do
   echo "== $bench"
-  if [ "$bench" = infer ] && [ "${INFER_PEERS:-1}" != 0 ]; then
+  if [ "$bench" = infer ]; then
     # The peers first, in the same session: ONNX Runtime CPU and PyTorch FP16 (no part of Vigil).
     PYTHONUNBUFFERED=1 python3 "$carry/infer_peers.py" .cache/int8check /tmp/peers.json "${INFER_BATCHES:-1,8,32,64}" || rc=1
     export PEERS_JSON=/tmp/peers.json
