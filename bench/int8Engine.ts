@@ -1,8 +1,10 @@
 // On a GPU box: Vigil's CUDA INT8 engine (the `cuda` backend) checked end to end on the real
 // frames and ONNX Runtime results bench/int8Prepare.ts wrote to .cache/int8check/:
 // 1. every tensor of the plan on the GPU against the reference arithmetic
-//    (src/detect/int8/reference.ts) on one frame: int8 codes equal, floats within float error;
-//    the same with the dp4a kernels (VIGIL_INT8_KERNEL=dp4a) and with the CUDA graph;
+//    (src/detect/int8/reference.ts) on one frame: with the FP32 layers in ONNX Runtime's order
+//    (VIGIL_INT8_FLOAT=exact) int8 codes equal, floats within float error, with mma and the CUDA
+//    graph and with the dp4a kernels (VIGIL_INT8_KERNEL=dp4a); the defaults (FP32 layers 3×TF32
+//    on the tensor cores, another sum order) counted: codes equal, worst difference;
 // 2. a batch of all frames: each image equal to its batch-1 run; every int8 tensor of the first
 //    frames against ONNX Runtime CPU running the same QDQ ONNX (within one int8 step), and the
 //    head outputs;
@@ -82,10 +84,20 @@ const compareWithReference = (d: GpuDetector, image: number): Cmp => {
 };
 await addon.int8EngineRun(det.engine, { input: frame(0), batch: 1, iterations: 1, graphs: false });
 const mmaVsRef = compareWithReference(det, 0);
-log(`mma, no graph, vs reference: ${JSON.stringify(mmaVsRef)}`);
+log(`${det.cacheKey}, no graph, vs reference: ${JSON.stringify(mmaVsRef)}`);
 await addon.int8EngineRun(det.engine, { input: frame(0), batch: 1, iterations: 1, graphs: true });
 const graphVsRef = compareWithReference(det, 0);
-log(`mma, CUDA graph, vs reference: ${JSON.stringify(graphVsRef)}`);
+log(`${det.cacheKey}, CUDA graph, vs reference: ${JSON.stringify(graphVsRef)}`);
+
+process.env.VIGIL_INT8_FLOAT = 'exact';
+const exact = await GpuDetector.loadCuda(model, { maxBatch: 1 });
+delete process.env.VIGIL_INT8_FLOAT;
+await addon.int8EngineRun(exact.engine, { input: frame(0), batch: 1, iterations: 1, graphs: false });
+const exactVsRef = compareWithReference(exact, 0);
+log(`${exact.cacheKey}, no graph, vs reference: ${JSON.stringify(exactVsRef)}`);
+await addon.int8EngineRun(exact.engine, { input: frame(0), batch: 1, iterations: 1, graphs: true });
+const exactGraphVsRef = compareWithReference(exact, 0);
+log(`${exact.cacheKey}, CUDA graph, vs reference: ${JSON.stringify(exactGraphVsRef)}`);
 
 process.env.VIGIL_INT8_KERNEL = 'dp4a';
 const dp4a = await GpuDetector.loadCuda(model, { maxBatch: 1 });
@@ -152,18 +164,20 @@ log(`detections vs the CPU backend: ${JSON.stringify(agreement)}; mAP@0.5 ${map.
 
 const pct = (x: number) => Number((100 * x).toFixed(4));
 const rows: BenchRow[] = [
-  { case: 'int8 codes equal to the reference arithmetic, mma + CUDA graph (frame 0, every tensor)', vigil: pct(graphVsRef.int8Equal / graphVsRef.int8Values), unit: '%', values: graphVsRef.int8Values, worst: graphVsRef.int8Worst },
+  { case: 'int8 codes equal to the reference arithmetic, mma, FP32 layers in its order (VIGIL_INT8_FLOAT=exact), CUDA graph (frame 0, every tensor)', vigil: pct(exactGraphVsRef.int8Equal / exactGraphVsRef.int8Values), unit: '%', values: exactGraphVsRef.int8Values, worst: exactGraphVsRef.int8Worst },
+  { case: 'int8 codes equal to the reference arithmetic, the defaults (FP32 layers 3×TF32 on the tensor cores), CUDA graph', vigil: pct(graphVsRef.int8Equal / graphVsRef.int8Values), unit: '%', values: graphVsRef.int8Values, worst: graphVsRef.int8Worst },
   { case: 'int8 codes equal to the reference arithmetic, dp4a', vigil: pct(dp4aVsRef.int8Equal / dp4aVsRef.int8Values), unit: '%', values: dp4aVsRef.int8Values, worst: dp4aVsRef.int8Worst },
-  { case: 'float tensors vs the reference, max relative difference', vigil: graphVsRef.floatMaxRel, unit: 'ratio', values: graphVsRef.floatValues },
+  { case: 'float tensors vs the reference, max relative difference, exact FP32 layers', vigil: exactGraphVsRef.floatMaxRel, unit: 'ratio', values: exactGraphVsRef.floatValues },
+  { case: 'float tensors vs the reference, max relative difference, the defaults', vigil: graphVsRef.floatMaxRel, unit: 'ratio', values: graphVsRef.floatValues },
   { case: `int8 tensors within one step of ONNX Runtime CPU (${meta.ortFrames} frames, free running)`, vigil: pct(ort.within1 / ort.int8Values), peer: 100, unit: '%', values: ort.int8Values, equal: pct(ort.equal / ort.int8Values), worst: ort.worst },
   { case: `detections matched to the CPU backend's (${N} frames)`, vigil: agreement.matched, peer: agreement.reference, unit: 'boxes', meanIou: agreement.meanIou, maxScoreDiff: agreement.maxScoreDiff },
   { case: 'mAP@0.5 with the CPU backend as reference', vigil: Number(map.map50.toFixed(4)), peer: 1, unit: 'mAP' },
 ];
 const file = writeResult({
   bench: 'int8engine',
-  setup: `Vigil's CUDA INT8 engine (${det.cacheKey}; dp4a: ${dp4a.cacheKey}) on the calibrated NanoDet QDQ ONNX; ${N} real vtest frames; ONNX Runtime CPU values from bench/int8Prepare.ts on the same frames and model`,
+  setup: `Vigil's CUDA INT8 engine (${det.cacheKey}; exact FP32 layers: ${exact.cacheKey}; dp4a: ${dp4a.cacheKey}) on the calibrated NanoDet QDQ ONNX; ${N} real vtest frames; ONNX Runtime CPU values from bench/int8Prepare.ts on the same frames and model`,
   peer: 'the reference arithmetic (src/detect/int8/reference.ts, TypeScript) and ONNX Runtime CPU (same QDQ ONNX)',
   rows,
-  summary: { mmaNoGraph: mmaVsRef, mmaGraph: graphVsRef, dp4a: dp4aVsRef, batchImageEqualsSingle: batchEqual, ort, outputs: Object.fromEntries(outDiff), detections: agreement, frameByFrameVsBatch: singleAgreement, map50: map.map50, map50_95: map.map50_95, referenceMsPerFrame: Math.round(refMs) },
+  summary: { mmaNoGraph: mmaVsRef, mmaGraph: graphVsRef, exactNoGraph: exactVsRef, exactGraph: exactGraphVsRef, dp4a: dp4aVsRef, batchImageEqualsSingle: batchEqual, ort, outputs: Object.fromEntries(outDiff), detections: agreement, frameByFrameVsBatch: singleAgreement, map50: map.map50, map50_95: map.map50_95, referenceMsPerFrame: Math.round(refMs) },
 });
 log(`wrote ${file}`);

@@ -9,6 +9,7 @@
 #include <functional>
 #include <initializer_list>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "cuda/CudaCheck.h"
@@ -281,6 +282,9 @@ struct ConvArgs {
   bool vec, taps1;
   const int8_t* w8;     // [O, Kpad], k = tap·Cs + c
   const float* wf;      // [K = taps·C, O] in the float sum's K order
+  // Float on the tensor cores (3×TF32, convMmaKernel<…, true>): [2][O, Kpad] with k = tap·C + c,
+  // each weight's TF32 part, then the TF32 part of what it leaves (zeros past K).
+  const float* wt;
   const int32_t* bias8;
   const float* biasf;
   const float* mult;
@@ -408,25 +412,45 @@ __device__ __forceinline__ void ldmatrix4(const int8_t* smem, int* r) {
 #endif
 }
 
-// Tensor cores: an implicit GEMM, M = output pixels of the batch, N = output channels, K = taps ·
-// stored channels (packed weights [O, Kpad]); 128×BN tiles, 64 of K a stage, three stages in
-// flight with cp.async (zero-filled outside the image and past K), four warps of 32×BN,
-// fragments by ldmatrix, mma.sync m16n8k32 s8·s8 → s32. STAGES: 3 in flight for long K, 2 (less
-// shared memory: more blocks an SM to hide the first loads) for short. gridDim.z splits K (small grids: batch
-// 1, 13×13 layers): each split adds its int32 sums into `partial`, exact in any order, and
-// convEpilogueKernel finishes.
-constexpr int kMmaBM = 128, kMmaBK = 64, kMmaLds = 80;  // smem row: 64 bytes of K + 16 of padding (no bank conflicts)
+// A float's TF32 part (round to nearest, ties away: cvt.rna), as a 32-bit register.
+__device__ __forceinline__ unsigned tf32Of(float x) {
+  unsigned r = 0;
+#if __CUDA_ARCH__ >= 800
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
+#endif
+  return r;
+}
 
-template <int BN, int STAGES>
+// Tensor cores: an implicit GEMM, M = output pixels of the batch, N = output channels, K = taps ·
+// channels (packed weights [O, Kpad]); 128×BN tiles, 64 bytes of K a stage, STAGES in flight
+// with cp.async (zero-filled outside the image and past K), four warps of 32×BN, fragments by
+// ldmatrix. INT8 (F32 false): K = taps · stored channels, mma.sync m16n8k32 s8·s8 → s32.
+// STAGES: 3 in flight for long K, 2 (less shared memory: more blocks an SM to hide the first
+// loads) for short. gridDim.z splits K (small grids: batch 1, 13×13 layers): each split adds its
+// int32 sums into `partial`, exact in any order, and convEpilogueKernel finishes.
+// Float (F32, a float input, convolutions the INT8 plan keeps in FP32): 3×TF32, K = taps · the
+// op's channels (a multiple of 4), 16 floats a stage. Every input and weight is its TF32 part
+// plus the TF32 part of the rest (hi + lo, the weights split on the host), and x·w sums as
+// lo·hi + hi·lo + hi·hi with mma.sync m16n8k8 tf32 → f32: the error of FP32 arithmetic in
+// another order, not ONNX Runtime's order (convFloatKernel, VIGIL_INT8_FLOAT=exact, keeps that).
+// The fragments of both are the same bytes: a row's 32 bytes of K are one m16n8k32 s8 step or one
+// m16n8k8 tf32 step, and the accumulators lie alike.
+constexpr int kMmaBM = 128, kMmaBK = 64, kMmaLds = 80;  // bytes: smem row: 64 bytes of K + 16 of padding (no bank conflicts)
+
+template <int BN, int STAGES, bool F32>
 __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
 #if __CUDA_ARCH__ >= 800
+  constexpr int ES = F32 ? 4 : 1;      // bytes an element
+  constexpr int BT = F32 ? 2 : 1;      // weight tiles: the TF32 parts and the rests
+  constexpr int KS = kMmaBK / ES;      // elements of K a stage
+  using Acc = typename std::conditional<F32, float, int>::type;
   __shared__ __align__(16) int8_t As[STAGES][kMmaBM * kMmaLds];
-  __shared__ __align__(16) int8_t Bs[STAGES][BN * kMmaLds];
+  __shared__ __align__(16) int8_t Bs[STAGES][BT][BN * kMmaLds];
   __shared__ float lutS[256], auxS[256];
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int m0 = blockIdx.x * kMmaBM;
   const int n0 = blockIdx.y * BN;
-  const int nkAll = (a.Kpad + kMmaBK - 1) / kMmaBK;
+  const int nkAll = (a.Kpad + KS - 1) / KS;
   const int k0 = blockIdx.z * a.chunksPerSplit;
   const int k1 = min(nkAll, k0 + a.chunksPerSplit);
   const int taps = a.kh * a.kw;
@@ -444,19 +468,21 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
   // re-read their neighbours' pixels). On the H200 this took batch 32 from 2.355 to 2.146 ms of
   // GPU time (bench/results/int8sweep-h200-2026-12-04-run1.txt). The piece's tap and channel
   // advance stage by stage, the same for every row (no divisions in the loop); a piece lies in one
-  // tap (stored channels are a multiple of 16).
-  const int piece = (tid & 3) * 16;
+  // tap (int8: stored channels are a multiple of 16; float: channels a multiple of 4).
+  const int piece = (tid & 3) * (16 / ES);  // elements
+  const int tapC = F32 ? a.C : a.in.C;      // channels a tap in K
   int rowBase[4], rowY[4], rowX[4];  // per row: first input element of its image, top-left tap; rowY far negative: past M
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
     const int m = m0 + (tid >> 2) + 32 * j;
     const Origin org = originOf(a, m < a.M ? m : 0);
-    rowBase[j] = org.base * a.in.C;
+    rowBase[j] = org.base * a.in.C + (F32 ? a.in.off : 0);
     rowY[j] = m < a.M ? org.iy0 : -(1 << 30);
     rowX[j] = org.ix0;
   }
   const int8_t* inP = static_cast<const int8_t*>(a.in.p);
-  int tap = (k0 * kMmaBK + piece) / a.in.C, c0 = k0 * kMmaBK + piece - tap * a.in.C;
+  const int8_t* wP = F32 ? reinterpret_cast<const int8_t*>(a.wt) : a.w8;
+  int tap = (k0 * KS + piece) / tapC, c0 = k0 * KS + piece - tap * tapC;
   int ky = tap / a.kw, kx = tap - ky * a.kw;
   auto load = [&](int kc, int stage) {
     const bool tapOk = tap < taps;
@@ -464,25 +490,25 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
     for (int j = 0; j < 4; ++j) {
       const int iy = rowY[j] + ky, ix = rowX[j] + kx;
       const bool ok = tapOk && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
-      cpAsync16(&As[stage][((tid >> 2) + 32 * j) * kMmaLds + piece], ok ? inP + rowBase[j] + (iy * a.in.W + ix) * a.in.C + c0 : a.w8, ok, true);
+      cpAsync16(&As[stage][((tid >> 2) + 32 * j) * kMmaLds + (tid & 3) * 16], ok ? inP + (rowBase[j] + (iy * a.in.W + ix) * a.in.C + c0) * ES : wP, ok, true);
     }
-    c0 += kMmaBK;
-    while (c0 >= a.in.C) {
-      c0 -= a.in.C;
+    c0 += KS;
+    while (c0 >= tapC) {
+      c0 -= tapC;
       ++tap;
       if (++kx == a.kw) {
         kx = 0;
         ++ky;
       }
     }
-    for (int c = tid; c < BN * 4; c += 128) {
-      const int row = c >> 2, sg = c & 3;
-      const int k = kc * kMmaBK + sg * 16;
+    for (int c = tid; c < BT * BN * 4; c += 128) {
+      const int bt = c / (BN * 4), row = (c >> 2) - bt * BN, sg = c & 3;
+      const int k = kc * KS + sg * (16 / ES);
       const bool ok = n0 + row < a.O && k < a.Kpad;
-      cpAsync16(&Bs[stage][row * kMmaLds + sg * 16], ok ? a.w8 + (n0 + row) * a.Kpad + k : a.w8, ok, false);
+      cpAsync16(&Bs[stage][bt][row * kMmaLds + sg * 16], ok ? wP + ((bt * a.O + n0 + row) * a.Kpad + k) * ES : wP, ok, false);
     }
   };
-  int acc[2][BN / 8][4];
+  Acc acc[2][BN / 8][4];
 #pragma unroll
   for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
@@ -502,25 +528,57 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
     __syncthreads();
     const int stage = (kc - k0) % STAGES;
     const int8_t* A = As[stage];
-    const int8_t* B = Bs[stage];
 #pragma unroll
     for (int kk = 0; kk < kMmaBK; kk += 32) {
       int af[2][4];
 #pragma unroll
       for (int mt = 0; mt < 2; ++mt) ldmatrix4(A + (aRow + mt * 16) * kMmaLds + kk + aCol, af[mt]);
+      if constexpr (F32) {
+        unsigned hi[2][4], lo[2][4];
 #pragma unroll
-      for (int nt = 0; nt < BN / 8; nt += 2) {
-        int b[4];  // b0, b1 of n-tile nt, then of nt + 1
-        ldmatrix4(B + (nt * 8 + bRow) * kMmaLds + kk + bCol, b);
+        for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
+          for (int r = 0; r < 4; ++r) {
+            const float x = __int_as_float(af[mt][r]);
+            hi[mt][r] = tf32Of(x);
+            lo[mt][r] = tf32Of(x - __uint_as_float(hi[mt][r]));
+          }
 #pragma unroll
-          for (int mt = 0; mt < 2; ++mt) {
-            int* d = acc[mt][nt + h];
-            asm volatile(
-                "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-                : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(b[2 * h]), "r"(b[2 * h + 1]));
+        for (int nt = 0; nt < BN / 8; nt += 2) {
+          int bh[4], bl[4];  // b0, b1 of n-tile nt, then of nt + 1: the weights' TF32 parts, their rests
+          ldmatrix4(Bs[stage][0] + (nt * 8 + bRow) * kMmaLds + kk + bCol, bh);
+          ldmatrix4(Bs[stage][1] + (nt * 8 + bRow) * kMmaLds + kk + bCol, bl);
+#pragma unroll
+          for (int h = 0; h < 2; ++h)
+#pragma unroll
+            for (int mt = 0; mt < 2; ++mt) {
+              float* d = acc[mt][nt + h];
+              // The small products first, then the large.
+              const unsigned* as[3] = {lo[mt], hi[mt], hi[mt]};
+              const int* bs[3] = {bh, bl, bh};
+#pragma unroll
+              for (int p = 0; p < 3; ++p)
+                asm volatile(
+                    "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                    : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                    : "r"(as[p][0]), "r"(as[p][1]), "r"(as[p][2]), "r"(as[p][3]), "r"(bs[p][2 * h]), "r"(bs[p][2 * h + 1]));
+            }
+        }
+      } else {
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt += 2) {
+          int b[4];  // b0, b1 of n-tile nt, then of nt + 1
+          ldmatrix4(Bs[stage][0] + (nt * 8 + bRow) * kMmaLds + kk + bCol, b);
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+#pragma unroll
+            for (int mt = 0; mt < 2; ++mt) {
+              int* d = acc[mt][nt + h];
+              asm volatile(
+                  "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                  : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+                  : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(b[2 * h]), "r"(b[2 * h + 1]));
+            }
           }
         }
       }
@@ -532,7 +590,8 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
   asm volatile("cp.async.wait_group 0;\n" ::);
   __syncthreads();  // the table is in shared memory even where this block had no K to run
   const int g = lane >> 2, t = lane & 3;
-  if (a.partial) {
+  if constexpr (!F32) {
+    if (a.partial) {
 #pragma unroll
     for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
@@ -547,19 +606,26 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
             if (o < a.O) atomicAdd(a.partial + mm * a.O + o, acc[mt][nt][half * 2 + j]);
           }
       }
-    return;
+      return;
+    }
   }
   // The epilogue runs from shared memory in one compact loop, not unrolled over this thread's 64
   // fragment values: each unrolled copy of the epilogue is large, and 64 of them made this kernel
   // 2 MB of machine code that every block streamed through the instruction cache (the 1×1
   // convolutions, short K, ran at 5–7 TMAC/s). Half the tile at a time (rows of warps 2h, 2h + 1:
-  // 64 × BN int32 in the A stages), then two channels a thread, a warp along a pixel's channels.
-  int* Ys = reinterpret_cast<int*>(&As[0][0]);
-  constexpr int LDY = BN + 8;  // int32 a row: 8 of padding, no bank conflicts for the fragments' int2 stores
+  // 64 × BN accumulators in the A stages), then two channels a thread, a warp along a pixel's channels.
+  Acc* Ys = reinterpret_cast<Acc*>(&As[0][0]);
+  constexpr int LDY = BN + 8;  // a row: 8 of padding, no bank conflicts for the fragments' 8-byte stores
   static_assert(64 * LDY * 4 <= STAGES * kMmaBM * kMmaLds, "half the accumulator tile fits in the A stages");
   const float* lut = a.lut ? lutS : nullptr;
   const float* auxLut = a.auxLut ? auxS : nullptr;
   const bool pairs = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 1) == 0;  // channel pairs (o even) start at even elements
+  // The float the epilogue starts from: the int32 sum with its bias times the multiplier, or the
+  // float sum with the bias added last.
+  auto value = [&](int o, Acc v) -> float {
+    if constexpr (F32) return __fadd_rn(v, a.biasf ? __ldg(a.biasf + o) : 0.f);
+    else return convAccValue(a, o, v);
+  };
 #pragma unroll 1
   for (int h = 0; h < 2; ++h) {
     if ((warp >> 1) == h) {
@@ -568,9 +634,11 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
 #pragma unroll
         for (int half = 0; half < 2; ++half)
 #pragma unroll
-          for (int nt = 0; nt < BN / 8; ++nt)
-            *reinterpret_cast<int2*>(Ys + ((warp & 1) * 32 + mt * 16 + g + half * 8) * LDY + nt * 8 + t * 2) =
-                make_int2(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
+          for (int nt = 0; nt < BN / 8; ++nt) {
+            Acc* y = Ys + ((warp & 1) * 32 + mt * 16 + g + half * 8) * LDY + nt * 8 + t * 2;
+            if constexpr (F32) *reinterpret_cast<float2*>(y) = make_float2(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
+            else *reinterpret_cast<int2*>(y) = make_int2(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
+          }
     }
     __syncthreads();
 #pragma unroll 1
@@ -578,17 +646,24 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
       const int r = i / (BN / 2), c = (i - r * (BN / 2)) * 2;
       const int mm = m0 + h * 64 + r, o = n0 + c;
       if (mm >= a.M || o >= a.O) continue;
-      const int2 v = *reinterpret_cast<const int2*>(Ys + r * LDY + c);
-      const float y0 = convAccValue(a, o, v.x);
+      Acc v[2];
+      if constexpr (F32) {
+        const float2 p = *reinterpret_cast<const float2*>(Ys + r * LDY + c);
+        v[0] = p.x, v[1] = p.y;
+      } else {
+        const int2 p = *reinterpret_cast<const int2*>(Ys + r * LDY + c);
+        v[0] = p.x, v[1] = p.y;
+      }
+      const float y0 = value(o, v[0]);
       if (pairs && o + 1 < a.O) {
-        const float y1 = convAccValue(a, o + 1, v.y);
+        const float y1 = value(o + 1, v[1]);
         int x0 = 0, x1 = 0;
         const float v0 = convValue(a, lut, auxLut, y0, &x0), v1 = convValue(a, lut, auxLut, y1, &x1);
         convStorePair(a, mm * a.out.C + a.out.off + o, v0, v1);
         if (a.aux.p) *reinterpret_cast<char2*>(static_cast<int8_t*>(a.aux.p) + mm * a.aux.C + a.aux.off + o) = make_char2(static_cast<signed char>(x0), static_cast<signed char>(x1));
       } else {
         convStore(a, lut, auxLut, mm, o, y0);
-        if (o + 1 < a.O) convStore(a, lut, auxLut, mm, o + 1, convAccValue(a, o + 1, v.y));
+        if (o + 1 < a.O) convStore(a, lut, auxLut, mm, o + 1, value(o + 1, v[1]));
       }
     }
     __syncthreads();
@@ -968,6 +1043,16 @@ std::pair<int, int> floatSumOf(const ProgramOp& op, bool int8In) {
   return {16, 16 * taps};
 }
 
+// A float's TF32 part as the device's cvt.rna.tf32.f32 takes it: the 10-bit mantissa rounded to
+// nearest, ties away from zero (infinities and NaN as they are).
+float tf32Part(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x1000u) & 0xffffe000u;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
 unsigned gridFor(long total, int threads) {
   const long blocks = (total + threads - 1) / threads;
   return static_cast<unsigned>(blocks < 1 ? 1 : blocks > (1L << 30) ? (1L << 30) : blocks);
@@ -981,6 +1066,9 @@ struct Int8Engine::Impl {
   Int8Program prog;
   int maxBatch = 0;
   bool mma = false;
+  // Float convolutions with a float input on the tensor cores (3×TF32) where mma runs; false
+  // (VIGIL_INT8_FLOAT=exact): on the CUDA cores in ONNX Runtime's order, every code the reference's.
+  bool tf32 = false;
   bool graphs = true;
   std::string key;
   float* input = nullptr;
@@ -997,6 +1085,8 @@ struct Int8Engine::Impl {
     int lutAt = -1;
     int Kpad = 0;
     int sumBlock = 1, sumRestart = 1;  // ConvFloat: floatSumOf
+    float* wt = nullptr;  // ConvFloat on the tensor cores: ConvArgs::wt, or null (convFloatKernel)
+    int KpadT = 0;        // its K rounded up to a stage (16)
   };
   std::vector<OpDevice> opDev;
   std::map<std::pair<int, const float*>, cudaGraphExec_t> graphExecs;
@@ -1018,6 +1108,7 @@ struct Int8Engine::Impl {
       cudaFree(d.w);
       cudaFree(d.bias);
       cudaFree(d.mult);
+      cudaFree(d.wt);
     }
     for (void* b : buffers) cudaFree(b);
     cudaFree(input);
@@ -1125,7 +1216,18 @@ struct Int8Engine::Impl {
           a.auxLut = d.auxLut;
           a.sumBlock = d.sumBlock;
           a.sumRestart = d.sumRestart;
-          if (op.kind == ProgramOpKind::ConvFloat) {
+          if (op.kind == ProgramOpKind::ConvFloat && d.wt) {
+            a.w8 = nullptr;
+            a.wt = d.wt;
+            a.biasf = static_cast<const float*>(d.bias);
+            a.Kpad = d.KpadT;
+            const int bn = op.O <= 32 ? 32 : 64;
+            a.chunksPerSplit = (d.KpadT + 15) / 16;
+            const dim3 grid((pixels + kMmaBM - 1) / kMmaBM, (op.O + bn - 1) / bn, 1);
+            if (bn == 64) convMmaKernel<64, 2, true><<<grid, 128, 0, st>>>(a);
+            else if (a.chunksPerSplit > 8) convMmaKernel<32, 3, true><<<grid, 128, 0, st>>>(a);
+            else convMmaKernel<32, 2, true><<<grid, 128, 0, st>>>(a);
+          } else if (op.kind == ProgramOpKind::ConvFloat) {
             a.w8 = nullptr;
             a.bias8 = nullptr;
             a.wf = static_cast<const float*>(d.w);
@@ -1166,8 +1268,8 @@ struct Int8Engine::Impl {
               const dim3 grid(gx, gy, splits);
               const bool longK = a.chunksPerSplit > 8;
               auto launch = [&](auto kernel) { kernel<<<grid, 128, 0, st>>>(a); };
-              if (bn == 32) longK ? launch(convMmaKernel<32, 3>) : launch(convMmaKernel<32, 2>);
-              else longK ? launch(convMmaKernel<64, 3>) : launch(convMmaKernel<64, 2>);
+              if (bn == 32) longK ? launch(convMmaKernel<32, 3, false>) : launch(convMmaKernel<32, 2, false>);
+              else longK ? launch(convMmaKernel<64, 3, false>) : launch(convMmaKernel<64, 2, false>);
               if (splits > 1) convEpilogueKernel<<<gridFor(static_cast<long>(pixels) * op.O, T), T, 0, st>>>(a);
             }
           }
@@ -1210,11 +1312,17 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   }
   // Tensor cores where the GPU has mma.sync int8 and this build carries code for it.
   cudaFuncAttributes attr{};
-  const bool mmaCode = cudaFuncGetAttributes(&attr, convMmaKernel<64, 3>) == cudaSuccess && attr.binaryVersion >= 80;
+  const bool mmaCode = cudaFuncGetAttributes(&attr, convMmaKernel<64, 3, false>) == cudaSuccess && attr.binaryVersion >= 80;
   cudaGetLastError();
   const char* force = std::getenv("VIGIL_INT8_KERNEL");
   m.mma = cc >= 80 && mmaCode && !(force && std::strcmp(force, "dp4a") == 0);
-  m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + " sm_" + std::to_string(cc);
+  const char* floatMode = std::getenv("VIGIL_INT8_FLOAT");
+  if (floatMode && *floatMode && std::strcmp(floatMode, "exact") != 0 && std::strcmp(floatMode, "tf32x3") != 0) {
+    err = std::string("VIGIL_INT8_FLOAT is '") + floatMode + "': use tf32x3 (float convolutions on the tensor cores) or exact (ONNX Runtime's float order)";
+    return nullptr;
+  }
+  m.tf32 = m.mma && !(floatMode && std::strcmp(floatMode, "exact") == 0);
+  m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + (m.tf32 ? " tf32x3" : "") + " sm_" + std::to_string(cc);
   if (const char* v = std::getenv("VIGIL_INT8_MIN_SPLIT")) m.minSplit = std::max(1, std::atoi(v));
   if (const char* v = std::getenv("VIGIL_INT8_SPLIT_BLOCKS")) m.splitBlocks = std::max(1, std::atoi(v));
 
@@ -1330,6 +1438,21 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
             for (int o = 0; o < op.O; ++o) t[k * op.O + o] = op.wf[(static_cast<size_t>(o) * op.C + c) * taps + j];
       if ((rc = upload(&d.w, t.data(), t.size() * 4)) != cudaSuccess || (rc = upload(&d.bias, op.biasf.data(), op.biasf.size() * 4)) != cudaSuccess) {
         return fail(rc, "uploading weights");
+      }
+      // 3×TF32 on the tensor cores: a float input whose 16-byte runs of 4 channels stay aligned.
+      const ProgramBuffer& in = p.buffers[op.in.buffer];
+      if (m.tf32 && op.kind == ProgramOpKind::ConvFloat && !in.int8 && op.C % 4 == 0 && in.C % 4 == 0 && op.in.offset % 4 == 0) {
+        d.KpadT = (taps * op.C + 15) / 16 * 16;
+        std::vector<float> split(2 * static_cast<size_t>(op.O) * d.KpadT, 0.f);
+        for (int o = 0; o < op.O; ++o)
+          for (int c = 0; c < op.C; ++c)
+            for (int j = 0; j < taps; ++j) {
+              const float w = op.wf[(static_cast<size_t>(o) * op.C + c) * taps + j];
+              const float hi = tf32Part(w);
+              split[static_cast<size_t>(o) * d.KpadT + j * op.C + c] = hi;
+              split[(static_cast<size_t>(op.O) + o) * d.KpadT + j * op.C + c] = tf32Part(w - hi);
+            }
+        if ((rc = upload(reinterpret_cast<void**>(&d.wt), split.data(), split.size() * 4)) != cudaSuccess) return fail(rc, "uploading weights");
       }
     }
   }
