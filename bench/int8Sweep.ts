@@ -5,9 +5,9 @@
 // op, printed after its line: where the time moved. Every variant must compute the same bytes:
 // all tensors of a batch of 8 real frames, images 0 and 7,
 // compared with the default variant's (int32 sums are exact in any order and no float sum's order
-// changes, so any difference is a bug; except VIGIL_INT8_FLOAT, which picks the FP32 layers' sum:
-// 3×TF32 on the tensor cores or ONNX Runtime's order, and then float tensors and the codes at
-// rounding boundaries may differ). The peer is the default variant, measured in the same run.
+// changes, so any difference is a bug; except VIGIL_INT8_FLOAT=exact, which sums the FP32 head
+// layer in ONNX Runtime's order rather than 3×TF32: its float outputs may then differ in the last
+// bits). The peer is the default variant, measured in the same run.
 // SWEEP: a JSON object {name: {VAR: value}} replacing the built-in list; SWEEP_BATCHES.
 // Writes bench/results/int8sweep-<machine>-<date>.json.
 import { cudaProgram, postOptions } from '../src/detect/GpuDetector.js';
@@ -22,7 +22,7 @@ const VARIANTS: Record<string, Record<string, string>> = process.env.SWEEP
   ? (JSON.parse(process.env.SWEEP) as Record<string, Record<string, string>>)
   : {
       default: {},
-      'FP32 layers in ONNX Runtime order (CUDA cores)': { VIGIL_INT8_FLOAT: 'exact' },
+      "every FP32 layer in ONNX Runtime's order (CUDA cores)": { VIGIL_INT8_FLOAT: 'exact' },
       'split-K for 1 block an SM': { VIGIL_INT8_SPLIT_BLOCKS: '1' },
       'blocking wait (no polling)': { VIGIL_CUDA_SPIN_US: '0' },
     };

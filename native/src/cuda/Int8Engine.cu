@@ -421,6 +421,15 @@ __device__ __forceinline__ unsigned tf32Of(float x) {
   return r;
 }
 
+// d += a·b, one m16n8k8 TF32 step (fragments as ldmatrix leaves them).
+__device__ __forceinline__ void mmaTf32(float* d, const unsigned* a, int b0, int b1) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
 // Tensor cores: an implicit GEMM, M = output pixels of the batch, N = output channels, K = taps ·
 // channels (packed weights [O, Kpad]); 128×BN tiles, 64 bytes of K a stage, STAGES in flight
 // with cp.async (zero-filled outside the image and past K), four warps of 32×BN, fragments by
@@ -428,8 +437,9 @@ __device__ __forceinline__ unsigned tf32Of(float x) {
 // STAGES: 3 in flight for long K, 2 (less shared memory: more blocks an SM to hide the first
 // loads) for short. gridDim.z splits K (small grids: batch 1, 13×13 layers): each split adds its
 // int32 sums into `partial`, exact in any order, and convEpilogueKernel finishes.
-// Float (F32, a float input, convolutions the INT8 plan keeps in FP32): 3×TF32, K = taps · the
-// op's channels (a multiple of 4), 16 floats a stage. Every input and weight is its TF32 part
+// Float (F32: an FP32 convolution with a float input whose result no int8 code depends on,
+// NanoDet's last head layer): 3×TF32, K = taps · the op's channels (a multiple of 4), 16 floats a
+// stage. Every input and weight is its TF32 part
 // plus the TF32 part of the rest (hi + lo, the weights split on the host), and x·w sums as
 // lo·hi + hi·lo + hi·hi with mma.sync m16n8k8 tf32 → f32: the error of FP32 arithmetic in
 // another order, not ONNX Runtime's order (convFloatKernel, VIGIL_INT8_FLOAT=exact, keeps that).
@@ -468,44 +478,66 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
   // re-read their neighbours' pixels). On the H200 this took batch 32 from 2.355 to 2.146 ms of
   // GPU time (bench/results/int8sweep-h200-2026-12-04-run1.txt). The piece's tap and channel
   // advance stage by stage, the same for every row (no divisions in the loop); a piece lies in one
-  // tap (int8: stored channels are a multiple of 16; float: channels a multiple of 4).
+  // tap (int8: stored channels are a multiple of 16; float: channels a multiple of 4). Per row,
+  // set up once: where its top-left tap's pixel would be and a bit per tap inside the image, so a
+  // stage costs a row one test and one add (a row's bounds checks and index products, once a
+  // stage, were a third of this loop's instructions).
   const int piece = (tid & 3) * (16 / ES);  // elements
   const int tapC = F32 ? a.C : a.in.C;      // channels a tap in K
-  int rowBase[4], rowY[4], rowX[4];  // per row: first input element of its image, top-left tap; rowY far negative: past M
+  int rowAt[4];        // element of the row's top-left tap (may lie outside the image: then never read)
+  unsigned rowTaps[4];  // bit t: tap t inside the image (none past M); at most 32 taps (checked at open)
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
     const int m = m0 + (tid >> 2) + 32 * j;
     const Origin org = originOf(a, m < a.M ? m : 0);
-    rowBase[j] = org.base * a.in.C + (F32 ? a.in.off : 0);
-    rowY[j] = m < a.M ? org.iy0 : -(1 << 30);
-    rowX[j] = org.ix0;
+    rowAt[j] = org.base * a.in.C + (org.iy0 * a.in.W + org.ix0) * a.in.C + (F32 ? a.in.off : 0);
+    unsigned bits = 0;
+    for (int t = 0, ty = 0, tx = 0; t < taps && m < a.M; ++t) {
+      const int iy = org.iy0 + ty, ix = org.ix0 + tx;
+      if (iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W) bits |= 1u << t;
+      if (++tx == a.kw) tx = 0, ++ty;
+    }
+    rowTaps[j] = bits;
   }
   const int8_t* inP = static_cast<const int8_t*>(a.in.p);
   const int8_t* wP = F32 ? reinterpret_cast<const int8_t*>(a.wt) : a.w8;
   int tap = (k0 * KS + piece) / tapC, c0 = k0 * KS + piece - tap * tapC;
-  int ky = tap / a.kw, kx = tap - ky * a.kw;
+  int kx = tap % a.kw;
+  int tapAt = ((tap / a.kw) * a.in.W + kx) * a.in.C + c0;  // the piece's element relative to a row's top-left tap
+  // B: this thread's 16-byte pieces of the stage's weight rows (and the TF32 rests' rows).
+  constexpr int BL = (BT * BN * 4 + 127) / 128;
+  int bAt[BL];
+  bool bOk[BL];
+#pragma unroll
+  for (int i = 0; i < BL; ++i) {
+    const int c = tid + 128 * i;
+    const int bt = c / (BN * 4), row = (c >> 2) - bt * BN;
+    bOk[i] = c < BT * BN * 4 && n0 + row < a.O;
+    bAt[i] = (bt * a.O + n0 + row) * a.Kpad + (c & 3) * (16 / ES);
+  }
   auto load = [&](int kc, int stage) {
-    const bool tapOk = tap < taps;
+    const unsigned bit = tap < taps ? 1u << tap : 0u;
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      const int iy = rowY[j] + ky, ix = rowX[j] + kx;
-      const bool ok = tapOk && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
-      cpAsync16(&As[stage][((tid >> 2) + 32 * j) * kMmaLds + (tid & 3) * 16], ok ? inP + (rowBase[j] + (iy * a.in.W + ix) * a.in.C + c0) * ES : wP, ok, true);
+      const bool ok = rowTaps[j] & bit;
+      cpAsync16(&As[stage][((tid >> 2) + 32 * j) * kMmaLds + (tid & 3) * 16], ok ? inP + (rowAt[j] + tapAt) * ES : wP, ok, true);
     }
     c0 += KS;
+    tapAt += KS;
     while (c0 >= tapC) {
       c0 -= tapC;
+      tapAt += a.in.C - tapC;
       ++tap;
       if (++kx == a.kw) {
         kx = 0;
-        ++ky;
+        tapAt += (a.in.W - a.kw) * a.in.C;
       }
     }
-    for (int c = tid; c < BT * BN * 4; c += 128) {
-      const int bt = c / (BN * 4), row = (c >> 2) - bt * BN, sg = c & 3;
-      const int k = kc * KS + sg * (16 / ES);
-      const bool ok = n0 + row < a.O && k < a.Kpad;
-      cpAsync16(&Bs[stage][bt][row * kMmaLds + sg * 16], ok ? wP + ((bt * a.O + n0 + row) * a.Kpad + k) * ES : wP, ok, false);
+#pragma unroll
+    for (int i = 0; i < BL; ++i) {
+      const int c = tid + 128 * i;
+      const bool ok = bOk[i] && kc * KS + (c & 3) * (16 / ES) < a.Kpad;
+      if (c < BT * BN * 4) cpAsync16(&Bs[stage][0][0] + (c >> 2) * kMmaLds + (c & 3) * 16, ok ? wP + (bAt[i] + kc * KS) * ES : wP, ok, false);
     }
   };
   Acc acc[2][BN / 8][4];
@@ -552,16 +584,10 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
           for (int h = 0; h < 2; ++h)
 #pragma unroll
             for (int mt = 0; mt < 2; ++mt) {
-              float* d = acc[mt][nt + h];
               // The small products first, then the large.
-              const unsigned* as[3] = {lo[mt], hi[mt], hi[mt]};
-              const int* bs[3] = {bh, bl, bh};
-#pragma unroll
-              for (int p = 0; p < 3; ++p)
-                asm volatile(
-                    "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                    : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                    : "r"(as[p][0]), "r"(as[p][1]), "r"(as[p][2]), "r"(as[p][3]), "r"(bs[p][2 * h]), "r"(bs[p][2 * h + 1]));
+              mmaTf32(acc[mt][nt + h], lo[mt], bh[2 * h], bh[2 * h + 1]);
+              mmaTf32(acc[mt][nt + h], hi[mt], bl[2 * h], bl[2 * h + 1]);
+              mmaTf32(acc[mt][nt + h], hi[mt], bh[2 * h], bh[2 * h + 1]);
             }
         }
       } else {
@@ -1043,6 +1069,27 @@ std::pair<int, int> floatSumOf(const ProgramOp& op, bool int8In) {
   return {16, 16 * taps};
 }
 
+// Whether op k's result, and everything computed from it, stays float: no int8 code depends on
+// it. Only such convolutions may sum in another order than ONNX Runtime's: NanoDet's INT8 layers
+// carry a one-step difference far (eight codes moved by one in its first FP32 convolution's output
+// moved 15 % of the codes after it, up to 9 steps: bench/int8Cascade.ts), and 3×TF32 in that
+// layer left 96 % of the codes within one step of ONNX Runtime and mAP@0.5 0.93
+// (bench/results/int8engine-h200-2026-12-04-tf32x3-op1.json).
+bool floatOnlyDownstream(const Int8Program& p, size_t k) {
+  std::vector<bool> reached(p.buffers.size(), false);
+  const ProgramOp& first = p.ops[k];
+  if (first.aux.buffer >= 0 || p.buffers[first.out.buffer].int8) return false;
+  reached[first.out.buffer] = true;
+  for (size_t j = k + 1; j < p.ops.size(); ++j) {
+    const ProgramOp& op = p.ops[j];
+    const bool reads = (op.in.buffer >= 0 && reached[op.in.buffer]) || (op.in2.buffer >= 0 && reached[op.in2.buffer]);
+    if (!reads) continue;
+    if (p.buffers[op.out.buffer].int8 || op.aux.buffer >= 0) return false;
+    reached[op.out.buffer] = true;
+  }
+  return true;
+}
+
 // A float's TF32 part as the device's cvt.rna.tf32.f32 takes it: the 10-bit mantissa rounded to
 // nearest, ties away from zero (infinities and NaN as they are).
 float tf32Part(float x) {
@@ -1066,8 +1113,9 @@ struct Int8Engine::Impl {
   Int8Program prog;
   int maxBatch = 0;
   bool mma = false;
-  // Float convolutions with a float input on the tensor cores (3×TF32) where mma runs; false
-  // (VIGIL_INT8_FLOAT=exact): on the CUDA cores in ONNX Runtime's order, every code the reference's.
+  // Float convolutions with a float input and a float-only result on the tensor cores (3×TF32)
+  // where mma runs; false (VIGIL_INT8_FLOAT=exact): all on the CUDA cores in ONNX Runtime's
+  // order, every value the reference's. Int8 codes are the reference's either way.
   bool tf32 = false;
   bool graphs = true;
   std::string key;
@@ -1225,8 +1273,7 @@ struct Int8Engine::Impl {
             a.chunksPerSplit = (d.KpadT + 15) / 16;
             const dim3 grid((pixels + kMmaBM - 1) / kMmaBM, (op.O + bn - 1) / bn, 1);
             if (bn == 64) convMmaKernel<64, 2, true><<<grid, 128, 0, st>>>(a);
-            else if (a.chunksPerSplit > 8) convMmaKernel<32, 3, true><<<grid, 128, 0, st>>>(a);
-            else convMmaKernel<32, 2, true><<<grid, 128, 0, st>>>(a);
+            else convMmaKernel<32, 3, true><<<grid, 128, 0, st>>>(a);
           } else if (op.kind == ProgramOpKind::ConvFloat) {
             a.w8 = nullptr;
             a.bias8 = nullptr;
@@ -1318,7 +1365,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   m.mma = cc >= 80 && mmaCode && !(force && std::strcmp(force, "dp4a") == 0);
   const char* floatMode = std::getenv("VIGIL_INT8_FLOAT");
   if (floatMode && *floatMode && std::strcmp(floatMode, "exact") != 0 && std::strcmp(floatMode, "tf32x3") != 0) {
-    err = std::string("VIGIL_INT8_FLOAT is '") + floatMode + "': use tf32x3 (float convolutions on the tensor cores) or exact (ONNX Runtime's float order)";
+    err = std::string("VIGIL_INT8_FLOAT is '") + floatMode + "': use tf32x3 (FP32 layers no int8 code depends on as 3×TF32 on the tensor cores, the default) or exact (every FP32 layer in ONNX Runtime's order)";
     return nullptr;
   }
   m.tf32 = m.mma && !(floatMode && std::strcmp(floatMode, "exact") == 0);
@@ -1342,6 +1389,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     if (op.kind == ProgramOpKind::ConvInt8) {
       const ProgramBuffer& in = p.buffers[op.in.buffer];
       if (!in.int8 || in.C % 16 != 0 || op.in.offset != 0) return bad(k, "an INT8 convolution reads a whole int8 buffer of 16·k channels");
+      if (op.kh * op.kw > 32) return bad(k, "an INT8 convolution has at most 32 taps (" + std::to_string(op.kh) + "×" + std::to_string(op.kw) + ")");
       if (op.w8.size() != static_cast<size_t>(op.O) * op.C * op.kh * op.kw || op.mult.size() != static_cast<size_t>(op.O) ||
           (!op.bias8.empty() && op.bias8.size() != static_cast<size_t>(op.O)) || op.C > in.C) {
         return bad(k, "weights, bias or multipliers do not match the shape");
@@ -1439,9 +1487,10 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
       if ((rc = upload(&d.w, t.data(), t.size() * 4)) != cudaSuccess || (rc = upload(&d.bias, op.biasf.data(), op.biasf.size() * 4)) != cudaSuccess) {
         return fail(rc, "uploading weights");
       }
-      // 3×TF32 on the tensor cores: a float input whose 16-byte runs of 4 channels stay aligned.
+      // 3×TF32 on the tensor cores: a float input whose 16-byte runs of 4 channels stay aligned,
+      // and a result no int8 code depends on (floatOnlyDownstream).
       const ProgramBuffer& in = p.buffers[op.in.buffer];
-      if (m.tf32 && op.kind == ProgramOpKind::ConvFloat && !in.int8 && op.C % 4 == 0 && in.C % 4 == 0 && op.in.offset % 4 == 0) {
+      if (m.tf32 && op.kind == ProgramOpKind::ConvFloat && !in.int8 && op.C % 4 == 0 && in.C % 4 == 0 && op.in.offset % 4 == 0 && taps <= 32 && floatOnlyDownstream(p, k)) {
         d.KpadT = (taps * op.C + 15) / 16 * 16;
         std::vector<float> split(2 * static_cast<size_t>(op.O) * d.KpadT, 0.f);
         for (int o = 0; o < op.O; ++o)
