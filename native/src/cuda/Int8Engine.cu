@@ -1479,11 +1479,11 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
       // The stem reads the quantized input: one channel a block, its taps (27 terms, one chain).
       std::tie(d.sumBlock, d.sumRestart) = floatSumOf(op, op.kind == ProgramOpKind::Stem || p.buffers[op.in.buffer].int8);
       std::vector<float> t(op.wf.size());
-      size_t k = 0;
+      size_t row = 0;  // K index in the sum's order
       for (int c0 = 0; c0 < op.C; c0 += d.sumBlock)
         for (int j = 0; j < taps; ++j)
-          for (int c = c0; c < std::min(c0 + d.sumBlock, op.C); ++c, ++k)
-            for (int o = 0; o < op.O; ++o) t[k * op.O + o] = op.wf[(static_cast<size_t>(o) * op.C + c) * taps + j];
+          for (int c = c0; c < std::min(c0 + d.sumBlock, op.C); ++c, ++row)
+            for (int o = 0; o < op.O; ++o) t[row * op.O + o] = op.wf[(static_cast<size_t>(o) * op.C + c) * taps + j];
       if ((rc = upload(&d.w, t.data(), t.size() * 4)) != cudaSuccess || (rc = upload(&d.bias, op.biasf.data(), op.biasf.size() * 4)) != cudaSuccess) {
         return fail(rc, "uploading weights");
       }
