@@ -716,6 +716,38 @@ __device__ __forceinline__ FloatTerm floatTermOf(const ConvArgs& a, int k) {
   return t;
 }
 
+// A float convolution's epilogue from its output tile in shared memory ([rows][cols] sums with
+// their bias, pixels m0…, channels n0…) in one compact loop (not unrolled over a thread's outputs:
+// unrolled copies of the epilogue made these kernels half a megabyte of machine code), four
+// channels a thread, a warp along a pixel's channels.
+__device__ __forceinline__ void convFloatTileEpilogue(const ConvArgs& a, const float* tile, int rows, int cols, int m0, int n0) {
+  const bool quadsOk = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 3) == 0;  // four channels in one store
+#pragma unroll 1
+  for (int i = threadIdx.x; i < rows * cols / 4; i += blockDim.x) {
+    const int r = i / (cols / 4), c = (i - r * (cols / 4)) * 4;
+    const int m = m0 + r, o = n0 + c;
+    if (m >= a.M || o >= a.O) continue;
+    const float4 y = *reinterpret_cast<const float4*>(tile + r * cols + c);
+    if (quadsOk && o + 3 < a.O) {
+      int x[4] = {0, 0, 0, 0};
+      const float4 v = make_float4(convValue(a, a.lut, a.auxLut, y.x, &x[0]), convValue(a, a.lut, a.auxLut, y.y, &x[1]),
+                                   convValue(a, a.lut, a.auxLut, y.z, &x[2]), convValue(a, a.lut, a.auxLut, y.w, &x[3]));
+      if (a.aux.p) *reinterpret_cast<char4*>(static_cast<int8_t*>(a.aux.p) + m * a.aux.C + a.aux.off + o) = make_char4(x[0], x[1], x[2], x[3]);
+      const int at = m * a.out.C + a.out.off + o;
+      if (a.e.int8Out) {
+        *reinterpret_cast<char4*>(static_cast<int8_t*>(a.out.p) + at) =
+            make_char4(static_cast<signed char>(v.x), static_cast<signed char>(v.y), static_cast<signed char>(v.z), static_cast<signed char>(v.w));
+      } else {
+        *reinterpret_cast<float4*>(static_cast<float*>(a.out.p) + at) = v;
+      }
+      continue;
+    }
+#pragma unroll 1
+    for (int j = 0; j < 4 && o + j < a.O; ++j) convStore(a, a.lut, a.auxLut, m, o + j, j == 0 ? y.x : j == 1 ? y.y : j == 2 ? y.z : y.w);
+  }
+}
+
+
 // Float convolution (FP32 layers, and int8 ones whose output stays float: dequantized input,
 // weights and bias): an implicit GEMM on the CUDA cores, BM pixels × BN channels a block of 256
 // threads (BM·BN = 4096: 128×32 or 64×64), 16 of K a step through shared memory, each thread 4
@@ -888,36 +920,159 @@ __global__ void __launch_bounds__(256, 3) convFloatKernel(ConvArgs a) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) total[i][j] = __fadd_rn(total[i][j], b);
   }
-  // The epilogue from shared memory in one compact loop (not unrolled over this thread's 16
-  // outputs: 16 unrolled copies of the epilogue made this kernel half a megabyte of machine code),
-  // four channels a thread, a warp along a pixel's channels.
+  // The epilogue from shared memory (convFloatTileEpilogue).
 #pragma unroll
   for (int i = 0; i < 4; ++i) *reinterpret_cast<float4*>(smem + (tm + i) * BN + tn) = make_float4(total[i][0], total[i][1], total[i][2], total[i][3]);
   __syncthreads();
-  const bool quadsOk = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 3) == 0;  // four channels in one store
-#pragma unroll 1
-  for (int i = tid; i < BM * BN / 4; i += 256) {
-    const int r = i / (BN / 4), c = (i - r * (BN / 4)) * 4;
-    const int m = m0 + r, o = n0 + c;
-    if (m >= a.M || o >= a.O) continue;
-    const float4 y = *reinterpret_cast<const float4*>(smem + r * BN + c);
-    if (quadsOk && o + 3 < a.O) {
-      int x[4] = {0, 0, 0, 0};
-      const float4 v = make_float4(convValue(a, a.lut, a.auxLut, y.x, &x[0]), convValue(a, a.lut, a.auxLut, y.y, &x[1]),
-                                   convValue(a, a.lut, a.auxLut, y.z, &x[2]), convValue(a, a.lut, a.auxLut, y.w, &x[3]));
-      if (a.aux.p) *reinterpret_cast<char4*>(static_cast<int8_t*>(a.aux.p) + m * a.aux.C + a.aux.off + o) = make_char4(x[0], x[1], x[2], x[3]);
-      const int at = m * a.out.C + a.out.off + o;
-      if (a.e.int8Out) {
-        *reinterpret_cast<char4*>(static_cast<int8_t*>(a.out.p) + at) =
-            make_char4(static_cast<signed char>(v.x), static_cast<signed char>(v.y), static_cast<signed char>(v.z), static_cast<signed char>(v.w));
-      } else {
-        *reinterpret_cast<float4*>(static_cast<float*>(a.out.p) + at) = v;
-      }
-      continue;
+  convFloatTileEpilogue(a, smem, BM, BN, m0, n0);
+}
+
+// The vec layouts' walk over K, 16 terms (one tap's 16 consecutive channels) a step, in the float
+// sum's order (blocks of n channels, their taps, the block's channels), no divisions: the step's
+// first channel c0 + ci of tap (ky, kx).
+struct VecWalk {
+  int c0 = 0, ci = 0, n = 0, tap = 0, ky = 0, kx = 0;
+  __device__ explicit VecWalk(const ConvArgs& a) : n(a.taps1 ? a.C : min(a.sumBlock, a.C)) {}
+  __device__ void next(const ConvArgs& a) {
+    ci += 16;
+    if (ci != n) return;  // the block's channels done for this tap: the next tap, or the next block
+    ci = 0;
+    if (++kx == a.kw) kx = 0, ++ky;
+    if (++tap == a.kh * a.kw) {
+      tap = ky = kx = 0;
+      c0 += n;
+      n = min(a.sumBlock, a.C - c0);
     }
-#pragma unroll 1
-    for (int j = 0; j < 4 && o + j < a.O; ++j) convStore(a, a.lut, a.auxLut, m, o + j, j == 0 ? y.x : j == 1 ? y.y : j == 2 ? y.z : y.w);
   }
+};
+
+// Float convolution in ONNX Runtime's order (convFloatKernel's sums, bit for bit) tiled for the
+// CUDA cores as an SGEMM is: each thread 8 pixels × 8 channels, 64 fused multiply-adds for four
+// 16-byte shared-memory reads (convFloatKernel: 16 for two, L1/shared bound at 27 % of the FP32
+// peak on the H200). Its partial sums restart from zero every sumRestart terms; the K range is R
+// of them (R = 1, or 2: NanoDet's FP32 3×3, two blocks of 16 channels), each summed by its own 256 / R
+// threads over the same steps, then combined in order through shared memory: ((0 + p0) + p1) +
+// bias. 256 pixels × 64 / R channels a block of 256 threads; two stages (the next step's values
+// fetched into registers while this one computes); the vec layouts, K and sumRestart multiples of
+// 16, O a multiple of 4 (launchAll checks). MINB: blocks an SM the registers allow (2: 128 a
+// thread, R = 2 spilling some of its loads; 1: none spilled).
+constexpr int kTileBM = 256;
+
+template <int R>
+constexpr int floatTileSmem() {
+  constexpr int BN = 64 / R, stages = R * 2 * 16 * (kTileBM + BN), tile = kTileBM * BN;
+  return 4 * (stages > tile ? stages : tile);
+}
+
+template <int R, int MINB>
+__global__ void __launch_bounds__(256, MINB) convFloatTileKernel(ConvArgs a) {
+  constexpr int G = 256 / R, BN = 64 / R, PPT = kTileBM / G;  // threads a partial, channels, pixels a thread loads
+  extern __shared__ __align__(16) float tsm[];
+  const int tid = threadIdx.x, part = tid / G, i = tid - part * G;
+  // Stage s of partial p: A [16][256] (K-major: a thread's 8 pixels are two float4), then B [16][BN].
+  auto As = [&](int p, int s) { return tsm + (p * 2 + s) * 16 * (kTileBM + BN); };
+  auto Bs = [&](int p, int s) { return As(p, s) + 16 * kTileBM; };
+  const int m0 = blockIdx.x * kTileBM, n0 = blockIdx.y * BN;
+  const int K = a.kh * a.kw * a.C, steps = min(K, a.sumRestart) / 16;
+  // Loads: pixels i + G·j, each its 16 values of the step (four float4); B: one float4 of the
+  // step's 16 × BN weights.
+  Origin org[PPT];
+  bool mOk[PPT];
+#pragma unroll
+  for (int j = 0; j < PPT; ++j) {
+    const int m = m0 + i + G * j;
+    mOk[j] = m < a.M;
+    org[j] = originOf(a, mOk[j] ? m : 0);
+  }
+  const int bk = i / (BN / 4), bn = (i - bk * (BN / 4)) * 4;
+  VecWalk w(a);
+  for (int s = 0; s < part * steps; ++s) w.next(a);  // partial p starts sumRestart · p terms in
+  int k0 = part * steps * 16;                        // the step's first K index (B's row)
+  float4 ra[PPT][4], rb;
+  auto fetch = [&]() {
+#pragma unroll
+    for (int j = 0; j < PPT; ++j) {
+      const int iy = org[j].iy0 + w.ky, ix = org[j].ix0 + w.kx;
+      const bool ok = mOk[j] && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
+      const int at = (org[j].base + iy * a.in.W + ix) * a.in.C + a.in.off + w.c0 + w.ci;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) ra[j][q] = ok ? load4(a.in.p, at + 4 * q, a.in.int8, a.in.scale) : make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+    rb = n0 + bn < a.O ? __ldg(reinterpret_cast<const float4*>(a.wf + (k0 + bk) * a.O + n0 + bn)) : make_float4(0.f, 0.f, 0.f, 0.f);
+    w.next(a);
+    k0 += 16;
+  };
+  auto put = [&](int s) {
+    float* A = As(part, s);
+#pragma unroll
+    for (int j = 0; j < PPT; ++j)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        A[(4 * q) * kTileBM + i + G * j] = ra[j][q].x;
+        A[(4 * q + 1) * kTileBM + i + G * j] = ra[j][q].y;
+        A[(4 * q + 2) * kTileBM + i + G * j] = ra[j][q].z;
+        A[(4 * q + 3) * kTileBM + i + G * j] = ra[j][q].w;
+      }
+    *reinterpret_cast<float4*>(Bs(part, s) + bk * BN + bn) = rb;
+  };
+  // Outputs: a warp spans 8 pixel groups × 4 channel groups (8 distinct float4 of A, 4 of B a read).
+  const int warp = i >> 5, lane = i & 31;
+  constexpr int WP = 4;  // warps along the pixels (BN 64: two along the channels)
+  const int tm = ((warp % WP) * 8 + (lane & 7)) * 8, tn = ((warp / WP) * 4 + (lane >> 3)) * 8;
+  float acc[8][8];
+#pragma unroll
+  for (int r = 0; r < 8; ++r)
+#pragma unroll
+    for (int c = 0; c < 8; ++c) acc[r][c] = 0.f;
+  fetch();
+  put(0);
+  __syncthreads();
+  for (int s = 0; s < steps; ++s) {
+    const int cur = s & 1;
+    if (s + 1 < steps) fetch();
+    const float* A = As(part, cur);
+    const float* B = Bs(part, cur);
+#pragma unroll
+    for (int kk = 0; kk < 16; ++kk) {
+      const float4 x0 = *reinterpret_cast<const float4*>(A + kk * kTileBM + tm), x1 = *reinterpret_cast<const float4*>(A + kk * kTileBM + tm + 4);
+      const float4 w0 = *reinterpret_cast<const float4*>(B + kk * BN + tn), w1 = *reinterpret_cast<const float4*>(B + kk * BN + tn + 4);
+      const float xs[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w}, ws[8] = {w0.x, w0.y, w0.z, w0.w, w1.x, w1.y, w1.z, w1.w};
+#pragma unroll
+      for (int r = 0; r < 8; ++r)
+#pragma unroll
+        for (int c = 0; c < 8; ++c) acc[r][c] = __fmaf_rn(xs[r], ws[c], acc[r][c]);
+    }
+    if (s + 1 < steps) put(cur ^ 1);
+    __syncthreads();
+  }
+  // The sums in order into the output tile [256][BN] (over the stages): partial 1 parks its
+  // values, partial 0 adds them to its own, then the bias.
+  float* tile = tsm;
+  if (R == 2 && part == 1) {
+#pragma unroll
+    for (int r = 0; r < 8; ++r)
+#pragma unroll
+      for (int c = 0; c < 8; c += 4) *reinterpret_cast<float4*>(tile + (tm + r) * BN + tn + c) = make_float4(acc[r][c], acc[r][c + 1], acc[r][c + 2], acc[r][c + 3]);
+  }
+  __syncthreads();
+  if (part == 0) {
+#pragma unroll
+    for (int c = 0; c < 8; ++c) {
+      const float b = a.biasf && n0 + tn + c < a.O ? __ldg(a.biasf + n0 + tn + c) : 0.f;
+#pragma unroll
+      for (int r = 0; r < 8; ++r) {
+        float t = __fadd_rn(0.f, acc[r][c]);
+        if (R == 2) t = __fadd_rn(t, tile[(tm + r) * BN + tn + c]);
+        acc[r][c] = __fadd_rn(t, b);
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < 8; ++r)
+#pragma unroll
+      for (int c = 0; c < 8; c += 4) *reinterpret_cast<float4*>(tile + (tm + r) * BN + tn + c) = make_float4(acc[r][c], acc[r][c + 1], acc[r][c + 2], acc[r][c + 3]);
+  }
+  __syncthreads();
+  convFloatTileEpilogue(a, tile, kTileBM, BN, m0, n0);
 }
 
 // ---- the stem: NanoDet's first layers in one kernel (program.ts stemOf) ---------------------------
@@ -1117,6 +1272,10 @@ struct Int8Engine::Impl {
   // where mma runs; false (VIGIL_INT8_FLOAT=exact): all on the CUDA cores in ONNX Runtime's
   // order, every value the reference's. Int8 codes are the reference's either way.
   bool tf32 = false;
+  // The exact float convolutions on convFloatTileKernel<·, floatTiled> (blocks an SM: 2, or 1
+  // with VIGIL_INT8_FLOAT_TILED=1); 0: convFloatKernel for all (VIGIL_INT8_FLOAT_TILED=0, or a GPU
+  // that cannot grant their shared memory), for benches comparing them.
+  int floatTiled = 2;
   bool graphs = true;
   std::string key;
   float* input = nullptr;
@@ -1281,7 +1440,13 @@ struct Int8Engine::Impl {
             a.biasf = static_cast<const float*>(d.bias);
             a.vec = op.C % 16 == 0 && a.in.C % 4 == 0 && a.in.off % 4 == 0 && (d.sumBlock % 16 == 0 || op.kh * op.kw == 1);
             a.taps1 = op.kh * op.kw == 1;
-            if (op.O <= 32) {
+            const int K = op.kh * op.kw * op.C;
+            const int parts = K <= d.sumRestart ? 1 : K == 2 * d.sumRestart ? 2 : 0;  // convFloatTileKernel's partial sums
+            if (a.vec && d.sumRestart % 16 == 0 && K % 16 == 0 && op.O % 4 == 0 && parts && floatTiled) {
+              const dim3 grid((pixels + kTileBM - 1) / kTileBM, (op.O + 64 / parts - 1) / (64 / parts));
+              if (parts == 1) floatTiled == 1 ? convFloatTileKernel<1, 1><<<grid, 256, floatTileSmem<1>(), st>>>(a) : convFloatTileKernel<1, 2><<<grid, 256, floatTileSmem<1>(), st>>>(a);
+              else floatTiled == 1 ? convFloatTileKernel<2, 1><<<grid, 256, floatTileSmem<2>(), st>>>(a) : convFloatTileKernel<2, 2><<<grid, 256, floatTileSmem<2>(), st>>>(a);
+            } else if (op.O <= 32) {
               convFloatKernel<128, 32><<<dim3((pixels + 127) / 128, 1), 256, 0, st>>>(a);
             } else {
               convFloatKernel<64, 64><<<dim3((pixels + 63) / 64, (op.O + 63) / 64), 256, 0, st>>>(a);
@@ -1371,6 +1536,14 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   m.tf32 = m.mma && !(floatMode && std::strcmp(floatMode, "exact") == 0);
   m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + (m.tf32 ? " tf32x3" : "") + " sm_" + std::to_string(cc);
   if (const char* v = std::getenv("VIGIL_INT8_MIN_SPLIT")) m.minSplit = std::max(1, std::atoi(v));
+  if (const char* v = std::getenv("VIGIL_INT8_FLOAT_TILED")) m.floatTiled = std::strcmp(v, "0") == 0 ? 0 : std::strcmp(v, "1") == 0 ? 1 : 2;
+  if (m.floatTiled && (cudaFuncSetAttribute(convFloatTileKernel<1, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, floatTileSmem<1>()) != cudaSuccess ||
+                       cudaFuncSetAttribute(convFloatTileKernel<1, 2>, cudaFuncAttributeMaxDynamicSharedMemorySize, floatTileSmem<1>()) != cudaSuccess ||
+                       cudaFuncSetAttribute(convFloatTileKernel<2, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, floatTileSmem<2>()) != cudaSuccess ||
+                       cudaFuncSetAttribute(convFloatTileKernel<2, 2>, cudaFuncAttributeMaxDynamicSharedMemorySize, floatTileSmem<2>()) != cudaSuccess)) {
+    cudaGetLastError();  // a GPU with less shared memory a block
+    m.floatTiled = 0;
+  }
   if (const char* v = std::getenv("VIGIL_INT8_SPLIT_BLOCKS")) m.splitBlocks = std::max(1, std::atoi(v));
 
   // Check the program before allocating anything.
