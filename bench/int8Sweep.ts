@@ -25,8 +25,8 @@ const VARIANTS: Record<string, Record<string, string>> = process.env.SWEEP
       "every FP32 layer in ONNX Runtime's order (CUDA cores)": { VIGIL_INT8_FLOAT: 'exact' },
       'exact float convolutions on convFloatKernel (not tiled)': { VIGIL_INT8_FLOAT_TILED: '0' },
       'tiled exact float convolutions, 1 block an SM': { VIGIL_INT8_FLOAT_TILED: '1' },
-      'split-K for 1 block an SM': { VIGIL_INT8_SPLIT_BLOCKS: '1' },
-      'blocking wait (no polling)': { VIGIL_CUDA_SPIN_US: '0' },
+      'split-K for 2 blocks an SM at every batch': { VIGIL_INT8_SPLIT_BLOCKS: '2' },
+      'split-K for 1 block an SM at every batch': { VIGIL_INT8_SPLIT_BLOCKS: '1' },
     };
 const BATCHES = (process.env.SWEEP_BATCHES ?? '1,8,32,64').split(',').map(Number);
 const model = int8OnnxPath();

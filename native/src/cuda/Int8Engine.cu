@@ -956,47 +956,48 @@ struct VecWalk {
 // fetched into registers while this one computes); the vec layouts, K and sumRestart multiples of
 // 16, O a multiple of 4 (launchAll checks). MINB: blocks an SM the registers allow (2: 128 a
 // thread, R = 2 spilling some of its loads; 1: none spilled).
-constexpr int kTileBM = 256;
+constexpr int kTileBM = 256, kTileLda = kTileBM + 4;  // A's K rows: 4 floats of padding (2-way conflicts at most for the loads' stores)
 
 template <int R>
 constexpr int floatTileSmem() {
-  constexpr int BN = 64 / R, stages = R * 2 * 16 * (kTileBM + BN), tile = kTileBM * BN;
+  constexpr int BN = 64 / R, stages = R * 2 * 16 * (kTileLda + BN), tile = kTileBM * BN;
   return 4 * (stages > tile ? stages : tile);
 }
 
 template <int R, int MINB>
 __global__ void __launch_bounds__(256, MINB) convFloatTileKernel(ConvArgs a) {
-  constexpr int G = 256 / R, BN = 64 / R, PPT = kTileBM / G;  // threads a partial, channels, pixels a thread loads
+  constexpr int G = 256 / R, BN = 64 / R, LR = kTileBM * 4 / G;  // threads a partial, channels, float4 a thread loads a step
   extern __shared__ __align__(16) float tsm[];
+  __shared__ int4 orgS[kTileBM];  // per pixel of the tile: its Origin, and whether it is inside M
   const int tid = threadIdx.x, part = tid / G, i = tid - part * G;
-  // Stage s of partial p: A [16][256] (K-major: a thread's 8 pixels are two float4), then B [16][BN].
-  auto As = [&](int p, int s) { return tsm + (p * 2 + s) * 16 * (kTileBM + BN); };
-  auto Bs = [&](int p, int s) { return As(p, s) + 16 * kTileBM; };
+  // Stage s of partial p: A [16][kTileLda] (K-major: a thread's 8 pixels are two float4), then B [16][BN].
+  auto As = [&](int p, int s) { return tsm + (p * 2 + s) * 16 * (kTileLda + BN); };
+  auto Bs = [&](int p, int s) { return As(p, s) + 16 * kTileLda; };
   const int m0 = blockIdx.x * kTileBM, n0 = blockIdx.y * BN;
   const int K = a.kh * a.kw * a.C, steps = min(K, a.sumRestart) / 16;
-  // Loads: pixels i + G·j, each its 16 values of the step (four float4); B: one float4 of the
-  // step's 16 × BN weights.
-  Origin org[PPT];
-  bool mOk[PPT];
-#pragma unroll
-  for (int j = 0; j < PPT; ++j) {
-    const int m = m0 + i + G * j;
-    mOk[j] = m < a.M;
-    org[j] = originOf(a, mOk[j] ? m : 0);
+  {
+    const int m = m0 + tid;
+    const Origin o = originOf(a, m < a.M ? m : 0);
+    orgS[tid] = make_int4(o.base, o.iy0, o.ix0, m < a.M);
   }
+  __syncthreads();
+  // Loads: lane 8·q + p of a warp reads float4 q of the step's 16 values of pixel p of the warp's
+  // 8 (a warp: eight whole 64-byte runs; a lane a pixel read 32 lines a load and ran slower than
+  // convFloatKernel); pixels (i / 32)·8 + i % 8 + G/4·j. B: one float4 of the step's 16 × BN weights.
+  const int lq = (i >> 3) & 3, lp = (i >> 5) * 8 + (i & 7);
   const int bk = i / (BN / 4), bn = (i - bk * (BN / 4)) * 4;
   VecWalk w(a);
   for (int s = 0; s < part * steps; ++s) w.next(a);  // partial p starts sumRestart · p terms in
   int k0 = part * steps * 16;                        // the step's first K index (B's row)
-  float4 ra[PPT][4], rb;
+  float4 ra[LR], rb;
   auto fetch = [&]() {
 #pragma unroll
-    for (int j = 0; j < PPT; ++j) {
-      const int iy = org[j].iy0 + w.ky, ix = org[j].ix0 + w.kx;
-      const bool ok = mOk[j] && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
-      const int at = (org[j].base + iy * a.in.W + ix) * a.in.C + a.in.off + w.c0 + w.ci;
-#pragma unroll
-      for (int q = 0; q < 4; ++q) ra[j][q] = ok ? load4(a.in.p, at + 4 * q, a.in.int8, a.in.scale) : make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int j = 0; j < LR; ++j) {
+      const int4 o = orgS[lp + G / 4 * j];
+      const int iy = o.y + w.ky, ix = o.z + w.kx;
+      const bool ok = o.w && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
+      const int at = (o.x + iy * a.in.W + ix) * a.in.C + a.in.off + w.c0 + w.ci + 4 * lq;
+      ra[j] = ok ? load4(a.in.p, at, a.in.int8, a.in.scale) : make_float4(0.f, 0.f, 0.f, 0.f);
     }
     rb = n0 + bn < a.O ? __ldg(reinterpret_cast<const float4*>(a.wf + (k0 + bk) * a.O + n0 + bn)) : make_float4(0.f, 0.f, 0.f, 0.f);
     w.next(a);
@@ -1005,14 +1006,13 @@ __global__ void __launch_bounds__(256, MINB) convFloatTileKernel(ConvArgs a) {
   auto put = [&](int s) {
     float* A = As(part, s);
 #pragma unroll
-    for (int j = 0; j < PPT; ++j)
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        A[(4 * q) * kTileBM + i + G * j] = ra[j][q].x;
-        A[(4 * q + 1) * kTileBM + i + G * j] = ra[j][q].y;
-        A[(4 * q + 2) * kTileBM + i + G * j] = ra[j][q].z;
-        A[(4 * q + 3) * kTileBM + i + G * j] = ra[j][q].w;
-      }
+    for (int j = 0; j < LR; ++j) {
+      float* at = A + 4 * lq * kTileLda + lp + G / 4 * j;
+      at[0] = ra[j].x;
+      at[kTileLda] = ra[j].y;
+      at[2 * kTileLda] = ra[j].z;
+      at[3 * kTileLda] = ra[j].w;
+    }
     *reinterpret_cast<float4*>(Bs(part, s) + bk * BN + bn) = rb;
   };
   // Outputs: a warp spans 8 pixel groups × 4 channel groups (8 distinct float4 of A, 4 of B a read).
@@ -1034,7 +1034,7 @@ __global__ void __launch_bounds__(256, MINB) convFloatTileKernel(ConvArgs a) {
     const float* B = Bs(part, cur);
 #pragma unroll
     for (int kk = 0; kk < 16; ++kk) {
-      const float4 x0 = *reinterpret_cast<const float4*>(A + kk * kTileBM + tm), x1 = *reinterpret_cast<const float4*>(A + kk * kTileBM + tm + 4);
+      const float4 x0 = *reinterpret_cast<const float4*>(A + kk * kTileLda + tm), x1 = *reinterpret_cast<const float4*>(A + kk * kTileLda + tm + 4);
       const float4 w0 = *reinterpret_cast<const float4*>(B + kk * BN + tn), w1 = *reinterpret_cast<const float4*>(B + kk * BN + tn + 4);
       const float xs[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w}, ws[8] = {w0.x, w0.y, w0.z, w0.w, w1.x, w1.y, w1.z, w1.w};
 #pragma unroll
@@ -1301,9 +1301,10 @@ struct Int8Engine::Impl {
   // At least this many K splits a convolution (VIGIL_INT8_MIN_SPLIT, for benches comparing the
   // mma kernel's own epilogue with the separate one): 1 by default.
   int minSplit = 1;
-  // Blocks an SM that split-K aims for where the tiles alone are fewer (VIGIL_INT8_SPLIT_BLOCKS,
-  // default 2; on the H200 1 was 2.5 % faster at batch 8 and no better at 1, 32 or 64; 4 slower).
-  int splitBlocks = 2;
+  // Blocks an SM that split-K aims for where the tiles alone are fewer (VIGIL_INT8_SPLIT_BLOCKS);
+  // 0, the default: 2 at batches under 4, 1 from 4 (on the H200, 1 against 2: batch 8 3–5 % faster
+  // in three sweeps, 2.5 % in earlier ones; 32 and 64 within ±2 %; batch 1 1–3 % slower; 4 slower).
+  int splitBlocks = 0;
   int32_t* partial = nullptr;  // split-K sums, the largest M·O of the INT8 convolutions at maxBatch
   size_t partialCount = 0;
 
@@ -1467,7 +1468,7 @@ struct Int8Engine::Impl {
               const int chunks = (d.Kpad + kMmaBK - 1) / kMmaBK;
               const long tiles = static_cast<long>(gx) * gy;
               const int most = chunks < 4 ? chunks : chunks / 2;
-              const long want = static_cast<long>(splitBlocks) * sms;
+              const long want = static_cast<long>(splitBlocks ? splitBlocks : n < 4 ? 2 : 1) * sms;
               int splits = tiles >= want ? 1 : static_cast<int>(std::min<long>(most, (want + tiles - 1) / tiles));
               splits = std::max(splits, std::min(minSplit, chunks));  // VIGIL_INT8_MIN_SPLIT (benches)
               if (splits < 1 || static_cast<size_t>(pixels) * op.O > partialCount) splits = 1;
@@ -1544,7 +1545,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     cudaGetLastError();  // a GPU with less shared memory a block
     m.floatTiled = 0;
   }
-  if (const char* v = std::getenv("VIGIL_INT8_SPLIT_BLOCKS")) m.splitBlocks = std::max(1, std::atoi(v));
+  if (const char* v = std::getenv("VIGIL_INT8_SPLIT_BLOCKS")) m.splitBlocks = std::max(0, std::atoi(v));
 
   // Check the program before allocating anything.
   auto bad = [&](size_t k, const std::string& why) {
