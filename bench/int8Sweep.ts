@@ -17,14 +17,12 @@ import type { TensorRtHandle } from '../src/native/types.js';
 import { loadCheckFrames } from './checkFrames.js';
 import { percentile, writeResult, type BenchRow } from './record.js';
 
-const KNOBS = ['VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_INT8_MIN_SPLIT', 'VIGIL_CUDA_SPIN_US', 'VIGIL_INT8_FLOAT', 'VIGIL_INT8_FLOAT_TILED'];
+const KNOBS = ['VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_INT8_MIN_SPLIT', 'VIGIL_CUDA_SPIN_US', 'VIGIL_INT8_FLOAT'];
 const VARIANTS: Record<string, Record<string, string>> = process.env.SWEEP
   ? (JSON.parse(process.env.SWEEP) as Record<string, Record<string, string>>)
   : {
       default: {},
       "every FP32 layer in ONNX Runtime's order (CUDA cores)": { VIGIL_INT8_FLOAT: 'exact' },
-      'exact float convolutions on convFloatKernel (not tiled)': { VIGIL_INT8_FLOAT_TILED: '0' },
-      'tiled exact float convolutions, 1 block an SM': { VIGIL_INT8_FLOAT_TILED: '1' },
       'split-K for 2 blocks an SM at every batch': { VIGIL_INT8_SPLIT_BLOCKS: '2' },
       'split-K for 1 block an SM at every batch': { VIGIL_INT8_SPLIT_BLOCKS: '1' },
     };

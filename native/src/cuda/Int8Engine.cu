@@ -326,12 +326,6 @@ __device__ __forceinline__ void convStore(const ConvArgs& a, const float* lut, c
   if (a.aux.p) static_cast<int8_t*>(a.aux.p)[m * a.aux.C + a.aux.off + o] = static_cast<int8_t>(aux);
 }
 
-// Output channels o and o + 1 of pixel m in one 2- or 8-byte store (`at` even).
-__device__ __forceinline__ void convStorePair(const ConvArgs& a, int at, float v0, float v1) {
-  if (a.e.int8Out) *reinterpret_cast<char2*>(static_cast<int8_t*>(a.out.p) + at) = make_char2(static_cast<signed char>(v0), static_cast<signed char>(v1));
-  else *reinterpret_cast<float2*>(static_cast<float*>(a.out.p) + at) = make_float2(v0, v1);
-}
-
 // An INT8 convolution's int32 sum for output channel o with its bias, times its multiplier: the
 // float the epilogue starts from.
 __device__ __forceinline__ float convAccValue(const ConvArgs& a, int o, int acc) {
@@ -447,8 +441,10 @@ __device__ __forceinline__ void mmaTf32(float* d, const unsigned* a, int b0, int
 // m16n8k8 tf32 step, and the accumulators lie alike.
 constexpr int kMmaBM = 128, kMmaBK = 64, kMmaLds = 80;  // bytes: smem row: 64 bytes of K + 16 of padding (no bank conflicts)
 
+// Registers: ptxas, left to itself, gave the 32-channel tiles 80 and spilled; the bounds say how
+// many blocks an SM each should allow (INT8 64 channels: 4 at 128 registers, none spilled).
 template <int BN, int STAGES, bool F32>
-__global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
+__global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel(ConvArgs a) {
 #if __CUDA_ARCH__ >= 800
   constexpr int ES = F32 ? 4 : 1;      // bytes an element
   constexpr int BT = F32 ? 2 : 1;      // weight tiles: the TF32 parts and the rests
@@ -491,13 +487,11 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
     const int m = m0 + (tid >> 2) + 32 * j;
     const Origin org = originOf(a, m < a.M ? m : 0);
     rowAt[j] = org.base * a.in.C + (org.iy0 * a.in.W + org.ix0) * a.in.C + (F32 ? a.in.off : 0);
-    unsigned bits = 0;
-    for (int t = 0, ty = 0, tx = 0; t < taps && m < a.M; ++t) {
-      const int iy = org.iy0 + ty, ix = org.ix0 + tx;
-      if (iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W) bits |= 1u << t;
-      if (++tx == a.kw) tx = 0, ++ty;
-    }
-    rowTaps[j] = bits;
+    unsigned cols = 0, bits = 0;  // the kernel columns inside the image; then each kernel row inside adds them
+    for (int kx = 0; kx < a.kw; ++kx) cols |= static_cast<unsigned>(static_cast<unsigned>(org.ix0 + kx) < static_cast<unsigned>(a.in.W)) << kx;
+    for (int ky = 0; ky < a.kh; ++ky)
+      if (static_cast<unsigned>(org.iy0 + ky) < static_cast<unsigned>(a.in.H)) bits |= cols << (ky * a.kw);
+    rowTaps[j] = m < a.M ? bits : 0u;
   }
   const int8_t* inP = static_cast<const int8_t*>(a.in.p);
   const int8_t* wP = F32 ? reinterpret_cast<const int8_t*>(a.wt) : a.w8;
@@ -639,18 +633,35 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
   // fragment values: each unrolled copy of the epilogue is large, and 64 of them made this kernel
   // 2 MB of machine code that every block streamed through the instruction cache (the 1×1
   // convolutions, short K, ran at 5–7 TMAC/s). Half the tile at a time (rows of warps 2h, 2h + 1:
-  // 64 × BN accumulators in the A stages), then two channels a thread, a warp along a pixel's channels.
+  // 64 × BN accumulators in the A stages), then four channels a thread, a warp along a pixel's
+  // channels. A thread's four channels are the same in every row: their bias and multiplier are
+  // loaded once (ncu, batch 32: the 1×1 of 128 → 128 channels at 52×52 ran 6,300 instructions a
+  // warp for its 64 mma, most of them this loop).
   Acc* Ys = reinterpret_cast<Acc*>(&As[0][0]);
   constexpr int LDY = BN + 8;  // a row: 8 of padding, no bank conflicts for the fragments' 8-byte stores
   static_assert(64 * LDY * 4 <= STAGES * kMmaBM * kMmaLds, "half the accumulator tile fits in the A stages");
   const float* lut = a.lut ? lutS : nullptr;
   const float* auxLut = a.auxLut ? auxS : nullptr;
-  const bool pairs = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 1) == 0;  // channel pairs (o even) start at even elements
+  const bool quads = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 3) == 0;  // four channels (o a multiple of 4) in one store
+  constexpr int QR = BN / 4;  // quads a row
+  const int o0 = n0 + (tid % QR) * 4;
   // The float the epilogue starts from: the int32 sum with its bias times the multiplier, or the
-  // float sum with the bias added last.
-  auto value = [&](int o, Acc v) -> float {
-    if constexpr (F32) return __fadd_rn(v, a.biasf ? __ldg(a.biasf + o) : 0.f);
-    else return convAccValue(a, o, v);
+  // float sum with the bias added last (convAccValue, convFloatKernel).
+  int bias[4];
+  float mul[4];
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    const bool ok = o0 + q < a.O;
+    if constexpr (F32) {
+      mul[q] = ok && a.biasf ? __ldg(a.biasf + o0 + q) : 0.f;
+    } else {
+      bias[q] = ok && a.bias8 ? __ldg(a.bias8 + o0 + q) : 0;
+      mul[q] = ok ? __ldg(a.mult + o0 + q) : 0.f;
+    }
+  }
+  auto value = [&](int q, Acc v) -> float {
+    if constexpr (F32) return __fadd_rn(v, mul[q]);
+    else return __fmul_rn(static_cast<float>(v + bias[q]), mul[q]);
   };
 #pragma unroll 1
   for (int h = 0; h < 2; ++h) {
@@ -668,28 +679,39 @@ __global__ void __launch_bounds__(128) convMmaKernel(ConvArgs a) {
     }
     __syncthreads();
 #pragma unroll 1
-    for (int i = tid; i < 64 * (BN / 2); i += 128) {
-      const int r = i / (BN / 2), c = (i - r * (BN / 2)) * 2;
-      const int mm = m0 + h * 64 + r, o = n0 + c;
-      if (mm >= a.M || o >= a.O) continue;
-      Acc v[2];
+    for (int r = tid / QR; r < 64 && o0 < a.O; r += 128 / QR) {
+      const int mm = m0 + h * 64 + r;
+      if (mm >= a.M) break;
+      Acc v[4];
       if constexpr (F32) {
-        const float2 p = *reinterpret_cast<const float2*>(Ys + r * LDY + c);
-        v[0] = p.x, v[1] = p.y;
+        const float4 p = *reinterpret_cast<const float4*>(Ys + r * LDY + o0 - n0);
+        v[0] = p.x, v[1] = p.y, v[2] = p.z, v[3] = p.w;
       } else {
-        const int2 p = *reinterpret_cast<const int2*>(Ys + r * LDY + c);
-        v[0] = p.x, v[1] = p.y;
+        const int4 p = *reinterpret_cast<const int4*>(Ys + r * LDY + o0 - n0);
+        v[0] = p.x, v[1] = p.y, v[2] = p.z, v[3] = p.w;
       }
-      const float y0 = value(o, v[0]);
-      if (pairs && o + 1 < a.O) {
-        const float y1 = value(o + 1, v[1]);
-        int x0 = 0, x1 = 0;
-        const float v0 = convValue(a, lut, auxLut, y0, &x0), v1 = convValue(a, lut, auxLut, y1, &x1);
-        convStorePair(a, mm * a.out.C + a.out.off + o, v0, v1);
-        if (a.aux.p) *reinterpret_cast<char2*>(static_cast<int8_t*>(a.aux.p) + mm * a.aux.C + a.aux.off + o) = make_char2(static_cast<signed char>(x0), static_cast<signed char>(x1));
-      } else {
-        convStore(a, lut, auxLut, mm, o, y0);
-        if (o + 1 < a.O) convStore(a, lut, auxLut, mm, o + 1, value(o + 1, v[1]));
+      if (quads && o0 + 3 < a.O) {
+        int x[4] = {0, 0, 0, 0};
+        float w[4];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) w[q] = convValue(a, lut, auxLut, value(q, v[q]), &x[q]);
+        const int at = mm * a.out.C + a.out.off + o0;
+        if (a.e.int8Out) {
+          *reinterpret_cast<char4*>(static_cast<int8_t*>(a.out.p) + at) =
+              make_char4(static_cast<signed char>(w[0]), static_cast<signed char>(w[1]), static_cast<signed char>(w[2]), static_cast<signed char>(w[3]));
+        } else {
+          *reinterpret_cast<float4*>(static_cast<float*>(a.out.p) + at) = make_float4(w[0], w[1], w[2], w[3]);
+        }
+        if (a.aux.p) *reinterpret_cast<char4*>(static_cast<int8_t*>(a.aux.p) + mm * a.aux.C + a.aux.off + o0) = make_char4(x[0], x[1], x[2], x[3]);
+        continue;
+      }
+#pragma unroll 1
+      for (int q = 0; q < 4 && o0 + q < a.O; ++q) {  // the loaded bias and multiplier are not indexed at run time here (no stack)
+        const Acc vq = q == 0 ? v[0] : q == 1 ? v[1] : q == 2 ? v[2] : v[3];
+        float y;
+        if constexpr (F32) y = __fadd_rn(vq, a.biasf ? __ldg(a.biasf + o0 + q) : 0.f);
+        else y = convAccValue(a, o0 + q, vq);
+        convStore(a, lut, auxLut, mm, o0 + q, y);
       }
     }
     __syncthreads();
@@ -927,154 +949,6 @@ __global__ void __launch_bounds__(256, 3) convFloatKernel(ConvArgs a) {
   convFloatTileEpilogue(a, smem, BM, BN, m0, n0);
 }
 
-// The vec layouts' walk over K, 16 terms (one tap's 16 consecutive channels) a step, in the float
-// sum's order (blocks of n channels, their taps, the block's channels), no divisions: the step's
-// first channel c0 + ci of tap (ky, kx).
-struct VecWalk {
-  int c0 = 0, ci = 0, n = 0, tap = 0, ky = 0, kx = 0;
-  __device__ explicit VecWalk(const ConvArgs& a) : n(a.taps1 ? a.C : min(a.sumBlock, a.C)) {}
-  __device__ void next(const ConvArgs& a) {
-    ci += 16;
-    if (ci != n) return;  // the block's channels done for this tap: the next tap, or the next block
-    ci = 0;
-    if (++kx == a.kw) kx = 0, ++ky;
-    if (++tap == a.kh * a.kw) {
-      tap = ky = kx = 0;
-      c0 += n;
-      n = min(a.sumBlock, a.C - c0);
-    }
-  }
-};
-
-// Float convolution in ONNX Runtime's order (convFloatKernel's sums, bit for bit) tiled for the
-// CUDA cores as an SGEMM is: each thread 8 pixels × 8 channels, 64 fused multiply-adds for four
-// 16-byte shared-memory reads (convFloatKernel: 16 for two, L1/shared bound at 27 % of the FP32
-// peak on the H200). Its partial sums restart from zero every sumRestart terms; the K range is R
-// of them (R = 1, or 2: NanoDet's FP32 3×3, two blocks of 16 channels), each summed by its own 256 / R
-// threads over the same steps, then combined in order through shared memory: ((0 + p0) + p1) +
-// bias. 256 pixels × 64 / R channels a block of 256 threads; two stages (the next step's values
-// fetched into registers while this one computes); the vec layouts, K and sumRestart multiples of
-// 16, O a multiple of 4 (launchAll checks). MINB: blocks an SM the registers allow (2: 128 a
-// thread, R = 2 spilling some of its loads; 1: none spilled).
-constexpr int kTileBM = 256, kTileLda = kTileBM + 4;  // A's K rows: 4 floats of padding (2-way conflicts at most for the loads' stores)
-
-template <int R>
-constexpr int floatTileSmem() {
-  constexpr int BN = 64 / R, stages = R * 2 * 16 * (kTileLda + BN), tile = kTileBM * BN;
-  return 4 * (stages > tile ? stages : tile);
-}
-
-template <int R, int MINB>
-__global__ void __launch_bounds__(256, MINB) convFloatTileKernel(ConvArgs a) {
-  constexpr int G = 256 / R, BN = 64 / R, LR = kTileBM * 4 / G;  // threads a partial, channels, float4 a thread loads a step
-  extern __shared__ __align__(16) float tsm[];
-  __shared__ int4 orgS[kTileBM];  // per pixel of the tile: its Origin, and whether it is inside M
-  const int tid = threadIdx.x, part = tid / G, i = tid - part * G;
-  // Stage s of partial p: A [16][kTileLda] (K-major: a thread's 8 pixels are two float4), then B [16][BN].
-  auto As = [&](int p, int s) { return tsm + (p * 2 + s) * 16 * (kTileLda + BN); };
-  auto Bs = [&](int p, int s) { return As(p, s) + 16 * kTileLda; };
-  const int m0 = blockIdx.x * kTileBM, n0 = blockIdx.y * BN;
-  const int K = a.kh * a.kw * a.C, steps = min(K, a.sumRestart) / 16;
-  {
-    const int m = m0 + tid;
-    const Origin o = originOf(a, m < a.M ? m : 0);
-    orgS[tid] = make_int4(o.base, o.iy0, o.ix0, m < a.M);
-  }
-  __syncthreads();
-  // Loads: lane 8·q + p of a warp reads float4 q of the step's 16 values of pixel p of the warp's
-  // 8 (a warp: eight whole 64-byte runs; a lane a pixel read 32 lines a load and ran slower than
-  // convFloatKernel); pixels (i / 32)·8 + i % 8 + G/4·j. B: one float4 of the step's 16 × BN weights.
-  const int lq = (i >> 3) & 3, lp = (i >> 5) * 8 + (i & 7);
-  const int bk = i / (BN / 4), bn = (i - bk * (BN / 4)) * 4;
-  VecWalk w(a);
-  for (int s = 0; s < part * steps; ++s) w.next(a);  // partial p starts sumRestart · p terms in
-  int k0 = part * steps * 16;                        // the step's first K index (B's row)
-  float4 ra[LR], rb;
-  auto fetch = [&]() {
-#pragma unroll
-    for (int j = 0; j < LR; ++j) {
-      const int4 o = orgS[lp + G / 4 * j];
-      const int iy = o.y + w.ky, ix = o.z + w.kx;
-      const bool ok = o.w && iy >= 0 && iy < a.in.H && ix >= 0 && ix < a.in.W;
-      const int at = (o.x + iy * a.in.W + ix) * a.in.C + a.in.off + w.c0 + w.ci + 4 * lq;
-      ra[j] = ok ? load4(a.in.p, at, a.in.int8, a.in.scale) : make_float4(0.f, 0.f, 0.f, 0.f);
-    }
-    rb = n0 + bn < a.O ? __ldg(reinterpret_cast<const float4*>(a.wf + (k0 + bk) * a.O + n0 + bn)) : make_float4(0.f, 0.f, 0.f, 0.f);
-    w.next(a);
-    k0 += 16;
-  };
-  auto put = [&](int s) {
-    float* A = As(part, s);
-#pragma unroll
-    for (int j = 0; j < LR; ++j) {
-      float* at = A + 4 * lq * kTileLda + lp + G / 4 * j;
-      at[0] = ra[j].x;
-      at[kTileLda] = ra[j].y;
-      at[2 * kTileLda] = ra[j].z;
-      at[3 * kTileLda] = ra[j].w;
-    }
-    *reinterpret_cast<float4*>(Bs(part, s) + bk * BN + bn) = rb;
-  };
-  // Outputs: a warp spans 8 pixel groups × 4 channel groups (8 distinct float4 of A, 4 of B a read).
-  const int warp = i >> 5, lane = i & 31;
-  constexpr int WP = 4;  // warps along the pixels (BN 64: two along the channels)
-  const int tm = ((warp % WP) * 8 + (lane & 7)) * 8, tn = ((warp / WP) * 4 + (lane >> 3)) * 8;
-  float acc[8][8];
-#pragma unroll
-  for (int r = 0; r < 8; ++r)
-#pragma unroll
-    for (int c = 0; c < 8; ++c) acc[r][c] = 0.f;
-  fetch();
-  put(0);
-  __syncthreads();
-  for (int s = 0; s < steps; ++s) {
-    const int cur = s & 1;
-    if (s + 1 < steps) fetch();
-    const float* A = As(part, cur);
-    const float* B = Bs(part, cur);
-#pragma unroll
-    for (int kk = 0; kk < 16; ++kk) {
-      const float4 x0 = *reinterpret_cast<const float4*>(A + kk * kTileLda + tm), x1 = *reinterpret_cast<const float4*>(A + kk * kTileLda + tm + 4);
-      const float4 w0 = *reinterpret_cast<const float4*>(B + kk * BN + tn), w1 = *reinterpret_cast<const float4*>(B + kk * BN + tn + 4);
-      const float xs[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w}, ws[8] = {w0.x, w0.y, w0.z, w0.w, w1.x, w1.y, w1.z, w1.w};
-#pragma unroll
-      for (int r = 0; r < 8; ++r)
-#pragma unroll
-        for (int c = 0; c < 8; ++c) acc[r][c] = __fmaf_rn(xs[r], ws[c], acc[r][c]);
-    }
-    if (s + 1 < steps) put(cur ^ 1);
-    __syncthreads();
-  }
-  // The sums in order into the output tile [256][BN] (over the stages): partial 1 parks its
-  // values, partial 0 adds them to its own, then the bias.
-  float* tile = tsm;
-  if (R == 2 && part == 1) {
-#pragma unroll
-    for (int r = 0; r < 8; ++r)
-#pragma unroll
-      for (int c = 0; c < 8; c += 4) *reinterpret_cast<float4*>(tile + (tm + r) * BN + tn + c) = make_float4(acc[r][c], acc[r][c + 1], acc[r][c + 2], acc[r][c + 3]);
-  }
-  __syncthreads();
-  if (part == 0) {
-#pragma unroll
-    for (int c = 0; c < 8; ++c) {
-      const float b = a.biasf && n0 + tn + c < a.O ? __ldg(a.biasf + n0 + tn + c) : 0.f;
-#pragma unroll
-      for (int r = 0; r < 8; ++r) {
-        float t = __fadd_rn(0.f, acc[r][c]);
-        if (R == 2) t = __fadd_rn(t, tile[(tm + r) * BN + tn + c]);
-        acc[r][c] = __fadd_rn(t, b);
-      }
-    }
-#pragma unroll
-    for (int r = 0; r < 8; ++r)
-#pragma unroll
-      for (int c = 0; c < 8; c += 4) *reinterpret_cast<float4*>(tile + (tm + r) * BN + tn + c) = make_float4(acc[r][c], acc[r][c + 1], acc[r][c + 2], acc[r][c + 3]);
-  }
-  __syncthreads();
-  convFloatTileEpilogue(a, tile, kTileBM, BN, m0, n0);
-}
-
 // ---- the stem: NanoDet's first layers in one kernel (program.ts stemOf) ---------------------------
 // The float input quantized (QuantizeInput's codes) and read back dequantized (q·s), a 3×3
 // stride-2 convolution of 3 → 32 channels summed as convFloatKernel sums it (one chain of 27
@@ -1272,10 +1146,6 @@ struct Int8Engine::Impl {
   // where mma runs; false (VIGIL_INT8_FLOAT=exact): all on the CUDA cores in ONNX Runtime's
   // order, every value the reference's. Int8 codes are the reference's either way.
   bool tf32 = false;
-  // The exact float convolutions on convFloatTileKernel<·, floatTiled> (blocks an SM: 2, or 1
-  // with VIGIL_INT8_FLOAT_TILED=1); 0: convFloatKernel for all (VIGIL_INT8_FLOAT_TILED=0, or a GPU
-  // that cannot grant their shared memory), for benches comparing them.
-  int floatTiled = 2;
   bool graphs = true;
   std::string key;
   float* input = nullptr;
@@ -1441,13 +1311,7 @@ struct Int8Engine::Impl {
             a.biasf = static_cast<const float*>(d.bias);
             a.vec = op.C % 16 == 0 && a.in.C % 4 == 0 && a.in.off % 4 == 0 && (d.sumBlock % 16 == 0 || op.kh * op.kw == 1);
             a.taps1 = op.kh * op.kw == 1;
-            const int K = op.kh * op.kw * op.C;
-            const int parts = K <= d.sumRestart ? 1 : K == 2 * d.sumRestart ? 2 : 0;  // convFloatTileKernel's partial sums
-            if (a.vec && d.sumRestart % 16 == 0 && K % 16 == 0 && op.O % 4 == 0 && parts && floatTiled) {
-              const dim3 grid((pixels + kTileBM - 1) / kTileBM, (op.O + 64 / parts - 1) / (64 / parts));
-              if (parts == 1) floatTiled == 1 ? convFloatTileKernel<1, 1><<<grid, 256, floatTileSmem<1>(), st>>>(a) : convFloatTileKernel<1, 2><<<grid, 256, floatTileSmem<1>(), st>>>(a);
-              else floatTiled == 1 ? convFloatTileKernel<2, 1><<<grid, 256, floatTileSmem<2>(), st>>>(a) : convFloatTileKernel<2, 2><<<grid, 256, floatTileSmem<2>(), st>>>(a);
-            } else if (op.O <= 32) {
+            if (op.O <= 32) {
               convFloatKernel<128, 32><<<dim3((pixels + 127) / 128, 1), 256, 0, st>>>(a);
             } else {
               convFloatKernel<64, 64><<<dim3((pixels + 63) / 64, (op.O + 63) / 64), 256, 0, st>>>(a);
@@ -1537,14 +1401,6 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   m.tf32 = m.mma && !(floatMode && std::strcmp(floatMode, "exact") == 0);
   m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + (m.tf32 ? " tf32x3" : "") + " sm_" + std::to_string(cc);
   if (const char* v = std::getenv("VIGIL_INT8_MIN_SPLIT")) m.minSplit = std::max(1, std::atoi(v));
-  if (const char* v = std::getenv("VIGIL_INT8_FLOAT_TILED")) m.floatTiled = std::strcmp(v, "0") == 0 ? 0 : std::strcmp(v, "1") == 0 ? 1 : 2;
-  if (m.floatTiled && (cudaFuncSetAttribute(convFloatTileKernel<1, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, floatTileSmem<1>()) != cudaSuccess ||
-                       cudaFuncSetAttribute(convFloatTileKernel<1, 2>, cudaFuncAttributeMaxDynamicSharedMemorySize, floatTileSmem<1>()) != cudaSuccess ||
-                       cudaFuncSetAttribute(convFloatTileKernel<2, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, floatTileSmem<2>()) != cudaSuccess ||
-                       cudaFuncSetAttribute(convFloatTileKernel<2, 2>, cudaFuncAttributeMaxDynamicSharedMemorySize, floatTileSmem<2>()) != cudaSuccess)) {
-    cudaGetLastError();  // a GPU with less shared memory a block
-    m.floatTiled = 0;
-  }
   if (const char* v = std::getenv("VIGIL_INT8_SPLIT_BLOCKS")) m.splitBlocks = std::max(0, std::atoi(v));
 
   // Check the program before allocating anything.
