@@ -307,6 +307,12 @@ struct ConvArgs {
 // float), and with an aux output its code in `aux`; `lut`, `auxLut`: the tables (shared or
 // global memory) when there are.
 __device__ __forceinline__ float convValue(const ConvArgs& a, const float* lut, const float* auxLut, float y, int* aux) {
+  if (!lut && !a.aux.p && a.e.n == 1 && a.e.op[0] == EpilogueOp::Requantize) {
+    // A lone requantize (NanoDet's 1×1 lateral convolutions): epilogue()'s steps without its
+    // walk over the ops, for the short-K convolutions whose epilogue is most of their work.
+    const int q = quantizeCodeFast(y, a.e.arg[0], a.e.inv[0]);
+    return a.e.int8Out ? static_cast<float>(q) : __fmul_rn(static_cast<float>(q), a.e.arg[0]);
+  }
   int code = 0;
   y = epilogue(y, a.e, lut ? a.lutAt : a.e.n, &code, aux, a.aux.p && !lut, a.auxAt, a.aux.scale, a.aux.inv);
   if (lut) {
