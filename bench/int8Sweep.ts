@@ -17,14 +17,14 @@ import type { TensorRtHandle } from '../src/native/types.js';
 import { loadCheckFrames } from './checkFrames.js';
 import { percentile, writeResult, type BenchRow } from './record.js';
 
-const KNOBS = ['VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_INT8_MIN_SPLIT', 'VIGIL_CUDA_SPIN_US', 'VIGIL_INT8_FLOAT'];
+const KNOBS = ['VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_INT8_MIN_SPLIT', 'VIGIL_CUDA_SPIN_US', 'VIGIL_INT8_FLOAT', 'VIGIL_INT8_BRANCHES'];
 const VARIANTS: Record<string, Record<string, string>> = process.env.SWEEP
   ? (JSON.parse(process.env.SWEEP) as Record<string, Record<string, string>>)
   : {
       default: {},
       "every FP32 layer in ONNX Runtime's order (CUDA cores)": { VIGIL_INT8_FLOAT: 'exact' },
+      'one stream (no branches in the graph)': { VIGIL_INT8_BRANCHES: '0' },
       'split-K for 2 blocks an SM at every batch': { VIGIL_INT8_SPLIT_BLOCKS: '2' },
-      'split-K for 1 block an SM at every batch': { VIGIL_INT8_SPLIT_BLOCKS: '1' },
     };
 const BATCHES = (process.env.SWEEP_BATCHES ?? '1,8,32,64').split(',').map(Number);
 const model = int8OnnxPath();

@@ -1182,6 +1182,13 @@ struct Int8Engine::Impl {
   // in three sweeps, 2.5 % in earlier ones; 32 and 64 within ±2 %; batch 1 1–3 % slower; 4 slower).
   int splitBlocks = 0;
   int32_t* partial = nullptr;  // split-K sums, the largest M·O of the INT8 convolutions at maxBatch
+  // Branches in the graphs (launchAll): side streams, an event per op, fork and join events;
+  // false with VIGIL_INT8_BRANCHES=0 (one stream, for benches comparing the two).
+  static constexpr int kSide = 3;
+  bool branches = true;
+  cudaStream_t side[kSide] = {};
+  std::vector<cudaEvent_t> opEvents;
+  cudaEvent_t forkEvent = nullptr, joinEvents[kSide] = {};
   size_t partialCount = 0;
 
   ~Impl() {
@@ -1197,6 +1204,12 @@ struct Int8Engine::Impl {
     for (void* b : buffers) cudaFree(b);
     cudaFree(input);
     cudaFree(partial);
+    for (cudaEvent_t e : opEvents) cudaEventDestroy(e);
+    if (forkEvent) cudaEventDestroy(forkEvent);
+    for (int s = 0; s < kSide; ++s) {
+      if (joinEvents[s]) cudaEventDestroy(joinEvents[s]);
+      if (side[s]) cudaStreamDestroy(side[s]);
+    }
   }
 
   size_t bytesPerImage(const ProgramBuffer& b) const { return static_cast<size_t>(b.H) * b.W * b.C * (b.int8 ? 1 : 4); }
@@ -1223,12 +1236,86 @@ struct Int8Engine::Impl {
     return true;
   }
 
-  bool launchAll(int n, const float* in, cudaStream_t st, std::string& err, const std::function<void(size_t)>& after = nullptr) {
+  // An INT8 convolution's K splits on the tensor cores at batch n, and its stages a split. Too few
+  // tiles to fill the GPU (small batches, late layers): split K, at least two stages a split (one
+  // where K is two or three stages: a 1×1 of 128 channels at batch 1 took 70 µs unsplit on the
+  // H200, 19 µs split), for about splitBlocks blocks an SM.
+  std::pair<int, int> splitOf(const ProgramOp& op, const OpDevice& d, int n, int pixels) const {
+    const int bn = op.O <= 32 ? 32 : 64;
+    const long tiles = static_cast<long>((pixels + kMmaBM - 1) / kMmaBM) * ((op.O + bn - 1) / bn);
+    const int chunks = (d.Kpad + kMmaBK - 1) / kMmaBK;
+    const int most = chunks < 4 ? chunks : chunks / 2;
+    const long want = static_cast<long>(splitBlocks ? splitBlocks : n < 4 ? 2 : 1) * sms;
+    int splits = tiles >= want ? 1 : static_cast<int>(std::min<long>(most, (want + tiles - 1) / tiles));
+    splits = std::max(splits, std::min(minSplit, chunks));  // VIGIL_INT8_MIN_SPLIT (benches)
+    if (splits < 1 || static_cast<size_t>(pixels) * op.O > partialCount) splits = 1;
+    const int per = (chunks + splits - 1) / splits;
+    return {(chunks + per - 1) / per, per};
+  }
+
+  // Branches (a CUDA graph's capture, not VIGIL_INT8_BRANCHES=0): each op on one of the origin
+  // stream and kSide side streams, after the ops it depends on (the last writer of each buffer it
+  // reads; the last writer and the readers since of each it writes; the last split-K convolution
+  // if it splits K too: they share the workspace), so that independent ops (the heads, the
+  // lateral convolutions, a block's branches) run side by side where their grids leave the GPU
+  // room. An op goes on the stream whose last op it depends on, else on the least recently used.
+  struct BranchState {
+    std::vector<int> lastWriter, readersFrom;  // per buffer: its last writer op (−1), readers since (index into readers)
+    std::vector<std::vector<int>> readers;
+    std::vector<int> streamOf;  // per op
+    int tail[kSide + 1];
+    int lastSplit = -1;
+  };
+
+  bool launchAll(int n, const float* in, cudaStream_t origin, std::string& err, const std::function<void(size_t)>& after = nullptr, bool branches = false) {
     constexpr int T = 256;
+    BranchState bs;
+    auto streamFor = [&](size_t k) -> cudaStream_t { return bs.streamOf[k] == 0 ? origin : side[bs.streamOf[k] - 1]; };
+    if (branches) {
+      bs.lastWriter.assign(prog.buffers.size(), -1);
+      bs.readers.assign(prog.buffers.size(), {});
+      bs.streamOf.assign(prog.ops.size(), 0);
+      std::fill(std::begin(bs.tail), std::end(bs.tail), -1);
+      cudaEventRecord(forkEvent, origin);
+      for (cudaStream_t s : side) cudaStreamWaitEvent(s, forkEvent, 0);
+    }
     for (size_t k = 0; k < prog.ops.size(); ++k) {
       const ProgramOp& op = prog.ops[k];
       const Tensor out = view(op.out);
       const int pixels = n * out.H * out.W;
+      cudaStream_t st = origin;
+      if (branches) {
+        std::vector<int> deps;
+        const bool needsIn = op.kind != ProgramOpKind::QuantizeInput && op.kind != ProgramOpKind::Stem;
+        for (int b : {needsIn ? op.in.buffer : -1, op.kind == ProgramOpKind::Add ? op.in2.buffer : -1})
+          if (b >= 0 && bs.lastWriter[b] >= 0) deps.push_back(bs.lastWriter[b]);
+        for (int b : {op.out.buffer, op.aux.buffer}) {
+          if (b < 0) continue;
+          if (bs.lastWriter[b] >= 0) deps.push_back(bs.lastWriter[b]);
+          deps.insert(deps.end(), bs.readers[b].begin(), bs.readers[b].end());
+        }
+        const bool splitsK = mma && op.kind == ProgramOpKind::ConvInt8 && splitOf(op, opDev[k], n, pixels).first > 1;
+        if (splitsK && bs.lastSplit >= 0) deps.push_back(bs.lastSplit);
+        int pick = -1, lru = 0;
+        for (int d : deps)
+          if (bs.tail[bs.streamOf[d]] == d && (pick < 0 || d > bs.tail[pick])) pick = bs.streamOf[d];
+        for (int s = 1; s <= kSide; ++s)
+          if (bs.tail[s] < bs.tail[lru]) lru = s;
+        if (pick < 0) pick = lru;
+        bs.streamOf[k] = pick;
+        st = streamFor(k);
+        for (int d : deps)
+          if (bs.streamOf[d] != pick) cudaStreamWaitEvent(st, opEvents[d], 0);
+        if (splitsK) bs.lastSplit = static_cast<int>(k);
+        for (int b : {needsIn ? op.in.buffer : -1, op.kind == ProgramOpKind::Add ? op.in2.buffer : -1})
+          if (b >= 0) bs.readers[b].push_back(static_cast<int>(k));
+        for (int b : {op.out.buffer, op.aux.buffer}) {
+          if (b < 0) continue;
+          bs.lastWriter[b] = static_cast<int>(k);
+          bs.readers[b].clear();
+        }
+        bs.tail[pick] = static_cast<int>(k);
+      }
       switch (op.kind) {
         case ProgramOpKind::QuantizeInput:
           quantizeInputKernel<<<gridFor(pixels, T), T, 0, st>>>(in, static_cast<int8_t*>(out.p), n, op.channels, prog.inputSize, out.C, out.scale, out.inv, op.space);
@@ -1332,18 +1419,8 @@ struct Int8Engine::Impl {
             } else {
               const int bn = op.O <= 32 ? 32 : 64;
               const unsigned gx = static_cast<unsigned>((pixels + kMmaBM - 1) / kMmaBM), gy = static_cast<unsigned>((op.O + bn - 1) / bn);
-              // Too few tiles to fill the GPU (small batches, late layers): split K, at least
-              // two stages a split (one where K is two or three stages: a 1×1 of 128 channels at
-              // batch 1 took 70 µs unsplit on the H200, 19 µs split), for about two blocks per SM.
-              const int chunks = (d.Kpad + kMmaBK - 1) / kMmaBK;
-              const long tiles = static_cast<long>(gx) * gy;
-              const int most = chunks < 4 ? chunks : chunks / 2;
-              const long want = static_cast<long>(splitBlocks ? splitBlocks : n < 4 ? 2 : 1) * sms;
-              int splits = tiles >= want ? 1 : static_cast<int>(std::min<long>(most, (want + tiles - 1) / tiles));
-              splits = std::max(splits, std::min(minSplit, chunks));  // VIGIL_INT8_MIN_SPLIT (benches)
-              if (splits < 1 || static_cast<size_t>(pixels) * op.O > partialCount) splits = 1;
-              a.chunksPerSplit = (chunks + splits - 1) / splits;
-              splits = (chunks + a.chunksPerSplit - 1) / a.chunksPerSplit;
+              int splits = 1;
+              std::tie(splits, a.chunksPerSplit) = splitOf(op, d, n, pixels);
               if (splits > 1) {
                 a.partial = partial;
                 cudaMemsetAsync(partial, 0, static_cast<size_t>(pixels) * op.O * sizeof(int32_t), st);
@@ -1364,7 +1441,14 @@ struct Int8Engine::Impl {
         err = "INT8 engine: launching op " + std::to_string(k) + " failed: " + cudaErrorText(rc);
         return false;
       }
+      if (branches) cudaEventRecord(opEvents[k], st);
       if (after) after(k);
+    }
+    if (branches) {  // every side stream back into the origin (the capture ends there)
+      for (int s = 1; s <= kSide; ++s) {
+        cudaEventRecord(joinEvents[s - 1], side[s - 1]);
+        cudaStreamWaitEvent(origin, joinEvents[s - 1], 0);
+      }
     }
     return true;
   }
@@ -1595,6 +1679,19 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     return fail(rc, "split-K workspace");
   }
   if (!m.mma) m.partialCount = 0;
+  if (const char* v = std::getenv("VIGIL_INT8_BRANCHES")) m.branches = std::strcmp(v, "0") != 0;
+  if (m.branches) {
+    m.opEvents.assign(p.ops.size(), nullptr);
+    for (cudaEvent_t& e : m.opEvents)
+      if ((rc = CUDA(cudaEventCreateWithFlags(&e, cudaEventDisableTiming))) != cudaSuccess) return fail(rc, "branch events");
+    if ((rc = CUDA(cudaEventCreateWithFlags(&m.forkEvent, cudaEventDisableTiming))) != cudaSuccess) return fail(rc, "branch events");
+    for (int s = 0; s < Impl::kSide; ++s) {
+      if ((rc = CUDA(cudaEventCreateWithFlags(&m.joinEvents[s], cudaEventDisableTiming))) != cudaSuccess ||
+          (rc = CUDA(cudaStreamCreateWithFlags(&m.side[s], cudaStreamNonBlocking))) != cudaSuccess) {
+        return fail(rc, "branch streams");
+      }
+    }
+  }
   for (const ProgramOutput& o : p.outputs) {
     m.outputNames.push_back(o.name);
     m.outputPtrs.push_back(static_cast<float*>(m.buffers[o.buffer]));
@@ -1629,7 +1726,7 @@ bool Int8Engine::enqueue(int batch, void* stream, std::string& err, const float*
       err = "INT8 engine: cannot capture a CUDA graph: " + cudaErrorText(rc);
       return false;
     }
-    const bool launched = m.launchAll(batch, in, st, err);
+    const bool launched = m.launchAll(batch, in, st, err, nullptr, m.branches);
     rc = CUDA(cudaStreamEndCapture(st, &graph));
     if (!launched) {
       if (graph) cudaGraphDestroy(graph);
