@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
-import { cudaProgram } from '../../src/detect/GpuDetector.js';
+import { cudaProgram, postOptions } from '../../src/detect/GpuDetector.js';
 import { planInt8, type Int8Plan } from '../../src/detect/int8/plan.js';
 import { Act, activationBytes, lowerPlan, OpKind, tensorFromBuffer } from '../../src/detect/int8/program.js';
 import { fp32OnnxPath, int8OnnxPath } from '../../src/detect/model/importModel.js';
 import { readOnnx } from '../../src/detect/onnx/readOnnx.js';
+import { loadAddon } from '../../src/native/addon.js';
 
 const model = () => {
   const path = int8OnnxPath();
@@ -158,5 +159,15 @@ describe("the CUDA INT8 engine's program", () => {
     const padded = { ...plan, steps: plan.steps.map((s) => (s.op === 'conv' && s.output === 'convolution_29_238' ? { ...s, pads: [0, 0, 1, 1] as [number, number, number, number], floatSum: { block: 16, restart: 16 } } : s)) };
     expect(() => lowerPlan(padded)).toThrow(/step conv → convolution_29_238: the engine would sum it in blocks of 128/);
     expect(() => cudaProgram(fp32OnnxPath())).toThrow(/runs INT8 \(QDQ\) models/);
+  });
+
+  it('names a wrong VIGIL_INT8_FLOAT before it looks for a GPU, and opens nothing', async () => {
+    const program = cudaProgram(model());
+    process.env.VIGIL_INT8_FLOAT = 'fp16';
+    try {
+      await expect(loadAddon().openInt8Engine({ program, maxBatch: 1, ...postOptions({}) })).rejects.toThrow(/VIGIL_INT8_FLOAT is 'fp16': use tf32x3 .* or exact/);
+    } finally {
+      delete process.env.VIGIL_INT8_FLOAT;
+    }
   });
 });

@@ -1458,6 +1458,12 @@ Int8Engine::Int8Engine() : impl_(std::make_unique<Impl>()) {}
 Int8Engine::~Int8Engine() = default;
 
 std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, std::string& err) {
+  // The settings first: a wrong one is named on any machine, GPU or not.
+  const char* floatMode = std::getenv("VIGIL_INT8_FLOAT");
+  if (floatMode && *floatMode && std::strcmp(floatMode, "exact") != 0 && std::strcmp(floatMode, "tf32x3") != 0) {
+    err = std::string("VIGIL_INT8_FLOAT is '") + floatMode + "': use tf32x3 (FP32 layers no int8 code depends on as 3×TF32 on the tensor cores, the default) or exact (every FP32 layer in ONNX Runtime's order)";
+    return nullptr;
+  }
   usePrimaryContextFlags();
   std::unique_ptr<Int8Engine> self(new Int8Engine());
   Impl& m = *self->impl_;
@@ -1483,11 +1489,6 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   cudaGetLastError();
   const char* force = std::getenv("VIGIL_INT8_KERNEL");
   m.mma = cc >= 80 && mmaCode && !(force && std::strcmp(force, "dp4a") == 0);
-  const char* floatMode = std::getenv("VIGIL_INT8_FLOAT");
-  if (floatMode && *floatMode && std::strcmp(floatMode, "exact") != 0 && std::strcmp(floatMode, "tf32x3") != 0) {
-    err = std::string("VIGIL_INT8_FLOAT is '") + floatMode + "': use tf32x3 (FP32 layers no int8 code depends on as 3×TF32 on the tensor cores, the default) or exact (every FP32 layer in ONNX Runtime's order)";
-    return nullptr;
-  }
   m.tf32 = m.mma && !(floatMode && std::strcmp(floatMode, "exact") == 0);
   m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + (m.tf32 ? " tf32x3" : "") + " sm_" + std::to_string(cc);
   if (const char* v = std::getenv("VIGIL_INT8_MIN_SPLIT")) m.minSplit = std::max(1, std::atoi(v));
