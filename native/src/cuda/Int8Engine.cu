@@ -1178,8 +1178,9 @@ struct Int8Engine::Impl {
   // mma kernel's own epilogue with the separate one): 1 by default.
   int minSplit = 1;
   // Blocks an SM that split-K aims for where the tiles alone are fewer (VIGIL_INT8_SPLIT_BLOCKS);
-  // 0, the default: 2 at batches under 4, 1 from 4 (on the H200, 1 against 2: batch 8 3–5 % faster
-  // in three sweeps, 2.5 % in earlier ones; 32 and 64 within ±2 %; batch 1 1–3 % slower; 4 slower).
+  // 0, the default: 2 at batches under 4, 1 from 4 (on the H200, against 2 at every batch: batch 8
+  // 11–14 % faster in four sweeps, 3–5 % before the faster epilogues; 32 3–4 %, 64 1–2 %; at
+  // batch 1, 1 was 1–3 % slower; 4 slower everywhere).
   int splitBlocks = 0;
   int32_t* partial = nullptr;  // split-K sums, the largest M·O of the INT8 convolutions at maxBatch
   // Branches in the graphs (launchAll): side streams, an event per op, fork and join events;
