@@ -619,19 +619,19 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
   if constexpr (!F32) {
     if (a.partial) {
 #pragma unroll
-    for (int mt = 0; mt < 2; ++mt)
+      for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const int mm = m0 + warp * 32 + mt * 16 + g + half * 8;
-        if (mm >= a.M) continue;
+        for (int half = 0; half < 2; ++half) {
+          const int mm = m0 + warp * 32 + mt * 16 + g + half * 8;
+          if (mm >= a.M) continue;
 #pragma unroll
-        for (int nt = 0; nt < BN / 8; ++nt)
+          for (int nt = 0; nt < BN / 8; ++nt)
 #pragma unroll
-          for (int j = 0; j < 2; ++j) {
-            const int o = n0 + nt * 8 + t * 2 + j;
-            if (o < a.O) atomicAdd(a.partial + mm * a.O + o, acc[mt][nt][half * 2 + j]);
-          }
-      }
+            for (int j = 0; j < 2; ++j) {
+              const int o = n0 + nt * 8 + t * 2 + j;
+              if (o < a.O) atomicAdd(a.partial + mm * a.O + o, acc[mt][nt][half * 2 + j]);
+            }
+        }
       return;
     }
   }
@@ -654,19 +654,19 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
   // The float the epilogue starts from: the int32 sum with its bias times the multiplier, or the
   // float sum with the bias added last (convAccValue, convFloatKernel).
   int bias[4];
-  float mul[4];
+  float mul[4], fbias[4];
 #pragma unroll
   for (int q = 0; q < 4; ++q) {
     const bool ok = o0 + q < a.O;
     if constexpr (F32) {
-      mul[q] = ok && a.biasf ? __ldg(a.biasf + o0 + q) : 0.f;
+      fbias[q] = ok && a.biasf ? __ldg(a.biasf + o0 + q) : 0.f;
     } else {
       bias[q] = ok && a.bias8 ? __ldg(a.bias8 + o0 + q) : 0;
       mul[q] = ok ? __ldg(a.mult + o0 + q) : 0.f;
     }
   }
   auto value = [&](int q, Acc v) -> float {
-    if constexpr (F32) return __fadd_rn(v, mul[q]);
+    if constexpr (F32) return __fadd_rn(v, fbias[q]);
     else return __fmul_rn(static_cast<float>(v + bias[q]), mul[q]);
   };
 #pragma unroll 1
