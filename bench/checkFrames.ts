@@ -19,10 +19,17 @@ export function loadCheckFrames() {
     frames,
     count,
     frame: (i: number) => frames.subarray(i * FRAME_FLOATS, (i + 1) * FRAME_FLOATS),
-    /** A batch of n frames, the frames repeated in order where n is more than there are. */
-    batchOf: (n: number) => {
+    /**
+     * A batch of n frames, the frames repeated in order where n is more than there are; from
+     * frame `first` on (another batch's images in every slot: run before a checked run, it leaves
+     * other values in every buffer, so an op that read before its input was written would show).
+     */
+    batchOf: (n: number, first = 0) => {
       const b = new Float32Array(n * FRAME_FLOATS);
-      for (let i = 0; i < n; i++) b.set(frames.subarray((i % count) * FRAME_FLOATS, (i % count + 1) * FRAME_FLOATS), i * FRAME_FLOATS);
+      for (let i = 0; i < n; i++) {
+        const f = (first + i) % count;
+        b.set(frames.subarray(f * FRAME_FLOATS, (f + 1) * FRAME_FLOATS), i * FRAME_FLOATS);
+      }
       return b;
     },
   };

@@ -520,7 +520,7 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const bool ok = rowTaps[j] & bit;
-      cpAsync16(&As[stage][((tid >> 2) + 32 * j) * kMmaLds + (tid & 3) * 16], ok ? inP + (rowAt[j] + tapAt) * ES : wP, ok, true);
+      cpAsync16(&As[stage][((tid >> 2) + 32 * j) * kMmaLds + (tid & 3) * 16], ok ? inP + (rowAt[j] + tapAt) * ES : wP, ok, true);  // byte offsets: F32 inputs under 2^29 floats (open)
     }
     c0 += KS;
     tapAt += KS;
@@ -1107,19 +1107,26 @@ std::pair<int, int> floatSumOf(const ProgramOp& op, bool int8In) {
 // Whether op k's result, and everything computed from it, stays float: no int8 code depends on
 // it. Only such convolutions may sum in another order than ONNX Runtime's: NanoDet's INT8 layers
 // carry a one-step difference far (eight codes moved by one in its first FP32 convolution's output
-// moved 15 % of the codes after it, up to 9 steps: bench/int8Cascade.ts), and 3×TF32 in that
+// moved 16 % of the codes after it, up to 9 steps: bench/int8Cascade.ts), and 3×TF32 in that
 // layer left 96 % of the codes within one step of ONNX Runtime and mAP@0.5 0.93
 // (bench/results/int8engine-h200-2026-12-04-tf32x3-op1.json).
 bool floatOnlyDownstream(const Int8Program& p, size_t k) {
+  // An op that makes int8 codes: an int8 output, an aux output, or a requantize in its epilogue
+  // (whose code the float output after it carries).
+  auto quantizes = [&](const ProgramOp& op) {
+    if (p.buffers[op.out.buffer].int8 || op.aux.buffer >= 0) return true;
+    for (int i = 0; i < op.epilogue.n; ++i)
+      if (op.epilogue.op[i] == EpilogueOp::Requantize) return true;
+    return false;
+  };
   std::vector<bool> reached(p.buffers.size(), false);
-  const ProgramOp& first = p.ops[k];
-  if (first.aux.buffer >= 0 || p.buffers[first.out.buffer].int8) return false;
-  reached[first.out.buffer] = true;
+  if (quantizes(p.ops[k])) return false;
+  reached[p.ops[k].out.buffer] = true;
   for (size_t j = k + 1; j < p.ops.size(); ++j) {
     const ProgramOp& op = p.ops[j];
     const bool reads = (op.in.buffer >= 0 && reached[op.in.buffer]) || (op.in2.buffer >= 0 && reached[op.in2.buffer]);
     if (!reads) continue;
-    if (p.buffers[op.out.buffer].int8 || op.aux.buffer >= 0) return false;
+    if (quantizes(op)) return false;
     reached[op.out.buffer] = true;
   }
   return true;
@@ -1205,7 +1212,8 @@ struct Int8Engine::Impl {
     for (void* b : buffers) cudaFree(b);
     cudaFree(input);
     cudaFree(partial);
-    for (cudaEvent_t e : opEvents) cudaEventDestroy(e);
+    for (cudaEvent_t e : opEvents)
+      if (e) cudaEventDestroy(e);
     if (forkEvent) cudaEventDestroy(forkEvent);
     for (int s = 0; s < kSide; ++s) {
       if (joinEvents[s]) cudaEventDestroy(joinEvents[s]);
@@ -1270,6 +1278,7 @@ struct Int8Engine::Impl {
 
   bool launchAll(int n, const float* in, cudaStream_t origin, std::string& err, const std::function<void(size_t)>& after = nullptr, bool branches = false) {
     constexpr int T = 256;
+    bool launched = true;
     BranchState bs;
     auto streamFor = [&](size_t k) -> cudaStream_t { return bs.streamOf[k] == 0 ? origin : side[bs.streamOf[k] - 1]; };
     if (branches) {
@@ -1440,18 +1449,19 @@ struct Int8Engine::Impl {
       const cudaError_t rc = cudaGetLastError();
       if (rc != cudaSuccess) {
         err = "INT8 engine: launching op " + std::to_string(k) + " failed: " + cudaErrorText(rc);
-        return false;
+        launched = false;
+        break;
       }
       if (branches) cudaEventRecord(opEvents[k], st);
       if (after) after(k);
     }
-    if (branches) {  // every side stream back into the origin (the capture ends there)
+    if (branches) {  // every side stream back into the origin (the capture ends there), failed or not
       for (int s = 1; s <= kSide; ++s) {
         cudaEventRecord(joinEvents[s - 1], side[s - 1]);
         cudaStreamWaitEvent(origin, joinEvents[s - 1], 0);
       }
     }
-    return true;
+    return launched;
   }
 };
 
@@ -1610,9 +1620,10 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
         return fail(rc, "uploading weights");
       }
       // 3×TF32 on the tensor cores: a float input whose 16-byte runs of 4 channels stay aligned,
-      // and a result no int8 code depends on (floatOnlyDownstream).
-      const ProgramBuffer& in = p.buffers[op.in.buffer];
-      if (m.tf32 && op.kind == ProgramOpKind::ConvFloat && !in.int8 && op.C % 4 == 0 && in.C % 4 == 0 && op.in.offset % 4 == 0 && taps <= 32 && floatOnlyDownstream(p, k)) {
+      // under 2^29 floats, and a result no int8 code depends on (floatOnlyDownstream).
+      const ProgramBuffer* in = op.kind == ProgramOpKind::ConvFloat ? &p.buffers[op.in.buffer] : nullptr;  // the stem has no input buffer
+      const bool small = in && static_cast<long>(maxBatch) * in->H * in->W * in->C < (1L << 29);  // the kernel's byte offsets stay in 32 bits
+      if (m.tf32 && in && !in->int8 && small && op.C % 4 == 0 && in->C % 4 == 0 && op.in.offset % 4 == 0 && taps <= 32 && floatOnlyDownstream(p, k)) {
         d.KpadT = (taps * op.C + 15) / 16 * 16;
         std::vector<float> split(2 * static_cast<size_t>(op.O) * d.KpadT, 0.f);
         for (int o = 0; o < op.O; ++o)
