@@ -82,27 +82,26 @@ const compareWithReference = (d: GpuDetector, image: number): Cmp => {
   }
   return c;
 };
-await addon.int8EngineRun(det.engine, { input: frame(0), batch: 1, iterations: 1, graphs: false });
-const mmaVsRef = compareWithReference(det, 0);
-log(`${det.cacheKey}, no graph, vs reference: ${JSON.stringify(mmaVsRef)}`);
-// Each checked graph run follows a run of another frame (no graph): every buffer then holds other
-// values, so an op of the graph's branches that read a buffer before its writer ran would differ.
+// Frame 0 without the graph, then in it. Each checked graph run follows a run of another frame
+// (no graph): every buffer then holds other values, so an op of the graph's branches that read a
+// buffer before its writer ran would differ.
 const other = async (d: GpuDetector, batch: number) => addon.int8EngineRun(d.engine, { input: batchOf(batch, 1), batch, iterations: 1, graphs: false });
-await other(det, 1);
-await addon.int8EngineRun(det.engine, { input: frame(0), batch: 1, iterations: 1, graphs: true });
-const graphVsRef = compareWithReference(det, 0);
-log(`${det.cacheKey}, CUDA graph, vs reference: ${JSON.stringify(graphVsRef)}`);
+const checkFrame0 = async (d: GpuDetector) => {
+  await addon.int8EngineRun(d.engine, { input: frame(0), batch: 1, iterations: 1, graphs: false });
+  const noGraph = compareWithReference(d, 0);
+  log(`${d.cacheKey}, no graph, vs reference: ${JSON.stringify(noGraph)}`);
+  await other(d, 1);
+  await addon.int8EngineRun(d.engine, { input: frame(0), batch: 1, iterations: 1, graphs: true });
+  const graph = compareWithReference(d, 0);
+  log(`${d.cacheKey}, CUDA graph, vs reference: ${JSON.stringify(graph)}`);
+  return { noGraph, graph };
+};
+const { noGraph: mmaVsRef, graph: graphVsRef } = await checkFrame0(det);
 
 process.env.VIGIL_INT8_FLOAT = 'exact';
 const exact = await GpuDetector.loadCuda(model, { maxBatch: 1 });
 delete process.env.VIGIL_INT8_FLOAT;
-await addon.int8EngineRun(exact.engine, { input: frame(0), batch: 1, iterations: 1, graphs: false });
-const exactVsRef = compareWithReference(exact, 0);
-log(`${exact.cacheKey}, no graph, vs reference: ${JSON.stringify(exactVsRef)}`);
-await other(exact, 1);
-await addon.int8EngineRun(exact.engine, { input: frame(0), batch: 1, iterations: 1, graphs: true });
-const exactGraphVsRef = compareWithReference(exact, 0);
-log(`${exact.cacheKey}, CUDA graph, vs reference: ${JSON.stringify(exactGraphVsRef)}`);
+const { noGraph: exactVsRef, graph: exactGraphVsRef } = await checkFrame0(exact);
 
 process.env.VIGIL_INT8_KERNEL = 'dp4a';
 const dp4a = await GpuDetector.loadCuda(model, { maxBatch: 1 });
