@@ -1,8 +1,9 @@
 // bench:int8-sweep — the INT8 engine's experiment knobs measured against its defaults in one
 // process on a GPU box: each variant (a set of VIGIL_* environment variables, read when an engine
 // opens or, VIGIL_CUDA_SPIN_US, at each wait) opens its own engine and runs batch 1, 8, 32 and 64
-// in CUDA graphs (wall and GPU p50), then one batch-32 run (smaller if the batches are) op by
-// op, printed after its line: where the time moved. Every variant must compute the same bytes:
+// in CUDA graphs (wall and GPU p50), then a batch-8 and a batch-32 run (SWEEP_PROFILE; none
+// larger than the engine holds) op by op, one stream and no graph, printed after its line: where
+// the time moved. Every variant must compute the same bytes:
 // all tensors of a batch of 8 real frames, images 0 and 7,
 // compared with the default variant's (int32 sums are exact in any order and no float sum's order
 // changes, so any difference is a bug; except VIGIL_INT8_FLOAT=exact, which sums the FP32 head
@@ -17,11 +18,13 @@ import type { TensorRtHandle } from '../src/native/types.js';
 import { loadCheckFrames } from './checkFrames.js';
 import { percentile, writeResult, type BenchRow } from './record.js';
 
-const KNOBS = ['VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_INT8_MIN_SPLIT', 'VIGIL_CUDA_SPIN_US', 'VIGIL_INT8_FLOAT', 'VIGIL_INT8_BRANCHES'];
+const KNOBS = ['VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_INT8_MIN_SPLIT', 'VIGIL_CUDA_SPIN_US', 'VIGIL_INT8_FLOAT', 'VIGIL_INT8_BRANCHES', 'VIGIL_INT8_PDL', 'VIGIL_INT8_SPLIT_FIXUP'];
 const VARIANTS: Record<string, Record<string, string>> = process.env.SWEEP
   ? (JSON.parse(process.env.SWEEP) as Record<string, Record<string, string>>)
   : {
       default: {},
+      'no programmatic dependent launch': { VIGIL_INT8_PDL: '0' },
+      'split-K as a memset, the convolution and an epilogue kernel (no PDL)': { VIGIL_INT8_SPLIT_FIXUP: '0' },
       "every FP32 layer in ONNX Runtime's order (CUDA cores)": { VIGIL_INT8_FLOAT: 'exact' },
       'one stream (no branches in the graph)': { VIGIL_INT8_BRANCHES: '0' },
       'split-K for 2 blocks an SM at every batch': { VIGIL_INT8_SPLIT_BLOCKS: '2' },
@@ -33,7 +36,7 @@ const { batchOf } = loadCheckFrames();
 const addon = loadAddon();
 const program = cudaProgram(model);
 const maxBatch = Math.max(8, ...BATCHES);
-const PROFILE_BATCH = Math.min(32, maxBatch);  // the op-by-op run (the engine holds at most maxBatch)
+const PROFILE_BATCHES = [...new Set((process.env.SWEEP_PROFILE ?? '8,32').split(',').map((b) => Math.min(Number(b), maxBatch)))];  // the op-by-op runs
 const p50 = (xs: Float64Array) => percentile([...xs].sort((a, b) => a - b), 50);
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -50,7 +53,8 @@ const snapshot = async (handle: TensorRtHandle) => {
 // variant); floatDiffs: the float buffers that differ (expected only where a variant changes a
 // float sum's order).
 interface Result {
-  name: string; env: Record<string, string>; cacheKey: string; batches: Array<{ batch: number; wallP50: number; gpuP50: number; perSecond: number }>; opsMs: number[];
+  name: string; env: Record<string, string>; cacheKey: string; batches: Array<{ batch: number; wallP50: number; gpuP50: number; perSecond: number }>;
+  profiles: Array<{ batch: number; opsMs: number[] }>;
   equal: boolean; firstDiff: string | null; floatDiffs: string[];
 }
 const results: Result[] = [];
@@ -67,7 +71,11 @@ for (const [name, env] of Object.entries(VARIANTS)) {
     const mean = [...r.wallMs].reduce((a, b) => a + b, 0) / r.wallMs.length;
     batches.push({ batch, wallP50: p50(r.wallMs), gpuP50: p50(r.gpuMs), perSecond: (batch * 1000) / mean });
   }
-  const prof = await addon.int8EngineRun(opened.handle, { input: batchOf(PROFILE_BATCH), batch: PROFILE_BATCH, iterations: 10, graphs: false, profile: true });
+  const profiles: Result['profiles'] = [];
+  for (const batch of PROFILE_BATCHES) {
+    const prof = await addon.int8EngineRun(opened.handle, { input: batchOf(batch), batch, iterations: 10, graphs: false, profile: true });
+    profiles.push({ batch, opsMs: [...prof.opMs].map((x) => Number(x.toFixed(4))) });
+  }
   const snap = await snapshot(opened.handle);
   let firstDiff: string | null = null;
   const floatDiffs: string[] = [];
@@ -83,14 +91,18 @@ for (const [name, env] of Object.entries(VARIANTS)) {
     }
   }
   for (const k of KNOBS) delete process.env[k];
-  const res: Result = { name, env, cacheKey: opened.cacheKey, batches, opsMs: [...prof.opMs].map((x) => Number(x.toFixed(4))), equal: !firstDiff && !floatDiffs.length, firstDiff, floatDiffs };
+  const res: Result = { name, env, cacheKey: opened.cacheKey, batches, profiles, equal: !firstDiff && !floatDiffs.length, firstDiff, floatDiffs };
   results.push(res);
-  log(`${name}: ${batches.map((b) => `b${b.batch} ${b.wallP50.toFixed(3)} ms (GPU ${b.gpuP50.toFixed(3)}) ${b.perSecond.toFixed(0)}/s`).join('; ')}; ops at ${PROFILE_BATCH} ${res.opsMs.reduce((a, b) => a + b, 0).toFixed(3)} ms; ${res.equal ? 'same bytes' : firstDiff ? `INT8 DIFFERS: ${firstDiff}` : `int8 the same; floats differ in ${floatDiffs.join(', ')}`}`);
-  if (results.length > 1) {
-    const d = res.opsMs.map((ms, op) => ({ op, ms, was: results[0]!.opsMs[op]! })).sort((x, y) => Math.abs(y.ms - y.was) - Math.abs(x.ms - x.was)).slice(0, 6);
-    log(`  ops moved most at ${PROFILE_BATCH}: ${d.map((x) => `#${x.op} ${x.was.toFixed(3)}→${x.ms.toFixed(3)}`).join(', ')}`);
-  } else {
-    log(`  ops at ${PROFILE_BATCH}: ${res.opsMs.map((ms, op) => `#${op} ${ms.toFixed(3)}`).join(' ')}`);
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0).toFixed(3);
+  log(`${name}: ${batches.map((b) => `b${b.batch} ${b.wallP50.toFixed(3)} ms (GPU ${b.gpuP50.toFixed(3)}) ${b.perSecond.toFixed(0)}/s`).join('; ')}; ops ${profiles.map((p) => `at ${p.batch} ${sum(p.opsMs)} ms`).join(', ')}; ${res.equal ? 'same bytes' : firstDiff ? `INT8 DIFFERS: ${firstDiff}` : `int8 the same; floats differ in ${floatDiffs.join(', ')}`}`);
+  for (const [i, p] of profiles.entries()) {
+    if (results.length > 1) {
+      const was = results[0]!.profiles[i]!.opsMs;
+      const d = p.opsMs.map((ms, op) => ({ op, ms, was: was[op]! })).sort((x, y) => Math.abs(y.ms - y.was) - Math.abs(x.ms - x.was)).slice(0, 6);
+      log(`  ops moved most at ${p.batch}: ${d.map((x) => `#${x.op} ${x.was.toFixed(3)}→${x.ms.toFixed(3)}`).join(', ')}`);
+    } else {
+      log(`  ops at ${p.batch}: ${p.opsMs.map((ms, op) => `#${op} ${ms.toFixed(3)}`).join(' ')}`);
+    }
   }
 }
 
