@@ -654,7 +654,7 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
   __syncthreads();  // the table is in shared memory even where this block had no K to run
   const int g = lane >> 2, t = lane & 3;
   if constexpr (!F32) {
-    if (a.partial) {
+    if (a.partial && !a.tileCount) {  // convEpilogueKernel finishes: add into the zeroed sums
 #pragma unroll
       for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
@@ -669,9 +669,36 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
               if (o < a.O) atomicAdd(a.partial + mm * a.O + o, acc[mt][nt][half * 2 + j]);
             }
         }
-      if (!a.tileCount) return;
-      // The last split of this tile to add (its sums all in L2 after every split's fence) takes
-      // the whole sums back into its accumulators, leaves zeros, and runs the epilogue below.
+      return;
+    }
+    if (a.partial) {
+      // Split-K in one kernel: each split stores its sums in its own slice [M, O] of the
+      // workspace, and the last of a tile's splits to finish (the count, after every split's
+      // fence) adds the others' slices to its own sums and runs the epilogue below. Nothing to
+      // zero; int32 sums are exact in any order.
+      const size_t slice = static_cast<size_t>(a.M) * a.O;
+      auto each = [&](auto f) {  // f(accumulator pair, element index): this thread's sums, two channels at a time
+#pragma unroll
+        for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            const int mm = m0 + warp * 32 + mt * 16 + g + half * 8;
+#pragma unroll
+            for (int nt = 0; nt < BN / 8; ++nt) {
+              const int o = n0 + nt * 8 + t * 2;
+              if (mm < a.M && o < a.O) f(&acc[mt][nt][half * 2], mm * a.O + o, o + 1 < a.O);
+            }
+          }
+      };
+      const bool pairs = (a.O & 1) == 0;  // (o, o + 1) one 8-byte access
+      int32_t* mine = a.partial + blockIdx.z * slice;
+      each([&](int* v, int at, bool both) {
+        if (pairs) __stcg(reinterpret_cast<int2*>(mine + at), make_int2(v[0], v[1]));
+        else {
+          __stcg(mine + at, v[0]);
+          if (both) __stcg(mine + at + 1, v[1]);
+        }
+      });
       __shared__ int last;
       __threadfence();
       __syncthreads();
@@ -683,22 +710,20 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
       __syncthreads();
       if (!last) return;
       __threadfence();
-#pragma unroll
-      for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int mm = m0 + warp * 32 + mt * 16 + g + half * 8;
-#pragma unroll
-          for (int nt = 0; nt < BN / 8; ++nt)
-#pragma unroll
-            for (int j = 0; j < 2; ++j) {
-              const int o = n0 + nt * 8 + t * 2 + j;
-              int32_t* at = a.partial + mm * a.O + o;
-              const bool in = mm < a.M && o < a.O;
-              acc[mt][nt][half * 2 + j] = in ? __ldcg(at) : 0;  // every accumulator new: none kept across the adds
-              if (in) __stcg(at, 0);
-            }
-        }
+      for (int z = 0; z < static_cast<int>(gridDim.z); ++z) {
+        if (z == static_cast<int>(blockIdx.z)) continue;
+        const int32_t* other = a.partial + z * slice;
+        each([&](int* v, int at, bool both) {
+          if (pairs) {
+            const int2 p = __ldcg(reinterpret_cast<const int2*>(other + at));
+            v[0] += p.x;
+            v[1] += p.y;
+          } else {
+            v[0] += __ldcg(other + at);
+            if (both) v[1] += __ldcg(other + at + 1);
+          }
+        });
+      }
     }
   }
   // The epilogue runs from shared memory in one compact loop, not unrolled over this thread's 64
@@ -1350,7 +1375,10 @@ struct Int8Engine::Impl {
     const long want = static_cast<long>(splitBlocks ? splitBlocks : n < 4 ? 2 : 1) * sms;
     int splits = tiles >= want ? 1 : static_cast<int>(std::min<long>(most, (want + tiles - 1) / tiles));
     splits = std::max(splits, std::min(minSplit, chunks));  // VIGIL_INT8_MIN_SPLIT (benches)
-    if (splits < 1 || static_cast<size_t>(pixels) * op.O > partialCount) splits = 1;
+    // The workspace: the sums [M, O] once (atomics), or a slice for each split (fixup).
+    const size_t sums = static_cast<size_t>(pixels) * op.O;
+    const size_t room = sums > partialCount ? 1 : fixup ? partialCount / sums : static_cast<size_t>(splits);
+    if (splits < 1 || static_cast<size_t>(splits) > room) splits = std::max<int>(1, static_cast<int>(std::min<size_t>(room, chunks)));
     const int per = (chunks + splits - 1) / splits;
     return {(chunks + per - 1) / per, per};
   }
