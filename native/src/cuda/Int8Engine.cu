@@ -654,51 +654,36 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
   __syncthreads();  // the table is in shared memory even where this block had no K to run
   const int g = lane >> 2, t = lane & 3;
   if constexpr (!F32) {
-    if (a.partial && !a.tileCount) {  // convEpilogueKernel finishes: add into the zeroed sums
+    if (a.partial) {
+      // Split-K: every split adds its int32 sums into the workspace [M, O] (zeros before; exact
+      // in any order). Without tileCount convEpilogueKernel finishes. With it, the last of a
+      // tile's splits to add (the count, after every split's fence) takes the whole sums back into
+      // its accumulators, leaves zeros, and runs the epilogue below: one kernel, no memset. O is
+      // even there (the host's condition): a thread's two channels (o, o + 1) are one 8-byte
+      // access. The loads are one run with no branches between them (where a pair lies outside the
+      // output, from the workspace's start: in bounds, never used) and the zeros are stored after
+      // them: a load, a store, then the next load made each load wait for the one before, and
+      // split convolutions twice as slow on the H200.
+      int rowAt[2][2];  // the element of this thread's row's first channel n0 + t·2; −1: a row past M
 #pragma unroll
       for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
           const int mm = m0 + warp * 32 + mt * 16 + g + half * 8;
-          if (mm >= a.M) continue;
+          rowAt[mt][half] = mm < a.M ? mm * a.O + n0 + t * 2 : -1;
+        }
+      const int colLeft = a.O - n0 - t * 2;  // channel pair nt lies inside the output where nt·8 < colLeft
+      auto at = [&](int mt, int half, int nt) { return rowAt[mt][half] >= 0 && nt * 8 < colLeft ? rowAt[mt][half] + nt * 8 : -1; };
+#pragma unroll
+      for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+        for (int half = 0; half < 2; ++half)
 #pragma unroll
           for (int nt = 0; nt < BN / 8; ++nt)
 #pragma unroll
-            for (int j = 0; j < 2; ++j) {
-              const int o = n0 + nt * 8 + t * 2 + j;
-              if (o < a.O) atomicAdd(a.partial + mm * a.O + o, acc[mt][nt][half * 2 + j]);
-            }
-        }
-      return;
-    }
-    if (a.partial) {
-      // Split-K in one kernel: each split stores its sums in its own slice [M, O] of the
-      // workspace, and the last of a tile's splits to finish (the count, after every split's
-      // fence) adds the others' slices to its own sums and runs the epilogue below. Nothing to
-      // zero; int32 sums are exact in any order.
-      const size_t slice = static_cast<size_t>(a.M) * a.O;
-      auto each = [&](auto f) {  // f(accumulator pair, element index): this thread's sums, two channels at a time
-#pragma unroll
-        for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-          for (int half = 0; half < 2; ++half) {
-            const int mm = m0 + warp * 32 + mt * 16 + g + half * 8;
-#pragma unroll
-            for (int nt = 0; nt < BN / 8; ++nt) {
-              const int o = n0 + nt * 8 + t * 2;
-              if (mm < a.M && o < a.O) f(&acc[mt][nt][half * 2], mm * a.O + o, o + 1 < a.O);
-            }
-          }
-      };
-      const bool pairs = (a.O & 1) == 0;  // (o, o + 1) one 8-byte access
-      int32_t* mine = a.partial + blockIdx.z * slice;
-      each([&](int* v, int at, bool both) {
-        if (pairs) __stcg(reinterpret_cast<int2*>(mine + at), make_int2(v[0], v[1]));
-        else {
-          __stcg(mine + at, v[0]);
-          if (both) __stcg(mine + at + 1, v[1]);
-        }
-      });
+            for (int j = 0; j < 2; ++j)
+              if (at(mt, half, nt) >= 0 && (j == 0 || nt * 8 + 1 < colLeft)) atomicAdd(a.partial + at(mt, half, nt) + j, acc[mt][nt][half * 2 + j]);
+      if (!a.tileCount) return;
       __shared__ int last;
       __threadfence();
       __syncthreads();
@@ -710,20 +695,23 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
       __syncthreads();
       if (!last) return;
       __threadfence();
-      for (int z = 0; z < static_cast<int>(gridDim.z); ++z) {
-        if (z == static_cast<int>(blockIdx.z)) continue;
-        const int32_t* other = a.partial + z * slice;
-        each([&](int* v, int at, bool both) {
-          if (pairs) {
-            const int2 p = __ldcg(reinterpret_cast<const int2*>(other + at));
-            v[0] += p.x;
-            v[1] += p.y;
-          } else {
-            v[0] += __ldcg(other + at);
-            if (both) v[1] += __ldcg(other + at + 1);
+#pragma unroll
+      for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+        for (int half = 0; half < 2; ++half)
+#pragma unroll
+          for (int nt = 0; nt < BN / 8; ++nt) {
+            const int2 v = __ldcg(reinterpret_cast<const int2*>(a.partial + max(0, at(mt, half, nt))));
+            acc[mt][nt][half * 2] = v.x;
+            acc[mt][nt][half * 2 + 1] = v.y;
           }
-        });
-      }
+#pragma unroll
+      for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+        for (int half = 0; half < 2; ++half)
+#pragma unroll
+          for (int nt = 0; nt < BN / 8; ++nt)
+            if (at(mt, half, nt) >= 0) __stcg(reinterpret_cast<int2*>(a.partial + at(mt, half, nt)), make_int2(0, 0));
     }
   }
   // The epilogue runs from shared memory in one compact loop, not unrolled over this thread's 64
@@ -1375,9 +1363,9 @@ struct Int8Engine::Impl {
     const long want = static_cast<long>(splitBlocks ? splitBlocks : n < 4 ? 2 : 1) * sms;
     int splits = tiles >= want ? 1 : static_cast<int>(std::min<long>(most, (want + tiles - 1) / tiles));
     splits = std::max(splits, std::min(minSplit, chunks));  // VIGIL_INT8_MIN_SPLIT (benches)
-    // The workspace: the sums [M, O] once (atomics), or a slice for each split (fixup).
+    // The workspace holds the sums [M, O].
     const size_t sums = static_cast<size_t>(pixels) * op.O;
-    const size_t room = sums > partialCount ? 1 : fixup ? partialCount / sums : static_cast<size_t>(splits);
+    const size_t room = sums > partialCount ? 1 : static_cast<size_t>(splits);
     if (splits < 1 || static_cast<size_t>(splits) > room) splits = std::max<int>(1, static_cast<int>(std::min<size_t>(room, chunks)));
     const int per = (chunks + splits - 1) / splits;
     return {(chunks + per - 1) / per, per};
@@ -1563,15 +1551,16 @@ struct Int8Engine::Impl {
               std::tie(splits, a.chunksPerSplit) = splitOf(op, d, n, pixels);
               if (splits > 1) {
                 a.partial = partial;
-                if (fixup) a.tileCount = tileCounts;  // the sums and counts are zero between convolutions
+                if (fixup && op.O % 2 == 0) a.tileCount = tileCounts;  // the counts are zero between convolutions
                 else check(cudaMemsetAsync(partial, 0, static_cast<size_t>(pixels) * op.O * sizeof(int32_t), st));
               }
               const dim3 grid(gx, gy, splits);
               const bool longK = a.chunksPerSplit > 8;
-              auto launch = [&](auto kernel) { check(launchKernel(kernel, grid, 128, st, P, a)); };
+              const bool memset = splits > 1 && !a.tileCount;  // no programmatic launch after a memset node
+              auto launch = [&](auto kernel) { check(launchKernel(kernel, grid, 128, st, P && !memset, a)); };
               if (bn == 32) longK ? launch(convMmaKernel<32, 3, false>) : launch(convMmaKernel<32, 2, false>);
               else longK ? launch(convMmaKernel<64, 3, false>) : launch(convMmaKernel<64, 2, false>);
-              if (splits > 1 && !fixup) check(launchKernel(convEpilogueKernel, gridFor(static_cast<long>(pixels) * op.O, T), T, st, P, a));
+              if (memset) check(launchKernel(convEpilogueKernel, gridFor(static_cast<long>(pixels) * op.O, T), T, st, P, a));
             }
           }
           break;
