@@ -316,11 +316,8 @@ struct ConvArgs {
   const int32_t* bias8;
   const float* biasf;
   const float* mult;
-  int32_t* partial;  // split-K: int32 sums [M, O] the splits add into (zeros before; see tileCount)
-  // Split-K in one kernel: per (x, y) tile, how many of its splits have added their sums. The last
-  // to add runs the epilogue from the whole sums and leaves the tile's sums and count zero again
-  // for the next convolution. Null: convEpilogueKernel finishes (after a memset of the sums).
-  int* tileCount;
+  int32_t* partial;  // split-K: int32 sums [M, O] the splits add into (zeros before), then convEpilogueKernel
+  bool zeroSums;     // convEpilogueKernel leaves the sums zero for the next split convolution (no memset)
   int chunksPerSplit;
   Int8ConvEpilogue e;
   // The epilogue's ops after its requantize number `lutAt` depend only on that int8 code: they
@@ -426,7 +423,9 @@ __global__ void convEpilogueKernel(ConvArgs a) {
   afterPrior();
   GRID_STRIDE(i, a.M * a.O) {
     const int m = i / a.O, o = i - m * a.O;
-    convStoreInt(a, m, o, a.partial[i]);
+    const int32_t sum = a.partial[i];
+    if (a.zeroSums) a.partial[i] = 0;
+    convStoreInt(a, m, o, sum);
   }
 }
 
@@ -500,12 +499,11 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
   const int k0 = blockIdx.z * a.chunksPerSplit;
   const int k1 = min(nkAll, k0 + a.chunksPerSplit);
   const int taps = a.kh * a.kw;
-  const bool epilogueHere = !a.partial || a.tileCount;  // this kernel may run the epilogue
-  if (a.lut && epilogueHere) {
+  if (a.lut && !a.partial) {
     lutS[tid] = a.lut[tid];
     lutS[tid + 128] = a.lut[tid + 128];
   }
-  if (a.auxLut && epilogueHere) {
+  if (a.auxLut && !a.partial) {
     auxS[tid] = a.auxLut[tid];
     auxS[tid + 128] = a.auxLut[tid + 128];
   }
@@ -583,7 +581,6 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
 #pragma unroll
       for (int r = 0; r < 4; ++r) acc[mt][nt][r] = 0;
   waitPrior();  // the set-up above read only the op's constants
-  releaseNext();
 #pragma unroll
   for (int st = 0; st < STAGES - 1; ++st) {
     if (k0 + st < k1) load(k0 + st, st);
@@ -651,67 +648,26 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
     asm volatile("cp.async.commit_group;\n" ::);
   }
   asm volatile("cp.async.wait_group 0;\n" ::);
+  releaseNext();    // the next kernel's blocks may take this one's place during the epilogue
   __syncthreads();  // the table is in shared memory even where this block had no K to run
   const int g = lane >> 2, t = lane & 3;
   if constexpr (!F32) {
     if (a.partial) {
-      // Split-K: every split adds its int32 sums into the workspace [M, O] (zeros before; exact
-      // in any order). Without tileCount convEpilogueKernel finishes. With it, the last of a
-      // tile's splits to add (the count, after every split's fence) takes the whole sums back into
-      // its accumulators, leaves zeros, and runs the epilogue below: one kernel, no memset. O is
-      // even there (the host's condition): a thread's two channels (o, o + 1) are one 8-byte
-      // access. The loads are one run with no branches between them (where a pair lies outside the
-      // output, from the workspace's start: in bounds, never used) and the zeros are stored after
-      // them: a load, a store, then the next load made each load wait for the one before, and
-      // split convolutions twice as slow on the H200.
-      int rowAt[2][2];  // the element of this thread's row's first channel n0 + t·2; −1: a row past M
 #pragma unroll
       for (int mt = 0; mt < 2; ++mt)
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
           const int mm = m0 + warp * 32 + mt * 16 + g + half * 8;
-          rowAt[mt][half] = mm < a.M ? mm * a.O + n0 + t * 2 : -1;
+          if (mm >= a.M) continue;
+#pragma unroll
+          for (int nt = 0; nt < BN / 8; ++nt)
+#pragma unroll
+            for (int j = 0; j < 2; ++j) {
+              const int o = n0 + nt * 8 + t * 2 + j;
+              if (o < a.O) atomicAdd(a.partial + mm * a.O + o, acc[mt][nt][half * 2 + j]);
+            }
         }
-      const int colLeft = a.O - n0 - t * 2;  // channel pair nt lies inside the output where nt·8 < colLeft
-      auto at = [&](int mt, int half, int nt) { return rowAt[mt][half] >= 0 && nt * 8 < colLeft ? rowAt[mt][half] + nt * 8 : -1; };
-#pragma unroll
-      for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-        for (int half = 0; half < 2; ++half)
-#pragma unroll
-          for (int nt = 0; nt < BN / 8; ++nt)
-#pragma unroll
-            for (int j = 0; j < 2; ++j)
-              if (at(mt, half, nt) >= 0 && (j == 0 || nt * 8 + 1 < colLeft)) atomicAdd(a.partial + at(mt, half, nt) + j, acc[mt][nt][half * 2 + j]);
-      if (!a.tileCount) return;
-      __shared__ int last;
-      __threadfence();
-      __syncthreads();
-      if (tid == 0) {
-        int* count = a.tileCount + blockIdx.y * gridDim.x + blockIdx.x;
-        last = atomicAdd(count, 1) == static_cast<int>(gridDim.z) - 1;
-        if (last) *count = 0;  // every split has counted: none touches it again in this launch
-      }
-      __syncthreads();
-      if (!last) return;
-      __threadfence();
-#pragma unroll
-      for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-        for (int half = 0; half < 2; ++half)
-#pragma unroll
-          for (int nt = 0; nt < BN / 8; ++nt) {
-            const int2 v = __ldcg(reinterpret_cast<const int2*>(a.partial + max(0, at(mt, half, nt))));
-            acc[mt][nt][half * 2] = v.x;
-            acc[mt][nt][half * 2 + 1] = v.y;
-          }
-#pragma unroll
-      for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-        for (int half = 0; half < 2; ++half)
-#pragma unroll
-          for (int nt = 0; nt < BN / 8; ++nt)
-            if (at(mt, half, nt) >= 0) __stcg(reinterpret_cast<int2*>(a.partial + at(mt, half, nt)), make_int2(0, 0));
+      return;
     }
   }
   // The epilogue runs from shared memory in one compact loop, not unrolled over this thread's 64
@@ -972,7 +928,6 @@ __global__ void __launch_bounds__(256, 3) convFloatKernel(ConvArgs a) {
     }
   };
   waitPrior();  // the set-up above read only the op's constants
-  releaseNext();
   fetch(0);
   put(0);
   __syncthreads();
@@ -1022,6 +977,7 @@ __global__ void __launch_bounds__(256, 3) convFloatKernel(ConvArgs a) {
     __syncthreads();
     cur ^= 1;
   }
+  releaseNext();  // the next kernel's blocks may take this one's place during the epilogue
   // The bias last, as MLAS adds it (after the last partial, before the activation).
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
@@ -1287,12 +1243,14 @@ struct Int8Engine::Impl {
   // batch 1, 1 was 1–3 % slower; 4 slower everywhere).
   int splitBlocks = 0;
   int32_t* partial = nullptr;  // split-K sums, the largest M·O of the INT8 convolutions at maxBatch
-  // Split-K in one kernel (ConvArgs::tileCount): a count per tile, the most tiles of any INT8
-  // convolution at maxBatch; false (VIGIL_INT8_SPLIT_FIXUP=0): a memset, the convolution, then
-  // convEpilogueKernel (for benches comparing the two).
-  bool fixup = true;
-  int* tileCounts = nullptr;
-  // Programmatic dependent launch (sm_90, needs fixup: every node of the graphs a kernel);
+  // Split-K without a memset: convEpilogueKernel leaves the sums zero (ConvArgs::zeroSums), so
+  // a split convolution is two kernels; false (VIGIL_INT8_SPLIT_MEMSET=1): a memset before each,
+  // the previous way (for benches comparing the two). A split convolution in one kernel, its last
+  // split of a tile running the epilogue, measured 12 µs slower an op on the H200 than the memset,
+  // the convolution and the epilogue kernel: the epilogue then ran in one block a tile, not over
+  // the whole GPU (batch 8 0.821 → 1.019 ms, int8sweep runs of 2026-12-04 15:20–15:35).
+  bool zeroSums = true;
+  // Programmatic dependent launch (sm_90, needs zeroSums: every node of the graphs a kernel);
   // VIGIL_INT8_PDL=0 turns it off.
   bool pdl = false;
   // Branches in the graphs (launchAll): side streams, an event per op, fork and join events;
@@ -1317,7 +1275,6 @@ struct Int8Engine::Impl {
     for (void* b : buffers) cudaFree(b);
     cudaFree(input);
     cudaFree(partial);
-    cudaFree(tileCounts);
     for (cudaEvent_t e : opEvents)
       if (e) cudaEventDestroy(e);
     if (forkEvent) cudaEventDestroy(forkEvent);
@@ -1363,10 +1320,7 @@ struct Int8Engine::Impl {
     const long want = static_cast<long>(splitBlocks ? splitBlocks : n < 4 ? 2 : 1) * sms;
     int splits = tiles >= want ? 1 : static_cast<int>(std::min<long>(most, (want + tiles - 1) / tiles));
     splits = std::max(splits, std::min(minSplit, chunks));  // VIGIL_INT8_MIN_SPLIT (benches)
-    // The workspace holds the sums [M, O].
-    const size_t sums = static_cast<size_t>(pixels) * op.O;
-    const size_t room = sums > partialCount ? 1 : static_cast<size_t>(splits);
-    if (splits < 1 || static_cast<size_t>(splits) > room) splits = std::max<int>(1, static_cast<int>(std::min<size_t>(room, chunks)));
+    if (splits < 1 || static_cast<size_t>(pixels) * op.O > partialCount) splits = 1;
     const int per = (chunks + splits - 1) / splits;
     return {(chunks + per - 1) / per, per};
   }
@@ -1551,16 +1505,16 @@ struct Int8Engine::Impl {
               std::tie(splits, a.chunksPerSplit) = splitOf(op, d, n, pixels);
               if (splits > 1) {
                 a.partial = partial;
-                if (fixup && op.O % 2 == 0) a.tileCount = tileCounts;  // the counts are zero between convolutions
-                else check(cudaMemsetAsync(partial, 0, static_cast<size_t>(pixels) * op.O * sizeof(int32_t), st));
+                a.zeroSums = zeroSums;  // then the sums are zero between split convolutions
+                if (!zeroSums) check(cudaMemsetAsync(partial, 0, static_cast<size_t>(pixels) * op.O * sizeof(int32_t), st));
               }
               const dim3 grid(gx, gy, splits);
               const bool longK = a.chunksPerSplit > 8;
-              const bool memset = splits > 1 && !a.tileCount;  // no programmatic launch after a memset node
+              const bool memset = splits > 1 && !zeroSums;  // no programmatic launch after a memset node
               auto launch = [&](auto kernel) { check(launchKernel(kernel, grid, 128, st, P && !memset, a)); };
               if (bn == 32) longK ? launch(convMmaKernel<32, 3, false>) : launch(convMmaKernel<32, 2, false>);
               else longK ? launch(convMmaKernel<64, 3, false>) : launch(convMmaKernel<64, 2, false>);
-              if (memset) check(launchKernel(convEpilogueKernel, gridFor(static_cast<long>(pixels) * op.O, T), T, st, P, a));
+              if (splits > 1) check(launchKernel(convEpilogueKernel, gridFor(static_cast<long>(pixels) * op.O, T), T, st, P, a));
             }
           }
           break;
@@ -1625,9 +1579,9 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + (m.tf32 ? " tf32x3" : "") + " sm_" + std::to_string(cc);
   if (const char* v = std::getenv("VIGIL_INT8_MIN_SPLIT")) m.minSplit = std::max(1, std::atoi(v));
   if (const char* v = std::getenv("VIGIL_INT8_SPLIT_BLOCKS")) m.splitBlocks = std::max(0, std::atoi(v));
-  if (const char* v = std::getenv("VIGIL_INT8_SPLIT_FIXUP")) m.fixup = std::strcmp(v, "0") != 0;
+  if (const char* v = std::getenv("VIGIL_INT8_SPLIT_MEMSET")) m.zeroSums = std::strcmp(v, "1") != 0;
   const char* pdl = std::getenv("VIGIL_INT8_PDL");
-  m.pdl = cc >= 90 && m.fixup && !(pdl && std::strcmp(pdl, "0") == 0);
+  m.pdl = cc >= 90 && m.zeroSums && !(pdl && std::strcmp(pdl, "0") == 0);
 
   // Check the program before allocating anything.
   auto bad = [&](size_t k, const std::string& why) {
@@ -1806,24 +1760,17 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     }
     d.lutAt = at;
   }
-  // Split-K sums: room for the largest INT8 convolution output at maxBatch; a count for each of
-  // the most tiles; both zero (the fixup leaves them so).
-  size_t most = 0, tiles = 0;
+  // Split-K sums: room for the largest INT8 convolution output at maxBatch, zero (the epilogue
+  // kernel leaves them so, unless a memset clears them before each split convolution).
+  size_t most = 0;
   for (const ProgramOp& op : p.ops) {
-    if (op.kind != ProgramOpKind::ConvInt8) continue;
-    const ProgramBuffer& out = p.buffers[op.out.buffer];
-    most = std::max(most, static_cast<size_t>(out.H) * out.W * op.O);
-    const int bn = op.O <= 32 ? 32 : 64;
-    tiles = std::max(tiles, (static_cast<size_t>(maxBatch) * out.H * out.W + kMmaBM - 1) / kMmaBM * ((op.O + bn - 1) / bn));
+    if (op.kind == ProgramOpKind::ConvInt8) most = std::max(most, static_cast<size_t>(p.buffers[op.out.buffer].H) * p.buffers[op.out.buffer].W * op.O);
   }
   m.partialCount = most * maxBatch;
-  if (m.mma && m.partialCount) {
-    if ((rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&m.partial), m.partialCount * sizeof(int32_t)))) != cudaSuccess ||
-        (rc = CUDA(cudaMemset(m.partial, 0, m.partialCount * sizeof(int32_t)))) != cudaSuccess ||
-        (rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&m.tileCounts), tiles * sizeof(int)))) != cudaSuccess ||
-        (rc = CUDA(cudaMemset(m.tileCounts, 0, tiles * sizeof(int)))) != cudaSuccess) {
-      return fail(rc, "split-K workspace");
-    }
+  if (m.mma && m.partialCount &&
+      ((rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&m.partial), m.partialCount * sizeof(int32_t)))) != cudaSuccess ||
+       (rc = CUDA(cudaMemset(m.partial, 0, m.partialCount * sizeof(int32_t)))) != cudaSuccess)) {
+    return fail(rc, "split-K workspace");
   }
   if (!m.mma) m.partialCount = 0;
   if (const char* v = std::getenv("VIGIL_INT8_BRANCHES")) m.branches = std::strcmp(v, "0") != 0;
