@@ -65,28 +65,6 @@ __device__ __forceinline__ void store4(void* p, int i, bool int8, float s, float
 
 __device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
 
-// Programmatic dependent launch (sm_90; no-ops where a kernel was not launched with it, and on
-// older GPUs): a kernel may start while the one before it in its stream drains, and runs what
-// reads only the op's constants (weights, tables, index set-up) meanwhile. Every kernel calls
-// waitPrior, in every thread, before it reads or writes any activation, workspace or output: the
-// kernels it follows have then finished and their writes are visible, and since each of them waited
-// likewise, so have all before them. releaseNext lets the next kernel's blocks be scheduled.
-__device__ __forceinline__ void waitPrior() {
-#if __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void releaseNext() {
-#if __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-// Both, at the start of a kernel that has nothing to do before it reads.
-__device__ __forceinline__ void afterPrior() {
-  waitPrior();
-  releaseNext();
-}
-
 // A convolution's accumulator (int32 with the bias, or float) through its epilogue; `code` is the
 // int8 code of the last requantize. Unrolled over the fixed maximum: no local-memory indexing.
 // With `wantAux`, `aux` gets the value after the first `auxAt` ops requantized to (auxScale,
@@ -129,7 +107,6 @@ struct Tensor {
 // pixel holds a 2×2 block of input pixels, channel (dy·2 + dx)·C + c, so that a 3×3 stride-2
 // first convolution becomes a 2×2 stride-1 one over 12 channels (one K step instead of three).
 __global__ void quantizeInputKernel(const float* __restrict__ x, int8_t* __restrict__ y, int n, int C, int S, int Cs, float s, float inv, int space) {
-  afterPrior();
   const int So = S / space;
   const int pixels = n * So * So;
   GRID_STRIDE(pix, pixels) {
@@ -163,7 +140,6 @@ __device__ __forceinline__ float activate(float v, UnaryAct act, float alpha) {
 
 // `vec`: channels, offsets and strides are multiples of 4: four channels a thread.
 __global__ void unaryKernel(Tensor in, Tensor out, int pixels, int channels, UnaryAct act, float alpha, bool vec) {
-  afterPrior();
   if (vec) {
     const int groups = channels >> 2;
     GRID_STRIDE(i, pixels * groups) {
@@ -181,7 +157,6 @@ __global__ void unaryKernel(Tensor in, Tensor out, int pixels, int channels, Una
 }
 
 __global__ void addKernel(Tensor a, Tensor b, Tensor out, int pixels, int channels, bool vec) {
-  afterPrior();
   if (vec) {
     const int groups = channels >> 2;
     GRID_STRIDE(i, pixels * groups) {
@@ -214,7 +189,6 @@ __device__ __forceinline__ Pos position(int i, int Ho, int Wo, int channels) {
 }
 
 __global__ void maxPoolKernel(Tensor in, Tensor out, int n, int channels, int kh, int kw, int sh, int sw, int pt, int pl, bool vec) {
-  afterPrior();
   const int step = vec ? 4 : 1;
   const int groups = channels / step;
   GRID_STRIDE(i, n * out.H * out.W * groups) {
@@ -260,7 +234,6 @@ __device__ __forceinline__ Tap resizeTap(int o, float scale, int n) {
 __device__ __forceinline__ float lerp(float a, float b, float t) { return __fadd_rn(__fmul_rn(a, __fsub_rn(1.f, t)), __fmul_rn(b, t)); }
 
 __global__ void resizeKernel(Tensor in, Tensor out, int n, int channels, float scaleY, float scaleX, bool vec) {
-  afterPrior();
   const int step = vec ? 4 : 1;
   const int groups = channels / step;
   GRID_STRIDE(i, n * out.H * out.W * groups) {
@@ -283,7 +256,6 @@ __global__ void resizeKernel(Tensor in, Tensor out, int n, int channels, float s
 }
 
 __global__ void padKernel(Tensor in, Tensor out, int n, int channels, int pt, int pl, float value) {
-  afterPrior();
   GRID_STRIDE(i, n * out.H * out.W * channels) {
     const Pos q = position(i, out.H, out.W, channels);
     const int iy = q.y - pt, ix = q.x - pl;
@@ -316,8 +288,7 @@ struct ConvArgs {
   const int32_t* bias8;
   const float* biasf;
   const float* mult;
-  int32_t* partial;  // split-K: int32 sums [M, O] the splits add into (zeros before), then convEpilogueKernel
-  bool zeroSums;     // convEpilogueKernel leaves the sums zero for the next split convolution (no memset)
+  int32_t* partial;  // split-K: int32 sums [M, O] the splits add into (then convEpilogueKernel)
   int chunksPerSplit;
   Int8ConvEpilogue e;
   // The epilogue's ops after its requantize number `lutAt` depend only on that int8 code: they
@@ -404,7 +375,6 @@ __device__ __forceinline__ int dp4a16(int4 x, int4 w, int acc) {
 
 // dp4a: one thread per (output pixel, output channel), 16 bytes of K at a time. Any GPU from sm_61.
 __global__ void convDp4aKernel(ConvArgs a) {
-  afterPrior();
   GRID_STRIDE(i, a.M * a.O) {
     const int m = i / a.O, o = i - m * a.O;
     const Origin org = originOf(a, m);
@@ -420,12 +390,9 @@ __global__ void convDp4aKernel(ConvArgs a) {
 
 // Split-K's last step: the summed int32 accumulators through bias, multiplier and epilogue.
 __global__ void convEpilogueKernel(ConvArgs a) {
-  afterPrior();
   GRID_STRIDE(i, a.M * a.O) {
     const int m = i / a.O, o = i - m * a.O;
-    const int32_t sum = a.partial[i];
-    if (a.zeroSums) a.partial[i] = 0;
-    convStoreInt(a, m, o, sum);
+    convStoreInt(a, m, o, a.partial[i]);
   }
 }
 
@@ -580,7 +547,6 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
     for (int nt = 0; nt < BN / 8; ++nt)
 #pragma unroll
       for (int r = 0; r < 4; ++r) acc[mt][nt][r] = 0;
-  waitPrior();  // the set-up above read only the op's constants
 #pragma unroll
   for (int st = 0; st < STAGES - 1; ++st) {
     if (k0 + st < k1) load(k0 + st, st);
@@ -648,7 +614,6 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
     asm volatile("cp.async.commit_group;\n" ::);
   }
   asm volatile("cp.async.wait_group 0;\n" ::);
-  releaseNext();    // the next kernel's blocks may take this one's place during the epilogue
   __syncthreads();  // the table is in shared memory even where this block had no K to run
   const int g = lane >> 2, t = lane & 3;
   if constexpr (!F32) {
@@ -927,7 +892,6 @@ __global__ void __launch_bounds__(256, 3) convFloatKernel(ConvArgs a) {
       Bs[stage][e / BN][e % BN] = rb[j];
     }
   };
-  waitPrior();  // the set-up above read only the op's constants
   fetch(0);
   put(0);
   __syncthreads();
@@ -977,7 +941,6 @@ __global__ void __launch_bounds__(256, 3) convFloatKernel(ConvArgs a) {
     __syncthreads();
     cur ^= 1;
   }
-  releaseNext();  // the next kernel's blocks may take this one's place during the epilogue
   // The bias last, as MLAS adds it (after the last partial, before the activation).
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
@@ -1039,7 +1002,6 @@ __global__ void __launch_bounds__(256) stemKernel(StemArgs a) {
   const int py0 = blockIdx.y * kStemPY, px0 = blockIdx.x * kStemPX;
   const int iy0 = 4 * py0 - 3, ix0 = 4 * px0 - 3;  // input under convolution output (2·py0 − 1, 2·px0 − 1)'s first tap
   const float* x = a.x + static_cast<size_t>(img) * kStemC * a.S * a.S;
-  afterPrior();  // the input may come from the kernel before (the letterbox) in this stream
   // Every load of the block issued before any is used (latency: one round trip, not thirteen);
   // outside the image 0, whose code is 0.
   constexpr int kIn = kStemC * kStemIY * kStemIX, kPer = (kIn + 255) / 256, kW = kStemC * 9 * kStemO;
@@ -1180,21 +1142,6 @@ float tf32Part(float x) {
   return x;
 }
 
-// A kernel launch on `st`; `pdl`: with programmatic dependent launch (sm_90: waitPrior).
-template <typename... Params, typename... Args>
-cudaError_t launchKernel(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t st, bool pdl, Args... args) {
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = grid;
-  cfg.blockDim = block;
-  cfg.stream = st;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl ? 1 : 0;
-  return cudaLaunchKernelEx(&cfg, kernel, args...);
-}
-
 unsigned gridFor(long total, int threads) {
   const long blocks = (total + threads - 1) / threads;
   return static_cast<unsigned>(blocks < 1 ? 1 : blocks > (1L << 30) ? (1L << 30) : blocks);
@@ -1243,16 +1190,6 @@ struct Int8Engine::Impl {
   // batch 1, 1 was 1–3 % slower; 4 slower everywhere).
   int splitBlocks = 0;
   int32_t* partial = nullptr;  // split-K sums, the largest M·O of the INT8 convolutions at maxBatch
-  // Split-K without a memset: convEpilogueKernel leaves the sums zero (ConvArgs::zeroSums), so
-  // a split convolution is two kernels; false (VIGIL_INT8_SPLIT_MEMSET=1): a memset before each,
-  // the previous way (for benches comparing the two). A split convolution in one kernel, its last
-  // split of a tile running the epilogue, measured 12 µs slower an op on the H200 than the memset,
-  // the convolution and the epilogue kernel: the epilogue then ran in one block a tile, not over
-  // the whole GPU (batch 8 0.821 → 1.019 ms, int8sweep runs of 2026-12-04 15:20–15:35).
-  bool zeroSums = true;
-  // Programmatic dependent launch (sm_90, needs zeroSums: every node of the graphs a kernel);
-  // VIGIL_INT8_PDL=0 turns it off.
-  bool pdl = false;
   // Branches in the graphs (launchAll): side streams, an event per op, fork and join events;
   // false with VIGIL_INT8_BRANCHES=0 (one stream, for benches comparing the two).
   static constexpr int kSide = 3;
@@ -1339,12 +1276,8 @@ struct Int8Engine::Impl {
     int lastSplit = -1;
   };
 
-  // `pdlOk`: kernels with programmatic dependent launch where the engine uses it (not between the
-  // profile's events).
-  bool launchAll(int n, const float* in, cudaStream_t origin, std::string& err, const std::function<void(size_t)>& after = nullptr, bool branches = false,
-                 bool pdlOk = true) {
+  bool launchAll(int n, const float* in, cudaStream_t origin, std::string& err, const std::function<void(size_t)>& after = nullptr, bool branches = false) {
     constexpr int T = 256;
-    const bool P = pdl && pdlOk;
     bool launched = true;
     BranchState bs;
     auto streamFor = [&](size_t k) -> cudaStream_t { return bs.streamOf[k] == 0 ? origin : side[bs.streamOf[k] - 1]; };
@@ -1393,38 +1326,32 @@ struct Int8Engine::Impl {
         }
         bs.tail[pick] = static_cast<int>(k);
       }
-      cudaError_t lrc = cudaSuccess;  // the first failed launch of this op
-      auto check = [&](cudaError_t r) {
-        if (lrc == cudaSuccess) lrc = r;
-      };
       switch (op.kind) {
         case ProgramOpKind::QuantizeInput:
-          check(launchKernel(quantizeInputKernel, gridFor(pixels, T), T, st, P, in, static_cast<int8_t*>(out.p), n, op.channels, prog.inputSize, out.C, out.scale, out.inv,
-                             op.space));
+          quantizeInputKernel<<<gridFor(pixels, T), T, 0, st>>>(in, static_cast<int8_t*>(out.p), n, op.channels, prog.inputSize, out.C, out.scale, out.inv, op.space);
           break;
         case ProgramOpKind::Unary: {
           const Tensor x = view(op.in);
           const bool v = vec4(op.channels, {x, out});
-          check(launchKernel(unaryKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P, x, out, pixels, op.channels, op.act, op.alpha, v));
+          unaryKernel<<<gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, 0, st>>>(x, out, pixels, op.channels, op.act, op.alpha, v);
           break;
         }
         case ProgramOpKind::Add: {
           const Tensor a = view(op.in), b = view(op.in2);
           const bool v = vec4(op.channels, {a, b, out});
-          check(launchKernel(addKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P, a, b, out, pixels, op.channels, v));
+          addKernel<<<gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, 0, st>>>(a, b, out, pixels, op.channels, v);
           break;
         }
         case ProgramOpKind::MaxPool: {
           const Tensor x = view(op.in);
           const bool v = vec4(op.channels, {x, out});
-          check(launchKernel(maxPoolKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P, x, out, n, op.channels, op.kh, op.kw, op.sh, op.sw,
-                             op.pt, op.pl, v));
+          maxPoolKernel<<<gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, 0, st>>>(x, out, n, op.channels, op.kh, op.kw, op.sh, op.sw, op.pt, op.pl, v);
           break;
         }
         case ProgramOpKind::Resize: {
           const Tensor x = view(op.in);
           const bool v = vec4(op.channels, {x, out});
-          check(launchKernel(resizeKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P, x, out, n, op.channels, op.scaleY, op.scaleX, v));
+          resizeKernel<<<gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, 0, st>>>(x, out, n, op.channels, op.scaleY, op.scaleX, v);
           break;
         }
         case ProgramOpKind::Stem: {
@@ -1439,11 +1366,11 @@ struct Int8Engine::Impl {
           sa.e = op.epilogue;
           sa.poolFirst = monotone(op.epilogue);
           sa.out = out;
-          check(launchKernel(stemKernel, dim3((out.W + kStemPX - 1) / kStemPX, (out.H + kStemPY - 1) / kStemPY, n), 256, st, P, sa));
+          stemKernel<<<dim3((out.W + kStemPX - 1) / kStemPX, (out.H + kStemPY - 1) / kStemPY, n), 256, 0, st>>>(sa);
           break;
         }
         case ProgramOpKind::Pad:
-          check(launchKernel(padKernel, gridFor(static_cast<long>(pixels) * op.channels, T), T, st, P, view(op.in), out, n, op.channels, op.pt, op.pl, op.value));
+          padKernel<<<gridFor(pixels * op.channels, T), T, 0, st>>>(view(op.in), out, n, op.channels, op.pt, op.pl, op.value);
           break;
         case ProgramOpKind::ConvInt8:
         case ProgramOpKind::ConvFloat: {
@@ -1478,7 +1405,8 @@ struct Int8Engine::Impl {
             const int bn = op.O <= 32 ? 32 : 64;
             a.chunksPerSplit = (d.KpadT + 15) / 16;
             const dim3 grid((pixels + kMmaBM - 1) / kMmaBM, (op.O + bn - 1) / bn, 1);
-            check(bn == 64 ? launchKernel(convMmaKernel<64, 2, true>, grid, 128, st, P, a) : launchKernel(convMmaKernel<32, 3, true>, grid, 128, st, P, a));
+            if (bn == 64) convMmaKernel<64, 2, true><<<grid, 128, 0, st>>>(a);
+            else convMmaKernel<32, 3, true><<<grid, 128, 0, st>>>(a);
           } else if (op.kind == ProgramOpKind::ConvFloat) {
             a.w8 = nullptr;
             a.bias8 = nullptr;
@@ -1487,9 +1415,9 @@ struct Int8Engine::Impl {
             a.vec = op.C % 16 == 0 && a.in.C % 4 == 0 && a.in.off % 4 == 0 && (d.sumBlock % 16 == 0 || op.kh * op.kw == 1);
             a.taps1 = op.kh * op.kw == 1;
             if (op.O <= 32) {
-              check(launchKernel(convFloatKernel<128, 32>, dim3((pixels + 127) / 128, 1), 256, st, P, a));
+              convFloatKernel<128, 32><<<dim3((pixels + 127) / 128, 1), 256, 0, st>>>(a);
             } else {
-              check(launchKernel(convFloatKernel<64, 64>, dim3((pixels + 63) / 64, (op.O + 63) / 64), 256, st, P, a));
+              convFloatKernel<64, 64><<<dim3((pixels + 63) / 64, (op.O + 63) / 64), 256, 0, st>>>(a);
             }
           } else {
             a.wf = nullptr;
@@ -1497,7 +1425,7 @@ struct Int8Engine::Impl {
             a.w8 = static_cast<const int8_t*>(d.w);
             a.bias8 = static_cast<const int32_t*>(d.bias);
             if (!mma) {
-              check(launchKernel(convDp4aKernel, gridFor(static_cast<long>(pixels) * op.O, 128), 128, st, P, a));
+              convDp4aKernel<<<gridFor(static_cast<long>(pixels) * op.O, 128), 128, 0, st>>>(a);
             } else {
               const int bn = op.O <= 32 ? 32 : 64;
               const unsigned gx = static_cast<unsigned>((pixels + kMmaBM - 1) / kMmaBM), gy = static_cast<unsigned>((op.O + bn - 1) / bn);
@@ -1505,23 +1433,20 @@ struct Int8Engine::Impl {
               std::tie(splits, a.chunksPerSplit) = splitOf(op, d, n, pixels);
               if (splits > 1) {
                 a.partial = partial;
-                a.zeroSums = zeroSums;  // then the sums are zero between split convolutions
-                if (!zeroSums) check(cudaMemsetAsync(partial, 0, static_cast<size_t>(pixels) * op.O * sizeof(int32_t), st));
+                cudaMemsetAsync(partial, 0, static_cast<size_t>(pixels) * op.O * sizeof(int32_t), st);
               }
               const dim3 grid(gx, gy, splits);
               const bool longK = a.chunksPerSplit > 8;
-              const bool memset = splits > 1 && !zeroSums;  // no programmatic launch after a memset node
-              auto launch = [&](auto kernel) { check(launchKernel(kernel, grid, 128, st, P && !memset, a)); };
+              auto launch = [&](auto kernel) { kernel<<<grid, 128, 0, st>>>(a); };
               if (bn == 32) longK ? launch(convMmaKernel<32, 3, false>) : launch(convMmaKernel<32, 2, false>);
               else longK ? launch(convMmaKernel<64, 3, false>) : launch(convMmaKernel<64, 2, false>);
-              if (splits > 1) check(launchKernel(convEpilogueKernel, gridFor(static_cast<long>(pixels) * op.O, T), T, st, P, a));
+              if (splits > 1) convEpilogueKernel<<<gridFor(static_cast<long>(pixels) * op.O, T), T, 0, st>>>(a);
             }
           }
           break;
         }
       }
-      const cudaError_t last = cudaGetLastError();
-      const cudaError_t rc = lrc != cudaSuccess ? lrc : last;
+      const cudaError_t rc = cudaGetLastError();
       if (rc != cudaSuccess) {
         err = "INT8 engine: launching op " + std::to_string(k) + " failed: " + cudaErrorText(rc);
         launched = false;
@@ -1579,9 +1504,6 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + (m.tf32 ? " tf32x3" : "") + " sm_" + std::to_string(cc);
   if (const char* v = std::getenv("VIGIL_INT8_MIN_SPLIT")) m.minSplit = std::max(1, std::atoi(v));
   if (const char* v = std::getenv("VIGIL_INT8_SPLIT_BLOCKS")) m.splitBlocks = std::max(0, std::atoi(v));
-  if (const char* v = std::getenv("VIGIL_INT8_SPLIT_MEMSET")) m.zeroSums = std::strcmp(v, "1") != 0;
-  const char* pdl = std::getenv("VIGIL_INT8_PDL");
-  m.pdl = cc >= 90 && m.zeroSums && !(pdl && std::strcmp(pdl, "0") == 0);
 
   // Check the program before allocating anything.
   auto bad = [&](size_t k, const std::string& why) {
@@ -1760,16 +1682,13 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     }
     d.lutAt = at;
   }
-  // Split-K sums: room for the largest INT8 convolution output at maxBatch, zero (the epilogue
-  // kernel leaves them so, unless a memset clears them before each split convolution).
+  // Split-K sums: room for the largest INT8 convolution output at maxBatch.
   size_t most = 0;
   for (const ProgramOp& op : p.ops) {
     if (op.kind == ProgramOpKind::ConvInt8) most = std::max(most, static_cast<size_t>(p.buffers[op.out.buffer].H) * p.buffers[op.out.buffer].W * op.O);
   }
   m.partialCount = most * maxBatch;
-  if (m.mma && m.partialCount &&
-      ((rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&m.partial), m.partialCount * sizeof(int32_t)))) != cudaSuccess ||
-       (rc = CUDA(cudaMemset(m.partial, 0, m.partialCount * sizeof(int32_t)))) != cudaSuccess)) {
+  if (m.mma && m.partialCount && (rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&m.partial), m.partialCount * sizeof(int32_t)))) != cudaSuccess) {
     return fail(rc, "split-K workspace");
   }
   if (!m.mma) m.partialCount = 0;
@@ -1852,7 +1771,7 @@ bool Int8Engine::profile(int batch, void* stream, std::vector<float>& msPerOp, s
   std::vector<cudaEvent_t> ev(m.prog.ops.size() + 1);
   for (cudaEvent_t& e : ev) cudaEventCreate(&e);
   cudaEventRecord(ev[0], st);
-  const bool ok = m.launchAll(batch, m.input, st, err, [&](size_t k) { cudaEventRecord(ev[k + 1], st); }, false, false);
+  const bool ok = m.launchAll(batch, m.input, st, err, [&](size_t k) { cudaEventRecord(ev[k + 1], st); });
   if (ok && CUDA(cudaStreamSynchronize(st)) == cudaSuccess) {
     msPerOp.assign(m.prog.ops.size(), 0.f);
     for (size_t k = 0; k < m.prog.ops.size(); ++k) cudaEventElapsedTime(&msPerOp[k], ev[k], ev[k + 1]);
