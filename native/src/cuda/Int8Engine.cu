@@ -431,9 +431,9 @@ __device__ __forceinline__ void mmaTf32(float* d, const unsigned* a, int b0, int
 }
 
 // Tensor cores: an implicit GEMM, M = output pixels of the batch, N = output channels, K = taps ·
-// channels (packed weights [O, Kpad]); 128×BN tiles, 64 bytes of K a stage, STAGES in flight
-// with cp.async (zero-filled outside the image and past K), four warps of 32×BN, fragments by
-// ldmatrix. INT8 (F32 false): K = taps · stored channels, mma.sync m16n8k32 s8·s8 → s32.
+// channels (packed weights [O, Kpad]); BM×BN tiles (BM = 64·MT: 128, or 64 where 128-row tiles
+// leave the GPU short of blocks), 64 bytes of K a stage, STAGES in flight with cp.async
+// (zero-filled outside the image and past K), four warps of 16·MT×BN, fragments by ldmatrix. INT8 (F32 false): K = taps · stored channels, mma.sync m16n8k32 s8·s8 → s32.
 // STAGES: 3 in flight for long K, 2 (less shared memory: more blocks an SM to hide the first
 // loads) for short. gridDim.z splits K (small grids: batch 1, 13×13 layers): each split adds its
 // int32 sums into `partial`, exact in any order, and convEpilogueKernel finishes.
@@ -449,18 +449,26 @@ constexpr int kMmaBM = 128, kMmaBK = 64, kMmaLds = 80;  // bytes: smem row: 64 b
 
 // Registers: ptxas, left to itself, gave the 32-channel tiles 80 and spilled; the bounds say how
 // many blocks an SM each should allow (INT8 64 channels: 4 at 128 registers, none spilled).
-template <int BN, int STAGES, bool F32>
-__global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel(ConvArgs a) {
+template <int BN, int STAGES, bool F32, int MT>
+__global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : BN == 32 ? 6 : 4) convMmaKernel(ConvArgs a) {
 #if __CUDA_ARCH__ >= 800
   constexpr int ES = F32 ? 4 : 1;      // bytes an element
   constexpr int BT = F32 ? 2 : 1;      // weight tiles: the TF32 parts and the rests
   constexpr int KS = kMmaBK / ES;      // elements of K a stage
+  constexpr int BM = 64 * MT;          // rows (output pixels) a block: each warp 16·MT
+  constexpr int AR = BM / 32;          // rows of A a thread loads a stage
   using Acc = typename std::conditional<F32, float, int>::type;
-  __shared__ __align__(16) int8_t As[STAGES][kMmaBM * kMmaLds];
-  __shared__ __align__(16) int8_t Bs[STAGES][BT][BN * kMmaLds];
+  // The stages of A (after the main loop the epilogue's staging of 64 rows: room for that too),
+  // and of B.
+  constexpr int LDY = BN + 8;  // a staged row: 8 of padding, no bank conflicts for the fragments' 8-byte stores
+  constexpr int kAStage = BM * kMmaLds, kABytes = STAGES * kAStage > 64 * LDY * 4 ? STAGES * kAStage : 64 * LDY * 4;
+  __shared__ __align__(16) int8_t smemA[kABytes];
+  __shared__ __align__(16) int8_t smemB[STAGES][BT][BN * kMmaLds];
+  auto As = [&](int stage) { return smemA + stage * kAStage; };
+  auto Bs = [&](int stage, int bt) { return &smemB[stage][bt][0]; };
   __shared__ float lutS[256], auxS[256];
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int m0 = blockIdx.x * kMmaBM;
+  const int m0 = blockIdx.x * BM;
   const int n0 = blockIdx.y * BN;
   const int nkAll = (a.Kpad + KS - 1) / KS;
   const int k0 = blockIdx.z * a.chunksPerSplit;
@@ -486,10 +494,10 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
   // stage, were a third of this loop's instructions).
   const int piece = (tid & 3) * (16 / ES);  // elements
   const int tapC = F32 ? a.C : a.in.C;      // channels a tap in K
-  int rowAt[4];        // element of the row's top-left tap (may lie outside the image: then never read)
-  unsigned rowTaps[4];  // bit t: tap t inside the image (none past M); at most 32 taps (checked at open)
+  int rowAt[AR];        // element of the row's top-left tap (may lie outside the image: then never read)
+  unsigned rowTaps[AR];  // bit t: tap t inside the image (none past M); at most 32 taps (checked at open)
 #pragma unroll
-  for (int j = 0; j < 4; ++j) {
+  for (int j = 0; j < AR; ++j) {
     const int m = m0 + (tid >> 2) + 32 * j;
     const Origin org = originOf(a, m < a.M ? m : 0);
     rowAt[j] = org.base * a.in.C + (org.iy0 * a.in.W + org.ix0) * a.in.C + (F32 ? a.in.off : 0);
@@ -518,9 +526,9 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
   auto load = [&](int kc, int stage) {
     const unsigned bit = tap < taps ? 1u << tap : 0u;
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
+    for (int j = 0; j < AR; ++j) {
       const bool ok = rowTaps[j] & bit;
-      cpAsync16(&As[stage][((tid >> 2) + 32 * j) * kMmaLds + (tid & 3) * 16], ok ? inP + (rowAt[j] + tapAt) * ES : wP, ok, true);  // byte offsets: F32 inputs under 2^29 floats (open)
+      cpAsync16(As(stage) + ((tid >> 2) + 32 * j) * kMmaLds + (tid & 3) * 16, ok ? inP + (rowAt[j] + tapAt) * ES : wP, ok, true);  // byte offsets: F32 inputs under 2^29 floats (open)
     }
     c0 += KS;
     tapAt += KS;
@@ -537,12 +545,12 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
     for (int i = 0; i < BL; ++i) {
       const int c = tid + 128 * i;
       const bool ok = bOk[i] && kc * KS + (c & 3) * (16 / ES) < a.Kpad;
-      if (c < BT * BN * 4) cpAsync16(&Bs[stage][0][0] + (c >> 2) * kMmaLds + (c & 3) * 16, ok ? wP + (bAt[i] + kc * KS) * ES : wP, ok, false);
+      if (c < BT * BN * 4) cpAsync16(Bs(stage, 0) + (c >> 2) * kMmaLds + (c & 3) * 16, ok ? wP + (bAt[i] + kc * KS) * ES : wP, ok, false);
     }
   };
-  Acc acc[2][BN / 8][4];
+  Acc acc[MT][BN / 8][4];
 #pragma unroll
-  for (int mt = 0; mt < 2; ++mt)
+  for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
     for (int nt = 0; nt < BN / 8; ++nt)
 #pragma unroll
@@ -553,22 +561,22 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
     asm volatile("cp.async.commit_group;\n" ::);
   }
   // ldmatrix addresses: A rows of this lane's 8×8 matrix, B rows (output channels) likewise.
-  const int aRow = warp * 32 + (lane & 7) + ((lane >> 3) & 1) * 8, aCol = (lane >> 4) * 16;
+  const int aRow = warp * 16 * MT + (lane & 7) + ((lane >> 3) & 1) * 8, aCol = (lane >> 4) * 16;
   const int bRow = ((lane >> 4) * 8) + (lane & 7), bCol = ((lane >> 3) & 1) * 16;
   for (int kc = k0; kc < k1; ++kc) {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(STAGES - 2));
     __syncthreads();
     const int stage = (kc - k0) % STAGES;
-    const int8_t* A = As[stage];
+    const int8_t* A = As(stage);
 #pragma unroll
     for (int kk = 0; kk < kMmaBK; kk += 32) {
-      int af[2][4];
+      int af[MT][4];
 #pragma unroll
-      for (int mt = 0; mt < 2; ++mt) ldmatrix4(A + (aRow + mt * 16) * kMmaLds + kk + aCol, af[mt]);
+      for (int mt = 0; mt < MT; ++mt) ldmatrix4(A + (aRow + mt * 16) * kMmaLds + kk + aCol, af[mt]);
       if constexpr (F32) {
-        unsigned hi[2][4], lo[2][4];
+        unsigned hi[MT][4], lo[MT][4];
 #pragma unroll
-        for (int mt = 0; mt < 2; ++mt)
+        for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
           for (int r = 0; r < 4; ++r) {
             const float x = __int_as_float(af[mt][r]);
@@ -578,12 +586,12 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
 #pragma unroll
         for (int nt = 0; nt < BN / 8; nt += 2) {
           int bh[4], bl[4];  // b0, b1 of n-tile nt, then of nt + 1: the weights' TF32 parts, their rests
-          ldmatrix4(Bs[stage][0] + (nt * 8 + bRow) * kMmaLds + kk + bCol, bh);
-          ldmatrix4(Bs[stage][1] + (nt * 8 + bRow) * kMmaLds + kk + bCol, bl);
+          ldmatrix4(Bs(stage, 0) + (nt * 8 + bRow) * kMmaLds + kk + bCol, bh);
+          ldmatrix4(Bs(stage, 1) + (nt * 8 + bRow) * kMmaLds + kk + bCol, bl);
 #pragma unroll
           for (int h = 0; h < 2; ++h)
 #pragma unroll
-            for (int mt = 0; mt < 2; ++mt) {
+            for (int mt = 0; mt < MT; ++mt) {
               // The small products first, then the large.
               mmaTf32(acc[mt][nt + h], lo[mt], bh[2 * h], bh[2 * h + 1]);
               mmaTf32(acc[mt][nt + h], hi[mt], bl[2 * h], bl[2 * h + 1]);
@@ -594,11 +602,11 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
 #pragma unroll
         for (int nt = 0; nt < BN / 8; nt += 2) {
           int b[4];  // b0, b1 of n-tile nt, then of nt + 1
-          ldmatrix4(Bs[stage][0] + (nt * 8 + bRow) * kMmaLds + kk + bCol, b);
+          ldmatrix4(Bs(stage, 0) + (nt * 8 + bRow) * kMmaLds + kk + bCol, b);
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
 #pragma unroll
-            for (int mt = 0; mt < 2; ++mt) {
+            for (int mt = 0; mt < MT; ++mt) {
               int* d = acc[mt][nt + h];
               asm volatile(
                   "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
@@ -619,10 +627,10 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
   if constexpr (!F32) {
     if (a.partial) {
 #pragma unroll
-      for (int mt = 0; mt < 2; ++mt)
+      for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
-          const int mm = m0 + warp * 32 + mt * 16 + g + half * 8;
+          const int mm = m0 + warp * 16 * MT + mt * 16 + g + half * 8;
           if (mm >= a.M) continue;
 #pragma unroll
           for (int nt = 0; nt < BN / 8; ++nt)
@@ -638,14 +646,12 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
   // The epilogue runs from shared memory in one compact loop, not unrolled over this thread's 64
   // fragment values: each unrolled copy of the epilogue is large, and 64 of them made this kernel
   // 2 MB of machine code that every block streamed through the instruction cache (the 1×1
-  // convolutions, short K, ran at 5–7 TMAC/s). Half the tile at a time (rows of warps 2h, 2h + 1:
-  // 64 × BN accumulators in the A stages), then four channels a thread, a warp along a pixel's
+  // convolutions, short K, ran at 5–7 TMAC/s). 64 rows at a time (BM 128: the rows of warps 2h and
+  // 2h + 1; 64: all) as 64 × BN accumulators in the stages, then four channels a thread, a warp along a pixel's
   // channels. A thread's four channels are the same in every row: their bias and multiplier are
   // loaded once (ncu, batch 32: the 1×1 of 128 → 128 channels at 52×52 ran 6,300 instructions a
   // warp for its 64 mma, most of them this loop).
-  Acc* Ys = reinterpret_cast<Acc*>(&As[0][0]);
-  constexpr int LDY = BN + 8;  // a row: 8 of padding, no bank conflicts for the fragments' 8-byte stores
-  static_assert(64 * LDY * 4 <= STAGES * kMmaBM * kMmaLds, "half the accumulator tile fits in the A stages");
+  Acc* Ys = reinterpret_cast<Acc*>(smemA);
   const float* lut = a.lut ? lutS : nullptr;
   const float* auxLut = a.auxLut ? auxS : nullptr;
   const bool quads = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 3) == 0;  // four channels (o a multiple of 4) in one store
@@ -670,15 +676,15 @@ __global__ void __launch_bounds__(128, F32 ? 3 : BN == 32 ? 6 : 4) convMmaKernel
     else return __fmul_rn(static_cast<float>(v + bias[q]), mul[q]);
   };
 #pragma unroll 1
-  for (int h = 0; h < 2; ++h) {
-    if ((warp >> 1) == h) {
+  for (int h = 0; h < MT; ++h) {
+    if (warp * 16 * MT / 64 == h) {  // this warp's rows are in this pass
 #pragma unroll
-      for (int mt = 0; mt < 2; ++mt)
+      for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
         for (int half = 0; half < 2; ++half)
 #pragma unroll
           for (int nt = 0; nt < BN / 8; ++nt) {
-            Acc* y = Ys + ((warp & 1) * 32 + mt * 16 + g + half * 8) * LDY + nt * 8 + t * 2;
+            Acc* y = Ys + (warp * 16 * MT % 64 + mt * 16 + g + half * 8) * LDY + nt * 8 + t * 2;
             if constexpr (F32) *reinterpret_cast<float2*>(y) = make_float2(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
             else *reinterpret_cast<int2*>(y) = make_int2(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
           }
@@ -1189,6 +1195,9 @@ struct Int8Engine::Impl {
   // 11–14 % faster in four sweeps, 3–5 % before the faster epilogues; 32 3–4 %, 64 1–2 %; at
   // batch 1, 1 was 1–3 % slower; 4 slower everywhere).
   int splitBlocks = 0;
+  // 64-row tiles for INT8 convolutions whose 128-row tiles are fewer than this many blocks an SM
+  // (rowsOf; VIGIL_INT8_SMALL_TILES, 0: never).
+  int smallBelow = 2;
   int32_t* partial = nullptr;  // split-K sums, the largest M·O of the INT8 convolutions at maxBatch
   // Branches in the graphs (launchAll): side streams, an event per op, fork and join events;
   // false with VIGIL_INT8_BRANCHES=0 (one stream, for benches comparing the two).
@@ -1245,13 +1254,22 @@ struct Int8Engine::Impl {
     return true;
   }
 
+  // An INT8 convolution's rows (output pixels) a block on the tensor cores: 64 where 128-row
+  // tiles would be fewer than smallBelow blocks an SM (small batches, late layers: each warp then
+  // runs half the instructions, and twice the warps hide each other's latency), else 128.
+  int rowsOf(const ProgramOp& op, int pixels) const {
+    const int bn = op.O <= 32 ? 32 : 64;
+    const long tiles = static_cast<long>((pixels + 127) / 128) * ((op.O + bn - 1) / bn);
+    return tiles < static_cast<long>(smallBelow) * sms ? 64 : 128;
+  }
+
   // An INT8 convolution's K splits on the tensor cores at batch n, and its stages a split. Too few
   // tiles to fill the GPU (small batches, late layers): split K, at least two stages a split (one
   // where K is two or three stages: a 1×1 of 128 channels at batch 1 took 70 µs unsplit on the
   // H200, 19 µs split), for about splitBlocks blocks an SM.
   std::pair<int, int> splitOf(const ProgramOp& op, const OpDevice& d, int n, int pixels) const {
-    const int bn = op.O <= 32 ? 32 : 64;
-    const long tiles = static_cast<long>((pixels + kMmaBM - 1) / kMmaBM) * ((op.O + bn - 1) / bn);
+    const int bn = op.O <= 32 ? 32 : 64, bm = rowsOf(op, pixels);
+    const long tiles = static_cast<long>((pixels + bm - 1) / bm) * ((op.O + bn - 1) / bn);
     const int chunks = (d.Kpad + kMmaBK - 1) / kMmaBK;
     const int most = chunks < 4 ? chunks : chunks / 2;
     const long want = static_cast<long>(splitBlocks ? splitBlocks : n < 4 ? 2 : 1) * sms;
@@ -1405,8 +1423,8 @@ struct Int8Engine::Impl {
             const int bn = op.O <= 32 ? 32 : 64;
             a.chunksPerSplit = (d.KpadT + 15) / 16;
             const dim3 grid((pixels + kMmaBM - 1) / kMmaBM, (op.O + bn - 1) / bn, 1);
-            if (bn == 64) convMmaKernel<64, 2, true><<<grid, 128, 0, st>>>(a);
-            else convMmaKernel<32, 3, true><<<grid, 128, 0, st>>>(a);
+            if (bn == 64) convMmaKernel<64, 2, true, 2><<<grid, 128, 0, st>>>(a);
+            else convMmaKernel<32, 3, true, 2><<<grid, 128, 0, st>>>(a);
           } else if (op.kind == ProgramOpKind::ConvFloat) {
             a.w8 = nullptr;
             a.bias8 = nullptr;
@@ -1427,8 +1445,8 @@ struct Int8Engine::Impl {
             if (!mma) {
               convDp4aKernel<<<gridFor(static_cast<long>(pixels) * op.O, 128), 128, 0, st>>>(a);
             } else {
-              const int bn = op.O <= 32 ? 32 : 64;
-              const unsigned gx = static_cast<unsigned>((pixels + kMmaBM - 1) / kMmaBM), gy = static_cast<unsigned>((op.O + bn - 1) / bn);
+              const int bn = op.O <= 32 ? 32 : 64, bm = rowsOf(op, pixels);
+              const unsigned gx = static_cast<unsigned>((pixels + bm - 1) / bm), gy = static_cast<unsigned>((op.O + bn - 1) / bn);
               int splits = 1;
               std::tie(splits, a.chunksPerSplit) = splitOf(op, d, n, pixels);
               if (splits > 1) {
@@ -1438,8 +1456,13 @@ struct Int8Engine::Impl {
               const dim3 grid(gx, gy, splits);
               const bool longK = a.chunksPerSplit > 8;
               auto launch = [&](auto kernel) { kernel<<<grid, 128, 0, st>>>(a); };
-              if (bn == 32) longK ? launch(convMmaKernel<32, 3, false>) : launch(convMmaKernel<32, 2, false>);
-              else longK ? launch(convMmaKernel<64, 3, false>) : launch(convMmaKernel<64, 2, false>);
+              if (bm == 64) {
+                if (bn == 32) longK ? launch(convMmaKernel<32, 3, false, 1>) : launch(convMmaKernel<32, 2, false, 1>);
+                else longK ? launch(convMmaKernel<64, 3, false, 1>) : launch(convMmaKernel<64, 2, false, 1>);
+              } else {
+                if (bn == 32) longK ? launch(convMmaKernel<32, 3, false, 2>) : launch(convMmaKernel<32, 2, false, 2>);
+                else longK ? launch(convMmaKernel<64, 3, false, 2>) : launch(convMmaKernel<64, 2, false, 2>);
+              }
               if (splits > 1) convEpilogueKernel<<<gridFor(static_cast<long>(pixels) * op.O, T), T, 0, st>>>(a);
             }
           }
@@ -1496,7 +1519,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   }
   // Tensor cores where the GPU has mma.sync int8 and this build carries code for it.
   cudaFuncAttributes attr{};
-  const bool mmaCode = cudaFuncGetAttributes(&attr, convMmaKernel<64, 3, false>) == cudaSuccess && attr.binaryVersion >= 80;
+  const bool mmaCode = cudaFuncGetAttributes(&attr, convMmaKernel<64, 3, false, 2>) == cudaSuccess && attr.binaryVersion >= 80;
   cudaGetLastError();
   const char* force = std::getenv("VIGIL_INT8_KERNEL");
   m.mma = cc >= 80 && mmaCode && !(force && std::strcmp(force, "dp4a") == 0);
@@ -1504,6 +1527,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + (m.tf32 ? " tf32x3" : "") + " sm_" + std::to_string(cc);
   if (const char* v = std::getenv("VIGIL_INT8_MIN_SPLIT")) m.minSplit = std::max(1, std::atoi(v));
   if (const char* v = std::getenv("VIGIL_INT8_SPLIT_BLOCKS")) m.splitBlocks = std::max(0, std::atoi(v));
+  if (const char* v = std::getenv("VIGIL_INT8_SMALL_TILES")) m.smallBelow = std::max(0, std::atoi(v));
 
   // Check the program before allocating anything.
   auto bad = [&](size_t k, const std::string& why) {
