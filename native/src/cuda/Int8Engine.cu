@@ -280,9 +280,6 @@ struct ConvArgs {
   // tap), stored 4-aligned: a thread's loads are whole float4 / char4 runs. taps1: one tap (K is
   // the channels in order, whatever the blocks).
   bool vec, taps1;
-  // Float 128×32 tiles: a warp's lanes along 32 pixel groups and its 4 channels the same for
-  // every lane (VIGIL_INT8_FLOAT_LANES=mixed: 8 pixel groups × 4 channel groups a warp).
-  bool lanesAlongM;
   const int8_t* w8;     // [O, Kpad], k = tap·Cs + c
   const float* wf;      // [K = taps·C, O] in the float sum's K order
   // Float on the tensor cores (3×TF32, convMmaKernel<…, true>): [2][O, Kpad] with k = tap·C + c,
@@ -817,17 +814,10 @@ __global__ void __launch_bounds__(256, 3) convFloatKernel(ConvArgs a) {
   const bool lmOk = m0 + lm < a.M;
   const Origin org = originOf(a, lmOk ? m0 + lm : 0);
   // Its outputs: pixels tm…tm+3, channels tn…tn+3. A warp spans 8 pixel groups × 4 channel
-  // groups, so its shared-memory reads are 8 distinct float4 of A and 4 of B (broadcasts); or
-  // (128×32, lanesAlongM) 32 pixel groups × one channel group.
+  // groups, so its shared-memory reads are 8 distinct float4 of A and 4 of B (broadcasts).
   constexpr int MG = BM / 4, WM = MG / 8;  // pixel groups; warps along the pixels
   const int warp = tid >> 5, lane = tid & 31;
-  int tm = ((warp % WM) * 8 + (lane & 7)) * 4, tn = ((warp / WM) * 4 + (lane >> 3)) * 4;
-  if (BM == 128 && BN == 32 && a.lanesAlongM) {
-    // A's reads are then 32 distinct float4 a warp (each value used), B's one float4 for all lanes:
-    // fewer shared-memory wavefronts a multiply-add than 8 pixel groups × 4 channel groups.
-    tm = lane * 4;
-    tn = warp * 4;
-  }
+  const int tm = ((warp % WM) * 8 + (lane & 7)) * 4, tn = ((warp / WM) * 4 + (lane >> 3)) * 4;
   float acc[4][4], total[4][4];  // the partial sum since the last restart; the sum of the partials
 #pragma unroll
   for (int i = 0; i < 4; ++i)
@@ -1208,8 +1198,6 @@ struct Int8Engine::Impl {
   // 64-row tiles for INT8 convolutions whose 128-row tiles are fewer than this many blocks an SM
   // (rowsOf; VIGIL_INT8_SMALL_TILES, 0: never).
   int smallBelow = 2;
-  // Float 128×32 tiles: lanes along the pixels (ConvArgs::lanesAlongM); VIGIL_INT8_FLOAT_LANES=mixed: off.
-  bool floatLanesAlongM = true;
   int32_t* partial = nullptr;  // split-K sums, the largest M·O of the INT8 convolutions at maxBatch
   // Branches in the graphs (launchAll): side streams, an event per op, fork and join events;
   // false with VIGIL_INT8_BRANCHES=0 (one stream, for benches comparing the two).
@@ -1444,7 +1432,6 @@ struct Int8Engine::Impl {
             a.biasf = static_cast<const float*>(d.bias);
             a.vec = op.C % 16 == 0 && a.in.C % 4 == 0 && a.in.off % 4 == 0 && (d.sumBlock % 16 == 0 || op.kh * op.kw == 1);
             a.taps1 = op.kh * op.kw == 1;
-            a.lanesAlongM = floatLanesAlongM;
             if (op.O <= 32) {
               convFloatKernel<128, 32><<<dim3((pixels + 127) / 128, 1), 256, 0, st>>>(a);
             } else {
@@ -1541,7 +1528,6 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   if (const char* v = std::getenv("VIGIL_INT8_MIN_SPLIT")) m.minSplit = std::max(1, std::atoi(v));
   if (const char* v = std::getenv("VIGIL_INT8_SPLIT_BLOCKS")) m.splitBlocks = std::max(0, std::atoi(v));
   if (const char* v = std::getenv("VIGIL_INT8_SMALL_TILES")) m.smallBelow = std::max(0, std::atoi(v));
-  if (const char* v = std::getenv("VIGIL_INT8_FLOAT_LANES")) m.floatLanesAlongM = std::strcmp(v, "mixed") != 0;
 
   // Check the program before allocating anything.
   auto bad = [&](size_t k, const std::string& why) {
