@@ -171,4 +171,23 @@ describe("the CUDA INT8 engine's program", () => {
       delete process.env.VIGIL_INT8_FLOAT;
     }
   });
+
+  it.skipIf(!loadAddon().buildInfo().cuda.built)('names any other wrong VIGIL_INT8_* setting before it looks for a GPU', async () => {
+    const program = cudaProgram(model());
+    const cases: Array<[string, string, RegExp]> = [
+      ['VIGIL_INT8_KERNEL', 'tensor', /VIGIL_INT8_KERNEL is 'tensor': use mma .* or dp4a/],
+      ['VIGIL_INT8_BRANCHES', 'yes', /VIGIL_INT8_BRANCHES is 'yes': use 1 .* or 0/],
+      ['VIGIL_INT8_SMALL_TILES', '2x', /VIGIL_INT8_SMALL_TILES is '2x': use a whole number, 64-row INT8 tiles/],
+      ['VIGIL_INT8_SPLIT_BLOCKS', '-1', /VIGIL_INT8_SPLIT_BLOCKS is '-1': use a whole number/],
+      ['VIGIL_INT8_MIN_SPLIT', '0', /VIGIL_INT8_MIN_SPLIT is '0': use a whole number, at least this many K splits a convolution \(1 or more\)/],
+    ];
+    for (const [name, value, message] of cases) {
+      process.env[name] = value;
+      try {
+        await expect(loadAddon().openInt8Engine({ program, maxBatch: 1, ...postOptions({}) })).rejects.toThrow(message);
+      } finally {
+        delete process.env[name];
+      }
+    }
+  });
 });

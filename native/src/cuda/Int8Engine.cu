@@ -1498,6 +1498,36 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     err = std::string("VIGIL_INT8_FLOAT is '") + floatMode + "': use tf32x3 (FP32 layers no int8 code depends on as 3×TF32 on the tensor cores, the default) or exact (every FP32 layer in ONNX Runtime's order)";
     return nullptr;
   }
+  const char* force = std::getenv("VIGIL_INT8_KERNEL");
+  if (force && *force && std::strcmp(force, "dp4a") != 0 && std::strcmp(force, "mma") != 0) {
+    err = std::string("VIGIL_INT8_KERNEL is '") + force + "': use mma (tensor cores where the GPU has them, the default) or dp4a";
+    return nullptr;
+  }
+  const char* branches = std::getenv("VIGIL_INT8_BRANCHES");
+  if (branches && *branches && std::strcmp(branches, "0") != 0 && std::strcmp(branches, "1") != 0) {
+    err = std::string("VIGIL_INT8_BRANCHES is '") + branches + "': use 1 (independent ops side by side in the graphs, the default) or 0 (one stream)";
+    return nullptr;
+  }
+  // Whole-number settings (unset or empty: the default).
+  struct Count {
+    const char* name;
+    int value;
+    const char* means;
+  };
+  Count counts[] = {{"VIGIL_INT8_MIN_SPLIT", 1, "at least this many K splits a convolution (1 or more)"},
+                    {"VIGIL_INT8_SPLIT_BLOCKS", 0, "the blocks an SM split-K aims for (0: 2 under batch 4, 1 from 4)"},
+                    {"VIGIL_INT8_SMALL_TILES", 2, "64-row INT8 tiles below this many 128-row blocks an SM (0: never)"}};
+  for (Count& c : counts) {
+    const char* v = std::getenv(c.name);
+    if (!v || !*v) continue;
+    char* end = nullptr;
+    const long x = std::strtol(v, &end, 10);
+    if (*end || x < (c.value == 1 ? 1 : 0) || x > 1000000) {
+      err = std::string(c.name) + " is '" + v + "': use a whole number, " + c.means;
+      return nullptr;
+    }
+    c.value = static_cast<int>(x);
+  }
   usePrimaryContextFlags();
   std::unique_ptr<Int8Engine> self(new Int8Engine());
   Impl& m = *self->impl_;
@@ -1521,13 +1551,12 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   cudaFuncAttributes attr{};
   const bool mmaCode = cudaFuncGetAttributes(&attr, convMmaKernel<64, 3, false, 2>) == cudaSuccess && attr.binaryVersion >= 80;
   cudaGetLastError();
-  const char* force = std::getenv("VIGIL_INT8_KERNEL");
   m.mma = cc >= 80 && mmaCode && !(force && std::strcmp(force, "dp4a") == 0);
   m.tf32 = m.mma && !(floatMode && std::strcmp(floatMode, "exact") == 0);
   m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + (m.tf32 ? " tf32x3" : "") + " sm_" + std::to_string(cc);
-  if (const char* v = std::getenv("VIGIL_INT8_MIN_SPLIT")) m.minSplit = std::max(1, std::atoi(v));
-  if (const char* v = std::getenv("VIGIL_INT8_SPLIT_BLOCKS")) m.splitBlocks = std::max(0, std::atoi(v));
-  if (const char* v = std::getenv("VIGIL_INT8_SMALL_TILES")) m.smallBelow = std::max(0, std::atoi(v));
+  m.minSplit = counts[0].value;
+  m.splitBlocks = counts[1].value;
+  m.smallBelow = counts[2].value;
 
   // Check the program before allocating anything.
   auto bad = [&](size_t k, const std::string& why) {
@@ -1716,7 +1745,7 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     return fail(rc, "split-K workspace");
   }
   if (!m.mma) m.partialCount = 0;
-  if (const char* v = std::getenv("VIGIL_INT8_BRANCHES")) m.branches = std::strcmp(v, "0") != 0;
+  m.branches = !(branches && std::strcmp(branches, "0") == 0);
   if (m.branches) {
     m.opEvents.assign(p.ops.size(), nullptr);
     for (cudaEvent_t& e : m.opEvents)
