@@ -432,8 +432,9 @@ __device__ __forceinline__ void mmaTf32(float* d, const unsigned* a, int b0, int
 
 // Tensor cores: an implicit GEMM, M = output pixels of the batch, N = output channels, K = taps ·
 // channels (packed weights [O, Kpad]); BM×BN tiles (BM = 64·MT: 128, or 64 where 128-row tiles
-// leave the GPU short of blocks), 64 bytes of K a stage, STAGES in flight with cp.async
-// (zero-filled outside the image and past K), four warps of 16·MT×BN, fragments by ldmatrix. INT8 (F32 false): K = taps · stored channels, mma.sync m16n8k32 s8·s8 → s32.
+// leave the GPU short of blocks: Impl::rowsOf), 64 bytes of K a stage, STAGES in flight with
+// cp.async (zero-filled outside the image and past K), four warps of 16·MT×BN, fragments by
+// ldmatrix. INT8 (F32 false): K = taps · stored channels, mma.sync m16n8k32 s8·s8 → s32.
 // STAGES: 3 in flight for long K, 2 (less shared memory: more blocks an SM to hide the first
 // loads) for short. gridDim.z splits K (small grids: batch 1, 13×13 layers): each split adds its
 // int32 sums into `partial`, exact in any order, and convEpilogueKernel finishes.
@@ -448,7 +449,8 @@ __device__ __forceinline__ void mmaTf32(float* d, const unsigned* a, int b0, int
 constexpr int kMmaBM = 128, kMmaBK = 64, kMmaLds = 80;  // bytes: smem row: 64 bytes of K + 16 of padding (no bank conflicts)
 
 // Registers: ptxas, left to itself, gave the 32-channel tiles 80 and spilled; the bounds say how
-// many blocks an SM each should allow (INT8 64 channels: 4 at 128 registers, none spilled).
+// many blocks an SM each should allow (INT8 128×64: 4 at 128 registers; 64×64: 6 at 80, 64×32: 8
+// at 64; none spilled).
 template <int BN, int STAGES, bool F32, int MT>
 __global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : BN == 32 ? 6 : 4) convMmaKernel(ConvArgs a) {
 #if __CUDA_ARCH__ >= 800
@@ -1511,18 +1513,19 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   // Whole-number settings (unset or empty: the default).
   struct Count {
     const char* name;
-    int value;
+    int value;  // the default, then the setting
+    int least;
     const char* means;
   };
-  Count counts[] = {{"VIGIL_INT8_MIN_SPLIT", 1, "at least this many K splits a convolution (1 or more)"},
-                    {"VIGIL_INT8_SPLIT_BLOCKS", 0, "the blocks an SM split-K aims for (0: 2 under batch 4, 1 from 4)"},
-                    {"VIGIL_INT8_SMALL_TILES", 2, "64-row INT8 tiles below this many 128-row blocks an SM (0: never)"}};
+  Count counts[] = {{"VIGIL_INT8_MIN_SPLIT", 1, 1, "at least this many K splits a convolution (1 or more)"},
+                    {"VIGIL_INT8_SPLIT_BLOCKS", 0, 0, "the blocks an SM split-K aims for (0: 2 under batch 4, 1 from 4)"},
+                    {"VIGIL_INT8_SMALL_TILES", 2, 0, "64-row INT8 tiles below this many 128-row blocks an SM (0: never)"}};
   for (Count& c : counts) {
     const char* v = std::getenv(c.name);
     if (!v || !*v) continue;
     char* end = nullptr;
     const long x = std::strtol(v, &end, 10);
-    if (*end || x < (c.value == 1 ? 1 : 0) || x > 1000000) {
+    if (*end || x < c.least || x > 1000000) {
       err = std::string(c.name) + " is '" + v + "': use a whole number, " + c.means;
       return nullptr;
     }
