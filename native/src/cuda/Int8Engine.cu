@@ -290,10 +290,6 @@ struct ConvArgs {
   const float* mult;
   int32_t* partial;  // split-K: int32 sums [M, O] the splits add into (then convEpilogueKernel)
   int chunksPerSplit;
-  // Tensor-core loads: a warp's 8 lanes of a 16-byte phase write 8 rows' same piece of K (no
-  // shared-memory bank conflicts with 80-byte rows); false (VIGIL_INT8_LOAD_LANES=pieces): 2 rows'
-  // 4 pieces, the previous mapping (2-way conflicts). The same bytes land in the same places.
-  bool lanesByRow;
   Int8ConvEpilogue e;
   // The epilogue's ops after its requantize number `lutAt` depend only on that int8 code: they
   // are a 256-entry table (results as float; int8 codes exactly), made on the host with the same
@@ -498,17 +494,13 @@ __global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : 
   // set up once: where its top-left tap's pixel would be and a bit per tap inside the image, so a
   // stage costs a row one test and one add (a row's bounds checks and index products, once a
   // stage, were a third of this loop's instructions).
-  // This thread's piece of K (16 bytes) and its row within each 32 (a warp's 8 lanes of a phase:
-  // 8 rows, one piece; or 2 rows, 4 pieces).
-  const int lanePiece = a.lanesByRow ? (tid >> 3) & 3 : tid & 3;
-  const int laneRow = a.lanesByRow ? (tid & 7) + 8 * (tid >> 5) : tid >> 2;
-  const int piece = lanePiece * (16 / ES);  // elements
+  const int piece = (tid & 3) * (16 / ES);  // elements
   const int tapC = F32 ? a.C : a.in.C;      // channels a tap in K
   int rowAt[AR];        // element of the row's top-left tap (may lie outside the image: then never read)
   unsigned rowTaps[AR];  // bit t: tap t inside the image (none past M); at most 32 taps (checked at open)
 #pragma unroll
   for (int j = 0; j < AR; ++j) {
-    const int m = m0 + laneRow + 32 * j;
+    const int m = m0 + (tid >> 2) + 32 * j;
     const Origin org = originOf(a, m < a.M ? m : 0);
     rowAt[j] = org.base * a.in.C + (org.iy0 * a.in.W + org.ix0) * a.in.C + (F32 ? a.in.off : 0);
     unsigned cols = 0, bits = 0;  // the kernel columns inside the image; then each kernel row inside adds them
@@ -524,23 +516,21 @@ __global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : 
   int tapAt = ((tap / a.kw) * a.in.W + kx) * a.in.C + c0;  // the piece's element relative to a row's top-left tap
   // B: this thread's 16-byte pieces of the stage's weight rows (and the TF32 rests' rows).
   constexpr int BL = (BT * BN * 4 + 127) / 128;
-  int bAt[BL], bSm[BL];  // the piece's weight element; its byte in a stage's B rows
+  int bAt[BL];
   bool bOk[BL];
 #pragma unroll
   for (int i = 0; i < BL; ++i) {
     const int c = tid + 128 * i;
-    const int all = a.lanesByRow ? (c & 7) + 8 * (c >> 5) : c >> 2;  // the row among the BT·BN, as the A rows
-    const int bt = all / BN, row = all - bt * BN;
+    const int bt = c / (BN * 4), row = (c >> 2) - bt * BN;
     bOk[i] = c < BT * BN * 4 && n0 + row < a.O;
-    bAt[i] = (bt * a.O + n0 + row) * a.Kpad + lanePiece * (16 / ES);
-    bSm[i] = all * kMmaLds + lanePiece * 16;
+    bAt[i] = (bt * a.O + n0 + row) * a.Kpad + (c & 3) * (16 / ES);
   }
   auto load = [&](int kc, int stage) {
     const unsigned bit = tap < taps ? 1u << tap : 0u;
 #pragma unroll
     for (int j = 0; j < AR; ++j) {
       const bool ok = rowTaps[j] & bit;
-      cpAsync16(As(stage) + (laneRow + 32 * j) * kMmaLds + lanePiece * 16, ok ? inP + (rowAt[j] + tapAt) * ES : wP, ok, true);  // byte offsets: F32 inputs under 2^29 floats (open)
+      cpAsync16(As(stage) + ((tid >> 2) + 32 * j) * kMmaLds + (tid & 3) * 16, ok ? inP + (rowAt[j] + tapAt) * ES : wP, ok, true);  // byte offsets: F32 inputs under 2^29 floats (open)
     }
     c0 += KS;
     tapAt += KS;
@@ -556,8 +546,8 @@ __global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : 
 #pragma unroll
     for (int i = 0; i < BL; ++i) {
       const int c = tid + 128 * i;
-      const bool ok = bOk[i] && kc * KS + lanePiece * (16 / ES) < a.Kpad;
-      if (c < BT * BN * 4) cpAsync16(Bs(stage, 0) + bSm[i], ok ? wP + (bAt[i] + kc * KS) * ES : wP, ok, false);
+      const bool ok = bOk[i] && kc * KS + (c & 3) * (16 / ES) < a.Kpad;
+      if (c < BT * BN * 4) cpAsync16(Bs(stage, 0) + (c >> 2) * kMmaLds + (c & 3) * 16, ok ? wP + (bAt[i] + kc * KS) * ES : wP, ok, false);
     }
   };
   Acc acc[MT][BN / 8][4];
@@ -1210,7 +1200,6 @@ struct Int8Engine::Impl {
   // 64-row tiles for INT8 convolutions whose 128-row tiles are fewer than this many blocks an SM
   // (rowsOf; VIGIL_INT8_SMALL_TILES, 0: never).
   int smallBelow = 2;
-  bool loadLanesByRow = true;  // ConvArgs::lanesByRow (VIGIL_INT8_LOAD_LANES=pieces: false)
   int32_t* partial = nullptr;  // split-K sums, the largest M·O of the INT8 convolutions at maxBatch
   // Branches in the graphs (launchAll): side streams, an event per op, fork and join events;
   // false with VIGIL_INT8_BRANCHES=0 (one stream, for benches comparing the two).
@@ -1428,7 +1417,6 @@ struct Int8Engine::Impl {
           a.auxLut = d.auxLut;
           a.sumBlock = d.sumBlock;
           a.sumRestart = d.sumRestart;
-          a.lanesByRow = loadLanesByRow;
           if (op.kind == ProgramOpKind::ConvFloat && d.wt) {
             a.w8 = nullptr;
             a.wt = d.wt;
@@ -1515,11 +1503,6 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   const char* force = std::getenv("VIGIL_INT8_KERNEL");
   if (force && *force && std::strcmp(force, "dp4a") != 0 && std::strcmp(force, "mma") != 0) {
     err = std::string("VIGIL_INT8_KERNEL is '") + force + "': use mma (tensor cores where the GPU has them, the default) or dp4a";
-    return nullptr;
-  }
-  const char* lanes = std::getenv("VIGIL_INT8_LOAD_LANES");
-  if (lanes && *lanes && std::strcmp(lanes, "rows") != 0 && std::strcmp(lanes, "pieces") != 0) {
-    err = std::string("VIGIL_INT8_LOAD_LANES is '") + lanes + "': use rows (a load phase's lanes on 8 rows, the default) or pieces (on 2 rows' 4 pieces)";
     return nullptr;
   }
   const char* branches = std::getenv("VIGIL_INT8_BRANCHES");
@@ -1766,7 +1749,6 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   }
   if (!m.mma) m.partialCount = 0;
   m.branches = !(branches && std::strcmp(branches, "0") == 0);
-  m.loadLanesByRow = !(lanes && std::strcmp(lanes, "pieces") == 0);
   if (m.branches) {
     m.opEvents.assign(p.ops.size(), nullptr);
     for (cudaEvent_t& e : m.opEvents)
