@@ -18,15 +18,14 @@ import type { TensorRtHandle } from '../src/native/types.js';
 import { loadCheckFrames } from './checkFrames.js';
 import { percentile, writeResult, type BenchRow } from './record.js';
 
-const KNOBS = ['VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_INT8_MIN_SPLIT', 'VIGIL_CUDA_SPIN_US', 'VIGIL_INT8_FLOAT', 'VIGIL_INT8_BRANCHES', 'VIGIL_INT8_SMALL_TILES'];
+const KNOBS = ['VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_INT8_MIN_SPLIT', 'VIGIL_CUDA_SPIN_US', 'VIGIL_INT8_FLOAT', 'VIGIL_INT8_BRANCHES', 'VIGIL_INT8_SMALL_TILES', 'VIGIL_INT8_PRIORITY'];
 const VARIANTS: Record<string, Record<string, string>> = process.env.SWEEP
   ? (JSON.parse(process.env.SWEEP) as Record<string, Record<string, string>>)
   : {
       default: {},
+      'no priorities in the branch graphs': { VIGIL_INT8_PRIORITY: '0' },
+      'one stream (no branches in the graph)': { VIGIL_INT8_BRANCHES: '0' },
       '128-row INT8 tiles everywhere': { VIGIL_INT8_SMALL_TILES: '0' },
-      '64-row INT8 tiles below 4 blocks an SM': { VIGIL_INT8_SMALL_TILES: '4' },
-      '64-row INT8 tiles everywhere': { VIGIL_INT8_SMALL_TILES: '1000000' },
-      'split-K for 2 blocks an SM at every batch': { VIGIL_INT8_SPLIT_BLOCKS: '2' },
     };
 const BATCHES = (process.env.SWEEP_BATCHES ?? '1,8,32,64').split(',').map(Number);
 const model = int8OnnxPath();

@@ -177,6 +177,7 @@ describe("the CUDA INT8 engine's program", () => {
     const cases: Array<[string, string, RegExp]> = [
       ['VIGIL_INT8_KERNEL', 'tensor', /VIGIL_INT8_KERNEL is 'tensor': use mma .* or dp4a/],
       ['VIGIL_INT8_BRANCHES', 'yes', /VIGIL_INT8_BRANCHES is 'yes': use 1 .* or 0/],
+      ['VIGIL_INT8_PRIORITY', 'high', /VIGIL_INT8_PRIORITY is 'high': use 1 .* or 0/],
       ['VIGIL_INT8_SMALL_TILES', '2x', /VIGIL_INT8_SMALL_TILES is '2x': use a whole number, 64-row INT8 tiles/],
       ['VIGIL_INT8_SPLIT_BLOCKS', '-1', /VIGIL_INT8_SPLIT_BLOCKS is '-1': use a whole number/],
       ['VIGIL_INT8_MIN_SPLIT', '0', /VIGIL_INT8_MIN_SPLIT is '0': use a whole number, at least this many K splits a convolution \(1 or more\)/],

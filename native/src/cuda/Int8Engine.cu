@@ -1150,6 +1150,24 @@ float tf32Part(float x) {
   return x;
 }
 
+// No priority attribute on a launch (launchKernel).
+constexpr int kNoPriority = 1 << 30;
+
+// A kernel launch on `st`, with `priority` (a stream priority: lower runs first) unless kNoPriority.
+template <typename... Params, typename... Args>
+cudaError_t launchKernel(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t st, int priority, Args... args) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.stream = st;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributePriority;
+  attr[0].val.priority = priority;
+  cfg.attrs = attr;
+  cfg.numAttrs = priority == kNoPriority ? 0 : 1;
+  return cudaLaunchKernelEx(&cfg, kernel, args...);
+}
+
 unsigned gridFor(long total, int threads) {
   const long blocks = (total + threads - 1) / threads;
   return static_cast<unsigned>(blocks < 1 ? 1 : blocks > (1L << 30) ? (1L << 30) : blocks);
@@ -1205,6 +1223,9 @@ struct Int8Engine::Impl {
   // false with VIGIL_INT8_BRANCHES=0 (one stream, for benches comparing the two).
   static constexpr int kSide = 3;
   bool branches = true;
+  // Critical-path priorities in the branch graphs (prioritiesOf); VIGIL_INT8_PRIORITY=0: none.
+  bool priorities = true;
+  int leastPriority = 0, greatestPriority = 0;  // the device's range (cudaDeviceGetStreamPriorityRange)
   cudaStream_t side[kSide] = {};
   std::vector<cudaEvent_t> opEvents;
   cudaEvent_t forkEvent = nullptr, joinEvents[kSide] = {};
@@ -1283,29 +1304,98 @@ struct Int8Engine::Impl {
   }
 
   // Branches (a CUDA graph's capture, not VIGIL_INT8_BRANCHES=0): each op on one of the origin
-  // stream and kSide side streams, after the ops it depends on (the last writer of each buffer it
-  // reads; the last writer and the readers since of each it writes; the last split-K convolution
-  // if it splits K too: they share the workspace), so that independent ops (the heads, the
-  // lateral convolutions, a block's branches) run side by side where their grids leave the GPU
-  // room. An op goes on the stream whose last op it depends on, else on the least recently used.
-  struct BranchState {
-    std::vector<int> lastWriter, readersFrom;  // per buffer: its last writer op (−1), readers since (index into readers)
-    std::vector<std::vector<int>> readers;
-    std::vector<int> streamOf;  // per op
-    int tail[kSide + 1];
+  // stream and kSide side streams, after the ops it depends on (dependencies), so that independent
+  // ops (the heads, the lateral convolutions, a block's branches) run side by side where their
+  // grids leave the GPU room. An op goes on the stream whose last op it depends on, else on the
+  // least recently used.
+  //
+  // What each op waits for at batch n: the last writer of each buffer it reads; the last writer
+  // and the readers since of each it writes; the last split-K convolution if it splits K too (they
+  // share the workspace).
+  std::vector<std::vector<int>> dependencies(int n) const {
+    std::vector<int> lastWriter(prog.buffers.size(), -1);
+    std::vector<std::vector<int>> readers(prog.buffers.size()), deps(prog.ops.size());
     int lastSplit = -1;
-  };
+    for (size_t k = 0; k < prog.ops.size(); ++k) {
+      const ProgramOp& op = prog.ops[k];
+      std::vector<int>& d = deps[k];
+      const bool needsIn = op.kind != ProgramOpKind::QuantizeInput && op.kind != ProgramOpKind::Stem;
+      const int reads[] = {needsIn ? op.in.buffer : -1, op.kind == ProgramOpKind::Add ? op.in2.buffer : -1};
+      for (int b : reads)
+        if (b >= 0 && lastWriter[b] >= 0) d.push_back(lastWriter[b]);
+      for (int b : {op.out.buffer, op.aux.buffer}) {
+        if (b < 0) continue;
+        if (lastWriter[b] >= 0) d.push_back(lastWriter[b]);
+        d.insert(d.end(), readers[b].begin(), readers[b].end());
+      }
+      const ProgramBuffer& out = prog.buffers[op.out.buffer];
+      const bool splitsK = mma && op.kind == ProgramOpKind::ConvInt8 && splitOf(op, opDev[k], n, n * out.H * out.W).first > 1;
+      if (splitsK && lastSplit >= 0) d.push_back(lastSplit);
+      if (splitsK) lastSplit = static_cast<int>(k);
+      for (int b : reads)
+        if (b >= 0) readers[b].push_back(static_cast<int>(k));
+      for (int b : {op.out.buffer, op.aux.buffer}) {
+        if (b < 0) continue;
+        lastWriter[b] = static_cast<int>(k);
+        readers[b].clear();
+      }
+    }
+    return deps;
+  }
+
+  // An op's time at batch n, roughly (µs, for priorities only): a kernel's fixed cost, then its
+  // work at the rates the H200 measured (INT8 convolutions ~100 TMAC/s, float ones on the CUDA
+  // cores or as 3×TF32 ~10, the stem ~7, element-wise ops ~1.2 TB/s).
+  double costOf(size_t k, int n) const {
+    const ProgramOp& op = prog.ops[k];
+    const ProgramBuffer& out = prog.buffers[op.out.buffer];
+    const double pixels = static_cast<double>(n) * out.H * out.W;
+    switch (op.kind) {
+      case ProgramOpKind::ConvInt8: {
+        const bool split = mma && splitOf(op, opDev[k], n, static_cast<int>(pixels)).first > 1;
+        return (split ? 8 : 4) + pixels * op.O * op.kh * op.kw * op.C / 1e8;
+      }
+      case ProgramOpKind::ConvFloat: return 4 + pixels * op.O * op.kh * op.kw * op.C / 1e7;
+      case ProgramOpKind::Stem: return 4 + pixels * 4 * op.O * op.kh * op.kw * op.C / 7e6;  // 4 convolution outputs a pooled pixel
+      default: return 4 + pixels * op.channels * 8 / 1.2e6;
+    }
+  }
+
+  // Stream priorities for the branch graphs (VIGIL_INT8_PRIORITY=0: none): each op's longest
+  // path to the end in costOf, spread over the device's priority levels, so that where ops
+  // compete for the GPU the blocks of the longer remaining chain go first (at batch 32 the
+  // stride-8 head, two 0.12 ms layers after the neck, ends last).
+  std::vector<int> prioritiesOf(int n, const std::vector<std::vector<int>>& deps) const {
+    const size_t N = prog.ops.size();
+    std::vector<double> bottom(N, 0.0);
+    std::vector<std::vector<int>> after(N);
+    for (size_t k = 0; k < N; ++k)
+      for (int d : deps[k]) after[d].push_back(static_cast<int>(k));
+    double most = 0;
+    for (size_t k = N; k-- > 0;) {
+      double next = 0;
+      for (int j : after[k]) next = std::max(next, bottom[j]);
+      bottom[k] = costOf(k, n) + next;
+      most = std::max(most, bottom[k]);
+    }
+    std::vector<int> prio(N, leastPriority);
+    const int levels = leastPriority - greatestPriority;  // priorities: lower numbers first
+    for (size_t k = 0; k < N && most > 0; ++k) prio[k] = leastPriority - static_cast<int>(std::lround(bottom[k] / most * levels));
+    return prio;
+  }
 
   bool launchAll(int n, const float* in, cudaStream_t origin, std::string& err, const std::function<void(size_t)>& after = nullptr, bool branches = false) {
     constexpr int T = 256;
     bool launched = true;
-    BranchState bs;
-    auto streamFor = [&](size_t k) -> cudaStream_t { return bs.streamOf[k] == 0 ? origin : side[bs.streamOf[k] - 1]; };
+    std::vector<std::vector<int>> deps;
+    std::vector<int> prio;
+    std::vector<int> streamOf;  // per op: 0 the origin, s a side stream
+    int tail[kSide + 1];
+    std::fill(std::begin(tail), std::end(tail), -1);
     if (branches) {
-      bs.lastWriter.assign(prog.buffers.size(), -1);
-      bs.readers.assign(prog.buffers.size(), {});
-      bs.streamOf.assign(prog.ops.size(), 0);
-      std::fill(std::begin(bs.tail), std::end(bs.tail), -1);
+      deps = dependencies(n);
+      if (priorities) prio = prioritiesOf(n, deps);
+      streamOf.assign(prog.ops.size(), 0);
       cudaEventRecord(forkEvent, origin);
       for (cudaStream_t s : side) cudaStreamWaitEvent(s, forkEvent, 0);
     }
@@ -1314,64 +1404,52 @@ struct Int8Engine::Impl {
       const Tensor out = view(op.out);
       const int pixels = n * out.H * out.W;
       cudaStream_t st = origin;
+      const int P = prio.empty() ? kNoPriority : prio[k];
       if (branches) {
-        std::vector<int> deps;
-        const bool needsIn = op.kind != ProgramOpKind::QuantizeInput && op.kind != ProgramOpKind::Stem;
-        for (int b : {needsIn ? op.in.buffer : -1, op.kind == ProgramOpKind::Add ? op.in2.buffer : -1})
-          if (b >= 0 && bs.lastWriter[b] >= 0) deps.push_back(bs.lastWriter[b]);
-        for (int b : {op.out.buffer, op.aux.buffer}) {
-          if (b < 0) continue;
-          if (bs.lastWriter[b] >= 0) deps.push_back(bs.lastWriter[b]);
-          deps.insert(deps.end(), bs.readers[b].begin(), bs.readers[b].end());
-        }
-        const bool splitsK = mma && op.kind == ProgramOpKind::ConvInt8 && splitOf(op, opDev[k], n, pixels).first > 1;
-        if (splitsK && bs.lastSplit >= 0) deps.push_back(bs.lastSplit);
         int pick = -1, lru = 0;
-        for (int d : deps)
-          if (bs.tail[bs.streamOf[d]] == d && (pick < 0 || d > bs.tail[pick])) pick = bs.streamOf[d];
+        for (int d : deps[k])
+          if (tail[streamOf[d]] == d && (pick < 0 || d > tail[pick])) pick = streamOf[d];
         for (int s = 1; s <= kSide; ++s)
-          if (bs.tail[s] < bs.tail[lru]) lru = s;
+          if (tail[s] < tail[lru]) lru = s;
         if (pick < 0) pick = lru;
-        bs.streamOf[k] = pick;
-        st = streamFor(k);
-        for (int d : deps)
-          if (bs.streamOf[d] != pick) cudaStreamWaitEvent(st, opEvents[d], 0);
-        if (splitsK) bs.lastSplit = static_cast<int>(k);
-        for (int b : {needsIn ? op.in.buffer : -1, op.kind == ProgramOpKind::Add ? op.in2.buffer : -1})
-          if (b >= 0) bs.readers[b].push_back(static_cast<int>(k));
-        for (int b : {op.out.buffer, op.aux.buffer}) {
-          if (b < 0) continue;
-          bs.lastWriter[b] = static_cast<int>(k);
-          bs.readers[b].clear();
-        }
-        bs.tail[pick] = static_cast<int>(k);
+        streamOf[k] = pick;
+        st = pick == 0 ? origin : side[pick - 1];
+        for (int d : deps[k])
+          if (streamOf[d] != pick) cudaStreamWaitEvent(st, opEvents[d], 0);
+        tail[pick] = static_cast<int>(k);
       }
+      cudaError_t lrc = cudaSuccess;  // the first failed launch of this op
+      auto check = [&](cudaError_t r) {
+        if (lrc == cudaSuccess) lrc = r;
+      };
       switch (op.kind) {
         case ProgramOpKind::QuantizeInput:
-          quantizeInputKernel<<<gridFor(pixels, T), T, 0, st>>>(in, static_cast<int8_t*>(out.p), n, op.channels, prog.inputSize, out.C, out.scale, out.inv, op.space);
+          check(launchKernel(quantizeInputKernel, gridFor(pixels, T), T, st, P, in, static_cast<int8_t*>(out.p), n, op.channels, prog.inputSize, out.C, out.scale, out.inv,
+                             op.space));
           break;
         case ProgramOpKind::Unary: {
           const Tensor x = view(op.in);
           const bool v = vec4(op.channels, {x, out});
-          unaryKernel<<<gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, 0, st>>>(x, out, pixels, op.channels, op.act, op.alpha, v);
+          check(launchKernel(unaryKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P, x, out, pixels, op.channels, op.act, op.alpha, v));
           break;
         }
         case ProgramOpKind::Add: {
           const Tensor a = view(op.in), b = view(op.in2);
           const bool v = vec4(op.channels, {a, b, out});
-          addKernel<<<gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, 0, st>>>(a, b, out, pixels, op.channels, v);
+          check(launchKernel(addKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P, a, b, out, pixels, op.channels, v));
           break;
         }
         case ProgramOpKind::MaxPool: {
           const Tensor x = view(op.in);
           const bool v = vec4(op.channels, {x, out});
-          maxPoolKernel<<<gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, 0, st>>>(x, out, n, op.channels, op.kh, op.kw, op.sh, op.sw, op.pt, op.pl, v);
+          check(launchKernel(maxPoolKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P, x, out, n, op.channels, op.kh, op.kw, op.sh, op.sw,
+                             op.pt, op.pl, v));
           break;
         }
         case ProgramOpKind::Resize: {
           const Tensor x = view(op.in);
           const bool v = vec4(op.channels, {x, out});
-          resizeKernel<<<gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, 0, st>>>(x, out, n, op.channels, op.scaleY, op.scaleX, v);
+          check(launchKernel(resizeKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P, x, out, n, op.channels, op.scaleY, op.scaleX, v));
           break;
         }
         case ProgramOpKind::Stem: {
@@ -1386,11 +1464,11 @@ struct Int8Engine::Impl {
           sa.e = op.epilogue;
           sa.poolFirst = monotone(op.epilogue);
           sa.out = out;
-          stemKernel<<<dim3((out.W + kStemPX - 1) / kStemPX, (out.H + kStemPY - 1) / kStemPY, n), 256, 0, st>>>(sa);
+          check(launchKernel(stemKernel, dim3((out.W + kStemPX - 1) / kStemPX, (out.H + kStemPY - 1) / kStemPY, n), 256, st, P, sa));
           break;
         }
         case ProgramOpKind::Pad:
-          padKernel<<<gridFor(pixels * op.channels, T), T, 0, st>>>(view(op.in), out, n, op.channels, op.pt, op.pl, op.value);
+          check(launchKernel(padKernel, gridFor(static_cast<long>(pixels) * op.channels, T), T, st, P, view(op.in), out, n, op.channels, op.pt, op.pl, op.value));
           break;
         case ProgramOpKind::ConvInt8:
         case ProgramOpKind::ConvFloat: {
@@ -1425,8 +1503,7 @@ struct Int8Engine::Impl {
             const int bn = op.O <= 32 ? 32 : 64;
             a.chunksPerSplit = (d.KpadT + 15) / 16;
             const dim3 grid((pixels + kMmaBM - 1) / kMmaBM, (op.O + bn - 1) / bn, 1);
-            if (bn == 64) convMmaKernel<64, 2, true, 2><<<grid, 128, 0, st>>>(a);
-            else convMmaKernel<32, 3, true, 2><<<grid, 128, 0, st>>>(a);
+            check(bn == 64 ? launchKernel(convMmaKernel<64, 2, true, 2>, grid, 128, st, P, a) : launchKernel(convMmaKernel<32, 3, true, 2>, grid, 128, st, P, a));
           } else if (op.kind == ProgramOpKind::ConvFloat) {
             a.w8 = nullptr;
             a.bias8 = nullptr;
@@ -1435,9 +1512,9 @@ struct Int8Engine::Impl {
             a.vec = op.C % 16 == 0 && a.in.C % 4 == 0 && a.in.off % 4 == 0 && (d.sumBlock % 16 == 0 || op.kh * op.kw == 1);
             a.taps1 = op.kh * op.kw == 1;
             if (op.O <= 32) {
-              convFloatKernel<128, 32><<<dim3((pixels + 127) / 128, 1), 256, 0, st>>>(a);
+              check(launchKernel(convFloatKernel<128, 32>, dim3((pixels + 127) / 128, 1), 256, st, P, a));
             } else {
-              convFloatKernel<64, 64><<<dim3((pixels + 63) / 64, (op.O + 63) / 64), 256, 0, st>>>(a);
+              check(launchKernel(convFloatKernel<64, 64>, dim3((pixels + 63) / 64, (op.O + 63) / 64), 256, st, P, a));
             }
           } else {
             a.wf = nullptr;
@@ -1445,7 +1522,7 @@ struct Int8Engine::Impl {
             a.w8 = static_cast<const int8_t*>(d.w);
             a.bias8 = static_cast<const int32_t*>(d.bias);
             if (!mma) {
-              convDp4aKernel<<<gridFor(static_cast<long>(pixels) * op.O, 128), 128, 0, st>>>(a);
+              check(launchKernel(convDp4aKernel, gridFor(static_cast<long>(pixels) * op.O, 128), 128, st, P, a));
             } else {
               const int bn = op.O <= 32 ? 32 : 64, bm = rowsOf(op, pixels);
               const unsigned gx = static_cast<unsigned>((pixels + bm - 1) / bm), gy = static_cast<unsigned>((op.O + bn - 1) / bn);
@@ -1453,11 +1530,11 @@ struct Int8Engine::Impl {
               std::tie(splits, a.chunksPerSplit) = splitOf(op, d, n, pixels);
               if (splits > 1) {
                 a.partial = partial;
-                cudaMemsetAsync(partial, 0, static_cast<size_t>(pixels) * op.O * sizeof(int32_t), st);
+                check(cudaMemsetAsync(partial, 0, static_cast<size_t>(pixels) * op.O * sizeof(int32_t), st));
               }
               const dim3 grid(gx, gy, splits);
               const bool longK = a.chunksPerSplit > 8;
-              auto launch = [&](auto kernel) { kernel<<<grid, 128, 0, st>>>(a); };
+              auto launch = [&](auto kernel) { check(launchKernel(kernel, grid, 128, st, P, a)); };
               if (bm == 64) {
                 if (bn == 32) longK ? launch(convMmaKernel<32, 3, false, 1>) : launch(convMmaKernel<32, 2, false, 1>);
                 else longK ? launch(convMmaKernel<64, 3, false, 1>) : launch(convMmaKernel<64, 2, false, 1>);
@@ -1465,13 +1542,14 @@ struct Int8Engine::Impl {
                 if (bn == 32) longK ? launch(convMmaKernel<32, 3, false, 2>) : launch(convMmaKernel<32, 2, false, 2>);
                 else longK ? launch(convMmaKernel<64, 3, false, 2>) : launch(convMmaKernel<64, 2, false, 2>);
               }
-              if (splits > 1) convEpilogueKernel<<<gridFor(static_cast<long>(pixels) * op.O, T), T, 0, st>>>(a);
+              if (splits > 1) check(launchKernel(convEpilogueKernel, gridFor(static_cast<long>(pixels) * op.O, T), T, st, P, a));
             }
           }
           break;
         }
       }
-      const cudaError_t rc = cudaGetLastError();
+      const cudaError_t last = cudaGetLastError();
+      const cudaError_t rc = lrc != cudaSuccess ? lrc : last;
       if (rc != cudaSuccess) {
         err = "INT8 engine: launching op " + std::to_string(k) + " failed: " + cudaErrorText(rc);
         launched = false;
@@ -1503,6 +1581,11 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   const char* force = std::getenv("VIGIL_INT8_KERNEL");
   if (force && *force && std::strcmp(force, "dp4a") != 0 && std::strcmp(force, "mma") != 0) {
     err = std::string("VIGIL_INT8_KERNEL is '") + force + "': use mma (tensor cores where the GPU has them, the default) or dp4a";
+    return nullptr;
+  }
+  const char* priority = std::getenv("VIGIL_INT8_PRIORITY");
+  if (priority && *priority && std::strcmp(priority, "0") != 0 && std::strcmp(priority, "1") != 0) {
+    err = std::string("VIGIL_INT8_PRIORITY is '") + priority + "': use 1 (the longer remaining path first in the graphs, the default) or 0 (no priorities)";
     return nullptr;
   }
   const char* branches = std::getenv("VIGIL_INT8_BRANCHES");
@@ -1749,6 +1832,11 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   }
   if (!m.mma) m.partialCount = 0;
   m.branches = !(branches && std::strcmp(branches, "0") == 0);
+  m.priorities = !(priority && std::strcmp(priority, "0") == 0);
+  if (cudaDeviceGetStreamPriorityRange(&m.leastPriority, &m.greatestPriority) != cudaSuccess) {
+    cudaGetLastError();
+    m.priorities = false;
+  }
   if (m.branches) {
     m.opEvents.assign(p.ops.size(), nullptr);
     for (cudaEvent_t& e : m.opEvents)
