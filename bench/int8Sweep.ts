@@ -18,14 +18,12 @@ import type { TensorRtHandle } from '../src/native/types.js';
 import { loadCheckFrames } from './checkFrames.js';
 import { percentile, writeResult, type BenchRow } from './record.js';
 
-const KNOBS = ['VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_INT8_MIN_SPLIT', 'VIGIL_CUDA_SPIN_US', 'VIGIL_INT8_FLOAT', 'VIGIL_INT8_BRANCHES', 'VIGIL_INT8_SMALL_TILES', 'VIGIL_INT8_PRIORITY'];
+const KNOBS = ['VIGIL_INT8_SPLIT_BLOCKS', 'VIGIL_INT8_MIN_SPLIT', 'VIGIL_CUDA_SPIN_US', 'VIGIL_INT8_FLOAT', 'VIGIL_INT8_BRANCHES', 'VIGIL_INT8_SMALL_TILES', 'VIGIL_INT8_PRIORITY', 'VIGIL_INT8_KERNEL'];
 const VARIANTS: Record<string, Record<string, string>> = process.env.SWEEP
   ? (JSON.parse(process.env.SWEEP) as Record<string, Record<string, string>>)
   : {
       default: {},
       'no priorities in the branch graphs': { VIGIL_INT8_PRIORITY: '0' },
-      'one stream (no branches in the graph)': { VIGIL_INT8_BRANCHES: '0' },
-      '128-row INT8 tiles everywhere': { VIGIL_INT8_SMALL_TILES: '0' },
     };
 const BATCHES = (process.env.SWEEP_BATCHES ?? '1,8,32,64').split(',').map(Number);
 const model = int8OnnxPath();
@@ -35,6 +33,7 @@ const addon = loadAddon();
 const program = cudaProgram(model);
 const maxBatch = Math.max(8, ...BATCHES);
 const PROFILE_BATCHES = [...new Set((process.env.SWEEP_PROFILE ?? '8,32').split(',').map((b) => Math.min(Number(b), maxBatch)))];  // the op-by-op runs
+for (const b of [...BATCHES, ...PROFILE_BATCHES]) if (!Number.isInteger(b) || b < 1) throw new Error(`SWEEP_BATCHES / SWEEP_PROFILE: '${b}' is not a batch size (whole numbers from 1, comma-separated)`);
 const p50 = (xs: Float64Array) => percentile([...xs].sort((a, b) => a - b), 50);
 const log = (s: string) => process.stdout.write(`${s}\n`);
 

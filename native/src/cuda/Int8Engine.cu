@@ -1889,7 +1889,10 @@ bool Int8Engine::enqueue(int batch, void* stream, std::string& err, const float*
       if (graph) cudaGraphDestroy(graph);
       return false;
     }
-    if (rc == cudaSuccess) rc = CUDA(cudaGraphInstantiate(&exec, graph, 0));
+    // The kernels' own priorities (launchAll's) only with UseNodePriority: without it every node
+    // runs at the launch stream's priority.
+    const bool withPriorities = m.branches && m.priorities;
+    if (rc == cudaSuccess) rc = CUDA(cudaGraphInstantiateWithFlags(&exec, graph, withPriorities ? cudaGraphInstantiateFlagUseNodePriority : 0));
     if (graph) cudaGraphDestroy(graph);
     if (rc != cudaSuccess) {
       err = "INT8 engine: cannot build the CUDA graph for batch " + std::to_string(batch) + ": " + cudaErrorText(rc);
