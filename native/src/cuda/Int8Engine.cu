@@ -1277,11 +1277,14 @@ struct Int8Engine::Impl {
     return true;
   }
 
+  // A convolution's output channels a block on the tensor cores.
+  static int colsOf(const ProgramOp& op) { return op.O <= 32 ? 32 : 64; }
+
   // An INT8 convolution's rows (output pixels) a block on the tensor cores: 64 where 128-row
   // tiles would be fewer than smallBelow blocks an SM (small batches, late layers: each warp then
   // runs half the instructions, and twice the warps hide each other's latency), else 128.
   int rowsOf(const ProgramOp& op, int pixels) const {
-    const int bn = op.O <= 32 ? 32 : 64;
+    const int bn = colsOf(op);
     const long tiles = static_cast<long>((pixels + 127) / 128) * ((op.O + bn - 1) / bn);
     return tiles < static_cast<long>(smallBelow) * sms ? 64 : 128;
   }
@@ -1291,7 +1294,7 @@ struct Int8Engine::Impl {
   // where K is two or three stages: a 1×1 of 128 channels at batch 1 took 70 µs unsplit on the
   // H200, 19 µs split), for about splitBlocks blocks an SM.
   std::pair<int, int> splitOf(const ProgramOp& op, const OpDevice& d, int n, int pixels) const {
-    const int bn = op.O <= 32 ? 32 : 64, bm = rowsOf(op, pixels);
+    const int bn = colsOf(op), bm = rowsOf(op, pixels);
     const long tiles = static_cast<long>((pixels + bm - 1) / bm) * ((op.O + bn - 1) / bn);
     const int chunks = (d.Kpad + kMmaBK - 1) / kMmaBK;
     const int most = chunks < 4 ? chunks : chunks / 2;
@@ -1500,7 +1503,7 @@ struct Int8Engine::Impl {
             a.wt = d.wt;
             a.biasf = static_cast<const float*>(d.bias);
             a.Kpad = d.KpadT;
-            const int bn = op.O <= 32 ? 32 : 64;
+            const int bn = colsOf(op);
             a.chunksPerSplit = (d.KpadT + 15) / 16;
             const dim3 grid((pixels + kMmaBM - 1) / kMmaBM, (op.O + bn - 1) / bn, 1);
             check(bn == 64 ? launchKernel(convMmaKernel<64, 2, true, 2>, grid, 128, st, P, a) : launchKernel(convMmaKernel<32, 3, true, 2>, grid, 128, st, P, a));
@@ -1524,7 +1527,7 @@ struct Int8Engine::Impl {
             if (!mma) {
               check(launchKernel(convDp4aKernel, gridFor(static_cast<long>(pixels) * op.O, 128), 128, st, P, a));
             } else {
-              const int bn = op.O <= 32 ? 32 : 64, bm = rowsOf(op, pixels);
+              const int bn = colsOf(op), bm = rowsOf(op, pixels);
               const unsigned gx = static_cast<unsigned>((pixels + bm - 1) / bm), gy = static_cast<unsigned>((op.O + bn - 1) / bn);
               int splits = 1;
               std::tie(splits, a.chunksPerSplit) = splitOf(op, d, n, pixels);
@@ -1573,26 +1576,28 @@ Int8Engine::~Int8Engine() = default;
 
 std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, std::string& err) {
   // The settings first: a wrong one is named on any machine, GPU or not.
-  const char* floatMode = std::getenv("VIGIL_INT8_FLOAT");
-  if (floatMode && *floatMode && std::strcmp(floatMode, "exact") != 0 && std::strcmp(floatMode, "tf32x3") != 0) {
-    err = std::string("VIGIL_INT8_FLOAT is '") + floatMode + "': use tf32x3 (FP32 layers no int8 code depends on as 3×TF32 on the tensor cores, the default) or exact (every FP32 layer in ONNX Runtime's order)";
-    return nullptr;
+  // Two-valued settings (unset, empty or the first value: the default; `other`: set to the second).
+  struct Choice {
+    const char* name;
+    const char* values[2];
+    const char* use;  // what the error advises
+    bool other;
+  };
+  Choice choices[] = {
+      {"VIGIL_INT8_FLOAT", {"tf32x3", "exact"}, "use tf32x3 (FP32 layers no int8 code depends on as 3×TF32 on the tensor cores, the default) or exact (every FP32 layer in ONNX Runtime's order)", false},
+      {"VIGIL_INT8_KERNEL", {"mma", "dp4a"}, "use mma (tensor cores where the GPU has them, the default) or dp4a", false},
+      {"VIGIL_INT8_PRIORITY", {"1", "0"}, "use 1 (the longer remaining path first in the graphs, the default) or 0 (no priorities)", false},
+      {"VIGIL_INT8_BRANCHES", {"1", "0"}, "use 1 (independent ops side by side in the graphs, the default) or 0 (one stream)", false}};
+  for (Choice& c : choices) {
+    const char* v = std::getenv(c.name);
+    if (!v || !*v || std::strcmp(v, c.values[0]) == 0) continue;
+    if (std::strcmp(v, c.values[1]) != 0) {
+      err = std::string(c.name) + " is '" + v + "': " + c.use;
+      return nullptr;
+    }
+    c.other = true;
   }
-  const char* force = std::getenv("VIGIL_INT8_KERNEL");
-  if (force && *force && std::strcmp(force, "dp4a") != 0 && std::strcmp(force, "mma") != 0) {
-    err = std::string("VIGIL_INT8_KERNEL is '") + force + "': use mma (tensor cores where the GPU has them, the default) or dp4a";
-    return nullptr;
-  }
-  const char* priority = std::getenv("VIGIL_INT8_PRIORITY");
-  if (priority && *priority && std::strcmp(priority, "0") != 0 && std::strcmp(priority, "1") != 0) {
-    err = std::string("VIGIL_INT8_PRIORITY is '") + priority + "': use 1 (the longer remaining path first in the graphs, the default) or 0 (no priorities)";
-    return nullptr;
-  }
-  const char* branches = std::getenv("VIGIL_INT8_BRANCHES");
-  if (branches && *branches && std::strcmp(branches, "0") != 0 && std::strcmp(branches, "1") != 0) {
-    err = std::string("VIGIL_INT8_BRANCHES is '") + branches + "': use 1 (independent ops side by side in the graphs, the default) or 0 (one stream)";
-    return nullptr;
-  }
+  const bool exactFloat = choices[0].other, dp4a = choices[1].other, noPriorities = choices[2].other, oneStream = choices[3].other;
   // Whole-number settings (unset or empty: the default).
   struct Count {
     const char* name;
@@ -1637,8 +1642,8 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   cudaFuncAttributes attr{};
   const bool mmaCode = cudaFuncGetAttributes(&attr, convMmaKernel<64, 3, false, 2>) == cudaSuccess && attr.binaryVersion >= 80;
   cudaGetLastError();
-  m.mma = cc >= 80 && mmaCode && !(force && std::strcmp(force, "dp4a") == 0);
-  m.tf32 = m.mma && !(floatMode && std::strcmp(floatMode, "exact") == 0);
+  m.mma = cc >= 80 && mmaCode && !dp4a;
+  m.tf32 = m.mma && !exactFloat;
   m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + (m.tf32 ? " tf32x3" : "") + " sm_" + std::to_string(cc);
   m.minSplit = counts[0].value;
   m.splitBlocks = counts[1].value;
@@ -1831,8 +1836,8 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     return fail(rc, "split-K workspace");
   }
   if (!m.mma) m.partialCount = 0;
-  m.branches = !(branches && std::strcmp(branches, "0") == 0);
-  m.priorities = !(priority && std::strcmp(priority, "0") == 0);
+  m.branches = !oneStream;
+  m.priorities = !noPriorities;
   if (cudaDeviceGetStreamPriorityRange(&m.leastPriority, &m.greatestPriority) != cudaSuccess) {
     cudaGetLastError();
     m.priorities = false;
