@@ -1285,7 +1285,7 @@ struct Int8Engine::Impl {
   // runs half the instructions, and twice the warps hide each other's latency), else 128.
   int rowsOf(const ProgramOp& op, int pixels) const {
     const int bn = colsOf(op);
-    const long tiles = static_cast<long>((pixels + 127) / 128) * ((op.O + bn - 1) / bn);
+    const long tiles = static_cast<long>((pixels + kMmaBM - 1) / kMmaBM) * ((op.O + bn - 1) / bn);
     return tiles < static_cast<long>(smallBelow) * sms ? 64 : 128;
   }
 
