@@ -152,6 +152,7 @@ export class Daemon extends EventEmitter {
       logger: this.logger,
       startedAt: Date.now(),
       auth: { config: auth, users, sessions },
+      trustedProxies: this.config.server.trusted_proxies,
     });
     this.live = new LiveServer(this.http.server, {
       cameras: this.cameras,

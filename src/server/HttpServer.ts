@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 
-import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 
@@ -13,9 +13,10 @@ import type { Daemon } from '../daemon/Daemon.js';
 import type { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 import type { StoredEvent } from '../store/Store.js';
 import type { Logger } from '../util/logger.js';
-import { describeIssue } from '../util/zodIssues.js';
+import { describeIssue, describeValue } from '../util/zodIssues.js';
 import { OPENAPI } from './openapi.js';
 import type { AuthConfig } from './auth/authConfig.js';
+import { LoginLimiter } from './auth/LoginLimiter.js';
 import { sessionCookie, Sessions, tokenOf } from './auth/Sessions.js';
 import { canSee, type User, type UserStore } from './auth/UserStore.js';
 
@@ -27,12 +28,18 @@ export interface HttpDeps {
   logger: Logger;
   startedAt: number;
   auth: { config: AuthConfig; users: UserStore; sessions: Sessions };
+  /** Peers whose X-Forwarded-For names the client (server.trusted_proxies). */
+  trustedProxies: readonly string[];
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set by the auth hook on every /api and /metrics request that gets through. */
+    /** Set by the auth hook: the logged-in user, on every route that is not public. */
     user: User | null;
+  }
+  interface FastifyContextConfig {
+    /** The route needs no login. Every route without it does (deny by default). */
+    public?: boolean;
   }
 }
 
@@ -41,7 +48,7 @@ export function uiDir(): string {
   return join(packageRoot(), 'dist', 'ui');
 }
 
-const routeTables = new WeakMap<FastifyInstance, Array<{ method: string; url: string }>>();
+const routeTables = new WeakMap<FastifyInstance, RouteOptions[]>();
 /** An event as the API shows it: its files as URLs (their place on disk is the daemon's business). */
 function present(ev: StoredEvent) {
   const { snapshot, clip, ...rest } = ev;
@@ -52,14 +59,26 @@ function present(ev: StoredEvent) {
   };
 }
 
-/** Every route the server registered (method, path), for audits and tests. */
-export function routesOf(app: FastifyInstance): Array<{ method: string; url: string }> {
-  return routeTables.get(app) ?? [];
+/** Every route the server registered (method, path, whether it needs no login), for audits and tests. */
+export function routesOf(app: FastifyInstance): Array<{ method: string; url: string; public: boolean }> {
+  // Read when asked: onRoute hooks of inner scopes (the static files') mark routes public after ours saw them.
+  return (routeTables.get(app) ?? []).flatMap((r) => [r.method].flat().map((method) => ({ method, url: r.url, public: r.config?.public === true })));
 }
+
+/**
+ * A positive integer written in plain decimal digits: z.coerce.number() would take '0x10', '1e3',
+ * ' 5' and '05' as well, so one number could be spelled many ways.
+ */
+const positiveInt = z
+  .string()
+  .regex(/^[1-9][0-9]{0,15}$/, 'a positive integer in plain digits')
+  .transform(Number)
+  .pipe(z.number().max(Number.MAX_SAFE_INTEGER));
+const pageSize = positiveInt.pipe(z.number().max(1000)).default(100);
 
 const budgetQuerySchema = z.strictObject({
   camera: z.string().min(1).max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: pageSize,
 });
 
 const isoTime = z.string().refine((t) => !Number.isNaN(Date.parse(t)), { message: 'an ISO 8601 time (2026-11-25T10:00:00Z)' }).transform((t) => new Date(t).toISOString());
@@ -70,15 +89,31 @@ const eventQuerySchema = z.strictObject({
   zone: z.string().min(1).max(64).optional(),
   from: isoTime.optional(),
   to: isoTime.optional(),
-  before: z.coerce.number().int().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  before: positiveInt.optional(),
+  limit: pageSize,
 });
-const eventIdSchema = z.coerce.number().int().min(1);
 
 const loginSchema = z.strictObject({ user: z.string().min(1).max(64), password: z.string().min(1).max(256) });
+const loginFields: Record<string, string> = { user: 'a user name of 1 to 64 characters', password: 'a password of 1 to 256 characters' };
+
+/** What is wrong with a login body, never what was sent: a user field may hold a password typed in the wrong box. */
+function loginProblem(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `Unknown key${issue.keys.length > 1 ? 's' : ''} in the login: only user and password`;
+  const field = String(issue.path[0] ?? '');
+  return field in loginFields ? `Expected ${loginFields[field]} for ${field}` : 'Expected a JSON object { user, password }';
+}
 
 function badRequest(message: string) {
   return { error: 'bad_request', message };
+}
+
+/** `too_many_requests` for 429: the error name of an HTTP status. */
+function errorName(status: number): string {
+  return (STATUS_CODES[status] ?? 'error').toLowerCase().replace(/[^a-z]+/g, '_');
+}
+
+function notFound(reply: FastifyReply, message: string) {
+  return reply.code(404).send({ error: 'not_found', message });
 }
 
 function unauthorized(reply: FastifyReply) {
@@ -90,9 +125,10 @@ function forbidden(reply: FastifyReply, message: string) {
 }
 
 /**
- * The daemon's HTTP API and the browser app. Every /api route but /api/login, and /metrics,
- * need a logged-in user, whatever address the request comes from; admin-only routes say so.
- * Nothing here runs a command or opens a URL a request names.
+ * The daemon's HTTP API and the browser app. Every route needs a logged-in user, whatever
+ * address the request comes from, unless it says `config: { public: true }` (the login and the
+ * browser app's files); admin-only routes say so too. Nothing here runs a command or opens a
+ * URL a request names.
  */
 export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
@@ -100,33 +136,64 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     // Health probes and scrapes every few seconds would drown the log: no per-request lines.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
+    // X-Forwarded-For counts only from these peers (req.ip); from anyone else it is ignored.
+    trustProxy: deps.trustedProxies.length > 0 ? [...deps.trustedProxies] : false,
+    // A malformed percent-encoding: say so without echoing the path.
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as FastifyReply).code(400).send(badRequest(err.code === 'FST_ERR_BAD_URL' ? 'Malformed URL' : 'Bad request'));
+    },
   });
-  const routes: Array<{ method: string; url: string }> = [];
+  const routes: RouteOptions[] = [];
   routeTables.set(app, routes);
   app.addHook('onRoute', (r) => {
-    for (const method of [r.method].flat()) routes.push({ method, url: r.url });
+    routes.push(r);
   });
   const { users, sessions, config: authConfig } = deps.auth;
   app.decorateRequest('user', null);
+  // Decided on the route the router matched (after it decoded the path), never on the raw URL.
+  // No match (404) is not public either: an anonymous caller cannot tell what exists.
   app.addHook('onRequest', async (req, reply) => {
-    const path = req.url.split('?')[0]!;
-    if (!(path.startsWith('/api/') || path === '/metrics') || path === '/api/login') return;
+    if (req.routeOptions.config.public === true) return;
     req.user = sessions.resolve(tokenOf(req.headers));
     if (!req.user) return unauthorized(reply);
+  });
+  app.setNotFoundHandler(async (req, reply) => {
+    req.user ??= sessions.resolve(tokenOf(req.headers));
+    return req.user ? notFound(reply, 'Not found') : unauthorized(reply);
+  });
+  // Fastify's own 4xx (bad JSON, body too large) keep their status and fixed text; anything
+  // else is a fault of ours: logged with its stack, answered without its text.
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const message = err.code?.startsWith('FST_') ? err.message : (STATUS_CODES[status] ?? 'Bad request');
+      return reply.code(status).send({ error: errorName(status), message });
+    }
+    req.log.error({ err, method: req.method, route: req.routeOptions.url ?? null }, 'request failed');
+    return reply.code(500).send({ error: 'internal', message: 'Internal error' });
   });
   const adminOnly = async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.user?.role !== 'admin') return forbidden(reply, 'Only an admin may do this');
   };
-  await app.register(rateLimit, { global: false });
+  const limiter = new LoginLimiter({
+    perUserAndAddress: { max: authConfig.login_per_minute, windowMs: 60_000 },
+    perUser: { max: authConfig.login_per_user_per_hour, windowMs: 3_600_000 },
+  });
 
-  app.post('/api/login', { config: { rateLimit: { max: authConfig.login_per_minute, timeWindow: 60_000 } } }, async (req, reply) => {
-    const body = loginSchema.safeParse(req.body, { reportInput: true });
-    if (!body.success) return reply.code(400).send(badRequest(describeIssue(body.error.issues[0]!)));
-    const user = await users.verify(body.data.user, body.data.password);
+  app.post('/api/login', { config: { public: true } }, async (req, reply) => {
+    const body = loginSchema.safeParse(req.body);
+    if (!body.success) return reply.code(400).send(badRequest(loginProblem(body.error.issues[0]!)));
+    const { user: name, password } = body.data;
+    const retryS = limiter.begin(name, req.ip);
+    if (retryS !== null) {
+      return reply.code(429).header('Retry-After', String(retryS)).send({ error: 'too_many_requests', message: `Too many login attempts, retry in ${retryS} s` });
+    }
+    const user = await users.verify(name, password);
     if (!user) {
-      deps.logger.warn({ module: 'HttpServer', user: body.data.user, ip: req.ip }, 'failed login');
+      deps.logger.warn({ module: 'HttpServer', user: name, ip: req.ip }, 'failed login');
       return reply.code(401).send({ error: 'unauthorized', message: 'Wrong user name or password' });
     }
+    limiter.succeeded(name, req.ip);
     const { token, expires } = sessions.create(user);
     return reply.header('Set-Cookie', sessionCookie(token, expires)).send({ user, token, expires: new Date(expires).toISOString() });
   });
@@ -164,9 +231,16 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   await app.register(fastifyStatic, { root: deps.daemon.media?.dir ?? uiDir(), serve: false, cacheControl: false });
   const ui = uiDir();
   if (existsSync(join(ui, 'index.html'))) {
-    await app.register(fastifyStatic, { root: ui, index: 'index.html', cacheControl: false, decorateReply: false });
+    // One public route per file of the built app (wildcard: false), not a public catch-all:
+    // any other path is unmatched and needs a login like the API.
+    await app.register(async (files) => {
+      files.addHook('onRoute', (r) => {
+        r.config = { ...r.config, public: true };
+      });
+      await files.register(fastifyStatic, { root: ui, index: 'index.html', wildcard: false, cacheControl: false, decorateReply: false });
+    });
   } else {
-    app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('The browser app is not built: run `npm run build:ui` (scripts/setup.sh does).\n'));
+    app.get('/', { config: { public: true } }, async (_req, reply) => reply.type('text/plain; charset=utf-8').send('The browser app is not built: run `npm run build:ui` (scripts/setup.sh does).\n'));
   }
 
   app.get('/api/health', async (req) => {
@@ -198,13 +272,19 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     };
   });
 
+  // Another user's camera is as absent as a missing one: a viewer cannot learn which ids exist.
+  const visibleCamera = (req: FastifyRequest, id: string) => {
+    const cam = deps.cameras().get(id);
+    return cam && canSee(req.user!, cam.id) ? cam : null;
+  };
+  const noCamera = (reply: FastifyReply, id: string) => notFound(reply, `No camera with id '${id}'`);
+
   // Latency budget breaches and recoveries, newest first (the cameras this user may see).
   app.get<{ Querystring: Record<string, string> }>('/api/budget-events', async (req, reply) => {
     const q = budgetQuerySchema.safeParse(req.query, { reportInput: true });
     if (!q.success) return reply.code(400).send(badRequest(describeIssue(q.error.issues[0]!)));
     const { camera, limit } = q.data;
-    if (camera !== undefined && !deps.cameras().has(camera)) return reply.code(404).send({ error: 'not_found', message: `No camera with id '${camera}'` });
-    if (camera !== undefined && !canSee(req.user!, camera)) return forbidden(reply, `User '${req.user!.name}' may not see camera '${camera}'`);
+    if (camera !== undefined && !visibleCamera(req, camera)) return noCamera(reply, camera);
     const visible = new Set([...deps.cameras().keys()].filter((id) => canSee(req.user!, id)));
     return { events: deps.daemon.store?.budgetEvents({ camera, cameras: visible, limit }) ?? [] };
   });
@@ -214,8 +294,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const q = eventQuerySchema.safeParse(req.query, { reportInput: true });
     if (!q.success) return reply.code(400).send(badRequest(describeIssue(q.error.issues[0]!)));
     const { camera } = q.data;
-    if (camera !== undefined && !deps.cameras().has(camera)) return reply.code(404).send({ error: 'not_found', message: `No camera with id '${camera}'` });
-    if (camera !== undefined && !canSee(req.user!, camera)) return forbidden(reply, `User '${req.user!.name}' may not see camera '${camera}'`);
+    if (camera !== undefined && !visibleCamera(req, camera)) return noCamera(reply, camera);
     deps.daemon.events?.flush();  // what happened up to now, not up to the last flush
     const visible = new Set([...deps.cameras().keys()].filter((id) => canSee(req.user!, id)));
     const events = deps.daemon.store?.events({ ...q.data, cameras: visible }) ?? [];
@@ -223,7 +302,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   });
 
   const eventById = (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
-    const id = eventIdSchema.safeParse(req.params.id);
+    const id = positiveInt.safeParse(req.params.id);
     if (!id.success) {
       void reply.code(400).send(badRequest(`Expected an event id (a positive integer) for id but received '${req.params.id}'`));
       return null;
@@ -267,17 +346,17 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.get<{ Params: { id: string }; Querystring: { quality?: string } }>(
     '/api/cameras/:id/snapshot.jpg',
     async (req, reply) => {
-      const cam = deps.cameras().get(req.params.id);
-      if (cam && !canSee(req.user!, cam.id)) return forbidden(reply, `User '${req.user!.name}' may not see camera '${cam.id}'`);
-      if (!cam) return reply.code(404).send({ error: 'not_found', message: `No camera with id '${req.params.id}'` });
+      const cam = visibleCamera(req, req.params.id);
+      if (!cam) return noCamera(reply, req.params.id);
       let quality = 85;
       if (req.query.quality !== undefined) {
-        quality = Number(req.query.quality);
-        if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
+        const q = positiveInt.safeParse(req.query.quality);
+        if (!q.success || q.data > 100) {
           return reply
             .code(400)
-            .send(badRequest(`Expected an integer between 1 and 100 for quality but received '${req.query.quality}'`));
+            .send(badRequest(`Expected an integer between 1 and 100 for quality but received ${describeValue(req.query.quality)}`));
         }
+        quality = q.data;
       }
       const snap = await cam.snapshot(quality);
       if (!snap) {

@@ -20,8 +20,8 @@ function problems(raw: unknown): string[] {
 describe('config', () => {
   it('applies defaults to a minimal camera', () => {
     const cfg = validateConfig({ cameras: [{ id: 'door', url: 'rtsp://10.0.0.2/s1' }] });
-    expect(cfg.server).toEqual({ host: '127.0.0.1', port: 8080, live_queue_kb: 1024, live_ping_seconds: 10 });
-    expect(cfg.auth).toEqual({ session_hours: 12, allowed_origins: [], login_per_minute: 10 });
+    expect(cfg.server).toEqual({ host: '127.0.0.1', port: 8080, live_queue_kb: 1024, live_ping_seconds: 10, trusted_proxies: [] });
+    expect(cfg.auth).toEqual({ session_hours: 12, allowed_origins: [], login_per_minute: 10, login_per_user_per_hour: 60 });
     expect(cfg.cameras[0]).toMatchObject({
       live: true,
       id: 'door',
@@ -32,6 +32,19 @@ describe('config', () => {
       decoder: 'auto',
       backoff: { initial_ms: 500, max_ms: 30000, multiplier: 2, jitter: 0.5 },
     });
+  });
+
+  it('takes trusted proxies as addresses, CIDR ranges or named ranges, and names a bad one', () => {
+    const cam = [{ id: 'door', url: 'rtsp://10.0.0.2/s1' }];
+    const ok = ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'loopback', 'uniquelocal'];
+    expect(validateConfig({ server: { trusted_proxies: ok }, cameras: cam }).server.trusted_proxies).toEqual(ok);
+    for (const bad of ['10.0.0.0/33', 'proxy.example', '10.0.0.1/8/1', '::1/129', '10.0.0/8', '']) {
+      expect(problems({ server: { trusted_proxies: [bad] }, cameras: cam }), bad).toEqual([
+        `Expected an IP address, a CIDR range (10.0.0.0/8, fd00::/8) or loopback, linklocal, uniquelocal for server.trusted_proxies[0] but received '${bad}'`,
+      ]);
+    }
+    expect(problems({ server: { trusted_proxies: '10.0.0.1' }, cameras: cam })).toEqual([expect.stringMatching(/^Expected an? array for server\.trusted_proxies but received/)]);
+    expect(problems({ auth: { login_per_user_per_hour: 0 }, cameras: cam })).toEqual([expect.stringMatching(/^Expected a value of at least 1 for auth\.login_per_user_per_hour but received/)]);
   });
 
   it('names the field and the bad value', () => {

@@ -22,8 +22,10 @@ export const authSchema = z.strictObject({
   session_hours: z.number().positive().max(24 * 365).default(12),
   /** Origins besides the daemon's own that may open the WebSocket (e.g. a reverse proxy's). */
   allowed_origins: z.array(z.url()).default([]),
-  /** Failed and successful logins allowed per client address per minute. */
+  /** Failed logins allowed per user name and client address per minute (one address cannot lock a user out from another). */
   login_per_minute: z.int().min(1).max(1000).default(10),
+  /** Failed logins allowed per user name per hour from all addresses together. */
+  login_per_user_per_hour: z.int().min(1).max(100_000).default(60),
 });
 
 export type AuthConfig = z.output<typeof authSchema>;
