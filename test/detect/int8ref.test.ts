@@ -7,8 +7,8 @@ import { VTEST_AVI } from '../../src/cli/demoClips.js';
 import { compareDetections } from '../../src/detect/compareDetections.js';
 import type { Detection } from '../../src/detect/Detection.js';
 import { modelInputs } from '../../src/detect/eval/modelFrames.js';
-import { planInt8 } from '../../src/detect/int8/plan.js';
-import { fmaf, runReference } from '../../src/detect/int8/reference.js';
+import { planInt8, type PlanStep } from '../../src/detect/int8/plan.js';
+import { fmaf, runReference, type RefValue } from '../../src/detect/int8/reference.js';
 import { int8OnnxPath } from '../../src/detect/model/importModel.js';
 import { decodeNanodet, type HeadLevel } from '../../src/detect/nanodet/NanodetHead.js';
 import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
@@ -27,7 +27,7 @@ const avx512 = (() => {
 })();
 let frames: Float32Array[] = [];
 beforeAll(async () => {
-  frames = await modelInputs({ kind: 'video', path: VTEST_AVI, from: 300, every: 60, count: 2 });
+  frames = await modelInputs({ kind: 'video', path: VTEST_AVI, from: 300, every: 60, count: 1 });
 }, 120_000);
 
 const session = async (bytes: Uint8Array) => ort.InferenceSession.create(lowerQdqForOrtCpu(bytes) ?? bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
@@ -64,104 +64,156 @@ describe("the CUDA INT8 engine's reference arithmetic against ONNX Runtime", () 
     expect(fmaf(3, 5, 7)).toBe(22);
   });
 
-  it('each layer, given the same int8 inputs, within one int8 step of ONNX Runtime; the whole network makes the same detections', async () => {
+  it('each kind of layer, given the same inputs, within one int8 step of ONNX Runtime; the whole network makes the same detections', async () => {
     const path = int8OnnxPath();
     if (!path) throw new Error('no INT8 model: `npm run setup` calibrates it');
     const bytes = new Uint8Array(readFileSync(path));
     const g = readOnnx(bytes);
     const plan = planInt8(g);
     // Every int8 tensor of the plan as a graph output (the DequantizeLinear that reads it): the
-    // QDQ model's values as ONNX Runtime computes them.
+    // QDQ model's values as ONNX Runtime computes them; and every float tensor the graph has.
     const probes = new Map<string, string>();
+    const floatProbes = new Set<string>();
+    const graphValues = new Set(g.nodes.flatMap((n) => n.outputs));
     for (const t of plan.tensors.values()) {
-      if (t.dtype !== 'int8') continue;
+      if (t.dtype !== 'int8') {
+        if (graphValues.has(t.name)) floatProbes.add(t.name);
+        continue;
+      }
       const dq = g.nodes.find((n) => n.op === 'DequantizeLinear' && n.inputs[0] === t.name);
       if (dq) probes.set(t.name, dq.outputs[0]!);
     }
     const probed = g.clone();
-    for (const o of probes.values()) probed.outputs.push({ name: o });
+    const outputs = new Set(probed.outputs.map((o) => o.name));
+    for (const o of [...probes.values(), ...floatProbes]) if (!outputs.has(o)) probed.outputs.push({ name: o });
     const [plain, withProbes] = [await session(bytes), await session(probed.encode())];
-
-    // 1. Layer by layer: each step reads ONNX Runtime's values of its int8 inputs (teacher
-    //    forcing), so a difference is this layer's own, not one carried from the layers before.
     const input = new ort.Tensor('float32', frames[0]!, [1, 3, S, S]);
     const b = await withProbes.run({ [plan.input]: input });
-    const theirs = (t: string) => {
+
+    // 1. Layer by layer: one step of every kind the plan has (each convolution variant:
+    //    precision, float or int32 sum, kernel, stride, epilogue, input and output types; every
+    //    other op), each reading ONNX Runtime's values of its inputs (teacher forcing), so a
+    //    difference is this layer's own. A convolution computes each output channel alone: the
+    //    cheapest step of each kind, on its first channels, is the same arithmetic on less.
+    const theirs = (t: string): RefValue | undefined => {
+      const tensor = plan.tensors.get(t);
+      if (!tensor || t === plan.input) return undefined;
       const o = probes.get(t);
-      const tensor = plan.tensors.get(t)!;
-      if (!o || t === plan.input) return undefined;
-      const x = b[o]!.data as Float32Array;
-      return { shape: tensor.shape, q: Int8Array.from(x, (v) => Math.round(v / tensor.scale!)), scale: tensor.scale! };
+      if (o) return { shape: tensor.shape, q: Int8Array.from(b[o]!.data as Float32Array, (v) => Math.round(v / tensor.scale!)), scale: tensor.scale! };
+      if (floatProbes.has(t)) return { shape: tensor.shape, f: b[t]!.data as Float32Array };
+      return undefined;
     };
-    const forced = runReference(plan, frames[0]!, theirs);
-    const layer = { n: 0, exact: 0, within1: 0, worst: 0 };
-    for (const [t, o] of probes) {
-      const v = forced.get(t)!;
-      if (!('q' in v)) throw new Error(`${t} is not int8 in the reference`);
-      steps(v.q, b[o]!.data as Float32Array, v.scale, layer);
+    const cost = (s: PlanStep) => (s.op === 'conv' ? s.outChannels * s.inChannels * s.kernel[0] * s.kernel[1] * plan.tensors.get(s.output)!.shape.slice(1).reduce((x, y) => x * y, 1) : 0);
+    const kindOf = (s: PlanStep): string => {
+      if (s.op !== 'conv') return s.op;
+      const io = `${plan.tensors.get(s.input)!.dtype}>${plan.tensors.get(s.output)!.dtype}`;
+      return `conv ${s.precision} ${s.floatSum ? 'float-sum' : 'int32-sum'} ${s.kernel.join('x')}/${s.stride.join('x')} g${s.group > 1 ? 'n' : '1'} [${s.epilogue.map((e) => e.op).join(',')}] ${io}`;
+    };
+    const cheapest = new Map<string, PlanStep>();
+    for (const s of plan.steps) {
+      const k = kindOf(s);
+      const had = cheapest.get(k);
+      if (!had || cost(s) < cost(had)) cheapest.set(k, s);
     }
-    // 2. The whole network, free running, on two frames: with the float convolutions summed in
+    const CHANNELS = 8;
+    const narrowed = [...cheapest].map(([kind, s]): { kind: string; step: PlanStep; channels: number } => {
+      if (s.op !== 'conv' || s.outChannels <= CHANNELS) return { kind, step: s, channels: s.op === 'conv' ? s.outChannels : 0 };
+      const per = s.weight.length / s.outChannels;
+      return {
+        kind,
+        step: {
+          ...s, outChannels: CHANNELS, output: `${s.output}#first${CHANNELS}`,
+          weight: s.weight.subarray(0, CHANNELS * per), weightScales: s.weightScales?.subarray(0, CHANNELS) ?? null,
+          bias: s.bias?.subarray(0, CHANNELS) ?? null, biasScales: s.biasScales?.subarray(0, CHANNELS) ?? null,
+        },
+        channels: CHANNELS,
+      };
+    });
+    const tensors = new Map(plan.tensors);
+    for (const { step } of narrowed) {
+      if (step.op !== 'conv' || tensors.has(step.output)) continue;
+      const full = plan.tensors.get(step.output.slice(0, step.output.indexOf('#')))!;
+      tensors.set(step.output, { ...full, name: step.output, shape: [step.outChannels, ...full.shape.slice(1)] });
+    }
+    const forced = runReference({ ...plan, tensors, steps: narrowed.map((n) => n.step) }, frames[0]!, theirs);
+    const layer = { n: 0, exact: 0, within1: 0, worst: 0 };
+    let floatWorst = 0;
+    const kinds: string[] = [];
+    for (const { kind, step, channels } of narrowed) {
+      for (const out of 'outputs' in step ? step.outputs : [step.output]) {
+        const name = out.includes('#') ? out.slice(0, out.indexOf('#')) : out;
+        const v = forced.get(out)!;
+        const t = plan.tensors.get(name)!;
+        const size = t.shape.slice(1).reduce((x, y) => x * y, 1);
+        const n = channels ? channels * size : t.shape.reduce((x, y) => x * y, 1);
+        if ('q' in v && probes.has(name)) {
+          steps(v.q, (b[probes.get(name)!]!.data as Float32Array).subarray(0, n), v.scale, layer);
+          kinds.push(kind);
+        } else if ('f' in v && floatProbes.has(name)) {
+          const o = (b[name]!.data as Float32Array).subarray(0, n);
+          for (let i = 0; i < n; i++) floatWorst = Math.max(floatWorst, Math.abs(v.f[i]! - o[i]!) / Math.max(1, Math.abs(o[i]!)));
+          kinds.push(kind);
+        }
+      }
+    }
+    // Every kind compared against ONNX Runtime, none left out.
+    expect(new Set(kinds)).toEqual(new Set(cheapest.keys()));
+
+    // 2. The whole network, free running, on a frame: with the float convolutions summed in
     //    ONNX Runtime's order (the FP32 prefix's floats equal bit for bit), nothing drifts.
     const drift = { n: 0, exact: 0, within1: 0, worst: 0 };
-    const ours: Detection[][] = [];
-    const ort8: Detection[][] = [];
-    let maxClsDiff = 0;
-    let refMs = 0;
-    for (const frame of frames) {
-      const t0 = performance.now();
-      const ref = runReference(plan, frame);
-      refMs = performance.now() - t0;
-      const x = new ort.Tensor('float32', frame, [1, 3, S, S]);
-      const bb = await withProbes.run({ [plan.input]: x });
-      for (const [t, o] of probes) {
-        const v = ref.get(t)!;
-        if ('q' in v) steps(v.q, bb[o]!.data as Float32Array, v.scale, drift);
-      }
-      const a = await plain.run({ [plan.input]: x });  // ONNX Runtime's fused INT8 kernels
-      const refOut = (name: string) => {
-        const v = ref.get(name)!;
-        return 'f' in v ? v.f : Float32Array.from(v.q, (q) => q * v.scale);
-      };
-      for (const s of [8, 16, 32]) {
-        const r = refOut(`cls_s${s}`);
-        const o = a[`cls_s${s}`]!.data as Float32Array;
-        for (let i = 0; i < r.length; i++) maxClsDiff = Math.max(maxClsDiff, Math.abs(r[i]! - o[i]!));
-      }
-      ours.push(detect(levelsOf(refOut)));
-      ort8.push(detect(levelsOf((n) => a[n]!.data as Float32Array)));
+    const t0 = performance.now();
+    const ref = runReference(plan, frames[0]!);
+    const refMs = performance.now() - t0;
+    for (const [t, o] of probes) {
+      const v = ref.get(t)!;
+      if ('q' in v) steps(v.q, b[o]!.data as Float32Array, v.scale, drift);
     }
-    // 3. Downstream of the FP32 prefix (the first convolution's float output, max-pool, the FP32
-    //    convolution): given only the first int8 tensor after it from ONNX Runtime, everything
-    //    agrees (before the prefix summed in ONNX Runtime's order, free running drifted to 98 %).
-    const boundary = plan.steps.find((s) => s.op === 'conv' && s.precision === 'float32')!;
-    const bName = 'output' in boundary ? boundary.output : '';
+    const a = await plain.run({ [plan.input]: input });  // ONNX Runtime's fused INT8 kernels
+    const refOut = (name: string) => {
+      const v = ref.get(name)!;
+      return 'f' in v ? v.f : Float32Array.from(v.q, (q) => q * v.scale);
+    };
+    let maxClsDiff = 0;
+    for (const st of [8, 16, 32]) {
+      const r = refOut(`cls_s${st}`);
+      const o = a[`cls_s${st}`]!.data as Float32Array;
+      for (let i = 0; i < r.length; i++) maxClsDiff = Math.max(maxClsDiff, Math.abs(r[i]! - o[i]!));
+    }
+    const agreement = compareDetections([detect(levelsOf((n) => a[n]!.data as Float32Array))], [detect(levelsOf(refOut))]);
+
+    // 3. Where this CPU sums the FP32 prefix in another order than the reference (no AVX-512),
+    //    free running is not exact: downstream of the prefix, given only the first int8 tensor
+    //    after it from ONNX Runtime, everything still agrees. (With AVX-512, 2. is the stronger check.)
     const downstream = { n: 0, exact: 0, within1: 0, worst: 0 };
-    {
-      const x = new ort.Tensor('float32', frames[0]!, [1, 3, S, S]);
-      const bb = await withProbes.run({ [plan.input]: x });
+    const boundary = plan.steps.find((st) => st.op === 'conv' && st.precision === 'float32')!;
+    const bName = 'output' in boundary ? boundary.output : '';
+    if (!avx512) {
       const t = plan.tensors.get(bName)!;
       const forcedAtBoundary = runReference(plan, frames[0]!, (name) => (name === bName
-        ? { shape: t.shape, q: Int8Array.from(bb[probes.get(bName)!]!.data as Float32Array, (v) => Math.round(v / t.scale!)), scale: t.scale! }
+        ? { shape: t.shape, q: Int8Array.from(b[probes.get(bName)!]!.data as Float32Array, (v) => Math.round(v / t.scale!)), scale: t.scale! }
         : undefined));
       for (const [tn, o] of probes) {
         const v = forcedAtBoundary.get(tn)!;
-        if (tn !== bName && 'q' in v) steps(v.q, bb[o]!.data as Float32Array, v.scale, downstream);
+        if (tn !== bName && 'q' in v) steps(v.q, b[o]!.data as Float32Array, v.scale, downstream);
       }
     }
-    const agreement = compareDetections(ort8, ours);
     const pct = (x: number, n: number) => `${((100 * x) / n).toFixed(4)} %`;
-    console.log(`int8 reference vs ONNX Runtime, ${probes.size} int8 tensors: layer by layer ${layer.n} values ${pct(layer.exact, layer.n)} equal, ${pct(layer.within1, layer.n)} within one step (worst ${layer.worst}); free running over ${frames.length} frames ${drift.n} values ${pct(drift.within1, drift.n)} within one step, ${pct(drift.exact, drift.n)} equal (worst ${drift.worst}); after the FP32 prefix (${bName} from ONNX Runtime) ${pct(downstream.within1, downstream.n)} within one step, ${pct(downstream.exact, downstream.n)} equal; cls max |diff| ${maxClsDiff.toFixed(4)}; detections ${JSON.stringify(agreement)}; ${refMs.toFixed(0)} ms a frame in TypeScript`);
+    console.log(`int8 reference vs ONNX Runtime, ${probes.size} int8 tensors: layer by layer (${cheapest.size} kinds of step) ${layer.n} values ${pct(layer.exact, layer.n)} equal, ${pct(layer.within1, layer.n)} within one step (worst ${layer.worst}), float outputs within ${floatWorst.toExponential(2)}; free running ${drift.n} values ${pct(drift.within1, drift.n)} within one step, ${pct(drift.exact, drift.n)} equal (worst ${drift.worst})${avx512 ? '' : `; after the FP32 prefix (${bName} from ONNX Runtime) ${pct(downstream.within1, downstream.n)} within one step, ${pct(downstream.exact, downstream.n)} equal`}; cls max |diff| ${maxClsDiff.toFixed(4)}; detections ${JSON.stringify(agreement)}; ${refMs.toFixed(0)} ms a frame in TypeScript`);
     expect(probes.size).toBeGreaterThan(40);
+    expect(cheapest.size).toBeGreaterThanOrEqual(15);
+    expect(layer.n).toBeGreaterThan(1e5);
     expect(layer.within1 / layer.n).toBeGreaterThanOrEqual(0.999);
-    expect(downstream.n).toBeGreaterThan(5e6);
-    expect(downstream.within1 / downstream.n).toBeGreaterThanOrEqual(0.999);
-    expect(drift.n).toBeGreaterThan(1e7);
+    expect(floatWorst).toBeLessThan(1e-5);
+    expect(drift.n).toBeGreaterThan(5e6);
     if (avx512) {
       // Every float the same as ONNX Runtime's: what is left is a few codes one step off (its
       // fixed-point QLinearAdd, layer by layer), nothing carried further.
       expect(drift.worst).toBeLessThanOrEqual(1);
       expect(drift.exact / drift.n).toBeGreaterThanOrEqual(0.9999);
     } else {
+      expect(downstream.n).toBeGreaterThan(5e6);
+      expect(downstream.within1 / downstream.n).toBeGreaterThanOrEqual(0.999);
       expect(drift.within1 / drift.n).toBeGreaterThanOrEqual(0.97);  // another order in the FP32 prefix: 98 % here before
     }
     expect(agreement.reference).toBeGreaterThan(3);
