@@ -65,6 +65,7 @@ export class Daemon extends EventEmitter {
   /** Set when this start created the admin account with a random password (print it once). */
   generatedAdminPassword: string | null = null;
   users: UserStore | null = null;
+  private sessions: Sessions | null = null;
   /** The database (data_dir/vigil.db): budget events. */
   store: Store | null = null;
   /** The MQTT publisher (config.mqtt), after start. */
@@ -141,7 +142,7 @@ export class Daemon extends EventEmitter {
       await this.retention.sweep();
       this.retention.start();
     }
-    const sessions = new Sessions(auth.session_hours * 3_600_000, (name) => users.get(name));
+    const sessions = (this.sessions = new Sessions(auth.session_hours * 3_600_000, users));
     await this.startDetector();
     const metrics = createMetrics(() => this.cameras.values(), this);
     this.http = await createHttpServer({
@@ -436,6 +437,7 @@ export class Daemon extends EventEmitter {
     await step('writing events', () => this.events?.close());
     await step('retention', () => this.retention?.sweep());
     await step('the live view', () => this.live?.close());
+    this.sessions?.close();
     await step('the HTTP server', async () => {
       this.http?.server.closeAllConnections();
       await this.http?.close();

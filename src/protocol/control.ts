@@ -146,7 +146,25 @@ export interface CameraLive {
   jitterMs: number | null;
 }
 
-export type ErrorCode = 'bad_message' | 'version' | 'hello_first' | 'unknown_camera' | 'forbidden';
+/**
+ * `unknown_camera`: no such camera, or (to a viewer) one they may not see: the two answer alike,
+ * so a viewer cannot learn which cameras exist.
+ */
+export type ErrorCode = 'bad_message' | 'version' | 'hello_first' | 'unknown_camera';
+
+/**
+ * Why the server closed the socket: WebSocket close codes of the application's range
+ * (4000-4999), each with its reason text. All but `version` mean: log in again.
+ */
+export const LIVE_CLOSE = {
+  version: { code: 4000, reason: 'protocol version' },
+  user_deleted: { code: 4001, reason: 'user deleted' },
+  logged_out: { code: 4002, reason: 'logged out' },
+  expired: { code: 4003, reason: 'session expired' },
+  /** The user's password or role changed (their cameras alone changing keeps the socket). */
+  login_again: { code: 4004, reason: 'password or role changed' },
+} as const satisfies Record<string, { code: number; reason: string }>;
+export type LiveCloseReason = keyof typeof LIVE_CLOSE;
 
 export type ServerMessage =
   | { type: 'hello'; version: number; user: { name: string; role: 'admin' | 'viewer' }; cameras: CameraInfo[] }

@@ -211,7 +211,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const body = req.body && typeof req.body === 'object' ? req.body : {};
     try {
       const user = await users.put({ ...body, name: req.params.name });
-      sessions.revokeUser(user.name);  // a changed password or role takes effect now
+      // Sessions follows the store: a new password or role ends the user's sessions (and live
+      // sockets); a change of cameras alone narrows them in place.
       return user;
     } catch (err) {
       return reply.code(400).send(badRequest((err as Error).message));
@@ -223,8 +224,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     } catch (err) {
       return reply.code(400).send(badRequest((err as Error).message));
     }
-    sessions.revokeUser(req.params.name);
-    return { ok: true };
+    return { ok: true };  // the store's 'removed' has ended the user's sessions and live sockets
   });
 
   // Event snapshots and clips: reply.sendFile from the media directory (ranges, for seeking in clips).

@@ -6,8 +6,8 @@ export interface LiveHandlers {
   binary(m: ReturnType<typeof decodeBinary>): void;
   message(m: ServerMessage): void;
   state(online: boolean): void;
-  /** The server refused us (logged out, session expired). */
-  unauthorized(): void;
+  /** The server refused us or ended the socket (logged out, session expired, user deleted…): why, in words. */
+  unauthorized(reason?: string): void;
 }
 
 /** The live WebSocket, reconnecting with backoff (0.5 s doubling to 5 s) when it drops. */
@@ -47,9 +47,11 @@ export class LiveConnection {
         this.h.binary(decodeBinary(ev.data as ArrayBuffer));
       }
     };
-    ws.onclose = async () => {
+    ws.onclose = async (ev) => {
       this.h.state(false);
       if (this.closed) return;
+      // The server ended our session (LIVE_CLOSE in src/protocol/control.ts): no point retrying.
+      if (ev.code > 4000 && ev.code < 4100) return this.h.unauthorized(ev.reason);
       // A refused upgrade looks like any other close: ask the API whether we are still logged in.
       const me = await fetch('/api/me').catch(() => null);
       if (me?.status === 401) return this.h.unauthorized();

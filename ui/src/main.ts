@@ -110,7 +110,7 @@ function start(user: { name: string; role: string }): void {
       $('conn').textContent = online ? 'live' : 'reconnecting…';
       $('conn').classList.toggle('online', online);
     },
-    unauthorized: () => showLogin('Your session ended: log in again.'),
+    unauthorized: (reason) => showLogin(`Your session ended${reason ? ` (${reason})` : ''}: log in again.`),
   });
 }
 

@@ -1,4 +1,5 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
@@ -42,21 +43,45 @@ export function canSee(user: User, camera: string): boolean {
   return user.role === 'admin' || user.cameras === null || user.cameras.includes(camera);
 }
 
+/** A user added or replaced: the record now, the one before (null: a new user), and whether the password is another. */
+export interface UserChange {
+  user: User;
+  previous: User | null;
+  passwordChanged: boolean;
+}
+
+export interface UserStoreEvents {
+  changed: [change: UserChange];
+  removed: [name: string];
+}
+
 async function hashPassword(password: string, salt = randomBytes(16)): Promise<{ salt: string; hash: string }> {
   const key = await scrypt(password, salt, KEY_LEN);
   return { salt: salt.toString('base64'), hash: key.toString('base64') };
 }
 
+function publicOf({ name, role, cameras }: StoredUser): User {
+  return { name, role, cameras: cameras && [...cameras] };
+}
+
+async function matches(ref: { salt: string; hash: string }, password: string): Promise<boolean> {
+  const key = await scrypt(password, Buffer.from(ref.salt, 'base64'), KEY_LEN);
+  return timingSafeEqual(key, Buffer.from(ref.hash, 'base64'));
+}
+
 /**
  * Users and their scrypt password hashes in one JSON file (mode 0600), rewritten atomically
- * (temp file + rename) on every change, so a crash never leaves half a file.
+ * (temp file + rename) on every change, so a crash never leaves half a file. Every change is
+ * announced once written (`changed`, `removed`): sessions and live sockets follow it.
  */
-export class UserStore {
+export class UserStore extends EventEmitter<UserStoreEvents> {
   private users: StoredUser[] = [];
   // A hash to check unknown names against, so a wrong name costs as long as a wrong password.
   private decoy: { salt: string; hash: string } | null = null;
 
-  private constructor(readonly file: string) {}
+  private constructor(readonly file: string) {
+    super();
+  }
 
   /**
    * Opens the store, creating it with an admin on first run. `adminPassword` (config) sets the
@@ -89,19 +114,18 @@ export class UserStore {
   }
 
   list(): User[] {
-    return this.users.map(({ name, role, cameras }) => ({ name, role, cameras }));
+    return this.users.map(publicOf);
   }
 
   get(name: string): User | null {
-    return this.list().find((u) => u.name === name) ?? null;
+    const u = this.users.find((x) => x.name === name);
+    return u ? publicOf(u) : null;
   }
 
   /** The user when name and password match; null otherwise (same cost either way). */
   async verify(name: string, password: string): Promise<User | null> {
     const u = this.users.find((x) => x.name === name);
-    const ref = u ?? this.decoy!;
-    const key = await scrypt(password, Buffer.from(ref.salt, 'base64'), KEY_LEN);
-    const ok = timingSafeEqual(key, Buffer.from(ref.hash, 'base64'));
+    const ok = await matches(u ?? this.decoy!, password);
     return ok && u ? { name: u.name, role: u.role, cameras: u.cameras } : null;
   }
 
@@ -111,11 +135,17 @@ export class UserStore {
     if (!parsed.success) throw new Error(describeIssue(parsed.error.issues[0]!));
     const { name, password, role, cameras } = parsed.data;
     if (name === 'admin' && role !== 'admin') throw new Error("Expected role 'admin' for the user 'admin' but received 'viewer'");
-    const entry: StoredUser = { name, role, cameras: role === 'admin' ? null : cameras, ...(await hashPassword(password)) };
+    // The same password keeps its hash, so a change of cameras alone keeps the user's sessions.
+    const before = this.users.find((u) => u.name === name);
+    const secret = before && (await matches(before, password)) ? { salt: before.salt, hash: before.hash } : await hashPassword(password);
+    const entry: StoredUser = { name, role, cameras: role === 'admin' ? null : cameras, ...secret };
+    const prev = this.users.find((u) => u.name === name);  // as it is now, after the awaits
     const next = [...this.users.filter((u) => u.name !== name), entry];
     this.write(next);
     this.users = next;
-    return { name, role, cameras: entry.cameras };
+    const user = { name, role, cameras: entry.cameras };
+    this.emit('changed', { user, previous: prev ? publicOf(prev) : null, passwordChanged: !prev || prev.hash !== entry.hash });
+    return user;
   }
 
   /** Removes a user; false when there was none. The admin cannot be removed. */
@@ -125,6 +155,7 @@ export class UserStore {
     if (next.length === this.users.length) return false;
     this.write(next);
     this.users = next;
+    this.emit('removed', name);
     return true;
   }
 

@@ -4,7 +4,6 @@ import type { ServerMessage } from '../../protocol/control.js';
 import type { User } from '../auth/UserStore.js';
 import type { LiveFeed, StreamKind, VideoMessage } from './LiveFeed.js';
 
-
 interface Subscription {
   feed: LiveFeed;
   video: boolean;
@@ -40,12 +39,15 @@ export class LiveClient {
   player: { camera: string; behindMs: number; bufferedMs: number; rate: number; jumps: number } | null = null;
 
   /**
+   * `token`: the session it was opened with (the socket ends with it). `user`: the user's record
+   * as stored now; LiveServer replaces it when their rights change, and every send checks it.
    * `highWater`: bytes queued for this socket above which its video skips to the next keyframe
    * and its detections are coalesced; video comes back (at a keyframe) below a quarter of it.
    */
   constructor(
     readonly ws: WebSocket,
-    readonly user: User,
+    readonly token: string,
+    public user: User,
     private readonly highWater: number,
     private readonly onSent: (recvUs: number | null, what: 'video' | 'detections', camera?: string, outUs?: number) => void,
   ) {}

@@ -9,11 +9,11 @@ import type { FrameLatency } from '../../detect/FrameLatency.js';
 import type { OpenedEvent, VideoEvent } from '../../native/types.js';
 import type { CameraSupervisor } from '../../pipeline/CameraSupervisor.js';
 import { detectionRecordsOf } from '../../protocol/binary.js';
-import { parseClientMessage, PROTOCOL_VERSION, SUBPROTOCOL, type CameraInfo, type CameraLive, type EventMessage, type ServerMessage } from '../../protocol/control.js';
+import { LIVE_CLOSE, parseClientMessage, PROTOCOL_VERSION, SUBPROTOCOL, type CameraInfo, type CameraLive, type EventMessage, type ServerMessage } from '../../protocol/control.js';
 import { LatencyWindow, monoNowUs } from '../../util/LatencyWindow.js';
 import type { Logger } from '../../util/logger.js';
 import type { AuthConfig } from '../auth/authConfig.js';
-import { tokenOf, type Sessions } from '../auth/Sessions.js';
+import { tokenOf, type SessionEndReason, type Sessions } from '../auth/Sessions.js';
 import { canSee, type User } from '../auth/UserStore.js';
 import { LiveClient } from './LiveClient.js';
 import { LiveFeed } from './LiveFeed.js';
@@ -36,7 +36,8 @@ export interface LiveDeps {
   onBudget: (fn: (ev: BudgetEvent) => void) => void;
   /** Subscribes to zone and line events, once committed to the database. */
   onEvent?: (fn: (kind: 'open' | 'close', ev: EventMessage) => void) => void;
-  sessions: Sessions;
+  /** Resolves the upgrade's token; its `ended` and `userChanged` events reach the open sockets. */
+  sessions: Pick<Sessions, 'resolve' | 'on' | 'off'>;
   auth: AuthConfig;
   /** Per-client send queue bound (bytes) and ping interval (ms): server.live_queue_kb, live_ping_seconds. */
   queueBytes: number;
@@ -48,6 +49,8 @@ export interface LiveDeps {
  * The live WebSocket (/api/live): authenticated at the upgrade (session cookie or bearer token;
  * a browser's Origin must be the daemon's own or allowed in config), JSON control messages,
  * binary video fragments and detections (src/protocol). The pipeline never waits on a client.
+ * A socket lives only as long as its session and sees only what its user may see now: the
+ * session's end closes it (LIVE_CLOSE says why), a camera taken away is unsubscribed.
  */
 export class LiveServer {
   private readonly wss = new WebSocketServer({
@@ -68,6 +71,12 @@ export class LiveServer {
   private readonly pinger: NodeJS.Timeout;
   private readonly allowedOrigins: Set<string>;
   private readonly upgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head);
+  private readonly sessionEnded = (token: string, reason: SessionEndReason) => {
+    for (const c of this.clients) if (c.token === token) this.end(c, reason);
+  };
+  private readonly userChanged = (user: User) => {
+    for (const c of this.clients) if (c.user.name === user.name) this.rightsChanged(c, user);
+  };
 
   constructor(
     private readonly server: Server,
@@ -89,6 +98,8 @@ export class LiveServer {
     deps.onEvent?.((kind, event) => {
       this.toViewersOf(event.camera, { type: 'event', kind, event });
     });
+    deps.sessions.on('ended', this.sessionEnded);
+    deps.sessions.on('userChanged', this.userChanged);
     server.on('upgrade', this.upgradeListener);
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
@@ -143,6 +154,8 @@ export class LiveServer {
     clearInterval(this.timer);
     clearInterval(this.pinger);
     this.server.off('upgrade', this.upgradeListener);
+    this.deps.sessions.off('ended', this.sessionEnded);
+    this.deps.sessions.off('userChanged', this.userChanged);
     for (const c of this.clients) c.ws.close(1001, 'server shutting down');
     this.wss.close();
   }
@@ -161,9 +174,10 @@ export class LiveServer {
       this.deps.logger.warn({ origin }, 'live WebSocket refused: foreign Origin');
       return this.refuse(socket, 403, 'Forbidden', `Origin ${origin} may not open the live view`);
     }
-    const user = this.deps.sessions.resolve(tokenOf(req.headers));
-    if (!user) return this.refuse(socket, 401, 'Unauthorized', 'Log in first: the session cookie or Authorization: Bearer <token>');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, user));
+    const token = tokenOf(req.headers);
+    const user = this.deps.sessions.resolve(token);
+    if (!token || !user) return this.refuse(socket, 401, 'Unauthorized', 'Log in first: the session cookie or Authorization: Bearer <token>');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, token, user));
   }
 
   private originAllowed(origin: string, host: string | undefined): boolean {
@@ -175,8 +189,8 @@ export class LiveServer {
     }
   }
 
-  private connected(ws: WebSocket, user: User): void {
-    const client = new LiveClient(ws, user, this.deps.queueBytes, (recvUs, what, camera, outUs) => {
+  private connected(ws: WebSocket, token: string, user: User): void {
+    const client = new LiveClient(ws, token, user, this.deps.queueBytes, (recvUs, what, camera, outUs) => {
       const now = monoNowUs();
       if (recvUs !== null && recvUs > 0) this.latency[what].add((now - recvUs) / 1000);
       if (camera !== undefined && outUs !== undefined) this.deps.latency(camera)?.delivery.send.add((now - outUs) / 1000);
@@ -188,6 +202,28 @@ export class LiveServer {
     ws.on('error', () => ws.terminate());
   }
 
+  /** The client's session ended: nothing more reaches it, and it is told why. */
+  private end(client: LiveClient, why: SessionEndReason): void {
+    this.clients.delete(client);
+    client.subs.clear();
+    const { code, reason } = LIVE_CLOSE[why];
+    this.deps.logger.info({ user: client.user.name, reason }, 'live client closed: its session ended');
+    client.ws.close(code, reason);
+  }
+
+  /** The user's cameras changed: those taken away are unsubscribed, and a changed list is said again. */
+  private rightsChanged(client: LiveClient, user: User): void {
+    const before = this.cameraList(client.user).map((c) => c.id).join('\n');
+    client.user = user;
+    for (const id of [...client.subs.keys()]) {
+      if (canSee(user, id)) continue;
+      client.subs.delete(id);
+      client.json({ type: 'unsubscribed', camera: id });
+    }
+    if (client.player && !canSee(user, client.player.camera)) client.player = null;
+    if (client.helloDone && this.cameraList(user).map((c) => c.id).join('\n') !== before) client.json(this.hello(user));
+  }
+
   private message(client: LiveClient, data: RawData, isBinary: boolean): void {
     if (isBinary) return client.json({ type: 'error', code: 'bad_message', message: 'Expected a JSON text message but received binary data' });
     const parsed = parseClientMessage(data.toString());
@@ -196,15 +232,15 @@ export class LiveServer {
     if (msg.type === 'hello') {
       if (msg.version !== PROTOCOL_VERSION) {
         client.json({ type: 'error', code: 'version', message: `Expected protocol version ${PROTOCOL_VERSION} but received ${msg.version}` });
-        return client.ws.close(4000, 'protocol version');
+        return client.ws.close(LIVE_CLOSE.version.code, LIVE_CLOSE.version.reason);
       }
       client.helloDone = true;
       return client.json(this.hello(client.user));
     }
     if (!client.helloDone) return client.json({ type: 'error', code: 'hello_first', message: `Expected a hello message first but received ${msg.type}` });
+    // A camera this user may not see answers as one that does not exist: no oracle of camera ids.
     const feed = this.feeds.get(msg.camera);
-    if (!feed) return client.json({ type: 'error', code: 'unknown_camera', message: `No camera with id '${msg.camera}'` });
-    if (!canSee(client.user, feed.id)) return client.json({ type: 'error', code: 'forbidden', message: `User '${client.user.name}' may not see camera '${feed.id}'` });
+    if (!feed || !canSee(client.user, feed.id)) return client.json({ type: 'error', code: 'unknown_camera', message: `No camera with id '${msg.camera}'` });
     switch (msg.type) {
       case 'subscribe':
         client.json({ type: 'subscribed', camera: feed.id, index: feed.index, video: msg.video, detections: msg.detections, annotated: msg.annotated });
