@@ -3,7 +3,8 @@ import { redactSecrets } from '../util/redact.js';
 
 /** One line for STATUS= (what `systemctl status` shows to anyone): credentials out, at most 400 characters, so a notification stays one small datagram. */
 function statusText(line: string): string {
-  const one = redactSecrets(line.replace(/\s+/g, ' '));
+  // Redacted before the lines are joined: a URL's userinfo is bounded by its own line.
+  const one = redactSecrets(line).replace(/\s+/g, ' ');
   return one.length > 400 ? `${one.slice(0, 399)}…` : one;
 }
 

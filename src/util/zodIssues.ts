@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 
+import { isSecretKey, redactSecrets, redactUrl } from './redact.js';
+
 /** One error format everywhere: "Expected … for … but received …", from zod issues. */
 /** `cameras[1].backoff.max_ms` */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -11,13 +13,26 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(top level)';
 }
 
+/** A received string as shown: a URL's credentials masked, control characters escaped so the error stays one line. */
+function shownString(v: string): string {
+  return redactUrl(v).replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
-  if (typeof v === 'string') return `'${v}'`;
+  if (typeof v === 'string') return `'${shownString(v)}'`;
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'an object';
   return `${typeof v} ${String(v)}`;
+}
+
+/** What was received in a secret field: its kind, never its value (nor its length). */
+function describeSecret(v: unknown): string {
+  if (v === undefined || v === null) return describeValue(v);
+  if (typeof v === 'string') return 'a string (not shown: a secret)';
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `a ${typeof v} (not shown: a secret)`;
+  return describeValue(v);
 }
 
 function expectation(issue: z.core.$ZodIssue): string {
@@ -37,11 +52,17 @@ function expectation(issue: z.core.$ZodIssue): string {
   }
 }
 
-/** The sentence for one issue (parse with `reportInput: true` so the value is known). */
+/**
+ * The sentence for one issue (parse with `reportInput: true` so the value is known). A field
+ * named like a secret (password, token, secret, key) never echoes its value, any echoed URL has
+ * its credentials masked, and the whole sentence goes through redactSecrets: config errors,
+ * API 400 answers and STATUS= all print it.
+ */
 export function describeIssue(issue: z.core.$ZodIssue): string {
   const path = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
-    return `Unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')} in ${path}`;
+    return redactSecrets(`Unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')} in ${path}`);
   }
-  return `Expected ${expectation(issue)} for ${path} but received ${describeValue(issue.input)}`;
+  const secret = issue.path.some((p) => typeof p === 'string' && isSecretKey(p));
+  return redactSecrets(`Expected ${expectation(issue)} for ${path} but received ${secret ? describeSecret(issue.input) : describeValue(issue.input)}`);
 }

@@ -55,7 +55,7 @@ describe('config', () => {
       "Expected a number for server.port but received 'eighty'",
     ]);
     expect(problems({ auth: { admin_password: 'short' } })).toEqual([
-      "Expected a value of at least 8 characters for auth.admin_password but received 'short'",
+      'Expected a value of at least 8 characters for auth.admin_password but received a string (not shown: a secret)',
     ]);
     expect(problems({ auth: { allowed_origins: ['not a url'] } })).toEqual([
       "Expected a value in url format for auth.allowed_origins[0] but received 'not a url'",
