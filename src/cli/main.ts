@@ -12,7 +12,7 @@ import { loadAddon, packageRoot } from '../native/addon.js';
 import { install, uninstall } from '../service/install.js';
 import { ServiceNotifier } from '../service/ServiceNotifier.js';
 import { createLogger, moduleLogger } from '../util/logger.js';
-import { redactText, redactUrl } from '../util/redact.js';
+import { redactSecrets, redactText, redactUrl } from '../util/redact.js';
 import { fetchNanodet, NANODET } from '../detect/model/ModelStore.js';
 import { evaluate } from '../detect/eval/Evaluator.js';
 import { modelInputs } from '../detect/eval/modelFrames.js';
@@ -120,12 +120,13 @@ async function runDaemon(config: VigilConfig, banner: (url: string) => string, c
   return daemon;
 }
 
+/** Prints the error (its secrets masked: a terminal, CI logs, a journal read it) and exits: 2 for a bad config. */
 function fail(err: unknown): never {
   if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
+    process.stderr.write(`${redactSecrets(err.message)}\n`);
     process.exit(2);
   }
-  process.stderr.write(`vigil: ${(err as Error).message ?? String(err)}\n`);
+  process.stderr.write(`vigil: ${redactSecrets((err as Error).message ?? String(err))}\n`);
   process.exit(1);
 }
 
