@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 
 import type { FastifyInstance } from 'fastify';
 
@@ -97,6 +98,9 @@ export class Daemon extends EventEmitter {
 
   /** Starts cameras and the HTTP server; resolves with the URL it listens on. */
   async start(): Promise<string> {
+    // What Vigil creates (database, users, media, engine caches) is private however it was
+    // started: systemd's UMask= covers the unit, a shell's 022 would not. Files also set modes.
+    if (isMainThread) process.umask(0o077);
     this.addon.setLibavLogLevel(this.config.log.libav);
     const build = this.addon.buildInfo();
     this.log.info({ cuda: build.cuda, ffmpeg: build.ffmpeg }, 'native addon loaded');

@@ -1,4 +1,4 @@
-import { rm, stat } from 'node:fs/promises';
+import { chmod, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import type { EventLog } from '../events/EventLog.js';
@@ -7,7 +7,7 @@ import type { NativeAddon, Snapshot, VideoEvent } from '../native/types.js';
 import type { EventMedia as MediaRow, Store } from '../store/Store.js';
 import type { Logger } from '../util/logger.js';
 import { ClipRecorder, type ClipWriter } from './ClipRecorder.js';
-import { syncDir, syncFile, writeDurable } from './files.js';
+import { PRIVATE_FILE, syncDir, syncFile, writeDurable } from './files.js';
 import type { MediaConfig } from './mediaConfig.js';
 
 /**
@@ -175,6 +175,7 @@ export class EventMedia {
       await w.end();
       if (this.gone.has(w.eventId)) return;
       const r = await this.addon.remuxToMp4(part, file);
+      await chmod(file, PRIVATE_FILE);  // libavformat creates it 0666 less the umask
       await syncFile(file);  // whole on the disk before its row
       await syncDir(dirname(file));
       const { size } = await stat(file);

@@ -3,7 +3,7 @@ import { dirname, join, relative, sep } from 'node:path';
 
 import type { RetentionCandidate, Store } from '../store/Store.js';
 import type { Logger } from '../util/logger.js';
-import { MEDIA_FILE, MEDIA_MARKER } from './files.js';
+import { MEDIA_FILE, MEDIA_MARKER, PRIVATE_DIR, PRIVATE_FILE } from './files.js';
 import type { MediaConfig } from './mediaConfig.js';
 
 const MB = 1024 * 1024;
@@ -60,8 +60,8 @@ export async function reconcileMedia(store: Store, root: string): Promise<Reconc
     if (rows.size > 0) {
       return { orphanFiles: 0, missingFiles: 0, skipped: `${root} is ${entries === null ? 'missing' : 'not marked as Vigil\'s media directory'} but the database names ${rows.size} media files: not mounted, or media.dir changed? Nothing was deleted` };
     }
-    await mkdir(root, { recursive: true });
-    await writeFile(join(root, MEDIA_MARKER), 'Vigil event snapshots and clips: files here are deleted when the database does not name them.\n');
+    await mkdir(root, { recursive: true, mode: PRIVATE_DIR });
+    await writeFile(join(root, MEDIA_MARKER), 'Vigil event snapshots and clips: files here are deleted when the database does not name them.\n', { mode: PRIVATE_FILE });
   }
   const onDisk = new Map<string, number>();
   const orphans: string[] = [];

@@ -2,6 +2,10 @@ import { mkdirSync, openSync } from 'node:fs';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
+/** Modes of what Vigil creates under its media directory: the service user's alone (snapshots show people). */
+export const PRIVATE_FILE = 0o600;
+export const PRIVATE_DIR = 0o700;
+
 /** The file that marks a directory as Vigil's media directory (reconcile touches nothing else). */
 export const MEDIA_MARKER = '.vigil-media';
 
@@ -17,9 +21,9 @@ export const MEDIA_FILE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\/\d{4}-\d{2}-\d{2}\/\
  */
 export function openNewSync(path: string): number {
   for (let attempt = 0; ; attempt++) {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true, mode: PRIVATE_DIR });
     try {
-      return openSync(path, 'wx');
+      return openSync(path, 'wx', PRIVATE_FILE);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw err;
     }
@@ -55,9 +59,9 @@ export async function writeDurable(path: string, data: Uint8Array): Promise<void
   const tmp = `${path}.tmp`;
   let fh;
   for (let attempt = 0; ; attempt++) {
-    await mkdir(dirname(path), { recursive: true });
+    await mkdir(dirname(path), { recursive: true, mode: PRIVATE_DIR });
     try {
-      fh = await open(tmp, 'w');
+      fh = await open(tmp, 'w', PRIVATE_FILE);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw err;  // a retention pass removed the emptied directory

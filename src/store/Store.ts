@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -81,7 +81,11 @@ export class Store {
   private readonly upsertMedia: Database.Statement;
 
   constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // SQLite makes the database 0644 (less the umask) and gives its -wal and -shm the database's
+    // mode: made 0600 first, they all stay private; one an older run left readable is tightened.
+    closeSync(openSync(path, 'a', 0o600));
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) privateMode(f);
     this.db = new Database(path);
     try {
       const current = this.schemaVersion;
@@ -270,5 +274,15 @@ export class Store {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/** chmod 0600 a file of ours that is more open (absent, or not ours to change: left as it is). */
+function privateMode(file: string): void {
+  try {
+    if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'EPERM') throw err;
   }
 }
