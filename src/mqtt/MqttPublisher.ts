@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 
 import { backoffDelay } from '../pipeline/backoff.js';
-import { redactUrl } from '../util/redact.js';
+import { redactText, redactUrl } from '../util/redact.js';
 import type { Logger } from '../util/logger.js';
 import type { MqttConfig } from './mqttConfig.js';
 
@@ -57,7 +57,7 @@ export class MqttPublisher {
       this.drain();
     });
     this.client.on('error', (err) => {
-      this.lastError = err.message;
+      this.lastError = redactText(err.message, cfg.url);  // shown in /api/health
     });
     this.client.on('close', () => this.scheduleReconnect());
   }
@@ -91,7 +91,7 @@ export class MqttPublisher {
         if (err) {
           // Not acknowledged (the connection dropped): it goes out again first.
           this.queue.unshift(m);
-          this.lastError = err.message;
+          this.lastError = redactText(err.message, this.cfg.url);
         } else {
           this.counts.published++;
         }
