@@ -9,5 +9,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    // Temp dirs made by tempDir() go when their file ends; the guard names any other leftover.
+    setupFiles: ['test/helpers/cleanup.ts'],
+    globalSetup: ['test/helpers/tmpGuard.ts'],
   },
 });

@@ -1,6 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';
 import { NotifySocket } from '../helpers/notifySocket.js';
 import { freePort } from '../helpers/rtspServer.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 const CLI = join(packageRoot(), 'dist/src/cli/main.js');
 const vigil = (...args: string[]) => execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
@@ -33,7 +33,7 @@ describe('the systemd unit', () => {
     console.log(`systemd-analyze security vigil.service: exposure ${exposure}`);
     expect(exposure).toBeLessThanOrEqual(2.0);
     // verify does catch a broken unit (so its silence above means something).
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-unit-'));
+    const dir = tempDir('vigil-unit-');
     writeFileSync(join(dir, 'vigil.service'), readFileSync(unit, 'utf8').replace('Type=notify', 'Type=notifyy'));
     expect(analyze('verify', join(dir, 'vigil.service')).out).toMatch(/Failed to parse service type, ignoring: notifyy/);
   });
@@ -42,7 +42,7 @@ describe('the systemd unit', () => {
 // It sets the config's group (chown): root only.
 describe.skipIf(process.getuid?.() !== 0)('vigil install / uninstall (into a tree: packaging, images, tests)', () => {
   it('installs app, unit, user and config; the installed app runs as the unit starts it; upgrades keep config and data; uninstall keeps them unless --purge', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'vigil-root-'));
+    const root = tempDir('vigil-root-');
     const out = vigil('install', '--root', root);
     expect(out).toMatch(/wrote an example .*etc\/vigil\/vigil\.yaml/);
     const unit = readFileSync(join(root, 'etc/systemd/system/vigil.service'), 'utf8');

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -14,6 +13,7 @@ import { filesUnder, mediaRows } from '../helpers/media.js';
 import { NotifySocket } from '../helpers/notifySocket.js';
 import { freePort } from '../helpers/rtspServer.js';
 import { Viewer } from '../helpers/viewer.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 let daemon: DaemonProcess | null = null;
 let sock: NotifySocket | null = null;
@@ -34,7 +34,7 @@ const exited = (d: DaemonProcess) => new Promise<{ code: number | null; at: numb
 
 describe('under a service manager (sd_notify on a real notification socket)', () => {
   it('READY=1 only once it serves, STATUS lines, WATCHDOG=1 while the pipeline makes progress', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-notify-'));
+    const dir = tempDir('vigil-notify-');
     const port = await freePort();
     sock = await NotifySocket.start(dir, `http://127.0.0.1:${port}/api/login`);
     const body = `log:\n  level: warn\ncameras:\n  - id: yard\n    url: ${h264}\n    loop: true\n`;
@@ -56,7 +56,7 @@ describe('under a service manager (sd_notify on a real notification socket)', ()
   }, 60_000);
 
   it('stops feeding the watchdog when inference is stuck, and says why', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-stuck-'));
+    const dir = tempDir('vigil-stuck-');
     sock = await NotifySocket.start(dir);
     // Each inference on this camera takes 60 s: after watchdog_stuck_seconds the pipeline is stuck.
     const body = `log:\n  level: warn\nservice:\n  watchdog_stuck_seconds: 2\ncameras:\n  - id: yard\n    url: ${h264}\n    loop: true\n    testing: { infer_delay_ms: 60000 }\n`;
@@ -72,7 +72,7 @@ describe('under a service manager (sd_notify on a real notification socket)', ()
   }, 60_000);
 
   it('SIGTERM: STOPPING=1, exit 0 within the bound, every event told to a viewer stored and closed, clips whole', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-term-'));
+    const dir = tempDir('vigil-term-');
     sock = await NotifySocket.start(dir);
     const body = [
       'log:\n  level: warn',
@@ -111,7 +111,7 @@ describe('under a service manager (sd_notify on a real notification socket)', ()
   }, 120_000);
 
   it('SIGHUP reloads the config: cameras added, removed and changed without a restart; a bad file changes nothing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-reload-'));
+    const dir = tempDir('vigil-reload-');
     sock = await NotifySocket.start(dir);
     const cams = (list: string) => `log:\n  level: warn\ndetect:\n  enabled: false\ncameras:\n${list}`;
     const cam = (id: string, name = id) => `  - { id: ${id}, name: ${name}, url: ${h264}, loop: true }\n`;

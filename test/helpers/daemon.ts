@@ -1,11 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import { validateConfig } from '../../src/config/loadConfig.js';
 import { Daemon } from '../../src/daemon/Daemon.js';
 import type { CameraHealth } from '../../src/pipeline/CameraSupervisor.js';
 import { createLogger } from '../../src/util/logger.js';
+import { tempDir } from './tempDir.js';
 
 /** Fast-reacting camera settings for fault tests. */
 export const FAST = {
@@ -27,7 +24,7 @@ export async function startDaemon(
       server: { host: '127.0.0.1', port: 0 },
       log: { level: 'silent' },
       detect: { enabled: false },
-      data_dir: mkdtempSync(join(tmpdir(), 'vigil-state-')),
+      data_dir: tempDir('vigil-state-'),  // removed after the test file (still readable once the daemon stops)
       auth: { admin_password: ADMIN_PASSWORD },
       cameras,
       ...extra,

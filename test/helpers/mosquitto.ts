@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { freePort } from './rtspServer.js';
+import { tempDir } from './tempDir.js';
 
 /** A real mosquitto broker (Debian's) on 127.0.0.1: anonymous, no persistence; stop() and start() again on the same port. */
 export class Mosquitto {
@@ -13,7 +13,7 @@ export class Mosquitto {
 
   static async start(): Promise<Mosquitto> {
     const port = await freePort();
-    const conf = join(mkdtempSync(join(tmpdir(), 'vigil-mqtt-')), 'mosquitto.conf');
+    const conf = join(tempDir('vigil-mqtt-'), 'mosquitto.conf');
     writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
     const m = new Mosquitto(port, conf);
     await m.launch();
