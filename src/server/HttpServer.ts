@@ -100,7 +100,10 @@ const loginFields: Record<string, string> = { user: 'a user name of 1 to 64 char
 function loginProblem(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `Unknown key${issue.keys.length > 1 ? 's' : ''} in the login: only user and password`;
   const field = String(issue.path[0] ?? '');
-  return field in loginFields ? `Expected ${loginFields[field]} for ${field}` : 'Expected a JSON object { user, password }';
+  if (!(field in loginFields)) return 'Expected a JSON object { user, password }';
+  const got = issue.input;
+  const kind = got === undefined ? 'nothing' : typeof got !== 'string' ? (Array.isArray(got) ? 'a list' : `a ${got === null ? 'null' : typeof got}`) : got === '' ? 'an empty string' : 'a longer string';
+  return `Expected ${loginFields[field]} for ${field} but received ${kind}`;
 }
 
 function badRequest(message: string) {
@@ -181,7 +184,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   });
 
   app.post('/api/login', { config: { public: true } }, async (req, reply) => {
-    const body = loginSchema.safeParse(req.body);
+    const body = loginSchema.safeParse(req.body, { reportInput: true });  // the input is described, never shown
     if (!body.success) return reply.code(400).send(badRequest(loginProblem(body.error.issues[0]!)));
     const { user: name, password } = body.data;
     const retryS = limiter.begin(name, req.ip);

@@ -6,6 +6,8 @@ const error = { $ref: '#/components/responses/Error' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const query = (name: string, schema: object, description: string) => ({ name, in: 'query', required: false, schema, description });
 const path = (name: string, schema: object) => ({ name, in: 'path', required: true, schema });
+// Ids and counts: plain decimal digits only ('0x10', '1e3', '05', ' 5' are 400).
+const id = { type: 'integer', minimum: 1, description: 'plain decimal digits' };
 
 const zoneEvent = {
   type: 'object',
@@ -38,15 +40,22 @@ const zoneEvent = {
 
 export const OPENAPI = {
   openapi: '3.1.0',
-  info: { title: 'Vigil', version: '1', description: 'Edge video analytics: cameras, detections, events. Every route but POST /api/login needs a session (cookie) or a bearer token.' },
+  info: {
+    title: 'Vigil',
+    version: '1',
+    description: "Edge video analytics: cameras, detections, events. Every route but POST /api/login (and the browser app's files) needs a session (cookie) or a bearer token: without one, every path, a route or not, answers 401. To a viewer, a camera that is not theirs does not exist (404). A 500 says only 'Internal error'; the daemon's log has the cause.",
+  },
   security: bearer,
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, cookie: { type: 'apiKey', in: 'cookie', name: 'vigil_session' } },
-    responses: { Error: { description: 'what is wrong', ...json({ type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } }) } },
+    responses: {
+      Error: { description: 'what is wrong', ...json({ type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } }) },
+      TooManyLogins: { description: 'too many failed logins for this user from this address, or for this user from anywhere: retry after Retry-After seconds', headers: { 'Retry-After': { schema: { type: 'integer' } } }, ...json({ type: 'object', properties: { error: { const: 'too_many_requests' }, message: { type: 'string' } } }) },
+    },
     schemas: { ZoneEvent: zoneEvent },
   },
   paths: {
-    '/api/login': { post: { summary: 'Log in: a session cookie and a bearer token', security: [], requestBody: json({ type: 'object', required: ['user', 'password'], properties: { user: { type: 'string' }, password: { type: 'string' } } }), responses: { 200: { description: 'logged in' }, 400: error, 401: error, 429: error } } },
+    '/api/login': { post: { summary: 'Log in: a session cookie and a bearer token', security: [], requestBody: json({ type: 'object', required: ['user', 'password'], properties: { user: { type: 'string' }, password: { type: 'string' } } }), responses: { 200: { description: 'logged in' }, 400: error, 401: error, 429: { $ref: '#/components/responses/TooManyLogins' } } } },
     '/api/logout': { post: { summary: 'End this session', responses: { 200: { description: 'logged out' } } } },
     '/api/me': { get: { summary: 'The logged-in user', responses: { 200: { description: 'name, role, cameras' }, 401: error } } },
     '/api/users': { get: { summary: 'Users (admin)', responses: { 200: { description: 'the users' }, 403: error } } },
@@ -55,7 +64,7 @@ export const OPENAPI = {
       delete: { summary: 'Delete a user (admin)', parameters: [path('name', { type: 'string' })], responses: { 200: { description: 'deleted' }, 403: error, 404: error } },
     },
     '/api/health': { get: { summary: 'Cameras, detector, batching, MQTT, live view', responses: { 200: { description: 'health' } } } },
-    '/api/budget-events': { get: { summary: 'Latency budget breaches and recoveries, newest first', parameters: [query('camera', { type: 'string' }, 'one camera'), query('limit', { type: 'integer', minimum: 1, maximum: 1000 }, 'at most this many')], responses: { 200: { description: '{ events }' }, 400: error, 403: error, 404: error } } },
+    '/api/budget-events': { get: { summary: 'Latency budget breaches and recoveries, newest first', parameters: [query('camera', { type: 'string' }, 'one camera'), query('limit', { ...id, maximum: 1000 }, 'at most this many')], responses: { 200: { description: '{ events }' }, 400: error, 404: error } } },
     '/api/events': {
       get: {
         summary: 'Zone and line events of the cameras this user may see, newest first',
@@ -66,19 +75,19 @@ export const OPENAPI = {
           query('label', { type: 'string' }, 'one class (COCO name)'),
           query('from', { type: 'string', format: 'date-time' }, 'started at or after'),
           query('to', { type: 'string', format: 'date-time' }, 'started before'),
-          query('before', { type: 'integer', minimum: 1 }, 'paging: the previous page\'s `next`'),
-          query('limit', { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, 'page size'),
+          query('before', id, 'paging: the previous page\'s `next`'),
+          query('limit', { ...id, maximum: 1000, default: 100 }, 'page size'),
         ],
-        responses: { 200: { description: 'a page', ...json({ type: 'object', properties: { events: { type: 'array', items: { $ref: '#/components/schemas/ZoneEvent' } }, next: { type: ['integer', 'null'] } } }) }, 400: error, 403: error, 404: error },
+        responses: { 200: { description: 'a page', ...json({ type: 'object', properties: { events: { type: 'array', items: { $ref: '#/components/schemas/ZoneEvent' } }, next: { type: ['integer', 'null'] } } }) }, 400: error, 404: error },
       },
     },
     '/api/events/{id}': {
-      get: { summary: 'One event', parameters: [path('id', { type: 'integer' })], responses: { 200: { description: 'the event', ...json({ $ref: '#/components/schemas/ZoneEvent' }) }, 400: error, 404: error } },
-      delete: { summary: 'Delete an event with its snapshot and clip (admin)', parameters: [path('id', { type: 'integer' })], responses: { 204: { description: 'deleted' }, 400: error, 403: error, 404: error } },
+      get: { summary: 'One event', parameters: [path('id', id)], responses: { 200: { description: 'the event', ...json({ $ref: '#/components/schemas/ZoneEvent' }) }, 400: error, 404: error } },
+      delete: { summary: 'Delete an event with its snapshot and clip (admin)', parameters: [path('id', id)], responses: { 204: { description: 'deleted' }, 400: error, 403: error, 404: error } },
     },
-    '/api/events/{id}/snapshot.jpg': { get: { summary: "The event's snapshot", parameters: [path('id', { type: 'integer' })], responses: { 200: { description: 'image/jpeg' }, 400: error, 404: error } } },
-    '/api/events/{id}/clip.mp4': { get: { summary: "The event's clip (byte ranges for seeking)", parameters: [path('id', { type: 'integer' })], responses: { 200: { description: 'video/mp4' }, 206: { description: 'a byte range' }, 400: error, 404: error } } },
-    '/api/cameras/{id}/snapshot.jpg': { get: { summary: "The camera's newest frame as JPEG", parameters: [path('id', { type: 'string' }), query('quality', { type: 'integer', minimum: 1, maximum: 100 }, 'JPEG quality')], responses: { 200: { description: 'image/jpeg' }, 400: error, 403: error, 404: error, 503: error } } },
+    '/api/events/{id}/snapshot.jpg': { get: { summary: "The event's snapshot", parameters: [path('id', id)], responses: { 200: { description: 'image/jpeg' }, 400: error, 404: error } } },
+    '/api/events/{id}/clip.mp4': { get: { summary: "The event's clip (byte ranges for seeking)", parameters: [path('id', id)], responses: { 200: { description: 'video/mp4' }, 206: { description: 'a byte range' }, 400: error, 404: error } } },
+    '/api/cameras/{id}/snapshot.jpg': { get: { summary: "The camera's newest frame as JPEG", parameters: [path('id', { type: 'string' }), query('quality', { ...id, maximum: 100 }, 'JPEG quality')], responses: { 200: { description: 'image/jpeg' }, 400: error, 404: error, 503: error } } },
     '/api/openapi.json': { get: { summary: 'This description', responses: { 200: { description: 'OpenAPI 3.1' } } } },
     '/metrics': { get: { summary: 'Prometheus metrics (admin)', responses: { 200: { description: 'text/plain' }, 403: error } } },
   },

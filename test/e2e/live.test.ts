@@ -191,7 +191,7 @@ describe('auth', () => {
     expect(bad.status).toBe(401);
     const malformed = await fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin' }) });
     expect(malformed.status).toBe(400);
-    expect(((await malformed.json()) as { message: string }).message).toBe('Expected a string for password but received nothing');
+    expect(((await malformed.json()) as { message: string }).message).toBe('Expected a password of 1 to 256 characters for password but received nothing');
     const ok = await fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: 'vigil-test-admin' }) });
     const cookie = ok.headers.get('set-cookie')!;
     expect(cookie).toMatch(/^vigil_session=[\w-]{40,}; Path=\/; Expires=.*; HttpOnly; SameSite=Strict$/);
@@ -202,13 +202,14 @@ describe('auth', () => {
     expect((await fetch(`${url}/api/me`, { headers: { cookie: cookie.split(';')[0]! } })).status).toBe(401);
   });
 
-  it('rate-limits logins per client address, loopback included', async () => {
+  it('rate-limits failed logins per user and client address, loopback included', async () => {
     const { daemon: d, url: u } = await startDaemon([], { auth: { admin_password: 'vigil-test-admin', login_per_minute: 3 } });
     try {
-      // startDaemon logged in once; two more attempts are allowed, then 429 even with the right password.
+      // Three failures are allowed (startDaemon's successful login does not count), then 429 even with the right password.
       const attempt = (password: string) => fetch(`${u}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password }) });
       expect((await attempt('wrong-one')).status).toBe(401);
       expect((await attempt('wrong-two')).status).toBe(401);
+      expect((await attempt('wrong-three')).status).toBe(401);
       const limited = await attempt('vigil-test-admin');
       expect(limited.status).toBe(429);
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -227,7 +228,7 @@ describe('auth', () => {
     const as = (path: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${guard}` } });
     const h = (await (await as('/api/health')).json()) as { cameras: Array<{ id: string }> };
     expect(h.cameras.map((c) => c.id)).toEqual(['yard']);
-    expect((await as('/api/cameras/lobby/snapshot.jpg')).status).toBe(403);
+    expect((await as('/api/cameras/lobby/snapshot.jpg')).status).toBe(404);  // as absent as a missing camera
     expect((await as('/api/cameras/yard/snapshot.jpg')).status).toBe(200);
     expect((await as('/metrics')).status).toBe(403);
     expect((await as('/api/users')).status).toBe(403);
