@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 
 import { Command, InvalidArgumentError } from 'commander';
 
@@ -19,7 +19,8 @@ import { modelInputs } from '../detect/eval/modelFrames.js';
 import { convertNanodet, fp32OnnxPath, importNanodet, INT8_ONNX, int8OnnxPath } from '../detect/model/importModel.js';
 import { modelDir } from '../detect/model/ModelStore.js';
 import { calibrate } from '../detect/quant/Calibrator.js';
-import { readImageRgb } from '../detect/imageFile.js';
+import { MediaFileError, readImageRgb } from '../detect/imageFile.js';
+import { detectorModel, detectSchema } from '../detect/detectConfig.js';
 import { letterboxRgb } from '../detect/letterbox.js';
 import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
@@ -349,32 +350,82 @@ program
     }
   });
 
+/** Parses one of a fixed set of words, naming them in the error. */
+function choiceOption<T extends string>(name: string, choices: readonly T[]) {
+  return (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new InvalidArgumentError(`Expected ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)} for ${name} but received '${value}'.`);
+    }
+    return value as T;
+  };
+}
+
+function numberOption(name: string, what: string, ok: (n: number) => boolean) {
+  return (value: string): number => {
+    const n = value.trim() === '' ? NaN : Number(value);
+    if (!Number.isFinite(n) || !ok(n)) throw new InvalidArgumentError(`Expected ${what} for ${name} but received '${value}'.`);
+    return n;
+  };
+}
+
+// Usage mistakes exit 2 (as check-config's bad config does); a file that cannot be read exits 1.
+const USAGE_ERRORS = new Set(['commander.invalidArgument', 'commander.missingArgument', 'commander.optionMissingArgument', 'commander.unknownOption', 'commander.excessArguments', 'commander.missingMandatoryOptionValue']);
+
+/** `vigil detect`'s failures: always one line on stderr (a multi-line reason is joined). */
+function detectFail(err: unknown, exitCode = 1): never {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`vigil detect: ${redactSecrets(message).replace(/\s*\n\s*/g, ' ').trim()}\n`);
+  process.exit(exitCode);
+}
+
+const secondsText = (s: number) => `${Number(s.toFixed(3))} s`;
+
 program
   .command('detect')
-  .description('detect objects in an image (or a video frame) with the CPU detector and print them')
+  .description('detect objects in an image (or a video frame) with the CPU detector and the model the daemon would use, and print them')
   .argument('<image>', 'an image file (jpg, png, ...) or a video file')
-  .option('--at <seconds>', 'for a video: the frame at this time', Number)
-  .option('--threshold <score>', 'minimum score', Number, 0.4)
-  .option('--json', 'print JSON')
-  .action(async (image: string, opts: { at?: number; threshold: number; json?: boolean }) => {
+  .option('--at <seconds>', 'for a video: the frame at this time', numberOption('--at', 'a time in seconds (0 or more)', (n) => n >= 0))
+  .option('--threshold <score>', 'minimum score', numberOption('--threshold', 'a score between 0.01 and 1', (n) => n >= 0.01 && n <= 1), detectSchema.parse({}).score_threshold)
+  .option('--precision <auto|int8|fp32>', 'auto: as the daemon (the calibrated INT8 model where `vigil calibrate` made one, else FP32)', choiceOption('--precision', ['auto', 'int8', 'fp32'] as const), 'auto' as const)
+  .option('--json', 'print one JSON document: file, size, time, precision, model, detections (boxes in source pixels)')
+  .exitOverride((err) => process.exit(err.exitCode === 1 && USAGE_ERRORS.has(err.code) ? 2 : err.exitCode))
+  .action(async (image: string, opts: { at?: number; threshold: number; precision: 'auto' | 'int8' | 'fp32'; json?: boolean }) => {
     try {
-      const img = await readImageRgb(image, opts.at);
+      let img;
+      try {
+        img = await readImageRgb(image, opts.at);
+      } catch (err) {
+        if (err instanceof MediaFileError && err.problem === 'past-end' && opts.at !== undefined) {
+          const duration = err.durationSeconds === null ? 'duration unknown' : `duration ${secondsText(err.durationSeconds)}`;
+          detectFail(new Error(`--at ${opts.at} is past the end of ${image} (${duration})`));
+        }
+        throw err;
+      }
+      if (img.still && opts.at !== undefined && opts.at > 0) detectFail(new Error(`--at is for a video; ${image} is a still image`), 2);
+      // The daemon's own rule with its default config (detect.model unset), so both run the same model.
+      const defaults = detectSchema.parse({});
+      const model = detectorModel({ precision: opts.precision, model: undefined }, { int8: int8OnnxPath(), fp32: fp32OnnxPath });
       const { tensor, box } = letterboxRgb(img.rgb, img.width, img.height, NANODET_SPEC.inputSize, NANODET_SPEC.normalize);
-      const detector = await OrtDetector.load(fp32OnnxPath(), { scoreThreshold: opts.threshold });
+      const detector = await OrtDetector.load(model, { scoreThreshold: opts.threshold, iouThreshold: defaults.iou_threshold, maxDetections: defaults.max_detections });
       const t0 = performance.now();
       const dets = await detector.detect(tensor, box);
       const ms = performance.now() - t0;
       await detector.release();
+      const at = img.still ? null : opts.at ?? 0;
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ image, width: img.width, height: img.height, ms, detections: dets }, null, 2)}\n`);
+        const round = (v: number, digits: number) => Number(v.toFixed(digits));
+        process.stdout.write(`${JSON.stringify({
+          file: image, width: img.width, height: img.height, at, precision: detector.precision, model, ms: round(ms, 1),
+          detections: dets.map((d) => ({ label: d.label, classId: d.classId, score: round(d.score, 4), box: [d.x1, d.y1, d.x2, d.y2].map((v) => round(v, 1)) })),
+        }, null, 2)}\n`);
         return;
       }
-      process.stdout.write(`${image}: ${img.width}x${img.height}, ${dets.length} detection(s) in ${ms.toFixed(0)} ms\n`);
+      process.stdout.write(`${image}: ${img.width}x${img.height}${at === null ? '' : ` at ${secondsText(at)}`}, ${detector.precision} (${basename(model)}), ${dets.length} detection(s) in ${ms.toFixed(0)} ms\n`);
       for (const d of dets) {
         process.stdout.write(`  ${d.label.padEnd(14)} ${d.score.toFixed(2)}  [${[d.x1, d.y1, d.x2, d.y2].map((v) => Math.round(v)).join(', ')}]\n`);
       }
     } catch (err) {
-      fail(err);
+      detectFail(err);
     }
   });
 

@@ -11,6 +11,7 @@ import type { CameraConfig } from '../pipeline/cameraConfig.js';
 import { loadAddon } from '../native/addon.js';
 import type { NativeAddon } from '../native/types.js';
 import { DetectionService, type DetectionEvent, type Detector } from '../detect/DetectionService.js';
+import { detectorModel } from '../detect/detectConfig.js';
 import { FrameLatency, stageTimes } from '../detect/FrameLatency.js';
 import { fp32OnnxPath, int8OnnxPath } from '../detect/model/importModel.js';
 import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
@@ -189,8 +190,7 @@ export class Daemon extends EventEmitter {
     let model: string | null = cfg.model ?? null;
     try {
       const int8 = int8OnnxPath();
-      if (cfg.precision === 'int8' && !cfg.model && !int8) throw new Error('precision int8 was asked for, but no INT8 model exists: run `vigil calibrate`');
-      model = cfg.model ?? (cfg.precision !== 'fp32' && int8 ? int8 : fp32OnnxPath());
+      model = detectorModel(cfg, { int8, fp32: fp32OnnxPath });
       const opts = { scoreThreshold: cfg.score_threshold, iouThreshold: cfg.iou_threshold, maxDetections: cfg.max_detections };
       const maxBatch = Math.max(cfg.tensorrt.max_batch, cfg.batch.max_size);
       const why: string[] = [];

@@ -42,3 +42,12 @@ export const detectSchema = z.strictObject({
 });
 
 export type DetectConfig = z.output<typeof detectSchema>;
+
+/**
+ * The ONNX model the detector loads: `model` where given, else the calibrated INT8 model for
+ * precision auto/int8 where there is one, else FP32. The daemon's rule; `vigil detect` uses it too.
+ */
+export function detectorModel(cfg: Pick<DetectConfig, 'model' | 'precision'>, cache: { int8: string | null; fp32: () => string }): string {
+  if (cfg.precision === 'int8' && !cfg.model && !cache.int8) throw new Error('precision int8 was asked for, but no INT8 model exists: run `vigil calibrate`');
+  return cfg.model ?? (cfg.precision !== 'fp32' && cache.int8 ? cache.int8 : cache.fp32());
+}

@@ -52,7 +52,7 @@ describe('vigil CLI', () => {
   it('detect prints what the CPU detector finds; calibrate names a bad option', () => {
     const r = vigil('detect', '/usr/share/doc/opencv-doc/examples/data/messi5.jpg');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/messi5\.jpg: 548x342, \d+ detection\(s\)/);
+    expect(r.stdout).toMatch(/messi5\.jpg: 548x342, (int8|fp32) \(nanodet-(int8|fp32)\.onnx\), \d+ detection\(s\)/);  // the daemon's model (test/e2e/cliDetect.test.ts)
     expect(r.stdout).toMatch(/person\s+0\.\d\d/);
     expect(r.stdout).toMatch(/sports ball\s+0\.\d\d/);
     const bad = vigil('calibrate', '--method', 'kl');
