@@ -4,8 +4,9 @@ export interface WindowLimit {
   windowMs: number;
 }
 
-// Keys tracked per window at most: a flood of made-up user names cannot grow memory without bound.
-const MAX_KEYS = 20_000;
+// Keys tracked per window at most: a flood of made-up user names cannot grow memory without
+// bound, and pushing a real user's count out takes as many password checks (scrypt) first.
+const MAX_KEYS = 100_000;
 
 /** Recent failure times per key, newest last, at most `max` of them. */
 class FailureWindow {
@@ -14,6 +15,7 @@ class FailureWindow {
   constructor(
     private readonly limit: WindowLimit,
     private readonly now: () => number,
+    private readonly maxKeys: number,
   ) {}
 
   /** Milliseconds until the key may fail again; 0 when it may now. */
@@ -30,7 +32,7 @@ class FailureWindow {
     // Re-inserting keeps the map in order of last failure: eviction drops the quietest key.
     this.byKey.delete(key);
     this.byKey.set(key, times);
-    if (this.byKey.size > MAX_KEYS) this.evict();
+    if (this.byKey.size > this.maxKeys) this.evict();
   }
 
   /** Takes back the newest failure (the attempt turned out to succeed). */
@@ -51,11 +53,11 @@ class FailureWindow {
     return times;
   }
 
+  /** Drops keys from the front (oldest last failure first): the expired ones, then as many as it must. */
   private evict(): void {
     const cutoff = this.now() - this.limit.windowMs;
-    for (const [key, times] of this.byKey) if (times.at(-1)! <= cutoff) this.byKey.delete(key);
-    for (const key of this.byKey.keys()) {
-      if (this.byKey.size <= MAX_KEYS) break;
+    for (const [key, times] of this.byKey) {
+      if (this.byKey.size <= this.maxKeys && times.at(-1)! > cutoff) break;
       this.byKey.delete(key);
     }
   }
@@ -70,9 +72,9 @@ export class LoginLimiter {
   private readonly pairs: FailureWindow;
   private readonly users: FailureWindow;
 
-  constructor(limits: { perUserAndAddress: WindowLimit; perUser: WindowLimit }, now: () => number = Date.now) {
-    this.pairs = new FailureWindow(limits.perUserAndAddress, now);
-    this.users = new FailureWindow(limits.perUser, now);
+  constructor(limits: { perUserAndAddress: WindowLimit; perUser: WindowLimit }, now: () => number = Date.now, maxKeys = MAX_KEYS) {
+    this.pairs = new FailureWindow(limits.perUserAndAddress, now, maxKeys);
+    this.users = new FailureWindow(limits.perUser, now, maxKeys);
   }
 
   /**
