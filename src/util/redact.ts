@@ -93,6 +93,7 @@ export function redactText(text: string, url: string): string {
   return redactSecrets(out);
 }
 
+const MAY_HOLD_SECRET = /:\/\/|pass(?:word|wd|phrase)|secret|token|api[_-]?key|private[_-]?key|credential|authorization|cookie|"(?:salt|hash)"/i;
 const JSON_MEMBER = /("(?:[^"\\]|\\.)*")(\s*:\s*)(-?\d[\d.eE+-]*|true|false|"(?:[^"\\]|\\.)*")?|"(?:[^"\\]|\\.)*"/g;
 
 function redactJsonString(literal: string): string {
@@ -106,6 +107,7 @@ function redactJsonString(literal: string): string {
  * `"***"`, and every string (message, err.message, stack, bindings) goes through redactSecrets.
  */
 export function redactJsonLine(line: string): string {
+  if (!MAY_HOLD_SECRET.test(line)) return line;  // most lines: one scan, nothing to parse
   return line.replace(JSON_MEMBER, (m, key: string | undefined, colon: string | undefined, value: string | undefined) => {
     if (key === undefined) return redactJsonString(m);
     if (value === undefined) return m;
