@@ -126,7 +126,7 @@ export class UserStore extends EventEmitter<UserStoreEvents> {
   async verify(name: string, password: string): Promise<User | null> {
     const u = this.users.find((x) => x.name === name);
     const ok = await matches(u ?? this.decoy!, password);
-    return ok && u ? { name: u.name, role: u.role, cameras: u.cameras } : null;
+    return ok && u ? publicOf(u) : null;
   }
 
   /** Adds or replaces a user; throws an "Expected …" error on bad input. */
