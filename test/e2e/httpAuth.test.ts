@@ -112,6 +112,12 @@ describe('authentication is a property of the matched route', () => {
       expect(known.status, path).toBe(404);
       expect(JSON.parse(known.body)).toEqual({ error: 'not_found', message: 'Not found' });
     }
+    // A malformed percent-encoding: a plain 400 that does not echo the path.
+    for (const path of ['/api/me%zz', '/%zz/secret-word', '/api/events/%E0%A4%A']) {
+      const res = await raw(url, 'GET', path);
+      expect(res.status, path).toBe(400);
+      expect(JSON.parse(res.body), path).toEqual({ error: 'bad_request', message: 'Malformed URL' });
+    }
   });
 
   it('the browser app loads without a login; logged in, encoded spellings of a route reach that route, never a 500', async () => {
