@@ -182,6 +182,31 @@ describe('a failed SIGHUP reload', () => {
       expect(failure).toMatch(c.names);
     }
     expect(proc.exitCode).toBeNull();
+
+    // A good reload with cameras whose passwords hold '@' and percent-escapes, on a port nobody
+    // listens on: their errors in the log, STATUS= and /api/health show no part of the password.
+    const closed = await freePort();
+    const camSecrets = ['Zz99@Qq77', 'pct%40eNc%3A0ded%2Fxx'];
+    const camList = camSecrets.map((s, i) => `  - { id: c${i}, url: ${JSON.stringify(`rtsp://camuser:${s}@127.0.0.1:${closed}/live`)}, timeout_ms: 1000 }\n`).join('');
+    writeFileSync(cfg, `${head}auth:\n  admin_password: ${ADMIN_PASSWORD}\ncameras:\n${camList}`);
+    const n = readies();
+    proc.kill('SIGHUP');
+    await waitFor(() => readies() > n, 30_000, 'READY=1 after the good reload');
+    expect(sock.statuses().at(-1)).toMatch(/reloaded: cameras \+2/);
+    const res = await fetch(`http://127.0.0.1:${port}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: ADMIN_PASSWORD }) });
+    const { token } = (await res.json()) as { token: string };
+    let health = '';
+    await waitFor(async () => {
+      health = await (await fetch(`http://127.0.0.1:${port}/api/health`, { headers: { authorization: `Bearer ${token}` } })).text();
+      const cams = (JSON.parse(health) as { cameras: Array<{ lastError: unknown }> }).cameras;
+      return cams.length === 2 && cams.every((c) => c.lastError !== null);
+    }, 30_000, 'both cameras failing with an error');
+    expect(health).toContain(`rtsp://camuser:***@127.0.0.1:${closed}/live`);
+    for (const s of camSecrets) {
+      expectNoSecret(health, s);
+      expectNoSecret(out, s);
+      expectNoSecret(sock.messages.map((m) => m.state).join('\n'), s);
+    }
   }, 120_000);
 });
 
