@@ -37,7 +37,7 @@ function redactUrlsInLine(line: string): string {
   const starts = [...line.matchAll(SCHEME)].map((m) => m.index);
   if (starts.length === 0) return line;
   let out = line.slice(0, starts[0]);
-  starts.forEach((start, i) => out += redactUrl(line.slice(start, starts[i + 1] ?? line.length)));
+  for (let i = 0; i < starts.length; i++) out += redactUrl(line.slice(starts[i], starts[i + 1] ?? line.length));
   return out;
 }
 
