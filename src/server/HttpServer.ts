@@ -187,13 +187,15 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const body = loginSchema.safeParse(req.body, { reportInput: true });  // the input is described, never shown
     if (!body.success) return reply.code(400).send(badRequest(loginProblem(body.error.issues[0]!)));
     const { user: name, password } = body.data;
+    // The name as typed only when it is a user's: a password typed into the name box stays out of the log.
+    const logged = { module: 'HttpServer', user: users.get(name) ? name : '(no such user)', ip: req.ip };
     const retryS = limiter.begin(name, req.ip);
     if (retryS !== null) {
       return reply.code(429).header('Retry-After', String(retryS)).send({ error: 'too_many_requests', message: `Too many login attempts, retry in ${retryS} s` });
     }
     const user = await users.verify(name, password);
     if (!user) {
-      deps.logger.warn({ module: 'HttpServer', user: name, ip: req.ip }, 'failed login');
+      deps.logger.warn(logged, 'failed login');
       return reply.code(401).send({ error: 'unauthorized', message: 'Wrong user name or password' });
     }
     limiter.succeeded(name, req.ip);

@@ -141,7 +141,7 @@ describe('authentication is a property of the matched route', () => {
 });
 
 describe('errors', () => {
-  it('a 500 answers a generic message and is logged with its stack', async () => {
+  it('a 500 answers a generic message and is logged with its stack; a failed login logs no typed secret', async () => {
     const lines: Array<Record<string, unknown>> = [];
     const sink = new Writable({ write(chunk: Buffer, _enc, done) {
       for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
@@ -167,6 +167,11 @@ describe('errors', () => {
       expect(logged, JSON.stringify(lines.filter((l) => (l.level as number) >= 40))).toBeDefined();
       expect((logged!.err as { stack: string }).stack).toMatch(/\n\s+at /);
       expect(logged!.err).toMatchObject({ message: expect.stringContaining('database') });
+      // A failed login logs a real user's name, but not a password typed into the name box.
+      for (const user of ['admin', 'Hunter2 Secret']) expect((await raw(url, 'POST', '/api/login', {}, JSON.stringify({ user, password: 'wrong-password' }))).status).toBe(401);
+      const failed = lines.filter((l) => l.msg === 'failed login');
+      expect(failed.map((l) => l.user)).toEqual(['admin', '(no such user)']);
+      expect(JSON.stringify(lines)).not.toContain('Hunter2');
     } finally {
       await daemon.close();
     }
