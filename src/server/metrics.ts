@@ -22,7 +22,8 @@ export function createMetrics(cameras: () => Iterable<CameraSupervisor>, daemon?
     ['vigil_camera_bytes_total', 'Video bytes received', (c) => c.bytes],
     ['vigil_camera_frames_decoded_total', 'Frames decoded', (c) => c.framesDecoded],
     ['vigil_camera_frames_dropped_total', 'Frames dropped (event queue or frame pool full)', (c) => c.droppedQueueFull + c.droppedPoolFull],
-    ['vigil_camera_decode_errors_total', 'Packets the decoder rejected (corrupt input)', (c) => c.decodeErrors],
+    ['vigil_camera_decode_errors_total', 'Packets the decoder rejected or met errors in (damaged input, any codec)', (c) => c.decodeErrors],
+    ['vigil_camera_corrupt_frames_total', 'Frames decoded from damaged input (flagged by the decoder, or after a decode error until a clean keyframe)', (c) => c.corruptFrames],
     ['vigil_camera_sessions_total', 'Sessions started (first connect plus reconnects)', (c) => c.sessions],
   ];
   for (const [name, help, read] of totals) perCamera('counter', register, name, help, cameras, (cam) => read(cam.counters()));

@@ -1,5 +1,8 @@
 #pragma once
+#include <atomic>
 #include <cstdarg>
+#include <cstdint>
+#include <mutex>
 #include <string>
 
 namespace vigil {
@@ -11,6 +14,31 @@ namespace vigil {
 void installLibavLogHook();
 
 void libavLogHook(void* avcl, int level, const char* fmt, va_list vl);
+
+// The errors libavcodec logs while decoding one stream, from any of its threads: a decoder sets
+// its AVCodecContext's `opaque` to one of these, and frame threads log on copies of that context
+// that share it. Some decoders (HEVC) log damage and go on without an error code or a frame flag;
+// this is how the pipeline still sees it. Owned by the decoder; outlives its codec context.
+class DecoderLogTally {
+ public:
+  explicit DecoderLogTally(void* owner) : owner_(owner) {}
+  // The decoder that owns this tally (NVDEC's get_format callback finds itself through it).
+  void* owner() const { return owner_; }
+  // Error-level lines (and error returns the decoder added itself) so far. Any thread.
+  uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
+  void add(const std::string& line);
+  std::string last() const;
+  // Whether `opaque` (an AVCodecContext's) is a tally: only decoders set opaque in Vigil.
+  static DecoderLogTally* from(void* opaque);
+
+ private:
+  static constexpr uint32_t kMagic = 0x5647544c;
+  const uint32_t magic_ = kMagic;
+  void* const owner_;
+  std::atomic<uint64_t> errors_{0};
+  mutable std::mutex mutex_;
+  std::string last_;
+};
 
 class LibavLogCapture {
  public:

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -44,6 +45,11 @@ class Decoder {
   // The CUDA device (AVHWDeviceContext) the frames live on while hardware(), else nullptr:
   // for an encoder that takes them as they are. Owned by the decoder.
   virtual AVBufferRef* hwDevice() const { return nullptr; }
+  // Damage the decoder met so far: error returns plus the errors it logged and went on from
+  // (HEVC conceals nothing and flags no frame, it only logs). Monotonic; the decoding thread.
+  virtual uint64_t errors() const { return 0; }
+  // The newest of those as text ("" when none).
+  virtual std::string lastError() const { return ""; }
 };
 
 // Picks and opens a decoder for the stream; nullptr with `err` when none can decode it.

@@ -12,6 +12,7 @@ Status LibavDecoder::send(const AVPacket* pkt, std::string& err) {
   if (rc == AVERROR(EAGAIN)) return Status::Again;
   if (rc == AVERROR_EOF) return Status::Eos;
   err = "decode failed: " + avErrorText(rc);
+  tally_.add(err);
   return Status::Error;
 }
 
@@ -22,6 +23,7 @@ Status LibavDecoder::receive(AVFrame* out, std::string& err) {
   if (rc == AVERROR(EAGAIN)) return Status::Again;
   if (rc == AVERROR_EOF) return Status::Eos;
   err = "decode failed: " + avErrorText(rc);
+  tally_.add(err);
   return Status::Error;
 }
 

@@ -1,4 +1,5 @@
 #pragma once
+#include "core/LibavLog.h"
 #include "decode/Decoder.h"
 
 namespace vigil {
@@ -11,8 +12,15 @@ class LibavDecoder : public Decoder {
   Status send(const AVPacket* pkt, std::string& err) override;
   Status receive(AVFrame* out, std::string& err) override;
   void flush() override;
+  uint64_t errors() const override { return tally_.errors(); }
+  std::string lastError() const override { return tally_.last(); }
 
  protected:
+  // Subclasses call this right after allocating ctx_: its opaque becomes the tally.
+  void attachTally() { ctx_->opaque = &tally_; }
+
+  // ctx_'s opaque; outlives it (the destructors free ctx_ and its threads, then members go).
+  DecoderLogTally tally_{static_cast<LibavDecoder*>(this)};
   AVCodecContext* ctx_ = nullptr;
 };
 

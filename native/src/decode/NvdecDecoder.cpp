@@ -29,7 +29,7 @@ NvdecDecoder::~NvdecDecoder() {
 }
 
 AVPixelFormat NvdecDecoder::pickFormat(AVCodecContext* ctx, const AVPixelFormat* formats) {
-  auto* self = static_cast<NvdecDecoder*>(ctx->opaque);
+  auto* self = static_cast<NvdecDecoder*>(static_cast<LibavDecoder*>(DecoderLogTally::from(ctx->opaque)->owner()));
   for (const AVPixelFormat* f = formats; *f != AV_PIX_FMT_NONE; ++f) {
     if (*f == AV_PIX_FMT_CUDA) {
       self->softwareFallback_ = false;
@@ -66,7 +66,7 @@ bool NvdecDecoder::open(const AVCodecParameters* par, int extraSurfaces, bool lo
     err = "cannot set up the decoder context";
     return false;
   }
-  ctx_->opaque = this;
+  attachTally();
   ctx_->get_format = &NvdecDecoder::pickFormat;
   ctx_->hw_device_ctx = av_buffer_ref(device_);
   ctx_->extra_hw_frames = extraSurfaces;

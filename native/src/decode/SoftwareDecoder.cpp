@@ -15,6 +15,7 @@ bool SoftwareDecoder::open(const AVCodecParameters* par, int threads, bool lowDe
     err = "cannot set up the decoder context";
     return false;
   }
+  attachTally();
   ctx_->thread_count = threads;
   ctx_->thread_type = lowDelay ? FF_THREAD_SLICE : FF_THREAD_FRAME | FF_THREAD_SLICE;
   if (lowDelay) ctx_->flags |= AV_CODEC_FLAG_LOW_DELAY;

@@ -97,6 +97,8 @@ Status CameraPipeline::session(uint64_t session, std::string& err) {
     std::lock_guard<std::mutex> lock(nameMutex_);
     decoderName_ = info.decoder;
   }
+  damaged_ = false;
+  errorsAtFrame_ = errorsAtKey_ = 0;  // a new decoder counts from 0
   sink_->onOpened(session, info);
   st = stream(session, src, *dec, err);
   video_ = nullptr;  // `video` dies with this frame
@@ -122,37 +124,43 @@ Status CameraPipeline::stream(uint64_t session, Source& src, Decoder& dec, std::
       recvUs_[recvHead_] = monoNowUs();
       if (video_ && !video_->encoder) remux(session, src, pkt.get(), recvUs_[recvHead_]);
       recvHead_ = (recvHead_ + 1) % kRecvRing;
+      // Damage is counted per packet: an error return, or errors the decoder only logged.
+      const uint64_t errorsBefore = dec.errors();
+      if (pkt->flags & AV_PKT_FLAG_KEY) errorsAtKey_ = errorsBefore;
       std::string derr;
       Status s = dec.send(pkt.get(), derr);
       if (s == Status::Again) {  // decoder full: take its frames, then the packet fits
         drain(session, src, dec, converter, frame.get());
         s = dec.send(pkt.get(), derr);
       }
-      if (s == Status::Error) reportDecodeError(session, derr);
       drain(session, src, dec, converter, frame.get());
+      if (dec.errors() != errorsBefore) reportDecodeError(session, derr.empty() ? dec.lastError() : derr);
       continue;
     }
     if (st != Status::Eos) return st;
     // End of input: take what the decoder still holds.
+    const uint64_t errorsBefore = dec.errors();
     std::string derr;
     dec.send(nullptr, derr);
     drain(session, src, dec, converter, frame.get());
+    if (dec.errors() != errorsBefore) reportDecodeError(session, dec.lastError());
     if (!opts_.loop || src.isNetwork()) return Status::Eos;
     if (src.rewind(err) != Status::Ok) return Status::Error;
     dec.flush();
+    damaged_ = false;  // the next pass starts at a keyframe
     ++loops_;
   }
 }
 
 void CameraPipeline::drain(uint64_t session, Source& src, Decoder& dec, FrameConverter& conv, AVFrame* frame) {
   std::string derr;
-  // A frame-threaded decoder can report an error for one frame and still hold others.
+  // A frame-threaded decoder can report an error for one frame and still hold others (the
+  // decoder counts the error; the packet's check in stream() reports it).
   for (int errors = 0; errors < 8;) {
     Status r = dec.receive(frame, derr);
     if (r == Status::Ok) {
       deliver(session, src, dec, conv, frame);
     } else if (r == Status::Error) {
-      reportDecodeError(session, derr);
       ++errors;
     } else {
       return;  // Again or Eos
@@ -164,9 +172,19 @@ void CameraPipeline::deliver(uint64_t session, Source& src, Decoder& dec, FrameC
                              const AVFrame* frame) {
   int64_t decodedUs = monoNowUs();
   ++framesDecoded_;
-  if (frame->decode_error_flags != 0 || (frame->flags & AV_FRAME_FLAG_CORRUPT)) {
+  // A frame is damaged when the decoder flags it (H.264's concealment) or met errors since the
+  // previous frame (HEVC only logs them); the damage lasts, through references, until a
+  // keyframe decodes with no error since its packet was sent.
+  const uint64_t errors = dec.errors();
+  if (frame->key_frame) {
+    damaged_ = errors != errorsAtKey_;
+  } else if (errors != errorsAtFrame_) {
+    damaged_ = true;
+  }
+  errorsAtFrame_ = errors;
+  if (damaged_ || frame->decode_error_flags != 0 || (frame->flags & AV_FRAME_FLAG_CORRUPT)) {
     ++corruptFrames_;
-    reportError(session, "frame decoded with concealed errors (damaged input)");
+    reportError(session, "frame decoded with errors (damaged input)");
   }
 
   const bool gpu = frame->format == AV_PIX_FMT_CUDA;  // NVDEC: the surface is referenced, never copied

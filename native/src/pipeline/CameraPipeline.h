@@ -59,8 +59,8 @@ struct CameraCounters {
   uint64_t bytes = 0;
   uint64_t framesDecoded = 0;
   uint64_t framesPublished = 0;  // written to the pool and posted to JS
-  uint64_t decodeErrors = 0;     // packets the decoder rejected
-  uint64_t corruptFrames = 0;    // frames decoded with concealed errors
+  uint64_t decodeErrors = 0;     // packets the decoder rejected or met errors in (any codec)
+  uint64_t corruptFrames = 0;    // frames flagged damaged, or decoded from damaged input until a clean keyframe
   uint64_t droppedPoolFull = 0;  // every pool slot was leased by a reader
   uint64_t droppedQueueFull = 0; // the JS event queue was full
   uint64_t loops = 0;            // file sources that started over
@@ -159,6 +159,11 @@ class CameraPipeline {
   bool videoForceKey_ = false;  // the encoder's next frame is a keyframe (after a drop)
   // Live-view video state (camera thread): skipping to a keyframe after a drop.
   bool videoWaitKey_ = false;
+  // Damage tracking (camera thread): Decoder::errors() at the last frame and at the last
+  // keyframe packet sent, and whether frames since the damage still show it.
+  uint64_t errorsAtFrame_ = 0;
+  uint64_t errorsAtKey_ = 0;
+  bool damaged_ = false;
   int64_t lastErrorReportUs_ = 0;
   uint64_t errorsSinceReport_ = 0;
   // Packet receive stamps keyed by pts, so a reordered frame finds its own packet's stamp.
