@@ -15,6 +15,12 @@ export interface SourceOptions {
   timeoutMs?: number;
   /** Files: deliver packets at the stream's own pace (a camera stand-in). Default false. */
   realtime?: boolean;
+  /**
+   * Protocols libavformat may open beyond the URL's own (rtsp → rtsp, rtp, udp, tcp; rtsps → +
+   * tls; a file → file): its scheme when another (http...), and what its stream refers to (an
+   * HLS playlist's segments). Nothing else is opened. Default none.
+   */
+  protocols?: Array<'http' | 'https' | 'udp' | 'rtp' | 'tcp' | 'tls' | 'srt' | 'rtmp' | 'rtmps'>;
 }
 
 export interface CameraOptions extends SourceOptions {
@@ -122,7 +128,9 @@ export interface CameraCounters {
   bytes: number;
   framesDecoded: number;
   framesPublished: number;
+  /** Packets the decoder rejected or met errors in (logged ones too: HEVC only logs), any codec. */
   decodeErrors: number;
+  /** Frames the decoder flagged damaged, or decoded after a decode error until a clean keyframe. */
   corruptFrames: number;
   droppedPoolFull: number;
   droppedQueueFull: number;

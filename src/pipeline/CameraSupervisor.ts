@@ -115,6 +115,7 @@ export class CameraSupervisor extends EventEmitter {
         transport: config.transport,
         timeoutMs: config.timeout_ms,
         realtime: config.realtime,
+        protocols: config.allowed_protocols,
         loop: config.loop,
         decoder: config.decoder,
         decodeThreads: config.decode_threads,

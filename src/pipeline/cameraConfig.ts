@@ -1,7 +1,11 @@
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+
 import { z } from 'zod';
 
 import { BUDGET_DEFAULTS, budgetSchema } from '../budget/budgetConfig.js';
 import { lineSchema, zoneSchema } from '../events/eventsConfig.js';
+import { redactUrl } from '../util/redact.js';
 
 /** Reconnect policy: exponential backoff with jitter and a cap. */
 export const backoffSchema = z
@@ -17,7 +21,45 @@ export const backoffSchema = z
     path: ['initial_ms'],
   });
 
-const RTSP_OR_FILE = /^(rtsps?:\/\/[^\s]+|[^:\s][^\s]*|file:[^\s]+)$/;
+/**
+ * Protocols a camera may name beyond rtsp/rtsps and local files. Each is also what libavformat
+ * may open for that camera (its protocol_whitelist, set natively), so a playlist, a redirect or
+ * a concat file cannot reach a protocol the config did not name.
+ */
+export const EXTRA_PROTOCOLS = ['http', 'https', 'udp', 'rtp', 'tcp', 'tls', 'srt', 'rtmp', 'rtmps'] as const;
+export type ExtraProtocol = (typeof EXTRA_PROTOCOLS)[number];
+
+const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
+const URL_EXPECTED = 'an rtsp://, rtsps:// URL or an existing file';
+
+/** The local path of a file source (`file:` prefix stripped, as libavformat's file protocol does). */
+export function filePathOf(url: string): string | null {
+  const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
+  if (scheme === undefined) return url;
+  if (scheme !== 'file') return null;
+  const rest = url.slice('file:'.length);
+  return rest.startsWith('///') ? rest.slice(2) : rest;
+}
+
+/**
+ * Why `url` cannot be a camera's source (null when it can): rtsp:// and rtsps:// URLs, existing
+ * local files (relative ones against the daemon's working directory), and other schemes only
+ * when `allowed` names them. Checked when the config is read, so check-config says it too.
+ */
+export function urlProblem(url: string, allowed: readonly string[]): string | null {
+  if (/[\s\x00-\x1f]/.test(url) && SCHEME.test(url)) return `${URL_EXPECTED} (a URL without spaces or control characters: percent-encode them)`;
+  const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
+  if (scheme === 'rtsp' || scheme === 'rtsps') return url.toLowerCase().startsWith(`${scheme}://`) ? null : `${URL_EXPECTED} (${scheme}:// with two slashes)`;
+  const path = filePathOf(url);
+  if (path !== null) {
+    const abs = resolve(path);
+    if (path === '' || !existsSync(abs)) return `${URL_EXPECTED} (no such file${abs === path ? '' : `: ${abs}`})`;
+    if (statSync(abs).isDirectory()) return `${URL_EXPECTED} (a directory is not a video file)`;
+    return null;
+  }
+  if (scheme !== undefined && allowed.includes(scheme)) return null;
+  return `${URL_EXPECTED} (${scheme}:// only where the camera's allowed_protocols lists ${scheme})`;
+}
 
 /** One camera as written in the config file. The camera module owns these defaults. */
 export const cameraSchema = z.strictObject({
@@ -25,9 +67,13 @@ export const cameraSchema = z.strictObject({
     message: 'an id of letters, digits, - and _ (at most 64, starting with a letter or digit)',
   }),
   name: z.string().min(1).max(200).optional(),
-  url: z.string().regex(RTSP_OR_FILE, {
-    message: 'an rtsp:// or rtsps:// URL, or a file path',
-  }),
+  /** rtsp://, rtsps://, an existing file, or a scheme allowed_protocols names (checked below). */
+  url: z.string().min(1),
+  /**
+   * Protocols beyond rtsp/rtsps/file this camera may use: its URL's scheme (http, srt...) and
+   * what its stream may reach (an HLS playlist's http segments). Nothing else is ever opened.
+   */
+  allowed_protocols: z.array(z.enum(EXTRA_PROTOCOLS)).max(EXTRA_PROTOCOLS.length).default([]),
   enabled: z.boolean().default(true),
   transport: z.enum(['tcp', 'udp']).default('tcp'),
   /** No data for this long while opening or reading ends the session (then backoff). */
@@ -64,6 +110,9 @@ export const cameraSchema = z.strictObject({
   /** Test only: makes this camera's inference stage slower by infer_delay_ms (latency tests). */
   testing: z.strictObject({ infer_delay_ms: z.int().min(0).max(60_000).default(0) }).optional(),
 }).superRefine((cam, ctx) => {
+  const bad = urlProblem(cam.url, cam.allowed_protocols);
+  // The value is shown redacted: a rejected URL may still carry a camera's password.
+  if (bad) ctx.addIssue({ code: 'custom', path: ['url'], input: redactUrl(cam.url), message: bad });
   // Zones and lines share one id space: an event names the rule that made it.
   const seen = new Set<string>();
   for (const [kind, rules] of [['zones', cam.zones], ['lines', cam.lines]] as const) {

@@ -70,6 +70,19 @@ SourceOptions readSourceOptions(const Napi::Object& o) {
   }
   s.timeoutUs = static_cast<int64_t>(optNumber(o, "timeoutMs", 5000, 100, 600000) * 1000);
   s.realtime = optBool(o, "realtime", false);
+  Napi::Value protocols = o.Get("protocols");
+  if (!protocols.IsUndefined()) {
+    const char* what = "a list of protocol names (http, https, udp, rtp, tcp, tls, srt, rtmp, rtmps)";
+    if (!protocols.IsArray()) throw invalidParameter(o.Env(), what, "protocols", protocols);
+    Napi::Array list = protocols.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      Napi::Value v = list.Get(i);
+      if (!v.IsString() || !knownProtocol(v.As<Napi::String>().Utf8Value())) {
+        throw invalidParameter(o.Env(), what, "protocols", v);
+      }
+      s.protocols.push_back(v.As<Napi::String>().Utf8Value());
+    }
+  }
   return s;
 }
 

@@ -1,5 +1,7 @@
 #include "ingest/Source.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <thread>
 
@@ -22,7 +24,77 @@ bool isNetworkUrl(const std::string& url) {
   return false;
 }
 
+bool startsWithNoCase(const std::string& s, const char* prefix) {
+  for (size_t i = 0; prefix[i] != 0; ++i) {
+    if (i >= s.size() || std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+// The URL's scheme, lower case: letters, digits, + - . before the first ':' (as libavformat
+// finds it); "" for a plain path, which the file protocol opens.
+std::string schemeOf(const std::string& url) {
+  const size_t colon = url.find(':');
+  if (colon == std::string::npos || colon == 0 || !std::isalpha(static_cast<unsigned char>(url[0]))) return "";
+  std::string out;
+  for (size_t i = 0; i < colon; ++i) {
+    const char c = url[i];
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') return "";
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+// Each protocol a config may allow, with the ones libavformat opens beneath it.
+struct ProtocolDeps {
+  const char* name;
+  const char* needs;
+};
+constexpr ProtocolDeps kProtocols[] = {
+    {"http", "http,tcp"},   {"https", "https,tls,tcp"}, {"udp", "udp"},           {"rtp", "rtp,udp"},
+    {"tcp", "tcp"},         {"tls", "tls,tcp"},         {"srt", "srt"},           {"rtmp", "rtmp,tcp"},
+    {"rtmps", "rtmps,tls,tcp"},
+};
+
 }  // namespace
+
+bool knownProtocol(const std::string& name) {
+  for (const ProtocolDeps& p : kProtocols) {
+    if (name == p.name) return true;
+  }
+  return false;
+}
+
+std::string protocolWhitelist(const SourceOptions& opts) {
+  std::vector<std::string> names;
+  auto add = [&names](const std::string& list) {
+    size_t at = 0;
+    while (at <= list.size()) {
+      size_t comma = list.find(',', at);
+      std::string one = list.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+      if (!one.empty() && std::find(names.begin(), names.end(), one) == names.end()) names.push_back(one);
+      if (comma == std::string::npos) break;
+      at = comma + 1;
+    }
+  };
+  const std::string& url = opts.url;
+  if (startsWithNoCase(url, "rtsps://")) {
+    add("rtsp,rtsps,rtp,udp,tcp,tls");
+  } else if (startsWithNoCase(url, "rtsp://")) {
+    add("rtsp,rtp,udp,tcp");
+  } else {
+    const std::string scheme = schemeOf(url);
+    if (scheme.empty() || scheme == "file") add("file");
+  }
+  for (const std::string& extra : opts.protocols) {
+    for (const ProtocolDeps& p : kProtocols) {
+      if (extra == p.name) add(p.needs);
+    }
+  }
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
 
 Source::Source(SourceOptions opts, const std::atomic<bool>* stop)
     : opts_(std::move(opts)), network_(isNetworkUrl(opts_.url)), extStop_(stop) {}
@@ -56,6 +128,18 @@ Status Source::open(std::string& err) {
   } else if (network_) {
     av_dict_set_int(&opts, "rw_timeout", opts_.timeoutUs, 0);
   }
+  // Only the protocols this source needs (and the config allowed): an HLS playlist, a concat
+  // list or a redirect cannot make the daemon open anything else. "none" when nothing fits.
+  const std::string whitelist = protocolWhitelist(opts_);
+  const std::string scheme = schemeOf(opts_.url);
+  if (!scheme.empty() && ("," + whitelist + ",").find("," + scheme + ",") == std::string::npos) {
+    av_dict_free(&opts);
+    avformat_free_context(ctx_);
+    ctx_ = nullptr;
+    err = "the " + scheme + " protocol is not allowed for this source (name it in the camera's allowed_protocols)";
+    return Status::Error;
+  }
+  av_dict_set(&opts, "protocol_whitelist", whitelist.empty() ? "none" : whitelist.c_str(), 0);
   // Keep probing short (time to first frame): cameras send SPS/PPS with the first keyframe,
   // and half a second of frames is enough to see the frame rate.
   av_dict_set_int(&opts, "analyzeduration", 500000, 0);

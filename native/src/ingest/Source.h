@@ -2,6 +2,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/Status.h"
 
@@ -16,7 +17,16 @@ struct SourceOptions {
   std::string rtspTransport = "tcp";  // "tcp" or "udp"
   int64_t timeoutUs = 5000000;        // open, and every read: no data for this long = Timeout
   bool realtime = false;              // files: deliver packets at the stream's pace
+  // Protocols beyond the URL's own (rtsp → rtsp,rtp,udp,tcp; rtsps → + tls; a file → file) that
+  // libavformat may open for this source: its scheme when not rtsp/file, what a playlist names.
+  std::vector<std::string> protocols;
 };
+
+// Whether `name` is a protocol a source may be allowed (protocolWhitelist() knows what it needs).
+bool knownProtocol(const std::string& name);
+// libavformat's protocol_whitelist for a source: what its URL needs plus `opts.protocols`
+// (each with the protocols it runs over), nothing else.
+std::string protocolWhitelist(const SourceOptions& opts);
 
 // One input (libavformat) with one video stream selected. Used by exactly one thread; the
 // owner stops it from another thread through the `stop` flag, which aborts blocking I/O.
