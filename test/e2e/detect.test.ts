@@ -100,13 +100,18 @@ describe('detection in the pipeline (ONNX Runtime CPU)', () => {
     expect(h.detector.reason).toMatch(/nonexistent\/model\.onnx/);
   });
 
-  it.skipIf(loadAddon().buildInfo().tensorrt.available)('backend tensorrt where TensorRT cannot run: unavailable with the reason; auto: the CPU, saying why not TensorRT', async () => {
+  // What the addon says about TensorRT depends on what it was built with (a clone from a public
+  // host has no TensorRT headers beside it; ../shared does): ask the addon, expect its reason.
+  const trt = loadAddon().buildInfo().tensorrt;
+  it.skipIf(trt.available)(`backend tensorrt where TensorRT cannot run (${trt.compiled ? 'compiled, libraries missing' : 'not compiled in'}): unavailable with the reason; auto: the CPU, saying why not TensorRT`, async () => {
+    if (trt.compiled) expect(trt.reason).toMatch(/libnvinfer|libnvonnxparser|TensorRT \d+ is installed/);
+    else expect(trt.reason).toMatch(/^this addon was built without the TensorRT backend/);
     const { daemon, url } = await startDaemon([{ id: 'yard', url: h264, loop: true }], { detect: { enabled: true, backend: 'tensorrt' } });
     running = daemon;
     await waitFor(async () => (await cameraHealth(url, 'yard')).state === 'streaming', 10000, 'streaming');
     const h = (await health(url)) as unknown as { detector: { status: string; backend: string; reason: string } };
     expect(h.detector).toMatchObject({ status: 'unavailable', backend: 'tensorrt' });
-    expect(h.detector.reason).toMatch(/libnvinfer|TensorRT|without CUDA/);
+    expect(h.detector.reason).toBe(trt.reason);
     await daemon.close();
     const auto = await startDaemon([{ id: 'yard', url: h264, loop: true }], { detect: { enabled: true, backend: 'auto' } });
     running = auto.daemon;
@@ -115,6 +120,6 @@ describe('detection in the pipeline (ONNX Runtime CPU)', () => {
     await waitFor(() => events.length >= 3, 20000, 'detections on the CPU');
     const a = (await health(auto.url)) as unknown as { detector: { status: string; backend: string; fallback: string } };
     expect(a.detector).toMatchObject({ status: 'ready', backend: 'cpu' });
-    expect(a.detector.fallback).toMatch(/^TensorRT unavailable: .*(libnvinfer|without CUDA)/);
+    expect(a.detector.fallback.startsWith(`TensorRT unavailable: ${trt.reason}`), a.detector.fallback).toBe(true);
   });
 });
