@@ -123,7 +123,7 @@ describe('damaged streams are counted for every codec', () => {
     await waitFor(async () => {
       const h = await cameraHealth(url, 'damaged');
       return h.decodeErrors > 0 && h.corruptFrames > 0;
-    }, 60_000, 'the damaged camera to count decode errors and corrupt frames');
+    }, 40_000, 'the damaged camera to count decode errors and corrupt frames');
     const damaged = await cameraHealth(url, 'damaged');
     expect(damaged.codec).toBe('hevc');
     expect(damaged.lastError?.stage).toBe('decode');
