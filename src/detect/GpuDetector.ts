@@ -52,7 +52,7 @@ export class GpuDetector {
 
   static async loadTensorRt(modelPath: string, opts: TrtDetectorOptions): Promise<GpuDetector> {
     const int8 = readFileSync(modelPath).includes('QuantizeLinear');
-    mkdirSync(opts.cacheDir, { recursive: true });
+    mkdirSync(opts.cacheDir, { recursive: true, mode: 0o700 });  // private like the rest of data_dir
     const r = await loadAddon().openTensorRt({ onnx: modelPath, cacheDir: opts.cacheDir, maxBatch: opts.maxBatch, ...postOptions(opts) });
     for (const line of r.log) opts.onLog?.(line);
     return GpuDetector.around(r, 'tensorrt', int8 ? 'int8' : 'fp32');
