@@ -54,7 +54,7 @@ describe('event snapshots and clips', () => {
     await waitFor(async () => {
       const evs = await events(url);
       return evs.filter((e) => e.type === 'zone' && e.clip).length >= 2 && evs.some((e) => e.type === 'line' && e.clip);
-    }, 100_000, 'two zone events and a line event with clips');
+    }, 200_000, 'two zone events and a line event with clips');
 
     const all = await events(url);
     const zoneEv = all.find((e) => e.type === 'zone' && e.clip && e.snapshot)!;
@@ -122,7 +122,7 @@ describe('event snapshots and clips', () => {
     const rows = mediaRows(daemon.config.data_dir!);
     expect(rows.size).toBeGreaterThanOrEqual(3);
     expect(filesUnder(dir, true)).toEqual(rows);
-  }, 150_000);
+  }, 300_000);
 
   it('retention: with a quota smaller than the data, the oldest events go and the database and disk agree', async () => {
     const quotaMb = 1;
@@ -137,7 +137,7 @@ describe('event snapshots and clips', () => {
     const announced = new Set<number>();
     daemon.on('event', (_kind: string, ev: ZoneEvent) => announced.add(ev.id));
     const media = async () => ((await (await api(url, '/api/health')).json()) as { media: { clips: number; bytes: number; retention: { quota: number } } }).media;
-    await waitFor(async () => (await media()).retention.quota >= 3, 120_000, 'retention deleting 3 events for the quota');
+    await waitFor(async () => (await media()).retention.quota >= 3, 200_000, 'retention deleting 3 events for the quota');
     const seen = await media();
     expect(seen.bytes).toBeLessThanOrEqual(quotaMb * 1024 * 1024 + 400 * 1024);  // at most the clips since the last sweep over
     await daemon.close();
@@ -157,5 +157,5 @@ describe('event snapshots and clips', () => {
     expect(withMedia.length).toBeGreaterThan(0);
     expect(Math.max(...deleted)).toBeLessThan(Math.min(...withMedia));
     console.log(`retention: quota ${quotaMb} MB, ${deleted.length} events deleted, ${withMedia.length} kept with ${rows.size} files, ${(total / 1024).toFixed(0)} KB`);
-  }, 150_000);
+  }, 300_000);
 });

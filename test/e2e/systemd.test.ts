@@ -1,16 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
 import { packageRoot } from '../../src/native/addon.js';
-import { waitFor } from '../helpers/daemon.js';
+import { login, waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/rtspServer.js';
 import { stageRoot, SystemdNamespace, systemdNamespacePossible } from '../helpers/systemdNamespace.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 const why = systemdNamespacePossible();
 let sd: SystemdNamespace | null = null;
@@ -36,14 +36,25 @@ describe.skipIf(why !== null)(`vigil.service under a real systemd${why ? ` (skip
 
   const config = (extra = '', cams = `  - { id: yard, url: ${h264}, loop: true }\n`) =>
     writeFileSync(join(root, 'etc/vigil/vigil.yaml'), `server: { host: 127.0.0.1, port: ${port} }\nauth: { admin_password: systemd-test-pw }\nlog: { level: warn }\n${extra}cameras:\n${cams}`);
-  const health = async () => {
-    const login = await fetch(`http://127.0.0.1:${port}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: 'systemd-test-pw' }) });
-    const { token } = (await login.json()) as { token: string };
-    return (await (await fetch(`http://127.0.0.1:${port}/api/health`, { headers: { authorization: `Bearer ${token}` } })).json()) as { cameras: Array<{ id: string; state: string }> };
+  // One login, reused while it works: polling with a fresh login each time runs into the
+  // login rate limit when the camera is slow to stream. A restarted daemon has forgotten the
+  // session (401): log in again, once per restart.
+  let token = '';
+  const health = async (): Promise<{ cameras: Array<{ id: string; state: string }> }> => {
+    for (let attempt = 0; ; attempt++) {
+      if (!token) token = await login(`http://127.0.0.1:${port}`, 'admin', 'systemd-test-pw');
+      const res = await fetch(`http://127.0.0.1:${port}/api/health`, { headers: { authorization: `Bearer ${token}` } });
+      if (res.status === 401 && attempt === 0) {
+        token = '';
+        continue;
+      }
+      if (!res.ok) throw new Error(`/api/health answered ${res.status}`);
+      return (await res.json()) as { cameras: Array<{ id: string; state: string }> };
+    }
   };
 
   it('starts (active only after READY=1), is restarted when killed, reloads, restarts a stuck pipeline through the watchdog, stops cleanly', async () => {
-    stage = mkdtempSync(join(tmpdir(), 'vigil-systemd-'));
+    stage = tempDir('vigil-systemd-');
     root = stageRoot(stage);
     execFileSync(process.execPath, [join(packageRoot(), 'dist/src/cli/main.js'), 'install', '--root', root, '--no-start']);
     cpSync(join(root, 'etc/systemd/system/vigil.service'), join(stage, 'units/vigil.service'));
