@@ -43,7 +43,7 @@ export const OPENAPI = {
   info: {
     title: 'Vigil',
     version: '1',
-    description: "Edge video analytics: cameras, detections, events. Every route but POST /api/login (and the browser app's files) needs a session (cookie) or a bearer token: without one, every path, a route or not, answers 401. To a viewer, a camera that is not theirs does not exist (404). A 500 says only 'Internal error'; the daemon's log has the cause.",
+    description: "Edge video analytics: cameras, detections, events. Every route but POST /api/login (and the browser app's files) needs a session (cookie) or a bearer token: without one, every path, a route or not, answers 401. To a viewer, a camera that is not theirs does not exist (404). A 500 says only 'Internal error'; the daemon's log has the cause. The live WebSocket (/api/live) follows the user's rights while open: it closes with 4001 when the user is deleted, 4002 on logout, 4003 when the session expires, 4004 when the password or role changes; a viewer whose cameras are narrowed gets `unsubscribed` for each camera taken away, then a new hello. To a viewer, a camera not theirs is `unknown_camera` there too.",
   },
   security: bearer,
   components: {
@@ -56,12 +56,12 @@ export const OPENAPI = {
   },
   paths: {
     '/api/login': { post: { summary: 'Log in: a session cookie and a bearer token', security: [], requestBody: json({ type: 'object', required: ['user', 'password'], properties: { user: { type: 'string' }, password: { type: 'string' } } }), responses: { 200: { description: 'logged in' }, 400: error, 401: error, 429: { $ref: '#/components/responses/TooManyLogins' } } } },
-    '/api/logout': { post: { summary: 'End this session', responses: { 200: { description: 'logged out' } } } },
+    '/api/logout': { post: { summary: 'End this session (its live sockets close with 4002)', responses: { 200: { description: 'logged out' } } } },
     '/api/me': { get: { summary: 'The logged-in user', responses: { 200: { description: 'name, role, cameras' }, 401: error } } },
     '/api/users': { get: { summary: 'Users (admin)', responses: { 200: { description: 'the users' }, 403: error } } },
     '/api/users/{name}': {
-      put: { summary: 'Create or change a user (admin)', parameters: [path('name', { type: 'string' })], requestBody: json({ type: 'object', properties: { password: { type: 'string', minLength: 8 }, role: { enum: ['admin', 'viewer'] }, cameras: { type: ['array', 'null'], items: { type: 'string' } } } }), responses: { 200: { description: 'the user' }, 400: error, 403: error } },
-      delete: { summary: 'Delete a user (admin)', parameters: [path('name', { type: 'string' })], responses: { 200: { description: 'deleted' }, 403: error, 404: error } },
+      put: { summary: "Create or change a user (admin). A new password or role ends the user's sessions (live sockets close with 4004); the same password and role with other cameras keeps them, and live sockets lose the cameras taken away", parameters: [path('name', { type: 'string' })], requestBody: json({ type: 'object', properties: { password: { type: 'string', minLength: 8 }, role: { enum: ['admin', 'viewer'] }, cameras: { type: ['array', 'null'], items: { type: 'string' } } } }), responses: { 200: { description: 'the user' }, 400: error, 403: error } },
+      delete: { summary: "Delete a user and end their sessions (admin; live sockets close with 4001)", parameters: [path('name', { type: 'string' })], responses: { 200: { description: 'deleted' }, 403: error, 404: error } },
     },
     '/api/health': { get: { summary: 'Cameras, detector, batching, MQTT, live view', responses: { 200: { description: 'health' } } } },
     '/api/budget-events': { get: { summary: 'Latency budget breaches and recoveries, newest first', parameters: [query('camera', { type: 'string' }, 'one camera'), query('limit', { ...id, maximum: 1000 }, 'at most this many')], responses: { 200: { description: '{ events }' }, 400: error, 404: error } } },
