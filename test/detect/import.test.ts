@@ -1,5 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import * as tf from '@tensorflow/tfjs';
@@ -15,6 +14,7 @@ import { fetchNanodet, ModelError, NANODET, verifiedNanodet } from '../../src/de
 import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../../src/detect/OrtDetector.js';
 import { loadTfjsGraph } from '../../src/detect/tfjs/TfjsGraph.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 const DATA = '/usr/share/doc/opencv-doc/examples/data';
 // Real photos and footage: people, a ball, fruit, a street, a house.
@@ -35,7 +35,7 @@ beforeAll(() => {
 describe('detector model', () => {
   it('is verified against pinned sha256 sums; missing or corrupt files say how to fetch', () => {
     expect(verifiedNanodet()).toBe(modelJson);
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-model-'));
+    const dir = tempDir('vigil-model-');
     expect(() => verifiedNanodet(dir)).toThrow(ModelError);
     expect(() => verifiedNanodet(dir)).toThrow(/missing: .*nanodet\.json does not exist\. Fetch it with `vigil model fetch`/);
     for (const f of Object.keys(NANODET.files)) copyFileSync(join(join(modelJson, '..'), f), join(dir, f));
@@ -46,7 +46,7 @@ describe('detector model', () => {
   });
 
   it('names the op and node it cannot convert', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-tfjs-'));
+    const dir = tempDir('vigil-tfjs-');
     const json = {
       format: 'graph-model',
       modelTopology: {
@@ -67,7 +67,7 @@ describe('detector model', () => {
   });
 
   it('imports to a clean NCHW ONNX graph with named outputs', () => {
-    const r = importNanodet(join(mkdtempSync(join(tmpdir(), 'vigil-onnx-')), 'm.onnx'));
+    const r = importNanodet(join(tempDir('vigil-onnx-'), 'm.onnx'));
     expect(r.inputs).toEqual([{ name: 'input', shape: ['N', 3, 416, 416] }]);  // batch: chosen at run time
     expect(r.outputs.find((o) => o.name === 'cls_s8')?.shape).toEqual(['N', 2704, 80]);
     expect(r.outputs.map((o) => o.name).sort()).toEqual(['cls_s16', 'cls_s32', 'cls_s8', 'reg_s16', 'reg_s32', 'reg_s8']);

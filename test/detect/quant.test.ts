@@ -13,16 +13,16 @@ import { lowerQdqForOrtCpu } from '../../src/detect/quant/ortLowering.js';
 import { writeQdq } from '../../src/detect/quant/QdqWriter.js';
 import { OrtDetector } from '../../src/detect/OrtDetector.js';
 import { ensureClip } from '../helpers/fixtures.js';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../helpers/tempDir.js';
 
 const { onnx } = onnxProto;
 let fp32: OnnxGraph;
 let calib: Float32Array[];
 let held: Float32Array[];
 let qdq: OnnxGraph;
-const dir = mkdtempSync(join(tmpdir(), 'vigil-quant-'));
+const dir = tempDir('vigil-quant-');
 
 beforeAll(async () => {
   fp32 = convertNanodet();

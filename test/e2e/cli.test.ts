@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,10 +8,11 @@ import { packageRoot } from '../../src/native/addon.js';
 import { login } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';
 import { freePort, RtspServer } from '../helpers/rtspServer.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 const CLI = join(packageRoot(), 'dist/src/cli/main.js');
 let server: RtspServer;
-const dir = mkdtempSync(join(tmpdir(), 'vigil-cli-'));
+const dir = tempDir('vigil-cli-');
 
 function vigil(...args: string[]) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30000 });
@@ -103,7 +103,7 @@ describe('vigil CLI', () => {
   it('run serves health for its cameras and exits cleanly on SIGTERM', async () => {
     const port = await freePort();
     const cfg = join(dir, 'run.yaml');
-    const state = mkdtempSync(join(tmpdir(), 'vigil-run-state-'));
+    const state = tempDir('vigil-run-state-');
     writeFileSync(cfg, `server:\n  port: ${port}\ndata_dir: ${state}\nlog:\n  level: warn\ncameras:\n  - id: lobby\n    url: ${server.url('h264')}\n`);
     const child = spawn(process.execPath, [CLI, 'run', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

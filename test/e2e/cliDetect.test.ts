@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../src/native/addon.js';
 import { fp32OnnxPath, int8OnnxPath } from '../../src/detect/model/importModel.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 // `vigil detect` as a new user meets it: the real CLI on real files (Debian's opencv-doc data).
 const CLI = join(packageRoot(), 'dist/src/cli/main.js');
@@ -62,7 +62,7 @@ interface DetectJson {
 
 beforeAll(() => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -p tsconfig.json\` first (npm test does).`);
-  dir = mkdtempSync(join(tmpdir(), 'vigil-cli-detect-'));
+  dir = tempDir('vigil-cli-detect-');
   // Half of a real JPEG: the decoder runs out of data in the middle of the picture.
   const jpeg = readFileSync(MESSI);
   writeFileSync(join(dir, 'cut.jpg'), jpeg.subarray(0, Math.floor(jpeg.length / 2)));

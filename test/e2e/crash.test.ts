@@ -10,6 +10,7 @@ import { waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';
 import { filesUnder, mediaRows } from '../helpers/media.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 let daemon: DaemonProcess | null = null;
 let broker: Mosquitto | null = null;
@@ -42,7 +43,7 @@ describe('crash safety', () => {
         'media:\n  clips: { pre_roll_seconds: 0.5, post_roll_seconds: 0.5, max_seconds: 2 }\n  retention: { min_free_mb: 0 }',
         `cameras:\n  - id: yard\n    url: ${h264}\n    realtime: false\n    loop: true\n    zones:\n      - { id: all, polygon: [[0, 0], [768, 0], [768, 576], [0, 576]] }`,
       ].join('\n');
-      daemon = await startDaemonProcess(`${body}\n`, 'crash');
+      daemon = await startDaemonProcess(`${body}\n`, 'crash', tempDir('vigil-crash-'));
       const dir = daemon.dir;
       await waitFor(() => acked.length >= 200, 90_000, '200 event messages');
       daemon.child.kill('SIGKILL');

@@ -1,11 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { loadAddon, packageRoot } from '../../src/native/addon.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 const root = packageRoot();
 const hasNvcc = spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' }).status === 0;
@@ -64,7 +64,7 @@ describe('native build variants', () => {
   // through the instruction cache (on the H200 a 1×1 256 → 128 at 26×26 took 0.140 ms at batch 32
   // against 0.036 ms with the compact loops of today's code). Every kernel stays well under that.
   it.skipIf(!hasNvcc)("the INT8 engine's kernels stay small machine code (sm_90: none over 256 KB)", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-cubin-'));
+    const dir = tempDir('vigil-cubin-');
     try {
       const cubin = join(dir, 'int8engine.cubin');
       execFileSync('nvcc', ['-cubin', '-arch=sm_90', '-std=c++17', '-O3', '-I', join(root, 'native', 'src'), '-o', cubin, join(root, 'native', 'src', 'cuda', 'Int8Engine.cu')], { stdio: 'pipe' });

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,8 +9,9 @@ import type { OpenedEvent, VideoEvent } from '../../src/native/types.js';
 import { DETECTION_RECORD_BYTES, DETECTION_RECORD_OFFSETS, encodeDetectionRecords } from '../../src/protocol/binary.js';
 import { RecordedCamera } from '../helpers/cameraEvents.js';
 import { ensureClip, VTEST_FRAMES } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/tempDir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'vigil-remux-'));
+const dir = tempDir('vigil-remux-');
 const cams: RecordedCamera[] = [];
 afterEach(() => {
   for (const c of cams.splice(0)) c.camera.close();

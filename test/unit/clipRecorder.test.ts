@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { ClipRecorder, type ClipWriter } from '../../src/media/ClipRecorder.js';
 import type { VideoEvent } from '../../src/native/types.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 /** A fragment whose bytes say which it is: 'k' keyframe / 'p', then its pts in ms. */
 const frag = (ms: number, key: boolean, session = 1, init?: string): VideoEvent => ({
@@ -18,7 +18,7 @@ const feed = (rec: ClipRecorder, fromMs: number, toMs: number, session = 1) => {
 };
 
 describe('clip recorder', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-clips-'));
+  const dir = tempDir('vigil-clips-');
 
   it('starts a clip at the newest keyframe at least pre-roll old, follows the stream to the post-roll, then hands it over', async () => {
     const done: ClipWriter[] = [];

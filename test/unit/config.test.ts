@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { ConfigError, loadConfigFile, validateConfig } from '../../src/config/loadConfig.js';
 import { redactText, redactUrl } from '../../src/util/redact.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 function problems(raw: unknown): string[] {
   try {
@@ -87,7 +87,7 @@ describe('config', () => {
   });
 
   it('reads YAML files and reports syntax errors and unreadable files', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-cfg-'));
+    const dir = tempDir('vigil-cfg-');
     const good = join(dir, 'good.yaml');
     writeFileSync(good, 'server:\n  port: 9000\ncameras:\n  - id: yard\n    url: rtsp://u:p@10.1.1.1/live\n    transport: udp\n');
     expect(loadConfigFile(good).cameras[0]).toMatchObject({ id: 'yard', transport: 'udp' });

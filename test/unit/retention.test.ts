@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -12,13 +11,14 @@ import { reconcileMedia, Retention } from '../../src/media/Retention.js';
 import { Store } from '../../src/store/Store.js';
 import { createLogger } from '../../src/util/logger.js';
 import { filesUnder } from '../helpers/media.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 const KB = 1024;
 const DAY = 86_400_000;
 
 /** A real store and media directory: `n` events, each with a snapshot and a clip file of real bytes. */
 function fixture(n: number, opts: { openLast?: boolean; ageDays?: (id: number) => number } = {}) {
-  const root = mkdtempSync(join(tmpdir(), 'vigil-retention-'));
+  const root = tempDir('vigil-retention-');
   const store = new Store(join(root, 'vigil.db'));
   const media = join(root, 'media');
   mkdirSync(media);

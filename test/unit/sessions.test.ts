@@ -1,15 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Sessions, type SessionEndReason } from '../../src/server/auth/Sessions.js';
 import { UserStore, type User } from '../../src/server/auth/UserStore.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 // Sessions and a real users file: which change of a user ends their sessions, and when expiry comes.
 
-const dir = mkdtempSync(join(tmpdir(), 'vigil-sessions-'));
+const dir = tempDir('vigil-sessions-');
 let users: UserStore;
 
 beforeAll(async () => {

@@ -1,5 +1,4 @@
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -7,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { Store } from '../../src/store/Store.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
+import { tempDir } from '../helpers/tempDir.js';
 
 const event = (camera: string, kind: 'breach' | 'recovered', at: string) => ({
   camera, kind, at, budgetMs: 200, policy: 'newest_wins' as const, latencyMs: 250, durationMs: kind === 'recovered' ? 1200 : null, dropped: kind === 'recovered' ? 7 : null,
@@ -14,7 +14,7 @@ const event = (camera: string, kind: 'breach' | 'recovered', at: string) => ({
 
 describe('store (a real SQLite file)', () => {
   it('migrates a new file once, in WAL mode; events survive a reopen; newest first, filtered and limited', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'vigil-store-')), 'sub', 'vigil.db');
+    const path = join(tempDir('vigil-store-'), 'sub', 'vigil.db');
     const s1 = new Store(path);
     expect(s1.schemaVersion).toBe(MIGRATIONS.at(-1)!.version);
     s1.addBudgetEvent(event('a', 'breach', '2026-11-25T10:00:00.000Z'));
@@ -32,7 +32,7 @@ describe('store (a real SQLite file)', () => {
   });
 
   it('refuses a database from a newer Vigil, saying so, and leaves it untouched', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'vigil-store-')), 'vigil.db');
+    const path = join(tempDir('vigil-store-'), 'vigil.db');
     const raw = new Database(path);
     raw.pragma('user_version = 99');
     raw.close();
