@@ -388,8 +388,19 @@ program
   .option('--threshold <score>', 'minimum score', numberOption('--threshold', 'a score between 0.01 and 1', (n) => n >= 0.01 && n <= 1), detectSchema.parse({}).score_threshold)
   .option('--precision <auto|int8|fp32>', 'auto: as the daemon (the calibrated INT8 model where `vigil calibrate` made one, else FP32)', choiceOption('--precision', ['auto', 'int8', 'fp32'] as const), 'auto' as const)
   .option('--json', 'print one JSON document: file, size, time, precision, model, detections (boxes in source pixels)')
+  .option('--config <file>', "the daemon's config: its detect section (model, precision, thresholds) applies; --precision and --threshold override it")
   .exitOverride((err) => process.exit(err.exitCode === 1 && USAGE_ERRORS.has(err.code) ? 2 : err.exitCode))
-  .action(async (image: string, opts: { at?: number; threshold: number; precision: 'auto' | 'int8' | 'fp32'; json?: boolean }) => {
+  .action(async (image: string, opts: { at?: number; threshold: number; precision: 'auto' | 'int8' | 'fp32'; json?: boolean; config?: string }, cmd: Command) => {
+    let cfg;
+    try {
+      cfg = opts.config ? loadConfigFile(opts.config).detect : detectSchema.parse({});
+    } catch (err) {
+      if (err instanceof ConfigError) detectFail(err.message, 2);
+      detectFail(err);
+    }
+    // Options given on the command line win over the config; their defaults do not.
+    const precision = cmd.getOptionValueSource('precision') === 'cli' ? opts.precision : cfg.precision;
+    const threshold = cmd.getOptionValueSource('threshold') === 'cli' ? opts.threshold : cfg.score_threshold;
     try {
       let img;
       try {
@@ -402,11 +413,10 @@ program
         throw err;
       }
       if (img.still && opts.at !== undefined && opts.at > 0) detectFail(new Error(`--at is for a video; ${image} is a still image`), 2);
-      // The daemon's own rule with its default config (detect.model unset), so both run the same model.
-      const defaults = detectSchema.parse({});
-      const model = detectorModel({ precision: opts.precision, model: undefined }, { int8: int8OnnxPath(), fp32: fp32OnnxPath });
+      // The daemon's own rule on its config (the defaults without --config), so both run the same model.
+      const model = detectorModel({ precision, model: cfg.model }, { int8: int8OnnxPath(), fp32: fp32OnnxPath });
       const { tensor, box } = letterboxRgb(img.rgb, img.width, img.height, NANODET_SPEC.inputSize, NANODET_SPEC.normalize);
-      const detector = await OrtDetector.load(model, { scoreThreshold: opts.threshold, iouThreshold: defaults.iou_threshold, maxDetections: defaults.max_detections });
+      const detector = await OrtDetector.load(model, { scoreThreshold: threshold, iouThreshold: cfg.iou_threshold, maxDetections: cfg.max_detections });
       const t0 = performance.now();
       const dets = await detector.detect(tensor, box);
       const ms = performance.now() - t0;

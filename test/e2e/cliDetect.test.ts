@@ -114,6 +114,28 @@ describe('vigil detect', async () => {
     expect(j.detections.some((d) => d.label === 'person')).toBe(true);
   });
 
+  it("--config: the daemon's detect section applies (precision, threshold); the options override it", async () => {
+    writeFileSync(join(dir, 'fp32.yaml'), 'detect:\n  precision: fp32\n  score_threshold: 0.7\ncameras: []\n');
+    writeFileSync(join(dir, 'bad.yaml'), 'detect:\n  precision: fp16\ncameras: []\n');
+    const [cfg, over, bad] = await Promise.all([
+      vigil('detect', '--config', 'fp32.yaml', '--json', MESSI),
+      vigil('detect', '--config', 'fp32.yaml', '--precision', 'auto', '--threshold', '0.3', '--json', MESSI),
+      vigil('detect', '--config', 'bad.yaml', MESSI),
+    ]);
+    expect(cfg.status, cfg.stderr).toBe(0);
+    const j = JSON.parse(cfg.stdout) as DetectJson;
+    expect(j.precision).toBe('fp32');
+    expect(j.model).toBe(fp32OnnxPath());
+    expect(j.detections.length).toBeGreaterThan(0);
+    expect(j.detections.every((d) => d.score >= 0.7)).toBe(true);
+    expect(over.status, over.stderr).toBe(0);
+    const o = JSON.parse(over.stdout) as DetectJson;
+    expect(o.precision).toBe(int8OnnxPath() ? 'int8' : 'fp32');
+    expect(o.detections.some((d) => d.score < 0.7)).toBe(true);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/detect\.precision/);
+  });
+
   it('--precision fp32 runs the FP32 model and says so', async () => {
     const r = await vigil('detect', '--precision', 'fp32', MESSI);
     expect(r.status, r.stderr).toBe(0);
