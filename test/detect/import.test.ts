@@ -93,7 +93,8 @@ describe('detector model', () => {
     });
     const session = await ort.InferenceSession.create(fp32OnnxPath());
     const worst: Record<string, number> = {};
-    for (const [file, at] of IMAGES.slice(0, 5)) {
+    // A photo and a frame of the footage: the pure-JS TF.js run costs seconds an image on 2 cores.
+    for (const [file, at] of [IMAGES[0]!, IMAGES[4]!]) {
       const img = await readImageRgb(file, at);
       const { tensor } = letterboxRgb(img.rgb, img.width, img.height, 416, NANODET_SPEC.normalize);
       const input = tf.tensor4d(tensor, [1, 3, 416, 416]);
@@ -111,7 +112,7 @@ describe('detector model', () => {
       });
       tf.dispose([input, ...tfOut]);
     }
-    console.log('import equivalence, max abs diff per output over 5 images:', JSON.stringify(worst));
+    console.log('import equivalence, max abs diff per output over 2 images:', JSON.stringify(worst));
     for (const d of Object.values(worst)) expect(d).toBeLessThan(1e-3);
     await session.release();
   }, 600_000);
