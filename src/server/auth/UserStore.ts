@@ -126,7 +126,11 @@ export class UserStore extends EventEmitter<UserStoreEvents> {
   async verify(name: string, password: string): Promise<User | null> {
     const u = this.users.find((x) => x.name === name);
     const ok = await matches(u ?? this.decoy!, password);
-    return ok && u ? publicOf(u) : null;
+    // Checked against the record as stored now: a password change or a delete (and re-create)
+    // written while scrypt ran must not let the old password in. A change of cameras alone
+    // keeps the hash, and the login gets the rights as they are now.
+    const now = this.users.find((x) => x.name === name);
+    return ok && u && now && now.salt === u.salt && now.hash === u.hash ? publicOf(now) : null;
   }
 
   /** Adds or replaces a user; throws an "Expected …" error on bad input. */
@@ -137,7 +141,10 @@ export class UserStore extends EventEmitter<UserStoreEvents> {
     if (name === 'admin' && role !== 'admin') throw new Error("Expected role 'admin' for the user 'admin' but received 'viewer'");
     // The same password keeps its hash, so a change of cameras alone keeps the user's sessions.
     const before = this.users.find((u) => u.name === name);
-    const secret = before && (await matches(before, password)) ? { salt: before.salt, hash: before.hash } : await hashPassword(password);
+    let secret = before && (await matches(before, password)) ? { salt: before.salt, hash: before.hash } : await hashPassword(password);
+    // Another change written while scrypt ran: the kept hash may be one that change replaced, so
+    // hash afresh (announced as a new password: the user's sessions end, as for any change of it).
+    if (before && secret.hash === before.hash && !this.users.includes(before)) secret = await hashPassword(password);
     const entry: StoredUser = { name, role, cameras: role === 'admin' ? null : cameras, ...secret };
     const prev = this.users.find((u) => u.name === name);  // as it is now, after the awaits
     const next = [...this.users.filter((u) => u.name !== name), entry];
