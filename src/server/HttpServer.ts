@@ -106,6 +106,11 @@ function loginProblem(issue: z.core.$ZodIssue): string {
   return `Expected ${loginFields[field]} for ${field} but received ${kind}`;
 }
 
+/** A path parameter as an error shows it: escaped and redacted (describeValue), a long one by its length only. */
+function shownParam(value: string): string {
+  return value.length > 64 ? `a string of ${value.length} characters` : describeValue(value);
+}
+
 function badRequest(message: string) {
   return { error: 'bad_request', message };
 }
@@ -181,6 +186,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   const limiter = new LoginLimiter({
     perUserAndAddress: { max: authConfig.login_per_minute, windowMs: 60_000 },
     perUser: { max: authConfig.login_per_user_per_hour, windowMs: 3_600_000 },
+    // Where a user logged in within a session's lifetime, only that place's own failures count.
+    knownForMs: authConfig.session_hours * 3_600_000,
   });
 
   app.post('/api/login', { config: { public: true } }, async (req, reply) => {
@@ -225,7 +232,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   });
   app.delete<{ Params: { name: string } }>('/api/users/:name', { preHandler: adminOnly }, async (req, reply) => {
     try {
-      if (!users.remove(req.params.name)) return reply.code(404).send({ error: 'not_found', message: `No user '${req.params.name}'` });
+      if (!users.remove(req.params.name)) return reply.code(404).send({ error: 'not_found', message: `No user ${shownParam(req.params.name)}` });
     } catch (err) {
       return reply.code(400).send(badRequest((err as Error).message));
     }
@@ -282,7 +289,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const cam = deps.cameras().get(id);
     return cam && canSee(req.user!, cam.id) ? cam : null;
   };
-  const noCamera = (reply: FastifyReply, id: string) => notFound(reply, `No camera with id '${id}'`);
+  const noCamera = (reply: FastifyReply, id: string) => notFound(reply, `No camera with id ${shownParam(id)}`);
 
   // Latency budget breaches and recoveries, newest first (the cameras this user may see).
   app.get<{ Querystring: Record<string, string> }>('/api/budget-events', async (req, reply) => {
@@ -309,7 +316,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   const eventById = (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
     const id = positiveInt.safeParse(req.params.id);
     if (!id.success) {
-      void reply.code(400).send(badRequest(`Expected an event id (a positive integer) for id but received '${req.params.id}'`));
+      void reply.code(400).send(badRequest(`Expected an event id (a positive integer) for id but received ${shownParam(req.params.id)}`));
       return null;
     }
     deps.daemon.events?.flush();

@@ -222,10 +222,57 @@ describe('login limits', () => {
       const perUser = await attempt(url, 'admin', ADMIN_PASSWORD, '10.0.2.1');
       expect(perUser.status).toBe(429);
       expect(JSON.parse(perUser.body).message).toMatch(/^Too many login attempts, retry in \d+ s$/);
+      // ...but not where the admin logged in lately: the attacker's failures cannot lock them out
+      // of 10.0.0.2 (above) nor of 127.0.0.1 (startDaemon's login, no X-Forwarded-For).
+      expect((await attempt(url, 'admin', ADMIN_PASSWORD, '10.0.0.2')).status).toBe(200);
+      expect((await attempt(url, 'admin', ADMIN_PASSWORD)).status).toBe(200);
+      // A known address still has its own limit.
+      for (let i = 0; i < 3; i++) expect((await attempt(url, 'admin', 'wrong', '10.0.0.2')).status).toBe(401);
+      expect((await attempt(url, 'admin', ADMIN_PASSWORD, '10.0.0.2')).status).toBe(429);
       // Parallel attempts cannot slip past the count.
       const burst = await Promise.all(Array.from({ length: 12 }, () => attempt(url, 'guard', 'wrong', '10.0.3.1')));
       expect(burst.filter((r) => r.status === 401).length).toBe(3);
       expect(burst.filter((r) => r.status === 429).length).toBe(9);
+    } finally {
+      await daemon.close();
+    }
+  });
+
+  it('IPv6 clients count by /64: a login from one address of it makes the /64 known', async () => {
+    const { daemon, url } = await startDaemon([], {
+      server: { host: '127.0.0.1', port: 0, trusted_proxies: ['127.0.0.1'] },
+      auth: { admin_password: ADMIN_PASSWORD, login_per_minute: 3, login_per_user_per_hour: 5 },
+    });
+    try {
+      expect((await attempt(url, 'admin', ADMIN_PASSWORD, '2001:db8:1:2::10')).status).toBe(200);
+      for (let i = 0; i < 5; i++) expect((await attempt(url, 'admin', 'wrong', `2001:db8:9:${i}::1`)).status).toBe(401);
+      expect((await attempt(url, 'admin', ADMIN_PASSWORD, '2001:db8:9:99::1')).status).toBe(429);
+      expect((await attempt(url, 'admin', ADMIN_PASSWORD, '2001:db8:1:2::abcd')).status).toBe(200);  // same /64 as the login
+      // Failures anywhere in one /64 share one count.
+      for (let i = 0; i < 3; i++) expect((await attempt(url, 'admin', 'wrong', `2001:db8:1:2::${i + 1}:1`)).status).toBe(401);
+      expect((await attempt(url, 'admin', ADMIN_PASSWORD, '2001:db8:1:2::ffff')).status).toBe(429);
+    } finally {
+      await daemon.close();
+    }
+  });
+
+  it('a login in flight when its user is deleted and created again does not get a session', async () => {
+    const { daemon, url } = await startDaemon([]);
+    const put = (password: string) => api(url, '/api/users/temp', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password, role: 'viewer', cameras: [] }) });
+    try {
+      for (let round = 0; round < 3; round++) {
+        expect((await put('old-password')).status).toBe(200);
+        const login = attempt(url, 'temp', 'old-password');
+        // The DELETE waits until the login's request is in (a login is slower: scrypt).
+        await new Promise((r) => setTimeout(r, 5));
+        const del = await api(url, '/api/users/temp', { method: 'DELETE' });
+        expect((await put('new-password')).status).toBe(200);
+        const res = await login;
+        if (res.status === 200 && del.status === 200) {
+          const me = await raw(url, 'GET', '/api/me', { authorization: `Bearer ${JSON.parse(res.body).token as string}` });
+          expect(me.status, `round ${round}: the old password's session works for the new user`).toBe(401);
+        }
+      }
     } finally {
       await daemon.close();
     }
@@ -292,6 +339,15 @@ describe('no oracles for a viewer', () => {
       expect(JSON.parse(res.body).message, id).toMatch(/^Expected an event id \(a positive integer\) for id but received/);
     }
     expect((await as(token, '/api/events/5')).status).toBe(404);
+    // What was sent is shown escaped (one line, no control characters), a long id not at all.
+    const odd = JSON.parse((await as(token, "/api/events/1'%0A%1B[31m")).body).message as string;
+    expect(odd).toBe("Expected an event id (a positive integer) for id but received '1'\\n\\u001b[31m'");
+    for (const id of ['7'.repeat(90), '7'.repeat(4096)]) {
+      const res = await as(token, `/api/events/${id}`);
+      expect([400, 404], `${id.length} digits`).toContain(res.status);
+      expect(res.body.length, `${id.length} digits`).toBeLessThan(200);
+      expect(res.body).not.toContain('7'.repeat(20));
+    }
     for (const q of ['before=0x10', 'before=1e3', 'before=%205', 'limit=1e1', 'limit=0x10', 'limit=10.0', 'limit=+5', 'limit=', 'before=05']) {
       for (const route of q.startsWith('limit') ? ['/api/events', '/api/budget-events'] : ['/api/events']) {
         const res = await as(token, `${route}?${q}`);
