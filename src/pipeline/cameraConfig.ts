@@ -32,6 +32,19 @@ export type ExtraProtocol = (typeof EXTRA_PROTOCOLS)[number];
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
 const URL_EXPECTED = 'an rtsp://, rtsps:// URL or an existing file';
 
+/**
+ * The URL with a known scheme in lower case: schemes are case-insensitive (RFC 3986), but
+ * libavformat matches protocol names as written, so `RTSP://` would validate and then fail
+ * with "Protocol not found". Anything else is left as written (and refused as it is).
+ */
+export function normalizeScheme(url: string): string {
+  const scheme = SCHEME.exec(url)?.[1];
+  if (scheme === undefined) return url;
+  const lower = scheme.toLowerCase();
+  const known = lower === 'rtsp' || lower === 'rtsps' || lower === 'file' || (EXTRA_PROTOCOLS as readonly string[]).includes(lower);
+  return known ? lower + url.slice(scheme.length) : url;
+}
+
 /** The local path of a file source (`file:` prefix stripped, as libavformat's file protocol does). */
 export function filePathOf(url: string): string | null {
   const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
@@ -68,7 +81,7 @@ export const cameraSchema = z.strictObject({
   }),
   name: z.string().min(1).max(200).optional(),
   /** rtsp://, rtsps://, an existing file, or a scheme allowed_protocols names (checked below). */
-  url: z.string().min(1),
+  url: z.string().min(1).transform(normalizeScheme),
   /**
    * Protocols beyond rtsp/rtsps/file this camera may use: its URL's scheme (http, srt...) and
    * what its stream may reach (an HLS playlist's http segments). Nothing else is ever opened.

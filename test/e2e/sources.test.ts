@@ -13,6 +13,7 @@ import { packageRoot } from '../../src/native/addon.js';
 import { RecordedCamera } from '../helpers/cameraEvents.js';
 import { cameraHealth, startDaemon, waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';
+import { RtspServer } from '../helpers/rtspServer.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 const run = promisify(execFile);
@@ -171,6 +172,23 @@ describe('camera sources: rtsp, rtsps and existing files; other protocols only w
     expect((await allowed.untilEnded(allowed.camera.open(), 60_000)).reason).toBe('eos');
     expect(allowed.camera.stats().framesDecoded).toBeGreaterThan(700);
     expect(requests).toContain('/segment0.ts');
+  });
+
+  it('a scheme in capitals (RTSP://, FILE:) is taken as the lower-case one libav knows, and streams', async () => {
+    const rtsp = await RtspServer.start({ cam: { file: clip, codec: 'h264' } });
+    try {
+      const { daemon, url } = await startDaemon([{ id: 'caps', url: rtsp.url('cam').replace('rtsp://', 'RTSP://'), timeout_ms: 5000 }]);
+      running = daemon;
+      await waitFor(async () => (await cameraHealth(url, 'caps')).frames.decoded > 10, 30_000, 'frames from RTSP://').catch(async (err: Error) => {
+        throw new Error(`${err.message}: last error ${JSON.stringify((await cameraHealth(url, 'caps')).lastError)}`);
+      });
+    } finally {
+      await running?.close();
+      running = null;
+      await rtsp.stop();
+    }
+    const cfg = validateConfig({ cameras: [{ id: 'f', url: `FILE:${clip}` }, { id: 'r', url: 'RtSp://u:p@10.0.0.1/Path/S' }] });
+    expect(cfg.cameras.map((c) => c.url)).toEqual([`file:${clip}`, 'rtsp://u:p@10.0.0.1/Path/S']);
   });
 
   it('the addon refuses an unknown protocol name', () => {
