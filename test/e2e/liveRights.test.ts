@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import type { Duplex } from 'node:stream';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Daemon } from '../../src/daemon/Daemon.js';
@@ -35,6 +39,77 @@ class Watched {
       throw new Error(`${err.message}: still open, ${binary} binary messages since`);
     });
     return this.close!;
+  }
+}
+
+/**
+ * A WebSocket client written frame by frame, so it can do what a browser would not: go on
+ * sending after the server's close frame instead of answering it.
+ */
+class RawSocket {
+  private buf = Buffer.alloc(0);
+  readonly texts: string[] = [];
+  closeFrame: number | null = null;
+  ended = false;
+  private constructor(private readonly socket: Duplex) {
+    socket.on('data', (d: Buffer) => this.read(d));
+    socket.on('close', () => (this.ended = true));
+  }
+
+  static open(base: string, token: string): Promise<RawSocket> {
+    const { hostname, port } = new URL(base);
+    return new Promise((resolve, reject) => {
+      const req = request({ host: hostname, port, path: '/api/live', headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), 'sec-websocket-protocol': 'vigil.v1', authorization: `Bearer ${token}` } });
+      req.on('upgrade', (_res, socket, head) => {
+        const raw = new RawSocket(socket);
+        if (head.length) raw.read(head);
+        resolve(raw);
+      });
+      req.on('response', (res) => reject(new Error(`HTTP ${res.statusCode}`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  /** A masked client frame (opcode 1: text, 8: close). */
+  frame(opcode: number, payload: Buffer): void {
+    const mask = randomBytes(4);
+    const len = payload.length;
+    const head = len < 126 ? Buffer.from([0x80 | opcode, 0x80 | len]) : Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff]);
+    const body = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!));
+    this.socket.write(Buffer.concat([head, mask, body]));
+  }
+
+  send(msg: unknown): void {
+    this.frame(1, Buffer.from(JSON.stringify(msg)));
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private read(d: Buffer): void {
+    this.buf = Buffer.concat([this.buf, d]);
+    for (;;) {
+      if (this.buf.length < 2) return;
+      const opcode = this.buf[0]! & 0x0f;
+      let len = this.buf[1]! & 0x7f;
+      let at = 2;
+      if (len === 126) {
+        if (this.buf.length < 4) return;
+        len = this.buf.readUInt16BE(2);
+        at = 4;
+      } else if (len === 127) {
+        if (this.buf.length < 10) return;
+        len = Number(this.buf.readBigUInt64BE(2));
+        at = 10;
+      }
+      if (this.buf.length < at + len) return;
+      const payload = this.buf.subarray(at, at + len);
+      this.buf = this.buf.subarray(at + len);
+      if (opcode === 1) this.texts.push(payload.toString('utf8'));
+      if (opcode === 8) this.closeFrame = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
+    }
   }
 }
 
@@ -174,6 +249,32 @@ describe('live WebSocket follows the user\'s rights', () => {
     const t1 = performance.now();
     expect((await api(url, '/api/users/promote', json({ password: b.password, role: 'admin' }))).status).toBe(200);
     expect((await b.w.closed(t1)).code).toBe(4004);
+  });
+
+  it("messages a client sends after its socket was ended (user deleted) are not acted on with the user's old rights", async () => {
+    expect((await api(url, '/api/users/late', json({ password: 'late-password', role: 'viewer', cameras: ['gate'] }))).status).toBe(200);
+    const raw = await RawSocket.open(url, await login(url, 'late', 'late-password'));
+    try {
+      raw.send({ type: 'hello', version: 1 });
+      await waitFor(() => raw.texts.some((t) => t.includes('"type":"hello"')), 5000, 'the hello');
+      const displayed = async () => {
+        const res = await api(url, '/api/health');
+        const cam = ((await res.json()) as { cameras: Array<{ id: string; latencyMs: { display: { n: number } | null } | null }> }).cameras.find((c) => c.id === 'gate')!;
+        return cam.latencyMs?.display?.n ?? 0;
+      };
+      const before = await displayed();
+      expect((await api(url, '/api/users/late', { method: 'DELETE' })).status).toBe(200);
+      await waitFor(() => raw.closeFrame !== null, 5000, "the server's close frame");
+      expect(raw.closeFrame).toBe(4001);
+      // The socket is closing but not closed (this client has not answered): what it sends now
+      // is the deleted user's. An overlay report would still land in gate's display latency.
+      raw.send({ type: 'overlay', camera: 'gate', drawnMs: [1, 2, 3, 4, 5] });
+      raw.frame(8, Buffer.from([0x03, 0xe8]));
+      await waitFor(() => raw.ended, 5000, 'the server to close the connection');  // after it read the overlay
+      expect(await displayed()).toBe(before);
+    } finally {
+      raw.destroy();
+    }
   });
 
   it('to a viewer, a camera not theirs and one that does not exist answer the same', async () => {

@@ -40,7 +40,9 @@ export class LiveClient {
 
   /**
    * `token`: the session it was opened with (the socket ends with it). `user`: the user's record
-   * as stored now; LiveServer replaces it when their rights change, and every send checks it.
+   * as stored now; LiveServer replaces it when their rights change and checks it where it routes
+   * messages (this class does not: it sends what its subscriptions name, and LiveServer drops the
+   * subscriptions of cameras taken away).
    * `highWater`: bytes queued for this socket above which its video skips to the next keyframe
    * and its detections are coalesced; video comes back (at a keyframe) below a quarter of it.
    */

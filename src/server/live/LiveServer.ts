@@ -156,7 +156,7 @@ export class LiveServer {
     this.server.off('upgrade', this.upgradeListener);
     this.deps.sessions.off('ended', this.sessionEnded);
     this.deps.sessions.off('userChanged', this.userChanged);
-    for (const c of this.clients) c.ws.close(1001, 'server shutting down');
+    for (const c of [...this.clients]) this.closeClient(c, 1001, 'server shutting down');
     this.wss.close();
   }
 
@@ -171,7 +171,7 @@ export class LiveServer {
     // Cross-site WebSocket hijacking: a browser always sends Origin; it must be ours.
     const origin = req.headers.origin;
     if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) {
-      this.deps.logger.warn({ origin }, 'live WebSocket refused: foreign Origin');
+      this.deps.logger.warn({ origin: origin.slice(0, 200) }, 'live WebSocket refused: foreign Origin');  // anonymous input: logged cut short
       return this.refuse(socket, 403, 'Forbidden', `Origin ${origin} may not open the live view`);
     }
     const token = tokenOf(req.headers);
@@ -199,16 +199,24 @@ export class LiveServer {
     ws.on('pong', () => (client.alive = true));
     ws.on('message', (data: RawData, isBinary: boolean) => this.message(client, data, isBinary));
     ws.on('close', () => this.clients.delete(client));
-    ws.on('error', () => ws.terminate());
+    ws.on('error', () => {
+      this.clients.delete(client);
+      ws.terminate();
+    });
+  }
+
+  /** Closes a client's socket; it leaves `clients` now, not when the peer answers the close. */
+  private closeClient(client: LiveClient, code: number, reason: string): void {
+    this.clients.delete(client);
+    client.subs.clear();
+    client.ws.close(code, reason);
   }
 
   /** The client's session ended: nothing more reaches it, and it is told why. */
   private end(client: LiveClient, why: SessionEndReason): void {
-    this.clients.delete(client);
-    client.subs.clear();
     const { code, reason } = LIVE_CLOSE[why];
     this.deps.logger.info({ user: client.user.name, reason }, 'live client closed: its session ended');
-    client.ws.close(code, reason);
+    this.closeClient(client, code, reason);
   }
 
   /** The user's cameras changed: those taken away are unsubscribed, and a changed list is said again. */
@@ -225,6 +233,9 @@ export class LiveServer {
   }
 
   private message(client: LiveClient, data: RawData, isBinary: boolean): void {
+    // A closing socket still delivers what its peer sent before it answers the close: an ended
+    // client's user (deleted, logged out) acts on nothing any more.
+    if (!this.clients.has(client)) return;
     if (isBinary) return client.json({ type: 'error', code: 'bad_message', message: 'Expected a JSON text message but received binary data' });
     const parsed = parseClientMessage(data.toString());
     if (!parsed.ok) return client.json({ type: 'error', code: 'bad_message', message: parsed.error });
@@ -232,7 +243,7 @@ export class LiveServer {
     if (msg.type === 'hello') {
       if (msg.version !== PROTOCOL_VERSION) {
         client.json({ type: 'error', code: 'version', message: `Expected protocol version ${PROTOCOL_VERSION} but received ${msg.version}` });
-        return client.ws.close(LIVE_CLOSE.version.code, LIVE_CLOSE.version.reason);
+        return this.closeClient(client, LIVE_CLOSE.version.code, LIVE_CLOSE.version.reason);
       }
       client.helloDone = true;
       return client.json(this.hello(client.user));
