@@ -13,7 +13,8 @@ export type LogConfig = z.output<typeof logSchema>;
 /**
  * The root logger: JSON lines on stdout (journald and log shippers read them as they are). Every
  * line, its children's included, passes redactJsonLine on its way out: whatever a message, an
- * error or a binding quotes (a camera URL, a config line), no password reaches the journal.
+ * error or a binding quotes (a camera URL, a config line), no password reaches the journal, and a
+ * secret-named field (password, cookie, authorization) is "***" whatever its value's type.
  */
 export function createLogger(level: LevelWithSilent = 'info', destination?: DestinationStream): Logger {
   const options = { level, base: { app: 'vigil' }, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: redactJsonLine } };

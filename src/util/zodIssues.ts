@@ -13,9 +13,23 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(top level)';
 }
 
-/** A received string as shown: a URL's credentials masked, control characters escaped so the error stays one line. */
+/** How much of a received string an error shows: a 16 kB query value gets a short answer, not itself back. */
+const SHOWN_CHARS = 80;
+
+/** At most SHOWN_CHARS characters of `s` (a surrogate pair kept whole), then '…'. */
+function truncated(s: string): string {
+  if (s.length <= SHOWN_CHARS) return s;
+  const end = /[\ud800-\udbff]/.test(s[SHOWN_CHARS - 1]!) ? SHOWN_CHARS - 1 : SHOWN_CHARS;
+  return `${s.slice(0, end)}…`;
+}
+
+/**
+ * A received string as shown: a URL's credentials masked, control characters escaped so the
+ * error stays one line, then cut short. Masked whole before the cut: a cut before the `@` would
+ * leave a password without the `@` that marks it.
+ */
 function shownString(v: string): string {
-  return redactUrl(v).replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+  return truncated(redactSecrets(redactUrl(v)).replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1)));
 }
 
 export function describeValue(v: unknown): string {
@@ -55,14 +69,16 @@ function expectation(issue: z.core.$ZodIssue): string {
 /**
  * The sentence for one issue (parse with `reportInput: true` so the value is known). A field
  * named like a secret (password, token, secret, key) never echoes its value, any echoed URL has
- * its credentials masked, and the whole sentence goes through redactSecrets: config errors,
- * API 400 answers and STATUS= all print it.
+ * its credentials masked, a long value is cut short, and the whole sentence goes through
+ * redactSecrets: config errors, API 400 answers and STATUS= all print it.
  */
 export function describeIssue(issue: z.core.$ZodIssue): string {
   const path = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
-    return redactSecrets(`Unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')} in ${path}`);
+    return redactSecrets(`Unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${shownString(k)}'`).join(', ')} in ${path}`);
   }
-  const secret = issue.path.some((p) => typeof p === 'string' && isSecretKey(p));
+  // The field the value sits in (list indices skipped): a section named like a secret (`auth`) holds plain settings too.
+  const field = issue.path.filter((p) => typeof p === 'string').at(-1);
+  const secret = typeof field === 'string' && isSecretKey(field);
   return redactSecrets(`Expected ${expectation(issue)} for ${path} but received ${secret ? describeSecret(issue.input) : describeValue(issue.input)}`);
 }

@@ -3,6 +3,7 @@
 // is an adversarial one (spaces, '@', ':', '/', percent-escapes, non-ASCII).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -131,6 +132,34 @@ describe('the logger redacts every line it writes', () => {
   });
 });
 
+describe('the logger masks secrets of every shape', () => {
+  it('secret-named fields holding lists or objects, Authorization and Cookie headers, query and slashless URLs; stack paths stay whole', () => {
+    const script = `
+      const { createLogger } = await import(${JSON.stringify(pathToFileURL(join(packageRoot(), 'dist/src/util/logger.js')).href)});
+      const secrets = JSON.parse(process.env.SECRETS);
+      const root = createLogger('info');
+      for (const s of secrets) {
+        root.info({ cookie: ['vigil_session=' + s], password: { nested: s, list: [s, 7] }, req: { headers: { authorization: 'Basic ' + s, cookie: 'vigil_session=' + s } } }, 'request');
+        root.warn('upstream answered 401 to Authorization: Bearer ' + s);
+        root.warn('retrying rtsp:cam:' + s + '@127.0.0.1/x and http://10.0.0.9/snap.cgi?usr=admin&pwd=' + encodeURIComponent(s) + '&ch=1');
+      }
+      const err = new Error('boom');
+      err.stack = 'Error: boom\\n    at f (file:///app/node_modules/@fastify/static/index.js:10:5)\\n    at file:///app/dist/src/server/auth/tokens.js:3:7';
+      root.error({ err }, 'failed');
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, SECRETS: JSON.stringify(SECRETS) }, timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3 * SECRETS.length + 1);
+    lines.slice(0, -1).forEach((line, i) => expectNoSecret(line, SECRETS[Math.floor(i / 3)]!));
+    const first = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(first).toMatchObject({ cookie: '***', password: '***', req: { headers: { authorization: '***', cookie: '***' } }, msg: 'request' });
+    expect(lines[2]).toContain('usr=admin&pwd=***&ch=1');
+    const stack = (JSON.parse(lines.at(-1)!) as { err: { stack: string } }).err.stack;
+    expect(stack).toBe('Error: boom\n    at f (file:///app/node_modules/@fastify/static/index.js:10:5)\n    at file:///app/dist/src/server/auth/tokens.js:3:7');
+  });
+});
+
 describe('a failed SIGHUP reload', () => {
   let child: ChildProcess | null = null;
   let sock: NotifySocket | null = null;
@@ -188,25 +217,51 @@ describe('a failed SIGHUP reload', () => {
     const closed = await freePort();
     const camSecrets = ['Zz99@Qq77', 'pct%40eNc%3A0ded%2Fxx'];
     const camList = camSecrets.map((s, i) => `  - { id: c${i}, url: ${JSON.stringify(`rtsp://camuser:${s}@127.0.0.1:${closed}/live`)}, timeout_ms: 1000 }\n`).join('');
-    writeFileSync(cfg, `${head}auth:\n  admin_password: ${ADMIN_PASSWORD}\ncameras:\n${camList}`);
+    // A password in the query string (Foscam-style ?usr=…&pwd=…), shown to viewers in /api/health.
+    const querySecret = 'Qs3cr3tQuery';
+    const queryCam = `  - { id: c2, url: ${JSON.stringify(`rtsp://127.0.0.1:${closed}/live?usr=admin&pwd=${querySecret}&ch=1`)}, timeout_ms: 1000 }\n`;
+    writeFileSync(cfg, `${head}auth:\n  admin_password: ${ADMIN_PASSWORD}\ncameras:\n${camList}${queryCam}`);
     const n = readies();
     proc.kill('SIGHUP');
     await waitFor(() => readies() > n, 30_000, 'READY=1 after the good reload');
-    expect(sock.statuses().at(-1)).toMatch(/reloaded: cameras \+2/);
+    expect(sock.statuses().at(-1)).toMatch(/reloaded: cameras \+3/);
     const res = await fetch(`http://127.0.0.1:${port}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: ADMIN_PASSWORD }) });
     const { token } = (await res.json()) as { token: string };
     let health = '';
     await waitFor(async () => {
       health = await (await fetch(`http://127.0.0.1:${port}/api/health`, { headers: { authorization: `Bearer ${token}` } })).text();
       const cams = (JSON.parse(health) as { cameras: Array<{ lastError: unknown }> }).cameras;
-      return cams.length === 2 && cams.every((c) => c.lastError !== null);
-    }, 30_000, 'both cameras failing with an error');
+      return cams.length === 3 && cams.every((c) => c.lastError !== null);
+    }, 30_000, 'all three cameras failing with an error');
     expect(health).toContain(`rtsp://camuser:***@127.0.0.1:${closed}/live`);
-    for (const s of camSecrets) {
+    expect(health).toContain(`rtsp://127.0.0.1:${closed}/live?usr=admin&pwd=***&ch=1`);
+    for (const s of [...camSecrets, querySecret]) {
       expectNoSecret(health, s);
       expectNoSecret(out, s);
       expectNoSecret(sock.messages.map((m) => m.state).join('\n'), s);
     }
+
+    // A long foreign Origin on the live socket, before any login: refused, and logged cut short with its password masked.
+    const origin = `http://bob:Zz99Qq77@evil.example/${'a'.repeat(12_000)}`;
+    const logged = out.length;
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/api/live', headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', origin } });
+      req.on('response', (r) => {
+        r.resume();
+        resolve(r.statusCode ?? 0);
+      });
+      req.on('upgrade', (_r, socket) => {
+        socket.destroy();
+        reject(new Error('a foreign Origin was upgraded'));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(403);
+    await waitFor(() => out.slice(logged).includes('foreign Origin'), 10_000, 'the refusal logged');
+    const refusal = JSON.parse(out.slice(logged).split('\n').find((l) => l.includes('foreign Origin'))!) as { origin: string };
+    expect(refusal.origin.length).toBeLessThanOrEqual(200);
+    expect(refusal.origin).toMatch(/^http:\/\/bob:\*\*\*@evil\.example\/a+$/);
   }, 120_000);
 });
 

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 
 import { validateConfig } from '../../src/config/loadConfig.js';
-import { redactSecrets, redactText, redactUrl } from '../../src/util/redact.js';
-import { describeIssue } from '../../src/util/zodIssues.js';
+import { redactJsonLine, redactSecrets, redactText, redactUrl } from '../../src/util/redact.js';
+import { describeIssue, describeValue } from '../../src/util/zodIssues.js';
 import { expectNoSecret, SECRETS } from '../helpers/secrets.js';
 
 describe('redactUrl (a URL known to be one: camera, MQTT broker)', () => {
@@ -137,5 +137,121 @@ describe('describeIssue never echoes a secret (config errors, API 400 answers)',
     expect(text).toMatch(/for password/);
     expect(text).toMatch(/for nested\.api_key/);
     for (const s of ['Sh0rt', 'Zz99@Qq77', 'co:lo:ns', 'sla/shes/h3r3']) expectNoSecret(text, s);
+  });
+});
+
+describe('every redaction is linear in its input (it runs on anonymous input: headers, query values, libav text)', () => {
+  const MB = 1_000_000;
+  const fill = (unit: string) => unit.repeat(Math.ceil(MB / unit.length));
+  const shapes: Record<string, string> = {
+    "'a'": fill('a'),
+    "'a:'": fill('a:'),
+    "'a@'": fill('a@'),
+    "'password'": fill('password'),
+    "'://'": fill('://'),
+    "'rtsp://'+'a'": `rtsp://${fill('a')}`,
+    "'%41'": fill('%41'),
+    "'password='": fill('password='),
+    "'a://a@'": fill('a://a@'),
+    "'\"'": fill('"'),
+    "'?'": fill('?'),
+    "'&a'": fill('&a'),
+  };
+  // A guard against quadratic behaviour, not a speed test: the old code took minutes on these
+  // inputs; a linear pass takes a tiny fraction of the bound even on a loaded box.
+  const BOUND_MS = 2000;
+  const timed = <T>(what: string, f: () => T): T => {
+    const t0 = performance.now();
+    const r = f();
+    expect(performance.now() - t0, `${what} took too long: quadratic?`).toBeLessThan(BOUND_MS);
+    return r;
+  };
+
+  for (const [name, junk] of Object.entries(shapes)) {
+    it(`1 MB of ${name}: redactSecrets, redactUrl, redactJsonLine finish and still mask the secrets around it`, () => {
+      const text = `${junk} rtsp://cam:Zz99Qq77x@127.0.0.1/x ${junk}\npassword: Hunter2Secret ${junk}`;
+      const out = timed('redactSecrets', () => redactSecrets(text));
+      expect(out).not.toContain('Zz99Qq77x');
+      expect(out).not.toContain('Hunter2Secret');
+      // Junk holding '@' or '=' is masked with the secret (the last '@', a `password=` to the line's end).
+      if (!/[@=]/.test(junk)) expect(out).toContain('rtsp://cam:***@127.0.0.1/x');
+      timed('redactUrl', () => redactUrl(junk));
+      expect(timed('redactUrl', () => redactUrl(`rtsp://cam:Zz99Qq77x@127.0.0.1/${junk}`))).not.toContain('Zz99Qq77x');
+      const line = `${JSON.stringify({ level: 30, msg: text, [junk.slice(0, 1000)]: junk, password: 'Hunter2Secret' })}\n`;
+      const json = timed('redactJsonLine', () => redactJsonLine(line));
+      expect(json).not.toContain('Zz99Qq77x');
+      expect(json).not.toContain('Hunter2Secret');
+      expect(() => JSON.parse(json) as unknown).not.toThrow();
+    });
+  }
+
+  it('describeIssue of a 16 kB value answers a short message, its URL password still masked', () => {
+    const schema = z.strictObject({ quality: z.literal('high'), url: z.url() });
+    const value = `rtsp://cam:Zz99Qq77x@127.0.0.1/${'a'.repeat(16_000)}`;
+    const r = schema.safeParse({ quality: 'a:'.repeat(8_000), url: value }, { reportInput: true });
+    expect(r.success).toBe(false);
+    for (const issue of r.error!.issues) {
+      const text = timed('describeIssue', () => describeIssue(issue));
+      expect(text.length, text).toBeLessThan(300);
+      expect(text).not.toContain('Zz99Qq77x');
+    }
+    expect(describeValue('x'.repeat(16_000))).toBe(`'${'x'.repeat(80)}…'`);
+  });
+});
+
+describe('query-string credentials (Foscam-style ?usr=admin&pwd=…, ?password=, ?token=)', () => {
+  it('redactUrl masks every secret-named query parameter and keeps the others', () => {
+    expect(redactUrl('rtsp://h/x?password=Hunter2&ch=1')).toBe('rtsp://h/x?password=***&ch=1');
+    expect(redactUrl('http://10.0.0.9:88/cgi-bin/CGIStream.cgi?cmd=GetMJStream&usr=admin&pwd=Zz99%40Qq77')).toBe('http://10.0.0.9:88/cgi-bin/CGIStream.cgi?cmd=GetMJStream&usr=admin&pwd=***');
+    for (const name of ['passwd', 'pass', 'passphrase', 'secret', 'token', 'auth', 'key', 'api_key', 'apikey', 'sig', 'signature', 'access_token', 'credentials', 'PWD', 'stream_key']) {
+      expect(redactUrl(`rtsps://cam:pw@h:322/live?ch=1&${name}=Hunter2#frag`)).toBe(`rtsps://cam:***@h:322/live?ch=1&${name}=***#frag`);
+    }
+    expect(redactUrl('rtsp://h/x?keyframe=1&channel=2')).toBe('rtsp://h/x?keyframe=1&channel=2');
+  });
+
+  it('redactSecrets masks pwd=, pass=, auth=, key= in free text and in URLs inside it', () => {
+    for (const name of ['pwd', 'pass', 'auth', 'key', 'passwd', 'sig']) {
+      const out = redactSecrets(`cannot open http://10.0.0.9/snap.cgi?usr=admin&${name}=Hunter2X&ch=1: 401; retry with ${name}=Zz99Qq77`);
+      expect(out).not.toContain('Hunter2X');
+      expect(out).not.toContain('Zz99Qq77');
+      expect(out).toContain('usr=admin');
+      expect(out).toContain('&ch=1');
+    }
+  });
+});
+
+describe('stack traces keep their paths', () => {
+  it('file: URLs are never masked, nor a network URL across them', () => {
+    const stack = 'Error: boom\n    at f (file:///app/node_modules/@fastify/static/index.js:10:5)\n    at file:///app/node_modules/@scope/a/b.js:1:2';
+    expect(redactSecrets(stack)).toBe(stack);
+    expect(redactUrl('file:///app/node_modules/@fastify/static/index.js')).toBe('file:///app/node_modules/@fastify/static/index.js');
+    expect(redactSecrets('open rtsp://cam:Zz99Qq77@h/x failed at file:///app/node_modules/@fastify/x.js:1:2')).toBe('open rtsp://cam:***@h/x failed at file:///app/node_modules/@fastify/x.js:1:2');
+  });
+});
+
+describe('headers, JSON containers and slashless URLs', () => {
+  it('Authorization and Cookie lines are masked in free text', () => {
+    for (const line of ['Authorization: Basic dXNlcjpIdW50ZXIy', 'authorization: Bearer Zz99Qq77.abc', 'Cookie: vigil_session=Zz99Qq77; theme=dark', 'set-cookie: vigil_session=Zz99Qq77']) {
+      const out = redactSecrets(`request headers: ${line}`);
+      for (const s of ['dXNlcjpIdW50ZXIy', 'Zz99Qq77']) expect(out, out).not.toContain(s);
+      expect(out).toContain('request headers: ');
+    }
+  });
+
+  it('a secret-named JSON log field is "***" whatever its value: string, number, list, object', () => {
+    const line = `${JSON.stringify({ level: 30, cookie: ['vigil_session=Zz99Qq77'], password: { x: 'Hunter2X', n: [1, { y: 'Hunter2Y' }] }, headers: { authorization: ['Basic dXNlcjpw'] }, token: 73914682, user: 'bob', msg: 'ok "quoted" {braces} [x]' })}\n`;
+    const out = redactJsonLine(line);
+    for (const s of ['Zz99Qq77', 'Hunter2X', 'Hunter2Y', 'dXNlcjpw', '73914682']) expect(out, out).not.toContain(s);
+    expect(JSON.parse(out)).toEqual({ level: 30, cookie: '***', password: '***', headers: { authorization: '***' }, token: '***', user: 'bob', msg: 'ok "quoted" {braces} [x]' });
+    expect(out.endsWith('\n')).toBe(true);
+  });
+
+  it('scheme:user:password@host without slashes (FFmpeg takes it) is masked for network schemes', () => {
+    for (const scheme of ['rtsp', 'rtsps', 'rtmp', 'http', 'https', 'mqtt', 'mqtts', 'srt', 'udp', 'tcp']) {
+      expect(redactUrl(`${scheme}:cam:Zz99Qq77@10.0.0.9/x`)).toBe(`${scheme}:cam:***@10.0.0.9/x`);
+      const out = redactSecrets(`cannot open ${scheme}:cam:Zz99Qq77@10.0.0.9/x: refused`);
+      expect(out).toBe(`cannot open ${scheme}:cam:***@10.0.0.9/x: refused`);
+    }
+    expect(redactSecrets('tcp: connection reset by peer; mail bob@example.com')).toBe('tcp: connection reset by peer; mail bob@example.com');
   });
 });
