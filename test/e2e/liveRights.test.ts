@@ -293,6 +293,10 @@ describe('live WebSocket follows the user\'s rights', () => {
       { type: 'error', code: 'unknown_camera', message: "No camera with id 'nope'" },
       { type: 'error', code: 'unknown_camera', message: "No camera with id 'nope'" },
     ]);
+    // What was sent is shown escaped: one line, no control characters.
+    const n = v.json.length;
+    v.send({ type: 'subscribe', camera: 'a\nb\u001b' });
+    expect(await v.next('error', n)).toEqual({ type: 'error', code: 'unknown_camera', message: "No camera with id 'a\\nb\\u001b'" });
   });
 });
 

@@ -12,6 +12,7 @@ import { detectionRecordsOf } from '../../protocol/binary.js';
 import { LIVE_CLOSE, parseClientMessage, PROTOCOL_VERSION, SUBPROTOCOL, type CameraInfo, type CameraLive, type EventMessage, type ServerMessage } from '../../protocol/control.js';
 import { LatencyWindow, monoNowUs } from '../../util/LatencyWindow.js';
 import type { Logger } from '../../util/logger.js';
+import { describeValue } from '../../util/zodIssues.js';
 import type { AuthConfig } from '../auth/authConfig.js';
 import { tokenOf, type SessionEndReason, type Sessions } from '../auth/Sessions.js';
 import { canSee, type User } from '../auth/UserStore.js';
@@ -251,7 +252,7 @@ export class LiveServer {
     if (!client.helloDone) return client.json({ type: 'error', code: 'hello_first', message: `Expected a hello message first but received ${msg.type}` });
     // A camera this user may not see answers as one that does not exist: no oracle of camera ids.
     const feed = this.feeds.get(msg.camera);
-    if (!feed || !canSee(client.user, feed.id)) return client.json({ type: 'error', code: 'unknown_camera', message: `No camera with id '${msg.camera}'` });
+    if (!feed || !canSee(client.user, feed.id)) return client.json({ type: 'error', code: 'unknown_camera', message: `No camera with id ${describeValue(msg.camera)}` });
     switch (msg.type) {
       case 'subscribe':
         client.json({ type: 'subscribed', camera: feed.id, index: feed.index, video: msg.video, detections: msg.detections, annotated: msg.annotated });
