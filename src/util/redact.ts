@@ -12,8 +12,10 @@
 const SECRET_WORDS = ['password', 'passwd', 'passphrase', 'secret', 'token', 'credential', 'authorization', 'cookie', 'apikey', 'api_key', 'api-key', 'private_key', 'private-key', 'signature'];
 const SECRET_SHORT_WORDS = ['pwd', 'pw', 'pass', 'auth', 'key', 'sig', 'salt', 'hash'];
 
-/** One secret word where it counts, as a regex source (case-insensitive). */
-const SECRET_WORD = `(?:${SECRET_WORDS.join('|')}|(?<![a-z0-9])(?:${SECRET_SHORT_WORDS.join('|')})(?![a-z0-9]))`;
+/** One secret word where it counts, as regex sources (case-insensitive). */
+const LONG_WORD = `(?:${SECRET_WORDS.join('|')})`;
+const SHORT_WORD = `(?<![a-z0-9])(?:${SECRET_SHORT_WORDS.join('|')})(?![a-z0-9])`;
+const SECRET_WORD = `(?:${LONG_WORD}|${SHORT_WORD})`;
 const SECRET_NAME = new RegExp(SECRET_WORD, 'i');
 
 /** Whether a field of this name holds a secret (its value is never shown). */
@@ -102,8 +104,12 @@ function redactUrlsInLine(line: string): string {
 /**
  * `password: …`, `"token":"…"`, `pwd=…`, `Authorization: Basic …`: the key is matched from its
  * secret word on (no unbounded run before it to retry), with at most 64 name characters after.
+ * A short word counts before `=` or as a quoted key: in prose, `pass: 3/20` or `key: …` is a plain word.
  */
-const SECRET_KEY_VALUE = new RegExp(String.raw`(${SECRET_WORD}[\w.-]{0,64}["']?)(\s*[:=]\s*)("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'|[^\n]*)`, 'gi');
+const SECRET_KEY_VALUE = new RegExp(
+  String.raw`(${LONG_WORD}[\w.-]{0,64}["']?|${SHORT_WORD}[\w.-]{0,64}(?:["']|(?=\s*=)))(\s*[:=]\s*)("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'|[^\n]*)`,
+  'gi',
+);
 
 const SOURCE_FILE = /\.(?:[cm]?[jt]sx?|node|cc|cpp|h)$/i;
 

@@ -216,7 +216,10 @@ describe('query-string credentials (Foscam-style ?usr=admin&pwd=…, ?password=,
       expect(out).not.toContain('Zz99Qq77');
       expect(out).toContain('usr=admin');
       expect(out).toContain('&ch=1');
+      expect(redactSecrets(`{"${name}":"Hunter2X","user":"bob"}`)).toBe(`{"${name}":***,"user":"bob"}`);
     }
+    // In prose a short word before ':' is a plain word.
+    for (const plain of ['calibration max pass: 3/20 frames', 'Unknown key: camera', 'at f (file:///app/auth.js:10:5)', 'at g (/app/dist/passwords.js:3:7)']) expect(redactSecrets(plain)).toBe(plain);
   });
 });
 
