@@ -182,8 +182,16 @@ describe('every redaction is linear in its input (it runs on anonymous input: he
       expect(json).not.toContain('Zz99Qq77x');
       expect(json).not.toContain('Hunter2Secret');
       expect(() => JSON.parse(json) as unknown).not.toThrow();
-    });
+    }, 60_000);
   }
+
+  it('a secret glued to 1 MB of letters is still found (no start anchor to defeat)', () => {
+    const glued = 'a'.repeat(MB);
+    const out = timed('redactSecrets', () => redactSecrets(`${glued}_password: Hunter2Glued\n${glued}rtsp://cam:Zz99Glued@127.0.0.1/x`));
+    expect(out).not.toContain('Hunter2Glued');
+    expect(out).not.toContain('Zz99Glued');
+    expect(out.endsWith('rtsp://cam:***@127.0.0.1/x')).toBe(true);
+  }, 60_000);
 
   it('describeIssue of a 16 kB value answers a short message, its URL password still masked', () => {
     const schema = z.strictObject({ quality: z.literal('high'), url: z.url() });
