@@ -244,11 +244,12 @@ describe('a failed SIGHUP reload', () => {
     // A long foreign Origin on the live socket, before any login: refused, and logged cut short with its password masked.
     const origin = `http://bob:Zz99Qq77@evil.example/${'a'.repeat(12_000)}`;
     const logged = out.length;
-    const status = await new Promise<number>((resolve, reject) => {
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port, path: '/api/live', headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', origin } });
       req.on('response', (r) => {
-        r.resume();
-        resolve(r.statusCode ?? 0);
+        let text = '';
+        r.on('data', (d: Buffer) => (text += d.toString()));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, body: text }));
       });
       req.on('upgrade', (_r, socket) => {
         socket.destroy();
@@ -258,6 +259,9 @@ describe('a failed SIGHUP reload', () => {
       req.end();
     });
     expect(status).toBe(403);
+    // The answer names the Origin cut short and masked too: nothing sent is echoed whole.
+    expect(body.length, body.slice(0, 300)).toBeLessThanOrEqual(300);
+    expectNoSecret(body, 'Zz99Qq77');
     await waitFor(() => out.slice(logged).includes('foreign Origin'), 10_000, 'the refusal logged');
     const refusal = JSON.parse(out.slice(logged).split('\n').find((l) => l.includes('foreign Origin'))!) as { origin: string };
     expect(refusal.origin.length).toBeLessThanOrEqual(200);

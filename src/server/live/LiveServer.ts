@@ -168,12 +168,12 @@ export class LiveServer {
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? '').split('?')[0];
-    if (path !== LIVE_PATH) return this.refuse(socket, 404, 'Not Found', `No WebSocket at ${path}; the live view is at ${LIVE_PATH}`);
+    if (path !== LIVE_PATH) return this.refuse(socket, 404, 'Not Found', `No WebSocket at ${describeValue(path)}; the live view is at ${LIVE_PATH}`);
     // Cross-site WebSocket hijacking: a browser always sends Origin; it must be ours.
     const origin = req.headers.origin;
     if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) {
       this.deps.logger.warn({ origin: origin.slice(0, 200) }, 'live WebSocket refused: foreign Origin');  // anonymous input: logged cut short
-      return this.refuse(socket, 403, 'Forbidden', `Origin ${origin} may not open the live view`);
+      return this.refuse(socket, 403, 'Forbidden', `Origin ${describeValue(origin)} may not open the live view`);
     }
     const token = tokenOf(req.headers);
     const user = this.deps.sessions.resolve(token);
