@@ -157,7 +157,7 @@ export class Daemon extends EventEmitter {
       build,
       logger: this.logger,
       startedAt: Date.now(),
-      auth: { config: auth, users, sessions },
+      auth: { config: auth, users, sessions, knownLoginsFile: join(dataDir, 'known-logins.json') },
       trustedProxies: this.config.server.trusted_proxies,
     });
     this.live = new LiveServer(this.http.server, {

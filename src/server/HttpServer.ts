@@ -16,7 +16,7 @@ import type { Logger } from '../util/logger.js';
 import { describeIssue, describeValue } from '../util/zodIssues.js';
 import { OPENAPI } from './openapi.js';
 import type { AuthConfig } from './auth/authConfig.js';
-import { LoginLimiter } from './auth/LoginLimiter.js';
+import { isLoopback, KnownPairsFile, LoginLimiter, loginLimits } from './auth/LoginLimiter.js';
 import { sessionCookie, Sessions, tokenOf } from './auth/Sessions.js';
 import { canSee, type User, type UserStore } from './auth/UserStore.js';
 
@@ -27,7 +27,8 @@ export interface HttpDeps {
   build: BuildInfo;
   logger: Logger;
   startedAt: number;
-  auth: { config: AuthConfig; users: UserStore; sessions: Sessions };
+  /** knownLoginsFile: where the login limiter keeps known (user, address) pairs across restarts; none, in memory only. */
+  auth: { config: AuthConfig; users: UserStore; sessions: Sessions; knownLoginsFile?: string };
   /** Peers whose X-Forwarded-For names the client (server.trusted_proxies). */
   trustedProxies: readonly string[];
 }
@@ -183,12 +184,14 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   const adminOnly = async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.user?.role !== 'admin') return forbidden(reply, 'Only an admin may do this');
   };
-  const limiter = new LoginLimiter({
-    perUserAndAddress: { max: authConfig.login_per_minute, windowMs: 60_000 },
-    perUser: { max: authConfig.login_per_user_per_hour, windowMs: 3_600_000 },
-    // Where a user logged in within a session's lifetime, only that place's own failures count.
-    knownForMs: authConfig.session_hours * 3_600_000,
+  const limiterLog = deps.logger.child({ module: 'LoginLimiter' });
+  const knownFile = deps.auth.knownLoginsFile;
+  const limiter = new LoginLimiter(loginLimits(authConfig), Date.now, {
+    store: knownFile === undefined ? undefined : new KnownPairsFile(knownFile, (message) => limiterLog.warn(message)),
   });
+  // The box itself, unless the request came through a proxy that is not trusted (its
+  // X-Forwarded-For was ignored, so req.ip is the proxy, not the client).
+  const fromBox = (req: FastifyRequest) => isLoopback(req.ip) && (req.headers['x-forwarded-for'] === undefined || (req.ips?.length ?? 1) > 1);
 
   app.post('/api/login', { config: { public: true } }, async (req, reply) => {
     const body = loginSchema.safeParse(req.body, { reportInput: true });  // the input is described, never shown
@@ -196,7 +199,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const { user: name, password } = body.data;
     // The name as typed only when it is a user's: a password typed into the name box stays out of the log.
     const logged = { module: 'HttpServer', user: users.get(name) ? name : '(no such user)', ip: req.ip };
-    const retryS = limiter.begin(name, req.ip);
+    const retryS = limiter.begin(name, req.ip, { local: fromBox(req) });
     if (retryS !== null) {
       return reply.code(429).header('Retry-After', String(retryS)).send({ error: 'too_many_requests', message: `Too many login attempts, retry in ${retryS} s` });
     }

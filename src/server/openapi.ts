@@ -50,7 +50,7 @@ export const OPENAPI = {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, cookie: { type: 'apiKey', in: 'cookie', name: 'vigil_session' } },
     responses: {
       Error: { description: 'what is wrong', ...json({ type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } }) },
-      TooManyLogins: { description: 'too many failed logins for this user from this address (IPv6: its /64), or for this user from anywhere (not applied to an address the user logged in from within auth.session_hours): retry after Retry-After seconds', headers: { 'Retry-After': { schema: { type: 'integer' } } }, ...json({ type: 'object', properties: { error: { const: 'too_many_requests' }, message: { type: 'string' } } }) },
+      TooManyLogins: { description: 'too many failed logins for this user from this address (IPv6: its /64), or for this user from anywhere (not applied to an address the user logged in from within auth.known_address_days, nor to loopback): retry after Retry-After seconds', headers: { 'Retry-After': { schema: { type: 'integer' } } }, ...json({ type: 'object', properties: { error: { const: 'too_many_requests' }, message: { type: 'string' } } }) },
     },
     schemas: { ZoneEvent: zoneEvent },
   },

@@ -1,7 +1,9 @@
 // The HTTP API as an attacker and a proxy meet it: authentication decided on the matched route
 // (encoded, doubled, cased paths), generic 500s that are logged, logins limited per user and
 // address, no existence oracle on cameras, strict numbers.
+import { statSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 
 import { pino } from 'pino';
@@ -251,6 +253,62 @@ describe('login limits', () => {
       // Failures anywhere in one /64 share one count.
       for (let i = 0; i < 3; i++) expect((await attempt(url, 'admin', 'wrong', `2001:db8:1:2::${i + 1}:1`)).status).toBe(401);
       expect((await attempt(url, 'admin', ADMIN_PASSWORD, '2001:db8:1:2::ffff')).status).toBe(429);
+    } finally {
+      await daemon.close();
+    }
+  });
+
+  it("the admin's known address survives a restart, kept in a private file beside users.json", async () => {
+    const dataDir = tempDir('vigil-state-');
+    const extra = {
+      data_dir: dataDir,
+      server: { host: '127.0.0.1', port: 0, trusted_proxies: ['127.0.0.1'] },
+      auth: { admin_password: ADMIN_PASSWORD, login_per_minute: 3, login_per_user_per_hour: 5 },
+    };
+    let { daemon, url } = await startDaemon([], extra);
+    try {
+      expect((await attempt(url, 'admin', ADMIN_PASSWORD, '10.0.0.2')).status).toBe(200);
+    } finally {
+      await daemon.close();
+    }
+    ({ daemon, url } = await startDaemon([], extra));
+    try {
+      // After the restart an attacker spends the per-user limit again...
+      for (let i = 0; i < 5; i++) expect((await attempt(url, 'admin', 'wrong', `10.0.1.${i}`)).status).toBe(401);
+      expect((await attempt(url, 'admin', ADMIN_PASSWORD, '10.0.2.1')).status).toBe(429);
+      // ...and the admin still logs in from where they did before it.
+      expect((await attempt(url, 'admin', ADMIN_PASSWORD, '10.0.0.2')).status).toBe(200);
+      expect(statSync(join(dataDir, 'known-logins.json')).mode & 0o777).toBe(0o600);
+    } finally {
+      await daemon.close();
+    }
+  });
+
+  it('the box itself (loopback) is not locked out by the per-user limit; a forwarded client from an untrusted proxy is', async () => {
+    let { daemon, url } = await startDaemon([], {
+      server: { host: '127.0.0.1', port: 0, trusted_proxies: ['127.0.0.1'] },
+      auth: { admin_password: ADMIN_PASSWORD, login_per_minute: 3, login_per_user_per_hour: 5 },
+    });
+    try {
+      expect((await api(url, '/api/users/guard', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'guard-password', role: 'viewer' }) })).status).toBe(200);
+      for (let i = 0; i < 5; i++) expect((await attempt(url, 'guard', 'wrong', `10.0.1.${i}`)).status).toBe(401);
+      expect((await attempt(url, 'guard', 'guard-password', '10.0.2.1')).status).toBe(429);
+      // The guard never logged in from the box, and still may: only its own per-pair limit counts.
+      expect((await attempt(url, 'guard', 'guard-password')).status).toBe(200);
+      for (let i = 0; i < 3; i++) expect((await attempt(url, 'guard', 'wrong')).status).toBe(401);
+      expect((await attempt(url, 'guard', 'guard-password')).status).toBe(429);
+    } finally {
+      await daemon.close();
+    }
+    // No trusted proxies: a request carrying X-Forwarded-For comes through a proxy on the box
+    // that is not trusted, so its client is not the box.
+    ({ daemon, url } = await startDaemon([], { auth: { admin_password: ADMIN_PASSWORD, login_per_minute: 10, login_per_user_per_hour: 3 } }));
+    try {
+      // (The guard: the admin already logged in from the box, so that pair is known anyway.)
+      expect((await api(url, '/api/users/guard', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'guard-password', role: 'viewer' }) })).status).toBe(200);
+      for (let i = 0; i < 3; i++) expect((await attempt(url, 'guard', 'wrong', `10.0.0.${i}`)).status).toBe(401);
+      expect((await attempt(url, 'guard', 'guard-password', '10.9.9.9')).status).toBe(429);
+      expect((await attempt(url, 'guard', 'guard-password')).status).toBe(200);
     } finally {
       await daemon.close();
     }

@@ -21,7 +21,7 @@ describe('config', () => {
   it('applies defaults to a minimal camera', () => {
     const cfg = validateConfig({ cameras: [{ id: 'door', url: 'rtsp://10.0.0.2/s1' }] });
     expect(cfg.server).toEqual({ host: '127.0.0.1', port: 8080, live_queue_kb: 1024, live_ping_seconds: 10, trusted_proxies: [] });
-    expect(cfg.auth).toEqual({ session_hours: 12, allowed_origins: [], login_per_minute: 10, login_per_user_per_hour: 60 });
+    expect(cfg.auth).toEqual({ session_hours: 12, allowed_origins: [], login_per_minute: 10, login_per_user_per_hour: 60, known_address_days: 30 });
     expect(cfg.cameras[0]).toMatchObject({
       live: true,
       id: 'door',

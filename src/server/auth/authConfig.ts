@@ -26,6 +26,12 @@ export const authSchema = z.strictObject({
   login_per_minute: z.int().min(1).max(1000).default(10),
   /** Failed logins allowed per user name per hour from all addresses together. */
   login_per_user_per_hour: z.int().min(1).max(100_000).default(60),
+  /**
+   * How long a (user, address) pair that logged in stays exempt from the per-user limit (kept
+   * in <data_dir>/known-logins.json across restarts). Longer than a session: a session's end is
+   * when its user must log in again.
+   */
+  known_address_days: z.int().min(1).max(3650).default(30),
 });
 
 export type AuthConfig = z.output<typeof authSchema>;
