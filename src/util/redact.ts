@@ -34,11 +34,14 @@ const NETWORK_SCHEME = new RegExp(`^(?:${NETWORK_SCHEMES})$`, 'i');
  */
 const URL_MARK = new RegExp(String.raw`://|(?<![a-z0-9+.-])(?:${NETWORK_SCHEMES}):(?=[^\s/])`, 'gi');
 const SCHEME_CHAR = /[a-z0-9+.-]/i;
+const FILE_URL = /^file:/i;
+const NOT_URL_START = /[\s,;'"<>()[\]{}]/;
+const URL_DELIMITER = /[\s'"(<[{,;=]/;
 const LETTER = /[a-z]/i;
 /** A user name shown as it is; anything else (percent-escapes, non-ASCII, no ':' at all) may be part of the secret. */
 const PLAIN_USER = /^[A-Za-z0-9._~-]{1,64}$/;
-/** One query parameter: from `?`, `&` or `;` (the name excludes every separator, so each run is scanned once). */
-const QUERY_PARAM = /([?&;])([^?&;#=]*)=([^&;#]*)/g;
+/** One query or fragment parameter: from `?`, `&`, `;` or `#` (the name excludes every separator, so each run is scanned once). */
+const QUERY_PARAM = /([?&;#])([^?&;#=]*)=([^&;#]*)/g;
 
 function maskUserinfo(userinfo: string): string {
   const colon = userinfo.indexOf(':');
@@ -54,20 +57,29 @@ function decoded(s: string): string {
   }
 }
 
-/** `?ch=1&password=x#f` → `?ch=1&password=***#f`: a secret-named parameter's value is masked. */
-function maskQuery(hostAndPath: string): string {
-  const q = hostAndPath.indexOf('?');
-  if (q < 0) return hostAndPath;
-  const hash = hostAndPath.indexOf('#', q);
-  const end = hash < 0 ? hostAndPath.length : hash;
-  const query = hostAndPath.slice(q, end).replace(QUERY_PARAM, (m, sep: string, name: string, value: string) => (value !== '' && isSecretKey(decoded(name)) ? `${sep}${name}=***` : m));
-  return `${hostAndPath.slice(0, q)}${query}${hostAndPath.slice(end)}`;
+/** `?ch=1&password=x#token=y` → `?ch=1&password=***#token=***`: a secret-named parameter's value is masked, fragment included. */
+function maskQuery(query: string): string {
+  return query.replace(QUERY_PARAM, (m, sep: string, name: string, value: string) => (value !== '' && isSecretKey(decoded(name)) ? `${sep}${name}=***` : m));
+}
+
+/**
+ * A URL after its head, cut where its userinfo ends: at the last `@` before the query (a query
+ * may hold a mail address). Before any `/`, a `?` may still be part of the password: then the
+ * last `@` anywhere ends it (over-masked rather than shown).
+ */
+function userinfoOf(rest: string): string | undefined {
+  const qmark = rest.indexOf('?');
+  const authorityEnd = qmark < 0 ? rest.length : qmark;
+  let at = rest.lastIndexOf('@', authorityEnd - 1);
+  if (at < 0 && qmark >= 0 && !rest.slice(0, qmark).includes('/')) at = rest.lastIndexOf('@');
+  return at < 0 ? undefined : rest.slice(0, at);
 }
 
 /**
  * rtsp://user:secret@host/path?pwd=x → rtsp://user:***@host/path?pwd=***. The userinfo ends at
- * the LAST `@` (FFmpeg and browsers split there), so a password holding `@`, `:`, `/` or spaces
+ * the LAST `@` before the query (FFmpeg splits there), so a password holding `@`, `:`, `/` or spaces
  * is masked whole; a path holding `@` is masked with it (better too much than a leaked password).
+ * The query is masked first and whole, so no `@` in it can hide a secret-named parameter.
  * `file:` URLs name a path, never a user: they stay as they are (stack traces through @scope/ packages).
  */
 export function redactUrl(url: string): string {
@@ -76,28 +88,58 @@ export function redactUrl(url: string): string {
   const scheme = head[1]!;
   if (/^file$/i.test(scheme) || (head[2] === undefined && !NETWORK_SCHEME.test(scheme))) return url;
   const rest = url.slice(head[0].length);
-  const at = rest.lastIndexOf('@');
-  if (at < 0) return `${head[0]}${maskQuery(rest)}`;
-  return `${head[0]}${maskUserinfo(rest.slice(0, at))}${maskQuery(rest.slice(at))}`;
+  const userinfo = userinfoOf(rest);
+  const cut = userinfo?.length ?? 0;
+  const tail = rest.slice(cut);  // from the '@', or the host
+  const q = rest.search(/[?#]/);
+  // A query that began inside the masked userinfo goes on in the tail: all of the tail is masked as query.
+  const shown = q < 0 ? tail : q < cut ? maskQuery(tail) : `${tail.slice(0, q - cut)}${maskQuery(tail.slice(q - cut))}`;
+  return `${head[0]}${userinfo === undefined ? '' : maskUserinfo(userinfo)}${shown}`;
 }
 
-/** Masks every URL in one line: from its start to the last `@` before the next URL (a file: one included) or the line's end. */
+/**
+ * Masks every URL in one line: from its start to the last `@` before the next URL (a file: one
+ * included) or the line's end. A URL with no `@` before the next one is joined to it: the next
+ * may start inside its password (`rtsp://u:Hunter2 udp:x@h`, `u:Hunter2://x@h`), so both are
+ * masked as one; a known scheme's `://` after a space or quote starts a URL of its own.
+ */
 function redactUrlsInLine(line: string): string {
   const starts: number[] = [];
+  const afterMark: number[] = [];  // where each URL's text after `scheme:` or `scheme://` begins
+  const ownUrl: boolean[] = [];  // a known scheme's `://` after a space or quote: a URL of its own, not inside a password
   for (const m of line.matchAll(URL_MARK)) {
     if (m[0] !== '://') {
       starts.push(m.index);
+      afterMark.push(m.index + m[0].length);
+      ownUrl.push(false);
       continue;
     }
     // The scheme: the last 32 scheme characters before `://`, from a letter (one glued to a long word is still found).
     let s = m.index;
     while (s > m.index - 32 && s > (starts.at(-1) ?? -1) + 1 && SCHEME_CHAR.test(line[s - 1]!)) s--;
     while (s < m.index && !LETTER.test(line[s]!)) s++;
-    if (s < m.index && s > (starts.at(-1) ?? -1)) starts.push(s);
+    if (s < m.index && s > (starts.at(-1) ?? -1)) {
+      starts.push(s);
+      afterMark.push(m.index + 3);
+      ownUrl.push(NETWORK_SCHEME.test(line.slice(s, m.index)) && (s === 0 || URL_DELIMITER.test(line[s - 1]!)));
+    }
   }
   if (starts.length === 0) return line;
   let out = line.slice(0, starts[0]);
-  for (let i = 0; i < starts.length; i++) out += redactUrl(line.slice(starts[i], starts[i + 1] ?? line.length));
+  let from = starts[0]!;
+  let nextAt = line.indexOf('@', from);  // moves forward only: one scan of the line
+  for (let i = 0; i < starts.length; i++) {
+    const end = starts[i + 1] ?? line.length;
+    if (nextAt >= 0 && nextAt < starts[i]!) nextAt = line.indexOf('@', starts[i]);
+    // Not joined: a file: URL (a path, never a password: stack traces stay whole), a bare scheme in
+    // prose (`an rtsp://, rtsps:// URL`), or a next URL standing on its own (`… then rtsp://h/x`).
+    const bare = (j: number) => NOT_URL_START.test(line[afterMark[j]!] ?? ' ');
+    const joined = end < line.length && (nextAt < 0 || nextAt >= end) && !(from === starts[i] && bare(i)) && !bare(i + 1) && !ownUrl[i + 1]
+      && !FILE_URL.test(line.slice(from, from + 5)) && !FILE_URL.test(line.slice(end, end + 5));
+    if (joined) continue;
+    out += redactUrl(line.slice(from, end));
+    from = end;
+  }
   return out;
 }
 
@@ -106,8 +148,10 @@ function redactUrlsInLine(line: string): string {
  * secret word on (no unbounded run before it to retry), with at most 64 name characters after.
  * A short word counts before `=` or as a quoted key: in prose, `pass: 3/20` or `key: …` is a plain word.
  */
+const QUOTED_VALUE = String.raw`"(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'`;
+/** `name: value` runs to the line's end; `name=value` to the next `&`, `;` or `#`, where the scan goes on (`token=a&password=b`). */
 const SECRET_KEY_VALUE = new RegExp(
-  String.raw`(${LONG_WORD}[\w.-]{0,64}["']?|${SHORT_WORD}[\w.-]{0,64}(?:["']|(?=\s*=)))(\s*[:=]\s*)("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'|[^\n]*)`,
+  String.raw`(${LONG_WORD}[\w.-]{0,64}["']?|${SHORT_WORD}[\w.-]{0,64}(?:["']|(?=\s*=)))(?:(\s*:\s*)(${QUOTED_VALUE}|[^\n]*)|(\s*=\s*)(${QUOTED_VALUE}|[^&;#\n]*))`,
   'gi',
 );
 
@@ -124,14 +168,11 @@ export function redactSecrets(text: string): string {
     .split('\n')
     .map(redactUrlsInLine)
     .join('\n')
-    .replace(SECRET_KEY_VALUE, (m, key: string, sep: string, value: string) => {
+    .replace(SECRET_KEY_VALUE, (m, key: string, colon: string | undefined, colonValue: string | undefined, equals: string | undefined, equalsValue: string | undefined) => {
+      const sep = colon ?? equals ?? '';
+      const value = colonValue ?? equalsValue ?? '';
       // A stack frame's `auth.js:10:5` (a file named like a secret) is a position, not a value.
-      if (value === '' || (sep === ':' && SOURCE_FILE.test(key) && /^\d+:\d+\)?$/.test(value))) return m;
-      if (value.startsWith('"') || value.startsWith("'")) return `${key}${sep}***`;
-      if (sep === '=') {
-        const end = value.search(/[&;]/);
-        return `${key}${sep}***${end >= 0 ? value.slice(end) : ''}`;
-      }
+      if (value === '' || (colon !== undefined && SOURCE_FILE.test(key) && /^\d+:\d+\)?$/.test(value))) return m;
       return `${key}${sep}***`;
     });
 }
@@ -146,22 +187,21 @@ export function redactText(text: string, url: string): string {
   // The known URL and password first: in free text a password holding '@' cannot be told from the host.
   let out = text.split(url).join(masked);
   const head = URL_HEAD.exec(url)![0];
-  const at = url.lastIndexOf('@');
+  const userinfo = userinfoOf(url.slice(head.length));
   const secrets: string[] = [];
-  if (at >= head.length) {
-    const userinfo = url.slice(head.length, at);
+  if (userinfo !== undefined) {
     const colon = userinfo.indexOf(':');
     secrets.push(userinfo, colon >= 0 && PLAIN_USER.test(userinfo.slice(0, colon)) ? userinfo.slice(colon + 1) : userinfo);
   }
-  const q = url.indexOf('?', Math.max(at, 0));
-  if (q >= 0) for (const m of url.slice(q).split('#')[0]!.matchAll(QUERY_PARAM)) if (isSecretKey(decoded(m[2]!))) secrets.push(m[3]!);
+  const q = url.search(/[?#]/);
+  if (q >= 0) for (const m of url.slice(q).matchAll(QUERY_PARAM)) if (isSecretKey(decoded(m[2]!))) secrets.push(m[3]!);
   const shown = [...new Set(secrets.flatMap((s) => [s, decoded(s)]))].filter((s) => s.length >= 3 && s !== '***');
   for (const s of shown.sort((a, b) => b.length - a.length)) out = out.split(s).join('***');
   return redactSecrets(out);
 }
 
-/** A line that cannot hold a secret: no userinfo (`@`) and no secret word. */
-const MAY_HOLD_SECRET = new RegExp(`@|${SECRET_WORD}`, 'i');
+/** A line that cannot hold a secret: no userinfo (`@`), no URL, no percent-escape (`p%61ssword=`) and no secret word. */
+const MAY_HOLD_SECRET = new RegExp(`@|%|://|${SECRET_WORD}`, 'i');
 /** One JSON string literal, from its opening quote (sticky: the scanner says where). */
 const JSON_STRING = /"(?:[^"\\]|\\.)*"/y;
 const JSON_SPACE = /[ \t\r\n]*/y;

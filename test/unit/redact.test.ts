@@ -156,6 +156,12 @@ describe('every redaction is linear in its input (it runs on anonymous input: he
     "'\"'": fill('"'),
     "'?'": fill('?'),
     "'&a'": fill('&a'),
+    "'password=\"'": fill('password="'),
+    "'token=a&'": fill('token=a&'),
+    "'a?b@'": fill('a?b@'),
+    "'rtsp://a '": fill('rtsp://a '),
+    "'udp:a '": fill('udp:a '),
+    "'?p%61ssword=#'": fill('?p%61ssword=#'),
   };
   // A guard against quadratic behaviour, not a speed test: the old code took minutes on these
   // inputs; a linear pass takes a tiny fraction of the bound even on a loaded box.
@@ -173,8 +179,8 @@ describe('every redaction is linear in its input (it runs on anonymous input: he
       const out = timed('redactSecrets', () => redactSecrets(text));
       expect(out).not.toContain('Zz99Qq77x');
       expect(out).not.toContain('Hunter2Secret');
-      // Junk holding '@' or '=' is masked with the secret (the last '@', a `password=` to the line's end).
-      if (!/[@=]/.test(junk)) expect(out).toContain('rtsp://cam:***@127.0.0.1/x');
+      // Junk holding '@', '=' or a slashless URL is masked with the secret (to the last '@'; a URL without one joins the next).
+      if (!/[@=]|udp:/.test(junk)) expect(out).toContain('rtsp://cam:***@127.0.0.1/x');
       timed('redactUrl', () => redactUrl(junk));
       expect(timed('redactUrl', () => redactUrl(`rtsp://cam:Zz99Qq77x@127.0.0.1/${junk}`))).not.toContain('Zz99Qq77x');
       const line = `${JSON.stringify({ level: 30, msg: text, [junk.slice(0, 1000)]: junk, password: 'Hunter2Secret' })}\n`;
@@ -264,5 +270,51 @@ describe('headers, JSON containers and slashless URLs', () => {
       expect(out).toBe(`cannot open ${scheme}:cam:***@10.0.0.9/x: refused`);
     }
     expect(redactSecrets('tcp: connection reset by peer; mail bob@example.com')).toBe('tcp: connection reset by peer; mail bob@example.com');
+  });
+});
+
+describe('a secret cannot hide behind another part of the text', () => {
+  it("a query holding '@' (a mail address) is still masked, and the host stays shown", () => {
+    expect(redactUrl('rtsp://cam/live?user=ops@site.com&password=Hunter2')).toBe('rtsp://cam/live?user=ops@site.com&password=***');
+    expect(redactUrl('rtsp://u:pw@cam/x?email=a@b&token=T0k')).toBe('rtsp://u:***@cam/x?email=a@b&token=***');
+    expect(redactUrl('http://h/x?a=1#access_token=T0kFrag&b=2')).toBe('http://h/x?a=1#access_token=***&b=2');
+    // Before any '/', a '?' may be part of the password: masked to the last '@'.
+    expect(redactUrl('rtsp://u:pa?ss=Hunter2@h/x')).toBe('rtsp://u:***@h/x');
+    expect(redactUrl('rtsp://cam?user=ops@site.com&password=Hunter2')).toBe('rtsp://***@site.com&password=***');
+    const out = redactSecrets('cannot open rtsp://cam/live?user=ops@site.com&password=Hunter2: refused');
+    expect(out).toBe('cannot open rtsp://cam/live?user=ops@site.com&password=***');
+    const text = redactText('tried password Hunter2X on cam', 'rtsp://cam/live?user=ops@site.com&password=Hunter2X');
+    expect(text).toBe('tried password *** on cam');
+  });
+
+  it('every name=value secret on a line is masked, not only the first', () => {
+    expect(redactSecrets('token=a&password=Hunter2')).toBe('token=***&password=***');
+    expect(redactSecrets('GET seg.ts?token=a&signature=S1gn4ture&n=3')).toBe('GET seg.ts?token=***&signature=***&n=3');
+    expect(redactSecrets('open http://a/?token=x#y&password=z9z9')).toBe('open http://a/?token=***#y&password=***');
+    expect(redactSecrets('pwd=One1; key=Two2; ch=1')).toBe('pwd=***; key=***; ch=1');
+    // A spaced `name = value` and a YAML `name: value` still run to the line's end: a password may hold spaces.
+    expect(redactSecrets('client_secret = Hunter2 Secret\npassword: a&b=c token=d')).toBe('client_secret = ***\npassword: ***');
+  });
+
+  it('a password holding a URL marker (://, udp:, srt:) is masked whole', () => {
+    for (const [url, shown] of [
+      ['rtsp://u:Hunter2://x@h/live', 'rtsp://u:***@h/live'],
+      ['rtsp://u:Hunter2 udp:x@h/live', 'rtsp://u:***@h/live'],
+      ['rtsp://u:Hun/srt:9@h/live', 'rtsp://u:***@h/live'],
+      ['rtsp://u:a tcp:b ws:c@h/live', 'rtsp://u:***@h/live'],
+    ] as const) {
+      expect(redactUrl(url)).toBe(shown);
+      expect(redactSecrets(`cannot open ${url}: refused`)).toBe(`cannot open ${shown}: refused`);
+    }
+    // Nor is a URL standing on its own after a space or quote, a scheme named in prose, or a file: URL (stack traces stay whole).
+    expect(redactSecrets('serving http://127.0.0.1:8080: cannot open rtsp://cam:Zz99Qq77@h/x')).toBe('serving http://127.0.0.1:8080: cannot open rtsp://cam:***@h/x');
+    expect(redactSecrets("Expected an rtsp://, rtsps:// URL (rtsp:// with two slashes) but received 'rtsp://cam:Zz99Qq77@h/x'")).toBe("Expected an rtsp://, rtsps:// URL (rtsp:// with two slashes) but received 'rtsp://cam:***@h/x'");
+    expect(redactSecrets('at file:///app/x.js:1:2 open rtsp://cam:Zz99Qq77@h/x')).toBe('at file:///app/x.js:1:2 open rtsp://cam:***@h/x');
+    expect(redactSecrets('open rtsp://10.0.0.5/x failed at file:///app/node_modules/@fastify/x.js:1:2')).toBe('open rtsp://10.0.0.5/x failed at file:///app/node_modules/@fastify/x.js:1:2');
+  });
+
+  it('a JSON log line with a percent-encoded secret name is redacted like free text', () => {
+    const line = `${JSON.stringify({ level: 30, msg: 'open rtsp://h/x?p%61ssword=Hunter2' })}\n`;
+    expect(redactJsonLine(line)).toBe(`${JSON.stringify({ level: 30, msg: 'open rtsp://h/x?p%61ssword=***' })}\n`);
   });
 });
