@@ -1,6 +1,7 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 import { describe, expect, it } from 'vitest';
 
@@ -8,6 +9,9 @@ import { loadAddon, packageRoot } from '../../src/native/addon.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 const root = packageRoot();
+// Builds run as child processes the worker awaits: a synchronous minutes-long build blocks the
+// worker's event loop past vitest's RPC timeout on a loaded box (an unhandled error: a red run).
+const run = promisify(execFile);
 const hasNvcc = spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' }).status === 0;
 
 /** The size of each kernel's machine code (`.text.<kernel>` sections) in a cubin (ELF64). */
@@ -63,11 +67,11 @@ describe('native build variants', () => {
   // thread's 64 outputs they made the tensor-core kernel 2 MB for sm_90, which every block streamed
   // through the instruction cache (on the H200 a 1×1 256 → 128 at 26×26 took 0.140 ms at batch 32
   // against 0.036 ms with the compact loops of today's code). Every kernel stays well under that.
-  it.skipIf(!hasNvcc)("the INT8 engine's kernels stay small machine code (sm_90: none over 256 KB)", () => {
+  it.skipIf(!hasNvcc)("the INT8 engine's kernels stay small machine code (sm_90: none over 256 KB)", async () => {
     const dir = tempDir('vigil-cubin-');
     try {
       const cubin = join(dir, 'int8engine.cubin');
-      execFileSync('nvcc', ['-cubin', '-arch=sm_90', '-std=c++17', '-O3', '-I', join(root, 'native', 'src'), '-o', cubin, join(root, 'native', 'src', 'cuda', 'Int8Engine.cu')], { stdio: 'pipe' });
+      await run('nvcc', ['-cubin', '-arch=sm_90', '-std=c++17', '-O3', '-I', join(root, 'native', 'src'), '-o', cubin, join(root, 'native', 'src', 'cuda', 'Int8Engine.cu')]);
       const sizes = kernelCodeSizes(readFileSync(cubin));
       const names = [...sizes.keys()].join(' ');
       for (const k of ['convMmaKernel', 'convFloatKernel', 'stemKernel', 'convDp4aKernel']) expect(names).toContain(k);
@@ -78,11 +82,11 @@ describe('native build variants', () => {
     }
   }, 300_000);
 
-  it('builds and runs without CUDA, says so at run time, and passes the C++ core tests', () => {
+  it('builds and runs without CUDA, says so at run time, and passes the C++ core tests', async () => {
     const out = join(root, 'build', 'native-nocuda');
     // configure always (compile skips it when a cache exists), then build
     for (const step of [['configure', '--CDVIGIL_CUDA=OFF', '--CDVIGIL_NATIVE_TESTS=ON'], ['build']]) {
-      execFileSync('npx', ['cmake-js', ...step, '--out', out], { cwd: root, stdio: 'ignore' });
+      await run('npx', ['cmake-js', ...step, '--out', out], { cwd: root, maxBuffer: 64 << 20 });
     }
     const info = buildInfoOf(join(out, 'Release', 'vigil.node'));
     expect(info.cuda).toEqual({ built: false, toolkit: null, archs: null, devices: 0, reason: 'built without CUDA' });
@@ -90,6 +94,6 @@ describe('native build variants', () => {
     expect(info.tensorrt).toMatchObject({ compiled: false, available: false });
     expect(info.tensorrt.reason).toMatch(/built without the TensorRT backend/);
     // The C++ tests of the frame pool and JPEG encoder (exit code 0 = all passed).
-    expect(execFileSync(join(out, 'native', 'vigil_core_test'), { encoding: 'utf8' })).toContain('core tests passed');
+    expect((await run(join(out, 'native', 'vigil_core_test'), { encoding: 'utf8' })).stdout).toContain('core tests passed');
   }, 300_000);
 });
