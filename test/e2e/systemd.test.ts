@@ -58,6 +58,9 @@ describe.skipIf(why !== null)(`vigil.service under a real systemd${why ? ` (skip
     root = stageRoot(stage);
     execFileSync(process.execPath, [join(packageRoot(), 'dist/src/cli/main.js'), 'install', '--root', root, '--no-start']);
     cpSync(join(root, 'etc/systemd/system/vigil.service'), join(stage, 'units/vigil.service'));
+    // The clip where the service can read it: a checkout under /tmp is hidden by its PrivateTmp.
+    cpSync(h264, join(root, 'opt/vigil/test-clip.mkv'));
+    h264 = '/opt/vigil/test-clip.mkv';
     // For the test only: a short watchdog, no core dumps, room for the restarts below.
     mkdirSync(join(stage, 'units/vigil.service.d'));
     writeFileSync(join(stage, 'units/vigil.service.d/test.conf'), '[Unit]\nStartLimitBurst=20\n[Service]\nWatchdogSec=3\nRestartSec=1\nLimitCORE=0\n');
