@@ -62,7 +62,11 @@ describe('events page in a real browser', () => {
     expect(await page.isVisible('#grid')).toBe(false);
 
     // The list is the API's first page, newest first; every snapshot thumbnail is a decoded image with the box placed on it.
-    const shown = await page.evaluate(shownOf);
+    // The list fills once its page has loaded (a reload empties it first): wait for it, don't read it mid-way.
+    const shown = (await (await page.waitForFunction(() => {
+      const e = (window as unknown as { vigil: { events(): PageEvent[] } }).vigil.events();
+      return e.length > 0 ? e : null;
+    })).jsonValue()) as PageEvent[];
     const fromApi = ((await (await api(url, '/api/events?limit=50')).json()) as { events: PageEvent[] }).events;
     // (events newer than the page's load are left out: the camera keeps making them)
     expect(shown.map((e) => e.id).slice(0, 10)).toEqual(fromApi.map((e) => e.id).filter((id) => id <= shown[0]!.id).slice(0, 10));

@@ -32,9 +32,10 @@ const mqttHealth = async (url: string) => ((await (await api(url, '/api/health')
 
 describe('MQTT', () => {
   it('publishes stored events and camera states to a real broker; keeps them while it is down and sends them when it is back', async () => {
-    broker = await Mosquitto.start();
-    // The subscriber reconnects fast; the daemon backs off from 1 s, so it is back after the subscriber.
-    const sub = mqtt.connect(broker.url, { reconnectPeriod: 100, clientId: 'test-sub' });
+    // A persistent session: what the daemon sends after the broker's restart waits for the
+    // subscriber, whichever of the two reconnects first (on a loaded box either may).
+    broker = await Mosquitto.start({ persistent: true });
+    const sub = mqtt.connect(broker.url, { reconnectPeriod: 100, clientId: 'test-sub', clean: false });
     const got: Array<{ topic: string; body: Record<string, unknown> | string; retain: boolean }> = [];
     sub.on('message', (topic, payload, packet) => {
       const text = payload.toString();
@@ -55,8 +56,8 @@ describe('MQTT', () => {
       expect(ev).toMatchObject({ camera: 'yard', zone: 'all', label: 'person' });
       expect(['open', 'close']).toContain(ev.kind);
 
-      // The broker dies: events go on being stored, their messages wait.
-      await broker.stop();
+      // The broker goes down: events go on being stored, their messages wait.
+      await broker.stop('SIGTERM');
       await waitFor(async () => !(await mqttHealth(url)).connected, 10_000, 'the daemon to notice');
       const before = eventIds().size;
       await waitFor(async () => (await mqttHealth(url)).queued >= 3, 60_000, 'messages queued while the broker is down');
@@ -73,13 +74,18 @@ describe('MQTT', () => {
       // Every event the database holds was published (the last states come with the stop).
       await daemon.close();
       running = null;
-      await new Promise((r) => setTimeout(r, 300));
       const db = new Database(join(daemon.config.data_dir!, 'vigil.db'), { readonly: true });
       const stored = (db.prepare('SELECT id FROM events').all() as Array<{ id: number }>).map((r) => r.id);
       db.close();
+      // The last messages are on their way to the subscriber: wait for the 'offline' that ends them, not a fixed time.
+      const closed = () => new Set(got.filter((m) => m.topic === 'vigil/events/yard' && (m.body as { kind: string }).kind === 'close').map((m) => (m.body as { id: number }).id));
+      await waitFor(() => stored.every((id) => closed().has(id)) && got.at(-1)?.body === 'offline', 20_000, "every stored event's close and the 'offline' status at the stop")
+        .catch((err: Error) => {
+          throw new Error(`${err.message}: no close for ${JSON.stringify(stored.filter((id) => !closed().has(id)))}, last ${JSON.stringify(got.at(-1))}, stats ${JSON.stringify(daemon.mqtt?.stats())}`);
+        });
       expect(stored.length).toBeGreaterThanOrEqual(4);
       expect([...eventIds()].sort((a, b) => a - b)).toEqual(stored.sort((a, b) => a - b));
-      const closes = new Set(got.filter((m) => m.topic === 'vigil/events/yard' && (m.body as { kind: string }).kind === 'close').map((m) => (m.body as { id: number }).id));
+      const closes = closed();
       expect(stored.every((id) => closes.has(id))).toBe(true);
       expect(got.at(-1)).toMatchObject({ topic: 'vigil/status', body: 'offline' });
     } finally {

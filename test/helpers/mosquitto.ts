@@ -6,15 +6,20 @@ import { join } from 'node:path';
 import { freePort } from './rtspServer.js';
 import { tempDir } from './tempDir.js';
 
-/** A real mosquitto broker (Debian's) on 127.0.0.1: anonymous, no persistence; stop() and start() again on the same port. */
+/**
+ * A real mosquitto broker (Debian's) on 127.0.0.1, anonymous; stop() and launch() again on the
+ * same port. With `persistent`, its sessions (a subscriber's queued messages) survive a restart.
+ */
 export class Mosquitto {
   private child: ChildProcess | null = null;
   private constructor(readonly port: number, private readonly conf: string) {}
 
-  static async start(): Promise<Mosquitto> {
+  static async start(opts: { persistent?: boolean } = {}): Promise<Mosquitto> {
     const port = await freePort();
-    const conf = join(tempDir('vigil-mqtt-'), 'mosquitto.conf');
-    writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+    const dir = tempDir('vigil-mqtt-');
+    const conf = join(dir, 'mosquitto.conf');
+    const persistence = opts.persistent ? `persistence true\npersistence_location ${dir}/\n` : 'persistence false\n';
+    writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${persistence}`);
     const m = new Mosquitto(port, conf);
     await m.launch();
     return m;
@@ -45,13 +50,13 @@ export class Mosquitto {
     }
   }
 
-  /** SIGKILL: the broker vanishes. */
-  async stop(): Promise<void> {
+  /** SIGKILL: the broker vanishes; `SIGTERM`: it shuts down, saving its sessions where persistent. */
+  async stop(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null) return;
     this.child = null;
     const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
+    child.kill(signal);
     await exited;
   }
 }
