@@ -23,7 +23,7 @@ import { cameraSchema } from '../src/pipeline/cameraConfig.js';
 import { CameraSupervisor } from '../src/pipeline/CameraSupervisor.js';
 import { DetectionService, type DetectionEvent, type Detector } from '../src/detect/DetectionService.js';
 import { GpuDetector } from '../src/detect/GpuDetector.js';
-import { int8OnnxPath } from '../src/detect/model/importModel.js';
+import { int8OnnxPath } from '../src/model/importModel.js';
 import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
 import { loadAddon } from '../src/native/addon.js';
 import type { FrameEvent, OpenedEvent } from '../src/native/types.js';

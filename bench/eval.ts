@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 import { VTEST_AVI } from '../src/cli/demoClips.js';
-import { evaluate, type EvalReport, type ModelEval } from '../src/detect/eval/Evaluator.js';
-import { modelInputs } from '../src/detect/eval/modelFrames.js';
-import { convertNanodet, fp32OnnxPath } from '../src/detect/model/importModel.js';
-import { calibrate, collectStats, type CalibrationMethod } from '../src/detect/quant/Calibrator.js';
+import { evaluate, type EvalReport, type ModelEval } from '../src/model/eval/Evaluator.js';
+import { modelInputs } from '../src/model/eval/modelFrames.js';
+import { convertNanodet, fp32OnnxPath } from '../src/model/importModel.js';
+import { calibrate, collectStats, type CalibrationMethod } from '../src/model/quant/Calibrator.js';
 import { writeResult, type BenchRow } from './record.js';
 
 const log = (m: string) => process.stderr.write(`${m}\n`);

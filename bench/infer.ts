@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import { cudaProgram, GpuDetector } from '../src/detect/GpuDetector.js';
 import type { Letterbox } from '../src/detect/letterbox.js';
-import { int8OnnxPath } from '../src/detect/model/importModel.js';
+import { int8OnnxPath } from '../src/model/importModel.js';
 import { loadAddon } from '../src/native/addon.js';
 import { CHECK_DIR, loadCheckFrames } from './checkFrames.js';
 import { percentile, writeResult, type BenchRow } from './record.js';

@@ -3,7 +3,7 @@
 // layers whose results are requantized in ONNX Runtime's exact order (VIGIL_INT8_FLOAT=exact),
 // because a handful of one-step differences early in the network spreads to a large share of all
 // later codes; this bench measures that spread. The reference arithmetic
-// (src/detect/int8/reference.ts) runs frame 0 of .cache/int8check (bench:int8-prepare) once as is,
+// (src/model/int8/reference.ts) runs frame 0 of .cache/int8check (bench:int8-prepare) once as is,
 // then once per tensor with CASCADE_CODES (8) of its codes moved by ±1 (CASCADE_SEED, 7) and every
 // step that reads it given the moved copy (teacher forcing); every int8 tensor that depends on it
 // is compared with the unmoved run, and the head outputs' floats. CASCADE_TENSORS: a comma list of
@@ -12,10 +12,10 @@
 // Writes bench/results/int8cascade-<machine>-<date>.json.
 import { readFileSync } from 'node:fs';
 
-import { planInt8, stepInputs, stepOutputs } from '../src/detect/int8/plan.js';
-import { runReference, type RefValue } from '../src/detect/int8/reference.js';
-import { int8OnnxPath } from '../src/detect/model/importModel.js';
-import { readOnnx } from '../src/detect/onnx/readOnnx.js';
+import { planInt8, stepInputs, stepOutputs } from '../src/model/int8/plan.js';
+import { runReference, type RefValue } from '../src/model/int8/reference.js';
+import { int8OnnxPath } from '../src/model/importModel.js';
+import { readOnnx } from '../src/model/onnx/readOnnx.js';
 import { loadCheckFrames } from './checkFrames.js';
 import { writeResult, type BenchRow } from './record.js';
 
@@ -151,7 +151,7 @@ for (const c of cascades) {
 }
 const file = writeResult({
   bench: 'int8cascade',
-  setup: `The reference arithmetic (src/detect/int8/reference.ts, CPU) on the calibrated NanoDet QDQ plan, frame 0 of the real vtest frames (.cache/int8check); per tensor, ${CODES} distinct codes (seed ${SEED}) moved one step and every step that reads the tensor given the moved copy (teacher forcing); compared: every int8 tensor computed from it (its dependents in plan.steps, the tensor itself excluded) and the float head outputs`,
+  setup: `The reference arithmetic (src/model/int8/reference.ts, CPU) on the calibrated NanoDet QDQ plan, frame 0 of the real vtest frames (.cache/int8check); per tensor, ${CODES} distinct codes (seed ${SEED}) moved one step and every step that reads the tensor given the moved copy (teacher forcing); compared: every int8 tensor computed from it (its dependents in plan.steps, the tensor itself excluded) and the float head outputs`,
   peer: 'the same reference run unperturbed',
   rows,
   summary: { codes: CODES, seed: SEED, nearHead, cascades: cascades.map((c) => ({ ...c, differing: c.differing.slice(0, 10), differingTensors: c.differing.length })) },

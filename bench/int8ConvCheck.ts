@@ -1,16 +1,16 @@
 // On a GPU box: every INT8 convolution summed in int32 of the calibrated NanoDet's plan on the GPU
 // (addon.int8ConvGpu, cuda/Int8Conv.cu), each fed the reference arithmetic's own input codes for
-// that layer, against the reference's output (src/detect/int8/reference.ts): the kernel's
+// that layer, against the reference's output (src/model/int8/reference.ts): the kernel's
 // arithmetic, layer by layer. Frame: INT8_FRAME (a [3,416,416] float32 file) or the first
 // vtest frame. Writes bench/results/int8conv-<machine>-<date>.json.
 import { readFileSync } from 'node:fs';
 
 import { VTEST_AVI } from '../src/cli/demoClips.js';
-import { modelInputs } from '../src/detect/eval/modelFrames.js';
-import { planInt8 } from '../src/detect/int8/plan.js';
-import { runReference } from '../src/detect/int8/reference.js';
-import { int8OnnxPath } from '../src/detect/model/importModel.js';
-import { readOnnx } from '../src/detect/onnx/readOnnx.js';
+import { modelInputs } from '../src/model/eval/modelFrames.js';
+import { planInt8 } from '../src/model/int8/plan.js';
+import { runReference } from '../src/model/int8/reference.js';
+import { int8OnnxPath } from '../src/model/importModel.js';
+import { readOnnx } from '../src/model/onnx/readOnnx.js';
 import { loadAddon } from '../src/native/addon.js';
 import { writeResult, type BenchRow } from './record.js';
 
@@ -79,7 +79,7 @@ console.log(JSON.stringify(summary));
 const file = writeResult({
   bench: 'int8conv',
   setup: 'every INT8 convolution of the calibrated NanoDet plan, on the GPU (cuda/Int8Conv.cu: direct, one thread per output, int32 accumulate) fed the reference arithmetic\'s own input codes for that layer; one vtest frame',
-  peer: 'src/detect/int8/reference.ts (TypeScript reference arithmetic, same inputs, same run)',
+  peer: 'src/model/int8/reference.ts (TypeScript reference arithmetic, same inputs, same run)',
   rows,
   summary,
 });

@@ -1,7 +1,7 @@
 // On a GPU box: Vigil's CUDA INT8 engine (the `cuda` backend) checked end to end on the real
 // frames and ONNX Runtime results bench/int8Prepare.ts wrote to .cache/int8check/:
 // 1. every tensor of the plan on the GPU against the reference arithmetic
-//    (src/detect/int8/reference.ts) on one frame: int8 codes equal, floats within float error;
+//    (src/model/int8/reference.ts) on one frame: int8 codes equal, floats within float error;
 //    with the defaults (an FP32 layer no int8 code depends on as 3×TF32 on the tensor cores),
 //    with every FP32 layer in ONNX Runtime's order (VIGIL_INT8_FLOAT=exact), without and with the
 //    CUDA graph, and with the dp4a kernels (VIGIL_INT8_KERNEL=dp4a);
@@ -16,14 +16,14 @@ import { join } from 'node:path';
 
 import { compareDetections } from '../src/detect/compareDetections.js';
 import type { Detection } from '../src/detect/Detection.js';
-import { meanAp } from '../src/detect/eval/meanAp.js';
+import { meanAp } from '../src/model/eval/meanAp.js';
 import { cudaProgram, GpuDetector } from '../src/detect/GpuDetector.js';
-import { planInt8 } from '../src/detect/int8/plan.js';
-import { tensorFromBuffer } from '../src/detect/int8/program.js';
-import { runReference } from '../src/detect/int8/reference.js';
+import { planInt8 } from '../src/model/int8/plan.js';
+import { tensorFromBuffer } from '../src/model/int8/program.js';
+import { runReference } from '../src/model/int8/reference.js';
 import type { Letterbox } from '../src/detect/letterbox.js';
-import { int8OnnxPath } from '../src/detect/model/importModel.js';
-import { readOnnx } from '../src/detect/onnx/readOnnx.js';
+import { int8OnnxPath } from '../src/model/importModel.js';
+import { readOnnx } from '../src/model/onnx/readOnnx.js';
 import { loadAddon } from '../src/native/addon.js';
 import { CHECK_DIR, FRAME_FLOATS, loadCheckFrames } from './checkFrames.js';
 import { writeResult, type BenchRow } from './record.js';
@@ -181,7 +181,7 @@ const rows: BenchRow[] = [
 const file = writeResult({
   bench: 'int8engine',
   setup: `Vigil's CUDA INT8 engine (${det.cacheKey}; exact FP32 layers: ${exact.cacheKey}; dp4a: ${dp4a.cacheKey}) on the calibrated NanoDet QDQ ONNX; ${N} real vtest frames; ONNX Runtime CPU values from bench/int8Prepare.ts on the same frames and model`,
-  peer: 'the reference arithmetic (src/detect/int8/reference.ts, TypeScript) and ONNX Runtime CPU (same QDQ ONNX)',
+  peer: 'the reference arithmetic (src/model/int8/reference.ts, TypeScript) and ONNX Runtime CPU (same QDQ ONNX)',
   rows,
   summary: { mmaNoGraph: mmaVsRef, mmaGraph: graphVsRef, exactNoGraph: exactVsRef, exactGraph: exactGraphVsRef, dp4a: dp4aVsRef, batchImageEqualsSingle: batchEqual, ort, outputs: Object.fromEntries(outDiff), detections: agreement, frameByFrameVsBatch: singleAgreement, map50: map.map50, map50_95: map.map50_95, referenceMsPerFrame: Math.round(refMs) },
 });

@@ -6,7 +6,7 @@
 // (ncu: --kernel-name regex:^conv --launch-skip K counts from its first convolution). Writes
 // nothing: the profiler's report is the result.
 import { cudaProgram, postOptions } from '../src/detect/GpuDetector.js';
-import { int8OnnxPath } from '../src/detect/model/importModel.js';
+import { int8OnnxPath } from '../src/model/importModel.js';
 import { loadAddon } from '../src/native/addon.js';
 import { loadCheckFrames } from './checkFrames.js';
 

@@ -13,14 +13,14 @@ import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 
 import { VTEST_AVI } from '../src/cli/demoClips.js';
-import { modelInputs } from '../src/detect/eval/modelFrames.js';
-import { planInt8, type PlanStep } from '../src/detect/int8/plan.js';
+import { modelInputs } from '../src/model/eval/modelFrames.js';
+import { planInt8, type PlanStep } from '../src/model/int8/plan.js';
 import { letterboxGeometry } from '../src/detect/letterbox.js';
-import { fp32OnnxPath, int8OnnxPath } from '../src/detect/model/importModel.js';
+import { fp32OnnxPath, int8OnnxPath } from '../src/model/importModel.js';
 import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
-import { readOnnx } from '../src/detect/onnx/readOnnx.js';
+import { readOnnx } from '../src/model/onnx/readOnnx.js';
 import { OrtDetector } from '../src/detect/OrtDetector.js';
-import { lowerQdqForOrtCpu } from '../src/detect/quant/ortLowering.js';
+import { lowerQdqForOrtCpu } from '../src/model/quant/ortLowering.js';
 import { packageRoot } from '../src/native/addon.js';
 
 const S = NANODET_SPEC.inputSize;

@@ -12,7 +12,7 @@
 // SWEEP: a JSON object {name: {VAR: value}} replacing the built-in list; SWEEP_BATCHES.
 // Writes bench/results/int8sweep-<machine>-<date>.json.
 import { cudaProgram, postOptions } from '../src/detect/GpuDetector.js';
-import { int8OnnxPath } from '../src/detect/model/importModel.js';
+import { int8OnnxPath } from '../src/model/importModel.js';
 import { loadAddon } from '../src/native/addon.js';
 import type { TensorRtHandle } from '../src/native/types.js';
 import { loadCheckFrames } from './checkFrames.js';

@@ -123,13 +123,13 @@ node dist/src/cli/main.js model fetch
 # Derived models are rebuilt when the code that makes them changes (a stamp of its sources).
 stamp() { cat "$@" | sha256sum | cut -c1-16; }
 m=.cache/models
-fp32_stamp=$(stamp src/detect/convert/*.ts src/detect/onnx/*.ts src/detect/tfjs/*.ts src/detect/nanodet/*.ts)
+fp32_stamp=$(stamp src/model/convert/*.ts src/model/onnx/*.ts src/model/tfjs/*.ts src/detect/nanodet/*.ts)
 if [ ! -s $m/nanodet-fp32.onnx ] || [ "$(cat $m/nanodet-fp32.stamp 2>/dev/null)" != "$fp32_stamp" ]; then
   echo "setup:   importing the model to ONNX (seconds)"
   node dist/src/cli/main.js model import && echo "$fp32_stamp" > $m/nanodet-fp32.stamp
 fi
 # INT8: calibrated once on vtest frames 0–388 (evaluation uses 395–793), kept in the cache.
-int8_stamp=$(echo "$fp32_stamp $(stamp src/detect/quant/*.ts src/detect/eval/modelFrames.ts src/detect/letterbox.ts)" | sha256sum | cut -c1-16)
+int8_stamp=$(echo "$fp32_stamp $(stamp src/model/quant/*.ts src/model/eval/modelFrames.ts src/detect/letterbox.ts)" | sha256sum | cut -c1-16)
 if [ ! -s $m/nanodet-int8.onnx ] || [ "$(cat $m/nanodet-int8.stamp 2>/dev/null)" != "$int8_stamp" ]; then
   echo "setup:   calibrating the INT8 model on vtest frames (~3 min on 2 cores)"
   node dist/src/cli/main.js calibrate --method mse --keep-fp32 auto && echo "$int8_stamp" > $m/nanodet-int8.stamp

@@ -13,7 +13,7 @@ import type { NativeAddon } from '../native/types.js';
 import { DetectionService, type DetectionEvent, type Detector } from '../detect/DetectionService.js';
 import { detectorModel } from '../detect/detectConfig.js';
 import { FrameLatency, stageTimes } from '../detect/FrameLatency.js';
-import { fp32OnnxPath, int8OnnxPath } from '../detect/model/importModel.js';
+import { fp32OnnxPath, int8OnnxPath } from '../model/importModel.js';
 import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
 import { GpuDetector } from '../detect/GpuDetector.js';

@@ -7,10 +7,10 @@ import { decodeDetectionRecords } from '../protocol/binary.js';
 import { monoNowUs } from '../util/LatencyWindow.js';
 import type { Detection } from './Detection.js';
 import type { Letterbox } from './letterbox.js';
-import { lowerPlan, type GpuProgram } from './int8/program.js';
-import { planInt8 } from './int8/plan.js';
+import { lowerPlan, type GpuProgram } from '../model/int8/program.js';
+import { planInt8 } from '../model/int8/plan.js';
 import { NANODET_SPEC } from './nanodet/nanodetSpec.js';
-import { readOnnx } from './onnx/readOnnx.js';
+import { readOnnx } from '../model/onnx/readOnnx.js';
 import type { DetectorOptions } from './OrtDetector.js';
 
 export interface TrtDetectorOptions extends DetectorOptions {
@@ -37,7 +37,7 @@ export interface CudaDetectorOptions extends DetectorOptions {
  *   where they are missing, loadTensorRt() rejects with the reason.
  * - `cuda`: Vigil's own INT8 engine (native/src/cuda/Int8Engine.h), from the same QDQ ONNX on
  *   any NVIDIA GPU from sm_61 (tensor cores from sm_80): the model is planned
- *   (src/detect/int8/plan.ts) and lowered (program.ts) here, in a second, nothing to build.
+ *   (src/model/int8/plan.ts) and lowered (program.ts) here, in a second, nothing to build.
  */
 export class GpuDetector {
   private constructor(

@@ -8,7 +8,7 @@ import type { Letterbox } from './letterbox.js';
 import { decodeNanodet, type HeadLevel } from './nanodet/NanodetHead.js';
 import { NANODET_SPEC } from './nanodet/nanodetSpec.js';
 import { monoNowUs } from '../util/LatencyWindow.js';
-import { lowerQdqForOrtCpu } from './quant/ortLowering.js';
+import { lowerQdqForOrtCpu } from '../model/quant/ortLowering.js';
 
 export interface DetectorOptions {
   scoreThreshold?: number;

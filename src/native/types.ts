@@ -3,7 +3,7 @@
  * src/native/ imports the .node file; everything else codes against these types.
  * Stamps are monotonic microseconds on the same clock as process.hrtime (CLOCK_MONOTONIC).
  */
-import type { GpuProgram } from '../detect/int8/program.js';
+import type { GpuProgram } from '../model/int8/program.js';
 
 /** How a source is opened; shared by cameras and probe. */
 export interface SourceOptions {
@@ -326,7 +326,7 @@ export interface NativeAddon {
   }): Promise<{ handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean; log: string[] }>;
   /**
    * The `cuda` backend: Vigil's own INT8 engine running a lowered program
-   * (src/detect/int8/program.ts); the handle goes to tensorRtDetect like TensorRT's. Rejects
+   * (src/model/int8/program.ts); the handle goes to tensorRtDetect like TensorRT's. Rejects
    * without CUDA, a GPU, or with what is wrong in the program.
    */
   openInt8Engine(options: {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../src/native/addon.js';
-import { fp32OnnxPath, int8OnnxPath } from '../../src/detect/model/importModel.js';
+import { fp32OnnxPath, int8OnnxPath } from '../../src/model/importModel.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 // `vigil detect` as a new user meets it: the real CLI on real files (Debian's opencv-doc data).

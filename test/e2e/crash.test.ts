@@ -6,7 +6,7 @@ import mqtt from 'mqtt';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { startDaemonProcess, type DaemonProcess } from '../../bench/daemonProcess.js';
-import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
+import { fp32OnnxPath } from '../../src/model/importModel.js';
 import { waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';
 import { filesUnder, mediaRows } from '../helpers/media.js';

@@ -5,7 +5,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Daemon } from '../../src/daemon/Daemon.js';
-import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
+import { fp32OnnxPath } from '../../src/model/importModel.js';
 import { packageRoot } from '../../src/native/addon.js';
 import { uiDir } from '../../src/server/HttpServer.js';
 import { ADMIN_PASSWORD, api, startDaemon, waitFor } from '../helpers/daemon.js';

@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Daemon } from '../../src/daemon/Daemon.js';
-import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
+import { fp32OnnxPath } from '../../src/model/importModel.js';
 import { Store } from '../../src/store/Store.js';
 import { api, startDaemon, waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';

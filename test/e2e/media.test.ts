@@ -6,7 +6,7 @@ import ffmpeg from 'fluent-ffmpeg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Daemon } from '../../src/daemon/Daemon.js';
-import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
+import { fp32OnnxPath } from '../../src/model/importModel.js';
 import type { ZoneEvent } from '../../src/events/ZoneWatcher.js';
 import type { ServerMessage } from '../../src/protocol/control.js';
 import { api, startDaemon, waitFor } from '../helpers/daemon.js';

@@ -5,7 +5,7 @@ import mqtt from 'mqtt';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Daemon } from '../../src/daemon/Daemon.js';
-import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
+import { fp32OnnxPath } from '../../src/model/importModel.js';
 import type { MqttStats } from '../../src/mqtt/MqttPublisher.js';
 import { api, startDaemon, waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';

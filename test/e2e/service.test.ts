@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { startDaemonProcess, type DaemonProcess } from '../../bench/daemonProcess.js';
-import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
+import { fp32OnnxPath } from '../../src/model/importModel.js';
 import type { ServerMessage } from '../../src/protocol/control.js';
 import { waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
+import { fp32OnnxPath } from '../../src/model/importModel.js';
 import { packageRoot } from '../../src/native/addon.js';
 import { login, waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';

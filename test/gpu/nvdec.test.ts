@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 
 import { ensureClip } from '../helpers/fixtures.js';
 import { VTEST_AVI } from '../../src/cli/demoClips.js';
-import { modelInputs } from '../../src/detect/eval/modelFrames.js';
+import { modelInputs } from '../../src/model/eval/modelFrames.js';
 import { letterboxGeometry } from '../../src/detect/letterbox.js';
-import { fp32OnnxPath } from '../../src/detect/model/importModel.js';
+import { fp32OnnxPath } from '../../src/model/importModel.js';
 import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../../src/detect/OrtDetector.js';
 import { loadAddon } from '../../src/native/addon.js';

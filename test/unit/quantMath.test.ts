@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 
 import { COCO_LABELS } from '../../src/protocol/cocoLabels.js';
 import type { Detection } from '../../src/detect/Detection.js';
-import { averagePrecision, meanAp } from '../../src/detect/eval/meanAp.js';
-import { ActivationStats } from '../../src/detect/quant/ActivationStats.js';
-import { autoKeep } from '../../src/detect/quant/Calibrator.js';
-import { quantizeWeights } from '../../src/detect/quant/QdqWriter.js';
+import { averagePrecision, meanAp } from '../../src/model/eval/meanAp.js';
+import { ActivationStats } from '../../src/model/quant/ActivationStats.js';
+import { autoKeep } from '../../src/model/quant/Calibrator.js';
+import { quantizeWeights } from '../../src/model/quant/QdqWriter.js';
 
 const det = (classId: number, score: number, x1: number, y1: number, x2 = x1 + 10, y2 = y1 + 10): Detection => ({ classId, label: COCO_LABELS[classId]!, score, x1, y1, x2, y2 });
 

@@ -182,7 +182,7 @@ Napi::Value TensorRtDetect(const Napi::CallbackInfo& info) {
 #if VIGIL_WITH_CUDA
 namespace {
 
-// The program src/detect/int8/program.ts lowers, as JS hands it over (copied: JS may drop it).
+// The program src/model/int8/program.ts lowers, as JS hands it over (copied: JS may drop it).
 Int8Program readProgram(Napi::Env env, const Napi::Object& o) {
   Int8Program p;
   p.inputSize = static_cast<int>(optNumber(o, "inputSize", 416, 32, 4096));
@@ -379,7 +379,7 @@ Napi::Value OpenInt8Engine(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw invalidParameter(env, "an options object", "options", info[0]);
   Napi::Object o = info[0].As<Napi::Object>();
-  if (!o.Get("program").IsObject()) throw invalidParameter(env, "the lowered program (src/detect/int8/program.ts)", "program", o.Get("program"));
+  if (!o.Get("program").IsObject()) throw invalidParameter(env, "the lowered program (src/model/int8/program.ts)", "program", o.Get("program"));
   GpuDetectorOptions opts;
   readDetectorOptions(o, opts);
   Int8Program program = readProgram(env, o.Get("program").As<Napi::Object>());

@@ -1,5 +1,5 @@
 #pragma once
-// One convolution of Vigil's INT8 engine (src/detect/int8/plan.ts), the correctness-first form:
+// One convolution of Vigil's INT8 engine (src/model/int8/plan.ts), the correctness-first form:
 // NCHW int8 input, OIHW int8 weights, int32 accumulation plus int32 bias, times a float
 // multiplier per output channel (s_in·s_w[o]), then the fused epilogue in order; int8 or float
 // output. One thread per output value, plain integer multiply-add: the reference for the fast

@@ -18,7 +18,7 @@ namespace vigil {
 
 namespace {
 
-// ---- arithmetic shared by every kernel: the reference's (src/detect/int8/reference.ts) -------
+// ---- arithmetic shared by every kernel: the reference's (src/model/int8/reference.ts) -------
 
 __device__ __forceinline__ int quantizeCode(float x, float s) {
   const float q = rintf(__fdiv_rn(x, s));  // round half to even (the default rounding mode)
@@ -1098,7 +1098,7 @@ __global__ void __launch_bounds__(256) stemKernel(StemArgs a) {
 // The stem convolution's output size (square: the engine input is square).
 int stemConvSize(const Int8Program& p, const ProgramOp& op) { return (p.inputSize + 2 * op.pt - op.kh) / op.sh + 1; }
 
-// The float sum's order for a float convolution, as src/detect/int8/plan.ts (ortFloatSum) gives
+// The float sum's order for a float convolution, as src/model/int8/plan.ts (ortFloatSum) gives
 // it for the step, from what the op carries (program.ts checks the two agree): ONNX Runtime's
 // MLAS order on AVX-512. An int8 input means a DequantizeLinear → Conv (MlasConv: im2col, channel
 // then tap, slices of 128); a float one an NCHWc convolution with 16-channel blocks (fewer than

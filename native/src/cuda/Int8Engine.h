@@ -1,11 +1,11 @@
 #pragma once
-// Vigil's own INT8 inference engine: runs the program src/detect/int8/program.ts lowers from a
-// QDQ ONNX plan (src/detect/int8/plan.ts) on any NVIDIA GPU from sm_75, no TensorRT. Every
+// Vigil's own INT8 inference engine: runs the program src/model/int8/program.ts lowers from a
+// QDQ ONNX plan (src/model/int8/plan.ts) on any NVIDIA GPU from sm_75, no TensorRT. Every
 // activation is NHWC ([batch, H, W, C], C padded to a multiple of 16 for int8), in buffers
 // allocated once for the largest batch; INT8 convolutions are implicit GEMMs on the tensor
 // cores (mma.sync m16n8k32, sm_80+) or dp4a (sm_75, or VIGIL_INT8_KERNEL=dp4a); each batch
 // size runs as one CUDA graph, captured on its first use. The arithmetic is the reference's
-// (src/detect/int8/reference.ts): float32 with round-half-to-even requantization.
+// (src/model/int8/reference.ts): float32 with round-half-to-even requantization.
 #include <cstdint>
 #include <map>
 #include <memory>

@@ -6,14 +6,14 @@ import ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { VTEST_AVI } from '../../src/cli/demoClips.js';
-import { convertTfjsToOnnx, UnsupportedOpError } from '../../src/detect/convert/TfjsToOnnx.js';
-import { readImageRgb } from '../../src/detect/imageFile.js';
+import { convertTfjsToOnnx, UnsupportedOpError } from '../../src/model/convert/TfjsToOnnx.js';
+import { readImageRgb } from '../../src/model/imageFile.js';
 import { letterboxRgb } from '../../src/detect/letterbox.js';
-import { fp32OnnxPath, importNanodet, int8OnnxPath } from '../../src/detect/model/importModel.js';
-import { fetchNanodet, ModelError, NANODET, verifiedNanodet } from '../../src/detect/model/ModelStore.js';
+import { fp32OnnxPath, importNanodet, int8OnnxPath } from '../../src/model/importModel.js';
+import { fetchNanodet, ModelError, NANODET, verifiedNanodet } from '../../src/model/ModelStore.js';
 import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../../src/detect/OrtDetector.js';
-import { loadTfjsGraph } from '../../src/detect/tfjs/TfjsGraph.js';
+import { loadTfjsGraph } from '../../src/model/tfjs/TfjsGraph.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 const DATA = '/usr/share/doc/opencv-doc/examples/data';

@@ -1,10 +1,10 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { convertTfjsToOnnx } from '../convert/TfjsToOnnx.js';
-import { NANODET_SPEC } from '../nanodet/nanodetSpec.js';
-import { loadTfjsGraph } from '../tfjs/TfjsGraph.js';
-import type { OnnxGraph, OnnxValueInfo } from '../onnx/OnnxGraph.js';
+import { convertTfjsToOnnx } from './convert/TfjsToOnnx.js';
+import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
+import { loadTfjsGraph } from './tfjs/TfjsGraph.js';
+import type { OnnxGraph, OnnxValueInfo } from './onnx/OnnxGraph.js';
 import { ModelError, modelDir, verifiedNanodet } from './ModelStore.js';
 
 export interface ImportResult {

@@ -1,7 +1,7 @@
 import ort from 'onnxruntime-node';
 
 import type { OnnxGraph } from '../onnx/OnnxGraph.js';
-import { NANODET_SPEC } from '../nanodet/nanodetSpec.js';
+import { NANODET_SPEC } from '../../detect/nanodet/nanodetSpec.js';
 import { ActivationStats } from './ActivationStats.js';
 import { lowerQdqForOrtCpu } from './ortLowering.js';
 import { planQdq, quantizableNodes, writeQdq } from './QdqWriter.js';

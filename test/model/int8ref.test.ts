@@ -6,14 +6,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { VTEST_AVI } from '../../src/cli/demoClips.js';
 import { compareDetections } from '../../src/detect/compareDetections.js';
 import type { Detection } from '../../src/detect/Detection.js';
-import { modelInputs } from '../../src/detect/eval/modelFrames.js';
-import { planInt8, type PlanStep } from '../../src/detect/int8/plan.js';
-import { fmaf, runReference, type RefValue } from '../../src/detect/int8/reference.js';
-import { int8OnnxPath } from '../../src/detect/model/importModel.js';
+import { modelInputs } from '../../src/model/eval/modelFrames.js';
+import { planInt8, type PlanStep } from '../../src/model/int8/plan.js';
+import { fmaf, runReference, type RefValue } from '../../src/model/int8/reference.js';
+import { int8OnnxPath } from '../../src/model/importModel.js';
 import { decodeNanodet, type HeadLevel } from '../../src/detect/nanodet/NanodetHead.js';
 import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
-import { readOnnx } from '../../src/detect/onnx/readOnnx.js';
-import { lowerQdqForOrtCpu } from '../../src/detect/quant/ortLowering.js';
+import { readOnnx } from '../../src/model/onnx/readOnnx.js';
+import { lowerQdqForOrtCpu } from '../../src/model/quant/ortLowering.js';
 
 const S = NANODET_SPEC.inputSize;
 // The reference sums float convolutions in ONNX Runtime's order on AVX-512 (16-channel NCHWc
@@ -37,7 +37,7 @@ const detect = (levels: HeadLevel[]): Detection[] => decodeNanodet(levels, { sca
 const levelsOf = (get: (name: string) => Float32Array): HeadLevel[] => [8, 16, 32].map((stride) => ({ stride, cls: get(`cls_s${stride}`), reg: get(`reg_s${stride}`) }));
 
 /**
- * The plan's semantics (src/detect/int8/reference.ts, what the CUDA kernels are to reproduce)
+ * The plan's semantics (src/model/int8/reference.ts, what the CUDA kernels are to reproduce)
  * against ONNX Runtime CPU running the same QDQ ONNX on the same real frames.
  */
 /** |difference| in int8 steps between our codes and ONNX Runtime's dequantized values. */

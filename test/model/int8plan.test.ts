@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
-import { planInt8, stepInputs, stepOutputs, type Int8Plan } from '../../src/detect/int8/plan.js';
-import { fp32OnnxPath, int8OnnxPath } from '../../src/detect/model/importModel.js';
-import { readOnnx } from '../../src/detect/onnx/readOnnx.js';
+import { planInt8, stepInputs, stepOutputs, type Int8Plan } from '../../src/model/int8/plan.js';
+import { fp32OnnxPath, int8OnnxPath } from '../../src/model/importModel.js';
+import { readOnnx } from '../../src/model/onnx/readOnnx.js';
 
 const int8Path = () => {
   const p = int8OnnxPath();

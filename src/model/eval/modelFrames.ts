@@ -1,8 +1,8 @@
 import { loadAddon } from '../../native/addon.js';
 import type { CameraOptions } from '../../native/types.js';
 import { imagesIn, readImageRgb, videoFrames } from '../imageFile.js';
-import { letterboxRgb } from '../letterbox.js';
-import { NANODET_SPEC } from '../nanodet/nanodetSpec.js';
+import { letterboxRgb } from '../../detect/letterbox.js';
+import { NANODET_SPEC } from '../../detect/nanodet/nanodetSpec.js';
 
 /** Where calibration or evaluation frames come from. */
 export type InputSource =

@@ -1,4 +1,4 @@
-import { iou, type Detection } from '../Detection.js';
+import { iou, type Detection } from '../../detect/Detection.js';
 
 /** Detections of one frame: the reference (treated as ground truth) and the candidate. */
 export interface FramePair {
