@@ -25,14 +25,22 @@ const box = { scale: 1, padX: 0, padY: 0, srcWidth: 416, srcHeight: 416, size: 4
 const round2 = (x: number) => Math.round(x * 100) / 100;
 const stat = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return { p50: round2(percentile(s, 50)), p95: round2(percentile(s, 95)), p99: round2(percentile(s, 99)), n: s.length };
+  return {
+    p50: round2(percentile(s, 50)),
+    p95: round2(percentile(s, 95)),
+    p99: round2(percentile(s, 99)),
+    n: s.length,
+  };
 };
 
 const model: Record<string, Record<number, number[]>> = {};
-for (const [name, path] of [['fp32', fp32OnnxPath()], ['int8', int8Path]] as const) {
+for (const [name, path] of [
+  ['fp32', fp32OnnxPath()],
+  ['int8', int8Path],
+] as const) {
   const d = await OrtDetector.load(path);
   const times: Record<number, number[]> = {};
-  for (const n of SIZES) await d.detectBatch(batch, Array(n).fill(box));  // warm-up of each shape
+  for (const n of SIZES) await d.detectBatch(batch, Array(n).fill(box)); // warm-up of each shape
   for (let r = 0; r < ROUNDS; r++) {
     for (const n of SIZES) {
       const t0 = performance.now();
@@ -48,7 +56,15 @@ for (const name of ['fp32', 'int8']) {
   const b1 = stat(model[name]![1]!).p50;
   for (const n of SIZES) {
     const s = stat(model[name]![n]!);
-    modelRows.push({ case: `${name} batch ${n}`, vigil: s.p50, peer: b1, unit: 'ms per frame, p50 (batch n vs batch 1)', ratio: round2(b1 / s.p50), batchMs: round2(s.p50 * n), rounds: ROUNDS });
+    modelRows.push({
+      case: `${name} batch ${n}`,
+      vigil: s.p50,
+      peer: b1,
+      unit: 'ms per frame, p50 (batch n vs batch 1)',
+      ratio: round2(b1 / s.p50),
+      batchMs: round2(s.p50 * n),
+      rounds: ROUNDS,
+    });
     console.log(`${name} batch ${n}: ${s.p50} ms/frame (batch 1: ${b1})`);
   }
 }
@@ -65,7 +81,7 @@ async function pipeline(maxSize: number, seconds: number) {
   });
   const d = new Daemon(cfg, createLogger('silent'));
   await d.start();
-  await new Promise((r) => setTimeout(r, 4000));  // warm-up
+  await new Promise((r) => setTimeout(r, 4000)); // warm-up
   const latency: number[] = [];
   const sizes: number[] = [];
   const waits: number[] = [];
@@ -89,12 +105,27 @@ const e2e = { b1: await pipeline(1, 20), b4: await pipeline(4, 20) };
 console.log(JSON.stringify(e2e));
 const rows: BenchRow[] = [
   ...modelRows,
-  { case: '4 cameras at 10 fps, INT8: detected frames/s', vigil: e2e.b4.frames_per_s, peer: e2e.b1.frames_per_s, unit: 'frames/s (batch ≤ 4 vs batch 1)', ratio: round2(e2e.b4.frames_per_s / e2e.b1.frames_per_s), batch4: e2e.b4, batch1: e2e.b1 },
-  { case: '4 cameras at 10 fps, INT8: packet → detections p50', vigil: e2e.b4.packet_to_detection_ms.p50, peer: e2e.b1.packet_to_detection_ms.p50, unit: 'ms (batch ≤ 4 vs batch 1)', ratio: round2(e2e.b1.packet_to_detection_ms.p50 / e2e.b4.packet_to_detection_ms.p50) },
+  {
+    case: '4 cameras at 10 fps, INT8: detected frames/s',
+    vigil: e2e.b4.frames_per_s,
+    peer: e2e.b1.frames_per_s,
+    unit: 'frames/s (batch ≤ 4 vs batch 1)',
+    ratio: round2(e2e.b4.frames_per_s / e2e.b1.frames_per_s),
+    batch4: e2e.b4,
+    batch1: e2e.b1,
+  },
+  {
+    case: '4 cameras at 10 fps, INT8: packet → detections p50',
+    vigil: e2e.b4.packet_to_detection_ms.p50,
+    peer: e2e.b1.packet_to_detection_ms.p50,
+    unit: 'ms (batch ≤ 4 vs batch 1)',
+    ratio: round2(e2e.b1.packet_to_detection_ms.p50 / e2e.b4.packet_to_detection_ms.p50),
+  },
 ];
 const file = writeResult({
   bench: 'batch',
-  setup: 'NanoDet-m 416 on ONNX Runtime CPU (all cores), imported with a run-time batch dimension. Model: detectBatch (inference + decode + NMS) of n real vtest frames, ms per frame, p50 over rounds, sizes interleaved. Pipeline: the daemon with 4 looping real-time cameras (2 H.264, 2 HEVC vtest clips), detect.batch.max_size 1 vs 4 (timeout 50 ms), 20 s each after 4 s warm-up',
+  setup:
+    'NanoDet-m 416 on ONNX Runtime CPU (all cores), imported with a run-time batch dimension. Model: detectBatch (inference + decode + NMS) of n real vtest frames, ms per frame, p50 over rounds, sizes interleaved. Pipeline: the daemon with 4 looping real-time cameras (2 H.264, 2 HEVC vtest clips), detect.batch.max_size 1 vs 4 (timeout 50 ms), 20 s each after 4 s warm-up',
   peer: 'batch 1 (the same backend, frames and run)',
   rows,
   summary: {

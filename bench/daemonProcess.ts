@@ -27,18 +27,28 @@ export interface DaemonProcess {
  * data dir; `env`: added to the daemon's environment; `port`: the HTTP port (default: a free one).
  */
 export async function startDaemonProcess(
-  body: string, name: string, dir = mkdtempSync(join(tmpdir(), `vigil-${name}-`)), opts: { env?: NodeJS.ProcessEnv; port?: number } = {},
+  body: string,
+  name: string,
+  dir = mkdtempSync(join(tmpdir(), `vigil-${name}-`)),
+  opts: { env?: NodeJS.ProcessEnv; port?: number } = {},
 ): Promise<DaemonProcess> {
   const port = opts.port ?? (await freePort());
   const cfg = join(dir, `${name}.yaml`);
   writeFileSync(cfg, `server:\n  port: ${port}\ndata_dir: ${dir}\nauth:\n  admin_password: ${ADMIN_PASSWORD}\n${body}`);
-  const child = spawn(process.execPath, [join(packageRoot(), 'dist/src/cli/main.js'), 'run', '--config', cfg], { stdio: 'ignore', env: { ...process.env, ...opts.env } });
+  const child = spawn(process.execPath, [join(packageRoot(), 'dist/src/cli/main.js'), 'run', '--config', cfg], {
+    stdio: 'ignore',
+    env: { ...process.env, ...opts.env },
+  });
   const url = `http://127.0.0.1:${port}`;
   let token = '';
   for (let i = 0; !token; i++) {
     if (i > 100) throw new Error('the daemon did not answer within 20 s');
     await new Promise((r) => setTimeout(r, 200));
-    const res = await fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: ADMIN_PASSWORD }) }).catch(() => null);
+    const res = await fetch(`${url}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'admin', password: ADMIN_PASSWORD }),
+    }).catch(() => null);
     if (res?.ok) token = ((await res.json()) as { token: string }).token;
   }
   return {
@@ -56,7 +66,7 @@ export async function startDaemonProcess(
       return Math.round((Number(m?.[1]) / 1024) * 10) / 10;
     },
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;  // already gone (killed, or stopped before)
+      if (child.exitCode !== null || child.signalCode !== null) return; // already gone (killed, or stopped before)
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await exited;

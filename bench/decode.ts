@@ -24,17 +24,22 @@ async function vigilRun(file: string, n: number): Promise<number> {
   const t0 = performance.now();
   let decoded = 0;
   await Promise.all(
-    Array.from({ length: n }, () => new Promise<void>((resolve, reject) => {
-      const cam = new Camera({ url: file, realtime: false, decoder: DECODER }, (ev: CameraEvent) => {
-        if (ev.type === 'opened' && DECODER === 'nvdec' && !/NVDEC/.test(ev.decoder)) reject(new Error(`not NVDEC: ${ev.decoder}`));
-        if (ev.type !== 'ended') return;
-        decoded += cam.stats().framesDecoded;
-        cam.close();
-        if (ev.reason === 'eos') resolve();
-        else reject(new Error(`decode ended with ${ev.reason}: ${ev.message}`));
-      });
-      cam.open();
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const cam = new Camera({ url: file, realtime: false, decoder: DECODER }, (ev: CameraEvent) => {
+            if (ev.type === 'opened' && DECODER === 'nvdec' && !/NVDEC/.test(ev.decoder))
+              reject(new Error(`not NVDEC: ${ev.decoder}`));
+            if (ev.type !== 'ended') return;
+            decoded += cam.stats().framesDecoded;
+            cam.close();
+            if (ev.reason === 'eos') resolve();
+            else reject(new Error(`decode ended with ${ev.reason}: ${ev.message}`));
+          });
+          cam.open();
+        }),
+    ),
   );
   const seconds = (performance.now() - t0) / 1000;
   if (!framesOf.has(file)) framesOf.set(file, decoded / n);
@@ -46,12 +51,20 @@ async function vigilRun(file: string, n: number): Promise<number> {
 async function peerRun(file: string, n: number): Promise<number> {
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: n }, () => new Promise<void>((resolve, reject) => {
-      const hw = DECODER === 'nvdec' ? ['-hwaccel', 'cuda', '-hwaccel_output_format', 'cuda'] : [];
-      const p = spawn(FFMPEG, ['-hide_banner', '-nostats', '-benchmark', ...hw, '-i', file, '-an', '-f', 'null', '-'], { stdio: 'ignore' });
-      p.once('error', reject);
-      p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited with ${code}`))));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const hw = DECODER === 'nvdec' ? ['-hwaccel', 'cuda', '-hwaccel_output_format', 'cuda'] : [];
+          const p = spawn(
+            FFMPEG,
+            ['-hide_banner', '-nostats', '-benchmark', ...hw, '-i', file, '-an', '-f', 'null', '-'],
+            { stdio: 'ignore' },
+          );
+          p.once('error', reject);
+          p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited with ${code}`))));
+        }),
+    ),
   );
   return (n * framesOf.get(file)!) / ((performance.now() - t0) / 1000);
 }
@@ -59,23 +72,41 @@ async function peerRun(file: string, n: number): Promise<number> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 const clips: Record<string, string> = process.env.BENCH_CLIPS
-  ? Object.fromEntries(process.env.BENCH_CLIPS.split(',').map((f) => [f.split('/').pop()!.replace(/\.\w+$/, ''), f]))
+  ? Object.fromEntries(
+      process.env.BENCH_CLIPS.split(',').map((f) => [
+        f
+          .split('/')
+          .pop()!
+          .replace(/\.\w+$/, ''),
+        f,
+      ]),
+    )
   : { h264: await ensureClip('h264'), hevc: await ensureClip('hevc') };
 const rows: BenchRow[] = [];
 for (const [codec, file] of Object.entries(clips)) {
   for (const n of STREAMS) {
     const v: number[] = [];
     const p: number[] = [];
-    await vigilRun(file, 1);  // warm caches
-    for (let i = 0; i < REPEATS; i++) {  // interleaved, so drift hits both alike
+    await vigilRun(file, 1); // warm caches
+    for (let i = 0; i < REPEATS; i++) {
+      // interleaved, so drift hits both alike
       v.push(await vigilRun(file, n));
       p.push(await peerRun(file, n));
     }
     const vigil = Math.round(median(v) * 10) / 10;
     const peer = Math.round(median(p) * 10) / 10;
-    const row = { case: `${codec}${DECODER === 'nvdec' ? ' nvdec' : ''} n=${n}`, vigil, peer, unit: 'fps (aggregate decoded frames/s)', ratio: Math.round((vigil / peer) * 1000) / 1000, samples: { vigil: v.map(Math.round), peer: p.map(Math.round) } };
+    const row = {
+      case: `${codec}${DECODER === 'nvdec' ? ' nvdec' : ''} n=${n}`,
+      vigil,
+      peer,
+      unit: 'fps (aggregate decoded frames/s)',
+      ratio: Math.round((vigil / peer) * 1000) / 1000,
+      samples: { vigil: v.map(Math.round), peer: p.map(Math.round) },
+    };
     rows.push(row);
-    console.log(`${row.case.padEnd(10)} vigil ${vigil.toFixed(1)} fps   ffmpeg ${peer.toFixed(1)} fps   ratio ${row.ratio}`);
+    console.log(
+      `${row.case.padEnd(10)} vigil ${vigil.toFixed(1)} fps   ffmpeg ${peer.toFixed(1)} fps   ratio ${row.ratio}`,
+    );
   }
 }
 const ffmpegVersion = execFileSync(FFMPEG, ['-version'], { encoding: 'utf8' }).split('\n')[0];

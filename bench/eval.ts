@@ -17,9 +17,9 @@ import { writeResult, type BenchRow } from './record.js';
 
 const log = (m: string) => process.stderr.write(`${m}\n`);
 const DATA = dirname(VTEST_AVI);
-const CALIB = { from: 0, every: 4, count: 98 };   // vtest frames 0..388
+const CALIB = { from: 0, every: 4, count: 98 }; // vtest frames 0..388
 const HELD = { from: 395, every: 1, count: 400 }; // vtest frames 395..794
-const MEGAMIND = { from: 135, every: 1, count: 135 };  // its second half (270 frames)
+const MEGAMIND = { from: 135, every: 1, count: 135 }; // its second half (270 frames)
 
 const fp32 = convertNanodet();
 const calibFrames = await modelInputs({ kind: 'video', path: VTEST_AVI, ...CALIB });
@@ -30,7 +30,7 @@ const sets = [
   { name: 'vtest', frames: vtestHeld },
   { name: 'varied', frames: [...vtestHeld, ...megamind, ...photos] },
 ];
-const stats = await collectStats(fp32, calibFrames, log);  // one statistics pass serves every variant
+const stats = await collectStats(fp32, calibFrames, log); // one statistics pass serves every variant
 const dir = mkdtempSync(join(tmpdir(), 'vigil-eval-'));
 const variants: Array<{ name: string; path: string; kept: number }> = [];
 for (const method of ['mse', 'entropy', 'percentile'] as CalibrationMethod[]) {
@@ -38,7 +38,11 @@ for (const method of ['mse', 'entropy', 'percentile'] as CalibrationMethod[]) {
     const { graph, report } = await calibrate(fp32, calibFrames, { method, keepFp32: keep, onProgress: log }, stats);
     const path = join(dir, `${method}-${keep}.onnx`);
     writeFileSync(path, graph.encode());
-    variants.push({ name: `${method}, ${keep === 'none' ? 'all INT8' : 'mixed (auto)'}`, path, kept: report.keptFp32.length });
+    variants.push({
+      name: `${method}, ${keep === 'none' ? 'all INT8' : 'mixed (auto)'}`,
+      path,
+      kept: report.keptFp32.length,
+    });
   }
 }
 const frequent = (m: ModelEval) => {
@@ -46,14 +50,25 @@ const frequent = (m: ModelEval) => {
   return Math.round((cls.reduce((s, c) => s + c.ap50, 0) / Math.max(1, cls.length)) * 10000) / 10000;
 };
 const reports: EvalReport[] = [];
-for (const s of sets) reports.push(await evaluate(fp32OnnxPath(), variants.map((v) => v.path), s.frames, {}, log));
+for (const s of sets)
+  reports.push(
+    await evaluate(
+      fp32OnnxPath(),
+      variants.map((v) => v.path),
+      s.frames,
+      {},
+      log,
+    ),
+  );
 const rows: BenchRow[] = [];
 sets.forEach((s, k) => {
   const report = reports[k]!;
   report.models.forEach((m, i) => {
     const v = variants[i]!;
     const speedup = Math.round((report.reference.latencyMs.p50 / m.latencyMs.p50) * 100) / 100;
-    console.log(`${s.name.padEnd(7)} ${v.name.padEnd(24)} mAP@0.5 ${m.map50.toFixed(4)}  mAP@0.5:0.95 ${m.map50_95.toFixed(4)}  frequent ${frequent(m).toFixed(4)}  ${m.latencyMs.p50} ms (×${speedup} vs FP32)`);
+    console.log(
+      `${s.name.padEnd(7)} ${v.name.padEnd(24)} mAP@0.5 ${m.map50.toFixed(4)}  mAP@0.5:0.95 ${m.map50_95.toFixed(4)}  frequent ${frequent(m).toFixed(4)}  ${m.latencyMs.p50} ms (×${speedup} vs FP32)`,
+    );
     rows.push({
       case: `${v.name} — ${s.name} held-out (${report.frames} frames)`,
       vigil: m.map50,

@@ -12,9 +12,20 @@ import { writeResult } from './record.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
 const event = (id: number, closed: boolean): ZoneEvent => ({
-  id, camera: `cam${id % 8}`, type: 'zone', zone: 'door', direction: null, trackId: id, classId: 0, label: 'person',
-  startedAt: new Date(1_764_000_000_000 + id * 100).toISOString(), endedAt: closed ? new Date(1_764_000_000_000 + id * 100 + 5000).toISOString() : null,
-  bestScore: 0.8, bestBox: { x1: 10, y1: 20, x2: 110, y2: 220 }, bestSeq: id, frames: 12,
+  id,
+  camera: `cam${id % 8}`,
+  type: 'zone',
+  zone: 'door',
+  direction: null,
+  trackId: id,
+  classId: 0,
+  label: 'person',
+  startedAt: new Date(1_764_000_000_000 + id * 100).toISOString(),
+  endedAt: closed ? new Date(1_764_000_000_000 + id * 100 + 5000).toISOString() : null,
+  bestScore: 0.8,
+  bestBox: { x1: 10, y1: 20, x2: 110, y2: 220 },
+  bestSeq: id,
+  frames: 12,
 });
 
 /** Writes N events (open, then close 50 events later), `perTx` states a transaction; events/s. */
@@ -45,7 +56,13 @@ const file = writeResult({
   setup: `${N} events, each written opened then closed (2 upserts), into a fresh SQLite file (WAL, synchronous NORMAL) through Store.writeEvents, the states of one flush per transaction`,
   peer: 'one transaction per state (autocommit), same store, same run',
   rows: [
-    ...batched.map((b) => ({ case: `${b.perTx} states a transaction`, vigil: b.eventsPerS, peer: naive, unit: 'events/s', ratio: Math.round((b.eventsPerS / naive) * 10) / 10 })),
+    ...batched.map((b) => ({
+      case: `${b.perTx} states a transaction`,
+      vigil: b.eventsPerS,
+      peer: naive,
+      unit: 'events/s',
+      ratio: Math.round((b.eventsPerS / naive) * 10) / 10,
+    })),
   ],
   summary: { events_per_s: batched[1]!.eventsPerS, events_per_s_1000_per_tx: best, autocommit_events_per_s: naive },
 });

@@ -16,7 +16,8 @@ const count = Number(process.env.GPU_HEADS_FRAMES ?? 4);
 const inputs = await modelInputs({ kind: 'video', path: VTEST_AVI, from: 100, every: 150, count });
 const det = await OrtDetector.load(fp32OnnxPath(), {});
 const frames: HeadFrame[] = [];
-for (const t of inputs) frames.push({ levels: await det.infer(t), lb: letterboxGeometry(768, 576, NANODET_SPEC.inputSize) });
+for (const t of inputs)
+  frames.push({ levels: await det.infer(t), lb: letterboxGeometry(768, 576, NANODET_SPEC.inputSize) });
 await det.release();
 const out = join(packageRoot(), '.cache', 'gpu-heads.bin');
 writeHeads(out, frames);

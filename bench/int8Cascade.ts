@@ -41,23 +41,34 @@ const int8After = (name: string) => [...dependents(name)].filter(isInt8);
 
 // Candidates near the heads: for each head convolution (a conv after which no conv leads to an
 // output), its input, walked back through float tensors to the nearest int8 one.
-const headConvs = plan.steps.flatMap((s, i) => (s.op === 'conv' && ![...dependents(s.output)].some((t) => plan.steps[stepOf.get(t)!]!.op === 'conv') ? [i] : []));
-const nearHead = [...new Set(headConvs.map((i) => {
-  let t = stepInputs(plan.steps[i]!)[0]!;
-  while (!isInt8(t) && stepOf.has(t)) t = stepInputs(plan.steps[stepOf.get(t)!]!)[0]!;
-  return t;
-}))].filter(isInt8);
-const firstFloatConv = plan.steps.flatMap((s) => (s.op === 'conv' && s.precision === 'float32' && isInt8(s.output) ? [s.output] : []))[0];
+const headConvs = plan.steps.flatMap((s, i) =>
+  s.op === 'conv' && ![...dependents(s.output)].some((t) => plan.steps[stepOf.get(t)!]!.op === 'conv') ? [i] : [],
+);
+const nearHead = [
+  ...new Set(
+    headConvs.map((i) => {
+      let t = stepInputs(plan.steps[i]!)[0]!;
+      while (!isInt8(t) && stepOf.has(t)) t = stepInputs(plan.steps[stepOf.get(t)!]!)[0]!;
+      return t;
+    }),
+  ),
+].filter(isInt8);
+const firstFloatConv = plan.steps.flatMap((s) =>
+  s.op === 'conv' && s.precision === 'float32' && isInt8(s.output) ? [s.output] : [],
+)[0];
 log('int8 tensors nearest the heads (the step that writes it, int8 values computed from it, outputs it reaches):');
 for (const t of nearHead) {
   const deps = dependents(t);
-  log(`  ${t}: step ${stepOf.get(t)}, ${int8After(t).reduce((n, d) => n + plan.tensors.get(d)!.shape.reduce((a, b) => a * b, 1), 0)} int8 values, ${plan.outputs.filter((o) => deps.has(o)).join(' ')}`);
+  log(
+    `  ${t}: step ${stepOf.get(t)}, ${int8After(t).reduce((n, d) => n + plan.tensors.get(d)!.shape.reduce((a, b) => a * b, 1), 0)} int8 values, ${plan.outputs.filter((o) => deps.has(o)).join(' ')}`,
+  );
 }
 const late = nearHead.filter((t) => int8After(t).length > 0).sort((a, b) => stepOf.get(b)! - stepOf.get(a)!)[0];
 const TENSORS = process.env.CASCADE_TENSORS
   ? process.env.CASCADE_TENSORS.split(',').map((s) => s.trim())
   : [firstFloatConv, late].filter((t): t is string => t !== undefined);
-for (const t of TENSORS) if (!isInt8(t)) throw new Error(`Expected an int8 tensor of the plan for CASCADE_TENSORS but received '${t}'`);
+for (const t of TENSORS)
+  if (!isInt8(t)) throw new Error(`Expected an int8 tensor of the plan for CASCADE_TENSORS but received '${t}'`);
 
 const t0 = performance.now();
 const ref = runReference(plan, frame(0));
@@ -92,8 +103,15 @@ const moved = (name: string): { value: RefValue; at: number[] } => {
 };
 
 interface Cascade {
-  tensor: string; step: number; codesMoved: number; seconds: number;
-  int8Tensors: number; values: number; equal: number; withinOne: number; worst: number;
+  tensor: string;
+  step: number;
+  codesMoved: number;
+  seconds: number;
+  int8Tensors: number;
+  values: number;
+  equal: number;
+  withinOne: number;
+  worst: number;
   differing: Array<{ tensor: string; step: number; codes: number; of: number; worst: number }>;
   outputs: Array<{ output: string; maxAbs: number; differing: number }>;
 }
@@ -102,11 +120,25 @@ for (const name of TENSORS) {
   const { value, at } = moved(name);
   const t1 = performance.now();
   const out = runReference(plan, frame(0), (t) => (t === name ? value : undefined));
-  const c: Cascade = { tensor: name, step: stepOf.get(name)!, codesMoved: at.length, seconds: (performance.now() - t1) / 1000, int8Tensors: 0, values: 0, equal: 0, withinOne: 0, worst: 0, differing: [], outputs: [] };
+  const c: Cascade = {
+    tensor: name,
+    step: stepOf.get(name)!,
+    codesMoved: at.length,
+    seconds: (performance.now() - t1) / 1000,
+    int8Tensors: 0,
+    values: 0,
+    equal: 0,
+    withinOne: 0,
+    worst: 0,
+    differing: [],
+    outputs: [],
+  };
   const after = int8After(name).sort((a, b) => stepOf.get(a)! - stepOf.get(b)!);
   for (const t of after) {
-    const a = int8Of(ref, t), b = int8Of(out, t);
-    let codes = 0, worst = 0;
+    const a = int8Of(ref, t),
+      b = int8Of(out, t);
+    let codes = 0,
+      worst = 0;
     for (let i = 0; i < a.length; i++) {
       const d = Math.abs(a[i]! - b[i]!);
       if (d === 0) c.equal++;
@@ -120,8 +152,10 @@ for (const name of TENSORS) {
     if (codes) c.differing.push({ tensor: t, step: stepOf.get(t)!, codes, of: a.length, worst });
   }
   for (const o of plan.outputs) {
-    const a = floatOf(ref, o), b = floatOf(out, o);
-    let maxAbs = 0, differing = 0;
+    const a = floatOf(ref, o),
+      b = floatOf(out, o);
+    let maxAbs = 0,
+      differing = 0;
     for (let i = 0; i < a.length; i++) {
       const d = Math.abs(a[i]! - b[i]!);
       if (d) differing++;
@@ -131,8 +165,17 @@ for (const name of TENSORS) {
   }
   cascades.push(c);
   const pct = (n: number) => (c.values ? (100 * n) / c.values : NaN);
-  log(`${name} (step ${c.step}), ${c.codesMoved} codes ±1: ${c.values} int8 codes in ${c.int8Tensors} tensors after it, ${pct(c.equal).toFixed(2)} % equal, ${pct(c.withinOne).toFixed(2)} % within one step, worst ${c.worst} (${c.seconds.toFixed(1)} s)`);
-  log(`  differing codes, first ${Math.min(10, c.differing.length)} of ${c.differing.length} tensors: ${c.differing.slice(0, 10).map((d) => `${d.tensor} ${d.codes}/${d.of}${d.worst > 1 ? ` (worst ${d.worst})` : ''}`).join(', ') || 'none'}`);
+  log(
+    `${name} (step ${c.step}), ${c.codesMoved} codes ±1: ${c.values} int8 codes in ${c.int8Tensors} tensors after it, ${pct(c.equal).toFixed(2)} % equal, ${pct(c.withinOne).toFixed(2)} % within one step, worst ${c.worst} (${c.seconds.toFixed(1)} s)`,
+  );
+  log(
+    `  differing codes, first ${Math.min(10, c.differing.length)} of ${c.differing.length} tensors: ${
+      c.differing
+        .slice(0, 10)
+        .map((d) => `${d.tensor} ${d.codes}/${d.of}${d.worst > 1 ? ` (worst ${d.worst})` : ''}`)
+        .join(', ') || 'none'
+    }`,
+  );
   log(`  outputs, max |Δ|: ${c.outputs.map((o) => `${o.output} ${o.maxAbs.toExponential(2)}`).join(', ')}`);
 }
 
@@ -141,19 +184,48 @@ for (const c of cascades) {
   const what = `${c.tensor} (step ${c.step}), ${c.codesMoved} codes ±1`;
   const pct = (n: number) => (c.values ? (100 * n) / c.values : undefined);
   if (c.values) {
-    rows.push({ case: `${what}: int8 codes after it equal to the unmoved run`, vigil: pct(c.equal)!, peer: 100, unit: '%', values: c.values, tensors: c.int8Tensors });
-    rows.push({ case: `${what}: int8 codes after it within one step of the unmoved run`, vigil: pct(c.withinOne)!, peer: 100, unit: '%', values: c.values });
+    rows.push({
+      case: `${what}: int8 codes after it equal to the unmoved run`,
+      vigil: pct(c.equal)!,
+      peer: 100,
+      unit: '%',
+      values: c.values,
+      tensors: c.int8Tensors,
+    });
+    rows.push({
+      case: `${what}: int8 codes after it within one step of the unmoved run`,
+      vigil: pct(c.withinOne)!,
+      peer: 100,
+      unit: '%',
+      values: c.values,
+    });
     rows.push({ case: `${what}: worst int8 difference`, vigil: c.worst, peer: 0, unit: 'int8 steps' });
   } else {
     rows.push({ case: `${what}: int8 codes after it`, unit: '%', note: 'no int8 tensor is computed from it' });
   }
-  for (const o of c.outputs) rows.push({ case: `${what}: ${o.output} max |difference|`, vigil: o.maxAbs, peer: 0, unit: 'float', differing: o.differing });
+  for (const o of c.outputs)
+    rows.push({
+      case: `${what}: ${o.output} max |difference|`,
+      vigil: o.maxAbs,
+      peer: 0,
+      unit: 'float',
+      differing: o.differing,
+    });
 }
 const file = writeResult({
   bench: 'int8cascade',
   setup: `The reference arithmetic (src/model/int8/reference.ts, CPU) on the calibrated NanoDet QDQ plan, frame 0 of the real vtest frames (.cache/int8check); per tensor, ${CODES} distinct codes (seed ${SEED}) moved one step and every step that reads the tensor given the moved copy (teacher forcing); compared: every int8 tensor computed from it (its dependents in plan.steps, the tensor itself excluded) and the float head outputs`,
   peer: 'the same reference run unperturbed',
   rows,
-  summary: { codes: CODES, seed: SEED, nearHead, cascades: cascades.map((c) => ({ ...c, differing: c.differing.slice(0, 10), differingTensors: c.differing.length })) },
+  summary: {
+    codes: CODES,
+    seed: SEED,
+    nearHead,
+    cascades: cascades.map((c) => ({
+      ...c,
+      differing: c.differing.slice(0, 10),
+      differingTensors: c.differing.length,
+    })),
+  },
 });
 log(`wrote ${file}`);

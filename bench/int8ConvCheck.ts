@@ -40,9 +40,29 @@ for (const s of plan.steps) {
   const [C, H, W] = x.shape as [number, number, number];
   const [O, Ho, Wo] = plan.tensors.get(s.output)!.shape as [number, number, number];
   const layer = {
-    C, H, W, O, Ho, Wo, kh: s.kernel[0], kw: s.kernel[1], sh: s.stride[0], sw: s.stride[1], pt: s.pads[0], pl: s.pads[1], dh: s.dilation[0], dw: s.dilation[1], group: s.group,
-    x: x.q, w: s.weight as Int8Array, bias: s.bias as Int32Array | null, mult: Float32Array.from(s.weightScales!, (ws) => Math.fround(x.scale * ws)),
-    epilogue: s.epilogue.map((e) => ({ op: EPI[e.op], arg: e.op === 'requantize' ? e.scale : e.op === 'leaky_relu' ? e.alpha : 0 })),
+    C,
+    H,
+    W,
+    O,
+    Ho,
+    Wo,
+    kh: s.kernel[0],
+    kw: s.kernel[1],
+    sh: s.stride[0],
+    sw: s.stride[1],
+    pt: s.pads[0],
+    pl: s.pads[1],
+    dh: s.dilation[0],
+    dw: s.dilation[1],
+    group: s.group,
+    x: x.q,
+    w: s.weight as Int8Array,
+    bias: s.bias as Int32Array | null,
+    mult: Float32Array.from(s.weightScales!, (ws) => Math.fround(x.scale * ws)),
+    epilogue: s.epilogue.map((e) => ({
+      op: EPI[e.op],
+      arg: e.op === 'requantize' ? e.scale : e.op === 'leaky_relu' ? e.alpha : 0,
+    })),
     int8Out: 'q' in want,
   };
   const t1 = performance.now();
@@ -60,7 +80,13 @@ for (const s of plan.steps) {
     values += g.length;
     equal += eq;
     worst = Math.max(worst, w);
-    rows.push({ case: `${s.output}: ${C}→${O} ch, ${s.kernel.join('×')}/${s.stride[0]}, group ${s.group}, ${Ho}×${Wo}`, vigil: eq / g.length, unit: 'share of int8 outputs equal to the reference', worstSteps: w, ms: Math.round(ms * 10) / 10 });
+    rows.push({
+      case: `${s.output}: ${C}→${O} ch, ${s.kernel.join('×')}/${s.stride[0]}, group ${s.group}, ${Ho}×${Wo}`,
+      vigil: eq / g.length,
+      unit: 'share of int8 outputs equal to the reference',
+      worstSteps: w,
+      ms: Math.round(ms * 10) / 10,
+    });
   } else {
     const g = got as Float32Array;
     let maxAbs = 0;
@@ -70,15 +96,29 @@ for (const s of plan.steps) {
       maxRef = Math.max(maxRef, Math.abs(want.f[i]!));
     }
     maxFloatRel = Math.max(maxFloatRel, maxAbs / maxRef);
-    rows.push({ case: `${s.output} (float out): ${C}→${O} ch, ${s.kernel.join('×')}`, vigil: maxAbs, unit: 'max |GPU − reference|', maxRef, ms: Math.round(ms * 10) / 10 });
+    rows.push({
+      case: `${s.output} (float out): ${C}→${O} ch, ${s.kernel.join('×')}`,
+      vigil: maxAbs,
+      unit: 'max |GPU − reference|',
+      maxRef,
+      ms: Math.round(ms * 10) / 10,
+    });
   }
 }
 for (const r of rows) console.log(JSON.stringify(r));
-const summary = { layers: rows.length, int8Values: values, equalShare: equal / values, worstSteps: worst, maxFloatRelDiff: maxFloatRel, referenceMsPerFrame: Math.round(refMs) };
+const summary = {
+  layers: rows.length,
+  int8Values: values,
+  equalShare: equal / values,
+  worstSteps: worst,
+  maxFloatRelDiff: maxFloatRel,
+  referenceMsPerFrame: Math.round(refMs),
+};
 console.log(JSON.stringify(summary));
 const file = writeResult({
   bench: 'int8conv',
-  setup: 'every INT8 convolution of the calibrated NanoDet plan, on the GPU (cuda/Int8Conv.cu: direct, one thread per output, int32 accumulate) fed the reference arithmetic\'s own input codes for that layer; one vtest frame',
+  setup:
+    "every INT8 convolution of the calibrated NanoDet plan, on the GPU (cuda/Int8Conv.cu: direct, one thread per output, int32 accumulate) fed the reference arithmetic's own input codes for that layer; one vtest frame",
   peer: 'src/model/int8/reference.ts (TypeScript reference arithmetic, same inputs, same run)',
   rows,
   summary,

@@ -31,8 +31,17 @@ import { writeResult, type BenchRow } from './record.js';
 const model = int8OnnxPath();
 if (!model) throw new Error('no INT8 model');
 const meta = JSON.parse(readFileSync(join(CHECK_DIR, 'ort.json'), 'utf8')) as {
-  frames: number; ortFrames: number; letterbox: Letterbox;
-  index: Array<{ frame: number; tensor: string; offset: number; length: number; kind: 'int8' | 'float32'; shape: number[] }>;
+  frames: number;
+  ortFrames: number;
+  letterbox: Letterbox;
+  index: Array<{
+    frame: number;
+    tensor: string;
+    offset: number;
+    length: number;
+    kind: 'int8' | 'float32';
+    shape: number[];
+  }>;
   detections: Detection[][];
 };
 const { frames, frame, batchOf } = loadCheckFrames();
@@ -45,15 +54,38 @@ const log = (s: string) => process.stdout.write(`${s}\n`);
 
 const det = await GpuDetector.loadCuda(model, { maxBatch: Math.max(64, N), scoreThreshold: 0.4 });
 log(`engine ${det.cacheKey}, ${program.ops.length} ops, ${program.buffers.length} buffers`);
-const read = (d: GpuDetector, name: string, image: number) => tensorFromBuffer(program, name, addon.int8EngineRead(d.engine, program.buffers[program.tensors.get(name)!.buffer]!.name, image));
+const read = (d: GpuDetector, name: string, image: number) =>
+  tensorFromBuffer(
+    program,
+    name,
+    addon.int8EngineRead(d.engine, program.buffers[program.tensors.get(name)!.buffer]!.name, image),
+  );
 
 // 1. Every tensor against the reference, frame 0.
 const t0 = performance.now();
 const ref = runReference(plan, frame(0));
 const refMs = performance.now() - t0;
-interface Cmp { tensors: number; int8Values: number; int8Equal: number; int8Worst: number; floatValues: number; floatMaxAbs: number; floatMaxRel: number; firstBad: string | null }
+interface Cmp {
+  tensors: number;
+  int8Values: number;
+  int8Equal: number;
+  int8Worst: number;
+  floatValues: number;
+  floatMaxAbs: number;
+  floatMaxRel: number;
+  firstBad: string | null;
+}
 const compareWithReference = (d: GpuDetector, image: number): Cmp => {
-  const c: Cmp = { tensors: 0, int8Values: 0, int8Equal: 0, int8Worst: 0, floatValues: 0, floatMaxAbs: 0, floatMaxRel: 0, firstBad: null };
+  const c: Cmp = {
+    tensors: 0,
+    int8Values: 0,
+    int8Equal: 0,
+    int8Worst: 0,
+    floatValues: 0,
+    floatMaxAbs: 0,
+    floatMaxRel: 0,
+    firstBad: null,
+  };
   for (const s of plan.steps) {
     for (const name of 'outputs' in s ? s.outputs : [s.output]) {
       const want = ref.get(name);
@@ -85,7 +117,8 @@ const compareWithReference = (d: GpuDetector, image: number): Cmp => {
 // Frame 0 without the graph, then in it. Each checked graph run follows a run of another frame
 // (no graph): every buffer then holds other values, so an op of the graph's branches that read a
 // buffer before its writer ran would differ.
-const other = async (d: GpuDetector, batch: number) => addon.int8EngineRun(d.engine, { input: batchOf(batch, 1), batch, iterations: 1, graphs: false });
+const other = async (d: GpuDetector, batch: number) =>
+  addon.int8EngineRun(d.engine, { input: batchOf(batch, 1), batch, iterations: 1, graphs: false });
 const checkFrame0 = async (d: GpuDetector) => {
   await addon.int8EngineRun(d.engine, { input: frame(0), batch: 1, iterations: 1, graphs: false });
   const noGraph = compareWithReference(d, 0);
@@ -114,7 +147,12 @@ log(`${dp4a.cacheKey} vs reference: ${JSON.stringify(dp4aVsRef)}`);
 const single = new Map<string, Int8Array | Float32Array>();
 for (const o of plan.outputs) single.set(o, read(det, o, 0));
 await other(det, N);
-await addon.int8EngineRun(det.engine, { input: frames.subarray(0, N * FRAME_FLOATS), batch: N, iterations: 1, graphs: true });
+await addon.int8EngineRun(det.engine, {
+  input: frames.subarray(0, N * FRAME_FLOATS),
+  batch: N,
+  iterations: 1,
+  graphs: true,
+});
 let batchEqual = true;
 for (const o of plan.outputs) {
   const a = single.get(o)!;
@@ -139,7 +177,9 @@ for (let f = 0; f < meta.ortFrames; f++) {
       }
       n += e.length;
     } else {
-      const want = new Float32Array(ortBlob.buffer.slice(ortBlob.byteOffset + e.offset, ortBlob.byteOffset + e.offset + e.length * 4));
+      const want = new Float32Array(
+        ortBlob.buffer.slice(ortBlob.byteOffset + e.offset, ortBlob.byteOffset + e.offset + e.length * 4),
+      );
       const o = outDiff.get(e.tensor) ?? { maxAbs: 0, values: 0, within: 0 };
       for (let i = 0; i < e.length; i++) {
         const d = Math.abs(want[i]! - got[i]!);
@@ -154,7 +194,9 @@ for (let f = 0; f < meta.ortFrames; f++) {
   ort.within1 += w1;
   ort.perFrame.push(w1 / n);
 }
-log(`batch of ${N}: image 0 equal to its batch-1 run: ${batchEqual}; vs ONNX Runtime (${meta.ortFrames} frames): ${JSON.stringify(ort)}; outputs ${JSON.stringify(Object.fromEntries(outDiff))}`);
+log(
+  `batch of ${N}: image 0 equal to its batch-1 run: ${batchEqual}; vs ONNX Runtime (${meta.ortFrames} frames): ${JSON.stringify(ort)}; outputs ${JSON.stringify(Object.fromEntries(outDiff))}`,
+);
 
 // 3. Detections: the engine + GPU post-processing against the CPU backend.
 const boxes = Array.from({ length: N }, () => meta.letterbox);
@@ -164,18 +206,66 @@ const agreement = compareDetections(meta.detections, found);
 const oneByOne: Detection[][] = [];
 for (let i = 0; i < N; i++) oneByOne.push((await det.detectBatch(frame(i), [meta.letterbox]))[0]!);
 const singleAgreement = compareDetections(found, oneByOne);
-const map = meanAp(meta.detections.map((r, i) => ({ reference: r, candidate: found[i]! })), 0.4);
-log(`detections vs the CPU backend: ${JSON.stringify(agreement)}; mAP@0.5 ${map.map50.toFixed(4)} (0.5:0.95 ${map.map50_95.toFixed(4)}); frame by frame vs the batch: ${JSON.stringify(singleAgreement)}`);
+const map = meanAp(
+  meta.detections.map((r, i) => ({ reference: r, candidate: found[i]! })),
+  0.4,
+);
+log(
+  `detections vs the CPU backend: ${JSON.stringify(agreement)}; mAP@0.5 ${map.map50.toFixed(4)} (0.5:0.95 ${map.map50_95.toFixed(4)}); frame by frame vs the batch: ${JSON.stringify(singleAgreement)}`,
+);
 
 const pct = (x: number) => Number((100 * x).toFixed(4));
 const rows: BenchRow[] = [
-  { case: 'int8 codes equal to the reference arithmetic, mma, every FP32 layer in its order (VIGIL_INT8_FLOAT=exact), CUDA graph (frame 0, every tensor)', vigil: pct(exactGraphVsRef.int8Equal / exactGraphVsRef.int8Values), unit: '%', values: exactGraphVsRef.int8Values, worst: exactGraphVsRef.int8Worst },
-  { case: 'int8 codes equal to the reference arithmetic, the defaults (the FP32 head layer 3×TF32 on the tensor cores), CUDA graph', vigil: pct(graphVsRef.int8Equal / graphVsRef.int8Values), unit: '%', values: graphVsRef.int8Values, worst: graphVsRef.int8Worst },
-  { case: 'int8 codes equal to the reference arithmetic, dp4a', vigil: pct(dp4aVsRef.int8Equal / dp4aVsRef.int8Values), unit: '%', values: dp4aVsRef.int8Values, worst: dp4aVsRef.int8Worst },
-  { case: 'float tensors vs the reference, max relative difference, exact FP32 layers', vigil: exactGraphVsRef.floatMaxRel, unit: 'ratio', values: exactGraphVsRef.floatValues },
-  { case: 'float tensors vs the reference, max relative difference, the defaults', vigil: graphVsRef.floatMaxRel, unit: 'ratio', values: graphVsRef.floatValues },
-  { case: `int8 tensors within one step of ONNX Runtime CPU (${meta.ortFrames} frames, free running)`, vigil: pct(ort.within1 / ort.int8Values), peer: 100, unit: '%', values: ort.int8Values, equal: pct(ort.equal / ort.int8Values), worst: ort.worst },
-  { case: `detections matched to the CPU backend's (${N} frames)`, vigil: agreement.matched, peer: agreement.reference, unit: 'boxes', meanIou: agreement.meanIou, maxScoreDiff: agreement.maxScoreDiff },
+  {
+    case: 'int8 codes equal to the reference arithmetic, mma, every FP32 layer in its order (VIGIL_INT8_FLOAT=exact), CUDA graph (frame 0, every tensor)',
+    vigil: pct(exactGraphVsRef.int8Equal / exactGraphVsRef.int8Values),
+    unit: '%',
+    values: exactGraphVsRef.int8Values,
+    worst: exactGraphVsRef.int8Worst,
+  },
+  {
+    case: 'int8 codes equal to the reference arithmetic, the defaults (the FP32 head layer 3×TF32 on the tensor cores), CUDA graph',
+    vigil: pct(graphVsRef.int8Equal / graphVsRef.int8Values),
+    unit: '%',
+    values: graphVsRef.int8Values,
+    worst: graphVsRef.int8Worst,
+  },
+  {
+    case: 'int8 codes equal to the reference arithmetic, dp4a',
+    vigil: pct(dp4aVsRef.int8Equal / dp4aVsRef.int8Values),
+    unit: '%',
+    values: dp4aVsRef.int8Values,
+    worst: dp4aVsRef.int8Worst,
+  },
+  {
+    case: 'float tensors vs the reference, max relative difference, exact FP32 layers',
+    vigil: exactGraphVsRef.floatMaxRel,
+    unit: 'ratio',
+    values: exactGraphVsRef.floatValues,
+  },
+  {
+    case: 'float tensors vs the reference, max relative difference, the defaults',
+    vigil: graphVsRef.floatMaxRel,
+    unit: 'ratio',
+    values: graphVsRef.floatValues,
+  },
+  {
+    case: `int8 tensors within one step of ONNX Runtime CPU (${meta.ortFrames} frames, free running)`,
+    vigil: pct(ort.within1 / ort.int8Values),
+    peer: 100,
+    unit: '%',
+    values: ort.int8Values,
+    equal: pct(ort.equal / ort.int8Values),
+    worst: ort.worst,
+  },
+  {
+    case: `detections matched to the CPU backend's (${N} frames)`,
+    vigil: agreement.matched,
+    peer: agreement.reference,
+    unit: 'boxes',
+    meanIou: agreement.meanIou,
+    maxScoreDiff: agreement.maxScoreDiff,
+  },
   { case: 'mAP@0.5 with the CPU backend as reference', vigil: Number(map.map50.toFixed(4)), peer: 1, unit: 'mAP' },
 ];
 const file = writeResult({
@@ -183,6 +273,20 @@ const file = writeResult({
   setup: `Vigil's CUDA INT8 engine (${det.cacheKey}; exact FP32 layers: ${exact.cacheKey}; dp4a: ${dp4a.cacheKey}) on the calibrated NanoDet QDQ ONNX; ${N} real vtest frames; ONNX Runtime CPU values from bench/int8Prepare.ts on the same frames and model`,
   peer: 'the reference arithmetic (src/model/int8/reference.ts, TypeScript) and ONNX Runtime CPU (same QDQ ONNX)',
   rows,
-  summary: { mmaNoGraph: mmaVsRef, mmaGraph: graphVsRef, exactNoGraph: exactVsRef, exactGraph: exactGraphVsRef, dp4a: dp4aVsRef, batchImageEqualsSingle: batchEqual, ort, outputs: Object.fromEntries(outDiff), detections: agreement, frameByFrameVsBatch: singleAgreement, map50: map.map50, map50_95: map.map50_95, referenceMsPerFrame: Math.round(refMs) },
+  summary: {
+    mmaNoGraph: mmaVsRef,
+    mmaGraph: graphVsRef,
+    exactNoGraph: exactVsRef,
+    exactGraph: exactGraphVsRef,
+    dp4a: dp4aVsRef,
+    batchImageEqualsSingle: batchEqual,
+    ort,
+    outputs: Object.fromEntries(outDiff),
+    detections: agreement,
+    frameByFrameVsBatch: singleAgreement,
+    map50: map.map50,
+    map50_95: map.map50_95,
+    referenceMsPerFrame: Math.round(refMs),
+  },
 });
 log(`wrote ${file}`);

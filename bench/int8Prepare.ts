@@ -54,7 +54,14 @@ writeFileSync(join(dir, 'nanodet-int8-ort.onnx'), ortModel);
 const session = await ort.InferenceSession.create(lowerQdqForOrtCpu(enc) ?? enc, { graphOptimizationLevel: 'all' });
 const chunks: Uint8Array[] = [];
 let at = 0;
-const index: Array<{ frame: number; tensor: string; offset: number; length: number; kind: 'int8' | 'float32'; shape: number[] }> = [];
+const index: Array<{
+  frame: number;
+  tensor: string;
+  offset: number;
+  length: number;
+  kind: 'int8' | 'float32';
+  shape: number[];
+}> = [];
 for (let i = 0; i < ortFrames; i++) {
   const r = await session.run({ [plan.input]: new ort.Tensor('float32', frames[i]!, [1, 3, S, S]) });
   for (const p of probes) {
@@ -67,7 +74,14 @@ for (let i = 0; i < ortFrames; i++) {
   for (const name of plan.outputs) {
     const v = r[name]!.data as Float32Array;
     chunks.push(new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)));
-    index.push({ frame: i, tensor: name, offset: at, length: v.length, kind: 'float32', shape: plan.tensors.get(name)!.shape });
+    index.push({
+      frame: i,
+      tensor: name,
+      offset: at,
+      length: v.length,
+      kind: 'float32',
+      shape: plan.tensors.get(name)!.shape,
+    });
     at += v.byteLength;
   }
 }
@@ -85,7 +99,10 @@ const det = await OrtDetector.load(model, { scoreThreshold: 0.4 });
 const detections = [];
 for (const f of frames) detections.push(await det.detect(f, lb));
 await det.release();
-writeFileSync(join(dir, 'ort.json'), `${JSON.stringify({ model, frames: count, ortFrames, letterbox: lb, scoreThreshold: 0.4, index, detections })}\n`);
+writeFileSync(
+  join(dir, 'ort.json'),
+  `${JSON.stringify({ model, frames: count, ortFrames, letterbox: lb, scoreThreshold: 0.4, index, detections })}\n`,
+);
 
 // The FP32 network for the PyTorch peer: its steps (all float) and weights, in one binary.
 const fp = planInt8(readOnnx(readFileSync(fp32OnnxPath())));
@@ -96,7 +113,12 @@ const steps = fp.steps.map((s: PlanStep) => {
   const w = s.weight as Float32Array;
   const b = (s.bias as Float32Array | null) ?? new Float32Array(s.outChannels);
   weights.push(w, b);
-  const out = { ...s, weight: { offset: wAt, length: w.length }, bias: { offset: wAt + w.length, length: b.length }, weightScales: null };
+  const out = {
+    ...s,
+    weight: { offset: wAt, length: w.length },
+    bias: { offset: wAt + w.length, length: b.length },
+    weightScales: null,
+  };
   wAt += w.length + b.length;
   return out;
 });
@@ -106,6 +128,11 @@ for (const w of weights) {
   wAll.set(w, wo);
   wo += w.length;
 }
-writeFileSync(join(dir, 'nanodet-fp32.plan.json'), `${JSON.stringify({ input: fp.input, outputs: fp.outputs, shapes: Object.fromEntries([...fp.tensors].map(([k, t]) => [k, t.shape])), steps })}\n`);
+writeFileSync(
+  join(dir, 'nanodet-fp32.plan.json'),
+  `${JSON.stringify({ input: fp.input, outputs: fp.outputs, shapes: Object.fromEntries([...fp.tensors].map(([k, t]) => [k, t.shape])), steps })}\n`,
+);
 writeFileSync(join(dir, 'nanodet-fp32.plan.bin'), wAll);
-console.log(`wrote ${dir}: ${count} frames, ONNX Runtime's ${probes.length} int8 tensors and outputs for ${ortFrames}, ${detections.flat().length} CPU detections, FP32 plan ${fp.steps.length} steps`);
+console.log(
+  `wrote ${dir}: ${count} frames, ONNX Runtime's ${probes.length} int8 tensors and outputs for ${ortFrames}, ${detections.flat().length} CPU detections, FP32 plan ${fp.steps.length} steps`,
+);

@@ -45,7 +45,10 @@ export function writeResult(result: BenchResult): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${result.bench}-${machine}-${date}.json`);
   const { bench, ...rest } = result;
-  writeFileSync(file, `${JSON.stringify({ bench, machine, date, commit, cpu: cpus()[0]?.model, cores: cpus().length, ...rest }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ bench, machine, date, commit, cpu: cpus()[0]?.model, cores: cpus().length, ...rest }, null, 2)}\n`,
+  );
   return file;
 }
 

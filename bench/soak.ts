@@ -19,7 +19,10 @@ const hevc = await ensureClip('hevc', { loops });
 const server = await RtspServer.start({ h264: { file: h264, codec: 'h264' }, hevc: { file: hevc, codec: 'hevc' } });
 const cams = ['h264', 'h264', 'hevc', 'hevc'].map((m, i) => `  - id: cam${i + 1}-${m}\n    url: ${server.url(m)}\n`);
 // The media path alone (decode, pool, events, HTTP): the detector has its own bench.
-const daemon = await startDaemonProcess(`log:\n  level: warn\ndetect:\n  enabled: false\ncameras:\n${cams.join('')}`, 'soak');
+const daemon = await startDaemonProcess(
+  `log:\n  level: warn\ndetect:\n  enabled: false\ncameras:\n${cams.join('')}`,
+  'soak',
+);
 const health = async () => (await daemon.api<{ cameras: CameraHealth[] }>('/api/health')).cameras;
 
 try {
@@ -37,7 +40,12 @@ try {
   for (;;) {
     const t = (performance.now() - t0) / 1000;
     const h = await health();
-    samples.push({ t_s: Math.round(t), rss_mb: daemon.rssMb(), fps: h.map((c) => c.fps.decoded), states: h.map((c) => c.state) });
+    samples.push({
+      t_s: Math.round(t),
+      rss_mb: daemon.rssMb(),
+      fps: h.map((c) => c.fps.decoded),
+      states: h.map((c) => c.state),
+    });
     console.log(`t=${Math.round(t)}s rss=${samples.at(-1)!.rss_mb} MB fps=${samples.at(-1)!.fps.join('/')}`);
     if (t >= MINUTES * 60) break;
     await sleep(SAMPLE_S * 1000);

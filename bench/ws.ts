@@ -17,7 +17,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Health {
   cameras: CameraHealth[];
-  live: { clients: number; sendLatencyMs: { p50: number; p95: number; p99: number; n: number }; perClient: Array<{ videoSkipped: number; videoSent: number; detectionsSent: number; detectionsCoalesced: number; queued: number }> } | null;
+  live: {
+    clients: number;
+    sendLatencyMs: { p50: number; p95: number; p99: number; n: number };
+    perClient: Array<{
+      videoSkipped: number;
+      videoSent: number;
+      detectionsSent: number;
+      detectionsCoalesced: number;
+      queued: number;
+    }>;
+  } | null;
 }
 
 const loops = Math.ceil((PHASE_S * 2 + 60) / 79.5);
@@ -54,11 +64,13 @@ try {
     if (h && h.cameras.every((c) => c.state === 'streaming')) break;
     if (i > 60) throw new Error('cameras did not start streaming within 30 s');
   }
-  await sleep(10_000);  // warm-up: detector loaded, steady state
+  await sleep(10_000); // warm-up: detector loaded, steady state
   const idle = await phase('0 viewers');
 
   for (let i = 0; i < CLIENTS; i++) {
-    const ws = new WebSocket(`${daemon.url.replace('http', 'ws')}/api/live`, 'vigil.v1', { headers: { authorization: `Bearer ${daemon.token}` } });
+    const ws = new WebSocket(`${daemon.url.replace('http', 'ws')}/api/live`, 'vigil.v1', {
+      headers: { authorization: `Bearer ${daemon.token}` },
+    });
     ws.on('message', (data: Buffer, binary) => {
       if (binary && decodeBinary(data).kind === 'fragment') received[i]!++;
     });
@@ -73,7 +85,9 @@ try {
   }
   // The slow ones stop reading altogether: on loopback the kernel's socket buffers absorb
   // several MB per socket first, so a client that reads now and then never fills Vigil's queue.
-  const slowSockets = viewers.slice(0, SLOW).map((ws) => (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket);
+  const slowSockets = viewers
+    .slice(0, SLOW)
+    .map((ws) => (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket);
   for (const s of slowSockets) s.pause();
   await sleep(3000);
   const loaded = await phase(`${CLIENTS} viewers (${SLOW} slow)`);
@@ -93,19 +107,38 @@ try {
       { case: `camera fps, ${CLIENTS} viewers`, vigil: loaded.fps, peer: idle.fps, unit: 'fps per camera', ratio },
       { case: 'daemon RSS max, 0 viewers', vigil: idle.rssMax, unit: 'MB' },
       { case: `daemon RSS max, ${CLIENTS} viewers`, vigil: loaded.rssMax, unit: 'MB' },
-      { case: 'decode-to-send latency (packet received → handed to the socket)', p50_ms: live.sendLatencyMs.p50, p95_ms: live.sendLatencyMs.p95, p99_ms: live.sendLatencyMs.p99, n: live.sendLatencyMs.n, unit: 'ms' },
+      {
+        case: 'decode-to-send latency (packet received → handed to the socket)',
+        p50_ms: live.sendLatencyMs.p50,
+        p95_ms: live.sendLatencyMs.p95,
+        p99_ms: live.sendLatencyMs.p99,
+        n: live.sendLatencyMs.n,
+        unit: 'ms',
+      },
       {
         case: 'video fragments skipped by the daemon',
         slow_clients: slowSkipped,
         reading_clients: normalSkipped,
         unit: 'fragments',
-        note: `the stuck clients read ${received.slice(0, SLOW).join('/')} fragments, the reading ones ${Math.min(...received.slice(SLOW))}; their daemon-side queues held ${per.slice(0, SLOW).map((c) => c.queued).join('/')} bytes at the end: on loopback the kernel's socket buffers (tcp_rmem max 32 MB, tcp_wmem max 4 MB here) absorb a stuck client's backlog before Vigil's per-client bound is reached, so skipping shows only in longer stalls; test/e2e/live.test.ts forces it with a flat-out source`,
+        note: `the stuck clients read ${received.slice(0, SLOW).join('/')} fragments, the reading ones ${Math.min(...received.slice(SLOW))}; their daemon-side queues held ${per
+          .slice(0, SLOW)
+          .map((c) => c.queued)
+          .join(
+            '/',
+          )} bytes at the end: on loopback the kernel's socket buffers (tcp_rmem max 32 MB, tcp_wmem max 4 MB here) absorb a stuck client's backlog before Vigil's per-client bound is reached, so skipping shows only in longer stalls; test/e2e/live.test.ts forces it with a flat-out source`,
       },
-      { case: 'video fragments sent per reading client', min: Math.min(...normalSent), max: Math.max(...normalSent), unit: 'fragments' },
+      {
+        case: 'video fragments sent per reading client',
+        min: Math.min(...normalSent),
+        max: Math.max(...normalSent),
+        unit: 'fragments',
+      },
     ],
     summary: { ratio, rss_mb: loaded.rssMax, send_p99_ms: live.sendLatencyMs.p99, send_p50_ms: live.sendLatencyMs.p50 },
   });
-  console.log(`fps ratio ${ratio} (${loaded.fps} vs ${idle.fps}); RSS ${idle.rssMax} -> ${loaded.rssMax} MB; send p50/p99 ${live.sendLatencyMs.p50}/${live.sendLatencyMs.p99} ms; skipped slow ${slowSkipped}, reading ${normalSkipped}; wrote ${file}`);
+  console.log(
+    `fps ratio ${ratio} (${loaded.fps} vs ${idle.fps}); RSS ${idle.rssMax} -> ${loaded.rssMax} MB; send p50/p99 ${live.sendLatencyMs.p50}/${live.sendLatencyMs.p99} ms; skipped slow ${slowSkipped}, reading ${normalSkipped}; wrote ${file}`,
+  );
 } finally {
   for (const ws of viewers) ws.terminate();
   await daemon.stop();

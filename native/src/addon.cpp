@@ -29,13 +29,20 @@ Napi::Value DetectionRecordLayoutJs(const Napi::CallbackInfo& info) { return det
 Napi::Value SetLibavLogLevel(const Napi::CallbackInfo& info) {
   std::string level = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
   int v;
-  if (level == "quiet") v = AV_LOG_QUIET;
-  else if (level == "fatal") v = AV_LOG_FATAL;
-  else if (level == "error") v = AV_LOG_ERROR;
-  else if (level == "warning") v = AV_LOG_WARNING;
-  else if (level == "info") v = AV_LOG_INFO;
-  else if (level == "debug") v = AV_LOG_DEBUG;
-  else throw invalidParameter(info.Env(), "'quiet', 'fatal', 'error', 'warning', 'info' or 'debug'", "level", info[0]);
+  if (level == "quiet")
+    v = AV_LOG_QUIET;
+  else if (level == "fatal")
+    v = AV_LOG_FATAL;
+  else if (level == "error")
+    v = AV_LOG_ERROR;
+  else if (level == "warning")
+    v = AV_LOG_WARNING;
+  else if (level == "info")
+    v = AV_LOG_INFO;
+  else if (level == "debug")
+    v = AV_LOG_DEBUG;
+  else
+    throw invalidParameter(info.Env(), "'quiet', 'fatal', 'error', 'warning', 'info' or 'debug'", "level", info[0]);
   av_log_set_level(v);
   return info.Env().Undefined();
 }

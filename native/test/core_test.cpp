@@ -19,12 +19,12 @@ extern "C" {
 using namespace vigil;
 
 static int failures = 0;
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
+#define CHECK(cond)                                                                 \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                          \
-    }                                                                      \
+      ++failures;                                                                   \
+    }                                                                               \
   } while (0)
 
 static FrameInfo info(uint64_t seq) {
@@ -75,7 +75,7 @@ static void buffersAreAllocatedPerSizeNotPerFrame() {
   }
   uint64_t steady = pool.allocations();
   CHECK(steady >= 2 && steady <= 3);  // at most once per slot for 100 frames
-  int s = pool.acquire(128, 96);  // a new stream size after a reconnect
+  int s = pool.acquire(128, 96);      // a new stream size after a reconnect
   CHECK(pool.writable(s)->width == 128);
   pool.publish(s, info(101));
   CHECK(pool.allocations() == steady + 1);
@@ -98,7 +98,7 @@ static void concurrentReadersAndWriter() {
       for (int i = 0; i < 20000; ++i) {
         FrameLease l = pool.latest();
         if (!l) continue;
-        CHECK(l.info().seq >= last);  // never goes back in time
+        CHECK(l.info().seq >= last);                                         // never goes back in time
         CHECK(l.frame()->data[0][0] == static_cast<uint8_t>(l.info().seq));  // not torn
         last = l.info().seq;
       }
@@ -114,7 +114,8 @@ static void jpegOfAFrame() {
   AVFrame* f = pool.writable(s);
   for (int p = 0; p < 3; ++p) {
     int h = p == 0 ? 48 : 24;
-    for (int y = 0; y < h; ++y) std::fill(f->data[p] + y * f->linesize[p], f->data[p] + y * f->linesize[p] + (p == 0 ? 64 : 32), 128);
+    for (int y = 0; y < h; ++y)
+      std::fill(f->data[p] + y * f->linesize[p], f->data[p] + y * f->linesize[p] + (p == 0 ? 64 : 32), 128);
   }
   pool.publish(s, info(1));
   FrameLease l = pool.latest();
@@ -137,7 +138,8 @@ static void fullRangeIsCompressedToLimited() {
     std::fill(src->data[0] + y * src->linesize[0] + 32, src->data[0] + y * src->linesize[0] + 64, 255);
   }
   for (int p = 1; p < 3; ++p)
-    for (int y = 0; y < 24; ++y) std::fill(src->data[p] + y * src->linesize[p], src->data[p] + y * src->linesize[p] + 32, 128);
+    for (int y = 0; y < 24; ++y)
+      std::fill(src->data[p] + y * src->linesize[p], src->data[p] + y * src->linesize[p] + 32, 128);
   FramePool pool(2);
   int s = pool.acquire(64, 48);
   FrameConverter conv;

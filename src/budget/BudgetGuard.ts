@@ -19,8 +19,8 @@ const median = (xs: number[]) => {
 export class BudgetGuard {
   state: 'ok' | 'breach' = 'ok';
   breaches = 0;
-  private run: number[] = [];      // latencies of the current run (over budget, or within it)
-  private since = 0;               // breach start (ms, monotonic)
+  private run: number[] = []; // latencies of the current run (over budget, or within it)
+  private since = 0; // breach start (ms, monotonic)
   private engagedUntil = 0;
   private droppedAtBreach = 0;
 
@@ -41,13 +41,18 @@ export class BudgetGuard {
    */
   observe(totalMs: number, nowMs: number, droppedByPolicy: number): BudgetEvent | null {
     const over = totalMs > this.budgetMs;
-    const wanted = this.state === 'ok' ? over : !over;  // what moves the state on
+    const wanted = this.state === 'ok' ? over : !over; // what moves the state on
     if (!wanted) {
       this.run = [];
       return null;
     }
     this.run.push(totalMs);
-    const base = { camera: this.camera, at: new Date().toISOString(), budgetMs: this.budgetMs, policy: this.cfg.policy };
+    const base = {
+      camera: this.camera,
+      at: new Date().toISOString(),
+      budgetMs: this.budgetMs,
+      policy: this.cfg.policy,
+    };
     if (this.state === 'ok' && this.run.length >= this.cfg.breach_frames) {
       const ev: BudgetEvent = { ...base, kind: 'breach', latencyMs: median(this.run), durationMs: null, dropped: null };
       this.state = 'breach';
@@ -59,7 +64,11 @@ export class BudgetGuard {
     }
     if (this.state === 'breach' && this.run.length >= this.cfg.recover_frames) {
       const ev: BudgetEvent = {
-        ...base, kind: 'recovered', latencyMs: median(this.run), durationMs: Math.round(nowMs - this.since), dropped: droppedByPolicy - this.droppedAtBreach,
+        ...base,
+        kind: 'recovered',
+        latencyMs: median(this.run),
+        durationMs: Math.round(nowMs - this.since),
+        dropped: droppedByPolicy - this.droppedAtBreach,
       };
       this.state = 'ok';
       this.engagedUntil = nowMs + this.cfg.hold_seconds * 1000;

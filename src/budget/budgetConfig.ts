@@ -27,4 +27,10 @@ export const budgetSchema = z.strictObject({
 });
 
 export type BudgetConfig = z.output<typeof budgetSchema>;
-export const BUDGET_DEFAULTS: BudgetConfig = { policy: 'newest_wins', every_nth: 2, breach_frames: 5, recover_frames: 30, hold_seconds: 30 };
+export const BUDGET_DEFAULTS: BudgetConfig = {
+  policy: 'newest_wins',
+  every_nth: 2,
+  breach_frames: 5,
+  recover_frames: 30,
+  hold_seconds: 30,
+};

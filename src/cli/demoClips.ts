@@ -21,7 +21,19 @@ export function clipDir(): string {
 const encoder = (codec: ClipCodec, keyint: number): { codec: string; options: string[] } =>
   codec === 'h264'
     ? { codec: 'libx264', options: ['-preset', 'veryfast', '-g', String(keyint), '-bf', '0', '-pix_fmt', 'yuv420p'] }
-    : { codec: 'libx265', options: ['-preset', 'veryfast', '-x265-params', `log-level=error:keyint=${keyint}:bframes=0`, '-pix_fmt', 'yuv420p', '-tag:v', 'hvc1'] };
+    : {
+        codec: 'libx265',
+        options: [
+          '-preset',
+          'veryfast',
+          '-x265-params',
+          `log-level=error:keyint=${keyint}:bframes=0`,
+          '-pix_fmt',
+          'yuv420p',
+          '-tag:v',
+          'hvc1',
+        ],
+      };
 
 /**
  * The GPU benches' camera: vtest upscaled to 1920×1080 and played at 30 fps (each source frame
@@ -41,10 +53,16 @@ const HD_1080P30 = {
  * the 1080p30 form above.
  * A child ffmpeg is the right tool here: a one-shot fixture job, never the frame path.
  */
-export async function ensureClip(codec: ClipCodec, opts: { loops?: number; container?: 'mkv' | 'ts' | 'mp4'; hd?: boolean } = {}): Promise<string> {
+export async function ensureClip(
+  codec: ClipCodec,
+  opts: { loops?: number; container?: 'mkv' | 'ts' | 'mp4'; hd?: boolean } = {},
+): Promise<string> {
   const loops = opts.loops ?? 1;
   const container = opts.container ?? 'mkv';
-  const out = join(clipDir(), `vtest-${codec}${opts.hd ? '-1080p30' : ''}${loops > 1 ? `-x${loops}` : ''}.${container}`);
+  const out = join(
+    clipDir(),
+    `vtest-${codec}${opts.hd ? '-1080p30' : ''}${loops > 1 ? `-x${loops}` : ''}.${container}`,
+  );
   if (existsSync(out)) return out;
   if (!existsSync(VTEST_AVI)) {
     throw new Error(`${VTEST_AVI} is missing: install Debian's opencv-doc package (scripts/setup.sh does).`);
@@ -56,7 +74,8 @@ export async function ensureClip(codec: ClipCodec, opts: { loops?: number; conta
   await new Promise<void>((resolvePromise, reject) => {
     const cmd = ffmpeg(remuxFrom ?? VTEST_AVI);
     if (loops > 1) cmd.inputOptions(['-stream_loop', String(loops - 1)]);
-    if (remuxFrom) cmd.outputOptions(['-c:v', 'copy', ...(codec === 'hevc' && container === 'mp4' ? ['-tag:v', 'hvc1'] : [])]);
+    if (remuxFrom)
+      cmd.outputOptions(['-c:v', 'copy', ...(codec === 'hevc' && container === 'mp4' ? ['-tag:v', 'hvc1'] : [])]);
     else {
       cmd.videoCodec(enc.codec).outputOptions(enc.options);
       if (opts.hd) cmd.inputOptions(HD_1080P30.input).videoFilters(HD_1080P30.filter).outputOptions(HD_1080P30.options);

@@ -16,7 +16,18 @@ export const configSchema = z
     data_dir: z.string().min(1).optional(),
     auth: authSchema.prefault({}),
     log: logSchema.default({ level: 'info', libav: 'fatal' }),
-    detect: detectSchema.default({ enabled: true, backend: 'cpu', precision: 'auto', score_threshold: 0.4, iou_threshold: 0.6, max_detections: 100, threads: 0, batch: { max_size: 1, timeout_ms: 20 }, tensorrt: { max_batch: 8 }, tracker: { iou_threshold: 0.3, high_score: 0.5, min_hits: 3, max_age: 15 } }),
+    detect: detectSchema.default({
+      enabled: true,
+      backend: 'cpu',
+      precision: 'auto',
+      score_threshold: 0.4,
+      iou_threshold: 0.6,
+      max_detections: 100,
+      threads: 0,
+      batch: { max_size: 1, timeout_ms: 20 },
+      tensorrt: { max_batch: 8 },
+      tracker: { iou_threshold: 0.3, high_score: 0.5, min_hits: 3, max_age: 15 },
+    }),
     /** Event snapshots and clips, and their retention (src/media/). */
     media: mediaSchema.prefault({}),
     /** Under a service manager: watchdog, stop bound, status line (src/service/). */

@@ -56,7 +56,11 @@ export class Daemon extends EventEmitter {
   detection: DetectionService | null = null;
   /** The detector's state for /api/health. */
   detector: {
-    status: 'off' | 'ready' | 'unavailable'; backend: string; precision: string | null; model: string | null; reason: string | null;
+    status: 'off' | 'ready' | 'unavailable';
+    backend: string;
+    precision: string | null;
+    model: string | null;
+    reason: string | null;
     /** backend auto: why not the backends before the one it runs on (TensorRT, cuda). */
     fallback: string | null;
   } = { status: 'off', backend: 'cpu', precision: null, model: null, reason: null, fallback: null };
@@ -113,16 +117,28 @@ export class Daemon extends EventEmitter {
     const { store: users, generatedPassword } = await UserStore.open(usersFile, auth.admin_password);
     this.users = users;
     this.generatedAdminPassword = generatedPassword;
-    if (generatedPassword) this.log.warn({ usersFile }, 'first run: created the admin account with a generated password (printed once on stdout)');
+    if (generatedPassword)
+      this.log.warn(
+        { usersFile },
+        'first run: created the admin account with a generated password (printed once on stdout)',
+      );
     this.store = new Store(join(dataDir, 'vigil.db'));
     const dangling = this.store.closeOpenEvents(new Date().toISOString());
-    if (dangling > 0) this.log.warn({ events: dangling }, 'closed events the previous run left open (it did not stop cleanly)');
+    if (dangling > 0)
+      this.log.warn({ events: dangling }, 'closed events the previous run left open (it did not stop cleanly)');
     const mediaDir = resolve(media.dir ?? join(dataDir, 'media'));
     const fixed = await reconcileMedia(this.store, mediaDir);
     if (fixed.skipped) {
       this.mediaError = fixed.skipped;
-      this.log.error({ dir: mediaDir, reason: fixed.skipped }, 'media directory not reconciled: events get no snapshots or clips this run, and retention is off');
-    } else if (fixed.orphanFiles + fixed.missingFiles > 0) this.log.warn({ ...fixed, dir: mediaDir }, 'media files and the database disagreed (the previous run did not stop cleanly): made them agree');
+      this.log.error(
+        { dir: mediaDir, reason: fixed.skipped },
+        'media directory not reconciled: events get no snapshots or clips this run, and retention is off',
+      );
+    } else if (fixed.orphanFiles + fixed.missingFiles > 0)
+      this.log.warn(
+        { ...fixed, dir: mediaDir },
+        'media files and the database disagreed (the previous run did not stop cleanly): made them agree',
+      );
     // 'event' (ZoneEvent): an event's state as committed to the database, open (endedAt null)
     // or closed. One that opened and closed within one write is announced closed only.
     if (this.config.mqtt) this.startMqtt(this.config.mqtt);
@@ -132,18 +148,33 @@ export class Daemon extends EventEmitter {
         this.mqtt?.publish(`events/${ev.camera}`, { kind, ...ev });
         try {
           this.emit('event', kind, ev);
-        } catch (err) {  // a listener's failure is not the store's
+        } catch (err) {
+          // a listener's failure is not the store's
           this.log.error({ err: (err as Error).message, event: ev.id }, 'an event listener failed');
         }
       }
     });
     const store = this.store;
     if (!this.mediaError) {
-      this.media = new EventMedia(mediaDir, media, store, this.events, this.addon, (camera, quality, seq) => {
-        const sup = this.cameras.get(camera);
-        return sup && sup.state !== 'stopped' ? sup.snapshot(quality, seq) : Promise.resolve(null);
-      }, moduleLogger(this.logger, 'EventMedia'));
-      this.retention = new Retention(store, mediaDir, media.retention, (id) => this.media?.busy(id) ?? false, moduleLogger(this.logger, 'Retention'));
+      this.media = new EventMedia(
+        mediaDir,
+        media,
+        store,
+        this.events,
+        this.addon,
+        (camera, quality, seq) => {
+          const sup = this.cameras.get(camera);
+          return sup && sup.state !== 'stopped' ? sup.snapshot(quality, seq) : Promise.resolve(null);
+        },
+        moduleLogger(this.logger, 'EventMedia'),
+      );
+      this.retention = new Retention(
+        store,
+        mediaDir,
+        media.retention,
+        (id) => this.media?.busy(id) ?? false,
+        moduleLogger(this.logger, 'Retention'),
+      );
       await this.retention.sweep();
       this.retention.start();
     }
@@ -191,14 +222,23 @@ export class Daemon extends EventEmitter {
     try {
       const int8 = int8OnnxPath();
       model = detectorModel(cfg, { int8, fp32: fp32OnnxPath });
-      const opts = { scoreThreshold: cfg.score_threshold, iouThreshold: cfg.iou_threshold, maxDetections: cfg.max_detections };
+      const opts = {
+        scoreThreshold: cfg.score_threshold,
+        iouThreshold: cfg.iou_threshold,
+        maxDetections: cfg.max_detections,
+      };
       const maxBatch = Math.max(cfg.tensorrt.max_batch, cfg.batch.max_size);
       const why: string[] = [];
       if (cfg.backend === 'tensorrt' || cfg.backend === 'auto') {
         try {
           const cacheDir = cfg.tensorrt.cache_dir ?? join(this.config.data_dir ?? defaultDataDir(), 'engines');
           this.log.info({ model, cacheDir }, 'loading the TensorRT engine (a first build takes minutes)');
-          this.model = await GpuDetector.loadTensorRt(model, { ...opts, cacheDir, maxBatch, onLog: (line) => this.log.info({ tensorrt: line }, 'TensorRT') });
+          this.model = await GpuDetector.loadTensorRt(model, {
+            ...opts,
+            cacheDir,
+            maxBatch,
+            onLog: (line) => this.log.info({ tensorrt: line }, 'TensorRT'),
+          });
           backend = 'tensorrt';
         } catch (err) {
           if (cfg.backend === 'tensorrt') throw err;
@@ -209,7 +249,8 @@ export class Daemon extends EventEmitter {
         try {
           // Vigil's own engine runs the INT8 model; FP32 asked for explicitly stays elsewhere.
           const int8Model = cfg.model ?? (cfg.precision !== 'fp32' ? int8 : null);
-          if (!int8Model) throw new Error('no INT8 model (run `vigil calibrate`; precision fp32 keeps the cuda engine off)');
+          if (!int8Model)
+            throw new Error('no INT8 model (run `vigil calibrate`; precision fp32 keeps the cuda engine off)');
           this.model = await GpuDetector.loadCuda(int8Model, { ...opts, maxBatch });
           model = int8Model;
           backend = 'cuda';
@@ -220,18 +261,35 @@ export class Daemon extends EventEmitter {
       }
       if (why.length) {
         fallback = why.join('; ');
-        this.log.warn({ reason: fallback }, this.model ? `backend auto: detecting with ${backend}` : 'backend auto: detecting on the CPU');
+        this.log.warn(
+          { reason: fallback },
+          this.model ? `backend auto: detecting with ${backend}` : 'backend auto: detecting on the CPU',
+        );
       }
       this.model ??= await OrtDetector.load(model, { ...opts, threads: cfg.threads });
       this.detector = { status: 'ready', backend, precision: this.model.precision, model, reason: null, fallback };
     } catch (err) {
-      this.detector = { status: 'unavailable', backend: cfg.backend, precision: null, model, reason: (err as Error).message, fallback };
+      this.detector = {
+        status: 'unavailable',
+        backend: cfg.backend,
+        precision: null,
+        model,
+        reason: (err as Error).message,
+        fallback,
+      };
       this.log.error({ reason: (err as Error).message }, 'detector unavailable; cameras run without detection');
       return;
     }
-    const service = new DetectionService(this.model, NANODET_SPEC.inputSize, NANODET_SPEC.normalize, moduleLogger(this.logger, 'DetectionService'), {
-      maxSize: cfg.batch.max_size, timeoutMs: cfg.batch.timeout_ms,
-    });
+    const service = new DetectionService(
+      this.model,
+      NANODET_SPEC.inputSize,
+      NANODET_SPEC.normalize,
+      moduleLogger(this.logger, 'DetectionService'),
+      {
+        maxSize: cfg.batch.max_size,
+        timeoutMs: cfg.batch.timeout_ms,
+      },
+    );
     this.detection = service;
     for (const [id, sup] of this.cameras) this.attachDetection(id, sup);
     service.on('detections', (ev: DetectionEvent) => {
@@ -264,28 +322,41 @@ export class Daemon extends EventEmitter {
     if (!service || !sup.config.detect) return;
     const c = sup.config;
     service.addCamera(id, sup, {
-      budgetMs: c.budget_ms ?? null, budget: c.budget, targetFps: c.target_fps ?? null, inferDelayMs: c.testing?.infer_delay_ms ?? 0,
+      budgetMs: c.budget_ms ?? null,
+      budget: c.budget,
+      targetFps: c.target_fps ?? null,
+      inferDelayMs: c.testing?.infer_delay_ms ?? 0,
     });
     sup.on('frame', (ev: FrameEvent) => service.frame(id, ev.seq, ev.recvUs, ev.ptsUs));
     // Tracking (ids reach the overlay); events where zones or lines are set.
     const t = this.config.detect.tracker;
-    const tracker = new Tracker({ iouThreshold: t.iou_threshold, highScore: t.high_score, minHits: t.min_hits, maxAge: t.max_age });
+    const tracker = new Tracker({
+      iouThreshold: t.iou_threshold,
+      highScore: t.high_score,
+      minHits: t.min_hits,
+      maxAge: t.max_age,
+    });
     const events = this.events;
     const media = this.media;
-    const watcher = hasRules(c) && events
-      ? new ZoneWatcher(id, { zones: c.zones, lines: c.lines }, {
-        nextId: () => events.newId(),
-        onOpen: (ev) => {
-          events.record(ev);
-          media?.opened(ev);
-        },
-        onClose: (ev) => {
-          events.record(ev);
-          media?.closed(ev);
-        },
-        onBest: (ev) => media?.best(ev),
-      })
-      : null;
+    const watcher =
+      hasRules(c) && events
+        ? new ZoneWatcher(
+            id,
+            { zones: c.zones, lines: c.lines },
+            {
+              nextId: () => events.newId(),
+              onOpen: (ev) => {
+                events.record(ev);
+                media?.opened(ev);
+              },
+              onClose: (ev) => {
+                events.record(ev);
+                media?.closed(ev);
+              },
+              onBest: (ev) => media?.best(ev),
+            },
+          )
+        : null;
     this.tracking.set(id, { tracker, watcher });
     const clips = watcher ? media?.camera(id) : null;
     if (clips) sup.on('video', (ev: VideoEvent) => clips.video(ev));
@@ -307,7 +378,8 @@ export class Daemon extends EventEmitter {
   private publishStates(id: string, sup: CameraSupervisor): void {
     const mqtt = this.mqtt;
     if (!mqtt) return;
-    const publishState = () => mqtt.publish(`cameras/${id}/state`, { camera: id, state: sup.state, since: new Date().toISOString() }, true);
+    const publishState = () =>
+      mqtt.publish(`cameras/${id}/state`, { camera: id, state: sup.state, since: new Date().toISOString() }, true);
     publishState();
     sup.on('state', publishState);
   }
@@ -343,7 +415,7 @@ export class Daemon extends EventEmitter {
     this.detection?.removeCamera(id);
     this.tracking.delete(id);
     this.media?.dropCamera(id);
-    this.mqtt?.publish(`cameras/${id}/state`, null, true);  // no retained state left for a camera that is gone
+    this.mqtt?.publish(`cameras/${id}/state`, null, true); // no retained state left for a camera that is gone
     this.live?.removeCamera(id);
     this.latency.delete(id);
     this.cameras.delete(id);
@@ -356,14 +428,17 @@ export class Daemon extends EventEmitter {
    * configuration is validated before this (a bad one changes nothing).
    */
   reload(next: VigilConfig): ReloadResult {
-    const restartNeeded = (Object.keys(next) as Array<keyof VigilConfig>)
-      .filter((k) => k !== 'cameras' && JSON.stringify(next[k]) !== JSON.stringify(this.config[k]));
+    const restartNeeded = (Object.keys(next) as Array<keyof VigilConfig>).filter(
+      (k) => k !== 'cameras' && JSON.stringify(next[k]) !== JSON.stringify(this.config[k]),
+    );
     const enabled = (cfg: VigilConfig) => new Map(cfg.cameras.filter((c) => c.enabled).map((c) => [c.id, c]));
     const before = enabled(this.config);
     const after = enabled(next);
     const removed = [...before.keys()].filter((id) => !after.has(id));
     const added = [...after.keys()].filter((id) => !before.has(id));
-    const changed = [...after.keys()].filter((id) => before.has(id) && JSON.stringify(before.get(id)) !== JSON.stringify(after.get(id)));
+    const changed = [...after.keys()].filter(
+      (id) => before.has(id) && JSON.stringify(before.get(id)) !== JSON.stringify(after.get(id)),
+    );
     for (const id of [...removed, ...changed]) this.removeCamera(id);
     const failed: Array<{ camera: string; reason: string }> = [];
     for (const id of [...changed, ...added]) {
@@ -396,8 +471,12 @@ export class Daemon extends EventEmitter {
     let fps = 0;
     for (const id of this.cameras.keys()) fps += this.detection?.stats(id)?.fps ?? 0;
     const d = this.detector;
-    const detector = d.status === 'ready' ? `detector ${d.backend} ${d.precision}, ${fps.toFixed(1)} inferences/s`
-      : d.status === 'off' ? 'detector off' : `detector unavailable: ${d.reason}`;
+    const detector =
+      d.status === 'ready'
+        ? `detector ${d.backend} ${d.precision}, ${fps.toFixed(1)} inferences/s`
+        : d.status === 'off'
+          ? 'detector off'
+          : `detector unavailable: ${d.reason}`;
     const media = this.media?.stats();
     return `${streaming}/${sups.length} cameras streaming; ${detector}${media ? `; ${media.recording} clips recording` : ''}${this.mediaError ? '; no event media: see the log' : ''}`;
   }

@@ -28,7 +28,11 @@ export interface Detector {
    * deviceInputs); their detections in the same order. Sets `stamps.inferredUs` when the
    * model's outputs are back, before post-processing.
    */
-  detectBatch(input: Float32Array | DeviceBatchHandle, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]>;
+  detectBatch(
+    input: Float32Array | DeviceBatchHandle,
+    boxes: Letterbox[],
+    stamps?: { inferredUs?: number },
+  ): Promise<Detection[][]>;
 }
 
 /**
@@ -93,7 +97,12 @@ export interface CameraDetectOptions {
   inferDelayMs: number;
 }
 
-export const NO_BUDGET: CameraDetectOptions = { budgetMs: null, budget: BUDGET_DEFAULTS, targetFps: null, inferDelayMs: 0 };
+export const NO_BUDGET: CameraDetectOptions = {
+  budgetMs: null,
+  budget: BUDGET_DEFAULTS,
+  targetFps: null,
+  inferDelayMs: 0,
+};
 
 export interface CameraDetectStats {
   framesInferred: number;
@@ -141,8 +150,8 @@ interface CamState {
   /** The last inferred frame's first packet → decoded (ms). */
   decodeMs: number;
   stats: CameraDetectStats;
-  times: LatencyWindow;  // recent inference times, ms
-  doneAt: number[];  // recent completion times (ms), for fps
+  times: LatencyWindow; // recent inference times, ms
+  doneAt: number[]; // recent completion times (ms), for fps
 }
 
 const WINDOW = 200;
@@ -193,7 +202,11 @@ export class DetectionService extends EventEmitter {
   private batchTimer: NodeJS.Timeout | null = null;
   /** When the oldest frame of the batch being gathered became ready (performance.now ms). */
   private waitSince: number | null = null;
-  private readonly batchCounts = { batches: 0, frames: 0, launches: { full: 0, ready: 0, timeout: 0 } as Record<BatchLaunch, number> };
+  private readonly batchCounts = {
+    batches: 0,
+    frames: 0,
+    launches: { full: 0, ready: 0, timeout: 0 } as Record<BatchLaunch, number>,
+  };
   private readonly batchWaits = new LatencyWindow(WINDOW);
 
   constructor(
@@ -205,12 +218,13 @@ export class DetectionService extends EventEmitter {
   ) {
     super();
     const maxSize = Math.max(1, Math.min(batch.maxSize, detector.maxBatch));
-    if (maxSize < batch.maxSize) log.warn({ asked: batch.maxSize, model: detector.maxBatch }, 'the model takes smaller batches than configured');
+    if (maxSize < batch.maxSize)
+      log.warn({ asked: batch.maxSize, model: detector.maxBatch }, 'the model takes smaller batches than configured');
     this.batch = { maxSize, timeoutMs: batch.timeoutMs };
     this.frameLen = 3 * size * size;
     const device = detector.deviceInputs ?? [];
     this.free = device.length ? [...device] : [null];
-    this.input = new Float32Array(device.length ? 0 : maxSize * this.frameLen);  // the one preallocated host tensor
+    this.input = new Float32Array(device.length ? 0 : maxSize * this.frameLen); // the one preallocated host tensor
   }
 
   addCamera(id: string, source: FrameSource, opts: CameraDetectOptions = NO_BUDGET): void {
@@ -232,8 +246,17 @@ export class DetectionService extends EventEmitter {
       times: new LatencyWindow(WINDOW),
       doneAt: [],
       stats: {
-        framesInferred: 0, dropped: 0, dropReasons: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>, pending: 0,
-        budget: null, fps: 0, inferMs: null, lastObjects: {}, lastDetections: [], lastSeq: null, lastError: null,
+        framesInferred: 0,
+        dropped: 0,
+        dropReasons: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,
+        pending: 0,
+        budget: null,
+        fps: 0,
+        inferMs: null,
+        lastObjects: {},
+        lastDetections: [],
+        lastSeq: null,
+        lastError: null,
       },
     });
     this.order.push(id);
@@ -258,13 +281,15 @@ export class DetectionService extends EventEmitter {
   frame(id: string, seq: number, recvUs = 0, ptsUs: number | null = null): void {
     const cam = this.cams.get(id);
     if (!cam) return;
-    if (cam.doneSeq < 0) cam.doneSeq = seq - 1;  // counting starts at the first frame seen
+    if (cam.doneSeq < 0) cam.doneSeq = seq - 1; // counting starts at the first frame seen
     if (seq > cam.newestSeq) {
       const now = performance.now();
       this.waitingFrom ??= now;
       // The pts step of consecutive frames; outside 2 ms..1 s it is a new session or a jump.
-      const step = ptsUs !== null && cam.lastPtsUs !== null && seq === cam.newestSeq + 1 ? (ptsUs - cam.lastPtsUs) / 1000 : NaN;
-      if (step >= 2 && step <= 1000) cam.intervalMs = cam.intervalMs === null ? step : cam.intervalMs * 0.9 + step * 0.1;
+      const step =
+        ptsUs !== null && cam.lastPtsUs !== null && seq === cam.newestSeq + 1 ? (ptsUs - cam.lastPtsUs) / 1000 : NaN;
+      if (step >= 2 && step <= 1000)
+        cam.intervalMs = cam.intervalMs === null ? step : cam.intervalMs * 0.9 + step * 0.1;
       cam.lastPtsUs = ptsUs;
       cam.lastFrameMs = now;
       cam.newestSeq = seq;
@@ -294,7 +319,9 @@ export class DetectionService extends EventEmitter {
       ...cam.stats,
       dropReasons: { ...cam.stats.dropReasons },
       pending: Math.max(0, cam.newestSeq - cam.doneSeq),
-      budget: g ? { ms: g.budgetMs, policy: g.cfg.policy, state: g.state, engaged: g.engaged(now), breaches: g.breaches } : null,
+      budget: g
+        ? { ms: g.budgetMs, policy: g.cfg.policy, state: g.state, engaged: g.engaged(now), breaches: g.breaches }
+        : null,
       fps: recent.length > 1 ? Math.round(((recent.length - 1) / ((now - (recent[0] as number)) / 1000)) * 10) / 10 : 0,
       inferMs: infer ? { p50: infer.p50, p99: infer.p99 } : null,
     };
@@ -324,9 +351,15 @@ export class DetectionService extends EventEmitter {
   /** Whether the camera may take a frame now; if not, why its waiting frames would be dropped. */
   private admits(cam: CamState, nowMs: number): { ok: true } | { ok: false; reason: DropReason; retryMs?: number } {
     const fps = cam.opts.targetFps;
-    if (fps !== null && nowMs - cam.lastTakeMs < 1000 / fps) return { ok: false, reason: 'fps', retryMs: cam.lastTakeMs + 1000 / fps - nowMs };
+    if (fps !== null && nowMs - cam.lastTakeMs < 1000 / fps)
+      return { ok: false, reason: 'fps', retryMs: cam.lastTakeMs + 1000 / fps - nowMs };
     const g = cam.guard;
-    if (g?.cfg.policy === 'every_nth' && g.engaged(nowMs) && cam.stats.lastSeq !== null && cam.newestSeq - cam.stats.lastSeq < g.cfg.every_nth) {
+    if (
+      g?.cfg.policy === 'every_nth' &&
+      g.engaged(nowMs) &&
+      cam.stats.lastSeq !== null &&
+      cam.newestSeq - cam.stats.lastSeq < g.cfg.every_nth
+    ) {
       return { ok: false, reason: 'every_nth' };
     }
     return { ok: true };
@@ -339,7 +372,8 @@ export class DetectionService extends EventEmitter {
    */
   private stale(cam: CamState, nowMs: number): boolean {
     const g = cam.guard;
-    if (!g || g.cfg.policy !== 'newest_wins' || !g.engaged(nowMs) || cam.service.length === 0 || cam.newestRecvUs === 0) return false;
+    if (!g || g.cfg.policy !== 'newest_wins' || !g.engaged(nowMs) || cam.service.length === 0 || cam.newestRecvUs === 0)
+      return false;
     const expected = Math.max(...cam.service);
     const ageMs = (monoNowUs() - cam.newestRecvUs) / 1000;
     const fresh = cam.decodeMs + expected;
@@ -354,14 +388,23 @@ export class DetectionService extends EventEmitter {
   stuck(stuckMs: number, now = performance.now()): string | null {
     if (this.closed) return null;
     const oldest = Math.min(...[...this.inFlight].map((b) => b.since));
-    if (now - oldest > stuckMs) return `inference has been running one batch for ${((now - oldest) / 1000).toFixed(1)} s`;
+    if (now - oldest > stuckMs)
+      return `inference has been running one batch for ${((now - oldest) / 1000).toFixed(1)} s`;
     // A batch fails over and over (a detector in a broken state): only a restart helps.
     const f = this.failing;
-    if (f && now - f.since > stuckMs) return `inference has failed for ${((now - f.since) / 1000).toFixed(1)} s: ${f.message}`;
+    if (f && now - f.since > stuckMs)
+      return `inference has failed for ${((now - f.since) / 1000).toFixed(1)} s: ${f.message}`;
     // Frames a policy holds back (target_fps, every_nth) are not waiting on the detector.
-    const waiting = [...this.cams.values()].filter((c) => c.newestSeq > c.doneSeq && this.admits(c, now).ok).map((c) => c.id);
-    if (waiting.length === 0) this.waitingFrom = null;  // caught up, or held by a policy
-    if (this.inFlight.size === 0 && this.waitingFrom !== null && waiting.length > 0 && now - this.waitingFrom > stuckMs) {
+    const waiting = [...this.cams.values()]
+      .filter((c) => c.newestSeq > c.doneSeq && this.admits(c, now).ok)
+      .map((c) => c.id);
+    if (waiting.length === 0) this.waitingFrom = null; // caught up, or held by a policy
+    if (
+      this.inFlight.size === 0 &&
+      this.waitingFrom !== null &&
+      waiting.length > 0 &&
+      now - this.waitingFrom > stuckMs
+    ) {
       return `frames of ${waiting.join(', ')} waiting ${((now - this.waitingFrom) / 1000).toFixed(1)} s, no inference launched`;
     }
     return null;
@@ -383,8 +426,8 @@ export class DetectionService extends EventEmitter {
         continue;
       }
       if (this.stale(cam, now)) {
-        this.drop(cam, cam.newestSeq, cam.waitReason);          // older waiting frames
-        this.drop(cam, cam.newestSeq, 'stale', true);           // and the newest one
+        this.drop(cam, cam.newestSeq, cam.waitReason); // older waiting frames
+        this.drop(cam, cam.newestSeq, 'stale', true); // and the newest one
         cam.waitReason = 'behind';
         continue;
       }
@@ -397,26 +440,37 @@ export class DetectionService extends EventEmitter {
       if (this.batchTimer) clearTimeout(this.batchTimer);
       this.batchTimer = null;
       if (retry < Infinity && !this.fpsTimer) {
-        this.fpsTimer = setTimeout(() => {
-          this.fpsTimer = null;
-          this.pump();
-        }, Math.max(1, Math.ceil(retry)));
+        this.fpsTimer = setTimeout(
+          () => {
+            this.fpsTimer = null;
+            this.pump();
+          },
+          Math.max(1, Math.ceil(retry)),
+        );
       }
       return;
     }
     let launch: BatchLaunch = 'full';
     if (ready.length < this.batch.maxSize) {
       this.waitSince ??= now;
-      const deadline = this.waitSince + this.timeoutFor(ready.map((r) => r.cam), now);
+      const deadline =
+        this.waitSince +
+        this.timeoutFor(
+          ready.map((r) => r.cam),
+          now,
+        );
       if (now < deadline) {
         const wake = this.dueBefore(deadline, now, new Set(ready.map((r) => r.cam)));
         if (wake !== null) {
           if (this.batchTimer) clearTimeout(this.batchTimer);
           // Woken by the frames it waits for (frame() pumps), else when one of them is overdue.
-          this.batchTimer = setTimeout(() => {
-            this.batchTimer = null;
-            this.pump();
-          }, Math.max(1, Math.ceil(Math.min(wake, deadline) - now)));
+          this.batchTimer = setTimeout(
+            () => {
+              this.batchTimer = null;
+              this.pump();
+            },
+            Math.max(1, Math.ceil(Math.min(wake, deadline) - now)),
+          );
           return;
         }
         launch = 'ready';
@@ -439,7 +493,10 @@ export class DetectionService extends EventEmitter {
     const buffer = this.free.pop() as DeviceBatchHandle | null;
     for (const { cam } of taken) cam.lastTakeMs = now;
     this.emit('batch', { cameras: taken.map((t) => t.cam.id), launch, waitMs } satisfies BatchEvent);
-    this.run(taken.map((t) => t.cam), buffer)
+    this.run(
+      taken.map((t) => t.cam),
+      buffer,
+    )
       .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'detection batch failed'))
       .finally(() => {
         this.inFlight.delete(batch);
@@ -460,7 +517,7 @@ export class DetectionService extends EventEmitter {
     const waited = now - (this.waitSince ?? now);
     for (const cam of cams) {
       if (!cam.guard || cam.newestRecvUs === 0) continue;
-      const ageMs = (nowUs - cam.newestRecvUs) / 1000;  // now: it has waited `waited` of it
+      const ageMs = (nowUs - cam.newestRecvUs) / 1000; // now: it has waited `waited` of it
       const expected = cam.service.length ? Math.max(...cam.service) : 0;
       t = Math.min(t, waited + cam.guard.budgetMs - ageMs - expected);
     }
@@ -512,10 +569,16 @@ export class DetectionService extends EventEmitter {
 
   /** Letterboxes each camera's newest frame into its slot; the frames taken (their skipped ones are dropped now). */
   private async letterboxAll(batch: CamState[], buffer: DeviceBatchHandle | null): Promise<Taken[]> {
-    const target = (i: number): LetterboxTarget => (buffer ? { batch: buffer, slot: i } : this.input.subarray(i * this.frameLen, (i + 1) * this.frameLen));
+    const target = (i: number): LetterboxTarget =>
+      buffer ? { batch: buffer, slot: i } : this.input.subarray(i * this.frameLen, (i + 1) * this.frameLen);
     // A letterbox that throws at once (a closed camera) settles like one that rejects.
-    const got = await Promise.all(batch.map((cam, i) =>
-      Promise.resolve().then(() => cam.source.letterbox(target(i), this.size, this.norm, cam.doneSeq + 1)).catch((err: unknown) => err as Error)));
+    const got = await Promise.all(
+      batch.map((cam, i) =>
+        Promise.resolve()
+          .then(() => cam.source.letterbox(target(i), this.size, this.norm, cam.doneSeq + 1))
+          .catch((err: unknown) => err as Error),
+      ),
+    );
     // Frames that left their pool (a new session) get no slot: in a host tensor the ones after
     // them move up; in a GPU batch their slot runs along and its result is dropped.
     const frames: Taken[] = [];
@@ -523,7 +586,7 @@ export class DetectionService extends EventEmitter {
       const cam = batch[i] as CamState;
       if (lb instanceof Error || !lb || this.closed) {
         if (lb instanceof Error) this.failed(cam, lb);
-        else this.drop(cam, cam.newestSeq, 'gone', true);  // the newer frame is gone (new session): wait for the next
+        else this.drop(cam, cam.newestSeq, 'gone', true); // the newer frame is gone (new session): wait for the next
         cam.waitReason = 'behind';
         return;
       }
@@ -547,15 +610,27 @@ export class DetectionService extends EventEmitter {
       const delay = Math.max(...frames.map((f) => f.cam.opts.inferDelayMs));
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       const model: { inferredUs?: number } = {};
-      const box = (lb: LetterboxResult): Letterbox => ({ scale: lb.scale, padX: lb.padX, padY: lb.padY, srcWidth: lb.width, srcHeight: lb.height, size: this.size });
+      const box = (lb: LetterboxResult): Letterbox => ({
+        scale: lb.scale,
+        padX: lb.padX,
+        padY: lb.padY,
+        srcWidth: lb.width,
+        srcHeight: lb.height,
+        size: this.size,
+      });
       const slots = (frames[frames.length - 1] as Taken).slot + 1;
       const boxes: Letterbox[] = Array.from({ length: slots }, () => box((frames[0] as Taken).lb));
       for (const f of frames) boxes[f.slot] = box(f.lb);
-      const found = await this.detector.detectBatch(buffer ?? this.input.subarray(0, slots * this.frameLen), boxes, model);
+      const found = await this.detector.detectBatch(
+        buffer ?? this.input.subarray(0, slots * this.frameLen),
+        boxes,
+        model,
+      );
       const postprocessedUs = monoNowUs();
       const inferredUs = model.inferredUs ?? postprocessedUs;
       const ms = performance.now() - t0;
-      for (const { cam, lb, slot } of frames) this.finish(cam, lb, found[slot] ?? [], { startUs, inferredUs, postprocessedUs, ms });
+      for (const { cam, lb, slot } of frames)
+        this.finish(cam, lb, found[slot] ?? [], { startUs, inferredUs, postprocessedUs, ms });
     } catch (err) {
       for (const { cam } of frames) this.failed(cam, err as Error, 1);
     }
@@ -573,7 +648,12 @@ export class DetectionService extends EventEmitter {
   }
 
   /** One frame of a batch is done: its counters, service time, budget, and its event. */
-  private finish(cam: CamState, lb: LetterboxResult, detections: Detection[], t: { startUs: number; inferredUs: number; postprocessedUs: number; ms: number }): void {
+  private finish(
+    cam: CamState,
+    lb: LetterboxResult,
+    detections: Detection[],
+    t: { startUs: number; inferredUs: number; postprocessedUs: number; ms: number },
+  ): void {
     this.failing = null;
     // Closed (the daemon stops: its events are already closed), or the camera removed or
     // replaced by a reload while its batch ran: the result goes nowhere.
@@ -597,7 +677,13 @@ export class DetectionService extends EventEmitter {
       ptsUs: lb.ptsUs,
       width: lb.width,
       height: lb.height,
-      stamps: { recvUs: lb.recvUs, decodedUs: lb.decodedUs, preprocessedUs: lb.doneUs, inferredUs: t.inferredUs, postprocessedUs: t.postprocessedUs },
+      stamps: {
+        recvUs: lb.recvUs,
+        decodedUs: lb.decodedUs,
+        preprocessedUs: lb.doneUs,
+        inferredUs: t.inferredUs,
+        postprocessedUs: t.postprocessedUs,
+      },
       detections,
     };
     this.emit('detections', ev);

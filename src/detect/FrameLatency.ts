@@ -10,11 +10,11 @@ export type Stage = (typeof STAGES)[number];
 export function stageTimes(ev: DetectionEvent, emittedUs: number): Record<Stage, number> {
   const s = ev.stamps;
   return {
-    decode: (s.decodedUs - s.recvUs) / 1000,             // first packet received → frame decoded
-    queue_preprocess: (s.preprocessedUs - s.decodedUs) / 1000,  // waiting for the detector, letterbox
-    infer: (s.inferredUs - s.preprocessedUs) / 1000,      // the model (ONNX Runtime's threads)
-    postprocess: (s.postprocessedUs - s.inferredUs) / 1000,  // head decode, NMS, letterbox undone
-    total: (emittedUs - s.recvUs) / 1000,                 // packet → detections out
+    decode: (s.decodedUs - s.recvUs) / 1000, // first packet received → frame decoded
+    queue_preprocess: (s.preprocessedUs - s.decodedUs) / 1000, // waiting for the detector, letterbox
+    infer: (s.inferredUs - s.preprocessedUs) / 1000, // the model (ONNX Runtime's threads)
+    postprocess: (s.postprocessedUs - s.inferredUs) / 1000, // head decode, NMS, letterbox undone
+    total: (emittedUs - s.recvUs) / 1000, // packet → detections out
   };
 }
 
@@ -27,7 +27,10 @@ const WINDOW = 1000;
  */
 export class FrameLatency {
   /** Each stage's newest WINDOW warm samples. */
-  readonly windows = Object.fromEntries(STAGES.map((s) => [s, new LatencyWindow(WINDOW)])) as Record<Stage, LatencyWindow>;
+  readonly windows = Object.fromEntries(STAGES.map((s) => [s, new LatencyWindow(WINDOW)])) as Record<
+    Stage,
+    LatencyWindow
+  >;
   private coldPending = true;
   private openedAt: number | null = null;
   cold: { totalMs: number; openToDetectionMs: number | null; at: string } | null = null;
@@ -83,7 +86,10 @@ export class FrameLatency {
 
   /** Every stage of the frame path, first packet → overlay drawn. */
   percentiles(): Record<Stage | 'send' | 'display', Percentiles | null> {
-    const detector = Object.fromEntries(STAGES.map((s) => [s, this.windows[s].percentiles()])) as Record<Stage, Percentiles | null>;
+    const detector = Object.fromEntries(STAGES.map((s) => [s, this.windows[s].percentiles()])) as Record<
+      Stage,
+      Percentiles | null
+    >;
     return { ...detector, send: this.delivery.send.percentiles(), display: this.delivery.display.percentiles() };
   }
 }

@@ -52,8 +52,13 @@ export class GpuDetector {
 
   static async loadTensorRt(modelPath: string, opts: TrtDetectorOptions): Promise<GpuDetector> {
     const int8 = readFileSync(modelPath).includes('QuantizeLinear');
-    mkdirSync(opts.cacheDir, { recursive: true, mode: 0o700 });  // private like the rest of data_dir
-    const r = await loadAddon().openTensorRt({ onnx: modelPath, cacheDir: opts.cacheDir, maxBatch: opts.maxBatch, ...postOptions(opts) });
+    mkdirSync(opts.cacheDir, { recursive: true, mode: 0o700 }); // private like the rest of data_dir
+    const r = await loadAddon().openTensorRt({
+      onnx: modelPath,
+      cacheDir: opts.cacheDir,
+      maxBatch: opts.maxBatch,
+      ...postOptions(opts),
+    });
     for (const line of r.log) opts.onLog?.(line);
     return GpuDetector.around(r, 'tensorrt', int8 ? 'int8' : 'fp32');
   }
@@ -67,7 +72,11 @@ export class GpuDetector {
     return det;
   }
 
-  private static around(r: { handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean }, backend: 'tensorrt' | 'cuda', precision: 'fp32' | 'int8') {
+  private static around(
+    r: { handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean },
+    backend: 'tensorrt' | 'cuda',
+    precision: 'fp32' | 'int8',
+  ) {
     // The cameras' letterboxes write these batches on the GPU (NVDEC frames by the CUDA kernel):
     // two, so that one batch is letterboxed while the one before it is inferred.
     const deviceInputs = [0, 1].map(() => loadAddon().createDeviceBatch(r.maxBatch, NANODET_SPEC.inputSize));
@@ -80,7 +89,14 @@ export class GpuDetector {
    * camera's letterbox, a module loaded on first use) can be invalidated, failing that batch.
    */
   private async warmUp(): Promise<void> {
-    const box: Letterbox = { scale: 1, padX: 0, padY: 0, srcWidth: NANODET_SPEC.inputSize, srcHeight: NANODET_SPEC.inputSize, size: NANODET_SPEC.inputSize };
+    const box: Letterbox = {
+      scale: 1,
+      padX: 0,
+      padY: 0,
+      srcWidth: NANODET_SPEC.inputSize,
+      srcHeight: NANODET_SPEC.inputSize,
+      size: NANODET_SPEC.inputSize,
+    };
     for (const input of this.deviceInputs) {
       for (let n = 1; n <= this.maxBatch; n++) await this.detectBatch(input, Array(n).fill(box));
     }
@@ -96,11 +112,17 @@ export class GpuDetector {
   }
 
   /** Detections of each of `boxes.length` frames laid one after the other in `input` (a host tensor or one of deviceInputs). */
-  async detectBatch(input: Float32Array | DeviceBatchHandle, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]> {
+  async detectBatch(
+    input: Float32Array | DeviceBatchHandle,
+    boxes: Letterbox[],
+    stamps?: { inferredUs?: number },
+  ): Promise<Detection[][]> {
     const records = await loadAddon().tensorRtDetect(this.handle, input, boxes);
     // Inference and post-processing end together on the GPU: one stamp for both.
     if (stamps) stamps.inferredUs = monoNowUs();
-    return records.map((r) => decodeDetectionRecords(r).map((b) => ({ ...b, label: COCO_LABELS[b.classId] ?? `class ${b.classId}` })));
+    return records.map((r) =>
+      decodeDetectionRecords(r).map((b) => ({ ...b, label: COCO_LABELS[b.classId] ?? `class ${b.classId}` })),
+    );
   }
 
   /** The engine is freed with its handle (garbage collection); nothing to wait for. */
@@ -120,6 +142,9 @@ export const postOptions = (opts: DetectorOptions) => ({
 /** The `cuda` engine's program for a QDQ ONNX: planned and lowered; throws naming what it cannot run. */
 export function cudaProgram(modelPath: string): GpuProgram {
   const bytes = readFileSync(modelPath);
-  if (!bytes.includes('QuantizeLinear')) throw new Error(`the cuda backend runs INT8 (QDQ) models; ${modelPath} has no QuantizeLinear: run \`vigil calibrate\` or set detect.precision int8`);
+  if (!bytes.includes('QuantizeLinear'))
+    throw new Error(
+      `the cuda backend runs INT8 (QDQ) models; ${modelPath} has no QuantizeLinear: run \`vigil calibrate\` or set detect.precision int8`,
+    );
   return lowerPlan(planInt8(readOnnx(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength))));
 }

@@ -21,7 +21,7 @@ export interface DetectorOptions {
 /** The largest batch a session takes: its input's first dimension (symbolic: any, up to `any`; fixed: that one). */
 function sessionMaxBatch(session: ort.InferenceSession, any = 64): number {
   const input = session.inputMetadata[0];
-  if (!input?.isTensor || input.shape.length === 0) return 1;  // no shape given: one frame at a time
+  if (!input?.isTensor || input.shape.length === 0) return 1; // no shape given: one frame at a time
   const dim = input.shape[0];
   return typeof dim === 'number' && dim > 0 ? dim : any;
 }
@@ -54,12 +54,17 @@ export class OrtDetector {
       intraOpNumThreads: opts.threads ?? 0,
       graphOptimizationLevel: 'all',
     });
-    return new OrtDetector(session, lowered ? 'int8' : 'fp32', {
-      scoreThreshold: opts.scoreThreshold ?? 0.4,
-      iouThreshold: opts.iouThreshold ?? 0.6,
-      maxDetections: opts.maxDetections ?? 100,
-      threads: opts.threads ?? 0,
-    }, sessionMaxBatch(session));
+    return new OrtDetector(
+      session,
+      lowered ? 'int8' : 'fp32',
+      {
+        scoreThreshold: opts.scoreThreshold ?? 0.4,
+        iouThreshold: opts.iouThreshold ?? 0.6,
+        maxDetections: opts.maxDetections ?? 100,
+        threads: opts.threads ?? 0,
+      },
+      sessionMaxBatch(session),
+    );
   }
 
   /** Raw head outputs for a [1,3,S,S] input tensor. */
@@ -71,16 +76,20 @@ export class OrtDetector {
   async inferBatch(input: Float32Array, n: number): Promise<HeadLevel[][]> {
     const s = NANODET_SPEC.inputSize;
     if (n < 1 || n > this.maxBatch) throw new Error(`a batch of ${n} frames: this model takes 1 to ${this.maxBatch}`);
-    const out = await this.session.run({ [NANODET_SPEC.inputName]: new ort.Tensor('float32', input.subarray(0, n * 3 * s * s), [n, 3, s, s]) });
-    return Array.from({ length: n }, (_, i) => NANODET_SPEC.strides.map((stride) => {
-      const cls = out[`cls_s${stride}`]!.data as Float32Array;
-      const reg = out[`reg_s${stride}`]!.data as Float32Array;
-      return {
-        stride,
-        cls: cls.subarray((i * cls.length) / n, ((i + 1) * cls.length) / n),
-        reg: reg.subarray((i * reg.length) / n, ((i + 1) * reg.length) / n),
-      };
-    }));
+    const out = await this.session.run({
+      [NANODET_SPEC.inputName]: new ort.Tensor('float32', input.subarray(0, n * 3 * s * s), [n, 3, s, s]),
+    });
+    return Array.from({ length: n }, (_, i) =>
+      NANODET_SPEC.strides.map((stride) => {
+        const cls = out[`cls_s${stride}`]!.data as Float32Array;
+        const reg = out[`reg_s${stride}`]!.data as Float32Array;
+        return {
+          stride,
+          cls: cls.subarray((i * cls.length) / n, ((i + 1) * cls.length) / n),
+          reg: reg.subarray((i * reg.length) / n, ((i + 1) * reg.length) / n),
+        };
+      }),
+    );
   }
 
   /** `stamps.inferredUs` is set when the model's outputs are back (before post-processing). */
@@ -89,18 +98,25 @@ export class OrtDetector {
   }
 
   /** Detections of each of `boxes.length` frames laid one after the other in `input`. */
-  async detectBatch(input: Float32Array | DeviceBatchHandle, boxes: Letterbox[], stamps?: { inferredUs?: number }): Promise<Detection[][]> {
-    if (!(input instanceof Float32Array)) throw new Error('ONNX Runtime (CPU) takes a host tensor, not a GPU input batch');
+  async detectBatch(
+    input: Float32Array | DeviceBatchHandle,
+    boxes: Letterbox[],
+    stamps?: { inferredUs?: number },
+  ): Promise<Detection[][]> {
+    if (!(input instanceof Float32Array))
+      throw new Error('ONNX Runtime (CPU) takes a host tensor, not a GPU input batch');
     const levels = await this.inferBatch(input, boxes.length);
     if (stamps) stamps.inferredUs = monoNowUs();
-    return levels.map((l, i) => decodeNanodet(l, boxes[i] as Letterbox, {
-      inputSize: NANODET_SPEC.inputSize,
-      numClasses: NANODET_SPEC.numClasses,
-      regMax: NANODET_SPEC.regMax,
-      scoreThreshold: this.opts.scoreThreshold,
-      iouThreshold: this.opts.iouThreshold,
-      maxDetections: this.opts.maxDetections,
-    }));
+    return levels.map((l, i) =>
+      decodeNanodet(l, boxes[i] as Letterbox, {
+        inputSize: NANODET_SPEC.inputSize,
+        numClasses: NANODET_SPEC.numClasses,
+        regMax: NANODET_SPEC.regMax,
+        scoreThreshold: this.opts.scoreThreshold,
+        iouThreshold: this.opts.iouThreshold,
+        maxDetections: this.opts.maxDetections,
+      }),
+    );
   }
 
   async release(): Promise<void> {

@@ -13,7 +13,11 @@ export interface DetectionAgreement {
 }
 
 /** Greedy per frame: each reference box, best score first, takes its best unused same-class match. */
-export function compareDetections(reference: Detection[][], candidate: Detection[][], minIou = 0.5): DetectionAgreement {
+export function compareDetections(
+  reference: Detection[][],
+  candidate: Detection[][],
+  minIou = 0.5,
+): DetectionAgreement {
   let matched = 0;
   let iouSum = 0;
   let maxScoreDiff = 0;

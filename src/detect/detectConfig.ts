@@ -12,12 +12,14 @@ export const detectSchema = z.strictObject({
    * runs, else cuda where a GPU and the INT8 model are, else the CPU (health says why).
    */
   backend: z.enum(['cpu', 'tensorrt', 'cuda', 'auto']).default('cpu'),
-  tensorrt: z.strictObject({
-    /** Serialized engines; default <data_dir>/engines. */
-    cache_dir: z.string().min(1).optional(),
-    /** The engine's optimization profile covers batches of 1 to this (the cuda engine's buffers too). */
-    max_batch: z.int().min(1).max(64).default(8),
-  }).default({ max_batch: 8 }),
+  tensorrt: z
+    .strictObject({
+      /** Serialized engines; default <data_dir>/engines. */
+      cache_dir: z.string().min(1).optional(),
+      /** The engine's optimization profile covers batches of 1 to this (the cuda engine's buffers too). */
+      max_batch: z.int().min(1).max(64).default(8),
+    })
+    .default({ max_batch: 8 }),
   /** An ONNX file (FP32 or QDQ INT8); default: from the model cache, as `precision` says. */
   model: z.string().min(1).optional(),
   /** auto: the calibrated INT8 model when `vigil calibrate` has made one, else FP32. */
@@ -35,10 +37,12 @@ export const detectSchema = z.strictObject({
    */
   /** Per-camera object tracking (src/events/Tracker.ts): ids in the overlay, events in zones. */
   tracker: trackerSchema.default({ iou_threshold: 0.3, high_score: 0.5, min_hits: 3, max_age: 15 }),
-  batch: z.strictObject({
-    max_size: z.int().min(1).max(64).default(1),
-    timeout_ms: z.number().min(0).max(1000).default(20),
-  }).default({ max_size: 1, timeout_ms: 20 }),
+  batch: z
+    .strictObject({
+      max_size: z.int().min(1).max(64).default(1),
+      timeout_ms: z.number().min(0).max(1000).default(20),
+    })
+    .default({ max_size: 1, timeout_ms: 20 }),
 });
 
 export type DetectConfig = z.output<typeof detectSchema>;
@@ -47,7 +51,11 @@ export type DetectConfig = z.output<typeof detectSchema>;
  * The ONNX model the detector loads: `model` where given, else the calibrated INT8 model for
  * precision auto/int8 where there is one, else FP32. The daemon's rule; `vigil detect` uses it too.
  */
-export function detectorModel(cfg: Pick<DetectConfig, 'model' | 'precision'>, cache: { int8: string | null; fp32: () => string }): string {
-  if (cfg.precision === 'int8' && !cfg.model && !cache.int8) throw new Error('precision int8 was asked for, but no INT8 model exists: run `vigil calibrate`');
+export function detectorModel(
+  cfg: Pick<DetectConfig, 'model' | 'precision'>,
+  cache: { int8: string | null; fp32: () => string },
+): string {
+  if (cfg.precision === 'int8' && !cfg.model && !cache.int8)
+    throw new Error('precision int8 was asked for, but no INT8 model exists: run `vigil calibrate`');
   return cfg.model ?? (cfg.precision !== 'fp32' && cache.int8 ? cache.int8 : cache.fp32());
 }

@@ -11,7 +11,7 @@ import type { ZoneEvent } from './ZoneWatcher.js';
  */
 export class EventLog {
   private readonly pending = new Map<number, ZoneEvent>();
-  private readonly deleted = new Set<number>();  // deleted while open: its close must not bring it back
+  private readonly deleted = new Set<number>(); // deleted while open: its close must not bring it back
   private timer: NodeJS.Timeout | null = null;
   private lastId: number;
 
@@ -32,7 +32,7 @@ export class EventLog {
 
   record(ev: ZoneEvent): void {
     if (this.deleted.has(ev.id)) {
-      if (ev.endedAt !== null) this.deleted.delete(ev.id);  // its last state: nothing more will come
+      if (ev.endedAt !== null) this.deleted.delete(ev.id); // its last state: nothing more will come
       return;
     }
     this.pending.set(ev.id, ev);

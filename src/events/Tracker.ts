@@ -82,7 +82,7 @@ export class Tracker {
     const ended: Track[] = [];
     for (const t of free) {
       t.missed++;
-      t.prev = null;  // no motion to extrapolate from a gap
+      t.prev = null; // no motion to extrapolate from a gap
       if (t.missed > this.opts.maxAge || !t.confirmed) {
         // A tentative track that misses once was noise; a confirmed one waits out maxAge.
         this.tracks.splice(this.tracks.indexOf(t), 1);
@@ -92,7 +92,16 @@ export class Tracker {
     for (const i of high) {
       if (matched.has(i)) continue;
       const d = dets[i] as Detection;
-      const t: Track = { id: this.nextId++, classId: d.classId, label: d.label, box: d, prev: null, hits: 1, missed: 0, confirmed: this.opts.minHits <= 1 };
+      const t: Track = {
+        id: this.nextId++,
+        classId: d.classId,
+        label: d.label,
+        box: d,
+        prev: null,
+        hits: 1,
+        missed: 0,
+        confirmed: this.opts.minHits <= 1,
+      };
       this.tracks.push(t);
       if (t.confirmed) (out[i] as TrackedDetection).trackId = t.id;
     }

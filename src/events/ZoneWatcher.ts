@@ -28,10 +28,17 @@ function side(a: readonly [number, number], b: readonly [number, number], px: nu
 }
 
 /** Whether the move P→Q crosses the segment A→B, and which way; null when it does not. */
-export function crossing(a: readonly [number, number], b: readonly [number, number], px: number, py: number, qx: number, qy: number): CrossDirection | null {
+export function crossing(
+  a: readonly [number, number],
+  b: readonly [number, number],
+  px: number,
+  py: number,
+  qx: number,
+  qy: number,
+): CrossDirection | null {
   const sp = side(a, b, px, py);
   const sq = side(a, b, qx, qy);
-  if (sp === 0 || sq === 0 || (sp > 0) === (sq > 0)) return null;  // touching is not crossing
+  if (sp === 0 || sq === 0 || sp > 0 === sq > 0) return null; // touching is not crossing
   // A and B must lie on different sides of the line through P and Q (else it passes beside the segment).
   const cross = (ux: number, uy: number) => (qx - px) * (uy - py) - (qy - py) * (ux - px);
   const ca = cross(a[0], a[1]);
@@ -50,7 +57,7 @@ export interface WatcherHooks {
 }
 
 interface Presence {
-  since: number;  // ms (the camera's wall clock) the anchor was first seen inside
+  since: number; // ms (the camera's wall clock) the anchor was first seen inside
   event: ZoneEvent | null;
 }
 
@@ -59,7 +66,7 @@ interface Presence {
  * synchronously, in order.
  */
 export class ZoneWatcher {
-  private readonly presence = new Map<string, Presence>();  // `${zone}/${trackId}`
+  private readonly presence = new Map<string, Presence>(); // `${zone}/${trackId}`
   /** Per track, per line: the last anchor off the line, and when the track last crossed it. */
   private readonly anchors = new Map<number, Map<string, { x: number; y: number; crossedAt: number }>>();
 
@@ -150,11 +157,30 @@ export class ZoneWatcher {
     }
   }
 
-  private newEvent(type: ZoneEvent['type'], rule: string, direction: CrossDirection | null, seq: number, d: TrackedDetection, trackId: number, nowMs: number): ZoneEvent {
+  private newEvent(
+    type: ZoneEvent['type'],
+    rule: string,
+    direction: CrossDirection | null,
+    seq: number,
+    d: TrackedDetection,
+    trackId: number,
+    nowMs: number,
+  ): ZoneEvent {
     return {
-      id: this.hooks.nextId(), camera: this.camera, type, zone: rule, direction, trackId, classId: d.classId, label: d.label,
-      startedAt: new Date(nowMs).toISOString(), endedAt: null,
-      bestScore: d.score, bestBox: { x1: d.x1, y1: d.y1, x2: d.x2, y2: d.y2 }, bestSeq: seq, frames: 0,
+      id: this.hooks.nextId(),
+      camera: this.camera,
+      type,
+      zone: rule,
+      direction,
+      trackId,
+      classId: d.classId,
+      label: d.label,
+      startedAt: new Date(nowMs).toISOString(),
+      endedAt: null,
+      bestScore: d.score,
+      bestBox: { x1: d.x1, y1: d.y1, x2: d.x2, y2: d.y2 },
+      bestSeq: seq,
+      frames: 0,
     };
   }
 

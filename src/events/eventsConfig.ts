@@ -2,7 +2,9 @@ import { z } from 'zod';
 
 import { COCO_LABELS } from '../protocol/cocoLabels.js';
 
-const label = z.string().refine((l) => (COCO_LABELS as readonly string[]).includes(l), { message: 'a COCO class name (person, car, bicycle…)' });
+const label = z.string().refine((l) => (COCO_LABELS as readonly string[]).includes(l), {
+  message: 'a COCO class name (person, car, bicycle…)',
+});
 
 /**
  * A zone of one camera: a polygon in source-frame pixels. A confirmed track of one of `classes`
@@ -10,8 +12,13 @@ const label = z.string().refine((l) => (COCO_LABELS as readonly string[]).includ
  * opens an event; leaving the zone, or the track ending, closes it.
  */
 export const zoneSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, { message: 'an id of letters, digits, - and _ (at most 64)' }),
-  polygon: z.array(z.tuple([z.number().min(0).max(100_000), z.number().min(0).max(100_000)])).min(3).max(64),
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, { message: 'an id of letters, digits, - and _ (at most 64)' }),
+  polygon: z
+    .array(z.tuple([z.number().min(0).max(100_000), z.number().min(0).max(100_000)]))
+    .min(3)
+    .max(64),
   /** Empty: every class. */
   classes: z.array(label).max(80).default([]),
   min_dwell_ms: z.int().min(0).max(3_600_000).default(0),
@@ -24,7 +31,11 @@ export const zoneSchema = z.strictObject({
  */
 export const lineSchema = z.strictObject({
   id: zoneSchema.shape.id,
-  points: z.tuple([z.tuple([z.number().min(0).max(100_000), z.number().min(0).max(100_000)]), z.tuple([z.number().min(0).max(100_000), z.number().min(0).max(100_000)])])
+  points: z
+    .tuple([
+      z.tuple([z.number().min(0).max(100_000), z.number().min(0).max(100_000)]),
+      z.tuple([z.number().min(0).max(100_000), z.number().min(0).max(100_000)]),
+    ])
     .refine(([a, b]) => a[0] !== b[0] || a[1] !== b[1], { message: 'two different points' }),
   classes: z.array(label).max(80).default([]),
   direction: z.enum(['any', 'left_to_right', 'right_to_left']).default('any'),

@@ -59,7 +59,9 @@ export class ClipWriter {
 
   /** Whether the clip has what it needs: past its stop (post-roll), or at its longest. */
   full(): boolean {
-    return this.firstPtsUs !== null && (this.lastPtsUs >= this.stopAtUs || this.lastPtsUs - this.firstPtsUs >= this.maxUs);
+    return (
+      this.firstPtsUs !== null && (this.lastPtsUs >= this.stopAtUs || this.lastPtsUs - this.firstPtsUs >= this.maxUs)
+    );
   }
 
   /** Closes the part file; rejects when any write failed. */
@@ -72,7 +74,7 @@ export class ClipWriter {
   /** Closes and deletes the part file. */
   async abort(): Promise<void> {
     this.out.destroy();
-    await finished(this.out).catch(() => {});  // settles at once when the stream had already failed and closed
+    await finished(this.out).catch(() => {}); // settles at once when the stream had already failed and closed
     await rm(this.partPath, { force: true });
   }
 }
@@ -101,7 +103,7 @@ export class ClipRecorder {
 
   video(ev: VideoEvent): void {
     if (ev.init) {
-      for (const w of [...this.active.values()]) this.release(w);  // the session changed: clips end here
+      for (const w of [...this.active.values()]) this.release(w); // the session changed: clips end here
       this.init = ev.init;
       this.ring = [];
       this.ringBytes = 0;
@@ -177,12 +179,13 @@ export class ClipRecorder {
   }
 
   private remember(f: Fragment): void {
-    if (this.ring.length === 0 && !f.keyframe) return;  // a pre-roll starts at a keyframe
+    if (this.ring.length === 0 && !f.keyframe) return; // a pre-roll starts at a keyframe
     this.ring.push(f);
     this.ringBytes += f.data.length;
     // Drop whole GOPs from the front while the next GOP still starts at least preRoll ago.
     const horizon = f.ptsUs - this.preRollUs;
-    for (let next = this.nextGop(); next > 0 && this.ring[next]!.ptsUs <= horizon; next = this.nextGop()) this.dropFront(next);
+    for (let next = this.nextGop(); next > 0 && this.ring[next]!.ptsUs <= horizon; next = this.nextGop())
+      this.dropFront(next);
     // Over the cap: the oldest GOPs go (the pre-roll gets shorter); one GOP alone over it: none is kept.
     while (this.ringBytes > RING_MAX_BYTES) {
       const next = this.nextGop();

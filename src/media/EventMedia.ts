@@ -15,7 +15,11 @@ import type { MediaConfig } from './mediaConfig.js';
  * its clip, <id>-<frame seq>.jpg for a snapshot (each version its own name: the row always names
  * a whole file, and a URL names one frame).
  */
-export function mediaPath(ev: Pick<ZoneEvent, 'id' | 'camera' | 'startedAt'>, ext: 'jpg' | 'mp4', seq?: number): string {
+export function mediaPath(
+  ev: Pick<ZoneEvent, 'id' | 'camera' | 'startedAt'>,
+  ext: 'jpg' | 'mp4',
+  seq?: number,
+): string {
   return `${ev.camera}/${ev.startedAt.slice(0, 10)}/${ev.id}${seq === undefined ? '' : `-${seq}`}.${ext}`;
 }
 
@@ -45,8 +49,8 @@ export interface MediaStats {
 export class EventMedia {
   private readonly recorders = new Map<string, ClipRecorder>();
   private readonly snaps = new Map<number, SnapshotState>();
-  private readonly gone = new Set<number>();  // deleted while their files were on the way
-  private readonly writing = new Map<number, number>();  // event id → files being written
+  private readonly gone = new Set<number>(); // deleted while their files were on the way
+  private readonly writing = new Map<number, number>(); // event id → files being written
   private readonly work = new Set<Promise<void>>();
   private readonly counts = { snapshots: 0, clips: 0, failed: 0 };
   private lastError: string | null = null;
@@ -71,7 +75,9 @@ export class EventMedia {
   /** Records `camera`'s encoded video for clips (call with every 'video' event, and ended()). */
   camera(camera: string): { video: (ev: VideoEvent) => void; ended: () => void } | null {
     if (!this.cfg.clips.enabled) return null;
-    const rec = new ClipRecorder(this.cfg.clips.pre_roll_seconds * 1e6, this.cfg.clips.max_seconds * 1e6, (w) => this.track(w.eventId, this.finishClip(w)));
+    const rec = new ClipRecorder(this.cfg.clips.pre_roll_seconds * 1e6, this.cfg.clips.max_seconds * 1e6, (w) =>
+      this.track(w.eventId, this.finishClip(w)),
+    );
     this.recorders.set(camera, rec);
     return { video: (ev) => rec.video(ev), ended: () => rec.ended() };
   }
@@ -91,7 +97,8 @@ export class EventMedia {
     if (!rec) return;
     const rel = mediaPath(ev, 'mp4');
     try {
-      if (!rec.start(ev.id, rel, join(this.dir, `${rel}.part`))) this.logger.debug({ event: ev.id, camera: ev.camera }, 'no video to record a clip from');
+      if (!rec.start(ev.id, rel, join(this.dir, `${rel}.part`)))
+        this.logger.debug({ event: ev.id, camera: ev.camera }, 'no video to record a clip from');
     } catch (err) {
       this.failure(ev.id, err as Error);
     }
@@ -146,26 +153,32 @@ export class EventMedia {
     if (!s) return;
     s.inFlight = true;
     s.lastAt = Date.now();
-    this.track(ev.id, (async () => {
-      try {
-        const snap = await this.snapshot(ev.camera, this.cfg.snapshots.quality, ev.bestSeq);
-        if (!snap || snap.seq === s.seq) return;  // the frame left the pool: the snapshot taken before stays
-        const rel = mediaPath(ev, 'jpg', snap.seq);
-        await writeDurable(join(this.dir, rel), snap.jpeg);
-        this.commit({
-          eventId: ev.id, kind: 'snapshot', path: rel, bytes: snap.jpeg.length,
-          info: { seq: snap.seq, score: ev.bestScore, box: ev.bestBox, width: snap.width, height: snap.height },
-        });
-        // The row names the new file now: the old one can go.
-        const old = s.path;
-        s.path = rel;
-        s.seq = snap.seq;
-        if (old && old !== rel) await rm(join(this.dir, old), { force: true });
-        this.counts.snapshots++;
-      } finally {
-        s.inFlight = false;
-      }
-    })());
+    this.track(
+      ev.id,
+      (async () => {
+        try {
+          const snap = await this.snapshot(ev.camera, this.cfg.snapshots.quality, ev.bestSeq);
+          if (!snap || snap.seq === s.seq) return; // the frame left the pool: the snapshot taken before stays
+          const rel = mediaPath(ev, 'jpg', snap.seq);
+          await writeDurable(join(this.dir, rel), snap.jpeg);
+          this.commit({
+            eventId: ev.id,
+            kind: 'snapshot',
+            path: rel,
+            bytes: snap.jpeg.length,
+            info: { seq: snap.seq, score: ev.bestScore, box: ev.bestBox, width: snap.width, height: snap.height },
+          });
+          // The row names the new file now: the old one can go.
+          const old = s.path;
+          s.path = rel;
+          s.seq = snap.seq;
+          if (old && old !== rel) await rm(join(this.dir, old), { force: true });
+          this.counts.snapshots++;
+        } finally {
+          s.inFlight = false;
+        }
+      })(),
+    );
   }
 
   private async finishClip(w: ClipWriter): Promise<void> {
@@ -175,13 +188,20 @@ export class EventMedia {
       await w.end();
       if (this.gone.has(w.eventId)) return;
       const r = await this.addon.remuxToMp4(part, file);
-      await chmod(file, PRIVATE_FILE);  // libavformat creates it 0666 less the umask
-      await syncFile(file);  // whole on the disk before its row
+      await chmod(file, PRIVATE_FILE); // libavformat creates it 0666 less the umask
+      await syncFile(file); // whole on the disk before its row
       await syncDir(dirname(file));
       const { size } = await stat(file);
       this.commit({
-        eventId: w.eventId, kind: 'clip', path: w.rel, bytes: size,
-        info: { durationMs: Math.round(r.durationUs / 1000), startedAt: new Date(w.startedAtMs).toISOString(), packets: r.packets },
+        eventId: w.eventId,
+        kind: 'clip',
+        path: w.rel,
+        bytes: size,
+        info: {
+          durationMs: Math.round(r.durationUs / 1000),
+          startedAt: new Date(w.startedAtMs).toISOString(),
+          packets: r.packets,
+        },
       });
       this.counts.clips++;
     } finally {
@@ -191,14 +211,16 @@ export class EventMedia {
 
   /** Deletes a file no row names (best effort: reconcile removes what is left). */
   private discard(rel: string): void {
-    rm(join(this.dir, rel), { force: true }).catch((err: Error) => this.logger.warn({ err: err.message, path: rel }, 'could not delete a media file'));
+    rm(join(this.dir, rel), { force: true }).catch((err: Error) =>
+      this.logger.warn({ err: err.message, path: rel }, 'could not delete a media file'),
+    );
   }
 
   /** Inserts a whole file's row; when that fails (its event was deleted meanwhile), the file goes. */
   private commit(m: MediaRow): void {
     try {
       if (this.gone.has(m.eventId)) throw new Error(`event ${m.eventId} was deleted`);
-      this.log.flush();  // the event's row before its media's
+      this.log.flush(); // the event's row before its media's
       this.store.putMedia(m);
     } catch (err) {
       this.discard(m.path);
@@ -215,15 +237,17 @@ export class EventMedia {
   /** Follows one event's file work: counted while it runs (busy), failures logged. */
   private track(id: number, p: Promise<void>): void {
     this.writing.set(id, (this.writing.get(id) ?? 0) + 1);
-    const t = p.catch((err: Error) => this.failure(id, err)).finally(() => {
-      this.work.delete(t);
-      const n = (this.writing.get(id) ?? 1) - 1;
-      if (n > 0) this.writing.set(id, n);
-      else {
-        this.writing.delete(id);
-        if (!this.busy(id)) this.gone.delete(id);  // nothing of it is on its way any more
-      }
-    });
+    const t = p
+      .catch((err: Error) => this.failure(id, err))
+      .finally(() => {
+        this.work.delete(t);
+        const n = (this.writing.get(id) ?? 1) - 1;
+        if (n > 0) this.writing.set(id, n);
+        else {
+          this.writing.delete(id);
+          if (!this.busy(id)) this.gone.delete(id); // nothing of it is on its way any more
+        }
+      });
     this.work.add(t);
   }
 }

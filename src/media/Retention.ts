@@ -54,14 +54,25 @@ export async function removeMedia(root: string, paths: readonly string[]): Promi
  */
 export async function reconcileMedia(store: Store, root: string): Promise<ReconcileResult> {
   const rows = store.mediaFiles();
-  const marked = await stat(join(root, MEDIA_MARKER)).then(() => true, () => false);
+  const marked = await stat(join(root, MEDIA_MARKER)).then(
+    () => true,
+    () => false,
+  );
   if (!marked) {
     const entries = await readdir(root).catch(() => null);
     if (rows.size > 0) {
-      return { orphanFiles: 0, missingFiles: 0, skipped: `${root} is ${entries === null ? 'missing' : 'not marked as Vigil\'s media directory'} but the database names ${rows.size} media files: not mounted, or media.dir changed? Nothing was deleted` };
+      return {
+        orphanFiles: 0,
+        missingFiles: 0,
+        skipped: `${root} is ${entries === null ? 'missing' : "not marked as Vigil's media directory"} but the database names ${rows.size} media files: not mounted, or media.dir changed? Nothing was deleted`,
+      };
     }
     await mkdir(root, { recursive: true, mode: PRIVATE_DIR });
-    await writeFile(join(root, MEDIA_MARKER), 'Vigil event snapshots and clips: files here are deleted when the database does not name them.\n', { mode: PRIVATE_FILE });
+    await writeFile(
+      join(root, MEDIA_MARKER),
+      'Vigil event snapshots and clips: files here are deleted when the database does not name them.\n',
+      { mode: PRIVATE_FILE },
+    );
   }
   const onDisk = new Map<string, number>();
   const orphans: string[] = [];
@@ -70,11 +81,11 @@ export async function reconcileMedia(store: Store, root: string): Promise<Reconc
     if (!e.isFile()) continue;
     const parent = (e as { parentPath?: string; path?: string }).parentPath ?? (e as { path?: string }).path ?? root;
     const rel = relative(root, join(parent, e.name)).split(sep).join('/');
-    if (!MEDIA_FILE.test(rel)) continue;  // not a name Vigil writes: not ours to delete
+    if (!MEDIA_FILE.test(rel)) continue; // not a name Vigil writes: not ours to delete
     if (rows.has(rel)) onDisk.set(rel, (await stat(join(root, rel))).size);
     else orphans.push(rel);
   }
-  const bad = [...rows].filter(([p, bytes]) => onDisk.get(p) !== bytes).map(([p]) => p);  // missing, or cut short
+  const bad = [...rows].filter(([p, bytes]) => onDisk.get(p) !== bytes).map(([p]) => p); // missing, or cut short
   store.forgetMedia(bad);
   await removeMedia(root, [...orphans, ...bad.filter((p) => onDisk.has(p))]);
   return { orphanFiles: orphans.length, missingFiles: bad.length, skipped: null };
@@ -106,7 +117,10 @@ export class Retention {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.sweep().catch((err: Error) => this.log.error({ err: err.message }, 'retention sweep failed')), this.cfg.check_seconds * 1000);
+    this.timer = setInterval(
+      () => void this.sweep().catch((err: Error) => this.log.error({ err: err.message }, 'retention sweep failed')),
+      this.cfg.check_seconds * 1000,
+    );
     this.timer.unref();
   }
 
@@ -134,7 +148,7 @@ export class Retention {
         const { deleted, bytes } = await this.delete(page.filter((c) => c.startedAt < cutoff && !this.busy(c.id)));
         res.aged += deleted;
         res.freedBytes += bytes;
-        if (page.every((c) => c.startedAt >= cutoff)) break;  // ids follow time: nothing older beyond
+        if (page.every((c) => c.startedAt >= cutoff)) break; // ids follow time: nothing older beyond
       }
     }
     const quota = this.cfg.max_mb > 0 ? this.cfg.max_mb * MB : Number.POSITIVE_INFINITY;
@@ -154,7 +168,7 @@ export class Retention {
       const pick: typeof page = [];
       let sum = 0;
       for (const c of page) {
-        if (c.bytes === 0 || this.busy(c.id)) continue;  // deleting it frees nothing / it is still being written
+        if (c.bytes === 0 || this.busy(c.id)) continue; // deleting it frees nothing / it is still being written
         pick.push(c);
         sum += c.bytes;
         if (sum >= need) break;
@@ -179,6 +193,9 @@ export class Retention {
     const { deleted, paths } = this.store.deleteEvents(candidates.map((c) => c.id));
     await removeMedia(this.root, paths);
     const gone = new Set(deleted);
-    return { deleted: deleted.length, bytes: candidates.filter((c) => gone.has(c.id)).reduce((a, c) => a + c.bytes, 0) };
+    return {
+      deleted: deleted.length,
+      bytes: candidates.filter((c) => gone.has(c.id)).reduce((a, c) => a + c.bytes, 0),
+    };
   }
 }

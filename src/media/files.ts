@@ -13,7 +13,8 @@ export const MEDIA_MARKER = '.vigil-media';
  * The names Vigil writes under the media directory (relative, '/'-separated):
  * <camera>/<YYYY-MM-DD>/<event id>.mp4, <event id>-<frame seq>.jpg, and their .part/.tmp files.
  */
-export const MEDIA_FILE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\/\d{4}-\d{2}-\d{2}\/\d+(?:-\d+)?\.(?:jpg|mp4)(?:\.part|\.tmp)?$/;
+export const MEDIA_FILE =
+  /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\/\d{4}-\d{2}-\d{2}\/\d+(?:-\d+)?\.(?:jpg|mp4)(?:\.part|\.tmp)?$/;
 
 /**
  * Opens `path` for writing (it must not exist), creating its directory; synchronous, so that a
@@ -64,7 +65,7 @@ export async function writeDurable(path: string, data: Uint8Array): Promise<void
       fh = await open(tmp, 'w', PRIVATE_FILE);
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw err;  // a retention pass removed the emptied directory
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw err; // a retention pass removed the emptied directory
     }
   }
   try {

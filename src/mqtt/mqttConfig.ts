@@ -6,7 +6,10 @@ import { backoffSchema } from '../pipeline/cameraConfig.js';
 export const mqttSchema = z.strictObject({
   url: z.string().regex(/^mqtts?:\/\/[^\s]+$/, { message: 'an mqtt:// or mqtts:// URL' }),
   /** Topics: <prefix>/events/<camera>, <prefix>/cameras/<camera>/state (retained), <prefix>/status (retained, LWT). */
-  topic_prefix: z.string().regex(/^[^#+\s]+$/, { message: 'a topic prefix without wildcards or spaces' }).default('vigil'),
+  topic_prefix: z
+    .string()
+    .regex(/^[^#+\s]+$/, { message: 'a topic prefix without wildcards or spaces' })
+    .default('vigil'),
   client_id: z.string().min(1).max(128).optional(),
   username: z.string().min(1).max(256).optional(),
   password: z.string().min(1).max(256).optional(),

@@ -230,7 +230,13 @@ export interface NativeCamera {
    * promise settles.
    */
   /** dst: a host tensor, or a slot of a GPU input batch (an NVDEC frame is written there by the CUDA kernel, in place). */
-  letterbox(dst: LetterboxTarget, size: number, norm: InputNorm, minSeq?: number, exact?: boolean): Promise<LetterboxResult | null>;
+  letterbox(
+    dst: LetterboxTarget,
+    size: number,
+    norm: InputNorm,
+    minSeq?: number,
+    exact?: boolean,
+  ): Promise<LetterboxResult | null>;
   /**
    * Burns the boxes of `records` (packed 24-byte detection records, src/protocol/binary.ts)
    * into the frame `seq` (while the pool still holds it) and encodes it as the next frame of
@@ -279,7 +285,13 @@ export interface BuildInfo {
    * The TensorRT backend: compiled (against TensorRT's public headers, version `headers`), and
    * whether libnvinfer/libnvonnxparser load on this machine (dlopen) — else `reason`.
    */
-  tensorrt: { compiled: boolean; headers: string | null; available: boolean; library: number | null; reason: string | null };
+  tensorrt: {
+    compiled: boolean;
+    headers: string | null;
+    available: boolean;
+    library: number | null;
+    reason: string | null;
+  };
 }
 
 export type LibavLogLevel = 'quiet' | 'fatal' | 'error' | 'warning' | 'info' | 'debug';
@@ -291,7 +303,10 @@ export interface NativeAddon {
    * Rewrites a fragmented MP4 (an event clip as recorded) as a plain MP4 with its index first
    * and time from 0, without re-encoding, on a worker thread. Rejects with why, leaving no output.
    */
-  remuxToMp4(input: string, output: string): Promise<{ packets: number; skipped: number; durationUs: number; startUs: number }>;
+  remuxToMp4(
+    input: string,
+    output: string,
+  ): Promise<{ packets: number; skipped: number; durationUs: number; startUs: number }>;
   buildInfo(): BuildInfo;
   /**
    * Sends a service-manager notification (sd_notify(3): "READY=1", "WATCHDOG=1", "STATUS=…",
@@ -306,9 +321,30 @@ export interface NativeAddon {
    */
   nanodetPostGpu(
     levels: Array<{ stride: number; cls: Float32Array; reg: Float32Array }>,
-    params: { inputSize: number; numClasses: number; regMax: number; scoreThreshold: number; iouThreshold: number; maxDetections: number; scale: number; padX: number; padY: number; srcWidth: number; srcHeight: number },
+    params: {
+      inputSize: number;
+      numClasses: number;
+      regMax: number;
+      scoreThreshold: number;
+      iouThreshold: number;
+      maxDetections: number;
+      scale: number;
+      padX: number;
+      padY: number;
+      srcWidth: number;
+      srcHeight: number;
+    },
   ): { records: Uint8Array; candidates: number };
-  detectionRecordLayout(): { bytes: number; x1: number; y1: number; x2: number; y2: number; score: number; classId: number; trackId: number };
+  detectionRecordLayout(): {
+    bytes: number;
+    x1: number;
+    y1: number;
+    x2: number;
+    y2: number;
+    score: number;
+    classId: number;
+    trackId: number;
+  };
   setLibavLogLevel(level: LibavLogLevel): void;
   /**
    * One INT8 engine convolution on the GPU from JS memory (checks): NCHW int8 x, OIHW int8 w,
@@ -316,13 +352,41 @@ export interface NativeAddon {
    * (arg: scale), 1 leaky (alpha), 2 relu, 3 sigmoid). Throws without CUDA or a GPU.
    */
   int8ConvGpu(layer: {
-    C: number; H: number; W: number; O: number; Ho: number; Wo: number; kh: number; kw: number; sh: number; sw: number; pt: number; pl: number; dh: number; dw: number; group: number;
-    x: Int8Array; w: Int8Array; bias: Int32Array | null; mult: Float32Array; epilogue: Array<{ op: number; arg: number }>; int8Out: boolean;
+    C: number;
+    H: number;
+    W: number;
+    O: number;
+    Ho: number;
+    Wo: number;
+    kh: number;
+    kw: number;
+    sh: number;
+    sw: number;
+    pt: number;
+    pl: number;
+    dh: number;
+    dw: number;
+    group: number;
+    x: Int8Array;
+    w: Int8Array;
+    bias: Int32Array | null;
+    mult: Float32Array;
+    epilogue: Array<{ op: number; arg: number }>;
+    int8Out: boolean;
   }): Int8Array | Float32Array;
   /** The TensorRT backend (src/detect/GpuDetector.ts): builds or loads the engine; rejects with the reason it cannot. */
   openTensorRt(options: {
-    onnx: string; cacheDir: string; minBatch?: number; optBatch?: number; maxBatch?: number;
-    inputSize: number; numClasses: number; regMax: number; scoreThreshold: number; iouThreshold: number; maxDetections: number;
+    onnx: string;
+    cacheDir: string;
+    minBatch?: number;
+    optBatch?: number;
+    maxBatch?: number;
+    inputSize: number;
+    numClasses: number;
+    regMax: number;
+    scoreThreshold: number;
+    iouThreshold: number;
+    maxDetections: number;
   }): Promise<{ handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean; log: string[] }>;
   /**
    * The `cuda` backend: Vigil's own INT8 engine running a lowered program
@@ -330,8 +394,14 @@ export interface NativeAddon {
    * without CUDA, a GPU, or with what is wrong in the program.
    */
   openInt8Engine(options: {
-    program: GpuProgram; maxBatch: number;
-    inputSize: number; numClasses: number; regMax: number; scoreThreshold: number; iouThreshold: number; maxDetections: number;
+    program: GpuProgram;
+    maxBatch: number;
+    inputSize: number;
+    numClasses: number;
+    regMax: number;
+    scoreThreshold: number;
+    iouThreshold: number;
+    maxDetections: number;
   }): Promise<{ handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean; log: string[] }>;
   /**
    * The INT8 engine alone (checks, bench:infer): `iterations` runs of a batch, each run's GPU and

@@ -1,6 +1,16 @@
 import { EventEmitter } from 'node:events';
 
-import type { AnnotatedFragment, CameraEvent, CameraOptions, InputNorm, LetterboxResult, LetterboxTarget, NativeCamera, OpenedEvent, Snapshot } from '../native/types.js';
+import type {
+  AnnotatedFragment,
+  CameraEvent,
+  CameraOptions,
+  InputNorm,
+  LetterboxResult,
+  LetterboxTarget,
+  NativeCamera,
+  OpenedEvent,
+  Snapshot,
+} from '../native/types.js';
 import type { Logger } from '../util/logger.js';
 import { redactText, redactUrl } from '../util/redact.js';
 import { backoffDelay } from './backoff.js';
@@ -213,12 +223,20 @@ export class CameraSupervisor extends EventEmitter {
   }
 
   private onEvent(ev: CameraEvent): void {
-    if (this.closed || ev.session !== this.session) return;  // late events of an old session
+    if (this.closed || ev.session !== this.session) return; // late events of an old session
     switch (ev.type) {
       case 'opened':
         this.stream = ev;
         this.log.info(
-          { session: ev.session, codec: ev.codec, width: ev.width, height: ev.height, fps: ev.fps, decoder: ev.decoder, openMs: ev.openMs },
+          {
+            session: ev.session,
+            codec: ev.codec,
+            width: ev.width,
+            height: ev.height,
+            fps: ev.fps,
+            decoder: ev.decoder,
+            openMs: ev.openMs,
+          },
           'stream opened',
         );
         this.emit('opened', ev);
@@ -229,7 +247,7 @@ export class CameraSupervisor extends EventEmitter {
       case 'frame':
         this.lastFrameAt = this.now();
         if (this.stateValue !== 'streaming') {
-          this.attempt = 0;  // a healthy stream resets the backoff
+          this.attempt = 0; // a healthy stream resets the backoff
           this.setState('streaming');
         }
         this.emit('frame', ev);
@@ -239,9 +257,8 @@ export class CameraSupervisor extends EventEmitter {
         this.log.warn({ stage: ev.stage, count: ev.count }, redactText(ev.message, this.config.url));
         break;
       case 'ended': {
-        if (ev.reason === 'stopped') break;  // we stopped it (stall or close) and handle the rest
-        const message =
-          ev.reason === 'eos' ? 'the stream ended' : ev.message || `the session ended (${ev.reason})`;
+        if (ev.reason === 'stopped') break; // we stopped it (stall or close) and handle the rest
+        const message = ev.reason === 'eos' ? 'the stream ended' : ev.message || `the session ended (${ev.reason})`;
         this.recordError(ev.reason === 'eos' ? 'stream' : 'connect', message);
         this.log.warn({ session: ev.session, reason: ev.reason }, redactText(message, this.config.url));
         // The source went silent mid-stream: the same fault as a stall, found by the I/O timeout.
@@ -260,7 +277,7 @@ export class CameraSupervisor extends EventEmitter {
     this.setState('stalled');
     this.recordError('stream', `no frame for ${(silentMs / 1000).toFixed(1)} s`);
     this.log.warn({ silentMs: Math.round(silentMs) }, 'camera stalled; reconnecting');
-    this.camera.stop();  // aborts blocking I/O and joins the session thread
+    this.camera.stop(); // aborts blocking I/O and joins the session thread
     this.scheduleReconnect();
   }
 
@@ -298,6 +315,9 @@ export class CameraSupervisor extends EventEmitter {
     if (!first || !last || last.at - first.at < 500) return { received: 0, decoded: 0 };
     const dt = (last.at - first.at) / 1000;
     const round = (v: number) => Math.round(v * 10) / 10;
-    return { received: round((last.packets - first.packets) / dt), decoded: round((last.decoded - first.decoded) / dt) };
+    return {
+      received: round((last.packets - first.packets) / dt),
+      decoded: round((last.decoded - first.decoded) / dt),
+    };
   }
 }

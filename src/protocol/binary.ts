@@ -94,7 +94,11 @@ export function encodeDetectionRecords(boxes: readonly BoxRecord[]): Uint8Array 
   return buf;
 }
 
-export function encodeDetections(h: Header, frame: { seq: number; width: number; height: number }, boxes: readonly BoxRecord[]): Uint8Array {
+export function encodeDetections(
+  h: Header,
+  frame: { seq: number; width: number; height: number },
+  boxes: readonly BoxRecord[],
+): Uint8Array {
   const records = encodeDetectionRecords(boxes);
   const buf = new Uint8Array(HEADER_BYTES + DETECTION_HEADER_BYTES + records.length);
   const v = header(buf, MessageKind.Detections, 0, h);
@@ -114,7 +118,10 @@ export function detectionRecordsOf(message: Uint8Array): Uint8Array {
 /** Parses one binary message; throws an Error naming what is wrong with a malformed one. */
 /** Packed 24-byte detection records (as the native side writes them) → boxes. */
 export function decodeDetectionRecords(records: Uint8Array): BoxRecord[] {
-  if (records.length % DETECTION_RECORD_BYTES !== 0) throw new Error(`Expected whole ${DETECTION_RECORD_BYTES}-byte detection records but received ${records.length} bytes`);
+  if (records.length % DETECTION_RECORD_BYTES !== 0)
+    throw new Error(
+      `Expected whole ${DETECTION_RECORD_BYTES}-byte detection records but received ${records.length} bytes`,
+    );
   const v = new DataView(records.buffer, records.byteOffset, records.byteLength);
   const boxes: BoxRecord[] = [];
   for (let o = 0; o < records.length; o += DETECTION_RECORD_BYTES) {
@@ -133,7 +140,8 @@ export function decodeDetectionRecords(records: Uint8Array): BoxRecord[] {
 
 export function decodeBinary(input: ArrayBuffer | Uint8Array): BinaryMessage {
   const buf = input instanceof Uint8Array ? input : new Uint8Array(input);
-  if (buf.length < HEADER_BYTES) throw new Error(`Expected at least ${HEADER_BYTES} bytes for a binary message but received ${buf.length}`);
+  if (buf.length < HEADER_BYTES)
+    throw new Error(`Expected at least ${HEADER_BYTES} bytes for a binary message but received ${buf.length}`);
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const h: Header = { camera: v.getUint16(2, true), session: v.getUint32(4, true), ptsUs: v.getFloat64(8, true) };
   const kind = v.getUint8(0);
@@ -141,10 +149,24 @@ export function decodeBinary(input: ArrayBuffer | Uint8Array): BinaryMessage {
   if (kind === MessageKind.Init) {
     const len = v.getUint16(HEADER_BYTES, true);
     const start = HEADER_BYTES + 2;
-    if (start + len > buf.length) throw new Error(`Expected ${len} bytes of mime type in an init message but received ${buf.length - start}`);
-    return { kind: 'init', ...h, annotated, mime: new TextDecoder().decode(buf.subarray(start, start + len)), data: buf.subarray(start + len) };
+    if (start + len > buf.length)
+      throw new Error(`Expected ${len} bytes of mime type in an init message but received ${buf.length - start}`);
+    return {
+      kind: 'init',
+      ...h,
+      annotated,
+      mime: new TextDecoder().decode(buf.subarray(start, start + len)),
+      data: buf.subarray(start + len),
+    };
   }
-  if (kind === MessageKind.Fragment) return { kind: 'fragment', ...h, annotated, keyframe: (v.getUint8(1) & FLAG_KEY) !== 0, data: buf.subarray(HEADER_BYTES) };
+  if (kind === MessageKind.Fragment)
+    return {
+      kind: 'fragment',
+      ...h,
+      annotated,
+      keyframe: (v.getUint8(1) & FLAG_KEY) !== 0,
+      data: buf.subarray(HEADER_BYTES),
+    };
   if (kind === MessageKind.Detections) {
     let o = HEADER_BYTES;
     if (buf.length < o + DETECTION_HEADER_BYTES) throw new Error('Expected a detection header but the message ended');
@@ -153,7 +175,10 @@ export function decodeBinary(input: ArrayBuffer | Uint8Array): BinaryMessage {
     const height = v.getUint16(o + 6, true);
     const n = v.getUint16(o + 8, true);
     o += DETECTION_HEADER_BYTES;
-    if (buf.length !== o + n * DETECTION_RECORD_BYTES) throw new Error(`Expected ${n} detection records (${n * DETECTION_RECORD_BYTES} bytes) but received ${buf.length - o} bytes`);
+    if (buf.length !== o + n * DETECTION_RECORD_BYTES)
+      throw new Error(
+        `Expected ${n} detection records (${n * DETECTION_RECORD_BYTES} bytes) but received ${buf.length - o} bytes`,
+      );
     return { kind: 'detections', ...h, seq, width, height, boxes: decodeDetectionRecords(buf.subarray(o)) };
   }
   throw new Error(`Expected message kind 1, 2 or 3 but received ${kind}`);

@@ -3,7 +3,15 @@ import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 
 import fastifyStatic from '@fastify/static';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type RouteOptions,
+} from 'fastify';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 
@@ -55,15 +63,31 @@ function present(ev: StoredEvent) {
   const { snapshot, clip, ...rest } = ev;
   return {
     ...rest,
-    snapshot: snapshot && { url: `/api/events/${ev.id}/snapshot.jpg?seq=${snapshot.seq}`, seq: snapshot.seq, score: snapshot.score, box: snapshot.box, width: snapshot.width, height: snapshot.height, bytes: snapshot.bytes },
-    clip: clip && { url: `/api/events/${ev.id}/clip.mp4`, durationMs: clip.durationMs, startedAt: clip.startedAt, packets: clip.packets, bytes: clip.bytes },
+    snapshot: snapshot && {
+      url: `/api/events/${ev.id}/snapshot.jpg?seq=${snapshot.seq}`,
+      seq: snapshot.seq,
+      score: snapshot.score,
+      box: snapshot.box,
+      width: snapshot.width,
+      height: snapshot.height,
+      bytes: snapshot.bytes,
+    },
+    clip: clip && {
+      url: `/api/events/${ev.id}/clip.mp4`,
+      durationMs: clip.durationMs,
+      startedAt: clip.startedAt,
+      packets: clip.packets,
+      bytes: clip.bytes,
+    },
   };
 }
 
 /** Every route the server registered (method, path, whether it needs no login), for audits and tests. */
 export function routesOf(app: FastifyInstance): Array<{ method: string; url: string; public: boolean }> {
   // Read when asked: onRoute hooks of inner scopes (the static files') mark routes public after ours saw them.
-  return (routeTables.get(app) ?? []).flatMap((r) => [r.method].flat().map((method) => ({ method, url: r.url, public: r.config?.public === true })));
+  return (routeTables.get(app) ?? []).flatMap((r) =>
+    [r.method].flat().map((method) => ({ method, url: r.url, public: r.config?.public === true })),
+  );
 }
 
 /**
@@ -82,7 +106,10 @@ const budgetQuerySchema = z.strictObject({
   limit: pageSize,
 });
 
-const isoTime = z.string().refine((t) => !Number.isNaN(Date.parse(t)), { message: 'an ISO 8601 time (2026-11-25T10:00:00Z)' }).transform((t) => new Date(t).toISOString());
+const isoTime = z
+  .string()
+  .refine((t) => !Number.isNaN(Date.parse(t)), { message: 'an ISO 8601 time (2026-11-25T10:00:00Z)' })
+  .transform((t) => new Date(t).toISOString());
 const eventQuerySchema = z.strictObject({
   camera: z.string().min(1).max(64).optional(),
   label: z.string().min(1).max(64).optional(),
@@ -95,15 +122,28 @@ const eventQuerySchema = z.strictObject({
 });
 
 const loginSchema = z.strictObject({ user: z.string().min(1).max(64), password: z.string().min(1).max(256) });
-const loginFields: Record<string, string> = { user: 'a user name of 1 to 64 characters', password: 'a password of 1 to 256 characters' };
+const loginFields: Record<string, string> = {
+  user: 'a user name of 1 to 64 characters',
+  password: 'a password of 1 to 256 characters',
+};
 
 /** What is wrong with a login body, never what was sent: a user field may hold a password typed in the wrong box. */
 function loginProblem(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `Unknown key${issue.keys.length > 1 ? 's' : ''} in the login: only user and password`;
+  if (issue.code === 'unrecognized_keys')
+    return `Unknown key${issue.keys.length > 1 ? 's' : ''} in the login: only user and password`;
   const field = String(issue.path[0] ?? '');
   if (!(field in loginFields)) return 'Expected a JSON object { user, password }';
   const got = issue.input;
-  const kind = got === undefined ? 'nothing' : typeof got !== 'string' ? (Array.isArray(got) ? 'a list' : `a ${got === null ? 'null' : typeof got}`) : got === '' ? 'an empty string' : 'a longer string';
+  const kind =
+    got === undefined
+      ? 'nothing'
+      : typeof got !== 'string'
+        ? Array.isArray(got)
+          ? 'a list'
+          : `a ${got === null ? 'null' : typeof got}`
+        : got === ''
+          ? 'an empty string'
+          : 'a longer string';
   return `Expected ${loginFields[field]} for ${field} but received ${kind}`;
 }
 
@@ -126,7 +166,10 @@ function notFound(reply: FastifyReply, message: string) {
 }
 
 function unauthorized(reply: FastifyReply) {
-  return reply.code(401).header('WWW-Authenticate', 'Bearer realm="vigil"').send({ error: 'unauthorized', message: 'Log in first (POST /api/login), then send the session cookie or Authorization: Bearer <token>' });
+  return reply.code(401).header('WWW-Authenticate', 'Bearer realm="vigil"').send({
+    error: 'unauthorized',
+    message: 'Log in first (POST /api/login), then send the session cookie or Authorization: Bearer <token>',
+  });
 }
 
 function forbidden(reply: FastifyReply, message: string) {
@@ -149,7 +192,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     trustProxy: deps.trustedProxies.length > 0 ? [...deps.trustedProxies] : false,
     // A malformed percent-encoding: say so without echoing the path.
     frameworkErrors: (err, _req, reply) => {
-      void (reply as FastifyReply).code(400).send(badRequest(err.code === 'FST_ERR_BAD_URL' ? 'Malformed URL' : 'Bad request'));
+      void (reply as FastifyReply)
+        .code(400)
+        .send(badRequest(err.code === 'FST_ERR_BAD_URL' ? 'Malformed URL' : 'Bad request'));
     },
   });
   const routes: RouteOptions[] = [];
@@ -191,17 +236,21 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   });
   // The box itself, unless the request came through a proxy that is not trusted (its
   // X-Forwarded-For was ignored, so req.ip is the proxy, not the client).
-  const fromBox = (req: FastifyRequest) => isLoopback(req.ip) && (req.headers['x-forwarded-for'] === undefined || (req.ips?.length ?? 1) > 1);
+  const fromBox = (req: FastifyRequest) =>
+    isLoopback(req.ip) && (req.headers['x-forwarded-for'] === undefined || (req.ips?.length ?? 1) > 1);
 
   app.post('/api/login', { config: { public: true } }, async (req, reply) => {
-    const body = loginSchema.safeParse(req.body, { reportInput: true });  // the input is described, never shown
+    const body = loginSchema.safeParse(req.body, { reportInput: true }); // the input is described, never shown
     if (!body.success) return reply.code(400).send(badRequest(loginProblem(body.error.issues[0]!)));
     const { user: name, password } = body.data;
     // The name as typed only when it is a user's: a password typed into the name box stays out of the log.
     const logged = { module: 'HttpServer', user: users.get(name) ? name : '(no such user)', ip: req.ip };
     const retryS = limiter.begin(name, req.ip, { local: fromBox(req) });
     if (retryS !== null) {
-      return reply.code(429).header('Retry-After', String(retryS)).send({ error: 'too_many_requests', message: `Too many login attempts, retry in ${retryS} s` });
+      return reply
+        .code(429)
+        .header('Retry-After', String(retryS))
+        .send({ error: 'too_many_requests', message: `Too many login attempts, retry in ${retryS} s` });
     }
     const user = await users.verify(name, password);
     if (!user) {
@@ -210,7 +259,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     }
     limiter.succeeded(name, req.ip);
     const { token, expires } = sessions.create(user);
-    return reply.header('Set-Cookie', sessionCookie(token, expires)).send({ user, token, expires: new Date(expires).toISOString() });
+    return reply
+      .header('Set-Cookie', sessionCookie(token, expires))
+      .send({ user, token, expires: new Date(expires).toISOString() });
   });
 
   app.post('/api/logout', async (req, reply) => {
@@ -235,11 +286,12 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   });
   app.delete<{ Params: { name: string } }>('/api/users/:name', { preHandler: adminOnly }, async (req, reply) => {
     try {
-      if (!users.remove(req.params.name)) return reply.code(404).send({ error: 'not_found', message: `No user ${shownParam(req.params.name)}` });
+      if (!users.remove(req.params.name))
+        return reply.code(404).send({ error: 'not_found', message: `No user ${shownParam(req.params.name)}` });
     } catch (err) {
       return reply.code(400).send(badRequest((err as Error).message));
     }
-    return { ok: true };  // the store's 'removed' has ended the user's sessions and live sockets
+    return { ok: true }; // the store's 'removed' has ended the user's sessions and live sockets
   });
 
   // Event snapshots and clips: reply.sendFile from the media directory (ranges, for seeking in clips).
@@ -252,10 +304,20 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       files.addHook('onRoute', (r) => {
         r.config = { ...r.config, public: true };
       });
-      await files.register(fastifyStatic, { root: ui, index: 'index.html', wildcard: false, cacheControl: false, decorateReply: false });
+      await files.register(fastifyStatic, {
+        root: ui,
+        index: 'index.html',
+        wildcard: false,
+        cacheControl: false,
+        decorateReply: false,
+      });
     });
   } else {
-    app.get('/', { config: { public: true } }, async (_req, reply) => reply.type('text/plain; charset=utf-8').send('The browser app is not built: run `npm run build:ui` (scripts/setup.sh does).\n'));
+    app.get('/', { config: { public: true } }, async (_req, reply) =>
+      reply
+        .type('text/plain; charset=utf-8')
+        .send('The browser app is not built: run `npm run build:ui` (scripts/setup.sh does).\n'),
+    );
   }
 
   app.get('/api/health', async (req) => {
@@ -277,10 +339,17 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       detector: { ...deps.daemon.detector, batch: deps.daemon.detection?.batchStats() ?? null },
       mqtt: deps.daemon.mqtt?.stats() ?? null,
       // Event snapshots and clips: written, recording, failures; retention so far (admin only: paths).
-      media: req.user!.role !== 'admin' ? null
-        : deps.daemon.media
-          ? { ...deps.daemon.media.stats(), bytes: deps.daemon.store?.mediaBytes() ?? 0, retention: deps.daemon.retention?.totals ?? null, error: null }
-          : { error: deps.daemon.mediaError },
+      media:
+        req.user!.role !== 'admin'
+          ? null
+          : deps.daemon.media
+            ? {
+                ...deps.daemon.media.stats(),
+                bytes: deps.daemon.store?.mediaBytes() ?? 0,
+                retention: deps.daemon.retention?.totals ?? null,
+                error: null,
+              }
+            : { error: deps.daemon.mediaError },
       // Live view: clients, decode-to-send latency, per-client skips (other users' names: admin only).
       live: req.user!.role === 'admin' ? (deps.daemon.live?.stats() ?? null) : null,
       cameras,
@@ -310,7 +379,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     if (!q.success) return reply.code(400).send(badRequest(describeIssue(q.error.issues[0]!)));
     const { camera } = q.data;
     if (camera !== undefined && !visibleCamera(req, camera)) return noCamera(reply, camera);
-    deps.daemon.events?.flush();  // what happened up to now, not up to the last flush
+    deps.daemon.events?.flush(); // what happened up to now, not up to the last flush
     const visible = new Set([...deps.cameras().keys()].filter((id) => canSee(req.user!, id)));
     const events = deps.daemon.store?.events({ ...q.data, cameras: visible }) ?? [];
     return { events: events.map(present), next: events.length === q.data.limit ? (events.at(-1)?.id ?? null) : null };
@@ -319,12 +388,15 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   const eventById = (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
     const id = positiveInt.safeParse(req.params.id);
     if (!id.success) {
-      void reply.code(400).send(badRequest(`Expected an event id (a positive integer) for id but received ${shownParam(req.params.id)}`));
+      void reply
+        .code(400)
+        .send(badRequest(`Expected an event id (a positive integer) for id but received ${shownParam(req.params.id)}`));
       return null;
     }
     deps.daemon.events?.flush();
     const ev = deps.daemon.store?.event(id.data) ?? null;
-    if (!ev || !canSee(req.user!, ev.camera)) {  // another camera's event is as absent as a missing one
+    if (!ev || !canSee(req.user!, ev.camera)) {
+      // another camera's event is as absent as a missing one
       void reply.code(404).send({ error: 'not_found', message: `No event ${id.data}` });
       return null;
     }
@@ -334,7 +406,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const ev = eventById(req, reply);
     return ev ? present(ev) : reply;
   });
-  for (const [file, kind] of [['snapshot.jpg', 'snapshot'], ['clip.mp4', 'clip']] as const) {
+  for (const [file, kind] of [
+    ['snapshot.jpg', 'snapshot'],
+    ['clip.mp4', 'clip'],
+  ] as const) {
     app.get<{ Params: { id: string } }>(`/api/events/:id/${file}`, async (req, reply) => {
       const ev = eventById(req, reply);
       if (!ev) return reply;
@@ -342,7 +417,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       const dir = deps.daemon.media?.dir;
       if (!media || !dir) return reply.code(404).send({ error: 'not_found', message: `Event ${ev.id} has no ${kind}` });
       // A snapshot is replaced while its event runs (a better frame): revalidate (ETag) every time.
-      return reply.header('Cache-Control', kind === 'snapshot' ? 'private, no-cache' : 'private, max-age=60').sendFile(media.path, dir);
+      return reply
+        .header('Cache-Control', kind === 'snapshot' ? 'private, no-cache' : 'private, max-age=60')
+        .sendFile(media.path, dir);
     });
   }
   app.delete<{ Params: { id: string } }>('/api/events/:id', { preHandler: adminOnly }, async (req, reply) => {
@@ -369,13 +446,20 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
         if (!q.success || q.data > 100) {
           return reply
             .code(400)
-            .send(badRequest(`Expected an integer between 1 and 100 for quality but received ${describeValue(req.query.quality)}`));
+            .send(
+              badRequest(
+                `Expected an integer between 1 and 100 for quality but received ${describeValue(req.query.quality)}`,
+              ),
+            );
         }
         quality = q.data;
       }
       const snap = await cam.snapshot(quality);
       if (!snap) {
-        return reply.code(503).header('Retry-After', '1').send({ error: 'no_frame', message: `Camera '${cam.id}' has not decoded a frame yet (state: ${cam.state})` });
+        return reply
+          .code(503)
+          .header('Retry-After', '1')
+          .send({ error: 'no_frame', message: `Camera '${cam.id}' has not decoded a frame yet (state: ${cam.state})` });
       }
       return reply
         .type('image/jpeg')

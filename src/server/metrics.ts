@@ -21,12 +21,25 @@ export function createMetrics(cameras: () => Iterable<CameraSupervisor>, daemon?
     ['vigil_camera_packets_total', 'Video packets received', (c) => c.packets],
     ['vigil_camera_bytes_total', 'Video bytes received', (c) => c.bytes],
     ['vigil_camera_frames_decoded_total', 'Frames decoded', (c) => c.framesDecoded],
-    ['vigil_camera_frames_dropped_total', 'Frames dropped (event queue or frame pool full)', (c) => c.droppedQueueFull + c.droppedPoolFull],
-    ['vigil_camera_decode_errors_total', 'Packets the decoder rejected or met errors in (damaged input, any codec)', (c) => c.decodeErrors],
-    ['vigil_camera_corrupt_frames_total', 'Frames decoded from damaged input (flagged by the decoder, or after a decode error until a clean keyframe)', (c) => c.corruptFrames],
+    [
+      'vigil_camera_frames_dropped_total',
+      'Frames dropped (event queue or frame pool full)',
+      (c) => c.droppedQueueFull + c.droppedPoolFull,
+    ],
+    [
+      'vigil_camera_decode_errors_total',
+      'Packets the decoder rejected or met errors in (damaged input, any codec)',
+      (c) => c.decodeErrors,
+    ],
+    [
+      'vigil_camera_corrupt_frames_total',
+      'Frames decoded from damaged input (flagged by the decoder, or after a decode error until a clean keyframe)',
+      (c) => c.corruptFrames,
+    ],
     ['vigil_camera_sessions_total', 'Sessions started (first connect plus reconnects)', (c) => c.sessions],
   ];
-  for (const [name, help, read] of totals) perCamera('counter', register, name, help, cameras, (cam) => read(cam.counters()));
+  for (const [name, help, read] of totals)
+    perCamera('counter', register, name, help, cameras, (cam) => read(cam.counters()));
 
   new Gauge({
     name: 'vigil_camera_state',
@@ -35,7 +48,8 @@ export function createMetrics(cameras: () => Iterable<CameraSupervisor>, daemon?
     registers: [register],
     collect() {
       this.reset();
-      for (const cam of cameras()) for (const s of STATES) this.set({ camera: cam.id, state: s }, cam.state === s ? 1 : 0);
+      for (const cam of cameras())
+        for (const s of STATES) this.set({ camera: cam.id, state: s }, cam.state === s ? 1 : 0);
     },
   });
   new Gauge({
@@ -72,7 +86,7 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
   });
   const stages = new Histogram({
     name: 'vigil_frame_stage_seconds',
-    help: 'Where a detected frame\'s time went: decode (first packet → decoded), queue_preprocess (→ letterboxed), infer (→ model outputs), postprocess (→ boxes), total (first packet → detections out)',
+    help: "Where a detected frame's time went: decode (first packet → decoded), queue_preprocess (→ letterboxed), infer (→ model outputs), postprocess (→ boxes), total (first packet → detections out)",
     labelNames: ['camera', 'stage'],
     buckets: [0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2],
     registers: [register],
@@ -83,9 +97,9 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
     const t = stageTimes(ev, emittedUs);
     for (const s of STAGES) stages.observe({ camera: ev.camera, stage: s }, t[s] / 1000);
   });
-  const detectCounters: Array<[string, string, (s: NonNullable<ReturnType<NonNullable<Daemon['detection']>['stats']>>) => number]> = [
-    ['vigil_detect_frames_total', 'Frames the detector ran on', (s) => s.framesInferred],
-  ];
+  const detectCounters: Array<
+    [string, string, (s: NonNullable<ReturnType<NonNullable<Daemon['detection']>['stats']>>) => number]
+  > = [['vigil_detect_frames_total', 'Frames the detector ran on', (s) => s.framesInferred]];
   new Counter({
     name: 'vigil_detect_dropped_total',
     help: 'Decoded frames the detector did not run on, by reason: behind (a newer frame won while it was busy), stale (the budget policy: too old to make the budget), every_nth (the budget policy), fps (over target_fps), gone (left the pool first), error',
@@ -112,7 +126,7 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
   });
   new Counter({
     name: 'vigil_detect_batch_frames_total',
-    help: 'Frames in the detector\'s batches (÷ vigil_detect_batches_total: the mean batch size)',
+    help: "Frames in the detector's batches (÷ vigil_detect_batches_total: the mean batch size)",
     registers: [register],
     collect() {
       this.reset();
@@ -120,10 +134,17 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
       if (b) this.inc(b.frames);
     },
   });
-  perCamera('gauge', register, 'vigil_frame_jitter_seconds', 'Interarrival jitter of decoded frames (RFC 3550: smoothed |arrival interval − pts interval|)', cameras, (cam) => {
-    const t = daemon.latency.get(cam.id)?.timing();
-    return t?.intervalMs ? t.jitterMs / 1000 : null;
-  });
+  perCamera(
+    'gauge',
+    register,
+    'vigil_frame_jitter_seconds',
+    'Interarrival jitter of decoded frames (RFC 3550: smoothed |arrival interval − pts interval|)',
+    cameras,
+    (cam) => {
+      const t = daemon.latency.get(cam.id)?.timing();
+      return t?.intervalMs ? t.jitterMs / 1000 : null;
+    },
+  );
   const budgetEvents = new Counter({
     name: 'vigil_budget_events_total',
     help: 'Latency budget breaches and recoveries, by camera',
@@ -131,10 +152,17 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
     registers: [register],
   });
   daemon.on('budget', (ev: BudgetEvent) => budgetEvents.inc({ camera: ev.camera, kind: ev.kind }));
-  perCamera('gauge', register, 'vigil_budget_breached', '1 while the camera\'s latency budget is breached, else 0 (cameras with a budget)', cameras, (cam) => {
-    const b = daemon.detection?.stats(cam.id)?.budget;
-    return b ? (b.state === 'breach' ? 1 : 0) : null;
-  });
+  perCamera(
+    'gauge',
+    register,
+    'vigil_budget_breached',
+    "1 while the camera's latency budget is breached, else 0 (cameras with a budget)",
+    cameras,
+    (cam) => {
+      const b = daemon.detection?.stats(cam.id)?.budget;
+      return b ? (b.state === 'breach' ? 1 : 0) : null;
+    },
+  );
   for (const [name, help, read] of detectCounters) {
     perCamera('counter', register, name, help, cameras, (cam) => {
       const s = daemon.detection?.stats(cam.id);
@@ -155,14 +183,27 @@ function perCamera(
   cameras: () => Iterable<CameraSupervisor>,
   read: (cam: CameraSupervisor) => number | null,
 ): void {
-  const values = () => [...cameras()].flatMap((cam) => {
-    const v = read(cam);
-    return v === null ? [] : [{ camera: cam.id, v }];
-  });
+  const values = () =>
+    [...cameras()].flatMap((cam) => {
+      const v = read(cam);
+      return v === null ? [] : [{ camera: cam.id, v }];
+    });
   const common = { name, help, labelNames: ['camera'] as const, registers: [register] };
   if (kind === 'counter') {
-    new Counter({ ...common, collect() { this.reset(); for (const { camera, v } of values()) this.inc({ camera }, v); } });
+    new Counter({
+      ...common,
+      collect() {
+        this.reset();
+        for (const { camera, v } of values()) this.inc({ camera }, v);
+      },
+    });
   } else {
-    new Gauge({ ...common, collect() { this.reset(); for (const { camera, v } of values()) this.set({ camera }, v); } });
+    new Gauge({
+      ...common,
+      collect() {
+        this.reset();
+        for (const { camera, v } of values()) this.set({ camera }, v);
+      },
+    });
   }
 }

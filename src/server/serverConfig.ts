@@ -26,7 +26,11 @@ export const serverSchema = z.strictObject({
    * peer the header is ignored: anyone could send it.
    */
   trusted_proxies: z
-    .array(z.string().refine(isAddressOrRange, { message: 'an IP address, a CIDR range (10.0.0.0/8, fd00::/8) or loopback, linklocal, uniquelocal' }))
+    .array(
+      z.string().refine(isAddressOrRange, {
+        message: 'an IP address, a CIDR range (10.0.0.0/8, fd00::/8) or loopback, linklocal, uniquelocal',
+      }),
+    )
     .max(64)
     .default([]),
 });

@@ -42,7 +42,10 @@ export class ServiceNotifier {
     try {
       this.send(state);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, state: state.split('\n')[0] }, 'could not notify the service manager');
+      this.log.warn(
+        { err: (err as Error).message, state: state.split('\n')[0] },
+        'could not notify the service manager',
+      );
     }
   }
 
@@ -74,13 +77,17 @@ export class ServiceNotifier {
         reason = `the liveness check failed: ${(err as Error).message}`;
       }
       if (reason === null) {
-        if (this.stuck !== null) this.log.warn({ was: this.stuck }, 'the pipeline makes progress again: feeding the watchdog');
+        if (this.stuck !== null)
+          this.log.warn({ was: this.stuck }, 'the pipeline makes progress again: feeding the watchdog');
         this.stuck = null;
         this.notify('WATCHDOG=1');
         return;
       }
       if (this.stuck === null) {
-        this.log.error({ reason }, 'the pipeline is stuck: no longer feeding the watchdog (the service manager will restart the daemon)');
+        this.log.error(
+          { reason },
+          'the pipeline is stuck: no longer feeding the watchdog (the service manager will restart the daemon)',
+        );
         this.status(`stuck: ${reason}`);
       }
       this.stuck = reason;

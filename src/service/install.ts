@@ -1,5 +1,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { arch } from 'node:os';
 import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 
@@ -38,14 +48,18 @@ const APP_MARKER = '.vigil-app';
 function checkPrefix(prefix: string): string {
   const p = normalize(prefix).replace(/\/+$/, '');
   if (!isAbsolute(prefix) || p === '' || p.split('/').filter(Boolean).length < 2 || /\s/.test(p)) {
-    throw new Error(`--prefix must be an absolute directory of its own, at least two levels deep, without spaces (like /opt/vigil), not '${prefix}'`);
+    throw new Error(
+      `--prefix must be an absolute directory of its own, at least two levels deep, without spaces (like /opt/vigil), not '${prefix}'`,
+    );
   }
   return p;
 }
 
 /** A group's id from `root`'s /etc/group. */
 function groupId(root: string, name: string): number {
-  const line = readFileSync(under(root, 'etc/group'), 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  const line = readFileSync(under(root, 'etc/group'), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}:`));
   const gid = Number(line?.split(':')[2]);
   if (!line || !Number.isInteger(gid)) throw new Error(`no group ${name} in ${under(root, 'etc/group')}`);
   return gid;
@@ -64,21 +78,40 @@ function systemdRunning(root: string): boolean {
 function appFiles(src: string): string[] {
   // npm next to this Node (sudo's PATH often lacks it), else on the PATH.
   const besideNode = join(dirname(process.execPath), 'npm');
-  const r = spawnSync(existsSync(besideNode) ? besideNode : 'npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: src, encoding: 'utf8' });
+  const r = spawnSync(existsSync(besideNode) ? besideNode : 'npm', ['ls', '--omit=dev', '--all', '--parseable'], {
+    cwd: src,
+    encoding: 'utf8',
+  });
   if (r.error) throw new Error(`cannot run npm to list the production dependencies: ${r.error.message}`);
   // npm ls exits 1 on an extraneous package but still lists the tree.
-  const deps = r.stdout.split('\n').filter((p) => p.startsWith(join(src, 'node_modules') + sep)).sort();
-  if (deps.length === 0) throw new Error(`npm ls listed no dependencies (exit ${r.status}): ${r.stderr.trim().slice(0, 300)}`);
+  const deps = r.stdout
+    .split('\n')
+    .filter((p) => p.startsWith(join(src, 'node_modules') + sep))
+    .sort();
+  if (deps.length === 0)
+    throw new Error(`npm ls listed no dependencies (exit ${r.status}): ${r.stderr.trim().slice(0, 300)}`);
   const top: string[] = [];
-  for (const d of deps) if (!top.some((t) => d.startsWith(t + sep))) top.push(d);  // nested ones come with their parent
-  return ['package.json', 'dist/src', 'dist/ui', 'build/native/Release/vigil.node', '.cache/models', ...top.map((d) => relative(src, d))];
+  for (const d of deps) if (!top.some((t) => d.startsWith(t + sep))) top.push(d); // nested ones come with their parent
+  return [
+    'package.json',
+    'dist/src',
+    'dist/ui',
+    'build/native/Release/vigil.node',
+    '.cache/models',
+    ...top.map((d) => relative(src, d)),
+  ];
 }
 
 function copyApp(src: string, dest: string): void {
-  const linuxBin = new RegExp(`onnxruntime-node/bin/napi-v\\d+/(?!linux(/|$))|onnxruntime-node/bin/napi-v\\d+/linux/(?!${arch()}(/|$))`);
+  const linuxBin = new RegExp(
+    `onnxruntime-node/bin/napi-v\\d+/(?!linux(/|$))|onnxruntime-node/bin/napi-v\\d+/linux/(?!${arch()}(/|$))`,
+  );
   for (const rel of appFiles(src)) {
     const from = join(src, rel);
-    if (!existsSync(from)) throw new Error(`${from} is missing: run \`npm run setup\` (it builds the daemon and fetches the model) before installing`);
+    if (!existsSync(from))
+      throw new Error(
+        `${from} is missing: run \`npm run setup\` (it builds the daemon and fetches the model) before installing`,
+      );
     cpSync(from, join(dest, rel), { recursive: true, filter: (p) => !linuxBin.test(p.split(sep).join('/')) });
   }
 }
@@ -92,15 +125,21 @@ function copyApp(src: string, dest: string): void {
 export function install(opts: InstallOptions, say: (line: string) => void = () => {}): InstallReport {
   const src = packageRoot();
   const prefix = checkPrefix(opts.prefix);
-  if (/^\/(home|root)(\/|$)/.test(opts.node)) throw new Error(`the service cannot run ${opts.node}: ProtectHome hides /home and /root from it; give --node a Node binary elsewhere (e.g. /usr/bin/node)`);
+  if (/^\/(home|root)(\/|$)/.test(opts.node))
+    throw new Error(
+      `the service cannot run ${opts.node}: ProtectHome hides /home and /root from it; give --node a Node binary elsewhere (e.g. /usr/bin/node)`,
+    );
   const app = under(opts.root, prefix);
-  if (existsSync(app) && !existsSync(join(app, APP_MARKER))) throw new Error(`${app} exists and is not a Vigil install: choose another --prefix or remove it`);
+  if (existsSync(app) && !existsSync(join(app, APP_MARKER)))
+    throw new Error(`${app} exists and is not a Vigil install: choose another --prefix or remove it`);
   // What can fail comes before the swap: the account, then the copy.
   const sysusers = under(opts.root, SYSUSERS);
   mkdirSync(dirname(sysusers), { recursive: true });
-  mkdirSync(under(opts.root, 'etc'), { recursive: true });  // a new tree: sysusers writes its passwd and group
+  mkdirSync(under(opts.root, 'etc'), { recursive: true }); // a new tree: sysusers writes its passwd and group
   writeFileSync(sysusers, readFileSync(join(src, 'systemd/vigil.sysusers')), { mode: 0o644 });
-  execFileSync('systemd-sysusers', [...(opts.root === '/' ? [] : [`--root=${opts.root}`]), sysusers], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync('systemd-sysusers', [...(opts.root === '/' ? [] : [`--root=${opts.root}`]), sysusers], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   say('the vigil user is in place (systemd-sysusers), in the video and render groups');
   const staging = `${app}.new`;
   rmSync(staging, { recursive: true, force: true });
@@ -121,8 +160,10 @@ export function install(opts: InstallOptions, say: (line: string) => void = () =
   }
   rmSync(`${app}.old`, { recursive: true, force: true });
 
-  const unit = readFileSync(join(src, 'systemd/vigil.service'), 'utf8')
-    .replace('ExecStart=/usr/bin/node /opt/vigil/', `ExecStart=${opts.node} ${prefix}/`);
+  const unit = readFileSync(join(src, 'systemd/vigil.service'), 'utf8').replace(
+    'ExecStart=/usr/bin/node /opt/vigil/',
+    `ExecStart=${opts.node} ${prefix}/`,
+  );
   const unitPath = under(opts.root, UNIT);
   mkdirSync(dirname(unitPath), { recursive: true });
   writeFileSync(unitPath, unit, { mode: 0o644 });
@@ -155,7 +196,10 @@ export function install(opts: InstallOptions, say: (line: string) => void = () =
       systemd = 'installed, not started (--no-start)';
     }
   } else {
-    systemd = opts.root === '/' ? 'systemd is not running here: `systemctl enable --now vigil` once it is' : `installed into ${opts.root}: enable it there`;
+    systemd =
+      opts.root === '/'
+        ? 'systemd is not running here: `systemctl enable --now vigil` once it is'
+        : `installed into ${opts.root}: enable it there`;
   }
   say(`service: ${systemd}`);
   return { app, unit: unitPath, config: { path: config, created }, user: 'vigil', systemd };
@@ -165,9 +209,13 @@ export function install(opts: InstallOptions, say: (line: string) => void = () =
  * Removes the service and the application; the configuration and the state (database, users,
  * snapshots and clips) stay unless `purge`.
  */
-export function uninstall(opts: Pick<InstallOptions, 'root' | 'prefix'> & { purge: boolean }, say: (line: string) => void = () => {}): void {
+export function uninstall(
+  opts: Pick<InstallOptions, 'root' | 'prefix'> & { purge: boolean },
+  say: (line: string) => void = () => {},
+): void {
   const app = under(opts.root, checkPrefix(opts.prefix));
-  if (existsSync(app) && !existsSync(join(app, APP_MARKER))) throw new Error(`${app} is not a Vigil install (no ${APP_MARKER}): nothing removed`);
+  if (existsSync(app) && !existsSync(join(app, APP_MARKER)))
+    throw new Error(`${app} is not a Vigil install (no ${APP_MARKER}): nothing removed`);
   if (systemdRunning(opts.root)) {
     execFileSync('systemctl', ['disable', '--now', 'vigil.service'], { stdio: 'ignore' });
   }

@@ -90,7 +90,10 @@ export class Store {
     try {
       const current = this.schemaVersion;
       const latest = MIGRATIONS.at(-1)?.version ?? 0;
-      if (current > latest) throw new Error(`${path} has schema version ${current}, newer than this build knows (${latest}): upgrade Vigil or restore the database`);
+      if (current > latest)
+        throw new Error(
+          `${path} has schema version ${current}, newer than this build knows (${latest}): upgrade Vigil or restore the database`,
+        );
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('foreign_keys = ON');
@@ -140,7 +143,11 @@ export class Store {
     if (cams.length === 0) return [];
     const where = [`camera IN (${cams.map(() => '?').join(', ')})`];
     const args: Array<string | number> = [...cams];
-    for (const [col, v] of [['label', q.label], ['type', q.type], ['zone', q.zone]] as const) {
+    for (const [col, v] of [
+      ['label', q.label],
+      ['type', q.type],
+      ['zone', q.zone],
+    ] as const) {
       if (v !== undefined) {
         where.push(`${col} = ?`);
         args.push(v);
@@ -158,12 +165,15 @@ export class Store {
       where.push('id < ?');
       args.push(q.before);
     }
-    const rows = this.db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`).all(...args, q.limit);
+    const rows = this.db
+      .prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`)
+      .all(...args, q.limit);
     return this.withMedia((rows as Array<Record<string, unknown>>).map(eventOf));
   }
 
   event(id: number): StoredEvent | null {
-    const row = this.db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+    const row = this.db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`).get(id) as
+      Record<string, unknown> | undefined;
     return row ? this.withMedia([eventOf(row)])[0]! : null;
   }
 
@@ -171,8 +181,17 @@ export class Store {
     const out: StoredEvent[] = events.map((ev) => ({ ...ev, snapshot: null, clip: null }));
     if (out.length === 0) return out;
     const byId = new Map(out.map((ev) => [ev.id, ev]));
-    const rows = this.db.prepare(`SELECT event_id AS eventId, kind, path, bytes, info FROM event_media WHERE event_id IN (${out.map(() => '?').join(', ')})`)
-      .all(...byId.keys()) as Array<{ eventId: number; kind: 'snapshot' | 'clip'; path: string; bytes: number; info: string }>;
+    const rows = this.db
+      .prepare(
+        `SELECT event_id AS eventId, kind, path, bytes, info FROM event_media WHERE event_id IN (${out.map(() => '?').join(', ')})`,
+      )
+      .all(...byId.keys()) as Array<{
+      eventId: number;
+      kind: 'snapshot' | 'clip';
+      path: string;
+      bytes: number;
+      info: string;
+    }>;
     for (const r of rows) {
       const ev = byId.get(r.eventId)!;
       const info = JSON.parse(r.info) as SnapshotInfo & ClipInfo;
@@ -232,10 +251,12 @@ export class Store {
 
   /** Closed events, oldest first (by id: numbered as they open), with their media bytes; `before` pages. */
   oldestEvents(limit: number, afterId = 0): RetentionCandidate[] {
-    return this.db.prepare(
-      `SELECT e.id, e.started_at AS startedAt, COALESCE(SUM(m.bytes), 0) AS bytes FROM events e LEFT JOIN event_media m ON m.event_id = e.id
+    return this.db
+      .prepare(
+        `SELECT e.id, e.started_at AS startedAt, COALESCE(SUM(m.bytes), 0) AS bytes FROM events e LEFT JOIN event_media m ON m.event_id = e.id
        WHERE e.ended_at IS NOT NULL AND e.id > ? GROUP BY e.id ORDER BY e.id LIMIT ?`,
-    ).all(afterId, limit) as RetentionCandidate[];
+      )
+      .all(afterId, limit) as RetentionCandidate[];
   }
 
   get schemaVersion(): number {

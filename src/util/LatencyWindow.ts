@@ -26,7 +26,8 @@ export class LatencyWindow {
   percentiles(): Percentiles | null {
     const sorted = [...this.samples].sort((a, b) => a - b);
     if (sorted.length === 0) return null;
-    const at = (p: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! * 10) / 10;
+    const at = (p: number) =>
+      Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! * 10) / 10;
     return { p50: at(50), p95: at(95), p99: at(99), n: sorted.length };
   }
 }

@@ -17,7 +17,12 @@ export type LogConfig = z.output<typeof logSchema>;
  * secret-named field (password, cookie, authorization) is "***" whatever its value's type.
  */
 export function createLogger(level: LevelWithSilent = 'info', destination?: DestinationStream): Logger {
-  const options = { level, base: { app: 'vigil' }, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: redactJsonLine } };
+  const options = {
+    level,
+    base: { app: 'vigil' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    hooks: { streamWrite: redactJsonLine },
+  };
   return destination ? pino(options, destination) : pino(options);
 }
 

@@ -9,7 +9,22 @@
  * (admin_password, client_secret, x-api-key); a short one only as a whole word of it (pwd,
  * stream_key, ?auth=), so keyframe or passage stay shown.
  */
-const SECRET_WORDS = ['password', 'passwd', 'passphrase', 'secret', 'token', 'credential', 'authorization', 'cookie', 'apikey', 'api_key', 'api-key', 'private_key', 'private-key', 'signature'];
+const SECRET_WORDS = [
+  'password',
+  'passwd',
+  'passphrase',
+  'secret',
+  'token',
+  'credential',
+  'authorization',
+  'cookie',
+  'apikey',
+  'api_key',
+  'api-key',
+  'private_key',
+  'private-key',
+  'signature',
+];
 const SECRET_SHORT_WORDS = ['pwd', 'pw', 'pass', 'auth', 'key', 'sig', 'salt', 'hash'];
 
 /** One secret word where it counts, as regex sources (case-insensitive). */
@@ -59,7 +74,9 @@ function decoded(s: string): string {
 
 /** `?ch=1&password=x#token=y` → `?ch=1&password=***#token=***`: a secret-named parameter's value is masked, fragment included. */
 function maskQuery(query: string): string {
-  return query.replace(QUERY_PARAM, (m, sep: string, name: string, value: string) => (value !== '' && isSecretKey(decoded(name)) ? `${sep}${name}=***` : m));
+  return query.replace(QUERY_PARAM, (m, sep: string, name: string, value: string) =>
+    value !== '' && isSecretKey(decoded(name)) ? `${sep}${name}=***` : m,
+  );
 }
 
 /**
@@ -90,7 +107,7 @@ export function redactUrl(url: string): string {
   const rest = url.slice(head[0].length);
   const userinfo = userinfoOf(rest);
   const cut = userinfo?.length ?? 0;
-  const tail = rest.slice(cut);  // from the '@', or the host
+  const tail = rest.slice(cut); // from the '@', or the host
   const q = rest.search(/[?#]/);
   // A query that began inside the masked userinfo goes on in the tail: all of the tail is masked as query.
   const shown = q < 0 ? tail : q < cut ? maskQuery(tail) : `${tail.slice(0, q - cut)}${maskQuery(tail.slice(q - cut))}`;
@@ -105,8 +122,8 @@ export function redactUrl(url: string): string {
  */
 function redactUrlsInLine(line: string): string {
   const starts: number[] = [];
-  const afterMark: number[] = [];  // where each URL's text after `scheme:` or `scheme://` begins
-  const ownUrl: boolean[] = [];  // a known scheme's `://` after a space or quote: a URL of its own, not inside a password
+  const afterMark: number[] = []; // where each URL's text after `scheme:` or `scheme://` begins
+  const ownUrl: boolean[] = []; // a known scheme's `://` after a space or quote: a URL of its own, not inside a password
   for (const m of line.matchAll(URL_MARK)) {
     if (m[0] !== '://') {
       starts.push(m.index);
@@ -127,15 +144,21 @@ function redactUrlsInLine(line: string): string {
   if (starts.length === 0) return line;
   let out = line.slice(0, starts[0]);
   let from = starts[0]!;
-  let nextAt = line.indexOf('@', from);  // moves forward only: one scan of the line
+  let nextAt = line.indexOf('@', from); // moves forward only: one scan of the line
   for (let i = 0; i < starts.length; i++) {
     const end = starts[i + 1] ?? line.length;
     if (nextAt >= 0 && nextAt < starts[i]!) nextAt = line.indexOf('@', starts[i]);
     // Not joined: a file: URL (a path, never a password: stack traces stay whole), a bare scheme in
     // prose (`an rtsp://, rtsps:// URL`), or a next URL standing on its own (`… then rtsp://h/x`).
     const bare = (j: number) => NOT_URL_START.test(line[afterMark[j]!] ?? ' ');
-    const joined = end < line.length && (nextAt < 0 || nextAt >= end) && !(from === starts[i] && bare(i)) && !bare(i + 1) && !ownUrl[i + 1]
-      && !FILE_URL.test(line.slice(from, from + 5)) && !FILE_URL.test(line.slice(end, end + 5));
+    const joined =
+      end < line.length &&
+      (nextAt < 0 || nextAt >= end) &&
+      !(from === starts[i] && bare(i)) &&
+      !bare(i + 1) &&
+      !ownUrl[i + 1] &&
+      !FILE_URL.test(line.slice(from, from + 5)) &&
+      !FILE_URL.test(line.slice(end, end + 5));
     if (joined) continue;
     out += redactUrl(line.slice(from, end));
     from = end;
@@ -168,13 +191,23 @@ export function redactSecrets(text: string): string {
     .split('\n')
     .map(redactUrlsInLine)
     .join('\n')
-    .replace(SECRET_KEY_VALUE, (m, key: string, colon: string | undefined, colonValue: string | undefined, equals: string | undefined, equalsValue: string | undefined) => {
-      const sep = colon ?? equals ?? '';
-      const value = colonValue ?? equalsValue ?? '';
-      // A stack frame's `auth.js:10:5` (a file named like a secret) is a position, not a value.
-      if (value === '' || (colon !== undefined && SOURCE_FILE.test(key) && /^\d+:\d+\)?$/.test(value))) return m;
-      return `${key}${sep}***`;
-    });
+    .replace(
+      SECRET_KEY_VALUE,
+      (
+        m,
+        key: string,
+        colon: string | undefined,
+        colonValue: string | undefined,
+        equals: string | undefined,
+        equalsValue: string | undefined,
+      ) => {
+        const sep = colon ?? equals ?? '';
+        const value = colonValue ?? equalsValue ?? '';
+        // A stack frame's `auth.js:10:5` (a file named like a secret) is a position, not a value.
+        if (value === '' || (colon !== undefined && SOURCE_FILE.test(key) && /^\d+:\d+\)?$/.test(value))) return m;
+        return `${key}${sep}***`;
+      },
+    );
 }
 
 /**
@@ -191,7 +224,10 @@ export function redactText(text: string, url: string): string {
   const secrets: string[] = [];
   if (userinfo !== undefined) {
     const colon = userinfo.indexOf(':');
-    secrets.push(userinfo, colon >= 0 && PLAIN_USER.test(userinfo.slice(0, colon)) ? userinfo.slice(colon + 1) : userinfo);
+    secrets.push(
+      userinfo,
+      colon >= 0 && PLAIN_USER.test(userinfo.slice(0, colon)) ? userinfo.slice(colon + 1) : userinfo,
+    );
   }
   const q = url.search(/[?#]/);
   if (q >= 0) for (const m of url.slice(q).matchAll(QUERY_PARAM)) if (isSecretKey(decoded(m[2]!))) secrets.push(m[3]!);
@@ -254,7 +290,7 @@ function valueEnd(line: string, i: number): number {
  * over the line; a line that is not whole JSON from some point on is redacted as free text there.
  */
 export function redactJsonLine(line: string): string {
-  if (!MAY_HOLD_SECRET.test(line)) return line;  // most lines: one scan, nothing to parse
+  if (!MAY_HOLD_SECRET.test(line)) return line; // most lines: one scan, nothing to parse
   let out = '';
   let i = 0;
   for (;;) {

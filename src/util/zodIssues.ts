@@ -29,7 +29,9 @@ function truncated(s: string): string {
  * leave a password without the `@` that marks it.
  */
 function shownString(v: string): string {
-  return truncated(redactSecrets(redactUrl(v)).replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1)));
+  return truncated(
+    redactSecrets(redactUrl(v)).replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1)),
+  );
 }
 
 export function describeValue(v: unknown): string {
@@ -45,7 +47,8 @@ export function describeValue(v: unknown): string {
 function describeSecret(v: unknown): string {
   if (v === undefined || v === null) return describeValue(v);
   if (typeof v === 'string') return 'a string (not shown: a secret)';
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `a ${typeof v} (not shown: a secret)`;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint')
+    return `a ${typeof v} (not shown: a secret)`;
   return describeValue(v);
 }
 
@@ -75,10 +78,14 @@ function expectation(issue: z.core.$ZodIssue): string {
 export function describeIssue(issue: z.core.$ZodIssue): string {
   const path = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
-    return redactSecrets(`Unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${shownString(k)}'`).join(', ')} in ${path}`);
+    return redactSecrets(
+      `Unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${shownString(k)}'`).join(', ')} in ${path}`,
+    );
   }
   // The field the value sits in (list indices skipped): a section named like a secret (`auth`) holds plain settings too.
   const field = issue.path.filter((p) => typeof p === 'string').at(-1);
   const secret = typeof field === 'string' && isSecretKey(field);
-  return redactSecrets(`Expected ${expectation(issue)} for ${path} but received ${secret ? describeSecret(issue.input) : describeValue(issue.input)}`);
+  return redactSecrets(
+    `Expected ${expectation(issue)} for ${path} but received ${secret ? describeSecret(issue.input) : describeValue(issue.input)}`,
+  );
 }

@@ -16,8 +16,20 @@ const CHROMIUM = '/usr/bin/chromium';
 
 interface TileState {
   mode: 'video' | 'annotated';
-  player: { behindMs: number; bufferedMs: number; jumps: number; fragments: number; displayedPtsUs: number | null } | null;
-  overlay: { exact: number; held: number; empty: number; late: number; last: { framePtsUs: number; batchPtsUs: number | null; boxes: number } | null };
+  player: {
+    behindMs: number;
+    bufferedMs: number;
+    jumps: number;
+    fragments: number;
+    displayedPtsUs: number | null;
+  } | null;
+  overlay: {
+    exact: number;
+    held: number;
+    empty: number;
+    late: number;
+    last: { framePtsUs: number; batchPtsUs: number | null; boxes: number } | null;
+  };
   currentTime: number | null;
   latency: { points: number; budget: 'ok' | 'breach' | null; stages: number; lastEvent: unknown };
 }
@@ -34,7 +46,8 @@ let url: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(join(uiDir(), 'index.html'))) throw new Error('dist/ui is missing: run `npm run build:ui` first (npm test does).');
+  if (!existsSync(join(uiDir(), 'index.html')))
+    throw new Error('dist/ui is missing: run `npm run build:ui` first (npm test does).');
   server = await RtspServer.start({
     h264: { file: await ensureClip('h264'), codec: 'h264' },
     hevc: { file: await ensureClip('hevc'), codec: 'hevc' },
@@ -46,7 +59,10 @@ beforeAll(async () => {
     ],
     { detect: { enabled: true, precision: 'int8' } },
   ));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
+  });
 }, 300_000);
 
 afterAll(async () => {
@@ -90,7 +106,9 @@ describe('live view in a real browser', () => {
 
     // Video plays: currentTime advances.
     const t0 = Date.now();
-    await page.waitForFunction(() => (window.vigil.tiles().lobby?.currentTime ?? 0) > 0, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => (window.vigil.tiles().lobby?.currentTime ?? 0) > 0, undefined, {
+      timeout: 10_000,
+    });
     const firstFrameMs = Date.now() - t0;
     const c1 = (await tiles(page)).lobby!.currentTime!;
     await page.waitForTimeout(2000);
@@ -98,11 +116,19 @@ describe('live view in a real browser', () => {
     expect(c2 - c1).toBeGreaterThan(1.5);
 
     // Boxes over people, synced by pts: the frame on screen and the detections drawn on it.
-    await page.waitForFunction(() => (window.vigil.tiles().lobby?.overlay.exact ?? 0) > 10, undefined, { timeout: 20_000 });
+    await page.waitForFunction(() => (window.vigil.tiles().lobby?.overlay.exact ?? 0) > 10, undefined, {
+      timeout: 20_000,
+    });
     const samples: Array<{ frame: number; batch: number | null; boxes: number; behind: number }> = [];
     for (let i = 0; i < 40; i++) {
       const s = (await tiles(page)).lobby!;
-      if (s.overlay.last) samples.push({ frame: s.overlay.last.framePtsUs, batch: s.overlay.last.batchPtsUs, boxes: s.overlay.last.boxes, behind: s.player!.behindMs });
+      if (s.overlay.last)
+        samples.push({
+          frame: s.overlay.last.framePtsUs,
+          batch: s.overlay.last.batchPtsUs,
+          boxes: s.overlay.last.boxes,
+          behind: s.player!.behindMs,
+        });
       await page.waitForTimeout(250);
     }
     const s = (await tiles(page)).lobby!;
@@ -118,22 +144,34 @@ describe('live view in a real browser', () => {
     expect(exactShare).toBeGreaterThan(0.5);
     const behind = samples.map((x) => x.behind).sort((a, b) => a - b);
     const p50 = behind[Math.floor(behind.length / 2)]!;
-    console.log(`browser: first frame ${firstFrameMs} ms after login; live delay p50 ${p50} ms, max ${behind.at(-1)} ms; overlay exact ${s.overlay.exact} (late ${s.overlay.late}), held ${s.overlay.held}, empty ${s.overlay.empty}; jumps ${s.player!.jumps}`);
+    console.log(
+      `browser: first frame ${firstFrameMs} ms after login; live delay p50 ${p50} ms, max ${behind.at(-1)} ms; overlay exact ${s.overlay.exact} (late ${s.overlay.late}), held ${s.overlay.held}, empty ${s.overlay.empty}; jumps ${s.player!.jumps}`,
+    );
     expect(p50).toBeLessThan(1000);
 
     // The latency panel: every stage of the frame path, first packet → overlay drawn; the
     // browser's own "drawn" stamps reach the daemon (display stage in /api/health).
-    await page.waitForFunction(() => (window.vigil.tiles().lobby?.latency.stages ?? 0) === 6, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => (window.vigil.tiles().lobby?.latency.stages ?? 0) === 6, undefined, {
+      timeout: 10_000,
+    });
     const lat = (await tiles(page)).lobby!.latency;
     expect(lat.points).toBeGreaterThan(3);
     expect(lat.budget).toBe('ok');
-    const cam = ((await (await api(url, '/api/health')).json()) as { cameras: Array<{ id: string; latencyMs: Record<string, { p50: number; n: number } | null> }> }).cameras.find((c) => c.id === 'lobby')!;
+    const cam = (
+      (await (await api(url, '/api/health')).json()) as {
+        cameras: Array<{ id: string; latencyMs: Record<string, { p50: number; n: number } | null> }>;
+      }
+    ).cameras.find((c) => c.id === 'lobby')!;
     expect(cam.latencyMs.display!.n).toBeGreaterThan(10);
     expect(cam.latencyMs.display!.p50).toBeGreaterThanOrEqual(0);
     expect(cam.latencyMs.display!.p50).toBeLessThan(5000);
     expect(cam.latencyMs.send!.n).toBeGreaterThan(10);
-    expect(await page.textContent('figure.tile[data-camera=lobby] .latency .budget')).toMatch(/^budget 2000 ms: kept · newest wins/);
-    console.log(`browser: display stage (detections received → drawn) p50 ${cam.latencyMs.display!.p50} ms over ${cam.latencyMs.display!.n} frames; send p50 ${cam.latencyMs.send!.p50} ms`);
+    expect(await page.textContent('figure.tile[data-camera=lobby] .latency .budget')).toMatch(
+      /^budget 2000 ms: kept · newest wins/,
+    );
+    console.log(
+      `browser: display stage (detections received → drawn) p50 ${cam.latencyMs.display!.p50} ms over ${cam.latencyMs.display!.n} frames; send p50 ${cam.latencyMs.send!.p50} ms`,
+    );
     expect(errors).toEqual([]);
 
     // The HEVC camera is re-encoded to H.264 (libx264 here) and plays too.
@@ -145,10 +183,14 @@ describe('live view in a real browser', () => {
     await page.waitForFunction(() => window.vigil.tiles().lobby?.mode === 'annotated');
     expect(await page.textContent('figure.tile[data-camera=lobby] button.mode')).toBe('boxes: burned in');
     expect(await page.isVisible('figure.tile[data-camera=lobby] canvas')).toBe(false);
-    await page.waitForFunction((n) => {
-      const t = window.vigil.tiles().lobby!;
-      return t.player!.fragments > n + 10 && (t.currentTime ?? 0) > 0.5;
-    }, fragmentsBefore, { timeout: 20_000 });
+    await page.waitForFunction(
+      (n) => {
+        const t = window.vigil.tiles().lobby!;
+        return t.player!.fragments > n + 10 && (t.currentTime ?? 0) > 0.5;
+      },
+      fragmentsBefore,
+      { timeout: 20_000 },
+    );
     expect(await page.isVisible('figure.tile[data-camera=lobby]')).toBe(true);
     expect(errors).toEqual([]);
 

@@ -52,7 +52,7 @@ describe('vigil CLI', () => {
   it('detect prints what the CPU detector finds; calibrate names a bad option', () => {
     const r = vigil('detect', '/usr/share/doc/opencv-doc/examples/data/messi5.jpg');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/messi5\.jpg: 548x342, (int8|fp32) \(nanodet-(int8|fp32)\.onnx\), \d+ detection\(s\)/);  // the daemon's model (test/e2e/cliDetect.test.ts)
+    expect(r.stdout).toMatch(/messi5\.jpg: 548x342, (int8|fp32) \(nanodet-(int8|fp32)\.onnx\), \d+ detection\(s\)/); // the daemon's model (test/e2e/cliDetect.test.ts)
     expect(r.stdout).toMatch(/person\s+0\.\d\d/);
     expect(r.stdout).toMatch(/sports ball\s+0\.\d\d/);
     const bad = vigil('calibrate', '--method', 'kl');
@@ -66,13 +66,21 @@ describe('vigil CLI', () => {
   it('doctor lists the GPU, the decoders and every backend with its status, and runs the CPU one', () => {
     const r = vigil('doctor', '--json');
     expect(r.status).toBe(0);
-    const d = JSON.parse(r.stdout) as { gpu: { devices: number }; backends: Record<string, { status: string; detections?: number; reason: string | null }> };
+    const d = JSON.parse(r.stdout) as {
+      gpu: { devices: number };
+      backends: Record<string, { status: string; detections?: number; reason: string | null }>;
+    };
     expect(d.backends.cpu!.status).toBe('ready');
     expect(d.backends.cpu!.detections).toBeGreaterThan(0);
     expect(['libraries found', 'unavailable', 'not built']).toContain(d.backends.tensorrt!.status);
-    if (d.backends.tensorrt!.status !== 'libraries found') expect(d.backends.tensorrt!.reason).toMatch(/TensorRT|libnvinfer/);
+    if (d.backends.tensorrt!.status !== 'libraries found')
+      expect(d.backends.tensorrt!.reason).toMatch(/TensorRT|libnvinfer/);
     // Vigil's own INT8 engine: runs wherever there is a GPU, and says why not elsewhere.
-    const cuda = d.backends.cuda as { status: string; reason: string | null; comparedWithCpu: { matched: number; reference: number } | null };
+    const cuda = d.backends.cuda as {
+      status: string;
+      reason: string | null;
+      comparedWithCpu: { matched: number; reference: number } | null;
+    };
     if (d.gpu.devices > 0) {
       expect(cuda.status).toBe('ready');
       expect(cuda.comparedWithCpu!.matched).toBe(cuda.comparedWithCpu!.reference);
@@ -83,7 +91,9 @@ describe('vigil CLI', () => {
     const text = vigil('doctor');
     expect(text.stdout).toMatch(/^cpu\s+ready: ONNX Runtime/m);
     expect(text.stdout).toMatch(/^tensorrt\s+/m);
-    expect(text.stdout).toMatch(d.gpu.devices > 0 ? /^cuda\s+ready: Vigil's INT8 engine/m : /^cuda\s+(unavailable|not built): /m);
+    expect(text.stdout).toMatch(
+      d.gpu.devices > 0 ? /^cuda\s+ready: Vigil's INT8 engine/m : /^cuda\s+(unavailable|not built): /m,
+    );
   });
 
   it('check-config accepts a good file and names each problem in a bad one (exit 2)', () => {
@@ -104,7 +114,10 @@ describe('vigil CLI', () => {
     const port = await freePort();
     const cfg = join(dir, 'run.yaml');
     const state = tempDir('vigil-run-state-');
-    writeFileSync(cfg, `server:\n  port: ${port}\ndata_dir: ${state}\nlog:\n  level: warn\ncameras:\n  - id: lobby\n    url: ${server.url('h264')}\n`);
+    writeFileSync(
+      cfg,
+      `server:\n  port: ${port}\ndata_dir: ${state}\nlog:\n  level: warn\ncameras:\n  - id: lobby\n    url: ${server.url('h264')}\n`,
+    );
     const child = spawn(process.execPath, [CLI, 'run', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let stdout = '';
@@ -122,14 +135,18 @@ describe('vigil CLI', () => {
         const pw = /log in as 'admin' with password (\S+)/.exec(stdout)?.[1];
         if (!pw) continue;
         if (!token) {
-          expect((await fetch(`${base}/api/health`)).status).toBe(401);  // no login, no health: even from localhost
+          expect((await fetch(`${base}/api/health`)).status).toBe(401); // no login, no health: even from localhost
           token = await login(base, 'admin', pw);
         }
-        const res = await fetch(`${base}/api/health`, { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
+        const res = await fetch(`${base}/api/health`, { headers: { authorization: `Bearer ${token}` } }).catch(
+          () => null,
+        );
         if (res?.ok) camState = ((await res.json()) as { cameras: Array<{ state: string }> }).cameras[0]?.state ?? '';
       }
       expect(camState).toBe('streaming');
-      const users = JSON.parse(readFileSync(join(state, 'users.json'), 'utf8')) as { users: Array<{ name: string; hash: string }> };
+      const users = JSON.parse(readFileSync(join(state, 'users.json'), 'utf8')) as {
+        users: Array<{ name: string; hash: string }>;
+      };
       expect(users.users[0]!.name).toBe('admin');
       expect(readFileSync(join(state, 'users.json'), 'utf8')).not.toContain(/password (\S+)/.exec(stdout)![1]!);
       expect(statSync(join(state, 'users.json')).mode & 0o777).toBe(0o600);

@@ -11,8 +11,8 @@ import { tempDir } from '../helpers/tempDir.js';
 // `vigil detect` as a new user meets it: the real CLI on real files (Debian's opencv-doc data).
 const CLI = join(packageRoot(), 'dist/src/cli/main.js');
 const DATA = '/usr/share/doc/opencv-doc/examples/data';
-const MESSI = join(DATA, 'messi5.jpg');  // 548x342: people and a ball
-const VTEST = join(DATA, 'vtest.avi');  // 79.5 s at 10 fps
+const MESSI = join(DATA, 'messi5.jpg'); // 548x342: people and a ball
+const VTEST = join(DATA, 'vtest.avi'); // 79.5 s at 10 fps
 let dir = '';
 
 interface Result {
@@ -93,7 +93,7 @@ describe('vigil detect', async () => {
   it('by default uses what the daemon would (the INT8 model when calibrated); --json is one document with the fields', async () => {
     const r = await vigil('detect', '--json', MESSI);
     expect(r.status, r.stderr).toBe(0);
-    const j = JSON.parse(r.stdout) as DetectJson;  // stdout holds the JSON document and nothing else
+    const j = JSON.parse(r.stdout) as DetectJson; // stdout holds the JSON document and nothing else
     expect(j).toMatchObject({ file: MESSI, width: 548, height: 342, at: null });
     expect(j.precision).toBe(int8OnnxPath() ? 'int8' : 'fp32');
     expect(j.model).toBe(int8OnnxPath() ?? fp32OnnxPath());
@@ -162,7 +162,11 @@ describe('vigil detect', async () => {
   });
 
   it('a text file named .jpg: one line, not an image', async () => {
-    expectOneLineError(await vigil('detect', 'notes.jpg'), 'notes.jpg', /cannot read notes\.jpg: not an image or video/);
+    expectOneLineError(
+      await vigil('detect', 'notes.jpg'),
+      'notes.jpg',
+      /cannot read notes\.jpg: not an image or video/,
+    );
   });
 
   it('a truncated JPEG is an error, not "0 detection(s)"; the whole file passes', async () => {
@@ -173,7 +177,10 @@ describe('vigil detect', async () => {
   });
 
   it('--at past the end of a video names its duration; a frame inside it is detected', async () => {
-    const [past, r] = await Promise.all([vigil('detect', '--at', '99', VTEST), vigil('detect', '--json', '--at', '20', VTEST)]);
+    const [past, r] = await Promise.all([
+      vigil('detect', '--at', '99', VTEST),
+      vigil('detect', '--json', '--at', '20', VTEST),
+    ]);
     expectOneLineError(past, 'vtest.avi', /--at 99 is past the end of .*vtest\.avi \(duration 79\.5 s\)/);
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as DetectJson;

@@ -51,17 +51,26 @@ describe('crash safety', () => {
       await waitFor(() => acked.length >= 200, 90_000, '200 event messages');
       daemon.child.kill('SIGKILL');
       await new Promise((r) => daemon!.child.once('exit', r));
-      await new Promise((r) => setTimeout(r, 200));  // messages still on their way to the subscriber
+      await new Promise((r) => setTimeout(r, 200)); // messages still on their way to the subscriber
       const messages = acked.length;
       const db = new Database(`${dir}/vigil.db`);
-      const rows = new Map((db.prepare('SELECT id, ended_at AS endedAt FROM events').all() as Array<{ id: number; endedAt: string | null }>).map((r) => [r.id, r]));
+      const rows = new Map(
+        (
+          db.prepare('SELECT id, ended_at AS endedAt FROM events').all() as Array<{
+            id: number;
+            endedAt: string | null;
+          }>
+        ).map((r) => [r.id, r]),
+      );
       db.close();
       for (const m of acked) {
         const row = rows.get(m.id);
         expect(row, `event ${m.id} (${m.kind}) was published`).toBeDefined();
         if (m.kind === 'close') expect(row!.endedAt, `event ${m.id} was published closed`).not.toBeNull();
       }
-      console.log(`crash test: ${messages} event messages published before SIGKILL, all ${new Set(acked.map((m) => m.id)).size} events in the database (${rows.size} rows)`);
+      console.log(
+        `crash test: ${messages} event messages published before SIGKILL, all ${new Set(acked.map((m) => m.id)).size} events in the database (${rows.size} rows)`,
+      );
       // The kill cut files on their way: clips still recording (part files), maybe files before their rows.
       const cut = [...filesUnder(`${dir}/media`, true).keys()].filter((p) => !mediaRows(dir).has(p));
       // What each cut file held: an event whose row the kill lost gives its id to the next event
@@ -76,17 +85,22 @@ describe('crash safety', () => {
       await waitFor(() => acked.length > seen + 5, 60_000, 'events after the restart');
       expect(acked.slice(seen).every((m) => m.id > maxBefore)).toBe(true);
       const after = new Database(`${dir}/vigil.db`, { readonly: true });
-      const stillOpen = after.prepare('SELECT COUNT(*) AS n FROM events WHERE id <= ? AND ended_at IS NULL').get(maxBefore) as { n: number };
+      const stillOpen = after
+        .prepare('SELECT COUNT(*) AS n FROM events WHERE id <= ? AND ended_at IS NULL')
+        .get(maxBefore) as { n: number };
       after.close();
       expect(stillOpen.n).toBe(0);
       // The restart made the media directory and the database agree (cut files deleted), and
       // after a clean stop they still do, file for file and byte for byte.
-      for (const p of cut) expect(existsSync(`${dir}/media/${p}`) && sha256(`${dir}/media/${p}`) === cutBytes.get(p), p).toBe(false);
+      for (const p of cut)
+        expect(existsSync(`${dir}/media/${p}`) && sha256(`${dir}/media/${p}`) === cutBytes.get(p), p).toBe(false);
       await daemon.stop();
       const rowsAfter = mediaRows(dir);
       expect(rowsAfter.size).toBeGreaterThan(0);
       expect(filesUnder(`${dir}/media`, true)).toEqual(rowsAfter);
-      console.log(`crash test: ${cut.length} cut media files (${cut.filter((p) => p.endsWith('.part')).length} clip parts) removed at restart; ${rowsAfter.size} files agree with the database after`);
+      console.log(
+        `crash test: ${cut.length} cut media files (${cut.filter((p) => p.endsWith('.part')).length} clip parts) removed at restart; ${rowsAfter.size} files agree with the database after`,
+      );
     } finally {
       await sub.endAsync();
     }

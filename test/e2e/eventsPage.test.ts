@@ -27,22 +27,58 @@ let url: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(join(uiDir(), 'index.html'))) throw new Error('dist/ui is missing: run `npm run build:ui` first (npm test does).');
+  if (!existsSync(join(uiDir(), 'index.html')))
+    throw new Error('dist/ui is missing: run `npm run build:ui` first (npm test does).');
   fp32OnnxPath();
   ({ daemon, url } = await startDaemon(
-    [{
-      id: 'yard', name: 'Yard', url: await ensureClip('h264'), loop: true,
-      zones: [{ id: 'all', polygon: [[0, 0], [768, 0], [768, 576], [0, 576]], classes: ['person'] }],
-      lines: [{ id: 'middle', points: [[384, 0], [384, 576]], classes: ['person'] }],
-    }],
-    { detect: { enabled: true, tracker: { min_hits: 2, max_age: 10 } }, media: { clips: { pre_roll_seconds: 1, post_roll_seconds: 1 } } },
+    [
+      {
+        id: 'yard',
+        name: 'Yard',
+        url: await ensureClip('h264'),
+        loop: true,
+        zones: [
+          {
+            id: 'all',
+            polygon: [
+              [0, 0],
+              [768, 0],
+              [768, 576],
+              [0, 576],
+            ],
+            classes: ['person'],
+          },
+        ],
+        lines: [
+          {
+            id: 'middle',
+            points: [
+              [384, 0],
+              [384, 576],
+            ],
+            classes: ['person'],
+          },
+        ],
+      },
+    ],
+    {
+      detect: { enabled: true, tracker: { min_hits: 2, max_age: 10 } },
+      media: { clips: { pre_roll_seconds: 1, post_roll_seconds: 1 } },
+    },
   ));
   const events = async () => ((await (await api(url, '/api/events')).json()) as { events: PageEvent[] }).events;
-  await waitFor(async () => {
-    const evs = await events();
-    return evs.filter((e) => e.clip && e.snapshot).length >= 3 && evs.some((e) => e.type === 'line' && e.clip);
-  }, 120_000, 'events with snapshots and clips');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
+  await waitFor(
+    async () => {
+      const evs = await events();
+      return evs.filter((e) => e.clip && e.snapshot).length >= 3 && evs.some((e) => e.type === 'line' && e.clip);
+    },
+    120_000,
+    'events with snapshots and clips',
+  );
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
+  });
 }, 300_000);
 
 afterAll(async () => {
@@ -63,18 +99,33 @@ describe('events page in a real browser', () => {
 
     // The list is the API's first page, newest first; every snapshot thumbnail is a decoded image with the box placed on it.
     // The list fills once its page has loaded (a reload empties it first): wait for it, don't read it mid-way.
-    const shown = (await (await page.waitForFunction(() => {
-      const e = (window as unknown as { vigil: { events(): PageEvent[] } }).vigil.events();
-      return e.length > 0 ? e : null;
-    })).jsonValue()) as PageEvent[];
+    const shown = (await (
+      await page.waitForFunction(() => {
+        const e = (window as unknown as { vigil: { events(): PageEvent[] } }).vigil.events();
+        return e.length > 0 ? e : null;
+      })
+    ).jsonValue()) as PageEvent[];
     const fromApi = ((await (await api(url, '/api/events?limit=50')).json()) as { events: PageEvent[] }).events;
     // (events newer than the page's load are left out: the camera keeps making them)
-    expect(shown.map((e) => e.id).slice(0, 10)).toEqual(fromApi.map((e) => e.id).filter((id) => id <= shown[0]!.id).slice(0, 10));
-    await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('.event .thumb img')].slice(0, 4).every((i) => i.complete && i.naturalWidth > 0));
+    expect(shown.map((e) => e.id).slice(0, 10)).toEqual(
+      fromApi
+        .map((e) => e.id)
+        .filter((id) => id <= shown[0]!.id)
+        .slice(0, 10),
+    );
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll<HTMLImageElement>('.event .thumb img')]
+        .slice(0, 4)
+        .every((i) => i.complete && i.naturalWidth > 0),
+    );
     const thumb = await page.evaluate(() => {
       const li = document.querySelector<HTMLElement>('.event .thumb img')!.closest('li')!;
       const img = li.querySelector('img')!;
-      return { id: Number(li.dataset.id), natural: [img.naturalWidth, img.naturalHeight], left: li.querySelector<HTMLElement>('.box')!.style.left };
+      return {
+        id: Number(li.dataset.id),
+        natural: [img.naturalWidth, img.naturalHeight],
+        left: li.querySelector<HTMLElement>('.box')!.style.left,
+      };
     });
     const ev = shown.find((e) => e.id === thumb.id)!;
     expect(thumb.natural).toEqual([768, 576]);
@@ -88,16 +139,22 @@ describe('events page in a real browser', () => {
       return shown.length > 0 && shown.every((e) => e.type === 'line');
     });
     const lines = (await page.evaluate(shownOf)).map((e) => e.id);
-    const linesApi = ((await (await api(url, '/api/events?type=line&limit=50')).json()) as { events: PageEvent[] }).events.map((e) => e.id);
+    const linesApi = (
+      (await (await api(url, '/api/events?type=line&limit=50')).json()) as { events: PageEvent[] }
+    ).events.map((e) => e.id);
     expect(lines.slice(0, 3)).toEqual(linesApi.filter((id) => id <= lines[0]!).slice(0, 3));
 
     // Play a clip: the video loads, its length is the clip's, and it plays.
     const withClip = (await page.evaluate(shownOf)).find((e) => e.clip)!;
     await page.click(`.event[data-id="${withClip.id}"]`);
-    await page.waitForFunction(() => {
-      const v = document.querySelector<HTMLVideoElement>('.event-player video');
-      return !!v && v.readyState >= 2 && v.currentTime > 0.3;
-    }, undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () => {
+        const v = document.querySelector<HTMLVideoElement>('.event-player video');
+        return !!v && v.readyState >= 2 && v.currentTime > 0.3;
+      },
+      undefined,
+      { timeout: 15_000 },
+    );
     const video = await page.evaluate(() => {
       const v = document.querySelector<HTMLVideoElement>('.event-player video')!;
       return { duration: v.duration, width: v.videoWidth, src: v.currentSrc };

@@ -33,7 +33,7 @@ function modesUnder(root: string): Map<string, { mode: number; dir: boolean }> {
     try {
       st = statSync(p);
     } catch {
-      continue;  // a part or temp file renamed or removed since the listing
+      continue; // a part or temp file renamed or removed since the listing
     }
     out.set(relative(root, p), { mode: st.mode & 0o777, dir: st.isDirectory() });
   }
@@ -42,28 +42,52 @@ function modesUnder(root: string): Map<string, { mode: number; dir: boolean }> {
 
 describe('file modes', () => {
   it('everything the daemon creates in an existing data dir is 0600/0700 under umask 022; the dir keeps its mode', async () => {
-    umaskBefore = process.umask(0o022);  // a shell's usual umask: run outside systemd
+    umaskBefore = process.umask(0o022); // a shell's usual umask: run outside systemd
     const dataDir = join(tempDir('vigil-modes-'), 'state');
-    mkdirSync(dataDir, { mode: 0o755 });  // the user made it, world-readable
+    mkdirSync(dataDir, { mode: 0o755 }); // the user made it, world-readable
     const { daemon, url } = await startDaemon(
-      [{
-        id: 'yard', url: h264, loop: true,
-        zones: [{ id: 'all', polygon: [[0, 0], [768, 0], [768, 576], [0, 576]], classes: ['person'] }],
-      }],
+      [
+        {
+          id: 'yard',
+          url: h264,
+          loop: true,
+          zones: [
+            {
+              id: 'all',
+              polygon: [
+                [0, 0],
+                [768, 0],
+                [768, 576],
+                [0, 576],
+              ],
+              classes: ['person'],
+            },
+          ],
+        },
+      ],
       {
         data_dir: dataDir,
         detect: { enabled: true, tracker: { min_hits: 2, max_age: 10 } },
-        media: { clips: { pre_roll_seconds: 1, post_roll_seconds: 1, max_seconds: 5 }, snapshots: { min_interval_ms: 300 } },
+        media: {
+          clips: { pre_roll_seconds: 1, post_roll_seconds: 1, max_seconds: 5 },
+          snapshots: { min_interval_ms: 300 },
+        },
       },
     );
     running = daemon;
     // Media files are private by their own modes too, not only by the umask the daemon set.
     process.umask(0o022);
-    await waitFor(async () => {
-      const { events } = (await (await api(url, '/api/events')).json()) as { events: Array<{ snapshot: unknown; clip: unknown }> };
-      return events.some((e) => e.snapshot && e.clip);
-    }, 100_000, 'an event with a snapshot and a clip');
-    const live = modesUnder(dataDir);  // while running: the database's -wal and -shm exist
+    await waitFor(
+      async () => {
+        const { events } = (await (await api(url, '/api/events')).json()) as {
+          events: Array<{ snapshot: unknown; clip: unknown }>;
+        };
+        return events.some((e) => e.snapshot && e.clip);
+      },
+      100_000,
+      'an event with a snapshot and a clip',
+    );
+    const live = modesUnder(dataDir); // while running: the database's -wal and -shm exist
     await daemon.close();
     running = null;
     const after = modesUnder(dataDir);
@@ -73,7 +97,9 @@ describe('file modes', () => {
     expect(names.some((n) => n.endsWith('-wal'))).toBe(true);
     expect(names.some((n) => n.endsWith('.jpg'))).toBe(true);
     expect(names.some((n) => n.endsWith('.mp4'))).toBe(true);
-    const wrong = [...all].filter(([, m]) => m.mode !== (m.dir ? 0o700 : 0o600)).map(([n, m]) => `${n} ${m.mode.toString(8)}`);
+    const wrong = [...all]
+      .filter(([, m]) => m.mode !== (m.dir ? 0o700 : 0o600))
+      .map(([n, m]) => `${n} ${m.mode.toString(8)}`);
     expect(wrong).toEqual([]);
     expect(statSync(dataDir).mode & 0o777).toBe(0o755);
   });

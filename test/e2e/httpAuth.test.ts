@@ -21,18 +21,39 @@ const CAMERAS = [
   { id: 'lobby', url: 'rtsp://127.0.0.1:9/lobby' },
 ];
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
 
 /** One request with the path sent byte for byte as given (fetch would normalize it). */
-function raw(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
+function raw(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<Answer> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, method, path, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        host: hostname,
+        port,
+        method,
+        path,
+        headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -42,7 +63,8 @@ function raw(base: string, method: string, path: string, headers: Record<string,
 function spellings(path: string): Array<[string, string]> {
   const segs = path.split('/').slice(1);
   const enc = (s: string) => (/^[a-z]/i.test(s) ? `%${s.charCodeAt(0).toString(16)}${s.slice(1)}` : s);
-  const encUpper = (s: string) => (/^[a-z]/i.test(s) ? `%${s.charCodeAt(0).toString(16).toUpperCase()}${s.slice(1)}` : s);
+  const encUpper = (s: string) =>
+    /^[a-z]/i.test(s) ? `%${s.charCodeAt(0).toString(16).toUpperCase()}${s.slice(1)}` : s;
   const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
   return [
     ['as registered', path],
@@ -70,7 +92,6 @@ function concrete(url: string): string {
   return url.replace(':id', url.startsWith('/api/cameras') ? 'yard' : '1').replace(':name', 'admin');
 }
 
-
 describe('authentication is a property of the matched route', () => {
   let daemon: Daemon;
   let url = '';
@@ -89,16 +110,24 @@ describe('authentication is a property of the matched route', () => {
     const open = routes.filter((r) => r.public).map((r) => `${r.method} ${r.url}`);
     expect(open).toContain('POST /api/login');
     expect(open).toContain('GET /');
-    expect(open.filter((r) => r !== 'POST /api/login' && !/^(GET|HEAD) \/(index\.html|assets\/[\w.-]+|)$/.test(r))).toEqual([]);
+    expect(
+      open.filter((r) => r !== 'POST /api/login' && !/^(GET|HEAD) \/(index\.html|assets\/[\w.-]+|)$/.test(r)),
+    ).toEqual([]);
     const wrong: string[] = [];
     for (const r of routes) {
       if (r.public) continue;
       for (const [how, path] of spellings(concrete(r.url))) {
         // A malformed body too: the login check comes before the body is parsed.
         for (const body of r.method === 'GET' || r.method === 'HEAD' ? [undefined] : ['{}', '{"password":']) {
-          const res = await raw(url, r.method, path, {}, body).catch((err: Error) => ({ status: 0, body: err.message }));
+          const res = await raw(url, r.method, path, {}, body).catch((err: Error) => ({
+            status: 0,
+            body: err.message,
+          }));
           const ok = res.status === 401 && (r.method === 'HEAD' || JSON.parse(res.body).error === 'unauthorized');
-          if (!ok) wrong.push(`${r.method} ${path} (${how}${body ? `, body ${body}` : ''}): ${res.status} ${res.body.slice(0, 120)}`);
+          if (!ok)
+            wrong.push(
+              `${r.method} ${path} (${how}${body ? `, body ${body}` : ''}): ${res.status} ${res.body.slice(0, 120)}`,
+            );
         }
       }
     }
@@ -106,7 +135,14 @@ describe('authentication is a property of the matched route', () => {
   });
 
   it('paths that match no route tell an anonymous caller nothing; a logged-in one gets a plain 404', async () => {
-    for (const path of ['/api/nonexistent', '/%61pi/nonexistent', '/api/events/1/nothing', '/api/users/admin/x', '/metrics/x', '/nothing.js']) {
+    for (const path of [
+      '/api/nonexistent',
+      '/%61pi/nonexistent',
+      '/api/events/1/nothing',
+      '/api/users/admin/x',
+      '/metrics/x',
+      '/nothing.js',
+    ]) {
       const anon = await raw(url, 'GET', path);
       expect(anon.status, path).toBe(401);
       expect(JSON.parse(anon.body).error).toBe('unauthorized');
@@ -135,7 +171,8 @@ describe('authentication is a property of the matched route', () => {
       }
       for (const [how, path] of spellings(concrete(r.url))) {
         const res = await raw(url, r.method, path, { authorization: `Bearer ${token}` });
-        if (res.status >= 500 && res.status !== 503) wrong.push(`${r.method} ${path} (${how}): ${res.status} ${res.body.slice(0, 120)}`);
+        if (res.status >= 500 && res.status !== 503)
+          wrong.push(`${r.method} ${path} (${how}): ${res.status} ${res.body.slice(0, 120)}`);
       }
     }
     expect(wrong).toEqual([]);
@@ -145,17 +182,22 @@ describe('authentication is a property of the matched route', () => {
 describe('errors', () => {
   it('a 500 answers a generic message and is logged with its stack; a failed login logs no typed secret', async () => {
     const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({ write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    } });
-    const config = validateConfig({
-      server: { host: '127.0.0.1', port: 0 },
-      detect: { enabled: false },
-      data_dir: tempDir('vigil-state-'),
-      auth: { admin_password: ADMIN_PASSWORD },
-      cameras: CAMERAS,
-    }, 'test');
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+        done();
+      },
+    });
+    const config = validateConfig(
+      {
+        server: { host: '127.0.0.1', port: 0 },
+        detect: { enabled: false },
+        data_dir: tempDir('vigil-state-'),
+        auth: { admin_password: ADMIN_PASSWORD },
+        cameras: CAMERAS,
+      },
+      'test',
+    );
     const daemon = new Daemon(config, pino({ level: 'info' }, sink));
     try {
       const url = await daemon.start();
@@ -165,12 +207,17 @@ describe('errors', () => {
       const res = await raw(url, 'GET', '/api/budget-events', { authorization: `Bearer ${admin}` });
       expect(res.status).toBe(500);
       expect(JSON.parse(res.body)).toEqual({ error: 'internal', message: 'Internal error' });
-      const logged = lines.find((l) => l.level === 50 && typeof (l.err as { stack?: unknown } | undefined)?.stack === 'string');
+      const logged = lines.find(
+        (l) => l.level === 50 && typeof (l.err as { stack?: unknown } | undefined)?.stack === 'string',
+      );
       expect(logged, JSON.stringify(lines.filter((l) => (l.level as number) >= 40))).toBeDefined();
       expect((logged!.err as { stack: string }).stack).toMatch(/\n\s+at /);
       expect(logged!.err).toMatchObject({ message: expect.stringContaining('database') });
       // A failed login logs a real user's name, but not a password typed into the name box.
-      for (const user of ['admin', 'Hunter2 Secret']) expect((await raw(url, 'POST', '/api/login', {}, JSON.stringify({ user, password: 'wrong-password' }))).status).toBe(401);
+      for (const user of ['admin', 'Hunter2 Secret'])
+        expect(
+          (await raw(url, 'POST', '/api/login', {}, JSON.stringify({ user, password: 'wrong-password' }))).status,
+        ).toBe(401);
       const failed = lines.filter((l) => l.msg === 'failed login');
       expect(failed.map((l) => l.user)).toEqual(['admin', '(no such user)']);
       expect(JSON.stringify(lines)).not.toContain('Hunter2');
@@ -182,15 +229,27 @@ describe('errors', () => {
   it("fastify's own 4xx stay clear 4xx answers that echo nothing of the body", async () => {
     const { daemon, url } = await startDaemon([]);
     try {
-      const bad = await api(url, '/api/users/someone', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"password": "Hunter2 Secret' });
+      const bad = await api(url, '/api/users/someone', {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: '{"password": "Hunter2 Secret',
+      });
       expect(bad.status).toBe(400);
       const text = await bad.text();
       expect(text).not.toContain('Hunter2');
       expect(JSON.parse(text)).toMatchObject({ error: 'bad_request', message: expect.stringMatching(/JSON/) });
-      const big = await api(url, '/api/users/someone', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'x'.repeat(100_000) }) });
+      const big = await api(url, '/api/users/someone', {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ password: 'x'.repeat(100_000) }),
+      });
       expect(big.status).toBe(413);
       expect(await big.json()).toMatchObject({ error: 'payload_too_large' });
-      const xml = await api(url, '/api/users/someone', { method: 'PUT', headers: { 'content-type': 'application/xml' }, body: '<a/>' });
+      const xml = await api(url, '/api/users/someone', {
+        method: 'PUT',
+        headers: { 'content-type': 'application/xml' },
+        body: '<a/>',
+      });
       expect(xml.status).toBe(415);
     } finally {
       await daemon.close();
@@ -208,12 +267,23 @@ describe('login limits', () => {
       auth: { admin_password: ADMIN_PASSWORD, login_per_minute: 3, login_per_user_per_hour: 8 },
     });
     try {
-      expect((await api(url, '/api/users/guard', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'guard-password', role: 'viewer' }) })).status).toBe(200);
+      expect(
+        (
+          await api(url, '/api/users/guard', {
+            method: 'PUT',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ password: 'guard-password', role: 'viewer' }),
+          })
+        ).status,
+      ).toBe(200);
       for (let i = 0; i < 3; i++) expect((await attempt(url, 'admin', 'wrong', '10.0.0.1')).status).toBe(401);
       const limited = await attempt(url, 'admin', ADMIN_PASSWORD, '10.0.0.1');
       expect(limited.status).toBe(429);
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-      expect(JSON.parse(limited.body)).toEqual({ error: 'too_many_requests', message: `Too many login attempts, retry in ${limited.headers['retry-after']} s` });
+      expect(JSON.parse(limited.body)).toEqual({
+        error: 'too_many_requests',
+        message: `Too many login attempts, retry in ${limited.headers['retry-after']} s`,
+      });
       // The same user from elsewhere, and another user from the same address, are not affected.
       expect((await attempt(url, 'admin', ADMIN_PASSWORD, '10.0.0.2')).status).toBe(200);
       expect((await attempt(url, 'guard', 'guard-password', '10.0.0.1')).status).toBe(200);
@@ -249,9 +319,10 @@ describe('login limits', () => {
       expect((await attempt(url, 'admin', ADMIN_PASSWORD, '2001:db8:1:2::10')).status).toBe(200);
       for (let i = 0; i < 5; i++) expect((await attempt(url, 'admin', 'wrong', `2001:db8:9:${i}::1`)).status).toBe(401);
       expect((await attempt(url, 'admin', ADMIN_PASSWORD, '2001:db8:9:99::1')).status).toBe(429);
-      expect((await attempt(url, 'admin', ADMIN_PASSWORD, '2001:db8:1:2::abcd')).status).toBe(200);  // same /64 as the login
+      expect((await attempt(url, 'admin', ADMIN_PASSWORD, '2001:db8:1:2::abcd')).status).toBe(200); // same /64 as the login
       // Failures anywhere in one /64 share one count.
-      for (let i = 0; i < 3; i++) expect((await attempt(url, 'admin', 'wrong', `2001:db8:1:2::${i + 1}:1`)).status).toBe(401);
+      for (let i = 0; i < 3; i++)
+        expect((await attempt(url, 'admin', 'wrong', `2001:db8:1:2::${i + 1}:1`)).status).toBe(401);
       expect((await attempt(url, 'admin', ADMIN_PASSWORD, '2001:db8:1:2::ffff')).status).toBe(429);
     } finally {
       await daemon.close();
@@ -290,7 +361,15 @@ describe('login limits', () => {
       auth: { admin_password: ADMIN_PASSWORD, login_per_minute: 3, login_per_user_per_hour: 5 },
     });
     try {
-      expect((await api(url, '/api/users/guard', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'guard-password', role: 'viewer' }) })).status).toBe(200);
+      expect(
+        (
+          await api(url, '/api/users/guard', {
+            method: 'PUT',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ password: 'guard-password', role: 'viewer' }),
+          })
+        ).status,
+      ).toBe(200);
       for (let i = 0; i < 5; i++) expect((await attempt(url, 'guard', 'wrong', `10.0.1.${i}`)).status).toBe(401);
       expect((await attempt(url, 'guard', 'guard-password', '10.0.2.1')).status).toBe(429);
       // The guard never logged in from the box, and still may: only its own per-pair limit counts.
@@ -302,10 +381,20 @@ describe('login limits', () => {
     }
     // No trusted proxies: a request carrying X-Forwarded-For comes through a proxy on the box
     // that is not trusted, so its client is not the box.
-    ({ daemon, url } = await startDaemon([], { auth: { admin_password: ADMIN_PASSWORD, login_per_minute: 10, login_per_user_per_hour: 3 } }));
+    ({ daemon, url } = await startDaemon([], {
+      auth: { admin_password: ADMIN_PASSWORD, login_per_minute: 10, login_per_user_per_hour: 3 },
+    }));
     try {
       // (The guard: the admin already logged in from the box, so that pair is known anyway.)
-      expect((await api(url, '/api/users/guard', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'guard-password', role: 'viewer' }) })).status).toBe(200);
+      expect(
+        (
+          await api(url, '/api/users/guard', {
+            method: 'PUT',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ password: 'guard-password', role: 'viewer' }),
+          })
+        ).status,
+      ).toBe(200);
       for (let i = 0; i < 3; i++) expect((await attempt(url, 'guard', 'wrong', `10.0.0.${i}`)).status).toBe(401);
       expect((await attempt(url, 'guard', 'guard-password', '10.9.9.9')).status).toBe(429);
       expect((await attempt(url, 'guard', 'guard-password')).status).toBe(200);
@@ -316,7 +405,12 @@ describe('login limits', () => {
 
   it('a login in flight when its user is deleted and created again does not get a session', async () => {
     const { daemon, url } = await startDaemon([]);
-    const put = (password: string) => api(url, '/api/users/temp', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password, role: 'viewer', cameras: [] }) });
+    const put = (password: string) =>
+      api(url, '/api/users/temp', {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ password, role: 'viewer', cameras: [] }),
+      });
     try {
       for (let round = 0; round < 3; round++) {
         expect((await put('old-password')).status).toBe(200);
@@ -327,7 +421,9 @@ describe('login limits', () => {
         expect((await put('new-password')).status).toBe(200);
         const res = await login;
         if (res.status === 200 && del.status === 200) {
-          const me = await raw(url, 'GET', '/api/me', { authorization: `Bearer ${JSON.parse(res.body).token as string}` });
+          const me = await raw(url, 'GET', '/api/me', {
+            authorization: `Bearer ${JSON.parse(res.body).token as string}`,
+          });
           expect(me.status, `round ${round}: the old password's session works for the new user`).toBe(401);
         }
       }
@@ -349,7 +445,12 @@ describe('login limits', () => {
   it('an over-long user or password is refused without echoing it', async () => {
     const { daemon, url } = await startDaemon([]);
     try {
-      for (const body of [{ user: 'Sekr1t'.repeat(11), password: 'x' }, { user: 'admin', password: 'Sekr1t'.repeat(43) }, { user: 'admin', password: 42 }, { user: ['Sekr1t'], password: 'Sekr1t' }]) {
+      for (const body of [
+        { user: 'Sekr1t'.repeat(11), password: 'x' },
+        { user: 'admin', password: 'Sekr1t'.repeat(43) },
+        { user: 'admin', password: 42 },
+        { user: ['Sekr1t'], password: 'Sekr1t' },
+      ]) {
         const res = await attempt(url, body.user as string, body.password as string);
         expect(res.status, JSON.stringify(body)).toBe(400);
         expect(res.body).not.toContain('Sekr1t');
@@ -367,7 +468,15 @@ describe('no oracles for a viewer', () => {
   let guard = '';
   beforeAll(async () => {
     ({ daemon, url } = await startDaemon(CAMERAS));
-    expect((await api(url, '/api/users/guard', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'guard-password', role: 'viewer', cameras: ['yard'] }) })).status).toBe(200);
+    expect(
+      (
+        await api(url, '/api/users/guard', {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ password: 'guard-password', role: 'viewer', cameras: ['yard'] }),
+        })
+      ).status,
+    ).toBe(200);
     guard = await login(url, 'guard', 'guard-password');
   });
   afterAll(async () => {
@@ -390,11 +499,26 @@ describe('no oracles for a viewer', () => {
   });
 
   it('ids and numbers parse strictly: only plain decimal digits', async () => {
-    const { token } = { token: (await login(url, 'admin', ADMIN_PASSWORD)) };
-    for (const id of ['0x10', '1e3', '%205', '5%20', '5.0', '+5', '05', '0', '-1', '1_0', '99999999999999999', '%EF%BC%95']) {
+    const { token } = { token: await login(url, 'admin', ADMIN_PASSWORD) };
+    for (const id of [
+      '0x10',
+      '1e3',
+      '%205',
+      '5%20',
+      '5.0',
+      '+5',
+      '05',
+      '0',
+      '-1',
+      '1_0',
+      '99999999999999999',
+      '%EF%BC%95',
+    ]) {
       const res = await as(token, `/api/events/${id}`);
       expect(res.status, id).toBe(400);
-      expect(JSON.parse(res.body).message, id).toMatch(/^Expected an event id \(a positive integer\) for id but received/);
+      expect(JSON.parse(res.body).message, id).toMatch(
+        /^Expected an event id \(a positive integer\) for id but received/,
+      );
     }
     expect((await as(token, '/api/events/5')).status).toBe(404);
     // What was sent is shown escaped (one line, no control characters), a long id not at all.
@@ -406,7 +530,17 @@ describe('no oracles for a viewer', () => {
       expect(res.body.length, `${id.length} digits`).toBeLessThan(200);
       expect(res.body).not.toContain('7'.repeat(20));
     }
-    for (const q of ['before=0x10', 'before=1e3', 'before=%205', 'limit=1e1', 'limit=0x10', 'limit=10.0', 'limit=+5', 'limit=', 'before=05']) {
+    for (const q of [
+      'before=0x10',
+      'before=1e3',
+      'before=%205',
+      'limit=1e1',
+      'limit=0x10',
+      'limit=10.0',
+      'limit=+5',
+      'limit=',
+      'before=05',
+    ]) {
       for (const route of q.startsWith('limit') ? ['/api/events', '/api/budget-events'] : ['/api/events']) {
         const res = await as(token, `${route}?${q}`);
         expect(res.status, `${route}?${q}`).toBe(400);

@@ -35,7 +35,9 @@ describe('the systemd unit', () => {
     // verify does catch a broken unit (so its silence above means something).
     const dir = tempDir('vigil-unit-');
     writeFileSync(join(dir, 'vigil.service'), readFileSync(unit, 'utf8').replace('Type=notify', 'Type=notifyy'));
-    expect(analyze('verify', join(dir, 'vigil.service')).out).toMatch(/Failed to parse service type, ignoring: notifyy/);
+    expect(analyze('verify', join(dir, 'vigil.service')).out).toMatch(
+      /Failed to parse service type, ignoring: notifyy/,
+    );
   });
 });
 
@@ -46,7 +48,9 @@ describe.skipIf(process.getuid?.() !== 0)('vigil install / uninstall (into a tre
     const out = vigil('install', '--root', root);
     expect(out).toMatch(/wrote an example .*etc\/vigil\/vigil\.yaml/);
     const unit = readFileSync(join(root, 'etc/systemd/system/vigil.service'), 'utf8');
-    expect(unit).toContain(`ExecStart=${process.execPath} /opt/vigil/dist/src/cli/main.js run --config \${CONFIGURATION_DIRECTORY}/vigil.yaml`);
+    expect(unit).toContain(
+      `ExecStart=${process.execPath} /opt/vigil/dist/src/cli/main.js run --config \${CONFIGURATION_DIRECTORY}/vigil.yaml`,
+    );
     const passwd = readFileSync(join(root, 'etc/passwd'), 'utf8');
     const group = readFileSync(join(root, 'etc/group'), 'utf8');
     expect(passwd).toMatch(/^vigil:x:\d+:\d+:Vigil video analytics:\/var\/lib\/vigil:\/usr\/sbin\/nologin$/m);
@@ -55,24 +59,37 @@ describe.skipIf(process.getuid?.() !== 0)('vigil install / uninstall (into a tre
     const gid = Number(/^vigil:x:(\d+):/m.exec(group)![1]);
     const cfg = join(root, 'etc/vigil/vigil.yaml');
     expect(statSync(cfg).mode & 0o777).toBe(0o640);
-    expect(statSync(cfg).gid).toBe(gid);  // readable by the service's group, not by others (camera passwords)
+    expect(statSync(cfg).gid).toBe(gid); // readable by the service's group, not by others (camera passwords)
     expect(statSync(join(root, 'etc/vigil')).mode & 0o777).toBe(0o750);
     expect(vigil('check-config', cfg)).toMatch(/OK/);
-    expect(existsSync(join(root, 'opt/vigil/node_modules/@tensorflow'))).toBe(false);  // production dependencies only
+    expect(existsSync(join(root, 'opt/vigil/node_modules/@tensorflow'))).toBe(false); // production dependencies only
 
     // The installed copy runs the way the unit starts it (its ExecStart, systemd's directory
     // variables; not its sandbox: no systemd here), and tells the notify socket it is ready.
     const port = await freePort();
-    writeFileSync(cfg, `server: { host: 127.0.0.1, port: ${port} }\nauth: { admin_password: install-test-pw }\nlog: { level: warn }\ndetect: { enabled: false }\ncameras:\n  - { id: yard, url: ${h264}, loop: true }\n`);
+    writeFileSync(
+      cfg,
+      `server: { host: 127.0.0.1, port: ${port} }\nauth: { admin_password: install-test-pw }\nlog: { level: warn }\ndetect: { enabled: false }\ncameras:\n  - { id: yard, url: ${h264}, loop: true }\n`,
+    );
     const sock = await NotifySocket.start(root);
     const state = join(root, 'var/lib/vigil');
     const child = spawn(process.execPath, [join(root, 'opt/vigil/dist/src/cli/main.js'), 'run', '--config', cfg], {
-      stdio: 'ignore', env: { ...process.env, STATE_DIRECTORY: state, CONFIGURATION_DIRECTORY: join(root, 'etc/vigil'), NOTIFY_SOCKET: sock.path },
+      stdio: 'ignore',
+      env: {
+        ...process.env,
+        STATE_DIRECTORY: state,
+        CONFIGURATION_DIRECTORY: join(root, 'etc/vigil'),
+        NOTIFY_SOCKET: sock.path,
+      },
     });
     try {
       await waitFor(() => sock.with('READY=1').length > 0, 30_000, 'READY=1 from the installed copy');
-      await waitFor(() => sock.statuses().some((s) => s.includes('1/1 cameras streaming')), 15_000, 'the camera streaming');
-      expect(existsSync(join(state, 'vigil.db'))).toBe(true);  // state in $STATE_DIRECTORY
+      await waitFor(
+        () => sock.statuses().some((s) => s.includes('1/1 cameras streaming')),
+        15_000,
+        'the camera streaming',
+      );
+      expect(existsSync(join(state, 'vigil.db'))).toBe(true); // state in $STATE_DIRECTORY
       const exit = new Promise<number | null>((r) => child.once('exit', r));
       child.kill('SIGTERM');
       expect(await exit).toBe(0);
@@ -92,8 +109,12 @@ describe.skipIf(process.getuid?.() !== 0)('vigil install / uninstall (into a tre
     expect(existsSync(join(root, 'opt/vigil/dist/src/cli/main.js'))).toBe(true);
 
     // A prefix that is not a Vigil install is refused, nothing removed.
-    expect(() => execFileSync(process.execPath, [CLI, 'uninstall', '--root', root, '--prefix', '/etc'], { stdio: 'pipe' })).toThrow(/must be an absolute directory of its own|is not a Vigil install/);
-    expect(() => execFileSync(process.execPath, [CLI, 'uninstall', '--root', root, '--prefix', '/usr/lib'], { stdio: 'pipe' })).toThrow(/is not a Vigil install \(no \.vigil-app\): nothing removed/);
+    expect(() =>
+      execFileSync(process.execPath, [CLI, 'uninstall', '--root', root, '--prefix', '/etc'], { stdio: 'pipe' }),
+    ).toThrow(/must be an absolute directory of its own|is not a Vigil install/);
+    expect(() =>
+      execFileSync(process.execPath, [CLI, 'uninstall', '--root', root, '--prefix', '/usr/lib'], { stdio: 'pipe' }),
+    ).toThrow(/is not a Vigil install \(no \.vigil-app\): nothing removed/);
     expect(existsSync(join(root, 'usr/lib/sysusers.d/vigil.conf'))).toBe(true);
     vigil('uninstall', '--root', root);
     expect(existsSync(join(root, 'etc/systemd/system/vigil.service'))).toBe(false);

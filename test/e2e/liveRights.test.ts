@@ -25,7 +25,10 @@ class Watched {
       if (isBinary) this.log.push({ at, camera: decodeBinary(data).camera });
       else this.log.push({ at, json: JSON.parse(data.toString()) as ServerMessage });
     });
-    v.ws.on('close', (code: number, reason: Buffer) => (this.close = { at: performance.now(), code, reason: reason.toString() }));
+    v.ws.on(
+      'close',
+      (code: number, reason: Buffer) => (this.close = { at: performance.now(), code, reason: reason.toString() }),
+    );
   }
 
   binaryOf(camera: number, after = 0) {
@@ -59,7 +62,19 @@ class RawSocket {
   static open(base: string, token: string): Promise<RawSocket> {
     const { hostname, port } = new URL(base);
     return new Promise((resolve, reject) => {
-      const req = request({ host: hostname, port, path: '/api/live', headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), 'sec-websocket-protocol': 'vigil.v1', authorization: `Bearer ${token}` } });
+      const req = request({
+        host: hostname,
+        port,
+        path: '/api/live',
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': randomBytes(16).toString('base64'),
+          'sec-websocket-protocol': 'vigil.v1',
+          authorization: `Bearer ${token}`,
+        },
+      });
       req.on('upgrade', (_res, socket, head) => {
         const raw = new RawSocket(socket);
         if (head.length) raw.read(head);
@@ -75,7 +90,10 @@ class RawSocket {
   frame(opcode: number, payload: Buffer): void {
     const mask = randomBytes(4);
     const len = payload.length;
-    const head = len < 126 ? Buffer.from([0x80 | opcode, 0x80 | len]) : Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff]);
+    const head =
+      len < 126
+        ? Buffer.from([0x80 | opcode, 0x80 | len])
+        : Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff]);
     const body = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!));
     this.socket.write(Buffer.concat([head, mask, body]));
   }
@@ -120,7 +138,11 @@ let url: string;
 let gate: number;
 let dock: number;
 
-const json = (body: unknown): RequestInit => ({ method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown): RequestInit => ({
+  method: 'PUT',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 /** A viewer user limited to `cameras`, logged in, its socket subscribed to video + detections of each and getting video. */
 async function watching(base: string, name: string, cameras: string[], password = `${name}-password`) {
@@ -137,8 +159,13 @@ async function watching(base: string, name: string, cameras: string[], password 
     v.send({ type: 'subscribe', camera: c.id, video: true, detections: true });
     await v.next('subscribed', n);
   }
-  for (const c of hello.cameras) await waitFor(() => v.video(c.index).some((m) => m.kind === 'fragment'), 15000, `video of ${c.id}`);
-  await waitFor(() => v.json.some((m) => m.type === 'health' && m.cameras.length === cameras.length), 5000, 'a health message');
+  for (const c of hello.cameras)
+    await waitFor(() => v.video(c.index).some((m) => m.kind === 'fragment'), 15000, `video of ${c.id}`);
+  await waitFor(
+    () => v.json.some((m) => m.type === 'health' && m.cameras.length === cameras.length),
+    5000,
+    'a health message',
+  );
   return { v, w, token, password, hello };
 }
 
@@ -149,7 +176,11 @@ beforeAll(async () => {
     { id: 'gate', url: server.url('a'), ...FAST },
     { id: 'dock', url: server.url('b'), ...FAST },
   ]));
-  await waitFor(() => daemon.cameras.get('gate')!.state === 'streaming' && daemon.cameras.get('dock')!.state === 'streaming', 30000, 'both cameras streaming');
+  await waitFor(
+    () => daemon.cameras.get('gate')!.state === 'streaming' && daemon.cameras.get('dock')!.state === 'streaming',
+    30000,
+    'both cameras streaming',
+  );
   const admin = new Viewer(url, await login(url, 'admin', 'vigil-test-admin'));
   viewers.push(admin);
   const hello = await admin.hello();
@@ -164,7 +195,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describe('live WebSocket follows the user\'s rights', () => {
+describe("live WebSocket follows the user's rights", () => {
   it('deleting the user closes its socket (4001 user deleted) within a second; nothing comes after', async () => {
     const { w, token } = await watching(url, 'del', ['gate', 'dock']);
     const t0 = performance.now();
@@ -199,20 +230,29 @@ describe('live WebSocket follows the user\'s rights', () => {
     const t0 = performance.now();
     const put = await api(url, '/api/users/narrow', json({ password, role: 'viewer', cameras: ['dock'] }));
     expect(put.status).toBe(200);
-    await waitFor(() => w.log.some((m) => m.json?.type === 'unsubscribed'), 5000, "an 'unsubscribed' message").catch((err: Error) => {
-      throw new Error(`${err.message}: ${w.binaryOf(gate, t0).length} messages of the camera taken away since`);
-    });
+    await waitFor(() => w.log.some((m) => m.json?.type === 'unsubscribed'), 5000, "an 'unsubscribed' message").catch(
+      (err: Error) => {
+        throw new Error(`${err.message}: ${w.binaryOf(gate, t0).length} messages of the camera taken away since`);
+      },
+    );
     const un = w.log.find((m) => m.json?.type === 'unsubscribed')!;
     expect(un.json).toEqual({ type: 'unsubscribed', camera: 'gate' });
     expect(un.at - t0).toBeLessThan(1000);
     // The hello again, with the cameras the user may see now.
     await waitFor(() => w.log.some((m) => m.at >= un.at && m.json?.type === 'hello'), 2000, 'a new hello');
-    const hello = w.log.find((m) => m.at >= un.at && m.json?.type === 'hello')!.json as Extract<ServerMessage, { type: 'hello' }>;
+    const hello = w.log.find((m) => m.at >= un.at && m.json?.type === 'hello')!.json as Extract<
+      ServerMessage,
+      { type: 'hello' }
+    >;
     expect(hello.cameras.map((c) => c.id)).toEqual(['dock']);
     // Two more seconds: dock's video and health go on, nothing of gate's.
     const after = un.at;
     await waitFor(() => w.binaryOf(dock, after).length >= 15, 10000, "15 of dock's messages after the change");
-    await waitFor(() => w.log.filter((m) => m.at > after && m.json?.type === 'health').length >= 2, 5000, 'two health messages');
+    await waitFor(
+      () => w.log.filter((m) => m.at > after && m.json?.type === 'health').length >= 2,
+      5000,
+      'two health messages',
+    );
     const idx = w.log.indexOf(un);
     expect(w.log.slice(idx).filter((m) => m.camera === gate)).toHaveLength(0);
     const health = w.log.slice(idx).flatMap((m) => (m.json?.type === 'health' ? m.json.cameras.map((c) => c.id) : []));
@@ -225,10 +265,16 @@ describe('live WebSocket follows the user\'s rights', () => {
     // Asking for the camera taken away is answered as for one that does not exist.
     const n = v.json.length;
     v.send({ type: 'subscribe', camera: 'gate' });
-    expect(await v.next('error', n)).toEqual({ type: 'error', code: 'unknown_camera', message: "No camera with id 'gate'" });
+    expect(await v.next('error', n)).toEqual({
+      type: 'error',
+      code: 'unknown_camera',
+      message: "No camera with id 'gate'",
+    });
     // Given back: the new hello lists it again, and it can be subscribed again.
     const back = v.json.length;
-    expect((await api(url, '/api/users/narrow', json({ password, role: 'viewer', cameras: ['dock', 'gate'] }))).status).toBe(200);
+    expect(
+      (await api(url, '/api/users/narrow', json({ password, role: 'viewer', cameras: ['dock', 'gate'] }))).status,
+    ).toBe(200);
     expect((await v.next('hello', back)).cameras.map((c) => c.id).sort()).toEqual(['dock', 'gate']);
     v.send({ type: 'subscribe', camera: 'gate' });
     await v.next('subscribed', back);
@@ -239,7 +285,10 @@ describe('live WebSocket follows the user\'s rights', () => {
   it('a new password or role closes the socket (4004: log in again)', async () => {
     const a = await watching(url, 'repw', ['gate']);
     const t0 = performance.now();
-    expect((await api(url, '/api/users/repw', json({ password: 'another-password', role: 'viewer', cameras: ['gate'] }))).status).toBe(200);
+    expect(
+      (await api(url, '/api/users/repw', json({ password: 'another-password', role: 'viewer', cameras: ['gate'] })))
+        .status,
+    ).toBe(200);
     const close = await a.w.closed(t0);
     expect({ code: close.code, reason: close.reason }).toEqual({ code: 4004, reason: 'password or role changed' });
     expect(close.at - t0).toBeLessThan(1000);
@@ -252,14 +301,19 @@ describe('live WebSocket follows the user\'s rights', () => {
   });
 
   it("messages a client sends after its socket was ended (user deleted) are not acted on with the user's old rights", async () => {
-    expect((await api(url, '/api/users/late', json({ password: 'late-password', role: 'viewer', cameras: ['gate'] }))).status).toBe(200);
+    expect(
+      (await api(url, '/api/users/late', json({ password: 'late-password', role: 'viewer', cameras: ['gate'] })))
+        .status,
+    ).toBe(200);
     const raw = await RawSocket.open(url, await login(url, 'late', 'late-password'));
     try {
       raw.send({ type: 'hello', version: 1 });
       await waitFor(() => raw.texts.some((t) => t.includes('"type":"hello"')), 5000, 'the hello');
       const displayed = async () => {
         const res = await api(url, '/api/health');
-        const cam = ((await res.json()) as { cameras: Array<{ id: string; latencyMs: { display: { n: number } | null } | null }> }).cameras.find((c) => c.id === 'gate')!;
+        const cam = (
+          (await res.json()) as { cameras: Array<{ id: string; latencyMs: { display: { n: number } | null } | null }> }
+        ).cameras.find((c) => c.id === 'gate')!;
         return cam.latencyMs?.display?.n ?? 0;
       };
       const before = await displayed();
@@ -270,7 +324,7 @@ describe('live WebSocket follows the user\'s rights', () => {
       // is the deleted user's. An overlay report would still land in gate's display latency.
       raw.send({ type: 'overlay', camera: 'gate', drawnMs: [1, 2, 3, 4, 5] });
       raw.frame(8, Buffer.from([0x03, 0xe8]));
-      await waitFor(() => raw.ended, 5000, 'the server to close the connection');  // after it read the overlay
+      await waitFor(() => raw.ended, 5000, 'the server to close the connection'); // after it read the overlay
       expect(await displayed()).toBe(before);
     } finally {
       raw.destroy();
@@ -281,7 +335,10 @@ describe('live WebSocket follows the user\'s rights', () => {
     const { v } = await watching(url, 'probe', ['dock']);
     const errors: ServerMessage[] = [];
     for (const camera of ['gate', 'nope']) {
-      for (const msg of [{ type: 'subscribe', camera }, { type: 'unsubscribe', camera }]) {
+      for (const msg of [
+        { type: 'subscribe', camera },
+        { type: 'unsubscribe', camera },
+      ]) {
         const n = v.json.length;
         v.send(msg);
         errors.push(await v.next('error', n));
@@ -296,18 +353,31 @@ describe('live WebSocket follows the user\'s rights', () => {
     // What was sent is shown escaped: one line, no control characters.
     const n = v.json.length;
     v.send({ type: 'subscribe', camera: 'a\nb\u001b' });
-    expect(await v.next('error', n)).toEqual({ type: 'error', code: 'unknown_camera', message: "No camera with id 'a\\nb\\u001b'" });
+    expect(await v.next('error', n)).toEqual({
+      type: 'error',
+      code: 'unknown_camera',
+      message: "No camera with id 'a\\nb\\u001b'",
+    });
   });
 });
 
 describe('session expiry', () => {
   it('closes the socket when the session expires (4003 session expired), within a second of the expiry', async () => {
     // auth.session_hours 0.002: a login lasts 7.2 s.
-    const { daemon: d, url: u } = await startDaemon([{ id: 'gate', url: server.url('a'), ...FAST }], { auth: { admin_password: 'vigil-test-admin', session_hours: 0.002 } });
+    const { daemon: d, url: u } = await startDaemon([{ id: 'gate', url: server.url('a'), ...FAST }], {
+      auth: { admin_password: 'vigil-test-admin', session_hours: 0.002 },
+    });
     try {
-      expect((await api(u, '/api/users/brief', json({ password: 'brief-password', role: 'viewer', cameras: ['gate'] }))).status).toBe(200);
+      expect(
+        (await api(u, '/api/users/brief', json({ password: 'brief-password', role: 'viewer', cameras: ['gate'] })))
+          .status,
+      ).toBe(200);
       await waitFor(() => d.cameras.get('gate')!.state === 'streaming', 30000, 'the camera streaming');
-      const res = await fetch(`${u}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'brief', password: 'brief-password' }) });
+      const res = await fetch(`${u}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: 'brief', password: 'brief-password' }),
+      });
       const { token, expires } = (await res.json()) as { token: string; expires: string };
       const v = new Viewer(u, token);
       viewers.push(v);
@@ -321,7 +391,7 @@ describe('session expiry', () => {
       expect({ code: close.code, reason: close.reason }).toEqual({ code: 4003, reason: 'session expired' });
       expect(closedAt).toBeGreaterThanOrEqual(expiresAt - 50);
       expect(closedAt - expiresAt).toBeLessThan(1000);
-      expect(w.binaryOf(0).length).toBeGreaterThan(0);  // it was getting video until then
+      expect(w.binaryOf(0).length).toBeGreaterThan(0); // it was getting video until then
     } finally {
       await d.close();
     }

@@ -17,7 +17,7 @@ import { filesUnder, mediaRows } from '../helpers/media.js';
 let running: Daemon | null = null;
 let h264 = '';
 beforeAll(async () => {
-  h264 = await ensureClip('h264');  // vtest.avi: pedestrians walking through, 768×576, 10 fps
+  h264 = await ensureClip('h264'); // vtest.avi: pedestrians walking through, 768×576, 10 fps
   fp32OnnxPath();
 }, 300_000);
 
@@ -32,29 +32,70 @@ interface ApiEvent extends ZoneEvent {
 }
 
 function probe(file: string): Promise<ffmpeg.FfprobeData> {
-  return new Promise((resolve, reject) => ffmpeg.ffprobe(file, ['-count_packets'], (err: Error | null, data: ffmpeg.FfprobeData) => (err ? reject(err) : resolve(data))));
+  return new Promise((resolve, reject) =>
+    ffmpeg.ffprobe(file, ['-count_packets'], (err: Error | null, data: ffmpeg.FfprobeData) =>
+      err ? reject(err) : resolve(data),
+    ),
+  );
 }
 
-const events = async (url: string, query = '') => ((await (await api(url, `/api/events${query}`)).json()) as { events: ApiEvent[] }).events;
+const events = async (url: string, query = '') =>
+  ((await (await api(url, `/api/events${query}`)).json()) as { events: ApiEvent[] }).events;
 
 describe('event snapshots and clips', () => {
   it('writes a snapshot and an MP4 clip (pre- and post-roll) per event, serves them, deletes them with the event; line events too', async () => {
     const { daemon, url, token } = await startDaemon(
-      [{
-        id: 'yard', url: h264, loop: true,
-        zones: [{ id: 'all', polygon: [[0, 0], [768, 0], [768, 576], [0, 576]], classes: ['person'] }],
-        lines: [{ id: 'middle', points: [[384, 0], [384, 576]], classes: ['person'] }],
-      }],
-      { detect: { enabled: true, tracker: { min_hits: 2, max_age: 10 } }, media: { clips: { pre_roll_seconds: 2, post_roll_seconds: 1, max_seconds: 20 }, snapshots: { min_interval_ms: 300 } } },
+      [
+        {
+          id: 'yard',
+          url: h264,
+          loop: true,
+          zones: [
+            {
+              id: 'all',
+              polygon: [
+                [0, 0],
+                [768, 0],
+                [768, 576],
+                [0, 576],
+              ],
+              classes: ['person'],
+            },
+          ],
+          lines: [
+            {
+              id: 'middle',
+              points: [
+                [384, 0],
+                [384, 576],
+              ],
+              classes: ['person'],
+            },
+          ],
+        },
+      ],
+      {
+        detect: { enabled: true, tracker: { min_hits: 2, max_age: 10 } },
+        media: {
+          clips: { pre_roll_seconds: 2, post_roll_seconds: 1, max_seconds: 20 },
+          snapshots: { min_interval_ms: 300 },
+        },
+      },
     );
     running = daemon;
     const dir = daemon.media!.dir;
-    const viewer = new Viewer(url, token);  // events reach the live WebSocket once committed
+    const viewer = new Viewer(url, token); // events reach the live WebSocket once committed
     await viewer.hello();
-    await waitFor(async () => {
-      const evs = await events(url);
-      return evs.filter((e) => e.type === 'zone' && e.clip).length >= 2 && evs.some((e) => e.type === 'line' && e.clip);
-    }, 200_000, 'two zone events and a line event with clips');
+    await waitFor(
+      async () => {
+        const evs = await events(url);
+        return (
+          evs.filter((e) => e.type === 'zone' && e.clip).length >= 2 && evs.some((e) => e.type === 'line' && e.clip)
+        );
+      },
+      200_000,
+      'two zone events and a line event with clips',
+    );
 
     const all = await events(url);
     const zoneEv = all.find((e) => e.type === 'zone' && e.clip && e.snapshot)!;
@@ -66,18 +107,28 @@ describe('event snapshots and clips', () => {
     // Over the WebSocket: each event opened and closed, as stored.
     const sent = viewer.json.filter((m): m is Extract<ServerMessage, { type: 'event' }> => m.type === 'event');
     const closedLine = sent.find((m) => m.kind === 'close' && m.event.id === lineEv.id)!;
-    expect(closedLine.event).toMatchObject({ type: 'line', zone: 'middle', direction: lineEv.direction, endedAt: lineEv.endedAt, trackId: lineEv.trackId });
+    expect(closedLine.event).toMatchObject({
+      type: 'line',
+      zone: 'middle',
+      direction: lineEv.direction,
+      endedAt: lineEv.endedAt,
+      trackId: lineEv.trackId,
+    });
     expect(sent.some((m) => m.kind === 'open' && m.event.id === zoneEv.id)).toBe(true);
     viewer.close();
 
     // The snapshot: a JPEG of the camera's frame, a frame the event saw.
     const snap = zoneEv.snapshot!;
-    expect(snap).toMatchObject({ url: `/api/events/${zoneEv.id}/snapshot.jpg?seq=${snap.seq}`, width: 768, height: 576 });
+    expect(snap).toMatchObject({
+      url: `/api/events/${zoneEv.id}/snapshot.jpg?seq=${snap.seq}`,
+      width: 768,
+      height: 576,
+    });
     expect(snap.seq).toBeGreaterThan(0);
     const jpg = await api(url, snap.url);
     expect(jpg.status).toBe(200);
     expect(jpg.headers.get('content-type')).toBe('image/jpeg');
-    expect(jpg.headers.get('cache-control')).toBe('private, no-cache');  // replaced while its event runs
+    expect(jpg.headers.get('cache-control')).toBe('private, no-cache'); // replaced while its event runs
     const jpeg = Buffer.from(await jpg.arrayBuffer());
     expect(jpeg.length).toBe(snap.bytes);
     expect([...jpeg.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
@@ -102,13 +153,15 @@ describe('event snapshots and clips', () => {
     expect(Number(info.format.duration) * 1000).toBeGreaterThan(clip.durationMs - 200);
     expect(Number(info.streams[0]!.nb_read_packets)).toBe(clip.packets);
     expect(info.streams[0]).toMatchObject({ codec_name: 'h264', width: 768, height: 576 });
-    expect(mp4.indexOf('moov')).toBeLessThan(mp4.indexOf('mdat'));  // the index first: plays before it is all loaded
+    expect(mp4.indexOf('moov')).toBeLessThan(mp4.indexOf('mdat')); // the index first: plays before it is all loaded
     const lineClip = lineEv.clip!;
-    expect(lineClip.durationMs).toBeGreaterThanOrEqual(1500);  // pre-roll (from a keyframe) + post-roll around an instant
+    expect(lineClip.durationMs).toBeGreaterThanOrEqual(1500); // pre-roll (from a keyframe) + post-roll around an instant
 
     // Deleting the event deletes its files; another's are untouched.
     const files = filesUnder(dir);
-    const zonePaths = [...files.keys()].filter((p) => p.endsWith(`/${zoneEv.id}-${snap.seq}.jpg`) || p.endsWith(`/${zoneEv.id}.mp4`));
+    const zonePaths = [...files.keys()].filter(
+      (p) => p.endsWith(`/${zoneEv.id}-${snap.seq}.jpg`) || p.endsWith(`/${zoneEv.id}.mp4`),
+    );
     expect(zonePaths).toHaveLength(2);
     expect((await api(url, `/api/events/${zoneEv.id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await api(url, snap.url)).status).toBe(404);
@@ -127,19 +180,47 @@ describe('event snapshots and clips', () => {
   it('retention: with a quota smaller than the data, the oldest events go and the database and disk agree', async () => {
     const quotaMb = 1;
     const { daemon, url } = await startDaemon(
-      [{ id: 'yard', url: h264, loop: true, lines: [{ id: 'middle', points: [[384, 0], [384, 576]], classes: ['person'] }] }],
+      [
+        {
+          id: 'yard',
+          url: h264,
+          loop: true,
+          lines: [
+            {
+              id: 'middle',
+              points: [
+                [384, 0],
+                [384, 576],
+              ],
+              classes: ['person'],
+            },
+          ],
+        },
+      ],
       {
         detect: { enabled: true, tracker: { min_hits: 2, max_age: 10 } },
-        media: { clips: { pre_roll_seconds: 1, post_roll_seconds: 1 }, retention: { max_mb: quotaMb, min_free_mb: 0, check_seconds: 1 } },
+        media: {
+          clips: { pre_roll_seconds: 1, post_roll_seconds: 1 },
+          retention: { max_mb: quotaMb, min_free_mb: 0, check_seconds: 1 },
+        },
       },
     );
     running = daemon;
     const announced = new Set<number>();
     daemon.on('event', (_kind: string, ev: ZoneEvent) => announced.add(ev.id));
-    const media = async () => ((await (await api(url, '/api/health')).json()) as { media: { clips: number; bytes: number; retention: { quota: number } } }).media;
-    await waitFor(async () => (await media()).retention.quota >= 3, 200_000, 'retention deleting 3 events for the quota');
+    const media = async () =>
+      (
+        (await (await api(url, '/api/health')).json()) as {
+          media: { clips: number; bytes: number; retention: { quota: number } };
+        }
+      ).media;
+    await waitFor(
+      async () => (await media()).retention.quota >= 3,
+      200_000,
+      'retention deleting 3 events for the quota',
+    );
     const seen = await media();
-    expect(seen.bytes).toBeLessThanOrEqual(quotaMb * 1024 * 1024 + 400 * 1024);  // at most the clips since the last sweep over
+    expect(seen.bytes).toBeLessThanOrEqual(quotaMb * 1024 * 1024 + 400 * 1024); // at most the clips since the last sweep over
     await daemon.close();
     running = null;
     const rows = mediaRows(daemon.config.data_dir!);
@@ -149,13 +230,15 @@ describe('event snapshots and clips', () => {
     expect(total).toBeLessThanOrEqual(quotaMb * 1024 * 1024);
     // The oldest went: every event deleted is older than every event that kept its files.
     const db = new Database(join(daemon.config.data_dir!, 'vigil.db'), { readonly: true });
-    const kept = new Set((db.prepare('SELECT id FROM events').pluck().all() as number[]));
+    const kept = new Set(db.prepare('SELECT id FROM events').pluck().all() as number[]);
     const withMedia = db.prepare('SELECT DISTINCT event_id FROM event_media').pluck().all() as number[];
     db.close();
     const deleted = [...announced].filter((id) => !kept.has(id));
     expect(deleted.length).toBeGreaterThanOrEqual(3);
     expect(withMedia.length).toBeGreaterThan(0);
     expect(Math.max(...deleted)).toBeLessThan(Math.min(...withMedia));
-    console.log(`retention: quota ${quotaMb} MB, ${deleted.length} events deleted, ${withMedia.length} kept with ${rows.size} files, ${(total / 1024).toFixed(0)} KB`);
+    console.log(
+      `retention: quota ${quotaMb} MB, ${deleted.length} events deleted, ${withMedia.length} kept with ${rows.size} files, ${(total / 1024).toFixed(0)} KB`,
+    );
   }, 300_000);
 });

@@ -27,7 +27,16 @@ afterEach(async () => {
   broker = null;
 });
 
-const ZONE = { id: 'all', polygon: [[0, 0], [768, 0], [768, 576], [0, 576]], classes: ['person'] };
+const ZONE = {
+  id: 'all',
+  polygon: [
+    [0, 0],
+    [768, 0],
+    [768, 576],
+    [0, 576],
+  ],
+  classes: ['person'],
+};
 const mqttHealth = async (url: string) => ((await (await api(url, '/api/health')).json()) as { mqtt: MqttStats }).mqtt;
 
 describe('MQTT', () => {
@@ -39,7 +48,11 @@ describe('MQTT', () => {
     const got: Array<{ topic: string; body: Record<string, unknown> | string; retain: boolean }> = [];
     sub.on('message', (topic, payload, packet) => {
       const text = payload.toString();
-      got.push({ topic, body: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : text, retain: packet.retain });
+      got.push({
+        topic,
+        body: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : text,
+        retain: packet.retain,
+      });
     });
     await new Promise<void>((r) => sub.on('connect', () => sub.subscribe('vigil/#', { qos: 1 }, () => r())));
     try {
@@ -48,9 +61,17 @@ describe('MQTT', () => {
         mqtt: { url: broker.url, backoff: { initial_ms: 1000, max_ms: 1000, jitter: 0 } },
       });
       running = daemon;
-      const eventIds = () => new Set(got.filter((m) => m.topic === 'vigil/events/yard').map((m) => (m.body as { id: number }).id));
+      const eventIds = () =>
+        new Set(got.filter((m) => m.topic === 'vigil/events/yard').map((m) => (m.body as { id: number }).id));
       await waitFor(() => got.some((m) => m.topic === 'vigil/status' && m.body === 'online'), 10_000, 'online status');
-      await waitFor(() => got.some((m) => m.topic === 'vigil/cameras/yard/state' && (m.body as { state: string }).state === 'streaming'), 10_000, 'the camera state');
+      await waitFor(
+        () =>
+          got.some(
+            (m) => m.topic === 'vigil/cameras/yard/state' && (m.body as { state: string }).state === 'streaming',
+          ),
+        10_000,
+        'the camera state',
+      );
       await waitFor(() => eventIds().size >= 3, 60_000, 'events over MQTT');
       const ev = got.find((m) => m.topic === 'vigil/events/yard')!.body as Record<string, unknown>;
       expect(ev).toMatchObject({ camera: 'yard', zone: 'all', label: 'person' });
@@ -60,13 +81,21 @@ describe('MQTT', () => {
       await broker.stop('SIGTERM');
       await waitFor(async () => !(await mqttHealth(url)).connected, 10_000, 'the daemon to notice');
       const before = eventIds().size;
-      await waitFor(async () => (await mqttHealth(url)).queued >= 3, 60_000, 'messages queued while the broker is down');
+      await waitFor(
+        async () => (await mqttHealth(url)).queued >= 3,
+        60_000,
+        'messages queued while the broker is down',
+      );
       // Back: everything queued goes out, in order, after the subscriber is back.
       await broker.launch();
-      await waitFor(async () => {
-        const h = await mqttHealth(url);
-        return h.connected && h.queued === 0 && h.reconnects >= 1;
-      }, 30_000, 'the queue to drain');
+      await waitFor(
+        async () => {
+          const h = await mqttHealth(url);
+          return h.connected && h.queued === 0 && h.reconnects >= 1;
+        },
+        30_000,
+        'the queue to drain',
+      );
       await waitFor(() => eventIds().size > before, 10_000, 'events stored while the broker was down');
       const h = await mqttHealth(url);
       expect(h.dropped).toBe(0);
@@ -78,11 +107,21 @@ describe('MQTT', () => {
       const stored = (db.prepare('SELECT id FROM events').all() as Array<{ id: number }>).map((r) => r.id);
       db.close();
       // The last messages are on their way to the subscriber: wait for the 'offline' that ends them, not a fixed time.
-      const closed = () => new Set(got.filter((m) => m.topic === 'vigil/events/yard' && (m.body as { kind: string }).kind === 'close').map((m) => (m.body as { id: number }).id));
-      await waitFor(() => stored.every((id) => closed().has(id)) && got.at(-1)?.body === 'offline', 20_000, "every stored event's close and the 'offline' status at the stop")
-        .catch((err: Error) => {
-          throw new Error(`${err.message}: no close for ${JSON.stringify(stored.filter((id) => !closed().has(id)))}, last ${JSON.stringify(got.at(-1))}, stats ${JSON.stringify(daemon.mqtt?.stats())}`);
-        });
+      const closed = () =>
+        new Set(
+          got
+            .filter((m) => m.topic === 'vigil/events/yard' && (m.body as { kind: string }).kind === 'close')
+            .map((m) => (m.body as { id: number }).id),
+        );
+      await waitFor(
+        () => stored.every((id) => closed().has(id)) && got.at(-1)?.body === 'offline',
+        20_000,
+        "every stored event's close and the 'offline' status at the stop",
+      ).catch((err: Error) => {
+        throw new Error(
+          `${err.message}: no close for ${JSON.stringify(stored.filter((id) => !closed().has(id)))}, last ${JSON.stringify(got.at(-1))}, stats ${JSON.stringify(daemon.mqtt?.stats())}`,
+        );
+      });
       expect(stored.length).toBeGreaterThanOrEqual(4);
       expect([...eventIds()].sort((a, b) => a - b)).toEqual(stored.sort((a, b) => a - b));
       const closes = closed();
@@ -107,7 +146,11 @@ describe('MQTT', () => {
   }, 90_000);
 
   it('rejects a bad MQTT config with the field named', async () => {
-    await expect(startDaemon([], { mqtt: { url: 'http://broker' } })).rejects.toThrow(/mqtt:\/\/ or mqtts:\/\/ URL.*mqtt\.url|mqtt\.url/);
-    await expect(startDaemon([], { mqtt: { url: 'mqtt://b', topic_prefix: 'a/#' } })).rejects.toThrow(/mqtt\.topic_prefix/);
+    await expect(startDaemon([], { mqtt: { url: 'http://broker' } })).rejects.toThrow(
+      /mqtt:\/\/ or mqtts:\/\/ URL.*mqtt\.url|mqtt\.url/,
+    );
+    await expect(startDaemon([], { mqtt: { url: 'mqtt://b', topic_prefix: 'a/#' } })).rejects.toThrow(
+      /mqtt\.topic_prefix/,
+    );
   });
 });

@@ -64,14 +64,18 @@ describe('cameras over a real RTSP server', () => {
       { id: 'badpass', url: secured.url('cam', 'viewer:wrong'), ...FAST },
       { id: 'junk', url: junk, ...FAST },
     ]);
-    await waitFor(async () => {
-      const h = await health(url);
-      return ['h264', 'hevc', 'auth'].every((id) => h.cameras.find((c) => c.id === id)?.state === 'streaming');
-    }, 15000, 'three cameras streaming');
-    await new Promise((r) => setTimeout(r, 3000));  // let the fps windows fill
+    await waitFor(
+      async () => {
+        const h = await health(url);
+        return ['h264', 'hevc', 'auth'].every((id) => h.cameras.find((c) => c.id === id)?.state === 'streaming');
+      },
+      15000,
+      'three cameras streaming',
+    );
+    await new Promise((r) => setTimeout(r, 3000)); // let the fps windows fill
 
     const h = await health(url);
-    expect(h.status).toBe('degraded');  // two cameras are broken on purpose
+    expect(h.status).toBe('degraded'); // two cameras are broken on purpose
     const byId = new Map(h.cameras.map((c) => [c.id, c]));
     for (const id of ['h264', 'hevc', 'auth']) {
       const c = byId.get(id)!;
@@ -124,7 +128,7 @@ describe('cameras over a real RTSP server', () => {
 
     await serverA.kill();
     await waitFor(async () => (await cameraHealth(url, 'victim')).state !== 'streaming', 5000, 'victim to notice');
-    await new Promise((r) => setTimeout(r, 3000));  // down for a while: attempts are refused
+    await new Promise((r) => setTimeout(r, 3000)); // down for a while: attempts are refused
     const down = await cameraHealth(url, 'victim');
     expect(down.state).not.toBe('streaming');
     expect(down.lastError).not.toBeNull();
@@ -187,7 +191,7 @@ describe('cameras over a real RTSP server', () => {
     const end = await cameraHealth(url, 'corrupt');
     expect(end.state).toBe('streaming');
     expect(end.decodeErrors + end.corruptFrames).toBeGreaterThan(mid.decodeErrors + mid.corruptFrames);
-    expect(end.frames.decoded - mid.frames.decoded).toBeGreaterThan(12);  // ~20 expected in 2 s
+    expect(end.frames.decoded - mid.frames.decoded).toBeGreaterThan(12); // ~20 expected in 2 s
     expect(end.lastError?.stage).toBe('decode');
     expect((await cameraHealth(url, 'clean')).state).toBe('streaming');
   });

@@ -18,7 +18,7 @@ import { tempDir } from '../helpers/tempDir.js';
 import { expectNoSecret, SECRETS } from '../helpers/secrets.js';
 
 const MAIN = join(packageRoot(), 'dist/src/cli/main.js');
-const CAM_SECRET = 'Hunter2 Secret@Zz99';  // spaces and '@': FFmpeg splits the userinfo at the last '@'
+const CAM_SECRET = 'Hunter2 Secret@Zz99'; // spaces and '@': FFmpeg splits the userinfo at the last '@'
 const SHORT = 'Sh0rtPw';
 
 /** Config files that must be refused, each with the secret it holds and what the error must still name. */
@@ -90,19 +90,23 @@ describe('config errors name the field, never the secret', () => {
   it('vigil check-config prints the problems, exits 2, shows no secret', async () => {
     const dir = tempDir('vigil-secrets-');
     // Every kind once (the URL and short password, one MQTT spelling, each YAML error), the spawns side by side.
-    const cases = badConfigs().filter((c, i, all) => !c.name.startsWith('an MQTT') || all.findIndex((x) => x.name.startsWith('an MQTT')) === i);
-    await Promise.all(cases.map(async (c, i) => {
-      const file = join(dir, `vigil-${i}.yaml`);
-      writeFileSync(file, c.yaml);
-      const child = spawn(process.execPath, [MAIN, 'check-config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-      child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-      const code = await new Promise<number | null>((r) => child.once('close', r));
-      for (const s of c.secrets) expectNoSecret(out, s);
-      expect(code, `${c.name}: ${out}`).toBe(2);
-      expect(out).toMatch(c.names);
-    }));
+    const cases = badConfigs().filter(
+      (c, i, all) => !c.name.startsWith('an MQTT') || all.findIndex((x) => x.name.startsWith('an MQTT')) === i,
+    );
+    await Promise.all(
+      cases.map(async (c, i) => {
+        const file = join(dir, `vigil-${i}.yaml`);
+        writeFileSync(file, c.yaml);
+        const child = spawn(process.execPath, [MAIN, 'check-config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+        const code = await new Promise<number | null>((r) => child.once('close', r));
+        for (const s of c.secrets) expectNoSecret(out, s);
+        expect(code, `${c.name}: ${out}`).toBe(2);
+        expect(out).toMatch(c.names);
+      }),
+    );
   }, 120_000);
 });
 
@@ -120,14 +124,23 @@ describe('the logger redacts every line it writes', () => {
         log.info('config line 4: admin_password: ' + s);
       }
     `;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, SECRETS: JSON.stringify(SECRETS) }, timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, SECRETS: JSON.stringify(SECRETS) },
+      timeout: 60_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(4 * SECRETS.length);
     lines.forEach((line, i) => expectNoSecret(line, SECRETS[Math.floor(i / 4)]!));
     expect(r.stdout).not.toContain('73914682');
     const parsed = lines.map((l) => JSON.parse(l) as { msg: string });
-    expect(parsed.map((p) => p.msg).slice(0, 4)).toEqual(['open failed', 'mqtt://bob:***@broker:1883 refused', 'user bob saved', 'config line 4: admin_password: ***']);
+    expect(parsed.map((p) => p.msg).slice(0, 4)).toEqual([
+      'open failed',
+      'mqtt://bob:***@broker:1883 refused',
+      'user bob saved',
+      'config line 4: admin_password: ***',
+    ]);
     expect(lines[0]).toContain('rtsp://cam:***@127.0.0.1/x');
   });
 });
@@ -147,16 +160,27 @@ describe('the logger masks secrets of every shape', () => {
       err.stack = 'Error: boom\\n    at f (file:///app/node_modules/@fastify/static/index.js:10:5)\\n    at file:///app/dist/src/server/auth/tokens.js:3:7';
       root.error({ err }, 'failed');
     `;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, SECRETS: JSON.stringify(SECRETS) }, timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, SECRETS: JSON.stringify(SECRETS) },
+      timeout: 60_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(3 * SECRETS.length + 1);
     lines.slice(0, -1).forEach((line, i) => expectNoSecret(line, SECRETS[Math.floor(i / 3)]!));
     const first = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(first).toMatchObject({ cookie: '***', password: '***', req: { headers: { authorization: '***', cookie: '***' } }, msg: 'request' });
+    expect(first).toMatchObject({
+      cookie: '***',
+      password: '***',
+      req: { headers: { authorization: '***', cookie: '***' } },
+      msg: 'request',
+    });
     expect(lines[2]).toContain('usr=admin&pwd=***&ch=1');
     const stack = (JSON.parse(lines.at(-1)!) as { err: { stack: string } }).err.stack;
-    expect(stack).toBe('Error: boom\n    at f (file:///app/node_modules/@fastify/static/index.js:10:5)\n    at file:///app/dist/src/server/auth/tokens.js:3:7');
+    expect(stack).toBe(
+      'Error: boom\n    at f (file:///app/node_modules/@fastify/static/index.js:10:5)\n    at file:///app/dist/src/server/auth/tokens.js:3:7',
+    );
   });
 });
 
@@ -181,7 +205,10 @@ describe('a failed SIGHUP reload', () => {
     const head = `server:\n  host: 127.0.0.1\n  port: ${port}\ndata_dir: ${dir}\nlog:\n  level: info\ndetect:\n  enabled: false\n`;
     const cfg = join(dir, 'vigil.yaml');
     writeFileSync(cfg, `${head}auth:\n  admin_password: ${ADMIN_PASSWORD}\ncameras: []\n`);
-    const proc = spawn(process.execPath, [MAIN, 'run', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NOTIFY_SOCKET: sock.path } });
+    const proc = spawn(process.execPath, [MAIN, 'run', '--config', cfg], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NOTIFY_SOCKET: sock.path },
+    });
     child = proc;
     let out = '';
     proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
@@ -190,8 +217,16 @@ describe('a failed SIGHUP reload', () => {
     await waitFor(() => readies() > 0, 60_000, 'READY=1');
 
     const cases = [
-      { yaml: `${head}auth:\n  admin_password: ${SHORT}\ncameras:\n  - id: door\n    url: ${JSON.stringify(`rtsp://admin:${CAM_SECRET}@127.0.0.1:8554/h264`)}\n`, secrets: [SHORT, CAM_SECRET], names: /auth\.admin_password.*cameras\[0\]\.url/ },
-      { yaml: `${head}cameras: []\nauth:\n  admin_password: "${CAM_SECRET} pässwörd€密码\n`, secrets: [CAM_SECRET, 'pässwörd€密码'], names: /YAML syntax error at line \d+, column \d+/ },
+      {
+        yaml: `${head}auth:\n  admin_password: ${SHORT}\ncameras:\n  - id: door\n    url: ${JSON.stringify(`rtsp://admin:${CAM_SECRET}@127.0.0.1:8554/h264`)}\n`,
+        secrets: [SHORT, CAM_SECRET],
+        names: /auth\.admin_password.*cameras\[0\]\.url/,
+      },
+      {
+        yaml: `${head}cameras: []\nauth:\n  admin_password: "${CAM_SECRET} pässwörd€密码\n`,
+        secrets: [CAM_SECRET, 'pässwörd€密码'],
+        names: /YAML syntax error at line \d+, column \d+/,
+      },
     ];
     for (const c of cases) {
       writeFileSync(cfg, c.yaml);
@@ -199,7 +234,11 @@ describe('a failed SIGHUP reload', () => {
       const logged = out.length;
       proc.kill('SIGHUP');
       await waitFor(() => readies() > n, 30_000, 'READY=1 after the failed reload');
-      await waitFor(() => out.slice(logged).includes('configuration reload failed'), 10_000, 'the reload failure logged');
+      await waitFor(
+        () => out.slice(logged).includes('configuration reload failed'),
+        10_000,
+        'the reload failure logged',
+      );
       for (const s of c.secrets) {
         expectNoSecret(sock.messages.map((m) => m.state).join('\n'), s);
         expectNoSecret(out, s);
@@ -207,7 +246,10 @@ describe('a failed SIGHUP reload', () => {
       const status = sock.statuses().at(-1)!;
       expect(status).toMatch(/reload failed, the previous configuration stays: /);
       expect(status).toMatch(c.names);
-      const failure = out.slice(logged).split('\n').find((l) => l.includes('configuration reload failed'))!;
+      const failure = out
+        .slice(logged)
+        .split('\n')
+        .find((l) => l.includes('configuration reload failed'))!;
       expect(failure).toMatch(c.names);
     }
     expect(proc.exitCode).toBeNull();
@@ -216,7 +258,12 @@ describe('a failed SIGHUP reload', () => {
     // listens on: their errors in the log, STATUS= and /api/health show no part of the password.
     const closed = await freePort();
     const camSecrets = ['Zz99@Qq77', 'pct%40eNc%3A0ded%2Fxx'];
-    const camList = camSecrets.map((s, i) => `  - { id: c${i}, url: ${JSON.stringify(`rtsp://camuser:${s}@127.0.0.1:${closed}/live`)}, timeout_ms: 1000 }\n`).join('');
+    const camList = camSecrets
+      .map(
+        (s, i) =>
+          `  - { id: c${i}, url: ${JSON.stringify(`rtsp://camuser:${s}@127.0.0.1:${closed}/live`)}, timeout_ms: 1000 }\n`,
+      )
+      .join('');
     // A password in the query string (Foscam-style ?usr=…&pwd=…), shown to viewers in /api/health;
     // the user name is a mail address, whose '@' once hid the query from the redaction.
     const querySecret = 'Qs3cr3tQuery';
@@ -226,14 +273,24 @@ describe('a failed SIGHUP reload', () => {
     proc.kill('SIGHUP');
     await waitFor(() => readies() > n, 30_000, 'READY=1 after the good reload');
     expect(sock.statuses().at(-1)).toMatch(/reloaded: cameras \+3/);
-    const res = await fetch(`http://127.0.0.1:${port}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: ADMIN_PASSWORD }) });
+    const res = await fetch(`http://127.0.0.1:${port}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'admin', password: ADMIN_PASSWORD }),
+    });
     const { token } = (await res.json()) as { token: string };
     let health = '';
-    await waitFor(async () => {
-      health = await (await fetch(`http://127.0.0.1:${port}/api/health`, { headers: { authorization: `Bearer ${token}` } })).text();
-      const cams = (JSON.parse(health) as { cameras: Array<{ lastError: unknown }> }).cameras;
-      return cams.length === 3 && cams.every((c) => c.lastError !== null);
-    }, 30_000, 'all three cameras failing with an error');
+    await waitFor(
+      async () => {
+        health = await (
+          await fetch(`http://127.0.0.1:${port}/api/health`, { headers: { authorization: `Bearer ${token}` } })
+        ).text();
+        const cams = (JSON.parse(health) as { cameras: Array<{ lastError: unknown }> }).cameras;
+        return cams.length === 3 && cams.every((c) => c.lastError !== null);
+      },
+      30_000,
+      'all three cameras failing with an error',
+    );
     expect(health).toContain(`rtsp://camuser:***@127.0.0.1:${closed}/live`);
     expect(health).toContain(`rtsp://127.0.0.1:${closed}/live?usr=ops@site.com&pwd=***&ch=1`);
     for (const s of [...camSecrets, querySecret]) {
@@ -246,7 +303,18 @@ describe('a failed SIGHUP reload', () => {
     const origin = `http://bob:Zz99Qq77@evil.example/${'a'.repeat(12_000)}`;
     const logged = out.length;
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/api/live', headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', origin } });
+      const req = request({
+        host: '127.0.0.1',
+        port,
+        path: '/api/live',
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+          origin,
+        },
+      });
       req.on('response', (r) => {
         let text = '';
         r.on('data', (d: Buffer) => (text += d.toString()));
@@ -264,7 +332,12 @@ describe('a failed SIGHUP reload', () => {
     expect(body.length, body.slice(0, 300)).toBeLessThanOrEqual(300);
     expectNoSecret(body, 'Zz99Qq77');
     await waitFor(() => out.slice(logged).includes('foreign Origin'), 10_000, 'the refusal logged');
-    const refusal = JSON.parse(out.slice(logged).split('\n').find((l) => l.includes('foreign Origin'))!) as { origin: string };
+    const refusal = JSON.parse(
+      out
+        .slice(logged)
+        .split('\n')
+        .find((l) => l.includes('foreign Origin'))!,
+    ) as { origin: string };
     expect(refusal.origin.length).toBeLessThanOrEqual(200);
     expect(refusal.origin).toMatch(/^http:\/\/bob:\*\*\*@evil\.example\/a+$/);
   }, 120_000);
@@ -275,13 +348,21 @@ describe('API 400 answers echo no password', () => {
     const { daemon, url, token } = await startDaemon([]);
     try {
       for (const password of [SHORT, `${CAM_SECRET} ${'x'.repeat(300)}`, ...SECRETS.map((s) => s.slice(0, 7))]) {
-        const res = await fetch(`${url}/api/users/bob`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ password, role: 'viewer' }) });
+        const res = await fetch(`${url}/api/users/bob`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ password, role: 'viewer' }),
+        });
         const body = await res.text();
         expect(res.status, body).toBe(400);
         expect(body).toMatch(/for password/);
         expectNoSecret(body, password.slice(0, 20));
       }
-      const res = await fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'admin', password: `${CAM_SECRET} ${'y'.repeat(300)}` }) });
+      const res = await fetch(`${url}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: 'admin', password: `${CAM_SECRET} ${'y'.repeat(300)}` }),
+      });
       const body = await res.text();
       expect(res.status, body).toBe(400);
       expect(body).toMatch(/for password/);

@@ -41,7 +41,9 @@ beforeAll(async () => {
     if (req.url === '/remote.m3u8') {
       // A playlist the camera's server controls, naming a segment on a protocol not allowed.
       res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl' });
-      res.end(`#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:80\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:79.5,\nhttps://127.0.0.1:${tcpPort}/segment0.ts\n#EXT-X-ENDLIST\n`);
+      res.end(
+        `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:80\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:79.5,\nhttps://127.0.0.1:${tcpPort}/segment0.ts\n#EXT-X-ENDLIST\n`,
+      );
       return;
     }
     res.writeHead(200, { 'content-type': 'video/mp2t', 'content-length': statSync(clip).size });
@@ -79,7 +81,10 @@ function problems(cameras: Array<Record<string, unknown>>): string[] {
 /** A local HLS playlist whose one segment is on the loopback HTTP server. */
 function playlist(): string {
   const path = join(dir, 'remote.m3u8');
-  writeFileSync(path, `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:80\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:79.5,\n${base}/segment0.ts\n#EXT-X-ENDLIST\n`);
+  writeFileSync(
+    path,
+    `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:80\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:79.5,\n${base}/segment0.ts\n#EXT-X-ENDLIST\n`,
+  );
   return path;
 }
 
@@ -88,10 +93,15 @@ describe('camera sources: rtsp, rtsps and existing files; other protocols only w
     expect(problems([{ id: 'web', url: `${base}/stream.ts` }])).toEqual([
       `Expected an rtsp://, rtsps:// URL or an existing file (http:// only where the camera's allowed_protocols lists http) for cameras[0].url but received '${base}/stream.ts'`,
     ]);
-    const secret = problems([{ id: 'web', url: `https://admin:Hunter2Secret@127.0.0.1:1/s.ts` }, { id: 'u', url: 'udp://239.0.0.1:1234' }]);
+    const secret = problems([
+      { id: 'web', url: `https://admin:Hunter2Secret@127.0.0.1:1/s.ts` },
+      { id: 'u', url: 'udp://239.0.0.1:1234' },
+    ]);
     expect(secret).toHaveLength(2);
     expect(secret.join('\n')).not.toContain('Hunter2Secret');
-    expect(secret[0]).toMatch(/^Expected an rtsp:\/\/, rtsps:\/\/ URL or an existing file .*https:\/\/ .* for cameras\[0\]\.url but received 'https:\/\/admin:\*\*\*@127\.0\.0\.1:1\/s\.ts'$/);
+    expect(secret[0]).toMatch(
+      /^Expected an rtsp:\/\/, rtsps:\/\/ URL or an existing file .*https:\/\/ .* for cameras\[0\]\.url but received 'https:\/\/admin:\*\*\*@127\.0\.0\.1:1\/s\.ts'$/,
+    );
     expect(secret[1]).toMatch(/udp:\/\/ only where .* for cameras\[1\]\.url/);
     await expect(startDaemon([{ id: 'web', url: `${base}/stream.ts` }])).rejects.toThrow(/cameras\[0\]\.url/);
     expect(requests).toEqual([]);
@@ -102,59 +112,100 @@ describe('camera sources: rtsp, rtsps and existing files; other protocols only w
     expect(problems([{ id: 'f', url: missing }])).toEqual([
       `Expected an rtsp://, rtsps:// URL or an existing file (no such file) for cameras[0].url but received '${missing}'`,
     ]);
-    expect(problems([{ id: 'f', url: 'clips/nope.mp4' }])[0]).toMatch(/\(no such file: \/.*\/clips\/nope\.mp4\) for cameras\[0\]\.url but received 'clips\/nope\.mp4'/);
+    expect(problems([{ id: 'f', url: 'clips/nope.mp4' }])[0]).toMatch(
+      /\(no such file: \/.*\/clips\/nope\.mp4\) for cameras\[0\]\.url but received 'clips\/nope\.mp4'/,
+    );
     expect(problems([{ id: 'd', url: dir }])[0]).toMatch(/a directory is not a video file/);
     expect(problems([{ id: 'x', url: 'rtsp:/10.0.0.1/one-slash' }])[0]).toMatch(/rtsp:\/\/ with two slashes/);
-    expect(problems([
-      { id: 'a', url: clip },
-      { id: 'b', url: relative(process.cwd(), clip) },
-      { id: 'c', url: `file:${clip}` },
-      { id: 'd', url: 'rtsp://u:p@10.0.0.1/s' },
-      { id: 'e', url: 'rtsps://10.0.0.1:322/s' },
-    ])).toEqual([]);
-    expect(problems([{ id: 'h', url: `${base}/s.ts`, allowed_protocols: ['gopher'] }])[0]).toMatch(/^Expected one of 'http', 'https', .* for cameras\[0\]\.allowed_protocols\[0\] but received 'gopher'$/);
+    expect(
+      problems([
+        { id: 'a', url: clip },
+        { id: 'b', url: relative(process.cwd(), clip) },
+        { id: 'c', url: `file:${clip}` },
+        { id: 'd', url: 'rtsp://u:p@10.0.0.1/s' },
+        { id: 'e', url: 'rtsps://10.0.0.1:322/s' },
+      ]),
+    ).toEqual([]);
+    expect(problems([{ id: 'h', url: `${base}/s.ts`, allowed_protocols: ['gopher'] }])[0]).toMatch(
+      /^Expected one of 'http', 'https', .* for cameras\[0\]\.allowed_protocols\[0\] but received 'gopher'$/,
+    );
   });
 
   it('check-config says so too (exit 2)', async () => {
     const cfg = join(dir, 'web.yaml');
-    writeFileSync(cfg, `cameras:\n  - id: web\n    url: http://viewer:Pw0rd@127.0.0.1:9/x.ts\n  - id: gone\n    url: ${join(dir, 'gone.mkv')}\n`);
-    const err = await run(process.execPath, [join(packageRoot(), 'dist/src/cli/main.js'), 'check-config', cfg]).then(() => null, (e: { code: number; stderr: string }) => e);
+    writeFileSync(
+      cfg,
+      `cameras:\n  - id: web\n    url: http://viewer:Pw0rd@127.0.0.1:9/x.ts\n  - id: gone\n    url: ${join(dir, 'gone.mkv')}\n`,
+    );
+    const err = await run(process.execPath, [join(packageRoot(), 'dist/src/cli/main.js'), 'check-config', cfg]).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(err?.code).toBe(2);
-    expect(err?.stderr).toContain("http:// only where the camera's allowed_protocols lists http) for cameras[0].url but received 'http://viewer:***@127.0.0.1:9/x.ts'");
+    expect(err?.stderr).toContain(
+      "http:// only where the camera's allowed_protocols lists http) for cameras[0].url but received 'http://viewer:***@127.0.0.1:9/x.ts'",
+    );
     expect(err?.stderr).toContain(`(no such file) for cameras[1].url but received '${join(dir, 'gone.mkv')}'`);
     expect(err?.stderr).not.toContain('Pw0rd');
   });
 
   it('reads an http source when allowed_protocols names http', async () => {
-    const { daemon, url } = await startDaemon([{ id: 'web', url: `${base}/stream.ts`, allowed_protocols: ['http'], timeout_ms: 5000 }]);
+    const { daemon, url } = await startDaemon([
+      { id: 'web', url: `${base}/stream.ts`, allowed_protocols: ['http'], timeout_ms: 5000 },
+    ]);
     running = daemon;
-    await waitFor(async () => (await cameraHealth(url, 'web')).frames.decoded > 50, 30_000, 'frames from the http source');
+    await waitFor(
+      async () => (await cameraHealth(url, 'web')).frames.decoded > 50,
+      30_000,
+      'frames from the http source',
+    );
     expect(requests.length).toBeGreaterThan(0);
     expect(requests[0]).toBe('/stream.ts');
   });
 
   it('an allowed http playlist cannot reach a protocol the config did not name (protocol_whitelist)', async () => {
-    const { daemon, url } = await startDaemon([{ id: 'hls', url: `${base}/remote.m3u8`, allowed_protocols: ['http'], timeout_ms: 3000, backoff: { initial_ms: 200, max_ms: 500 } }]);
+    const { daemon, url } = await startDaemon([
+      {
+        id: 'hls',
+        url: `${base}/remote.m3u8`,
+        allowed_protocols: ['http'],
+        timeout_ms: 3000,
+        backoff: { initial_ms: 200, max_ms: 500 },
+      },
+    ]);
     running = daemon;
-    await waitFor(async () => (await cameraHealth(url, 'hls')).reconnects >= 2, 30_000, 'the playlist camera to fail twice');
-    expect(requests.filter((r) => r === '/remote.m3u8').length).toBeGreaterThanOrEqual(2);  // the playlist was read
+    await waitFor(
+      async () => (await cameraHealth(url, 'hls')).reconnects >= 2,
+      30_000,
+      'the playlist camera to fail twice',
+    );
+    expect(requests.filter((r) => r === '/remote.m3u8').length).toBeGreaterThanOrEqual(2); // the playlist was read
     expect((await cameraHealth(url, 'hls')).frames.decoded).toBe(0);
-    expect(connections).toBe(0);  // its https:// segment was not
+    expect(connections).toBe(0); // its https:// segment was not
 
     // The addon alone: a URL whose scheme was not named is refused before anything is opened.
     const web = new RecordedCamera({ url: `${base}/direct.ts`, realtime: false });
     cams.push(web);
     const ended = await web.untilEnded(web.camera.open());
-    expect(ended).toMatchObject({ reason: 'error', message: "the http protocol is not allowed for this source (name it in the camera's allowed_protocols)" });
+    expect(ended).toMatchObject({
+      reason: 'error',
+      message: "the http protocol is not allowed for this source (name it in the camera's allowed_protocols)",
+    });
     expect(requests).not.toContain('/direct.ts');
   });
 
   it('a local HLS playlist cannot make the daemon fetch its http segment, unless http is allowed', async () => {
     const m3u8 = playlist();
-    expect(problems([{ id: 'hls', url: m3u8 }])).toEqual([]);  // an existing file: valid
-    const { daemon, url } = await startDaemon([{ id: 'hls', url: m3u8, timeout_ms: 3000, backoff: { initial_ms: 200, max_ms: 500 } }]);
+    expect(problems([{ id: 'hls', url: m3u8 }])).toEqual([]); // an existing file: valid
+    const { daemon, url } = await startDaemon([
+      { id: 'hls', url: m3u8, timeout_ms: 3000, backoff: { initial_ms: 200, max_ms: 500 } },
+    ]);
     running = daemon;
-    await waitFor(async () => (await cameraHealth(url, 'hls')).reconnects >= 2, 30_000, 'the playlist camera to fail twice');
+    await waitFor(
+      async () => (await cameraHealth(url, 'hls')).reconnects >= 2,
+      30_000,
+      'the playlist camera to fail twice',
+    );
     const h = await cameraHealth(url, 'hls');
     expect(h.frames.decoded).toBe(0);
     expect(h.lastError?.message ?? '').toMatch(/cannot open input|stream info|whitelist|no video stream/);
@@ -177,9 +228,15 @@ describe('camera sources: rtsp, rtsps and existing files; other protocols only w
   it('a scheme in capitals (RTSP://, FILE:) is taken as the lower-case one libav knows, and streams', async () => {
     const rtsp = await RtspServer.start({ cam: { file: clip, codec: 'h264' } });
     try {
-      const { daemon, url } = await startDaemon([{ id: 'caps', url: rtsp.url('cam').replace('rtsp://', 'RTSP://'), timeout_ms: 5000 }]);
+      const { daemon, url } = await startDaemon([
+        { id: 'caps', url: rtsp.url('cam').replace('rtsp://', 'RTSP://'), timeout_ms: 5000 },
+      ]);
       running = daemon;
-      await waitFor(async () => (await cameraHealth(url, 'caps')).frames.decoded > 10, 30_000, 'frames from RTSP://').catch(async (err: Error) => {
+      await waitFor(
+        async () => (await cameraHealth(url, 'caps')).frames.decoded > 10,
+        30_000,
+        'frames from RTSP://',
+      ).catch(async (err: Error) => {
         throw new Error(`${err.message}: last error ${JSON.stringify((await cameraHealth(url, 'caps')).lastError)}`);
       });
     } finally {
@@ -187,11 +244,18 @@ describe('camera sources: rtsp, rtsps and existing files; other protocols only w
       running = null;
       await rtsp.stop();
     }
-    const cfg = validateConfig({ cameras: [{ id: 'f', url: `FILE:${clip}` }, { id: 'r', url: 'RtSp://u:p@10.0.0.1/Path/S' }] });
+    const cfg = validateConfig({
+      cameras: [
+        { id: 'f', url: `FILE:${clip}` },
+        { id: 'r', url: 'RtSp://u:p@10.0.0.1/Path/S' },
+      ],
+    });
     expect(cfg.cameras.map((c) => c.url)).toEqual([`file:${clip}`, 'rtsp://u:p@10.0.0.1/Path/S']);
   });
 
   it('the addon refuses an unknown protocol name', () => {
-    expect(() => new RecordedCamera({ url: clip, protocols: ['gopher' as 'http'] })).toThrow(/Expected a list of protocol names .* for protocols but received/);
+    expect(() => new RecordedCamera({ url: clip, protocols: ['gopher' as 'http'] })).toThrow(
+      /Expected a list of protocol names .* for protocols but received/,
+    );
   });
 });

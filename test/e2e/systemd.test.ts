@@ -35,7 +35,10 @@ describe.skipIf(why !== null)(`vigil.service under a real systemd${why ? ` (skip
   }, 300_000);
 
   const config = (extra = '', cams = `  - { id: yard, url: ${h264}, loop: true }\n`) =>
-    writeFileSync(join(root, 'etc/vigil/vigil.yaml'), `server: { host: 127.0.0.1, port: ${port} }\nauth: { admin_password: systemd-test-pw }\nlog: { level: warn }\n${extra}cameras:\n${cams}`);
+    writeFileSync(
+      join(root, 'etc/vigil/vigil.yaml'),
+      `server: { host: 127.0.0.1, port: ${port} }\nauth: { admin_password: systemd-test-pw }\nlog: { level: warn }\n${extra}cameras:\n${cams}`,
+    );
   // One login, reused while it works: polling with a fresh login each time runs into the
   // login rate limit when the camera is slow to stream. A restarted daemon has forgotten the
   // session (401): log in again, once per restart.
@@ -56,14 +59,23 @@ describe.skipIf(why !== null)(`vigil.service under a real systemd${why ? ` (skip
   it('starts (active only after READY=1), is restarted when killed, reloads, restarts a stuck pipeline through the watchdog, stops cleanly', async () => {
     stage = tempDir('vigil-systemd-');
     root = stageRoot(stage);
-    execFileSync(process.execPath, [join(packageRoot(), 'dist/src/cli/main.js'), 'install', '--root', root, '--no-start']);
+    execFileSync(process.execPath, [
+      join(packageRoot(), 'dist/src/cli/main.js'),
+      'install',
+      '--root',
+      root,
+      '--no-start',
+    ]);
     cpSync(join(root, 'etc/systemd/system/vigil.service'), join(stage, 'units/vigil.service'));
     // The clip where the service can read it: a checkout under /tmp is hidden by its PrivateTmp.
     cpSync(h264, join(root, 'opt/vigil/test-clip.mkv'));
     h264 = '/opt/vigil/test-clip.mkv';
     // For the test only: a short watchdog, no core dumps, room for the restarts below.
     mkdirSync(join(stage, 'units/vigil.service.d'));
-    writeFileSync(join(stage, 'units/vigil.service.d/test.conf'), '[Unit]\nStartLimitBurst=20\n[Service]\nWatchdogSec=3\nRestartSec=1\nLimitCORE=0\n');
+    writeFileSync(
+      join(stage, 'units/vigil.service.d/test.conf'),
+      '[Unit]\nStartLimitBurst=20\n[Service]\nWatchdogSec=3\nRestartSec=1\nLimitCORE=0\n',
+    );
     port = await freePort();
     config();
     sd = await SystemdNamespace.boot(stage);
@@ -76,35 +88,62 @@ describe.skipIf(why !== null)(`vigil.service under a real systemd${why ? ` (skip
     console.log(`systemd: vigil.service active after ${Date.now() - t0} ms: ${started.StatusText}`);
     expect(started).toMatchObject({ ActiveState: 'active', SubState: 'running', NRestarts: '0', User: 'vigil' });
     expect(started.StatusText).toMatch(/^http:\/\/127\.0\.0\.1:\d+: [01]\/1 cameras streaming; detector \w+ \w+/);
-    await waitFor(async () => (await health()).cameras[0]?.state === 'streaming', 15_000, 'the camera streaming under systemd');
+    await waitFor(
+      async () => (await health()).cameras[0]?.state === 'streaming',
+      15_000,
+      'the camera streaming under systemd',
+    );
 
     // Killed: systemd starts it again (Restart=on-failure).
     const pid1 = started.MainPID!;
     s.systemctl('kill', '-s', 'KILL', '--kill-whom=main', 'vigil.service');
-    await waitFor(() => {
-      const p = s.show('vigil.service', 'ActiveState', 'MainPID', 'NRestarts');
-      return p.NRestarts === '1' && p.ActiveState === 'active' && p.MainPID !== pid1 && p.MainPID !== '0';
-    }, 30_000, 'systemd restarting the killed daemon');
-    await waitFor(async () => (await health().catch(() => ({ cameras: [] }))).cameras[0]?.state === 'streaming', 15_000, 'streaming again');
+    await waitFor(
+      () => {
+        const p = s.show('vigil.service', 'ActiveState', 'MainPID', 'NRestarts');
+        return p.NRestarts === '1' && p.ActiveState === 'active' && p.MainPID !== pid1 && p.MainPID !== '0';
+      },
+      30_000,
+      'systemd restarting the killed daemon',
+    );
+    await waitFor(
+      async () => (await health().catch(() => ({ cameras: [] }))).cameras[0]?.state === 'streaming',
+      15_000,
+      'streaming again',
+    );
 
     // systemctl reload: a camera added without a restart.
     config('', `  - { id: yard, url: ${h264}, loop: true }\n  - { id: gate, url: ${h264}, loop: true }\n`);
     const pid2 = s.show('vigil.service', 'MainPID').MainPID;
     s.systemctl('reload', 'vigil.service');
-    await waitFor(() => /reloaded: cameras \+1 -0 ~0/.test(s.show('vigil.service', 'StatusText').StatusText!), 10_000, 'the reload reported');
-    await waitFor(async () => (await health()).cameras.filter((c) => c.state === 'streaming').length === 2, 15_000, 'both cameras streaming');
+    await waitFor(
+      () => /reloaded: cameras \+1 -0 ~0/.test(s.show('vigil.service', 'StatusText').StatusText!),
+      10_000,
+      'the reload reported',
+    );
+    await waitFor(
+      async () => (await health()).cameras.filter((c) => c.state === 'streaming').length === 2,
+      15_000,
+      'both cameras streaming',
+    );
     expect(s.show('vigil.service', 'MainPID', 'NRestarts')).toEqual({ MainPID: pid2, NRestarts: '1' });
 
     // A stuck pipeline (every inference takes 60 s): the watchdog is no longer fed, systemd kills and restarts it.
-    config('service: { watchdog_stuck_seconds: 1 }\n', `  - { id: yard, url: ${h264}, loop: true, testing: { infer_delay_ms: 60000 } }\n`);
+    config(
+      'service: { watchdog_stuck_seconds: 1 }\n',
+      `  - { id: yard, url: ${h264}, loop: true, testing: { infer_delay_ms: 60000 } }\n`,
+    );
     s.systemctl('restart', 'vigil.service');
     const restarts = Number(s.show('vigil.service', 'NRestarts').NRestarts);
     let sawStuck = '';
-    await waitFor(() => {
-      const p = s.show('vigil.service', 'NRestarts', 'StatusText');
-      if (p.StatusText?.startsWith('stuck: ')) sawStuck = p.StatusText;
-      return Number(p.NRestarts) > restarts;
-    }, 30_000, 'a watchdog restart');
+    await waitFor(
+      () => {
+        const p = s.show('vigil.service', 'NRestarts', 'StatusText');
+        if (p.StatusText?.startsWith('stuck: ')) sawStuck = p.StatusText;
+        return Number(p.NRestarts) > restarts;
+      },
+      30_000,
+      'a watchdog restart',
+    );
     expect(sawStuck).toMatch(/^stuck: inference has been running one batch for \d+\.\d s$/);
 
     // Stop: SIGTERM, exit 0 well within TimeoutStopSec.

@@ -7,7 +7,13 @@ import { decodeNanodet, type HeadLevel } from '../../src/detect/nanodet/NanodetH
 import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
 import { decodeDetectionRecords, encodeDetectionRecords } from '../../src/protocol/binary.js';
 import { loadAddon } from '../../src/native/addon.js';
-import type { AnnotatedFragment, CameraEvent, CameraCounters, LetterboxResult, VideoEvent } from '../../src/native/types.js';
+import type {
+  AnnotatedFragment,
+  CameraEvent,
+  CameraCounters,
+  LetterboxResult,
+  VideoEvent,
+} from '../../src/native/types.js';
 
 /** Whether NVDEC can run here, and why not. */
 export function gpuHere(): { ok: boolean; reason: string | null } {
@@ -24,7 +30,8 @@ export async function decodeFile(file: string, decoder: 'auto' | 'nvdec' | 'soft
   const cam = new Camera({ url: file, realtime: false, decoder, queueSize: 4096 }, (ev) => events.push(ev));
   cam.open();
   const t0 = performance.now();
-  while (!events.some((e) => e.type === 'ended') && performance.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 20));
+  while (!events.some((e) => e.type === 'ended') && performance.now() - t0 < 120_000)
+    await new Promise((r) => setTimeout(r, 20));
   const stats = cam.stats();
   cam.close();
   const opened = events.find((e) => e.type === 'opened');
@@ -44,7 +51,12 @@ export async function decodeFile(file: string, decoder: 'auto' | 'nvdec' | 'soft
  * frame both have (same seq = same picture) goes through both. Differences in 0..255 pixel
  * units (the model input divided back by its scale).
  */
-export async function compareLetterbox(file: string, pairs = 30, timeoutMs = 60_000, into: 'host' | 'device-batch' = 'host') {
+export async function compareLetterbox(
+  file: string,
+  pairs = 30,
+  timeoutMs = 60_000,
+  into: 'host' | 'device-batch' = 'host',
+) {
   const addon = loadAddon();
   const { Camera } = addon;
   // device-batch: the GPU camera writes its slot of a GPU input batch (as for a GPU backend),
@@ -58,7 +70,8 @@ export async function compareLetterbox(file: string, pairs = 30, timeoutMs = 60_
   const warm = new Camera({ url: file, decoder: 'nvdec' }, () => {});
   warm.open();
   const w0 = performance.now();
-  while (!(await warm.letterbox(new Float32Array(3 * size * size), size, norm)) && performance.now() - w0 < 30_000) await new Promise((r) => setTimeout(r, 10));
+  while (!(await warm.letterbox(new Float32Array(3 * size * size), size, norm)) && performance.now() - w0 < 30_000)
+    await new Promise((r) => setTimeout(r, 10));
   warm.close();
   // The CPU camera starts first with a deep pool (64 frames, 2 s at 30 fps); the GPU camera
   // follows, and each frame it has is still in the CPU's pool.
@@ -88,11 +101,14 @@ export async function compareLetterbox(file: string, pairs = 30, timeoutMs = 60_
         await new Promise((r) => setTimeout(r, 2));
         continue;
       }
-      seq = newest.gpu;  // the GPU camera's newest: still in both pools
+      seq = newest.gpu; // the GPU camera's newest: still in both pools
       const slot = matched % 4;
-      const [ra, rb] = (await Promise.all([gpu.letterbox(batch ? { batch, slot } : a, size, norm, seq, true), cpu.letterbox(b, size, norm, seq, true)])) as [LetterboxResult | null, LetterboxResult | null];
+      const [ra, rb] = (await Promise.all([
+        gpu.letterbox(batch ? { batch, slot } : a, size, norm, seq, true),
+        cpu.letterbox(b, size, norm, seq, true),
+      ])) as [LetterboxResult | null, LetterboxResult | null];
       seq += 3;
-      if (!ra || !rb) continue;  // left one pool already
+      if (!ra || !rb) continue; // left one pool already
       if (batch) a.set(addon.deviceBatchRead(batch, slot, 1));
       expectSameBox(ra, rb);
       matched++;
@@ -143,15 +159,27 @@ export interface HeadFrame {
 
 /** One file: a JSON line (per frame: strides, array lengths, letterbox), then the float32 data. */
 export function writeHeads(path: string, frames: HeadFrame[]): void {
-  const meta = frames.map((f) => ({ lb: f.lb, levels: f.levels.map((l) => ({ stride: l.stride, cls: l.cls.length, reg: l.reg.length })) }));
+  const meta = frames.map((f) => ({
+    lb: f.lb,
+    levels: f.levels.map((l) => ({ stride: l.stride, cls: l.cls.length, reg: l.reg.length })),
+  }));
   const arrays = frames.flatMap((f) => f.levels.flatMap((l) => [l.cls, l.reg]));
-  writeFileSync(path, Buffer.concat([Buffer.from(`${JSON.stringify(meta)}\n`), ...arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))]));
+  writeFileSync(
+    path,
+    Buffer.concat([
+      Buffer.from(`${JSON.stringify(meta)}\n`),
+      ...arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)),
+    ]),
+  );
 }
 
 export function readHeads(path: string): HeadFrame[] {
   const buf = readFileSync(path);
   const nl = buf.indexOf(10);
-  const meta = JSON.parse(buf.subarray(0, nl).toString()) as Array<{ lb: Letterbox; levels: Array<{ stride: number; cls: number; reg: number }> }>;
+  const meta = JSON.parse(buf.subarray(0, nl).toString()) as Array<{
+    lb: Letterbox;
+    levels: Array<{ stride: number; cls: number; reg: number }>;
+  }>;
   let at = nl + 1;
   const take = (n: number) => {
     const a = new Float32Array(n);
@@ -159,7 +187,10 @@ export function readHeads(path: string): HeadFrame[] {
     at += 4 * n;
     return a;
   };
-  return meta.map((m) => ({ lb: m.lb, levels: m.levels.map((l) => ({ stride: l.stride, cls: take(l.cls), reg: take(l.reg) })) }));
+  return meta.map((m) => ({
+    lb: m.lb,
+    levels: m.levels.map((l) => ({ stride: l.stride, cls: take(l.cls), reg: take(l.reg) })),
+  }));
 }
 
 /**
@@ -175,9 +206,23 @@ export function comparePostprocess(frames: HeadFrame[], scoreThreshold: number) 
   let maxBoxDiff = 0;
   let maxCandidates = 0;
   for (const f of frames) {
-    const o = { inputSize: NANODET_SPEC.inputSize, numClasses: NANODET_SPEC.numClasses, regMax: NANODET_SPEC.regMax, scoreThreshold, iouThreshold: 0.6, maxDetections: 100 };
+    const o = {
+      inputSize: NANODET_SPEC.inputSize,
+      numClasses: NANODET_SPEC.numClasses,
+      regMax: NANODET_SPEC.regMax,
+      scoreThreshold,
+      iouThreshold: 0.6,
+      maxDetections: 100,
+    };
     const cpu = decodeNanodet(f.levels, f.lb, o);
-    const r = addon.nanodetPostGpu(f.levels, { ...o, scale: f.lb.scale, padX: f.lb.padX, padY: f.lb.padY, srcWidth: f.lb.srcWidth, srcHeight: f.lb.srcHeight });
+    const r = addon.nanodetPostGpu(f.levels, {
+      ...o,
+      scale: f.lb.scale,
+      padX: f.lb.padX,
+      padY: f.lb.padY,
+      srcWidth: f.lb.srcWidth,
+      srcHeight: f.lb.srcHeight,
+    });
     const gpu = decodeDetectionRecords(r.records);
     cpuCount += cpu.length;
     gpuCount += gpu.length;
@@ -189,10 +234,24 @@ export function comparePostprocess(frames: HeadFrame[], scoreThreshold: number) 
         mismatches++;
         continue;
       }
-      maxBoxDiff = Math.max(maxBoxDiff, Math.abs(a.x1 - b.x1), Math.abs(a.y1 - b.y1), Math.abs(a.x2 - b.x2), Math.abs(a.y2 - b.y2));
+      maxBoxDiff = Math.max(
+        maxBoxDiff,
+        Math.abs(a.x1 - b.x1),
+        Math.abs(a.y1 - b.y1),
+        Math.abs(a.x2 - b.x2),
+        Math.abs(a.y2 - b.y2),
+      );
     }
   }
-  return { scoreThreshold, frames: frames.length, cpuDetections: cpuCount, gpuDetections: gpuCount, mismatches, maxBoxDiffPx: maxBoxDiff, maxCandidates };
+  return {
+    scoreThreshold,
+    frames: frames.length,
+    cpuDetections: cpuCount,
+    gpuDetections: gpuCount,
+    mismatches,
+    maxBoxDiffPx: maxBoxDiff,
+    maxCandidates,
+  };
 }
 
 /**
@@ -212,11 +271,18 @@ export function paintBoxes(width: number, height: number, random = 40) {
     { x1: Number.NaN, y1: 10, x2: 20, y2: 30, score: 0.5, classId: 7 },
   ];
   let seed = 7;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   for (let i = 0; i < random; i++) {
     const x = rnd() * width * 1.1 - width * 0.05;
     const y = rnd() * height * 1.1 - height * 0.05;
-    boxes.push({ x1: x, y1: y, x2: x + rnd() * width * 0.4, y2: y + rnd() * height * 0.4, score: rnd(), classId: Math.floor(rnd() * 80) });
+    boxes.push({
+      x1: x,
+      y1: y,
+      x2: x + rnd() * width * 0.4,
+      y2: y + rnd() * height * 0.4,
+      score: rnd(),
+      classId: Math.floor(rnd() * 80),
+    });
   }
   return encodeDetectionRecords(boxes);
 }
@@ -237,7 +303,16 @@ export async function comparePaint(file: string, frames = 20, timeoutMs = 60_000
   });
   cam.open();
   const t0 = performance.now();
-  const r = { file, frames: 0, bytes: 0, painted: 0, mismatched: 0, width: 0, height: 0, hostCopiesOfThePath: null as CameraCounters['hostCopies'] | null };
+  const r = {
+    file,
+    frames: 0,
+    bytes: 0,
+    painted: 0,
+    mismatched: 0,
+    width: 0,
+    height: 0,
+    hostCopiesOfThePath: null as CameraCounters['hostCopies'] | null,
+  };
   try {
     let last = 0;
     while (r.frames < frames && performance.now() - t0 < timeoutMs) {
@@ -255,7 +330,7 @@ export async function comparePaint(file: string, frames = 20, timeoutMs = 60_000
       r.width = c.width;
       r.height = c.height;
     }
-    r.hostCopiesOfThePath = cam.stats().hostCopies;  // the checks' own copies are not the frame path's
+    r.hostCopiesOfThePath = cam.stats().hostCopies; // the checks' own copies are not the frame path's
     return r;
   } finally {
     cam.close();
@@ -311,11 +386,22 @@ export async function gpuEncode(h264File: string, hevcFile: string, frames = 20,
   tc.close();
   return {
     annotate: {
-      encoder: a.annotateEncoder, error: annotateError, fragments: chunks.length, gpuFrames: a.gpuFrames, hostCopies: a.hostCopies.annotate,
+      encoder: a.annotateEncoder,
+      error: annotateError,
+      fragments: chunks.length,
+      gpuFrames: a.gpuFrames,
+      hostCopies: a.hostCopies.annotate,
       mp4: chunks.length && chunks[0]!.init ? Buffer.concat([chunks[0]!.init, ...chunks.map((c) => c.data)]) : null,
     },
     transcode: {
-      video: opened, encoder: t.encoder, ended, framesDecoded: t.framesDecoded, encoded: t.videoEncoded, fragments: video.length, gpuFrames: t.gpuFrames, hostCopies: t.hostCopies.encode,
+      video: opened,
+      encoder: t.encoder,
+      ended,
+      framesDecoded: t.framesDecoded,
+      encoded: t.videoEncoded,
+      fragments: video.length,
+      gpuFrames: t.gpuFrames,
+      hostCopies: t.hostCopies.encode,
       mp4: video.length && video[0]!.init ? Buffer.concat([video[0]!.init, ...video.map((v) => v.data)]) : null,
     },
   };
@@ -348,7 +434,10 @@ export async function compareUploadedSlot(file: string, frames = 10, timeoutMs =
       }
       last = newest;
       const slot = compared % 4;
-      const [a, b] = await Promise.all([cam.letterbox({ batch, slot }, size, norm, last, true), cam.letterbox(host, size, norm, last, true)]);
+      const [a, b] = await Promise.all([
+        cam.letterbox({ batch, slot }, size, norm, last, true),
+        cam.letterbox(host, size, norm, last, true),
+      ]);
       if (!a || !b) continue;
       const back = addon.deviceBatchRead(batch, slot, 1);
       for (let i = 0; i < back.length; i++) if (back[i] !== host[i]) differing++;
@@ -368,26 +457,33 @@ export async function compareUploadedSlot(file: string, frames = 10, timeoutMs =
 export async function snapshotBySeq(file: string, timeoutMs = 30_000) {
   const { Camera } = loadAddon();
   const seqs = { nvdec: [] as number[], software: [] as number[] };
-  const cams = (['nvdec', 'software'] as const).map((decoder) => new Camera({ url: file, realtime: true, decoder, poolSlots: 8 }, (ev) => {
-    if (ev.type === 'frame') seqs[decoder].push(ev.seq);
-  }));
+  const cams = (['nvdec', 'software'] as const).map(
+    (decoder) =>
+      new Camera({ url: file, realtime: true, decoder, poolSlots: 8 }, (ev) => {
+        if (ev.type === 'frame') seqs[decoder].push(ev.seq);
+      }),
+  );
   try {
     for (const c of cams) c.open();
     const t0 = performance.now();
-    while (Math.min(seqs.nvdec.length, seqs.software.length) < 12 && performance.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 10));
+    while (Math.min(seqs.nvdec.length, seqs.software.length) < 12 && performance.now() - t0 < timeoutMs)
+      await new Promise((r) => setTimeout(r, 10));
     // The newest NVDEC frame at once; the software camera's frame of that seq when it has it.
     const seq = seqs.nvdec.at(-1) ?? 0;
     const gpu = await cams[0]!.snapshot(95, seq);
-    while (!seqs.software.includes(seq) && performance.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 5));
+    while (!seqs.software.includes(seq) && performance.now() - t0 < timeoutMs)
+      await new Promise((r) => setTimeout(r, 5));
     const cpu = await cams[1]!.snapshot(95, seq);
     // How far back the NVDEC pool still holds frames (an event's best frame is a few frames old).
     const newest = seqs.nvdec.at(-1) ?? 0;
     const held: number[] = [];
     for (let k = 0; k < 8; k++) if (await cams[0]!.snapshot(50, newest - k)) held.push(k);
-    const gone = await cams[0]!.snapshot(95, 1);  // long since rewritten
+    const gone = await cams[0]!.snapshot(95, 1); // long since rewritten
     const stats = cams[0]!.stats();
     return {
-      seq, gpuFrames: stats.gpuFrames, hostCopiesSnapshot: stats.hostCopies.snapshot,
+      seq,
+      gpuFrames: stats.gpuFrames,
+      hostCopiesSnapshot: stats.hostCopies.snapshot,
       gpu: gpu && { seq: gpu.seq, width: gpu.width, height: gpu.height, bytes: gpu.jpeg.length },
       cpu: cpu && { seq: cpu.seq, width: cpu.width, height: cpu.height, bytes: cpu.jpeg.length },
       goneIsNull: gone === null,

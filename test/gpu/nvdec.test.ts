@@ -8,7 +8,16 @@ import { fp32OnnxPath } from '../../src/model/importModel.js';
 import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../../src/detect/OrtDetector.js';
 import { loadAddon } from '../../src/native/addon.js';
-import { compareLetterbox, comparePaint, compareUploadedSlot, comparePostprocess, decodeFile, gpuEncode, gpuHere, type HeadFrame } from './checks.js';
+import {
+  compareLetterbox,
+  comparePaint,
+  compareUploadedSlot,
+  comparePostprocess,
+  decodeFile,
+  gpuEncode,
+  gpuHere,
+  type HeadFrame,
+} from './checks.js';
 
 const gpu = gpuHere();
 
@@ -40,7 +49,7 @@ describe.skipIf(!gpu.ok)(`NVDEC and the CUDA letterbox (GPU: ${gpu.ok ? 'yes' : 
     expect(r.hostCopiesAfterOneSnapshot.snapshot).toBe(1);
   }, 120_000);
 
-  it('writes straight into a slot of a GPU input batch (a GPU backend\'s input): the same tensor as the CPU letterbox', async () => {
+  it("writes straight into a slot of a GPU input batch (a GPU backend's input): the same tensor as the CPU letterbox", async () => {
     const r = await compareLetterbox(await ensureClip('h264'), 30, 60_000, 'device-batch');
     expect(r.pairs).toBe(30);
     expect(r.meanAbsPx).toBeLessThan(1.25);
@@ -64,7 +73,10 @@ describe.skipIf(!gpu.ok)('GPU overlay and encode', () => {
 
   it('the annotated stream and the transcode take NVDEC frames: NVENC as they are, else libx264 with the reason and every copy counted', async () => {
     const r = await gpuEncode(await ensureClip('h264'), await ensureClip('hevc'));
-    for (const [enc, copies, produced] of [[r.annotate.encoder, r.annotate.hostCopies, r.annotate.fragments], [r.transcode.encoder, r.transcode.hostCopies, r.transcode.encoded]] as const) {
+    for (const [enc, copies, produced] of [
+      [r.annotate.encoder, r.annotate.hostCopies, r.annotate.fragments],
+      [r.transcode.encoder, r.transcode.hostCopies, r.transcode.encoded],
+    ] as const) {
       expect(produced).toBeGreaterThan(0);
       if (enc === 'h264_nvenc (CUDA frames)') expect(copies).toBe(0);
       else {
@@ -80,7 +92,8 @@ describe.skipIf(!gpu.ok)('GPU post-processing', () => {
     const inputs = await modelInputs({ kind: 'video', path: VTEST_AVI, from: 100, every: 150, count: 4 });
     const det = await OrtDetector.load(fp32OnnxPath(), {});
     const frames: HeadFrame[] = [];
-    for (const t of inputs) frames.push({ levels: await det.infer(t), lb: letterboxGeometry(768, 576, NANODET_SPEC.inputSize) });
+    for (const t of inputs)
+      frames.push({ levels: await det.infer(t), lb: letterboxGeometry(768, 576, NANODET_SPEC.inputSize) });
     await det.release();
     for (const threshold of [0.4, 0.05]) {
       const r = comparePostprocess(frames, threshold);
@@ -100,8 +113,21 @@ describe('NVDEC where there is none', () => {
   it.skipIf(gpu.ok)('GPU post-processing says why it cannot run', () => {
     const cls = new Float32Array(52 * 52 * 80);
     const reg = new Float32Array(52 * 52 * 44);
-    expect(() => loadAddon().nanodetPostGpu([{ stride: 8, cls, reg }], { inputSize: 416, numClasses: 80, regMax: 10, scoreThreshold: 0.4, iouThreshold: 0.6, maxDetections: 100, scale: 1, padX: 0, padY: 0, srcWidth: 416, srcHeight: 416 }))
-      .toThrow(/GPU post-processing: .*cuda|without CUDA/i);
+    expect(() =>
+      loadAddon().nanodetPostGpu([{ stride: 8, cls, reg }], {
+        inputSize: 416,
+        numClasses: 80,
+        regMax: 10,
+        scoreThreshold: 0.4,
+        iouThreshold: 0.6,
+        maxDetections: 100,
+        scale: 1,
+        padX: 0,
+        padY: 0,
+        srcWidth: 416,
+        srcHeight: 416,
+      }),
+    ).toThrow(/GPU post-processing: .*cuda|without CUDA/i);
   });
 
   it.skipIf(gpu.ok)('auto falls back to software and says why; nvdec is an error that says why', async () => {

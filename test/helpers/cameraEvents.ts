@@ -20,14 +20,19 @@ export class RecordedCamera {
   }
 
   ended(session?: number): EndedEvent | undefined {
-    return this.events.find((e): e is EndedEvent => e.type === 'ended' && (session === undefined || e.session === session));
+    return this.events.find(
+      (e): e is EndedEvent => e.type === 'ended' && (session === undefined || e.session === session),
+    );
   }
 
   /** Resolves once `pred` holds for the recorded events; rejects after `timeoutMs`. */
   until(pred: (events: CameraEvent[]) => boolean, timeoutMs = 20000, what = 'condition'): Promise<void> {
     if (pred(this.events)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+        timeoutMs,
+      );
       const check = () => {
         if (pred(this.events)) {
           clearTimeout(timer);

@@ -24,7 +24,7 @@ export async function startDaemon(
       server: { host: '127.0.0.1', port: 0 },
       log: { level: 'silent' },
       detect: { enabled: false },
-      data_dir: tempDir('vigil-state-'),  // removed after the test file (still readable once the daemon stops)
+      data_dir: tempDir('vigil-state-'), // removed after the test file (still readable once the daemon stops)
       auth: { admin_password: ADMIN_PASSWORD },
       cameras,
       ...extra,
@@ -43,7 +43,11 @@ const tokens = new Map<string, string>();
 
 /** Logs in through the real API; returns the bearer token. */
 export async function login(url: string, user: string, password: string): Promise<string> {
-  const res = await fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, password }) });
+  const res = await fetch(`${url}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user, password }),
+  });
   if (!res.ok) throw new Error(`login as ${user} answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { token: string }).token;
 }
@@ -52,7 +56,10 @@ export async function login(url: string, user: string, password: string): Promis
 export function api(url: string, path: string, init: RequestInit = {}): Promise<Response> {
   const token = tokens.get(url);
   if (!token) throw new Error(`no login for ${url}`);
-  return fetch(`${url}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } });
+  return fetch(`${url}${path}`, {
+    ...init,
+    headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` },
+  });
 }
 
 export async function health(url: string): Promise<{ status: string; cameras: CameraHealth[] }> {
@@ -68,7 +75,11 @@ export async function cameraHealth(url: string, id: string): Promise<CameraHealt
 }
 
 /** Polls `pred` every 50 ms; resolves with the elapsed ms, rejects after `timeoutMs`. */
-export async function waitFor(pred: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<number> {
+export async function waitFor(
+  pred: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<number> {
   const t0 = performance.now();
   while (performance.now() - t0 < timeoutMs) {
     if (await pred()) return performance.now() - t0;

@@ -34,7 +34,7 @@ export function nalUnits(buf: Buffer): Array<{ start: number; end: number; type:
   }
   return starts.map((s, k) => {
     let end = k + 1 < starts.length ? (starts[k + 1] as number) - 3 : buf.length;
-    if (end > s && buf[end - 1] === 0) end--;  // 4-byte start code's leading zero
+    if (end > s && buf[end - 1] === 0) end--; // 4-byte start code's leading zero
     return { start: s, end, type: (buf[s] as number) & 0x1f };
   });
 }
@@ -60,7 +60,10 @@ export async function corruptH264Clip(): Promise<CorruptClip> {
 
   const clean = await ensureClip('h264');
   const annexB = join(dir, 'vtest-h264.h264');
-  await runFfmpeg((c) => c.input(clean).outputOptions(['-c:v', 'copy', '-bsf:v', 'h264_mp4toannexb', '-an']).format('h264'), annexB);
+  await runFfmpeg(
+    (c) => c.input(clean).outputOptions(['-c:v', 'copy', '-bsf:v', 'h264_mp4toannexb', '-an']).format('h264'),
+    annexB,
+  );
   const src = readFileSync(annexB);
   const chunks: Buffer[] = [];
   let flipped = 0;
@@ -76,7 +79,8 @@ export async function corruptH264Clip(): Promise<CorruptClip> {
     chunks.push(src.subarray(last, nal.start));
     const body = Buffer.from(src.subarray(nal.start, nal.end));
     if ((slice / 6) % 2 === 0) {
-      for (let i = Math.floor(len / 3); i < Math.floor(len / 3) + 24 && i < len; i++) body[i] = (body[i] as number) ^ 0xa5;
+      for (let i = Math.floor(len / 3); i < Math.floor(len / 3) + 24 && i < len; i++)
+        body[i] = (body[i] as number) ^ 0xa5;
       // never create a start code inside the payload
       for (let i = 2; i < body.length; i++) if (body[i] === 1 && body[i - 1] === 0 && body[i - 2] === 0) body[i] = 2;
       chunks.push(body);
@@ -91,7 +95,12 @@ export async function corruptH264Clip(): Promise<CorruptClip> {
   const damaged = join(dir, 'vtest-h264-corrupt.h264');
   writeFileSync(damaged, Buffer.concat(chunks));
   await runFfmpeg(
-    (c) => c.input(damaged).inputOptions(['-f', 'h264', '-framerate', '10']).outputOptions(['-c:v', 'copy']).format('mpegts'),
+    (c) =>
+      c
+        .input(damaged)
+        .inputOptions(['-f', 'h264', '-framerate', '10'])
+        .outputOptions(['-c:v', 'copy'])
+        .format('mpegts'),
     path,
   );
   const meta: CorruptClip = { path, flipped, truncated, totalSlices: slice };

@@ -27,4 +27,3 @@ export function mediaRows(dataDir: string): Map<string, number> {
   db.close();
   return new Map(rows.map((r) => [r.path, r.bytes]));
 }
-

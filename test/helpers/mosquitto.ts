@@ -12,7 +12,10 @@ import { tempDir } from './tempDir.js';
  */
 export class Mosquitto {
   private child: ChildProcess | null = null;
-  private constructor(readonly port: number, private readonly conf: string) {}
+  private constructor(
+    readonly port: number,
+    private readonly conf: string,
+  ) {}
 
   static async start(opts: { persistent?: boolean } = {}): Promise<Mosquitto> {
     const port = await freePort();

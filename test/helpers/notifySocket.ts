@@ -24,7 +24,11 @@ export class NotifySocket {
 
   static async start(dir: string, probeUrl?: string): Promise<NotifySocket> {
     const path = join(dir, 'notify.sock');
-    const child = spawn('/usr/bin/python3', [join(import.meta.dirname, 'notify_socket.py'), path, ...(probeUrl ? ['--probe', probeUrl] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      '/usr/bin/python3',
+      [join(import.meta.dirname, 'notify_socket.py'), path, ...(probeUrl ? ['--probe', probeUrl] : [])],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const sock = new NotifySocket(path, child);
     let listening = false;
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -43,7 +47,12 @@ export class NotifySocket {
 
   /** The STATUS= values sent, in order. */
   statuses(): string[] {
-    return this.messages.flatMap((m) => m.state.split('\n').filter((l) => l.startsWith('STATUS=')).map((l) => l.slice(7)));
+    return this.messages.flatMap((m) =>
+      m.state
+        .split('\n')
+        .filter((l) => l.startsWith('STATUS='))
+        .map((l) => l.slice(7)),
+    );
   }
 
   stop(): void {

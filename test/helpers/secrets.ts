@@ -10,7 +10,7 @@ export const SECRETS = [
   'pct%40eNc%3A0ded%2Fxx',
   'pässwörd€密码',
   'mixed Ab@C:De/Fg%40Hi',
-  "qu0'te\"dq",
+  'qu0\'te"dq',
 ];
 
 /** The pieces of a secret that must not show: the whole, its percent-decoded form, and every run of 3+ characters between separators. */

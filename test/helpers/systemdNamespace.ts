@@ -36,33 +36,50 @@ export class SystemdNamespace {
     for (const h of HIERARCHIES) mkdirSync(`/sys/fs/cgroup/${h}/${CGROUP}`, { recursive: true });
     // The namespace's processes live in their own cgroups: systemd builds its tree there.
     const script = `for h in ${HIERARCHIES.join(' ')}; do echo $$ > /sys/fs/cgroup/$h/${CGROUP}/cgroup.procs; done; exec unshare --pid --fork --kill-child --mount --uts --mount-proc "$0" "$1"`;
-    const child = spawn('sh', ['-c', script, join(import.meta.dirname, 'systemd_ns_init.sh'), stage], { stdio: 'ignore' });
+    const child = spawn('sh', ['-c', script, join(import.meta.dirname, 'systemd_ns_init.sh'), stage], {
+      stdio: 'ignore',
+    });
     let pid = 0;
-    await waitFor(() => {
-      const procs = `/sys/fs/cgroup/systemd/${CGROUP}/init.scope/cgroup.procs`;
-      pid = existsSync(procs) ? Number(readFileSync(procs, 'utf8').split('\n')[0]) : 0;
-      return pid > 0 && spawnSync('nsenter', ['-t', String(pid), '-m', '-p', 'systemctl', 'is-system-running']).status !== null
-        && spawnSync('nsenter', ['-t', String(pid), '-m', '-p', 'systemctl', 'show', '-p', 'Version']).status === 0;
-    }, 15_000, 'systemd in its namespace');
+    await waitFor(
+      () => {
+        const procs = `/sys/fs/cgroup/systemd/${CGROUP}/init.scope/cgroup.procs`;
+        pid = existsSync(procs) ? Number(readFileSync(procs, 'utf8').split('\n')[0]) : 0;
+        return (
+          pid > 0 &&
+          spawnSync('nsenter', ['-t', String(pid), '-m', '-p', 'systemctl', 'is-system-running']).status !== null &&
+          spawnSync('nsenter', ['-t', String(pid), '-m', '-p', 'systemctl', 'show', '-p', 'Version']).status === 0
+        );
+      },
+      15_000,
+      'systemd in its namespace',
+    );
     return new SystemdNamespace(child, pid);
   }
 
   /** systemctl against this systemd; throws with its output when it fails. */
   systemctl(...args: string[]): string {
-    return execFileSync('nsenter', ['-t', String(this.pid), '-m', '-p', 'systemctl', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync('nsenter', ['-t', String(this.pid), '-m', '-p', 'systemctl', ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   }
 
   /** Unit properties (systemctl show). */
   show(unit: string, ...props: string[]): Record<string, string> {
     const out = this.systemctl('show', unit, ...props.flatMap((p) => ['-p', p]));
-    return Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    return Object.fromEntries(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
   }
 
   /** Kills every process of the namespace and removes its cgroups. */
   async stop(): Promise<void> {
     const exited = new Promise((r) => (this.child.exitCode !== null ? r(null) : this.child.once('exit', r)));
     try {
-      process.kill(this.pid, 'SIGKILL');  // PID 1 of the namespace: the kernel kills the rest
+      process.kill(this.pid, 'SIGKILL'); // PID 1 of the namespace: the kernel kills the rest
     } catch {
       // already gone
     }
@@ -77,7 +94,11 @@ export function stageRoot(stage: string): string {
   const root = join(stage, 'root');
   mkdirSync(join(root, 'var/lib'), { recursive: true });
   mkdirSync(join(stage, 'units'), { recursive: true });
-  cpSync('/etc', join(root, 'etc'), { recursive: true, verbatimSymlinks: true, filter: (p) => !p.startsWith('/etc/systemd/system/') });
+  cpSync('/etc', join(root, 'etc'), {
+    recursive: true,
+    verbatimSymlinks: true,
+    filter: (p) => !p.startsWith('/etc/systemd/system/'),
+  });
   return root;
 }
 
@@ -89,7 +110,7 @@ function removeTree(dir: string): void {
       rmdirSync(dir);
       return;
     } catch {
-      execFileSync('sleep', ['0.1']);  // processes still leaving the cgroup
+      execFileSync('sleep', ['0.1']); // processes still leaving the cgroup
     }
   }
 }

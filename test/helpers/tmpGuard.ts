@@ -10,6 +10,9 @@ export default function setup(): () => void {
   const before = new Set(readdirSync(tmpdir()).filter(ours));
   return () => {
     const left = readdirSync(tmpdir()).filter((n) => ours(n) && !before.has(n));
-    if (left.length > 0) console.warn(`tmp guard: the run left ${left.length} entr${left.length === 1 ? 'y' : 'ies'} in ${tmpdir()}: ${left.sort().join(' ')}`);
+    if (left.length > 0)
+      console.warn(
+        `tmp guard: the run left ${left.length} entr${left.length === 1 ? 'y' : 'ies'} in ${tmpdir()}: ${left.sort().join(' ')}`,
+      );
   };
 }

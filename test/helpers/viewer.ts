@@ -39,7 +39,11 @@ export class Viewer {
     this.ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
   }
 
-  async next<T extends ServerMessage['type']>(type: T, from = 0, timeoutMs = 5000): Promise<Extract<ServerMessage, { type: T }>> {
+  async next<T extends ServerMessage['type']>(
+    type: T,
+    from = 0,
+    timeoutMs = 5000,
+  ): Promise<Extract<ServerMessage, { type: T }>> {
     await waitFor(() => this.json.slice(from).some((m) => m.type === type), timeoutMs, `a '${type}' message`);
     return this.json.slice(from).find((m) => m.type === type) as Extract<ServerMessage, { type: T }>;
   }
@@ -52,4 +56,3 @@ export class Viewer {
     this.ws.terminate();
   }
 }
-

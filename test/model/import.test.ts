@@ -37,7 +37,9 @@ describe('detector model', () => {
     expect(verifiedNanodet()).toBe(modelJson);
     const dir = tempDir('vigil-model-');
     expect(() => verifiedNanodet(dir)).toThrow(ModelError);
-    expect(() => verifiedNanodet(dir)).toThrow(/missing: .*nanodet\.json does not exist\. Fetch it with `vigil model fetch`/);
+    expect(() => verifiedNanodet(dir)).toThrow(
+      /missing: .*nanodet\.json does not exist\. Fetch it with `vigil model fetch`/,
+    );
     for (const f of Object.keys(NANODET.files)) copyFileSync(join(join(modelJson, '..'), f), join(dir, f));
     const bin = readFileSync(join(dir, 'nanodet.bin'));
     bin[1000] = bin[1000]! ^ 0xff;
@@ -68,19 +70,30 @@ describe('detector model', () => {
 
   it('imports to a clean NCHW ONNX graph with named outputs', () => {
     const r = importNanodet(join(tempDir('vigil-onnx-'), 'm.onnx'));
-    expect(r.inputs).toEqual([{ name: 'input', shape: ['N', 3, 416, 416] }]);  // batch: chosen at run time
+    expect(r.inputs).toEqual([{ name: 'input', shape: ['N', 3, 416, 416] }]); // batch: chosen at run time
     expect(r.outputs.find((o) => o.name === 'cls_s8')?.shape).toEqual(['N', 2704, 80]);
-    expect(r.outputs.map((o) => o.name).sort()).toEqual(['cls_s16', 'cls_s32', 'cls_s8', 'reg_s16', 'reg_s32', 'reg_s8']);
+    expect(r.outputs.map((o) => o.name).sort()).toEqual([
+      'cls_s16',
+      'cls_s32',
+      'cls_s8',
+      'reg_s16',
+      'reg_s32',
+      'reg_s8',
+    ]);
     // Every pad is folded into its conv/pool, every layout transpose cancelled, biases fused.
     expect(r.ops.Pad).toBeUndefined();
     expect(r.ops.Conv).toBe(34);
-    expect(r.ops.Transpose).toBe(6);  // only the heads' own [1,C,N] → [1,N,C]
-    expect(r.ops.Add).toBe(4);        // residual adds, no bias adds left
+    expect(r.ops.Transpose).toBe(6); // only the heads' own [1,C,N] → [1,N,C]
+    expect(r.ops.Add).toBe(4); // residual adds, no bias adds left
   });
 
   it('computes what the TF.js graph computes on real images (max abs diff < 1e-3 per output)', async () => {
     await tf.setBackend('cpu');
-    const spec = JSON.parse(readFileSync(modelJson, 'utf8')) as { modelTopology: object; weightsManifest: Array<{ weights: tf.io.WeightsManifestEntry[] }>; signature: object };
+    const spec = JSON.parse(readFileSync(modelJson, 'utf8')) as {
+      modelTopology: object;
+      weightsManifest: Array<{ weights: tf.io.WeightsManifestEntry[] }>;
+      signature: object;
+    };
     const weightData = new Uint8Array(readFileSync(join(modelJson, '..', 'nanodet.bin'))).buffer;
     const model = await tf.loadGraphModel({
       load: async () => ({
@@ -144,20 +157,28 @@ describe('detector model', () => {
     await detector.release();
   });
 
-  it('takes a batch of frames of any size: each frame\'s detections equal its own run (FP32 and INT8)', async () => {
-    const frames = await Promise.all([[VTEST_AVI, 60], [join(DATA, 'messi5.jpg'), undefined], [VTEST_AVI, 20]]
-      .map(async ([path, at]) => {
+  it("takes a batch of frames of any size: each frame's detections equal its own run (FP32 and INT8)", async () => {
+    const frames = await Promise.all(
+      [
+        [VTEST_AVI, 60],
+        [join(DATA, 'messi5.jpg'), undefined],
+        [VTEST_AVI, 20],
+      ].map(async ([path, at]) => {
         const f = await readImageRgb(path as string, at as number | undefined);
         return letterboxRgb(f.rgb, f.width, f.height, 416, NANODET_SPEC.normalize);
-      }));
+      }),
+    );
     const per = 3 * 416 * 416;
     const batch = new Float32Array(frames.length * per);
     frames.forEach((f, i) => batch.set(f.tensor, i * per));
     for (const model of [fp32OnnxPath(), int8OnnxPath()]) {
-      if (!model) continue;  // no INT8 model made yet
+      if (!model) continue; // no INT8 model made yet
       const detector = await OrtDetector.load(model);
-      expect(detector.maxBatch).toBeGreaterThan(4);  // imported with a batch dimension the runtime chooses
-      const together = await detector.detectBatch(batch, frames.map((f) => f.box));
+      expect(detector.maxBatch).toBeGreaterThan(4); // imported with a batch dimension the runtime chooses
+      const together = await detector.detectBatch(
+        batch,
+        frames.map((f) => f.box),
+      );
       expect(together).toHaveLength(3);
       for (const [i, f] of frames.entries()) {
         const alone = await detector.detect(f.tensor, f.box);

@@ -38,7 +38,9 @@ describe("the CUDA INT8 engine's planner", () => {
     expect(plan.stats.int8Convs).toBe(int8Convs.length);
     expect(plan.stats.int8Convs + plan.stats.floatConvs).toBe(convs.length);
     expect(plan.stats.int8Convs).toBeGreaterThan(convs.length * 0.8);
-    expect(plan.stats.foldedQdq).toBe(g.nodes.filter((n) => n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear').length);
+    expect(plan.stats.foldedQdq).toBe(
+      g.nodes.filter((n) => n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear').length,
+    );
     // Every LeakyReLU ran in a convolution's epilogue; no dequantize is left.
     expect(plan.stats.fusedActivations).toBe(g.nodes.filter((n) => n.op === 'LeakyRelu').length);
     expect(plan.steps.filter((s) => s.op === 'leaky_relu' || s.op === 'dequantize')).toEqual([]);
@@ -72,7 +74,9 @@ describe("the CUDA INT8 engine's planner", () => {
     // im2col, channel then tap, 27 terms one chain), the FP32 3×3 one (NCHWc: 16-channel blocks
     // of 9 taps), the int8 heads of stride 32 and 16 (1×1 SGEMM), the FP32 head of stride 8
     // (pointwise NCHWc, 128 channels a call).
-    expect(plan.steps.flatMap((s) => (s.op === 'conv' && s.floatSum ? [[s.output, s.precision, s.floatSum]] : []))).toEqual([
+    expect(
+      plan.steps.flatMap((s) => (s.op === 'conv' && s.floatSum ? [[s.output, s.precision, s.floatSum]] : [])),
+    ).toEqual([
       ['onnx_tf_prefix_LeakyRelu_1_6', 'int8', { block: 1, restart: 27 }],
       ['onnx_tf_prefix_LeakyRelu_4_16_q', 'float32', { block: 16, restart: 144 }],
       ['convolution_33_195', 'int8', { block: 1, restart: 128 }],
@@ -86,10 +90,16 @@ describe("the CUDA INT8 engine's planner", () => {
     expect(first.op === 'conv' && Array.from(first.weight)).toEqual(Array.from(w0.data));
     // The heads: per stride 32/16/8, 80 class scores and 44 box bins per cell, float.
     expect(plan.outputs.map((o) => [o, plan.tensors.get(o)!.shape, plan.tensors.get(o)!.dtype])).toEqual([
-      ['cls_s32', [169, 80], 'float32'], ['reg_s32', [169, 44], 'float32'], ['cls_s16', [676, 80], 'float32'],
-      ['cls_s8', [2704, 80], 'float32'], ['reg_s16', [676, 44], 'float32'], ['reg_s8', [2704, 44], 'float32'],
+      ['cls_s32', [169, 80], 'float32'],
+      ['reg_s32', [169, 44], 'float32'],
+      ['cls_s16', [676, 80], 'float32'],
+      ['cls_s8', [2704, 80], 'float32'],
+      ['reg_s16', [676, 44], 'float32'],
+      ['reg_s8', [2704, 44], 'float32'],
     ]);
-    console.log(`int8 plan: ${plan.steps.length} steps; ${JSON.stringify(plan.stats)}; ${quantizes.length} standalone quantize`);
+    console.log(
+      `int8 plan: ${plan.steps.length} steps; ${JSON.stringify(plan.stats)}; ${quantizes.length} standalone quantize`,
+    );
   });
 
   it('plans the FP32 model as float convolutions', () => {
@@ -104,7 +114,9 @@ describe("the CUDA INT8 engine's planner", () => {
     const g = readOnnx(bytes);
     const sig = g.nodes.find((n) => n.op === 'Sigmoid')!;
     sig.op = 'Softmax';
-    expect(() => planInt8(g)).toThrow(new RegExp(`cannot run node '${sig.name}' \\(Softmax\\): Softmax is not in the engine's op set`));
+    expect(() => planInt8(g)).toThrow(
+      new RegExp(`cannot run node '${sig.name}' \\(Softmax\\): Softmax is not in the engine's op set`),
+    );
     const g2 = readOnnx(bytes);
     const q = g2.nodes.find((n) => n.op === 'QuantizeLinear')!;
     g2.initializers.set(q.inputs[2]!, { ...g2.initializers.get(q.inputs[2]!)!, data: Int8Array.of(3) });

@@ -18,7 +18,11 @@ const model = () => {
 /** The plan with its first convolution's output requantized first: the int32 sum the space-to-depth lowering takes. */
 const withRequantizedFirstConv = (plan: Int8Plan): Int8Plan => ({
   ...plan,
-  steps: plan.steps.map((s) => (s.op === 'conv' && s.input === 'input_q' ? { ...s, epilogue: [{ op: 'requantize' as const, scale: 0.05 }, ...s.epilogue], floatSum: null } : s)),
+  steps: plan.steps.map((s) =>
+    s.op === 'conv' && s.input === 'input_q'
+      ? { ...s, epilogue: [{ op: 'requantize' as const, scale: 0.05 }, ...s.epilogue], floatSum: null }
+      : s,
+  ),
 });
 
 /** The plan lowered for the GPU engine (src/model/int8/program.ts): layout, buffers, views. */
@@ -38,7 +42,8 @@ describe("the CUDA INT8 engine's program", () => {
     expect(floatOut).toBe(3);
     expect(count(OpKind.convInt8)).toBe(plan.stats.int8Convs - floatOut);
     expect(count(OpKind.convFloat)).toBe(plan.stats.floatConvs + floatOut - 1);
-    for (const op of p.ops.filter((o) => o.kind === OpKind.convFloat)) expect(op.wf!.length).toBe(op.O! * op.C! * op.kh! * op.kw!);
+    for (const op of p.ops.filter((o) => o.kind === OpKind.convFloat))
+      expect(op.wf!.length).toBe(op.O! * op.C! * op.kh! * op.kw!);
     expect(count(OpKind.add)).toBe(4);
     expect(count(OpKind.resize)).toBe(4);
     // Every INT8 convolution reads a whole int8 buffer whose stored channels are a multiple of
@@ -56,7 +61,11 @@ describe("the CUDA INT8 engine's program", () => {
     // where another op also reads the part), so no copy runs.
     for (const s of plan.steps.filter((x) => x.op === 'concat')) {
       const out = p.tensors.get(s.output)!;
-      const slices = p.ops.flatMap((o) => [o.out, o.aux].filter((v) => v?.buffer === out.buffer).map((v) => [v!.offset, o.kind === OpKind.unary ? o.channels! : o.O!] as const));
+      const slices = p.ops.flatMap((o) =>
+        [o.out, o.aux]
+          .filter((v) => v?.buffer === out.buffer)
+          .map((v) => [v!.offset, o.kind === OpKind.unary ? o.channels! : o.O!] as const),
+      );
       slices.sort((a, b) => a[0] - b[0]);
       let at = 0;
       for (const [offset, channels] of slices) {
@@ -107,7 +116,9 @@ describe("the CUDA INT8 engine's program", () => {
     const back = tensorFromBuffer(s2d, 'input_q', new Uint8Array(codes.buffer)) as Int8Array;
     const plane = 416 * 416;
     // Pixel (0, 0): cell 0, channels 0..2; pixel (0, 1): cell 1; pixel (1, 0): cell 2.
-    expect([back[0], back[plane], back[2 * plane], back[1], back[plane + 1], back[416], back[2 * plane + 416]]).toEqual([-8, -7, -6, -5, -4, -2, 0]);
+    expect([back[0], back[plane], back[2 * plane], back[1], back[plane + 1], back[416], back[2 * plane + 416]]).toEqual(
+      [-8, -7, -6, -5, -4, -2, 0],
+    );
   });
 
   it('runs a first 3×3 stride-2 convolution summed in int32 as a 2×2 one over the space-to-depth input: every integer sum the same', () => {
@@ -121,27 +132,35 @@ describe("the CUDA INT8 engine's program", () => {
     const x = new Int8Array(3 * S * S).map(() => Math.floor(Math.random() * 256) - 128);
     // x laid out as the quantize kernel stores it: [S/2, S/2, 16], channel (dy·2 + dx)·3 + c.
     const packed = new Int8Array((S / 2) * (S / 2) * 16);
-    for (let c = 0; c < 3; c++) for (let y = 0; y < S; y++) for (let xx = 0; xx < S; xx++) {
-      packed[((y >> 1) * (S / 2) + (xx >> 1)) * 16 + ((y & 1) * 2 + (xx & 1)) * 3 + c] = x[(c * S + y) * S + xx]!;
-    }
+    for (let c = 0; c < 3; c++)
+      for (let y = 0; y < S; y++)
+        for (let xx = 0; xx < S; xx++) {
+          packed[((y >> 1) * (S / 2) + (xx >> 1)) * 16 + ((y & 1) * 2 + (xx & 1)) * 3 + c] = x[(c * S + y) * S + xx]!;
+        }
     const w = conv.weight as Int8Array;
     let checked = 0;
     for (let n = 0; n < 3000; n++) {
       const o = n % conv.outChannels;
-      const oy = n < 600 ? n % 3 : Math.floor(Math.random() * 208);  // the padded top rows, then anywhere
+      const oy = n < 600 ? n % 3 : Math.floor(Math.random() * 208); // the padded top rows, then anywhere
       const ox = n < 600 ? Math.floor(n / 3) % 208 : Math.floor(Math.random() * 208);
       let direct = 0;
-      for (let c = 0; c < 3; c++) for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) {
-        const iy = oy * 2 - 1 + ky;
-        const ix = ox * 2 - 1 + kx;
-        if (iy >= 0 && iy < S && ix >= 0 && ix < S) direct += x[(c * S + iy) * S + ix]! * w[((o * 3 + c) * 3 + ky) * 3 + kx]!;
-      }
+      for (let c = 0; c < 3; c++)
+        for (let ky = 0; ky < 3; ky++)
+          for (let kx = 0; kx < 3; kx++) {
+            const iy = oy * 2 - 1 + ky;
+            const ix = ox * 2 - 1 + kx;
+            if (iy >= 0 && iy < S && ix >= 0 && ix < S)
+              direct += x[(c * S + iy) * S + ix]! * w[((o * 3 + c) * 3 + ky) * 3 + kx]!;
+          }
       let viaS2d = 0;
-      for (let ty = 0; ty < 2; ty++) for (let tx = 0; tx < 2; tx++) for (let c = 0; c < 12; c++) {
-        const by = oy - 1 + ty;
-        const bx = ox - 1 + tx;
-        if (by >= 0 && bx >= 0) viaS2d += packed[(by * (S / 2) + bx) * 16 + c]! * op.w8![((o * 12 + c) * 2 + ty) * 2 + tx]!;
-      }
+      for (let ty = 0; ty < 2; ty++)
+        for (let tx = 0; tx < 2; tx++)
+          for (let c = 0; c < 12; c++) {
+            const by = oy - 1 + ty;
+            const bx = ox - 1 + tx;
+            if (by >= 0 && bx >= 0)
+              viaS2d += packed[(by * (S / 2) + bx) * 16 + c]! * op.w8![((o * 12 + c) * 2 + ty) * 2 + tx]!;
+          }
       expect(viaS2d).toBe(direct);
       checked++;
     }
@@ -150,45 +169,74 @@ describe("the CUDA INT8 engine's program", () => {
 
   it('refuses what it has no kernel for, naming the step; the cuda backend wants a QDQ model', () => {
     const plan = planInt8(readOnnx(readFileSync(model())));
-    const grouped = { ...plan, steps: plan.steps.map((s) => (s.op === 'conv' && s.output === 'onnx_tf_prefix_LeakyRelu_8_28_q' ? { ...s, group: 2 } : s)) };
+    const grouped = {
+      ...plan,
+      steps: plan.steps.map((s) =>
+        s.op === 'conv' && s.output === 'onnx_tf_prefix_LeakyRelu_8_28_q' ? { ...s, group: 2 } : s,
+      ),
+    };
     expect(() => lowerPlan(grouped)).toThrow(/step conv → onnx_tf_prefix_LeakyRelu_8_28_q: group 2/);
-    const nearest = { ...plan, steps: plan.steps.map((s) => (s.op === 'resize' ? { ...s, mode: 'nearest' as const } : s)) };
+    const nearest = {
+      ...plan,
+      steps: plan.steps.map((s) => (s.op === 'resize' ? { ...s, mode: 'nearest' as const } : s)),
+    };
     expect(() => lowerPlan(nearest)).toThrow(/step resize → resize_ResizeBilinear_174_q: resize nearest/);
     // A 1×1 FP32 convolution padded only below and right: ONNX Runtime's NCHWc order, which the
     // engine cannot tell from the op (it carries the top and left pads).
-    const padded = { ...plan, steps: plan.steps.map((s) => (s.op === 'conv' && s.output === 'convolution_29_238' ? { ...s, pads: [0, 0, 1, 1] as [number, number, number, number], floatSum: { block: 16, restart: 16 } } : s)) };
+    const padded = {
+      ...plan,
+      steps: plan.steps.map((s) =>
+        s.op === 'conv' && s.output === 'convolution_29_238'
+          ? { ...s, pads: [0, 0, 1, 1] as [number, number, number, number], floatSum: { block: 16, restart: 16 } }
+          : s,
+      ),
+    };
     expect(() => lowerPlan(padded)).toThrow(/step conv → convolution_29_238: the engine would sum it in blocks of 128/);
     expect(() => cudaProgram(fp32OnnxPath())).toThrow(/runs INT8 \(QDQ\) models/);
   });
 
   // An addon built without CUDA (no nvcc) has no INT8 engine to configure.
-  it.skipIf(!loadAddon().buildInfo().cuda.built)('names a wrong VIGIL_INT8_FLOAT before it looks for a GPU, and opens nothing', async () => {
-    const program = cudaProgram(model());
-    process.env.VIGIL_INT8_FLOAT = 'fp16';
-    try {
-      await expect(loadAddon().openInt8Engine({ program, maxBatch: 1, ...postOptions({}) })).rejects.toThrow(/VIGIL_INT8_FLOAT is 'fp16': use tf32x3 .* or exact/);
-    } finally {
-      delete process.env.VIGIL_INT8_FLOAT;
-    }
-  });
-
-  it.skipIf(!loadAddon().buildInfo().cuda.built)('names any other wrong VIGIL_INT8_* setting before it looks for a GPU', async () => {
-    const program = cudaProgram(model());
-    const cases: Array<[string, string, RegExp]> = [
-      ['VIGIL_INT8_KERNEL', 'tensor', /VIGIL_INT8_KERNEL is 'tensor': use mma .* or dp4a/],
-      ['VIGIL_INT8_BRANCHES', 'yes', /VIGIL_INT8_BRANCHES is 'yes': use 1 .* or 0/],
-      ['VIGIL_INT8_PRIORITY', 'high', /VIGIL_INT8_PRIORITY is 'high': use 1 .* or 0/],
-      ['VIGIL_INT8_SMALL_TILES', '2x', /VIGIL_INT8_SMALL_TILES is '2x': use a whole number, 64-row INT8 tiles/],
-      ['VIGIL_INT8_SPLIT_BLOCKS', '-1', /VIGIL_INT8_SPLIT_BLOCKS is '-1': use a whole number/],
-      ['VIGIL_INT8_MIN_SPLIT', '0', /VIGIL_INT8_MIN_SPLIT is '0': use a whole number, at least this many K splits a convolution \(1 or more\)/],
-    ];
-    for (const [name, value, message] of cases) {
-      process.env[name] = value;
+  it.skipIf(!loadAddon().buildInfo().cuda.built)(
+    'names a wrong VIGIL_INT8_FLOAT before it looks for a GPU, and opens nothing',
+    async () => {
+      const program = cudaProgram(model());
+      process.env.VIGIL_INT8_FLOAT = 'fp16';
       try {
-        await expect(loadAddon().openInt8Engine({ program, maxBatch: 1, ...postOptions({}) })).rejects.toThrow(message);
+        await expect(loadAddon().openInt8Engine({ program, maxBatch: 1, ...postOptions({}) })).rejects.toThrow(
+          /VIGIL_INT8_FLOAT is 'fp16': use tf32x3 .* or exact/,
+        );
       } finally {
-        delete process.env[name];
+        delete process.env.VIGIL_INT8_FLOAT;
       }
-    }
-  });
+    },
+  );
+
+  it.skipIf(!loadAddon().buildInfo().cuda.built)(
+    'names any other wrong VIGIL_INT8_* setting before it looks for a GPU',
+    async () => {
+      const program = cudaProgram(model());
+      const cases: Array<[string, string, RegExp]> = [
+        ['VIGIL_INT8_KERNEL', 'tensor', /VIGIL_INT8_KERNEL is 'tensor': use mma .* or dp4a/],
+        ['VIGIL_INT8_BRANCHES', 'yes', /VIGIL_INT8_BRANCHES is 'yes': use 1 .* or 0/],
+        ['VIGIL_INT8_PRIORITY', 'high', /VIGIL_INT8_PRIORITY is 'high': use 1 .* or 0/],
+        ['VIGIL_INT8_SMALL_TILES', '2x', /VIGIL_INT8_SMALL_TILES is '2x': use a whole number, 64-row INT8 tiles/],
+        ['VIGIL_INT8_SPLIT_BLOCKS', '-1', /VIGIL_INT8_SPLIT_BLOCKS is '-1': use a whole number/],
+        [
+          'VIGIL_INT8_MIN_SPLIT',
+          '0',
+          /VIGIL_INT8_MIN_SPLIT is '0': use a whole number, at least this many K splits a convolution \(1 or more\)/,
+        ],
+      ];
+      for (const [name, value, message] of cases) {
+        process.env[name] = value;
+        try {
+          await expect(loadAddon().openInt8Engine({ program, maxBatch: 1, ...postOptions({}) })).rejects.toThrow(
+            message,
+          );
+        } finally {
+          delete process.env[name];
+        }
+      }
+    },
+  );
 });

@@ -30,18 +30,38 @@ beforeAll(async () => {
   frames = await modelInputs({ kind: 'video', path: VTEST_AVI, from: 300, every: 60, count: 1 });
 }, 120_000);
 
-const session = async (bytes: Uint8Array) => ort.InferenceSession.create(lowerQdqForOrtCpu(bytes) ?? bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
-const detect = (levels: HeadLevel[]): Detection[] => decodeNanodet(levels, { scale: 1, padX: 0, padY: 0, srcWidth: S, srcHeight: S, size: S }, {
-  inputSize: S, numClasses: NANODET_SPEC.numClasses, regMax: NANODET_SPEC.regMax, scoreThreshold: 0.3, iouThreshold: 0.6, maxDetections: 100,
-});
-const levelsOf = (get: (name: string) => Float32Array): HeadLevel[] => [8, 16, 32].map((stride) => ({ stride, cls: get(`cls_s${stride}`), reg: get(`reg_s${stride}`) }));
+const session = async (bytes: Uint8Array) =>
+  ort.InferenceSession.create(lowerQdqForOrtCpu(bytes) ?? bytes, {
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: 2,
+  });
+const detect = (levels: HeadLevel[]): Detection[] =>
+  decodeNanodet(
+    levels,
+    { scale: 1, padX: 0, padY: 0, srcWidth: S, srcHeight: S, size: S },
+    {
+      inputSize: S,
+      numClasses: NANODET_SPEC.numClasses,
+      regMax: NANODET_SPEC.regMax,
+      scoreThreshold: 0.3,
+      iouThreshold: 0.6,
+      maxDetections: 100,
+    },
+  );
+const levelsOf = (get: (name: string) => Float32Array): HeadLevel[] =>
+  [8, 16, 32].map((stride) => ({ stride, cls: get(`cls_s${stride}`), reg: get(`reg_s${stride}`) }));
 
 /**
  * The plan's semantics (src/model/int8/reference.ts, what the CUDA kernels are to reproduce)
  * against ONNX Runtime CPU running the same QDQ ONNX on the same real frames.
  */
 /** |difference| in int8 steps between our codes and ONNX Runtime's dequantized values. */
-function steps(ours: Int8Array, theirs: Float32Array, scale: number, acc: { n: number; exact: number; within1: number; worst: number }) {
+function steps(
+  ours: Int8Array,
+  theirs: Float32Array,
+  scale: number,
+  acc: { n: number; exact: number; within1: number; worst: number },
+) {
   for (let i = 0; i < ours.length; i++) {
     const d = Math.abs(Math.round(theirs[i]! / scale) - ours[i]!);
     acc.n++;
@@ -99,11 +119,26 @@ describe("the CUDA INT8 engine's reference arithmetic against ONNX Runtime", () 
       const tensor = plan.tensors.get(t);
       if (!tensor || t === plan.input) return undefined;
       const o = probes.get(t);
-      if (o) return { shape: tensor.shape, q: Int8Array.from(b[o]!.data as Float32Array, (v) => Math.round(v / tensor.scale!)), scale: tensor.scale! };
+      if (o)
+        return {
+          shape: tensor.shape,
+          q: Int8Array.from(b[o]!.data as Float32Array, (v) => Math.round(v / tensor.scale!)),
+          scale: tensor.scale!,
+        };
       if (floatProbes.has(t)) return { shape: tensor.shape, f: b[t]!.data as Float32Array };
       return undefined;
     };
-    const cost = (s: PlanStep) => (s.op === 'conv' ? s.outChannels * s.inChannels * s.kernel[0] * s.kernel[1] * plan.tensors.get(s.output)!.shape.slice(1).reduce((x, y) => x * y, 1) : 0);
+    const cost = (s: PlanStep) =>
+      s.op === 'conv'
+        ? s.outChannels *
+          s.inChannels *
+          s.kernel[0] *
+          s.kernel[1] *
+          plan.tensors
+            .get(s.output)!
+            .shape.slice(1)
+            .reduce((x, y) => x * y, 1)
+        : 0;
     const kindOf = (s: PlanStep): string => {
       if (s.op !== 'conv') return s.op;
       const io = `${plan.tensors.get(s.input)!.dtype}>${plan.tensors.get(s.output)!.dtype}`;
@@ -117,14 +152,19 @@ describe("the CUDA INT8 engine's reference arithmetic against ONNX Runtime", () 
     }
     const CHANNELS = 8;
     const narrowed = [...cheapest].map(([kind, s]): { kind: string; step: PlanStep; channels: number } => {
-      if (s.op !== 'conv' || s.outChannels <= CHANNELS) return { kind, step: s, channels: s.op === 'conv' ? s.outChannels : 0 };
+      if (s.op !== 'conv' || s.outChannels <= CHANNELS)
+        return { kind, step: s, channels: s.op === 'conv' ? s.outChannels : 0 };
       const per = s.weight.length / s.outChannels;
       return {
         kind,
         step: {
-          ...s, outChannels: CHANNELS, output: `${s.output}#first${CHANNELS}`,
-          weight: s.weight.subarray(0, CHANNELS * per), weightScales: s.weightScales?.subarray(0, CHANNELS) ?? null,
-          bias: s.bias?.subarray(0, CHANNELS) ?? null, biasScales: s.biasScales?.subarray(0, CHANNELS) ?? null,
+          ...s,
+          outChannels: CHANNELS,
+          output: `${s.output}#first${CHANNELS}`,
+          weight: s.weight.subarray(0, CHANNELS * per),
+          weightScales: s.weightScales?.subarray(0, CHANNELS) ?? null,
+          bias: s.bias?.subarray(0, CHANNELS) ?? null,
+          biasScales: s.biasScales?.subarray(0, CHANNELS) ?? null,
         },
         channels: CHANNELS,
       };
@@ -151,7 +191,8 @@ describe("the CUDA INT8 engine's reference arithmetic against ONNX Runtime", () 
           kinds.push(kind);
         } else if ('f' in v && floatProbes.has(name)) {
           const o = (b[name]!.data as Float32Array).subarray(0, n);
-          for (let i = 0; i < n; i++) floatWorst = Math.max(floatWorst, Math.abs(v.f[i]! - o[i]!) / Math.max(1, Math.abs(o[i]!)));
+          for (let i = 0; i < n; i++)
+            floatWorst = Math.max(floatWorst, Math.abs(v.f[i]! - o[i]!) / Math.max(1, Math.abs(o[i]!)));
           kinds.push(kind);
         }
       }
@@ -169,7 +210,7 @@ describe("the CUDA INT8 engine's reference arithmetic against ONNX Runtime", () 
       const v = ref.get(t)!;
       if ('q' in v) steps(v.q, b[o]!.data as Float32Array, v.scale, drift);
     }
-    const a = await plain.run({ [plan.input]: input });  // ONNX Runtime's fused INT8 kernels
+    const a = await plain.run({ [plan.input]: input }); // ONNX Runtime's fused INT8 kernels
     const refOut = (name: string) => {
       const v = ref.get(name)!;
       return 'f' in v ? v.f : Float32Array.from(v.q, (q) => q * v.scale);
@@ -180,7 +221,10 @@ describe("the CUDA INT8 engine's reference arithmetic against ONNX Runtime", () 
       const o = a[`cls_s${st}`]!.data as Float32Array;
       for (let i = 0; i < r.length; i++) maxClsDiff = Math.max(maxClsDiff, Math.abs(r[i]! - o[i]!));
     }
-    const agreement = compareDetections([detect(levelsOf((n) => a[n]!.data as Float32Array))], [detect(levelsOf(refOut))]);
+    const agreement = compareDetections(
+      [detect(levelsOf((n) => a[n]!.data as Float32Array))],
+      [detect(levelsOf(refOut))],
+    );
 
     // 3. Where this CPU sums the FP32 prefix in another order than the reference (no AVX-512),
     //    free running is not exact: downstream of the prefix, given only the first int8 tensor
@@ -190,16 +234,24 @@ describe("the CUDA INT8 engine's reference arithmetic against ONNX Runtime", () 
     const bName = 'output' in boundary ? boundary.output : '';
     if (!avx512) {
       const t = plan.tensors.get(bName)!;
-      const forcedAtBoundary = runReference(plan, frames[0]!, (name) => (name === bName
-        ? { shape: t.shape, q: Int8Array.from(b[probes.get(bName)!]!.data as Float32Array, (v) => Math.round(v / t.scale!)), scale: t.scale! }
-        : undefined));
+      const forcedAtBoundary = runReference(plan, frames[0]!, (name) =>
+        name === bName
+          ? {
+              shape: t.shape,
+              q: Int8Array.from(b[probes.get(bName)!]!.data as Float32Array, (v) => Math.round(v / t.scale!)),
+              scale: t.scale!,
+            }
+          : undefined,
+      );
       for (const [tn, o] of probes) {
         const v = forcedAtBoundary.get(tn)!;
         if (tn !== bName && 'q' in v) steps(v.q, b[o]!.data as Float32Array, v.scale, downstream);
       }
     }
     const pct = (x: number, n: number) => `${((100 * x) / n).toFixed(4)} %`;
-    console.log(`int8 reference vs ONNX Runtime, ${probes.size} int8 tensors: layer by layer (${cheapest.size} kinds of step) ${layer.n} values ${pct(layer.exact, layer.n)} equal, ${pct(layer.within1, layer.n)} within one step (worst ${layer.worst}), float outputs within ${floatWorst.toExponential(2)}; free running ${drift.n} values ${pct(drift.within1, drift.n)} within one step, ${pct(drift.exact, drift.n)} equal (worst ${drift.worst})${avx512 ? '' : `; after the FP32 prefix (${bName} from ONNX Runtime) ${pct(downstream.within1, downstream.n)} within one step, ${pct(downstream.exact, downstream.n)} equal`}; cls max |diff| ${maxClsDiff.toFixed(4)}; detections ${JSON.stringify(agreement)}; ${refMs.toFixed(0)} ms a frame in TypeScript`);
+    console.log(
+      `int8 reference vs ONNX Runtime, ${probes.size} int8 tensors: layer by layer (${cheapest.size} kinds of step) ${layer.n} values ${pct(layer.exact, layer.n)} equal, ${pct(layer.within1, layer.n)} within one step (worst ${layer.worst}), float outputs within ${floatWorst.toExponential(2)}; free running ${drift.n} values ${pct(drift.within1, drift.n)} within one step, ${pct(drift.exact, drift.n)} equal (worst ${drift.worst})${avx512 ? '' : `; after the FP32 prefix (${bName} from ONNX Runtime) ${pct(downstream.within1, downstream.n)} within one step, ${pct(downstream.exact, downstream.n)} equal`}; cls max |diff| ${maxClsDiff.toFixed(4)}; detections ${JSON.stringify(agreement)}; ${refMs.toFixed(0)} ms a frame in TypeScript`,
+    );
     expect(probes.size).toBeGreaterThan(40);
     expect(cheapest.size).toBeGreaterThanOrEqual(15);
     expect(layer.n).toBeGreaterThan(1e5);
@@ -214,7 +266,7 @@ describe("the CUDA INT8 engine's reference arithmetic against ONNX Runtime", () 
     } else {
       expect(downstream.n).toBeGreaterThan(5e6);
       expect(downstream.within1 / downstream.n).toBeGreaterThanOrEqual(0.999);
-      expect(drift.within1 / drift.n).toBeGreaterThanOrEqual(0.97);  // another order in the FP32 prefix: 98 % here before
+      expect(drift.within1 / drift.n).toBeGreaterThanOrEqual(0.97); // another order in the FP32 prefix: 98 % here before
     }
     expect(agreement.reference).toBeGreaterThan(3);
     expect(agreement.matched / agreement.reference).toBeGreaterThanOrEqual(0.99);

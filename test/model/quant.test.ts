@@ -1,4 +1,3 @@
-
 import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -45,15 +44,22 @@ describe('INT8 calibration and QDQ', () => {
       expect(wdq.opType).toBe('DequantizeLinear');
       expect(Number(wdq.attribute!.find((a) => a.name === 'axis')?.i)).toBe(0);
       expect(inits.get(wdq.input![0]!)!.dataType).toBe(onnx.TensorProto.DataType.INT8);
-      expect(inits.get(wdq.input![1]!)!.dims!.length).toBe(1);  // one scale per output channel
+      expect(inits.get(wdq.input![1]!)!.dims!.length).toBe(1); // one scale per output channel
       expect(inits.get(producer(b!)!.input![0]!)!.dataType).toBe(onnx.TensorProto.DataType.INT32);
     }
     for (const q of m.graph!.node!.filter((x) => x.opType === 'QuantizeLinear')) {
       const zp = inits.get(q.input![2]!)!;
       expect(zp.dataType).toBe(onnx.TensorProto.DataType.INT8);
-      expect(Array.from(zp.rawData!)).toEqual([0]);  // symmetric: what TensorRT requires
+      expect(Array.from(zp.rawData!)).toEqual([0]); // symmetric: what TensorRT requires
     }
-    expect(m.graph!.output!.map((o) => o.name).sort()).toEqual(['cls_s16', 'cls_s32', 'cls_s8', 'reg_s16', 'reg_s32', 'reg_s8']);
+    expect(m.graph!.output!.map((o) => o.name).sort()).toEqual([
+      'cls_s16',
+      'cls_s32',
+      'cls_s8',
+      'reg_s16',
+      'reg_s32',
+      'reg_s8',
+    ]);
   });
 
   it('the uint8 lowering for ONNX Runtime is as accurate as the int8 file it comes from', async () => {
@@ -81,7 +87,9 @@ describe('INT8 calibration and QDQ', () => {
       }
     }
     const rel = { int8: Math.sqrt(err.int8 / den), uint8: Math.sqrt(err.uint8 / den) };
-    console.log(`relative L2 error against FP32: int8 QDQ ${rel.int8.toExponential(2)}, uint8-lowered ${rel.uint8.toExponential(2)}`);
+    console.log(
+      `relative L2 error against FP32: int8 QDQ ${rel.int8.toExponential(2)}, uint8-lowered ${rel.uint8.toExponential(2)}`,
+    );
     expect(rel.int8).toBeLessThan(0.15);
     expect(rel.uint8).toBeLessThan(rel.int8 * 1.5);
   });
@@ -103,7 +111,11 @@ describe('INT8 calibration and QDQ', () => {
     const scales = new Map<string, number>();
     for (const n of fp32.nodes) for (const t of [...n.inputs, ...n.outputs]) scales.set(t, 0.05);
     scales.set('input', 0.05);
-    const all = new Set(fp32.nodes.filter((n) => ['Conv', 'LeakyRelu', 'Add', 'Concat', 'MaxPool', 'Resize'].includes(n.op)).map((n) => n.name));
+    const all = new Set(
+      fp32.nodes
+        .filter((n) => ['Conv', 'LeakyRelu', 'Add', 'Concat', 'MaxPool', 'Resize'].includes(n.op))
+        .map((n) => n.name),
+    );
     all.delete(conv);
     const g = writeQdq(fp32, scales, all);
     const kept = g.nodes.find((n) => n.name === conv)!;
@@ -112,11 +124,15 @@ describe('INT8 calibration and QDQ', () => {
   });
 
   it('bias correction takes the INT8 output shift out of the conv biases, and only the biases', async () => {
-    const { graph, report } = await calibrate(fp32, calib, { method: 'percentile', keepFp32: 'none', biasCorrection: true });
+    const { graph, report } = await calibrate(fp32, calib, {
+      method: 'percentile',
+      keepFp32: 'none',
+      biasCorrection: true,
+    });
     const shift = report.biasCorrection!.meanShift;
     expect(shift).toHaveLength(3);
     expect(shift[0]).toBeGreaterThan(0);
-    expect(shift[2]!).toBeLessThan(shift[0]! / 5);  // measured shift before vs after two rounds
+    expect(shift[2]!).toBeLessThan(shift[0]! / 5); // measured shift before vs after two rounds
     // Same layout as without it; only the int32 biases moved.
     const plain = onnx.ModelProto.decode(qdq.encode());
     const corrected = onnx.ModelProto.decode(graph.encode());
@@ -126,15 +142,21 @@ describe('INT8 calibration and QDQ', () => {
       const before = pick(plain);
       const after = pick(corrected);
       expect(after.map((t) => t.name)).toEqual(before.map((t) => t.name));
-      return after.filter((t, i) => Buffer.compare(Buffer.from(t.rawData!), Buffer.from(before[i]!.rawData!)) !== 0).length;
+      return after.filter((t, i) => Buffer.compare(Buffer.from(t.rawData!), Buffer.from(before[i]!.rawData!)) !== 0)
+        .length;
     };
-    expect(changed('_int8')).toBe(0);               // the same INT8 weights
-    expect(changed('_int32')).toBeGreaterThan(20);  // most of the 34 conv biases moved
+    expect(changed('_int8')).toBe(0); // the same INT8 weights
+    expect(changed('_int32')).toBeGreaterThan(20); // most of the 34 conv biases moved
   });
 
   it('takes calibration frames from a camera through the real pipeline (native letterbox)', async () => {
     const clip = await ensureClip('h264');
-    const frames = await modelInputs({ kind: 'camera', camera: { url: clip, realtime: false, loop: true }, every: 5, count: 6 });
+    const frames = await modelInputs({
+      kind: 'camera',
+      camera: { url: clip, realtime: false, loop: true },
+      every: 5,
+      count: 6,
+    });
     expect(frames).toHaveLength(6);
     for (const f of frames) {
       expect(f.length).toBe(3 * 416 * 416);
@@ -147,7 +169,7 @@ describe('INT8 calibration and QDQ', () => {
       }
       expect(min).toBeGreaterThanOrEqual(-2.2);
       expect(max).toBeLessThanOrEqual(2.7);
-      expect(max - min).toBeGreaterThan(2);  // a real picture, not a constant
+      expect(max - min).toBeGreaterThan(2); // a real picture, not a constant
     }
     // The letterbox border (rows above the 416×312 picture) holds black.
     expect(frames[0]![0]).toBeCloseTo(-103.53 / 57.375, 3);

@@ -17,7 +17,9 @@ const hasNvcc = spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' })
 /** The size of each kernel's machine code (`.text.<kernel>` sections) in a cubin (ELF64). */
 function kernelCodeSizes(cubin: Buffer): Map<string, number> {
   const shoff = Number(cubin.readBigUInt64LE(0x28));
-  const shentsize = cubin.readUInt16LE(0x3a), shnum = cubin.readUInt16LE(0x3c), shstrndx = cubin.readUInt16LE(0x3e);
+  const shentsize = cubin.readUInt16LE(0x3a),
+    shnum = cubin.readUInt16LE(0x3c),
+    shstrndx = cubin.readUInt16LE(0x3e);
   const header = (i: number) => shoff + i * shentsize;
   const strtab = Number(cubin.readBigUInt64LE(header(shstrndx) + 24));
   const sizes = new Map<string, number>();
@@ -31,9 +33,13 @@ function kernelCodeSizes(cubin: Buffer): Map<string, number> {
 
 /** buildInfo() of an addon file, read in a fresh process (one addon per process). */
 function buildInfoOf(addonPath: string) {
-  const out = execFileSync(process.execPath, ['-e', `console.log(JSON.stringify(require(${JSON.stringify(addonPath)}).buildInfo()))`], {
-    encoding: 'utf8',
-  });
+  const out = execFileSync(
+    process.execPath,
+    ['-e', `console.log(JSON.stringify(require(${JSON.stringify(addonPath)}).buildInfo()))`],
+    {
+      encoding: 'utf8',
+    },
+  );
   return JSON.parse(out) as ReturnType<ReturnType<typeof loadAddon>['buildInfo']>;
 }
 
@@ -47,40 +53,69 @@ describe('native build variants', () => {
   // TensorRT's public headers where native/CMakeLists.txt looks for them: the box's own, or the
   // SDK's beside the checkout (../shared/sdk/tensorrt). Headers that appear after the first build
   // are built in by the next setup (scripts/setup.sh reconfigures when what it found changes).
-  const trtHeaders = [process.env.VIGIL_TENSORRT_INCLUDE, '/usr/include/x86_64-linux-gnu', '/usr/local/TensorRT/include',
-    join(root, '..', 'shared', 'sdk', 'tensorrt', 'include'), join(root, 'shared', 'sdk', 'tensorrt', 'include')]
-    .find((d) => d && existsSync(join(d, 'NvInfer.h')) && existsSync(join(d, 'NvOnnxParser.h')));
-  it.skipIf(!hasNvcc || trtHeaders !== undefined)('without TensorRT headers the backend is not compiled, and says so', () => {
-    expect(loadAddon().buildInfo().tensorrt).toMatchObject({ compiled: false, available: false, headers: null });
-    expect(loadAddon().buildInfo().tensorrt.reason).toMatch(/^this addon was built without the TensorRT backend/);
-  });
-  it.skipIf(!hasNvcc || trtHeaders === undefined)(`the TensorRT backend is compiled (against the headers in ${trtHeaders}), loads its libraries at run time and says why not`, () => {
-    const trt = loadAddon().buildInfo().tensorrt;
-    expect(trt.compiled).toBe(true);
-    expect(trt.headers).toMatch(/^\d+\.\d+$/);
-    // No link-time dependency on TensorRT: the addon loads on a box without it.
-    expect(execFileSync('nm', ['-D', '--undefined-only', join(root, 'build', 'native', 'Release', 'vigil.node')], { encoding: 'utf8' })).not.toMatch(/nvinfer|nvonnxparser/i);
-    if (!trt.available) expect(trt.reason).toMatch(/libnvinfer|libnvonnxparser|TensorRT \d+ is installed/);
-  });
+  const trtHeaders = [
+    process.env.VIGIL_TENSORRT_INCLUDE,
+    '/usr/include/x86_64-linux-gnu',
+    '/usr/local/TensorRT/include',
+    join(root, '..', 'shared', 'sdk', 'tensorrt', 'include'),
+    join(root, 'shared', 'sdk', 'tensorrt', 'include'),
+  ].find((d) => d && existsSync(join(d, 'NvInfer.h')) && existsSync(join(d, 'NvOnnxParser.h')));
+  it.skipIf(!hasNvcc || trtHeaders !== undefined)(
+    'without TensorRT headers the backend is not compiled, and says so',
+    () => {
+      expect(loadAddon().buildInfo().tensorrt).toMatchObject({ compiled: false, available: false, headers: null });
+      expect(loadAddon().buildInfo().tensorrt.reason).toMatch(/^this addon was built without the TensorRT backend/);
+    },
+  );
+  it.skipIf(!hasNvcc || trtHeaders === undefined)(
+    `the TensorRT backend is compiled (against the headers in ${trtHeaders}), loads its libraries at run time and says why not`,
+    () => {
+      const trt = loadAddon().buildInfo().tensorrt;
+      expect(trt.compiled).toBe(true);
+      expect(trt.headers).toMatch(/^\d+\.\d+$/);
+      // No link-time dependency on TensorRT: the addon loads on a box without it.
+      expect(
+        execFileSync('nm', ['-D', '--undefined-only', join(root, 'build', 'native', 'Release', 'vigil.node')], {
+          encoding: 'utf8',
+        }),
+      ).not.toMatch(/nvinfer|nvonnxparser/i);
+      if (!trt.available) expect(trt.reason).toMatch(/libnvinfer|libnvonnxparser|TensorRT \d+ is installed/);
+    },
+  );
 
   // Each unrolled copy of a convolution's epilogue is kilobytes of machine code: unrolled over a
   // thread's 64 outputs they made the tensor-core kernel 2 MB for sm_90, which every block streamed
   // through the instruction cache (on the H200 a 1×1 256 → 128 at 26×26 took 0.140 ms at batch 32
   // against 0.036 ms with the compact loops of today's code). Every kernel stays well under that.
-  it.skipIf(!hasNvcc)("the INT8 engine's kernels stay small machine code (sm_90: none over 256 KB)", async () => {
-    const dir = tempDir('vigil-cubin-');
-    try {
-      const cubin = join(dir, 'int8engine.cubin');
-      await run('nvcc', ['-cubin', '-arch=sm_90', '-std=c++17', '-O3', '-I', join(root, 'native', 'src'), '-o', cubin, join(root, 'native', 'src', 'cuda', 'Int8Engine.cu')]);
-      const sizes = kernelCodeSizes(readFileSync(cubin));
-      const names = [...sizes.keys()].join(' ');
-      for (const k of ['convMmaKernel', 'convFloatKernel', 'stemKernel', 'convDp4aKernel']) expect(names).toContain(k);
-      // Named with their sizes, so that a failure says which kernel grew and by how much.
-      expect([...sizes].filter(([, bytes]) => bytes > 256 * 1024)).toEqual([]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 300_000);
+  it.skipIf(!hasNvcc)(
+    "the INT8 engine's kernels stay small machine code (sm_90: none over 256 KB)",
+    async () => {
+      const dir = tempDir('vigil-cubin-');
+      try {
+        const cubin = join(dir, 'int8engine.cubin');
+        await run('nvcc', [
+          '-cubin',
+          '-arch=sm_90',
+          '-std=c++17',
+          '-O3',
+          '-I',
+          join(root, 'native', 'src'),
+          '-o',
+          cubin,
+          join(root, 'native', 'src', 'cuda', 'Int8Engine.cu'),
+        ]);
+        const sizes = kernelCodeSizes(readFileSync(cubin));
+        const names = [...sizes.keys()].join(' ');
+        for (const k of ['convMmaKernel', 'convFloatKernel', 'stemKernel', 'convDp4aKernel'])
+          expect(names).toContain(k);
+        // Named with their sizes, so that a failure says which kernel grew and by how much.
+        expect([...sizes].filter(([, bytes]) => bytes > 256 * 1024)).toEqual([]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    300_000,
+  );
 
   it('builds and runs without CUDA, says so at run time, and passes the C++ core tests', async () => {
     const out = join(root, 'build', 'native-nocuda');
@@ -94,6 +129,8 @@ describe('native build variants', () => {
     expect(info.tensorrt).toMatchObject({ compiled: false, available: false });
     expect(info.tensorrt.reason).toMatch(/built without the TensorRT backend/);
     // The C++ tests of the frame pool and JPEG encoder (exit code 0 = all passed).
-    expect((await run(join(out, 'native', 'vigil_core_test'), { encoding: 'utf8' })).stdout).toContain('core tests passed');
+    expect((await run(join(out, 'native', 'vigil_core_test'), { encoding: 'utf8' })).stdout).toContain(
+      'core tests passed',
+    );
   }, 300_000);
 });

@@ -10,7 +10,7 @@ import { corruptH264Clip, ensureClip, VTEST_FRAMES, type CorruptClip } from '../
 
 /** Width and height from a baseline JPEG's SOF0 marker. */
 function jpegSize(buf: Buffer): { width: number; height: number } {
-  for (let i = 2; i + 9 < buf.length; ) {
+  for (let i = 2; i + 9 < buf.length;) {
     if (buf[i] !== 0xff) throw new Error(`bad JPEG marker at ${i}`);
     const marker = buf[i + 1] as number;
     const len = buf.readUInt16BE(i + 2);
@@ -71,7 +71,7 @@ describe('native addon', () => {
     expect(frames.length + stats.droppedQueueFull).toBe(stats.framesPublished);
     expect(stats.framesPublished + stats.droppedPoolFull).toBe(VTEST_FRAMES);
     expect(stats.decodeErrors).toBe(0);
-    expect(stats.poolAllocations).toBeLessThanOrEqual(4);  // preallocated, not per frame
+    expect(stats.poolAllocations).toBeLessThanOrEqual(4); // preallocated, not per frame
     let prev = frames[0]!;
     for (const f of frames.slice(1)) {
       expect(f.seq).toBeGreaterThan(prev.seq);
@@ -103,18 +103,21 @@ describe('native addon', () => {
     await cam.until((evs) => evs.filter((e) => e.type === 'frame').length >= 21, 10000, '21 frames');
     const f = cam.frames;
     const wallMs = (f[20]!.decodedUs - f[0]!.decodedUs) / 1000;
-    expect(wallMs).toBeGreaterThan(1800);  // 20 frame intervals at 10 fps = 2 s
+    expect(wallMs).toBeGreaterThan(1800); // 20 frame intervals at 10 fps = 2 s
     expect(wallMs).toBeLessThan(2600);
   });
 
-  it('low-delay decode hands out each packet\'s frame before the next packet; frame threads hold frames back', async () => {
+  it("low-delay decode hands out each packet's frame before the next packet; frame threads hold frames back", async () => {
     const low = camera({ url: h264, realtime: true, lowDelay: true, decodeThreads: 4, decoder: 'software' });
     const bulk = camera({ url: h264, realtime: true, decodeThreads: 4, decoder: 'software' });
     low.camera.open();
     bulk.camera.open();
     await Promise.all([low, bulk].map((c) => c.until(() => c.frames.length >= 30, 10000, '30 frames')));
     const median = (c: RecordedCamera) => {
-      const d = c.frames.slice(5, 30).map((f) => (f.decodedUs - f.recvUs) / 1000).sort((a, b) => a - b);
+      const d = c.frames
+        .slice(5, 30)
+        .map((f) => (f.decodedUs - f.recvUs) / 1000)
+        .sort((a, b) => a - b);
       return d[Math.floor(d.length / 2)]!;
     };
     expect(low.camera.stats().decoder).toBe('h264 (software, 4 slice threads, low delay)');
@@ -145,19 +148,29 @@ describe('native addon', () => {
     expect(snap!.jpeg.subarray(-2)).toEqual(Buffer.from([0xff, 0xd9]));
     expect(jpegSize(snap!.jpeg)).toEqual({ width: 768, height: 576 });
     expect(snap!.seq).toBeGreaterThanOrEqual(3);
-    expect(() => cam.camera.snapshot(0)).toThrow(/Expected an integer between 1 and 100 for quality but received number 0/);
+    expect(() => cam.camera.snapshot(0)).toThrow(
+      /Expected an integer between 1 and 100 for quality but received number 0/,
+    );
     // A given frame (an event's best one) while the pool holds it; null once it is gone.
     const last = cam.frames.at(-1)!.seq;
     const exact = await cam.camera.snapshot(80, last);
     expect(exact === null || exact.seq === last).toBe(true);
     expect(exact?.seq ?? last).toBe(last);
     await cam.until(() => cam.frames.length >= 12, 10000, '12 frames');
-    expect(await cam.camera.snapshot(80, 1)).toBeNull();  // long since rewritten (4 slots)
+    expect(await cam.camera.snapshot(80, 1)).toBeNull(); // long since rewritten (4 slots)
     expect(() => cam.camera.snapshot(80, -1)).toThrow(/Expected a frame seq \(a non-negative integer\) for seq/);
     // A letterbox target that is neither a tensor nor a GPU input batch's slot is named.
-    const norm = { mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number], bgr: false };
-    expect(() => cam.camera.letterbox({ batch: {} as never, slot: 0 }, 416, norm)).toThrow(/Expected a handle from createDeviceBatch\(\) for dst\.batch|built without CUDA/);
-    expect(() => cam.camera.letterbox(new Float32Array(10), 416, norm)).toThrow(/Expected a Float32Array of at least 3·size·size elements, or \{ batch, slot \} for dst/);
+    const norm = {
+      mean: [0, 0, 0] as [number, number, number],
+      std: [1, 1, 1] as [number, number, number],
+      bgr: false,
+    };
+    expect(() => cam.camera.letterbox({ batch: {} as never, slot: 0 }, 416, norm)).toThrow(
+      /Expected a handle from createDeviceBatch\(\) for dst\.batch|built without CUDA/,
+    );
+    expect(() => cam.camera.letterbox(new Float32Array(10), 416, norm)).toThrow(
+      /Expected a Float32Array of at least 3·size·size elements, or \{ batch, slot \} for dst/,
+    );
   });
 
   it('ends a session on a missing file or a file that is not video, with a clear message', async () => {
@@ -184,7 +197,7 @@ describe('native addon', () => {
     // Damage costs frames, not the stream: the decoder keeps going to the last frame.
     expect(s.framesDecoded).toBeGreaterThan(VTEST_FRAMES * 0.9);
     const lastPts = cam.frames[cam.frames.length - 1]!.ptsUs!;
-    expect(lastPts).toBeGreaterThan(75_000_000);  // the clip is 79.5 s long
+    expect(lastPts).toBeGreaterThan(75_000_000); // the clip is 79.5 s long
     // ...and reported to JS as rate-limited error events, not silently.
     expect(cam.events.some((e) => e.type === 'error' && e.stage === 'decode' && e.count > 0)).toBe(true);
   });
@@ -199,7 +212,7 @@ describe('native addon', () => {
     expect(performance.now() - t0).toBeLessThan(500);
     expect(cam.camera.running).toBe(false);
     expect((await cam.untilEnded(session)).reason).toBe('stopped');
-    const again = cam.camera.open();  // the same camera reconnects
+    const again = cam.camera.open(); // the same camera reconnects
     expect(again).toBe(session + 1);
     await cam.until(() => cam.frames.some((f) => f.session === again), 10000, 'frames of session 2');
     cam.camera.close();
@@ -231,7 +244,9 @@ describe('native addon', () => {
     const session = cam.camera.open();
     // Hold the JS thread while the camera thread decodes at full speed.
     const until = performance.now() + 400;
-    while (performance.now() < until) { /* busy */ }
+    while (performance.now() < until) {
+      /* busy */
+    }
     await cam.untilEnded(session);
     const s = cam.camera.stats();
     expect(s.droppedQueueFull).toBeGreaterThan(0);

@@ -33,9 +33,26 @@ function prng(seed: number): () => number {
 async function damagedClip(codec: 'h264' | 'hevc', dir: string): Promise<{ path: string; flipped: number }> {
   const clean = await ensureClip(codec);
   const es = join(dir, `clean.${codec}`);
-  await run('ffmpeg', ['-v', 'error', '-y', '-i', clean, '-c:v', 'copy', '-bsf:v', `${codec}_mp4toannexb`, '-an', '-f', codec, es]);
+  await run('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    clean,
+    '-c:v',
+    'copy',
+    '-bsf:v',
+    `${codec}_mp4toannexb`,
+    '-an',
+    '-f',
+    codec,
+    es,
+  ]);
   const buf = Buffer.from(readFileSync(es));
-  const nals = nalUnits(buf).map((n) => ({ ...n, type: codec === 'hevc' ? ((buf[n.start] as number) >> 1) & 0x3f : (buf[n.start] as number) & 0x1f }));
+  const nals = nalUnits(buf).map((n) => ({
+    ...n,
+    type: codec === 'hevc' ? ((buf[n.start] as number) >> 1) & 0x3f : (buf[n.start] as number) & 0x1f,
+  }));
   const isKey = (t: number) => (codec === 'hevc' ? t >= 16 && t <= 21 : t === 5);
   const firstKey = nals.find((n) => isKey(n.type));
   if (!firstKey) throw new Error(`no keyframe in ${es}`);
@@ -66,11 +83,29 @@ async function damagedClip(codec: 'h264' | 'hevc', dir: string): Promise<{ path:
   const damaged = join(dir, `damaged.${codec}`);
   writeFileSync(damaged, buf);
   const path = join(dir, `damaged-${codec}.ts`);
-  await run('ffmpeg', ['-v', 'error', '-y', '-f', codec, '-framerate', '10', '-i', damaged, '-c:v', 'copy', '-f', 'mpegts', path]);
+  await run('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    codec,
+    '-framerate',
+    '10',
+    '-i',
+    damaged,
+    '-c:v',
+    'copy',
+    '-f',
+    'mpegts',
+    path,
+  ]);
   return { path, flipped };
 }
 
-const clips: Record<'h264' | 'hevc', { path: string; flipped: number }> = { h264: { path: '', flipped: 0 }, hevc: { path: '', flipped: 0 } };
+const clips: Record<'h264' | 'hevc', { path: string; flipped: number }> = {
+  h264: { path: '', flipped: 0 },
+  hevc: { path: '', flipped: 0 },
+};
 beforeAll(async () => {
   const dir = tempDir('vigil-damage-');
   clips.h264 = await damagedClip('h264', dir);
@@ -86,31 +121,41 @@ afterEach(async () => {
 });
 
 describe('damaged streams are counted for every codec', () => {
-  it.each(['h264', 'hevc'] as const)('%s: decode errors and corrupt frames counted, decoding goes on to the end', async (codec) => {
-    const clip = clips[codec];
-    expect(clip.flipped).toBeGreaterThan(500);
-    const cam = new RecordedCamera({ url: clip.path, realtime: false, decoder: 'software' });
-    cams.push(cam);
-    const ended = await cam.untilEnded(cam.camera.open());
-    expect(ended.reason).toBe('eos');
-    const s = cam.camera.stats();
-    expect(s.decodeErrors).toBeGreaterThan(0);
-    expect(s.corruptFrames).toBeGreaterThan(0);
-    // Damage costs frames, not the stream.
-    expect(s.framesDecoded).toBeGreaterThan(700);
-    expect(cam.events.some((e) => e.type === 'error' && e.stage === 'decode' && e.count > 0)).toBe(true);
-  });
-
-  it.each(['h264', 'hevc'] as const)('%s: the clean clip counts nothing (low delay and frame threads)', async (codec) => {
-    const clean = await ensureClip(codec, { container: 'ts' });
-    for (const lowDelay of [true, false]) {
-      const cam = new RecordedCamera({ url: clean, realtime: false, decoder: 'software', lowDelay });
+  it.each(['h264', 'hevc'] as const)(
+    '%s: decode errors and corrupt frames counted, decoding goes on to the end',
+    async (codec) => {
+      const clip = clips[codec];
+      expect(clip.flipped).toBeGreaterThan(500);
+      const cam = new RecordedCamera({ url: clip.path, realtime: false, decoder: 'software' });
       cams.push(cam);
-      expect((await cam.untilEnded(cam.camera.open())).reason).toBe('eos');
+      const ended = await cam.untilEnded(cam.camera.open());
+      expect(ended.reason).toBe('eos');
       const s = cam.camera.stats();
-      expect({ decoded: s.framesDecoded, errors: s.decodeErrors, corrupt: s.corruptFrames }).toEqual({ decoded: 795, errors: 0, corrupt: 0 });
-    }
-  });
+      expect(s.decodeErrors).toBeGreaterThan(0);
+      expect(s.corruptFrames).toBeGreaterThan(0);
+      // Damage costs frames, not the stream.
+      expect(s.framesDecoded).toBeGreaterThan(700);
+      expect(cam.events.some((e) => e.type === 'error' && e.stage === 'decode' && e.count > 0)).toBe(true);
+    },
+  );
+
+  it.each(['h264', 'hevc'] as const)(
+    '%s: the clean clip counts nothing (low delay and frame threads)',
+    async (codec) => {
+      const clean = await ensureClip(codec, { container: 'ts' });
+      for (const lowDelay of [true, false]) {
+        const cam = new RecordedCamera({ url: clean, realtime: false, decoder: 'software', lowDelay });
+        cams.push(cam);
+        expect((await cam.untilEnded(cam.camera.open())).reason).toBe('eos');
+        const s = cam.camera.stats();
+        expect({ decoded: s.framesDecoded, errors: s.decodeErrors, corrupt: s.corruptFrames }).toEqual({
+          decoded: 795,
+          errors: 0,
+          corrupt: 0,
+        });
+      }
+    },
+  );
 
   it('a damaged HEVC camera shows its damage in /api/health and /metrics; a clean one shows none', async () => {
     const clean = await ensureClip('hevc', { container: 'ts' });
@@ -120,15 +165,20 @@ describe('damaged streams are counted for every codec', () => {
     ]);
     running = daemon;
     // The first damage is a second or so into the clip (after the first keyframe, at random).
-    await waitFor(async () => {
-      const h = await cameraHealth(url, 'damaged');
-      return h.decodeErrors > 0 && h.corruptFrames > 0;
-    }, 40_000, 'the damaged camera to count decode errors and corrupt frames');
+    await waitFor(
+      async () => {
+        const h = await cameraHealth(url, 'damaged');
+        return h.decodeErrors > 0 && h.corruptFrames > 0;
+      },
+      40_000,
+      'the damaged camera to count decode errors and corrupt frames',
+    );
     const damaged = await cameraHealth(url, 'damaged');
     expect(damaged.codec).toBe('hevc');
     expect(damaged.lastError?.stage).toBe('decode');
     const metrics = await (await api(url, '/metrics')).text();
-    const value = (name: string, camera: string) => Number(new RegExp(`^${name}\\{camera="${camera}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+    const value = (name: string, camera: string) =>
+      Number(new RegExp(`^${name}\\{camera="${camera}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? NaN);
     expect(value('vigil_camera_decode_errors_total', 'damaged')).toBeGreaterThan(0);
     expect(value('vigil_camera_corrupt_frames_total', 'damaged')).toBeGreaterThan(0);
     const ok = await cameraHealth(url, 'clean');

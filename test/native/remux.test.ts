@@ -24,8 +24,24 @@ function camera(opts: ConstructorParameters<typeof RecordedCamera>[0]): Recorded
 const boxType = (b: Buffer, at = 0) => b.subarray(at + 4, at + 8).toString('latin1');
 /** Frames ffprobe decodes from a file. */
 function probeFrames(file: string): number {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,codec_name,width,height', '-of', 'json', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const s = (JSON.parse(out) as { streams: Array<{ nb_read_frames: string; codec_name: string; width: number }> }).streams[0]!;
+  const out = execFileSync(
+    'ffprobe',
+    [
+      '-v',
+      'error',
+      '-count_frames',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=nb_read_frames,codec_name,width,height',
+      '-of',
+      'json',
+      file,
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const s = (JSON.parse(out) as { streams: Array<{ nb_read_frames: string; codec_name: string; width: number }> })
+    .streams[0]!;
   expect(s.codec_name).toBe('h264');
   expect(s.width).toBe(768);
   return Number(s.nb_read_frames);
@@ -52,10 +68,10 @@ describe('fMP4 remux for live view (no re-encoding)', () => {
     expect(video.length).toBe(stats.videoFragments);
 
     const first = video[0]!;
-    expect(first.keyframe).toBe(true);  // a viewer's stream starts on a keyframe
+    expect(first.keyframe).toBe(true); // a viewer's stream starts on a keyframe
     expect(first.mime).toMatch(/^video\/mp4; codecs="avc1\.[0-9a-f]{6}"$/);
     expect(boxType(first.init!)).toBe('ftyp');
-    expect(video.filter((v) => v.init)).toHaveLength(1);  // one init segment per session
+    expect(video.filter((v) => v.init)).toHaveLength(1); // one init segment per session
     for (const v of video) expect(boxType(v.data)).toBe('moof');
 
     // Same timeline as decoded frames: the overlay finds its frame by pts.
@@ -83,21 +99,27 @@ describe('fMP4 remux for live view (no re-encoding)', () => {
     const addon = loadAddon();
     const r = await addon.remuxToMp4(part, out);
     expect(r).toMatchObject({ packets: 40, skipped: 0 });
-    expect(Math.abs(r.startUs - slice[0]!.ptsUs)).toBeLessThan(1000);  // what became 0
-    expect(Math.abs(r.durationUs - 40 * 100_000)).toBeLessThan(1000);  // 40 frames at 10 fps
+    expect(Math.abs(r.startUs - slice[0]!.ptsUs)).toBeLessThan(1000); // what became 0
+    expect(Math.abs(r.durationUs - 40 * 100_000)).toBeLessThan(1000); // 40 frames at 10 fps
     expect(probeFrames(out)).toBe(40);
-    const fmt = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=start_time,duration', '-of', 'json', out], { encoding: 'utf8' })) as { format: { start_time: string; duration: string } };
+    const fmt = JSON.parse(
+      execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=start_time,duration', '-of', 'json', out], {
+        encoding: 'utf8',
+      }),
+    ) as { format: { start_time: string; duration: string } };
     expect(Number(fmt.format.start_time)).toBe(0);
     expect(Number(fmt.format.duration)).toBeCloseTo(4, 1);
     const bytes = readFileSync(out);
-    expect(bytes.indexOf('moov')).toBeLessThan(bytes.indexOf('mdat'));  // faststart
-    expect(bytes.indexOf('moof')).toBe(-1);  // not fragmented
+    expect(bytes.indexOf('moov')).toBeLessThan(bytes.indexOf('mdat')); // faststart
+    expect(bytes.indexOf('moof')).toBe(-1); // not fragmented
 
     const junk = join(dir, 'junk.part');
     writeFileSync(junk, Buffer.alloc(4096, 7));
     await expect(addon.remuxToMp4(junk, join(dir, 'junk.mp4'))).rejects.toThrow(/cannot open .*junk\.part/);
     expect(existsSync(join(dir, 'junk.mp4'))).toBe(false);
-    await expect(addon.remuxToMp4(join(dir, 'missing.part'), join(dir, 'm.mp4'))).rejects.toThrow(/cannot open .*missing\.part: No such file/);
+    await expect(addon.remuxToMp4(join(dir, 'missing.part'), join(dir, 'm.mp4'))).rejects.toThrow(
+      /cannot open .*missing\.part: No such file/,
+    );
     expect(() => addon.remuxToMp4(42 as never, out)).toThrow(/Expected a file path for input/);
   });
 
@@ -107,7 +129,7 @@ describe('fMP4 remux for live view (no re-encoding)', () => {
     const video = cam.events.filter((e): e is VideoEvent => e.type === 'video');
     const keys = video.map((v, i) => (v.keyframe ? i : -1)).filter((i) => i >= 0);
     expect(keys.length).toBeGreaterThan(2);
-    const from = keys[keys.length - 2]!;  // a late joiner's GOP cache
+    const from = keys[keys.length - 2]!; // a late joiner's GOP cache
     const file = join(dir, 'late.mp4');
     writeFileSync(file, Buffer.concat([video[0]!.init!, ...video.slice(from).map((v) => v.data)]));
     expect(probeFrames(file)).toBe(video.length - from);
@@ -142,14 +164,14 @@ describe('fMP4 remux for live view (no re-encoding)', () => {
     const cam = camera({ url: hevc, realtime: false, video: true, queueSize: 4096 });
     expect((await cam.untilEnded(cam.camera.open(), 60000)).reason).toBe('eos');
     const opened = cam.events.find((e): e is OpenedEvent => e.type === 'opened')!;
-    expect(opened.video).toBe('transcode (libx264)');  // no NVENC on this machine
+    expect(opened.video).toBe('transcode (libx264)'); // no NVENC on this machine
     const video = cam.events.filter((e): e is VideoEvent => e.type === 'video');
     const stats = cam.camera.stats();
-    expect(stats.encoder).toMatch(/^libx264 \(h264_nvenc: .+\)$/);  // why not NVENC, for /api/health
+    expect(stats.encoder).toMatch(/^libx264 \(h264_nvenc: .+\)$/); // why not NVENC, for /api/health
     expect(stats.videoEncoded).toBe(stats.framesPublished);
     expect(stats.videoFragments + stats.videoDropped).toBe(stats.videoEncoded);
     expect(video[0]!.keyframe).toBe(true);
-    expect(video[0]!.mime).toMatch(/^video\/mp4; codecs="avc1\.64[0-9a-f]{4}"$/);  // High profile
+    expect(video[0]!.mime).toMatch(/^video\/mp4; codecs="avc1\.64[0-9a-f]{4}"$/); // High profile
     // Keyframes about every 2 s of stream time (a viewer joins within one GOP).
     const keys = video.filter((v) => v.keyframe).map((v) => v.ptsUs);
     for (let i = 1; i < keys.length; i++) expect(keys[i]! - keys[i - 1]!).toBeLessThanOrEqual(2_000_000);
@@ -196,14 +218,18 @@ describe('annotated stream (boxes burned in, re-encoded)', () => {
       const latest = cam.frames.at(-1)!;
       expect(await cam.camera.annotate(latest.seq, GREEN_BOX)).not.toBeNull();
       const s = (await cam.camera.snapshot(95))!;
-      if (s.seq === latest.seq) snap = s;  // the very frame just annotated (else a newer one came in between)
+      if (s.seq === latest.seq) snap = s; // the very frame just annotated (else a newer one came in between)
     }
     expect(snap).not.toBeNull();
     expect(await cam.camera.annotate(1, new Uint8Array(0))).toBeNull();
     expect(cam.camera.stats().annotateEncoder).toMatch(/^libx264 \(h264_nvenc: .+\)$/);
     // The GPU painter's check takes GPU frames only, and says so.
-    await expect(cam.camera.paintCheck(cam.frames.at(-1)!.seq, GREEN_BOX)).rejects.toThrow(/paintCheck: (frame \d+ is not in GPU memory|this addon was built without CUDA)/);
-    expect(() => cam.camera.annotate(5, new Uint8Array(10))).toThrow(/Expected a Uint8Array of 24-byte detection records for records/);
+    await expect(cam.camera.paintCheck(cam.frames.at(-1)!.seq, GREEN_BOX)).rejects.toThrow(
+      /paintCheck: (frame \d+ is not in GPU memory|this addon was built without CUDA)/,
+    );
+    expect(() => cam.camera.annotate(5, new Uint8Array(10))).toThrow(
+      /Expected a Uint8Array of 24-byte detection records for records/,
+    );
     expect(chunks.length).toBeGreaterThanOrEqual(10);
     expect(chunks[0]!.init).toBeDefined();
     expect(chunks[0]!.keyframe).toBe(true);
@@ -213,15 +239,25 @@ describe('annotated stream (boxes burned in, re-encoded)', () => {
     writeFileSync(file, Buffer.concat([chunks[0]!.init!, ...chunks.map((c) => c.data)]));
     expect(probeFrames(file)).toBe(chunks.length);
     // The first frame's pixels: the top edge of the box is the overlay's green, inside it is not.
-    const raw = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 8 << 20 });
-    const px = (x: number, y: number) => [raw[(y * 768 + x) * 3]!, raw[(y * 768 + x) * 3 + 1]!, raw[(y * 768 + x) * 3 + 2]!];
+    const raw = execFileSync(
+      'ffmpeg',
+      ['-v', 'error', '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+      { maxBuffer: 8 << 20 },
+    );
+    const px = (x: number, y: number) => [
+      raw[(y * 768 + x) * 3]!,
+      raw[(y * 768 + x) * 3 + 1]!,
+      raw[(y * 768 + x) * 3 + 2]!,
+    ];
     const [r, g, b] = px(200, 101);
     expect(g).toBeGreaterThan(200);
     expect(r).toBeLessThan(120);
     expect(b).toBeLessThan(120);
     const jpg = join(dir, 'pool.jpg');
     writeFileSync(jpg, snap!.jpeg);
-    const plain = execFileSync('ffmpeg', ['-v', 'error', '-i', jpg, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 8 << 20 });
+    const plain = execFileSync('ffmpeg', ['-v', 'error', '-i', jpg, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
+      maxBuffer: 8 << 20,
+    });
     const at = (200 + 101 * 768) * 3;
     expect(plain[at + 1]! > 200 && plain[at]! < 120 && plain[at + 2]! < 120).toBe(false);
   }, 30_000);

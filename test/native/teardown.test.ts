@@ -10,7 +10,15 @@ import { ensureClip } from '../helpers/fixtures.js';
 // A child Node process with the real addon (the built dist/ of src/native/addon.ts).
 const addonModule = pathToFileURL(join(packageRoot(), 'dist', 'src', 'native', 'addon.js')).href;
 const child = (body: string) =>
-  spawnSync(process.execPath, ['--input-type=module', '-e', `import { loadAddon } from '${addonModule}';\nconst { Camera } = loadAddon();\n${body}`], { encoding: 'utf8', timeout: 30_000 });
+  spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import { loadAddon } from '${addonModule}';\nconst { Camera } = loadAddon();\n${body}`,
+    ],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
 
 let h264 = '';
 beforeAll(async () => {

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { BUDGET_DEFAULTS } from '../../src/budget/budgetConfig.js';
 import { BudgetGuard } from '../../src/budget/BudgetGuard.js';
 
-const guard = (over: Partial<typeof BUDGET_DEFAULTS> = {}) => new BudgetGuard('cam', 100, { ...BUDGET_DEFAULTS, breach_frames: 3, recover_frames: 4, hold_seconds: 10, ...over });
+const guard = (over: Partial<typeof BUDGET_DEFAULTS> = {}) =>
+  new BudgetGuard('cam', 100, { ...BUDGET_DEFAULTS, breach_frames: 3, recover_frames: 4, hold_seconds: 10, ...over });
 
 describe('latency budget hysteresis', () => {
   it('breaches after breach_frames in a row over budget, recovers after recover_frames in a row within it', () => {
@@ -41,13 +42,13 @@ describe('latency budget hysteresis', () => {
     const g = guard();
     g.observe(150, 0, 0);
     g.observe(150, 10, 0);
-    g.observe(50, 20, 0);   // restarts
+    g.observe(50, 20, 0); // restarts
     g.observe(150, 30, 0);
     g.observe(150, 40, 0);
     expect(g.state).toBe('ok');
     expect(g.observe(150, 50, 0)?.kind).toBe('breach');
     for (let i = 0; i < 3; i++) g.observe(50, 60 + i, 0);
-    g.observe(120, 70, 0);  // restarts the recovery count
+    g.observe(120, 70, 0); // restarts the recovery count
     for (let i = 0; i < 3; i++) expect(g.observe(50, 80 + i, 0)).toBeNull();
     expect(g.observe(50, 1000, 0)?.kind).toBe('recovered');
     expect(g.engaged(1000 + 9_999)).toBe(true);

@@ -9,12 +9,18 @@ import { tempDir } from '../helpers/tempDir.js';
 
 /** A fragment whose bytes say which it is: 'k' keyframe / 'p', then its pts in ms. */
 const frag = (ms: number, key: boolean, session = 1, init?: string): VideoEvent => ({
-  type: 'video', session, data: Buffer.from(`${key ? 'k' : 'p'}${ms};`), keyframe: key, ptsUs: ms * 1000, recvUs: 0,
+  type: 'video',
+  session,
+  data: Buffer.from(`${key ? 'k' : 'p'}${ms};`),
+  keyframe: key,
+  ptsUs: ms * 1000,
+  recvUs: 0,
   ...(init ? { init: Buffer.from(`[${init}]`), mime: 'video/mp4' } : {}),
 });
 /** 10 fps, a keyframe every second. */
 const feed = (rec: ClipRecorder, fromMs: number, toMs: number, session = 1) => {
-  for (let t = fromMs; t < toMs; t += 100) rec.video(frag(t, t % 1000 === 0, session, t === 0 ? `init${session}` : undefined));
+  for (let t = fromMs; t < toMs; t += 100)
+    rec.video(frag(t, t % 1000 === 0, session, t === 0 ? `init${session}` : undefined));
 };
 
 describe('clip recorder', () => {
@@ -23,11 +29,11 @@ describe('clip recorder', () => {
   it('starts a clip at the newest keyframe at least pre-roll old, follows the stream to the post-roll, then hands it over', async () => {
     const done: ClipWriter[] = [];
     const rec = new ClipRecorder(1_500_000, 60_000_000, (w) => done.push(w));
-    feed(rec, 0, 5000);  // newest 4900 ms: pre-roll 1.5 s reaches back to 3400: the GOP at 3000
+    feed(rec, 0, 5000); // newest 4900 ms: pre-roll 1.5 s reaches back to 3400: the GOP at 3000
     const w = rec.start(1, 'cam/day/1.mp4', join(dir, '1.mp4.part'))!;
     expect(w.firstPtsUs).toBe(3_000_000);
     feed(rec, 5000, 6000);
-    rec.stop(1, 500_000);  // post-roll to 6400
+    rec.stop(1, 500_000); // post-roll to 6400
     feed(rec, 6000, 7000);
     expect(done).toEqual([w]);
     expect(rec.has(1)).toBe(false);
@@ -35,13 +41,13 @@ describe('clip recorder', () => {
     const text = readFileSync(w.partPath, 'latin1');
     expect(text.startsWith('[init1]k3000;p3100;')).toBe(true);
     expect(text.endsWith('p6300;k6400;') || text.endsWith('p6300;p6400;')).toBe(true);
-    expect(w.fragments).toBe(35);  // 3000 … 6400
+    expect(w.fragments).toBe(35); // 3000 … 6400
   });
 
   it('a new session (init segment) ends the clips of the old one; no video: no clip', () => {
     const done: ClipWriter[] = [];
     const rec = new ClipRecorder(1_000_000, 60_000_000, (w) => done.push(w));
-    expect(rec.start(2, 'r', join(dir, '2.part'))).toBeNull();  // nothing received yet
+    expect(rec.start(2, 'r', join(dir, '2.part'))).toBeNull(); // nothing received yet
     feed(rec, 0, 2000);
     const w = rec.start(2, 'r', join(dir, '2.part'))!;
     feed(rec, 0, 500, 2);
@@ -57,7 +63,7 @@ describe('clip recorder', () => {
     rec.stop(3, 1_000_000);
     rec.expire(Date.now() + 1000);
     expect(done).toEqual([]);
-    rec.expire(Date.now() + 7000);  // post-roll + 5 s grace
+    rec.expire(Date.now() + 7000); // post-roll + 5 s grace
     expect(done).toEqual([w]);
   });
 

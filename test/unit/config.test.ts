@@ -20,8 +20,20 @@ function problems(raw: unknown): string[] {
 describe('config', () => {
   it('applies defaults to a minimal camera', () => {
     const cfg = validateConfig({ cameras: [{ id: 'door', url: 'rtsp://10.0.0.2/s1' }] });
-    expect(cfg.server).toEqual({ host: '127.0.0.1', port: 8080, live_queue_kb: 1024, live_ping_seconds: 10, trusted_proxies: [] });
-    expect(cfg.auth).toEqual({ session_hours: 12, allowed_origins: [], login_per_minute: 10, login_per_user_per_hour: 60, known_address_days: 30 });
+    expect(cfg.server).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      live_queue_kb: 1024,
+      live_ping_seconds: 10,
+      trusted_proxies: [],
+    });
+    expect(cfg.auth).toEqual({
+      session_hours: 12,
+      allowed_origins: [],
+      login_per_minute: 10,
+      login_per_user_per_hour: 60,
+      known_address_days: 30,
+    });
     expect(cfg.cameras[0]).toMatchObject({
       live: true,
       id: 'door',
@@ -43,8 +55,12 @@ describe('config', () => {
         `Expected an IP address, a CIDR range (10.0.0.0/8, fd00::/8) or loopback, linklocal, uniquelocal for server.trusted_proxies[0] but received '${bad}'`,
       ]);
     }
-    expect(problems({ server: { trusted_proxies: '10.0.0.1' }, cameras: cam })).toEqual([expect.stringMatching(/^Expected an? array for server\.trusted_proxies but received/)]);
-    expect(problems({ auth: { login_per_user_per_hour: 0 }, cameras: cam })).toEqual([expect.stringMatching(/^Expected a value of at least 1 for auth\.login_per_user_per_hour but received/)]);
+    expect(problems({ server: { trusted_proxies: '10.0.0.1' }, cameras: cam })).toEqual([
+      expect.stringMatching(/^Expected an? array for server\.trusted_proxies but received/),
+    ]);
+    expect(problems({ auth: { login_per_user_per_hour: 0 }, cameras: cam })).toEqual([
+      expect.stringMatching(/^Expected a value of at least 1 for auth\.login_per_user_per_hour but received/),
+    ]);
   });
 
   it('names the field and the bad value', () => {
@@ -66,9 +82,7 @@ describe('config', () => {
     expect(problems({ cameras: [{ id: 'a', url: 'rtsp://h/x', stall_seconds: 0 }] })).toEqual([
       'Expected a value of at least 0.5 for cameras[0].stall_seconds but received number 0',
     ]);
-    expect(problems({ cameras: [{ id: 'a' }] })).toEqual([
-      'Expected a string for cameras[0].url but received nothing',
-    ]);
+    expect(problems({ cameras: [{ id: 'a' }] })).toEqual(['Expected a string for cameras[0].url but received nothing']);
     expect(problems({ cameras: [{ id: 'bad id!', url: 'rtsp://h/x' }] })[0]).toMatch(
       /^Expected an id of letters, digits.* for cameras\[0\]\.id but received 'bad id!'$/,
     );
@@ -83,13 +97,18 @@ describe('config', () => {
     });
     expect(p).toContain("Unknown key 'stall_secs' in cameras[0]");
     expect(p).toContain("Expected a camera id not already used by cameras[0] for cameras[1].id but received 'a'");
-    expect(p.some((s) => s.includes('cameras[1].backoff.initial_ms') && s.includes('must not exceed max_ms'))).toBe(true);
+    expect(p.some((s) => s.includes('cameras[1].backoff.initial_ms') && s.includes('must not exceed max_ms'))).toBe(
+      true,
+    );
   });
 
   it('reads YAML files and reports syntax errors and unreadable files', () => {
     const dir = tempDir('vigil-cfg-');
     const good = join(dir, 'good.yaml');
-    writeFileSync(good, 'server:\n  port: 9000\ncameras:\n  - id: yard\n    url: rtsp://u:p@10.1.1.1/live\n    transport: udp\n');
+    writeFileSync(
+      good,
+      'server:\n  port: 9000\ncameras:\n  - id: yard\n    url: rtsp://u:p@10.1.1.1/live\n    transport: udp\n',
+    );
     expect(loadConfigFile(good).cameras[0]).toMatchObject({ id: 'yard', transport: 'udp' });
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'cameras:\n  - id: yard\n   url: x\n');

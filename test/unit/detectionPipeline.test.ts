@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
 import type { Detection } from '../../src/detect/Detection.js';
-import { DetectionService, type DetectionEvent, type Detector, type FrameSource } from '../../src/detect/DetectionService.js';
+import {
+  DetectionService,
+  type DetectionEvent,
+  type Detector,
+  type FrameSource,
+} from '../../src/detect/DetectionService.js';
 import type { Letterbox } from '../../src/detect/letterbox.js';
 import type { DeviceBatchHandle, LetterboxResult, LetterboxTarget } from '../../src/native/types.js';
 import { createLogger } from '../../src/util/logger.js';
@@ -21,7 +26,19 @@ class TimedSource implements FrameSource {
     this.writes.push({ batch: dst.batch, startMs, endMs: performance.now() });
     const seq = this.newest;
     if (seq < minSeq) return null;
-    return { seq, ptsUs: seq * 33_333, recvUs: 1, decodedUs: 2, width: 64, height: 64, scale: 1, padX: 0, padY: 0, startUs: 3, doneUs: 4 };
+    return {
+      seq,
+      ptsUs: seq * 33_333,
+      recvUs: 1,
+      decodedUs: 2,
+      width: 64,
+      height: 64,
+      scale: 1,
+      padX: 0,
+      padY: 0,
+      startUs: 3,
+      doneUs: 4,
+    };
   }
 }
 
@@ -68,7 +85,9 @@ describe('DetectionService with two GPU input batches', () => {
     expect(detector.maxRunning).toBe(1);
     // Overlap: some letterbox ran while a batch was being inferred, into the other input.
     const writes = sources.flatMap((s) => s.writes);
-    const overlapped = writes.filter((w) => detector.runs.some((r) => w.startMs < r.endMs - 1 && w.endMs > r.startMs + 1));
+    const overlapped = writes.filter((w) =>
+      detector.runs.some((r) => w.startMs < r.endMs - 1 && w.endMs > r.startMs + 1),
+    );
     expect(overlapped.length).toBeGreaterThan(0);
     for (const w of overlapped) {
       const during = detector.runs.filter((r) => w.startMs < r.endMs - 1 && w.endMs > r.startMs + 1);
@@ -77,11 +96,11 @@ describe('DetectionService with two GPU input batches', () => {
     for (const [i, s] of sources.entries()) {
       const seqs = seen.get(`cam${i}`) ?? [];
       expect(seqs.length).toBeGreaterThan(2);
-      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);  // in order
-      expect(new Set(seqs).size).toBe(seqs.length);             // never a frame twice
+      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs); // in order
+      expect(new Set(seqs).size).toBe(seqs.length); // never a frame twice
       const st = service.stats(`cam${i}`)!;
       expect(st.framesInferred).toBe(seqs.length);
-      expect(st.framesInferred + st.dropped + st.pending).toBe(s.newest);  // every frame inferred, dropped (with why) or waiting
+      expect(st.framesInferred + st.dropped + st.pending).toBe(s.newest); // every frame inferred, dropped (with why) or waiting
       expect(st.dropped).toBe(st.dropReasons.behind);
     }
   });

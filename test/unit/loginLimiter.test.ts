@@ -14,7 +14,11 @@ const DAY = 24 * HOUR;
 /** A limiter on a clock the test moves. */
 function limiter(perPair = 3, perUser = 5, maxKeys?: number) {
   const clock = { now: 1_000_000 };
-  const limits = { perUserAndAddress: { max: perPair, windowMs: 60_000 }, perUser: { max: perUser, windowMs: HOUR }, knownForMs: 12 * HOUR };
+  const limits = {
+    perUserAndAddress: { max: perPair, windowMs: 60_000 },
+    perUser: { max: perUser, windowMs: HOUR },
+    knownForMs: 12 * HOUR,
+  };
   const l = new LoginLimiter(limits, () => clock.now, { maxKeys });
   return { l, clock };
 }
@@ -32,9 +36,9 @@ describe('LoginLimiter', () => {
       expect(l.begin('admin', 'a')).toBeNull();
       clock.now += 10_000;
     }
-    expect(l.begin('admin', 'a')).toBe(30);  // the first failure was 30 s ago: 30 s to go
-    expect(l.begin('admin', 'b')).toBeNull();  // another address
-    expect(l.begin('guard', 'a')).toBeNull();  // another user
+    expect(l.begin('admin', 'a')).toBe(30); // the first failure was 30 s ago: 30 s to go
+    expect(l.begin('admin', 'b')).toBeNull(); // another address
+    expect(l.begin('guard', 'a')).toBeNull(); // another user
     clock.now += 30_000;
     expect(l.begin('admin', 'a')).toBeNull();
   });
@@ -80,8 +84,8 @@ describe('LoginLimiter', () => {
     l.succeeded('admin', '127.0.0.1');
     // An attacker spends the per-user limit from other addresses.
     for (let i = 0; i < 5; i++) expect(l.begin('admin', `10.0.0.${i}`)).toBeNull();
-    expect(l.begin('admin', '10.0.9.9')).toBeGreaterThan(0);  // unknown addresses: blocked
-    expect(l.begin('admin', '127.0.0.1')).toBeNull();  // the admin's own: goes on
+    expect(l.begin('admin', '10.0.9.9')).toBeGreaterThan(0); // unknown addresses: blocked
+    expect(l.begin('admin', '127.0.0.1')).toBeNull(); // the admin's own: goes on
     l.succeeded('admin', '127.0.0.1');
     // The known pair keeps its own limit.
     for (let i = 0; i < 3; i++) expect(l.begin('admin', '127.0.0.1')).toBeNull();
@@ -106,11 +110,11 @@ describe('LoginLimiter', () => {
     expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
     const { l } = limiter(3, 100);
     for (let i = 1; i <= 3; i++) expect(l.begin('admin', `2001:db8::${i}`)).toBeNull();
-    expect(l.begin('admin', '2001:db8::ffff:4')).toBeGreaterThan(0);  // the same /64
-    expect(l.begin('admin', '2001:db8:0:1::1')).toBeNull();  // another /64
+    expect(l.begin('admin', '2001:db8::ffff:4')).toBeGreaterThan(0); // the same /64
+    expect(l.begin('admin', '2001:db8:0:1::1')).toBeNull(); // another /64
     expect(l.begin('admin', '2001:db8:0:1::2')).toBeNull();
     l.succeeded('admin', '2001:db8:0:1::2');
-    expect(l.begin('admin', '2001:db8:0:1::99')).toBeNull();  // cleared for the whole /64
+    expect(l.begin('admin', '2001:db8:0:1::99')).toBeNull(); // cleared for the whole /64
   });
 
   it('the config keeps a pair known for known_address_days, well past session_hours, and forgets it after', () => {
@@ -138,7 +142,12 @@ describe('LoginLimiter', () => {
   it('known_address_days is a whole number of days from 1 to 3650, and a bad one is named', () => {
     const cameras = [{ id: 'door', url: 'rtsp://10.0.0.2/s1' }];
     expect(validateConfig({ auth: { known_address_days: 1 }, cameras }).auth.known_address_days).toBe(1);
-    for (const [bad, says] of [[0, /^Expected a value of at least 1 for auth\.known_address_days but received/], [1.5, /^Expected an integer for auth\.known_address_days but received/], [5000, /^Expected a value of at most 3650 for auth\.known_address_days but received/], ['30', /^Expected a number for auth\.known_address_days but received/]] as const) {
+    for (const [bad, says] of [
+      [0, /^Expected a value of at least 1 for auth\.known_address_days but received/],
+      [1.5, /^Expected an integer for auth\.known_address_days but received/],
+      [5000, /^Expected a value of at most 3650 for auth\.known_address_days but received/],
+      ['30', /^Expected a number for auth\.known_address_days but received/],
+    ] as const) {
       let problems: string[] = [];
       try {
         validateConfig({ auth: { known_address_days: bad }, cameras });
@@ -166,14 +175,16 @@ describe('LoginLimiter', () => {
     expect(l.begin('admin', '10.0.0.2')).toBeNull();
     // The viewer keeps its 16 newest pairs, not the older ones.
     exhaust(l, 'guard', 5);
-    expect(l.begin('guard', '2001:db8:1:86a0::1')).toBeNull();  // the newest (100000)
-    expect(l.begin('guard', '2001:db8:1:8691::1')).toBeNull();  // the 16th newest (99985)
-    expect(l.begin('guard', '2001:db8:1:8690::1')).toBeGreaterThan(0);  // the 17th newest
+    expect(l.begin('guard', '2001:db8:1:86a0::1')).toBeNull(); // the newest (100000)
+    expect(l.begin('guard', '2001:db8:1:8691::1')).toBeNull(); // the 16th newest (99985)
+    expect(l.begin('guard', '2001:db8:1:8690::1')).toBeGreaterThan(0); // the 17th newest
   });
 
   it('a global cap on known pairs is the last resort: the oldest success goes first', () => {
     const clock = { now: 1_000_000 };
-    const l = new LoginLimiter(loginLimits(authSchema.parse({ login_per_user_per_hour: 1 })), () => clock.now, { maxKnown: 10 });
+    const l = new LoginLimiter(loginLimits(authSchema.parse({ login_per_user_per_hour: 1 })), () => clock.now, {
+      maxKnown: 10,
+    });
     for (let i = 0; i < 11; i++) {
       clock.now += 1;
       expect(l.begin(`user${i}`, '10.0.0.1')).toBeNull();
@@ -199,23 +210,33 @@ describe('LoginLimiter', () => {
     const warnings: string[] = [];
     const clock = { now: 10 * DAY };
     const limits = loginLimits(authSchema.parse({ login_per_user_per_hour: 3 }));
-    const open = () => new LoginLimiter(limits, () => clock.now, { store: new KnownPairsFile(file, (m) => warnings.push(m)) });
+    const open = () =>
+      new LoginLimiter(limits, () => clock.now, { store: new KnownPairsFile(file, (m) => warnings.push(m)) });
     let l = open();
-    expect(warnings).toEqual([]);  // no file yet: nothing to warn about
+    expect(warnings).toEqual([]); // no file yet: nothing to warn about
     expect(l.begin('admin', '2001:db8:1:2::10')).toBeNull();
     l.succeeded('admin', '2001:db8:1:2::10');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     // Only the user, the address key and the time.
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ version: 1, pairs: [{ user: 'admin', address: '2001:db8:1:2::/64', at: 10 * DAY }] });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+      version: 1,
+      pairs: [{ user: 'admin', address: '2001:db8:1:2::/64', at: 10 * DAY }],
+    });
     l = open();
     exhaust(l, 'admin', 3);
     expect(l.begin('admin', '2001:db8:1:2::ffff')).toBeNull();
     // Corrupt, or not what it should be: start empty and say so, never throw.
-    for (const bad of ['{"version":1,"pairs":[{"user":', '{"version":1,"pairs":[{"user":"admin","address":7,"at":"x"}]}', '[]']) {
+    for (const bad of [
+      '{"version":1,"pairs":[{"user":',
+      '{"version":1,"pairs":[{"user":"admin","address":7,"at":"x"}]}',
+      '[]',
+    ]) {
       writeFileSync(file, bad);
       warnings.length = 0;
       l = open();
-      expect(warnings).toEqual([expect.stringMatching(/^Ignoring the known login addresses file .*known-logins\.json: /)]);
+      expect(warnings).toEqual([
+        expect.stringMatching(/^Ignoring the known login addresses file .*known-logins\.json: /),
+      ]);
       exhaust(l, 'admin', 3);
       expect(l.begin('admin', '2001:db8:1:2::ffff')).toBeGreaterThan(0);
     }
@@ -228,6 +249,6 @@ describe('LoginLimiter', () => {
     expect(l.begin('admin', '10.0.0.1')).toBeNull();
     expect(() => l.succeeded('admin', '10.0.0.1')).not.toThrow();
     expect(warnings.at(-1)).toMatch(/^Could not save the known login addresses to .*blocked: /);
-    expect(readdirSync(dir).sort()).toEqual(['blocked', 'known-logins.json']);  // no temp file left
+    expect(readdirSync(dir).sort()).toEqual(['blocked', 'known-logins.json']); // no temp file left
   });
 });

@@ -28,7 +28,14 @@ describe('redactUrl (a URL known to be one: camera, MQTT broker)', () => {
   });
 
   it('leaves URLs without credentials and file paths alone', () => {
-    for (const u of ['rtsp://10.0.0.5/stream', 'rtsp://[::1]:8554/a', '/srv/clips/door.mp4', 'file:/srv/a.mp4', 'mqtt://broker:1883']) expect(redactUrl(u)).toBe(u);
+    for (const u of [
+      'rtsp://10.0.0.5/stream',
+      'rtsp://[::1]:8554/a',
+      '/srv/clips/door.mp4',
+      'file:/srv/a.mp4',
+      'mqtt://broker:1883',
+    ])
+      expect(redactUrl(u)).toBe(u);
   });
 });
 
@@ -37,7 +44,11 @@ describe('redactSecrets (free text: log lines, STATUS=, CLI and API errors)', ()
     for (const scheme of ['rtsp', 'rtsps', 'mqtt', 'http']) {
       for (const secret of SECRETS) {
         const url = `${scheme}://camuser:${secret}@127.0.0.1:8554/live`;
-        for (const text of [`cannot open ${url}: Connection refused`, `received '${url}' (cameras[0].url)`, `a: ${url}\nb: ${url}/2 then rtsp://10.0.0.5/plain`]) {
+        for (const text of [
+          `cannot open ${url}: Connection refused`,
+          `received '${url}' (cameras[0].url)`,
+          `a: ${url}\nb: ${url}/2 then rtsp://10.0.0.5/plain`,
+        ]) {
           const out = redactSecrets(text);
           expectNoSecret(out, secret);
           expect(out).toContain('camuser:***@127.0.0.1:8554/live');
@@ -67,7 +78,8 @@ describe('redactSecrets (free text: log lines, STATUS=, CLI and API errors)', ()
   });
 
   it('keeps text without secrets as it is', () => {
-    const plain = 'Expected a value of at least 8 characters for auth.admin_password; rtsp://10.0.0.5/stream and rtsp://user@host/x';
+    const plain =
+      'Expected a value of at least 8 characters for auth.admin_password; rtsp://10.0.0.5/stream and rtsp://user@host/x';
     expect(redactSecrets(plain)).toBe(plain.replace('rtsp://user@host', 'rtsp://***@host'));
     expect(redactSecrets('3/4 cameras streaming; detector cpu int8')).toBe('3/4 cameras streaming; detector cpu int8');
   });
@@ -130,8 +142,15 @@ describe('describeIssue never echoes a secret (config errors, API 400 answers)',
   });
 
   it('any schema: password, token, secret and key fields are never echoed', () => {
-    const schema = z.strictObject({ password: z.string().min(8), token: z.string().regex(/^[a-f0-9]+$/), nested: z.object({ client_secret: z.literal('x'), api_key: z.enum(['a', 'b']) }) });
-    const r = schema.safeParse({ password: 'Sh0rt', token: 'Zz99@Qq77', nested: { client_secret: 'co:lo:ns', api_key: 'sla/shes/h3r3' } }, { reportInput: true });
+    const schema = z.strictObject({
+      password: z.string().min(8),
+      token: z.string().regex(/^[a-f0-9]+$/),
+      nested: z.object({ client_secret: z.literal('x'), api_key: z.enum(['a', 'b']) }),
+    });
+    const r = schema.safeParse(
+      { password: 'Sh0rt', token: 'Zz99@Qq77', nested: { client_secret: 'co:lo:ns', api_key: 'sla/shes/h3r3' } },
+      { reportInput: true },
+    );
     expect(r.success).toBe(false);
     const text = r.error!.issues.map(describeIssue).join('\n');
     expect(text).toMatch(/for password/);
@@ -193,7 +212,9 @@ describe('every redaction is linear in its input (it runs on anonymous input: he
 
   it('a secret glued to 1 MB of letters is still found (no start anchor to defeat)', () => {
     const glued = 'a'.repeat(MB);
-    const out = timed('redactSecrets', () => redactSecrets(`${glued}_password: Hunter2Glued\n${glued}rtsp://cam:Zz99Glued@127.0.0.1/x`));
+    const out = timed('redactSecrets', () =>
+      redactSecrets(`${glued}_password: Hunter2Glued\n${glued}rtsp://cam:Zz99Glued@127.0.0.1/x`),
+    );
     expect(out).not.toContain('Hunter2Glued');
     expect(out).not.toContain('Zz99Glued');
     expect(out.endsWith('rtsp://cam:***@127.0.0.1/x')).toBe(true);
@@ -216,16 +237,38 @@ describe('every redaction is linear in its input (it runs on anonymous input: he
 describe('query-string credentials (Foscam-style ?usr=admin&pwd=…, ?password=, ?token=)', () => {
   it('redactUrl masks every secret-named query parameter and keeps the others', () => {
     expect(redactUrl('rtsp://h/x?password=Hunter2&ch=1')).toBe('rtsp://h/x?password=***&ch=1');
-    expect(redactUrl('http://10.0.0.9:88/cgi-bin/CGIStream.cgi?cmd=GetMJStream&usr=admin&pwd=Zz99%40Qq77')).toBe('http://10.0.0.9:88/cgi-bin/CGIStream.cgi?cmd=GetMJStream&usr=admin&pwd=***');
-    for (const name of ['passwd', 'pass', 'passphrase', 'secret', 'token', 'auth', 'key', 'api_key', 'apikey', 'sig', 'signature', 'access_token', 'credentials', 'PWD', 'stream_key']) {
-      expect(redactUrl(`rtsps://cam:pw@h:322/live?ch=1&${name}=Hunter2#frag`)).toBe(`rtsps://cam:***@h:322/live?ch=1&${name}=***#frag`);
+    expect(redactUrl('http://10.0.0.9:88/cgi-bin/CGIStream.cgi?cmd=GetMJStream&usr=admin&pwd=Zz99%40Qq77')).toBe(
+      'http://10.0.0.9:88/cgi-bin/CGIStream.cgi?cmd=GetMJStream&usr=admin&pwd=***',
+    );
+    for (const name of [
+      'passwd',
+      'pass',
+      'passphrase',
+      'secret',
+      'token',
+      'auth',
+      'key',
+      'api_key',
+      'apikey',
+      'sig',
+      'signature',
+      'access_token',
+      'credentials',
+      'PWD',
+      'stream_key',
+    ]) {
+      expect(redactUrl(`rtsps://cam:pw@h:322/live?ch=1&${name}=Hunter2#frag`)).toBe(
+        `rtsps://cam:***@h:322/live?ch=1&${name}=***#frag`,
+      );
     }
     expect(redactUrl('rtsp://h/x?keyframe=1&channel=2')).toBe('rtsp://h/x?keyframe=1&channel=2');
   });
 
   it('redactSecrets masks pwd=, pass=, auth=, key= in free text and in URLs inside it', () => {
     for (const name of ['pwd', 'pass', 'auth', 'key', 'passwd', 'sig']) {
-      const out = redactSecrets(`cannot open http://10.0.0.9/snap.cgi?usr=admin&${name}=Hunter2X&ch=1: 401; retry with ${name}=Zz99Qq77`);
+      const out = redactSecrets(
+        `cannot open http://10.0.0.9/snap.cgi?usr=admin&${name}=Hunter2X&ch=1: 401; retry with ${name}=Zz99Qq77`,
+      );
       expect(out).not.toContain('Hunter2X');
       expect(out).not.toContain('Zz99Qq77');
       expect(out).toContain('usr=admin');
@@ -233,22 +276,38 @@ describe('query-string credentials (Foscam-style ?usr=admin&pwd=…, ?password=,
       expect(redactSecrets(`{"${name}":"Hunter2X","user":"bob"}`)).toBe(`{"${name}":***,"user":"bob"}`);
     }
     // In prose a short word before ':' is a plain word.
-    for (const plain of ['calibration max pass: 3/20 frames', 'Unknown key: camera', 'at f (file:///app/auth.js:10:5)', 'at g (/app/dist/passwords.js:3:7)']) expect(redactSecrets(plain)).toBe(plain);
+    for (const plain of [
+      'calibration max pass: 3/20 frames',
+      'Unknown key: camera',
+      'at f (file:///app/auth.js:10:5)',
+      'at g (/app/dist/passwords.js:3:7)',
+    ])
+      expect(redactSecrets(plain)).toBe(plain);
   });
 });
 
 describe('stack traces keep their paths', () => {
   it('file: URLs are never masked, nor a network URL across them', () => {
-    const stack = 'Error: boom\n    at f (file:///app/node_modules/@fastify/static/index.js:10:5)\n    at file:///app/node_modules/@scope/a/b.js:1:2';
+    const stack =
+      'Error: boom\n    at f (file:///app/node_modules/@fastify/static/index.js:10:5)\n    at file:///app/node_modules/@scope/a/b.js:1:2';
     expect(redactSecrets(stack)).toBe(stack);
-    expect(redactUrl('file:///app/node_modules/@fastify/static/index.js')).toBe('file:///app/node_modules/@fastify/static/index.js');
-    expect(redactSecrets('open rtsp://cam:Zz99Qq77@h/x failed at file:///app/node_modules/@fastify/x.js:1:2')).toBe('open rtsp://cam:***@h/x failed at file:///app/node_modules/@fastify/x.js:1:2');
+    expect(redactUrl('file:///app/node_modules/@fastify/static/index.js')).toBe(
+      'file:///app/node_modules/@fastify/static/index.js',
+    );
+    expect(redactSecrets('open rtsp://cam:Zz99Qq77@h/x failed at file:///app/node_modules/@fastify/x.js:1:2')).toBe(
+      'open rtsp://cam:***@h/x failed at file:///app/node_modules/@fastify/x.js:1:2',
+    );
   });
 });
 
 describe('headers, JSON containers and slashless URLs', () => {
   it('Authorization and Cookie lines are masked in free text', () => {
-    for (const line of ['Authorization: Basic dXNlcjpIdW50ZXIy', 'authorization: Bearer Zz99Qq77.abc', 'Cookie: vigil_session=Zz99Qq77; theme=dark', 'set-cookie: vigil_session=Zz99Qq77']) {
+    for (const line of [
+      'Authorization: Basic dXNlcjpIdW50ZXIy',
+      'authorization: Bearer Zz99Qq77.abc',
+      'Cookie: vigil_session=Zz99Qq77; theme=dark',
+      'set-cookie: vigil_session=Zz99Qq77',
+    ]) {
       const out = redactSecrets(`request headers: ${line}`);
       for (const s of ['dXNlcjpIdW50ZXIy', 'Zz99Qq77']) expect(out, out).not.toContain(s);
       expect(out).toContain('request headers: ');
@@ -259,7 +318,15 @@ describe('headers, JSON containers and slashless URLs', () => {
     const line = `${JSON.stringify({ level: 30, cookie: ['vigil_session=Zz99Qq77'], password: { x: 'Hunter2X', n: [1, { y: 'Hunter2Y' }] }, headers: { authorization: ['Basic dXNlcjpw'] }, token: 73914682, user: 'bob', msg: 'ok "quoted" {braces} [x]' })}\n`;
     const out = redactJsonLine(line);
     for (const s of ['Zz99Qq77', 'Hunter2X', 'Hunter2Y', 'dXNlcjpw', '73914682']) expect(out, out).not.toContain(s);
-    expect(JSON.parse(out)).toEqual({ level: 30, cookie: '***', password: '***', headers: { authorization: '***' }, token: '***', user: 'bob', msg: 'ok "quoted" {braces} [x]' });
+    expect(JSON.parse(out)).toEqual({
+      level: 30,
+      cookie: '***',
+      password: '***',
+      headers: { authorization: '***' },
+      token: '***',
+      user: 'bob',
+      msg: 'ok "quoted" {braces} [x]',
+    });
     expect(out.endsWith('\n')).toBe(true);
   });
 
@@ -269,13 +336,17 @@ describe('headers, JSON containers and slashless URLs', () => {
       const out = redactSecrets(`cannot open ${scheme}:cam:Zz99Qq77@10.0.0.9/x: refused`);
       expect(out).toBe(`cannot open ${scheme}:cam:***@10.0.0.9/x: refused`);
     }
-    expect(redactSecrets('tcp: connection reset by peer; mail bob@example.com')).toBe('tcp: connection reset by peer; mail bob@example.com');
+    expect(redactSecrets('tcp: connection reset by peer; mail bob@example.com')).toBe(
+      'tcp: connection reset by peer; mail bob@example.com',
+    );
   });
 });
 
 describe('a secret cannot hide behind another part of the text', () => {
   it("a query holding '@' (a mail address) is still masked, and the host stays shown", () => {
-    expect(redactUrl('rtsp://cam/live?user=ops@site.com&password=Hunter2')).toBe('rtsp://cam/live?user=ops@site.com&password=***');
+    expect(redactUrl('rtsp://cam/live?user=ops@site.com&password=Hunter2')).toBe(
+      'rtsp://cam/live?user=ops@site.com&password=***',
+    );
     expect(redactUrl('rtsp://u:pw@cam/x?email=a@b&token=T0k')).toBe('rtsp://u:***@cam/x?email=a@b&token=***');
     expect(redactUrl('http://h/x?a=1#access_token=T0kFrag&b=2')).toBe('http://h/x?a=1#access_token=***&b=2');
     // Before any '/', a '?' may be part of the password: masked to the last '@'.
@@ -293,7 +364,9 @@ describe('a secret cannot hide behind another part of the text', () => {
     expect(redactSecrets('open http://a/?token=x#y&password=z9z9')).toBe('open http://a/?token=***#y&password=***');
     expect(redactSecrets('pwd=One1; key=Two2; ch=1')).toBe('pwd=***; key=***; ch=1');
     // A spaced `name = value` and a YAML `name: value` still run to the line's end: a password may hold spaces.
-    expect(redactSecrets('client_secret = Hunter2 Secret\npassword: a&b=c token=d')).toBe('client_secret = ***\npassword: ***');
+    expect(redactSecrets('client_secret = Hunter2 Secret\npassword: a&b=c token=d')).toBe(
+      'client_secret = ***\npassword: ***',
+    );
   });
 
   it('a password holding a URL marker (://, udp:, srt:) is masked whole', () => {
@@ -307,10 +380,20 @@ describe('a secret cannot hide behind another part of the text', () => {
       expect(redactSecrets(`cannot open ${url}: refused`)).toBe(`cannot open ${shown}: refused`);
     }
     // Nor is a URL standing on its own after a space or quote, a scheme named in prose, or a file: URL (stack traces stay whole).
-    expect(redactSecrets('serving http://127.0.0.1:8080: cannot open rtsp://cam:Zz99Qq77@h/x')).toBe('serving http://127.0.0.1:8080: cannot open rtsp://cam:***@h/x');
-    expect(redactSecrets("Expected an rtsp://, rtsps:// URL (rtsp:// with two slashes) but received 'rtsp://cam:Zz99Qq77@h/x'")).toBe("Expected an rtsp://, rtsps:// URL (rtsp:// with two slashes) but received 'rtsp://cam:***@h/x'");
-    expect(redactSecrets('at file:///app/x.js:1:2 open rtsp://cam:Zz99Qq77@h/x')).toBe('at file:///app/x.js:1:2 open rtsp://cam:***@h/x');
-    expect(redactSecrets('open rtsp://10.0.0.5/x failed at file:///app/node_modules/@fastify/x.js:1:2')).toBe('open rtsp://10.0.0.5/x failed at file:///app/node_modules/@fastify/x.js:1:2');
+    expect(redactSecrets('serving http://127.0.0.1:8080: cannot open rtsp://cam:Zz99Qq77@h/x')).toBe(
+      'serving http://127.0.0.1:8080: cannot open rtsp://cam:***@h/x',
+    );
+    expect(
+      redactSecrets(
+        "Expected an rtsp://, rtsps:// URL (rtsp:// with two slashes) but received 'rtsp://cam:Zz99Qq77@h/x'",
+      ),
+    ).toBe("Expected an rtsp://, rtsps:// URL (rtsp:// with two slashes) but received 'rtsp://cam:***@h/x'");
+    expect(redactSecrets('at file:///app/x.js:1:2 open rtsp://cam:Zz99Qq77@h/x')).toBe(
+      'at file:///app/x.js:1:2 open rtsp://cam:***@h/x',
+    );
+    expect(redactSecrets('open rtsp://10.0.0.5/x failed at file:///app/node_modules/@fastify/x.js:1:2')).toBe(
+      'open rtsp://10.0.0.5/x failed at file:///app/node_modules/@fastify/x.js:1:2',
+    );
   });
 
   it('a JSON log line with a percent-encoded secret name is redacted like free text', () => {

@@ -35,7 +35,7 @@ describe('Sessions', () => {
     expect(ended).toEqual([]);
     expect(changed).toEqual([{ name: 'cam', role: 'viewer', cameras: ['b'] }]);
     expect(sessions.resolve(token)).toEqual({ name: 'cam', role: 'viewer', cameras: ['b'] });
-    expect(await users.verify('cam', 'cam-password')).not.toBeNull();  // the kept hash still verifies
+    expect(await users.verify('cam', 'cam-password')).not.toBeNull(); // the kept hash still verifies
 
     await users.put({ name: 'cam', password: 'new-password', role: 'viewer', cameras: ['b'] });
     expect(ended).toEqual([[token, 'login_again']]);

@@ -9,7 +9,14 @@ import { MIGRATIONS } from '../../src/store/migrations.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 const event = (camera: string, kind: 'breach' | 'recovered', at: string) => ({
-  camera, kind, at, budgetMs: 200, policy: 'newest_wins' as const, latencyMs: 250, durationMs: kind === 'recovered' ? 1200 : null, dropped: kind === 'recovered' ? 7 : null,
+  camera,
+  kind,
+  at,
+  budgetMs: 200,
+  policy: 'newest_wins' as const,
+  latencyMs: 250,
+  durationMs: kind === 'recovered' ? 1200 : null,
+  dropped: kind === 'recovered' ? 7 : null,
 });
 
 describe('store (a real SQLite file)', () => {
@@ -21,9 +28,15 @@ describe('store (a real SQLite file)', () => {
     s1.addBudgetEvent(event('b', 'breach', '2026-11-25T10:00:01.000Z'));
     s1.addBudgetEvent(event('a', 'recovered', '2026-11-25T10:00:02.000Z'));
     s1.close();
-    const s2 = new Store(path);  // migrations are not applied twice (they would fail: the table exists)
-    expect(s2.budgetEvents({ limit: 10 }).map((e) => `${e.camera}:${e.kind}`)).toEqual(['a:recovered', 'b:breach', 'a:breach']);
-    expect(s2.budgetEvents({ camera: 'a', limit: 1 })).toEqual([{ id: 3, ...event('a', 'recovered', '2026-11-25T10:00:02.000Z') }]);
+    const s2 = new Store(path); // migrations are not applied twice (they would fail: the table exists)
+    expect(s2.budgetEvents({ limit: 10 }).map((e) => `${e.camera}:${e.kind}`)).toEqual([
+      'a:recovered',
+      'b:breach',
+      'a:breach',
+    ]);
+    expect(s2.budgetEvents({ camera: 'a', limit: 1 })).toEqual([
+      { id: 3, ...event('a', 'recovered', '2026-11-25T10:00:02.000Z') },
+    ]);
     expect(s2.budgetEvents({ cameras: new Set(['b']), limit: 10 }).map((e) => e.camera)).toEqual(['b']);
     s2.close();
     const raw = new Database(path);
@@ -36,7 +49,9 @@ describe('store (a real SQLite file)', () => {
     const raw = new Database(path);
     raw.pragma('user_version = 99');
     raw.close();
-    expect(() => new Store(path)).toThrow(`${path} has schema version 99, newer than this build knows (${MIGRATIONS.at(-1)!.version}): upgrade Vigil or restore the database`);
+    expect(() => new Store(path)).toThrow(
+      `${path} has schema version 99, newer than this build knows (${MIGRATIONS.at(-1)!.version}): upgrade Vigil or restore the database`,
+    );
     const again = new Database(path);
     expect(again.pragma('user_version', { simple: true })).toBe(99);
     expect(again.pragma('journal_mode', { simple: true })).toBe('delete');

@@ -1,6 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import type { CameraCounters, CameraEvent, CameraOptions, LetterboxResult, NativeCamera, Snapshot } from '../../src/native/types.js';
+import type {
+  CameraCounters,
+  CameraEvent,
+  CameraOptions,
+  LetterboxResult,
+  NativeCamera,
+  Snapshot,
+} from '../../src/native/types.js';
 import { cameraSchema } from '../../src/pipeline/cameraConfig.js';
 import { CameraSupervisor, type CameraState } from '../../src/pipeline/CameraSupervisor.js';
 import { createLogger } from '../../src/util/logger.js';
@@ -29,7 +36,27 @@ class ScriptedCamera implements NativeCamera {
     this.closed = true;
   }
   stats(): CameraCounters {
-    return { sessions: this.session, packets: 0, bytes: 0, framesDecoded: 0, framesPublished: 0, decodeErrors: 0, corruptFrames: 0, droppedPoolFull: 0, droppedQueueFull: 0, loops: 0, videoFragments: 0, videoDropped: 0, videoEncoded: 0, poolAllocations: 0, gpuFrames: false, hostCopies: { letterbox: 0, snapshot: 0, annotate: 0, encode: 0 }, decoder: '', encoder: '', annotateEncoder: '' };
+    return {
+      sessions: this.session,
+      packets: 0,
+      bytes: 0,
+      framesDecoded: 0,
+      framesPublished: 0,
+      decodeErrors: 0,
+      corruptFrames: 0,
+      droppedPoolFull: 0,
+      droppedQueueFull: 0,
+      loops: 0,
+      videoFragments: 0,
+      videoDropped: 0,
+      videoEncoded: 0,
+      poolAllocations: 0,
+      gpuFrames: false,
+      hostCopies: { letterbox: 0, snapshot: 0, annotate: 0, encode: 0 },
+      decoder: '',
+      encoder: '',
+      annotateEncoder: '',
+    };
   }
   snapshot(): Promise<Snapshot | null> {
     return Promise.resolve(null);
@@ -44,7 +71,18 @@ class ScriptedCamera implements NativeCamera {
     return Promise.resolve(null);
   }
   frame(session = this.session) {
-    this.emit({ type: 'frame', session, seq: 1, pts: 0, ptsUs: 0, recvUs: 0, decodedUs: 0, width: 4, height: 4, keyframe: true });
+    this.emit({
+      type: 'frame',
+      session,
+      seq: 1,
+      pts: 0,
+      ptsUs: 0,
+      recvUs: 0,
+      decodedUs: 0,
+      width: 4,
+      height: 4,
+      keyframe: true,
+    });
   }
   end(reason: 'eos' | 'error' | 'timeout' | 'stopped', message = '', session = this.session) {
     this.running = false;
@@ -86,7 +124,12 @@ function advance(ms: number) {
 
 describe('CameraSupervisor', () => {
   it('passes the camera config to the native camera', () => {
-    expect(cam.options).toMatchObject({ url: 'rtsp://user:pw@127.0.0.1/x', transport: 'tcp', timeoutMs: 5000, decoder: 'auto' });
+    expect(cam.options).toMatchObject({
+      url: 'rtsp://user:pw@127.0.0.1/x',
+      transport: 'tcp',
+      timeoutMs: 5000,
+      decoder: 'auto',
+    });
   });
 
   it('connects, streams on the first frame, and reconnects with growing backoff', () => {
@@ -110,7 +153,17 @@ describe('CameraSupervisor', () => {
     // A healthy stream resets the backoff.
     cam.end('eos');
     expect(sup.health().retryInMs).toBe(100);
-    expect(states).toEqual(['connecting', 'backoff', 'connecting', 'backoff', 'connecting', 'backoff', 'connecting', 'streaming', 'backoff']);
+    expect(states).toEqual([
+      'connecting',
+      'backoff',
+      'connecting',
+      'backoff',
+      'connecting',
+      'backoff',
+      'connecting',
+      'streaming',
+      'backoff',
+    ]);
   });
 
   it('declares a stall when frames stop, stops the session and reconnects', () => {
@@ -120,11 +173,11 @@ describe('CameraSupervisor', () => {
     cam.frame();
     advance(1750);
     expect(sup.state).toBe('streaming');
-    advance(250);  // 2 s without a frame
+    advance(250); // 2 s without a frame
     expect(states.slice(-2)).toEqual(['stalled', 'backoff']);
     expect(cam.stops).toBe(1);
     expect(sup.lastError?.message).toMatch(/no frame for 2\.\d s/);
-    cam.end('stopped');  // the stopped session's own end event changes nothing
+    cam.end('stopped'); // the stopped session's own end event changes nothing
     expect(sup.state).toBe('backoff');
     advance(100);
     expect(sup.state).toBe('connecting');
@@ -152,6 +205,6 @@ describe('CameraSupervisor', () => {
     expect(cam.closed).toBe(true);
     expect(sup.state).toBe('stopped');
     advance(5000);
-    expect(cam.opens).toBe(1);  // no reconnect after close
+    expect(cam.opens).toBe(1); // no reconnect after close
   });
 });

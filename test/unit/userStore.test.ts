@@ -14,14 +14,15 @@ async function store() {
 }
 
 /** One scrypt of the store's cost: lets the store's own first scrypt of a call finish before the next step. */
-const oneScrypt = () => new Promise<void>((resolve, reject) => scrypt('x', Buffer.alloc(16), 32, (err) => (err ? reject(err) : resolve())));
+const oneScrypt = () =>
+  new Promise<void>((resolve, reject) => scrypt('x', Buffer.alloc(16), 32, (err) => (err ? reject(err) : resolve())));
 
 describe('UserStore under concurrent changes', () => {
   it('a login in flight while its user is deleted and created again under the same name fails', async () => {
     const users = await store();
     for (let round = 0; round < 3; round++) {
       await users.put({ name: 'cam', password: 'old-password', role: 'viewer', cameras: ['a'] });
-      const login = users.verify('cam', 'old-password');  // reads the old record, then awaits scrypt
+      const login = users.verify('cam', 'old-password'); // reads the old record, then awaits scrypt
       expect(users.remove('cam')).toBe(true);
       const again = users.put({ name: 'cam', password: 'new-password', role: 'viewer', cameras: ['a'] });
       const [who] = await Promise.all([login, again]);
@@ -48,7 +49,10 @@ describe('UserStore under concurrent changes', () => {
       const [who] = await Promise.all([login, change]);
       users.off('changed', onChanged);
       // A login that finished after the new password was written must not succeed with the old one.
-      expect(who !== null && written < verified, `round ${round}: the old password logged in after the change was written`).toBe(false);
+      expect(
+        who !== null && written < verified,
+        `round ${round}: the old password logged in after the change was written`,
+      ).toBe(false);
     }
   });
 
@@ -69,9 +73,18 @@ describe('UserStore under concurrent changes', () => {
       // that changed the stored password said so (sessions of the old one end).
       const last = changes[1]!;
       const camerasLast = last.user.cameras?.[0] === 'b';
-      expect(await users.verify('two', camerasLast ? 'first-password' : 'second-password'), `round ${round}`).not.toBeNull();
-      expect(await users.verify('two', camerasLast ? 'second-password' : 'first-password'), `round ${round}`).toBeNull();
-      expect(changes.map((c) => c.passwordChanged), `round ${round}`).toEqual(camerasLast ? [true, true] : [false, true]);
+      expect(
+        await users.verify('two', camerasLast ? 'first-password' : 'second-password'),
+        `round ${round}`,
+      ).not.toBeNull();
+      expect(
+        await users.verify('two', camerasLast ? 'second-password' : 'first-password'),
+        `round ${round}`,
+      ).toBeNull();
+      expect(
+        changes.map((c) => c.passwordChanged),
+        `round ${round}`,
+      ).toEqual(camerasLast ? [true, true] : [false, true]);
     }
   });
 });

@@ -9,7 +9,11 @@ export interface UiEvent extends EventMessage {
   clip: { url: string; durationMs: number; startedAt: string } | null;
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string, unknown> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Record<string, unknown> = {},
+  ...children: Array<Node | string>
+): HTMLElementTagNameMap[K] {
   const e = Object.assign(document.createElement(tag), props);
   e.append(...children);
   return e;
@@ -35,8 +39,10 @@ function thumbnail(ev: UiEvent): HTMLElement {
   const img = el('img', { src: ev.snapshot.url, alt: `${ev.label} in ${ev.zone}`, loading: 'lazy' });
   const mark = el('div', { className: 'box' });
   Object.assign(mark.style, {
-    left: `${(box.x1 / width) * 100}%`, top: `${(box.y1 / height) * 100}%`,
-    width: `${((box.x2 - box.x1) / width) * 100}%`, height: `${((box.y2 - box.y1) / height) * 100}%`,
+    left: `${(box.x1 / width) * 100}%`,
+    top: `${(box.y1 / height) * 100}%`,
+    width: `${((box.x2 - box.x1) / width) * 100}%`,
+    height: `${((box.y2 - box.y1) / height) * 100}%`,
   });
   wrap.append(img, mark);
   return wrap;
@@ -58,9 +64,22 @@ export class EventsView {
 
   constructor(private readonly admin: () => boolean) {
     const cameras = el('select', { name: 'camera' }, el('option', { value: '' }, 'all cameras'));
-    this.form = el('form', { className: 'filters' },
+    this.form = el(
+      'form',
+      { className: 'filters' },
       el('label', {}, 'Camera ', cameras),
-      el('label', {}, 'Kind ', el('select', { name: 'type' }, el('option', { value: '' }, 'zones and lines'), el('option', { value: 'zone' }, 'zones'), el('option', { value: 'line' }, 'lines'))),
+      el(
+        'label',
+        {},
+        'Kind ',
+        el(
+          'select',
+          { name: 'type' },
+          el('option', { value: '' }, 'zones and lines'),
+          el('option', { value: 'zone' }, 'zones'),
+          el('option', { value: 'line' }, 'lines'),
+        ),
+      ),
       el('label', {}, 'Zone/line ', el('input', { name: 'zone', placeholder: 'any', size: 10 })),
       el('label', {}, 'Class ', el('input', { name: 'label', placeholder: 'any (person, car…)', size: 12 })),
       el('label', {}, 'From ', el('input', { name: 'from', type: 'datetime-local' })),
@@ -73,7 +92,13 @@ export class EventsView {
     this.list = el('ol', { className: 'event-list' });
     this.more = el('button', { hidden: true }, 'More');
     this.player = el('aside', { className: 'event-player', hidden: true });
-    this.el = el('section', { id: 'events', hidden: true }, this.form, el('div', { className: 'statusbar' }, this.status, this.freshButton), el('div', { className: 'events-body' }, el('div', {}, this.list, this.more), this.player));
+    this.el = el(
+      'section',
+      { id: 'events', hidden: true },
+      this.form,
+      el('div', { className: 'statusbar' }, this.status, this.freshButton),
+      el('div', { className: 'events-body' }, el('div', {}, this.list, this.more), this.player),
+    );
     this.form.addEventListener('submit', (e) => {
       e.preventDefault();
       void this.load();
@@ -85,7 +110,10 @@ export class EventsView {
   async open(cameras: Array<{ id: string; name: string }>): Promise<void> {
     const select = this.form.elements.namedItem('camera') as HTMLSelectElement;
     const chosen = select.value;
-    select.replaceChildren(el('option', { value: '' }, 'all cameras'), ...cameras.map((c) => el('option', { value: c.id }, c.name)));
+    select.replaceChildren(
+      el('option', { value: '' }, 'all cameras'),
+      ...cameras.map((c) => el('option', { value: c.id }, c.name)),
+    );
     select.value = chosen;
     await this.load();
   }
@@ -108,7 +136,7 @@ export class EventsView {
     }
     for (const k of ['from', 'to']) {
       const v = String(f.get(k) ?? '');
-      if (v) q.set(k, new Date(v).toISOString());  // the browser's local time, as the API wants it (ISO)
+      if (v) q.set(k, new Date(v).toISOString()); // the browser's local time, as the API wants it (ISO)
     }
     q.set('limit', '50');
     this.query = q.toString();
@@ -131,13 +159,20 @@ export class EventsView {
     this.more.hidden = this.next === null;
     for (const ev of body.events) this.list.append(this.card(ev));
     this.shown.push(...body.events);
-    this.status.textContent = this.shown.length === 0 ? 'No events match.' : `${this.shown.length} event${this.shown.length === 1 ? '' : 's'}${this.next ? ' (more below)' : ''}`;
+    this.status.textContent =
+      this.shown.length === 0
+        ? 'No events match.'
+        : `${this.shown.length} event${this.shown.length === 1 ? '' : 's'}${this.next ? ' (more below)' : ''}`;
   }
 
   private card(ev: UiEvent): HTMLElement {
-    const li = el('li', { className: `event ${ev.type}` },
+    const li = el(
+      'li',
+      { className: `event ${ev.type}` },
       thumbnail(ev),
-      el('div', { className: 'facts' },
+      el(
+        'div',
+        { className: 'facts' },
         el('strong', {}, `${ev.label} #${ev.trackId}`),
         el('span', {}, `${ev.camera} · ${ev.type} ${ev.zone}`),
         el('span', {}, `${time(ev.startedAt)} · ${duration(ev)}`),
@@ -168,7 +203,11 @@ export class EventsView {
     this.player.replaceChildren(
       media,
       el('p', {}, `${ev.label} #${ev.trackId} — ${ev.camera}, ${ev.type} ${ev.zone}`),
-      el('p', { className: 'note' }, `${time(ev.startedAt)} · ${duration(ev)}${ev.clip ? ` · clip ${(ev.clip.durationMs / 1000).toFixed(1)} s from ${time(ev.clip.startedAt)}` : ''}`),
+      el(
+        'p',
+        { className: 'note' },
+        `${time(ev.startedAt)} · ${duration(ev)}${ev.clip ? ` · clip ${(ev.clip.durationMs / 1000).toFixed(1)} s from ${time(ev.clip.startedAt)}` : ''}`,
+      ),
       del,
     );
     this.player.hidden = false;

@@ -9,7 +9,7 @@ const STAGES: Array<{ key: keyof CameraStages; label: string; color: string }> =
   { key: 'send', label: 'send', color: '#8f8' },
   { key: 'display', label: 'display', color: '#bbb' },
 ];
-const POINTS = 120;  // one a second: the chart's last two minutes
+const POINTS = 120; // one a second: the chart's last two minutes
 
 /**
  * One camera's latency: where a frame's time goes (p50 of each stage as a stacked bar, p50/p99
@@ -42,7 +42,12 @@ export class LatencyPanel {
 
   /** For tests: what the panel shows. */
   state() {
-    return { points: this.history.filter(Boolean).length, budget: this.budgetState, lastEvent: this.lastEvent, stages: this.bar.childElementCount };
+    return {
+      points: this.history.filter(Boolean).length,
+      budget: this.budgetState,
+      lastEvent: this.lastEvent,
+      stages: this.bar.childElementCount,
+    };
   }
 
   update(h: CameraLive): void {
@@ -60,9 +65,10 @@ export class LatencyPanel {
     const li = document.createElement('li');
     li.className = ev.kind;
     const time = new Date(ev.at).toLocaleTimeString();
-    li.textContent = ev.kind === 'breach'
-      ? `${time} budget ${ev.budgetMs} ms breached (${ev.latencyMs} ms), ${ev.policy.replace('_', ' ')} engaged`
-      : `${time} back within ${ev.budgetMs} ms after ${((ev.durationMs ?? 0) / 1000).toFixed(1)} s, ${ev.dropped ?? 0} frames dropped by the policy`;
+    li.textContent =
+      ev.kind === 'breach'
+        ? `${time} budget ${ev.budgetMs} ms breached (${ev.latencyMs} ms), ${ev.policy.replace('_', ' ')} engaged`
+        : `${time} back within ${ev.budgetMs} ms after ${((ev.durationMs ?? 0) / 1000).toFixed(1)} s, ${ev.dropped ?? 0} frames dropped by the policy`;
     this.events.prepend(li);
     while (this.events.childElementCount > 3) this.events.lastElementChild!.remove();
   }
@@ -88,8 +94,20 @@ export class LatencyPanel {
         f.innerHTML = `<i style="background:${s.color}"></i>${s.label} ${v.p50}/${v.p99}`;
         return f;
       }),
-      ...(st?.total ? [Object.assign(document.createElement('b'), { textContent: `packet→boxes ${st.total.p50}/${st.total.p95}/${st.total.p99} ms (p50/p95/p99)` })] : []),
-      ...(h.intervalMs ? [Object.assign(document.createElement('span'), { textContent: `frame interval ${h.intervalMs.p50}/${h.intervalMs.p99} ms, jitter ${h.jitterMs} ms` })] : []),
+      ...(st?.total
+        ? [
+            Object.assign(document.createElement('b'), {
+              textContent: `packet→boxes ${st.total.p50}/${st.total.p95}/${st.total.p99} ms (p50/p95/p99)`,
+            }),
+          ]
+        : []),
+      ...(h.intervalMs
+        ? [
+            Object.assign(document.createElement('span'), {
+              textContent: `frame interval ${h.intervalMs.p50}/${h.intervalMs.p99} ms, jitter ${h.jitterMs} ms`,
+            }),
+          ]
+        : []),
     );
   }
 
@@ -104,7 +122,10 @@ export class LatencyPanel {
     const y = (ms: number) => h - (ms / top) * h;
     const x = (i: number) => (i / (POINTS - 1)) * w;
     const offset = POINTS - this.history.length;
-    for (const [key, color] of [['p99', '#f84'], ['p50', '#4f4']] as const) {
+    for (const [key, color] of [
+      ['p99', '#f84'],
+      ['p50', '#4f4'],
+    ] as const) {
       ctx.strokeStyle = color;
       ctx.lineWidth = 1.5;
       ctx.beginPath();
@@ -134,11 +155,18 @@ export class LatencyPanel {
   private renderBudget(h: CameraLive): void {
     const b = h.budget;
     this.budgetState = b ? b.state : null;
-    const drops = Object.entries(h.dropReasons ?? {}).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ');
+    const drops = Object.entries(h.dropReasons ?? {})
+      .filter(([, n]) => n > 0)
+      .map(([r, n]) => `${r} ${n}`)
+      .join(', ');
     this.budgetLine.className = `budget ${b?.state ?? 'none'}`;
     this.budgetLine.textContent = [
-      b ? `budget ${b.ms} ms: ${b.state === 'breach' ? 'BREACHED' : 'kept'} · ${b.policy.replace('_', ' ')}${b.engaged ? ' (engaged)' : ''} · ${b.breaches} breach${b.breaches === 1 ? '' : 'es'}` : 'no budget',
+      b
+        ? `budget ${b.ms} ms: ${b.state === 'breach' ? 'BREACHED' : 'kept'} · ${b.policy.replace('_', ' ')}${b.engaged ? ' (engaged)' : ''} · ${b.breaches} breach${b.breaches === 1 ? '' : 'es'}`
+        : 'no budget',
       drops ? `not inferred: ${drops}` : '',
-    ].filter(Boolean).join(' · ');
+    ]
+      .filter(Boolean)
+      .join(' · ');
   }
 }

@@ -30,7 +30,10 @@ export class LiveConnection {
   }
 
   private connect(): void {
-    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/live`, 'vigil.v1');
+    const ws = new WebSocket(
+      `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/live`,
+      'vigil.v1',
+    );
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     ws.onopen = () => {

@@ -25,7 +25,7 @@ export interface OverlayStats {
   last: { framePtsUs: number; batchPtsUs: number | null; boxes: number } | null;
 }
 
-const HOLD_US = 400_000;  // detections of an earlier frame stay drawn this long
+const HOLD_US = 400_000; // detections of an earlier frame stay drawn this long
 const EXACT_US = 2_000;
 const COLORS = ['#4f4', '#4cf', '#fc4', '#f6c', '#f84', '#8ff'];
 

@@ -19,13 +19,22 @@ export interface PlayerStats {
   resets: number;
 }
 
-const TARGET_BEHIND_S = 0.2;    // where the playhead aims: enough for detections to arrive
-const NUDGE_ABOVE_S = 0.4;      // beyond this, play 15 % faster (below half the target, 10 % slower)
-const JUMP_ABOVE_S = 1.5;       // beyond this, jump to the target
-const KEEP_BEHIND_S = 10;       // media older than this is removed
+const TARGET_BEHIND_S = 0.2; // where the playhead aims: enough for detections to arrive
+const NUDGE_ABOVE_S = 0.4; // beyond this, play 15 % faster (below half the target, 10 % slower)
+const JUMP_ABOVE_S = 1.5; // beyond this, jump to the target
+const KEEP_BEHIND_S = 10; // media older than this is removed
 
 export class Player {
-  readonly stats: PlayerStats = { behindMs: 0, bufferedMs: 0, rate: 1, jumps: 0, displayedPtsUs: null, newestPtsUs: null, fragments: 0, resets: 0 };
+  readonly stats: PlayerStats = {
+    behindMs: 0,
+    bufferedMs: 0,
+    rate: 1,
+    jumps: 0,
+    displayedPtsUs: null,
+    newestPtsUs: null,
+    fragments: 0,
+    resets: 0,
+  };
   private media: MediaSource | null = null;
   private buffer: SourceBuffer | null = null;
   private queue: Uint8Array[] = [];
@@ -60,17 +69,21 @@ export class Player {
     this.objectUrl = URL.createObjectURL(media);
     this.video.src = this.objectUrl;
     this.queue = [data];
-    media.addEventListener('sourceopen', () => {
-      if (this.media !== media) return;
-      this.buffer = media.addSourceBuffer(mime);
-      this.buffer.mode = 'segments';
-      this.buffer.addEventListener('updateend', () => this.pump());
-      this.pump();
-    }, { once: true });
+    media.addEventListener(
+      'sourceopen',
+      () => {
+        if (this.media !== media) return;
+        this.buffer = media.addSourceBuffer(mime);
+        this.buffer.mode = 'segments';
+        this.buffer.addEventListener('updateend', () => this.pump());
+        this.pump();
+      },
+      { once: true },
+    );
   }
 
   fragment(session: number, ptsUs: number, data: Uint8Array): void {
-    if (session !== this.session) return;  // its init has not come yet
+    if (session !== this.session) return; // its init has not come yet
     this.queue.push(data);
     this.stats.fragments++;
     this.stats.newestPtsUs = ptsUs;
@@ -105,7 +118,7 @@ export class Player {
     if (!b || b.updating || this.queue.length === 0) return;
     const next = this.queue.shift()!;
     try {
-      b.appendBuffer(next as Uint8Array<ArrayBuffer>);  // decodeBinary slices an ArrayBuffer
+      b.appendBuffer(next as Uint8Array<ArrayBuffer>); // decodeBinary slices an ArrayBuffer
     } catch (err) {
       if ((err as DOMException).name === 'QuotaExceededError') {
         this.queue.unshift(next);
@@ -139,7 +152,8 @@ export class Player {
     const end = b.buffered.end(b.buffered.length - 1);
     const t = v.currentTime;
     let inRange = false;
-    for (let i = 0; i < b.buffered.length; i++) if (t >= b.buffered.start(i) - 0.05 && t <= b.buffered.end(i)) inRange = true;
+    for (let i = 0; i < b.buffered.length; i++)
+      if (t >= b.buffered.start(i) - 0.05 && t <= b.buffered.end(i)) inRange = true;
     const behind = end - t;
     if (!inRange || behind > JUMP_ABOVE_S) {
       // Outside the buffer (start, or a gap) or far behind: back to the target, inside the

@@ -54,7 +54,7 @@ export class Tile {
     this.toggle.className = 'mode';
     this.toggle.hidden = !this.player;
     this.toggle.addEventListener('click', (ev) => {
-      ev.stopPropagation();  // not a click on the tile (single view)
+      ev.stopPropagation(); // not a click on the tile (single view)
       this.setMode(this.mode === 'video' ? 'annotated' : 'video');
     });
     this.el.append(stage, this.caption, this.latency.el);
@@ -66,20 +66,27 @@ export class Tile {
     this.mode = mode;
     this.player?.restart();
     this.overlay.clear();
-    this.canvas.hidden = mode === 'annotated';  // the boxes are in the picture
+    this.canvas.hidden = mode === 'annotated'; // the boxes are in the picture
     this.resubscribe(mode === 'annotated');
     this.render();
   }
 
   message(m: BinaryMessage): void {
-    if (m.kind !== 'detections' && m.annotated !== (this.mode === 'annotated')) return;  // the other stream, before the switch took
+    if (m.kind !== 'detections' && m.annotated !== (this.mode === 'annotated')) return; // the other stream, before the switch took
     if (m.kind === 'init') {
       this.overlay.clear();
       this.player?.init(m.session, m.mime, m.data);
     } else if (m.kind === 'fragment') {
       this.player?.fragment(m.session, m.ptsUs, m.data);
     } else {
-      if (this.mode === 'video') this.overlay.add({ receivedMs: performance.now(), ptsUs: m.ptsUs, width: m.width, height: m.height, boxes: m.boxes });
+      if (this.mode === 'video')
+        this.overlay.add({
+          receivedMs: performance.now(),
+          ptsUs: m.ptsUs,
+          width: m.width,
+          height: m.height,
+          boxes: m.boxes,
+        });
     }
   }
 
@@ -106,12 +113,20 @@ export class Tile {
     const parts: Array<[string, string]> = [['name', this.info.name]];
     if (h) {
       parts.push([`state-${h.state}`, h.state], ['', `${h.fps.toFixed(1)} fps`], ['', `${h.drops} drops`]);
-      if (h.detectFps !== null) parts.push(['', `detect ${h.detectFps.toFixed(1)}/s${h.inferMs !== null ? `, ${h.inferMs} ms` : ''}`]);
-      const objects = Object.entries(h.objects).map(([k, n]) => `${n} ${k}`).join(', ');
+      if (h.detectFps !== null)
+        parts.push(['', `detect ${h.detectFps.toFixed(1)}/s${h.inferMs !== null ? `, ${h.inferMs} ms` : ''}`]);
+      const objects = Object.entries(h.objects)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(', ');
       if (objects) parts.push(['', objects]);
     }
-    if (p) parts.push(['', `live −${p.behindMs} ms${p.rate !== 1 ? ` ×${p.rate}` : ''}${p.jumps ? `, ${p.jumps} jumps` : ''}`]);
-    if (this.info.video !== 'passthrough') parts.push(['note', this.player ? this.info.video! : `snapshots: ${this.info.video ?? 'no video'}`]);
+    if (p)
+      parts.push([
+        '',
+        `live −${p.behindMs} ms${p.rate !== 1 ? ` ×${p.rate}` : ''}${p.jumps ? `, ${p.jumps} jumps` : ''}`,
+      ]);
+    if (this.info.video !== 'passthrough')
+      parts.push(['note', this.player ? this.info.video! : `snapshots: ${this.info.video ?? 'no video'}`]);
     this.toggle.textContent = this.mode === 'video' ? 'boxes: browser' : 'boxes: burned in';
     this.toggle.title = 'Switch between boxes drawn by the browser and boxes burned into the video by the daemon';
     this.caption.replaceChildren(

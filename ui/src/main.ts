@@ -26,13 +26,28 @@ window.addEventListener('hashchange', route);
 // For tests and for anyone curious: live state of every tile.
 declare global {
   interface Window {
-    vigil: { tiles: () => Record<string, { mode: string; player: unknown; overlay: unknown; currentTime: number | null; latency: unknown }>; events: () => UiEvent[] };
+    vigil: {
+      tiles: () => Record<
+        string,
+        { mode: string; player: unknown; overlay: unknown; currentTime: number | null; latency: unknown }
+      >;
+      events: () => UiEvent[];
+    };
   }
 }
 window.vigil = {
   tiles: () =>
     Object.fromEntries(
-      [...tiles.values()].map((t) => [t.info.id, { mode: t.mode, player: t.player?.stats ?? null, overlay: t.overlay.stats, currentTime: t.player?.video.currentTime ?? null, latency: t.latency.state() }]),
+      [...tiles.values()].map((t) => [
+        t.info.id,
+        {
+          mode: t.mode,
+          player: t.player?.stats ?? null,
+          overlay: t.overlay.stats,
+          currentTime: t.player?.video.currentTime ?? null,
+          latency: t.latency.state(),
+        },
+      ]),
     ),
   events: () => eventsView.shown,
 };
@@ -72,7 +87,8 @@ function buildGrid(cameras: CameraInfo[]): void {
   }
   $('summary').textContent = `${cameras.length} camera${cameras.length === 1 ? '' : 's'}`;
   // After a reconnect each tile asks again for the stream it was showing.
-  for (const c of cameras) conn!.send({ type: 'subscribe', camera: c.id, annotated: tiles.get(c.index)?.mode === 'annotated' });
+  for (const c of cameras)
+    conn!.send({ type: 'subscribe', camera: c.id, annotated: tiles.get(c.index)?.mode === 'annotated' });
 }
 
 function start(user: { name: string; role: string }): void {
@@ -93,7 +109,15 @@ function start(user: { name: string; role: string }): void {
           if (h) t.setHealth(h);
           // The player's own view of the live edge goes back to the daemon's stats.
           const p = t.player?.stats;
-          if (p) conn?.send({ type: 'player', camera: t.info.id, behindMs: p.behindMs, bufferedMs: p.bufferedMs, rate: p.rate, jumps: p.jumps });
+          if (p)
+            conn?.send({
+              type: 'player',
+              camera: t.info.id,
+              behindMs: p.behindMs,
+              bufferedMs: p.bufferedMs,
+              rate: p.rate,
+              jumps: p.jumps,
+            });
           // When this browser drew each frame's overlay: the last stage of the frame's latency.
           const drawn = t.overlay.drawnSamples();
           if (drawn.length) conn?.send({ type: 'overlay', camera: t.info.id, drawnMs: drawn });

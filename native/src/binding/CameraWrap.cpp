@@ -21,10 +21,14 @@ constexpr int kDefaultQueue = 32;
 
 const char* endReason(Status s) {
   switch (s) {
-    case Status::Eos: return "eos";
-    case Status::Timeout: return "timeout";
-    case Status::Stopped: return "stopped";
-    default: return "error";
+    case Status::Eos:
+      return "eos";
+    case Status::Timeout:
+      return "timeout";
+    case Status::Stopped:
+      return "stopped";
+    default:
+      return "error";
   }
 }
 }  // namespace
@@ -139,9 +143,7 @@ Napi::Value CameraWrap::Running(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), !closed_ && pipeline_->running());
 }
 
-Napi::Value CameraWrap::Closed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), closed_);
-}
+Napi::Value CameraWrap::Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }
 
 Napi::Value CameraWrap::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -212,9 +214,11 @@ Napi::Value CameraWrap::Letterbox(const Napi::CallbackInfo& info) {
     Napi::Object d = info[0].As<Napi::Object>();
     batch = deviceBatchOf(d.Get("batch"));
     if (!batch) throw invalidParameter(env, "a handle from createDeviceBatch()", "dst.batch", d.Get("batch"));
-    if (batch->size() != size) throw invalidParameter(env, "the batch's input size, " + std::to_string(batch->size()), "size", info[1]);
+    if (batch->size() != size)
+      throw invalidParameter(env, "the batch's input size, " + std::to_string(batch->size()), "size", info[1]);
     slot = static_cast<int>(optNumber(d, "slot", -1, 0, batch->maxBatch() - 1));
-    if (slot < 0) throw invalidParameter(env, "a slot of 0.." + std::to_string(batch->maxBatch() - 1), "dst.slot", d.Get("slot"));
+    if (slot < 0)
+      throw invalidParameter(env, "a slot of 0.." + std::to_string(batch->maxBatch() - 1), "dst.slot", d.Get("slot"));
 #endif
   } else if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
              info[0].As<Napi::Float32Array>().ElementLength() < static_cast<size_t>(3) * size * size) {
@@ -225,7 +229,8 @@ Napi::Value CameraWrap::Letterbox(const Napi::CallbackInfo& info) {
   InputNorm norm;
   for (const char* key : {"mean", "std"}) {
     Napi::Value v = n.Get(key);
-    if (!v.IsArray() || v.As<Napi::Array>().Length() != 3) throw invalidParameter(env, "an array of 3 numbers", std::string("norm.") + key, v);
+    if (!v.IsArray() || v.As<Napi::Array>().Length() != 3)
+      throw invalidParameter(env, "an array of 3 numbers", std::string("norm.") + key, v);
     for (uint32_t c = 0; c < 3; ++c) {
       Napi::Value x = v.As<Napi::Array>().Get(c);
       if (!x.IsNumber()) throw invalidParameter(env, "an array of 3 numbers", std::string("norm.") + key, v);
@@ -238,8 +243,11 @@ Napi::Value CameraWrap::Letterbox(const Napi::CallbackInfo& info) {
   norm.bgr = optBool(n, "bgr", false);
   uint64_t minSeq = info[3].IsNumber() ? static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value()) : 0;
   const bool exact = info.Length() > 4 && info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value();
-  if (batch) return PromiseWorker::Start(new LetterboxWorker(env, pipeline_->pool(), std::move(batch), slot, norm, minSeq, exact));
-  return PromiseWorker::Start(new LetterboxWorker(env, pipeline_->pool(), info[0].As<Napi::Float32Array>(), size, norm, minSeq, exact));
+  if (batch)
+    return PromiseWorker::Start(
+        new LetterboxWorker(env, pipeline_->pool(), std::move(batch), slot, norm, minSeq, exact));
+  return PromiseWorker::Start(
+      new LetterboxWorker(env, pipeline_->pool(), info[0].As<Napi::Float32Array>(), size, norm, minSeq, exact));
 }
 
 namespace {
@@ -247,7 +255,8 @@ namespace {
 // carries them (24 bytes each, little-endian).
 uint64_t seqAndBoxes(const Napi::CallbackInfo& info, std::vector<DetectionRecord>& boxes) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 1) throw invalidParameter(env, "a frame seq (an integer ≥ 1)", "seq", info[0]);
+  if (!info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 1)
+    throw invalidParameter(env, "a frame seq (an integer ≥ 1)", "seq", info[0]);
   if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
       info[1].As<Napi::Uint8Array>().ByteLength() % sizeof(DetectionRecord) != 0) {
     throw invalidParameter(env, "a Uint8Array of 24-byte detection records", "records", info[1]);
@@ -373,8 +382,10 @@ void deliverEvent(Napi::Env env, Napi::Function cb, EventState* state, CameraEve
       const FrameInfo& f = ev->frame;
       o.Set("type", "frame");
       o.Set("seq", static_cast<double>(f.seq));
-      o.Set("pts", f.pts == AV_NOPTS_VALUE ? env.Null() : Napi::Value(Napi::Number::New(env, static_cast<double>(f.pts))));
-      o.Set("ptsUs", f.pts == AV_NOPTS_VALUE ? env.Null() : Napi::Value(Napi::Number::New(env, static_cast<double>(f.ptsUs))));
+      o.Set("pts",
+            f.pts == AV_NOPTS_VALUE ? env.Null() : Napi::Value(Napi::Number::New(env, static_cast<double>(f.pts))));
+      o.Set("ptsUs",
+            f.pts == AV_NOPTS_VALUE ? env.Null() : Napi::Value(Napi::Number::New(env, static_cast<double>(f.ptsUs))));
       o.Set("recvUs", static_cast<double>(f.recvUs));
       o.Set("decodedUs", static_cast<double>(f.decodedUs));
       o.Set("width", f.width);

@@ -135,7 +135,10 @@ Napi::Object toJs(Napi::Env env, const BuildInfo& b) {
   o.Set("decoders", dec);
   Napi::Object trt = Napi::Object::New(env);
   trt.Set("compiled", b.trtCompiled);
-  trt.Set("headers", b.trtCompiled ? Napi::Value(Napi::String::New(env, std::to_string(b.trtHeaderVersion / 10000) + "." + std::to_string(b.trtHeaderVersion / 100 % 100))) : env.Null());
+  trt.Set("headers", b.trtCompiled
+                         ? Napi::Value(Napi::String::New(env, std::to_string(b.trtHeaderVersion / 10000) + "." +
+                                                                  std::to_string(b.trtHeaderVersion / 100 % 100)))
+                         : env.Null());
   trt.Set("available", b.trtAvailable);
   trt.Set("library", b.trtLibraryVersion ? Napi::Value(Napi::Number::New(env, b.trtLibraryVersion)) : env.Null());
   trt.Set("reason", b.trtReason.empty() ? env.Null() : Napi::Value(Napi::String::New(env, b.trtReason)));

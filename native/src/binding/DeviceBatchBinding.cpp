@@ -21,14 +21,17 @@ std::shared_ptr<DeviceBatch> deviceBatchOf(const Napi::Value& v) { return handle
 Napi::Value CreateDeviceBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
 #if VIGIL_WITH_CUDA
-  if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1 || info[0].As<Napi::Number>().Int32Value() > 256) {
+  if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1 ||
+      info[0].As<Napi::Number>().Int32Value() > 256) {
     throw invalidParameter(env, "a batch size of 1..256", "maxBatch", info[0]);
   }
-  if (!info[1].IsNumber() || info[1].As<Napi::Number>().Int32Value() < 32 || info[1].As<Napi::Number>().Int32Value() > 4096) {
+  if (!info[1].IsNumber() || info[1].As<Napi::Number>().Int32Value() < 32 ||
+      info[1].As<Napi::Number>().Int32Value() > 4096) {
     throw invalidParameter(env, "an input size of 32..4096", "size", info[1]);
   }
   std::string err;
-  BatchPtr batch = DeviceBatch::create(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), err);
+  BatchPtr batch =
+      DeviceBatch::create(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), err);
   if (!batch) throw Napi::Error::New(env, err);
   return newHandle(env, std::move(batch), kBatchTag);
 #else
@@ -43,12 +46,15 @@ Napi::Value DeviceBatchRead(const Napi::CallbackInfo& info) {
   if (!batch) throw invalidParameter(env, "a handle from createDeviceBatch()", "batch", info[0]);
   const double first = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
   const double count = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
-  if (first < 0 || count < 1 || first + count > batch->maxBatch() || first != static_cast<int>(first) || count != static_cast<int>(count)) {
-    throw invalidParameter(env, "slots first, count within 0.." + std::to_string(batch->maxBatch() - 1), "first/count", info[1]);
+  if (first < 0 || count < 1 || first + count > batch->maxBatch() || first != static_cast<int>(first) ||
+      count != static_cast<int>(count)) {
+    throw invalidParameter(env, "slots first, count within 0.." + std::to_string(batch->maxBatch() - 1), "first/count",
+                           info[1]);
   }
   Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(count) * batch->slotFloats());
   std::string err;
-  if (!batch->download(static_cast<int>(first), static_cast<int>(count), out.Data(), err)) throw Napi::Error::New(env, err);
+  if (!batch->download(static_cast<int>(first), static_cast<int>(count), out.Data(), err))
+    throw Napi::Error::New(env, err);
   return out;
 #else
   throw Napi::Error::New(env, "This addon was built without CUDA: no GPU input batch");

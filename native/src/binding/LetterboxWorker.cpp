@@ -17,8 +17,8 @@ LetterboxWorker::LetterboxWorker(Napi::Env env, std::shared_ptr<FramePool> pool,
       minSeq_(minSeq),
       exact_(exact) {}
 
-LetterboxWorker::LetterboxWorker(Napi::Env env, std::shared_ptr<FramePool> pool, std::shared_ptr<DeviceBatch> batch, int slot,
-                                 InputNorm norm, uint64_t minSeq, bool exact)
+LetterboxWorker::LetterboxWorker(Napi::Env env, std::shared_ptr<FramePool> pool, std::shared_ptr<DeviceBatch> batch,
+                                 int slot, InputNorm norm, uint64_t minSeq, bool exact)
     : PromiseWorker(env, "vigil.letterbox"),
       pool_(std::move(pool)),
       batch_(std::move(batch)),

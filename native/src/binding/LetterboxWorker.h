@@ -14,14 +14,14 @@ class DeviceBatch;
 // camera.letterbox(dst, size, {mean, std, bgr}): on a worker thread, leases the newest frame
 // and writes it letterboxed and normalised into dst: a Float32Array (the model's input tensor,
 // owned by JS and held by a reference for the duration), or { batch, slot }, a slot of a GPU
-// input batch (createDeviceBatch: an NVDEC frame is written there by the kernel, in place). Resolves { seq, ptsUs, decodedUs,
-// width, height, scale, padX, padY, startUs, doneUs }, or null before the first frame.
+// input batch (createDeviceBatch: an NVDEC frame is written there by the kernel, in place). Resolves { seq, ptsUs,
+// decodedUs, width, height, scale, padX, padY, startUs, doneUs }, or null before the first frame.
 class LetterboxWorker : public PromiseWorker {
  public:
   LetterboxWorker(Napi::Env env, std::shared_ptr<FramePool> pool, Napi::Float32Array dst, int size, InputNorm norm,
                   uint64_t minSeq, bool exact);
-  LetterboxWorker(Napi::Env env, std::shared_ptr<FramePool> pool, std::shared_ptr<DeviceBatch> batch, int slot, InputNorm norm,
-                  uint64_t minSeq, bool exact);
+  LetterboxWorker(Napi::Env env, std::shared_ptr<FramePool> pool, std::shared_ptr<DeviceBatch> batch, int slot,
+                  InputNorm norm, uint64_t minSeq, bool exact);
 
  protected:
   void Execute() override;

@@ -15,7 +15,8 @@
 
 namespace vigil {
 
-PaintCheckWorker::PaintCheckWorker(Napi::Env env, std::shared_ptr<FramePool> pool, uint64_t seq, std::vector<DetectionRecord> boxes)
+PaintCheckWorker::PaintCheckWorker(Napi::Env env, std::shared_ptr<FramePool> pool, uint64_t seq,
+                                   std::vector<DetectionRecord> boxes)
     : PromiseWorker(env, "vigil.paintCheck"), pool_(std::move(pool)), seq_(seq), boxes_(std::move(boxes)) {}
 
 namespace {
@@ -24,7 +25,8 @@ std::vector<uint8_t> planes(const AVFrame* f) {
   std::vector<uint8_t> out;
   for (int p = 0; p < 3; ++p) {
     const int w = p ? (f->width + 1) / 2 : f->width, h = p ? (f->height + 1) / 2 : f->height;
-    for (int y = 0; y < h; ++y) out.insert(out.end(), f->data[p] + y * f->linesize[p], f->data[p] + y * f->linesize[p] + w);
+    for (int y = 0; y < h; ++y)
+      out.insert(out.end(), f->data[p] + y * f->linesize[p], f->data[p] + y * f->linesize[p] + w);
   }
   return out;
 }

@@ -17,7 +17,8 @@ class PromiseWorker : public Napi::AsyncWorker {
   }
 
  protected:
-  PromiseWorker(Napi::Env env, const char* name) : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {}
+  PromiseWorker(Napi::Env env, const char* name)
+      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {}
   // The resolved value (JS thread).
   virtual Napi::Value Result() = 0;
 

@@ -9,8 +9,10 @@ RemuxWorker::RemuxWorker(Napi::Env env, std::string input, std::string output)
 
 Napi::Value RemuxWorker::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsString() || info[0].As<Napi::String>().Utf8Value().empty()) throw invalidParameter(env, "a file path", "input", info[0]);
-  if (!info[1].IsString() || info[1].As<Napi::String>().Utf8Value().empty()) throw invalidParameter(env, "a file path", "output", info[1]);
+  if (!info[0].IsString() || info[0].As<Napi::String>().Utf8Value().empty())
+    throw invalidParameter(env, "a file path", "input", info[0]);
+  if (!info[1].IsString() || info[1].As<Napi::String>().Utf8Value().empty())
+    throw invalidParameter(env, "a file path", "output", info[1]);
   return Start(new RemuxWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value()));
 }
 

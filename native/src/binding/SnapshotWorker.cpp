@@ -6,10 +6,7 @@
 namespace vigil {
 
 SnapshotWorker::SnapshotWorker(Napi::Env env, std::shared_ptr<FramePool> pool, int quality, int64_t seq)
-    : PromiseWorker(env, "vigil.snapshot"),
-      pool_(std::move(pool)),
-      quality_(quality),
-      seq_(seq) {}
+    : PromiseWorker(env, "vigil.snapshot"), pool_(std::move(pool)), quality_(quality), seq_(seq) {}
 
 void SnapshotWorker::Execute() {
   FrameLease lease = seq_ < 0 ? pool_->latest() : pool_->bySeq(static_cast<uint64_t>(seq_));

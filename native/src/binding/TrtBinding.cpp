@@ -37,10 +37,14 @@ const napi_type_tag kTrtTag = {0x7669676c74727464ULL, 0x6574656374000001ULL};
 
 class OpenWorker : public PromiseWorker {
  public:
-  OpenWorker(Napi::Env env, GpuDetectorOptions opts) : PromiseWorker(env, "vigil.openTensorRt"), opts_(std::move(opts)) {}
+  OpenWorker(Napi::Env env, GpuDetectorOptions opts)
+      : PromiseWorker(env, "vigil.openTensorRt"), opts_(std::move(opts)) {}
 #if VIGIL_WITH_CUDA
   OpenWorker(Napi::Env env, GpuDetectorOptions opts, Int8Program program, int maxBatch)
-      : PromiseWorker(env, "vigil.openInt8Engine"), opts_(std::move(opts)), program_(std::make_unique<Int8Program>(std::move(program))), maxBatch_(maxBatch) {}
+      : PromiseWorker(env, "vigil.openInt8Engine"),
+        opts_(std::move(opts)),
+        program_(std::make_unique<Int8Program>(std::move(program))),
+        maxBatch_(maxBatch) {}
 #endif
 
  protected:
@@ -58,7 +62,8 @@ class OpenWorker : public PromiseWorker {
       return;
     }
 #endif
-    handle->detector = GpuDetector::open(opts_, [this](const std::string& line) { log_.push_back(line); }, err);
+    handle->detector = GpuDetector::open(
+        opts_, [this](const std::string& line) { log_.push_back(line); }, err);
     if (!handle->detector) return SetError(err);
     handle_ = std::move(handle);
   }
@@ -95,7 +100,10 @@ class DetectWorker : public PromiseWorker {
         inputFloats_(input.ElementLength()),
         boxes_(std::move(boxes)) {}
   DetectWorker(Napi::Env env, HandlePtr handle, std::shared_ptr<DeviceBatch> batch, std::vector<FrameLetterbox> boxes)
-      : PromiseWorker(env, "vigil.tensorRtDetect"), handle_(std::move(handle)), batch_(std::move(batch)), boxes_(std::move(boxes)) {}
+      : PromiseWorker(env, "vigil.tensorRtDetect"),
+        handle_(std::move(handle)),
+        batch_(std::move(batch)),
+        boxes_(std::move(boxes)) {}
 
  protected:
   void Execute() override {
@@ -131,7 +139,8 @@ class DetectWorker : public PromiseWorker {
 void readDetectorOptions(const Napi::Object& o, GpuDetectorOptions& opts) {
   opts.engine.maxBatch = static_cast<int>(optNumber(o, "maxBatch", 8, 1, 256));
   opts.engine.minBatch = static_cast<int>(optNumber(o, "minBatch", 1, 1, opts.engine.maxBatch));
-  opts.engine.optBatch = static_cast<int>(optNumber(o, "optBatch", opts.engine.maxBatch, opts.engine.minBatch, opts.engine.maxBatch));
+  opts.engine.optBatch =
+      static_cast<int>(optNumber(o, "optBatch", opts.engine.maxBatch, opts.engine.minBatch, opts.engine.maxBatch));
   opts.inputSize = static_cast<int>(optNumber(o, "inputSize", 416, 32, 4096));
   opts.numClasses = static_cast<int>(optNumber(o, "numClasses", 80, 1, 1000));
   opts.regMax = static_cast<int>(optNumber(o, "regMax", 10, 1, 63));
@@ -150,7 +159,8 @@ Napi::Value OpenTensorRt(const Napi::CallbackInfo& info) {
   opts.engine.onnxPath = optString(o, "onnx", "");
   opts.engine.cacheDir = optString(o, "cacheDir", "");
   if (opts.engine.onnxPath.empty()) throw invalidParameter(env, "the ONNX model's path", "onnx", o.Get("onnx"));
-  if (opts.engine.cacheDir.empty()) throw invalidParameter(env, "a directory for engine plans", "cacheDir", o.Get("cacheDir"));
+  if (opts.engine.cacheDir.empty())
+    throw invalidParameter(env, "a directory for engine plans", "cacheDir", o.Get("cacheDir"));
   readDetectorOptions(o, opts);
   return PromiseWorker::Start(new OpenWorker(env, std::move(opts)));
 }
@@ -163,21 +173,22 @@ Napi::Value TensorRtDetect(const Napi::CallbackInfo& info) {
   if (!batch && (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)) {
     throw invalidParameter(env, "a Float32Array of letterboxed frames or a GPU input batch", "input", info[1]);
   }
-  if (!info[2].IsArray()) throw invalidParameter(env, "an array of { scale, padX, padY, srcWidth, srcHeight }", "boxes", info[2]);
+  if (!info[2].IsArray())
+    throw invalidParameter(env, "an array of { scale, padX, padY, srcWidth, srcHeight }", "boxes", info[2]);
   Napi::Array arr = info[2].As<Napi::Array>();
   std::vector<FrameLetterbox> boxes(arr.Length());
   for (uint32_t i = 0; i < arr.Length(); ++i) {
     if (!arr.Get(i).IsObject()) throw invalidParameter(env, "an object", "boxes[]", arr.Get(i));
     Napi::Object b = arr.Get(i).As<Napi::Object>();
-    boxes[i] = {static_cast<float>(optNumber(b, "scale", 1, 1e-6, 1e6)), static_cast<float>(optNumber(b, "padX", 0, 0, 1e6)),
-                static_cast<float>(optNumber(b, "padY", 0, 0, 1e6)), static_cast<float>(optNumber(b, "srcWidth", 1, 1, 1e6)),
-                static_cast<float>(optNumber(b, "srcHeight", 1, 1, 1e6))};
+    boxes[i] = {
+        static_cast<float>(optNumber(b, "scale", 1, 1e-6, 1e6)), static_cast<float>(optNumber(b, "padX", 0, 0, 1e6)),
+        static_cast<float>(optNumber(b, "padY", 0, 0, 1e6)), static_cast<float>(optNumber(b, "srcWidth", 1, 1, 1e6)),
+        static_cast<float>(optNumber(b, "srcHeight", 1, 1, 1e6))};
   }
   if (batch) return PromiseWorker::Start(new DetectWorker(env, std::move(handle), std::move(batch), std::move(boxes)));
   Napi::Float32Array input = info[1].As<Napi::Float32Array>();
   return PromiseWorker::Start(new DetectWorker(env, std::move(handle), input, std::move(boxes)));
 }
-
 
 #if VIGIL_WITH_CUDA
 namespace {
@@ -202,7 +213,8 @@ Int8Program readProgram(Napi::Env env, const Napi::Object& o) {
     pb.H = static_cast<int>(optNumber(b, "H", 1, 1, 1 << 16));
     pb.W = static_cast<int>(optNumber(b, "W", 1, 1, 1 << 16));
     pb.C = static_cast<int>(optNumber(b, "C", 1, 1, 1 << 16));
-    if (pb.int8 && !(pb.scale > 0)) throw invalidParameter(env, "a positive scale for an int8 buffer", "program.buffers[].scale", b.Get("scale"));
+    if (pb.int8 && !(pb.scale > 0))
+      throw invalidParameter(env, "a positive scale for an int8 buffer", "program.buffers[].scale", b.Get("scale"));
     p.buffers.push_back(pb);
   }
   const double nb = static_cast<double>(p.buffers.size());
@@ -218,7 +230,8 @@ Int8Program readProgram(Napi::Env env, const Napi::Object& o) {
   auto copy = [&](const Napi::Object& op, const char* key, napi_typedarray_type type, auto& dst) {
     Napi::Value v = op.Get(key);
     if (v.IsUndefined() || v.IsNull()) return;
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) throw invalidParameter(env, "a typed array of the op's type", std::string("program.ops[].") + key, v);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+      throw invalidParameter(env, "a typed array of the op's type", std::string("program.ops[].") + key, v);
     Napi::TypedArray a = v.As<Napi::TypedArray>();
     using T = typename std::decay_t<decltype(dst)>::value_type;
     const T* data = reinterpret_cast<const T*>(static_cast<const uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset());
@@ -267,7 +280,8 @@ Int8Program readProgram(Napi::Env env, const Napi::Object& o) {
     copy(x, "mult", napi_float32_array, op.mult);
     Napi::Value ev = x.Get("epilogue");
     if (!ev.IsUndefined()) {
-      if (!ev.IsArray() || ev.As<Napi::Array>().Length() > kMaxEpilogue) throw invalidParameter(env, "an array of at most 8 { op, arg }", "program.ops[].epilogue", ev);
+      if (!ev.IsArray() || ev.As<Napi::Array>().Length() > kMaxEpilogue)
+        throw invalidParameter(env, "an array of at most 8 { op, arg }", "program.ops[].epilogue", ev);
       Napi::Array ea = ev.As<Napi::Array>();
       op.epilogue.n = static_cast<int>(ea.Length());
       for (int k = 0; k < op.epilogue.n; ++k) {
@@ -300,7 +314,8 @@ HandlePtr int8HandleOf(const Napi::Value& v) {
 // run (CUDA events) and its wall time (enqueue to done), for checks and bench:infer.
 class Int8RunWorker : public PromiseWorker {
  public:
-  Int8RunWorker(Napi::Env env, HandlePtr handle, std::vector<float> input, int batch, int iterations, bool graphs, bool profile)
+  Int8RunWorker(Napi::Env env, HandlePtr handle, std::vector<float> input, int batch, int iterations, bool graphs,
+                bool profile)
       : PromiseWorker(env, "vigil.int8EngineRun"),
         handle_(std::move(handle)),
         input_(std::move(input)),
@@ -317,9 +332,11 @@ class Int8RunWorker : public PromiseWorker {
     std::string err;
     cudaStream_t st = nullptr;
     cudaEvent_t a = nullptr, b = nullptr;
-    if (cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking) != cudaSuccess || cudaEventCreate(&a) != cudaSuccess || cudaEventCreate(&b) != cudaSuccess) {
+    if (cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking) != cudaSuccess || cudaEventCreate(&a) != cudaSuccess ||
+        cudaEventCreate(&b) != cudaSuccess) {
       err = "cannot create a stream or events";
-    } else if (!input_.empty() && cudaMemcpy(e.input(), input_.data(), input_.size() * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess) {
+    } else if (!input_.empty() && cudaMemcpy(e.input(), input_.data(), input_.size() * sizeof(float),
+                                             cudaMemcpyHostToDevice) != cudaSuccess) {
       err = "cannot copy the input to the GPU";
     } else if (profile_) {
       // Each op alone, timed on the GPU; the mean over the iterations.
@@ -354,7 +371,8 @@ class Int8RunWorker : public PromiseWorker {
   Napi::Value Result() override {
     Napi::Env env = Env();
     Napi::Object o = Napi::Object::New(env);
-    Napi::Float64Array g = Napi::Float64Array::New(env, gpuMs_.size()), w = Napi::Float64Array::New(env, wallMs_.size());
+    Napi::Float64Array g = Napi::Float64Array::New(env, gpuMs_.size()),
+                       w = Napi::Float64Array::New(env, wallMs_.size());
     for (size_t i = 0; i < gpuMs_.size(); ++i) g[i] = gpuMs_[i];
     for (size_t i = 0; i < wallMs_.size(); ++i) w[i] = wallMs_[i];
     o.Set("gpuMs", g);
@@ -379,7 +397,8 @@ Napi::Value OpenInt8Engine(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw invalidParameter(env, "an options object", "options", info[0]);
   Napi::Object o = info[0].As<Napi::Object>();
-  if (!o.Get("program").IsObject()) throw invalidParameter(env, "the lowered program (src/model/int8/program.ts)", "program", o.Get("program"));
+  if (!o.Get("program").IsObject())
+    throw invalidParameter(env, "the lowered program (src/model/int8/program.ts)", "program", o.Get("program"));
   GpuDetectorOptions opts;
   readDetectorOptions(o, opts);
   Int8Program program = readProgram(env, o.Get("program").As<Napi::Object>());
@@ -397,13 +416,15 @@ Napi::Value Int8EngineRun(const Napi::CallbackInfo& info) {
   Napi::Value in = o.Get("input");
   if (!in.IsUndefined() && !in.IsNull()) {
     const size_t per = 3 * static_cast<size_t>(handle->int8->program().inputSize) * handle->int8->program().inputSize;
-    if (!in.IsTypedArray() || in.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || in.As<Napi::Float32Array>().ElementLength() != per * batch) {
+    if (!in.IsTypedArray() || in.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+        in.As<Napi::Float32Array>().ElementLength() != per * batch) {
       throw invalidParameter(env, "a Float32Array of `batch` frames [3, S, S]", "input", in);
     }
     Napi::Float32Array f = in.As<Napi::Float32Array>();
     input.assign(f.Data(), f.Data() + f.ElementLength());
   }
-  return PromiseWorker::Start(new Int8RunWorker(env, std::move(handle), std::move(input), batch, iterations, optBool(o, "graphs", true), optBool(o, "profile", false)));
+  return PromiseWorker::Start(new Int8RunWorker(env, std::move(handle), std::move(input), batch, iterations,
+                                                optBool(o, "graphs", true), optBool(o, "profile", false)));
 }
 
 Napi::Value Int8EngineRead(const Napi::CallbackInfo& info) {
@@ -414,7 +435,8 @@ Napi::Value Int8EngineRead(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(handle->mutex);
   std::vector<uint8_t> bytes;
   std::string err;
-  if (!handle->int8->readBuffer(info[1].As<Napi::String>().Utf8Value(), image, bytes, err)) throw Napi::Error::New(env, err);
+  if (!handle->int8->readBuffer(info[1].As<Napi::String>().Utf8Value(), image, bytes, err))
+    throw Napi::Error::New(env, err);
   Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, bytes.size());
   if (!bytes.empty()) std::memcpy(buf.Data(), bytes.data(), bytes.size());
   return Napi::Uint8Array::New(env, bytes.size(), buf, 0);

@@ -41,7 +41,8 @@ int FramePool::pickFree() const {
   int chosen = -1;
   for (int i = 0; i < size(); ++i) {
     const Slot& s = slots_[i];
-    if (s.readers == 0 && !s.writing && i != latest_ && (chosen < 0 || s.info.seq < slots_[chosen].info.seq)) chosen = i;
+    if (s.readers == 0 && !s.writing && i != latest_ && (chosen < 0 || s.info.seq < slots_[chosen].info.seq))
+      chosen = i;
   }
   return chosen;
 }
@@ -59,7 +60,9 @@ int FramePool::acquireShared(const AVFrame* hw, int maxShared) {
       const Slot& o = slots_[i];
       if (!o.frame->hw_frames_ctx) continue;
       ++held;
-      if (i != chosen && i != latest_ && o.readers == 0 && !o.writing && (oldest < 0 || o.info.seq < slots_[oldest].info.seq)) oldest = i;
+      if (i != chosen && i != latest_ && o.readers == 0 && !o.writing &&
+          (oldest < 0 || o.info.seq < slots_[oldest].info.seq))
+        oldest = i;
     }
     if (slots_[chosen].frame->hw_frames_ctx) --held;  // rewritten below
     if (held < maxShared || oldest < 0) break;
@@ -78,7 +81,8 @@ int FramePool::acquire(int width, int height) {
   const int chosen = pickFree();
   if (chosen < 0) return -1;
   Slot& s = slots_[chosen];
-  if (s.frame->format != AV_PIX_FMT_YUV420P || s.frame->hw_frames_ctx || s.frame->width != width || s.frame->height != height || !s.frame->data[0]) {
+  if (s.frame->format != AV_PIX_FMT_YUV420P || s.frame->hw_frames_ctx || s.frame->width != width ||
+      s.frame->height != height || !s.frame->data[0]) {
     av_frame_unref(s.frame);
     s.frame->format = AV_PIX_FMT_YUV420P;
     s.frame->width = width;

@@ -12,11 +12,11 @@ namespace vigil {
 
 // What travels with a decoded frame. Stamps are monotonic microseconds (see Clock.h).
 struct FrameInfo {
-  uint64_t seq = 0;        // per camera, +1 for every frame published into the pool
-  int64_t pts = 0;         // stream pts in the stream's time base (AV_NOPTS_VALUE if unknown)
-  int64_t ptsUs = 0;       // pts in microseconds, loop offset included (monotonic per session)
-  int64_t recvUs = 0;      // when the first packet of this frame was received
-  int64_t decodedUs = 0;   // when the decoder returned it
+  uint64_t seq = 0;       // per camera, +1 for every frame published into the pool
+  int64_t pts = 0;        // stream pts in the stream's time base (AV_NOPTS_VALUE if unknown)
+  int64_t ptsUs = 0;      // pts in microseconds, loop offset included (monotonic per session)
+  int64_t recvUs = 0;     // when the first packet of this frame was received
+  int64_t decodedUs = 0;  // when the decoder returned it
   int width = 0;
   int height = 0;
   bool keyframe = false;

@@ -11,9 +11,15 @@ extern "C" {
 
 namespace vigil {
 
-struct PacketDeleter { void operator()(AVPacket* p) const { av_packet_free(&p); } };
-struct FrameDeleter { void operator()(AVFrame* f) const { av_frame_free(&f); } };
-struct CodecContextDeleter { void operator()(AVCodecContext* c) const { avcodec_free_context(&c); } };
+struct PacketDeleter {
+  void operator()(AVPacket* p) const { av_packet_free(&p); }
+};
+struct FrameDeleter {
+  void operator()(AVFrame* f) const { av_frame_free(&f); }
+};
+struct CodecContextDeleter {
+  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
+};
 
 using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
 using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;

@@ -13,11 +13,15 @@ namespace vigil {
 
 // Logs a failed CUDA runtime call with its text and file:line on stderr; returns the code.
 inline cudaError_t cudaCheck(cudaError_t rc, const char* call, const char* file, int line) {
-  if (rc != cudaSuccess) std::fprintf(stderr, "vigil: CUDA error %s (%s) in %s at %s:%d\n", cudaGetErrorName(rc), cudaGetErrorString(rc), call, file, line);
+  if (rc != cudaSuccess)
+    std::fprintf(stderr, "vigil: CUDA error %s (%s) in %s at %s:%d\n", cudaGetErrorName(rc), cudaGetErrorString(rc),
+                 call, file, line);
   return rc;
 }
 
-inline std::string cudaErrorText(cudaError_t rc) { return std::string(cudaGetErrorName(rc)) + ": " + cudaGetErrorString(rc); }
+inline std::string cudaErrorText(cudaError_t rc) {
+  return std::string(cudaGetErrorName(rc)) + ": " + cudaGetErrorString(rc);
+}
 
 // Waits for a stream's work: polls it, yielding the CPU between polls, for up to
 // VIGIL_CUDA_SPIN_US microseconds (default 10,000), then blocks. The primary context's blocking

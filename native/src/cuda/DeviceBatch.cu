@@ -26,14 +26,16 @@ DeviceBatch::~DeviceBatch() { cudaFree(data_); }
 // On this thread's own stream, then synchronised: a pageable-memory cudaMemcpy may return before
 // the data has landed, and the inference stream is not ordered after the legacy default stream.
 bool DeviceBatch::upload(int i, const float* host, std::string& err) {
-  cudaError_t rc = CUDA(cudaMemcpyAsync(slot(i), host, slotFloats() * sizeof(float), cudaMemcpyHostToDevice, cudaStreamPerThread));
+  cudaError_t rc =
+      CUDA(cudaMemcpyAsync(slot(i), host, slotFloats() * sizeof(float), cudaMemcpyHostToDevice, cudaStreamPerThread));
   if (rc == cudaSuccess) rc = CUDA(cudaStreamSynchronize(cudaStreamPerThread));
   if (rc != cudaSuccess) err = "cannot upload to the GPU input batch: " + cudaErrorText(rc);
   return rc == cudaSuccess;
 }
 
 bool DeviceBatch::download(int first, int count, float* host, std::string& err) const {
-  cudaError_t rc = CUDA(cudaMemcpyAsync(host, slot(first), count * slotFloats() * sizeof(float), cudaMemcpyDeviceToHost, cudaStreamPerThread));
+  cudaError_t rc = CUDA(cudaMemcpyAsync(host, slot(first), count * slotFloats() * sizeof(float), cudaMemcpyDeviceToHost,
+                                        cudaStreamPerThread));
   if (rc == cudaSuccess) rc = CUDA(cudaStreamSynchronize(cudaStreamPerThread));
   if (rc != cudaSuccess) err = "cannot read the GPU input batch: " + cudaErrorText(rc);
   return rc == cudaSuccess;

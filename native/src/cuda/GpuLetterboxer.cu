@@ -26,7 +26,9 @@ bool GpuLetterboxer::run(const Nv12Surface& src, const LetterboxRegion& region, 
   } else {
     if (rc == cudaSuccess) rc = CUDA(impl_->tensor.reserve(count));
     if (rc == cudaSuccess) rc = CUDA(cudaLetterboxNv12(src, region, norm, impl_->tensor.get(), impl_->stream));
-    if (rc == cudaSuccess) rc = CUDA(cudaMemcpyAsync(dst, impl_->tensor.get(), count * sizeof(float), cudaMemcpyDeviceToHost, impl_->stream));
+    if (rc == cudaSuccess)
+      rc =
+          CUDA(cudaMemcpyAsync(dst, impl_->tensor.get(), count * sizeof(float), cudaMemcpyDeviceToHost, impl_->stream));
   }
   if (rc == cudaSuccess) rc = CUDA(cudaStreamSynchronize(impl_->stream));
   if (rc != cudaSuccess) {

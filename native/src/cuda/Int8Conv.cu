@@ -15,8 +15,9 @@ __device__ __forceinline__ float requantize(float y, float s, int* code) {
   return __fmul_rn(q, s);
 }
 
-__global__ void int8ConvKernel(Int8ConvShape s, Int8ConvEpilogue e, const int8_t* __restrict__ x, const int8_t* __restrict__ w,
-                               const int32_t* __restrict__ bias, const float* __restrict__ mult, void* out) {
+__global__ void int8ConvKernel(Int8ConvShape s, Int8ConvEpilogue e, const int8_t* __restrict__ x,
+                               const int8_t* __restrict__ w, const int32_t* __restrict__ bias,
+                               const float* __restrict__ mult, void* out) {
   const long total = static_cast<long>(s.O) * s.Ho * s.Wo;
   const long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= total) return;
@@ -43,20 +44,30 @@ __global__ void int8ConvKernel(Int8ConvShape s, Int8ConvEpilogue e, const int8_t
   int code = 0;
   for (int k = 0; k < e.n; ++k) {
     switch (e.op[k]) {
-      case EpilogueOp::Requantize: y = requantize(y, e.arg[k], &code); break;
-      case EpilogueOp::LeakyRelu: y = y < 0.f ? __fmul_rn(y, e.arg[k]) : y; break;
-      case EpilogueOp::Relu: y = fmaxf(0.f, y); break;
-      case EpilogueOp::Sigmoid: y = 1.f / (1.f + expf(-y)); break;
+      case EpilogueOp::Requantize:
+        y = requantize(y, e.arg[k], &code);
+        break;
+      case EpilogueOp::LeakyRelu:
+        y = y < 0.f ? __fmul_rn(y, e.arg[k]) : y;
+        break;
+      case EpilogueOp::Relu:
+        y = fmaxf(0.f, y);
+        break;
+      case EpilogueOp::Sigmoid:
+        y = 1.f / (1.f + expf(-y));
+        break;
     }
   }
-  if (e.int8Out) static_cast<int8_t*>(out)[i] = static_cast<int8_t>(code);
-  else static_cast<float*>(out)[i] = y;
+  if (e.int8Out)
+    static_cast<int8_t*>(out)[i] = static_cast<int8_t>(code);
+  else
+    static_cast<float*>(out)[i] = y;
 }
 
 }  // namespace
 
-bool int8ConvFromHost(const Int8ConvShape& s, const Int8ConvEpilogue& e, const int8_t* x, const int8_t* w, const int32_t* bias,
-                      const float* mult, void* out, std::string& err) {
+bool int8ConvFromHost(const Int8ConvShape& s, const Int8ConvEpilogue& e, const int8_t* x, const int8_t* w,
+                      const int32_t* bias, const float* mult, void* out, std::string& err) {
   const size_t nx = static_cast<size_t>(s.C) * s.H * s.W;
   const size_t nw = static_cast<size_t>(s.O) * (s.C / s.group) * s.kh * s.kw;
   const size_t ny = static_cast<size_t>(s.O) * s.Ho * s.Wo;
@@ -71,10 +82,12 @@ bool int8ConvFromHost(const Int8ConvShape& s, const Int8ConvEpilogue& e, const i
   };
   cudaError_t rc = cudaSuccess;
   bool ok = true;
-  if ((rc = cudaMalloc(&dx, nx)) != cudaSuccess || (rc = cudaMalloc(&dw, nw)) != cudaSuccess || (rc = cudaMalloc(&dm, s.O * sizeof(float))) != cudaSuccess ||
-      (rc = cudaMalloc(&dy, outBytes)) != cudaSuccess || (bias && (rc = cudaMalloc(&db, s.O * sizeof(int32_t))) != cudaSuccess)) {
+  if ((rc = cudaMalloc(&dx, nx)) != cudaSuccess || (rc = cudaMalloc(&dw, nw)) != cudaSuccess ||
+      (rc = cudaMalloc(&dm, s.O * sizeof(float))) != cudaSuccess || (rc = cudaMalloc(&dy, outBytes)) != cudaSuccess ||
+      (bias && (rc = cudaMalloc(&db, s.O * sizeof(int32_t))) != cudaSuccess)) {
     ok = fail(rc, "cudaMalloc");
-  } else if ((rc = cudaMemcpy(dx, x, nx, cudaMemcpyHostToDevice)) != cudaSuccess || (rc = cudaMemcpy(dw, w, nw, cudaMemcpyHostToDevice)) != cudaSuccess ||
+  } else if ((rc = cudaMemcpy(dx, x, nx, cudaMemcpyHostToDevice)) != cudaSuccess ||
+             (rc = cudaMemcpy(dw, w, nw, cudaMemcpyHostToDevice)) != cudaSuccess ||
              (rc = cudaMemcpy(dm, mult, s.O * sizeof(float), cudaMemcpyHostToDevice)) != cudaSuccess ||
              (bias && (rc = cudaMemcpy(db, bias, s.O * sizeof(int32_t), cudaMemcpyHostToDevice)) != cudaSuccess)) {
     ok = fail(rc, "cudaMemcpy to the device");
@@ -82,8 +95,10 @@ bool int8ConvFromHost(const Int8ConvShape& s, const Int8ConvEpilogue& e, const i
     const int threads = 256;
     const unsigned blocks = static_cast<unsigned>((ny + threads - 1) / threads);
     int8ConvKernel<<<blocks, threads>>>(s, e, dx, dw, db, dm, dy);
-    if ((rc = cudaGetLastError()) != cudaSuccess) ok = fail(rc, "int8 conv launch");
-    else if ((rc = cudaMemcpy(out, dy, outBytes, cudaMemcpyDeviceToHost)) != cudaSuccess) ok = fail(rc, "cudaMemcpy to the host");
+    if ((rc = cudaGetLastError()) != cudaSuccess)
+      ok = fail(rc, "int8 conv launch");
+    else if ((rc = cudaMemcpy(out, dy, outBytes, cudaMemcpyDeviceToHost)) != cudaSuccess)
+      ok = fail(rc, "cudaMemcpy to the host");
   }
   cudaFree(dx);
   cudaFree(dw);

@@ -23,12 +23,13 @@ struct Int8ConvEpilogue {
   int n = 0;
   EpilogueOp op[kMaxEpilogue];
   float arg[kMaxEpilogue];  // requantize: scale; leaky: alpha
-  float inv[kMaxEpilogue];  // requantize: 1/scale (the fast path of Int8Engine's requantize; checked against the division)
+  float inv[kMaxEpilogue];  // requantize: 1/scale (the fast path of Int8Engine's requantize; checked against the
+                            // division)
   bool int8Out = false;     // the last op is a requantize: write its codes
 };
 
 // Runs on the default device from host buffers (checks and tools); false with `err` on a CUDA error.
-bool int8ConvFromHost(const Int8ConvShape& s, const Int8ConvEpilogue& e, const int8_t* x, const int8_t* w, const int32_t* bias,
-                      const float* mult, void* out, std::string& err);
+bool int8ConvFromHost(const Int8ConvShape& s, const Int8ConvEpilogue& e, const int8_t* x, const int8_t* w,
+                      const int32_t* bias, const float* mult, void* out, std::string& err);
 
 }  // namespace vigil

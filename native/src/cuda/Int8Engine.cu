@@ -41,8 +41,10 @@ __device__ __forceinline__ float loadValue(const void* p, int i, bool int8, floa
 }
 
 __device__ __forceinline__ void storeValue(void* p, int i, bool int8, float s, float inv, float v) {
-  if (int8) static_cast<int8_t*>(p)[i] = static_cast<int8_t>(quantizeCodeFast(v, s, inv));
-  else static_cast<float*>(p)[i] = v;
+  if (int8)
+    static_cast<int8_t*>(p)[i] = static_cast<int8_t>(quantizeCodeFast(v, s, inv));
+  else
+    static_cast<float*>(p)[i] = v;
 }
 
 // Four consecutive channels at once (element i a multiple of 4): one 4-byte or 16-byte access.
@@ -57,7 +59,8 @@ __device__ __forceinline__ float4 load4(const void* p, int i, bool int8, float s
 __device__ __forceinline__ void store4(void* p, int i, bool int8, float s, float inv, float4 v) {
   if (int8) {
     *reinterpret_cast<char4*>(static_cast<int8_t*>(p) + i) =
-        make_char4(quantizeCodeFast(v.x, s, inv), quantizeCodeFast(v.y, s, inv), quantizeCodeFast(v.z, s, inv), quantizeCodeFast(v.w, s, inv));
+        make_char4(quantizeCodeFast(v.x, s, inv), quantizeCodeFast(v.y, s, inv), quantizeCodeFast(v.z, s, inv),
+                   quantizeCodeFast(v.w, s, inv));
   } else {
     *reinterpret_cast<float4*>(static_cast<float*>(p) + i) = v;
   }
@@ -70,8 +73,8 @@ __device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)
 // With `wantAux`, `aux` gets the value after the first `auxAt` ops requantized to (auxScale,
 // auxInv) (a convolution's aux output). One expansion of the ops per call site (compile time);
 // `code` and `aux` always point at the caller's locals (registers, not local memory).
-__device__ __forceinline__ float epilogue(float y, const Int8ConvEpilogue& e, int n, int* code, int* aux = nullptr, bool wantAux = false, int auxAt = 0,
-                                          float auxScale = 0, float auxInv = 0) {
+__device__ __forceinline__ float epilogue(float y, const Int8ConvEpilogue& e, int n, int* code, int* aux = nullptr,
+                                          bool wantAux = false, int auxAt = 0, float auxScale = 0, float auxInv = 0) {
 #pragma unroll
   for (int k = 0; k < kMaxEpilogue; ++k) {
     if (wantAux && k == auxAt) *aux = quantizeCodeFast(y, auxScale, auxInv);
@@ -81,9 +84,15 @@ __device__ __forceinline__ float epilogue(float y, const Int8ConvEpilogue& e, in
         *code = quantizeCodeFast(y, e.arg[k], e.inv[k]);
         y = __fmul_rn(static_cast<float>(*code), e.arg[k]);
         break;
-      case EpilogueOp::LeakyRelu: y = y < 0.f ? __fmul_rn(y, e.arg[k]) : y; break;
-      case EpilogueOp::Relu: y = fmaxf(0.f, y); break;
-      case EpilogueOp::Sigmoid: y = sigmoid(y); break;
+      case EpilogueOp::LeakyRelu:
+        y = y < 0.f ? __fmul_rn(y, e.arg[k]) : y;
+        break;
+      case EpilogueOp::Relu:
+        y = fmaxf(0.f, y);
+        break;
+      case EpilogueOp::Sigmoid:
+        y = sigmoid(y);
+        break;
     }
   }
   if (wantAux && auxAt == kMaxEpilogue) *aux = quantizeCodeFast(y, auxScale, auxInv);
@@ -101,12 +110,14 @@ struct Tensor {
   int off = 0;               // the view's first channel
 };
 
-#define GRID_STRIDE(i, total) for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (total); i += gridDim.x * blockDim.x)
+#define GRID_STRIDE(i, total) \
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (total); i += gridDim.x * blockDim.x)
 
 // The engine input, float NCHW [n, C, S, S], to int8 NHWC. space 2 (space to depth): each output
 // pixel holds a 2×2 block of input pixels, channel (dy·2 + dx)·C + c, so that a 3×3 stride-2
 // first convolution becomes a 2×2 stride-1 one over 12 channels (one K step instead of three).
-__global__ void quantizeInputKernel(const float* __restrict__ x, int8_t* __restrict__ y, int n, int C, int S, int Cs, float s, float inv, int space) {
+__global__ void quantizeInputKernel(const float* __restrict__ x, int8_t* __restrict__ y, int n, int C, int S, int Cs,
+                                    float s, float inv, int space) {
   const int So = S / space;
   const int pixels = n * So * So;
   GRID_STRIDE(pix, pixels) {
@@ -123,7 +134,8 @@ __global__ void quantizeInputKernel(const float* __restrict__ x, int8_t* __restr
         if (ch < C * space * space) {
           const int cell = ch / C, c = ch - cell * C;
           const int dy = cell / space, dx = cell - dy * space;
-          q[j] = static_cast<int8_t>(quantizeCodeFast(__ldg(x + ((img * C + c) * S + by * space + dy) * S + bx * space + dx), s, inv));
+          q[j] = static_cast<int8_t>(
+              quantizeCodeFast(__ldg(x + ((img * C + c) * S + by * space + dy) * S + bx * space + dx), s, inv));
         }
       }
       *reinterpret_cast<int4*>(out + c0) = *reinterpret_cast<const int4*>(q);
@@ -145,14 +157,16 @@ __global__ void unaryKernel(Tensor in, Tensor out, int pixels, int channels, Una
     GRID_STRIDE(i, pixels * groups) {
       const int p = i / groups, c = (i - p * groups) << 2;
       float4 v = load4(in.p, p * in.C + in.off + c, in.int8, in.scale);
-      v = make_float4(activate(v.x, act, alpha), activate(v.y, act, alpha), activate(v.z, act, alpha), activate(v.w, act, alpha));
+      v = make_float4(activate(v.x, act, alpha), activate(v.y, act, alpha), activate(v.z, act, alpha),
+                      activate(v.w, act, alpha));
       store4(out.p, p * out.C + out.off + c, out.int8, out.scale, out.inv, v);
     }
     return;
   }
   GRID_STRIDE(i, pixels * channels) {
     const int p = i / channels, c = i - p * channels;
-    storeValue(out.p, p * out.C + out.off + c, out.int8, out.scale, out.inv, activate(loadValue(in.p, p * in.C + in.off + c, in.int8, in.scale), act, alpha));
+    storeValue(out.p, p * out.C + out.off + c, out.int8, out.scale, out.inv,
+               activate(loadValue(in.p, p * in.C + in.off + c, in.int8, in.scale), act, alpha));
   }
 }
 
@@ -161,15 +175,18 @@ __global__ void addKernel(Tensor a, Tensor b, Tensor out, int pixels, int channe
     const int groups = channels >> 2;
     GRID_STRIDE(i, pixels * groups) {
       const int p = i / groups, c = (i - p * groups) << 2;
-      const float4 x = load4(a.p, p * a.C + a.off + c, a.int8, a.scale), y = load4(b.p, p * b.C + b.off + c, b.int8, b.scale);
-      store4(out.p, p * out.C + out.off + c, out.int8, out.scale, out.inv, make_float4(__fadd_rn(x.x, y.x), __fadd_rn(x.y, y.y), __fadd_rn(x.z, y.z), __fadd_rn(x.w, y.w)));
+      const float4 x = load4(a.p, p * a.C + a.off + c, a.int8, a.scale),
+                   y = load4(b.p, p * b.C + b.off + c, b.int8, b.scale);
+      store4(out.p, p * out.C + out.off + c, out.int8, out.scale, out.inv,
+             make_float4(__fadd_rn(x.x, y.x), __fadd_rn(x.y, y.y), __fadd_rn(x.z, y.z), __fadd_rn(x.w, y.w)));
     }
     return;
   }
   GRID_STRIDE(i, pixels * channels) {
     const int p = i / channels, c = i - p * channels;
     storeValue(out.p, p * out.C + out.off + c, out.int8, out.scale, out.inv,
-               __fadd_rn(loadValue(a.p, p * a.C + a.off + c, a.int8, a.scale), loadValue(b.p, p * b.C + b.off + c, b.int8, b.scale)));
+               __fadd_rn(loadValue(a.p, p * a.C + a.off + c, a.int8, a.scale),
+                         loadValue(b.p, p * b.C + b.off + c, b.int8, b.scale)));
   }
 }
 
@@ -188,7 +205,8 @@ __device__ __forceinline__ Pos position(int i, int Ho, int Wo, int channels) {
   return q;
 }
 
-__global__ void maxPoolKernel(Tensor in, Tensor out, int n, int channels, int kh, int kw, int sh, int sw, int pt, int pl, bool vec) {
+__global__ void maxPoolKernel(Tensor in, Tensor out, int n, int channels, int kh, int kw, int sh, int sw, int pt,
+                              int pl, bool vec) {
   const int step = vec ? 4 : 1;
   const int groups = channels / step;
   GRID_STRIDE(i, n * out.H * out.W * groups) {
@@ -211,8 +229,10 @@ __global__ void maxPoolKernel(Tensor in, Tensor out, int n, int channels, int kh
       }
     }
     const int at = ((q.img * out.H + q.y) * out.W + q.x) * out.C + out.off + q.c;
-    if (vec) store4(out.p, at, out.int8, out.scale, out.inv, m);
-    else storeValue(out.p, at, out.int8, out.scale, out.inv, m.x);
+    if (vec)
+      store4(out.p, at, out.int8, out.scale, out.inv, m);
+    else
+      storeValue(out.p, at, out.int8, out.scale, out.inv, m.x);
   }
 }
 
@@ -231,7 +251,9 @@ __device__ __forceinline__ Tap resizeTap(int o, float scale, int n) {
   return t;
 }
 
-__device__ __forceinline__ float lerp(float a, float b, float t) { return __fadd_rn(__fmul_rn(a, __fsub_rn(1.f, t)), __fmul_rn(b, t)); }
+__device__ __forceinline__ float lerp(float a, float b, float t) {
+  return __fadd_rn(__fmul_rn(a, __fsub_rn(1.f, t)), __fmul_rn(b, t));
+}
 
 __global__ void resizeKernel(Tensor in, Tensor out, int n, int channels, float scaleY, float scaleX, bool vec) {
   const int step = vec ? 4 : 1;
@@ -243,14 +265,20 @@ __global__ void resizeKernel(Tensor in, Tensor out, int n, int channels, float s
     auto at = [&](int y, int x) { return ((q.img * in.H + y) * in.W + x) * in.C + in.off + q.c; };
     const int o = ((q.img * out.H + q.y) * out.W + q.x) * out.C + out.off + q.c;
     if (vec) {
-      const float4 a = load4(in.p, at(ty.i0, tx.i0), in.int8, in.scale), b = load4(in.p, at(ty.i0, tx.i1), in.int8, in.scale);
-      const float4 c = load4(in.p, at(ty.i1, tx.i0), in.int8, in.scale), d = load4(in.p, at(ty.i1, tx.i1), in.int8, in.scale);
+      const float4 a = load4(in.p, at(ty.i0, tx.i0), in.int8, in.scale),
+                   b = load4(in.p, at(ty.i0, tx.i1), in.int8, in.scale);
+      const float4 c = load4(in.p, at(ty.i1, tx.i0), in.int8, in.scale),
+                   d = load4(in.p, at(ty.i1, tx.i1), in.int8, in.scale);
       store4(out.p, o, out.int8, out.scale, out.inv,
-             make_float4(lerp(lerp(a.x, b.x, tx.t), lerp(c.x, d.x, tx.t), ty.t), lerp(lerp(a.y, b.y, tx.t), lerp(c.y, d.y, tx.t), ty.t),
-                         lerp(lerp(a.z, b.z, tx.t), lerp(c.z, d.z, tx.t), ty.t), lerp(lerp(a.w, b.w, tx.t), lerp(c.w, d.w, tx.t), ty.t)));
+             make_float4(lerp(lerp(a.x, b.x, tx.t), lerp(c.x, d.x, tx.t), ty.t),
+                         lerp(lerp(a.y, b.y, tx.t), lerp(c.y, d.y, tx.t), ty.t),
+                         lerp(lerp(a.z, b.z, tx.t), lerp(c.z, d.z, tx.t), ty.t),
+                         lerp(lerp(a.w, b.w, tx.t), lerp(c.w, d.w, tx.t), ty.t)));
     } else {
       auto v = [&](int y, int x) { return loadValue(in.p, at(y, x), in.int8, in.scale); };
-      storeValue(out.p, o, out.int8, out.scale, out.inv, lerp(lerp(v(ty.i0, tx.i0), v(ty.i0, tx.i1), tx.t), lerp(v(ty.i1, tx.i0), v(ty.i1, tx.i1), tx.t), ty.t));
+      storeValue(
+          out.p, o, out.int8, out.scale, out.inv,
+          lerp(lerp(v(ty.i0, tx.i0), v(ty.i0, tx.i1), tx.t), lerp(v(ty.i1, tx.i0), v(ty.i1, tx.i1), tx.t), ty.t));
     }
   }
 }
@@ -280,8 +308,8 @@ struct ConvArgs {
   // tap), stored 4-aligned: a thread's loads are whole float4 / char4 runs. taps1: one tap (K is
   // the channels in order, whatever the blocks).
   bool vec, taps1;
-  const int8_t* w8;     // [O, Kpad], k = tap·Cs + c
-  const float* wf;      // [K = taps·C, O] in the float sum's K order
+  const int8_t* w8;  // [O, Kpad], k = tap·Cs + c
+  const float* wf;   // [K = taps·C, O] in the float sum's K order
   // Float on the tensor cores (3×TF32, convMmaKernel<…, true>): [2][O, Kpad] with k = tap·C + c,
   // each weight's TF32 part, then the TF32 part of what it leaves (zeros past K).
   const float* wt;
@@ -306,7 +334,8 @@ struct ConvArgs {
 // The epilogue from the accumulator as float to the value stored (an int8 output's code as a
 // float), and with an aux output its code in `aux`; `lut`, `auxLut`: the tables (shared or
 // global memory) when there are.
-__device__ __forceinline__ float convValue(const ConvArgs& a, const float* lut, const float* auxLut, float y, int* aux) {
+__device__ __forceinline__ float convValue(const ConvArgs& a, const float* lut, const float* auxLut, float y,
+                                           int* aux) {
   if (!lut && !a.aux.p && a.e.n == 1 && a.e.op[0] == EpilogueOp::Requantize) {
     // A lone requantize (NanoDet's 1×1 lateral convolutions): epilogue()'s steps without its
     // walk over the ops, for the short-K convolutions whose epilogue is most of their work.
@@ -323,12 +352,15 @@ __device__ __forceinline__ float convValue(const ConvArgs& a, const float* lut, 
   return a.e.int8Out ? static_cast<float>(code) : y;
 }
 
-__device__ __forceinline__ void convStore(const ConvArgs& a, const float* lut, const float* auxLut, int m, int o, float y) {
+__device__ __forceinline__ void convStore(const ConvArgs& a, const float* lut, const float* auxLut, int m, int o,
+                                          float y) {
   const int at = m * a.out.C + a.out.off + o;
   int aux = 0;
   const float v = convValue(a, lut, auxLut, y, &aux);
-  if (a.e.int8Out) static_cast<int8_t*>(a.out.p)[at] = static_cast<int8_t>(v);
-  else static_cast<float*>(a.out.p)[at] = v;
+  if (a.e.int8Out)
+    static_cast<int8_t*>(a.out.p)[at] = static_cast<int8_t>(v);
+  else
+    static_cast<float*>(a.out.p)[at] = v;
   if (a.aux.p) static_cast<int8_t*>(a.aux.p)[m * a.aux.C + a.aux.off + o] = static_cast<int8_t>(aux);
 }
 
@@ -338,7 +370,9 @@ __device__ __forceinline__ float convAccValue(const ConvArgs& a, int o, int acc)
   return __fmul_rn(static_cast<float>(acc + (a.bias8 ? __ldg(a.bias8 + o) : 0)), __ldg(a.mult + o));
 }
 
-__device__ __forceinline__ void convStoreInt(const ConvArgs& a, int m, int o, int acc) { convStore(a, a.lut, a.auxLut, m, o, convAccValue(a, o, acc)); }
+__device__ __forceinline__ void convStoreInt(const ConvArgs& a, int m, int o, int acc) {
+  convStore(a, a.lut, a.auxLut, m, o, convAccValue(a, o, acc));
+}
 
 // Where output pixel m reads from: its image's first input pixel and the top-left tap.
 struct Origin {
@@ -400,15 +434,19 @@ __global__ void convEpilogueKernel(ConvArgs a) {
 __device__ __forceinline__ void cpAsync16(void* smem, const void* src, bool ok, bool ca = false) {
 #if __CUDA_ARCH__ >= 800
   const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  if (ca) asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(ok ? 16 : 0));
-  else asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(ok ? 16 : 0));
+  if (ca)
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(ok ? 16 : 0));
+  else
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(ok ? 16 : 0));
 #endif
 }
 
 __device__ __forceinline__ void ldmatrix4(const int8_t* smem, int* r) {
 #if __CUDA_ARCH__ >= 800
   const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
 #endif
 }
 
@@ -424,9 +462,10 @@ __device__ __forceinline__ unsigned tf32Of(float x) {
 // d += a·b, one m16n8k8 TF32 step (fragments as ldmatrix leaves them).
 __device__ __forceinline__ void mmaTf32(float* d, const unsigned* a, int b0, int b1) {
 #if __CUDA_ARCH__ >= 800
-  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 #endif
 }
 
@@ -446,19 +485,23 @@ __device__ __forceinline__ void mmaTf32(float* d, const unsigned* a, int b0, int
 // another order, not ONNX Runtime's order (convFloatKernel, VIGIL_INT8_FLOAT=exact, keeps that).
 // The fragments of both are the same bytes: a row's 32 bytes of K are one m16n8k32 s8 step or one
 // m16n8k8 tf32 step, and the accumulators lie alike.
-constexpr int kMmaBM = 128, kMmaBK = 64, kMmaLds = 80;  // bytes: smem row: 64 bytes of K + 16 of padding (no bank conflicts)
+constexpr int kMmaBM = 128, kMmaBK = 64,
+              kMmaLds = 80;  // bytes: smem row: 64 bytes of K + 16 of padding (no bank conflicts)
 
 // Registers: ptxas, left to itself, gave the 32-channel tiles 80 and spilled; the bounds say how
 // many blocks an SM each should allow (INT8 128×64: 4 at 128 registers; 64×64: 6 at 80, 64×32: 8
 // at 64; none spilled).
 template <int BN, int STAGES, bool F32, int MT>
-__global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : BN == 32 ? 6 : 4) convMmaKernel(ConvArgs a) {
+__global__ void __launch_bounds__(128, F32        ? 3
+                                       : MT == 1  ? (BN == 32 ? 8 : 6)
+                                       : BN == 32 ? 6
+                                                  : 4) convMmaKernel(ConvArgs a) {
 #if __CUDA_ARCH__ >= 800
-  constexpr int ES = F32 ? 4 : 1;      // bytes an element
-  constexpr int BT = F32 ? 2 : 1;      // weight tiles: the TF32 parts and the rests
-  constexpr int KS = kMmaBK / ES;      // elements of K a stage
-  constexpr int BM = 64 * MT;          // rows (output pixels) a block: each warp 16·MT
-  constexpr int AR = BM / 32;          // rows of A a thread loads a stage
+  constexpr int ES = F32 ? 4 : 1;  // bytes an element
+  constexpr int BT = F32 ? 2 : 1;  // weight tiles: the TF32 parts and the rests
+  constexpr int KS = kMmaBK / ES;  // elements of K a stage
+  constexpr int BM = 64 * MT;      // rows (output pixels) a block: each warp 16·MT
+  constexpr int AR = BM / 32;      // rows of A a thread loads a stage
   using Acc = typename std::conditional<F32, float, int>::type;
   // The stages of A (after the main loop the epilogue's staging of 64 rows: room for that too),
   // and of B.
@@ -496,7 +539,7 @@ __global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : 
   // stage, were a third of this loop's instructions).
   const int piece = (tid & 3) * (16 / ES);  // elements
   const int tapC = F32 ? a.C : a.in.C;      // channels a tap in K
-  int rowAt[AR];        // element of the row's top-left tap (may lie outside the image: then never read)
+  int rowAt[AR];         // element of the row's top-left tap (may lie outside the image: then never read)
   unsigned rowTaps[AR];  // bit t: tap t inside the image (none past M); at most 32 taps (checked at open)
 #pragma unroll
   for (int j = 0; j < AR; ++j) {
@@ -504,7 +547,8 @@ __global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : 
     const Origin org = originOf(a, m < a.M ? m : 0);
     rowAt[j] = org.base * a.in.C + (org.iy0 * a.in.W + org.ix0) * a.in.C + (F32 ? a.in.off : 0);
     unsigned cols = 0, bits = 0;  // the kernel columns inside the image; then each kernel row inside adds them
-    for (int kx = 0; kx < a.kw; ++kx) cols |= static_cast<unsigned>(static_cast<unsigned>(org.ix0 + kx) < static_cast<unsigned>(a.in.W)) << kx;
+    for (int kx = 0; kx < a.kw; ++kx)
+      cols |= static_cast<unsigned>(static_cast<unsigned>(org.ix0 + kx) < static_cast<unsigned>(a.in.W)) << kx;
     for (int ky = 0; ky < a.kh; ++ky)
       if (static_cast<unsigned>(org.iy0 + ky) < static_cast<unsigned>(a.in.H)) bits |= cols << (ky * a.kw);
     rowTaps[j] = m < a.M ? bits : 0u;
@@ -530,7 +574,8 @@ __global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : 
 #pragma unroll
     for (int j = 0; j < AR; ++j) {
       const bool ok = rowTaps[j] & bit;
-      cpAsync16(As(stage) + ((tid >> 2) + 32 * j) * kMmaLds + (tid & 3) * 16, ok ? inP + (rowAt[j] + tapAt) * ES : wP, ok, true);  // byte offsets: F32 inputs under 2^29 floats (open)
+      cpAsync16(As(stage) + ((tid >> 2) + 32 * j) * kMmaLds + (tid & 3) * 16, ok ? inP + (rowAt[j] + tapAt) * ES : wP,
+                ok, true);  // byte offsets: F32 inputs under 2^29 floats (open)
     }
     c0 += KS;
     tapAt += KS;
@@ -547,7 +592,8 @@ __global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : 
     for (int i = 0; i < BL; ++i) {
       const int c = tid + 128 * i;
       const bool ok = bOk[i] && kc * KS + (c & 3) * (16 / ES) < a.Kpad;
-      if (c < BT * BN * 4) cpAsync16(Bs(stage, 0) + (c >> 2) * kMmaLds + (c & 3) * 16, ok ? wP + (bAt[i] + kc * KS) * ES : wP, ok, false);
+      if (c < BT * BN * 4)
+        cpAsync16(Bs(stage, 0) + (c >> 2) * kMmaLds + (c & 3) * 16, ok ? wP + (bAt[i] + kc * KS) * ES : wP, ok, false);
     }
   };
   Acc acc[MT][BN / 8][4];
@@ -611,7 +657,8 @@ __global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : 
             for (int mt = 0; mt < MT; ++mt) {
               int* d = acc[mt][nt + h];
               asm volatile(
-                  "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                  "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                  "{%0,%1,%2,%3};\n"
                   : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
                   : "r"(af[mt][0]), "r"(af[mt][1]), "r"(af[mt][2]), "r"(af[mt][3]), "r"(b[2 * h]), "r"(b[2 * h + 1]));
             }
@@ -656,8 +703,9 @@ __global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : 
   Acc* Ys = reinterpret_cast<Acc*>(smemA);
   const float* lut = a.lut ? lutS : nullptr;
   const float* auxLut = a.auxLut ? auxS : nullptr;
-  const bool quads = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 3) == 0;  // four channels (o a multiple of 4) in one store
-  constexpr int QR = BN / 4;  // quads a row
+  const bool quads =
+      ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 3) == 0;  // four channels (o a multiple of 4) in one store
+  constexpr int QR = BN / 4;                                   // quads a row
   const int o0 = n0 + (tid % QR) * 4;
   // The float the epilogue starts from: the int32 sum with its bias times the multiplier, or the
   // float sum with the bias added last (convAccValue, convFloatKernel).
@@ -674,8 +722,10 @@ __global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : 
     }
   }
   auto value = [&](int q, Acc v) -> float {
-    if constexpr (F32) return __fadd_rn(v, fbias[q]);
-    else return __fmul_rn(static_cast<float>(v + bias[q]), mul[q]);
+    if constexpr (F32)
+      return __fadd_rn(v, fbias[q]);
+    else
+      return __fmul_rn(static_cast<float>(v + bias[q]), mul[q]);
   };
 #pragma unroll 1
   for (int h = 0; h < MT; ++h) {
@@ -687,8 +737,10 @@ __global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : 
 #pragma unroll
           for (int nt = 0; nt < BN / 8; ++nt) {
             Acc* y = Ys + (warp * 16 * MT % 64 + mt * 16 + g + half * 8) * LDY + nt * 8 + t * 2;
-            if constexpr (F32) *reinterpret_cast<float2*>(y) = make_float2(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
-            else *reinterpret_cast<int2*>(y) = make_int2(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
+            if constexpr (F32)
+              *reinterpret_cast<float2*>(y) = make_float2(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
+            else
+              *reinterpret_cast<int2*>(y) = make_int2(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
           }
     }
     __syncthreads();
@@ -712,19 +764,25 @@ __global__ void __launch_bounds__(128, F32 ? 3 : MT == 1 ? (BN == 32 ? 8 : 6) : 
         const int at = mm * a.out.C + a.out.off + o0;
         if (a.e.int8Out) {
           *reinterpret_cast<char4*>(static_cast<int8_t*>(a.out.p) + at) =
-              make_char4(static_cast<signed char>(w[0]), static_cast<signed char>(w[1]), static_cast<signed char>(w[2]), static_cast<signed char>(w[3]));
+              make_char4(static_cast<signed char>(w[0]), static_cast<signed char>(w[1]), static_cast<signed char>(w[2]),
+                         static_cast<signed char>(w[3]));
         } else {
           *reinterpret_cast<float4*>(static_cast<float*>(a.out.p) + at) = make_float4(w[0], w[1], w[2], w[3]);
         }
-        if (a.aux.p) *reinterpret_cast<char4*>(static_cast<int8_t*>(a.aux.p) + mm * a.aux.C + a.aux.off + o0) = make_char4(x[0], x[1], x[2], x[3]);
+        if (a.aux.p)
+          *reinterpret_cast<char4*>(static_cast<int8_t*>(a.aux.p) + mm * a.aux.C + a.aux.off + o0) =
+              make_char4(x[0], x[1], x[2], x[3]);
         continue;
       }
 #pragma unroll 1
-      for (int q = 0; q < 4 && o0 + q < a.O; ++q) {  // the loaded bias and multiplier are not indexed at run time here (no stack)
+      for (int q = 0; q < 4 && o0 + q < a.O;
+           ++q) {  // the loaded bias and multiplier are not indexed at run time here (no stack)
         const Acc vq = q == 0 ? v[0] : q == 1 ? v[1] : q == 2 ? v[2] : v[3];
         float y;
-        if constexpr (F32) y = __fadd_rn(vq, a.biasf ? __ldg(a.biasf + o0 + q) : 0.f);
-        else y = convAccValue(a, o0 + q, vq);
+        if constexpr (F32)
+          y = __fadd_rn(vq, a.biasf ? __ldg(a.biasf + o0 + q) : 0.f);
+        else
+          y = convAccValue(a, o0 + q, vq);
         convStore(a, lut, auxLut, mm, o0 + q, y);
       }
     }
@@ -756,7 +814,8 @@ __device__ __forceinline__ FloatTerm floatTermOf(const ConvArgs& a, int k) {
 // their bias, pixels m0…, channels n0…) in one compact loop (not unrolled over a thread's outputs:
 // unrolled copies of the epilogue made these kernels half a megabyte of machine code), four
 // channels a thread, a warp along a pixel's channels.
-__device__ __forceinline__ void convFloatTileEpilogue(const ConvArgs& a, const float* tile, int rows, int cols, int m0, int n0) {
+__device__ __forceinline__ void convFloatTileEpilogue(const ConvArgs& a, const float* tile, int rows, int cols, int m0,
+                                                      int n0) {
   const bool quadsOk = ((a.out.C | a.out.off | a.aux.C | a.aux.off) & 3) == 0;  // four channels in one store
 #pragma unroll 1
   for (int i = threadIdx.x; i < rows * cols / 4; i += blockDim.x) {
@@ -766,23 +825,27 @@ __device__ __forceinline__ void convFloatTileEpilogue(const ConvArgs& a, const f
     const float4 y = *reinterpret_cast<const float4*>(tile + r * cols + c);
     if (quadsOk && o + 3 < a.O) {
       int x[4] = {0, 0, 0, 0};
-      const float4 v = make_float4(convValue(a, a.lut, a.auxLut, y.x, &x[0]), convValue(a, a.lut, a.auxLut, y.y, &x[1]),
-                                   convValue(a, a.lut, a.auxLut, y.z, &x[2]), convValue(a, a.lut, a.auxLut, y.w, &x[3]));
-      if (a.aux.p) *reinterpret_cast<char4*>(static_cast<int8_t*>(a.aux.p) + m * a.aux.C + a.aux.off + o) = make_char4(x[0], x[1], x[2], x[3]);
+      const float4 v =
+          make_float4(convValue(a, a.lut, a.auxLut, y.x, &x[0]), convValue(a, a.lut, a.auxLut, y.y, &x[1]),
+                      convValue(a, a.lut, a.auxLut, y.z, &x[2]), convValue(a, a.lut, a.auxLut, y.w, &x[3]));
+      if (a.aux.p)
+        *reinterpret_cast<char4*>(static_cast<int8_t*>(a.aux.p) + m * a.aux.C + a.aux.off + o) =
+            make_char4(x[0], x[1], x[2], x[3]);
       const int at = m * a.out.C + a.out.off + o;
       if (a.e.int8Out) {
         *reinterpret_cast<char4*>(static_cast<int8_t*>(a.out.p) + at) =
-            make_char4(static_cast<signed char>(v.x), static_cast<signed char>(v.y), static_cast<signed char>(v.z), static_cast<signed char>(v.w));
+            make_char4(static_cast<signed char>(v.x), static_cast<signed char>(v.y), static_cast<signed char>(v.z),
+                       static_cast<signed char>(v.w));
       } else {
         *reinterpret_cast<float4*>(static_cast<float*>(a.out.p) + at) = v;
       }
       continue;
     }
 #pragma unroll 1
-    for (int j = 0; j < 4 && o + j < a.O; ++j) convStore(a, a.lut, a.auxLut, m, o + j, j == 0 ? y.x : j == 1 ? y.y : j == 2 ? y.z : y.w);
+    for (int j = 0; j < 4 && o + j < a.O; ++j)
+      convStore(a, a.lut, a.auxLut, m, o + j, j == 0 ? y.x : j == 1 ? y.y : j == 2 ? y.z : y.w);
   }
 }
-
 
 // Float convolution (FP32 layers, and int8 ones whose output stays float: dequantized input,
 // weights and bias): an implicit GEMM on the CUDA cores, BM pixels × BN channels a block of 256
@@ -958,7 +1021,9 @@ __global__ void __launch_bounds__(256, 3) convFloatKernel(ConvArgs a) {
   }
   // The epilogue from shared memory (convFloatTileEpilogue).
 #pragma unroll
-  for (int i = 0; i < 4; ++i) *reinterpret_cast<float4*>(smem + (tm + i) * BN + tn) = make_float4(total[i][0], total[i][1], total[i][2], total[i][3]);
+  for (int i = 0; i < 4; ++i)
+    *reinterpret_cast<float4*>(smem + (tm + i) * BN + tn) =
+        make_float4(total[i][0], total[i][1], total[i][2], total[i][3]);
   __syncthreads();
   convFloatTileEpilogue(a, smem, BM, BN, m0, n0);
 }
@@ -975,7 +1040,8 @@ __global__ void __launch_bounds__(256, 3) convFloatKernel(ConvArgs a) {
 constexpr int kStemPY = 7, kStemPX = 8;
 constexpr int kStemCY = 2 * kStemPY + 1, kStemCX = 2 * kStemPX + 1;  // 255 convolution outputs: one a thread
 constexpr int kStemIY = 2 * kStemCY + 1, kStemIX = 2 * kStemCX + 1;
-constexpr int kStemC = 3, kStemO = 32, kStemLd = kStemO + 1;  // a row of 32 outputs and one float of padding (no bank conflicts)
+constexpr int kStemC = 3, kStemO = 32,
+              kStemLd = kStemO + 1;  // a row of 32 outputs and one float of padding (no bank conflicts)
 
 struct StemArgs {
   const float* x;  // the engine input, float NCHW [n, 3, S, S]
@@ -1027,7 +1093,9 @@ __global__ void __launch_bounds__(256) stemKernel(StemArgs a) {
 #pragma unroll
   for (int j = 0; j < kPer; ++j) {
     const int i = tid + j * 256;
-    if (i < kIn) (&xq[0][0][0])[(i / kStemIX) * (kStemIX + 1) + i % kStemIX] = static_cast<int8_t>(quantizeCodeFast(v[j], a.s, a.inv));
+    if (i < kIn)
+      (&xq[0][0][0])[(i / kStemIX) * (kStemIX + 1) + i % kStemIX] =
+          static_cast<int8_t>(quantizeCodeFast(v[j], a.s, a.inv));
   }
 #pragma unroll
   for (int j = 0; j < (kW + 255) / 256; ++j)
@@ -1155,7 +1223,8 @@ constexpr int kNoPriority = 1 << 30;
 
 // A kernel launch on `st`, with `priority` (a stream priority: lower runs first) unless kNoPriority.
 template <typename... Params, typename... Args>
-cudaError_t launchKernel(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t st, int priority, Args... args) {
+cudaError_t launchKernel(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t st, int priority,
+                         Args... args) {
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = grid;
   cfg.blockDim = block;
@@ -1196,13 +1265,13 @@ struct Int8Engine::Impl {
     void* w = nullptr;
     void* bias = nullptr;
     float* mult = nullptr;
-    float* lut = nullptr;  // the epilogue's table (ConvArgs::lut), or null
+    float* lut = nullptr;     // the epilogue's table (ConvArgs::lut), or null
     float* auxLut = nullptr;  // the aux output's table (ConvArgs::auxLut), or null
     int lutAt = -1;
     int Kpad = 0;
     int sumBlock = 1, sumRestart = 1;  // ConvFloat: floatSumOf
-    float* wt = nullptr;  // ConvFloat on the tensor cores: ConvArgs::wt, or null (convFloatKernel)
-    int KpadT = 0;        // its K rounded up to a stage (16)
+    float* wt = nullptr;               // ConvFloat on the tensor cores: ConvArgs::wt, or null (convFloatKernel)
+    int KpadT = 0;                     // its K rounded up to a stage (16)
   };
   std::vector<OpDevice> opDev;
   std::map<std::pair<int, const float*>, cudaGraphExec_t> graphExecs;
@@ -1332,7 +1401,8 @@ struct Int8Engine::Impl {
         d.insert(d.end(), readers[b].begin(), readers[b].end());
       }
       const ProgramBuffer& out = prog.buffers[op.out.buffer];
-      const bool splitsK = mma && op.kind == ProgramOpKind::ConvInt8 && splitOf(op, opDev[k], n, n * out.H * out.W).first > 1;
+      const bool splitsK =
+          mma && op.kind == ProgramOpKind::ConvInt8 && splitOf(op, opDev[k], n, n * out.H * out.W).first > 1;
       if (splitsK && lastSplit >= 0) d.push_back(lastSplit);
       if (splitsK) lastSplit = static_cast<int>(k);
       for (int b : reads)
@@ -1358,9 +1428,12 @@ struct Int8Engine::Impl {
         const bool split = mma && splitOf(op, opDev[k], n, static_cast<int>(pixels)).first > 1;
         return (split ? 8 : 4) + pixels * op.O * op.kh * op.kw * op.C / 1e8;
       }
-      case ProgramOpKind::ConvFloat: return 4 + pixels * op.O * op.kh * op.kw * op.C / 1e7;
-      case ProgramOpKind::Stem: return 4 + pixels * 4 * op.O * op.kh * op.kw * op.C / 7e6;  // 4 convolution outputs a pooled pixel
-      default: return 4 + pixels * op.channels * 8 / 1.2e6;
+      case ProgramOpKind::ConvFloat:
+        return 4 + pixels * op.O * op.kh * op.kw * op.C / 1e7;
+      case ProgramOpKind::Stem:
+        return 4 + pixels * 4 * op.O * op.kh * op.kw * op.C / 7e6;  // 4 convolution outputs a pooled pixel
+      default:
+        return 4 + pixels * op.channels * 8 / 1.2e6;
     }
   }
 
@@ -1383,11 +1456,13 @@ struct Int8Engine::Impl {
     }
     std::vector<int> prio(N, leastPriority);
     const int levels = leastPriority - greatestPriority;  // priorities: lower numbers first
-    for (size_t k = 0; k < N && most > 0; ++k) prio[k] = leastPriority - static_cast<int>(std::lround(bottom[k] / most * levels));
+    for (size_t k = 0; k < N && most > 0; ++k)
+      prio[k] = leastPriority - static_cast<int>(std::lround(bottom[k] / most * levels));
     return prio;
   }
 
-  bool launchAll(int n, const float* in, cudaStream_t origin, std::string& err, const std::function<void(size_t)>& after = nullptr, bool branches = false) {
+  bool launchAll(int n, const float* in, cudaStream_t origin, std::string& err,
+                 const std::function<void(size_t)>& after = nullptr, bool branches = false) {
     constexpr int T = 256;
     bool launched = true;
     std::vector<std::vector<int>> deps;
@@ -1427,32 +1502,35 @@ struct Int8Engine::Impl {
       };
       switch (op.kind) {
         case ProgramOpKind::QuantizeInput:
-          check(launchKernel(quantizeInputKernel, gridFor(pixels, T), T, st, P, in, static_cast<int8_t*>(out.p), n, op.channels, prog.inputSize, out.C, out.scale, out.inv,
-                             op.space));
+          check(launchKernel(quantizeInputKernel, gridFor(pixels, T), T, st, P, in, static_cast<int8_t*>(out.p), n,
+                             op.channels, prog.inputSize, out.C, out.scale, out.inv, op.space));
           break;
         case ProgramOpKind::Unary: {
           const Tensor x = view(op.in);
           const bool v = vec4(op.channels, {x, out});
-          check(launchKernel(unaryKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P, x, out, pixels, op.channels, op.act, op.alpha, v));
+          check(launchKernel(unaryKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P,
+                             x, out, pixels, op.channels, op.act, op.alpha, v));
           break;
         }
         case ProgramOpKind::Add: {
           const Tensor a = view(op.in), b = view(op.in2);
           const bool v = vec4(op.channels, {a, b, out});
-          check(launchKernel(addKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P, a, b, out, pixels, op.channels, v));
+          check(launchKernel(addKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P, a,
+                             b, out, pixels, op.channels, v));
           break;
         }
         case ProgramOpKind::MaxPool: {
           const Tensor x = view(op.in);
           const bool v = vec4(op.channels, {x, out});
-          check(launchKernel(maxPoolKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P, x, out, n, op.channels, op.kh, op.kw, op.sh, op.sw,
-                             op.pt, op.pl, v));
+          check(launchKernel(maxPoolKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P,
+                             x, out, n, op.channels, op.kh, op.kw, op.sh, op.sw, op.pt, op.pl, v));
           break;
         }
         case ProgramOpKind::Resize: {
           const Tensor x = view(op.in);
           const bool v = vec4(op.channels, {x, out});
-          check(launchKernel(resizeKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P, x, out, n, op.channels, op.scaleY, op.scaleX, v));
+          check(launchKernel(resizeKernel, gridFor(static_cast<long>(pixels) * op.channels / (v ? 4 : 1), T), T, st, P,
+                             x, out, n, op.channels, op.scaleY, op.scaleX, v));
           break;
         }
         case ProgramOpKind::Stem: {
@@ -1467,11 +1545,13 @@ struct Int8Engine::Impl {
           sa.e = op.epilogue;
           sa.poolFirst = monotone(op.epilogue);
           sa.out = out;
-          check(launchKernel(stemKernel, dim3((out.W + kStemPX - 1) / kStemPX, (out.H + kStemPY - 1) / kStemPY, n), 256, st, P, sa));
+          check(launchKernel(stemKernel, dim3((out.W + kStemPX - 1) / kStemPX, (out.H + kStemPY - 1) / kStemPY, n), 256,
+                             st, P, sa));
           break;
         }
         case ProgramOpKind::Pad:
-          check(launchKernel(padKernel, gridFor(static_cast<long>(pixels) * op.channels, T), T, st, P, view(op.in), out, n, op.channels, op.pt, op.pl, op.value));
+          check(launchKernel(padKernel, gridFor(static_cast<long>(pixels) * op.channels, T), T, st, P, view(op.in), out,
+                             n, op.channels, op.pt, op.pl, op.value));
           break;
         case ProgramOpKind::ConvInt8:
         case ProgramOpKind::ConvFloat: {
@@ -1506,13 +1586,15 @@ struct Int8Engine::Impl {
             const int bn = colsOf(op);
             a.chunksPerSplit = (d.KpadT + 15) / 16;
             const dim3 grid((pixels + kMmaBM - 1) / kMmaBM, (op.O + bn - 1) / bn, 1);
-            check(bn == 64 ? launchKernel(convMmaKernel<64, 2, true, 2>, grid, 128, st, P, a) : launchKernel(convMmaKernel<32, 3, true, 2>, grid, 128, st, P, a));
+            check(bn == 64 ? launchKernel(convMmaKernel<64, 2, true, 2>, grid, 128, st, P, a)
+                           : launchKernel(convMmaKernel<32, 3, true, 2>, grid, 128, st, P, a));
           } else if (op.kind == ProgramOpKind::ConvFloat) {
             a.w8 = nullptr;
             a.bias8 = nullptr;
             a.wf = static_cast<const float*>(d.w);
             a.biasf = static_cast<const float*>(d.bias);
-            a.vec = op.C % 16 == 0 && a.in.C % 4 == 0 && a.in.off % 4 == 0 && (d.sumBlock % 16 == 0 || op.kh * op.kw == 1);
+            a.vec =
+                op.C % 16 == 0 && a.in.C % 4 == 0 && a.in.off % 4 == 0 && (d.sumBlock % 16 == 0 || op.kh * op.kw == 1);
             a.taps1 = op.kh * op.kw == 1;
             if (op.O <= 32) {
               check(launchKernel(convFloatKernel<128, 32>, dim3((pixels + 127) / 128, 1), 256, st, P, a));
@@ -1528,7 +1610,8 @@ struct Int8Engine::Impl {
               check(launchKernel(convDp4aKernel, gridFor(static_cast<long>(pixels) * op.O, 128), 128, st, P, a));
             } else {
               const int bn = colsOf(op), bm = rowsOf(op, pixels);
-              const unsigned gx = static_cast<unsigned>((pixels + bm - 1) / bm), gy = static_cast<unsigned>((op.O + bn - 1) / bn);
+              const unsigned gx = static_cast<unsigned>((pixels + bm - 1) / bm),
+                             gy = static_cast<unsigned>((op.O + bn - 1) / bn);
               int splits = 1;
               std::tie(splits, a.chunksPerSplit) = splitOf(op, d, n, pixels);
               if (splits > 1) {
@@ -1539,13 +1622,18 @@ struct Int8Engine::Impl {
               const bool longK = a.chunksPerSplit > 8;
               auto launch = [&](auto kernel) { check(launchKernel(kernel, grid, 128, st, P, a)); };
               if (bm == 64) {
-                if (bn == 32) longK ? launch(convMmaKernel<32, 3, false, 1>) : launch(convMmaKernel<32, 2, false, 1>);
-                else longK ? launch(convMmaKernel<64, 3, false, 1>) : launch(convMmaKernel<64, 2, false, 1>);
+                if (bn == 32)
+                  longK ? launch(convMmaKernel<32, 3, false, 1>) : launch(convMmaKernel<32, 2, false, 1>);
+                else
+                  longK ? launch(convMmaKernel<64, 3, false, 1>) : launch(convMmaKernel<64, 2, false, 1>);
               } else {
-                if (bn == 32) longK ? launch(convMmaKernel<32, 3, false, 2>) : launch(convMmaKernel<32, 2, false, 2>);
-                else longK ? launch(convMmaKernel<64, 3, false, 2>) : launch(convMmaKernel<64, 2, false, 2>);
+                if (bn == 32)
+                  longK ? launch(convMmaKernel<32, 3, false, 2>) : launch(convMmaKernel<32, 2, false, 2>);
+                else
+                  longK ? launch(convMmaKernel<64, 3, false, 2>) : launch(convMmaKernel<64, 2, false, 2>);
               }
-              if (splits > 1) check(launchKernel(convEpilogueKernel, gridFor(static_cast<long>(pixels) * op.O, T), T, st, P, a));
+              if (splits > 1)
+                check(launchKernel(convEpilogueKernel, gridFor(static_cast<long>(pixels) * op.O, T), T, st, P, a));
             }
           }
           break;
@@ -1583,11 +1671,23 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     const char* use;  // what the error advises
     bool other;
   };
-  Choice choices[] = {
-      {"VIGIL_INT8_FLOAT", {"tf32x3", "exact"}, "use tf32x3 (FP32 layers no int8 code depends on as 3×TF32 on the tensor cores, the default) or exact (every FP32 layer in ONNX Runtime's order)", false},
-      {"VIGIL_INT8_KERNEL", {"mma", "dp4a"}, "use mma (tensor cores where the GPU has them, the default) or dp4a", false},
-      {"VIGIL_INT8_PRIORITY", {"1", "0"}, "use 1 (the longer remaining path first in the graphs, the default) or 0 (no priorities)", false},
-      {"VIGIL_INT8_BRANCHES", {"1", "0"}, "use 1 (independent ops side by side in the graphs, the default) or 0 (one stream)", false}};
+  Choice choices[] = {{"VIGIL_INT8_FLOAT",
+                       {"tf32x3", "exact"},
+                       "use tf32x3 (FP32 layers no int8 code depends on as 3×TF32 on the tensor cores, the default) or "
+                       "exact (every FP32 layer in ONNX Runtime's order)",
+                       false},
+                      {"VIGIL_INT8_KERNEL",
+                       {"mma", "dp4a"},
+                       "use mma (tensor cores where the GPU has them, the default) or dp4a",
+                       false},
+                      {"VIGIL_INT8_PRIORITY",
+                       {"1", "0"},
+                       "use 1 (the longer remaining path first in the graphs, the default) or 0 (no priorities)",
+                       false},
+                      {"VIGIL_INT8_BRANCHES",
+                       {"1", "0"},
+                       "use 1 (independent ops side by side in the graphs, the default) or 0 (one stream)",
+                       false}};
   for (Choice& c : choices) {
     const char* v = std::getenv(c.name);
     if (!v || !*v || std::strcmp(v, c.values[0]) == 0) continue;
@@ -1597,7 +1697,8 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     }
     c.other = true;
   }
-  const bool exactFloat = choices[0].other, dp4a = choices[1].other, noPriorities = choices[2].other, oneStream = choices[3].other;
+  const bool exactFloat = choices[0].other, dp4a = choices[1].other, noPriorities = choices[2].other,
+             oneStream = choices[3].other;
   // Whole-number settings (unset or empty: the default).
   struct Count {
     const char* name;
@@ -1605,9 +1706,10 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     int least;
     const char* means;
   };
-  Count counts[] = {{"VIGIL_INT8_MIN_SPLIT", 1, 1, "at least this many K splits a convolution (1 or more)"},
-                    {"VIGIL_INT8_SPLIT_BLOCKS", 0, 0, "the blocks an SM split-K aims for (0: 2 under batch 4, 1 from 4)"},
-                    {"VIGIL_INT8_SMALL_TILES", 2, 0, "64-row INT8 tiles below this many 128-row blocks an SM (0: never)"}};
+  Count counts[] = {
+      {"VIGIL_INT8_MIN_SPLIT", 1, 1, "at least this many K splits a convolution (1 or more)"},
+      {"VIGIL_INT8_SPLIT_BLOCKS", 0, 0, "the blocks an SM split-K aims for (0: 2 under batch 4, 1 from 4)"},
+      {"VIGIL_INT8_SMALL_TILES", 2, 0, "64-row INT8 tiles below this many 128-row blocks an SM (0: never)"}};
   for (Count& c : counts) {
     const char* v = std::getenv(c.name);
     if (!v || !*v) continue;
@@ -1640,11 +1742,13 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   }
   // Tensor cores where the GPU has mma.sync int8 and this build carries code for it.
   cudaFuncAttributes attr{};
-  const bool mmaCode = cudaFuncGetAttributes(&attr, convMmaKernel<64, 3, false, 2>) == cudaSuccess && attr.binaryVersion >= 80;
+  const bool mmaCode =
+      cudaFuncGetAttributes(&attr, convMmaKernel<64, 3, false, 2>) == cudaSuccess && attr.binaryVersion >= 80;
   cudaGetLastError();
   m.mma = cc >= 80 && mmaCode && !dp4a;
   m.tf32 = m.mma && !exactFloat;
-  m.key = std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + (m.tf32 ? " tf32x3" : "") + " sm_" + std::to_string(cc);
+  m.key =
+      std::string("vigil-int8 ") + (m.mma ? "mma" : "dp4a") + (m.tf32 ? " tf32x3" : "") + " sm_" + std::to_string(cc);
   m.minSplit = counts[0].value;
   m.splitBlocks = counts[1].value;
   m.smallBelow = counts[2].value;
@@ -1664,9 +1768,13 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     }
     if (op.kind == ProgramOpKind::ConvInt8) {
       const ProgramBuffer& in = p.buffers[op.in.buffer];
-      if (!in.int8 || in.C % 16 != 0 || op.in.offset != 0) return bad(k, "an INT8 convolution reads a whole int8 buffer of 16·k channels");
-      if (op.kh * op.kw > 32) return bad(k, "an INT8 convolution has at most 32 taps (" + std::to_string(op.kh) + "×" + std::to_string(op.kw) + ")");
-      if (op.w8.size() != static_cast<size_t>(op.O) * op.C * op.kh * op.kw || op.mult.size() != static_cast<size_t>(op.O) ||
+      if (!in.int8 || in.C % 16 != 0 || op.in.offset != 0)
+        return bad(k, "an INT8 convolution reads a whole int8 buffer of 16·k channels");
+      if (op.kh * op.kw > 32)
+        return bad(
+            k, "an INT8 convolution has at most 32 taps (" + std::to_string(op.kh) + "×" + std::to_string(op.kw) + ")");
+      if (op.w8.size() != static_cast<size_t>(op.O) * op.C * op.kh * op.kw ||
+          op.mult.size() != static_cast<size_t>(op.O) ||
           (!op.bias8.empty() && op.bias8.size() != static_cast<size_t>(op.O)) || op.C > in.C) {
         return bad(k, "weights, bias or multipliers do not match the shape");
       }
@@ -1680,25 +1788,33 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
       return bad(k, "the epilogue's output type is not its buffer's");
     }
     if (op.aux.buffer >= 0) {
-      if (!conv || op.aux.buffer >= nb || !p.buffers[op.aux.buffer].int8 || op.auxAt > op.epilogue.n || op.aux.offset + op.O > p.buffers[op.aux.buffer].C) {
-        return bad(k, "an aux output needs a convolution, an int8 buffer with room for its channels and an epilogue point");
+      if (!conv || op.aux.buffer >= nb || !p.buffers[op.aux.buffer].int8 || op.auxAt > op.epilogue.n ||
+          op.aux.offset + op.O > p.buffers[op.aux.buffer].C) {
+        return bad(
+            k, "an aux output needs a convolution, an int8 buffer with room for its channels and an epilogue point");
       }
     }
     if (op.kind == ProgramOpKind::Stem) {
       const ProgramBuffer& out = p.buffers[op.out.buffer];
       const int convS = stemConvSize(p, op);
-      if (op.C != kStemC || op.O != kStemO || op.kh != 3 || op.kw != 3 || op.sh != 2 || op.sw != 2 || op.pt != 1 || op.pl != 1 || op.pkh != 3 || op.pkw != 3 ||
-          op.psh != 2 || op.psw != 2 || op.ppt != 1 || op.ppl != 1 || !(op.inScale > 0) || out.H != (convS + 2 - 3) / 2 + 1 || out.W != out.H ||
-          op.out.offset + op.O > out.C || op.wf.size() != static_cast<size_t>(op.O) * op.C * 9 || (!op.biasf.empty() && op.biasf.size() != static_cast<size_t>(op.O))) {
-        return bad(k, "the stem kernel runs a 3×3 stride-2 convolution of 3 → 32 channels (pads 1) and a 3×3 stride-2 max-pool (pads 1) into a float buffer");
+      if (op.C != kStemC || op.O != kStemO || op.kh != 3 || op.kw != 3 || op.sh != 2 || op.sw != 2 || op.pt != 1 ||
+          op.pl != 1 || op.pkh != 3 || op.pkw != 3 || op.psh != 2 || op.psw != 2 || op.ppt != 1 || op.ppl != 1 ||
+          !(op.inScale > 0) || out.H != (convS + 2 - 3) / 2 + 1 || out.W != out.H || op.out.offset + op.O > out.C ||
+          op.wf.size() != static_cast<size_t>(op.O) * op.C * 9 ||
+          (!op.biasf.empty() && op.biasf.size() != static_cast<size_t>(op.O))) {
+        return bad(k,
+                   "the stem kernel runs a 3×3 stride-2 convolution of 3 → 32 channels (pads 1) and a 3×3 stride-2 "
+                   "max-pool (pads 1) into a float buffer");
       }
       for (int i = 0; i < op.epilogue.n; ++i)
-        if (op.epilogue.op[i] == EpilogueOp::Requantize || op.epilogue.op[i] == EpilogueOp::Sigmoid) return bad(k, "the stem's epilogue is ReLU or LeakyReLU");
+        if (op.epilogue.op[i] == EpilogueOp::Requantize || op.epilogue.op[i] == EpilogueOp::Sigmoid)
+          return bad(k, "the stem's epilogue is ReLU or LeakyReLU");
     }
   }
   for (const ProgramBuffer& b : p.buffers) {
     if (static_cast<long>(maxBatch) * b.H * b.W * b.C >= (1L << 31)) {
-      err = "INT8 program buffer " + b.name + " is too large for batch " + std::to_string(maxBatch) + " (32-bit indices)";
+      err =
+          "INT8 program buffer " + b.name + " is too large for batch " + std::to_string(maxBatch) + " (32-bit indices)";
       return nullptr;
     }
   }
@@ -1715,17 +1831,20 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   };
   cudaError_t rc;
   const size_t inFloats = static_cast<size_t>(maxBatch) * 3 * p.inputSize * p.inputSize;
-  if ((rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&m.input), inFloats * sizeof(float)))) != cudaSuccess) return fail(rc, "input buffer");
+  if ((rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&m.input), inFloats * sizeof(float)))) != cudaSuccess)
+    return fail(rc, "input buffer");
   for (const ProgramBuffer& b : p.buffers) {
     void* d = nullptr;
     const size_t bytes = m.bytesPerImage(b) * maxBatch;
-    if ((rc = CUDA(cudaMalloc(&d, bytes))) != cudaSuccess) return fail(rc, "buffer " + b.name + " (" + std::to_string(bytes >> 20) + " MiB)");
+    if ((rc = CUDA(cudaMalloc(&d, bytes))) != cudaSuccess)
+      return fail(rc, "buffer " + b.name + " (" + std::to_string(bytes >> 20) + " MiB)");
     m.buffers.push_back(d);
     // Padding channels stay zero (their weights are zero too).
     if ((rc = CUDA(cudaMemset(d, 0, bytes))) != cudaSuccess) return fail(rc, "clearing buffer " + b.name);
   }
   for (ProgramOp& op : m.prog.ops) {
-    for (int k = 0; k < op.epilogue.n; ++k) op.epilogue.inv[k] = op.epilogue.op[k] == EpilogueOp::Requantize ? 1.f / op.epilogue.arg[k] : 0.f;
+    for (int k = 0; k < op.epilogue.n; ++k)
+      op.epilogue.inv[k] = op.epilogue.op[k] == EpilogueOp::Requantize ? 1.f / op.epilogue.arg[k] : 0.f;
   }
   // Weights: int8 packed [O, Kpad] with k = tap·Cs + c (zeros for padded channels and the K tail);
   // float transposed to [K, O] in the order the float sum runs (floatSumOf).
@@ -1745,29 +1864,37 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
       std::vector<int8_t> packed(static_cast<size_t>(op.O) * d.Kpad, 0);
       for (int o = 0; o < op.O; ++o)
         for (int c = 0; c < op.C; ++c)
-          for (int t = 0; t < taps; ++t) packed[static_cast<size_t>(o) * d.Kpad + t * Cs + c] = op.w8[(static_cast<size_t>(o) * op.C + c) * taps + t];
-      if ((rc = upload(&d.w, packed.data(), packed.size())) != cudaSuccess || (rc = upload(&d.bias, op.bias8.data(), op.bias8.size() * 4)) != cudaSuccess ||
+          for (int t = 0; t < taps; ++t)
+            packed[static_cast<size_t>(o) * d.Kpad + t * Cs + c] =
+                op.w8[(static_cast<size_t>(o) * op.C + c) * taps + t];
+      if ((rc = upload(&d.w, packed.data(), packed.size())) != cudaSuccess ||
+          (rc = upload(&d.bias, op.bias8.data(), op.bias8.size() * 4)) != cudaSuccess ||
           (rc = upload(reinterpret_cast<void**>(&d.mult), op.mult.data(), op.mult.size() * 4)) != cudaSuccess) {
         return fail(rc, "uploading weights");
       }
     } else if (op.kind == ProgramOpKind::ConvFloat || op.kind == ProgramOpKind::Stem) {
       const int taps = op.kh * op.kw;
       // The stem reads the quantized input: one channel a block, its taps (27 terms, one chain).
-      std::tie(d.sumBlock, d.sumRestart) = floatSumOf(op, op.kind == ProgramOpKind::Stem || p.buffers[op.in.buffer].int8);
+      std::tie(d.sumBlock, d.sumRestart) =
+          floatSumOf(op, op.kind == ProgramOpKind::Stem || p.buffers[op.in.buffer].int8);
       std::vector<float> t(op.wf.size());
       size_t row = 0;  // K index in the sum's order
       for (int c0 = 0; c0 < op.C; c0 += d.sumBlock)
         for (int j = 0; j < taps; ++j)
           for (int c = c0; c < std::min(c0 + d.sumBlock, op.C); ++c, ++row)
             for (int o = 0; o < op.O; ++o) t[row * op.O + o] = op.wf[(static_cast<size_t>(o) * op.C + c) * taps + j];
-      if ((rc = upload(&d.w, t.data(), t.size() * 4)) != cudaSuccess || (rc = upload(&d.bias, op.biasf.data(), op.biasf.size() * 4)) != cudaSuccess) {
+      if ((rc = upload(&d.w, t.data(), t.size() * 4)) != cudaSuccess ||
+          (rc = upload(&d.bias, op.biasf.data(), op.biasf.size() * 4)) != cudaSuccess) {
         return fail(rc, "uploading weights");
       }
       // 3×TF32 on the tensor cores: a float input whose 16-byte runs of 4 channels stay aligned,
       // under 2^29 floats, and a result no int8 code depends on (floatOnlyDownstream).
-      const ProgramBuffer* in = op.kind == ProgramOpKind::ConvFloat ? &p.buffers[op.in.buffer] : nullptr;  // the stem has no input buffer
-      const bool small = in && static_cast<long>(maxBatch) * in->H * in->W * in->C < (1L << 29);  // the kernel's byte offsets stay in 32 bits
-      if (m.tf32 && in && !in->int8 && small && op.C % 4 == 0 && in->C % 4 == 0 && op.in.offset % 4 == 0 && taps <= 32 && floatOnlyDownstream(p, k)) {
+      const ProgramBuffer* in =
+          op.kind == ProgramOpKind::ConvFloat ? &p.buffers[op.in.buffer] : nullptr;  // the stem has no input buffer
+      const bool small = in && static_cast<long>(maxBatch) * in->H * in->W * in->C <
+                                   (1L << 29);  // the kernel's byte offsets stay in 32 bits
+      if (m.tf32 && in && !in->int8 && small && op.C % 4 == 0 && in->C % 4 == 0 && op.in.offset % 4 == 0 &&
+          taps <= 32 && floatOnlyDownstream(p, k)) {
         d.KpadT = (taps * op.C + 15) / 16 * 16;
         std::vector<float> split(2 * static_cast<size_t>(op.O) * d.KpadT, 0.f);
         for (int o = 0; o < op.O; ++o)
@@ -1778,7 +1905,8 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
               split[static_cast<size_t>(o) * d.KpadT + j * op.C + c] = hi;
               split[(static_cast<size_t>(op.O) + o) * d.KpadT + j * op.C + c] = tf32Part(w - hi);
             }
-        if ((rc = upload(reinterpret_cast<void**>(&d.wt), split.data(), split.size() * 4)) != cudaSuccess) return fail(rc, "uploading weights");
+        if ((rc = upload(reinterpret_cast<void**>(&d.wt), split.data(), split.size() * 4)) != cudaSuccess)
+          return fail(rc, "uploading weights");
       }
     }
   }
@@ -1792,12 +1920,15 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     for (int i = 0; i < e.n && at < 0; ++i)
       if (e.op[i] == EpilogueOp::Requantize) at = i;
     bool tabulable = at >= 0 && at < e.n - 1;
-    for (int i = at + 1; i < e.n && tabulable; ++i) tabulable = e.op[i] != EpilogueOp::Sigmoid;  // expf differs host/device
+    for (int i = at + 1; i < e.n && tabulable; ++i)
+      tabulable = e.op[i] != EpilogueOp::Sigmoid;  // expf differs host/device
     const bool aux = op.aux.buffer >= 0;
     if (aux && op.auxAt <= at) tabulable = false;  // the aux value comes before the code the table is indexed by
     if (!tabulable) continue;
     const float auxScale = aux ? p.buffers[op.aux.buffer].scale : 1.f;
-    auto quantize = [](float y, float s) { return static_cast<int>(std::fmin(127.f, std::fmax(-128.f, std::nearbyint(y / s)))); };
+    auto quantize = [](float y, float s) {
+      return static_cast<int>(std::fmin(127.f, std::fmax(-128.f, std::nearbyint(y / s))));
+    };
     float table[256], auxTable[256];
     for (int q = -128; q < 128; ++q) {
       float y = static_cast<float>(q) * e.arg[at];
@@ -1810,9 +1941,14 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
             code = quantize(y, e.arg[i]);
             y = static_cast<float>(code) * e.arg[i];
             break;
-          case EpilogueOp::LeakyRelu: y = y < 0.f ? y * e.arg[i] : y; break;
-          case EpilogueOp::Relu: y = std::fmax(0.f, y); break;
-          case EpilogueOp::Sigmoid: break;
+          case EpilogueOp::LeakyRelu:
+            y = y < 0.f ? y * e.arg[i] : y;
+            break;
+          case EpilogueOp::Relu:
+            y = std::fmax(0.f, y);
+            break;
+          case EpilogueOp::Sigmoid:
+            break;
         }
       }
       table[q + 128] = e.int8Out ? static_cast<float>(code) : y;
@@ -1820,8 +1956,9 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
     Impl::OpDevice& d = m.opDev[k];
     if ((rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&d.lut), sizeof table))) != cudaSuccess ||
         (rc = CUDA(cudaMemcpy(d.lut, table, sizeof table, cudaMemcpyHostToDevice))) != cudaSuccess ||
-        (aux && ((rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&d.auxLut), sizeof auxTable))) != cudaSuccess ||
-                 (rc = CUDA(cudaMemcpy(d.auxLut, auxTable, sizeof auxTable, cudaMemcpyHostToDevice))) != cudaSuccess))) {
+        (aux &&
+         ((rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&d.auxLut), sizeof auxTable))) != cudaSuccess ||
+          (rc = CUDA(cudaMemcpy(d.auxLut, auxTable, sizeof auxTable, cudaMemcpyHostToDevice))) != cudaSuccess))) {
       return fail(rc, "epilogue table");
     }
     d.lutAt = at;
@@ -1829,10 +1966,12 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   // Split-K sums: room for the largest INT8 convolution output at maxBatch.
   size_t most = 0;
   for (const ProgramOp& op : p.ops) {
-    if (op.kind == ProgramOpKind::ConvInt8) most = std::max(most, static_cast<size_t>(p.buffers[op.out.buffer].H) * p.buffers[op.out.buffer].W * op.O);
+    if (op.kind == ProgramOpKind::ConvInt8)
+      most = std::max(most, static_cast<size_t>(p.buffers[op.out.buffer].H) * p.buffers[op.out.buffer].W * op.O);
   }
   m.partialCount = most * maxBatch;
-  if (m.mma && m.partialCount && (rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&m.partial), m.partialCount * sizeof(int32_t)))) != cudaSuccess) {
+  if (m.mma && m.partialCount &&
+      (rc = CUDA(cudaMalloc(reinterpret_cast<void**>(&m.partial), m.partialCount * sizeof(int32_t)))) != cudaSuccess) {
     return fail(rc, "split-K workspace");
   }
   if (!m.mma) m.partialCount = 0;
@@ -1845,8 +1984,10 @@ std::unique_ptr<Int8Engine> Int8Engine::open(Int8Program program, int maxBatch, 
   if (m.branches) {
     m.opEvents.assign(p.ops.size(), nullptr);
     for (cudaEvent_t& e : m.opEvents)
-      if ((rc = CUDA(cudaEventCreateWithFlags(&e, cudaEventDisableTiming))) != cudaSuccess) return fail(rc, "branch events");
-    if ((rc = CUDA(cudaEventCreateWithFlags(&m.forkEvent, cudaEventDisableTiming))) != cudaSuccess) return fail(rc, "branch events");
+      if ((rc = CUDA(cudaEventCreateWithFlags(&e, cudaEventDisableTiming))) != cudaSuccess)
+        return fail(rc, "branch events");
+    if ((rc = CUDA(cudaEventCreateWithFlags(&m.forkEvent, cudaEventDisableTiming))) != cudaSuccess)
+      return fail(rc, "branch events");
     for (int s = 0; s < Impl::kSide; ++s) {
       if ((rc = CUDA(cudaEventCreateWithFlags(&m.joinEvents[s], cudaEventDisableTiming))) != cudaSuccess ||
           (rc = CUDA(cudaStreamCreateWithFlags(&m.side[s], cudaStreamNonBlocking))) != cudaSuccess) {
@@ -1897,7 +2038,9 @@ bool Int8Engine::enqueue(int batch, void* stream, std::string& err, const float*
     // The kernels' own priorities (launchAll's) only with UseNodePriority: without it every node
     // runs at the launch stream's priority.
     const bool withPriorities = m.branches && m.priorities;
-    if (rc == cudaSuccess) rc = CUDA(cudaGraphInstantiateWithFlags(&exec, graph, withPriorities ? cudaGraphInstantiateFlagUseNodePriority : 0));
+    if (rc == cudaSuccess)
+      rc = CUDA(
+          cudaGraphInstantiateWithFlags(&exec, graph, withPriorities ? cudaGraphInstantiateFlagUseNodePriority : 0));
     if (graph) cudaGraphDestroy(graph);
     if (rc != cudaSuccess) {
       err = "INT8 engine: cannot build the CUDA graph for batch " + std::to_string(batch) + ": " + cudaErrorText(rc);
@@ -1944,7 +2087,8 @@ bool Int8Engine::readBuffer(const std::string& name, int image, std::vector<uint
     }
     const size_t per = m.bytesPerImage(m.prog.buffers[i]);
     bytes.resize(per);
-    const cudaError_t rc = CUDA(cudaMemcpy(bytes.data(), static_cast<uint8_t*>(m.buffers[i]) + per * image, per, cudaMemcpyDeviceToHost));
+    const cudaError_t rc =
+        CUDA(cudaMemcpy(bytes.data(), static_cast<uint8_t*>(m.buffers[i]) + per * image, per, cudaMemcpyDeviceToHost));
     if (rc != cudaSuccess) err = "reading buffer " + name + ": " + cudaErrorText(rc);
     return rc == cudaSuccess;
   }

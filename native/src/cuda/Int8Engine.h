@@ -34,13 +34,16 @@ struct BufferView {
 enum class ProgramOpKind : int {
   QuantizeInput = 0,  // the engine input, float NCHW [3, S, S] → int8 NHWC
   ConvInt8 = 1,
-  ConvFloat = 2,  // summed in float in ONNX Runtime's order: FP32 layers, and int8 ones whose output stays float (int8 input read dequantized)
+  ConvFloat = 2,  // summed in float in ONNX Runtime's order: FP32 layers, and int8 ones whose output stays float (int8
+                  // input read dequantized)
   MaxPool = 3,
-  Unary = 4,  // per element: read (dequantize), activation, write (requantize): concat parts and quantizes not folded into a convolution, sigmoid, copies
+  Unary = 4,  // per element: read (dequantize), activation, write (requantize): concat parts and quantizes not folded
+              // into a convolution, sigmoid, copies
   Add = 5,
   Resize = 6,  // bilinear, half_pixel
   Pad = 7,
-  Stem = 8,  // QuantizeInput → a 3×3 stride-2 ConvFloat of 3 → 32 channels → 3×3 stride-2 MaxPool in one kernel (the convolution's output is never stored)
+  Stem = 8,  // QuantizeInput → a 3×3 stride-2 ConvFloat of 3 → 32 channels → 3×3 stride-2 MaxPool in one kernel (the
+             // convolution's output is never stored)
 };
 
 enum class UnaryAct : int { None = 0, LeakyRelu = 1, Relu = 2, Sigmoid = 3 };
@@ -52,8 +55,8 @@ struct ProgramOp {
   int space = 1;     // QuantizeInput: 2 = space to depth (each output pixel a 2×2 block)
   // Convolutions: O output channels, C input channels (real, not stored), OIHW weights.
   int O = 0, C = 0, kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0;
-  std::vector<int8_t> w8;   // ConvInt8: [O, C, kh, kw]
-  std::vector<float> wf;    // ConvFloat: [O, C, kh, kw]
+  std::vector<int8_t> w8;  // ConvInt8: [O, C, kh, kw]
+  std::vector<float> wf;   // ConvFloat: [O, C, kh, kw]
   std::vector<int32_t> bias8;
   std::vector<float> biasf;
   std::vector<float> mult;  // ConvInt8: s_in·s_w[o]

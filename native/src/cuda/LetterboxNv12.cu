@@ -45,8 +45,8 @@ __global__ void gpuLetterboxNv12(Nv12Surface src, LetterboxRegion region, Channe
   // Luma: output pixel centre (rx + 0.5) maps to source (rx + 0.5) · sw / w.
   const float fx = static_cast<float>(src.width) / region.w;
   const float fy = static_cast<float>(src.height) / region.h;
-  const float luma = sampleTent(src.y, src.pitchY, 1, 0, src.width, src.height, (rx + 0.5f) * fx - 0.5f, (ry + 0.5f) * fy - 0.5f,
-                                fmaxf(fx, 1.f), fmaxf(fy, 1.f));
+  const float luma = sampleTent(src.y, src.pitchY, 1, 0, src.width, src.height, (rx + 0.5f) * fx - 0.5f,
+                                (ry + 0.5f) * fy - 0.5f, fmaxf(fx, 1.f), fmaxf(fy, 1.f));
   // Chroma (4:2:0 → RGB), as swscale's default RGB output makes it: horizontally at half the
   // output width, each value shared by two pixels; vertically at the full output height.
   const int cw = (src.width + 1) / 2;
@@ -78,10 +78,10 @@ __global__ void gpuLetterboxNv12(Nv12Surface src, LetterboxRegion region, Channe
   }
 }
 
-cudaError_t launchLetterboxNv12(const Nv12Surface& src, const LetterboxRegion& region, const ChannelNorm& norm, float* dst,
-                                cudaStream_t stream) {
-  if (!src.y || !src.uv || !dst || src.width <= 0 || src.height <= 0 || region.size <= 0 || region.w <= 0 || region.h <= 0 ||
-      region.padX + region.w > region.size || region.padY + region.h > region.size) {
+cudaError_t launchLetterboxNv12(const Nv12Surface& src, const LetterboxRegion& region, const ChannelNorm& norm,
+                                float* dst, cudaStream_t stream) {
+  if (!src.y || !src.uv || !dst || src.width <= 0 || src.height <= 0 || region.size <= 0 || region.w <= 0 ||
+      region.h <= 0 || region.padX + region.w > region.size || region.padY + region.h > region.size) {
     return cudaErrorInvalidValue;
   }
   const dim3 block(32, 8);
@@ -92,8 +92,8 @@ cudaError_t launchLetterboxNv12(const Nv12Surface& src, const LetterboxRegion& r
 
 }  // namespace
 
-cudaError_t cudaLetterboxNv12(const Nv12Surface& src, const LetterboxRegion& region, const ChannelNorm& norm, float* dst,
-                              cudaStream_t stream) {
+cudaError_t cudaLetterboxNv12(const Nv12Surface& src, const LetterboxRegion& region, const ChannelNorm& norm,
+                              float* dst, cudaStream_t stream) {
   return launchLetterboxNv12(src, region, norm, dst, stream);
 }
 

@@ -38,7 +38,7 @@ struct ChannelNorm {
 // memory, 3·size·size floats), filtered as the CPU path's swscale SWS_BILINEAR (a tent over
 // the source footprint), each RGB value truncated to 0..255 as its RGB24 stage does.
 // Asynchronous on `stream`.
-cudaError_t cudaLetterboxNv12(const Nv12Surface& src, const LetterboxRegion& region, const ChannelNorm& norm, float* dst,
-                              cudaStream_t stream);
+cudaError_t cudaLetterboxNv12(const Nv12Surface& src, const LetterboxRegion& region, const ChannelNorm& norm,
+                              float* dst, cudaStream_t stream);
 
 }  // namespace vigil

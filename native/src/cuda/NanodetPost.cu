@@ -102,14 +102,15 @@ __device__ float iouOf(const DetectionRecord& a, const DetectionRecord& b) {
 
 // Where frame f's sorted candidates and suppression mask lie in the batch's scratch.
 struct FrameNms {
-  int n;            // candidates (≤ cap)
-  int words;        // ⌈n / 64⌉
-  size_t maskAt;    // first word of its n × words mask
+  int n;          // candidates (≤ cap)
+  int words;      // ⌈n / 64⌉
+  size_t maskAt;  // first word of its n × words mask
 };
 
 // Frame blockIdx.z's candidates in sorted order: bit j of row i set when j comes after i, has
 // i's class and overlaps it by more than the threshold.
-__global__ void gpuSuppressionMask(const DetectionRecord* sortedAll, int cap, const FrameNms* frames, float iouThreshold, uint64_t* maskAll) {
+__global__ void gpuSuppressionMask(const DetectionRecord* sortedAll, int cap, const FrameNms* frames,
+                                   float iouThreshold, uint64_t* maskAll) {
   const FrameNms fr = frames[blockIdx.z];
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   const int word = blockIdx.y;
@@ -125,8 +126,9 @@ __global__ void gpuSuppressionMask(const DetectionRecord* sortedAll, int cap, co
 }
 
 // One thread a frame walks its sorted candidates and keeps those no kept box suppressed.
-__global__ void gpuNmsSelect(const DetectionRecord* sortedAll, int cap, const FrameNms* frames, int frameCount, const uint64_t* maskAll,
-                             int maxDetections, int maxWords, DetectionRecord* outAll, uint32_t* outCount, uint64_t* removedAll) {
+__global__ void gpuNmsSelect(const DetectionRecord* sortedAll, int cap, const FrameNms* frames, int frameCount,
+                             const uint64_t* maskAll, int maxDetections, int maxWords, DetectionRecord* outAll,
+                             uint32_t* outCount, uint64_t* removedAll) {
   const int f = blockIdx.x * blockDim.x + threadIdx.x;
   if (f >= frameCount) return;
   const FrameNms fr = frames[f];
@@ -151,7 +153,8 @@ __global__ void gpuIota(uint32_t* v, int n) {
 }
 
 // Sorted candidate i of frame blockIdx.y from its slot (slots are batch-wide indices).
-__global__ void gpuGather(const DetectionRecord* cand, const uint32_t* slotOf, int cap, const FrameNms* frames, DetectionRecord* sorted) {
+__global__ void gpuGather(const DetectionRecord* cand, const uint32_t* slotOf, int cap, const FrameNms* frames,
+                          DetectionRecord* sorted) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   const size_t at = static_cast<size_t>(blockIdx.y) * cap + i;
   if (i < frames[blockIdx.y].n) sorted[at] = cand[slotOf[at]];
@@ -175,15 +178,17 @@ struct GpuNanodetPost::Impl {
   size_t pinnedBytes = 0;
 };
 
-GpuNanodetPost::GpuNanodetPost(int maxCandidates) : impl_(std::make_unique<Impl>()) { impl_->maxCandidates = (maxCandidates + 63) / 64 * 64; }
+GpuNanodetPost::GpuNanodetPost(int maxCandidates) : impl_(std::make_unique<Impl>()) {
+  impl_->maxCandidates = (maxCandidates + 63) / 64 * 64;
+}
 
 GpuNanodetPost::~GpuNanodetPost() {
   if (impl_->stream) cudaStreamDestroy(impl_->stream);
   cudaFreeHost(impl_->pinned);
 }
 
-bool GpuNanodetPost::run(const HeadLevelDevice* levels, int levelCount, const NanodetPostParams& p, std::vector<DetectionRecord>& out,
-                         uint32_t& candidates, std::string& err) {
+bool GpuNanodetPost::run(const HeadLevelDevice* levels, int levelCount, const NanodetPostParams& p,
+                         std::vector<DetectionRecord>& out, uint32_t& candidates, std::string& err) {
   std::vector<std::vector<DetectionRecord>> outs;
   std::vector<uint32_t> counts;
   const FrameLetterboxParams box{p.scale, p.padX, p.padY, p.srcWidth, p.srcHeight};
@@ -194,15 +199,17 @@ bool GpuNanodetPost::run(const HeadLevelDevice* levels, int levelCount, const Na
   return true;
 }
 
-bool GpuNanodetPost::runBatch(const HeadLevelDevice* levels, int levelCount, const size_t* clsStride, const size_t* regStride,
-                              const FrameLetterboxParams* frameBoxes, int frames, const NanodetPostParams& p,
-                              std::vector<std::vector<DetectionRecord>>& out, std::vector<uint32_t>& candidates, std::string& err) {
+bool GpuNanodetPost::runBatch(const HeadLevelDevice* levels, int levelCount, const size_t* clsStride,
+                              const size_t* regStride, const FrameLetterboxParams* frameBoxes, int frames,
+                              const NanodetPostParams& p, std::vector<std::vector<DetectionRecord>>& out,
+                              std::vector<uint32_t>& candidates, std::string& err) {
   Impl& m = *impl_;
   auto fail = [&](cudaError_t rc, const char* what) {
     err = std::string("GPU post-processing: ") + what + ": " + cudaErrorText(rc);
     return false;
   };
-  if (levelCount < 1 || levelCount > kMaxLevels || frames < 1 || p.bins < 1 || p.numClasses < 1 || p.maxDetections < 1) {
+  if (levelCount < 1 || levelCount > kMaxLevels || frames < 1 || p.bins < 1 || p.numClasses < 1 ||
+      p.maxDetections < 1) {
     return fail(cudaErrorInvalidValue, "parameters");
   }
   const int cap = m.maxCandidates;
@@ -219,10 +226,11 @@ bool GpuNanodetPost::runBatch(const HeadLevelDevice* levels, int levelCount, con
     rc = CUDA(cudaMallocHost(reinterpret_cast<void**>(&m.pinned), pinnedNeed));
     m.pinnedBytes = rc == cudaSuccess ? pinnedNeed : 0;
   }
-  for (auto r : {m.cand.reserve(all), m.sorted.reserve(all), m.out.reserve(static_cast<size_t>(frames) * p.maxDetections), m.keys.reserve(all),
-                 m.keysSorted.reserve(all), m.removed.reserve(static_cast<size_t>(frames) * maxWords), m.slots.reserve(all), m.slotsSorted.reserve(all),
-                 m.counts.reserve(frames), m.keptCounts.reserve(frames), m.segBegin.reserve(frames), m.segEnd.reserve(frames), m.boxes.reserve(frames),
-                 m.nms.reserve(frames)}) {
+  for (auto r :
+       {m.cand.reserve(all), m.sorted.reserve(all), m.out.reserve(static_cast<size_t>(frames) * p.maxDetections),
+        m.keys.reserve(all), m.keysSorted.reserve(all), m.removed.reserve(static_cast<size_t>(frames) * maxWords),
+        m.slots.reserve(all), m.slotsSorted.reserve(all), m.counts.reserve(frames), m.keptCounts.reserve(frames),
+        m.segBegin.reserve(frames), m.segEnd.reserve(frames), m.boxes.reserve(frames), m.nms.reserve(frames)}) {
     if (rc == cudaSuccess) rc = CUDA(r);
   }
   if (rc != cudaSuccess) return fail(rc, "allocation");
@@ -252,7 +260,9 @@ bool GpuNanodetPost::runBatch(const HeadLevelDevice* levels, int levelCount, con
     sc.clsStride[i] = clsStride[i];
     sc.regStride[i] = regStride[i];
   }
-  for (int f = 0; f < frames; ++f) hBoxes[f] = {frameBoxes[f].scale, frameBoxes[f].padX, frameBoxes[f].padY, frameBoxes[f].srcWidth, frameBoxes[f].srcHeight};
+  for (int f = 0; f < frames; ++f)
+    hBoxes[f] = {frameBoxes[f].scale, frameBoxes[f].padX, frameBoxes[f].padY, frameBoxes[f].srcWidth,
+                 frameBoxes[f].srcHeight};
   const int cells = lv.firstCell[levelCount];
   // 1. Candidates of every frame; their counts come back (the one wait before the sort).
   rc = CUDA(cudaMemcpyAsync(m.boxes.get(), hBoxes, frames * sizeof(FrameBox), cudaMemcpyHostToDevice, m.stream));
@@ -260,7 +270,8 @@ bool GpuNanodetPost::runBatch(const HeadLevelDevice* levels, int levelCount, con
   if (rc != cudaSuccess) return fail(rc, "reset");
   gpuNanodetCandidates<<<dim3((cells + 127) / 128, frames), 128, 0, m.stream>>>(lv, p, sc);
   rc = CUDA(cudaGetLastError());
-  if (rc == cudaSuccess) rc = CUDA(cudaMemcpyAsync(hCounts, m.counts.get(), frames * sizeof(uint32_t), cudaMemcpyDeviceToHost, m.stream));
+  if (rc == cudaSuccess)
+    rc = CUDA(cudaMemcpyAsync(hCounts, m.counts.get(), frames * sizeof(uint32_t), cudaMemcpyDeviceToHost, m.stream));
   if (rc == cudaSuccess) rc = CUDA(waitStream(m.stream));
   if (rc != cudaSuccess) return fail(rc, "candidates");
   candidates.assign(hCounts, hCounts + frames);
@@ -281,42 +292,55 @@ bool GpuNanodetPost::runBatch(const HeadLevelDevice* levels, int levelCount, con
 
   // 2. Every frame's candidates sorted by score (one segmented sort), gathered, masked, selected.
   rc = CUDA(m.mask.reserve(std::max<size_t>(maskWords, 1)));
-  if (rc == cudaSuccess) rc = CUDA(cudaMemcpyAsync(m.nms.get(), hNms, frames * sizeof(FrameNms), cudaMemcpyHostToDevice, m.stream));
-  if (rc == cudaSuccess) rc = CUDA(cudaMemcpyAsync(m.segBegin.get(), hSeg, frames * sizeof(int), cudaMemcpyHostToDevice, m.stream));
-  if (rc == cudaSuccess) rc = CUDA(cudaMemcpyAsync(m.segEnd.get(), hSeg + frames, frames * sizeof(int), cudaMemcpyHostToDevice, m.stream));
+  if (rc == cudaSuccess)
+    rc = CUDA(cudaMemcpyAsync(m.nms.get(), hNms, frames * sizeof(FrameNms), cudaMemcpyHostToDevice, m.stream));
+  if (rc == cudaSuccess)
+    rc = CUDA(cudaMemcpyAsync(m.segBegin.get(), hSeg, frames * sizeof(int), cudaMemcpyHostToDevice, m.stream));
+  if (rc == cudaSuccess)
+    rc = CUDA(cudaMemcpyAsync(m.segEnd.get(), hSeg + frames, frames * sizeof(int), cudaMemcpyHostToDevice, m.stream));
   if (rc != cudaSuccess) return fail(rc, "staging");
   const int items = static_cast<int>(all);
   gpuIota<<<(items + 255) / 256, 256, 0, m.stream>>>(m.slots.get(), items);
   size_t tempBytes = 0;
-  cub::DeviceSegmentedRadixSort::SortPairs(nullptr, tempBytes, m.keys.get(), m.keysSorted.get(), m.slots.get(), m.slotsSorted.get(), items, frames,
-                                           m.segBegin.get(), m.segEnd.get(), 0, 64, m.stream);
+  cub::DeviceSegmentedRadixSort::SortPairs(nullptr, tempBytes, m.keys.get(), m.keysSorted.get(), m.slots.get(),
+                                           m.slotsSorted.get(), items, frames, m.segBegin.get(), m.segEnd.get(), 0, 64,
+                                           m.stream);
   rc = CUDA(m.sortTemp.reserve(tempBytes));
   if (rc == cudaSuccess) {
-    rc = CUDA(cub::DeviceSegmentedRadixSort::SortPairs(m.sortTemp.get(), tempBytes, m.keys.get(), m.keysSorted.get(), m.slots.get(), m.slotsSorted.get(),
-                                                       items, frames, m.segBegin.get(), m.segEnd.get(), 0, 64, m.stream));
+    rc = CUDA(cub::DeviceSegmentedRadixSort::SortPairs(m.sortTemp.get(), tempBytes, m.keys.get(), m.keysSorted.get(),
+                                                       m.slots.get(), m.slotsSorted.get(), items, frames,
+                                                       m.segBegin.get(), m.segEnd.get(), 0, 64, m.stream));
   }
   if (rc != cudaSuccess) return fail(rc, "sort");
-  gpuGather<<<dim3((maxN + 255) / 256, frames), 256, 0, m.stream>>>(m.cand.get(), m.slotsSorted.get(), cap, m.nms.get(), m.sorted.get());
-  gpuSuppressionMask<<<dim3((maxN + 127) / 128, maxUsedWords, frames), 128, 0, m.stream>>>(m.sorted.get(), cap, m.nms.get(), p.iouThreshold, m.mask.get());
-  gpuNmsSelect<<<(frames + 63) / 64, 64, 0, m.stream>>>(m.sorted.get(), cap, m.nms.get(), frames, m.mask.get(), p.maxDetections, maxWords, m.out.get(),
-                                                       m.keptCounts.get(), m.removed.get());
+  gpuGather<<<dim3((maxN + 255) / 256, frames), 256, 0, m.stream>>>(m.cand.get(), m.slotsSorted.get(), cap, m.nms.get(),
+                                                                    m.sorted.get());
+  gpuSuppressionMask<<<dim3((maxN + 127) / 128, maxUsedWords, frames), 128, 0, m.stream>>>(
+      m.sorted.get(), cap, m.nms.get(), p.iouThreshold, m.mask.get());
+  gpuNmsSelect<<<(frames + 63) / 64, 64, 0, m.stream>>>(m.sorted.get(), cap, m.nms.get(), frames, m.mask.get(),
+                                                        p.maxDetections, maxWords, m.out.get(), m.keptCounts.get(),
+                                                        m.removed.get());
   rc = CUDA(cudaGetLastError());
   // 3. Kept counts and detections back: the second and last wait.
-  if (rc == cudaSuccess) rc = CUDA(cudaMemcpyAsync(hKept, m.keptCounts.get(), frames * sizeof(uint32_t), cudaMemcpyDeviceToHost, m.stream));
+  if (rc == cudaSuccess)
+    rc = CUDA(cudaMemcpyAsync(hKept, m.keptCounts.get(), frames * sizeof(uint32_t), cudaMemcpyDeviceToHost, m.stream));
   if (rc == cudaSuccess) {
-    rc = CUDA(cudaMemcpyAsync(hOut, m.out.get(), static_cast<size_t>(frames) * p.maxDetections * sizeof(DetectionRecord), cudaMemcpyDeviceToHost, m.stream));
+    rc =
+        CUDA(cudaMemcpyAsync(hOut, m.out.get(), static_cast<size_t>(frames) * p.maxDetections * sizeof(DetectionRecord),
+                             cudaMemcpyDeviceToHost, m.stream));
   }
   if (rc == cudaSuccess) rc = CUDA(waitStream(m.stream));
   if (rc != cudaSuccess) return fail(rc, "NMS");
   for (int f = 0; f < frames; ++f) {
     const uint32_t kept = hNms[f].n ? hKept[f] : 0;
-    out[f].assign(hOut + static_cast<size_t>(f) * p.maxDetections, hOut + static_cast<size_t>(f) * p.maxDetections + kept);
+    out[f].assign(hOut + static_cast<size_t>(f) * p.maxDetections,
+                  hOut + static_cast<size_t>(f) * p.maxDetections + kept);
   }
   return true;
 }
 
-bool GpuNanodetPost::runFromHost(const float* const* cls, const float* const* reg, const int* strides, int levelCount, const NanodetPostParams& p,
-                                 std::vector<DetectionRecord>& out, uint32_t& candidates, std::string& err) {
+bool GpuNanodetPost::runFromHost(const float* const* cls, const float* const* reg, const int* strides, int levelCount,
+                                 const NanodetPostParams& p, std::vector<DetectionRecord>& out, uint32_t& candidates,
+                                 std::string& err) {
   if (levelCount < 1 || levelCount > kMaxLevels) {
     err = "GPU post-processing: 1 to 4 levels";
     return false;
@@ -336,7 +360,8 @@ bool GpuNanodetPost::runFromHost(const float* const* cls, const float* const* re
   for (int i = 0; i < levelCount && rc == cudaSuccess; ++i) {
     levels[i] = HeadLevelDevice{at, at + sizes[i][0], strides[i]};
     rc = CUDA(cudaMemcpy(at, cls[i], sizes[i][0] * sizeof(float), cudaMemcpyHostToDevice));
-    if (rc == cudaSuccess) rc = CUDA(cudaMemcpy(at + sizes[i][0], reg[i], sizes[i][1] * sizeof(float), cudaMemcpyHostToDevice));
+    if (rc == cudaSuccess)
+      rc = CUDA(cudaMemcpy(at + sizes[i][0], reg[i], sizes[i][1] * sizeof(float), cudaMemcpyHostToDevice));
     at += sizes[i][0] + sizes[i][1];
   }
   if (rc != cudaSuccess) {

@@ -55,8 +55,9 @@ class GpuNanodetPost {
                 const FrameLetterboxParams* frameBoxes, int frames, const NanodetPostParams& p,
                 std::vector<std::vector<DetectionRecord>>& out, std::vector<uint32_t>& candidates, std::string& err);
   // The same from head outputs in host memory (copied to the device first): tests, host backends.
-  bool runFromHost(const float* const* cls, const float* const* reg, const int* strides, int levelCount, const NanodetPostParams& p,
-                   std::vector<DetectionRecord>& out, uint32_t& candidates, std::string& err);
+  bool runFromHost(const float* const* cls, const float* const* reg, const int* strides, int levelCount,
+                   const NanodetPostParams& p, std::vector<DetectionRecord>& out, uint32_t& candidates,
+                   std::string& err);
 
  private:
   struct Impl;

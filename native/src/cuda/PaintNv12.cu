@@ -75,15 +75,15 @@ bool GpuPainter::paint(const AVFrame* src, AVFrame* dst, const std::vector<Paint
                                 cudaMemcpyDeviceToDevice, m.stream));
   }
   if (rc == cudaSuccess) {
-    rc = CUDA(cudaMemcpy2DAsync(dst->data[1], dst->linesize[1], src->data[1], src->linesize[1], 2 * ((src->width + 1) / 2),
-                                (src->height + 1) / 2, cudaMemcpyDeviceToDevice, m.stream));
+    rc = CUDA(cudaMemcpy2DAsync(dst->data[1], dst->linesize[1], src->data[1], src->linesize[1],
+                                2 * ((src->width + 1) / 2), (src->height + 1) / 2, cudaMemcpyDeviceToDevice, m.stream));
   }
   if (rc == cudaSuccess && n > 0) {
     std::copy(rects.begin(), rects.end(), m.pinned);
     rc = CUDA(cudaMemcpyAsync(m.rects.get(), m.pinned, n * sizeof(PaintRect), cudaMemcpyHostToDevice, m.stream));
     if (rc == cudaSuccess) {
-      paintRectsNv12<<<dim3(8, static_cast<unsigned>(n)), 256, 0, m.stream>>>(dst->data[0], dst->linesize[0], dst->data[1],
-                                                                           dst->linesize[1], m.rects.get(), static_cast<int>(n));
+      paintRectsNv12<<<dim3(8, static_cast<unsigned>(n)), 256, 0, m.stream>>>(
+          dst->data[0], dst->linesize[0], dst->data[1], dst->linesize[1], m.rects.get(), static_cast<int>(n));
       rc = CUDA(cudaGetLastError());
     }
   }

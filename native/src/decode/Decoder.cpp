@@ -5,12 +5,12 @@
 
 namespace vigil {
 
-std::unique_ptr<Decoder> createDecoder(const AVCodecParameters* par, const DecoderOptions& opts,
-                                       std::string& err) {
+std::unique_ptr<Decoder> createDecoder(const AVCodecParameters* par, const DecoderOptions& opts, std::string& err) {
   std::string whyNot;
   if (opts.preference != DecoderPreference::Software) {
     auto hw = std::make_unique<NvdecDecoder>();
-    if (hw->open(par, opts.extraSurfaces, opts.lowDelay, opts.preference == DecoderPreference::Nvdec, whyNot)) return hw;
+    if (hw->open(par, opts.extraSurfaces, opts.lowDelay, opts.preference == DecoderPreference::Nvdec, whyNot))
+      return hw;
     if (opts.preference == DecoderPreference::Nvdec) {
       err = "NVDEC unavailable: " + whyNot;
       return nullptr;

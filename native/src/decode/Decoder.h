@@ -53,7 +53,6 @@ class Decoder {
 };
 
 // Picks and opens a decoder for the stream; nullptr with `err` when none can decode it.
-std::unique_ptr<Decoder> createDecoder(const AVCodecParameters* par, const DecoderOptions& opts,
-                                       std::string& err);
+std::unique_ptr<Decoder> createDecoder(const AVCodecParameters* par, const DecoderOptions& opts, std::string& err);
 
 }  // namespace vigil

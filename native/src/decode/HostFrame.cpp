@@ -41,7 +41,8 @@ const AVFrame* HostFrame::of(const AVFrame* src, bool& copied, std::string& err)
     }
   }
   if (!converter_.convert(nv12_, out_)) {
-    err = std::string("cannot convert the GPU frame (") + av_get_pix_fmt_name(static_cast<AVPixelFormat>(nv12_->format)) + ") to YUV420P";
+    err = std::string("cannot convert the GPU frame (") +
+          av_get_pix_fmt_name(static_cast<AVPixelFormat>(nv12_->format)) + ") to YUV420P";
     return nullptr;
   }
   out_->pts = src->pts;

@@ -13,7 +13,8 @@ bool hasCudaConfig(const AVCodec* codec) {
   for (int i = 0;; ++i) {
     const AVCodecHWConfig* cfg = avcodec_get_hw_config(codec, i);
     if (!cfg) return false;
-    if ((cfg->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) && cfg->device_type == AV_HWDEVICE_TYPE_CUDA) return true;
+    if ((cfg->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) && cfg->device_type == AV_HWDEVICE_TYPE_CUDA)
+      return true;
   }
 }
 }  // namespace
@@ -42,7 +43,8 @@ AVPixelFormat NvdecDecoder::pickFormat(AVCodecContext* ctx, const AVPixelFormat*
   return self->required_ ? AV_PIX_FMT_NONE : formats[0];
 }
 
-bool NvdecDecoder::open(const AVCodecParameters* par, int extraSurfaces, bool lowDelay, bool required, std::string& err) {
+bool NvdecDecoder::open(const AVCodecParameters* par, int extraSurfaces, bool lowDelay, bool required,
+                        std::string& err) {
   required_ = required;
   const AVCodec* codec = avcodec_find_decoder(par->codec_id);
   if (!codec) {

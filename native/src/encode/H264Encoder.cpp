@@ -45,8 +45,8 @@ CodecContextPtr tryOpen(const char* name, int width, int height, double fps, int
   c->gop_size = gop;
   c->max_b_frames = 0;
   c->color_range = AVCOL_RANGE_MPEG;
-  c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // SPS/PPS in extradata, for the mp4 init segment
-  c->thread_count = 1;                      // one core per camera: it runs on the camera thread
+  c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;         // SPS/PPS in extradata, for the mp4 init segment
+  c->thread_count = 1;                             // one core per camera: it runs on the camera thread
   av_opt_set(c->priv_data, "forced-idr", "1", 0);  // a forced keyframe is an IDR: a viewer can start there
   if (std::string(name) == "libx264") {
     av_opt_set(c->priv_data, "preset", "veryfast", 0);
@@ -109,7 +109,8 @@ AVBufferRef* H264Encoder::hwFrames() const { return cudaInput_ ? ctx_->hw_frames
 
 const AVFrame* H264Encoder::input(const AVFrame* frame, bool* copiedToHost, std::string& err) {
   const bool gpu = frame->format == AV_PIX_FMT_CUDA;
-  const bool nv12 = gpu && reinterpret_cast<AVHWFramesContext*>(frame->hw_frames_ctx->data)->sw_format == AV_PIX_FMT_NV12;
+  const bool nv12 =
+      gpu && reinterpret_cast<AVHWFramesContext*>(frame->hw_frames_ctx->data)->sw_format == AV_PIX_FMT_NV12;
   if (gpu && cudaInput_ && nv12) return frame;  // NVENC takes the surface as it is
   if (gpu) {  // libx264, or a surface NVENC cannot take (P010: 10-bit HEVC): the pixels come down
     bool copied = false;
@@ -151,8 +152,8 @@ const AVFrame* H264Encoder::input(const AVFrame* frame, bool* copiedToHost, std:
   return upload_.get();
 }
 
-Status H264Encoder::encode(const AVFrame* frame, int64_t ptsUs, bool forceKey, std::vector<PacketPtr>& out, std::string& err,
-                           bool* copiedToHost) {
+Status H264Encoder::encode(const AVFrame* frame, int64_t ptsUs, bool forceKey, std::vector<PacketPtr>& out,
+                           std::string& err, bool* copiedToHost) {
   frame = input(frame, copiedToHost, err);
   if (!frame) return Status::Error;
   if (av_frame_ref(frame_.get(), frame) < 0) {

@@ -47,7 +47,9 @@ class H264Encoder {
   AVBufferRef* hwFrames() const;
 
  private:
-  struct ParDeleter { void operator()(AVCodecParameters* p) const { avcodec_parameters_free(&p); } };
+  struct ParDeleter {
+    void operator()(AVCodecParameters* p) const { avcodec_parameters_free(&p); }
+  };
   CodecContextPtr ctx_;
   std::unique_ptr<AVCodecParameters, ParDeleter> par_;
   const AVFrame* input(const AVFrame* frame, bool* copiedToHost, std::string& err);
@@ -56,7 +58,7 @@ class H264Encoder {
   std::string name_;
   std::string fallback_;
   bool cudaInput_ = false;
-  HostFrame host_;         // GPU frames for libx264
+  HostFrame host_;          // GPU frames for libx264
   FramePtr nv12_, upload_;  // host frames for a CUDA-input NVENC: NV12, then in GPU memory
   SwsContext* sws_ = nullptr;
 };

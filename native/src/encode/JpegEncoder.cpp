@@ -13,7 +13,9 @@ extern "C" {
 namespace vigil {
 
 namespace {
-struct SwsDel { void operator()(SwsContext* s) const { sws_freeContext(s); } };
+struct SwsDel {
+  void operator()(SwsContext* s) const { sws_freeContext(s); }
+};
 }  // namespace
 
 bool encodeJpeg(const AVFrame* frame, int quality, std::vector<uint8_t>& out, std::string& err) {
@@ -37,9 +39,9 @@ bool encodeJpeg(const AVFrame* frame, int quality, std::vector<uint8_t>& out, st
     return false;
   }
   // Limited → full range: yuv420p in, yuvj420p out makes swscale expand the levels.
-  std::unique_ptr<SwsContext, SwsDel> sws(sws_getContext(
-      frame->width, frame->height, static_cast<AVPixelFormat>(frame->format), frame->width,
-      frame->height, AV_PIX_FMT_YUVJ420P, SWS_POINT, nullptr, nullptr, nullptr));
+  std::unique_ptr<SwsContext, SwsDel> sws(
+      sws_getContext(frame->width, frame->height, static_cast<AVPixelFormat>(frame->format), frame->width,
+                     frame->height, AV_PIX_FMT_YUVJ420P, SWS_POINT, nullptr, nullptr, nullptr));
   if (!sws) {
     err = "cannot convert the frame for JPEG";
     return false;

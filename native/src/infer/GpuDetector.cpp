@@ -30,14 +30,16 @@ struct GpuDetector::Impl {
 GpuDetector::GpuDetector() : impl_(std::make_unique<Impl>()) {}
 GpuDetector::~GpuDetector() = default;
 
-std::unique_ptr<GpuDetector> GpuDetector::open(const GpuDetectorOptions& opts, const std::function<void(const std::string&)>& progress,
+std::unique_ptr<GpuDetector> GpuDetector::open(const GpuDetectorOptions& opts,
+                                               const std::function<void(const std::string&)>& progress,
                                                std::string& err) {
   std::unique_ptr<TrtEngine> engine = TrtEngine::open(opts.engine, progress, err);
   if (!engine) return nullptr;
   return openWith(opts, std::move(engine), err);
 }
 
-std::unique_ptr<GpuDetector> GpuDetector::openWith(const GpuDetectorOptions& opts, std::unique_ptr<GpuEngine> engine, std::string& err) {
+std::unique_ptr<GpuDetector> GpuDetector::openWith(const GpuDetectorOptions& opts, std::unique_ptr<GpuEngine> engine,
+                                                   std::string& err) {
   std::unique_ptr<GpuDetector> self(new GpuDetector());
   Impl& m = *self->impl_;
   m.opts = opts;
@@ -52,10 +54,12 @@ std::unique_ptr<GpuDetector> GpuDetector::openWith(const GpuDetectorOptions& opt
   for (int stride : opts.strides) {
     const int cls = find("cls_s" + std::to_string(stride)), reg = find("reg_s" + std::to_string(stride));
     if (cls < 0 || reg < 0) {
-      err = "the model has no outputs cls_s" + std::to_string(stride) + " and reg_s" + std::to_string(stride) + " (a NanoDet head is expected)";
+      err = "the model has no outputs cls_s" + std::to_string(stride) + " and reg_s" + std::to_string(stride) +
+            " (a NanoDet head is expected)";
       return nullptr;
     }
-    const size_t cells = static_cast<size_t>((opts.inputSize + stride - 1) / stride) * ((opts.inputSize + stride - 1) / stride);
+    const size_t cells =
+        static_cast<size_t>((opts.inputSize + stride - 1) / stride) * ((opts.inputSize + stride - 1) / stride);
     m.levels.push_back({stride, cls, reg, cells * opts.numClasses, cells * 4 * (opts.regMax + 1)});
   }
   if (CUDA(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking)) != cudaSuccess) {
@@ -75,37 +79,41 @@ bool GpuDetector::detect(const float* input, size_t inputFloats, const std::vect
   const size_t n = boxes.size();
   const size_t perFrame = 3 * static_cast<size_t>(m.opts.inputSize) * m.opts.inputSize;
   if (n < 1 || n > static_cast<size_t>(m.engine->maxBatch())) {
-    err = "Expected a batch of 1.." + std::to_string(m.engine->maxBatch()) + " frames but received " + std::to_string(n);
+    err =
+        "Expected a batch of 1.." + std::to_string(m.engine->maxBatch()) + " frames but received " + std::to_string(n);
     return false;
   }
   if (inputFloats < n * perFrame) {
-    err = "Expected " + std::to_string(n) + " frames of 3×" + std::to_string(m.opts.inputSize) + "² floats but the input holds " +
-          std::to_string(inputFloats) + " floats";
+    err = "Expected " + std::to_string(n) + " frames of 3×" + std::to_string(m.opts.inputSize) +
+          "² floats but the input holds " + std::to_string(inputFloats) + " floats";
     return false;
   }
-  if (CUDA(cudaMemcpyAsync(m.engine->input(), input, n * perFrame * sizeof(float), cudaMemcpyHostToDevice, m.stream)) != cudaSuccess) {
+  if (CUDA(cudaMemcpyAsync(m.engine->input(), input, n * perFrame * sizeof(float), cudaMemcpyHostToDevice, m.stream)) !=
+      cudaSuccess) {
     err = "cannot copy the batch to the GPU";
     return false;
   }
   return run(m.engine->input(), boxes, out, err);
 }
 
-bool GpuDetector::detect(const DeviceBatch& batch, const std::vector<FrameLetterbox>& boxes, std::vector<std::vector<DetectionRecord>>& out,
-                         std::string& err) {
+bool GpuDetector::detect(const DeviceBatch& batch, const std::vector<FrameLetterbox>& boxes,
+                         std::vector<std::vector<DetectionRecord>>& out, std::string& err) {
   Impl& m = *impl_;
   if (batch.size() != m.opts.inputSize || boxes.size() > static_cast<size_t>(batch.maxBatch())) {
-    err = "the GPU input batch does not fit this engine (input " + std::to_string(batch.size()) + ", " + std::to_string(batch.maxBatch()) + " slots)";
+    err = "the GPU input batch does not fit this engine (input " + std::to_string(batch.size()) + ", " +
+          std::to_string(batch.maxBatch()) + " slots)";
     return false;
   }
   return run(batch.slot(0), boxes, out, err);
 }
 
-bool GpuDetector::run(const float* deviceInput, const std::vector<FrameLetterbox>& boxes, std::vector<std::vector<DetectionRecord>>& out,
-                      std::string& err) {
+bool GpuDetector::run(const float* deviceInput, const std::vector<FrameLetterbox>& boxes,
+                      std::vector<std::vector<DetectionRecord>>& out, std::string& err) {
   Impl& m = *impl_;
   const int n = static_cast<int>(boxes.size());
   if (n < 1 || n > m.engine->maxBatch()) {
-    err = "Expected a batch of 1.." + std::to_string(m.engine->maxBatch()) + " frames but received " + std::to_string(n);
+    err =
+        "Expected a batch of 1.." + std::to_string(m.engine->maxBatch()) + " frames but received " + std::to_string(n);
     return false;
   }
   if (!m.engine->enqueue(n, m.stream, err, deviceInput)) return false;
@@ -131,9 +139,11 @@ bool GpuDetector::run(const float* deviceInput, const std::vector<FrameLetterbox
     regStride[k] = l.regPerFrame;
   }
   std::vector<FrameLetterboxParams> frameBoxes(n);
-  for (int i = 0; i < n; ++i) frameBoxes[i] = {boxes[i].scale, boxes[i].padX, boxes[i].padY, boxes[i].srcWidth, boxes[i].srcHeight};
+  for (int i = 0; i < n; ++i)
+    frameBoxes[i] = {boxes[i].scale, boxes[i].padX, boxes[i].padY, boxes[i].srcWidth, boxes[i].srcHeight};
   std::vector<uint32_t> candidates;
-  if (!m.post.runBatch(levels.data(), static_cast<int>(levels.size()), clsStride.data(), regStride.data(), frameBoxes.data(), n, p, out, candidates, err)) {
+  if (!m.post.runBatch(levels.data(), static_cast<int>(levels.size()), clsStride.data(), regStride.data(),
+                       frameBoxes.data(), n, p, out, candidates, err)) {
     return false;
   }
   return true;
@@ -144,11 +154,13 @@ bool GpuDetector::run(const float* deviceInput, const std::vector<FrameLetterbox
 struct GpuDetector::Impl {};
 GpuDetector::GpuDetector() = default;
 GpuDetector::~GpuDetector() = default;
-std::unique_ptr<GpuDetector> GpuDetector::open(const GpuDetectorOptions&, const std::function<void(const std::string&)>&, std::string& err) {
+std::unique_ptr<GpuDetector> GpuDetector::open(const GpuDetectorOptions&,
+                                               const std::function<void(const std::string&)>&, std::string& err) {
   err = "this addon was built without CUDA: no TensorRT backend";
   return nullptr;
 }
-std::unique_ptr<GpuDetector> GpuDetector::openWith(const GpuDetectorOptions&, std::unique_ptr<GpuEngine>, std::string& err) {
+std::unique_ptr<GpuDetector> GpuDetector::openWith(const GpuDetectorOptions&, std::unique_ptr<GpuEngine>,
+                                                   std::string& err) {
   err = "this addon was built without CUDA: no GPU detector";
   return nullptr;
 }
@@ -158,11 +170,13 @@ const std::string& GpuDetector::cacheKey() const {
   return none;
 }
 bool GpuDetector::builtNow() const { return false; }
-bool GpuDetector::detect(const float*, size_t, const std::vector<FrameLetterbox>&, std::vector<std::vector<DetectionRecord>>&, std::string& err) {
+bool GpuDetector::detect(const float*, size_t, const std::vector<FrameLetterbox>&,
+                         std::vector<std::vector<DetectionRecord>>&, std::string& err) {
   err = "no GPU detector in this build";
   return false;
 }
-bool GpuDetector::detect(const DeviceBatch&, const std::vector<FrameLetterbox>&, std::vector<std::vector<DetectionRecord>>&, std::string& err) {
+bool GpuDetector::detect(const DeviceBatch&, const std::vector<FrameLetterbox>&,
+                         std::vector<std::vector<DetectionRecord>>&, std::string& err) {
   err = "no GPU detector in this build";
   return false;
 }

@@ -30,15 +30,16 @@ Letterboxer::~Letterboxer() {
 bool Letterboxer::canRun(const AVFrame* frame) {
   if (frame->format != AV_PIX_FMT_CUDA) return true;
 #if VIGIL_WITH_CUDA
-  const auto* frames = frame->hw_frames_ctx ? reinterpret_cast<const AVHWFramesContext*>(frame->hw_frames_ctx->data) : nullptr;
+  const auto* frames =
+      frame->hw_frames_ctx ? reinterpret_cast<const AVHWFramesContext*>(frame->hw_frames_ctx->data) : nullptr;
   return frames && frames->sw_format == AV_PIX_FMT_NV12;
 #else
   return false;
 #endif
 }
 
-bool Letterboxer::runGpu(const AVFrame* frame, int size, int w, int h, const InputNorm& norm, float* dst, bool dstOnDevice,
-                         const LetterboxInfo& info, std::string& err) {
+bool Letterboxer::runGpu(const AVFrame* frame, int size, int w, int h, const InputNorm& norm, float* dst,
+                         bool dstOnDevice, const LetterboxInfo& info, std::string& err) {
 #if VIGIL_WITH_CUDA
   if (!gpu_) gpu_ = std::make_unique<GpuLetterboxer>();
   Nv12Surface src;
@@ -72,11 +73,12 @@ LetterboxInfo Letterboxer::geometry(const AVFrame* frame, int size, int& w, int&
   return LetterboxInfo{scale, (size - w) / 2, (size - h) / 2, sw, sh};
 }
 
-bool Letterboxer::runInto(const AVFrame* frame, DeviceBatch& batch, int slot, const InputNorm& norm, LetterboxInfo& info,
-                          std::string& err) {
+bool Letterboxer::runInto(const AVFrame* frame, DeviceBatch& batch, int slot, const InputNorm& norm,
+                          LetterboxInfo& info, std::string& err) {
 #if VIGIL_WITH_CUDA
   if (slot < 0 || slot >= batch.maxBatch()) {
-    err = "Expected a batch slot of 0.." + std::to_string(batch.maxBatch() - 1) + " but received " + std::to_string(slot);
+    err =
+        "Expected a batch slot of 0.." + std::to_string(batch.maxBatch() - 1) + " but received " + std::to_string(slot);
     return false;
   }
   if (frame->format == AV_PIX_FMT_CUDA) {

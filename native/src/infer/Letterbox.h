@@ -23,7 +23,7 @@ struct LetterboxInfo {
   float scale = 1;
   int padX = 0;
   int padY = 0;
-  int width = 0;   // source frame
+  int width = 0;  // source frame
   int height = 0;
 };
 
@@ -45,7 +45,8 @@ class Letterboxer {
   bool run(const AVFrame* frame, int size, const InputNorm& norm, float* dst, LetterboxInfo& info, std::string& err);
   // Into slot `slot` of a GPU input batch (its size): an NVDEC frame by the CUDA kernel, in
   // place; a host frame letterboxed on the CPU, then its tensor uploaded.
-  bool runInto(const AVFrame* frame, DeviceBatch& batch, int slot, const InputNorm& norm, LetterboxInfo& info, std::string& err);
+  bool runInto(const AVFrame* frame, DeviceBatch& batch, int slot, const InputNorm& norm, LetterboxInfo& info,
+               std::string& err);
 
  private:
   // The picture lands as a w×h region at (info.padX, info.padY) of the size×size input.

@@ -29,7 +29,8 @@ TrtStatus tensorRtStatus() {
 struct TrtEngine::Impl {};
 TrtEngine::TrtEngine() = default;
 TrtEngine::~TrtEngine() = default;
-std::unique_ptr<TrtEngine> TrtEngine::open(const TrtEngineOptions&, const std::function<void(const std::string&)>&, std::string& err) {
+std::unique_ptr<TrtEngine> TrtEngine::open(const TrtEngineOptions&, const std::function<void(const std::string&)>&,
+                                           std::string& err) {
   err = tensorRtStatus().reason;
   return nullptr;
 }
@@ -102,7 +103,8 @@ const TrtLibrary& library() {
     }
     const int major = lib.libVersion() / 10000;
     if (major != NV_TENSORRT_MAJOR) {
-      lib.reason = "TensorRT " + std::to_string(major) + " is installed; this build was compiled against TensorRT " + std::to_string(NV_TENSORRT_MAJOR);
+      lib.reason = "TensorRT " + std::to_string(major) + " is installed; this build was compiled against TensorRT " +
+                   std::to_string(NV_TENSORRT_MAJOR);
     }
   });
   return lib;
@@ -172,7 +174,7 @@ struct TrtEngine::Impl {
   std::vector<std::string> outputNames;
   std::vector<size_t> outputPerItem;  // floats per batch item
   DeviceBuffer<float> inputBuf;
-  std::vector<std::unique_ptr<DeviceBuffer<float>>> outputBufs;
+  std::vector<std::unique_ptr<DeviceBuffer<float> > > outputBufs;
   std::vector<float*> outputPtrs;
   int maxBatch = 1;
   std::string key;
@@ -188,14 +190,15 @@ TrtEngine::~TrtEngine() {
   }
 }
 
-std::unique_ptr<TrtEngine> TrtEngine::open(const TrtEngineOptions& opts, const std::function<void(const std::string&)>& progress,
-                                           std::string& err) {
+std::unique_ptr<TrtEngine> TrtEngine::open(const TrtEngineOptions& opts,
+                                           const std::function<void(const std::string&)>& progress, std::string& err) {
   std::unique_ptr<TrtEngine> engine = openWith(opts, progress, err);
   if (engine) engine->impl_->logger->stopProgress();
   return engine;
 }
 
-std::unique_ptr<TrtEngine> TrtEngine::openWith(const TrtEngineOptions& opts, const std::function<void(const std::string&)>& progress,
+std::unique_ptr<TrtEngine> TrtEngine::openWith(const TrtEngineOptions& opts,
+                                               const std::function<void(const std::string&)>& progress,
                                                std::string& err) {
   const TrtLibrary& lib = library();
   if (!lib.reason.empty()) {
@@ -219,8 +222,9 @@ std::unique_ptr<TrtEngine> TrtEngine::openWith(const TrtEngineOptions& opts, con
   Impl& m = *self->impl_;
   m.logger = std::make_unique<Logger>(progress);
   char key[512];
-  std::snprintf(key, sizeof key, "sm%d%d-%s-trt%d-%016llx-%s-b%d_%d_%d", prop.major, prop.minor, prop.name, lib.libVersion(),
-                static_cast<unsigned long long>(fnv1a(model)), int8 ? "int8qdq" : "fp32", opts.minBatch, opts.optBatch, opts.maxBatch);
+  std::snprintf(key, sizeof key, "sm%d%d-%s-trt%d-%016llx-%s-b%d_%d_%d", prop.major, prop.minor, prop.name,
+                lib.libVersion(), static_cast<unsigned long long>(fnv1a(model)), int8 ? "int8qdq" : "fp32",
+                opts.minBatch, opts.optBatch, opts.maxBatch);
   m.key = key;
   for (char& c : m.key) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) c = '_';
@@ -230,16 +234,19 @@ std::unique_ptr<TrtEngine> TrtEngine::openWith(const TrtEngineOptions& opts, con
   if (!readFile(cachePath, plan)) {
     m.builtNow = true;
     if (progress) progress("building the TensorRT engine (" + m.key + "): this takes a few minutes, once");
-    std::unique_ptr<nvinfer1::IBuilder> builder(static_cast<nvinfer1::IBuilder*>(lib.createBuilder(m.logger.get(), NV_TENSORRT_VERSION)));
+    std::unique_ptr<nvinfer1::IBuilder> builder(
+        static_cast<nvinfer1::IBuilder*>(lib.createBuilder(m.logger.get(), NV_TENSORRT_VERSION)));
     if (!builder) {
       err = "TensorRT could not create a builder: " + m.logger->takeErrors();
       return nullptr;
     }
     std::unique_ptr<nvinfer1::INetworkDefinition> network(builder->createNetworkV2(0));
-    std::unique_ptr<nvonnxparser::IParser> parser(static_cast<nvonnxparser::IParser*>(lib.createParser(network.get(), m.logger.get(), NV_ONNX_PARSER_VERSION)));
+    std::unique_ptr<nvonnxparser::IParser> parser(
+        static_cast<nvonnxparser::IParser*>(lib.createParser(network.get(), m.logger.get(), NV_ONNX_PARSER_VERSION)));
     if (!network || !parser || !parser->parse(model.data(), model.size())) {
       err = "TensorRT could not parse " + opts.onnxPath;
-      for (int i = 0; parser && i < parser->getNbErrors(); ++i) err += std::string(i ? "; " : ": ") + parser->getError(i)->desc();
+      for (int i = 0; parser && i < parser->getNbErrors(); ++i)
+        err += std::string(i ? "; " : ": ") + parser->getError(i)->desc();
       return nullptr;
     }
     nvinfer1::ITensor* in = network->getInput(0);
@@ -299,7 +306,7 @@ std::unique_ptr<TrtEngine> TrtEngine::openWith(const TrtEngineOptions& opts, con
     nvinfer1::Dims shape = m.engine->getTensorShape(name);
     size_t per = 1;
     for (int k = 1; k < shape.nbDims; ++k) per *= static_cast<size_t>(shape.d[k] < 0 ? 1 : shape.d[k]);
-    auto buf = std::make_unique<DeviceBuffer<float>>();
+    auto buf = std::make_unique<DeviceBuffer<float> >();
     if (CUDA(buf->reserve(per * m.maxBatch)) != cudaSuccess) {
       err = "out of GPU memory for the engine's outputs";
       return nullptr;
@@ -339,8 +346,10 @@ bool TrtEngine::enqueue(int batch, void* stream, std::string& err, const float* 
   m.logger->takeErrors();  // this call's errors only
   nvinfer1::Dims d = m.inputDims;
   d.d[0] = batch;
-  bool ok = m.context->setInputShape(m.inputName.c_str(), d) && m.context->setTensorAddress(m.inputName.c_str(), input ? const_cast<float*>(input) : m.inputBuf.get());
-  for (size_t i = 0; ok && i < m.outputNames.size(); ++i) ok = m.context->setTensorAddress(m.outputNames[i].c_str(), m.outputPtrs[i]);
+  bool ok = m.context->setInputShape(m.inputName.c_str(), d) &&
+            m.context->setTensorAddress(m.inputName.c_str(), input ? const_cast<float*>(input) : m.inputBuf.get());
+  for (size_t i = 0; ok && i < m.outputNames.size(); ++i)
+    ok = m.context->setTensorAddress(m.outputNames[i].c_str(), m.outputPtrs[i]);
   if (ok) ok = m.context->enqueueV3(static_cast<cudaStream_t>(stream));
   if (!ok) err = "TensorRT inference failed: " + m.logger->takeErrors();
   return ok;

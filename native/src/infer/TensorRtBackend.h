@@ -23,8 +23,8 @@ struct TrtStatus {
 TrtStatus tensorRtStatus();
 
 struct TrtEngineOptions {
-  std::string onnxPath;   // the QDQ (or FP32) ONNX every backend loads
-  std::string cacheDir;   // serialized engines, one file per key
+  std::string onnxPath;                           // the QDQ (or FP32) ONNX every backend loads
+  std::string cacheDir;                           // serialized engines, one file per key
   int minBatch = 1, optBatch = 8, maxBatch = 32;  // the optimization profile (a fixed-batch ONNX pins it)
 };
 
@@ -38,8 +38,8 @@ class TrtEngine final : public GpuEngine {
   // nullptr with `err` when TensorRT is unavailable, the model does not parse or build, or the
   // cache cannot be written. `progress` gets build messages (a build takes minutes), on the
   // calling thread, until open() returns.
-  static std::unique_ptr<TrtEngine> open(const TrtEngineOptions& opts, const std::function<void(const std::string&)>& progress,
-                                         std::string& err);
+  static std::unique_ptr<TrtEngine> open(const TrtEngineOptions& opts,
+                                         const std::function<void(const std::string&)>& progress, std::string& err);
   ~TrtEngine() override;
   TrtEngine(const TrtEngine&) = delete;
   TrtEngine& operator=(const TrtEngine&) = delete;
@@ -57,8 +57,8 @@ class TrtEngine final : public GpuEngine {
 
  private:
   TrtEngine();
-  static std::unique_ptr<TrtEngine> openWith(const TrtEngineOptions& opts, const std::function<void(const std::string&)>& progress,
-                                             std::string& err);
+  static std::unique_ptr<TrtEngine> openWith(const TrtEngineOptions& opts,
+                                             const std::function<void(const std::string&)>& progress, std::string& err);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -51,8 +51,14 @@ struct ProtocolDeps {
   const char* needs;
 };
 constexpr ProtocolDeps kProtocols[] = {
-    {"http", "http,tcp"},   {"https", "https,tls,tcp"}, {"udp", "udp"},           {"rtp", "rtp,udp"},
-    {"tcp", "tcp"},         {"tls", "tls,tcp"},         {"srt", "srt"},           {"rtmp", "rtmp,tcp"},
+    {"http", "http,tcp"},
+    {"https", "https,tls,tcp"},
+    {"udp", "udp"},
+    {"rtp", "rtp,udp"},
+    {"tcp", "tcp"},
+    {"tls", "tls,tcp"},
+    {"srt", "srt"},
+    {"rtmp", "rtmp,tcp"},
     {"rtmps", "rtmps,tls,tcp"},
 };
 

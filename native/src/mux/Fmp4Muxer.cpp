@@ -54,8 +54,7 @@ void Fmp4Muxer::close() {
 
 bool Fmp4Muxer::supports(const AVCodecParameters* par, std::string& why) {
   if (par->codec_id == AV_CODEC_ID_H264) return true;
-  why = std::string("no pass-through for ") + avcodec_get_name(par->codec_id) +
-        " (browsers' MSE takes H.264)";
+  why = std::string("no pass-through for ") + avcodec_get_name(par->codec_id) + " (browsers' MSE takes H.264)";
   return false;
 }
 
@@ -151,13 +150,14 @@ bool Fmp4Muxer::isKeyframe(const AVPacket* pkt) const {
   return false;
 }
 
-Status Fmp4Muxer::write(const AVPacket* pkt, bool key, int64_t ptsUs, int64_t dtsUs,
-                        std::vector<uint8_t>& init, std::vector<uint8_t>& fragment, std::string& err) {
+Status Fmp4Muxer::write(const AVPacket* pkt, bool key, int64_t ptsUs, int64_t dtsUs, std::vector<uint8_t>& init,
+                        std::vector<uint8_t>& fragment, std::string& err) {
   if (!par_) {
     err = "muxer not open";
     return Status::Error;
   }
-  if (lastPtsUs_ != AV_NOPTS_VALUE && ptsUs > lastPtsUs_ && ptsUs - lastPtsUs_ < 1000000) lastDurUs_ = ptsUs - lastPtsUs_;
+  if (lastPtsUs_ != AV_NOPTS_VALUE && ptsUs > lastPtsUs_ && ptsUs - lastPtsUs_ < 1000000)
+    lastDurUs_ = ptsUs - lastPtsUs_;
   lastPtsUs_ = ptsUs;
   if (!headerWritten_) {
     if (!key) return Status::Ok;  // a viewer's stream starts at a keyframe

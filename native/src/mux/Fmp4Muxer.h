@@ -41,8 +41,8 @@ class Fmp4Muxer {
   // Fills `init` the first time a header could be written (and `mime`, e.g.
   // `video/mp4; codecs="avc1.64001f"`), and `fragment` with the packet's moof+mdat.
   // Ok with an empty fragment: still waiting for parameter sets or a keyframe.
-  Status write(const AVPacket* pkt, bool key, int64_t ptsUs, int64_t dtsUs,
-               std::vector<uint8_t>& init, std::vector<uint8_t>& fragment, std::string& err);
+  Status write(const AVPacket* pkt, bool key, int64_t ptsUs, int64_t dtsUs, std::vector<uint8_t>& init,
+               std::vector<uint8_t>& fragment, std::string& err);
 
   // Where a packet without a timestamp goes: one interval after the last one written, or 0.
   int64_t nextPtsUs() const { return lastPtsUs_ != AV_NOPTS_VALUE ? lastPtsUs_ + lastDurUs_ : 0; }

@@ -16,7 +16,9 @@ namespace {
 
 constexpr AVRational kUs{1, 1000000};
 
-struct InputDeleter { void operator()(AVFormatContext* c) const { avformat_close_input(&c); } };
+struct InputDeleter {
+  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
+};
 struct OutputDeleter {
   void operator()(AVFormatContext* c) const {
     if (c->pb) avio_closep(&c->pb);
@@ -66,7 +68,7 @@ Status remuxToMp4(const std::string& input, const std::string& output, RemuxResu
   if (!pkt) return fail(output, err, "out of memory for a packet", 0);
   int64_t origin = AV_NOPTS_VALUE;  // input time base: the first packet's decode time
   int64_t lastDts = AV_NOPTS_VALUE;
-  int64_t endTs = 0;                 // input time base, from origin: the last packet's end
+  int64_t endTs = 0;  // input time base, from origin: the last packet's end
   while ((rc = av_read_frame(in.get(), pkt.get())) >= 0) {
     if (pkt->stream_index != video) {
       av_packet_unref(pkt.get());

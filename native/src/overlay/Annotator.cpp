@@ -136,7 +136,8 @@ Status Annotator::annotate(const AVFrame* frame, const FrameInfo& info, const st
   for (const PacketPtr& p : packets) {
     const bool key = (p->flags & AV_PKT_FLAG_KEY) != 0;
     std::vector<uint8_t> init;
-    if (mux_->write(p.get(), key, p->pts, p->dts != AV_NOPTS_VALUE ? p->dts : p->pts, init, out.fragment, err) != Status::Ok) {
+    if (mux_->write(p.get(), key, p->pts, p->dts != AV_NOPTS_VALUE ? p->dts : p->pts, init, out.fragment, err) !=
+        Status::Ok) {
       return Status::Error;
     }
     if (!init.empty()) {

@@ -50,7 +50,7 @@ class Annotator {
   std::mutex mutex_;
   mutable std::mutex nameMutex_;
   std::string encoderName_;
-  HostFrame host_;  // GPU frames the painter cannot take (P010), brought down
+  HostFrame host_;            // GPU frames the painter cannot take (P010), brought down
   std::unique_ptr<Gpu> gpu_;  // the GPU painter and its surfaces, for CUDA frames
   std::unique_ptr<H264Encoder> encoder_;
   std::unique_ptr<Fmp4Muxer> mux_;

@@ -12,7 +12,8 @@ struct Yuv {
 
 // The browser overlay's palette (#4f4 #4cf #fc4 #f6c #f84 #8ff) in BT.601 limited range.
 Yuv colorOf(int classId) {
-  static const uint8_t rgb[6][3] = {{68, 255, 68}, {68, 204, 255}, {255, 204, 68}, {255, 102, 204}, {255, 136, 68}, {136, 255, 255}};
+  static const uint8_t rgb[6][3] = {{68, 255, 68},   {68, 204, 255}, {255, 204, 68},
+                                    {255, 102, 204}, {255, 136, 68}, {136, 255, 255}};
   const uint8_t* c = rgb[((classId % 6) + 6) % 6];
   const double r = c[0], g = c[1], b = c[2];
   auto clamp = [](double v) { return static_cast<uint8_t>(std::clamp(std::lround(v), 16L, 240L)); };

@@ -75,7 +75,8 @@ Status CameraPipeline::session(uint64_t session, std::string& err) {
     } else {
       auto enc = std::make_unique<H264Encoder>();
       std::string ewhy;
-      const int gop = info.fps > 0 ? std::max(1, static_cast<int>(std::lround(info.fps * 2))) : 50;  // a keyframe every ~2 s
+      const int gop =
+          info.fps > 0 ? std::max(1, static_cast<int>(std::lround(info.fps * 2))) : 50;  // a keyframe every ~2 s
       if (par->width <= 0 || par->height <= 0) {
         ewhy = "the stream does not give its picture size";
       } else if (enc->open(par->width, par->height, info.fps, gop, dec->hwDevice(), ewhy) == Status::Ok &&
@@ -188,7 +189,8 @@ void CameraPipeline::deliver(uint64_t session, Source& src, Decoder& dec, FrameC
   }
 
   const bool gpu = frame->format == AV_PIX_FMT_CUDA;  // NVDEC: the surface is referenced, never copied
-  int slot = gpu ? pool_->acquireShared(frame, opts_.decoder.extraSurfaces - 1) : pool_->acquire(frame->width, frame->height);
+  int slot =
+      gpu ? pool_->acquireShared(frame, opts_.decoder.extraSurfaces - 1) : pool_->acquire(frame->width, frame->height);
   if (gpu != gpuFrames_.exchange(gpu)) {
     // The first frame tells whether NVDEC took the stream (it can decline one at its first
     // frame, then libavcodec decodes in software): the name says what really decodes.
@@ -269,7 +271,8 @@ void CameraPipeline::transcode(uint64_t session, const AVFrame* frame, const Fra
   }
 }
 
-void CameraPipeline::postVideo(uint64_t session, const AVPacket* pkt, bool key, int64_t pts, int64_t dts, int64_t recvUs) {
+void CameraPipeline::postVideo(uint64_t session, const AVPacket* pkt, bool key, int64_t pts, int64_t dts,
+                               int64_t recvUs) {
   VideoChunk chunk;
   std::string err;
   if (video_->mux.write(pkt, key, pts, dts, chunk.init, chunk.fragment, err) != Status::Ok) {

@@ -19,7 +19,7 @@ namespace vigil {
 struct CameraOptions {
   SourceOptions source;
   DecoderOptions decoder;
-  bool loop = false;   // files: start again at the end
+  bool loop = false;  // files: start again at the end
   int poolSlots = 4;
   // Video for browsers (onVideo): H.264 packets remuxed into fMP4 fragments; other codecs
   // decoded frames re-encoded to H.264 (NVENC, else libx264) first.
@@ -28,14 +28,14 @@ struct CameraOptions {
 
 // What a session found when it opened the stream.
 struct StreamInfo {
-  std::string codec;      // "h264", "hevc", ...
-  std::string decoder;    // Decoder::describe()
+  std::string codec;    // "h264", "hevc", ...
+  std::string decoder;  // Decoder::describe()
   bool hardware = false;
-  std::string format;     // container/protocol ("rtsp", "matroska,webm", ...)
+  std::string format;  // container/protocol ("rtsp", "matroska,webm", ...)
   int width = 0;
   int height = 0;
-  double fps = 0;         // 0 when the stream does not say
-  int64_t openUs = 0;     // time spent opening (connect, DESCRIBE/SETUP/PLAY, probing)
+  double fps = 0;      // 0 when the stream does not say
+  int64_t openUs = 0;  // time spent opening (connect, DESCRIBE/SETUP/PLAY, probing)
   // With CameraOptions::video: "passthrough" (H.264 remuxed to fMP4), "transcode (libx264)"
   // (or h264_nvenc), or why there is no video.
   std::string video;
@@ -45,11 +45,11 @@ struct StreamInfo {
 // stream's parameters change) and/or one packet's fragment. Moved to the sink, which owns it.
 struct VideoChunk {
   std::vector<uint8_t> init;
-  std::string mime;        // with init: the MSE type, e.g. video/mp4; codecs="avc1.640028"
+  std::string mime;  // with init: the MSE type, e.g. video/mp4; codecs="avc1.640028"
   std::vector<uint8_t> fragment;
   bool keyframe = false;
-  int64_t ptsUs = 0;       // the session timeline, as FrameInfo::ptsUs
-  int64_t recvUs = 0;      // when the packet was received (monotonic)
+  int64_t ptsUs = 0;   // the session timeline, as FrameInfo::ptsUs
+  int64_t recvUs = 0;  // when the packet was received (monotonic)
 };
 
 // Counters since the camera was created (all sessions). Read from any thread.
@@ -58,17 +58,17 @@ struct CameraCounters {
   uint64_t packets = 0;
   uint64_t bytes = 0;
   uint64_t framesDecoded = 0;
-  uint64_t framesPublished = 0;  // written to the pool and posted to JS
-  uint64_t decodeErrors = 0;     // packets the decoder rejected or met errors in (any codec)
-  uint64_t corruptFrames = 0;    // frames flagged damaged, or decoded from damaged input until a clean keyframe
-  uint64_t droppedPoolFull = 0;  // every pool slot was leased by a reader
-  uint64_t droppedQueueFull = 0; // the JS event queue was full
-  uint64_t loops = 0;            // file sources that started over
-  uint64_t videoFragments = 0;   // fMP4 fragments posted (CameraOptions::video)
-  uint64_t videoDropped = 0;     // packets not sent: queue full, skipped to the next keyframe
-  uint64_t videoEncoded = 0;     // frames re-encoded for browsers (streams that cannot pass through)
+  uint64_t framesPublished = 0;   // written to the pool and posted to JS
+  uint64_t decodeErrors = 0;      // packets the decoder rejected or met errors in (any codec)
+  uint64_t corruptFrames = 0;     // frames flagged damaged, or decoded from damaged input until a clean keyframe
+  uint64_t droppedPoolFull = 0;   // every pool slot was leased by a reader
+  uint64_t droppedQueueFull = 0;  // the JS event queue was full
+  uint64_t loops = 0;             // file sources that started over
+  uint64_t videoFragments = 0;    // fMP4 fragments posted (CameraOptions::video)
+  uint64_t videoDropped = 0;      // packets not sent: queue full, skipped to the next keyframe
+  uint64_t videoEncoded = 0;      // frames re-encoded for browsers (streams that cannot pass through)
   uint64_t poolAllocations = 0;
-  bool gpuFrames = false;        // the session's frames stay in GPU memory (NVDEC)
+  bool gpuFrames = false;  // the session's frames stay in GPU memory (NVDEC)
   // GPU frames copied to host memory, by consumer: the GPU path's letterbox never copies a
   // frame (only the model input tensor leaves the GPU, for a host detector).
   uint64_t hostCopiesLetterbox = 0, hostCopiesSnapshot = 0, hostCopiesAnnotate = 0, hostCopiesEncode = 0;
@@ -86,8 +86,7 @@ class PipelineSink {
   // then skips to the next keyframe so the viewer's stream stays decodable.
   virtual bool onVideo(uint64_t session, VideoChunk&& chunk) = 0;
   // A failure that did not end the session (decode errors, rate-limited with a count).
-  virtual void onError(uint64_t session, const char* stage, const std::string& message,
-                       uint64_t count) = 0;
+  virtual void onError(uint64_t session, const char* stage, const std::string& message, uint64_t count) = 0;
   // The session is over: Eos, Timeout, Error or Stopped. Always the last call of a session.
   virtual void onEnded(uint64_t session, Status reason, const std::string& message) = 0;
 };
@@ -139,15 +138,15 @@ class CameraPipeline {
   // interrupt callback, so opening, reading, pacing and teardown all return promptly.
   std::atomic<bool> stopRequested_{false};
   uint64_t sessionCount_ = 0;
-  uint64_t seq_ = 0;          // camera thread only
+  uint64_t seq_ = 0;  // camera thread only
 
   mutable std::mutex nameMutex_;
   std::string decoderName_;
   std::string encoderName_;
 
-  std::atomic<uint64_t> packets_{0}, bytes_{0}, framesDecoded_{0}, framesPublished_{0},
-      decodeErrors_{0}, corruptFrames_{0}, droppedPoolFull_{0}, droppedQueueFull_{0}, loops_{0},
-      videoFragments_{0}, videoDropped_{0}, videoEncoded_{0};
+  std::atomic<uint64_t> packets_{0}, bytes_{0}, framesDecoded_{0}, framesPublished_{0}, decodeErrors_{0},
+      corruptFrames_{0}, droppedPoolFull_{0}, droppedQueueFull_{0}, loops_{0}, videoFragments_{0}, videoDropped_{0},
+      videoEncoded_{0};
   // The running session's live-view video (camera thread only; null when off or unavailable):
   // the muxer, and the encoder when the stream cannot pass through.
   struct VideoOut {

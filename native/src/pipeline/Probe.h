@@ -8,8 +8,8 @@ namespace vigil {
 
 struct ProbeResult {
   bool ok = false;
-  std::string error;        // why it failed, when !ok
-  std::string status;       // statusName() of the failing step, "ok" otherwise
+  std::string error;   // why it failed, when !ok
+  std::string status;  // statusName() of the failing step, "ok" otherwise
   std::string format;
   std::string codec;
   std::string profile;

@@ -49,7 +49,7 @@ export function decodeNanodet(levels: HeadLevel[], lb: Letterbox, o: DecodeOptio
     for (let i = 0; i < cells; i++) {
       let best = -1;
       for (let c = 0; c < o.numClasses; c++) if (cls[i * o.numClasses + c]! > o.scoreThreshold) best = c;
-      if (best < 0) continue;  // no class over the threshold: skip the box maths
+      if (best < 0) continue; // no class over the threshold: skip the box maths
       const cx = ((i % w) + 0.5) * stride;
       const cy = (Math.floor(i / w) + 0.5) * stride;
       const base = i * 4 * bins;
@@ -61,7 +61,8 @@ export function decodeNanodet(levels: HeadLevel[], lb: Letterbox, o: DecodeOptio
       const [x2, y2] = toSource(lb, cx + r, cy + b);
       for (let c = 0; c < o.numClasses; c++) {
         const score = cls[i * o.numClasses + c]!;
-        if (score > o.scoreThreshold) cand.push({ classId: c, label: COCO_LABELS[c] ?? `class ${c}`, score, x1, y1, x2, y2 });
+        if (score > o.scoreThreshold)
+          cand.push({ classId: c, label: COCO_LABELS[c] ?? `class ${c}`, score, x1, y1, x2, y2 });
       }
     }
   }

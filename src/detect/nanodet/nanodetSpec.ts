@@ -9,7 +9,11 @@ export const NANODET_SPEC = {
   regMax: 10,
   strides: [8, 16, 32],
   /** NanoDet's training convention: BGR, (px - mean) / std per channel (B, G, R order). */
-  normalize: { mean: [103.53, 116.28, 123.675] as [number, number, number], std: [57.375, 57.12, 58.395] as [number, number, number], bgr: true },
+  normalize: {
+    mean: [103.53, 116.28, 123.675] as [number, number, number],
+    std: [57.375, 57.12, 58.395] as [number, number, number],
+    bgr: true,
+  },
   /** TF.js signature output → ONNX output name. */
   outputNames: {
     'Identity:0': 'cls_s8',

@@ -29,11 +29,11 @@ export class UnsupportedOpError extends Error {
 }
 
 interface Val {
-  shape: number[];   // TF logical shape
-  perm: number[];    // the ONNX tensor is transpose(tf, perm)
-  name?: string;     // ONNX name (non-constants)
+  shape: number[]; // TF logical shape
+  perm: number[]; // the ONNX tensor is transpose(tf, perm)
+  name?: string; // ONNX name (non-constants)
   value?: HostTensor; // TF logical value (constants)
-  conv?: OnnxNode;   // the Conv that produced it (bias fusion)
+  conv?: OnnxNode; // the Conv that produced it (bias fusion)
   /** The constant Pad that produced it, in ONNX (physical) axis order: fused into a Conv/MaxPool. */
   pad?: { node: OnnxNode; input: string; pads: number[]; value: number };
 }
@@ -52,7 +52,7 @@ function attrStr(a: TfAttr | undefined): string {
 export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): OnnxGraph {
   const g = new OnnxGraph();
   const byName = new Map(tf.nodes.map((n) => [n.name, n]));
-  const vals = new Map<string, Val>();  // "node:k" → value
+  const vals = new Map<string, Val>(); // "node:k" → value
   const consumers = new Map<string, number>();
   for (const n of tf.nodes) for (const i of n.input) consumers.set(ref(i), (consumers.get(ref(i)) ?? 0) + 1);
   const materialized = new Map<string, string>();
@@ -96,7 +96,11 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
       const hit = perms.get(String(want));
       if (hit) return hit;
       const folded = transpose(expandRank(v.value, want.length), want);
-      const name = g.addFloat(g.uniqueName('const'), { ...folded, dtype: 'float32', data: Float32Array.from(folded.data) });
+      const name = g.addFloat(g.uniqueName('const'), {
+        ...folded,
+        dtype: 'float32',
+        data: Float32Array.from(folded.data),
+      });
       perms.set(String(want), name);
       return name;
     }
@@ -115,7 +119,15 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
     vals.set(`${node.name}:${k}`, v);
   }
 
-  function emit(node: TfNode, op: string, inputs: string[], attrs: Record<string, AttrValue>, shape: number[], perm: number[], k = 0): Val {
+  function emit(
+    node: TfNode,
+    op: string,
+    inputs: string[],
+    attrs: Record<string, AttrValue>,
+    shape: number[],
+    perm: number[],
+    k = 0,
+  ): Val {
     const out = g.uniqueName(node.name.replace(/^PartitionedCall\//, '').replace(/[^A-Za-z0-9_]/g, '_'));
     const n = g.addNode(op, inputs, [out], attrs, out);
     const v: Val = { shape, perm, name: out };
@@ -130,10 +142,21 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
    */
   function fusedInput(x: Val, xRef: string, padValue: (v: number) => boolean): { name: string; extra: number[] } {
     const p = x.pad;
-    if (p && samePerm(x.perm, NCHW_OF_NHWC) && padValue(p.value) && consumers.get(ref(xRef)) === 1 &&
-        p.pads[0] === 0 && p.pads[1] === 0 && p.pads[4] === 0 && p.pads[5] === 0) {
+    if (
+      p &&
+      samePerm(x.perm, NCHW_OF_NHWC) &&
+      padValue(p.value) &&
+      consumers.get(ref(xRef)) === 1 &&
+      p.pads[0] === 0 &&
+      p.pads[1] === 0 &&
+      p.pads[4] === 0 &&
+      p.pads[5] === 0
+    ) {
       g.removeNode(p.node);
-      return { name: p.input, extra: [p.pads[2] as number, p.pads[3] as number, p.pads[6] as number, p.pads[7] as number] };
+      return {
+        name: p.input,
+        extra: [p.pads[2] as number, p.pads[3] as number, p.pads[6] as number, p.pads[7] as number],
+      };
     }
     return { name: as(x, NCHW_OF_NHWC), extra: [0, 0, 0, 0] };
   }
@@ -141,7 +164,8 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
 
   function convPads(kind: string, inHW: number[], k: number[], s: number[], d: number[], explicit: number[]): number[] {
     if (kind === 'VALID') return [0, 0, 0, 0];
-    if (kind === 'EXPLICIT') return [explicit[2] as number, explicit[4] as number, explicit[3] as number, explicit[5] as number];
+    if (kind === 'EXPLICIT')
+      return [explicit[2] as number, explicit[4] as number, explicit[3] as number, explicit[5] as number];
     const begin: number[] = [];
     const end: number[] = [];
     for (let i = 0; i < 2; i++) {
@@ -155,7 +179,17 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
   }
 
   function outHW(inHW: number[], k: number[], s: number[], d: number[], pads: number[]): number[] {
-    return [0, 1].map((i) => Math.floor(((inHW[i] as number) + (pads[i] as number) + (pads[i + 2] as number) - ((k[i] as number) - 1) * (d[i] as number) - 1) / (s[i] as number)) + 1);
+    return [0, 1].map(
+      (i) =>
+        Math.floor(
+          ((inHW[i] as number) +
+            (pads[i] as number) +
+            (pads[i + 2] as number) -
+            ((k[i] as number) - 1) * (d[i] as number) -
+            1) /
+            (s[i] as number),
+        ) + 1,
+    );
   }
 
   function visit(node: TfNode) {
@@ -172,7 +206,11 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
       case 'Const': {
         const w = tf.weights.get(node.name);
         const shape = (node.attr.value?.tensor?.tensorShape?.dim ?? []).map((d) => Number(d.size ?? 0));
-        const t = w ?? (size(shape) === 0 ? tensor(node.attr.dtype?.type === 'DT_FLOAT' ? 'float32' : 'int32', shape) : fail(`Const '${node.name}' has no weights`));
+        const t =
+          w ??
+          (size(shape) === 0
+            ? tensor(node.attr.dtype?.type === 'DT_FLOAT' ? 'float32' : 'int32', shape)
+            : fail(`Const '${node.name}' has no weights`));
         setOut(node, { shape: t.shape, perm: identity(t.shape.length), value: t, name: node.name });
         return;
       }
@@ -196,31 +234,62 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
         return;
       }
       case 'Conv2D': {
-        if (attrStr(node.attr.data_format) !== 'NHWC') throw new UnsupportedOpError(`Conv2D '${node.name}': data_format ${attrStr(node.attr.data_format)}`);
+        if (attrStr(node.attr.data_format) !== 'NHWC')
+          throw new UnsupportedOpError(`Conv2D '${node.name}': data_format ${attrStr(node.attr.data_format)}`);
         const x = val(ins[0] as string);
-        const w = constOf(ins[1] as string, node, 'filter');  // HWIO
+        const w = constOf(ins[1] as string, node, 'filter'); // HWIO
         const [kh, kw, ci, co] = w.shape as [number, number, number, number];
         const cin = x.shape[3] as number;
-        if (cin % ci !== 0) throw new UnsupportedOpError(`Conv2D '${node.name}': ${cin} input channels, filter takes ${ci}`);
+        if (cin % ci !== 0)
+          throw new UnsupportedOpError(`Conv2D '${node.name}': ${cin} input channels, filter takes ${ci}`);
         const s = attrInts(node.attr.strides).slice(1, 3);
         const d = attrInts(node.attr.dilations).slice(1, 3);
         const dil = d.length ? d : [1, 1];
-        const pads = convPads(attrStr(node.attr.padding), x.shape.slice(1, 3), [kh, kw], s, dil, attrInts(node.attr.explicit_paddings));
+        const pads = convPads(
+          attrStr(node.attr.padding),
+          x.shape.slice(1, 3),
+          [kh, kw],
+          s,
+          dil,
+          attrInts(node.attr.explicit_paddings),
+        );
         const wName = g.addFloat(g.uniqueName(`${node.name.split('/').pop()}_w`), transpose(w, [3, 2, 0, 1]));
         const [ho, wo] = outHW(x.shape.slice(1, 3), [kh, kw], s, dil, pads);
         const input = fusedInput(x, ins[0] as string, (v) => v === 0);
-        emit(node, 'Conv', [input.name, wName], { kernel_shape: [kh, kw], strides: s, dilations: dil, pads: addPads(pads, input.extra), group: cin / ci }, [x.shape[0] as number, ho as number, wo as number, co], NCHW_OF_NHWC);
+        emit(
+          node,
+          'Conv',
+          [input.name, wName],
+          { kernel_shape: [kh, kw], strides: s, dilations: dil, pads: addPads(pads, input.extra), group: cin / ci },
+          [x.shape[0] as number, ho as number, wo as number, co],
+          NCHW_OF_NHWC,
+        );
         return;
       }
       case 'MaxPool': {
-        if (attrStr(node.attr.data_format) !== 'NHWC') throw new UnsupportedOpError(`MaxPool '${node.name}': data_format ${attrStr(node.attr.data_format)}`);
+        if (attrStr(node.attr.data_format) !== 'NHWC')
+          throw new UnsupportedOpError(`MaxPool '${node.name}': data_format ${attrStr(node.attr.data_format)}`);
         const x = val(ins[0] as string);
         const k = attrInts(node.attr.ksize).slice(1, 3);
         const s = attrInts(node.attr.strides).slice(1, 3);
-        const pads = convPads(attrStr(node.attr.padding), x.shape.slice(1, 3), k, s, [1, 1], attrInts(node.attr.explicit_paddings));
+        const pads = convPads(
+          attrStr(node.attr.padding),
+          x.shape.slice(1, 3),
+          k,
+          s,
+          [1, 1],
+          attrInts(node.attr.explicit_paddings),
+        );
         const [ho, wo] = outHW(x.shape.slice(1, 3), k, s, [1, 1], pads);
         const input = fusedInput(x, ins[0] as string, (v) => v === -Infinity);
-        emit(node, 'MaxPool', [input.name], { kernel_shape: k, strides: s, pads: addPads(pads, input.extra) }, [x.shape[0] as number, ho as number, wo as number, x.shape[3] as number], NCHW_OF_NHWC);
+        emit(
+          node,
+          'MaxPool',
+          [input.name],
+          { kernel_shape: k, strides: s, pads: addPads(pads, input.extra) },
+          [x.shape[0] as number, ho as number, wo as number, x.shape[3] as number],
+          NCHW_OF_NHWC,
+        );
         return;
       }
       case 'Add':
@@ -234,7 +303,14 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
         }
         const [x, c] = a.value ? [b, a] : [a, b];
         // Conv + per-channel bias (a [C] constant on NHWC's last axis): fold into Conv's B.
-        if (c.value && x.conv && x.conv.inputs.length === 2 && c.value.shape.length === 1 && c.value.shape[0] === x.shape[3] && consumers.get(ref(ins[a.value ? 1 : 0] as string)) === 1) {
+        if (
+          c.value &&
+          x.conv &&
+          x.conv.inputs.length === 2 &&
+          c.value.shape.length === 1 &&
+          c.value.shape[0] === x.shape[3] &&
+          consumers.get(ref(ins[a.value ? 1 : 0] as string)) === 1
+        ) {
           x.conv.inputs.push(g.addFloat(g.uniqueName(`${node.name.split('/').pop()}_b`), c.value));
           setOut(node, { ...x, conv: undefined });
           return;
@@ -246,14 +322,15 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
       case 'LeakyRelu':
       case 'Sigmoid': {
         const x = val(ins[0] as string);
-        const attrs: Record<string, AttrValue> = node.op === 'LeakyRelu' ? { alpha: { float: node.attr.alpha?.f ?? 0.2 } } : {};
+        const attrs: Record<string, AttrValue> =
+          node.op === 'LeakyRelu' ? { alpha: { float: node.attr.alpha?.f ?? 0.2 } } : {};
         emit(node, node.op, [x.name as string], attrs, x.shape, x.perm);
         return;
       }
       case 'Pad':
       case 'PadV2': {
         const x = val(ins[0] as string);
-        const p = constOf(ins[1] as string, node, 'paddings');  // [rank, 2], TF axis order
+        const p = constOf(ins[1] as string, node, 'paddings'); // [rank, 2], TF axis order
         const begin = x.perm.map((a) => p.data[2 * a] as number);
         const end = x.perm.map((a) => p.data[2 * a + 1] as number);
         const shape = x.shape.map((d, a) => d + (p.data[2 * a] as number) + (p.data[2 * a + 1] as number));
@@ -262,34 +339,60 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
         if (node.op === 'PadV2') {
           const cv = constOf(ins[2] as string, node, 'constant_values');
           value = cv.data[0] as number;
-          inputs.push(g.addFloat(g.uniqueName('pad_value'), { dtype: 'float32', shape: [], data: Float32Array.from(cv.data) }));
+          inputs.push(
+            g.addFloat(g.uniqueName('pad_value'), { dtype: 'float32', shape: [], data: Float32Array.from(cv.data) }),
+          );
         }
         const out = emit(node, 'Pad', inputs, { mode: 'constant' }, shape, x.perm);
         if (consumers.get(`${node.name}:0`) === 1) {
-          out.pad = { node: g.nodes[g.nodes.length - 1] as OnnxNode, input: x.name as string, pads: [...begin, ...end], value };
+          out.pad = {
+            node: g.nodes[g.nodes.length - 1] as OnnxNode,
+            input: x.name as string,
+            pads: [...begin, ...end],
+            value,
+          };
         }
         return;
       }
       case 'ConcatV2': {
         const parts = ins.slice(0, -1).map(val);
-        let axis = (constOf(ins[ins.length - 1] as string, node, 'axis').data[0] as number);
+        let axis = constOf(ins[ins.length - 1] as string, node, 'axis').data[0] as number;
         const first = parts.find((p) => !p.value) ?? fail(`ConcatV2 '${node.name}' of constants only`);
         const rank = first.shape.length;
         if (axis < 0) axis += rank;
         const shape = [...first.shape];
         shape[axis] = parts.reduce((s, p) => s + (p.shape[axis] as number), 0);
-        emit(node, 'Concat', parts.map((p) => as(p, first.perm)), { axis: first.perm.indexOf(axis) }, shape, first.perm);
+        emit(
+          node,
+          'Concat',
+          parts.map((p) => as(p, first.perm)),
+          { axis: first.perm.indexOf(axis) },
+          shape,
+          first.perm,
+        );
         return;
       }
       case 'ResizeBilinear': {
         const x = val(ins[0] as string);
         const [h, w] = Array.from(constOf(ins[1] as string, node, 'size').data) as [number, number];
-        const mode = node.attr.align_corners?.b ? 'align_corners' : node.attr.half_pixel_centers?.b ? 'half_pixel' : 'asymmetric';
+        const mode = node.attr.align_corners?.b
+          ? 'align_corners'
+          : node.attr.half_pixel_centers?.b
+            ? 'half_pixel'
+            : 'asymmetric';
         const n = x.shape[0] as number;
         const c = x.shape[3] as number;
         const attrs = { mode: 'linear', coordinate_transformation_mode: mode };
         const target = opts.dynamicBatch
-          ? ['', g.addFloat(g.uniqueName('scales'), { dtype: 'float32', shape: [4], data: Float32Array.of(1, 1, h / (x.shape[1] as number), w / (x.shape[2] as number)) }), '']
+          ? [
+              '',
+              g.addFloat(g.uniqueName('scales'), {
+                dtype: 'float32',
+                shape: [4],
+                data: Float32Array.of(1, 1, h / (x.shape[1] as number), w / (x.shape[2] as number)),
+              }),
+              '',
+            ]
           : ['', '', g.addInt64('sizes', [n, c, h, w])];
         emit(node, 'Resize', [as(x, NCHW_OF_NHWC), ...target], attrs, [n, h, w, c], NCHW_OF_NHWC);
         return;
@@ -323,7 +426,14 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
         }
         // With a dynamic batch the leading 1 is the batch: 0 copies it from the input.
         const onnxShape = opts.dynamicBatch && shape[0] === 1 && x.shape[0] === 1 ? [0, ...shape.slice(1)] : shape;
-        emit(node, 'Reshape', [as(x, identity(x.shape.length)), g.addInt64('shape', onnxShape)], {}, shape, identity(shape.length));
+        emit(
+          node,
+          'Reshape',
+          [as(x, identity(x.shape.length)), g.addInt64('shape', onnxShape)],
+          {},
+          shape,
+          identity(shape.length),
+        );
         return;
       }
       case 'SparseToDense': {

@@ -21,7 +21,14 @@ export interface ModelEval {
   map50_95: number;
   detectionsPerFrame: number;
   latencyMs: { p50: number; p99: number; n: number };
-  perClass: Array<{ label: string; ap50: number; ap50_95: number; fp32Count: number; count: number; countDelta: number }>;
+  perClass: Array<{
+    label: string;
+    ap50: number;
+    ap50_95: number;
+    fp32Count: number;
+    count: number;
+    countDelta: number;
+  }>;
 }
 
 export interface EvalReport {
@@ -33,13 +40,18 @@ export interface EvalReport {
 function decode(levels: HeadLevel[], threshold: number): Detection[] {
   const s = NANODET_SPEC.inputSize;
   return decodeNanodet(levels, letterboxGeometry(s, s, s), {
-    inputSize: s, numClasses: NANODET_SPEC.numClasses, regMax: NANODET_SPEC.regMax, scoreThreshold: threshold, iouThreshold: 0.6, maxDetections: 100,
+    inputSize: s,
+    numClasses: NANODET_SPEC.numClasses,
+    regMax: NANODET_SPEC.regMax,
+    scoreThreshold: threshold,
+    iouThreshold: 0.6,
+    maxDetections: 100,
   });
 }
 
 async function runModel(path: string, frames: Float32Array[], threads: number, curve: number) {
   const det = await OrtDetector.load(path, { threads });
-  await det.infer(frames[0]!);  // warm-up
+  await det.infer(frames[0]!); // warm-up
   const times: number[] = [];
   const dets: Detection[][] = [];
   for (const f of frames) {
@@ -50,7 +62,8 @@ async function runModel(path: string, frames: Float32Array[], threads: number, c
   }
   await det.release();
   times.sort((a, b) => a - b);
-  const pct = (p: number) => Math.round(times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)]! * 100) / 100;
+  const pct = (p: number) =>
+    Math.round(times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)]! * 100) / 100;
   return { precision: det.precision, dets, latencyMs: { p50: pct(50), p99: pct(99), n: times.length } };
 }
 
@@ -59,13 +72,20 @@ async function runModel(path: string, frames: Float32Array[], threads: number, c
  * model with the FP32 detections as the reference, per-class AP and count deltas, detections
  * per frame, and each model's latency (ONNX Runtime CPU, this machine, same run).
  */
-export async function evaluate(fp32Path: string, int8Paths: string[], frames: Float32Array[], opts: EvalOptions = {}, log = (_: string) => {}): Promise<EvalReport> {
+export async function evaluate(
+  fp32Path: string,
+  int8Paths: string[],
+  frames: Float32Array[],
+  opts: EvalOptions = {},
+  log = (_: string) => {},
+): Promise<EvalReport> {
   const thr = opts.scoreThreshold ?? 0.4;
   const curve = opts.curveThreshold ?? 0.05;
   const threads = opts.threads ?? 0;
   log(`FP32 reference on ${frames.length} frames`);
   const ref = await runModel(fp32Path, frames, threads, thr);
-  const perFrame = (d: Detection[][], t: number) => d.reduce((n, f) => n + f.filter((x) => x.score >= t).length, 0) / d.length;
+  const perFrame = (d: Detection[][], t: number) =>
+    d.reduce((n, f) => n + f.filter((x) => x.score >= t).length, 0) / d.length;
   const models: ModelEval[] = [];
   for (const path of int8Paths) {
     log(`evaluating ${path}`);
@@ -91,7 +111,11 @@ export async function evaluate(fp32Path: string, int8Paths: string[], frames: Fl
   }
   return {
     frames: frames.length,
-    reference: { model: fp32Path, detectionsPerFrame: Math.round(perFrame(ref.dets, thr) * 100) / 100, latencyMs: ref.latencyMs },
+    reference: {
+      model: fp32Path,
+      detectionsPerFrame: Math.round(perFrame(ref.dets, thr) * 100) / 100,
+      latencyMs: ref.latencyMs,
+    },
     models,
   };
 }

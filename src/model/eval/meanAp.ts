@@ -69,7 +69,8 @@ export function meanAp(frames: FramePair[], candidateThreshold: number): MapResu
   const perClass = classes.map((classId) => {
     const ap50 = averagePrecision(frames, classId, 0.5) ?? 0;
     const aps = IOU_THRESHOLDS.map((t) => averagePrecision(frames, classId, t) ?? 0);
-    const count = (sel: (f: FramePair) => Detection[], min = 0) => frames.reduce((n, f) => n + sel(f).filter((d) => d.classId === classId && d.score >= min).length, 0);
+    const count = (sel: (f: FramePair) => Detection[], min = 0) =>
+      frames.reduce((n, f) => n + sel(f).filter((d) => d.classId === classId && d.score >= min).length, 0);
     return {
       classId,
       ap50,

@@ -16,7 +16,8 @@ export async function modelInputs(src: InputSource, log = (_: string) => {}): Pr
   const out: Float32Array[] = [];
   if (src.kind === 'video') {
     const indices = Array.from({ length: src.count }, (_, i) => src.from + i * src.every);
-    for await (const f of videoFrames(src.path, indices)) out.push(letterboxRgb(f.rgb, f.width, f.height, size, NANODET_SPEC.normalize).tensor);
+    for await (const f of videoFrames(src.path, indices))
+      out.push(letterboxRgb(f.rgb, f.width, f.height, size, NANODET_SPEC.normalize).tensor);
   } else if (src.kind === 'images') {
     const files = imagesIn(src.dir).slice(0, src.count);
     if (files.length === 0) throw new Error(`No images (jpg, png, bmp, webp) in ${src.dir}`);

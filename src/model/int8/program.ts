@@ -1,4 +1,12 @@
-import { dequantizedBias, dequantizedWeights, stepInputs, type EpilogueOp, type FloatSum, type Int8Plan, type PlanStep } from './plan.js';
+import {
+  dequantizedBias,
+  dequantizedWeights,
+  stepInputs,
+  type EpilogueOp,
+  type FloatSum,
+  type Int8Plan,
+  type PlanStep,
+} from './plan.js';
 
 /**
  * The plan lowered for the GPU (native/src/cuda/Int8Engine.h): activation buffers laid out NHWC
@@ -11,32 +19,71 @@ import { dequantizedBias, dequantizedWeights, stepInputs, type EpilogueOp, type 
  */
 
 /** Op kinds and activation codes as native/src/cuda/Int8Engine.h numbers them. */
-export const OpKind = { quantizeInput: 0, convInt8: 1, convFloat: 2, maxPool: 3, unary: 4, add: 5, resize: 6, pad: 7, stem: 8 } as const;
+export const OpKind = {
+  quantizeInput: 0,
+  convInt8: 1,
+  convFloat: 2,
+  maxPool: 3,
+  unary: 4,
+  add: 5,
+  resize: 6,
+  pad: 7,
+  stem: 8,
+} as const;
 export const Act = { none: 0, leakyRelu: 1, relu: 2, sigmoid: 3 } as const;
 const EPILOGUE_CODE = { requantize: 0, leaky_relu: 1, relu: 2, sigmoid: 3 } as const;
 
-export interface ProgramBuffer { name: string; int8: boolean; scale: number; H: number; W: number; C: number }
-export interface BufferView { buffer: number; offset: number }
+export interface ProgramBuffer {
+  name: string;
+  int8: boolean;
+  scale: number;
+  H: number;
+  W: number;
+  C: number;
+}
+export interface BufferView {
+  buffer: number;
+  offset: number;
+}
 export interface ProgramOp {
   kind: number;
   /** quantizeInput: 2 = space to depth (a pixel holds a 2×2 block of the input). */
   space?: number;
-  in?: BufferView; in2?: BufferView; out: BufferView;
+  in?: BufferView;
+  in2?: BufferView;
+  out: BufferView;
   channels?: number;
-  O?: number; C?: number; kh?: number; kw?: number; sh?: number; sw?: number; pt?: number; pl?: number;
-  w8?: Int8Array; wf?: Float32Array; bias8?: Int32Array; biasf?: Float32Array; mult?: Float32Array;
-  epilogue?: Array<{ op: number; arg: number }>; int8Out?: boolean;
+  O?: number;
+  C?: number;
+  kh?: number;
+  kw?: number;
+  sh?: number;
+  sw?: number;
+  pt?: number;
+  pl?: number;
+  w8?: Int8Array;
+  wf?: Float32Array;
+  bias8?: Int32Array;
+  biasf?: Float32Array;
+  mult?: Float32Array;
+  epilogue?: Array<{ op: number; arg: number }>;
+  int8Out?: boolean;
   /**
    * Convolutions: a second int8 output (a concat part or a quantize that read this op's output,
    * folded in): the value after the first `auxAt` epilogue ops (what the original output held),
    * requantized to the aux buffer's scale.
    */
-  aux?: BufferView; auxAt?: number;
+  aux?: BufferView;
+  auxAt?: number;
   /** stem: the max-pool that reads the convolution (the convolution's output is never stored). */
   pool?: { kh: number; kw: number; sh: number; sw: number; pt: number; pl: number };
   /** stem: the input's quantize scale. */
   inScale?: number;
-  scaleY?: number; scaleX?: number; value?: number; act?: number; alpha?: number;
+  scaleY?: number;
+  scaleX?: number;
+  value?: number;
+  act?: number;
+  alpha?: number;
   /** The plan step this op comes from (errors, checks). */
   step: string;
 }
@@ -54,9 +101,21 @@ export interface GpuProgram {
   tensors: Map<string, TensorPlace>;
 }
 
-export interface TensorPlace { buffer: number; offset: number; channels: number; layout: 'chw' | 'c_n' | 'n_c' | 's2d' }
+export interface TensorPlace {
+  buffer: number;
+  offset: number;
+  channels: number;
+  layout: 'chw' | 'c_n' | 'n_c' | 's2d';
+}
 /** A plan tensor on the GPU: channels [offset, offset + C) of a buffer; `layout` says how its logical shape maps onto NHWC. */
-interface View { buffer: number; offset: number; C: number; H: number; W: number; layout: TensorPlace['layout'] }
+interface View {
+  buffer: number;
+  offset: number;
+  C: number;
+  H: number;
+  W: number;
+  layout: TensorPlace['layout'];
+}
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 /** Epilogue ops a convolution carries at most (native/src/cuda/Int8Conv.h kMaxEpilogue). */
@@ -65,7 +124,9 @@ const f32 = Math.fround;
 
 export class ProgramError extends Error {
   constructor(step: PlanStep, why: string) {
-    super(`Vigil's CUDA INT8 engine has no GPU kernel for step ${step.op} → ${'output' in step ? step.output : step.outputs.join(', ')}: ${why}`);
+    super(
+      `Vigil's CUDA INT8 engine has no GPU kernel for step ${step.op} → ${'output' in step ? step.output : step.outputs.join(', ')}: ${why}`,
+    );
   }
 }
 
@@ -85,7 +146,14 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
     const t = tensor(name);
     const [C, H, W] = t.shape.length === 3 ? (t.shape as [number, number, number]) : [t.shape[1]!, t.shape[0]!, 1];
     const int8 = t.dtype === 'int8';
-    buffers.push({ name, int8, scale: int8 ? t.scale! : 0, H, W, C: int8 ? roundUp(channels ?? C, 16) : (channels ?? C) });
+    buffers.push({
+      name,
+      int8,
+      scale: int8 ? t.scale! : 0,
+      H,
+      W,
+      C: int8 ? roundUp(channels ?? C, 16) : (channels ?? C),
+    });
     const v: View = { buffer: buffers.length - 1, offset: 0, C, H, W, layout: 'chw' };
     views.set(name, v);
     return v;
@@ -103,7 +171,7 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
   const unary = (s: PlanStep, input: View, out: View, act: number, alpha = 0) =>
     ops.push({ kind: OpKind.unary, in: bv(input), out: bv(out), channels: input.C, act, alpha, step: s.op });
 
-  const fused = new Set<PlanStep>();  // steps an earlier op already runs
+  const fused = new Set<PlanStep>(); // steps an earlier op already runs
   for (const s of plan.steps) {
     if (fused.has(s)) continue;
     switch (s.op) {
@@ -114,11 +182,24 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
           // the convolution's float output is stored.
           const { conv, pool } = stem;
           ops.push({
-            kind: OpKind.stem, out: bv(newBuffer(pool.output)), channels: inC, inScale: tensor(s.output).scale!,
-            O: conv.outChannels, C: conv.inChannels, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1,
-            wf: dequantizedWeights(conv), ...(conv.bias ? { biasf: dequantizedBias(conv)! } : {}),
-            epilogue: conv.epilogue.map(epilogueCode), int8Out: false,
-            pool: { kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1 }, step: 'stem',
+            kind: OpKind.stem,
+            out: bv(newBuffer(pool.output)),
+            channels: inC,
+            inScale: tensor(s.output).scale!,
+            O: conv.outChannels,
+            C: conv.inChannels,
+            kh: 3,
+            kw: 3,
+            sh: 2,
+            sw: 2,
+            pt: 1,
+            pl: 1,
+            wf: dequantizedWeights(conv),
+            ...(conv.bias ? { biasf: dequantizedBias(conv)! } : {}),
+            epilogue: conv.epilogue.map(epilogueCode),
+            int8Out: false,
+            pool: { kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1 },
+            step: 'stem',
           });
           fused.add(conv).add(pool);
           break;
@@ -128,8 +209,17 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
           // over 12 channels, one K step of the tensor-core kernel instead of three.
           const readers = plan.steps.filter((r) => stepInputs(r).includes(s.output));
           const first = readers.length === 1 && readers[0]!.op === 'conv' ? readers[0] : null;
-          if (first?.op === 'conv' && first.precision === 'int8' && !first.floatSum && first.kernel.join() === '3,3' && first.stride.join() === '2,2' && first.pads.join() === '1,1,1,1' &&
-              first.group === 1 && first.dilation.join() === '1,1' && S % 2 === 0) {
+          if (
+            first?.op === 'conv' &&
+            first.precision === 'int8' &&
+            !first.floatSum &&
+            first.kernel.join() === '3,3' &&
+            first.stride.join() === '2,2' &&
+            first.pads.join() === '1,1,1,1' &&
+            first.group === 1 &&
+            first.dilation.join() === '1,1' &&
+            S % 2 === 0
+          ) {
             const t = tensor(s.output);
             buffers.push({ name: s.output, int8: true, scale: t.scale!, H: S / 2, W: S / 2, C: roundUp(4 * inC, 16) });
             const v: View = { buffer: buffers.length - 1, offset: 0, C: inC, H: S / 2, W: S / 2, layout: 's2d' };
@@ -151,31 +241,63 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
           break;
         }
         const x = spatial(s, x0);
-        if (s.group !== 1 || s.dilation[0] !== 1 || s.dilation[1] !== 1) throw new ProgramError(s, `group ${s.group}, dilation ${s.dilation}: the engine runs dense, undilated convolutions`);
+        if (s.group !== 1 || s.dilation[0] !== 1 || s.dilation[1] !== 1)
+          throw new ProgramError(
+            s,
+            `group ${s.group}, dilation ${s.dilation}: the engine runs dense, undilated convolutions`,
+          );
         const outT = tensor(s.output);
         const out = newBuffer(s.output);
         const int8Out = outT.dtype === 'int8';
         const last = s.epilogue[s.epilogue.length - 1];
-        if (int8Out && (last?.op !== 'requantize' || last.scale !== outT.scale)) throw new ProgramError(s, 'an int8 output needs its requantize last');
+        if (int8Out && (last?.op !== 'requantize' || last.scale !== outT.scale))
+          throw new ProgramError(s, 'an int8 output needs its requantize last');
         const common = {
-          out: bv(out), O: s.outChannels, C: s.inChannels, kh: s.kernel[0], kw: s.kernel[1], sh: s.stride[0], sw: s.stride[1], pt: s.pads[0], pl: s.pads[1],
-          epilogue: s.epilogue.map(epilogueCode), int8Out, step: s.op,
+          out: bv(out),
+          O: s.outChannels,
+          C: s.inChannels,
+          kh: s.kernel[0],
+          kw: s.kernel[1],
+          sh: s.stride[0],
+          sw: s.stride[1],
+          pt: s.pads[0],
+          pl: s.pads[1],
+          epilogue: s.epilogue.map(epilogueCode),
+          int8Out,
+          step: s.op,
         };
         if (s.floatSum) {
           // On the CUDA cores in ONNX Runtime's order; an int8 input is read dequantized (q·s_in,
           // as DequantizeLinear), with the weights and bias dequantized as ONNX Runtime does.
           const bias = dequantizedBias(s);
-          const op: ProgramOp = { kind: OpKind.convFloat, in: bv(x), ...common, wf: dequantizedWeights(s), ...(bias ? { biasf: bias } : {}) };
+          const op: ProgramOp = {
+            kind: OpKind.convFloat,
+            in: bv(x),
+            ...common,
+            wf: dequantizedWeights(s),
+            ...(bias ? { biasf: bias } : {}),
+          };
           const gpu = gpuFloatSum(op, tensor(s.input).dtype === 'int8');
           if (gpu.block !== s.floatSum.block || gpu.restart !== s.floatSum.restart) {
-            throw new ProgramError(s, `the engine would sum it in blocks of ${gpu.block} restarting every ${gpu.restart} terms, not ${s.floatSum.block} and ${s.floatSum.restart} (ONNX Runtime's order)`);
+            throw new ProgramError(
+              s,
+              `the engine would sum it in blocks of ${gpu.block} restarting every ${gpu.restart} terms, not ${s.floatSum.block} and ${s.floatSum.restart} (ONNX Runtime's order)`,
+            );
           }
           ops.push(op);
         } else if (s.precision === 'int8') {
           const inT2 = tensor(s.input);
-          if (inT2.dtype !== 'int8' || x.offset !== 0) throw new ProgramError(s, 'an INT8 convolution reads a whole int8 tensor');
+          if (inT2.dtype !== 'int8' || x.offset !== 0)
+            throw new ProgramError(s, 'an INT8 convolution reads a whole int8 tensor');
           const mult = Float32Array.from(s.weightScales!, (w) => f32(inT2.scale! * w));
-          ops.push({ kind: OpKind.convInt8, in: bv(x), ...common, w8: s.weight as Int8Array, ...(s.bias ? { bias8: s.bias as Int32Array } : {}), mult });
+          ops.push({
+            kind: OpKind.convInt8,
+            in: bv(x),
+            ...common,
+            w8: s.weight as Int8Array,
+            ...(s.bias ? { bias8: s.bias as Int32Array } : {}),
+            mult,
+          });
         } else {
           throw new ProgramError(s, 'a float convolution without its float sum order');
         }
@@ -184,8 +306,17 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
       case 'maxpool': {
         const x = spatial(s, viewOf(s, s.input));
         ops.push({
-          kind: OpKind.maxPool, in: bv(x), out: bv(newBuffer(s.output)), channels: x.C,
-          kh: s.kernel[0], kw: s.kernel[1], sh: s.stride[0], sw: s.stride[1], pt: s.pads[0], pl: s.pads[1], step: s.op,
+          kind: OpKind.maxPool,
+          in: bv(x),
+          out: bv(newBuffer(s.output)),
+          channels: x.C,
+          kh: s.kernel[0],
+          kw: s.kernel[1],
+          sh: s.stride[0],
+          sw: s.stride[1],
+          pt: s.pads[0],
+          pl: s.pads[1],
+          step: s.op,
         });
         break;
       }
@@ -206,14 +337,32 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
         break;
       }
       case 'resize': {
-        if (s.mode !== 'linear' || s.coordinates !== 'half_pixel') throw new ProgramError(s, `resize ${s.mode}/${s.coordinates}: bilinear half_pixel only`);
+        if (s.mode !== 'linear' || s.coordinates !== 'half_pixel')
+          throw new ProgramError(s, `resize ${s.mode}/${s.coordinates}: bilinear half_pixel only`);
         const x = spatial(s, viewOf(s, s.input));
-        ops.push({ kind: OpKind.resize, in: bv(x), out: bv(newBuffer(s.output)), channels: x.C, scaleY: s.scale[0], scaleX: s.scale[1], step: s.op });
+        ops.push({
+          kind: OpKind.resize,
+          in: bv(x),
+          out: bv(newBuffer(s.output)),
+          channels: x.C,
+          scaleY: s.scale[0],
+          scaleX: s.scale[1],
+          step: s.op,
+        });
         break;
       }
       case 'pad': {
         const x = spatial(s, viewOf(s, s.input));
-        ops.push({ kind: OpKind.pad, in: bv(x), out: bv(newBuffer(s.output)), channels: x.C, pt: s.pads[0], pl: s.pads[1], value: s.value, step: s.op });
+        ops.push({
+          kind: OpKind.pad,
+          in: bv(x),
+          out: bv(newBuffer(s.output)),
+          channels: x.C,
+          pt: s.pads[0],
+          pl: s.pads[1],
+          value: s.value,
+          step: s.op,
+        });
         break;
       }
       case 'leaky_relu':
@@ -229,7 +378,14 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
           views.set(s.output, x);
           break;
         }
-        const act = s.op === 'leaky_relu' ? Act.leakyRelu : s.op === 'relu' ? Act.relu : s.op === 'sigmoid' ? Act.sigmoid : Act.none;
+        const act =
+          s.op === 'leaky_relu'
+            ? Act.leakyRelu
+            : s.op === 'relu'
+              ? Act.relu
+              : s.op === 'sigmoid'
+                ? Act.sigmoid
+                : Act.none;
         const out = newBuffer(s.output, x.C);
         out.layout = x.layout;
         unary(s, spatial(s, { ...x, layout: 'chw' }), out, act, s.op === 'leaky_relu' ? s.alpha : 0);
@@ -247,7 +403,8 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
       case 'reshape': {
         const x = viewOf(s, s.input);
         const shape = tensor(s.output).shape;
-        if (x.layout === 'chw' && shape.length === 2 && shape[0] === x.C && shape[1] === x.H * x.W) views.set(s.output, { ...x, layout: 'c_n' });
+        if (x.layout === 'chw' && shape.length === 2 && shape[0] === x.C && shape[1] === x.H * x.W)
+          views.set(s.output, { ...x, layout: 'c_n' });
         else if (shape.join() === tensor(s.input).shape.join()) views.set(s.output, x);
         else throw new ProgramError(s, `reshape to [${shape}]: only a [C, H, W] map to [C, H·W]`);
         break;
@@ -266,11 +423,20 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
     const v = views.get(name);
     const step = plan.steps.find((s) => ('output' in s ? s.output === name : s.outputs.includes(name)))!;
     if (!v) throw new ProgramError(step, `graph output ${name} has no buffer`);
-    if (v.layout !== 'n_c' && !(v.layout === 'chw' && v.H * v.W === 1)) throw new ProgramError(step, `graph output ${name} is not a [rows, cols] map the engine lays out`);
+    if (v.layout !== 'n_c' && !(v.layout === 'chw' && v.H * v.W === 1))
+      throw new ProgramError(step, `graph output ${name} is not a [rows, cols] map the engine lays out`);
     const b = buffers[v.buffer]!;
     if (!b.int8 && v.offset === 0 && b.C === v.C) return { name, buffer: v.buffer };
     buffers.push({ name, int8: false, scale: 0, H: v.H, W: v.W, C: v.C });
-    ops.push({ kind: OpKind.unary, in: bv(v), out: { buffer: buffers.length - 1, offset: 0 }, channels: v.C, act: Act.none, alpha: 0, step: 'output' });
+    ops.push({
+      kind: OpKind.unary,
+      in: bv(v),
+      out: { buffer: buffers.length - 1, offset: 0 },
+      channels: v.C,
+      act: Act.none,
+      alpha: 0,
+      step: 'output',
+    });
     return { name, buffer: buffers.length - 1 };
   });
   foldCopies(buffers, ops, outputs);
@@ -290,13 +456,39 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
  * which runs op by op.
  */
 function stemOf(plan: Int8Plan, q: Extract<PlanStep, { op: 'quantize' }>) {
-  const readers = (name: string) => (plan.outputs.includes(name) ? [] : plan.steps.filter((r) => stepInputs(r).includes(name)));
+  const readers = (name: string) =>
+    plan.outputs.includes(name) ? [] : plan.steps.filter((r) => stepInputs(r).includes(name));
   const [conv, ...more] = readers(q.output);
-  if (more.length || conv?.op !== 'conv' || conv.precision !== 'int8' || !conv.floatSum || conv.floatSum.block !== 1 || conv.floatSum.restart !== 27) return null;
-  if (conv.inChannels !== 3 || conv.outChannels !== 32 || conv.kernel.join() !== '3,3' || conv.stride.join() !== '2,2' || conv.pads.join() !== '1,1,1,1' ||
-      conv.group !== 1 || conv.dilation.join() !== '1,1' || !conv.epilogue.every((e) => e.op === 'leaky_relu' || e.op === 'relu')) return null;
+  if (
+    more.length ||
+    conv?.op !== 'conv' ||
+    conv.precision !== 'int8' ||
+    !conv.floatSum ||
+    conv.floatSum.block !== 1 ||
+    conv.floatSum.restart !== 27
+  )
+    return null;
+  if (
+    conv.inChannels !== 3 ||
+    conv.outChannels !== 32 ||
+    conv.kernel.join() !== '3,3' ||
+    conv.stride.join() !== '2,2' ||
+    conv.pads.join() !== '1,1,1,1' ||
+    conv.group !== 1 ||
+    conv.dilation.join() !== '1,1' ||
+    !conv.epilogue.every((e) => e.op === 'leaky_relu' || e.op === 'relu')
+  )
+    return null;
   const [pool, ...others] = readers(conv.output);
-  if (others.length || pool?.op !== 'maxpool' || pool.outScale !== undefined || pool.kernel.join() !== '3,3' || pool.stride.join() !== '2,2' || pool.pads.join() !== '1,1,1,1') return null;
+  if (
+    others.length ||
+    pool?.op !== 'maxpool' ||
+    pool.outScale !== undefined ||
+    pool.kernel.join() !== '3,3' ||
+    pool.stride.join() !== '2,2' ||
+    pool.pads.join() !== '1,1,1,1'
+  )
+    return null;
   return { conv, pool };
 }
 
@@ -315,9 +507,19 @@ function foldCopies(buffers: ProgramBuffer[], ops: ProgramOp[], outputs: GpuProg
     const src = u.in!.buffer;
     const writers = ops.filter((o) => o.out.buffer === src || o.aux?.buffer === src);
     const p = writers[0]!;
-    if (writers.length !== 1 || !isConv(p) || p.out.buffer !== src || p.out.offset !== 0 || u.in!.offset !== 0 || u.channels !== p.O) continue;
-    if (p.epilogue!.length >= MAX_EPILOGUE) continue;  // no room for one more op (the engine's kMaxEpilogue)
-    const readers = ops.filter((o, j) => j !== i && (o.in?.buffer === src || o.in2?.buffer === src)).length + outputs.filter((o) => o.buffer === src).length;
+    if (
+      writers.length !== 1 ||
+      !isConv(p) ||
+      p.out.buffer !== src ||
+      p.out.offset !== 0 ||
+      u.in!.offset !== 0 ||
+      u.channels !== p.O
+    )
+      continue;
+    if (p.epilogue!.length >= MAX_EPILOGUE) continue; // no room for one more op (the engine's kMaxEpilogue)
+    const readers =
+      ops.filter((o, j) => j !== i && (o.in?.buffer === src || o.in2?.buffer === src)).length +
+      outputs.filter((o) => o.buffer === src).length;
     if (readers > 0) {
       if (p.aux) continue;
       p.aux = u.out;
@@ -354,26 +556,51 @@ function dropUnused(buffers: ProgramBuffer[], ops: ProgramOp[], outputs: GpuProg
  * (its dy 1: kernel row 0); block row oy holds 2oy and 2oy+1 (dy 0 and 1: kernel rows 1 and 2).
  * The same products and integer sums: the results are bit for bit the 3×3 convolution's.
  */
-function spaceToDepthConv(s: Extract<PlanStep, { op: 'conv' }>, x: View, out: View, inScale: number, outT: { dtype: string; scale: number | null }): ProgramOp {
+function spaceToDepthConv(
+  s: Extract<PlanStep, { op: 'conv' }>,
+  x: View,
+  out: View,
+  inScale: number,
+  outT: { dtype: string; scale: number | null },
+): ProgramOp {
   const C = s.inChannels;
   const O = s.outChannels;
   const w = s.weight as Int8Array;
   const w2 = new Int8Array(O * 4 * C * 4);
   const kernelRow = (t: number, d: number) => (t === 0 ? (d === 1 ? 0 : -1) : 1 + d);
-  for (let o = 0; o < O; o++) for (let c = 0; c < C; c++) for (let ty = 0; ty < 2; ty++) for (let tx = 0; tx < 2; tx++) for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
-    const ky = kernelRow(ty, dy);
-    const kx = kernelRow(tx, dx);
-    if (ky < 0 || kx < 0) continue;
-    w2[((o * 4 * C + (dy * 2 + dx) * C + c) * 2 + ty) * 2 + tx] = w[((o * C + c) * 3 + ky) * 3 + kx]!;
-  }
+  for (let o = 0; o < O; o++)
+    for (let c = 0; c < C; c++)
+      for (let ty = 0; ty < 2; ty++)
+        for (let tx = 0; tx < 2; tx++)
+          for (let dy = 0; dy < 2; dy++)
+            for (let dx = 0; dx < 2; dx++) {
+              const ky = kernelRow(ty, dy);
+              const kx = kernelRow(tx, dx);
+              if (ky < 0 || kx < 0) continue;
+              w2[((o * 4 * C + (dy * 2 + dx) * C + c) * 2 + ty) * 2 + tx] = w[((o * C + c) * 3 + ky) * 3 + kx]!;
+            }
   const last = s.epilogue[s.epilogue.length - 1];
   const int8Out = outT.dtype === 'int8';
-  if (int8Out && (last?.op !== 'requantize' || last.scale !== outT.scale)) throw new ProgramError(s, 'an int8 output needs its requantize last');
+  if (int8Out && (last?.op !== 'requantize' || last.scale !== outT.scale))
+    throw new ProgramError(s, 'an int8 output needs its requantize last');
   return {
-    kind: OpKind.convInt8, in: { buffer: x.buffer, offset: 0 }, out: { buffer: out.buffer, offset: 0 },
-    O, C: 4 * C, kh: 2, kw: 2, sh: 1, sw: 1, pt: 1, pl: 1,
-    w8: w2, ...(s.bias ? { bias8: s.bias as Int32Array } : {}), mult: Float32Array.from(s.weightScales!, (v) => f32(inScale * v)),
-    epilogue: s.epilogue.map(epilogueCode), int8Out, step: s.op,
+    kind: OpKind.convInt8,
+    in: { buffer: x.buffer, offset: 0 },
+    out: { buffer: out.buffer, offset: 0 },
+    O,
+    C: 4 * C,
+    kh: 2,
+    kw: 2,
+    sh: 1,
+    sw: 1,
+    pt: 1,
+    pl: 1,
+    w8: w2,
+    ...(s.bias ? { bias8: s.bias as Int32Array } : {}),
+    mult: Float32Array.from(s.weightScales!, (v) => f32(inScale * v)),
+    epilogue: s.epilogue.map(epilogueCode),
+    int8Out,
+    step: s.op,
   };
 }
 
@@ -407,15 +634,20 @@ export function tensorFromBuffer(p: GpuProgram, name: string, stored: Uint8Array
   if (!place) throw new Error(`the program has no tensor ${name}`);
   const b = p.buffers[place.buffer]!;
   const pixels = b.H * b.W;
-  const src = b.int8 ? new Int8Array(stored.buffer, stored.byteOffset, stored.byteLength) : new Float32Array(stored.buffer.slice(stored.byteOffset, stored.byteOffset + stored.byteLength));
+  const src = b.int8
+    ? new Int8Array(stored.buffer, stored.byteOffset, stored.byteLength)
+    : new Float32Array(stored.buffer.slice(stored.byteOffset, stored.byteOffset + stored.byteLength));
   const out = b.int8 ? new Int8Array(pixels * place.channels) : new Float32Array(pixels * place.channels);
   if (place.layout === 's2d') {
     const C = place.channels;
     const S = 2 * b.W;
     const back = b.int8 ? new Int8Array(C * 4 * pixels) : new Float32Array(C * 4 * pixels);
-    for (let by = 0; by < b.H; by++) for (let bx = 0; bx < b.W; bx++) for (let cell = 0; cell < 4; cell++) for (let c = 0; c < C; c++) {
-      back[(c * S + 2 * by + (cell >> 1)) * S + 2 * bx + (cell & 1)] = src[(by * b.W + bx) * b.C + cell * C + c]!;
-    }
+    for (let by = 0; by < b.H; by++)
+      for (let bx = 0; bx < b.W; bx++)
+        for (let cell = 0; cell < 4; cell++)
+          for (let c = 0; c < C; c++) {
+            back[(c * S + 2 * by + (cell >> 1)) * S + 2 * bx + (cell & 1)] = src[(by * b.W + bx) * b.C + cell * C + c]!;
+          }
     return back;
   }
   for (let px = 0; px < pixels; px++) {

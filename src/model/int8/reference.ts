@@ -24,12 +24,12 @@ export function fmaf(a: number, b: number, c: number): number {
   const p = a * b;
   const s = p + c;
   const t = s - p;
-  const e = (p - (s - t)) + (c - t);
+  const e = p - (s - t) + (c - t);
   if (e === 0) return f32(s);
   fmaBits[0] = s;
   if ((fmaWords[0]! & 1) === 0) {
     // |s| one unit in the last place towards s + e: up when e has s's sign (s is not zero here).
-    if ((e > 0) === (s > 0)) {
+    if (e > 0 === s > 0) {
       fmaWords[0] = fmaWords[0]! + 1;
       if (fmaWords[0] === 0) fmaWords[1] = fmaWords[1]! + 1;
     } else {
@@ -83,17 +83,39 @@ export function runReference(
   function step(s: PlanStep): void {
     const tOut = 'output' in s ? plan.tensors.get(s.output)! : null;
     switch (s.op) {
-      case 'conv': return put(s.output, tOut!, conv(s));
-      case 'quantize': return put(s.output, tOut!, floats(s.input));
+      case 'conv':
+        return put(s.output, tOut!, conv(s));
+      case 'quantize':
+        return put(s.output, tOut!, floats(s.input));
       case 'dequantize':
       case 'identity':
-      case 'reshape': return put(s.output, tOut!, floats(s.input));
-      case 'leaky_relu': return put(s.output, tOut!, floats(s.input).map((x) => (x < 0 ? x * s.alpha : x)));
-      case 'relu': return put(s.output, tOut!, floats(s.input).map((x) => Math.max(0, x)));
-      case 'sigmoid': return put(s.output, tOut!, floats(s.input).map((x) => 1 / (1 + Math.exp(-x))));
+      case 'reshape':
+        return put(s.output, tOut!, floats(s.input));
+      case 'leaky_relu':
+        return put(
+          s.output,
+          tOut!,
+          floats(s.input).map((x) => (x < 0 ? x * s.alpha : x)),
+        );
+      case 'relu':
+        return put(
+          s.output,
+          tOut!,
+          floats(s.input).map((x) => Math.max(0, x)),
+        );
+      case 'sigmoid':
+        return put(
+          s.output,
+          tOut!,
+          floats(s.input).map((x) => 1 / (1 + Math.exp(-x))),
+        );
       case 'add': {
         const [a, b] = [floats(s.inputs[0]), floats(s.inputs[1])];
-        return put(s.output, tOut!, a.map((x, i) => x + b[i]!));
+        return put(
+          s.output,
+          tOut!,
+          a.map((x, i) => x + b[i]!),
+        );
       }
       case 'concat': {
         const parts = s.inputs.map(floats);
@@ -110,19 +132,23 @@ export function runReference(
         const [C, H, W] = read(s.input).shape as [number, number, number];
         const [, Ho, Wo] = tOut!.shape as [number, number, number];
         const out = new Float32Array(C * Ho * Wo);
-        for (let c = 0; c < C; c++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) {
-          let m = -Infinity;
-          for (let ky = 0; ky < s.kernel[0]; ky++) for (let kx = 0; kx < s.kernel[1]; kx++) {
-            const iy = oy * s.stride[0] - s.pads[0] + ky;
-            const ix = ox * s.stride[1] - s.pads[1] + kx;
-            if (iy >= 0 && iy < H && ix >= 0 && ix < W) m = Math.max(m, x[(c * H + iy) * W + ix]!);
-          }
-          out[(c * Ho + oy) * Wo + ox] = m;
-        }
+        for (let c = 0; c < C; c++)
+          for (let oy = 0; oy < Ho; oy++)
+            for (let ox = 0; ox < Wo; ox++) {
+              let m = -Infinity;
+              for (let ky = 0; ky < s.kernel[0]; ky++)
+                for (let kx = 0; kx < s.kernel[1]; kx++) {
+                  const iy = oy * s.stride[0] - s.pads[0] + ky;
+                  const ix = ox * s.stride[1] - s.pads[1] + kx;
+                  if (iy >= 0 && iy < H && ix >= 0 && ix < W) m = Math.max(m, x[(c * H + iy) * W + ix]!);
+                }
+              out[(c * Ho + oy) * Wo + ox] = m;
+            }
         return put(s.output, tOut!, out);
       }
       case 'resize': {
-        if (s.mode !== 'linear' || s.coordinates !== 'half_pixel') throw new Error(`reference: resize ${s.mode}/${s.coordinates} is not written`);
+        if (s.mode !== 'linear' || s.coordinates !== 'half_pixel')
+          throw new Error(`reference: resize ${s.mode}/${s.coordinates} is not written`);
         const x = floats(s.input);
         const [C, H, W] = read(s.input).shape as [number, number, number];
         const [, Ho, Wo] = tOut!.shape as [number, number, number];
@@ -140,7 +166,11 @@ export function runReference(
             const ax = axis(ox, s.scale[1], W);
             for (let c = 0; c < C; c++) {
               const p = (yy: number, xx: number) => x[(c * H + yy) * W + xx]!;
-              out[(c * Ho + oy) * Wo + ox] = lerp(lerp(p(ay.i0, ax.i0), p(ay.i0, ax.i1), ax.t), lerp(p(ay.i1, ax.i0), p(ay.i1, ax.i1), ax.t), ay.t);
+              out[(c * Ho + oy) * Wo + ox] = lerp(
+                lerp(p(ay.i0, ax.i0), p(ay.i0, ax.i1), ax.t),
+                lerp(p(ay.i1, ax.i0), p(ay.i1, ax.i1), ax.t),
+                ay.t,
+              );
             }
           }
         }
@@ -151,7 +181,9 @@ export function runReference(
         const [C, H, W] = read(s.input).shape as [number, number, number];
         const [, Ho, Wo] = tOut!.shape as [number, number, number];
         const out = new Float32Array(C * Ho * Wo).fill(s.value);
-        for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) out.set(x.subarray((c * H + y) * W, (c * H + y + 1) * W), (c * Ho + y + s.pads[0]) * Wo + s.pads[1]);
+        for (let c = 0; c < C; c++)
+          for (let y = 0; y < H; y++)
+            out.set(x.subarray((c * H + y) * W, (c * H + y + 1) * W), (c * Ho + y + s.pads[0]) * Wo + s.pads[1]);
         return put(s.output, tOut!, out);
       }
       case 'split': {
@@ -168,7 +200,8 @@ export function runReference(
       case 'transpose': {
         const x = floats(s.input);
         const shape = read(s.input).shape;
-        if (shape.length !== 2 || s.perm.join() !== '1,0') throw new Error('reference: only 2-D transposes are written');
+        if (shape.length !== 2 || s.perm.join() !== '1,0')
+          throw new Error('reference: only 2-D transposes are written');
         const [R, Cc] = shape as [number, number];
         const out = new Float32Array(x.length);
         for (let r = 0; r < R; r++) for (let c = 0; c < Cc; c++) out[c * R + r] = x[r * Cc + c]!;
@@ -213,7 +246,8 @@ export function runReference(
       if (!sum) {
         // int32: exact in any order.
         acc.fill(bias ? bias[o]! : 0);
-        for (let ci = 0; ci < cpg; ci++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) term(g * cpg + ci, ky, kx, wAt(ci, ky, kx));
+        for (let ci = 0; ci < cpg; ci++)
+          for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) term(g * cpg + ci, ky, kx, wAt(ci, ky, kx));
       } else {
         // Blocks of channels, taps, the block's channels; a partial sum from zero every `restart` terms.
         acc.fill(0);
@@ -222,13 +256,15 @@ export function runReference(
         const K = cpg * kh * kw;
         for (let c0 = 0; c0 < cpg; c0 += sum.block) {
           const n = Math.min(sum.block, cpg - c0);
-          for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let ci = c0; ci < c0 + n; ci++) {
-            term(g * cpg + ci, ky, kx, wAt(ci, ky, kx));
-            if (++k % sum.restart === 0 || k === K) {
-              for (let i = 0; i < total.length; i++) total[i] = total[i]! + acc[i]!;
-              acc.fill(0);
-            }
-          }
+          for (let ky = 0; ky < kh; ky++)
+            for (let kx = 0; kx < kw; kx++)
+              for (let ci = c0; ci < c0 + n; ci++) {
+                term(g * cpg + ci, ky, kx, wAt(ci, ky, kx));
+                if (++k % sum.restart === 0 || k === K) {
+                  for (let i = 0; i < total.length; i++) total[i] = total[i]! + acc[i]!;
+                  acc.fill(0);
+                }
+              }
         }
       }
       const mult = sum ? 1 : f32((xin as { scale: number }).scale * s.weightScales![o]!);

@@ -34,13 +34,19 @@ export class OnnxGraph {
   readonly initializers = new Map<string, OnnxInitializer>();
   readonly inputs: OnnxValueInfo[] = [];
   readonly outputs: OnnxValueInfo[] = [];
-  counter = 0;  // unique-name counter (copied by clone)
+  counter = 0; // unique-name counter (copied by clone)
 
   uniqueName(base: string): string {
     return `${base}_${++this.counter}`;
   }
 
-  addNode(op: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}, name?: string): OnnxNode {
+  addNode(
+    op: string,
+    inputs: string[],
+    outputs: string[],
+    attrs: Record<string, AttrValue> = {},
+    name?: string,
+  ): OnnxNode {
     const node = { op, name: name ?? this.uniqueName(op), inputs, outputs, attrs };
     this.nodes.push(node);
     return node;
@@ -51,7 +57,8 @@ export class OnnxGraph {
     const i = this.nodes.indexOf(node);
     if (i >= 0) this.nodes.splice(i, 1);
     for (const input of node.inputs) {
-      if (this.initializers.has(input) && !this.nodes.some((n) => n.inputs.includes(input))) this.initializers.delete(input);
+      if (this.initializers.has(input) && !this.nodes.some((n) => n.inputs.includes(input)))
+        this.initializers.delete(input);
     }
   }
 
@@ -79,7 +86,8 @@ export class OnnxGraph {
   /** A deep copy (nodes, initializer records, I/O), for variants of one model. */
   clone(): OnnxGraph {
     const g = new OnnxGraph();
-    for (const n of this.nodes) g.nodes.push({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attrs: { ...n.attrs } });
+    for (const n of this.nodes)
+      g.nodes.push({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attrs: { ...n.attrs } });
     for (const [k, v] of this.initializers) g.initializers.set(k, v);
     g.inputs.push(...this.inputs.map((v) => ({ ...v })));
     g.outputs.push(...this.outputs.map((v) => ({ ...v })));
@@ -106,7 +114,10 @@ export class OnnxGraph {
       name: v.name,
       type: {
         tensorType: v.shape
-          ? { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: v.shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } }
+          ? {
+              elemType: onnx.TensorProto.DataType.FLOAT,
+              shape: { dim: v.shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+            }
           : { elemType: onnx.TensorProto.DataType.FLOAT },
       },
     });
@@ -120,8 +131,8 @@ export class OnnxGraph {
             : t.dtype === 'uint8'
               ? [Uint8Array.from(t.data), T.UINT8]
               : t.dtype === 'int32'
-              ? [new Uint8Array(Int32Array.from(t.data).buffer), T.INT32]
-              : [new Uint8Array(BigInt64Array.from(Array.from(t.data, (x) => BigInt(x))).buffer), T.INT64];
+                ? [new Uint8Array(Int32Array.from(t.data).buffer), T.INT32]
+                : [new Uint8Array(BigInt64Array.from(Array.from(t.data, (x) => BigInt(x))).buffer), T.INT64];
       return { name: t.name, dims: t.shape, dataType, rawData: raw };
     };
     const model = onnx.ModelProto.create({

@@ -5,14 +5,15 @@ import { OnnxGraph, type AttrValue, type OnnxInitializer } from './OnnxGraph.js'
 const { onnx } = onnxProto;
 const T = onnx.TensorProto.DataType;
 
-const num = (v: unknown): number => (typeof v === 'object' && v !== null && 'toNumber' in v ? (v as { toNumber(): number }).toNumber() : Number(v));
+const num = (v: unknown): number =>
+  typeof v === 'object' && v !== null && 'toNumber' in v ? (v as { toNumber(): number }).toNumber() : Number(v);
 
 function tensorOf(t: onnxProto.onnx.ITensorProto): OnnxInitializer {
   const name = t.name ?? '';
   const shape = (t.dims ?? []).map(num);
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : null;
   const view = <A>(C: { new (b: ArrayBuffer, o: number, n: number): A; BYTES_PER_ELEMENT: number }) => {
-    const bytes = Uint8Array.from(raw!);  // aligned copy
+    const bytes = Uint8Array.from(raw!); // aligned copy
     return new C(bytes.buffer, 0, bytes.length / C.BYTES_PER_ELEMENT);
   };
   switch (t.dataType) {
@@ -25,7 +26,12 @@ function tensorOf(t: onnxProto.onnx.ITensorProto): OnnxInitializer {
     case T.INT32:
       return { name, dtype: 'int32', shape, data: raw ? view(Int32Array) : Int32Array.from(t.int32Data ?? []) };
     case T.INT64:
-      return { name, dtype: 'int64', shape, data: raw ? Array.from(view(BigInt64Array), Number) : (t.int64Data ?? []).map(num) };
+      return {
+        name,
+        dtype: 'int64',
+        shape,
+        data: raw ? Array.from(view(BigInt64Array), Number) : (t.int64Data ?? []).map(num),
+      };
     default:
       throw new Error(`Initializer '${name}' has ONNX data type ${t.dataType}, which Vigil does not read`);
   }
@@ -34,12 +40,18 @@ function tensorOf(t: onnxProto.onnx.ITensorProto): OnnxInitializer {
 function attrOf(a: onnxProto.onnx.IAttributeProto): AttrValue {
   const A = onnx.AttributeProto.AttributeType;
   switch (a.type) {
-    case A.INT: return num(a.i);
-    case A.INTS: return (a.ints ?? []).map(num);
-    case A.FLOAT: return { float: a.f ?? 0 };
-    case A.FLOATS: return (a.floats ?? []).map(Number);
-    case A.STRING: return new TextDecoder().decode(a.s ?? new Uint8Array());
-    default: throw new Error(`Attribute '${a.name}' has ONNX attribute type ${a.type}, which Vigil does not read`);
+    case A.INT:
+      return num(a.i);
+    case A.INTS:
+      return (a.ints ?? []).map(num);
+    case A.FLOAT:
+      return { float: a.f ?? 0 };
+    case A.FLOATS:
+      return (a.floats ?? []).map(Number);
+    case A.STRING:
+      return new TextDecoder().decode(a.s ?? new Uint8Array());
+    default:
+      throw new Error(`Attribute '${a.name}' has ONNX attribute type ${a.type}, which Vigil does not read`);
   }
 }
 
@@ -52,7 +64,10 @@ export function readOnnx(bytes: Uint8Array): OnnxGraph {
   for (const t of graph.initializer ?? []) g.initializers.set(t.name ?? '', tensorOf(t));
   for (const n of graph.node ?? []) {
     g.nodes.push({
-      op: n.opType ?? '', name: n.name ?? '', inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])],
+      op: n.opType ?? '',
+      name: n.name ?? '',
+      inputs: [...(n.input ?? [])],
+      outputs: [...(n.output ?? [])],
       attrs: Object.fromEntries((n.attribute ?? []).map((a) => [a.name ?? '', attrOf(a)])),
     });
   }

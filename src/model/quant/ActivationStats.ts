@@ -3,7 +3,7 @@
  * histograms over [0, absmax] (pass 2), and the two ways to pick a clipping threshold.
  */
 export const BINS = 2048;
-const LEVELS = 128;  // symmetric int8: 0..127 on each side
+const LEVELS = 128; // symmetric int8: 0..127 on each side
 
 export class ActivationStats {
   absMax = 0;
@@ -85,7 +85,7 @@ export class ActivationStats {
         const pj = p[j]! / ps;
         if (pj === 0) continue;
         const qj = q[j]! / qs;
-        kl += qj > 0 ? pj * Math.log(pj / qj) : pj * 20;  // a value q cannot represent: heavy cost
+        kl += qj > 0 ? pj * Math.log(pj / qj) : pj * 20; // a value q cannot represent: heavy cost
       }
       if (kl < bestKl) {
         bestKl = kl;

@@ -57,7 +57,11 @@ const feed = (t: Float32Array) => {
 };
 
 /** Runs the FP32 model with every activation to quantize as an extra output: |x| max, then histograms. */
-export async function collectStats(fp32: OnnxGraph, frames: Float32Array[], log = (_: string) => {}): Promise<Map<string, ActivationStats>> {
+export async function collectStats(
+  fp32: OnnxGraph,
+  frames: Float32Array[],
+  log = (_: string) => {},
+): Promise<Map<string, ActivationStats>> {
   const plan = planQdq(fp32);
   const tapped = fp32.clone();
   const inputName = NANODET_SPEC.inputName;
@@ -82,17 +86,32 @@ export async function collectStats(fp32: OnnxGraph, frames: Float32Array[], log 
   return stats;
 }
 
-export function chooseRanges(stats: Map<string, ActivationStats>, method: CalibrationMethod, percentile = 99.999): TensorRange[] {
+export function chooseRanges(
+  stats: Map<string, ActivationStats>,
+  method: CalibrationMethod,
+  percentile = 99.999,
+): TensorRange[] {
   return [...stats].map(([tensor, s]) => {
     // The network input is a normalised image with a known, bounded range: never clipped.
-    const chosen = tensor === NANODET_SPEC.inputName ? s.absMax : method === 'entropy' ? s.entropy() : method === 'mse' ? s.mse() : s.percentile(percentile);
+    const chosen =
+      tensor === NANODET_SPEC.inputName
+        ? s.absMax
+        : method === 'entropy'
+          ? s.entropy()
+          : method === 'mse'
+            ? s.mse()
+            : s.percentile(percentile);
     const threshold = Math.min(s.absMax, chosen) || 1e-8;
     return { tensor, absMax: s.absMax, threshold, scale: threshold / 127, saturation: s.saturation(threshold) };
   });
 }
 
 /** Relative L2 error of all head outputs of `g` against the FP32 reference outputs. */
-async function headError(g: OnnxGraph, frames: Float32Array[], reference: Array<Record<string, Float32Array>>): Promise<number> {
+async function headError(
+  g: OnnxGraph,
+  frames: Float32Array[],
+  reference: Array<Record<string, Float32Array>>,
+): Promise<number> {
   const session = await sessionOf(g);
   let num = 0;
   let den = 0;
@@ -114,7 +133,12 @@ async function headError(g: OnnxGraph, frames: Float32Array[], reference: Array<
  * Runs one layer at a time in INT8 (its inputs, and its weights for a Conv) and measures how far
  * the heads' outputs move: the layers whose INT8 costs the most come first.
  */
-export async function sensitivity(fp32: OnnxGraph, scales: Map<string, number>, frames: Float32Array[], log = (_: string) => {}): Promise<Array<{ layer: string; op: string; error: number }>> {
+export async function sensitivity(
+  fp32: OnnxGraph,
+  scales: Map<string, number>,
+  frames: Float32Array[],
+  log = (_: string) => {},
+): Promise<Array<{ layer: string; op: string; error: number }>> {
   const ref = await sessionOf(fp32);
   const reference: Array<Record<string, Float32Array>> = [];
   for (const f of frames) {
@@ -126,7 +150,11 @@ export async function sensitivity(fp32: OnnxGraph, scales: Map<string, number>, 
   const layers = quantizableNodes(fp32);
   const result: Array<{ layer: string; op: string; error: number }> = [];
   for (const layer of layers) {
-    result.push({ layer, op: ops.get(layer) ?? '', error: await headError(writeQdq(fp32, scales, new Set([layer])), frames, reference) });
+    result.push({
+      layer,
+      op: ops.get(layer) ?? '',
+      error: await headError(writeQdq(fp32, scales, new Set([layer])), frames, reference),
+    });
     if (result.length % 20 === 0) log(`sensitivity: ${result.length}/${layers.length} layers`);
   }
   return result.sort((a, b) => b.error - a.error);
@@ -141,13 +169,27 @@ export async function sensitivity(fp32: OnnxGraph, scales: Map<string, number>, 
  * layers after it see. Returns a copy of `fp32` with corrected biases (for writeQdq) and the mean
  * |shift| per round (the last one after the final correction).
  */
-export async function correctBiases(fp32: OnnxGraph, scales: Map<string, number>, int8: Set<string>, frames: Float32Array[], rounds = 2, log = (_: string) => {}): Promise<{ graph: OnnxGraph; meanShift: number[] }> {
+export async function correctBiases(
+  fp32: OnnxGraph,
+  scales: Map<string, number>,
+  int8: Set<string>,
+  frames: Float32Array[],
+  rounds = 2,
+  log = (_: string) => {},
+): Promise<{ graph: OnnxGraph; meanShift: number[] }> {
   const g = fp32.clone();
-  const convs = g.nodes.filter((n) => n.op === 'Conv' && int8.has(n.name)).map((n) => {
-    const channels = g.initializers.get(n.inputs[1]!)!.shape[0]!;
-    if (!n.inputs[2]) n.inputs[2] = g.addFloat(g.uniqueName(`${n.name}_bias`), { dtype: 'float32', shape: [channels], data: new Float32Array(channels) });
-    return { node: n, out: n.outputs[0]!, ref: `${n.outputs[0]!}_fp32_shadow`, channels };
-  });
+  const convs = g.nodes
+    .filter((n) => n.op === 'Conv' && int8.has(n.name))
+    .map((n) => {
+      const channels = g.initializers.get(n.inputs[1]!)!.shape[0]!;
+      if (!n.inputs[2])
+        n.inputs[2] = g.addFloat(g.uniqueName(`${n.name}_bias`), {
+          dtype: 'float32',
+          shape: [channels],
+          data: new Float32Array(channels),
+        });
+      return { node: n, out: n.outputs[0]!, ref: `${n.outputs[0]!}_fp32_shadow`, channels };
+    });
   const meanShift: number[] = [];
   for (let r = 0; r <= rounds; r++) {
     const q = writeQdq(g, scales, int8);
@@ -156,15 +198,26 @@ export async function correctBiases(fp32: OnnxGraph, scales: Map<string, number>
       // The shadow has the FP32 weights and the original (uncorrected) bias.
       const w0 = g.initializers.get(w)!;
       const b0 = fp32.initializers.get(b) ?? { shape: [c.channels], data: new Float32Array(c.channels) };
-      const sw = q.addFloat(q.uniqueName('shadow_w'), { dtype: 'float32', shape: w0.shape, data: Float32Array.from(w0.data) });
-      const sb = q.addFloat(q.uniqueName('shadow_b'), { dtype: 'float32', shape: b0.shape, data: Float32Array.from(b0.data) });
+      const sw = q.addFloat(q.uniqueName('shadow_w'), {
+        dtype: 'float32',
+        shape: w0.shape,
+        data: Float32Array.from(w0.data),
+      });
+      const sb = q.addFloat(q.uniqueName('shadow_b'), {
+        dtype: 'float32',
+        shape: b0.shape,
+        data: Float32Array.from(b0.data),
+      });
       q.addNode('Conv', [x, sw, sb], [c.ref], c.node.attrs);
       q.outputs.push({ name: c.out }, { name: c.ref });
     }
     const session = await sessionOf(q);
     const shift = convs.map((c) => new Float64Array(c.channels));
     for (const f of frames) {
-      const out = await session.run(feed(f), convs.flatMap((c) => [c.out, c.ref]));
+      const out = await session.run(
+        feed(f),
+        convs.flatMap((c) => [c.out, c.ref]),
+      );
       convs.forEach((c, i) => {
         const y = out[c.out]!.data as Float32Array;
         const y0 = out[c.ref]!.data as Float32Array;
@@ -177,7 +230,9 @@ export async function correctBiases(fp32: OnnxGraph, scales: Map<string, number>
       });
     }
     await session.release();
-    const mean = convs.reduce((s, c, i) => s + shift[i]!.reduce((a, v) => a + Math.abs(v), 0) / c.channels, 0) / Math.max(1, convs.length);
+    const mean =
+      convs.reduce((s, c, i) => s + shift[i]!.reduce((a, v) => a + Math.abs(v), 0) / c.channels, 0) /
+      Math.max(1, convs.length);
     meanShift.push(mean);
     log(`bias correction round ${r}: mean |channel shift| ${mean.toExponential(3)}`);
     if (r === rounds) break;
@@ -193,11 +248,19 @@ export async function correctBiases(fp32: OnnxGraph, scales: Map<string, number>
 export function autoKeep(ranked: Array<{ layer: string; error: number }>, maxShare = 0.1): string[] {
   const errors = ranked.map((r) => r.error).sort((a, b) => a - b);
   const median = errors[Math.floor(errors.length / 2)] ?? 0;
-  return ranked.filter((r) => r.error >= 2 * median).slice(0, Math.ceil(ranked.length * maxShare)).map((r) => r.layer);
+  return ranked
+    .filter((r) => r.error >= 2 * median)
+    .slice(0, Math.ceil(ranked.length * maxShare))
+    .map((r) => r.layer);
 }
 
 /** FP32 graph + calibration frames (model inputs) → QDQ graph and its report. */
-export async function calibrate(fp32: OnnxGraph, frames: Float32Array[], opts: CalibrationOptions, stats?: Map<string, ActivationStats>): Promise<{ graph: OnnxGraph; report: CalibrationReport }> {
+export async function calibrate(
+  fp32: OnnxGraph,
+  frames: Float32Array[],
+  opts: CalibrationOptions,
+  stats?: Map<string, ActivationStats>,
+): Promise<{ graph: OnnxGraph; report: CalibrationReport }> {
   const log = opts.onProgress ?? (() => {});
   if (frames.length === 0) throw new Error('Calibration needs at least one frame');
   const s = stats ?? (await collectStats(fp32, frames, log));
@@ -211,7 +274,8 @@ export async function calibrate(fp32: OnnxGraph, frames: Float32Array[], opts: C
     keep = autoKeep(ranked, opts.keepFp32Max);
   } else if (Array.isArray(opts.keepFp32)) {
     const unknown = opts.keepFp32.filter((c) => !layers.includes(c));
-    if (unknown.length) throw new Error(`Unknown layer(s) for --keep-fp32: ${unknown.join(', ')} (layers are named like ${layers[0]})`);
+    if (unknown.length)
+      throw new Error(`Unknown layer(s) for --keep-fp32: ${unknown.join(', ')} (layers are named like ${layers[0]})`);
     keep = opts.keepFp32;
   }
   const int8 = new Set(layers.filter((c) => !keep.includes(c)));

@@ -23,7 +23,8 @@ export function planQdq(g: OnnxGraph, int8Nodes?: Set<string>): QdqPlan {
   for (const n of g.nodes) {
     if (!QUANTIZED_OPS.has(n.op) || (int8Nodes && !int8Nodes.has(n.name))) continue;
     nodes.push(n.name);
-    const acts = n.op === 'Conv' || n.op === 'Resize' || n.op === 'MaxPool' || n.op === 'LeakyRelu' ? [n.inputs[0]!] : n.inputs;
+    const acts =
+      n.op === 'Conv' || n.op === 'Resize' || n.op === 'MaxPool' || n.op === 'LeakyRelu' ? [n.inputs[0]!] : n.inputs;
     for (const t of acts) if (t && !inits.has(t)) tensors.add(t);
   }
   return { tensors: [...tensors], nodes };
@@ -57,7 +58,12 @@ export function quantizeWeights(w: ArrayLike<number>, outChannels: number): { q:
  * INT8 Conv. Nodes outside `int8Nodes` stay FP32 (they read the float tensors); the heads'
  * outputs stay float. `scales`: activation tensor → scale (threshold / 127).
  */
-export function writeQdq(fp32: OnnxGraph, scales: Map<string, number>, int8Nodes?: Set<string>, activations: 'int8' | 'uint8' = 'int8'): OnnxGraph {
+export function writeQdq(
+  fp32: OnnxGraph,
+  scales: Map<string, number>,
+  int8Nodes?: Set<string>,
+  activations: 'int8' | 'uint8' = 'int8',
+): OnnxGraph {
   const g = fp32.clone();
   const plan = planQdq(g, int8Nodes);
   const quantized = new Set(plan.nodes);
@@ -71,24 +77,46 @@ export function writeQdq(fp32: OnnxGraph, scales: Map<string, number>, int8Nodes
     const scale = g.addFloat(g.uniqueName(`${t}_scale`), { dtype: 'float32', shape: [], data: Float32Array.of(s) });
     // uint8 with zero point 128 is the same symmetric grid as int8 with 0 (ONNX Runtime's fast
     // path on x86); TensorRT takes only the int8 form.
-    const zp = activations === 'int8' ? g.addInt8(g.uniqueName(`${t}_zp`), [0], []) : g.addUint8(g.uniqueName(`${t}_zp`), [128], []);
+    const zp =
+      activations === 'int8'
+        ? g.addInt8(g.uniqueName(`${t}_zp`), [0], [])
+        : g.addUint8(g.uniqueName(`${t}_zp`), [128], []);
     quantizedAs.set(t, { q: `${t}_q`, scale, zp });
     return { op: 'QuantizeLinear', name: g.uniqueName('Q'), inputs: [t, scale, zp], outputs: [`${t}_q`], attrs: {} };
   };
   const dqNode = (t: string): OnnxNode => {
     const { q, scale, zp } = quantizedAs.get(t)!;
-    return { op: 'DequantizeLinear', name: g.uniqueName('DQ'), inputs: [q, scale, zp], outputs: [g.uniqueName(`${t}_dq`)], attrs: {} };
+    return {
+      op: 'DequantizeLinear',
+      name: g.uniqueName('DQ'),
+      inputs: [q, scale, zp],
+      outputs: [g.uniqueName(`${t}_dq`)],
+      attrs: {},
+    };
   };
 
   // A per-output-channel constant (int8 weights or int32 bias) behind a DequantizeLinear (axis 0);
   // returns the dequantized tensor's name. The float initializer it replaces is dropped.
-  const perChannelDq = (name: string, suffix: string, dtype: 'int8' | 'int32', values: ArrayLike<number>, shape: number[], chScales: Float32Array): string => {
+  const perChannelDq = (
+    name: string,
+    suffix: string,
+    dtype: 'int8' | 'int32',
+    values: ArrayLike<number>,
+    shape: number[],
+    chScales: Float32Array,
+  ): string => {
     const n = chScales.length;
     const add = dtype === 'int8' ? g.addInt8.bind(g) : g.addInt32.bind(g);
     const qName = add(`${name}_${suffix}`, values, shape);
     const sName = g.addFloat(`${name}_scale`, { dtype: 'float32', shape: [n], data: chScales });
     const zName = add(`${name}_zp`, dtype === 'int8' ? new Int8Array(n) : new Int32Array(n), [n]);
-    out.push({ op: 'DequantizeLinear', name: g.uniqueName('DQc'), inputs: [qName, sName, zName], outputs: [`${name}_dq`], attrs: { axis: 0 } });
+    out.push({
+      op: 'DequantizeLinear',
+      name: g.uniqueName('DQc'),
+      inputs: [qName, sName, zName],
+      outputs: [`${name}_dq`],
+      attrs: { axis: 0 },
+    });
     g.initializers.delete(name);
     return `${name}_dq`;
   };

@@ -15,7 +15,8 @@ export function lowerQdqForOrtCpu(model: Uint8Array): Uint8Array | null {
   for (const t of m.graph?.initializer ?? []) {
     if (t.dataType === onnx.TensorProto.DataType.INT8 && (t.dims ?? []).length === 0) {
       const raw = t.rawData && t.rawData.length ? t.rawData[0] : (t.int32Data?.[0] ?? 0);
-      if (raw !== 0) throw new Error(`Activation zero point ${t.name} is ${raw}: Vigil writes symmetric (0) zero points`);
+      if (raw !== 0)
+        throw new Error(`Activation zero point ${t.name} is ${raw}: Vigil writes symmetric (0) zero points`);
       t.dataType = onnx.TensorProto.DataType.UINT8;
       t.rawData = Uint8Array.of(128);
       t.int32Data = [];

@@ -46,10 +46,19 @@ export function loadTfjsGraph(modelJsonPath: string): TfjsGraph {
     format?: string;
     modelTopology: { node: Array<Partial<TfNode> & { name: string; op: string }> };
     weightsManifest: Array<{ paths: string[]; weights: ManifestEntry[] }>;
-    signature?: { inputs: Record<string, { tensorShape?: { dim?: Array<{ size?: string }> } }>; outputs: Record<string, { tensorShape?: { dim?: Array<{ size?: string }> } }> };
+    signature?: {
+      inputs: Record<string, { tensorShape?: { dim?: Array<{ size?: string }> } }>;
+      outputs: Record<string, { tensorShape?: { dim?: Array<{ size?: string }> } }>;
+    };
   };
-  if (json.format !== 'graph-model') throw new Error(`${modelJsonPath} is not a TF.js graph model (format: ${json.format})`);
-  const nodes: TfNode[] = json.modelTopology.node.map((n) => ({ name: n.name, op: n.op, input: n.input ?? [], attr: n.attr ?? {} }));
+  if (json.format !== 'graph-model')
+    throw new Error(`${modelJsonPath} is not a TF.js graph model (format: ${json.format})`);
+  const nodes: TfNode[] = json.modelTopology.node.map((n) => ({
+    name: n.name,
+    op: n.op,
+    input: n.input ?? [],
+    attr: n.attr ?? {},
+  }));
   const weights = new Map<string, HostTensor>();
   for (const group of json.weightsManifest) {
     const buf = Buffer.concat(group.paths.map((p) => readFileSync(join(dirname(modelJsonPath), p))));
@@ -66,7 +75,8 @@ export function loadTfjsGraph(modelJsonPath: string): TfjsGraph {
         throw new Error(`Unsupported weight quantization '${q}' for ${w.name}`);
       } else if (w.dtype === 'float32' || w.dtype === 'int32') {
         const t = tensor(w.dtype, w.shape);
-        for (let i = 0; i < n; i++) t.data[i] = w.dtype === 'float32' ? buf.readFloatLE(off + 4 * i) : buf.readInt32LE(off + 4 * i);
+        for (let i = 0; i < n; i++)
+          t.data[i] = w.dtype === 'float32' ? buf.readFloatLE(off + 4 * i) : buf.readInt32LE(off + 4 * i);
         off += 4 * n;
         weights.set(w.name, t);
       } else {

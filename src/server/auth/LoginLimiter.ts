@@ -84,8 +84,13 @@ export function addressKey(address: string): string {
   const right = address.includes('::') && tail ? tail.split(':') : [];
   // An embedded IPv4 tail (…:1.2.3.4) stands for two groups.
   const width = right.reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0);
-  const groups = address.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - width)).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const groups = address.includes('::')
+    ? [...left, ...Array<string>(Math.max(0, 8 - left.length - width)).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 /** One remembered success: the user, the address as addressKey counts it, and when. */
@@ -103,7 +108,9 @@ export interface KnownPairsStore {
 
 const knownFileSchema = z.strictObject({
   version: z.literal(1),
-  pairs: z.array(z.strictObject({ user: z.string().min(1).max(64), address: z.string().min(1).max(64), at: z.number().finite() })),
+  pairs: z.array(
+    z.strictObject({ user: z.string().min(1).max(64), address: z.string().min(1).max(64), at: z.number().finite() }),
+  ),
 });
 
 /**
@@ -122,13 +129,16 @@ export class KnownPairsFile implements KnownPairsStore {
     try {
       text = readFileSync(this.file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.warn(`Ignoring the known login addresses file ${this.file}: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.warn(`Ignoring the known login addresses file ${this.file}: ${(err as Error).message}`);
       return [];
     }
     try {
       const parsed = knownFileSchema.safeParse(JSON.parse(text));
       if (parsed.success) return parsed.data.pairs;
-      this.warn(`Ignoring the known login addresses file ${this.file}: not a { version: 1, pairs: [{ user, address, at }] } object; starting empty`);
+      this.warn(
+        `Ignoring the known login addresses file ${this.file}: not a { version: 1, pairs: [{ user, address, at }] } object; starting empty`,
+      );
     } catch {
       this.warn(`Ignoring the known login addresses file ${this.file}: not valid JSON; starting empty`);
     }
@@ -168,7 +178,8 @@ class KnownPairs {
     private readonly store: KnownPairsStore | null,
   ) {
     const cutoff = now() - forMs;
-    for (const p of (store?.load() ?? []).sort((a, b) => a.at - b.at)) if (p.at > cutoff) this.put(p.user, p.address, p.at);
+    for (const p of (store?.load() ?? []).sort((a, b) => a.at - b.at))
+      if (p.at > cutoff) this.put(p.user, p.address, p.at);
   }
 
   has(user: string, address: string): boolean {
@@ -220,7 +231,11 @@ class KnownPairs {
 }
 
 /** The limits the auth section sets. */
-export function loginLimits(auth: AuthConfig): { perUserAndAddress: WindowLimit; perUser: WindowLimit; knownForMs: number } {
+export function loginLimits(auth: AuthConfig): {
+  perUserAndAddress: WindowLimit;
+  perUser: WindowLimit;
+  knownForMs: number;
+} {
   return {
     perUserAndAddress: { max: auth.login_per_minute, windowMs: 60_000 },
     perUser: { max: auth.login_per_user_per_hour, windowMs: 3_600_000 },
@@ -252,7 +267,13 @@ export class LoginLimiter {
     const maxKeys = opts.maxKeys ?? MAX_KEYS;
     this.pairs = new FailureWindow(limits.perUserAndAddress, now, maxKeys);
     this.users = new FailureWindow(limits.perUser, now, maxKeys);
-    this.known = new KnownPairs(limits.knownForMs, now, opts.knownPerUser ?? KNOWN_PER_USER, opts.maxKnown ?? MAX_KNOWN, opts.store ?? null);
+    this.known = new KnownPairs(
+      limits.knownForMs,
+      now,
+      opts.knownPerUser ?? KNOWN_PER_USER,
+      opts.maxKnown ?? MAX_KNOWN,
+      opts.store ?? null,
+    );
   }
 
   /**

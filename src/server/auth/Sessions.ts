@@ -110,17 +110,23 @@ export class Sessions extends EventEmitter<SessionEvents> {
     this.timer = null;
     this.timerAt = next;
     if (next === Infinity) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.expire();
-      this.arm();
-    }, Math.min(Math.max(0, next - Date.now()), MAX_TIMER_MS));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.expire();
+        this.arm();
+      },
+      Math.min(Math.max(0, next - Date.now()), MAX_TIMER_MS),
+    );
     this.timer.unref();
   }
 }
 
 /** The token of a request: `Authorization: Bearer …`, else the session cookie. */
-export function tokenOf(headers: { authorization?: string | undefined; cookie?: string | undefined }): string | undefined {
+export function tokenOf(headers: {
+  authorization?: string | undefined;
+  cookie?: string | undefined;
+}): string | undefined {
   const auth = headers.authorization;
   if (auth?.startsWith('Bearer ')) return auth.slice(7).trim() || undefined;
   return headers.cookie ? parseCookie(headers.cookie)[SESSION_COOKIE] || undefined : undefined;
@@ -128,5 +134,12 @@ export function tokenOf(headers: { authorization?: string | undefined; cookie?: 
 
 /** Set-Cookie for a login (expires = 0: clears it). HttpOnly, SameSite=Strict: no script reads it, no other site sends it. */
 export function sessionCookie(token: string, expires: number): string {
-  return stringifySetCookie({ name: SESSION_COOKIE, value: token, httpOnly: true, sameSite: 'strict', path: '/', expires: new Date(expires) });
+  return stringifySetCookie({
+    name: SESSION_COOKIE,
+    value: token,
+    httpOnly: true,
+    sameSite: 'strict',
+    path: '/',
+    expires: new Date(expires),
+  });
 }

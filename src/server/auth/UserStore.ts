@@ -87,7 +87,10 @@ export class UserStore extends EventEmitter<UserStoreEvents> {
    * Opens the store, creating it with an admin on first run. `adminPassword` (config) sets the
    * admin's password; otherwise a first run generates one and returns it (to print once).
    */
-  static async open(file: string, adminPassword?: string): Promise<{ store: UserStore; generatedPassword: string | null }> {
+  static async open(
+    file: string,
+    adminPassword?: string,
+  ): Promise<{ store: UserStore; generatedPassword: string | null }> {
     const store = new UserStore(file);
     let generated: string | null = null;
     if (existsSync(file)) {
@@ -138,20 +141,28 @@ export class UserStore extends EventEmitter<UserStoreEvents> {
     const parsed = newUserSchema.safeParse(input, { reportInput: true });
     if (!parsed.success) throw new Error(describeIssue(parsed.error.issues[0]!));
     const { name, password, role, cameras } = parsed.data;
-    if (name === 'admin' && role !== 'admin') throw new Error("Expected role 'admin' for the user 'admin' but received 'viewer'");
+    if (name === 'admin' && role !== 'admin')
+      throw new Error("Expected role 'admin' for the user 'admin' but received 'viewer'");
     // The same password keeps its hash, so a change of cameras alone keeps the user's sessions.
     const before = this.users.find((u) => u.name === name);
-    let secret = before && (await matches(before, password)) ? { salt: before.salt, hash: before.hash } : await hashPassword(password);
+    let secret =
+      before && (await matches(before, password))
+        ? { salt: before.salt, hash: before.hash }
+        : await hashPassword(password);
     // Another change written while scrypt ran: the kept hash may be one that change replaced, so
     // hash afresh (announced as a new password: the user's sessions end, as for any change of it).
     if (before && secret.hash === before.hash && !this.users.includes(before)) secret = await hashPassword(password);
     const entry: StoredUser = { name, role, cameras: role === 'admin' ? null : cameras, ...secret };
-    const prev = this.users.find((u) => u.name === name);  // as it is now, after the awaits
+    const prev = this.users.find((u) => u.name === name); // as it is now, after the awaits
     const next = [...this.users.filter((u) => u.name !== name), entry];
     this.write(next);
     this.users = next;
     const user = { name, role, cameras: entry.cameras };
-    this.emit('changed', { user, previous: prev ? publicOf(prev) : null, passwordChanged: !prev || prev.hash !== entry.hash });
+    this.emit('changed', {
+      user,
+      previous: prev ? publicOf(prev) : null,
+      passwordChanged: !prev || prev.hash !== entry.hash,
+    });
     return user;
   }
 

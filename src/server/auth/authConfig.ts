@@ -19,7 +19,11 @@ export const authSchema = z.strictObject({
   /** The admin's password; when set it replaces the stored one at start. */
   admin_password: z.string().min(8).max(256).optional(),
   /** How long a login lasts. */
-  session_hours: z.number().positive().max(24 * 365).default(12),
+  session_hours: z
+    .number()
+    .positive()
+    .max(24 * 365)
+    .default(12),
   /** Origins besides the daemon's own that may open the WebSocket (e.g. a reverse proxy's). */
   allowed_origins: z.array(z.url()).default([]),
   /** Failed logins allowed per user name and client address per minute (one address cannot lock a user out from another). */

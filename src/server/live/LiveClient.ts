@@ -35,7 +35,13 @@ export class LiveClient {
   helloDone = false;
   alive = true;
   readonly subs = new Map<string, Subscription>();
-  readonly counters: ClientCounters = { bytesSent: 0, videoSent: 0, videoSkipped: 0, detectionsSent: 0, detectionsCoalesced: 0 };
+  readonly counters: ClientCounters = {
+    bytesSent: 0,
+    videoSent: 0,
+    videoSkipped: 0,
+    detectionsSent: 0,
+    detectionsCoalesced: 0,
+  };
   player: { camera: string; behindMs: number; bufferedMs: number; rate: number; jumps: number } | null = null;
 
   /**
@@ -51,7 +57,12 @@ export class LiveClient {
     readonly token: string,
     public user: User,
     private readonly highWater: number,
-    private readonly onSent: (recvUs: number | null, what: 'video' | 'detections', camera?: string, outUs?: number) => void,
+    private readonly onSent: (
+      recvUs: number | null,
+      what: 'video' | 'detections',
+      camera?: string,
+      outUs?: number,
+    ) => void,
   ) {}
 
   get queued(): number {
@@ -68,7 +79,15 @@ export class LiveClient {
   }
 
   subscribe(feed: LiveFeed, video: boolean, detections: boolean, stream: StreamKind): void {
-    const sub: Subscription = { feed, video, stream, detections, needKey: true, initSession: -1, pendingDetections: null };
+    const sub: Subscription = {
+      feed,
+      video,
+      stream,
+      detections,
+      needKey: true,
+      initSession: -1,
+      pendingDetections: null,
+    };
     this.subs.set(feed.id, sub);
     if (video) {
       const cache = feed.streams[stream];
@@ -95,7 +114,7 @@ export class LiveClient {
     if (!sub?.video || sub.stream !== stream || this.ws.readyState !== this.ws.OPEN) return;
     const cache = feed.streams[stream];
     if (init) {
-      sub.needKey = true;  // a new session: start over at its first keyframe with its init
+      sub.needKey = true; // a new session: start over at its first keyframe with its init
       sub.initSession = -1;
     }
     if (this.queued > this.highWater) sub.needKey = true;

@@ -96,7 +96,11 @@ export class LiveFeed {
   fragment(ev: VideoEvent): { init: Uint8Array | null; fragment: VideoMessage } {
     const h = { camera: this.index, session: ev.session, ptsUs: ev.ptsUs };
     const init = ev.init && ev.mime ? encodeInit(h, ev.mime, ev.init) : null;
-    const fragment: VideoMessage = { data: encodeFragment(h, ev.keyframe, ev.data), keyframe: ev.keyframe, recvUs: ev.recvUs };
+    const fragment: VideoMessage = {
+      data: encodeFragment(h, ev.keyframe, ev.data),
+      keyframe: ev.keyframe,
+      recvUs: ev.recvUs,
+    };
     this.streams.video.add(ev.session, init, fragment);
     return { init, fragment };
   }
@@ -108,7 +112,11 @@ export class LiveFeed {
     const session = a.init ? cache.session + 1 : cache.session;
     const h = { camera: this.index, session, ptsUs: a.ptsUs };
     const init = a.init && a.mime ? encodeInit(h, a.mime, a.init, true) : null;
-    const fragment: VideoMessage = { data: encodeFragment(h, a.keyframe, a.data, true), keyframe: a.keyframe, recvUs: null };
+    const fragment: VideoMessage = {
+      data: encodeFragment(h, a.keyframe, a.data, true),
+      keyframe: a.keyframe,
+      recvUs: null,
+    };
     cache.add(session, init, fragment);
     return { init, fragment };
   }

@@ -9,7 +9,16 @@ import type { FrameLatency } from '../../detect/FrameLatency.js';
 import type { OpenedEvent, VideoEvent } from '../../native/types.js';
 import type { CameraSupervisor } from '../../pipeline/CameraSupervisor.js';
 import { detectionRecordsOf } from '../../protocol/binary.js';
-import { LIVE_CLOSE, parseClientMessage, PROTOCOL_VERSION, SUBPROTOCOL, type CameraInfo, type CameraLive, type EventMessage, type ServerMessage } from '../../protocol/control.js';
+import {
+  LIVE_CLOSE,
+  parseClientMessage,
+  PROTOCOL_VERSION,
+  SUBPROTOCOL,
+  type CameraInfo,
+  type CameraLive,
+  type EventMessage,
+  type ServerMessage,
+} from '../../protocol/control.js';
 import { LatencyWindow, monoNowUs } from '../../util/LatencyWindow.js';
 import type { Logger } from '../../util/logger.js';
 import { describeValue } from '../../util/zodIssues.js';
@@ -21,9 +30,9 @@ import { LiveFeed } from './LiveFeed.js';
 
 export const LIVE_PATH = '/api/live';
 const TICK_MS = 100;
-const HEALTH_EVERY = 10;        // ticks
+const HEALTH_EVERY = 10; // ticks
 const LATENCY_WINDOW = 16384;
-const NO_SAMPLES = { p50: null, p95: null, p99: null, n: 0 };  // recent sends the latency percentiles cover
+const NO_SAMPLES = { p50: null, p95: null, p99: null, n: 0 }; // recent sends the latency percentiles cover
 
 export interface LiveDeps {
   cameras: Map<string, CameraSupervisor>;
@@ -63,7 +72,10 @@ export class LiveServer {
   private nextIndex = 0;
   private readonly clients = new Set<LiveClient>();
   /** Packet received → handed to a socket, µs: video fragments and detection batches. */
-  private readonly latency = { video: new LatencyWindow(LATENCY_WINDOW), detections: new LatencyWindow(LATENCY_WINDOW) };
+  private readonly latency = {
+    video: new LatencyWindow(LATENCY_WINDOW),
+    detections: new LatencyWindow(LATENCY_WINDOW),
+  };
   /** Annotated stream: cameras with an annotate call in flight; frames encoded, and frames the pool had already dropped or skipped while busy. */
   private readonly annotating = new Set<string>();
   private readonly annotatedCounts = { frames: 0, missed: 0, busy: 0, errors: 0 };
@@ -71,7 +83,8 @@ export class LiveServer {
   private readonly timer: NodeJS.Timeout;
   private readonly pinger: NodeJS.Timeout;
   private readonly allowedOrigins: Set<string>;
-  private readonly upgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head);
+  private readonly upgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    this.upgrade(req, socket, head);
   private readonly sessionEnded = (token: string, reason: SessionEndReason) => {
     for (const c of this.clients) if (c.token === token) this.end(c, reason);
   };
@@ -118,7 +131,7 @@ export class LiveServer {
     this.feeds.set(id, feed);
     sup.on('opened', (ev: OpenedEvent) => feed.opened(ev));
     sup.on('video', (ev: VideoEvent) => {
-      if (!sup.config.live || this.feeds.get(id) !== feed) return;  // video for event clips only; or a removed camera's
+      if (!sup.config.live || this.feeds.get(id) !== feed) return; // video for event clips only; or a removed camera's
       const { init, fragment } = feed.fragment(ev);
       for (const c of this.clients) c.video(feed, 'video', init, fragment);
     });
@@ -147,7 +160,12 @@ export class LiveServer {
       sendLatencyMs: this.latency.video.percentiles() ?? NO_SAMPLES,
       detectionSendLatencyMs: this.latency.detections.percentiles() ?? NO_SAMPLES,
       annotated: { ...this.annotatedCounts },
-      perClient: [...this.clients].map((c) => ({ user: c.user.name, queued: c.queued, ...c.counters, player: c.player })),
+      perClient: [...this.clients].map((c) => ({
+        user: c.user.name,
+        queued: c.queued,
+        ...c.counters,
+        player: c.player,
+      })),
     };
   }
 
@@ -163,21 +181,35 @@ export class LiveServer {
 
   private refuse(socket: Duplex, code: number, status: string, message: string): void {
     const body = JSON.stringify({ error: status.toLowerCase().replace(/ /g, '_'), message });
-    socket.end(`HTTP/1.1 ${code} ${status}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${code} ${status}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? '').split('?')[0];
-    if (path !== LIVE_PATH) return this.refuse(socket, 404, 'Not Found', `No WebSocket at ${describeValue(path)}; the live view is at ${LIVE_PATH}`);
+    if (path !== LIVE_PATH)
+      return this.refuse(
+        socket,
+        404,
+        'Not Found',
+        `No WebSocket at ${describeValue(path)}; the live view is at ${LIVE_PATH}`,
+      );
     // Cross-site WebSocket hijacking: a browser always sends Origin; it must be ours.
     const origin = req.headers.origin;
     if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) {
-      this.deps.logger.warn({ origin: origin.slice(0, 200) }, 'live WebSocket refused: foreign Origin');  // anonymous input: logged cut short
+      this.deps.logger.warn({ origin: origin.slice(0, 200) }, 'live WebSocket refused: foreign Origin'); // anonymous input: logged cut short
       return this.refuse(socket, 403, 'Forbidden', `Origin ${describeValue(origin)} may not open the live view`);
     }
     const token = tokenOf(req.headers);
     const user = this.deps.sessions.resolve(token);
-    if (!token || !user) return this.refuse(socket, 401, 'Unauthorized', 'Log in first: the session cookie or Authorization: Bearer <token>');
+    if (!token || !user)
+      return this.refuse(
+        socket,
+        401,
+        'Unauthorized',
+        'Log in first: the session cookie or Authorization: Bearer <token>',
+      );
     this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, token, user));
   }
 
@@ -194,7 +226,8 @@ export class LiveServer {
     const client = new LiveClient(ws, token, user, this.deps.queueBytes, (recvUs, what, camera, outUs) => {
       const now = monoNowUs();
       if (recvUs !== null && recvUs > 0) this.latency[what].add((now - recvUs) / 1000);
-      if (camera !== undefined && outUs !== undefined) this.deps.latency(camera)?.delivery.send.add((now - outUs) / 1000);
+      if (camera !== undefined && outUs !== undefined)
+        this.deps.latency(camera)?.delivery.send.add((now - outUs) / 1000);
     });
     this.clients.add(client);
     ws.on('pong', () => (client.alive = true));
@@ -222,7 +255,9 @@ export class LiveServer {
 
   /** The user's cameras changed: those taken away are unsubscribed, and a changed list is said again. */
   private rightsChanged(client: LiveClient, user: User): void {
-    const before = this.cameraList(client.user).map((c) => c.id).join('\n');
+    const before = this.cameraList(client.user)
+      .map((c) => c.id)
+      .join('\n');
     client.user = user;
     for (const id of [...client.subs.keys()]) {
       if (canSee(user, id)) continue;
@@ -230,32 +265,64 @@ export class LiveServer {
       client.json({ type: 'unsubscribed', camera: id });
     }
     if (client.player && !canSee(user, client.player.camera)) client.player = null;
-    if (client.helloDone && this.cameraList(user).map((c) => c.id).join('\n') !== before) client.json(this.hello(user));
+    if (
+      client.helloDone &&
+      this.cameraList(user)
+        .map((c) => c.id)
+        .join('\n') !== before
+    )
+      client.json(this.hello(user));
   }
 
   private message(client: LiveClient, data: RawData, isBinary: boolean): void {
     // A closing socket still delivers what its peer sent before it answers the close: an ended
     // client's user (deleted, logged out) acts on nothing any more.
     if (!this.clients.has(client)) return;
-    if (isBinary) return client.json({ type: 'error', code: 'bad_message', message: 'Expected a JSON text message but received binary data' });
+    if (isBinary)
+      return client.json({
+        type: 'error',
+        code: 'bad_message',
+        message: 'Expected a JSON text message but received binary data',
+      });
     const parsed = parseClientMessage(data.toString());
     if (!parsed.ok) return client.json({ type: 'error', code: 'bad_message', message: parsed.error });
     const msg = parsed.message;
     if (msg.type === 'hello') {
       if (msg.version !== PROTOCOL_VERSION) {
-        client.json({ type: 'error', code: 'version', message: `Expected protocol version ${PROTOCOL_VERSION} but received ${msg.version}` });
+        client.json({
+          type: 'error',
+          code: 'version',
+          message: `Expected protocol version ${PROTOCOL_VERSION} but received ${msg.version}`,
+        });
         return this.closeClient(client, LIVE_CLOSE.version.code, LIVE_CLOSE.version.reason);
       }
       client.helloDone = true;
       return client.json(this.hello(client.user));
     }
-    if (!client.helloDone) return client.json({ type: 'error', code: 'hello_first', message: `Expected a hello message first but received ${msg.type}` });
+    if (!client.helloDone)
+      return client.json({
+        type: 'error',
+        code: 'hello_first',
+        message: `Expected a hello message first but received ${msg.type}`,
+      });
     // A camera this user may not see answers as one that does not exist: no oracle of camera ids.
     const feed = this.feeds.get(msg.camera);
-    if (!feed || !canSee(client.user, feed.id)) return client.json({ type: 'error', code: 'unknown_camera', message: `No camera with id ${describeValue(msg.camera)}` });
+    if (!feed || !canSee(client.user, feed.id))
+      return client.json({
+        type: 'error',
+        code: 'unknown_camera',
+        message: `No camera with id ${describeValue(msg.camera)}`,
+      });
     switch (msg.type) {
       case 'subscribe':
-        client.json({ type: 'subscribed', camera: feed.id, index: feed.index, video: msg.video, detections: msg.detections, annotated: msg.annotated });
+        client.json({
+          type: 'subscribed',
+          camera: feed.id,
+          index: feed.index,
+          video: msg.video,
+          detections: msg.detections,
+          annotated: msg.annotated,
+        });
         client.subscribe(feed, msg.video, msg.detections, msg.annotated ? 'annotated' : 'video');
         break;
       case 'unsubscribe':
@@ -263,7 +330,13 @@ export class LiveServer {
         client.json({ type: 'unsubscribed', camera: feed.id });
         break;
       case 'player':
-        client.player = { camera: feed.id, behindMs: msg.behindMs, bufferedMs: msg.bufferedMs, rate: msg.rate, jumps: msg.jumps };
+        client.player = {
+          camera: feed.id,
+          behindMs: msg.behindMs,
+          bufferedMs: msg.bufferedMs,
+          rate: msg.rate,
+          jumps: msg.jumps,
+        };
         break;
       case 'overlay': {
         const w = this.deps.latency(feed.id)?.delivery.display;
@@ -279,13 +352,26 @@ export class LiveServer {
   }
 
   private hello(user: User): ServerMessage {
-    return { type: 'hello', version: PROTOCOL_VERSION, user: { name: user.name, role: user.role }, cameras: this.cameraList(user) };
+    return {
+      type: 'hello',
+      version: PROTOCOL_VERSION,
+      user: { name: user.name, role: user.role },
+      cameras: this.cameraList(user),
+    };
   }
 
   private cameraList(user: User): CameraInfo[] {
     return [...this.feeds.values()]
       .filter((f) => canSee(user, f.id))
-      .map((f) => ({ index: f.index, id: f.id, name: f.name, codec: f.codec, width: f.width, height: f.height, video: f.video }));
+      .map((f) => ({
+        index: f.index,
+        id: f.id,
+        name: f.name,
+        codec: f.codec,
+        width: f.width,
+        height: f.height,
+        video: f.video,
+      }));
   }
 
   /**
@@ -334,7 +420,12 @@ export class LiveServer {
       const timing = lat?.timing() ?? null;
       const total = st?.total ?? null;
       live.set(id, {
-        id, state: h.state, fps: h.fps.decoded, drops: h.drops.total, detectFps: d?.fps ?? null, inferMs: d?.inferMs?.p50 ?? null,
+        id,
+        state: h.state,
+        fps: h.fps.decoded,
+        drops: h.drops.total,
+        detectFps: d?.fps ?? null,
+        inferMs: d?.inferMs?.p50 ?? null,
         latencyMs: total ? { p50: total.p50, p99: total.p99 } : null,
         objects: d?.lastObjects ?? {},
         stages: total ? st : null,
