@@ -30,6 +30,7 @@ PACKAGES=(
   chromium                                                    # the live view's browser tests (playwright-core drives it)
   mosquitto                                                   # the MQTT broker of the tests
   systemd                                                     # systemd-analyze and systemd-sysusers (the unit and installer tests)
+  clang-format                                                # the C++/CUDA format check (scripts/lint.sh)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

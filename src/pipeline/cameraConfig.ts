@@ -61,6 +61,7 @@ export function filePathOf(url: string): string | null {
  * when `allowed` names them. Checked when the config is read, so check-config says it too.
  */
 export function urlProblem(url: string, allowed: readonly string[]): string | null {
+  // eslint-disable-next-line no-control-regex -- control characters are what this looks for
   if (/[\s\x00-\x1f]/.test(url) && SCHEME.test(url))
     return `${URL_EXPECTED} (a URL without spaces or control characters: percent-encode them)`;
   const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();

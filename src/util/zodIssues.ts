@@ -30,6 +30,7 @@ function truncated(s: string): string {
  */
 function shownString(v: string): string {
   return truncated(
+    // eslint-disable-next-line no-control-regex -- control characters are what this escapes
     redactSecrets(redactUrl(v)).replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1)),
   );
 }

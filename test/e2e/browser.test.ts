@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Daemon } from '../../src/daemon/Daemon.js';
 import { packageRoot } from '../../src/native/addon.js';
 import { uiDir } from '../../src/server/HttpServer.js';
-import { ADMIN_PASSWORD, api, startDaemon, waitFor } from '../helpers/daemon.js';
+import { ADMIN_PASSWORD, api, startDaemon } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';
 import { RtspServer } from '../helpers/rtspServer.js';
 

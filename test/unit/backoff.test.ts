@@ -17,6 +17,9 @@ describe('backoffDelay', () => {
     expect(backoffDelay(cfg, 2, () => 0.999999)).toBe(1000);
     const seen = new Set(Array.from({ length: 50 }, () => backoffDelay(cfg, 3)));
     expect(seen.size).toBeGreaterThan(10);
-    for (const d of seen) (expect(d).toBeGreaterThanOrEqual(2000), expect(d).toBeLessThanOrEqual(4000));
+    for (const d of seen) {
+      expect(d).toBeGreaterThanOrEqual(2000);
+      expect(d).toBeLessThanOrEqual(4000);
+    }
   });
 });

@@ -139,7 +139,6 @@ export function lowerPlan(plan: Int8Plan): GpuProgram {
   const ops: ProgramOp[] = [];
   const views = new Map<string, View>();
   const tensor = (name: string) => plan.tensors.get(name)!;
-  const chw = (name: string) => tensor(name).shape as [number, number, number];
 
   /** A new buffer for plan tensor `name` (int8 channels padded to 16), with `channels` stored. */
   const newBuffer = (name: string, channels?: number): View => {
