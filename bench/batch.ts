@@ -6,7 +6,6 @@
 import { VTEST_AVI, ensureClip } from '../src/cli/demoClips.js';
 import { validateConfig } from '../src/config/loadConfig.js';
 import { Daemon } from '../src/daemon/Daemon.js';
-import type { BatchEvent, DetectionEvent } from '../src/detect/DetectionService.js';
 import { modelInputs } from '../src/model/eval/modelFrames.js';
 import { fp32OnnxPath, int8OnnxPath } from '../src/model/importModel.js';
 import { OrtDetector } from '../src/detect/OrtDetector.js';
@@ -85,8 +84,8 @@ async function pipeline(maxSize: number, seconds: number) {
   const latency: number[] = [];
   const sizes: number[] = [];
   const waits: number[] = [];
-  d.on('detections', (ev: DetectionEvent) => latency.push((ev.stamps.postprocessedUs - ev.stamps.recvUs) / 1000));
-  d.detection!.on('batch', (b: BatchEvent) => {
+  d.on('detections', (ev) => latency.push((ev.stamps.postprocessedUs - ev.stamps.recvUs) / 1000));
+  d.detection!.on('batch', (b) => {
     sizes.push(b.cameras.length);
     waits.push(b.waitMs);
   });

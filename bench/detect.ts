@@ -3,7 +3,6 @@
 import { VTEST_AVI, ensureClip } from '../src/cli/demoClips.js';
 import { validateConfig } from '../src/config/loadConfig.js';
 import { Daemon } from '../src/daemon/Daemon.js';
-import type { DetectionEvent } from '../src/detect/DetectionService.js';
 import { modelInputs } from '../src/model/eval/modelFrames.js';
 import { fp32OnnxPath, int8OnnxPath } from '../src/model/importModel.js';
 import { OrtDetector } from '../src/detect/OrtDetector.js';
@@ -63,7 +62,7 @@ async function pipeline(precision: 'fp32' | 'int8', realtime: boolean, seconds: 
   let objects = 0;
   const latency: number[] = [];
   await new Promise((r) => setTimeout(r, 3000)); // warm-up
-  d.on('detections', (ev: DetectionEvent) => {
+  d.on('detections', (ev) => {
     events++;
     objects += ev.detections.length;
     latency.push((ev.stamps.postprocessedUs - ev.stamps.recvUs) / 1000);

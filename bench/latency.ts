@@ -14,7 +14,6 @@ import WebSocket from 'ws';
 import { ensureClip } from '../src/cli/demoClips.js';
 import { validateConfig } from '../src/config/loadConfig.js';
 import { Daemon } from '../src/daemon/Daemon.js';
-import type { DetectionEvent } from '../src/detect/DetectionService.js';
 import { createLogger } from '../src/util/logger.js';
 import { RtspServer } from '../test/helpers/rtspServer.js';
 import { monoNowUs } from '../src/util/LatencyWindow.js';
@@ -83,7 +82,7 @@ try {
     for (let i = 0; i < n; i++) ws.send(JSON.stringify({ type: 'subscribe', camera: `cam${i + 1}`, video: false }));
     const toDetection: number[] = [];
     let measuring = false;
-    daemon.on('detections', (ev: DetectionEvent) => {
+    daemon.on('detections', (ev) => {
       if (measuring) toDetection.push((monoNowUs() - ev.stamps.recvUs) / 1000);
     });
     for (let i = 0; i < 60 && ![...daemon.cameras.values()].every((c) => c.state === 'streaming'); i++)

@@ -22,8 +22,7 @@ import { EventMedia } from '../media/EventMedia.js';
 import { reconcileMedia, removeMedia, Retention } from '../media/Retention.js';
 import { MqttPublisher } from '../mqtt/MqttPublisher.js';
 import { Tracker } from '../events/Tracker.js';
-import { ZoneWatcher } from '../events/ZoneWatcher.js';
-import type { FrameEvent, VideoEvent } from '../native/types.js';
+import { ZoneWatcher, type ZoneEvent } from '../events/ZoneWatcher.js';
 import { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 import { defaultDataDir } from '../server/auth/authConfig.js';
 import { Sessions } from '../server/auth/Sessions.js';
@@ -49,8 +48,18 @@ export interface ReloadResult {
   restartNeeded: string[];
 }
 
+/** What the daemon announces; the compiler checks names and payloads. */
+export interface DaemonEvents {
+  /** One frame's detections (tracked), and when they left the daemon (monotonic µs). */
+  detections: [ev: DetectionEvent, emittedUs: number];
+  /** A camera's latency budget was breached, or is kept again (stored first). */
+  budget: [ev: BudgetEvent];
+  /** An event's state as committed to the database: open (endedAt null) or closed. */
+  event: [kind: 'open' | 'close', ev: ZoneEvent];
+}
+
 /** The running appliance: one supervisor per enabled camera, and the HTTP server. */
-export class Daemon extends EventEmitter {
+export class Daemon extends EventEmitter<DaemonEvents> {
   readonly cameras = new Map<string, CameraSupervisor>();
   /** Detections of every camera (the typed stream the live view publishes); null when off. */
   detection: DetectionService | null = null;
@@ -292,7 +301,7 @@ export class Daemon extends EventEmitter {
     );
     this.detection = service;
     for (const [id, sup] of this.cameras) this.attachDetection(id, sup);
-    service.on('detections', (ev: DetectionEvent) => {
+    service.on('detections', (ev) => {
       const tr = this.tracking.get(ev.camera);
       if (tr) {
         const r = tr.tracker.update(ev.detections);
@@ -303,7 +312,7 @@ export class Daemon extends EventEmitter {
       this.latency.get(ev.camera)?.add(stageTimes(ev, emittedUs), performance.now());
       this.emit('detections', ev, emittedUs);
     });
-    service.on('budget', (ev: BudgetEvent) => {
+    service.on('budget', (ev) => {
       if (ev.kind === 'breach') this.log.warn({ ...ev }, 'latency budget breached');
       else this.log.info({ ...ev }, 'latency budget kept again');
       try {
@@ -327,7 +336,7 @@ export class Daemon extends EventEmitter {
       targetFps: c.target_fps ?? null,
       inferDelayMs: c.testing?.infer_delay_ms ?? 0,
     });
-    sup.on('frame', (ev: FrameEvent) => service.frame(id, ev.seq, ev.recvUs, ev.ptsUs));
+    sup.on('frame', (ev) => service.frame(id, ev.seq, ev.recvUs, ev.ptsUs));
     // Tracking (ids reach the overlay); events where zones or lines are set.
     const t = this.config.detect.tracker;
     const tracker = new Tracker({
@@ -359,9 +368,9 @@ export class Daemon extends EventEmitter {
         : null;
     this.tracking.set(id, { tracker, watcher });
     const clips = watcher ? media?.camera(id) : null;
-    if (clips) sup.on('video', (ev: VideoEvent) => clips.video(ev));
+    if (clips) sup.on('video', (ev) => clips.video(ev));
     // A session that ends takes its tracks along: their events close (and their clips end).
-    sup.on('state', (next: string) => {
+    sup.on('state', (next) => {
       if (next === 'streaming') return;
       tracker.clear();
       watcher?.closeAll(Date.now());
@@ -395,12 +404,12 @@ export class Daemon extends EventEmitter {
       logger: moduleLogger(this.logger, 'CameraSupervisor', { camera: cam.id }),
       recordVideo: hasRules(cam) && this.config.media.clips.enabled,
     });
-    sup.on('state', (state: string, prev: string) => this.log.info({ camera: cam.id, state, prev }, 'camera state'));
+    sup.on('state', (state, prev) => this.log.info({ camera: cam.id, state, prev }, 'camera state'));
     this.cameras.set(cam.id, sup);
     const lat = new FrameLatency();
     this.latency.set(cam.id, lat);
     sup.on('opened', () => lat.opened(performance.now()));
-    sup.on('frame', (ev: FrameEvent) => lat.frame(ev));
+    sup.on('frame', (ev) => lat.frame(ev));
     this.attachDetection(cam.id, sup);
     this.publishStates(cam.id, sup);
     this.live?.addCamera(cam.id, sup);

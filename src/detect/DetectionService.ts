@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 
 import { BUDGET_DEFAULTS, type BudgetConfig } from '../budget/budgetConfig.js';
-import { BudgetGuard } from '../budget/BudgetGuard.js';
+import { BudgetGuard, type BudgetEvent } from '../budget/BudgetGuard.js';
 import type { DeviceBatchHandle, InputNorm, LetterboxResult, LetterboxTarget } from '../native/types.js';
 import { LatencyWindow, monoNowUs, type Percentiles } from '../util/LatencyWindow.js';
 import type { Logger } from '../util/logger.js';
@@ -80,6 +80,16 @@ export interface DetectionEvent {
   /** First packet received, decoded, letterboxed, model outputs back, boxes out of post-processing. */
   stamps: { recvUs: number; decodedUs: number; preprocessedUs: number; inferredUs: number; postprocessedUs: number };
   detections: Detection[];
+}
+
+/** What the service announces; the compiler checks names and payloads. */
+export interface DetectionServiceEvents {
+  /** A batch was launched (as it goes). */
+  batch: [ev: BatchEvent];
+  /** One frame's detections: the typed stream the live view publishes. */
+  detections: [ev: DetectionEvent];
+  /** A camera's latency budget was breached, or is kept again. */
+  budget: [ev: BudgetEvent];
 }
 
 /** Why a decoded frame was not inferred. */
@@ -178,7 +188,7 @@ interface Taken {
  * (BudgetEvent) when a camera's latency budget is breached or recovers. Every decoded frame is
  * either inferred or counted as dropped, with the reason.
  */
-export class DetectionService extends EventEmitter {
+export class DetectionService extends EventEmitter<DetectionServiceEvents> {
   private readonly cams = new Map<string, CamState>();
   private readonly order: string[] = [];
   private next = 0;

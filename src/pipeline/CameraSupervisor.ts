@@ -4,12 +4,14 @@ import type {
   AnnotatedFragment,
   CameraEvent,
   CameraOptions,
+  FrameEvent,
   InputNorm,
   LetterboxResult,
   LetterboxTarget,
   NativeCamera,
   OpenedEvent,
   Snapshot,
+  VideoEvent,
 } from '../native/types.js';
 import type { Logger } from '../util/logger.js';
 import { redactText, redactUrl } from '../util/redact.js';
@@ -77,6 +79,17 @@ export interface SupervisorDeps {
   recordVideo?: boolean;
 }
 
+/** What a supervisor announces; the compiler checks names and payloads. */
+export interface CameraSupervisorEvents {
+  state: [state: CameraState, previous: CameraState];
+  /** A session opened: codec, size, decoder. */
+  opened: [ev: OpenedEvent];
+  /** A frame was decoded into the camera's pool. */
+  frame: [ev: FrameEvent];
+  /** fMP4 fragments, when the camera remuxes for the live view or clips. */
+  video: [ev: VideoEvent];
+}
+
 interface RateSample {
   at: number;
   packets: number;
@@ -88,10 +101,9 @@ const RATE_WINDOW_MS = 5000;
 
 /**
  * Keeps one camera streaming: owns its native camera, follows its sessions, detects stalls,
- * and reconnects with exponential backoff. Emits 'state' (state, previous), 'opened' (event),
- * 'frame' (event) and 'video' (event: fMP4 fragments, when the camera remuxes for live view).
+ * and reconnects with exponential backoff. Emits CameraSupervisorEvents.
  */
-export class CameraSupervisor extends EventEmitter {
+export class CameraSupervisor extends EventEmitter<CameraSupervisorEvents> {
   readonly id: string;
   private readonly camera: NativeCamera;
   private readonly log: Logger;

@@ -6,7 +6,6 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { BudgetEvent } from '../../budget/BudgetGuard.js';
 import type { CameraDetectStats, DetectionEvent } from '../../detect/DetectionService.js';
 import type { FrameLatency } from '../../detect/FrameLatency.js';
-import type { OpenedEvent, VideoEvent } from '../../native/types.js';
 import type { CameraSupervisor } from '../../pipeline/CameraSupervisor.js';
 import { detectionRecordsOf } from '../../protocol/binary.js';
 import {
@@ -129,8 +128,8 @@ export class LiveServer {
   addCamera(id: string, sup: CameraSupervisor): void {
     const feed = new LiveFeed(this.nextIndex++, id, sup.config.name ?? id);
     this.feeds.set(id, feed);
-    sup.on('opened', (ev: OpenedEvent) => feed.opened(ev));
-    sup.on('video', (ev: VideoEvent) => {
+    sup.on('opened', (ev) => feed.opened(ev));
+    sup.on('video', (ev) => {
       if (!sup.config.live || this.feeds.get(id) !== feed) return; // video for event clips only; or a removed camera's
       const { init, fragment } = feed.fragment(ev);
       for (const c of this.clients) c.video(feed, 'video', init, fragment);
