@@ -119,7 +119,7 @@ async function runDaemon(
   process.stderr.write(banner(url));
   if (daemon.generatedAdminPassword) {
     process.stdout.write(
-      `First run: log in as 'admin' with password ${daemon.generatedAdminPassword}\n(shown this once; it is stored hashed in ${daemon.users?.file})\n`,
+      `First run: log in as 'admin' with password ${daemon.generatedAdminPassword}\n(shown this once; it is stored hashed in ${daemon.usersFile})\n`,
     );
   }
   if (!stopping) {

@@ -27,7 +27,7 @@ import { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 import { defaultDataDir } from '../server/auth/authConfig.js';
 import { Sessions } from '../server/auth/Sessions.js';
 import { UserStore } from '../server/auth/UserStore.js';
-import { createHttpServer } from '../server/HttpServer.js';
+import { createHttpServer, type DetectorHealth } from '../server/HttpServer.js';
 import { LiveServer } from '../server/live/LiveServer.js';
 import { createMetrics } from '../server/metrics.js';
 import { monoNowUs } from '../util/LatencyWindow.js';
@@ -54,55 +54,54 @@ export interface DaemonEvents {
   detections: [ev: DetectionEvent, emittedUs: number];
   /** A camera's latency budget was breached, or is kept again (stored first). */
   budget: [ev: BudgetEvent];
-  /** An event's state as committed to the database: open (endedAt null) or closed. */
+  /**
+   * An event's state as committed to the database: open (endedAt null) or closed. One that
+   * opened and closed within one write is announced closed only.
+   */
   event: [kind: 'open' | 'close', ev: ZoneEvent];
 }
 
 /** The running appliance: one supervisor per enabled camera, and the HTTP server. */
 export class Daemon extends EventEmitter<DaemonEvents> {
-  readonly cameras = new Map<string, CameraSupervisor>();
+  private readonly supervisors = new Map<string, CameraSupervisor>();
   /** Detections of every camera (the typed stream the live view publishes); null when off. */
-  detection: DetectionService | null = null;
-  /** The detector's state for /api/health. */
-  detector: {
-    status: 'off' | 'ready' | 'unavailable';
-    backend: string;
-    precision: string | null;
-    model: string | null;
-    reason: string | null;
-    /** backend auto: why not the backends before the one it runs on (TensorRT, cuda). */
-    fallback: string | null;
-  } = { status: 'off', backend: 'cpu', precision: null, model: null, reason: null, fallback: null };
+  private detectService: DetectionService | null = null;
+  private detectorHealth: DetectorHealth = {
+    status: 'off',
+    backend: 'cpu',
+    precision: null,
+    model: null,
+    reason: null,
+    fallback: null,
+  };
   /** Per camera: inter-frame interval and jitter; recent per-stage latencies of detected frames, and cold starts. */
-  readonly latency = new Map<string, FrameLatency>();
-  /** The live view's WebSocket server (after start). */
-  live: LiveServer | null = null;
+  private readonly latency = new Map<string, FrameLatency>();
+  private liveServer: LiveServer | null = null;
   /** Set when this start created the admin account with a random password (print it once). */
-  generatedAdminPassword: string | null = null;
-  users: UserStore | null = null;
+  private adminPassword: string | null = null;
+  private userStore: UserStore | null = null;
   private sessions: Sessions | null = null;
-  /** The database (data_dir/vigil.db): budget events. */
-  store: Store | null = null;
+  /** The database (data_dir/vigil.db): events, media rows, budget events. */
+  private db: Store | null = null;
   /** The MQTT publisher (config.mqtt), after start. */
-  mqtt: MqttPublisher | null = null;
+  private publisher: MqttPublisher | null = null;
   /** Zone events on their way to the store (after start). */
-  events: EventLog | null = null;
+  private eventLog: EventLog | null = null;
   /** Events' snapshots and clips, and their retention (after start). */
-  media: EventMedia | null = null;
-  retention: Retention | null = null;
+  private eventMedia: EventMedia | null = null;
+  private retention: Retention | null = null;
   /** Why events have no snapshots or clips this run (the media directory could not be trusted); null when they do. */
-  mediaError: string | null = null;
+  private mediaError: string | null = null;
   private readonly tracking = new Map<string, { tracker: Tracker; watcher: ZoneWatcher | null }>();
   private model: (Detector & { precision: string; release(): Promise<void> }) | null = null;
-  /** The HTTP server (after start). */
-  http: FastifyInstance | null = null;
+  private server: FastifyInstance | null = null;
   private closed = false;
   private serving = false;
   private readonly log: Logger;
 
   constructor(
     /** The configuration in force: a reload replaces its cameras. */
-    public config: VigilConfig,
+    private cfg: VigilConfig,
     private readonly logger: Logger,
     private readonly addon: NativeAddon = loadAddon(),
   ) {
@@ -110,33 +109,83 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.log = moduleLogger(logger, 'Daemon');
   }
 
+  /** The configuration in force (a reload replaces its cameras). */
+  get config(): VigilConfig {
+    return this.cfg;
+  }
+
+  /** One supervisor per enabled camera. */
+  get cameras(): ReadonlyMap<string, CameraSupervisor> {
+    return this.supervisors;
+  }
+
+  /** Detections of every camera (the typed stream the live view publishes); null when off or before start. */
+  get detection(): DetectionService | null {
+    return this.detectService;
+  }
+
+  /** The live view's WebSocket server (after start). */
+  get live(): LiveServer | null {
+    return this.liveServer;
+  }
+
+  /** The HTTP server (after start). */
+  get http(): FastifyInstance | null {
+    return this.server;
+  }
+
+  /** The database (after start). */
+  get store(): Store | null {
+    return this.db;
+  }
+
+  /** The MQTT publisher (config.mqtt, after start). */
+  get mqtt(): MqttPublisher | null {
+    return this.publisher;
+  }
+
+  /** Where events' snapshots and clips go; null before start or when this run has none. */
+  get mediaDir(): string | null {
+    return this.eventMedia?.dir ?? null;
+  }
+
+  /** Set when this start created the admin account with a random password (print it once). */
+  get generatedAdminPassword(): string | null {
+    return this.adminPassword;
+  }
+
+  /** Where the user accounts are stored (after start). */
+  get usersFile(): string | null {
+    return this.userStore?.file ?? null;
+  }
+
   /** Starts cameras and the HTTP server; resolves with the URL it listens on. */
   async start(): Promise<string> {
     // What Vigil creates (database, users, media, engine caches) is private however it was
     // started: systemd's UMask= covers the unit, a shell's 022 would not. Files also set modes.
     if (isMainThread) process.umask(0o077);
-    this.addon.setLibavLogLevel(this.config.log.libav);
+    this.addon.setLibavLogLevel(this.cfg.log.libav);
     const build = this.addon.buildInfo();
     this.log.info({ cuda: build.cuda, ffmpeg: build.ffmpeg }, 'native addon loaded');
-    const media = this.config.media;
-    for (const cam of this.config.cameras) if (cam.enabled) this.addCamera(cam);
-    const auth = this.config.auth;
-    const dataDir = this.config.data_dir ?? defaultDataDir();
+    const media = this.cfg.media;
+    for (const cam of this.cfg.cameras) if (cam.enabled) this.addCamera(cam);
+    const auth = this.cfg.auth;
+    const dataDir = this.cfg.data_dir ?? defaultDataDir();
     const usersFile = auth.users_file ?? join(dataDir, 'users.json');
     const { store: users, generatedPassword } = await UserStore.open(usersFile, auth.admin_password);
-    this.users = users;
-    this.generatedAdminPassword = generatedPassword;
+    this.userStore = users;
+    this.adminPassword = generatedPassword;
     if (generatedPassword)
       this.log.warn(
         { usersFile },
         'first run: created the admin account with a generated password (printed once on stdout)',
       );
-    this.store = new Store(join(dataDir, 'vigil.db'));
-    const dangling = this.store.closeOpenEvents(new Date().toISOString());
+    const store = (this.db = new Store(join(dataDir, 'vigil.db')));
+    const dangling = store.closeOpenEvents(new Date().toISOString());
     if (dangling > 0)
       this.log.warn({ events: dangling }, 'closed events the previous run left open (it did not stop cleanly)');
     const mediaDir = resolve(media.dir ?? join(dataDir, 'media'));
-    const fixed = await reconcileMedia(this.store, mediaDir);
+    const fixed = await reconcileMedia(store, mediaDir);
     if (fixed.skipped) {
       this.mediaError = fixed.skipped;
       this.log.error(
@@ -148,13 +197,11 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         { ...fixed, dir: mediaDir },
         'media files and the database disagreed (the previous run did not stop cleanly): made them agree',
       );
-    // 'event' (ZoneEvent): an event's state as committed to the database, open (endedAt null)
-    // or closed. One that opened and closed within one write is announced closed only.
-    if (this.config.mqtt) this.startMqtt(this.config.mqtt);
-    this.events = new EventLog(this.store, moduleLogger(this.logger, 'EventLog'), (evs) => {
+    if (this.cfg.mqtt) this.startMqtt(this.cfg.mqtt);
+    const events = (this.eventLog = new EventLog(store, moduleLogger(this.logger, 'EventLog'), (evs) => {
       for (const ev of evs) {
         const kind = ev.endedAt === null ? 'open' : 'close';
-        this.mqtt?.publish(`events/${ev.camera}`, { kind, ...ev });
+        this.publisher?.publish(`events/${ev.camera}`, { kind, ...ev });
         try {
           this.emit('event', kind, ev);
         } catch (err) {
@@ -162,17 +209,16 @@ export class Daemon extends EventEmitter<DaemonEvents> {
           this.log.error({ err: (err as Error).message, event: ev.id }, 'an event listener failed');
         }
       }
-    });
-    const store = this.store;
+    }));
     if (!this.mediaError) {
-      this.media = new EventMedia(
+      this.eventMedia = new EventMedia(
         mediaDir,
         media,
         store,
-        this.events,
+        events,
         this.addon,
         (camera, quality, seq) => {
-          const sup = this.cameras.get(camera);
+          const sup = this.supervisors.get(camera);
           return sup && sup.state !== 'stopped' ? sup.snapshot(quality, seq) : Promise.resolve(null);
         },
         moduleLogger(this.logger, 'EventMedia'),
@@ -181,7 +227,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         store,
         mediaDir,
         media.retention,
-        (id) => this.media?.busy(id) ?? false,
+        (id) => this.eventMedia?.busy(id) ?? false,
         moduleLogger(this.logger, 'Retention'),
       );
       await this.retention.sweep();
@@ -189,41 +235,66 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     }
     const sessions = (this.sessions = new Sessions(auth.session_hours * 3_600_000, users));
     await this.startDetector();
-    const metrics = createMetrics(() => this.cameras.values(), this);
-    this.http = await createHttpServer({
-      cameras: () => this.cameras,
-      daemon: this,
+    const metrics = createMetrics({
+      cameras: () => this.supervisors.values(),
+      detection: {
+        detectStats: (id) => this.detectService?.stats(id) ?? null,
+        batchStats: () => this.detectService?.batchStats() ?? null,
+        latency: (id) => this.latency.get(id),
+        backend: () => this.detectorHealth.backend,
+        onDetections: (fn) => this.on('detections', fn),
+        onBudget: (fn) => this.on('budget', fn),
+      },
+    });
+    const eventMedia = this.eventMedia;
+    const retention = this.retention;
+    this.server = await createHttpServer({
+      cameras: () => this.supervisors,
+      detectStats: (id) => this.detectService?.stats(id) ?? null,
+      latency: (id) => this.latency.get(id),
+      detector: () => this.detectorHealth,
+      batchStats: () => this.detectService?.batchStats() ?? null,
+      mqttStats: () => this.publisher?.stats() ?? null,
+      liveStats: () => this.liveServer?.stats() ?? null,
+      media: eventMedia && {
+        dir: eventMedia.dir,
+        stats: () => ({ ...eventMedia.stats(), bytes: store.mediaBytes(), retention: retention?.totals ?? null }),
+      },
+      mediaError: this.mediaError,
+      store,
+      flushEvents: () => events.flush(),
+      deleteEvent: (ev) => this.deleteEvent(ev),
       metrics,
       build,
       logger: this.logger,
       startedAt: Date.now(),
       auth: { config: auth, users, sessions, knownLoginsFile: join(dataDir, 'known-logins.json') },
-      trustedProxies: this.config.server.trusted_proxies,
+      trustedProxies: this.cfg.server.trusted_proxies,
     });
-    this.live = new LiveServer(this.http.server, {
-      cameras: this.cameras,
-      detectStats: (id) => this.detection?.stats(id) ?? null,
+    this.liveServer = new LiveServer(this.server.server, {
+      cameras: this.supervisors,
+      detectStats: (id) => this.detectService?.stats(id) ?? null,
       latency: (id) => this.latency.get(id),
       onDetections: (fn) => this.on('detections', fn),
       onBudget: (fn) => this.on('budget', fn),
       onEvent: (fn) => this.on('event', fn),
       sessions,
       auth,
-      queueBytes: this.config.server.live_queue_kb * 1024,
-      pingMs: this.config.server.live_ping_seconds * 1000,
+      queueBytes: this.cfg.server.live_queue_kb * 1024,
+      pingMs: this.cfg.server.live_ping_seconds * 1000,
       logger: moduleLogger(this.logger, 'LiveServer'),
     });
-    await this.http.listen({ host: this.config.server.host, port: this.config.server.port });
+    await this.server.listen({ host: this.cfg.server.host, port: this.cfg.server.port });
     this.serving = true;
-    for (const sup of this.cameras.values()) sup.start();
+    for (const sup of this.supervisors.values()) sup.start();
     const url = this.url();
-    this.log.info({ url, cameras: this.cameras.size }, 'vigil is running');
+    this.log.info({ url, cameras: this.supervisors.size }, 'vigil is running');
     return url;
   }
 
   /** Loads the detector; a missing or broken model leaves cameras running and says why. */
   private async startDetector(): Promise<void> {
-    const cfg = this.config.detect;
+    const cfg = this.cfg.detect;
     if (!cfg.enabled) return;
     let fallback: string | null = null;
     let backend: 'cpu' | 'tensorrt' | 'cuda' = 'cpu';
@@ -240,7 +311,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       const why: string[] = [];
       if (cfg.backend === 'tensorrt' || cfg.backend === 'auto') {
         try {
-          const cacheDir = cfg.tensorrt.cache_dir ?? join(this.config.data_dir ?? defaultDataDir(), 'engines');
+          const cacheDir = cfg.tensorrt.cache_dir ?? join(this.cfg.data_dir ?? defaultDataDir(), 'engines');
           this.log.info({ model, cacheDir }, 'loading the TensorRT engine (a first build takes minutes)');
           this.model = await GpuDetector.loadTensorRt(model, {
             ...opts,
@@ -276,9 +347,16 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         );
       }
       this.model ??= await OrtDetector.load(model, { ...opts, threads: cfg.threads });
-      this.detector = { status: 'ready', backend, precision: this.model.precision, model, reason: null, fallback };
+      this.detectorHealth = {
+        status: 'ready',
+        backend,
+        precision: this.model.precision,
+        model,
+        reason: null,
+        fallback,
+      };
     } catch (err) {
-      this.detector = {
+      this.detectorHealth = {
         status: 'unavailable',
         backend: cfg.backend,
         precision: null,
@@ -299,8 +377,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
         timeoutMs: cfg.batch.timeout_ms,
       },
     );
-    this.detection = service;
-    for (const [id, sup] of this.cameras) this.attachDetection(id, sup);
+    this.detectService = service;
+    for (const [id, sup] of this.supervisors) this.attachDetection(id, sup);
     service.on('detections', (ev) => {
       const tr = this.tracking.get(ev.camera);
       if (tr) {
@@ -316,18 +394,21 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       if (ev.kind === 'breach') this.log.warn({ ...ev }, 'latency budget breached');
       else this.log.info({ ...ev }, 'latency budget kept again');
       try {
-        this.store?.addBudgetEvent(ev);
+        this.db?.addBudgetEvent(ev);
       } catch (err) {
         this.log.error({ err: (err as Error).message, camera: ev.camera }, 'could not store a budget event');
       }
       this.emit('budget', ev);
     });
-    this.log.info({ model: this.detector.model, backend, precision: this.detector.precision }, 'detector ready');
+    this.log.info(
+      { model: this.detectorHealth.model, backend, precision: this.detectorHealth.precision },
+      'detector ready',
+    );
   }
 
   /** Detection, tracking, zones and lines, snapshots and clips for one camera (when it detects). */
   private attachDetection(id: string, sup: CameraSupervisor): void {
-    const service = this.detection;
+    const service = this.detectService;
     if (!service || !sup.config.detect) return;
     const c = sup.config;
     service.addCamera(id, sup, {
@@ -338,15 +419,15 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     });
     sup.on('frame', (ev) => service.frame(id, ev.seq, ev.recvUs, ev.ptsUs));
     // Tracking (ids reach the overlay); events where zones or lines are set.
-    const t = this.config.detect.tracker;
+    const t = this.cfg.detect.tracker;
     const tracker = new Tracker({
       iouThreshold: t.iou_threshold,
       highScore: t.high_score,
       minHits: t.min_hits,
       maxAge: t.max_age,
     });
-    const events = this.events;
-    const media = this.media;
+    const events = this.eventLog;
+    const media = this.eventMedia;
     const watcher =
       hasRules(c) && events
         ? new ZoneWatcher(
@@ -380,12 +461,12 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   /** Publishes events (once stored) and each camera's state (retained) to the broker. */
   private startMqtt(cfg: NonNullable<VigilConfig['mqtt']>): void {
-    this.mqtt = new MqttPublisher(cfg, moduleLogger(this.logger, 'MQTT'));
-    for (const [id, sup] of this.cameras) this.publishStates(id, sup);
+    this.publisher = new MqttPublisher(cfg, moduleLogger(this.logger, 'MQTT'));
+    for (const [id, sup] of this.supervisors) this.publishStates(id, sup);
   }
 
   private publishStates(id: string, sup: CameraSupervisor): void {
-    const mqtt = this.mqtt;
+    const mqtt = this.publisher;
     if (!mqtt) return;
     const publishState = () =>
       mqtt.publish(`cameras/${id}/state`, { camera: id, state: sup.state, since: new Date().toISOString() }, true);
@@ -402,32 +483,32 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const sup = new CameraSupervisor(cam, {
       createCamera: (opts, onEvent) => new this.addon.Camera(opts, onEvent),
       logger: moduleLogger(this.logger, 'CameraSupervisor', { camera: cam.id }),
-      recordVideo: hasRules(cam) && this.config.media.clips.enabled,
+      recordVideo: hasRules(cam) && this.cfg.media.clips.enabled,
     });
     sup.on('state', (state, prev) => this.log.info({ camera: cam.id, state, prev }, 'camera state'));
-    this.cameras.set(cam.id, sup);
+    this.supervisors.set(cam.id, sup);
     const lat = new FrameLatency();
     this.latency.set(cam.id, lat);
     sup.on('opened', () => lat.opened(performance.now()));
     sup.on('frame', (ev) => lat.frame(ev));
     this.attachDetection(cam.id, sup);
     this.publishStates(cam.id, sup);
-    this.live?.addCamera(cam.id, sup);
+    this.liveServer?.addCamera(cam.id, sup);
     if (this.serving) sup.start();
   }
 
   /** Stops a camera and takes it out everywhere: its open events close, its clips end. */
   private removeCamera(id: string): void {
-    const sup = this.cameras.get(id);
+    const sup = this.supervisors.get(id);
     if (!sup) return;
     sup.close();
-    this.detection?.removeCamera(id);
+    this.detectService?.removeCamera(id);
     this.tracking.delete(id);
-    this.media?.dropCamera(id);
-    this.mqtt?.publish(`cameras/${id}/state`, null, true); // no retained state left for a camera that is gone
-    this.live?.removeCamera(id);
+    this.eventMedia?.dropCamera(id);
+    this.publisher?.publish(`cameras/${id}/state`, null, true); // no retained state left for a camera that is gone
+    this.liveServer?.removeCamera(id);
     this.latency.delete(id);
-    this.cameras.delete(id);
+    this.supervisors.delete(id);
   }
 
   /**
@@ -438,10 +519,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
    */
   reload(next: VigilConfig): ReloadResult {
     const restartNeeded = (Object.keys(next) as Array<keyof VigilConfig>).filter(
-      (k) => k !== 'cameras' && JSON.stringify(next[k]) !== JSON.stringify(this.config[k]),
+      (k) => k !== 'cameras' && JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]),
     );
     const enabled = (cfg: VigilConfig) => new Map(cfg.cameras.filter((c) => c.enabled).map((c) => [c.id, c]));
-    const before = enabled(this.config);
+    const before = enabled(this.cfg);
     const after = enabled(next);
     const removed = [...before.keys()].filter((id) => !after.has(id));
     const added = [...after.keys()].filter((id) => !before.has(id));
@@ -459,7 +540,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       }
     }
     // A camera that could not start is not in force: the next reload tries it again.
-    this.config = { ...this.config, cameras: next.cameras.filter((c) => !failed.some((f) => f.camera === c.id)) };
+    this.cfg = { ...this.cfg, cameras: next.cameras.filter((c) => !failed.some((f) => f.camera === c.id)) };
     return { added, removed, changed, failed, restartNeeded };
   }
 
@@ -470,38 +551,38 @@ export class Daemon extends EventEmitter<DaemonEvents> {
    */
   liveness(): string | null {
     if (this.closed) return null;
-    return this.detection?.stuck(this.config.service.watchdog_stuck_seconds * 1000) ?? null;
+    return this.detectService?.stuck(this.cfg.service.watchdog_stuck_seconds * 1000) ?? null;
   }
 
   /** One line for the service manager's STATUS=: cameras, detector, events. */
   statusLine(): string {
-    const sups = [...this.cameras.values()];
+    const sups = [...this.supervisors.values()];
     const streaming = sups.filter((s) => s.state === 'streaming').length;
     let fps = 0;
-    for (const id of this.cameras.keys()) fps += this.detection?.stats(id)?.fps ?? 0;
-    const d = this.detector;
+    for (const id of this.supervisors.keys()) fps += this.detectService?.stats(id)?.fps ?? 0;
+    const d = this.detectorHealth;
     const detector =
       d.status === 'ready'
         ? `detector ${d.backend} ${d.precision}, ${fps.toFixed(1)} inferences/s`
         : d.status === 'off'
           ? 'detector off'
           : `detector unavailable: ${d.reason}`;
-    const media = this.media?.stats();
+    const media = this.eventMedia?.stats();
     return `${streaming}/${sups.length} cameras streaming; ${detector}${media ? `; ${media.recording} clips recording` : ''}${this.mediaError ? '; no event media: see the log' : ''}`;
   }
 
   /** Deletes an event (the API): its row and media rows, then its files; its clip stops if recording. false when there was none. */
   async deleteEvent(ev: { id: number; camera: string; endedAt: string | null }): Promise<boolean> {
-    if (!this.store) return false;
-    this.events?.forget(ev);
-    await this.media?.forget(ev);
-    const { deleted, paths } = this.store.deleteEvents([ev.id]);
-    if (this.media) await removeMedia(this.media.dir, paths);
+    if (!this.db) return false;
+    this.eventLog?.forget(ev);
+    await this.eventMedia?.forget(ev);
+    const { deleted, paths } = this.db.deleteEvents([ev.id]);
+    if (this.eventMedia) await removeMedia(this.eventMedia.dir, paths);
     return deleted.length > 0;
   }
 
   url(): string {
-    const addr = this.http?.server.address() as AddressInfo | null;
+    const addr = this.server?.server.address() as AddressInfo | null;
     if (!addr) throw new Error('The HTTP server is not listening');
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     return `http://${host}:${addr.port}`;
@@ -522,21 +603,21 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       }
     };
     // A camera that stops closes its open events (its 'state' listener, attachDetection).
-    for (const sup of this.cameras.values()) await step('closing a camera', () => sup.close());
-    await step('stopping detection', () => this.detection?.close());
+    for (const sup of this.supervisors.values()) await step('closing a camera', () => sup.close());
+    await step('stopping detection', () => this.detectService?.close());
     this.retention?.stop();
-    await step('finishing clips', () => this.media?.close());
-    await step('writing events', () => this.events?.close());
+    await step('finishing clips', () => this.eventMedia?.close());
+    await step('writing events', () => this.eventLog?.close());
     await step('retention', () => this.retention?.sweep());
-    await step('the live view', () => this.live?.close());
+    await step('the live view', () => this.liveServer?.close());
     this.sessions?.close();
     await step('the HTTP server', async () => {
-      this.http?.server.closeAllConnections();
-      await this.http?.close();
+      this.server?.server.closeAllConnections();
+      await this.server?.close();
     });
     await step('releasing the detector', () => this.model?.release());
-    await step('MQTT', () => this.mqtt?.close());
-    await step('the database', () => this.store?.close());
+    await step('MQTT', () => this.publisher?.close());
+    await step('the database', () => this.db?.close());
     this.log.info('vigil stopped');
   }
 }

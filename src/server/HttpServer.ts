@@ -15,11 +15,15 @@ import Fastify, {
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 
+import type { BatchStats, CameraDetectStats } from '../detect/DetectionService.js';
+import type { FrameLatency } from '../detect/FrameLatency.js';
+import type { MediaStats } from '../media/EventMedia.js';
+import type { Retention } from '../media/Retention.js';
+import type { MqttStats } from '../mqtt/MqttPublisher.js';
 import { packageRoot } from '../native/addon.js';
 import type { BuildInfo } from '../native/types.js';
-import type { Daemon } from '../daemon/Daemon.js';
 import type { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
-import type { StoredEvent } from '../store/Store.js';
+import type { Store, StoredEvent } from '../store/Store.js';
 import type { Logger } from '../util/logger.js';
 import { describeIssue, describeValue } from '../util/zodIssues.js';
 import { OPENAPI } from './openapi.js';
@@ -27,10 +31,49 @@ import type { AuthConfig } from './auth/authConfig.js';
 import { isLoopback, KnownPairsFile, LoginLimiter, loginLimits } from './auth/LoginLimiter.js';
 import { sessionCookie, Sessions, tokenOf } from './auth/Sessions.js';
 import { canSee, type User, type UserStore } from './auth/UserStore.js';
+import type { LiveServer } from './live/LiveServer.js';
 
+/** The detector's state as /api/health shows it. */
+export interface DetectorHealth {
+  status: 'off' | 'ready' | 'unavailable';
+  backend: string;
+  precision: string | null;
+  model: string | null;
+  reason: string | null;
+  /** backend auto: why not the backends before the one it runs on (TensorRT, cuda). */
+  fallback: string | null;
+}
+
+/** Events' snapshots and clips, as the routes serve and report them. */
+export interface HttpMedia {
+  /** The media directory: files are sent from there only. */
+  dir: string;
+  /** Written, recording, failures; bytes on disk; retention so far. */
+  stats: () => MediaStats & { bytes: number; retention: Retention['totals'] | null };
+}
+
+/** What the routes read and do, and nothing more: the daemon builds it. */
 export interface HttpDeps {
-  cameras: () => Map<string, CameraSupervisor>;
-  daemon: Daemon;
+  cameras: () => ReadonlyMap<string, Pick<CameraSupervisor, 'id' | 'state' | 'health' | 'snapshot'>>;
+  /** A camera's detection stats; null when it does not detect. */
+  detectStats: (id: string) => CameraDetectStats | null;
+  /** A camera's latency record: stage percentiles, cold start, interval and jitter. */
+  latency: (id: string) => Pick<FrameLatency, 'percentiles' | 'cold' | 'timing'> | undefined;
+  detector: () => DetectorHealth;
+  /** How the detector's batches are formed; null when detection is off. */
+  batchStats: () => BatchStats | null;
+  /** null without a broker configured. */
+  mqttStats: () => MqttStats | null;
+  /** null before the live view is up. */
+  liveStats: () => ReturnType<LiveServer['stats']> | null;
+  /** null when events have no media this run; mediaError says why. */
+  media: HttpMedia | null;
+  mediaError: string | null;
+  store: Pick<Store, 'budgetEvents' | 'events' | 'event'>;
+  /** Writes the events recorded so far: a query sees what happened up to now. */
+  flushEvents: () => void;
+  /** Deletes an event: its row, media rows and files (its clip stops if recording); false when there was none. */
+  deleteEvent: (ev: StoredEvent) => Promise<boolean>;
   metrics: Registry;
   build: BuildInfo;
   logger: Logger;
@@ -295,7 +338,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   });
 
   // Event snapshots and clips: reply.sendFile from the media directory (ranges, for seeking in clips).
-  await app.register(fastifyStatic, { root: deps.daemon.media?.dir ?? uiDir(), serve: false, cacheControl: false });
+  await app.register(fastifyStatic, { root: deps.media?.dir ?? uiDir(), serve: false, cacheControl: false });
   const ui = uiDir();
   if (existsSync(join(ui, 'index.html'))) {
     // One public route per file of the built app (wildcard: false), not a public catch-all:
@@ -323,35 +366,31 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.get('/api/health', async (req) => {
     const visible = [...deps.cameras().values()].filter((c) => canSee(req.user!, c.id));
     const cameras = visible.map((c) => {
-      const lat = deps.daemon.latency.get(c.id);
+      const lat = deps.latency(c.id);
       return {
         ...c.health(),
-        detect: deps.daemon.detection?.stats(c.id) ?? null,
+        detect: deps.detectStats(c.id),
         latencyMs: lat ? { ...lat.percentiles(), coldStart: lat.cold, ...lat.timing() } : null,
       };
     });
     const enabled = cameras.filter((c) => c.state !== 'stopped');
-    const detectorOk = deps.daemon.detector.status !== 'unavailable';
+    const detector = deps.detector();
+    const detectorOk = detector.status !== 'unavailable';
     return {
       status: enabled.every((c) => c.state === 'streaming') && detectorOk ? 'ok' : 'degraded',
       uptimeS: Math.round((Date.now() - deps.startedAt) / 1000),
       build: deps.build,
-      detector: { ...deps.daemon.detector, batch: deps.daemon.detection?.batchStats() ?? null },
-      mqtt: deps.daemon.mqtt?.stats() ?? null,
+      detector: { ...detector, batch: deps.batchStats() },
+      mqtt: deps.mqttStats(),
       // Event snapshots and clips: written, recording, failures; retention so far (admin only: paths).
       media:
         req.user!.role !== 'admin'
           ? null
-          : deps.daemon.media
-            ? {
-                ...deps.daemon.media.stats(),
-                bytes: deps.daemon.store?.mediaBytes() ?? 0,
-                retention: deps.daemon.retention?.totals ?? null,
-                error: null,
-              }
-            : { error: deps.daemon.mediaError },
+          : deps.media
+            ? { ...deps.media.stats(), error: null }
+            : { error: deps.mediaError },
       // Live view: clients, decode-to-send latency, per-client skips (other users' names: admin only).
-      live: req.user!.role === 'admin' ? (deps.daemon.live?.stats() ?? null) : null,
+      live: req.user!.role === 'admin' ? deps.liveStats() : null,
       cameras,
     };
   });
@@ -370,7 +409,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     const { camera, limit } = q.data;
     if (camera !== undefined && !visibleCamera(req, camera)) return noCamera(reply, camera);
     const visible = new Set([...deps.cameras().keys()].filter((id) => canSee(req.user!, id)));
-    return { events: deps.daemon.store?.budgetEvents({ camera, cameras: visible, limit }) ?? [] };
+    return { events: deps.store.budgetEvents({ camera, cameras: visible, limit }) };
   });
 
   // Zone events, newest first, of the cameras this user may see; `before` pages (the last id seen).
@@ -379,9 +418,9 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     if (!q.success) return reply.code(400).send(badRequest(describeIssue(q.error.issues[0]!)));
     const { camera } = q.data;
     if (camera !== undefined && !visibleCamera(req, camera)) return noCamera(reply, camera);
-    deps.daemon.events?.flush(); // what happened up to now, not up to the last flush
+    deps.flushEvents(); // what happened up to now, not up to the last flush
     const visible = new Set([...deps.cameras().keys()].filter((id) => canSee(req.user!, id)));
-    const events = deps.daemon.store?.events({ ...q.data, cameras: visible }) ?? [];
+    const events = deps.store.events({ ...q.data, cameras: visible });
     return { events: events.map(present), next: events.length === q.data.limit ? (events.at(-1)?.id ?? null) : null };
   });
 
@@ -393,8 +432,8 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
         .send(badRequest(`Expected an event id (a positive integer) for id but received ${shownParam(req.params.id)}`));
       return null;
     }
-    deps.daemon.events?.flush();
-    const ev = deps.daemon.store?.event(id.data) ?? null;
+    deps.flushEvents();
+    const ev = deps.store.event(id.data);
     if (!ev || !canSee(req.user!, ev.camera)) {
       // another camera's event is as absent as a missing one
       void reply.code(404).send({ error: 'not_found', message: `No event ${id.data}` });
@@ -414,7 +453,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       const ev = eventById(req, reply);
       if (!ev) return reply;
       const media = ev[kind];
-      const dir = deps.daemon.media?.dir;
+      const dir = deps.media?.dir;
       if (!media || !dir) return reply.code(404).send({ error: 'not_found', message: `Event ${ev.id} has no ${kind}` });
       // A snapshot is replaced while its event runs (a better frame): revalidate (ETag) every time.
       return reply
@@ -425,7 +464,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
   app.delete<{ Params: { id: string } }>('/api/events/:id', { preHandler: adminOnly }, async (req, reply) => {
     const ev = eventById(req, reply);
     if (!ev) return reply;
-    await deps.daemon.deleteEvent(ev);
+    await deps.deleteEvent(ev);
     return reply.code(204).send();
   });
 

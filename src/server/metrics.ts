@@ -1,23 +1,43 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-import type { Daemon } from '../daemon/Daemon.js';
 import type { BudgetEvent } from '../budget/BudgetGuard.js';
-import type { DetectionEvent } from '../detect/DetectionService.js';
-import { STAGES, stageTimes } from '../detect/FrameLatency.js';
-
+import type { BatchStats, CameraDetectStats, DetectionEvent } from '../detect/DetectionService.js';
+import { STAGES, stageTimes, type FrameLatency } from '../detect/FrameLatency.js';
 import type { CameraState, CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 
 const STATES: CameraState[] = ['connecting', 'streaming', 'stalled', 'backoff', 'stopped'];
+
+/** What the camera metrics read of a camera when scraped. */
+export type MetricsCamera = Pick<CameraSupervisor, 'id' | 'state' | 'health' | 'counters'>;
+
+/** Where the detection metrics come from: read when scraped, or counted as events come. */
+export interface DetectionSources {
+  /** A camera's detection stats; null when it does not detect. */
+  detectStats: (id: string) => CameraDetectStats | null;
+  /** null when detection is off. */
+  batchStats: () => BatchStats | null;
+  latency: (id: string) => Pick<FrameLatency, 'timing'> | undefined;
+  /** The detector's backend, as inference times are labelled. */
+  backend: () => string;
+  onDetections: (fn: (ev: DetectionEvent, emittedUs: number) => void) => void;
+  onBudget: (fn: (ev: BudgetEvent) => void) => void;
+}
+
+export interface MetricsDeps {
+  cameras: () => Iterable<MetricsCamera>;
+  /** Absent: the camera metrics only. */
+  detection?: DetectionSources;
+}
 
 /**
  * Prometheus metrics. Values are read from the supervisors when scraped (no per-frame work);
  * native counters are cumulative since the camera was created, so they map onto counters.
  */
-export function createMetrics(cameras: () => Iterable<CameraSupervisor>, daemon?: Daemon): Registry {
+export function createMetrics({ cameras, detection }: MetricsDeps): Registry {
   const register = new Registry();
   collectDefaultMetrics({ register, prefix: 'vigil_' });
 
-  const totals: Array<[string, string, (c: ReturnType<CameraSupervisor['counters']>) => number]> = [
+  const totals: Array<[string, string, (c: ReturnType<MetricsCamera['counters']>) => number]> = [
     ['vigil_camera_packets_total', 'Video packets received', (c) => c.packets],
     ['vigil_camera_bytes_total', 'Video bytes received', (c) => c.bytes],
     ['vigil_camera_frames_decoded_total', 'Frames decoded', (c) => c.framesDecoded],
@@ -66,11 +86,11 @@ export function createMetrics(cameras: () => Iterable<CameraSupervisor>, daemon?
       }
     },
   });
-  if (daemon) detectionMetrics(register, cameras, daemon);
+  if (detection) detectionMetrics(register, cameras, detection);
   return register;
 }
 
-function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupervisor>, daemon: Daemon): void {
+function detectionMetrics(register: Registry, cameras: () => Iterable<MetricsCamera>, src: DetectionSources): void {
   const detections = new Counter({
     name: 'vigil_detections_total',
     help: 'Objects detected, by camera and class',
@@ -91,15 +111,15 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
     buckets: [0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2],
     registers: [register],
   });
-  daemon.on('detections', (ev: DetectionEvent, emittedUs: number) => {
+  src.onDetections((ev, emittedUs) => {
     for (const d of ev.detections) detections.inc({ camera: ev.camera, label: d.label });
-    infer.observe({ backend: daemon.detector.backend }, (ev.stamps.postprocessedUs - ev.stamps.preprocessedUs) / 1e6);
+    infer.observe({ backend: src.backend() }, (ev.stamps.postprocessedUs - ev.stamps.preprocessedUs) / 1e6);
     const t = stageTimes(ev, emittedUs);
     for (const s of STAGES) stages.observe({ camera: ev.camera, stage: s }, t[s] / 1000);
   });
-  const detectCounters: Array<
-    [string, string, (s: NonNullable<ReturnType<NonNullable<Daemon['detection']>['stats']>>) => number]
-  > = [['vigil_detect_frames_total', 'Frames the detector ran on', (s) => s.framesInferred]];
+  const detectCounters: Array<[string, string, (s: CameraDetectStats) => number]> = [
+    ['vigil_detect_frames_total', 'Frames the detector ran on', (s) => s.framesInferred],
+  ];
   new Counter({
     name: 'vigil_detect_dropped_total',
     help: 'Decoded frames the detector did not run on, by reason: behind (a newer frame won while it was busy), stale (the budget policy: too old to make the budget), every_nth (the budget policy), fps (over target_fps), gone (left the pool first), error',
@@ -108,7 +128,7 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
     collect() {
       this.reset();
       for (const cam of cameras()) {
-        const st = daemon.detection?.stats(cam.id);
+        const st = src.detectStats(cam.id);
         if (st) for (const [reason, n] of Object.entries(st.dropReasons)) this.inc({ camera: cam.id, reason }, n);
       }
     },
@@ -120,7 +140,7 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
     registers: [register],
     collect() {
       this.reset();
-      const b = daemon.detection?.batchStats();
+      const b = src.batchStats();
       if (b) for (const [launch, n] of Object.entries(b.launches)) this.inc({ launch }, n);
     },
   });
@@ -130,7 +150,7 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
     registers: [register],
     collect() {
       this.reset();
-      const b = daemon.detection?.batchStats();
+      const b = src.batchStats();
       if (b) this.inc(b.frames);
     },
   });
@@ -141,7 +161,7 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
     'Interarrival jitter of decoded frames (RFC 3550: smoothed |arrival interval − pts interval|)',
     cameras,
     (cam) => {
-      const t = daemon.latency.get(cam.id)?.timing();
+      const t = src.latency(cam.id)?.timing();
       return t?.intervalMs ? t.jitterMs / 1000 : null;
     },
   );
@@ -151,7 +171,7 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
     labelNames: ['camera', 'kind'],
     registers: [register],
   });
-  daemon.on('budget', (ev: BudgetEvent) => budgetEvents.inc({ camera: ev.camera, kind: ev.kind }));
+  src.onBudget((ev) => budgetEvents.inc({ camera: ev.camera, kind: ev.kind }));
   perCamera(
     'gauge',
     register,
@@ -159,13 +179,13 @@ function detectionMetrics(register: Registry, cameras: () => Iterable<CameraSupe
     "1 while the camera's latency budget is breached, else 0 (cameras with a budget)",
     cameras,
     (cam) => {
-      const b = daemon.detection?.stats(cam.id)?.budget;
+      const b = src.detectStats(cam.id)?.budget;
       return b ? (b.state === 'breach' ? 1 : 0) : null;
     },
   );
   for (const [name, help, read] of detectCounters) {
     perCamera('counter', register, name, help, cameras, (cam) => {
-      const s = daemon.detection?.stats(cam.id);
+      const s = src.detectStats(cam.id);
       return s ? read(s) : null;
     });
   }
@@ -180,8 +200,8 @@ function perCamera(
   register: Registry,
   name: string,
   help: string,
-  cameras: () => Iterable<CameraSupervisor>,
-  read: (cam: CameraSupervisor) => number | null,
+  cameras: () => Iterable<MetricsCamera>,
+  read: (cam: MetricsCamera) => number | null,
 ): void {
   const values = () =>
     [...cameras()].flatMap((cam) => {

@@ -83,7 +83,7 @@ describe('event snapshots and clips', () => {
       },
     );
     running = daemon;
-    const dir = daemon.media!.dir;
+    const dir = daemon.mediaDir!;
     const viewer = new Viewer(url, token); // events reach the live WebSocket once committed
     await viewer.hello();
     await waitFor(
@@ -224,7 +224,7 @@ describe('event snapshots and clips', () => {
     await daemon.close();
     running = null;
     const rows = mediaRows(daemon.config.data_dir!);
-    const onDisk = filesUnder(daemon.media!.dir, true);
+    const onDisk = filesUnder(daemon.mediaDir!, true);
     expect(onDisk).toEqual(rows);
     const total = [...rows.values()].reduce((a, b) => a + b, 0);
     expect(total).toBeLessThanOrEqual(quotaMb * 1024 * 1024);
