@@ -29,14 +29,14 @@ export const detectSchema = z.strictObject({
   max_detections: z.int().min(1).max(1000).default(100),
   /** ONNX Runtime intra-op threads; 0 = one per core. */
   threads: z.int().min(0).max(256).default(0),
-  /**
-   * Cross-camera batching (src/detect/DetectionService.ts): up to `max_size` cameras' frames in
-   * one inference; a batch that is not full waits at most `timeout_ms` (less where a camera's
-   * budget needs it) and never for a camera that stopped sending. On the CPU a batch costs
-   * what its frames cost one by one (bench/results/batch-*.json), so the default is 1.
-   */
   /** Per-camera object tracking (src/events/Tracker.ts): ids in the overlay, events in zones. */
   tracker: trackerSchema.default({ iou_threshold: 0.3, high_score: 0.5, min_hits: 3, max_age: 15 }),
+  /**
+   * Cross-camera batching (src/detect/BatchScheduler.ts): up to `max_size` cameras' frames in
+   * one inference; a batch that is not full waits at most `timeout_ms` (less where a camera's
+   * budget needs it) and never for a camera that stopped sending. The default is 1: ONNX Runtime
+   * already spreads one frame over every core, so on the CPU a batch only adds its wait.
+   */
   batch: z
     .strictObject({
       max_size: z.int().min(1).max(64).default(1),
