@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { cudaProgram, GpuDetector } from '../src/detect/GpuDetector.js';
 import type { Letterbox } from '../src/detect/letterbox.js';
 import { int8OnnxPath } from '../src/model/importModel.js';
-import { loadAddon } from '../src/native/addon.js';
+import { loadChecks } from '../src/native/addon.js';
 import { CHECK_DIR, loadCheckFrames } from './checkFrames.js';
 import { percentile, writeResult, type BenchRow } from './record.js';
 
@@ -20,7 +20,7 @@ const model = int8OnnxPath();
 if (!model) throw new Error('no INT8 model');
 const { batchOf } = loadCheckFrames();
 const meta = JSON.parse(readFileSync(join(CHECK_DIR, 'ort.json'), 'utf8')) as { letterbox: Letterbox };
-const addon = loadAddon();
+const checks = loadChecks();
 const maxBatch = Math.max(...BATCHES);
 const det = await GpuDetector.loadCuda(model, { maxBatch, scoreThreshold: 0.4 });
 const stats = (ms: number[]) => {
@@ -37,9 +37,9 @@ interface Measured {
 const measured: Measured[] = [];
 for (const batch of BATCHES) {
   const input = batchOf(batch);
-  await addon.int8EngineRun(det.engine, { input, batch, iterations: 20, graphs: true }); // graph capture + warm-up
+  await checks.int8EngineRun(det.engine, { input, batch, iterations: 20, graphs: true }); // graph capture + warm-up
   const iterations = batch >= 32 ? 200 : 500;
-  const r = await addon.int8EngineRun(det.engine, { batch, iterations, graphs: true });
+  const r = await checks.int8EngineRun(det.engine, { batch, iterations, graphs: true });
   const wall = stats([...r.wallMs]);
   const gpu = stats([...r.gpuMs]);
   // The detector as the daemon calls it: upload, engine, decode + NMS per frame, records back.
@@ -69,7 +69,7 @@ const program = cudaProgram(model);
 const KIND = ['quantize input', 'conv int8', 'conv float', 'maxpool', 'unary', 'add', 'resize', 'pad', 'stem'];
 const profiles: Record<string, Array<{ op: number; kind: string; output: string; ms: number }>> = {};
 for (const batch of [1, 8, 32].filter((b) => b <= maxBatch)) {
-  const r = await addon.int8EngineRun(det.engine, {
+  const r = await checks.int8EngineRun(det.engine, {
     input: batchOf(batch),
     batch,
     iterations: 20,

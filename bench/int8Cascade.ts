@@ -1,6 +1,6 @@
 // bench:int8-cascade — on the CPU: how far a one-step difference in one int8 tensor of the INT8
 // NanoDet plan carries through the network. Why: the CUDA INT8 engine must sum NanoDet's FP32
-// layers whose results are requantized in ONNX Runtime's exact order (VIGIL_INT8_FLOAT=exact),
+// layers whose results are requantized in ONNX Runtime's exact order (what its float mode 'exact' keeps for every FP32 layer),
 // because a handful of one-step differences early in the network spreads to a large share of all
 // later codes; this bench measures that spread. The reference arithmetic
 // (src/model/int8/reference.ts) runs frame 0 of .cache/int8check (bench:int8-prepare) once as is,

@@ -1,5 +1,5 @@
 // On a GPU box: every INT8 convolution summed in int32 of the calibrated NanoDet's plan on the GPU
-// (addon.int8ConvGpu, cuda/Int8Conv.cu), each fed the reference arithmetic's own input codes for
+// (checks.int8ConvGpu, int8/Int8Conv.cu), each fed the reference arithmetic's own input codes for
 // that layer, against the reference's output (src/model/int8/reference.ts): the kernel's
 // arithmetic, layer by layer. Frame: INT8_FRAME (a [3,416,416] float32 file) or the first
 // vtest frame. Writes bench/results/int8conv-<machine>-<date>.json.
@@ -11,7 +11,7 @@ import { planInt8 } from '../src/model/int8/plan.js';
 import { runReference } from '../src/model/int8/reference.js';
 import { int8OnnxPath } from '../src/model/importModel.js';
 import { readOnnx } from '../src/model/onnx/readOnnx.js';
-import { loadAddon } from '../src/native/addon.js';
+import { loadChecks } from '../src/native/addon.js';
 import { writeResult, type BenchRow } from './record.js';
 
 const model = int8OnnxPath();
@@ -23,7 +23,7 @@ const plan = planInt8(readOnnx(readFileSync(model)));
 const t0 = performance.now();
 const ref = runReference(plan, frame);
 const refMs = performance.now() - t0;
-const addon = loadAddon();
+const checks = loadChecks();
 const EPI = { requantize: 0, leaky_relu: 1, relu: 2, sigmoid: 3 } as const;
 const rows: BenchRow[] = [];
 let values = 0;
@@ -66,7 +66,7 @@ for (const s of plan.steps) {
     int8Out: 'q' in want,
   };
   const t1 = performance.now();
-  const got = addon.int8ConvGpu(layer);
+  const got = checks.int8ConvGpu(layer);
   const ms = performance.now() - t1;
   if ('q' in want) {
     const g = got as Int8Array;

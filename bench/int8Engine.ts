@@ -3,8 +3,8 @@
 // 1. every tensor of the plan on the GPU against the reference arithmetic
 //    (src/model/int8/reference.ts) on one frame: int8 codes equal, floats within float error;
 //    with the defaults (an FP32 layer no int8 code depends on as 3×TF32 on the tensor cores),
-//    with every FP32 layer in ONNX Runtime's order (VIGIL_INT8_FLOAT=exact), without and with the
-//    CUDA graph, and with the dp4a kernels (VIGIL_INT8_KERNEL=dp4a);
+//    with every FP32 layer in ONNX Runtime's order (engine option float: 'exact'), without and
+//    with the CUDA graph, and with the dp4a kernels (kernel: 'dp4a');
 // 2. a batch of all frames: each image equal to its batch-1 run; every int8 tensor of the first
 //    frames against ONNX Runtime CPU running the same QDQ ONNX (within one int8 step), and the
 //    head outputs;
@@ -24,7 +24,7 @@ import { runReference } from '../src/model/int8/reference.js';
 import type { Letterbox } from '../src/detect/letterbox.js';
 import { int8OnnxPath } from '../src/model/importModel.js';
 import { readOnnx } from '../src/model/onnx/readOnnx.js';
-import { loadAddon } from '../src/native/addon.js';
+import { loadChecks } from '../src/native/addon.js';
 import { CHECK_DIR, FRAME_FLOATS, loadCheckFrames } from './checkFrames.js';
 import { writeResult, type BenchRow } from './record.js';
 
@@ -47,7 +47,7 @@ const meta = JSON.parse(readFileSync(join(CHECK_DIR, 'ort.json'), 'utf8')) as {
 const { frames, frame, batchOf } = loadCheckFrames();
 const ortBlob = readFileSync(join(CHECK_DIR, 'ort-codes.bin'));
 const N = meta.frames;
-const addon = loadAddon();
+const checks = loadChecks();
 const plan = planInt8(readOnnx(readFileSync(model)));
 const program = cudaProgram(model);
 const log = (s: string) => process.stdout.write(`${s}\n`);
@@ -58,7 +58,7 @@ const read = (d: GpuDetector, name: string, image: number) =>
   tensorFromBuffer(
     program,
     name,
-    addon.int8EngineRead(d.engine, program.buffers[program.tensors.get(name)!.buffer]!.name, image),
+    checks.int8EngineRead(d.engine, program.buffers[program.tensors.get(name)!.buffer]!.name, image),
   );
 
 // 1. Every tensor against the reference, frame 0.
@@ -118,28 +118,24 @@ const compareWithReference = (d: GpuDetector, image: number): Cmp => {
 // (no graph): every buffer then holds other values, so an op of the graph's branches that read a
 // buffer before its writer ran would differ.
 const other = async (d: GpuDetector, batch: number) =>
-  addon.int8EngineRun(d.engine, { input: batchOf(batch, 1), batch, iterations: 1, graphs: false });
+  checks.int8EngineRun(d.engine, { input: batchOf(batch, 1), batch, iterations: 1, graphs: false });
 const checkFrame0 = async (d: GpuDetector) => {
-  await addon.int8EngineRun(d.engine, { input: frame(0), batch: 1, iterations: 1, graphs: false });
+  await checks.int8EngineRun(d.engine, { input: frame(0), batch: 1, iterations: 1, graphs: false });
   const noGraph = compareWithReference(d, 0);
   log(`${d.cacheKey}, no graph, vs reference: ${JSON.stringify(noGraph)}`);
   await other(d, 1);
-  await addon.int8EngineRun(d.engine, { input: frame(0), batch: 1, iterations: 1, graphs: true });
+  await checks.int8EngineRun(d.engine, { input: frame(0), batch: 1, iterations: 1, graphs: true });
   const graph = compareWithReference(d, 0);
   log(`${d.cacheKey}, CUDA graph, vs reference: ${JSON.stringify(graph)}`);
   return { noGraph, graph };
 };
 const { noGraph: mmaVsRef, graph: graphVsRef } = await checkFrame0(det);
 
-process.env.VIGIL_INT8_FLOAT = 'exact';
-const exact = await GpuDetector.loadCuda(model, { maxBatch: 1 });
-delete process.env.VIGIL_INT8_FLOAT;
+const exact = await GpuDetector.loadCuda(model, { maxBatch: 1, engine: { float: 'exact' } });
 const { noGraph: exactVsRef, graph: exactGraphVsRef } = await checkFrame0(exact);
 
-process.env.VIGIL_INT8_KERNEL = 'dp4a';
-const dp4a = await GpuDetector.loadCuda(model, { maxBatch: 1 });
-delete process.env.VIGIL_INT8_KERNEL;
-await addon.int8EngineRun(dp4a.engine, { input: frame(0), batch: 1, iterations: 1, graphs: true });
+const dp4a = await GpuDetector.loadCuda(model, { maxBatch: 1, engine: { kernel: 'dp4a' } });
+await checks.int8EngineRun(dp4a.engine, { input: frame(0), batch: 1, iterations: 1, graphs: true });
 const dp4aVsRef = compareWithReference(dp4a, 0);
 log(`${dp4a.cacheKey} vs reference: ${JSON.stringify(dp4aVsRef)}`);
 
@@ -147,7 +143,7 @@ log(`${dp4a.cacheKey} vs reference: ${JSON.stringify(dp4aVsRef)}`);
 const single = new Map<string, Int8Array | Float32Array>();
 for (const o of plan.outputs) single.set(o, read(det, o, 0));
 await other(det, N);
-await addon.int8EngineRun(det.engine, {
+await checks.int8EngineRun(det.engine, {
   input: frames.subarray(0, N * FRAME_FLOATS),
   batch: N,
   iterations: 1,

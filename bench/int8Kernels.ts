@@ -7,7 +7,7 @@
 // nothing: the profiler's report is the result.
 import { cudaProgram, postOptions } from '../src/detect/GpuDetector.js';
 import { int8OnnxPath } from '../src/model/importModel.js';
-import { loadAddon } from '../src/native/addon.js';
+import { loadAddon, loadChecks } from '../src/native/addon.js';
 import { loadCheckFrames } from './checkFrames.js';
 
 const batch = Number(process.env.KERNELS_BATCH ?? 32);
@@ -16,5 +16,5 @@ if (!model) throw new Error('no INT8 model');
 const input = loadCheckFrames().batchOf(batch);
 const addon = loadAddon();
 const { handle } = await addon.openInt8Engine({ program: cudaProgram(model), maxBatch: batch, ...postOptions({}) });
-const r = await addon.int8EngineRun(handle, { input, batch, iterations: 1, graphs: false });
+const r = await loadChecks().int8EngineRun(handle, { input, batch, iterations: 1, graphs: false });
 process.stdout.write(`int8 kernels: batch ${batch}, GPU ${[...r.gpuMs][0]?.toFixed(3)} ms\n`);

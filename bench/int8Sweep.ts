@@ -1,44 +1,37 @@
 // bench:int8-sweep — the INT8 engine's experiment knobs measured against its defaults in one
-// process on a GPU box: each variant (a set of VIGIL_* environment variables, read when an engine
-// opens or, VIGIL_CUDA_SPIN_US, at each wait) opens its own engine and runs batch 1, 8, 32 and 64
+// process on a GPU box: each variant (a set of engine options, Int8EngineOptions in
+// src/native/types.ts, passed when its engine opens) opens its own engine and runs batch 1, 8, 32 and 64
 // in CUDA graphs (wall and GPU p50), then a batch-8 and a batch-32 run (SWEEP_PROFILE; none
 // larger than the engine holds) op by op, one stream and no graph, printed after its line: where
 // the time moved. Every variant must compute the same bytes:
 // all tensors of a batch of 8 real frames, images 0 and 7,
 // compared with the default variant's (int32 sums are exact in any order and no float sum's order
-// changes, so any difference is a bug; except VIGIL_INT8_FLOAT=exact, which sums the FP32 head
+// changes, so any difference is a bug; except float: 'exact', which sums the FP32 head
 // layer in ONNX Runtime's order rather than 3×TF32: its float outputs may then differ in the last
 // bits). The peer is the default variant, measured in the same run.
-// SWEEP: a JSON object {name: {VAR: value}} replacing the built-in list; SWEEP_BATCHES.
+// SWEEP: a JSON object {name: {option: value}} replacing the built-in list, e.g.
+// '{"default": {}, "one stream": {"branches": false}}' (the first is the peer); SWEEP_BATCHES.
 // Writes bench/results/int8sweep-<machine>-<date>.json.
 import { cudaProgram, postOptions } from '../src/detect/GpuDetector.js';
 import { int8OnnxPath } from '../src/model/importModel.js';
-import { loadAddon } from '../src/native/addon.js';
-import type { TensorRtHandle } from '../src/native/types.js';
+import { loadAddon, loadChecks } from '../src/native/addon.js';
+import type { GpuEngineHandle, Int8EngineOptions } from '../src/native/types.js';
 import { loadCheckFrames } from './checkFrames.js';
 import { percentile, writeResult, type BenchRow } from './record.js';
 
-const KNOBS = [
-  'VIGIL_INT8_SPLIT_BLOCKS',
-  'VIGIL_INT8_MIN_SPLIT',
-  'VIGIL_CUDA_SPIN_US',
-  'VIGIL_INT8_FLOAT',
-  'VIGIL_INT8_BRANCHES',
-  'VIGIL_INT8_SMALL_TILES',
-  'VIGIL_INT8_PRIORITY',
-  'VIGIL_INT8_KERNEL',
-];
-const VARIANTS: Record<string, Record<string, string>> = process.env.SWEEP
-  ? (JSON.parse(process.env.SWEEP) as Record<string, Record<string, string>>)
+// Each variant's options go to the addon as given: it names a wrong one before any GPU work.
+const VARIANTS: Record<string, Int8EngineOptions> = process.env.SWEEP
+  ? (JSON.parse(process.env.SWEEP) as Record<string, Int8EngineOptions>)
   : {
       default: {},
-      'no priorities in the branch graphs': { VIGIL_INT8_PRIORITY: '0' },
+      'no priorities in the branch graphs': { priority: false },
     };
 const BATCHES = (process.env.SWEEP_BATCHES ?? '1,8,32,64').split(',').map(Number);
 const model = int8OnnxPath();
 if (!model) throw new Error('no INT8 model');
 const { batchOf } = loadCheckFrames();
 const addon = loadAddon();
+const checks = loadChecks();
 const program = cudaProgram(model);
 const maxBatch = Math.max(8, ...BATCHES);
 const PROFILE_BATCHES = [
@@ -59,14 +52,14 @@ const log = (s: string) => process.stdout.write(`${s}\n`);
 // Every buffer of images 0 and 7 after a batch of 8 frames in the graph, as bytes; first a run of
 // other frames without the graph, so that every buffer holds other values (an op of the graph's
 // branches that read a buffer before its writer ran would show).
-const snapshot = async (handle: TensorRtHandle) => {
-  await addon.int8EngineRun(handle, { input: batchOf(8, 1), batch: 8, iterations: 1, graphs: false });
-  await addon.int8EngineRun(handle, { input: batchOf(8), batch: 8, iterations: 1, graphs: true });
+const snapshot = async (handle: GpuEngineHandle) => {
+  await checks.int8EngineRun(handle, { input: batchOf(8, 1), batch: 8, iterations: 1, graphs: false });
+  await checks.int8EngineRun(handle, { input: batchOf(8), batch: 8, iterations: 1, graphs: true });
   return program.buffers.flatMap((b) =>
     [0, 7].map((image) => ({
       name: `${b.name}[${image}]`,
       int8: b.int8,
-      bytes: addon.int8EngineRead(handle, b.name, image),
+      bytes: checks.int8EngineRead(handle, b.name, image),
     })),
   );
 };
@@ -76,7 +69,8 @@ const snapshot = async (handle: TensorRtHandle) => {
 // float sum's order).
 interface Result {
   name: string;
-  env: Record<string, string>;
+  /** The variant's engine options (the key keeps its name from when they were environment variables). */
+  env: Int8EngineOptions;
   cacheKey: string;
   batches: Array<{ batch: number; wallP50: number; gpuP50: number; perSecond: number }>;
   profiles: Array<{ batch: number; opsMs: number[] }>;
@@ -87,20 +81,18 @@ interface Result {
 const results: Result[] = [];
 let reference: Array<{ name: string; int8: boolean; bytes: Uint8Array }> | null = null;
 for (const [name, env] of Object.entries(VARIANTS)) {
-  for (const k of KNOBS) delete process.env[k];
-  Object.assign(process.env, env);
-  const opened = await addon.openInt8Engine({ program, maxBatch, ...postOptions({}) });
+  const opened = await addon.openInt8Engine({ program, options: env, maxBatch, ...postOptions({}) });
   const batches: Result['batches'] = [];
   for (const batch of BATCHES) {
     const input = batchOf(batch);
-    await addon.int8EngineRun(opened.handle, { input, batch, iterations: 20, graphs: true }); // capture + warm-up
-    const r = await addon.int8EngineRun(opened.handle, { batch, iterations: batch >= 32 ? 150 : 400, graphs: true });
+    await checks.int8EngineRun(opened.handle, { input, batch, iterations: 20, graphs: true }); // capture + warm-up
+    const r = await checks.int8EngineRun(opened.handle, { batch, iterations: batch >= 32 ? 150 : 400, graphs: true });
     const mean = [...r.wallMs].reduce((a, b) => a + b, 0) / r.wallMs.length;
     batches.push({ batch, wallP50: p50(r.wallMs), gpuP50: p50(r.gpuMs), perSecond: (batch * 1000) / mean });
   }
   const profiles: Result['profiles'] = [];
   for (const batch of PROFILE_BATCHES) {
-    const prof = await addon.int8EngineRun(opened.handle, {
+    const prof = await checks.int8EngineRun(opened.handle, {
       input: batchOf(batch),
       batch,
       iterations: 10,
@@ -124,7 +116,6 @@ for (const [name, env] of Object.entries(VARIANTS)) {
       else if (diff) floatDiffs.push(snap[i]!.name);
     }
   }
-  for (const k of KNOBS) delete process.env[k];
   const res: Result = {
     name,
     env,
@@ -177,7 +168,7 @@ for (const r of results.slice(1)) {
 }
 const file = writeResult({
   bench: 'int8sweep',
-  setup: `Vigil's CUDA INT8 engine (${base.cacheKey}), NanoDet 416×416 on real vtest frames, each batch size one CUDA graph; each variant its own engine in one process, its knobs set as environment variables; exactness: every buffer of images 0 and 7 of a batch of 8 against the default variant's bytes`,
+  setup: `Vigil's CUDA INT8 engine (${base.cacheKey}), NanoDet 416×416 on real vtest frames, each batch size one CUDA graph; each variant its own engine in one process, its knobs passed as engine options; exactness: every buffer of images 0 and 7 of a batch of 8 against the default variant's bytes`,
   peer: 'the same engine with its default settings, same run',
   rows,
   summary: {

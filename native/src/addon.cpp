@@ -8,11 +8,11 @@ extern "C" {
 #include "binding/AddonData.h"
 #include "binding/CameraWrap.h"
 #include "binding/Convert.h"
-#include "binding/GpuPost.h"
-#include "binding/TrtBinding.h"
 #include "binding/DeviceBatchBinding.h"
+#include "binding/GpuEngineBinding.h"
 #include "binding/ProbeWorker.h"
 #include "binding/RemuxWorker.h"
+#include "binding/checks/Checks.h"
 #include "core/LibavLog.h"
 #include "core/SdNotify.h"
 
@@ -79,15 +79,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfoJs, "buildInfo"));
   exports.Set("detectionRecordLayout", Napi::Function::New(env, DetectionRecordLayoutJs, "detectionRecordLayout"));
   exports.Set("setLibavLogLevel", Napi::Function::New(env, SetLibavLogLevel, "setLibavLogLevel"));
-  exports.Set("nanodetPostGpu", Napi::Function::New(env, NanodetPostGpu, "nanodetPostGpu"));
-  exports.Set("int8ConvGpu", Napi::Function::New(env, Int8ConvGpu, "int8ConvGpu"));
   exports.Set("createDeviceBatch", Napi::Function::New(env, CreateDeviceBatch, "createDeviceBatch"));
-  exports.Set("deviceBatchRead", Napi::Function::New(env, DeviceBatchRead, "deviceBatchRead"));
   exports.Set("openTensorRt", Napi::Function::New(env, OpenTensorRt, "openTensorRt"));
-  exports.Set("tensorRtDetect", Napi::Function::New(env, TensorRtDetect, "tensorRtDetect"));
   exports.Set("openInt8Engine", Napi::Function::New(env, OpenInt8Engine, "openInt8Engine"));
-  exports.Set("int8EngineRun", Napi::Function::New(env, Int8EngineRun, "int8EngineRun"));
-  exports.Set("int8EngineRead", Napi::Function::New(env, Int8EngineRead, "int8EngineRead"));
+  exports.Set("gpuEngineDetect", Napi::Function::New(env, GpuEngineDetect, "gpuEngineDetect"));
+  // Checks and benches only, apart from the production surface (src/native/checks.ts).
+  exports.Set("checks", makeChecks(env));
   return exports;
 }
 

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 
 import { loadAddon } from '../native/addon.js';
-import type { DeviceBatchHandle, TensorRtHandle } from '../native/types.js';
+import type { DeviceBatchHandle, GpuEngineHandle, Int8EngineOptions } from '../native/types.js';
 import { COCO_LABELS } from '../protocol/cocoLabels.js';
 import { decodeDetectionRecords } from '../protocol/binary.js';
 import { monoNowUs } from '../util/LatencyWindow.js';
@@ -25,6 +25,8 @@ export interface TrtDetectorOptions extends DetectorOptions {
 export interface CudaDetectorOptions extends DetectorOptions {
   /** The engine's buffers are sized for this batch. */
   maxBatch: number;
+  /** The engine's settings (benches compare variants); the daemon leaves them to their defaults. */
+  engine?: Int8EngineOptions;
 }
 
 /**
@@ -35,13 +37,13 @@ export interface CudaDetectorOptions extends DetectorOptions {
  * - `tensorrt`: the QDQ ONNX becomes an explicit-quantization INT8 TensorRT engine, built on
  *   first use and cached. Compiled against TensorRT's headers, the libraries loaded at run time:
  *   where they are missing, loadTensorRt() rejects with the reason.
- * - `cuda`: Vigil's own INT8 engine (native/src/cuda/Int8Engine.h), from the same QDQ ONNX on
+ * - `cuda`: Vigil's own INT8 engine (native/src/int8/Int8Engine.h), from the same QDQ ONNX on
  *   any NVIDIA GPU from sm_61 (tensor cores from sm_80): the model is planned
  *   (src/model/int8/plan.ts) and lowered (program.ts) here, in a second, nothing to build.
  */
 export class GpuDetector {
   private constructor(
-    private readonly handle: TensorRtHandle,
+    private readonly handle: GpuEngineHandle,
     readonly backend: 'tensorrt' | 'cuda',
     readonly maxBatch: number,
     readonly precision: 'fp32' | 'int8',
@@ -66,14 +68,19 @@ export class GpuDetector {
   /** Vigil's own engine on the QDQ ONNX at `modelPath`; rejects naming what it cannot run. */
   static async loadCuda(modelPath: string, opts: CudaDetectorOptions): Promise<GpuDetector> {
     const program = cudaProgram(modelPath);
-    const r = await loadAddon().openInt8Engine({ program, maxBatch: opts.maxBatch, ...postOptions(opts) });
+    const r = await loadAddon().openInt8Engine({
+      program,
+      options: opts.engine,
+      maxBatch: opts.maxBatch,
+      ...postOptions(opts),
+    });
     const det = GpuDetector.around(r, 'cuda', 'int8');
     await det.warmUp();
     return det;
   }
 
   private static around(
-    r: { handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean },
+    r: { handle: GpuEngineHandle; maxBatch: number; cacheKey: string; builtNow: boolean },
     backend: 'tensorrt' | 'cuda',
     precision: 'fp32' | 'int8',
   ) {
@@ -102,8 +109,8 @@ export class GpuDetector {
     }
   }
 
-  /** The engine handle, for checks and bench:infer (int8EngineRun/int8EngineRead on `cuda`). */
-  get engine(): TensorRtHandle {
+  /** The engine handle, for checks and benches (checks.int8EngineRun/int8EngineRead on `cuda`). */
+  get engine(): GpuEngineHandle {
     return this.handle;
   }
 
@@ -117,7 +124,7 @@ export class GpuDetector {
     boxes: Letterbox[],
     stamps?: { inferredUs?: number },
   ): Promise<Detection[][]> {
-    const records = await loadAddon().tensorRtDetect(this.handle, input, boxes);
+    const records = await loadAddon().gpuEngineDetect(this.handle, input, boxes);
     // Inference and post-processing end together on the GPU: one stamp for both.
     if (stamps) stamps.inferredUs = monoNowUs();
     return records.map((r) =>

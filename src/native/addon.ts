@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { NativeChecks } from './checks.js';
 import type { NativeAddon } from './types.js';
 
 /** The package root, found from this file whether it runs from src/ (vitest) or dist/src/. */
@@ -27,4 +28,9 @@ export function loadAddon(): NativeAddon {
   }
   cached = createRequire(import.meta.url)(path) as NativeAddon;
   return cached;
+}
+
+/** The addon's check- and bench-only calls (checks.ts), from the same .node as loadAddon(). */
+export function loadChecks(): NativeChecks {
+  return (loadAddon() as unknown as { checks: NativeChecks }).checks;
 }

@@ -155,16 +155,6 @@ export interface CameraCounters {
   annotateEncoder: string;
 }
 
-/** camera.paintCheck(): the GPU box painter against the CPU one on the same frame. */
-export interface PaintCheck {
-  width: number;
-  height: number;
-  /** YUV420P bytes compared; bytes the boxes changed (CPU); bytes where GPU and CPU differ. */
-  bytes: number;
-  painted: number;
-  mismatched: number;
-}
-
 export interface Snapshot {
   jpeg: Buffer;
   seq: number;
@@ -244,8 +234,6 @@ export interface NativeCamera {
    * the last one annotated.
    */
   annotate(seq: number, records: Uint8Array): Promise<AnnotatedFragment | null>;
-  /** GPU frames only (CUDA builds): paints `records` on frame `seq` on the GPU and on the CPU and compares; null once the frame left the pool. */
-  paintCheck(seq: number, records: Uint8Array): Promise<PaintCheck | null>;
   readonly running: boolean;
   readonly closed: boolean;
 }
@@ -314,27 +302,6 @@ export interface NativeAddon {
    */
   sdNotify(state: string): boolean;
   /** The native DetectionRecord's size and field offsets (the protocol mirrors them). */
-  /**
-   * NanoDet head decode + NMS on the GPU from head outputs in JS memory (checks and tools):
-   * packed 24-byte detection records and the candidate count before NMS. Throws without CUDA
-   * or without a usable GPU.
-   */
-  nanodetPostGpu(
-    levels: Array<{ stride: number; cls: Float32Array; reg: Float32Array }>,
-    params: {
-      inputSize: number;
-      numClasses: number;
-      regMax: number;
-      scoreThreshold: number;
-      iouThreshold: number;
-      maxDetections: number;
-      scale: number;
-      padX: number;
-      padY: number;
-      srcWidth: number;
-      srcHeight: number;
-    },
-  ): { records: Uint8Array; candidates: number };
   detectionRecordLayout(): {
     bytes: number;
     x1: number;
@@ -346,34 +313,6 @@ export interface NativeAddon {
     trackId: number;
   };
   setLibavLogLevel(level: LibavLogLevel): void;
-  /**
-   * One INT8 engine convolution on the GPU from JS memory (checks): NCHW int8 x, OIHW int8 w,
-   * int32 bias at s_in·s_w, float multiplier per output channel, epilogue ops (0 requantize
-   * (arg: scale), 1 leaky (alpha), 2 relu, 3 sigmoid). Throws without CUDA or a GPU.
-   */
-  int8ConvGpu(layer: {
-    C: number;
-    H: number;
-    W: number;
-    O: number;
-    Ho: number;
-    Wo: number;
-    kh: number;
-    kw: number;
-    sh: number;
-    sw: number;
-    pt: number;
-    pl: number;
-    dh: number;
-    dw: number;
-    group: number;
-    x: Int8Array;
-    w: Int8Array;
-    bias: Int32Array | null;
-    mult: Float32Array;
-    epilogue: Array<{ op: number; arg: number }>;
-    int8Out: boolean;
-  }): Int8Array | Float32Array;
   /** The TensorRT backend (src/detect/GpuDetector.ts): builds or loads the engine; rejects with the reason it cannot. */
   openTensorRt(options: {
     onnx: string;
@@ -387,14 +326,17 @@ export interface NativeAddon {
     scoreThreshold: number;
     iouThreshold: number;
     maxDetections: number;
-  }): Promise<{ handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean; log: string[] }>;
+  }): Promise<{ handle: GpuEngineHandle; maxBatch: number; cacheKey: string; builtNow: boolean; log: string[] }>;
   /**
    * The `cuda` backend: Vigil's own INT8 engine running a lowered program
-   * (src/model/int8/program.ts); the handle goes to tensorRtDetect like TensorRT's. Rejects
-   * without CUDA, a GPU, or with what is wrong in the program.
+   * (src/model/int8/program.ts); the handle goes to gpuEngineDetect like TensorRT's. Throws at
+   * once, before any GPU is looked for, naming a wrong setting in `options` or what is wrong in
+   * the program's shape; rejects without CUDA, a GPU, or with what the engine cannot run.
    */
   openInt8Engine(options: {
     program: GpuProgram;
+    /** The engine's settings; the defaults where absent (what the daemon runs). */
+    options?: Int8EngineOptions;
     maxBatch: number;
     inputSize: number;
     numClasses: number;
@@ -402,24 +344,12 @@ export interface NativeAddon {
     scoreThreshold: number;
     iouThreshold: number;
     maxDetections: number;
-  }): Promise<{ handle: TensorRtHandle; maxBatch: number; cacheKey: string; builtNow: boolean; log: string[] }>;
-  /**
-   * The INT8 engine alone (checks, bench:infer): `iterations` runs of a batch, each run's GPU and
-   * wall milliseconds; with `profile`, each op launched and timed alone instead (mean ms per op).
-   */
-  int8EngineRun(
-    handle: TensorRtHandle,
-    options: { input?: Float32Array; batch: number; iterations: number; graphs: boolean; profile?: boolean },
-  ): Promise<{ gpuMs: Float64Array; wallMs: Float64Array; opMs: Float64Array }>;
-  /** One image of an INT8 engine buffer after the last run, as stored (NHWC; int8 or float32 bytes). */
-  int8EngineRead(handle: TensorRtHandle, buffer: string, image: number): Uint8Array;
+  }): Promise<{ handle: GpuEngineHandle; maxBatch: number; cacheKey: string; builtNow: boolean; log: string[] }>;
   /** A GPU input batch for letterboxes to write into; throws without CUDA or a GPU. */
   createDeviceBatch(maxBatch: number, size: number): DeviceBatchHandle;
-  /** Slots [first, first + count) of a GPU input batch, copied to the host (checks and tools). */
-  deviceBatchRead(batch: DeviceBatchHandle, first: number, count: number): Float32Array;
   /** One batch (a host tensor, or a GPU input batch the letterboxes wrote): packed 24-byte detection records per frame. */
-  tensorRtDetect(
-    handle: TensorRtHandle,
+  gpuEngineDetect(
+    handle: GpuEngineHandle,
     input: Float32Array | DeviceBatchHandle,
     boxes: Array<{ scale: number; padX: number; padY: number; srcWidth: number; srcHeight: number }>,
   ): Promise<Uint8Array[]>;
@@ -432,4 +362,27 @@ export type DeviceBatchHandle = { readonly __deviceBatch: unique symbol };
 export type LetterboxTarget = Float32Array | { batch: DeviceBatchHandle; slot: number };
 
 /** An engine opened by openTensorRt or openInt8Engine (opaque; freed when collected). */
-export type TensorRtHandle = { readonly __tensorRt: unique symbol };
+export type GpuEngineHandle = { readonly __gpuEngine: unique symbol };
+
+/**
+ * Settings of Vigil's INT8 engine (native/src/int8/Int8EngineOptions.h); each absent one its
+ * default. Benches compare variants; the daemon passes none.
+ */
+export interface Int8EngineOptions {
+  /** INT8 convolutions: 'mma' (tensor cores where the GPU has them, the default) or 'dp4a'. */
+  kernel?: 'mma' | 'dp4a';
+  /** FP32 layers no int8 code depends on: 'tf32x3' (tensor cores, the default) or 'exact' (ONNX Runtime's order). */
+  float?: 'tf32x3' | 'exact';
+  /** Independent ops side by side in the CUDA graphs (default true), or one stream. */
+  branches?: boolean;
+  /** The longer remaining path first in the graphs (stream priorities, default true). */
+  priority?: boolean;
+  /** 64-row INT8 tiles below this many 128-row blocks an SM (default 2; 0: never). */
+  smallTiles?: number;
+  /** Blocks an SM split-K aims for (default 0: 2 under batch 4, 1 from 4). */
+  splitBlocks?: number;
+  /** At least this many K splits a convolution (default 1). */
+  minSplit?: number;
+  /** Microseconds a wait for the GPU polls before it blocks (default 10000; 0: block at once). */
+  spinUs?: number;
+}

@@ -6,7 +6,7 @@ import type { Letterbox } from '../../src/detect/letterbox.js';
 import { decodeNanodet, type HeadLevel } from '../../src/detect/nanodet/NanodetHead.js';
 import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
 import { decodeDetectionRecords, encodeDetectionRecords } from '../../src/protocol/binary.js';
-import { loadAddon } from '../../src/native/addon.js';
+import { loadAddon, loadChecks } from '../../src/native/addon.js';
 import type {
   AnnotatedFragment,
   CameraEvent,
@@ -109,7 +109,7 @@ export async function compareLetterbox(
       ])) as [LetterboxResult | null, LetterboxResult | null];
       seq += 3;
       if (!ra || !rb) continue; // left one pool already
-      if (batch) a.set(addon.deviceBatchRead(batch, slot, 1));
+      if (batch) a.set(loadChecks().deviceBatchRead(batch, slot, 1));
       expectSameBox(ra, rb);
       matched++;
       const plane = size * size;
@@ -199,7 +199,6 @@ export function readHeads(path: string): HeadFrame[] {
  * coordinates within float rounding.
  */
 export function comparePostprocess(frames: HeadFrame[], scoreThreshold: number) {
-  const addon = loadAddon();
   let cpuCount = 0;
   let gpuCount = 0;
   let mismatches = 0;
@@ -215,7 +214,7 @@ export function comparePostprocess(frames: HeadFrame[], scoreThreshold: number) 
       maxDetections: 100,
     };
     const cpu = decodeNanodet(f.levels, f.lb, o);
-    const r = addon.nanodetPostGpu(f.levels, {
+    const r = loadChecks().nanodetPostGpu(f.levels, {
       ...o,
       scale: f.lb.scale,
       padX: f.lb.padX,
@@ -321,7 +320,7 @@ export async function comparePaint(file: string, frames = 20, timeoutMs = 60_000
         continue;
       }
       last = newest;
-      const c = await cam.paintCheck(last, paintBoxes(size.w, size.h, r.frames * 3));
+      const c = await loadChecks().paintCheck(cam, last, paintBoxes(size.w, size.h, r.frames * 3));
       if (!c) continue;
       r.frames++;
       r.bytes += c.bytes;
@@ -439,7 +438,7 @@ export async function compareUploadedSlot(file: string, frames = 10, timeoutMs =
         cam.letterbox(host, size, norm, last, true),
       ]);
       if (!a || !b) continue;
-      const back = addon.deviceBatchRead(batch, slot, 1);
+      const back = loadChecks().deviceBatchRead(batch, slot, 1);
       for (let i = 0; i < back.length; i++) if (back[i] !== host[i]) differing++;
       compared++;
     }

@@ -4,10 +4,19 @@ import { describe, expect, it } from 'vitest';
 
 import { cudaProgram, postOptions } from '../../src/detect/GpuDetector.js';
 import { planInt8, type Int8Plan } from '../../src/model/int8/plan.js';
-import { Act, activationBytes, lowerPlan, OpKind, tensorFromBuffer } from '../../src/model/int8/program.js';
+import {
+  Act,
+  activationBytes,
+  lowerPlan,
+  OpKind,
+  PROGRAM_CONTRACT,
+  tensorFromBuffer,
+  type GpuProgram,
+} from '../../src/model/int8/program.js';
 import { fp32OnnxPath, int8OnnxPath } from '../../src/model/importModel.js';
 import { readOnnx } from '../../src/model/onnx/readOnnx.js';
-import { loadAddon } from '../../src/native/addon.js';
+import { loadAddon, loadChecks } from '../../src/native/addon.js';
+import type { Int8EngineOptions } from '../../src/native/types.js';
 
 const model = () => {
   const path = int8OnnxPath();
@@ -195,48 +204,79 @@ describe("the CUDA INT8 engine's program", () => {
     expect(() => cudaProgram(fp32OnnxPath())).toThrow(/runs INT8 \(QDQ\) models/);
   });
 
-  // An addon built without CUDA (no nvcc) has no INT8 engine to configure.
-  it.skipIf(!loadAddon().buildInfo().cuda.built)(
-    'names a wrong VIGIL_INT8_FLOAT before it looks for a GPU, and opens nothing',
-    async () => {
-      const program = cudaProgram(model());
-      process.env.VIGIL_INT8_FLOAT = 'fp16';
-      try {
-        await expect(loadAddon().openInt8Engine({ program, maxBatch: 1, ...postOptions({}) })).rejects.toThrow(
-          /VIGIL_INT8_FLOAT is 'fp16': use tf32x3 .* or exact/,
-        );
-      } finally {
-        delete process.env.VIGIL_INT8_FLOAT;
-      }
-    },
-  );
+  // The options and the program are read in the binding, on the JS thread: a wrong one throws
+  // at once, before any GPU is looked for, in any build.
+  it('names a wrong engine option, its allowed values and what each means, before it looks for a GPU', () => {
+    const program = cudaProgram(model());
+    const open = (options: unknown) =>
+      loadAddon().openInt8Engine({ program, options: options as Int8EngineOptions, maxBatch: 1, ...postOptions({}) });
+    const cases: Array<[unknown, RegExp]> = [
+      [
+        { float: 'fp16' },
+        /Expected 'tf32x3' \(.*the default\) or 'exact' \(.*\) for options.float but received string 'fp16'/,
+      ],
+      [{ kernel: 'tensor' }, /Expected 'mma' \(.*\) or 'dp4a' for options.kernel but received string 'tensor'/],
+      [
+        { branches: 'yes' },
+        /Expected true \(.*\) or false \(one stream\) for options.branches but received string 'yes'/,
+      ],
+      [{ priority: 1 }, /Expected true \(.*\) or false \(no priorities\) for options.priority but received number 1/],
+      [
+        { smallTiles: 2.5 },
+        /Expected a whole number 0..1000000, 64-row INT8 tiles .* for options.smallTiles but received number 2.5/,
+      ],
+      [
+        { splitBlocks: -1 },
+        /Expected a whole number 0..1000000, the blocks an SM split-K aims for .* for options.splitBlocks/,
+      ],
+      [
+        { minSplit: 0 },
+        /Expected a whole number 1..1000000, at least this many K splits a convolution .* for options.minSplit but received number 0/,
+      ],
+      [{ spinUs: -5 }, /Expected a whole number 0..1000000, µs a wait for the GPU polls .* for options.spinUs/],
+      [{ minsplit: 2 }, /Expected no such setting \(kernel, float, .*\) for options.minsplit but received number 2/],
+      ['fast', /Expected an object of INT8 engine settings .* for options but received string 'fast'/],
+    ];
+    for (const [options, message] of cases) expect(() => open(options)).toThrow(message);
+  });
 
-  it.skipIf(!loadAddon().buildInfo().cuda.built)(
-    'names any other wrong VIGIL_INT8_* setting before it looks for a GPU',
-    async () => {
-      const program = cudaProgram(model());
-      const cases: Array<[string, string, RegExp]> = [
-        ['VIGIL_INT8_KERNEL', 'tensor', /VIGIL_INT8_KERNEL is 'tensor': use mma .* or dp4a/],
-        ['VIGIL_INT8_BRANCHES', 'yes', /VIGIL_INT8_BRANCHES is 'yes': use 1 .* or 0/],
-        ['VIGIL_INT8_PRIORITY', 'high', /VIGIL_INT8_PRIORITY is 'high': use 1 .* or 0/],
-        ['VIGIL_INT8_SMALL_TILES', '2x', /VIGIL_INT8_SMALL_TILES is '2x': use a whole number, 64-row INT8 tiles/],
-        ['VIGIL_INT8_SPLIT_BLOCKS', '-1', /VIGIL_INT8_SPLIT_BLOCKS is '-1': use a whole number/],
-        [
-          'VIGIL_INT8_MIN_SPLIT',
-          '0',
-          /VIGIL_INT8_MIN_SPLIT is '0': use a whole number, at least this many K splits a convolution \(1 or more\)/,
-        ],
-      ];
-      for (const [name, value, message] of cases) {
-        process.env[name] = value;
-        try {
-          await expect(loadAddon().openInt8Engine({ program, maxBatch: 1, ...postOptions({}) })).rejects.toThrow(
-            message,
-          );
-        } finally {
-          delete process.env[name];
-        }
-      }
-    },
-  );
+  it("holds program.ts to the addon's program contract: codes by name and every field of every object", () => {
+    // The addon's table is built from native/src/int8/Int8Program.h and the reader's field lists.
+    expect(loadChecks().int8ProgramContract()).toEqual(PROGRAM_CONTRACT);
+    // Every field a lowered program carries is in the contract (the compiler holds the lists to
+    // the interfaces; this holds the objects built at run time to them).
+    const p = lowerPlan(planInt8(readOnnx(readFileSync(model()))));
+    const fields = PROGRAM_CONTRACT.fields;
+    const within = (o: object, allowed: object) => expect(Object.keys(o).filter((k) => !(k in allowed))).toEqual([]);
+    within(p, fields.program);
+    for (const b of p.buffers) within(b, fields.buffer);
+    for (const o of p.outputs) within(o, fields.output);
+    for (const op of p.ops) {
+      within(op, fields.op);
+      for (const v of [op.in, op.in2, op.out, op.aux]) if (v) within(v, fields.view);
+      if (op.pool) within(op.pool, fields.pool);
+      for (const e of op.epilogue ?? []) within(e, fields.epilogue);
+    }
+  });
+
+  it('refuses a program field or code the engine does not read, naming it, before it looks for a GPU', () => {
+    const program = cudaProgram(model());
+    const open = (p: GpuProgram) => loadAddon().openInt8Engine({ program: p, maxBatch: 1, ...postOptions({}) });
+    // The real program passes the reader (whatever the machine then says about its GPU).
+    let opening: Promise<unknown> | undefined;
+    expect(() => (opening = open(program))).not.toThrow();
+    void opening?.catch(() => {});
+    const op0 = program.ops[0]!;
+    const withOp = (op: object) => ({ ...program, ops: [op as GpuProgram['ops'][number], ...program.ops.slice(1)] });
+    expect(() => open(withOp({ ...op0, dilation: 2 }))).toThrow(
+      /Expected no such field of a program op \(the engine reads none\) for program.ops\[0\].dilation but received number 2/,
+    );
+    expect(() => open(withOp({ ...op0, kind: Object.keys(OpKind).length }))).toThrow(
+      /Expected a number between 0 and 8 for program.ops\[0\].kind but received number 9/,
+    );
+    const buffer = { ...program.buffers[0]!, stride: 1 } as GpuProgram['buffers'][number];
+    expect(() => open({ ...program, buffers: [buffer, ...program.buffers.slice(1)] })).toThrow(
+      /for program.buffers\[0\].stride/,
+    );
+  });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { loadAddon } from '../../src/native/addon.js';
+import { loadAddon, loadChecks } from '../../src/native/addon.js';
 import type { OpenedEvent, VideoEvent } from '../../src/native/types.js';
 import { DETECTION_RECORD_BYTES, DETECTION_RECORD_OFFSETS, encodeDetectionRecords } from '../../src/protocol/binary.js';
 import { RecordedCamera } from '../helpers/cameraEvents.js';
@@ -224,7 +224,7 @@ describe('annotated stream (boxes burned in, re-encoded)', () => {
     expect(await cam.camera.annotate(1, new Uint8Array(0))).toBeNull();
     expect(cam.camera.stats().annotateEncoder).toMatch(/^libx264 \(h264_nvenc: .+\)$/);
     // The GPU painter's check takes GPU frames only, and says so.
-    await expect(cam.camera.paintCheck(cam.frames.at(-1)!.seq, GREEN_BOX)).rejects.toThrow(
+    await expect(loadChecks().paintCheck(cam.camera, cam.frames.at(-1)!.seq, GREEN_BOX)).rejects.toThrow(
       /paintCheck: (frame \d+ is not in GPU memory|this addon was built without CUDA)/,
     );
     expect(() => cam.camera.annotate(5, new Uint8Array(10))).toThrow(

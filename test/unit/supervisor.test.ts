@@ -67,9 +67,6 @@ class ScriptedCamera implements NativeCamera {
   annotate(): Promise<null> {
     return Promise.resolve(null);
   }
-  paintCheck(): Promise<null> {
-    return Promise.resolve(null);
-  }
   frame(session = this.session) {
     this.emit({
       type: 'frame',

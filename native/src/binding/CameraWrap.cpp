@@ -8,7 +8,6 @@
 #include "cuda/DeviceBatch.h"
 #endif
 #include "binding/AnnotateWorker.h"
-#include "binding/PaintCheckWorker.h"
 #include "binding/Convert.h"
 #include "binding/DeviceBatchBinding.h"
 #include "binding/LetterboxWorker.h"
@@ -43,7 +42,6 @@ Napi::Function CameraWrap::Define(Napi::Env env) {
                          InstanceMethod<&CameraWrap::Snapshot>("snapshot"),
                          InstanceMethod<&CameraWrap::Letterbox>("letterbox"),
                          InstanceMethod<&CameraWrap::Annotate>("annotate"),
-                         InstanceMethod<&CameraWrap::PaintCheck>("paintCheck"),
                          InstanceAccessor<&CameraWrap::Running>("running"),
                          InstanceAccessor<&CameraWrap::Closed>("closed"),
                      });
@@ -250,38 +248,19 @@ Napi::Value CameraWrap::Letterbox(const Napi::CallbackInfo& info) {
       new LetterboxWorker(env, pipeline_->pool(), info[0].As<Napi::Float32Array>(), size, norm, minSeq, exact));
 }
 
-namespace {
-// annotate/paintCheck arguments: a frame seq and the detection records as the protocol
-// carries them (24 bytes each, little-endian).
-uint64_t seqAndBoxes(const Napi::CallbackInfo& info, std::vector<DetectionRecord>& boxes) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 1)
-    throw invalidParameter(env, "a frame seq (an integer ≥ 1)", "seq", info[0]);
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
-      info[1].As<Napi::Uint8Array>().ByteLength() % sizeof(DetectionRecord) != 0) {
-    throw invalidParameter(env, "a Uint8Array of 24-byte detection records", "records", info[1]);
-  }
-  Napi::Uint8Array a = info[1].As<Napi::Uint8Array>();
-  boxes.resize(a.ByteLength() / sizeof(DetectionRecord));
-  if (!boxes.empty()) std::memcpy(boxes.data(), a.Data(), a.ByteLength());
-  return static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
-}
-}  // namespace
-
 Napi::Value CameraWrap::Annotate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) throw invalidState(env, "Camera is closed");
   std::vector<DetectionRecord> boxes;
-  const uint64_t seq = seqAndBoxes(info, boxes);
+  const uint64_t seq = readSeqAndRecords(env, info[0], info[1], boxes);
   return PromiseWorker::Start(new AnnotateWorker(env, pipeline_->pool(), annotator_, seq, std::move(boxes)));
 }
 
-Napi::Value CameraWrap::PaintCheck(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (closed_) throw invalidState(env, "Camera is closed");
-  std::vector<DetectionRecord> boxes;
-  const uint64_t seq = seqAndBoxes(info, boxes);
-  return PromiseWorker::Start(new PaintCheckWorker(env, pipeline_->pool(), seq, std::move(boxes)));
+CameraWrap* CameraWrap::of(const Napi::Value& v) {
+  if (!v.IsObject()) return nullptr;
+  auto* data = v.Env().GetInstanceData<AddonData>();
+  if (!data || !v.As<Napi::Object>().InstanceOf(data->cameraCtor.Value())) return nullptr;
+  return Napi::ObjectWrap<CameraWrap>::Unwrap(v.As<Napi::Object>());
 }
 
 bool CameraWrap::post(CameraEvent* ev) {

@@ -63,6 +63,12 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap>, public PipelineSink {
   // Stops the thread and releases the event queue. Idempotent; JS thread only.
   void closeNative();
 
+  // The wrap behind a JS Camera of this environment, or nullptr when `v` is not one (checks).
+  static CameraWrap* of(const Napi::Value& v);
+  bool closed() const { return closed_; }
+  // The camera's frame pool (shared: a worker may hold it past close()).
+  std::shared_ptr<FramePool> pool() const { return pipeline_->pool(); }
+
   // PipelineSink (camera thread)
   void onOpened(uint64_t session, const StreamInfo& info) override;
   bool onFrame(uint64_t session, const FrameInfo& info) override;
@@ -78,7 +84,6 @@ class CameraWrap : public Napi::ObjectWrap<CameraWrap>, public PipelineSink {
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
   Napi::Value Letterbox(const Napi::CallbackInfo& info);
   Napi::Value Annotate(const Napi::CallbackInfo& info);
-  Napi::Value PaintCheck(const Napi::CallbackInfo& info);
   Napi::Value Running(const Napi::CallbackInfo& info);
   Napi::Value Closed(const Napi::CallbackInfo& info);
   // Posts without blocking. Bounded events (frames, errors, video) are dropped when their

@@ -1,6 +1,7 @@
 #include "binding/Convert.h"
 
 #include <cstddef>
+#include <cstring>
 
 #include "core/DetectionRecord.h"
 
@@ -22,6 +23,20 @@ std::string describe(const Napi::Value& v) {
 Napi::TypeError invalidParameter(Napi::Env env, const std::string& what, const std::string& field,
                                  const Napi::Value& got) {
   return Napi::TypeError::New(env, "Expected " + what + " for " + field + " but received " + describe(got));
+}
+
+uint64_t readSeqAndRecords(Napi::Env env, const Napi::Value& seq, const Napi::Value& records,
+                           std::vector<DetectionRecord>& boxes) {
+  if (!seq.IsNumber() || seq.As<Napi::Number>().DoubleValue() < 1)
+    throw invalidParameter(env, "a frame seq (an integer ≥ 1)", "seq", seq);
+  if (!records.IsTypedArray() || records.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      records.As<Napi::Uint8Array>().ByteLength() % sizeof(DetectionRecord) != 0) {
+    throw invalidParameter(env, "a Uint8Array of 24-byte detection records", "records", records);
+  }
+  Napi::Uint8Array a = records.As<Napi::Uint8Array>();
+  boxes.resize(a.ByteLength() / sizeof(DetectionRecord));
+  if (!boxes.empty()) std::memcpy(boxes.data(), a.Data(), a.ByteLength());
+  return static_cast<uint64_t>(seq.As<Napi::Number>().Int64Value());
 }
 
 Napi::Error invalidState(Napi::Env env, const std::string& message) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/BuildInfo.h"
+#include "core/DetectionRecord.h"
 #include "ingest/Source.h"
 #include "pipeline/Probe.h"
 
@@ -27,6 +28,11 @@ SourceOptions readSourceOptions(const Napi::Object& o);
 // Sets the fields of one fMP4 piece on `o`: init + mime (when `init` is not empty), data, keyframe, ptsUs.
 void setFragment(Napi::Env env, Napi::Object o, const std::vector<uint8_t>& init, const std::string& mime,
                  const std::vector<uint8_t>& data, bool keyframe, int64_t ptsUs);
+
+// A frame seq (an integer ≥ 1) and packed 24-byte detection records as the protocol carries them
+// (a Uint8Array, little-endian) into `boxes`: annotate's and paintCheck's arguments.
+uint64_t readSeqAndRecords(Napi::Env env, const Napi::Value& seq, const Napi::Value& records,
+                           std::vector<DetectionRecord>& boxes);
 
 // DetectionRecord's size and field offsets, for the test that holds the protocol's mirror to it.
 Napi::Object detectionRecordLayout(Napi::Env env);

@@ -4,10 +4,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <thread>
+
+#include "cuda/SpinWait.h"
 
 namespace vigil {
 
@@ -23,20 +24,11 @@ inline std::string cudaErrorText(cudaError_t rc) {
   return std::string(cudaGetErrorName(rc)) + ": " + cudaGetErrorString(rc);
 }
 
-// Waits for a stream's work: polls it, yielding the CPU between polls, for up to
-// VIGIL_CUDA_SPIN_US microseconds (default 10,000), then blocks. The primary context's blocking
-// sync (below) puts a waiting thread to sleep in the OS, and on the H200 VM the wake-up grew with
-// the wait: wall time above GPU time was 0.09 ms at batch 1, 0.23 ms at 32 and 0.29 ms at 64
-// (sweep 2). A poll sees the end at once; the cost is a core polling (and yielding to any other
-// runnable thread) while the GPU works. 0: block at once, as cudaStreamSynchronize.
-inline int streamSpinUs() {
-  const char* v = std::getenv("VIGIL_CUDA_SPIN_US");  // read at each wait: a sweep changes it between runs
-  return v ? std::max(0, std::atoi(v)) : 10000;
-}
-inline cudaError_t waitStream(cudaStream_t st) {
-  const int spin = streamSpinUs();
-  if (spin > 0) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(spin);
+// Waits for a stream's work: polls it, yielding the CPU between polls, for up to `spinUs`
+// microseconds (kDefaultSpinUs, SpinWait.h, says why), then blocks as cudaStreamSynchronize.
+inline cudaError_t waitStream(cudaStream_t st, int spinUs) {
+  if (spinUs > 0) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(spinUs);
     do {
       const cudaError_t rc = cudaStreamQuery(st);
       if (rc != cudaErrorNotReady) return rc;

@@ -272,7 +272,7 @@ bool GpuNanodetPost::runBatch(const HeadLevelDevice* levels, int levelCount, con
   rc = CUDA(cudaGetLastError());
   if (rc == cudaSuccess)
     rc = CUDA(cudaMemcpyAsync(hCounts, m.counts.get(), frames * sizeof(uint32_t), cudaMemcpyDeviceToHost, m.stream));
-  if (rc == cudaSuccess) rc = CUDA(waitStream(m.stream));
+  if (rc == cudaSuccess) rc = CUDA(waitStream(m.stream, p.spinUs));
   if (rc != cudaSuccess) return fail(rc, "candidates");
   candidates.assign(hCounts, hCounts + frames);
   out.assign(frames, {});
@@ -328,7 +328,7 @@ bool GpuNanodetPost::runBatch(const HeadLevelDevice* levels, int levelCount, con
         CUDA(cudaMemcpyAsync(hOut, m.out.get(), static_cast<size_t>(frames) * p.maxDetections * sizeof(DetectionRecord),
                              cudaMemcpyDeviceToHost, m.stream));
   }
-  if (rc == cudaSuccess) rc = CUDA(waitStream(m.stream));
+  if (rc == cudaSuccess) rc = CUDA(waitStream(m.stream, p.spinUs));
   if (rc != cudaSuccess) return fail(rc, "NMS");
   for (int f = 0; f < frames; ++f) {
     const uint32_t kept = hNms[f].n ? hKept[f] : 0;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/DetectionRecord.h"
+#include "cuda/SpinWait.h"
 
 namespace vigil {
 
@@ -32,6 +33,7 @@ struct NanodetPostParams {
   float iouThreshold = 0.6f;
   int maxDetections = 100;
   float scale = 1, padX = 0, padY = 0, srcWidth = 0, srcHeight = 0;
+  int spinUs = kDefaultSpinUs;  // each wait for the GPU polls this long before it blocks (waitStream)
 };
 
 // Head decode + class-aware NMS on the GPU, the same maths as src/detect/nanodet/NanodetHead.ts

@@ -118,7 +118,7 @@ bool GpuDetector::run(const float* deviceInput, const std::vector<FrameLetterbox
   }
   if (!m.engine->enqueue(n, m.stream, err, deviceInput)) return false;
   // The post-processing runs on its own stream: the batch's outputs must be complete first.
-  if (CUDA(waitStream(m.stream)) != cudaSuccess) {
+  if (CUDA(waitStream(m.stream, m.opts.spinUs)) != cudaSuccess) {
     err = "inference failed on the GPU";
     return false;
   }
@@ -129,6 +129,7 @@ bool GpuDetector::run(const float* deviceInput, const std::vector<FrameLetterbox
   p.scoreThreshold = m.opts.scoreThreshold;
   p.iouThreshold = m.opts.iouThreshold;
   p.maxDetections = m.opts.maxDetections;
+  p.spinUs = m.opts.spinUs;
   // The whole batch's decode and NMS at once: frame i's outputs lie i frames into each buffer.
   std::vector<HeadLevelDevice> levels(m.levels.size());
   std::vector<size_t> clsStride(m.levels.size()), regStride(m.levels.size());

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/DetectionRecord.h"
+#include "cuda/SpinWait.h"
 #include "infer/TensorRtBackend.h"
 
 namespace vigil {
@@ -25,6 +26,7 @@ struct GpuDetectorOptions {
                            32};  // outputs cls_s<stride> [N, cells, classes], reg_s<stride> [N, cells, 4·(regMax+1)]
   float scoreThreshold = 0.4f, iouThreshold = 0.6f;
   int maxDetections = 100;
+  int spinUs = kDefaultSpinUs;  // each wait for the GPU polls this long before it blocks (waitStream)
 };
 
 // The GPU detector backends (`tensorrt`, `cuda`): an inference engine (TrtEngine, or Vigil's own

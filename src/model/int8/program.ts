@@ -18,7 +18,7 @@ import {
  * refused, naming the step.
  */
 
-/** Op kinds and activation codes as native/src/cuda/Int8Engine.h numbers them. */
+/** Op kinds, activation and epilogue codes as native/src/int8/Int8Program.h numbers them (PROGRAM_CONTRACT). */
 export const OpKind = {
   quantizeInput: 0,
   convInt8: 1,
@@ -31,7 +31,7 @@ export const OpKind = {
   stem: 8,
 } as const;
 export const Act = { none: 0, leakyRelu: 1, relu: 2, sigmoid: 3 } as const;
-const EPILOGUE_CODE = { requantize: 0, leaky_relu: 1, relu: 2, sigmoid: 3 } as const;
+export const EPILOGUE_CODE = { requantize: 0, leaky_relu: 1, relu: 2, sigmoid: 3 } as const;
 
 export interface ProgramBuffer {
   name: string;
@@ -118,8 +118,71 @@ interface View {
 }
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
-/** Epilogue ops a convolution carries at most (native/src/cuda/Int8Conv.h kMaxEpilogue). */
-const MAX_EPILOGUE = 8;
+/** Epilogue ops a convolution carries at most (native/src/int8/Int8Program.h kMaxEpilogue). */
+export const MAX_EPILOGUE = 8;
+
+/**
+ * The program as the addon's reader takes it (native/src/binding/Int8ProgramReader.cpp): the
+ * codes above, and every field of each object, true where the engine reads it, false where it is
+ * ours alone (the compiler holds each list to its interface; test/model/int8program.test.ts
+ * holds the whole to the addon's own table, so a change on one side fails until the other follows).
+ */
+export const PROGRAM_CONTRACT = {
+  opKinds: OpKind,
+  acts: Act,
+  epilogueOps: EPILOGUE_CODE,
+  maxEpilogue: MAX_EPILOGUE,
+  fields: {
+    program: { inputSize: true, buffers: true, ops: true, outputs: true, tensors: false } satisfies Record<
+      keyof GpuProgram,
+      boolean
+    >,
+    buffer: { name: true, int8: true, scale: true, H: true, W: true, C: true } satisfies Record<
+      keyof ProgramBuffer,
+      boolean
+    >,
+    view: { buffer: true, offset: true } satisfies Record<keyof BufferView, boolean>,
+    op: {
+      kind: true,
+      space: true,
+      in: true,
+      in2: true,
+      out: true,
+      channels: true,
+      O: true,
+      C: true,
+      kh: true,
+      kw: true,
+      sh: true,
+      sw: true,
+      pt: true,
+      pl: true,
+      w8: true,
+      wf: true,
+      bias8: true,
+      biasf: true,
+      mult: true,
+      epilogue: true,
+      int8Out: true,
+      aux: true,
+      auxAt: true,
+      pool: true,
+      inScale: true,
+      scaleY: true,
+      scaleX: true,
+      value: true,
+      act: true,
+      alpha: true,
+      step: false,
+    } satisfies Record<keyof ProgramOp, boolean>,
+    pool: { kh: true, kw: true, sh: true, sw: true, pt: true, pl: true } satisfies Record<
+      keyof NonNullable<ProgramOp['pool']>,
+      boolean
+    >,
+    epilogue: { op: true, arg: true } satisfies Record<keyof NonNullable<ProgramOp['epilogue']>[number], boolean>,
+    output: { name: true, buffer: true } satisfies Record<keyof GpuProgram['outputs'][number], boolean>,
+  },
+} as const;
 const f32 = Math.fround;
 
 export class ProgramError extends Error {

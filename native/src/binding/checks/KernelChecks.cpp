@@ -1,4 +1,4 @@
-#include "binding/GpuPost.h"
+#include "binding/checks/KernelChecks.h"
 
 #include <cstring>
 #include <vector>
@@ -6,8 +6,8 @@
 #include "binding/Convert.h"
 #include "core/DetectionRecord.h"
 #if VIGIL_WITH_CUDA
-#include "cuda/Int8Conv.h"
 #include "cuda/NanodetPost.h"
+#include "int8/Int8Conv.h"
 #endif
 
 namespace vigil {

@@ -1,4 +1,4 @@
-#include "cuda/Int8Conv.h"
+#include "int8/Int8Conv.h"
 
 #include <cuda_runtime.h>
 

@@ -10,7 +10,7 @@
 
 namespace vigil {
 
-// camera.paintCheck(seq, records): the GPU painter against the CPU painter on the same frame
+// checks.paintCheck(camera, seq, records): the GPU painter against the CPU painter on the same frame
 // (a GPU frame still in the pool): the GPU paints a copy of the surface, the CPU paints a
 // host copy of the original, both pictures come down as YUV420P and are compared byte for byte.
 // Resolves { width, height, bytes, painted (bytes the boxes changed), mismatched }, or null when
@@ -19,6 +19,8 @@ namespace vigil {
 class PaintCheckWorker : public PromiseWorker {
  public:
   PaintCheckWorker(Napi::Env env, std::shared_ptr<FramePool> pool, uint64_t seq, std::vector<DetectionRecord> boxes);
+  // The JS entry: throws for what is not a Camera, a closed one or wrong records.
+  static Napi::Value Run(const Napi::CallbackInfo& info);
 
  protected:
   void Execute() override;

@@ -1,8 +1,10 @@
-#include "binding/PaintCheckWorker.h"
+#include "binding/checks/PaintCheckWorker.h"
 
 #include <algorithm>
 #include <vector>
 
+#include "binding/CameraWrap.h"
+#include "binding/Convert.h"
 #include "core/Libav.h"
 #include "decode/HostFrame.h"
 #include "overlay/BoxPainter.h"
@@ -18,6 +20,16 @@ namespace vigil {
 PaintCheckWorker::PaintCheckWorker(Napi::Env env, std::shared_ptr<FramePool> pool, uint64_t seq,
                                    std::vector<DetectionRecord> boxes)
     : PromiseWorker(env, "vigil.paintCheck"), pool_(std::move(pool)), seq_(seq), boxes_(std::move(boxes)) {}
+
+Napi::Value PaintCheckWorker::Run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CameraWrap* camera = CameraWrap::of(info[0]);
+  if (!camera) throw invalidParameter(env, "a Camera", "camera", info[0]);
+  if (camera->closed()) throw invalidState(env, "Camera is closed");
+  std::vector<DetectionRecord> boxes;
+  const uint64_t seq = readSeqAndRecords(env, info[1], info[2], boxes);
+  return PromiseWorker::Start(new PaintCheckWorker(env, camera->pool(), seq, std::move(boxes)));
+}
 
 namespace {
 // The Y, U, V planes of a YUV420P frame, row by row, without padding.
