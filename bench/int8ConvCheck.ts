@@ -118,7 +118,7 @@ console.log(JSON.stringify(summary));
 const file = writeResult({
   bench: 'int8conv',
   setup:
-    "every INT8 convolution of the calibrated NanoDet plan, on the GPU (cuda/Int8Conv.cu: direct, one thread per output, int32 accumulate) fed the reference arithmetic's own input codes for that layer; one vtest frame",
+    "every INT8 convolution of the calibrated NanoDet plan, on the GPU (native/src/int8/Int8Conv.cu: direct, one thread per output, int32 accumulate) fed the reference arithmetic's own input codes for that layer; one vtest frame",
   peer: 'src/model/int8/reference.ts (TypeScript reference arithmetic, same inputs, same run)',
   rows,
   summary,

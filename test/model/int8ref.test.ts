@@ -266,7 +266,7 @@ describe("the CUDA INT8 engine's reference arithmetic against ONNX Runtime", () 
     } else {
       expect(downstream.n).toBeGreaterThan(5e6);
       expect(downstream.within1 / downstream.n).toBeGreaterThanOrEqual(0.999);
-      expect(drift.within1 / drift.n).toBeGreaterThanOrEqual(0.97); // another order in the FP32 prefix: 98 % here before
+      expect(drift.within1 / drift.n).toBeGreaterThanOrEqual(0.97); // another order in the FP32 prefix moves a few codes by one step
     }
     expect(agreement.reference).toBeGreaterThan(3);
     expect(agreement.matched / agreement.reference).toBeGreaterThanOrEqual(0.99);

@@ -9,7 +9,7 @@ import {
 } from './plan.js';
 
 /**
- * The plan lowered for the GPU (native/src/cuda/Int8Engine.h): activation buffers laid out NHWC
+ * The plan lowered for the GPU (native/src/int8/Int8Engine.h): activation buffers laid out NHWC
  * per image (int8 channels padded to 16 for the tensor cores, float as they are) and the kernel
  * ops that fill them. Concat parts write their slice of one buffer (a convolution writes its
  * own: foldCopies), a split is a view of its input's channels, and reshape + transpose of a
@@ -667,7 +667,7 @@ function spaceToDepthConv(
 }
 
 /**
- * The float sum order native/src/cuda/Int8Engine.cu (floatSumOf) takes for a float convolution
+ * The float sum order native/src/int8/Int8Weights.cu (floatSumOf) takes for a float convolution
  * from what the op carries (the op has no field for it): lowering checks it is the plan's.
  */
 function gpuFloatSum(op: ProgramOp, int8In: boolean): FloatSum {

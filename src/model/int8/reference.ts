@@ -153,7 +153,7 @@ export function runReference(
         const [C, H, W] = read(s.input).shape as [number, number, number];
         const [, Ho, Wo] = tOut!.shape as [number, number, number];
         const out = new Float32Array(C * Ho * Wo);
-        // Every step one float32 operation, in the kernel's order (cuda/Int8Engine.cu resizeTap).
+        // Every step one float32 operation, in the kernel's order (native/src/int8/ElementwiseKernels.cu resizeTap).
         const axis = (o: number, scale: number, n: number) => {
           const v = Math.min(Math.max(f32(f32(f32(o + 0.5) / scale) - 0.5), 0), n - 1);
           const i0 = Math.floor(v);
