@@ -3,11 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
+import { NANODET_MODEL } from '../src/detect/nanodet/nanodetSpec.js';
 import { packageRoot } from '../src/native/addon.js';
 
 /** Floats a frame holds. */
-export const FRAME_FLOATS = 3 * NANODET_SPEC.inputSize * NANODET_SPEC.inputSize;
+export const FRAME_FLOATS = 3 * NANODET_MODEL.input.size * NANODET_MODEL.input.size;
 /** Where bench:int8-prepare leaves the frames and ONNX Runtime's results. */
 export const CHECK_DIR = join(packageRoot(), '.cache', 'int8check');
 

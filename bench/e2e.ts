@@ -24,7 +24,7 @@ import { CameraSupervisor } from '../src/pipeline/CameraSupervisor.js';
 import { DetectionService, type DetectionEvent, type Detector } from '../src/detect/DetectionService.js';
 import { GpuDetector } from '../src/detect/GpuDetector.js';
 import { int8OnnxPath } from '../src/model/importModel.js';
-import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
+import { NANODET_MODEL } from '../src/detect/nanodet/nanodetSpec.js';
 import { loadAddon } from '../src/native/addon.js';
 import type { FrameEvent, OpenedEvent } from '../src/native/types.js';
 import { monoNowUs } from '../src/util/LatencyWindow.js';
@@ -83,7 +83,7 @@ async function runN(n: number, serial = false): Promise<BenchRow & { pass: boole
         detectBatch: (i, b, s) => detector.detectBatch(i, b, s),
       }
     : detector;
-  const service = new DetectionService(det, NANODET_SPEC.inputSize, NANODET_SPEC.normalize, log, {
+  const service = new DetectionService(det, NANODET_MODEL.input.size, NANODET_MODEL.input.normalize, log, {
     maxSize: MAX_BATCH,
     timeoutMs: TIMEOUT_MS,
   });

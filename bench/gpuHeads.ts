@@ -7,7 +7,8 @@ import { VTEST_AVI } from '../src/cli/demoClips.js';
 import { modelInputs } from '../src/model/eval/modelFrames.js';
 import { letterboxGeometry } from '../src/detect/letterbox.js';
 import { fp32OnnxPath } from '../src/model/importModel.js';
-import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
+import { nanodetLevels } from '../src/detect/nanodet/NanodetHead.js';
+import { NANODET_MODEL } from '../src/detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../src/detect/OrtDetector.js';
 import { packageRoot } from '../src/native/addon.js';
 import { writeHeads, type HeadFrame } from '../test/gpu/checks.js';
@@ -17,7 +18,10 @@ const inputs = await modelInputs({ kind: 'video', path: VTEST_AVI, from: 100, ev
 const det = await OrtDetector.load(fp32OnnxPath(), {});
 const frames: HeadFrame[] = [];
 for (const t of inputs)
-  frames.push({ levels: await det.infer(t), lb: letterboxGeometry(768, 576, NANODET_SPEC.inputSize) });
+  frames.push({
+    levels: nanodetLevels(NANODET_MODEL, await det.infer(t)),
+    lb: letterboxGeometry(768, 576, NANODET_MODEL.input.size),
+  });
 await det.release();
 const out = join(packageRoot(), '.cache', 'gpu-heads.bin');
 writeHeads(out, frames);

@@ -17,13 +17,13 @@ import { modelInputs } from '../src/model/eval/modelFrames.js';
 import { planInt8, type PlanStep } from '../src/model/int8/plan.js';
 import { letterboxGeometry } from '../src/detect/letterbox.js';
 import { fp32OnnxPath, int8OnnxPath } from '../src/model/importModel.js';
-import { NANODET_SPEC } from '../src/detect/nanodet/nanodetSpec.js';
+import { NANODET_MODEL } from '../src/detect/nanodet/nanodetSpec.js';
 import { readOnnx } from '../src/model/onnx/readOnnx.js';
 import { OrtDetector } from '../src/detect/OrtDetector.js';
 import { lowerQdqForOrtCpu } from '../src/model/quant/ortLowering.js';
 import { packageRoot } from '../src/native/addon.js';
 
-const S = NANODET_SPEC.inputSize;
+const S = NANODET_MODEL.input.size;
 const count = Number(process.env.INT8_CHECK_FRAMES ?? 16);
 const ortFrames = Math.min(count, Number(process.env.ORT_FRAMES ?? 4));
 const dir = join(packageRoot(), '.cache', 'int8check');

@@ -22,7 +22,7 @@ import { calibrate } from '../model/quant/Calibrator.js';
 import { MediaFileError, readImageRgb } from '../model/imageFile.js';
 import { detectorModel, detectSchema } from '../detect/detectConfig.js';
 import { letterboxRgb } from '../detect/letterbox.js';
-import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
+import { NANODET_MODEL } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
 import { GpuDetector } from '../detect/GpuDetector.js';
 import { compareDetections, type DetectionAgreement } from '../detect/compareDetections.js';
@@ -587,8 +587,8 @@ program
           img.rgb,
           img.width,
           img.height,
-          NANODET_SPEC.inputSize,
-          NANODET_SPEC.normalize,
+          NANODET_MODEL.input.size,
+          NANODET_MODEL.input.normalize,
         );
         const detector = await OrtDetector.load(model, {
           scoreThreshold: threshold,
@@ -654,7 +654,7 @@ program
         [2, 20, 40, 60].map(async (at) => {
           // seconds (vtest: 79 s at 10 fps)
           const img = await readImageRgb(VTEST_AVI, at);
-          return letterboxRgb(img.rgb, img.width, img.height, NANODET_SPEC.inputSize, NANODET_SPEC.normalize);
+          return letterboxRgb(img.rgb, img.width, img.height, NANODET_MODEL.input.size, NANODET_MODEL.input.normalize);
         }),
       );
       const per = frames[0]!.tensor.length;

@@ -14,7 +14,7 @@ import { DetectionService, type DetectionEvent, type Detector } from '../detect/
 import { detectorModel } from '../detect/detectConfig.js';
 import { FrameLatency, stageTimes } from '../detect/FrameLatency.js';
 import { fp32OnnxPath, int8OnnxPath } from '../model/importModel.js';
-import { NANODET_SPEC } from '../detect/nanodet/nanodetSpec.js';
+import { NANODET_MODEL } from '../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../detect/OrtDetector.js';
 import { GpuDetector } from '../detect/GpuDetector.js';
 import { EventLog } from '../events/EventLog.js';
@@ -369,8 +369,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     }
     const service = new DetectionService(
       this.model,
-      NANODET_SPEC.inputSize,
-      NANODET_SPEC.normalize,
+      NANODET_MODEL.input.size,
+      NANODET_MODEL.input.normalize,
       moduleLogger(this.logger, 'DetectionService'),
       {
         maxSize: cfg.batch.max_size,

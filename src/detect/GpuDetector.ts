@@ -2,14 +2,14 @@ import { mkdirSync, readFileSync } from 'node:fs';
 
 import { loadAddon } from '../native/addon.js';
 import type { DeviceBatchHandle, GpuEngineHandle, Int8EngineOptions } from '../native/types.js';
-import { COCO_LABELS } from '../protocol/cocoLabels.js';
 import { decodeDetectionRecords } from '../protocol/binary.js';
 import { monoNowUs } from '../util/LatencyWindow.js';
 import type { Detection } from './Detection.js';
 import type { Letterbox } from './letterbox.js';
 import { lowerPlan, type GpuProgram } from '../model/int8/program.js';
 import { planInt8 } from '../model/int8/plan.js';
-import { NANODET_SPEC } from './nanodet/nanodetSpec.js';
+import type { ModelSpec } from './ModelSpec.js';
+import { NANODET_MODEL } from './nanodet/nanodetSpec.js';
 import { readOnnx } from '../model/onnx/readOnnx.js';
 import type { DetectorOptions } from './OrtDetector.js';
 
@@ -50,6 +50,8 @@ export class GpuDetector {
     readonly cacheKey: string,
     readonly builtNow: boolean,
     readonly deviceInputs: readonly DeviceBatchHandle[],
+    /** What the model is: its input, head family and classes. */
+    readonly spec: ModelSpec,
   ) {}
 
   static async loadTensorRt(modelPath: string, opts: TrtDetectorOptions): Promise<GpuDetector> {
@@ -62,19 +64,15 @@ export class GpuDetector {
       ...postOptions(opts),
     });
     for (const line of r.log) opts.onLog?.(line);
-    return GpuDetector.around(r, 'tensorrt', int8 ? 'int8' : 'fp32');
+    return GpuDetector.around(r, 'tensorrt', int8 ? 'int8' : 'fp32', opts.model ?? NANODET_MODEL);
   }
 
   /** Vigil's own engine on the QDQ ONNX at `modelPath`; rejects naming what it cannot run. */
   static async loadCuda(modelPath: string, opts: CudaDetectorOptions): Promise<GpuDetector> {
+    const post = postOptions(opts);
     const program = cudaProgram(modelPath);
-    const r = await loadAddon().openInt8Engine({
-      program,
-      options: opts.engine,
-      maxBatch: opts.maxBatch,
-      ...postOptions(opts),
-    });
-    const det = GpuDetector.around(r, 'cuda', 'int8');
+    const r = await loadAddon().openInt8Engine({ program, options: opts.engine, maxBatch: opts.maxBatch, ...post });
+    const det = GpuDetector.around(r, 'cuda', 'int8', opts.model ?? NANODET_MODEL);
     await det.warmUp();
     return det;
   }
@@ -83,11 +81,12 @@ export class GpuDetector {
     r: { handle: GpuEngineHandle; maxBatch: number; cacheKey: string; builtNow: boolean },
     backend: 'tensorrt' | 'cuda',
     precision: 'fp32' | 'int8',
+    spec: ModelSpec,
   ) {
     // The cameras' letterboxes write these batches on the GPU (NVDEC frames by the CUDA kernel):
     // two, so that one batch is letterboxed while the one before it is inferred.
-    const deviceInputs = [0, 1].map(() => loadAddon().createDeviceBatch(r.maxBatch, NANODET_SPEC.inputSize));
-    return new GpuDetector(r.handle, backend, r.maxBatch, precision, r.cacheKey, r.builtNow, deviceInputs);
+    const deviceInputs = [0, 1].map(() => loadAddon().createDeviceBatch(r.maxBatch, spec.input.size));
+    return new GpuDetector(r.handle, backend, r.maxBatch, precision, r.cacheKey, r.builtNow, deviceInputs, spec);
   }
 
   /**
@@ -100,9 +99,9 @@ export class GpuDetector {
       scale: 1,
       padX: 0,
       padY: 0,
-      srcWidth: NANODET_SPEC.inputSize,
-      srcHeight: NANODET_SPEC.inputSize,
-      size: NANODET_SPEC.inputSize,
+      srcWidth: this.spec.input.size,
+      srcHeight: this.spec.input.size,
+      size: this.spec.input.size,
     };
     for (const input of this.deviceInputs) {
       for (let n = 1; n <= this.maxBatch; n++) await this.detectBatch(input, Array(n).fill(box));
@@ -128,7 +127,7 @@ export class GpuDetector {
     // Inference and post-processing end together on the GPU: one stamp for both.
     if (stamps) stamps.inferredUs = monoNowUs();
     return records.map((r) =>
-      decodeDetectionRecords(r).map((b) => ({ ...b, label: COCO_LABELS[b.classId] ?? `class ${b.classId}` })),
+      decodeDetectionRecords(r).map((b) => ({ ...b, label: this.spec.classes[b.classId] ?? `class ${b.classId}` })),
     );
   }
 
@@ -136,15 +135,25 @@ export class GpuDetector {
   async release(): Promise<void> {}
 }
 
-/** The post-processing settings every GPU engine opens with (the defaults where `opts` has none). */
-export const postOptions = (opts: DetectorOptions) => ({
-  inputSize: NANODET_SPEC.inputSize,
-  numClasses: NANODET_SPEC.numClasses,
-  regMax: NANODET_SPEC.regMax,
-  scoreThreshold: opts.scoreThreshold ?? 0.4,
-  iouThreshold: opts.iouThreshold ?? 0.6,
-  maxDetections: opts.maxDetections ?? 100,
-});
+/**
+ * The post-processing settings every GPU engine opens with (the defaults where `opts` has none).
+ * The CUDA head decode is NanoDet's; other families are refused here, naming the backend that does run them.
+ */
+export function postOptions(opts: DetectorOptions) {
+  const spec = opts.model ?? NANODET_MODEL;
+  if (spec.head.family !== 'nanodet')
+    throw new Error(
+      `Expected a nanodet model for the GPU backends (their head decode runs in CUDA) but model ${spec.id} is ${spec.head.family}: use backend cpu`,
+    );
+  return {
+    inputSize: spec.input.size,
+    numClasses: spec.classes.length,
+    regMax: spec.head.regMax,
+    scoreThreshold: opts.scoreThreshold ?? 0.4,
+    iouThreshold: opts.iouThreshold ?? 0.6,
+    maxDetections: opts.maxDetections ?? 100,
+  };
+}
 
 /** The `cuda` engine's program for a QDQ ONNX: planned and lowered; throws naming what it cannot run. */
 export function cudaProgram(modelPath: string): GpuProgram {

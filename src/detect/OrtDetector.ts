@@ -3,10 +3,11 @@ import { readFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 
 import type { DeviceBatchHandle } from '../native/types.js';
+import { decodeHead } from './decodeHead.js';
 import type { Detection } from './Detection.js';
 import type { Letterbox } from './letterbox.js';
-import { decodeNanodet, type HeadLevel } from './nanodet/NanodetHead.js';
-import { NANODET_SPEC } from './nanodet/nanodetSpec.js';
+import { headOutputs, type FrameOutputs, type ModelSpec } from './ModelSpec.js';
+import { NANODET_MODEL } from './nanodet/nanodetSpec.js';
 import { monoNowUs } from '../util/LatencyWindow.js';
 import { lowerQdqForOrtCpu } from '../model/quant/ortLowering.js';
 
@@ -16,6 +17,8 @@ export interface DetectorOptions {
   maxDetections?: number;
   /** ONNX Runtime intra-op threads; 0 = its default (one per core). */
   threads?: number;
+  /** What the ONNX file is (its input, head family, classes); default the shipped NanoDet. */
+  model?: ModelSpec;
 }
 
 /** The largest batch a session takes: its input's first dimension (symbolic: any, up to `any`; fixed: that one). */
@@ -26,15 +29,31 @@ function sessionMaxBatch(session: ort.InferenceSession, any = 64): number {
   return typeof dim === 'number' && dim > 0 ? dim : any;
 }
 
+/** The session's input and outputs against the model's description: a clear error naming what is missing. */
+function checkSession(session: ort.InferenceSession, spec: ModelSpec, path: string): void {
+  if (!session.inputNames.includes(spec.input.name))
+    throw new Error(
+      `Expected input '${spec.input.name}' for model ${spec.id} but ${path} has: ${session.inputNames.join(', ')}`,
+    );
+  const missing = headOutputs(spec.head).filter((n) => !session.outputNames.includes(n));
+  if (missing.length)
+    throw new Error(
+      `Expected outputs ${missing.map((n) => `'${n}'`).join(', ')} (${spec.head.family} head) for model ${spec.id} ` +
+        `but ${path} has: ${session.outputNames.join(', ')}`,
+    );
+}
+
 /**
- * NanoDet on ONNX Runtime (CPU). `infer` runs on ONNX Runtime's own threads (the call is
+ * A detector model on ONNX Runtime (CPU). `infer` runs on ONNX Runtime's own threads (the call is
  * asynchronous: the JS thread only decodes the small head outputs).
  */
 export class OrtDetector {
   private constructor(
     private readonly session: ort.InferenceSession,
+    /** What the model is: its input, head family and classes. */
+    readonly spec: ModelSpec,
     precision: 'fp32' | 'int8',
-    private readonly opts: Required<DetectorOptions>,
+    private readonly opts: Required<Omit<DetectorOptions, 'model'>>,
     maxBatch: number,
   ) {
     this.precision = precision;
@@ -48,14 +67,17 @@ export class OrtDetector {
   readonly precision: 'fp32' | 'int8';
 
   static async load(modelPath: string, opts: DetectorOptions = {}): Promise<OrtDetector> {
+    const spec = opts.model ?? NANODET_MODEL;
     const bytes = new Uint8Array(readFileSync(modelPath));
     const lowered = lowerQdqForOrtCpu(bytes);
     const session = await ort.InferenceSession.create(lowered ?? bytes, {
       intraOpNumThreads: opts.threads ?? 0,
       graphOptimizationLevel: 'all',
     });
+    checkSession(session, spec, modelPath);
     return new OrtDetector(
       session,
+      spec,
       lowered ? 'int8' : 'fp32',
       {
         scoreThreshold: opts.scoreThreshold ?? 0.4,
@@ -67,28 +89,26 @@ export class OrtDetector {
     );
   }
 
-  /** Raw head outputs for a [1,3,S,S] input tensor. */
-  async infer(input: Float32Array): Promise<HeadLevel[]> {
-    return (await this.inferBatch(input, 1))[0] as HeadLevel[];
+  /** The head's outputs for a [1,3,S,S] input tensor. */
+  async infer(input: Float32Array): Promise<FrameOutputs> {
+    return (await this.inferBatch(input, 1))[0]!;
   }
 
-  /** Raw head outputs, per frame, for `n` frames in an [n,3,S,S] input tensor (views, no copies). */
-  async inferBatch(input: Float32Array, n: number): Promise<HeadLevel[][]> {
-    const s = NANODET_SPEC.inputSize;
+  /** The head's outputs, per frame, for `n` frames in an [n,3,S,S] input tensor (views, no copies). */
+  async inferBatch(input: Float32Array, n: number): Promise<FrameOutputs[]> {
+    const s = this.spec.input.size;
     if (n < 1 || n > this.maxBatch) throw new Error(`a batch of ${n} frames: this model takes 1 to ${this.maxBatch}`);
     const out = await this.session.run({
-      [NANODET_SPEC.inputName]: new ort.Tensor('float32', input.subarray(0, n * 3 * s * s), [n, 3, s, s]),
+      [this.spec.input.name]: new ort.Tensor('float32', input.subarray(0, n * 3 * s * s), [n, 3, s, s]),
     });
+    const names = headOutputs(this.spec.head);
     return Array.from({ length: n }, (_, i) =>
-      NANODET_SPEC.strides.map((stride) => {
-        const cls = out[`cls_s${stride}`]!.data as Float32Array;
-        const reg = out[`reg_s${stride}`]!.data as Float32Array;
-        return {
-          stride,
-          cls: cls.subarray((i * cls.length) / n, ((i + 1) * cls.length) / n),
-          reg: reg.subarray((i * reg.length) / n, ((i + 1) * reg.length) / n),
-        };
-      }),
+      Object.fromEntries(
+        names.map((name) => {
+          const t = out[name]!.data as Float32Array;
+          return [name, t.subarray((i * t.length) / n, ((i + 1) * t.length) / n)];
+        }),
+      ),
     );
   }
 
@@ -105,18 +125,9 @@ export class OrtDetector {
   ): Promise<Detection[][]> {
     if (!(input instanceof Float32Array))
       throw new Error('ONNX Runtime (CPU) takes a host tensor, not a GPU input batch');
-    const levels = await this.inferBatch(input, boxes.length);
+    const outs = await this.inferBatch(input, boxes.length);
     if (stamps) stamps.inferredUs = monoNowUs();
-    return levels.map((l, i) =>
-      decodeNanodet(l, boxes[i] as Letterbox, {
-        inputSize: NANODET_SPEC.inputSize,
-        numClasses: NANODET_SPEC.numClasses,
-        regMax: NANODET_SPEC.regMax,
-        scoreThreshold: this.opts.scoreThreshold,
-        iouThreshold: this.opts.iouThreshold,
-        maxDetections: this.opts.maxDetections,
-      }),
-    );
+    return outs.map((o, i) => decodeHead(this.spec, o, boxes[i] as Letterbox, this.opts));
   }
 
   async release(): Promise<void> {

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 import type { Letterbox } from '../../src/detect/letterbox.js';
 import { decodeNanodet, type HeadLevel } from '../../src/detect/nanodet/NanodetHead.js';
-import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
+import { NANODET_MODEL } from '../../src/detect/nanodet/nanodetSpec.js';
 import { decodeDetectionRecords, encodeDetectionRecords } from '../../src/protocol/binary.js';
 import { loadAddon, loadChecks } from '../../src/native/addon.js';
 import type {
@@ -61,9 +61,9 @@ export async function compareLetterbox(
   const { Camera } = addon;
   // device-batch: the GPU camera writes its slot of a GPU input batch (as for a GPU backend),
   // read back here only to compare.
-  const batch = into === 'device-batch' ? addon.createDeviceBatch(4, NANODET_SPEC.inputSize) : null;
-  const size = NANODET_SPEC.inputSize;
-  const norm = NANODET_SPEC.normalize;
+  const batch = into === 'device-batch' ? addon.createDeviceBatch(4, NANODET_MODEL.input.size) : null;
+  const size = NANODET_MODEL.input.size;
+  const norm = NANODET_MODEL.input.normalize;
   const newest = { gpu: 0, cpu: 0 };
   // CUDA's first use in a process takes a while (context, NVDEC, the letterbox's stream):
   // done once up front, so that the two cameras below start close together.
@@ -206,9 +206,9 @@ export function comparePostprocess(frames: HeadFrame[], scoreThreshold: number) 
   let maxCandidates = 0;
   for (const f of frames) {
     const o = {
-      inputSize: NANODET_SPEC.inputSize,
-      numClasses: NANODET_SPEC.numClasses,
-      regMax: NANODET_SPEC.regMax,
+      inputSize: NANODET_MODEL.input.size,
+      numClasses: NANODET_MODEL.classes.length,
+      regMax: NANODET_MODEL.head.regMax,
       scoreThreshold,
       iouThreshold: 0.6,
       maxDetections: 100,
@@ -412,8 +412,8 @@ export async function gpuEncode(h264File: string, hevcFile: string, frames = 20,
  */
 export async function compareUploadedSlot(file: string, frames = 10, timeoutMs = 30_000) {
   const addon = loadAddon();
-  const size = NANODET_SPEC.inputSize;
-  const norm = NANODET_SPEC.normalize;
+  const size = NANODET_MODEL.input.size;
+  const norm = NANODET_MODEL.input.normalize;
   const batch = addon.createDeviceBatch(4, size);
   let newest = 0;
   const cam = new addon.Camera({ url: file, loop: true, realtime: true, decoder: 'software', poolSlots: 16 }, (ev) => {

@@ -11,10 +11,11 @@ import { readImageRgb } from '../../src/model/imageFile.js';
 import { letterboxRgb } from '../../src/detect/letterbox.js';
 import { fp32OnnxPath, importNanodet, int8OnnxPath } from '../../src/model/importModel.js';
 import { fetchNanodet, ModelError, NANODET, verifiedNanodet } from '../../src/model/ModelStore.js';
-import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
+import { NANODET_MODEL, NANODET_TFJS_OUTPUTS } from '../../src/detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../../src/detect/OrtDetector.js';
 import { loadTfjsGraph } from '../../src/model/tfjs/TfjsGraph.js';
 import { tempDir } from '../helpers/tempDir.js';
+import { loadTfjsModel, maxAbsDiff } from '../helpers/tfjsModel.js';
 
 const DATA = '/usr/share/doc/opencv-doc/examples/data';
 // Real photos and footage: people, a ball, fruit, a street, a house.
@@ -88,40 +89,22 @@ describe('detector model', () => {
   });
 
   it('computes what the TF.js graph computes on real images (max abs diff < 1e-3 per output)', async () => {
-    await tf.setBackend('cpu');
-    const spec = JSON.parse(readFileSync(modelJson, 'utf8')) as {
-      modelTopology: object;
-      weightsManifest: Array<{ weights: tf.io.WeightsManifestEntry[] }>;
-      signature: object;
-    };
-    const weightData = new Uint8Array(readFileSync(join(modelJson, '..', 'nanodet.bin'))).buffer;
-    const model = await tf.loadGraphModel({
-      load: async () => ({
-        modelTopology: spec.modelTopology,
-        weightSpecs: spec.weightsManifest.flatMap((g) => g.weights),
-        weightData,
-        format: 'graph-model',
-        signature: spec.signature,
-      }),
-    });
+    const model = await loadTfjsModel(modelJson);
     const session = await ort.InferenceSession.create(fp32OnnxPath());
     const worst: Record<string, number> = {};
     // A photo and a frame of the footage: the pure-JS TF.js run costs seconds an image on 2 cores.
     for (const [file, at] of [IMAGES[0]!, IMAGES[4]!]) {
       const img = await readImageRgb(file, at);
-      const { tensor } = letterboxRgb(img.rgb, img.width, img.height, 416, NANODET_SPEC.normalize);
+      const { tensor } = letterboxRgb(img.rgb, img.width, img.height, 416, NANODET_MODEL.input.normalize);
       const input = tf.tensor4d(tensor, [1, 3, 416, 416]);
-      const tfNames = Object.keys(NANODET_SPEC.outputNames);
+      const tfNames = Object.keys(NANODET_TFJS_OUTPUTS);
       const tfOut = model.execute(input, tfNames) as tf.Tensor[];
       const onnxOut = await session.run({ input: new ort.Tensor('float32', tensor, [1, 3, 416, 416]) });
       tfNames.forEach((name, k) => {
         const a = tfOut[k]!.dataSync();
-        const onnxName = NANODET_SPEC.outputNames[name]!;
+        const onnxName = NANODET_TFJS_OUTPUTS[name]!;
         const b = onnxOut[onnxName]!.data as Float32Array;
-        expect(b.length).toBe(a.length);
-        let max = 0;
-        for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
-        worst[onnxName] = Math.max(worst[onnxName] ?? 0, max);
+        worst[onnxName] = Math.max(worst[onnxName] ?? 0, maxAbsDiff(a, b));
       });
       tf.dispose([input, ...tfOut]);
     }
@@ -133,7 +116,7 @@ describe('detector model', () => {
   it('finds the people in vtest and the ball in messi5', async () => {
     const detector = await OrtDetector.load(fp32OnnxPath());
     const frame = await readImageRgb(VTEST_AVI, 60);
-    const lb = letterboxRgb(frame.rgb, frame.width, frame.height, 416, NANODET_SPEC.normalize);
+    const lb = letterboxRgb(frame.rgb, frame.width, frame.height, 416, NANODET_MODEL.input.normalize);
     const people = (await detector.detect(lb.tensor, lb.box)).filter((d) => d.label === 'person' && d.score > 0.5);
     expect(people.length).toBeGreaterThanOrEqual(4);
     for (const p of people) {
@@ -145,7 +128,7 @@ describe('detector model', () => {
       expect(p.x2).toBeLessThanOrEqual(768);
     }
     const messi = await readImageRgb(join(DATA, 'messi5.jpg'));
-    const lb2 = letterboxRgb(messi.rgb, messi.width, messi.height, 416, NANODET_SPEC.normalize);
+    const lb2 = letterboxRgb(messi.rgb, messi.width, messi.height, 416, NANODET_MODEL.input.normalize);
     const found = await detector.detect(lb2.tensor, lb2.box);
     const ball = found.find((d) => d.label === 'sports ball');
     expect(ball).toBeDefined();
@@ -165,7 +148,7 @@ describe('detector model', () => {
         [VTEST_AVI, 20],
       ].map(async ([path, at]) => {
         const f = await readImageRgb(path as string, at as number | undefined);
-        return letterboxRgb(f.rgb, f.width, f.height, 416, NANODET_SPEC.normalize);
+        return letterboxRgb(f.rgb, f.width, f.height, 416, NANODET_MODEL.input.normalize);
       }),
     );
     const per = 3 * 416 * 416;

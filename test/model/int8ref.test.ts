@@ -11,11 +11,11 @@ import { planInt8, type PlanStep } from '../../src/model/int8/plan.js';
 import { fmaf, runReference, type RefValue } from '../../src/model/int8/reference.js';
 import { int8OnnxPath } from '../../src/model/importModel.js';
 import { decodeNanodet, type HeadLevel } from '../../src/detect/nanodet/NanodetHead.js';
-import { NANODET_SPEC } from '../../src/detect/nanodet/nanodetSpec.js';
+import { NANODET_MODEL } from '../../src/detect/nanodet/nanodetSpec.js';
 import { readOnnx } from '../../src/model/onnx/readOnnx.js';
 import { lowerQdqForOrtCpu } from '../../src/model/quant/ortLowering.js';
 
-const S = NANODET_SPEC.inputSize;
+const S = NANODET_MODEL.input.size;
 // The reference sums float convolutions in ONNX Runtime's order on AVX-512 (16-channel NCHWc
 // blocks); on an AVX2-only CPU ONNX Runtime blocks by 8, and the FP32 layer's floats differ.
 const avx512 = (() => {
@@ -41,8 +41,8 @@ const detect = (levels: HeadLevel[]): Detection[] =>
     { scale: 1, padX: 0, padY: 0, srcWidth: S, srcHeight: S, size: S },
     {
       inputSize: S,
-      numClasses: NANODET_SPEC.numClasses,
-      regMax: NANODET_SPEC.regMax,
+      numClasses: NANODET_MODEL.classes.length,
+      regMax: NANODET_MODEL.head.regMax,
       scoreThreshold: 0.3,
       iouThreshold: 0.6,
       maxDetections: 100,

@@ -1,6 +1,14 @@
 import { COCO_LABELS } from '../../protocol/cocoLabels.js';
 import { nms, type Detection } from '../Detection.js';
 import { toSource, type Letterbox } from '../letterbox.js';
+import {
+  gridSide,
+  output,
+  type DecodeSettings,
+  type FrameOutputs,
+  type ModelSpec,
+  type NanodetHead,
+} from '../ModelSpec.js';
 
 /** Raw head outputs of one stride: sigmoid class scores [cells × classes], box bins [cells × 4·(regMax+1)]. */
 export interface HeadLevel {
@@ -16,6 +24,8 @@ export interface DecodeOptions {
   scoreThreshold: number;
   iouThreshold: number;
   maxDetections: number;
+  /** Class names (default COCO-80). */
+  labels?: readonly string[];
 }
 
 /**
@@ -42,6 +52,7 @@ export function expectedDistance(bins: Float32Array, offset: number, n: number):
  */
 export function decodeNanodet(levels: HeadLevel[], lb: Letterbox, o: DecodeOptions): Detection[] {
   const bins = o.regMax + 1;
+  const labels = o.labels ?? COCO_LABELS;
   const cand: Detection[] = [];
   for (const { stride, cls, reg } of levels) {
     const w = Math.ceil(o.inputSize / stride);
@@ -62,9 +73,37 @@ export function decodeNanodet(levels: HeadLevel[], lb: Letterbox, o: DecodeOptio
       for (let c = 0; c < o.numClasses; c++) {
         const score = cls[i * o.numClasses + c]!;
         if (score > o.scoreThreshold)
-          cand.push({ classId: c, label: COCO_LABELS[c] ?? `class ${c}`, score, x1, y1, x2, y2 });
+          cand.push({ classId: c, label: labels[c] ?? `class ${c}`, score, x1, y1, x2, y2 });
       }
     }
   }
   return nms(cand, o.iouThreshold, o.maxDetections);
+}
+
+/** One frame's named outputs as NanoDet levels, each checked against the grid of its stride. */
+export function nanodetLevels(spec: ModelSpec & { head: NanodetHead }, out: FrameOutputs): HeadLevel[] {
+  const { head, input, classes } = spec;
+  return head.strides.map((stride, i) => {
+    const cells = gridSide(input.size, stride) ** 2;
+    return {
+      stride,
+      cls: output(out, head.cls[i]!, cells * classes.length, `stride ${stride} classes`),
+      reg: output(out, head.reg[i]!, cells * 4 * (head.regMax + 1), `stride ${stride} box bins`),
+    };
+  });
+}
+
+export function decodeNanodetOutputs(
+  spec: ModelSpec & { head: NanodetHead },
+  out: FrameOutputs,
+  lb: Letterbox,
+  s: DecodeSettings,
+): Detection[] {
+  return decodeNanodet(nanodetLevels(spec, out), lb, {
+    ...s,
+    inputSize: spec.input.size,
+    numClasses: spec.classes.length,
+    regMax: spec.head.regMax,
+    labels: spec.classes,
+  });
 }

@@ -1,26 +1,31 @@
-/**
- * What Vigil knows about the shipped NanoDet-m (416): its input convention and how its
- * TF.js outputs map onto named ONNX outputs. Nothing else in Vigil is model-specific.
- */
-export const NANODET_SPEC = {
-  inputName: 'input',
-  inputSize: 416,
-  numClasses: 80,
-  regMax: 10,
-  strides: [8, 16, 32],
-  /** NanoDet's training convention: BGR, (px - mean) / std per channel (B, G, R order). */
-  normalize: {
-    mean: [103.53, 116.28, 123.675] as [number, number, number],
-    std: [57.375, 57.12, 58.395] as [number, number, number],
-    bgr: true,
+import { COCO_LABELS } from '../../protocol/cocoLabels.js';
+import type { ModelSpec, NanodetHead } from '../ModelSpec.js';
+
+/** The shipped NanoDet-m (416, COCO-80): BGR, NanoDet's training mean and std, a GFL head at strides 8/16/32. */
+export const NANODET_MODEL: ModelSpec & { head: NanodetHead } = {
+  id: 'nanodet',
+  input: {
+    name: 'input',
+    size: 416,
+    normalize: { mean: [103.53, 116.28, 123.675], std: [57.375, 57.12, 58.395], bgr: true },
+    resize: 'letterbox',
   },
-  /** TF.js signature output → ONNX output name. */
-  outputNames: {
-    'Identity:0': 'cls_s8',
-    'Identity_1:0': 'cls_s16',
-    'Identity_2:0': 'cls_s32',
-    'Identity_3:0': 'reg_s8',
-    'Identity_4:0': 'reg_s16',
-    'Identity_5:0': 'reg_s32',
-  } as Record<string, string>,
+  head: {
+    family: 'nanodet',
+    strides: [8, 16, 32],
+    regMax: 10,
+    cls: ['cls_s8', 'cls_s16', 'cls_s32'],
+    reg: ['reg_s8', 'reg_s16', 'reg_s32'],
+  },
+  classes: COCO_LABELS,
+};
+
+/** The TF.js graph's signature outputs → the ONNX output names the importer gives them. */
+export const NANODET_TFJS_OUTPUTS: Record<string, string> = {
+  'Identity:0': 'cls_s8',
+  'Identity_1:0': 'cls_s16',
+  'Identity_2:0': 'cls_s32',
+  'Identity_3:0': 'reg_s8',
+  'Identity_4:0': 'reg_s16',
+  'Identity_5:0': 'reg_s32',
 };

@@ -1,21 +1,30 @@
 import { OnnxGraph, type AttrValue, type OnnxNode } from '../onnx/OnnxGraph.js';
-import { binary, expandRank, size, tensor, transpose, type HostTensor } from '../tensor.js';
+import { binary, broadcastShape, expandRank, size, tensor, transpose, type HostTensor } from '../tensor.js';
 import type { TfAttr, TfjsGraph, TfNode } from '../tfjs/TfjsGraph.js';
 
 /**
  * TF.js graph model → ONNX (opset 13), NCHW.
  *
- * The TF graph (itself converted from ONNX by onnx-tf) wraps every NHWC op in transposes.
- * Instead of copying them, each TF tensor is tracked with the permutation its ONNX tensor has
- * (onnx = transpose(tf, perm)): TF Transposes only change that bookkeeping, NHWC ops ask for
- * the NCHW layout they run in, and a Transpose is emitted only where a consumer needs a layout
- * no producer gave it. Constants are folded (weights pre-transposed, SparseToDense shape
- * arithmetic evaluated), conv biases fused, and outputs get the names the caller asks for.
+ * The TF graph runs its convolutions NHWC: a TF-native model throughout, one converted from
+ * ONNX by onnx-tf with every NHWC op wrapped in transposes. Instead of copying those, each TF
+ * tensor is tracked with the permutation its ONNX tensor has (onnx = transpose(tf, perm)): TF
+ * Transposes only change that bookkeeping, NHWC ops ask for the NCHW layout they run in, and a
+ * Transpose is emitted only where a consumer needs a layout no producer gave it. Constants are
+ * folded (weights pre-transposed, SparseToDense shape arithmetic evaluated), conv biases and
+ * grappler's fused activations kept on the Conv, and outputs get the names the caller asks for.
+ * Only what the outputs need is converted, so a graph can be cut before its post-processing.
  */
 export interface ConvertOptions {
   /** TF output name ("Identity:0") → ONNX output name. Unnamed outputs keep a cleaned TF name. */
   outputNames?: Record<string, string>;
+  /** The TF tensors to output ("tower_0/wh"). Default: the signature's outputs. */
+  outputs?: string[];
   inputName?: string;
+  /**
+   * The TF graph is NHWC at its edges (a TF-native model): its rank-4 input and outputs become
+   * NCHW in ONNX. Default: as the TF graph lays them out (an onnx-tf graph is NCHW there).
+   */
+  nchw?: boolean;
   /**
    * A batch dimension the runtime chooses ('N'), where the TF graph fixed it to 1: the input's
    * and outputs' first dim become symbolic, Reshapes copy it from their input (0), Resizes
@@ -48,13 +57,28 @@ function attrInts(a: TfAttr | undefined): number[] {
 function attrStr(a: TfAttr | undefined): string {
   return a?.s ? Buffer.from(a.s, 'base64').toString() : '';
 }
+function attrStrs(a: TfAttr | undefined): string[] {
+  return (a?.list?.s ?? []).map((s) => Buffer.from(s, 'base64').toString());
+}
+const onnxName = (node: TfNode) => node.name.replace(/^PartitionedCall\//, '').replace(/[^A-Za-z0-9_]/g, '_');
 
 export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): OnnxGraph {
   const g = new OnnxGraph();
   const byName = new Map(tf.nodes.map((n) => [n.name, n]));
   const vals = new Map<string, Val>(); // "node:k" → value
+  const outputs = opts.outputs ?? tf.outputs.map((o) => o.name);
+  // Uses within what the outputs need: a cut-off consumer does not stop a fusion.
+  const needed = new Set<string>();
+  const todo = outputs.map(nodeOf);
+  for (let n = todo.pop(); n !== undefined; n = todo.pop()) {
+    if (needed.has(n)) continue;
+    needed.add(n);
+    todo.push(...(byName.get(n)?.input ?? []).map(nodeOf));
+  }
   const consumers = new Map<string, number>();
-  for (const n of tf.nodes) for (const i of n.input) consumers.set(ref(i), (consumers.get(ref(i)) ?? 0) + 1);
+  for (const n of tf.nodes) {
+    if (needed.has(n.name)) for (const i of n.input) consumers.set(ref(i), (consumers.get(ref(i)) ?? 0) + 1);
+  }
   const materialized = new Map<string, string>();
   const constCache = new WeakMap<HostTensor, Map<string, string>>();
 
@@ -63,11 +87,15 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
     return s.includes(':') ? s : `${s}:0`;
   }
 
+  function nodeOf(input: string): string {
+    return ref(input).split(':')[0] as string;
+  }
+
   function val(input: string): Val {
     const key = ref(input);
     let v = vals.get(key);
     if (!v) {
-      visit(byName.get(key.split(':')[0] as string) ?? fail(`Node '${key}' is missing from the graph`));
+      visit(byName.get(nodeOf(key)) ?? fail(`Node '${key}' is missing from the graph`));
       v = vals.get(key);
     }
     if (!v) throw new Error(`Output ${key} was not produced`);
@@ -128,7 +156,7 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
     perm: number[],
     k = 0,
   ): Val {
-    const out = g.uniqueName(node.name.replace(/^PartitionedCall\//, '').replace(/[^A-Za-z0-9_]/g, '_'));
+    const out = g.uniqueName(onnxName(node));
     const n = g.addNode(op, inputs, [out], attrs, out);
     const v: Val = { shape, perm, name: out };
     if (op === 'Conv') v.conv = n;
@@ -192,6 +220,103 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
     );
   }
 
+  const scalars = new Map<number, string>();
+  function scalar(v: number): string {
+    const hit = scalars.get(v);
+    if (hit) return hit;
+    const name = g.addFloat(g.uniqueName('scalar'), { dtype: 'float32', shape: [], data: Float32Array.of(v) });
+    scalars.set(v, name);
+    return name;
+  }
+
+  /** `kind` (a TF activation) of x as `node`'s output. */
+  function activation(node: TfNode, kind: string, x: Val, alpha?: number): void {
+    const input = as(x, x.perm);
+    switch (kind) {
+      case 'Relu':
+      case 'Elu':
+      case 'Sigmoid':
+        emit(node, kind, [input], {}, x.shape, x.perm);
+        return;
+      case 'Relu6':
+        emit(node, 'Clip', [input, scalar(0), scalar(6)], {}, x.shape, x.perm);
+        return;
+      case 'LeakyRelu':
+        emit(node, 'LeakyRelu', [input], { alpha: { float: alpha ?? 0.2 } }, x.shape, x.perm);
+        return;
+      default:
+        throw new UnsupportedOpError(`${node.op} '${node.name}': activation ${kind}`);
+    }
+  }
+
+  /**
+   * Conv2D, DepthwiseConv2dNative and grappler's fused forms of them (_FusedConv2D,
+   * FusedDepthwiseConv2dNative: + BiasAdd, + one activation) as one ONNX Conv (+ activation).
+   */
+  function conv(node: TfNode, ins: string[], depthwise: boolean): void {
+    if (attrStr(node.attr.data_format) !== 'NHWC')
+      throw new UnsupportedOpError(`${node.op} '${node.name}': data_format ${attrStr(node.attr.data_format)}`);
+    const x = val(ins[0] as string);
+    const w = constOf(ins[1] as string, node, 'filter'); // HWIO; depthwise: H W C multiplier
+    const [kh, kw, ci, m] = w.shape as [number, number, number, number];
+    const cin = x.shape[3] as number;
+    if (depthwise ? ci !== cin : cin % ci !== 0)
+      throw new UnsupportedOpError(`${node.op} '${node.name}': ${cin} input channels, filter takes ${ci}`);
+    // Depthwise: TF's output channel c·M + k is ONNX's, so [C, M, kh, kw] is [C·M, 1, kh, kw] as laid out.
+    const co = depthwise ? ci * m : m;
+    const weights = depthwise ? { ...transpose(w, [2, 3, 0, 1]), shape: [co, 1, kh, kw] } : transpose(w, [3, 2, 0, 1]);
+    const [bias, ...acts] = attrStrs(node.attr.fused_ops);
+    if ((bias !== undefined && bias !== 'BiasAdd') || acts.length > 1)
+      throw new UnsupportedOpError(`${node.op} '${node.name}': fused ops ${attrStrs(node.attr.fused_ops).join(', ')}`);
+    const s = attrInts(node.attr.strides).slice(1, 3);
+    const d = attrInts(node.attr.dilations).slice(1, 3);
+    const dil = d.length ? d : [1, 1];
+    const pads = convPads(
+      attrStr(node.attr.padding),
+      x.shape.slice(1, 3),
+      [kh, kw],
+      s,
+      dil,
+      attrInts(node.attr.explicit_paddings),
+    );
+    const [ho, wo] = outHW(x.shape.slice(1, 3), [kh, kw], s, dil, pads);
+    const input = fusedInput(x, ins[0] as string, (v) => v === 0);
+    const inputs = [input.name, g.addFloat(g.uniqueName(`${node.name.split('/').pop()}_w`), weights)];
+    if (bias)
+      inputs.push(g.addFloat(g.uniqueName(`${node.name.split('/').pop()}_b`), constOf(ins[2] as string, node, 'bias')));
+    const attrs = {
+      kernel_shape: [kh, kw],
+      strides: s,
+      dilations: dil,
+      pads: addPads(pads, input.extra),
+      group: depthwise ? ci : cin / ci,
+    };
+    const shape = [x.shape[0] as number, ho as number, wo as number, co];
+    const act = acts[0];
+    if (act === undefined) {
+      emit(node, 'Conv', inputs, attrs, shape, NCHW_OF_NHWC);
+      return;
+    }
+    const pre = g.uniqueName(`${onnxName(node)}_conv`);
+    g.addNode('Conv', inputs, [pre], attrs, pre);
+    activation(node, act, { shape, perm: NCHW_OF_NHWC, name: pre }, node.attr.leakyrelu_alpha?.f);
+  }
+
+  /** An elementwise op with numpy broadcasting, in the layout of its computed operand. */
+  function elementwise(node: TfNode, ins: string[], op: string, fn: (x: number, y: number) => number): void {
+    const a = val(ins[0] as string);
+    const b = val(ins[1] as string);
+    if (a.value && b.value) {
+      const t = binary(a.value, b.value, fn);
+      setOut(node, { shape: t.shape, perm: identity(t.shape.length), value: t });
+      return;
+    }
+    const [x, y] = a.value ? [b, a] : [a, b];
+    if (y.shape.length > x.shape.length || (!y.value && y.shape.length !== x.shape.length))
+      throw new UnsupportedOpError(`${node.op} '${node.name}': operands of shapes [${a.shape}] and [${b.shape}]`);
+    emit(node, op, [as(a, x.perm), as(b, x.perm)], {}, broadcastShape(a.shape, b.shape), x.perm);
+  }
+
   function visit(node: TfNode) {
     if (vals.has(`${node.name}:0`)) return;
     const ins = node.input.filter((i) => !i.startsWith('^'));
@@ -199,8 +324,9 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
       case 'Placeholder': {
         const shape = (node.attr.shape?.shape?.dim ?? []).map((d) => Number(d.size ?? -1));
         const name = opts.inputName ?? node.name;
-        g.inputs.push({ name, shape: batchDim(shape) });
-        setOut(node, { shape, perm: identity(shape.length), name });
+        const perm = opts.nchw && shape.length === 4 ? NCHW_OF_NHWC : identity(shape.length);
+        g.inputs.push({ name, shape: batchDim(perm.map((a) => shape[a] as number)) });
+        setOut(node, { shape, perm, name });
         return;
       }
       case 'Const': {
@@ -233,39 +359,14 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
         setOut(node, { ...x, shape, perm: x.perm.map((a) => inv[a] as number), conv: undefined, pad });
         return;
       }
-      case 'Conv2D': {
-        if (attrStr(node.attr.data_format) !== 'NHWC')
-          throw new UnsupportedOpError(`Conv2D '${node.name}': data_format ${attrStr(node.attr.data_format)}`);
-        const x = val(ins[0] as string);
-        const w = constOf(ins[1] as string, node, 'filter'); // HWIO
-        const [kh, kw, ci, co] = w.shape as [number, number, number, number];
-        const cin = x.shape[3] as number;
-        if (cin % ci !== 0)
-          throw new UnsupportedOpError(`Conv2D '${node.name}': ${cin} input channels, filter takes ${ci}`);
-        const s = attrInts(node.attr.strides).slice(1, 3);
-        const d = attrInts(node.attr.dilations).slice(1, 3);
-        const dil = d.length ? d : [1, 1];
-        const pads = convPads(
-          attrStr(node.attr.padding),
-          x.shape.slice(1, 3),
-          [kh, kw],
-          s,
-          dil,
-          attrInts(node.attr.explicit_paddings),
-        );
-        const wName = g.addFloat(g.uniqueName(`${node.name.split('/').pop()}_w`), transpose(w, [3, 2, 0, 1]));
-        const [ho, wo] = outHW(x.shape.slice(1, 3), [kh, kw], s, dil, pads);
-        const input = fusedInput(x, ins[0] as string, (v) => v === 0);
-        emit(
-          node,
-          'Conv',
-          [input.name, wName],
-          { kernel_shape: [kh, kw], strides: s, dilations: dil, pads: addPads(pads, input.extra), group: cin / ci },
-          [x.shape[0] as number, ho as number, wo as number, co],
-          NCHW_OF_NHWC,
-        );
+      case 'Conv2D':
+      case '_FusedConv2D':
+        conv(node, ins, false);
         return;
-      }
+      case 'DepthwiseConv2dNative':
+      case 'FusedDepthwiseConv2dNative':
+        conv(node, ins, true);
+        return;
       case 'MaxPool': {
         if (attrStr(node.attr.data_format) !== 'NHWC')
           throw new UnsupportedOpError(`MaxPool '${node.name}': data_format ${attrStr(node.attr.data_format)}`);
@@ -296,14 +397,10 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
       case 'AddV2': {
         const a = val(ins[0] as string);
         const b = val(ins[1] as string);
-        if (a.value && b.value) {
-          const t = binary(a.value, b.value, (x, y) => x + y);
-          setOut(node, { shape: t.shape, perm: identity(t.shape.length), value: t });
-          return;
-        }
         const [x, c] = a.value ? [b, a] : [a, b];
         // Conv + per-channel bias (a [C] constant on NHWC's last axis): fold into Conv's B.
         if (
+          !x.value &&
           c.value &&
           x.conv &&
           x.conv.inputs.length === 2 &&
@@ -315,16 +412,46 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
           setOut(node, { ...x, conv: undefined });
           return;
         }
-        const perm = x.perm;
-        emit(node, 'Add', [as(x, perm), as(c, perm)], {}, x.shape.length >= c.shape.length ? x.shape : c.shape, perm);
+        elementwise(node, ins, 'Add', (p, q) => p + q);
         return;
       }
+      case 'Sub':
+        elementwise(node, ins, 'Sub', (p, q) => p - q);
+        return;
+      case 'Mul':
+        elementwise(node, ins, 'Mul', (p, q) => p * q);
+        return;
+      case 'RealDiv':
+        elementwise(node, ins, 'Div', (p, q) => p / q);
+        return;
+      case 'Relu':
+      case 'Relu6':
+      case 'Elu':
       case 'LeakyRelu':
-      case 'Sigmoid': {
+      case 'Sigmoid':
+        activation(node, node.op, val(ins[0] as string), node.attr.alpha?.f);
+        return;
+      case 'Mean': {
         const x = val(ins[0] as string);
-        const attrs: Record<string, AttrValue> =
-          node.op === 'LeakyRelu' ? { alpha: { float: node.attr.alpha?.f ?? 0.2 } } : {};
-        emit(node, node.op, [x.name as string], attrs, x.shape, x.perm);
+        const rank = x.shape.length;
+        const axes = Array.from(constOf(ins[1] as string, node, 'reduction_indices').data)
+          .map((a) => (a < 0 ? a + rank : a))
+          .sort((p, q) => p - q);
+        const keep = node.attr.keep_dims?.b === true;
+        const kept = identity(rank).filter((a) => !axes.includes(a));
+        const shape = keep ? x.shape.map((d, a) => (axes.includes(a) ? 1 : d)) : kept.map((a) => x.shape[a] as number);
+        // A mean over all but batch and channel, dims kept (squeeze-excite's spatial mean): a
+        // GlobalAveragePool in the layout that puts the reduced axes last.
+        if (keep && kept.length === 2 && kept[0] === 0) {
+          const want = [0, kept[1] as number, ...axes];
+          emit(node, 'GlobalAveragePool', [as(x, want)], {}, shape, want);
+          return;
+        }
+        const perm = keep
+          ? x.perm
+          : x.perm.filter((a) => !axes.includes(a)).map((a) => a - axes.filter((r) => r < a).length);
+        const attrs = { axes: axes.map((a) => x.perm.indexOf(a)), keepdims: keep ? 1 : 0 };
+        emit(node, 'ReduceMean', [as(x, x.perm)], attrs, shape, perm);
         return;
       }
       case 'Pad':
@@ -458,12 +585,12 @@ export function convertTfjsToOnnx(tf: TfjsGraph, opts: ConvertOptions = {}): Onn
     }
   }
 
-  for (const out of tf.outputs) {
-    const v = val(out.name);
-    const name = opts.outputNames?.[out.name] ?? out.name.replace(/:0$/, '').replace(/[^A-Za-z0-9_]/g, '_');
-    const src = as(v, identity(v.shape.length));
-    g.addNode('Identity', [src], [name]);
-    g.outputs.push({ name, shape: batchDim(v.shape) });
+  for (const out of outputs) {
+    const v = val(out);
+    const name = opts.outputNames?.[out] ?? out.replace(/:0$/, '').replace(/[^A-Za-z0-9_]/g, '_');
+    const layout = opts.nchw && v.shape.length === 4 ? NCHW_OF_NHWC : identity(v.shape.length);
+    g.addNode('Identity', [as(v, layout)], [name]);
+    g.outputs.push({ name, shape: batchDim(layout.map((a) => v.shape[a] as number)) });
   }
   return g;
 }

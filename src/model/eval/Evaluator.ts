@@ -1,8 +1,8 @@
-import { COCO_LABELS } from '../../protocol/cocoLabels.js';
+import { decodeHead } from '../../detect/decodeHead.js';
 import type { Detection } from '../../detect/Detection.js';
 import { letterboxGeometry } from '../../detect/letterbox.js';
-import { decodeNanodet, type HeadLevel } from '../../detect/nanodet/NanodetHead.js';
-import { NANODET_SPEC } from '../../detect/nanodet/nanodetSpec.js';
+import type { FrameOutputs, ModelSpec } from '../../detect/ModelSpec.js';
+import { NANODET_MODEL } from '../../detect/nanodet/nanodetSpec.js';
 import { OrtDetector } from '../../detect/OrtDetector.js';
 import { meanAp, type FramePair } from './meanAp.js';
 
@@ -12,6 +12,8 @@ export interface EvalOptions {
   /** Candidate boxes down to this score build the precision/recall curve. Default 0.05. */
   curveThreshold?: number;
   threads?: number;
+  /** What the models are (all of one model's precisions); default the shipped NanoDet. */
+  model?: ModelSpec;
 }
 
 export interface ModelEval {
@@ -37,28 +39,25 @@ export interface EvalReport {
   models: ModelEval[];
 }
 
-function decode(levels: HeadLevel[], threshold: number): Detection[] {
-  const s = NANODET_SPEC.inputSize;
-  return decodeNanodet(levels, letterboxGeometry(s, s, s), {
-    inputSize: s,
-    numClasses: NANODET_SPEC.numClasses,
-    regMax: NANODET_SPEC.regMax,
+function decode(spec: ModelSpec, out: FrameOutputs, threshold: number): Detection[] {
+  const s = spec.input.size;
+  return decodeHead(spec, out, letterboxGeometry(s, s, s), {
     scoreThreshold: threshold,
     iouThreshold: 0.6,
     maxDetections: 100,
   });
 }
 
-async function runModel(path: string, frames: Float32Array[], threads: number, curve: number) {
-  const det = await OrtDetector.load(path, { threads });
+async function runModel(spec: ModelSpec, path: string, frames: Float32Array[], threads: number, curve: number) {
+  const det = await OrtDetector.load(path, { threads, model: spec });
   await det.infer(frames[0]!); // warm-up
   const times: number[] = [];
   const dets: Detection[][] = [];
   for (const f of frames) {
     const t0 = performance.now();
-    const levels = await det.infer(f);
+    const out = await det.infer(f);
     times.push(performance.now() - t0);
-    dets.push(decode(levels, curve));
+    dets.push(decode(spec, out, curve));
   }
   await det.release();
   times.sort((a, b) => a - b);
@@ -82,14 +81,15 @@ export async function evaluate(
   const thr = opts.scoreThreshold ?? 0.4;
   const curve = opts.curveThreshold ?? 0.05;
   const threads = opts.threads ?? 0;
+  const spec = opts.model ?? NANODET_MODEL;
   log(`FP32 reference on ${frames.length} frames`);
-  const ref = await runModel(fp32Path, frames, threads, thr);
+  const ref = await runModel(spec, fp32Path, frames, threads, thr);
   const perFrame = (d: Detection[][], t: number) =>
     d.reduce((n, f) => n + f.filter((x) => x.score >= t).length, 0) / d.length;
   const models: ModelEval[] = [];
   for (const path of int8Paths) {
     log(`evaluating ${path}`);
-    const cand = await runModel(path, frames, threads, curve);
+    const cand = await runModel(spec, path, frames, threads, curve);
     const pairs: FramePair[] = ref.dets.map((reference, i) => ({ reference, candidate: cand.dets[i]! }));
     const m = meanAp(pairs, thr);
     models.push({
@@ -100,7 +100,7 @@ export async function evaluate(
       detectionsPerFrame: Math.round(perFrame(cand.dets, thr) * 100) / 100,
       latencyMs: cand.latencyMs,
       perClass: m.perClass.map((c) => ({
-        label: COCO_LABELS[c.classId] ?? String(c.classId),
+        label: spec.classes[c.classId] ?? String(c.classId),
         ap50: Math.round(c.ap50 * 1000) / 1000,
         ap50_95: Math.round(c.ap50_95 * 1000) / 1000,
         fp32Count: c.reference,

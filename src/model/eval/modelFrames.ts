@@ -2,7 +2,7 @@ import { loadAddon } from '../../native/addon.js';
 import type { CameraOptions } from '../../native/types.js';
 import { imagesIn, readImageRgb, videoFrames } from '../imageFile.js';
 import { letterboxRgb } from '../../detect/letterbox.js';
-import { NANODET_SPEC } from '../../detect/nanodet/nanodetSpec.js';
+import { NANODET_MODEL } from '../../detect/nanodet/nanodetSpec.js';
 
 /** Where calibration or evaluation frames come from. */
 export type InputSource =
@@ -12,18 +12,18 @@ export type InputSource =
 
 /** Model inputs ([3, S, S] float, the detector's normalisation) from a frame source. */
 export async function modelInputs(src: InputSource, log = (_: string) => {}): Promise<Float32Array[]> {
-  const size = NANODET_SPEC.inputSize;
+  const size = NANODET_MODEL.input.size;
   const out: Float32Array[] = [];
   if (src.kind === 'video') {
     const indices = Array.from({ length: src.count }, (_, i) => src.from + i * src.every);
     for await (const f of videoFrames(src.path, indices))
-      out.push(letterboxRgb(f.rgb, f.width, f.height, size, NANODET_SPEC.normalize).tensor);
+      out.push(letterboxRgb(f.rgb, f.width, f.height, size, NANODET_MODEL.input.normalize).tensor);
   } else if (src.kind === 'images') {
     const files = imagesIn(src.dir).slice(0, src.count);
     if (files.length === 0) throw new Error(`No images (jpg, png, bmp, webp) in ${src.dir}`);
     for (const f of files) {
       const img = await readImageRgb(f);
-      out.push(letterboxRgb(img.rgb, img.width, img.height, size, NANODET_SPEC.normalize).tensor);
+      out.push(letterboxRgb(img.rgb, img.width, img.height, size, NANODET_MODEL.input.normalize).tensor);
     }
   } else {
     // A live camera through the real pipeline: the same native letterbox the detector uses.
@@ -43,7 +43,7 @@ export async function modelInputs(src: InputSource, log = (_: string) => {}): Pr
         if (Date.now() > deadline) throw new Error(`Only ${out.length} of ${src.count} frames arrived in time`);
         if (newest >= next) {
           const t = new Float32Array(3 * size * size);
-          const lb = await cam.letterbox(t, size, NANODET_SPEC.normalize, next);
+          const lb = await cam.letterbox(t, size, NANODET_MODEL.input.normalize, next);
           if (lb) {
             out.push(t);
             next = lb.seq + src.every;

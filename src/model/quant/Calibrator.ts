@@ -1,7 +1,7 @@
 import ort from 'onnxruntime-node';
 
 import type { OnnxGraph } from '../onnx/OnnxGraph.js';
-import { NANODET_SPEC } from '../../detect/nanodet/nanodetSpec.js';
+import { NANODET_MODEL } from '../../detect/nanodet/nanodetSpec.js';
 import { ActivationStats } from './ActivationStats.js';
 import { lowerQdqForOrtCpu } from './ortLowering.js';
 import { planQdq, quantizableNodes, writeQdq } from './QdqWriter.js';
@@ -52,8 +52,8 @@ const sessionOf = (g: OnnxGraph) => {
   return ort.InferenceSession.create(lowerQdqForOrtCpu(bytes) ?? bytes, { graphOptimizationLevel: 'all' });
 };
 const feed = (t: Float32Array) => {
-  const s = NANODET_SPEC.inputSize;
-  return { [NANODET_SPEC.inputName]: new ort.Tensor('float32', t, [1, 3, s, s]) };
+  const s = NANODET_MODEL.input.size;
+  return { [NANODET_MODEL.input.name]: new ort.Tensor('float32', t, [1, 3, s, s]) };
 };
 
 /** Runs the FP32 model with every activation to quantize as an extra output: |x| max, then histograms. */
@@ -64,7 +64,7 @@ export async function collectStats(
 ): Promise<Map<string, ActivationStats>> {
   const plan = planQdq(fp32);
   const tapped = fp32.clone();
-  const inputName = NANODET_SPEC.inputName;
+  const inputName = NANODET_MODEL.input.name;
   const taps = plan.tensors.filter((t) => t !== inputName && !tapped.outputs.some((o) => o.name === t));
   for (const t of taps) tapped.outputs.push({ name: t });
   const session = await sessionOf(tapped);
@@ -94,7 +94,7 @@ export function chooseRanges(
   return [...stats].map(([tensor, s]) => {
     // The network input is a normalised image with a known, bounded range: never clipped.
     const chosen =
-      tensor === NANODET_SPEC.inputName
+      tensor === NANODET_MODEL.input.name
         ? s.absMax
         : method === 'entropy'
           ? s.entropy()
