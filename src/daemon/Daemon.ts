@@ -10,13 +10,11 @@ import type { VigilConfig } from '../config/schema.js';
 import type { CameraConfig } from '../pipeline/cameraConfig.js';
 import { loadAddon } from '../native/addon.js';
 import type { NativeAddon } from '../native/types.js';
-import { DetectionService, type DetectionEvent, type Detector } from '../detect/DetectionService.js';
-import { detectorModel } from '../detect/detectConfig.js';
+import type { DetectionEvent, DetectionService } from '../detect/DetectionService.js';
 import { FrameLatency, stageTimes } from '../detect/FrameLatency.js';
-import { fp32OnnxPath, int8OnnxPath } from '../model/importModel.js';
+import { modelCatalog, type ResolvedModel } from '../detect/modelConfig.js';
+import { ModelDetectors } from '../detect/ModelDetectors.js';
 import { NANODET_MODEL } from '../detect/nanodet/nanodetSpec.js';
-import { OrtDetector } from '../detect/OrtDetector.js';
-import { GpuDetector } from '../detect/GpuDetector.js';
 import { EventLog } from '../events/EventLog.js';
 import { EventMedia } from '../media/EventMedia.js';
 import { reconcileMedia, removeMedia, Retention } from '../media/Retention.js';
@@ -27,12 +25,14 @@ import { CameraSupervisor } from '../pipeline/CameraSupervisor.js';
 import { defaultDataDir } from '../server/auth/authConfig.js';
 import { Sessions } from '../server/auth/Sessions.js';
 import { UserStore } from '../server/auth/UserStore.js';
-import { createHttpServer, type DetectorHealth } from '../server/HttpServer.js';
+import { createHttpServer } from '../server/HttpServer.js';
 import { LiveServer } from '../server/live/LiveServer.js';
 import { createMetrics } from '../server/metrics.js';
 import { monoNowUs } from '../util/LatencyWindow.js';
 import { Store } from '../store/Store.js';
 import { moduleLogger, type Logger } from '../util/logger.js';
+
+const OFF = { status: 'off', backend: 'cpu', precision: null, model: null, reason: null, fallback: null } as const;
 
 /** Whether a camera makes events: it detects, and has zones or lines. */
 function hasRules(c: CameraConfig): boolean {
@@ -64,16 +64,8 @@ export interface DaemonEvents {
 /** The running appliance: one supervisor per enabled camera, and the HTTP server. */
 export class Daemon extends EventEmitter<DaemonEvents> {
   private readonly supervisors = new Map<string, CameraSupervisor>();
-  /** Detections of every camera (the typed stream the live view publishes); null when off. */
-  private detectService: DetectionService | null = null;
-  private detectorHealth: DetectorHealth = {
-    status: 'off',
-    backend: 'cpu',
-    precision: null,
-    model: null,
-    reason: null,
-    fallback: null,
-  };
+  /** One detector and detection service per model in use; null when detection is off. */
+  private detectors: ModelDetectors | null = null;
   /** Per camera: inter-frame interval and jitter; recent per-stage latencies of detected frames, and cold starts. */
   private readonly latency = new Map<string, FrameLatency>();
   private liveServer: LiveServer | null = null;
@@ -93,7 +85,6 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   /** Why events have no snapshots or clips this run (the media directory could not be trusted); null when they do. */
   private mediaError: string | null = null;
   private readonly tracking = new Map<string, { tracker: Tracker; watcher: ZoneWatcher | null }>();
-  private model: (Detector & { precision: string; release(): Promise<void> }) | null = null;
   private server: FastifyInstance | null = null;
   private closed = false;
   private serving = false;
@@ -119,9 +110,14 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     return this.supervisors;
   }
 
-  /** Detections of every camera (the typed stream the live view publishes); null when off or before start. */
+  /** The default model's detection service (its cameras' batches); null when off or before start. */
   get detection(): DetectionService | null {
-    return this.detectService;
+    return this.detectors?.defaultService() ?? null;
+  }
+
+  /** Every model's detector (after start; null when detection is off). */
+  get models(): ModelDetectors | null {
+    return this.detectors;
   }
 
   /** The live view's WebSocket server (after start). */
@@ -238,10 +234,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const metrics = createMetrics({
       cameras: () => this.supervisors.values(),
       detection: {
-        detectStats: (id) => this.detectService?.stats(id) ?? null,
-        batchStats: () => this.detectService?.batchStats() ?? null,
+        detectStats: (id) => this.detectors?.stats(id) ?? null,
+        batchStats: () => this.detection?.batchStats() ?? null,
         latency: (id) => this.latency.get(id),
-        backend: () => this.detectorHealth.backend,
+        backend: () => this.detectors?.defaultHealth().backend ?? 'cpu',
         onDetections: (fn) => this.on('detections', fn),
         onBudget: (fn) => this.on('budget', fn),
       },
@@ -250,10 +246,11 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const retention = this.retention;
     this.server = await createHttpServer({
       cameras: () => this.supervisors,
-      detectStats: (id) => this.detectService?.stats(id) ?? null,
+      detectStats: (id) => this.detectors?.stats(id) ?? null,
       latency: (id) => this.latency.get(id),
-      detector: () => this.detectorHealth,
-      batchStats: () => this.detectService?.batchStats() ?? null,
+      detector: () => this.detectors?.defaultHealth() ?? { ...OFF },
+      models: () => this.detectors?.models() ?? [],
+      batchStats: () => this.detection?.batchStats() ?? null,
       mqttStats: () => this.publisher?.stats() ?? null,
       liveStats: () => this.liveServer?.stats() ?? null,
       media: eventMedia && {
@@ -273,7 +270,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     });
     this.liveServer = new LiveServer(this.server.server, {
       cameras: this.supervisors,
-      detectStats: (id) => this.detectService?.stats(id) ?? null,
+      detectStats: (id) => this.detectors?.stats(id) ?? null,
       latency: (id) => this.latency.get(id),
       onDetections: (fn) => this.on('detections', fn),
       onBudget: (fn) => this.on('budget', fn),
@@ -292,94 +289,37 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     return url;
   }
 
-  /** Loads the detector; a missing or broken model leaves cameras running and says why. */
+  /** The model a camera detects with: its own, else detect.model, else the shipped NanoDet. */
+  private modelOf(cam: CameraConfig): string {
+    return cam.model ?? this.defaultModel().spec.id;
+  }
+
+  /** detect.model: a model id, or (as before models could be named) an ONNX file of the NanoDet family. */
+  private defaultModel(): ResolvedModel {
+    const name = this.cfg.detect.model ?? 'nanodet';
+    return (
+      modelCatalog(this.cfg.models).get(name) ?? {
+        spec: { ...NANODET_MODEL, id: 'default' },
+        source: { kind: 'file', path: name },
+      }
+    );
+  }
+
+  /** Loads every model the enabled cameras use (the default first); one that cannot load leaves its cameras without detection and says why. */
   private async startDetector(): Promise<void> {
     const cfg = this.cfg.detect;
     if (!cfg.enabled) return;
-    let fallback: string | null = null;
-    let backend: 'cpu' | 'tensorrt' | 'cuda' = 'cpu';
-    let model: string | null = cfg.model ?? null;
-    try {
-      const int8 = int8OnnxPath();
-      model = detectorModel(cfg, { int8, fp32: fp32OnnxPath });
-      const opts = {
-        scoreThreshold: cfg.score_threshold,
-        iouThreshold: cfg.iou_threshold,
-        maxDetections: cfg.max_detections,
-      };
-      const maxBatch = Math.max(cfg.tensorrt.max_batch, cfg.batch.max_size);
-      const why: string[] = [];
-      if (cfg.backend === 'tensorrt' || cfg.backend === 'auto') {
-        try {
-          const cacheDir = cfg.tensorrt.cache_dir ?? join(this.cfg.data_dir ?? defaultDataDir(), 'engines');
-          this.log.info({ model, cacheDir }, 'loading the TensorRT engine (a first build takes minutes)');
-          this.model = await GpuDetector.loadTensorRt(model, {
-            ...opts,
-            cacheDir,
-            maxBatch,
-            onLog: (line) => this.log.info({ tensorrt: line }, 'TensorRT'),
-          });
-          backend = 'tensorrt';
-        } catch (err) {
-          if (cfg.backend === 'tensorrt') throw err;
-          why.push(`TensorRT unavailable: ${(err as Error).message}`);
-        }
-      }
-      if (!this.model && (cfg.backend === 'cuda' || cfg.backend === 'auto')) {
-        try {
-          // Vigil's own engine runs the INT8 model; FP32 asked for explicitly stays elsewhere.
-          const int8Model = cfg.model ?? (cfg.precision !== 'fp32' ? int8 : null);
-          if (!int8Model)
-            throw new Error('no INT8 model (run `vigil calibrate`; precision fp32 keeps the cuda engine off)');
-          this.model = await GpuDetector.loadCuda(int8Model, { ...opts, maxBatch });
-          model = int8Model;
-          backend = 'cuda';
-        } catch (err) {
-          if (cfg.backend === 'cuda') throw err;
-          why.push(`CUDA INT8 engine unavailable: ${(err as Error).message}`);
-        }
-      }
-      if (why.length) {
-        fallback = why.join('; ');
-        this.log.warn(
-          { reason: fallback },
-          this.model ? `backend auto: detecting with ${backend}` : 'backend auto: detecting on the CPU',
-        );
-      }
-      this.model ??= await OrtDetector.load(model, { ...opts, threads: cfg.threads });
-      this.detectorHealth = {
-        status: 'ready',
-        backend,
-        precision: this.model.precision,
-        model,
-        reason: null,
-        fallback,
-      };
-    } catch (err) {
-      this.detectorHealth = {
-        status: 'unavailable',
-        backend: cfg.backend,
-        precision: null,
-        model,
-        reason: (err as Error).message,
-        fallback,
-      };
-      this.log.error({ reason: (err as Error).message }, 'detector unavailable; cameras run without detection');
-      return;
+    const catalog = modelCatalog(this.cfg.models);
+    const used = [this.defaultModel()];
+    for (const cam of this.cfg.cameras) {
+      const m = cam.model ? catalog.get(cam.model) : undefined;
+      if (cam.enabled && cam.detect && m && !used.some((u) => u.spec.id === m.spec.id)) used.push(m);
     }
-    const service = new DetectionService(
-      this.model,
-      NANODET_MODEL.input.size,
-      NANODET_MODEL.input.normalize,
-      moduleLogger(this.logger, 'DetectionService'),
-      {
-        maxSize: cfg.batch.max_size,
-        timeoutMs: cfg.batch.timeout_ms,
-      },
-    );
-    this.detectService = service;
+    const detectors = new ModelDetectors(cfg, this.cfg.data_dir ?? defaultDataDir(), this.logger);
+    await detectors.start(used);
+    this.detectors = detectors;
     for (const [id, sup] of this.supervisors) this.attachDetection(id, sup);
-    service.on('detections', (ev) => {
+    detectors.on('detections', (ev) => {
       const tr = this.tracking.get(ev.camera);
       if (tr) {
         const r = tr.tracker.update(ev.detections);
@@ -390,7 +330,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.latency.get(ev.camera)?.add(stageTimes(ev, emittedUs), performance.now());
       this.emit('detections', ev, emittedUs);
     });
-    service.on('budget', (ev) => {
+    detectors.on('budget', (ev) => {
       if (ev.kind === 'breach') this.log.warn({ ...ev }, 'latency budget breached');
       else this.log.info({ ...ev }, 'latency budget kept again');
       try {
@@ -400,17 +340,14 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       }
       this.emit('budget', ev);
     });
-    this.log.info(
-      { model: this.detectorHealth.model, backend, precision: this.detectorHealth.precision },
-      'detector ready',
-    );
   }
 
   /** Detection, tracking, zones and lines, snapshots and clips for one camera (when it detects). */
   private attachDetection(id: string, sup: CameraSupervisor): void {
-    const service = this.detectService;
-    if (!service || !sup.config.detect) return;
     const c = sup.config;
+    if (!c.detect) return;
+    const service = this.detectors?.serviceFor(this.modelOf(c), id);
+    if (!service) return;
     service.addCamera(id, sup, {
       budgetMs: c.budget_ms ?? null,
       budget: c.budget,
@@ -502,7 +439,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const sup = this.supervisors.get(id);
     if (!sup) return;
     sup.close();
-    this.detectService?.removeCamera(id);
+    this.detectors?.removeCamera(id);
     this.tracking.delete(id);
     this.eventMedia?.dropCamera(id);
     this.publisher?.publish(`cameras/${id}/state`, null, true); // no retained state left for a camera that is gone
@@ -551,16 +488,15 @@ export class Daemon extends EventEmitter<DaemonEvents> {
    */
   liveness(): string | null {
     if (this.closed) return null;
-    return this.detectService?.stuck(this.cfg.service.watchdog_stuck_seconds * 1000) ?? null;
+    return this.detectors?.stuck(this.cfg.service.watchdog_stuck_seconds * 1000) ?? null;
   }
 
   /** One line for the service manager's STATUS=: cameras, detector, events. */
   statusLine(): string {
     const sups = [...this.supervisors.values()];
     const streaming = sups.filter((s) => s.state === 'streaming').length;
-    let fps = 0;
-    for (const id of this.supervisors.keys()) fps += this.detectService?.stats(id)?.fps ?? 0;
-    const d = this.detectorHealth;
+    const fps = this.detectors?.fps() ?? 0;
+    const d = this.detectors?.defaultHealth() ?? OFF;
     const detector =
       d.status === 'ready'
         ? `detector ${d.backend} ${d.precision}, ${fps.toFixed(1)} inferences/s`
@@ -604,7 +540,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     };
     // A camera that stops closes its open events (its 'state' listener, attachDetection).
     for (const sup of this.supervisors.values()) await step('closing a camera', () => sup.close());
-    await step('stopping detection', () => this.detectService?.close());
+    await step('stopping detection', () => this.detectors?.close());
     this.retention?.stop();
     await step('finishing clips', () => this.eventMedia?.close());
     await step('writing events', () => this.eventLog?.close());
@@ -615,7 +551,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.server?.server.closeAllConnections();
       await this.server?.close();
     });
-    await step('releasing the detector', () => this.model?.release());
+    await step('releasing the detectors', () => this.detectors?.release());
     await step('MQTT', () => this.publisher?.close());
     await step('the database', () => this.db?.close());
     this.log.info('vigil stopped');

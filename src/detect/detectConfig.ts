@@ -20,7 +20,11 @@ export const detectSchema = z.strictObject({
       max_batch: z.int().min(1).max(64).default(8),
     })
     .default({ max_batch: 8 }),
-  /** An ONNX file (FP32 or QDQ INT8); default: from the model cache, as `precision` says. */
+  /**
+   * The default model, for cameras that name none: an id from `models:` or a shipped one (nanodet,
+   * centernet), or an ONNX file of the NanoDet family (FP32 or QDQ INT8). Default nanodet, from the
+   * model cache as `precision` says.
+   */
   model: z.string().min(1).optional(),
   /** auto: the calibrated INT8 model when `vigil calibrate` has made one, else FP32. */
   precision: z.enum(['auto', 'fp32', 'int8']).default('auto'),

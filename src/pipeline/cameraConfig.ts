@@ -106,6 +106,8 @@ export const cameraSchema = z
     decoder: z.enum(['auto', 'software', 'nvdec']).default('auto'),
     /** Run the detector on this camera (when the detector is enabled). */
     detect: z.boolean().default(true),
+    /** The model this camera detects with: an id from `models:` or a shipped one (nanodet, centernet); default detect.model. */
+    model: z.string().min(1).optional(),
     /** Send video to the live view (H.264 passes through, remuxed to fMP4; no re-encoding). */
     live: z.boolean().default(true),
     decode_threads: z.int().min(0).max(64).default(0),

@@ -34,15 +34,9 @@ import { canSee, type User, type UserStore } from './auth/UserStore.js';
 import type { LiveServer } from './live/LiveServer.js';
 
 /** The detector's state as /api/health shows it. */
-export interface DetectorHealth {
-  status: 'off' | 'ready' | 'unavailable';
-  backend: string;
-  precision: string | null;
-  model: string | null;
-  reason: string | null;
-  /** backend auto: why not the backends before the one it runs on (TensorRT, cuda). */
-  fallback: string | null;
-}
+import type { DetectorHealth, ModelHealth } from '../detect/ModelDetectors.js';
+
+export type { DetectorHealth };
 
 /** Events' snapshots and clips, as the routes serve and report them. */
 export interface HttpMedia {
@@ -60,6 +54,8 @@ export interface HttpDeps {
   /** A camera's latency record: stage percentiles, cold start, interval and jitter. */
   latency: (id: string) => Pick<FrameLatency, 'percentiles' | 'cold' | 'timing'> | undefined;
   detector: () => DetectorHealth;
+  /** Every loaded model: health, family, cameras (the default first). */
+  models: () => ModelHealth[];
   /** How the detector's batches are formed; null when detection is off. */
   batchStats: () => BatchStats | null;
   /** null without a broker configured. */
@@ -375,12 +371,13 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     });
     const enabled = cameras.filter((c) => c.state !== 'stopped');
     const detector = deps.detector();
-    const detectorOk = detector.status !== 'unavailable';
+    const detectorOk = detector.status !== 'unavailable' && deps.models().every((m) => m.status !== 'unavailable');
     return {
       status: enabled.every((c) => c.state === 'streaming') && detectorOk ? 'ok' : 'degraded',
       uptimeS: Math.round((Date.now() - deps.startedAt) / 1000),
       build: deps.build,
       detector: { ...detector, batch: deps.batchStats() },
+      models: deps.models(),
       mqtt: deps.mqttStats(),
       // Event snapshots and clips: written, recording, failures; retention so far (admin only: paths).
       media:
