@@ -250,6 +250,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       latency: (id) => this.latency.get(id),
       detector: () => this.detectors?.defaultHealth() ?? { ...OFF },
       models: () => this.detectors?.models() ?? [],
+      calibration: async (id) => (await this.detectors?.calibration(id)) ?? null,
       batchStats: () => this.detection?.batchStats() ?? null,
       mqttStats: () => this.publisher?.stats() ?? null,
       liveStats: () => this.liveServer?.stats() ?? null,

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { BudgetEvent } from '../budget/BudgetGuard.js';
@@ -27,6 +28,17 @@ export interface ModelHealth extends DetectorHealth {
   id: string;
   family: string;
   cameras: string[];
+}
+
+/** A calibration report as `vigil calibrate` writes it beside the INT8 file (the UI's detector panel shows it). */
+export interface CalibrationSummary {
+  method: string;
+  frames: number;
+  int8Layers: number;
+  totalLayers: number;
+  keptFp32: string[];
+  tensors: Array<{ tensor: string; absMax: number; threshold: number; scale: number; saturation: number }>;
+  [key: string]: unknown;
 }
 
 type LoadedDetector = Detector & { precision: string; release(): Promise<void> };
@@ -232,6 +244,17 @@ export class ModelDetectors extends EventEmitter<ModelDetectorsEvents> {
       cameras: [...e.cameras],
       ...e.health,
     }));
+  }
+
+  /** The calibration report beside the INT8 file model `id` runs (`x-int8.onnx` → `x-int8.calibration.json`), or null. */
+  async calibration(id: string): Promise<CalibrationSummary | null> {
+    const file = this.loaded.get(id)?.health.model;
+    if (!file || this.loaded.get(id)?.health.precision !== 'int8') return null;
+    try {
+      return JSON.parse(await readFile(file.replace(/\.onnx$/i, '.calibration.json'), 'utf8')) as CalibrationSummary;
+    } catch {
+      return null; // a file calibrated elsewhere comes without one
+    }
   }
 
   /** Whether some model's detector is stuck: the first reason, or null. */

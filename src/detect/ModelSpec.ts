@@ -4,13 +4,10 @@
  * every backend feeds it the same named outputs.
  */
 
-/** Per-channel affine normalisation out = (px - mean) / std, in the model's channel order. */
-export interface Normalization {
-  mean: [number, number, number];
-  std: [number, number, number];
-  /** The model takes BGR (mean and std are then in B, G, R order). */
-  bgr: boolean;
-}
+import type { InputNorm } from '../native/types.js';
+
+/** Per-channel affine normalisation out = (px - mean) / std, in the model's channel order (the letterbox's). */
+export type Normalization = InputNorm;
 
 export interface InputSpec {
   /** The ONNX input's name. */

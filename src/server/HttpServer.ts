@@ -34,7 +34,7 @@ import { canSee, type User, type UserStore } from './auth/UserStore.js';
 import type { LiveServer } from './live/LiveServer.js';
 
 /** The detector's state as /api/health shows it. */
-import type { DetectorHealth, ModelHealth } from '../detect/ModelDetectors.js';
+import type { CalibrationSummary, DetectorHealth, ModelHealth } from '../detect/ModelDetectors.js';
 
 export type { DetectorHealth };
 
@@ -56,6 +56,8 @@ export interface HttpDeps {
   detector: () => DetectorHealth;
   /** Every loaded model: health, family, cameras (the default first). */
   models: () => ModelHealth[];
+  /** Model `id`'s calibration report (its INT8 file's, beside it); null when it runs no calibrated file. */
+  calibration: (id: string) => Promise<CalibrationSummary | null>;
   /** How the detector's batches are formed; null when detection is off. */
   batchStats: () => BatchStats | null;
   /** null without a broker configured. */
@@ -359,6 +361,26 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
     );
   }
 
+  /** The models, each with only the cameras this user may see (another user's camera ids stay hidden). */
+  const visibleModels = (user: User) =>
+    deps.models().map((m) => ({ ...m, cameras: m.cameras.filter((id) => canSee(user, id)) }));
+
+  app.get('/api/models', async (req) => ({ models: visibleModels(req.user!) }));
+
+  app.get<{ Params: { id: string } }>('/api/models/:id/calibration', async (req, reply) => {
+    if (!deps.models().some((m) => m.id === req.params.id))
+      return reply.code(404).send({ error: 'Not Found', message: `No model ${describeValue(req.params.id)}` });
+    const report = await deps.calibration(req.params.id);
+    if (!report)
+      return reply
+        .code(404)
+        .send({
+          error: 'Not Found',
+          message: `Model ${req.params.id} runs no calibrated INT8 file: no calibration report`,
+        });
+    return report;
+  });
+
   app.get('/api/health', async (req) => {
     const visible = [...deps.cameras().values()].filter((c) => canSee(req.user!, c.id));
     const cameras = visible.map((c) => {
@@ -377,7 +399,7 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       uptimeS: Math.round((Date.now() - deps.startedAt) / 1000),
       build: deps.build,
       detector: { ...detector, batch: deps.batchStats() },
-      models: deps.models(),
+      models: visibleModels(req.user!),
       mqtt: deps.mqttStats(),
       // Event snapshots and clips: written, recording, failures; retention so far (admin only: paths).
       media:

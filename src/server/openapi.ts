@@ -167,6 +167,19 @@ export const OPENAPI = {
     '/api/health': {
       get: { summary: 'Cameras, detector, batching, MQTT, live view', responses: { 200: { description: 'health' } } },
     },
+    '/api/models': {
+      get: {
+        summary: 'Each loaded detector model: family, health, and the cameras this user may see that use it',
+        responses: { 200: { description: '{ models }' } },
+      },
+    },
+    '/api/models/{id}/calibration': {
+      get: {
+        summary: "The model's calibration report (method, per-tensor ranges, layers kept FP32, INT8 vs FP32)",
+        parameters: [path('id', { type: 'string' })],
+        responses: { 200: { description: 'the report' }, 404: error },
+      },
+    },
     '/api/budget-events': {
       get: {
         summary: 'Latency budget breaches and recoveries, newest first',

@@ -244,6 +244,8 @@ describe('auth', () => {
       'GET /api/events/:id/snapshot.jpg',
       'GET /api/health',
       'GET /api/me',
+      'GET /api/models',
+      'GET /api/models/:id/calibration',
       'GET /api/openapi.json',
       'GET /api/users',
       'GET /metrics',

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { OnnxGraph } from '../../src/model/onnx/OnnxGraph.js';
 import { packageRoot } from '../../src/native/addon.js';
-import { yoloHeadGraph } from '../helpers/headGraphs.js';
+import { writeYoloTestModel } from '../helpers/headGraphs.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 const CLI = join(packageRoot(), 'dist/src/cli/main.js');
@@ -15,15 +15,7 @@ const vigil = (...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env } });
 
 const yolo = join(dir, 'yolo11n.onnx');
-writeFileSync(
-  yolo,
-  yoloHeadGraph({
-    size: 128,
-    classes: 3,
-    regMax: 16,
-    perStride: [0, 1, 2].map((c) => ({ classId: c, distances: [1, 1, 1, 1] as [number, number, number, number] })),
-  }).encode(),
-);
+writeYoloTestModel(yolo);
 
 describe('vigil model add / list', () => {
   it('add checks the file as its family on every backend and writes it into the config, comments kept', () => {

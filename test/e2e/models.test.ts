@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +8,7 @@ import type { BatchEvent, DetectionEvent } from '../../src/detect/DetectionServi
 import { shippedFiles } from '../../src/detect/ModelDetectors.js';
 import { cameraHealth, health, startDaemon, waitFor } from '../helpers/daemon.js';
 import { ensureClip } from '../helpers/fixtures.js';
-import { yoloHeadGraph } from '../helpers/headGraphs.js';
+import { writeYoloTestModel } from '../helpers/headGraphs.js';
 import { tempDir } from '../helpers/tempDir.js';
 
 let running: Daemon | null = null;
@@ -76,15 +75,7 @@ describe('several models in one daemon, chosen per camera', () => {
   it("a model from the config's models: (an ONNX file), and one that cannot load, beside a working one", async () => {
     const dir = tempDir('vigil-models-');
     const yolo = join(dir, 'yolo.onnx');
-    writeFileSync(
-      yolo,
-      yoloHeadGraph({
-        size: 128,
-        classes: 3,
-        regMax: 16,
-        perStride: [0, 1, 2].map((c) => ({ classId: c, distances: [1, 1, 1, 1] as [number, number, number, number] })),
-      }).encode(),
-    );
+    writeYoloTestModel(yolo);
     const { daemon, url } = await startDaemon(
       [
         { id: 'a', url: h264, loop: true },

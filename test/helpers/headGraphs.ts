@@ -2,6 +2,8 @@
 // YOLO or DETR weights are in the registries we reach). Their weights are set so that a bright
 // block in one input channel is an object: the graphs detect known boxes, which the tests then
 // expect from Vigil's decoders on ONNX Runtime's outputs.
+import { writeFileSync } from 'node:fs';
+
 import { OnnxGraph } from '../../src/model/onnx/OnnxGraph.js';
 import { tensor } from '../../src/model/tensor.js';
 
@@ -171,4 +173,14 @@ export function detrHeadGraph(o: DetrGraphOptions): OnnxGraph {
   g.addNode('Sigmoid', ['box_logit'], ['pred_boxes']);
   g.outputs.push({ name: 'pred_logits', shape: ['N', Q, nc] }, { name: 'pred_boxes', shape: ['N', Q, 4] });
   return g;
+}
+
+/** A 128 × 128 YOLO-head model of `classes` classes written to `path` (its objects: one block per stride channel). */
+export function writeYoloTestModel(path: string, classes = 3): string {
+  const perStride = [0, 1, 2].map((c) => ({
+    classId: c % classes,
+    distances: [1, 1, 1, 1] as [number, number, number, number],
+  }));
+  writeFileSync(path, yoloHeadGraph({ size: 128, classes, regMax: 16, perStride }).encode());
+  return path;
 }

@@ -2,21 +2,12 @@
 // their snapshot (best box drawn over it), and the clip of the one chosen, played in place.
 
 import type { EventMessage } from '../../src/protocol/control.js';
+import { el } from './dom.js';
 
 /** An event as GET /api/events gives it: the event, with its files as URLs. */
 export interface UiEvent extends EventMessage {
   snapshot: { url: string; box: EventMessage['bestBox']; width: number; height: number; score: number } | null;
   clip: { url: string; durationMs: number; startedAt: string } | null;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  props: Record<string, unknown> = {},
-  ...children: Array<Node | string>
-): HTMLElementTagNameMap[K] {
-  const e = Object.assign(document.createElement(tag), props);
-  e.append(...children);
-  return e;
 }
 
 const time = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' });

@@ -1,6 +1,7 @@
 import type { CameraInfo } from '../../src/protocol/control.js';
 import { EventsView, type UiEvent } from './EventsView.js';
 import { LiveConnection } from './LiveConnection.js';
+import { ModelsView } from './ModelsView.js';
 import { Tile } from './Tile.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -10,16 +11,21 @@ let conn: LiveConnection | null = null;
 let role = '';
 let cameraList: CameraInfo[] = [];
 const eventsView = new EventsView(() => role === 'admin');
-grid.after(eventsView.el);
+const modelsView = new ModelsView();
+grid.after(eventsView.el, modelsView.el);
 
-/** #events shows the events page, anything else the live grid. */
+/** #events shows the events page, #models the detector panel, anything else the live grid. */
 function route(): void {
-  const events = location.hash === '#events' && role !== '';
-  grid.hidden = events;
-  eventsView.el.hidden = !events;
-  $('nav-live').classList.toggle('current', !events);
-  $('nav-events').classList.toggle('current', events);
-  if (events) void eventsView.open(cameraList.map((c) => ({ id: c.id, name: c.name })));
+  const page =
+    role === '' ? 'live' : location.hash === '#events' ? 'events' : location.hash === '#models' ? 'models' : 'live';
+  grid.hidden = page !== 'live';
+  eventsView.el.hidden = page !== 'events';
+  modelsView.el.hidden = page !== 'models';
+  $('nav-live').classList.toggle('current', page === 'live');
+  $('nav-events').classList.toggle('current', page === 'events');
+  $('nav-models').classList.toggle('current', page === 'models');
+  if (page === 'events') void eventsView.open(cameraList.map((c) => ({ id: c.id, name: c.name })));
+  if (page === 'models') void modelsView.open();
 }
 window.addEventListener('hashchange', route);
 
@@ -32,6 +38,7 @@ declare global {
         { mode: string; player: unknown; overlay: unknown; currentTime: number | null; latency: unknown }
       >;
       events: () => UiEvent[];
+      models: () => ModelsView['shown'];
     };
   }
 }
@@ -50,6 +57,7 @@ window.vigil = {
       ]),
     ),
   events: () => eventsView.shown,
+  models: () => modelsView.shown,
 };
 
 function showLogin(message = ''): void {
