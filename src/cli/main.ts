@@ -15,9 +15,10 @@ import { createLogger, moduleLogger } from '../util/logger.js';
 import { redactSecrets, redactText, redactUrl } from '../util/redact.js';
 import { evaluate } from '../model/eval/Evaluator.js';
 import { modelInputs } from '../model/eval/modelFrames.js';
-import { convertNanodet, fp32OnnxPath, INT8_ONNX, int8OnnxPath } from '../model/importModel.js';
-import { modelDir } from '../model/ModelStore.js';
-import { calibrate } from '../model/quant/Calibrator.js';
+import { fp32OnnxPath, int8OnnxPath } from '../model/importModel.js';
+import { calibrateModel, calibrationFrames, QUANT_TARGETS } from '../model/quant/calibrateModel.js';
+import type { ModelName } from '../model/ModelStore.js';
+import type { ModelSpec } from '../detect/ModelSpec.js';
 import { MediaFileError, readImageRgb } from '../model/imageFile.js';
 import { detectorModel, detectSchema } from '../detect/detectConfig.js';
 import { letterboxRgb } from '../detect/letterbox.js';
@@ -265,19 +266,22 @@ program
 registerModelCommands(program);
 
 /** Calibration/evaluation frames from the CLI's --video/--images/--camera options. */
-async function framesFrom(opts: {
-  video?: string;
-  images?: string;
-  camera?: string;
-  config?: string;
-  from: number;
-  every: number;
-  frames: number;
-}): Promise<Float32Array[]> {
+async function framesFrom(
+  opts: {
+    video?: string;
+    images?: string;
+    camera?: string;
+    config?: string;
+    from: number;
+    every: number;
+    frames: number;
+  },
+  spec: ModelSpec = NANODET_MODEL,
+): Promise<Float32Array[]> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
   if ([opts.video, opts.images, opts.camera].filter(Boolean).length > 1)
     throw new Error('Give one of --video, --images or --camera');
-  if (opts.images) return modelInputs({ kind: 'images', dir: opts.images, count: opts.frames }, log);
+  if (opts.images) return modelInputs({ kind: 'images', dir: opts.images, count: opts.frames }, log, spec);
   if (opts.camera) {
     if (!opts.config) throw new Error('--camera needs --config FILE (the camera is looked up there)');
     const cam = loadConfigFile(opts.config).cameras.find((c) => c.id === opts.camera);
@@ -296,18 +300,21 @@ async function framesFrom(opts: {
         },
       },
       log,
+      spec,
     );
   }
   return modelInputs(
     { kind: 'video', path: opts.video ?? VTEST_AVI, from: opts.from, every: opts.every, count: opts.frames },
     log,
+    spec,
   );
 }
 
 program
   .command('calibrate')
   .description('INT8 calibration: activation ranges from real frames, per-channel weights, a QDQ ONNX and a report')
-  .option('--video <file>', 'frames of a video (default: vtest.avi)')
+  .option('--model <id>', `which shipped model (${Object.keys(QUANT_TARGETS).join(', ')})`, 'nanodet')
+  .option('--video <file>', "frames of a video (default: the model's shipped calibration frames)")
   .option('--images <dir>', 'a folder of images')
   .option('--camera <id>', 'frames of a configured camera (with --config), through the real pipeline')
   .option('--config <file>', 'the config that defines --camera')
@@ -332,6 +339,7 @@ program
   .option('-o, --out <file>', 'the QDQ ONNX to write (default: the model cache)')
   .action(
     async (opts: {
+      model: string;
       video?: string;
       images?: string;
       camera?: string;
@@ -363,20 +371,34 @@ program
                 .split(',')
                 .map((s) => s.trim())
                 .filter(Boolean);
+        if (!Object.hasOwn(QUANT_TARGETS, opts.model))
+          throw new Error(
+            `Expected ${Object.keys(QUANT_TARGETS).join(' or ')} for --model but received '${opts.model}'`,
+          );
+        const name = opts.model as ModelName;
         const t0 = performance.now();
-        const frames = await framesFrom(opts);
-        const { graph, report } = await calibrate(convertNanodet(), frames, {
-          method: opts.method,
-          percentile: opts.percentile,
-          keepFp32: keep,
-          keepFp32Max: share,
-          biasCorrection: opts.biasCorrection === true,
-          onProgress: (m) => process.stderr.write(`${m}\n`),
+        const log = (m: string) => process.stderr.write(`${m}\n`);
+        // Without a source the model's shipped frames (NanoDet: vtest, as --from/--every/--frames say).
+        const frames =
+          name !== 'nanodet' && !opts.video && !opts.images && !opts.camera
+            ? await calibrationFrames(name, log)
+            : await framesFrom(opts, QUANT_TARGETS[name].spec);
+        const {
+          path: out,
+          reportPath,
+          report,
+        } = await calibrateModel(name, {
+          frames,
+          out: opts.out,
+          log,
+          options: {
+            method: opts.method,
+            percentile: opts.percentile,
+            keepFp32: keep,
+            keepFp32Max: share,
+            biasCorrection: opts.biasCorrection === true,
+          },
         });
-        const out = opts.out ?? join(modelDir(), INT8_ONNX);
-        writeFileSync(out, graph.encode());
-        const reportPath = out.replace(/\.onnx$/, '') + '.calibration.json';
-        writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
         const worst = [...report.tensors].sort((a, b) => b.saturation - a.saturation)[0];
         process.stdout.write(
           `${out}: ${report.int8Layers}/${report.totalLayers} layers INT8 (${report.method}, ${report.frames} frames, ${((performance.now() - t0) / 1000).toFixed(0)} s)\n` +

@@ -137,6 +137,28 @@ export async function probeMedia(path: string): Promise<MediaInfo> {
   };
 }
 
+/** How many frames a local video has (its video packets, counted by ffprobe without decoding). */
+export async function countVideoFrames(path: string): Promise<number> {
+  checkReadable(path);
+  const r = await run('ffprobe', [
+    '-hide_banner',
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-count_packets',
+    '-show_entries',
+    'stream=nb_read_packets',
+    '-of',
+    'csv=p=0',
+    input(path),
+  ]);
+  const n = Number(r.stdout.toString().trim());
+  if (r.code !== 0 || !Number.isInteger(n) || n <= 0)
+    throw new MediaFileError(path, 'not-media', `not a video (ffprobe: ${ffmpegReason(r.stderr, input(path))})`);
+  return n;
+}
+
 const seconds = (s: number) => `${Number(s.toFixed(3))} s`;
 
 /**

@@ -60,6 +60,7 @@ export const CENTERNET_HEADS: Record<string, string> = {
 };
 
 export const CENTERNET_FP32_ONNX = 'centernet-fp32.onnx';
+export const CENTERNET_INT8_ONNX = 'centernet-int8.onnx';
 
 /** The verified TF.js CenterNet as an in-memory NCHW ONNX graph (FP32), cut at its heads. */
 export function convertCenternet(modelJson = verifiedCenternet()): OnnxGraph {

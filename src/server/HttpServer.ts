@@ -372,12 +372,10 @@ export async function createHttpServer(deps: HttpDeps): Promise<FastifyInstance>
       return reply.code(404).send({ error: 'Not Found', message: `No model ${describeValue(req.params.id)}` });
     const report = await deps.calibration(req.params.id);
     if (!report)
-      return reply
-        .code(404)
-        .send({
-          error: 'Not Found',
-          message: `Model ${req.params.id} runs no calibrated INT8 file: no calibration report`,
-        });
+      return reply.code(404).send({
+        error: 'Not Found',
+        message: `Model ${req.params.id} runs no calibrated INT8 file: no calibration report`,
+      });
     return report;
   });
 

@@ -75,4 +75,10 @@ describe('vigil model add / list', () => {
     expect(r.stderr).toMatch(/FancyPool/);
     expect(r.stderr).toMatch(/head\/fancy_pool/);
   });
+
+  it('calibrate takes a shipped model by id and names them when given another', () => {
+    const r = vigil('calibrate', '--model', 'yolo11n');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/Expected nanodet or centernet for --model but received 'yolo11n'/);
+  });
 });

@@ -1,6 +1,7 @@
 import ort from 'onnxruntime-node';
 
 import type { OnnxGraph } from '../onnx/OnnxGraph.js';
+import type { ModelSpec } from '../../detect/ModelSpec.js';
 import { NANODET_MODEL } from '../../detect/nanodet/nanodetSpec.js';
 import { ActivationStats } from './ActivationStats.js';
 import { lowerQdqForOrtCpu } from './ortLowering.js';
@@ -16,10 +17,17 @@ export interface CalibrationOptions {
   keepFp32: 'auto' | 'none' | string[];
   /** With 'auto': the largest share of layers that may stay FP32. Default 0.1. */
   keepFp32Max?: number;
+  /**
+   * Layers that stay FP32 whatever `keepFp32` says, for speed rather than accuracy (an op ONNX
+   * Runtime's INT8 kernels run slower than its float ones); the sensitivity pass skips them.
+   */
+  fp32Layers?: string[];
   /** Frames used by the sensitivity pass. Default 12. */
   sensitivityFrames?: number;
   /** Empirical bias correction of the INT8 convs (correctBiases), on up to 48 calibration frames. */
   biasCorrection?: boolean;
+  /** What the graph is (its input's name and size); default the shipped NanoDet. */
+  model?: ModelSpec;
   onProgress?: (msg: string) => void;
 }
 
@@ -51,9 +59,9 @@ const sessionOf = (g: OnnxGraph) => {
   const bytes = g.encode();
   return ort.InferenceSession.create(lowerQdqForOrtCpu(bytes) ?? bytes, { graphOptimizationLevel: 'all' });
 };
-const feed = (t: Float32Array) => {
-  const s = NANODET_MODEL.input.size;
-  return { [NANODET_MODEL.input.name]: new ort.Tensor('float32', t, [1, 3, s, s]) };
+const feed = (model: ModelSpec, t: Float32Array) => {
+  const s = model.input.size;
+  return { [model.input.name]: new ort.Tensor('float32', t, [1, 3, s, s]) };
 };
 
 /** Runs the FP32 model with every activation to quantize as an extra output: |x| max, then histograms. */
@@ -61,10 +69,11 @@ export async function collectStats(
   fp32: OnnxGraph,
   frames: Float32Array[],
   log = (_: string) => {},
+  model: ModelSpec = NANODET_MODEL,
 ): Promise<Map<string, ActivationStats>> {
   const plan = planQdq(fp32);
   const tapped = fp32.clone();
-  const inputName = NANODET_MODEL.input.name;
+  const inputName = model.input.name;
   const taps = plan.tensors.filter((t) => t !== inputName && !tapped.outputs.some((o) => o.name === t));
   for (const t of taps) tapped.outputs.push({ name: t });
   const session = await sessionOf(tapped);
@@ -72,7 +81,7 @@ export async function collectStats(
   for (const pass of ['max', 'histogram'] as const) {
     for (let i = 0; i < frames.length; i++) {
       const frame = frames[i]!;
-      const out = await session.run(feed(frame), taps);
+      const out = await session.run(feed(model, frame), taps);
       for (const t of plan.tensors) {
         const data = t === inputName ? frame : (out[t]!.data as Float32Array);
         const s = stats.get(t)!;
@@ -90,11 +99,12 @@ export function chooseRanges(
   stats: Map<string, ActivationStats>,
   method: CalibrationMethod,
   percentile = 99.999,
+  model: ModelSpec = NANODET_MODEL,
 ): TensorRange[] {
   return [...stats].map(([tensor, s]) => {
     // The network input is a normalised image with a known, bounded range: never clipped.
     const chosen =
-      tensor === NANODET_MODEL.input.name
+      tensor === model.input.name
         ? s.absMax
         : method === 'entropy'
           ? s.entropy()
@@ -111,12 +121,13 @@ async function headError(
   g: OnnxGraph,
   frames: Float32Array[],
   reference: Array<Record<string, Float32Array>>,
+  model: ModelSpec,
 ): Promise<number> {
   const session = await sessionOf(g);
   let num = 0;
   let den = 0;
   for (let i = 0; i < frames.length; i++) {
-    const out = await session.run(feed(frames[i]!));
+    const out = await session.run(feed(model, frames[i]!));
     for (const [name, ref] of Object.entries(reference[i]!)) {
       const y = out[name]!.data as Float32Array;
       for (let k = 0; k < y.length; k++) {
@@ -138,22 +149,24 @@ export async function sensitivity(
   scales: Map<string, number>,
   frames: Float32Array[],
   log = (_: string) => {},
+  model: ModelSpec = NANODET_MODEL,
+  skip: string[] = [],
 ): Promise<Array<{ layer: string; op: string; error: number }>> {
   const ref = await sessionOf(fp32);
   const reference: Array<Record<string, Float32Array>> = [];
   for (const f of frames) {
-    const out = await ref.run(feed(f));
+    const out = await ref.run(feed(model, f));
     reference.push(Object.fromEntries(fp32.outputs.map((o) => [o.name, out[o.name]!.data as Float32Array])));
   }
   await ref.release();
   const ops = new Map(fp32.nodes.map((n) => [n.name, n.op]));
-  const layers = quantizableNodes(fp32);
+  const layers = quantizableNodes(fp32).filter((l) => !skip.includes(l));
   const result: Array<{ layer: string; op: string; error: number }> = [];
   for (const layer of layers) {
     result.push({
       layer,
       op: ops.get(layer) ?? '',
-      error: await headError(writeQdq(fp32, scales, new Set([layer])), frames, reference),
+      error: await headError(writeQdq(fp32, scales, new Set([layer])), frames, reference, model),
     });
     if (result.length % 20 === 0) log(`sensitivity: ${result.length}/${layers.length} layers`);
   }
@@ -176,6 +189,7 @@ export async function correctBiases(
   frames: Float32Array[],
   rounds = 2,
   log = (_: string) => {},
+  model: ModelSpec = NANODET_MODEL,
 ): Promise<{ graph: OnnxGraph; meanShift: number[] }> {
   const g = fp32.clone();
   const convs = g.nodes
@@ -215,7 +229,7 @@ export async function correctBiases(
     const shift = convs.map((c) => new Float64Array(c.channels));
     for (const f of frames) {
       const out = await session.run(
-        feed(f),
+        feed(model, f),
         convs.flatMap((c) => [c.out, c.ref]),
       );
       convs.forEach((c, i) => {
@@ -262,15 +276,19 @@ export async function calibrate(
   stats?: Map<string, ActivationStats>,
 ): Promise<{ graph: OnnxGraph; report: CalibrationReport }> {
   const log = opts.onProgress ?? (() => {});
+  const model = opts.model ?? NANODET_MODEL;
   if (frames.length === 0) throw new Error('Calibration needs at least one frame');
-  const s = stats ?? (await collectStats(fp32, frames, log));
-  const ranges = chooseRanges(s, opts.method, opts.percentile);
+  const s = stats ?? (await collectStats(fp32, frames, log, model));
+  const ranges = chooseRanges(s, opts.method, opts.percentile, model);
   const scales = new Map(ranges.map((r) => [r.tensor, r.scale]));
   const layers = quantizableNodes(fp32);
+  const fixed = opts.fp32Layers ?? [];
+  const unknownFixed = fixed.filter((c) => !layers.includes(c));
+  if (unknownFixed.length) throw new Error(`Unknown layer(s) to keep in FP32: ${unknownFixed.join(', ')}`);
   let ranked: Array<{ layer: string; op: string; error: number }> | null = null;
   let keep: string[] = [];
   if (opts.keepFp32 === 'auto') {
-    ranked = await sensitivity(fp32, scales, frames.slice(0, opts.sensitivityFrames ?? 12), log);
+    ranked = await sensitivity(fp32, scales, frames.slice(0, opts.sensitivityFrames ?? 12), log, model, fixed);
     keep = autoKeep(ranked, opts.keepFp32Max);
   } else if (Array.isArray(opts.keepFp32)) {
     const unknown = opts.keepFp32.filter((c) => !layers.includes(c));
@@ -278,12 +296,13 @@ export async function calibrate(
       throw new Error(`Unknown layer(s) for --keep-fp32: ${unknown.join(', ')} (layers are named like ${layers[0]})`);
     keep = opts.keepFp32;
   }
+  keep = [...fixed.filter((c) => !keep.includes(c)), ...keep];
   const int8 = new Set(layers.filter((c) => !keep.includes(c)));
   let source = fp32;
   let biasCorrection: CalibrationReport['biasCorrection'] = null;
   if (opts.biasCorrection) {
     const bcFrames = frames.slice(0, 48);
-    const bc = await correctBiases(fp32, scales, int8, bcFrames, 2, log);
+    const bc = await correctBiases(fp32, scales, int8, bcFrames, 2, log, model);
     source = bc.graph;
     biasCorrection = { frames: bcFrames.length, meanShift: bc.meanShift.map((v) => Number(v.toPrecision(4))) };
   }

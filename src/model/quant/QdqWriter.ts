@@ -1,33 +1,110 @@
 import type { OnnxGraph, OnnxNode } from '../onnx/OnnxGraph.js';
 
 /** Ops whose float activation inputs get QuantizeLinear/DequantizeLinear (ORT and TensorRT run them in INT8). */
-const QUANTIZED_OPS = new Set(['Conv', 'LeakyRelu', 'Add', 'Concat', 'MaxPool', 'Resize']);
+const QUANTIZED_OPS = new Set(['Conv', 'LeakyRelu', 'Add', 'Mul', 'Concat', 'MaxPool', 'Resize', 'GlobalAveragePool']);
+/** INT8 ops that read one activation (input 0); the others read all of their inputs. */
+const UNARY_OPS = new Set(['Conv', 'Resize', 'MaxPool', 'LeakyRelu', 'GlobalAveragePool']);
+/**
+ * An activation that reads its producer's float output (no Q/DQ between them) and carries the
+ * producer's QuantizeLinear after it: TensorRT fuses Conv+ReLU, and ONNX Runtime folds a ReLU into
+ * a following QuantizeLinear with an unsigned zero point (ortLowering gives it one).
+ */
+const FUSED_ACTIVATIONS = new Set(['Relu']);
 
 export interface QdqPlan {
   /** Activation tensors that need a scale, in graph order. */
   tensors: string[];
   /** Nodes that run in INT8. */
   nodes: string[];
+  /**
+   * FP32 ops between INT8 ones (ONNX Runtime has no INT8 form of them: hard-swish's x + 3, x / 6
+   * and Relu6, squeeze-excite gates): they read dequantized inputs and their INT8 consumers
+   * quantized outputs, so that every INT8 op around them is fused.
+   */
+  islands: string[];
 }
 
-/** The nodes that can run in INT8 (Conv, LeakyRelu, Add, Concat, MaxPool, Resize). */
+/**
+ * Whether `n` can run in INT8: an op of QUANTIZED_OPS; Add and Mul only between activations that
+ * are quantized anyway (an INT8 op's output, a fused ReLU's, one an INT8 op also reads) or small
+ * (squeeze-excite gates: one value a channel). With a constant input ONNX Runtime has no INT8 form
+ * (hard-swish's x + 3 and x / 6), and between two FP32 results (hard-swish's x/6 · relu6(x+3)) a
+ * QuantizeLinear on each would cost more than the float op.
+ */
+function int8Able(g: OnnxGraph, n: OnnxNode, producer: Map<string, OnnxNode>, consumers: Consumers): boolean {
+  if (!QUANTIZED_OPS.has(n.op)) return false;
+  if (n.op !== 'Add' && n.op !== 'Mul') return true;
+  const elementwise = (p: OnnxNode) => p.op === 'Add' || p.op === 'Mul';
+  const fromInt8 = (t: string): boolean => {
+    const p = producer.get(t);
+    if (!p) return !g.initializers.has(t); // a graph input
+    if (FUSED_ACTIVATIONS.has(p.op)) return fromInt8(p.inputs[0]!);
+    return QUANTIZED_OPS.has(p.op) && (!elementwise(p) || int8Able(g, p, producer, consumers));
+  };
+  const readByInt8 = (t: string) =>
+    (consumers.get(t) ?? []).some((c) => c !== n && QUANTIZED_OPS.has(c.op) && !elementwise(c));
+  return n.inputs.every((t) => !g.initializers.has(t) && (fromInt8(t) || readByInt8(t) || pooled(t, producer)));
+}
+
+/** A tensor computed from a GlobalAveragePool's output alone (one value a channel). */
+function pooled(t: string, producer: Map<string, OnnxNode>): boolean {
+  const p = producer.get(t);
+  if (!p) return false;
+  if (p.op === 'GlobalAveragePool') return true;
+  const acts = p.inputs.filter((i) => producer.has(i));
+  return acts.length > 0 && acts.every((i) => pooled(i, producer));
+}
+
+type Consumers = Map<string, OnnxNode[]>;
+const producers = (g: OnnxGraph) => new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+function consumersOf(g: OnnxGraph): Consumers {
+  const consumers: Consumers = new Map();
+  for (const n of g.nodes) for (const t of n.inputs) consumers.set(t, [...(consumers.get(t) ?? []), n]);
+  return consumers;
+}
+
+/** The nodes that can run in INT8 (Conv, LeakyRelu, Add, Mul, Concat, MaxPool, Resize, GlobalAveragePool). */
 export function quantizableNodes(g: OnnxGraph): string[] {
-  return g.nodes.filter((n) => QUANTIZED_OPS.has(n.op)).map((n) => n.name);
+  const producer = producers(g);
+  const consumers = consumersOf(g);
+  return g.nodes.filter((n) => int8Able(g, n, producer, consumers)).map((n) => n.name);
 }
 
 /** Which activations get Q/DQ when `int8Nodes` (every quantizable node by default) run in INT8. */
 export function planQdq(g: OnnxGraph, int8Nodes?: Set<string>): QdqPlan {
   const inits = new Set(g.initializers.keys());
-  const tensors = new Set<string>();
-  const nodes: string[] = [];
-  for (const n of g.nodes) {
-    if (!QUANTIZED_OPS.has(n.op) || (int8Nodes && !int8Nodes.has(n.name))) continue;
-    nodes.push(n.name);
-    const acts =
-      n.op === 'Conv' || n.op === 'Resize' || n.op === 'MaxPool' || n.op === 'LeakyRelu' ? [n.inputs[0]!] : n.inputs;
-    for (const t of acts) if (t && !inits.has(t)) tensors.add(t);
+  const producer = producers(g);
+  const quantizable = new Set(quantizableNodes(g));
+  const nodes = g.nodes.filter((n) => quantizable.has(n.name) && (!int8Nodes || int8Nodes.has(n.name)));
+  const int8 = new Set(nodes.map((n) => n.name));
+  // Islands: FP32 ops with an INT8 op downstream (those after the last one, the heads' tails,
+  // read float tensors).
+  const consumers = consumersOf(g);
+  const inside = new Set<string>();
+  for (const n of [...g.nodes].reverse()) {
+    const next = n.outputs.flatMap((o) => consumers.get(o) ?? []);
+    if (next.some((c) => int8.has(c.name) || inside.has(c.name))) inside.add(n.name);
   }
-  return { tensors: [...tensors], nodes };
+  const islands = g.nodes.filter((n) => !quantizable.has(n.name) && inside.has(n.name));
+  const island = new Set(islands.map((n) => n.name));
+  const int8Output = (t: string): boolean => {
+    const p = producer.get(t);
+    if (!p) return false;
+    return FUSED_ACTIVATIONS.has(p.op) ? int8Output(p.inputs[0]!) : int8.has(p.name);
+  };
+  const tensors = new Set<string>();
+  for (const n of g.nodes) {
+    if (int8.has(n.name)) {
+      const acts = UNARY_OPS.has(n.op) ? [n.inputs[0]!] : n.inputs;
+      for (const t of acts) if (t && !inits.has(t)) tensors.add(t);
+    } else if (island.has(n.name)) {
+      // An island reads its INT8 producers' outputs through Q/DQ; a ReLU alone on an INT8 op's
+      // output is fused into that op instead (nothing between them).
+      const fused = FUSED_ACTIVATIONS.has(n.op) && (consumers.get(n.inputs[0]!) ?? []).length === 1;
+      if (!fused) for (const t of n.inputs) if (t && !inits.has(t) && int8Output(t)) tensors.add(t);
+    }
+  }
+  return { tensors: [...tensors], nodes: nodes.map((n) => n.name), islands: islands.map((n) => n.name) };
 }
 
 /** Round half to even, as ONNX QuantizeLinear rounds. */
@@ -36,15 +113,26 @@ export function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** Per-output-channel symmetric INT8 weights: scale[o] = max|W[o]| / 127. */
-export function quantizeWeights(w: ArrayLike<number>, outChannels: number): { q: Int8Array; scales: Float32Array } {
+/** The largest |int32 bias| written: headroom in the int32 accumulator for the sum of products. */
+export const BIAS_INT32_LIMIT = 2 ** 30;
+
+/**
+ * Per-output-channel symmetric INT8 weights: scale[o] = max|W[o]| / 127, or `minScales[o]` where
+ * that is larger (a channel of near-zero weights whose bias would not fit the int32 grid).
+ */
+export function quantizeWeights(
+  w: ArrayLike<number>,
+  outChannels: number,
+  minScales?: ArrayLike<number>,
+): { q: Int8Array; scales: Float32Array } {
   const per = w.length / outChannels;
   const q = new Int8Array(w.length);
   const scales = new Float32Array(outChannels);
   for (let o = 0; o < outChannels; o++) {
     let m = 0;
     for (let i = 0; i < per; i++) m = Math.max(m, Math.abs(w[o * per + i]!));
-    const s = m > 0 ? m / 127 : 1;
+    const floor = minScales?.[o] ?? 0;
+    const s = m > 0 ? Math.max(m / 127, floor) : Math.max(1, floor);
     scales[o] = s;
     for (let i = 0; i < per; i++) q[o * per + i] = Math.max(-127, Math.min(127, roundHalfEven(w[o * per + i]! / s)));
   }
@@ -67,6 +155,7 @@ export function writeQdq(
   const g = fp32.clone();
   const plan = planQdq(g, int8Nodes);
   const quantized = new Set(plan.nodes);
+  const islands = new Set(plan.islands);
   const need = new Set(plan.tensors);
   // One QuantizeLinear per tensor, right after its producer; one DequantizeLinear per INT8
   // consumer, right before it (a shared DQ keeps ONNX Runtime from fusing the consumer).
@@ -127,22 +216,25 @@ export function writeQdq(
     if (n.op === 'Conv' && quantized.has(n.name)) {
       const wName = n.inputs[1]!;
       const w = g.initializers.get(wName)!;
-      const { q, scales: ws } = quantizeWeights(w.data, w.shape[0]!);
-      n.inputs[1] = perChannelDq(wName, 'int8', 'int8', q, w.shape, ws);
       // Bias as int32 at scale s_x·s_w[o] behind a DequantizeLinear: the form ONNX Runtime
-      // fuses into QLinearConv (and TensorRT reads as is).
+      // fuses into QLinearConv (and TensorRT reads as is). A channel of all but zero weights
+      // would put its bias past the int32 range: its weight scale is raised until it fits.
       const bName = n.inputs[2];
       const b = bName ? g.initializers.get(bName) : undefined;
       const sx = scales.get(n.inputs[0]!);
+      const fit =
+        b && sx !== undefined ? Float64Array.from(b.data, (v) => Math.abs(v) / (sx * BIAS_INT32_LIMIT)) : undefined;
+      const { q, scales: ws } = quantizeWeights(w.data, w.shape[0]!, fit);
+      n.inputs[1] = perChannelDq(wName, 'int8', 'int8', q, w.shape, ws);
       if (b && bName && sx !== undefined) {
         const bs = Float32Array.from(ws, (s) => s * sx);
         const bq = Int32Array.from(b.data, (v, o) => roundHalfEven(v / bs[o]!));
         n.inputs[2] = perChannelDq(bName, 'int32', 'int32', bq, b.shape, bs);
       }
     }
-    // INT8 consumers read the dequantized tensor; FP32-kept convs and other ops the float one.
-    const int8Consumer = quantized.has(n.name);
-    if (int8Consumer) {
+    // INT8 consumers and FP32 islands read the dequantized tensor; FP32-kept layers and the
+    // heads' tails the float one.
+    if (quantized.has(n.name) || islands.has(n.name)) {
       n.inputs = n.inputs.map((t) => {
         if (!quantizedAs.has(t)) return t;
         const dq = dqNode(t);
